@@ -1,0 +1,213 @@
+//! Alarm definitions: what `templates/alarms/*.yaml.tera` render, typed.
+//!
+//! A template says what to watch (metric or metric math, comparison, missing-data
+//! treatment); the environment's `[alarms.<key>]` settings say how hard (threshold, period,
+//! evaluation periods) and who hears it (channels). Keeping the two apart means an overlay
+//! can tune production without touching a template, and a template cannot forget a channel.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Severity, ThresholdUnit};
+use crate::render::RenderError;
+
+/// One alarm as a template writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlarmEntry {
+    name: String,
+    /// The key of its settings in `[alarms]`.
+    settings: String,
+    /// The service it watches, if any (for coverage checks and rollout gates).
+    #[serde(default)]
+    service: Option<String>,
+    description: String,
+    #[serde(default)]
+    metric: Option<Metric>,
+    #[serde(default)]
+    math: Option<MetricMath>,
+    comparison: Comparison,
+    #[serde(default)]
+    treat_missing_data: MissingData,
+}
+
+/// A rendered alarm definition: everything `PutMetricAlarm` needs, plus its channels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmDefinition {
+    pub name: String,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub description: String,
+    pub source: AlarmSource,
+    pub threshold: f64,
+    pub unit: ThresholdUnit,
+    pub comparison: Comparison,
+    pub period_seconds: u32,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+    pub treat_missing_data: MissingData,
+    pub severity: Severity,
+    pub channels: Vec<String>,
+}
+
+/// What the alarm evaluates: one metric, or metric math over several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmSource {
+    Metric(Metric),
+    Math(MetricMath),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// `Sum`, `Average`, `Maximum`, ... or a percentile such as `p95`.
+    pub stat: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricMath {
+    /// The expression whose value is compared, over the ids below.
+    pub expression: String,
+    pub label: String,
+    pub metrics: BTreeMap<String, Metric>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Comparison {
+    GreaterThanThreshold,
+    GreaterThanOrEqualToThreshold,
+    LessThanThreshold,
+    LessThanOrEqualToThreshold,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingData {
+    #[default]
+    Missing,
+    NotBreaching,
+    Breaching,
+    Ignore,
+}
+
+const STATISTICS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
+
+fn valid_stat(stat: &str) -> bool {
+    STATISTICS.contains(&stat)
+        || stat
+            .strip_prefix('p')
+            .and_then(|p| p.parse::<f64>().ok())
+            .is_some_and(|p| p > 0.0 && p < 100.0)
+}
+
+/// Parses one rendered alarm template and joins each entry with its settings.
+pub fn from_rendered(path: &Path, text: &str, config: &Config) -> Result<Vec<AlarmDefinition>, RenderError> {
+    let fail = |line: Option<usize>, message: String, help: &str| RenderError {
+        template: path.to_path_buf(),
+        line,
+        message,
+        help: help.to_string(),
+    };
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<AlarmEntry> = serde_yaml::from_str(text).map_err(|e| {
+        fail(
+            e.location().map(|l| l.line()),
+            format!("rendered alarm definitions are invalid: {e}"),
+            "each alarm needs name, settings, description, metric or math, and comparison",
+        )
+    })?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let Some(settings) = config.alarms.get(&entry.settings) else {
+            return Err(fail(
+                None,
+                format!("alarm `{}` uses settings `{}`, which deploy.toml does not declare", entry.name, entry.settings),
+                &format!("add [alarms.{}] with threshold, unit and channels", entry.settings),
+            ));
+        };
+        if !settings.enabled {
+            continue;
+        }
+        let source = match (entry.metric, entry.math) {
+            (Some(metric), None) => AlarmSource::Metric(metric),
+            (None, Some(math)) => AlarmSource::Math(math),
+            _ => {
+                return Err(fail(
+                    None,
+                    format!("alarm `{}` must have exactly one of `metric` and `math`", entry.name),
+                    "use `math` for rates (errors over invocations), `metric` otherwise",
+                ));
+            }
+        };
+        let stats: Vec<&str> = match &source {
+            AlarmSource::Metric(m) => vec![m.stat.as_str()],
+            AlarmSource::Math(m) => m.metrics.values().map(|m| m.stat.as_str()).collect(),
+        };
+        if let Some(bad) = stats.into_iter().find(|s| !valid_stat(s)) {
+            return Err(fail(
+                None,
+                format!("alarm `{}` uses statistic `{bad}`", entry.name),
+                "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95",
+            ));
+        }
+        out.push(AlarmDefinition {
+            name: entry.name,
+            key: entry.settings,
+            service: entry.service,
+            description: entry.description.trim().to_string(),
+            source,
+            threshold: settings.threshold,
+            unit: settings.unit,
+            comparison: entry.comparison,
+            period_seconds: settings.period_seconds,
+            evaluation_periods: settings.evaluation_periods,
+            datapoints_to_alarm: settings.datapoints_to_alarm.unwrap_or(settings.evaluation_periods),
+            treat_missing_data: entry.treat_missing_data,
+            severity: settings.severity,
+            channels: settings.channels.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Alarm names are CloudWatch's identity: two definitions with one name would overwrite
+/// each other on every deploy.
+pub fn check_unique(alarms: &[AlarmDefinition], dir: &Path) -> Result<(), RenderError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for alarm in alarms {
+        if !seen.insert(alarm.name.as_str()) {
+            return Err(RenderError {
+                template: dir.join("alarms"),
+                line: None,
+                message: format!("two alarm definitions are named `{}`", alarm.name),
+                help: "include the service name in each alarm's name".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_and_percentiles() {
+        assert!(valid_stat("Sum"));
+        assert!(valid_stat("p95"));
+        assert!(valid_stat("p99.9"));
+        assert!(!valid_stat("p100"));
+        assert!(!valid_stat("Avg"));
+    }
+}

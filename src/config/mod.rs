@@ -1,0 +1,228 @@
+//! Configuration: `deploy.toml` layered with `environments/<env>.yaml`, typed and validated.
+//!
+//! Loading reads two files and nothing else: no AWS call, no environment variable. Any
+//! problem is a [`ConfigErrors`] naming file, line and column.
+
+pub mod diagnostic;
+pub mod merge;
+pub mod model;
+pub mod secret;
+pub mod source;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use diagnostic::{ConfigError, ConfigErrors};
+pub use model::*;
+pub use secret::{Secret, SecretRef};
+use source::{Node, Origin, PathSegment};
+
+pub const PROJECT_FILE: &str = "deploy.toml";
+pub const ENVIRONMENTS_DIR: &str = "environments";
+
+/// A validated configuration and the located tree it came from (for later diagnostics).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub root: PathBuf,
+    pub sources: Node,
+}
+
+impl LoadedConfig {
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join(&self.config.project.templates)
+    }
+}
+
+/// Loads and validates the configuration of environment `env` from the project at `root`.
+/// `rule_ids` are the policy rules that exceptions may name.
+pub fn load(root: &Path, env: &str, rule_ids: &[&str]) -> Result<LoadedConfig, ConfigErrors> {
+    let mut texts = HashMap::new();
+    let result = load_inner(root, env, rule_ids, &mut texts);
+    result.map_err(|mut errors| {
+        for e in &mut errors.0 {
+            e.line_text = texts
+                .get(e.origin.file.as_path())
+                .and_then(|t: &String| t.lines().nth(e.origin.line.saturating_sub(1)))
+                .map(str::to_string);
+        }
+        errors
+    })
+}
+
+fn load_inner(
+    root: &Path,
+    env: &str,
+    rule_ids: &[&str],
+    texts: &mut HashMap<PathBuf, String>,
+) -> Result<LoadedConfig, ConfigErrors> {
+    let project_path = PathBuf::from(PROJECT_FILE);
+    let env_path = Path::new(ENVIRONMENTS_DIR).join(format!("{env}.yaml"));
+    let single = |e: ConfigError| ConfigErrors(vec![e]);
+
+    if env.is_empty() || !env.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(single(
+            ConfigError::new(whole_file(&env_path), format!("`{env}` is not an environment name"))
+                .expected("lowercase letters, digits and dashes, as `staging`")
+                .help(available_environments(root)),
+        ));
+    }
+
+    let project_text = read(root, &project_path).map_err(|e| {
+        single(e.help("run facturactl from the project root, or pass --project-dir"))
+    })?;
+    let env_text = read(root, &env_path).map_err(|e| single(e.help(available_environments(root))))?;
+    texts.insert(project_path.clone(), project_text.clone());
+    texts.insert(env_path.clone(), env_text.clone());
+
+    let base = source::parse_toml(&project_path, &project_text).map_err(single)?;
+    let overlay = source::parse_yaml(&env_path, &env_text).map_err(single)?;
+    if overlay.as_map().is_none() {
+        return Err(single(
+            ConfigError::new(overlay.origin.clone(), format!("the overlay is {}", overlay.kind()))
+                .expected("a map of settings at the top level, as `environment:`")
+                .help("start the file with `environment:` and indent its settings"),
+        ));
+    }
+    let sources = merge::merge(base, overlay);
+
+    let mut config = deserialize(&sources)?;
+    config.environment.name = env.to_string();
+    let errors = validate::validate(&config, &sources, rule_ids);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(LoadedConfig {
+        config,
+        root: root.to_path_buf(),
+        sources,
+    })
+}
+
+fn whole_file(path: &Path) -> Origin {
+    Origin {
+        file: Arc::new(path.to_path_buf()),
+        line: 1,
+        column: 1,
+    }
+}
+
+fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(root.join(relative)).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "file not found".to_string()
+        } else {
+            format!("cannot read the file: {e}")
+        };
+        ConfigError::new(whole_file(relative), what).expected(format!("a readable {}", relative.display()))
+    })
+}
+
+fn available_environments(root: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(ENVIRONMENTS_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".yaml"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        format!("create {ENVIRONMENTS_DIR}/<env>.yaml for the environment")
+    } else {
+        format!("environments here: {}", names.join(", "))
+    }
+}
+
+/// Typed deserialization of the merged tree; an error points at the offending key or value.
+fn deserialize(sources: &Node) -> Result<Config, ConfigErrors> {
+    let json = sources.to_json();
+    serde_path_to_error::deserialize::<_, Config>(json).map_err(|e| {
+        let path: Vec<PathSegment> = e
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Map { key } => Some(PathSegment::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(PathSegment::Index(*index)),
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        ConfigErrors(vec![describe_serde_error(&e.into_inner().to_string(), &path, sources)])
+    })
+}
+
+/// Turns serde's message into one that says what was expected, at the right place.
+fn describe_serde_error(message: &str, path: &[PathSegment], sources: &Node) -> ConfigError {
+    let at = source::display_path(path);
+    // serde_json appends " at line 1 column N" of the intermediate JSON: meaningless here.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (field, expected) = rest.split_once(", expected ").unwrap_or((rest, "no other keys"));
+        let parent = source::display_path(&path[..path.len().saturating_sub(1)]);
+        let place = if parent.is_empty() { "at the top level".to_string() } else { format!("in `{parent}`") };
+        return ConfigError::new(sources.locate_key(path), format!("unknown key {field} {place}"))
+            .expected(expected.replace("there are no fields", "no keys here"))
+            .help("fix the spelling or remove the key; `facturactl schema` lists every key");
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let place = if at.is_empty() { "at the top level".to_string() } else { format!("in `{at}`") };
+        return ConfigError::new(sources.locate(path), format!("missing key {rest} {place}"))
+            .expected(format!("{rest} to be set in deploy.toml or in the environment file"))
+            .help("add the key; `facturactl schema` describes it");
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
+        return ConfigError::new(sources.locate(path), format!("`{at}` has the wrong type: found {found}"))
+            .expected(plain_type(expected))
+            .help("change the value's type; quote strings in YAML when they look like numbers");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "a known value"));
+        return ConfigError::new(sources.locate(path), format!("`{at}` does not accept {found}"))
+            .expected(expected.to_string())
+            .help("use one of the listed values");
+    }
+    if let Some(rest) = message.strip_prefix("invalid value: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another value"));
+        return ConfigError::new(sources.locate(path), format!("`{at}` is out of range: found {found}"))
+            .expected(plain_type(expected))
+            .help("change the value");
+    }
+    let error = ConfigError::new(sources.locate(path), format!("`{at}`: {message}"));
+    if message.contains("secret must be a reference") {
+        error.help(SecretRef::HELP)
+    } else {
+        error.help("fix the value")
+    }
+}
+
+/// serde names Rust types; users think in YAML and TOML types.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u16" | "u32" | "u64" | "usize" => "a whole number of 0 or more".into(),
+        "i32" | "i64" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        other if other.starts_with("struct ") || other.starts_with("a map") => "a map of keys".into(),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_become_plain_words() {
+        assert_eq!(plain_type("u32"), "a whole number of 0 or more");
+        assert_eq!(plain_type("struct Stack"), "a map of keys");
+        assert_eq!(plain_type("a string"), "a string");
+    }
+}

@@ -1,0 +1,599 @@
+//! The typed configuration: `deploy.toml` with one environment overlay merged in.
+//!
+//! Every struct denies unknown keys, so a typo is an error with a location rather than a
+//! setting silently ignored. Range and cross-reference checks live in `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::secret::SecretRef;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub project: Project,
+    /// Where this environment lives. Usually set by the overlay.
+    pub environment: Environment,
+    /// CloudFormation stacks, deployed in dependency order.
+    #[serde(default)]
+    pub stacks: IndexMap<String, Stack>,
+    /// Services rolled out after their stacks: ECS Fargate or Lambda.
+    #[serde(default)]
+    pub services: IndexMap<String, Service>,
+    /// Settings of the alarms defined under `templates/alarms/`, by alarm key.
+    #[serde(default)]
+    pub alarms: IndexMap<String, AlarmSettings>,
+    /// Where alarms and deploy notifications go.
+    #[serde(default)]
+    pub channels: Channels,
+    #[serde(default)]
+    pub release: ReleasePolicy,
+    #[serde(default)]
+    pub policy: PolicySettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Lowercase letters, digits and dashes; the prefix of every stack and resource name.
+    pub name: String,
+    /// Directory of the Tera templates, relative to `deploy.toml`.
+    #[serde(default = "default_templates")]
+    pub templates: String,
+    /// Tags put on every stack (and so on every resource CloudFormation tags).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_templates() -> String {
+    "templates".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The environment's name: the overlay's file name, never written in a file.
+    #[serde(skip_deserializing)]
+    pub name: String,
+    pub tier: Tier,
+    /// The 12-digit AWS account this environment must run in.
+    pub account_id: String,
+    pub region: String,
+    /// An AWS endpoint override, for the local emulator only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    /// A named AWS profile; CI uses its OIDC role instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub retry: RetrySettings,
+}
+
+/// What kind of environment this is: decides policy enforcement and deletion protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Local,
+    Staging,
+    Production,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    #[serde(default)]
+    pub mode: RetryMode,
+    /// Total attempts per AWS call, first one included (1 to 20).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            mode: RetryMode::default(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    #[default]
+    Standard,
+    Adaptive,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// Template file under `templates/stacks/`.
+    pub template: String,
+    /// Stacks that must be deployed first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// A disabled stack is neither rendered nor deployed.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// CloudFormation parameter values (strings, numbers, booleans or lists of strings).
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParamValue>,
+    /// Parameters fed from another stack's outputs: `VpcId = "network.VpcId"`.
+    #[serde(default)]
+    pub inputs: IndexMap<String, OutputRef>,
+    #[serde(default)]
+    pub termination_protection: bool,
+    /// How long one create or update may take before it is reported as stuck.
+    #[serde(default = "default_stack_timeout")]
+    pub timeout_minutes: u32,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+fn default_stack_timeout() -> u32 {
+    30
+}
+
+/// A CloudFormation parameter value. CloudFormation takes strings; numbers, booleans and lists
+/// (as `CommaDelimitedList`) are accepted here for readability and converted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(with = "ParamValueSchema")]
+pub struct ParamValue(pub String);
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum ParamValueSchema {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ParamValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ParamValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number, boolean or list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ParamValue, E> {
+                Ok(ParamValue(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ParamValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(ParamValue(items.join(",")))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `stack.Output`: one stack's output feeding another stack's parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct OutputRef {
+    pub stack: String,
+    pub output: String,
+}
+
+impl TryFrom<String> for OutputRef {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.split_once('.') {
+            Some((stack, output))
+                if !stack.is_empty()
+                    && !output.is_empty()
+                    && output.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                Ok(Self {
+                    stack: stack.to_string(),
+                    output: output.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "`{text}` is not an output reference: write `<stack>.<OutputName>`, as `network.VpcId`"
+            )),
+        }
+    }
+}
+
+impl From<OutputRef> for String {
+    fn from(r: OutputRef) -> Self {
+        format!("{}.{}", r.stack, r.output)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// The stack that creates the service's infrastructure.
+    pub stack: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Set for an ECS Fargate service (exactly one of `ecs` and `lambda`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsService>,
+    /// Set for a Lambda function (exactly one of `ecs` and `lambda`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaService>,
+}
+
+/// A service's runtime, once validation has checked that exactly one is set.
+#[derive(Debug, Clone, Copy)]
+pub enum Runtime<'a> {
+    Ecs(&'a EcsService),
+    Lambda(&'a LambdaService),
+}
+
+impl Service {
+    /// The runtime; `None` only for a config that has not passed validation.
+    pub fn runtime(&self) -> Option<Runtime<'_>> {
+        match (&self.ecs, &self.lambda) {
+            (Some(e), None) => Some(Runtime::Ecs(e)),
+            (None, Some(l)) => Some(Runtime::Lambda(l)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsService {
+    /// The ECR repository name (or full image repository URI).
+    pub repository: String,
+    /// The image deployed when no artifact is given: a tag or `sha256:` digest.
+    #[serde(default = "default_image_tag")]
+    pub image: String,
+    /// Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384.
+    pub cpu: u32,
+    /// Memory in MiB, valid for the CPU size.
+    pub memory: u32,
+    pub desired_count: u32,
+    /// The container port, for services behind the load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<u16>,
+    #[serde(default)]
+    pub health: EcsHealth,
+    #[serde(default)]
+    pub rollout: EcsRollout,
+    /// Plain environment variables of the container.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Secrets injected by ECS from SSM or Secrets Manager.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRef>,
+}
+
+fn default_image_tag() -> String {
+    "bootstrap".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsHealth {
+    /// HTTP path the load balancer checks.
+    #[serde(default = "default_health_path")]
+    pub path: String,
+    #[serde(default = "default_grace")]
+    pub grace_period_seconds: u32,
+}
+
+impl Default for EcsHealth {
+    fn default() -> Self {
+        Self {
+            path: default_health_path(),
+            grace_period_seconds: default_grace(),
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/health".into()
+}
+
+fn default_grace() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsRollout {
+    #[serde(default = "default_min_healthy")]
+    pub min_healthy_percent: u32,
+    #[serde(default = "default_max_percent")]
+    pub max_percent: u32,
+    /// How long a rollout may take before it is reported as failed.
+    #[serde(default = "default_rollout_deadline")]
+    pub deadline_seconds: u32,
+}
+
+impl Default for EcsRollout {
+    fn default() -> Self {
+        Self {
+            min_healthy_percent: default_min_healthy(),
+            max_percent: default_max_percent(),
+            deadline_seconds: default_rollout_deadline(),
+        }
+    }
+}
+
+fn default_min_healthy() -> u32 {
+    100
+}
+fn default_max_percent() -> u32 {
+    200
+}
+fn default_rollout_deadline() -> u32 {
+    900
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaService {
+    pub runtime: String,
+    pub handler: String,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    /// Where the code package comes from when no artifact is given: `s3://bucket/key` or a
+    /// local zip path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub rollout: LambdaRollout,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Reserved concurrency; unset means the account's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaRollout {
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Traffic share per step for `canary` (the one step) and `linear` (each step), 1 to 99.
+    #[serde(default = "default_step_percent")]
+    pub step_percent: u32,
+    /// Time each step is watched before moving on.
+    #[serde(default = "default_step_interval")]
+    pub step_interval_seconds: u32,
+    /// What to do when one of the service's alarms already fires before the deploy.
+    #[serde(default)]
+    pub when_alarm_firing: WhenAlarmFiring,
+}
+
+impl Default for LambdaRollout {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::default(),
+            step_percent: default_step_percent(),
+            step_interval_seconds: default_step_interval(),
+            when_alarm_firing: WhenAlarmFiring::default(),
+        }
+    }
+}
+
+fn default_step_percent() -> u32 {
+    10
+}
+fn default_step_interval() -> u32 {
+    300
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    AllAtOnce,
+    Canary,
+    Linear,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenAlarmFiring {
+    /// Refuse to start: someone should look first.
+    #[default]
+    Block,
+    /// Go ahead: the deploy may be the fix.
+    Proceed,
+}
+
+/// Per-environment settings of one alarm defined in `templates/alarms/`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSettings {
+    pub threshold: f64,
+    /// What the threshold measures; `percent` thresholds must lie in 0..=100.
+    pub unit: ThresholdUnit,
+    /// Channel names (keys of `channels.email` or `channels.slack`).
+    pub channels: Vec<String>,
+    #[serde(default)]
+    pub severity: Severity,
+    /// Seconds per datapoint: 10, 30, or a multiple of 60.
+    #[serde(default = "default_period")]
+    pub period_seconds: u32,
+    #[serde(default = "default_evaluation_periods")]
+    pub evaluation_periods: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<u32>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_period() -> u32 {
+    60
+}
+fn default_evaluation_periods() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdUnit {
+    Percent,
+    Milliseconds,
+    Seconds,
+    Count,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Critical,
+    Warning,
+}
+
+/// Notification channels by kind, then by name. Names are unique across kinds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    #[serde(default)]
+    pub email: IndexMap<String, EmailChannel>,
+    #[serde(default)]
+    pub slack: IndexMap<String, SlackChannel>,
+}
+
+impl Channels {
+    pub fn contains(&self, name: &str) -> bool {
+        self.email.contains_key(name) || self.slack.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.email.keys().chain(self.slack.keys()).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChannel {
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackChannel {
+    /// The Slack channel, as `#dev-monitoring`.
+    pub channel: String,
+    /// The incoming webhook URL, as a secret reference.
+    pub webhook: SecretRef,
+}
+
+/// What may be deployed where (enforced by the release gate).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasePolicy {
+    /// The branch releases come from.
+    #[serde(default = "default_branch")]
+    pub protected_branch: String,
+    /// Tags production accepts (a regular expression).
+    #[serde(default = "default_tag_pattern")]
+    pub tag_pattern: String,
+    /// Release candidate tags staging accepts besides commits on the protected branch.
+    #[serde(default = "default_rc_pattern")]
+    pub rc_tag_pattern: String,
+    #[serde(default)]
+    pub require_signed_tags: bool,
+}
+
+impl Default for ReleasePolicy {
+    fn default() -> Self {
+        Self {
+            protected_branch: default_branch(),
+            tag_pattern: default_tag_pattern(),
+            rc_tag_pattern: default_rc_pattern(),
+            require_signed_tags: false,
+        }
+    }
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_tag_pattern() -> String {
+    r"^v\d+\.\d+\.\d+$".into()
+}
+fn default_rc_pattern() -> String {
+    r"^v\d+\.\d+\.\d+-rc\.\d+$".into()
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// `enforce` blocks on findings, `warn` reports them. Default: enforce in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<PolicyMode>,
+    /// Accepted exceptions, each with its reason.
+    #[serde(default)]
+    pub exceptions: Vec<PolicyException>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    Enforce,
+    Warn,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyException {
+    /// The rule id, as `S3_PUBLIC_ACCESS`.
+    pub rule: String,
+    /// `stack/LogicalId`, or `stack/*` for a whole stack.
+    pub resource: String,
+    pub reason: String,
+}
+
+impl Config {
+    /// Stacks that are rendered and deployed, in declaration order.
+    pub fn enabled_stacks(&self) -> impl Iterator<Item = (&String, &Stack)> {
+        self.stacks.iter().filter(|(_, s)| s.enabled)
+    }
+
+    /// The CloudFormation stack name of a config stack.
+    pub fn stack_name(&self, stack: &str) -> String {
+        format!("{}-{}-{}", self.project.name, self.environment.name, stack)
+    }
+
+    pub fn policy_mode(&self) -> PolicyMode {
+        self.policy.mode.unwrap_or(match self.environment.tier {
+            Tier::Production => PolicyMode::Enforce,
+            Tier::Local | Tier::Staging => PolicyMode::Warn,
+        })
+    }
+}

@@ -1,0 +1,521 @@
+//! Configuration files as located trees.
+//!
+//! `deploy.toml` and `environments/<env>.yaml` are parsed into [`Node`]s that remember the
+//! file, line and column of every key and value. Layering works on these trees, so after a
+//! merge each value still knows which file it came from, and any later error (a wrong type, an
+//! unknown stack, a threshold out of range) can point at the exact place to fix.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::diagnostic::ConfigError;
+
+/// Where a key or value was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<PathBuf>,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// A scalar, list or map, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: NodeValue,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Node>),
+    Map(IndexMap<String, Entry>),
+}
+
+/// A map entry: the key's own origin (for "unknown key" errors) and the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key_origin: Origin,
+    pub node: Node,
+}
+
+impl Node {
+    pub fn kind(&self) -> &'static str {
+        match &self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) => "an integer",
+            NodeValue::Float(_) => "a number",
+            NodeValue::Str(_) => "a string",
+            NodeValue::List(_) => "a list",
+            NodeValue::Map(_) => "a map",
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&IndexMap<String, Entry>> {
+        match &self.value {
+            NodeValue::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+
+    /// Converts to JSON for typed deserialization; origins stay behind in `self`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            NodeValue::Str(s) => Value::String(s.clone()),
+            NodeValue::List(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(m) => Value::Object(
+                m.iter()
+                    .map(|(k, e)| (k.clone(), e.node.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The origin of the value at `path`, or of the key when `key_only`; when the path
+    /// leaves the tree, the deepest node that exists (a missing key is reported where its map is).
+    pub fn locate(&self, path: &[PathSegment]) -> Origin {
+        let mut node = self;
+        let mut origin = &self.origin;
+        for segment in path {
+            let next = match (segment, &node.value) {
+                (PathSegment::Key(k), NodeValue::Map(m)) => m.get(k.as_str()).map(|e| {
+                    origin = &e.key_origin;
+                    &e.node
+                }),
+                (PathSegment::Index(i), NodeValue::List(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => {
+                    node = n;
+                    origin = &n.origin;
+                }
+                None => return origin.clone(),
+            }
+        }
+        origin.clone()
+    }
+
+    /// The origin of a map key itself, for "unknown key" errors.
+    pub fn locate_key(&self, path: &[PathSegment]) -> Origin {
+        let Some((last, parent)) = path.split_last() else {
+            return self.origin.clone();
+        };
+        let parent_origin = self.locate(parent);
+        let mut node = self;
+        for segment in parent {
+            let next = match (segment, &node.value) {
+                (PathSegment::Key(k), NodeValue::Map(m)) => m.get(k.as_str()).map(|e| &e.node),
+                (PathSegment::Index(i), NodeValue::List(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return parent_origin,
+            }
+        }
+        match (last, &node.value) {
+            (PathSegment::Key(k), NodeValue::Map(m)) => m
+                .get(k.as_str())
+                .map(|e| e.key_origin.clone())
+                .unwrap_or(parent_origin),
+            _ => self.locate(path),
+        }
+    }
+}
+
+/// One step of a path into the config, as `stacks.api.depends_on[1]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// Builds a path from string keys, the common case in validation code.
+pub fn path<const N: usize>(keys: [&str; N]) -> Vec<PathSegment> {
+    keys.iter().map(|k| PathSegment::Key((*k).to_string())).collect()
+}
+
+pub fn display_path(path: &[PathSegment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            PathSegment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSegment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Line and column (both 1-based) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+// ---------------------------------------------------------------- TOML
+
+pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
+    let file = Arc::new(file.to_path_buf());
+    let doc = toml_edit::Document::parse(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        ConfigError::new(
+            Origin {
+                file: file.clone(),
+                line,
+                column,
+            },
+            format!("invalid TOML: {}", e.message().trim()),
+        )
+        .expected("valid TOML (https://toml.io)")
+    })?;
+    let at = |span: Option<std::ops::Range<usize>>| {
+        let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        Origin {
+            file: file.clone(),
+            line,
+            column,
+        }
+    };
+    Ok(toml_table(doc.as_table(), at(None), &at))
+}
+
+fn toml_table(
+    table: &toml_edit::Table,
+    origin: Origin,
+    at: &dyn Fn(Option<std::ops::Range<usize>>) -> Origin,
+) -> Node {
+    let mut map = IndexMap::new();
+    for (key, item) in table.iter() {
+        let key_origin = at(table.key(key).and_then(|k| k.span()));
+        if let Some(node) = toml_item(item, key_origin.clone(), at) {
+            map.insert(key.to_string(), Entry { key_origin, node });
+        }
+    }
+    Node {
+        value: NodeValue::Map(map),
+        origin,
+    }
+}
+
+fn toml_item(
+    item: &toml_edit::Item,
+    key_origin: Origin,
+    at: &dyn Fn(Option<std::ops::Range<usize>>) -> Origin,
+) -> Option<Node> {
+    // Implicit tables (`[a.b]` creating `a`) have no span of their own: use the key's.
+    let origin = item.span().map(|s| at(Some(s))).unwrap_or(key_origin);
+    match item {
+        toml_edit::Item::None => None,
+        toml_edit::Item::Value(v) => Some(toml_value(v, at)),
+        toml_edit::Item::Table(t) => Some(toml_table(t, origin, at)),
+        toml_edit::Item::ArrayOfTables(a) => Some(Node {
+            value: NodeValue::List(
+                a.iter()
+                    .map(|t| toml_table(t, at(t.span()), at))
+                    .collect(),
+            ),
+            origin,
+        }),
+    }
+}
+
+fn toml_value(value: &toml_edit::Value, at: &dyn Fn(Option<std::ops::Range<usize>>) -> Origin) -> Node {
+    use toml_edit::Value as V;
+    let origin = at(value.span());
+    let value = match value {
+        V::String(s) => NodeValue::Str(s.value().clone()),
+        V::Integer(i) => NodeValue::Int(*i.value()),
+        V::Float(f) => NodeValue::Float(*f.value()),
+        V::Boolean(b) => NodeValue::Bool(*b.value()),
+        V::Datetime(d) => NodeValue::Str(d.value().to_string()),
+        V::Array(a) => NodeValue::List(a.iter().map(|v| toml_value(v, at)).collect()),
+        V::InlineTable(t) => {
+            let mut map = IndexMap::new();
+            for (key, v) in t.iter() {
+                let key_origin = at(t.key(key).and_then(|k| k.span()));
+                map.insert(
+                    key.to_string(),
+                    Entry {
+                        key_origin,
+                        node: toml_value(v, at),
+                    },
+                );
+            }
+            NodeValue::Map(map)
+        }
+    };
+    Node { value, origin }
+}
+
+// ---------------------------------------------------------------- YAML
+
+/// Parses one YAML document. Anchors and aliases are refused: an overlay should say what it
+/// means where it says it, and an alias would hide where a value came from.
+pub fn parse_yaml(file: &Path, text: &str) -> Result<Node, ConfigError> {
+    let file = Arc::new(file.to_path_buf());
+    let mut builder = YamlBuilder {
+        file: file.clone(),
+        stack: Vec::new(),
+        root: None,
+        error: None,
+    };
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, false) {
+        return Err(ConfigError::new(
+            yaml_origin(&file, e.marker()),
+            format!("invalid YAML: {}", e.info()),
+        )
+        .expected("valid YAML (check indentation, and quote values that contain `: ` or `#`)"));
+    }
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    Ok(builder.root.unwrap_or(Node {
+        // An empty overlay is a valid overlay that changes nothing.
+        value: NodeValue::Map(IndexMap::new()),
+        origin: Origin {
+            file,
+            line: 1,
+            column: 1,
+        },
+    }))
+}
+
+fn yaml_origin(file: &Arc<PathBuf>, mark: &Marker) -> Origin {
+    Origin {
+        file: file.clone(),
+        line: mark.line().max(1),
+        column: mark.col() + 1,
+    }
+}
+
+enum Frame {
+    List(Node),
+    /// A map under construction and the key waiting for its value.
+    Map(Node, Option<(String, Origin)>),
+}
+
+struct YamlBuilder {
+    file: Arc<PathBuf>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    error: Option<ConfigError>,
+}
+
+impl YamlBuilder {
+    fn fail(&mut self, origin: Origin, message: &str, expected: &str) {
+        if self.error.is_none() {
+            self.error = Some(ConfigError::new(origin, message).expected(expected));
+        }
+    }
+
+    /// Places a finished node into its parent, or makes it the root.
+    fn push_value(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::List(list)) => {
+                if let NodeValue::List(items) = &mut list.value {
+                    items.push(node);
+                }
+            }
+            Some(Frame::Map(map, pending)) => match pending.take() {
+                Some((key, key_origin)) => {
+                    if let NodeValue::Map(entries) = &mut map.value {
+                        if entries.contains_key(&key) {
+                            let message = format!("duplicate key `{key}`");
+                            self.fail(key_origin, &message, "each key once per map");
+                            return;
+                        }
+                        entries.insert(key, Entry { key_origin, node });
+                    }
+                }
+                None => {
+                    let key = match node.value {
+                        NodeValue::Str(s) => s,
+                        NodeValue::Int(i) => i.to_string(),
+                        NodeValue::Bool(b) => b.to_string(),
+                        NodeValue::Float(f) => f.to_string(),
+                        _ => {
+                            self.fail(node.origin, "a map key must be a plain value", "a string key");
+                            return;
+                        }
+                    };
+                    *pending = Some((key, node.origin));
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for YamlBuilder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let origin = yaml_origin(&self.file, &mark);
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    self.fail(origin, "YAML anchors and tags are not supported in overlays", "plain values");
+                    return;
+                }
+                let value = yaml_scalar(text, style);
+                self.push_value(Node { value, origin });
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if anchor != 0 => {
+                self.fail(origin, "YAML anchors are not supported in overlays", "plain values");
+            }
+            Event::SequenceStart(..) => self.stack.push(Frame::List(Node {
+                value: NodeValue::List(Vec::new()),
+                origin,
+            })),
+            Event::MappingStart(..) => self.stack.push(Frame::Map(
+                Node {
+                    value: NodeValue::Map(IndexMap::new()),
+                    origin,
+                },
+                None,
+            )),
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::List(node)) | Some(Frame::Map(node, _)) => self.push_value(node),
+                None => {}
+            },
+            Event::Alias(_) => {
+                self.fail(origin, "YAML aliases are not supported in overlays", "plain values");
+            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution for plain scalars; quoted scalars are always strings.
+fn yaml_scalar(text: String, style: TScalarStyle) -> NodeValue {
+    if style != TScalarStyle::Plain {
+        return NodeValue::Str(text);
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => NodeValue::Null,
+        "true" | "True" | "TRUE" => NodeValue::Bool(true),
+        "false" | "False" | "FALSE" => NodeValue::Bool(false),
+        _ => {
+            if let Ok(i) = text.parse::<i64>() {
+                NodeValue::Int(i)
+            } else if looks_like_float(&text) {
+                text.parse::<f64>()
+                    .map(NodeValue::Float)
+                    .unwrap_or(NodeValue::Str(text))
+            } else {
+                NodeValue::Str(text)
+            }
+        }
+    }
+}
+
+fn looks_like_float(text: &str) -> bool {
+    let body = text.trim_start_matches(['-', '+']);
+    body.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Node {
+        parse_yaml(Path::new("env.yaml"), text).expect("valid yaml")
+    }
+
+    #[test]
+    fn yaml_positions_are_one_based() {
+        let node = yaml("a:\n  b: 5\n  c: [1, \"x\"]\n");
+        let b = &node.get("a").unwrap().node.get("b").unwrap();
+        assert_eq!((b.key_origin.line, b.key_origin.column), (2, 3));
+        assert_eq!((b.node.origin.line, b.node.origin.column), (2, 6));
+        assert_eq!(b.node.value, NodeValue::Int(5));
+    }
+
+    #[test]
+    fn yaml_scalars_follow_the_core_schema() {
+        let node = yaml("a: 1.5\nb: '1'\nc: ~\nd: yes\ne: true\n");
+        let get = |k: &str| node.get(k).unwrap().node.value.clone();
+        assert_eq!(get("a"), NodeValue::Float(1.5));
+        assert_eq!(get("b"), NodeValue::Str("1".into()));
+        assert_eq!(get("c"), NodeValue::Null);
+        // YAML 1.2: `yes` is a string, not a boolean.
+        assert_eq!(get("d"), NodeValue::Str("yes".into()));
+        assert_eq!(get("e"), NodeValue::Bool(true));
+    }
+
+    #[test]
+    fn yaml_duplicate_keys_and_aliases_are_errors() {
+        let err = parse_yaml(Path::new("e.yaml"), "a: 1\na: 2\n").unwrap_err();
+        assert_eq!(err.origin.line, 2);
+        assert!(err.message.contains("duplicate key `a`"));
+        let err = parse_yaml(Path::new("e.yaml"), "a: &x 1\nb: *x\n").unwrap_err();
+        assert!(err.message.contains("anchors"));
+    }
+
+    #[test]
+    fn toml_positions_point_at_keys_and_values() {
+        let node = parse_toml(Path::new("deploy.toml"), "[stacks.network]\ntemplate = \"n\"\n").unwrap();
+        let stacks = node.get("stacks").unwrap();
+        assert_eq!(stacks.key_origin.line, 1);
+        let template = stacks.node.get("network").unwrap().node.get("template").unwrap();
+        assert_eq!((template.key_origin.line, template.key_origin.column), (2, 1));
+        assert_eq!((template.node.origin.line, template.node.origin.column), (2, 12));
+    }
+
+    #[test]
+    fn locate_falls_back_to_the_deepest_existing_node() {
+        let node = yaml("a:\n  b:\n    c: 1\n");
+        let origin = node.locate(&path(["a", "b", "missing"]));
+        assert_eq!(origin.line, 2);
+        let origin = node.locate_key(&path(["a", "b", "c"]));
+        assert_eq!((origin.line, origin.column), (3, 5));
+    }
+}

@@ -1,0 +1,493 @@
+//! Checks that types alone cannot express: ranges, names, references between sections, and
+//! the stack graph. Every problem is collected (not just the first) with its location.
+
+use super::diagnostic::ConfigError;
+use super::model::{Config, EcsService, LambdaService, Runtime, ThresholdUnit, Tier};
+use super::source::{Node, PathSegment, path};
+use crate::graph::StackGraph;
+
+/// Valid Fargate (cpu, memory MiB) combinations: each cpu size with its memory range and step.
+const FARGATE_SIZES: &[(u32, u32, u32, u32)] = &[
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122880, 8192),
+];
+
+pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<ConfigError> {
+    let mut v = Validator {
+        sources,
+        errors: Vec::new(),
+    };
+    v.project(config);
+    v.environment(config);
+    v.stacks(config);
+    v.services(config);
+    v.channels(config);
+    v.alarms(config);
+    v.release(config);
+    v.policy(config, rule_ids);
+    v.errors
+        .sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
+    v.errors
+}
+
+struct Validator<'a> {
+    sources: &'a Node,
+    errors: Vec<ConfigError>,
+}
+
+fn with_index(mut p: Vec<PathSegment>, i: usize) -> Vec<PathSegment> {
+    p.push(PathSegment::Index(i));
+    p
+}
+
+fn with_key(mut p: Vec<PathSegment>, k: &str) -> Vec<PathSegment> {
+    p.push(PathSegment::Key(k.to_string()));
+    p
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+impl Validator<'_> {
+    fn report(&mut self, at: &[PathSegment], message: String, expected: &str, help: &str) {
+        self.errors.push(
+            ConfigError::new(self.sources.locate(at), message)
+                .expected(expected)
+                .help(help),
+        );
+    }
+
+    fn report_key(&mut self, at: &[PathSegment], message: String, expected: &str, help: &str) {
+        self.errors.push(
+            ConfigError::new(self.sources.locate_key(at), message)
+                .expected(expected)
+                .help(help),
+        );
+    }
+
+    fn range(&mut self, at: Vec<PathSegment>, value: u32, min: u32, max: u32, what: &str) {
+        if !(min..=max).contains(&value) {
+            self.report(
+                &at,
+                format!("{what} {value} is out of range"),
+                &format!("a whole number from {min} to {max}"),
+                &format!("set `{}` between {min} and {max}", super::source::display_path(&at)),
+            );
+        }
+    }
+
+    fn project(&mut self, c: &Config) {
+        if !is_name(&c.project.name) {
+            self.report(
+                &path(["project", "name"]),
+                format!("project name `{}` cannot prefix AWS resource names", c.project.name),
+                "lowercase letters, digits and dashes, starting with a letter, at most 32 characters",
+                "rename the project, as `facturascan`",
+            );
+        }
+    }
+
+    fn environment(&mut self, c: &Config) {
+        let env = &c.environment;
+        if env.account_id.len() != 12 || !env.account_id.chars().all(|c| c.is_ascii_digit()) {
+            self.report(
+                &path(["environment", "account_id"]),
+                format!("`{}` is not an AWS account id", env.account_id),
+                "12 digits, quoted so that leading zeros survive: \"012345678901\"",
+                "copy the id from `aws sts get-caller-identity`",
+            );
+        }
+        let region_ok = {
+            let parts: Vec<&str> = env.region.split('-').collect();
+            parts.len() >= 3
+                && parts[..parts.len() - 1]
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+                && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        };
+        if !region_ok {
+            self.report(
+                &path(["environment", "region"]),
+                format!("`{}` is not an AWS region", env.region),
+                "a region code, as `eu-west-1`",
+                "use the region code, not its display name",
+            );
+        }
+        if let Some(url) = &env.endpoint_url {
+            if env.tier != Tier::Local {
+                self.report_key(
+                    &path(["environment", "endpoint_url"]),
+                    format!("endpoint_url is set in a {:?} environment", env.tier).to_lowercase(),
+                    "endpoint_url only in environments with `tier: local`",
+                    "remove endpoint_url: staging and production talk to AWS itself",
+                );
+            } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.report(
+                    &path(["environment", "endpoint_url"]),
+                    format!("`{url}` is not a URL"),
+                    "http://host:port or https://host:port",
+                    "write the emulator's URL, as printed by `scripts/local-aws start`",
+                );
+            }
+        }
+        self.range(
+            path(["environment", "retry", "max_attempts"]),
+            env.retry.max_attempts,
+            1,
+            20,
+            "max_attempts",
+        );
+    }
+
+    fn stacks(&mut self, c: &Config) {
+        for (name, stack) in &c.stacks {
+            let base = path(["stacks", name]);
+            if !is_name(name) {
+                self.report_key(
+                    &base,
+                    format!("stack name `{name}` is not usable in a CloudFormation stack name"),
+                    "lowercase letters, digits and dashes, starting with a letter",
+                    "rename the stack",
+                );
+            }
+            if stack.template.trim().is_empty() {
+                self.report(
+                    &with_key(base.clone(), "template"),
+                    format!("stack `{name}` has an empty template path"),
+                    "a file under templates/stacks/, as `network.yaml.tera`",
+                    "name the template file",
+                );
+            }
+            for (i, dep) in stack.depends_on.iter().enumerate() {
+                let at = with_index(with_key(base.clone(), "depends_on"), i);
+                match c.stacks.get(dep) {
+                    None => self.report(
+                        &at,
+                        format!("stack `{name}` depends on `{dep}`, which is not a stack"),
+                        &format!("one of: {}", c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        "fix the name or declare the stack under [stacks]",
+                    ),
+                    Some(d) if stack.enabled && !d.enabled => self.report(
+                        &at,
+                        format!("stack `{name}` depends on `{dep}`, which is disabled here"),
+                        "dependencies of an enabled stack are enabled",
+                        &format!("enable `{dep}` or disable `{name}` in this environment"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            for (param, input) in &stack.inputs {
+                let at = with_key(with_key(base.clone(), "inputs"), param);
+                if !c.stacks.contains_key(&input.stack) {
+                    self.report(
+                        &at,
+                        format!("input `{param}` reads from `{}`, which is not a stack", input.stack),
+                        "`<stack>.<Output>` naming a declared stack",
+                        "fix the stack name",
+                    );
+                } else if !stack.depends_on.contains(&input.stack) {
+                    self.report(
+                        &at,
+                        format!(
+                            "input `{param}` reads an output of `{}`, but `{name}` does not depend on it",
+                            input.stack
+                        ),
+                        &format!("`{}` in stacks.{name}.depends_on", input.stack),
+                        &format!("add \"{}\" to depends_on so it is deployed first", input.stack),
+                    );
+                }
+                if stack.parameters.contains_key(param) {
+                    self.report(
+                        &at,
+                        format!("parameter `{param}` is set both as a value and as an input"),
+                        "each parameter set once",
+                        "remove it from `parameters` or from `inputs`",
+                    );
+                }
+            }
+            self.range(with_key(base, "timeout_minutes"), stack.timeout_minutes, 1, 720, "timeout_minutes");
+        }
+        let known: Vec<(&str, &[String])> = c
+            .stacks
+            .iter()
+            .map(|(n, s)| {
+                let deps: &[String] = &s.depends_on;
+                (n.as_str(), deps)
+            })
+            .filter(|(_, deps)| deps.iter().all(|d| c.stacks.contains_key(d)))
+            .collect();
+        if let Some(cycle) = StackGraph::new(known).find_cycle() {
+            self.report(
+                &path(["stacks", &cycle[0], "depends_on"]),
+                format!("stacks depend on each other in a cycle: {}", cycle.join(" -> ")),
+                "dependencies that form no cycle",
+                "move the shared resources into a stack both can depend on, or pass the value as a parameter",
+            );
+        }
+    }
+
+    fn services(&mut self, c: &Config) {
+        for (name, svc) in &c.services {
+            let base = path(["services", name]);
+            match c.stacks.get(&svc.stack) {
+                None => self.report(
+                    &with_key(base.clone(), "stack"),
+                    format!("service `{name}` belongs to stack `{}`, which is not a stack", svc.stack),
+                    &format!("one of: {}", c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    "point `stack` at the stack whose template creates the service",
+                ),
+                Some(s) if svc.enabled && !s.enabled => self.report(
+                    &with_key(base.clone(), "enabled"),
+                    format!("service `{name}` is enabled but its stack `{}` is disabled", svc.stack),
+                    "a service's stack enabled when the service is",
+                    &format!("set services.{name}.enabled = false, or enable stacks.{}", svc.stack),
+                ),
+                Some(_) => {}
+            }
+            match svc.runtime() {
+                Some(Runtime::Ecs(ecs)) => self.ecs(with_key(base, "ecs"), ecs),
+                Some(Runtime::Lambda(l)) => self.lambda(with_key(base, "lambda"), l),
+                None => self.report(
+                    &base,
+                    format!("service `{name}` must have exactly one of `ecs` and `lambda`"),
+                    &format!("a [services.{name}.ecs] or a [services.{name}.lambda] table"),
+                    "keep the table of the runtime the service uses",
+                ),
+            }
+        }
+    }
+
+    fn ecs(&mut self, base: Vec<PathSegment>, ecs: &EcsService) {
+        match FARGATE_SIZES.iter().find(|(cpu, ..)| *cpu == ecs.cpu) {
+            None => self.report(
+                &with_key(base.clone(), "cpu"),
+                format!("{} is not a Fargate CPU size", ecs.cpu),
+                "one of 256, 512, 1024, 2048, 4096, 8192, 16384",
+                "pick the nearest size",
+            ),
+            Some((cpu, min, max, step)) => {
+                if ecs.memory < *min || ecs.memory > *max || (ecs.memory - min) % step != 0 {
+                    self.report(
+                        &with_key(base.clone(), "memory"),
+                        format!("{} MiB of memory does not fit {cpu} CPU units on Fargate", ecs.memory),
+                        &format!("{min} to {max} MiB in steps of {step}"),
+                        "change memory, or cpu to a size that allows it",
+                    );
+                }
+            }
+        }
+        self.range(with_key(base.clone(), "desired_count"), ecs.desired_count, 0, 100, "desired_count");
+        let rollout = with_key(base.clone(), "rollout");
+        self.range(
+            with_key(rollout.clone(), "min_healthy_percent"),
+            ecs.rollout.min_healthy_percent,
+            0,
+            100,
+            "min_healthy_percent",
+        );
+        self.range(with_key(rollout.clone(), "max_percent"), ecs.rollout.max_percent, 100, 400, "max_percent");
+        self.range(
+            with_key(rollout, "deadline_seconds"),
+            ecs.rollout.deadline_seconds,
+            60,
+            7200,
+            "deadline_seconds",
+        );
+        self.range(
+            with_key(with_key(base, "health"), "grace_period_seconds"),
+            ecs.health.grace_period_seconds,
+            0,
+            7200,
+            "grace_period_seconds",
+        );
+    }
+
+    fn lambda(&mut self, base: Vec<PathSegment>, l: &LambdaService) {
+        self.range(with_key(base.clone(), "memory_mb"), l.memory_mb, 128, 10240, "memory_mb");
+        self.range(with_key(base.clone(), "timeout_seconds"), l.timeout_seconds, 1, 900, "timeout_seconds");
+        let rollout = with_key(base, "rollout");
+        self.range(with_key(rollout.clone(), "step_percent"), l.rollout.step_percent, 1, 99, "step_percent");
+        self.range(
+            with_key(rollout, "step_interval_seconds"),
+            l.rollout.step_interval_seconds,
+            1,
+            3600,
+            "step_interval_seconds",
+        );
+    }
+
+    fn channels(&mut self, c: &Config) {
+        for name in c.channels.email.keys() {
+            if c.channels.slack.contains_key(name) {
+                self.report_key(
+                    &path(["channels", "slack", name]),
+                    format!("channel name `{name}` is used for both an email and a Slack channel"),
+                    "channel names unique across kinds",
+                    "rename one of them; alarms refer to channels by name",
+                );
+            }
+        }
+        for (name, email) in &c.channels.email {
+            let base = path(["channels", "email", name, "addresses"]);
+            if email.addresses.is_empty() {
+                self.report(&base, format!("email channel `{name}` has no addresses"), "at least one address", "add an address");
+            }
+            for (i, address) in email.addresses.iter().enumerate() {
+                let ok = address
+                    .split_once('@')
+                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !address.contains(' '));
+                if !ok {
+                    self.report(
+                        &with_index(base.clone(), i),
+                        format!("`{address}` is not an email address"),
+                        "name@domain.tld",
+                        "fix the address",
+                    );
+                }
+            }
+        }
+        for (name, slack) in &c.channels.slack {
+            if !slack.channel.starts_with('#') || slack.channel.len() < 2 {
+                self.report(
+                    &path(["channels", "slack", name, "channel"]),
+                    format!("`{}` is not a Slack channel name", slack.channel),
+                    "a channel name starting with `#`, as `#dev-monitoring`",
+                    "write the channel with its `#`",
+                );
+            }
+        }
+    }
+
+    fn alarms(&mut self, c: &Config) {
+        for (name, alarm) in &c.alarms {
+            let base = path(["alarms", name]);
+            let threshold_ok = alarm.threshold.is_finite()
+                && alarm.threshold >= 0.0
+                && (alarm.unit != ThresholdUnit::Percent || alarm.threshold <= 100.0);
+            if !threshold_ok {
+                let expected = if alarm.unit == ThresholdUnit::Percent {
+                    "a percentage from 0 to 100"
+                } else {
+                    "a number of 0 or more"
+                };
+                self.report(
+                    &with_key(base.clone(), "threshold"),
+                    format!("threshold {} of alarm `{name}` is out of range", alarm.threshold),
+                    expected,
+                    "percent thresholds are written as 1 for 1%, not 0.01 or 100 for all",
+                );
+            }
+            if !(alarm.period_seconds == 10 || alarm.period_seconds == 30 || alarm.period_seconds % 60 == 0)
+                || alarm.period_seconds == 0
+                || alarm.period_seconds > 86_400
+            {
+                self.report(
+                    &with_key(base.clone(), "period_seconds"),
+                    format!("period {}s is not a CloudWatch alarm period", alarm.period_seconds),
+                    "10, 30, or a multiple of 60 up to 86400",
+                    "use 60 for one-minute datapoints",
+                );
+            }
+            self.range(
+                with_key(base.clone(), "evaluation_periods"),
+                alarm.evaluation_periods,
+                1,
+                100,
+                "evaluation_periods",
+            );
+            if let Some(dp) = alarm.datapoints_to_alarm {
+                if dp == 0 || dp > alarm.evaluation_periods {
+                    self.report(
+                        &with_key(base.clone(), "datapoints_to_alarm"),
+                        format!("datapoints_to_alarm {dp} is out of range"),
+                        &format!("1 to evaluation_periods ({})", alarm.evaluation_periods),
+                        "lower datapoints_to_alarm or raise evaluation_periods",
+                    );
+                }
+            }
+            if alarm.channels.is_empty() && alarm.enabled {
+                self.report(
+                    &with_key(base.clone(), "channels"),
+                    format!("alarm `{name}` notifies nobody"),
+                    "at least one channel",
+                    "add a channel, or set enabled = false",
+                );
+            }
+            for (i, channel) in alarm.channels.iter().enumerate() {
+                if !c.channels.contains(channel) {
+                    self.report(
+                        &with_index(with_key(base.clone(), "channels"), i),
+                        format!("alarm `{name}` notifies `{channel}`, which is not a channel"),
+                        &format!("one of: {}", c.channels.names().collect::<Vec<_>>().join(", ")),
+                        "declare it under [channels.email] or [channels.slack], or fix the name",
+                    );
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, c: &Config) {
+        for (key, pattern) in [
+            ("tag_pattern", &c.release.tag_pattern),
+            ("rc_tag_pattern", &c.release.rc_tag_pattern),
+        ] {
+            if let Err(e) = regex::Regex::new(pattern) {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
+                self.report(
+                    &path(["release", key]),
+                    format!("`{key}` is not a valid regular expression: {last}"),
+                    "a regular expression, as '^v\\d+\\.\\d+\\.\\d+$'",
+                    "in TOML, write it as a literal string in single quotes so backslashes stay",
+                );
+            }
+        }
+        if c.release.protected_branch.trim().is_empty() {
+            self.report(
+                &path(["release", "protected_branch"]),
+                "protected_branch is empty".into(),
+                "a branch name, as `main`",
+                "name the branch releases are cut from",
+            );
+        }
+    }
+
+    fn policy(&mut self, c: &Config, rule_ids: &[&str]) {
+        for (i, exception) in c.policy.exceptions.iter().enumerate() {
+            let base = with_index(path(["policy", "exceptions"]), i);
+            if !rule_ids.contains(&exception.rule.as_str()) {
+                self.report(
+                    &with_key(base.clone(), "rule"),
+                    format!("`{}` is not a policy rule", exception.rule),
+                    &format!("one of: {}", rule_ids.join(", ")),
+                    "`facturactl validate --output json` shows rule ids of findings",
+                );
+            }
+            if exception.reason.trim().len() < 10 {
+                self.report(
+                    &with_key(base.clone(), "reason"),
+                    "a policy exception needs a reason".into(),
+                    "a sentence saying why the rule does not apply",
+                    "write the reason a reviewer would accept",
+                );
+            }
+            if !exception.resource.contains('/') {
+                self.report(
+                    &with_key(base, "resource"),
+                    format!("`{}` does not name a resource", exception.resource),
+                    "`<stack>/<LogicalId>` or `<stack>/*`",
+                    "write the stack and logical id from the finding",
+                );
+            }
+        }
+    }
+}

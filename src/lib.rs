@@ -1,0 +1,18 @@
+//! facturactl: the deployment control plane of FacturaScan 360.
+//!
+//! The library never prints. Each command is a function from inputs to a value that
+//! [`report`] turns into text, JSON or Markdown; `main.rs` only parses arguments, sets up
+//! logging, dispatches, and maps errors to exit codes.
+
+pub mod alarms;
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod graph;
+pub mod logging;
+pub mod policy;
+pub mod render;
+pub mod report;
+pub mod schema;

@@ -1,0 +1,169 @@
+//! Logs to stderr: readable text on a terminal, JSON lines in CI or when asked.
+//!
+//! JSON lines carry the fields the platform uses in every service's logs (tenant_id,
+//! user_id, trace_id, action, result, latency_ms), so a deploy's logs land in the same
+//! CloudWatch Logs Insights queries as the services'.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// JSON in CI (`CI` or `GITHUB_ACTIONS` set), text otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+/// Who runs this, and the id that ties its log lines together.
+#[derive(Debug, Clone)]
+pub struct RunIdentity {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub trace_id: String,
+}
+
+impl RunIdentity {
+    /// `trace_id` is taken from the caller when a pipeline passes one down, so that all of a
+    /// pipeline's stages share it; otherwise a new random id.
+    pub fn new(user_id: Option<String>, trace_id: Option<String>) -> Self {
+        Self {
+            tenant_id: "platform".into(),
+            user_id: user_id.filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".into()),
+            trace_id: trace_id
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+        }
+    }
+}
+
+/// Installs the global subscriber. `verbosity` counts `-v` flags.
+pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity) {
+    let level = match verbosity {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; the SDK's chatter only from -vv.
+    let filter = if verbosity >= 2 {
+        tracing_subscriber::EnvFilter::new(level)
+    } else {
+        tracing_subscriber::EnvFilter::new(format!("warn,facturactl={level}"))
+    };
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => in_ci,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if json {
+        builder.event_format(JsonLines { identity }).try_init()
+    } else {
+        builder
+            .without_time()
+            .with_target(false)
+            .with_ansi(!in_ci)
+            .try_init()
+    };
+    // A second init (tests calling `run` twice) keeps the first subscriber.
+    let _ = result;
+}
+
+struct JsonLines {
+    identity: RunIdentity,
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut fields = serde_json::Map::new();
+        fields.insert("timestamp".into(), rfc3339(SystemTime::now()).into());
+        fields.insert("level".into(), event.metadata().level().as_str().to_lowercase().into());
+        fields.insert("tenant_id".into(), self.identity.tenant_id.clone().into());
+        fields.insert("user_id".into(), self.identity.user_id.clone().into());
+        fields.insert("trace_id".into(), self.identity.trace_id.clone().into());
+        event.record(&mut JsonVisitor(&mut fields));
+        for key in ["action", "result", "latency_ms"] {
+            fields.entry(key).or_insert(serde_json::Value::Null);
+        }
+        let line = serde_json::to_string(&fields).map_err(|_| fmt::Error)?;
+        writeln!(writer, "{line}")
+    }
+}
+
+struct JsonVisitor<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+/// UTC, millisecond precision, without pulling in a date crate for one format.
+fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Howard Hinnant's days-to-civil.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}Z",
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+        assert_eq!(rfc3339(t), "2026-11-18T11:06:40.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn identity_keeps_a_given_trace_id() {
+        let id = RunIdentity::new(Some("ana".into()), Some("abc".into()));
+        assert_eq!((id.user_id.as_str(), id.trace_id.as_str()), ("ana", "abc"));
+        let fresh = RunIdentity::new(None, None);
+        assert_eq!(fresh.trace_id.len(), 32);
+        assert_eq!(fresh.user_id, "unknown");
+    }
+}

@@ -1,0 +1,344 @@
+//! Rendering: config + Tera templates -> CloudFormation templates and alarm definitions.
+//!
+//! Pure and deterministic: the same config and templates give the same bytes, so the content
+//! hash of a rendered template can tell a deploy whether a stack changed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::alarms::{self, AlarmDefinition};
+use crate::config::{Config, LoadedConfig, OutputRef};
+use crate::graph::StackGraph;
+
+/// Everything one environment deploys, rendered.
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderedEnv {
+    pub environment: String,
+    /// Enabled stacks, dependencies first.
+    pub stacks: Vec<RenderedStack>,
+    pub alarms: Vec<AlarmDefinition>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderedStack {
+    /// The key in `deploy.toml`.
+    pub name: String,
+    /// The CloudFormation stack name.
+    pub stack_name: String,
+    /// The template file, relative to the templates directory.
+    pub template_file: String,
+    #[serde(skip)]
+    pub body: String,
+    /// The parsed body, for policy rules.
+    #[serde(skip)]
+    pub document: serde_yaml::Value,
+    /// `sha256:<hex>` of the body.
+    pub hash: String,
+    pub parameters: BTreeMap<String, String>,
+    pub inputs: BTreeMap<String, OutputRef>,
+    pub depends_on: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub termination_protection: bool,
+    pub timeout_minutes: u32,
+}
+
+/// A rendering failure, naming the template and what went wrong in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub template: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+    pub help: String,
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}\n --> {}", self.message, self.template.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, "\n  = help: {}", self.help)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// The Tera variables every template sees. Documented in `templates/README.md`.
+#[derive(Serialize)]
+struct TemplateContext<'a> {
+    project: &'a crate::config::Project,
+    env: EnvContext<'a>,
+    stacks: &'a indexmap::IndexMap<String, crate::config::Stack>,
+    services: &'a indexmap::IndexMap<String, crate::config::Service>,
+    alarms: &'a indexmap::IndexMap<String, crate::config::AlarmSettings>,
+    channels: &'a crate::config::Channels,
+    /// Set while rendering one stack's template.
+    stack: Option<StackContext>,
+}
+
+#[derive(Serialize)]
+struct EnvContext<'a> {
+    name: &'a str,
+    tier: crate::config::Tier,
+    production: bool,
+    account_id: &'a str,
+    region: &'a str,
+    /// `<project>-<env>`: the prefix of resource names.
+    prefix: String,
+}
+
+#[derive(Serialize)]
+struct StackContext {
+    name: String,
+    stack_name: String,
+}
+
+/// Renders every enabled stack and every alarm definition of the loaded environment.
+pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
+    let templates_dir = loaded.templates_dir();
+    let tera = load_templates(&templates_dir)?;
+    let config = &loaded.config;
+    let mut ctx = TemplateContext {
+        project: &config.project,
+        env: EnvContext {
+            name: &config.environment.name,
+            tier: config.environment.tier,
+            production: config.environment.tier == crate::config::Tier::Production,
+            account_id: &config.environment.account_id,
+            region: &config.environment.region,
+            prefix: format!("{}-{}", config.project.name, config.environment.name),
+        },
+        stacks: &config.stacks,
+        services: &config.services,
+        alarms: &config.alarms,
+        channels: &config.channels,
+        stack: None,
+    };
+
+    let mut stacks = Vec::new();
+    for name in stack_order(config) {
+        let stack = &config.stacks[&name];
+        let template_name = format!("stacks/{}", stack.template);
+        ctx.stack = Some(StackContext {
+            name: name.clone(),
+            stack_name: config.stack_name(&name),
+        });
+        let body = render_one(&tera, &templates_dir, &template_name, &ctx)?;
+        let document = parse_stack(&templates_dir.join(&template_name), &body)?;
+        stacks.push(RenderedStack {
+            stack_name: config.stack_name(&name),
+            template_file: template_name,
+            hash: content_hash(&body),
+            body,
+            document,
+            parameters: stack
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
+            inputs: stack.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            depends_on: stack.depends_on.clone(),
+            tags: stack_tags(config, &name),
+            termination_protection: stack.termination_protection,
+            timeout_minutes: stack.timeout_minutes,
+            name,
+        });
+    }
+    ctx.stack = None;
+
+    let mut alarm_defs = Vec::new();
+    for template_name in tera.get_template_names().filter(|n| n.starts_with("alarms/")).collect::<std::collections::BTreeSet<_>>() {
+        if !template_name.ends_with(".yaml.tera") {
+            continue;
+        }
+        let text = render_one(&tera, &templates_dir, template_name, &ctx)?;
+        alarm_defs.extend(alarms::from_rendered(&templates_dir.join(template_name), &text, config)?);
+    }
+    alarms::check_unique(&alarm_defs, &templates_dir)?;
+
+    Ok(RenderedEnv {
+        environment: config.environment.name.clone(),
+        stacks,
+        alarms: alarm_defs,
+    })
+}
+
+/// Enabled stacks in dependency order (config validation has ruled out cycles).
+fn stack_order(config: &Config) -> Vec<String> {
+    let graph = StackGraph::new(
+        config
+            .enabled_stacks()
+            .map(|(n, s)| (n.as_str(), s.depends_on.as_slice())),
+    );
+    graph
+        .topological_order()
+        .unwrap_or_else(|| config.enabled_stacks().map(|(n, _)| n.clone()).collect())
+}
+
+fn stack_tags(config: &Config, stack: &str) -> BTreeMap<String, String> {
+    let mut tags = config.project.tags.clone();
+    tags.extend(config.stacks[stack].tags.clone());
+    tags.insert("facturactl:project".into(), config.project.name.clone());
+    tags.insert("facturactl:environment".into(), config.environment.name.clone());
+    tags.insert("facturactl:stack".into(), stack.into());
+    tags
+}
+
+pub fn content_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// Reads every `*.tera` file under the templates directory, sorted, so that templates can
+/// include shared partials.
+fn load_templates(dir: &Path) -> Result<tera::Tera, RenderError> {
+    let mut files = Vec::new();
+    collect_templates(dir, dir, &mut files).map_err(|e| RenderError {
+        template: dir.to_path_buf(),
+        line: None,
+        message: format!("cannot read the templates directory: {e}"),
+        help: "check `project.templates` in deploy.toml".into(),
+    })?;
+    files.sort();
+    let mut tera = tera::Tera::default();
+    let mut raw = Vec::with_capacity(files.len());
+    for (name, path) in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
+            template: path.clone(),
+            line: None,
+            message: format!("cannot read the template: {e}"),
+            help: "check the file's permissions".into(),
+        })?;
+        raw.push((name, text));
+    }
+    tera.add_raw_templates(raw).map_err(|e| tera_error(dir, None, &e))?;
+    Ok(tera)
+}
+
+fn collect_templates(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_templates(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "tera") {
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((name, path));
+        }
+    }
+    Ok(())
+}
+
+fn render_one(
+    tera: &tera::Tera,
+    dir: &Path,
+    name: &str,
+    ctx: &TemplateContext<'_>,
+) -> Result<String, RenderError> {
+    if !tera.get_template_names().any(|n| n == name) {
+        return Err(RenderError {
+            template: dir.join(name),
+            line: None,
+            message: format!("template `{name}` does not exist"),
+            help: "fix the stack's `template` in deploy.toml or add the file".into(),
+        });
+    }
+    let context = tera::Context::from_serialize(ctx).map_err(|e| tera_error(dir, Some(name), &e))?;
+    tera.render(name, &context).map_err(|e| tera_error(dir, Some(name), &e))
+}
+
+/// Tera nests the useful message in the error's sources; flatten the chain.
+fn tera_error(dir: &Path, name: Option<&str>, error: &tera::Error) -> RenderError {
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    RenderError {
+        template: name.map(|n| dir.join(n)).unwrap_or_else(|| dir.to_path_buf()),
+        line: None,
+        message: parts.join(": "),
+        help: "variables templates can use are listed in templates/README.md".into(),
+    }
+}
+
+fn parse_stack(path: &Path, body: &str) -> Result<serde_yaml::Value, RenderError> {
+    let document: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| RenderError {
+        template: path.to_path_buf(),
+        line: e.location().map(|l| l.line()),
+        message: format!("the rendered template is not valid YAML: {e}"),
+        help: "render it with `facturactl render --out DIR` and look at that line; quote interpolated strings with `| json_encode`".into(),
+    })?;
+    if document.get("Resources").and_then(|r| r.as_mapping()).is_none() {
+        return Err(RenderError {
+            template: path.to_path_buf(),
+            line: None,
+            message: "the rendered template has no `Resources` map".into(),
+            help: "a CloudFormation template needs at least one resource".into(),
+        });
+    }
+    Ok(document)
+}
+
+impl RenderedEnv {
+    /// Writes `<stack>.yaml`, `<stack>.params.json` and `alarms.json` into `dir`, and an
+    /// `index.json` with every hash. Returns the files written.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        let mut write = |name: String, contents: &[u8]| -> std::io::Result<()> {
+            let path = dir.join(name);
+            std::fs::write(&path, contents)?;
+            written.push(path);
+            Ok(())
+        };
+        for stack in &self.stacks {
+            write(format!("{}.yaml", stack.name), stack.body.as_bytes())?;
+            let params = serde_json::json!({
+                "stack_name": stack.stack_name,
+                "hash": stack.hash,
+                "parameters": stack.parameters,
+                "inputs": stack.inputs,
+                "tags": stack.tags,
+            });
+            write(format!("{}.params.json", stack.name), &to_pretty_json(&params))?;
+        }
+        write("alarms.json".into(), &to_pretty_json(&self.alarms))?;
+        write("index.json".into(), &to_pretty_json(self))?;
+        Ok(written)
+    }
+}
+
+fn to_pretty_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            content_hash("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

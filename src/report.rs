@@ -1,0 +1,200 @@
+//! Turns command results into text for people, JSON for machines, Markdown for step summaries.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::{Config, ConfigErrors};
+use crate::config::diagnostic::ConfigErrorReport;
+use crate::error::Error;
+use crate::policy::{Level, PolicyReport};
+use crate::render::RenderedEnv;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A command's result, in every output format.
+pub trait Report: Serialize {
+    fn text(&self) -> String;
+    fn markdown(&self) -> String;
+}
+
+pub fn format<R: Report>(report: &R, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Text => report.text(),
+        OutputFormat::Markdown => report.markdown(),
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            s.push('\n');
+            s
+        }
+    }
+}
+
+/// `config show`: the effective configuration; secrets appear as their references.
+#[derive(Serialize)]
+pub struct ConfigShow<'a> {
+    pub environment: &'a str,
+    pub config: &'a Config,
+}
+
+impl Report for ConfigShow<'_> {
+    fn text(&self) -> String {
+        let yaml = serde_yaml::to_string(self.config).unwrap_or_default();
+        format!("# effective configuration of `{}` (deploy.toml + environments/{}.yaml)\n{yaml}", self.environment, self.environment)
+    }
+    fn markdown(&self) -> String {
+        format!("### Configuration of `{}`\n\n```yaml\n{}```\n", self.environment, serde_yaml::to_string(self.config).unwrap_or_default())
+    }
+}
+
+/// `render`: what was rendered, with hashes, and where it was written.
+#[derive(Serialize)]
+pub struct RenderReport<'a> {
+    pub environment: &'a str,
+    pub rendered: &'a RenderedEnv,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<String>,
+    pub files_written: usize,
+}
+
+impl Report for RenderReport<'_> {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        let width = self.rendered.stacks.iter().map(|s| s.name.len()).max().unwrap_or(5).max(5);
+        let _ = writeln!(out, "{:width$}  {:40}  hash", "stack", "template");
+        for s in &self.rendered.stacks {
+            let _ = writeln!(out, "{:width$}  {:40}  {}", s.name, s.template_file, &s.hash[..19]);
+        }
+        let _ = writeln!(out, "{} stacks, {} alarms rendered for `{}`", self.rendered.stacks.len(), self.rendered.alarms.len(), self.environment);
+        if let Some(dir) = &self.out_dir {
+            let _ = writeln!(out, "{} files written to {dir}", self.files_written);
+        }
+        out
+    }
+    fn markdown(&self) -> String {
+        let mut out = format!("### Rendered `{}`\n\n| stack | template | hash |\n|---|---|---|\n", self.environment);
+        for s in &self.rendered.stacks {
+            let _ = writeln!(out, "| {} | `{}` | `{}` |", s.name, s.template_file, &s.hash[..19]);
+        }
+        let _ = writeln!(out, "\n{} alarms.", self.rendered.alarms.len());
+        out
+    }
+}
+
+/// `validate`: config, rendering and policy in one verdict.
+#[derive(Serialize)]
+pub struct ValidateReport<'a> {
+    pub environment: &'a str,
+    pub stacks: usize,
+    pub alarms: usize,
+    pub policy: &'a PolicyReport,
+    pub blocking: usize,
+}
+
+impl Report for ValidateReport<'_> {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for f in &self.policy.findings {
+            let level = match f.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+                Level::Excepted => "excepted",
+            };
+            let _ = writeln!(out, "{level}[{}]: {}\n  --> {}/{}\n  = help: {}", f.rule, f.message, f.stack, f.resource, f.hint);
+            if let Some(reason) = &f.exception_reason {
+                let _ = writeln!(out, "  = exception: {reason}");
+            }
+        }
+        let verdict = if self.blocking > 0 { "refused" } else { "ok" };
+        let _ = writeln!(
+            out,
+            "{verdict}: `{}` config valid, {} stacks and {} alarms rendered, {} policy findings ({} blocking, mode {:?})",
+            self.environment,
+            self.stacks,
+            self.alarms,
+            self.policy.findings.len(),
+            self.blocking,
+            self.policy.mode
+        );
+        out
+    }
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "### Validation of `{}`: {}\n\n{} stacks, {} alarms, {} findings ({} blocking).\n",
+            self.environment,
+            if self.blocking > 0 { "refused" } else { "passed" },
+            self.stacks,
+            self.alarms,
+            self.policy.findings.len(),
+            self.blocking
+        );
+        if !self.policy.findings.is_empty() {
+            out.push_str("\n| level | rule | resource | finding | fix |\n|---|---|---|---|---|\n");
+            for f in &self.policy.findings {
+                let _ = writeln!(out, "| {:?} | `{}` | `{}/{}` | {} | {} |", f.level, f.rule, f.stack, f.resource, f.message, f.hint);
+            }
+        }
+        out
+    }
+}
+
+/// `validate --explain`: every rule with why it exists.
+#[derive(Serialize)]
+pub struct RulesReport {
+    pub rules: Vec<RuleEntry>,
+}
+
+#[derive(Serialize)]
+pub struct RuleEntry {
+    pub id: &'static str,
+    pub why: &'static str,
+}
+
+impl Report for RulesReport {
+    fn text(&self) -> String {
+        self.rules.iter().map(|r| format!("{:20} {}\n", r.id, r.why)).collect()
+    }
+    fn markdown(&self) -> String {
+        let mut out = String::from("| rule | why |\n|---|---|\n");
+        for r in &self.rules {
+            let _ = writeln!(out, "| `{}` | {} |", r.id, r.why);
+        }
+        out
+    }
+}
+
+/// The JSON document printed on stdout when a command fails with `--output json`.
+#[derive(Serialize)]
+pub struct ErrorReport<'a> {
+    pub status: &'static str,
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConfigErrorReport<'a>>,
+}
+
+impl<'a> ErrorReport<'a> {
+    pub fn new(error: &'a Error) -> Self {
+        let errors = match error {
+            Error::Config(ConfigErrors(list)) => list.iter().map(ConfigErrorReport::from).collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            status: "error",
+            kind: error.kind(),
+            message: error.to_string(),
+            errors,
+        }
+    }
+}
+
+pub fn format_error(error: &Error) -> String {
+    let mut s = serde_json::to_string_pretty(&ErrorReport::new(error)).unwrap_or_default();
+    s.push('\n');
+    s
+}
