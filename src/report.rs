@@ -113,13 +113,16 @@ impl Report for ValidateReport<'_> {
         let verdict = if self.blocking > 0 { "refused" } else { "ok" };
         let _ = writeln!(
             out,
-            "{verdict}: `{}` config valid, {} stacks and {} alarms rendered, {} policy findings ({} blocking, mode {:?})",
+            "{verdict}: `{}` config valid, {} stacks and {} alarms rendered, {} policy findings ({} blocking, mode {})",
             self.environment,
             self.stacks,
             self.alarms,
             self.policy.findings.len(),
             self.blocking,
-            self.policy.mode
+            match self.policy.mode {
+                crate::config::PolicyMode::Enforce => "enforce",
+                crate::config::PolicyMode::Warn => "warn",
+            }
         );
         out
     }

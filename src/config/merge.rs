@@ -19,17 +19,22 @@ pub fn merge(base: Node, overlay: Node) -> Node {
                     base_map.shift_remove(&key);
                     continue;
                 }
-                let merged = match base_map.shift_remove(&key) {
+                match base_map.get_mut(&key) {
+                    // Merged in place: an overlay never reorders the base's keys, and
+                    // declaration order breaks ties in the stack order.
                     Some(existing) => {
-                        let node = merge(existing.node, entry.node);
-                        super::source::Entry {
-                            key_origin: entry.key_origin,
-                            node,
-                        }
+                        let placeholder = Node {
+                            value: NodeValue::Null,
+                            origin: entry.node.origin.clone(),
+                        };
+                        let old = std::mem::replace(&mut existing.node, placeholder);
+                        existing.node = merge(old, entry.node);
+                        existing.key_origin = entry.key_origin;
                     }
-                    None => entry,
-                };
-                base_map.insert(key, merged);
+                    None => {
+                        base_map.insert(key, entry);
+                    }
+                }
             }
             Node {
                 value: NodeValue::Map(base_map),
@@ -66,6 +71,13 @@ mod tests {
         assert_eq!(json["services"]["ocr"]["stack"], "p");
         assert_eq!(json["services"]["ocr"]["ecs"]["cpu"], 1024);
         assert_eq!(json["services"]["ocr"]["ecs"]["memory"], 1024);
+    }
+
+    #[test]
+    fn overlays_keep_the_base_key_order() {
+        let node = layered("[s.a]\nx = 1\n[s.b]\nx = 1\n[s.c]\nx = 1\n", "s:\n  a:\n    x: 2\n  d:\n    x: 3\n");
+        let keys: Vec<&String> = node.get("s").unwrap().node.as_map().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
     }
 
     #[test]
