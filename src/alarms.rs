@@ -110,7 +110,11 @@ fn valid_stat(stat: &str) -> bool {
 }
 
 /// Parses one rendered alarm template and joins each entry with its settings.
-pub fn from_rendered(path: &Path, text: &str, config: &Config) -> Result<Vec<AlarmDefinition>, RenderError> {
+pub fn from_rendered(
+    path: &Path,
+    text: &str,
+    config: &Config,
+) -> Result<Vec<AlarmDefinition>, RenderError> {
     let fail = |line: Option<usize>, message: String, help: &str| RenderError {
         template: path.to_path_buf(),
         line,
@@ -132,8 +136,14 @@ pub fn from_rendered(path: &Path, text: &str, config: &Config) -> Result<Vec<Ala
         let Some(settings) = config.alarms.get(&entry.settings) else {
             return Err(fail(
                 None,
-                format!("alarm `{}` uses settings `{}`, which deploy.toml does not declare", entry.name, entry.settings),
-                &format!("add [alarms.{}] with threshold, unit and channels", entry.settings),
+                format!(
+                    "alarm `{}` uses settings `{}`, which deploy.toml does not declare",
+                    entry.name, entry.settings
+                ),
+                &format!(
+                    "add [alarms.{}] with threshold, unit and channels",
+                    entry.settings
+                ),
             ));
         };
         if !settings.enabled {
@@ -145,7 +155,10 @@ pub fn from_rendered(path: &Path, text: &str, config: &Config) -> Result<Vec<Ala
             _ => {
                 return Err(fail(
                     None,
-                    format!("alarm `{}` must have exactly one of `metric` and `math`", entry.name),
+                    format!(
+                        "alarm `{}` must have exactly one of `metric` and `math`",
+                        entry.name
+                    ),
                     "use `math` for rates (errors over invocations), `metric` otherwise",
                 ));
             }
@@ -172,7 +185,9 @@ pub fn from_rendered(path: &Path, text: &str, config: &Config) -> Result<Vec<Ala
             comparison: entry.comparison,
             period_seconds: settings.period_seconds,
             evaluation_periods: settings.evaluation_periods,
-            datapoints_to_alarm: settings.datapoints_to_alarm.unwrap_or(settings.evaluation_periods),
+            datapoints_to_alarm: settings
+                .datapoints_to_alarm
+                .unwrap_or(settings.evaluation_periods),
             treat_missing_data: entry.treat_missing_data,
             severity: settings.severity,
             channels: settings.channels.clone(),

@@ -99,7 +99,10 @@ mod tests {
             env_var: Some("http://var".into()),
         };
         assert_eq!(var.resolve(&e), Some("http://var"));
-        assert_eq!(EndpointOverride::default().resolve(&e), Some("http://config"));
+        assert_eq!(
+            EndpointOverride::default().resolve(&e),
+            Some("http://config")
+        );
         assert_eq!(EndpointOverride::default().resolve(&env(None)), None);
     }
 }

@@ -116,7 +116,11 @@ impl Host {
 pub fn parse() -> Result<Cli, Exit> {
     Cli::try_parse().map_err(|e| {
         let _ = e.print();
-        if e.use_stderr() { Exit::Error } else { Exit::Ok }
+        if e.use_stderr() {
+            Exit::Error
+        } else {
+            Exit::Ok
+        }
     })
 }
 
@@ -135,7 +139,13 @@ pub fn run(cli: Cli, host: Host) -> Exit {
             exit
         }
         Err(error) => {
-            tracing::debug!(action, result = "error", latency_ms, kind = error.kind(), "{action} failed");
+            tracing::debug!(
+                action,
+                result = "error",
+                latency_ms,
+                kind = error.kind(),
+                "{action} failed"
+            );
             if cli.output == OutputFormat::Json {
                 print_stdout(&report::format_error(&error));
             }
@@ -173,7 +183,10 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             let rules = report::RulesReport {
                 rules: policy::RULES
                     .iter()
-                    .map(|r| report::RuleEntry { id: r.id, why: r.why })
+                    .map(|r| report::RuleEntry {
+                        id: r.id,
+                        why: r.why,
+                    })
                     .collect(),
             };
             Ok((report::format(&rules, cli.output), Exit::Ok))
@@ -223,7 +236,11 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 blocking: policy.blocking(),
                 policy: &policy,
             };
-            let exit = if report.blocking > 0 { Exit::Refused } else { Exit::Ok };
+            let exit = if report.blocking > 0 {
+                Exit::Refused
+            } else {
+                Exit::Ok
+            };
             Ok((report::format(&report, cli.output), exit))
         }
     }

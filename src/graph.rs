@@ -127,7 +127,12 @@ mod tests {
 
     #[test]
     fn dependents_are_transitive() {
-        let g = graph(&[("net", &[]), ("db", &["net"]), ("app", &["db"]), ("auth", &[])]);
+        let g = graph(&[
+            ("net", &[]),
+            ("db", &["net"]),
+            ("app", &["db"]),
+            ("auth", &[]),
+        ]);
         let deps: Vec<_> = g.dependents("net").into_iter().collect();
         assert_eq!(deps, ["db", "app"]);
         assert!(g.dependents("auth").is_empty());

@@ -34,7 +34,9 @@ impl RunIdentity {
     pub fn new(user_id: Option<String>, trace_id: Option<String>) -> Self {
         Self {
             tenant_id: "platform".into(),
-            user_id: user_id.filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".into()),
+            user_id: user_id
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "unknown".into()),
             trace_id: trace_id
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
@@ -85,10 +87,18 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut fields = serde_json::Map::new();
         fields.insert("timestamp".into(), rfc3339(SystemTime::now()).into());
-        fields.insert("level".into(), event.metadata().level().as_str().to_lowercase().into());
+        fields.insert(
+            "level".into(),
+            event.metadata().level().as_str().to_lowercase().into(),
+        );
         fields.insert("tenant_id".into(), self.identity.tenant_id.clone().into());
         fields.insert("user_id".into(), self.identity.user_id.clone().into());
         fields.insert("trace_id".into(), self.identity.trace_id.clone().into());
@@ -120,7 +130,8 @@ impl tracing::field::Visit for JsonVisitor<'_> {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
 }
 

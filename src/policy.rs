@@ -18,20 +18,62 @@ pub struct Rule {
 }
 
 pub const RULES: &[Rule] = &[
-    Rule { id: "S3_ENCRYPTION", why: "invoices hold personal and tax data: buckets encrypt at rest with the platform's KMS key" },
-    Rule { id: "S3_PUBLIC_ACCESS", why: "no invoice bucket may ever be reachable from the internet: all four public access blocks on" },
-    Rule { id: "S3_TLS_ONLY", why: "the bucket policy refuses requests that are not over TLS" },
-    Rule { id: "S3_VERSIONING", why: "versioning lets an overwritten or deleted invoice or model artifact be recovered" },
-    Rule { id: "RDS_ENCRYPTION", why: "the database holds validated invoice data: storage encrypted at rest" },
-    Rule { id: "RDS_NOT_PUBLIC", why: "the database is reached only from the services' security group, never from the internet" },
-    Rule { id: "SQS_ENCRYPTION", why: "queued messages carry invoice content: queues encrypt at rest" },
-    Rule { id: "SNS_ENCRYPTION", why: "alert topics can carry input anomaly details: topics encrypt at rest" },
-    Rule { id: "LOGS_ENCRYPTION", why: "service logs carry tenant and user ids: log groups use the KMS key" },
-    Rule { id: "LOGS_RETENTION", why: "log groups without retention keep personal data forever and grow cost without bound" },
-    Rule { id: "IAM_WILDCARD", why: "least privilege: no `Action: *`, and no write action on `Resource: *` without a condition" },
-    Rule { id: "DELETION_PROTECTION", why: "in production a stack update or delete must not destroy data: RDS deletion protection and snapshot, Retain on buckets, keys and user pools" },
-    Rule { id: "ALARM_COVERAGE", why: "every running service has the alarms an on-call engineer needs to hear it fail" },
-    Rule { id: "ALARM_CHANNEL", why: "an alarm that notifies a channel with no SNS topic behind it pages nobody" },
+    Rule {
+        id: "S3_ENCRYPTION",
+        why: "invoices hold personal and tax data: buckets encrypt at rest with the platform's KMS key",
+    },
+    Rule {
+        id: "S3_PUBLIC_ACCESS",
+        why: "no invoice bucket may ever be reachable from the internet: all four public access blocks on",
+    },
+    Rule {
+        id: "S3_TLS_ONLY",
+        why: "the bucket policy refuses requests that are not over TLS",
+    },
+    Rule {
+        id: "S3_VERSIONING",
+        why: "versioning lets an overwritten or deleted invoice or model artifact be recovered",
+    },
+    Rule {
+        id: "RDS_ENCRYPTION",
+        why: "the database holds validated invoice data: storage encrypted at rest",
+    },
+    Rule {
+        id: "RDS_NOT_PUBLIC",
+        why: "the database is reached only from the services' security group, never from the internet",
+    },
+    Rule {
+        id: "SQS_ENCRYPTION",
+        why: "queued messages carry invoice content: queues encrypt at rest",
+    },
+    Rule {
+        id: "SNS_ENCRYPTION",
+        why: "alert topics can carry input anomaly details: topics encrypt at rest",
+    },
+    Rule {
+        id: "LOGS_ENCRYPTION",
+        why: "service logs carry tenant and user ids: log groups use the KMS key",
+    },
+    Rule {
+        id: "LOGS_RETENTION",
+        why: "log groups without retention keep personal data forever and grow cost without bound",
+    },
+    Rule {
+        id: "IAM_WILDCARD",
+        why: "least privilege: no `Action: *`, and no write action on `Resource: *` without a condition",
+    },
+    Rule {
+        id: "DELETION_PROTECTION",
+        why: "in production a stack update or delete must not destroy data: RDS deletion protection and snapshot, Retain on buckets, keys and user pools",
+    },
+    Rule {
+        id: "ALARM_COVERAGE",
+        why: "every running service has the alarms an on-call engineer needs to hear it fail",
+    },
+    Rule {
+        id: "ALARM_CHANNEL",
+        why: "an alarm that notifies a channel with no SNS topic behind it pages nobody",
+    },
 ];
 
 pub fn rule_ids() -> Vec<&'static str> {
@@ -71,7 +113,10 @@ pub struct PolicyReport {
 
 impl PolicyReport {
     pub fn blocking(&self) -> usize {
-        self.findings.iter().filter(|f| f.level == Level::Error).count()
+        self.findings
+            .iter()
+            .filter(|f| f.level == Level::Error)
+            .count()
     }
 }
 
@@ -100,7 +145,8 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
         .map(|r| {
             let exception = config.policy.exceptions.iter().find(|e| {
                 e.rule == r.rule
-                    && (e.resource == format!("{}/{}", r.stack, r.resource) || e.resource == format!("{}/*", r.stack))
+                    && (e.resource == format!("{}/{}", r.stack, r.resource)
+                        || e.resource == format!("{}/*", r.stack))
             });
             let level = match (exception, mode) {
                 (Some(_), _) => Level::Excepted,
@@ -150,7 +196,13 @@ fn is_true(value: Option<&Value>) -> bool {
     }
 }
 
-fn check_resource(config: &Config, stack: &RenderedStack, id: &str, resource: &Value, out: &mut Vec<Raw>) {
+fn check_resource(
+    config: &Config,
+    stack: &RenderedStack,
+    id: &str,
+    resource: &Value,
+    out: &mut Vec<Raw>,
+) {
     let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
     let props = resource.get("Properties").unwrap_or(&Value::Null);
     let mut add = |rule: &'static str, message: String, hint: &'static str| {
@@ -167,74 +219,142 @@ fn check_resource(config: &Config, stack: &RenderedStack, id: &str, resource: &V
 
     match kind {
         "AWS::S3::Bucket" => {
-            let kms = get(props, &["BucketEncryption", "ServerSideEncryptionConfiguration"])
-                .and_then(Value::as_sequence)
-                .is_some_and(|rules| {
-                    rules.iter().any(|r| {
-                        get(r, &["ServerSideEncryptionByDefault", "SSEAlgorithm"])
-                            .and_then(Value::as_str)
-                            .is_some_and(|a| a.starts_with("aws:kms"))
-                    })
-                });
+            let kms = get(
+                props,
+                &["BucketEncryption", "ServerSideEncryptionConfiguration"],
+            )
+            .and_then(Value::as_sequence)
+            .is_some_and(|rules| {
+                rules.iter().any(|r| {
+                    get(r, &["ServerSideEncryptionByDefault", "SSEAlgorithm"])
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| a.starts_with("aws:kms"))
+                })
+            });
             if !kms {
-                add("S3_ENCRYPTION", format!("bucket {id} is not encrypted with KMS"), "set BucketEncryption with SSEAlgorithm aws:kms and the platform key");
+                add(
+                    "S3_ENCRYPTION",
+                    format!("bucket {id} is not encrypted with KMS"),
+                    "set BucketEncryption with SSEAlgorithm aws:kms and the platform key",
+                );
             }
             let block = props.get("PublicAccessBlockConfiguration");
-            let all_blocked = ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]
-                .iter()
-                .all(|k| is_true(block.and_then(|b| b.get(*k))));
+            let all_blocked = [
+                "BlockPublicAcls",
+                "BlockPublicPolicy",
+                "IgnorePublicAcls",
+                "RestrictPublicBuckets",
+            ]
+            .iter()
+            .all(|k| is_true(block.and_then(|b| b.get(*k))));
             if !all_blocked {
-                add("S3_PUBLIC_ACCESS", format!("bucket {id} does not block all public access"), "set the four PublicAccessBlockConfiguration flags to true");
+                add(
+                    "S3_PUBLIC_ACCESS",
+                    format!("bucket {id} does not block all public access"),
+                    "set the four PublicAccessBlockConfiguration flags to true",
+                );
             }
-            if get(props, &["VersioningConfiguration", "Status"]).and_then(Value::as_str) != Some("Enabled") {
-                add("S3_VERSIONING", format!("bucket {id} has no versioning"), "set VersioningConfiguration Status: Enabled");
+            if get(props, &["VersioningConfiguration", "Status"]).and_then(Value::as_str)
+                != Some("Enabled")
+            {
+                add(
+                    "S3_VERSIONING",
+                    format!("bucket {id} has no versioning"),
+                    "set VersioningConfiguration Status: Enabled",
+                );
             }
             if !has_tls_only_policy(stack, id) {
-                add("S3_TLS_ONLY", format!("bucket {id} accepts requests without TLS"), "add a BucketPolicy denying s3:* when aws:SecureTransport is false");
+                add(
+                    "S3_TLS_ONLY",
+                    format!("bucket {id} accepts requests without TLS"),
+                    "add a BucketPolicy denying s3:* when aws:SecureTransport is false",
+                );
             }
             if production && deletion_policy != Some("Retain") {
-                add("DELETION_PROTECTION", format!("bucket {id} would be deleted with its stack"), "set DeletionPolicy: Retain and UpdateReplacePolicy: Retain in production");
+                add(
+                    "DELETION_PROTECTION",
+                    format!("bucket {id} would be deleted with its stack"),
+                    "set DeletionPolicy: Retain and UpdateReplacePolicy: Retain in production",
+                );
             }
         }
         "AWS::RDS::DBInstance" | "AWS::RDS::DBCluster" => {
             if !is_true(props.get("StorageEncrypted")) {
-                add("RDS_ENCRYPTION", format!("database {id} is not encrypted"), "set StorageEncrypted: true with KmsKeyId");
+                add(
+                    "RDS_ENCRYPTION",
+                    format!("database {id} is not encrypted"),
+                    "set StorageEncrypted: true with KmsKeyId",
+                );
             }
             if is_true(props.get("PubliclyAccessible")) {
-                add("RDS_NOT_PUBLIC", format!("database {id} is publicly accessible"), "set PubliclyAccessible: false and keep it in private subnets");
+                add(
+                    "RDS_NOT_PUBLIC",
+                    format!("database {id} is publicly accessible"),
+                    "set PubliclyAccessible: false and keep it in private subnets",
+                );
             }
-            if production && (!is_true(props.get("DeletionProtection")) || deletion_policy != Some("Snapshot")) {
-                add("DELETION_PROTECTION", format!("database {id} can be deleted without a snapshot"), "set DeletionProtection: true and DeletionPolicy: Snapshot in production");
+            if production
+                && (!is_true(props.get("DeletionProtection"))
+                    || deletion_policy != Some("Snapshot"))
+            {
+                add(
+                    "DELETION_PROTECTION",
+                    format!("database {id} can be deleted without a snapshot"),
+                    "set DeletionProtection: true and DeletionPolicy: Snapshot in production",
+                );
             }
         }
-        "AWS::KMS::Key" | "AWS::Cognito::UserPool" | "AWS::DynamoDB::Table" => {
-            if production && deletion_policy != Some("Retain") {
-                add("DELETION_PROTECTION", format!("{kind} {id} would be deleted with its stack"), "set DeletionPolicy: Retain in production");
-            }
+        "AWS::KMS::Key" | "AWS::Cognito::UserPool" | "AWS::DynamoDB::Table"
+            if production && deletion_policy != Some("Retain") =>
+        {
+            add(
+                "DELETION_PROTECTION",
+                format!("{kind} {id} would be deleted with its stack"),
+                "set DeletionPolicy: Retain in production",
+            );
         }
-        "AWS::SQS::Queue" => {
-            if props.get("KmsMasterKeyId").is_none() && !is_true(props.get("SqsManagedSseEnabled")) {
-                add("SQS_ENCRYPTION", format!("queue {id} is not encrypted"), "set KmsMasterKeyId to the platform key");
-            }
+        "AWS::SQS::Queue"
+            if props.get("KmsMasterKeyId").is_none()
+                && !is_true(props.get("SqsManagedSseEnabled")) =>
+        {
+            add(
+                "SQS_ENCRYPTION",
+                format!("queue {id} is not encrypted"),
+                "set KmsMasterKeyId to the platform key",
+            );
         }
-        "AWS::SNS::Topic" => {
-            if props.get("KmsMasterKeyId").is_none() {
-                add("SNS_ENCRYPTION", format!("topic {id} is not encrypted"), "set KmsMasterKeyId to the platform key");
-            }
+        "AWS::SNS::Topic" if props.get("KmsMasterKeyId").is_none() => {
+            add(
+                "SNS_ENCRYPTION",
+                format!("topic {id} is not encrypted"),
+                "set KmsMasterKeyId to the platform key",
+            );
         }
         "AWS::Logs::LogGroup" => {
             if props.get("KmsKeyId").is_none() {
-                add("LOGS_ENCRYPTION", format!("log group {id} is not encrypted with KMS"), "set KmsKeyId to the platform key's ARN");
+                add(
+                    "LOGS_ENCRYPTION",
+                    format!("log group {id} is not encrypted with KMS"),
+                    "set KmsKeyId to the platform key's ARN",
+                );
             }
             if props.get("RetentionInDays").is_none() {
-                add("LOGS_RETENTION", format!("log group {id} keeps logs forever"), "set RetentionInDays");
+                add(
+                    "LOGS_RETENTION",
+                    format!("log group {id} keeps logs forever"),
+                    "set RetentionInDays",
+                );
             }
         }
         _ => {}
     }
     for statement in policy_statements(kind, props) {
         if let Some(problem) = wildcard_problem(statement) {
-            add("IAM_WILDCARD", format!("{id}: {problem}"), "name the actions and the resources (ARNs) the role needs, or add a Condition");
+            add(
+                "IAM_WILDCARD",
+                format!("{id}: {problem}"),
+                "name the actions and the resources (ARNs) the role needs, or add a Condition",
+            );
         }
     }
 }
@@ -247,7 +367,9 @@ fn policy_statements<'a>(kind: &str, props: &'a Value) -> Vec<&'a Value> {
             .and_then(Value::as_sequence)
             .map(|ps| ps.iter().filter_map(|p| p.get("PolicyDocument")).collect())
             .unwrap_or_default(),
-        "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => props.get("PolicyDocument").into_iter().collect(),
+        "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => {
+            props.get("PolicyDocument").into_iter().collect()
+        }
         _ => Vec::new(),
     };
     documents
@@ -268,7 +390,9 @@ fn strings(value: Option<&Value>) -> Vec<&str> {
     }
 }
 
-const READ_PREFIXES: &[&str] = &["Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup"];
+const READ_PREFIXES: &[&str] = &[
+    "Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup",
+];
 
 fn wildcard_problem(statement: &Value) -> Option<String> {
     if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
@@ -341,7 +465,10 @@ fn alarm_coverage(config: &Config, alarms: &[AlarmDefinition], out: &mut Vec<Raw
 
 /// The SNS topic name the alerts stack creates for a channel.
 pub fn channel_topic_name(config: &Config, channel: &str) -> String {
-    format!("{}-{}-alerts-{channel}", config.project.name, config.environment.name)
+    format!(
+        "{}-{}-alerts-{channel}",
+        config.project.name, config.environment.name
+    )
 }
 
 fn alarm_channels(config: &Config, rendered: &RenderedEnv, out: &mut Vec<Raw>) {
@@ -378,11 +505,25 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(wildcard_problem(&yaml("{Effect: Allow, Action: '*', Resource: 'arn:x'}")).is_some());
-        assert!(wildcard_problem(&yaml("{Effect: Allow, Action: 's3:*', Resource: 'arn:x'}")).is_some());
-        assert!(wildcard_problem(&yaml("{Effect: Allow, Action: [s3:PutObject], Resource: '*'}")).is_some());
+        assert!(
+            wildcard_problem(&yaml("{Effect: Allow, Action: '*', Resource: 'arn:x'}")).is_some()
+        );
+        assert!(
+            wildcard_problem(&yaml("{Effect: Allow, Action: 's3:*', Resource: 'arn:x'}")).is_some()
+        );
+        assert!(
+            wildcard_problem(&yaml(
+                "{Effect: Allow, Action: [s3:PutObject], Resource: '*'}"
+            ))
+            .is_some()
+        );
         // Reads on every resource are fine, and so are conditioned writes.
-        assert!(wildcard_problem(&yaml("{Effect: Allow, Action: [ecr:GetAuthorizationToken], Resource: '*'}")).is_none());
+        assert!(
+            wildcard_problem(&yaml(
+                "{Effect: Allow, Action: [ecr:GetAuthorizationToken], Resource: '*'}"
+            ))
+            .is_none()
+        );
         assert!(
             wildcard_problem(&yaml(
                 "{Effect: Allow, Action: cloudwatch:PutMetricData, Resource: '*', Condition: {StringEquals: {cloudwatch:namespace: X}}}"

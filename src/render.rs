@@ -57,7 +57,12 @@ pub struct RenderError {
 
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}\n --> {}", self.message, self.template.display())?;
+        write!(
+            f,
+            "error: {}\n --> {}",
+            self.message,
+            self.template.display()
+        )?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
@@ -98,7 +103,17 @@ struct StackContext {
 }
 
 /// Renders every enabled stack and every alarm definition of the loaded environment.
+/// Errors name template files relative to the project root, as config errors do.
 pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
+    render_inner(loaded).map_err(|mut e| {
+        if let Ok(relative) = e.template.strip_prefix(&loaded.root) {
+            e.template = relative.to_path_buf();
+        }
+        e
+    })
+}
+
+fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
     let templates_dir = loaded.templates_dir();
     let tera = load_templates(&templates_dir)?;
     let config = &loaded.config;
@@ -140,7 +155,11 @@ pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.0.clone()))
                 .collect(),
-            inputs: stack.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            inputs: stack
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             depends_on: stack.depends_on.clone(),
             tags: stack_tags(config, &name),
             termination_protection: stack.termination_protection,
@@ -151,12 +170,20 @@ pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
     ctx.stack = None;
 
     let mut alarm_defs = Vec::new();
-    for template_name in tera.get_template_names().filter(|n| n.starts_with("alarms/")).collect::<std::collections::BTreeSet<_>>() {
+    for template_name in tera
+        .get_template_names()
+        .filter(|n| n.starts_with("alarms/"))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         if !template_name.ends_with(".yaml.tera") {
             continue;
         }
         let text = render_one(&tera, &templates_dir, template_name, &ctx)?;
-        alarm_defs.extend(alarms::from_rendered(&templates_dir.join(template_name), &text, config)?);
+        alarm_defs.extend(alarms::from_rendered(
+            &templates_dir.join(template_name),
+            &text,
+            config,
+        )?);
     }
     alarms::check_unique(&alarm_defs, &templates_dir)?;
 
@@ -183,7 +210,10 @@ fn stack_tags(config: &Config, stack: &str) -> BTreeMap<String, String> {
     let mut tags = config.project.tags.clone();
     tags.extend(config.stacks[stack].tags.clone());
     tags.insert("facturactl:project".into(), config.project.name.clone());
-    tags.insert("facturactl:environment".into(), config.environment.name.clone());
+    tags.insert(
+        "facturactl:environment".into(),
+        config.environment.name.clone(),
+    );
     tags.insert("facturactl:stack".into(), stack.into());
     tags
 }
@@ -220,11 +250,16 @@ fn load_templates(dir: &Path) -> Result<tera::Tera, RenderError> {
         })?;
         raw.push((name, text));
     }
-    tera.add_raw_templates(raw).map_err(|e| tera_error(dir, None, &e))?;
+    tera.add_raw_templates(raw)
+        .map_err(|e| tera_error(dir, None, &e))?;
     Ok(tera)
 }
 
-fn collect_templates(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+fn collect_templates(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf)>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
@@ -257,8 +292,10 @@ fn render_one(
             help: "fix the stack's `template` in deploy.toml or add the file".into(),
         });
     }
-    let context = tera::Context::from_serialize(ctx).map_err(|e| tera_error(dir, Some(name), &e))?;
-    tera.render(name, &context).map_err(|e| tera_error(dir, Some(name), &e))
+    let context =
+        tera::Context::from_serialize(ctx).map_err(|e| tera_error(dir, Some(name), &e))?;
+    tera.render(name, &context)
+        .map_err(|e| tera_error(dir, Some(name), &e))
 }
 
 /// Tera nests the useful message in the error's sources; flatten the chain.
@@ -269,10 +306,25 @@ fn tera_error(dir: &Path, name: Option<&str>, error: &tera::Error) -> RenderErro
         parts.push(s.to_string());
         source = s.source();
     }
+    let message = parts.join(": ");
+    // Tera's parse errors carry `--> LINE:COLUMN` of the template.
+    let line = message
+        .split("--> ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.trim().parse().ok());
+    // A parse error names its template in quotes; other errors are about `name`.
+    let template = message
+        .split('\'')
+        .nth(1)
+        .filter(|t| t.ends_with(".tera"))
+        .map(|t| dir.join(t))
+        .or_else(|| name.map(|n| dir.join(n)))
+        .unwrap_or_else(|| dir.to_path_buf());
     RenderError {
-        template: name.map(|n| dir.join(n)).unwrap_or_else(|| dir.to_path_buf()),
-        line: None,
-        message: parts.join(": "),
+        template,
+        line,
+        message,
         help: "variables templates can use are listed in templates/README.md".into(),
     }
 }
@@ -284,7 +336,11 @@ fn parse_stack(path: &Path, body: &str) -> Result<serde_yaml::Value, RenderError
         message: format!("the rendered template is not valid YAML: {e}"),
         help: "render it with `facturactl render --out DIR` and look at that line; quote interpolated strings with `| json_encode`".into(),
     })?;
-    if document.get("Resources").and_then(|r| r.as_mapping()).is_none() {
+    if document
+        .get("Resources")
+        .and_then(|r| r.as_mapping())
+        .is_none()
+    {
         return Err(RenderError {
             template: path.to_path_buf(),
             line: None,
@@ -316,7 +372,10 @@ impl RenderedEnv {
                 "inputs": stack.inputs,
                 "tags": stack.tags,
             });
-            write(format!("{}.params.json", stack.name), &to_pretty_json(&params))?;
+            write(
+                format!("{}.params.json", stack.name),
+                &to_pretty_json(&params),
+            )?;
         }
         write("alarms.json".into(), &to_pretty_json(&self.alarms))?;
         write("index.json".into(), &to_pretty_json(self))?;

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::config::{Config, ConfigErrors};
 use crate::config::diagnostic::ConfigErrorReport;
+use crate::config::{Config, ConfigErrors};
 use crate::error::Error;
 use crate::policy::{Level, PolicyReport};
 use crate::render::RenderedEnv;
@@ -28,7 +28,8 @@ pub fn format<R: Report>(report: &R, format: OutputFormat) -> String {
         OutputFormat::Text => report.text(),
         OutputFormat::Markdown => report.markdown(),
         OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            let mut s = serde_json::to_string_pretty(report)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
             s.push('\n');
             s
         }
@@ -45,10 +46,17 @@ pub struct ConfigShow<'a> {
 impl Report for ConfigShow<'_> {
     fn text(&self) -> String {
         let yaml = serde_yaml::to_string(self.config).unwrap_or_default();
-        format!("# effective configuration of `{}` (deploy.toml + environments/{}.yaml)\n{yaml}", self.environment, self.environment)
+        format!(
+            "# effective configuration of `{}` (deploy.toml + environments/{}.yaml)\n{yaml}",
+            self.environment, self.environment
+        )
     }
     fn markdown(&self) -> String {
-        format!("### Configuration of `{}`\n\n```yaml\n{}```\n", self.environment, serde_yaml::to_string(self.config).unwrap_or_default())
+        format!(
+            "### Configuration of `{}`\n\n```yaml\n{}```\n",
+            self.environment,
+            serde_yaml::to_string(self.config).unwrap_or_default()
+        )
     }
 }
 
@@ -65,21 +73,49 @@ pub struct RenderReport<'a> {
 impl Report for RenderReport<'_> {
     fn text(&self) -> String {
         let mut out = String::new();
-        let width = self.rendered.stacks.iter().map(|s| s.name.len()).max().unwrap_or(5).max(5);
+        let width = self
+            .rendered
+            .stacks
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(out, "{:width$}  {:40}  hash", "stack", "template");
         for s in &self.rendered.stacks {
-            let _ = writeln!(out, "{:width$}  {:40}  {}", s.name, s.template_file, &s.hash[..19]);
+            let _ = writeln!(
+                out,
+                "{:width$}  {:40}  {}",
+                s.name,
+                s.template_file,
+                &s.hash[..19]
+            );
         }
-        let _ = writeln!(out, "{} stacks, {} alarms rendered for `{}`", self.rendered.stacks.len(), self.rendered.alarms.len(), self.environment);
+        let _ = writeln!(
+            out,
+            "{} stacks, {} alarms rendered for `{}`",
+            self.rendered.stacks.len(),
+            self.rendered.alarms.len(),
+            self.environment
+        );
         if let Some(dir) = &self.out_dir {
             let _ = writeln!(out, "{} files written to {dir}", self.files_written);
         }
         out
     }
     fn markdown(&self) -> String {
-        let mut out = format!("### Rendered `{}`\n\n| stack | template | hash |\n|---|---|---|\n", self.environment);
+        let mut out = format!(
+            "### Rendered `{}`\n\n| stack | template | hash |\n|---|---|---|\n",
+            self.environment
+        );
         for s in &self.rendered.stacks {
-            let _ = writeln!(out, "| {} | `{}` | `{}` |", s.name, s.template_file, &s.hash[..19]);
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | `{}` |",
+                s.name,
+                s.template_file,
+                &s.hash[..19]
+            );
         }
         let _ = writeln!(out, "\n{} alarms.", self.rendered.alarms.len());
         out
@@ -105,7 +141,11 @@ impl Report for ValidateReport<'_> {
                 Level::Warning => "warning",
                 Level::Excepted => "excepted",
             };
-            let _ = writeln!(out, "{level}[{}]: {}\n  --> {}/{}\n  = help: {}", f.rule, f.message, f.stack, f.resource, f.hint);
+            let _ = writeln!(
+                out,
+                "{level}[{}]: {}\n  --> {}/{}\n  = help: {}",
+                f.rule, f.message, f.stack, f.resource, f.hint
+            );
             if let Some(reason) = &f.exception_reason {
                 let _ = writeln!(out, "  = exception: {reason}");
             }
@@ -130,7 +170,11 @@ impl Report for ValidateReport<'_> {
         let mut out = format!(
             "### Validation of `{}`: {}\n\n{} stacks, {} alarms, {} findings ({} blocking).\n",
             self.environment,
-            if self.blocking > 0 { "refused" } else { "passed" },
+            if self.blocking > 0 {
+                "refused"
+            } else {
+                "passed"
+            },
             self.stacks,
             self.alarms,
             self.policy.findings.len(),
@@ -139,7 +183,11 @@ impl Report for ValidateReport<'_> {
         if !self.policy.findings.is_empty() {
             out.push_str("\n| level | rule | resource | finding | fix |\n|---|---|---|---|---|\n");
             for f in &self.policy.findings {
-                let _ = writeln!(out, "| {:?} | `{}` | `{}/{}` | {} | {} |", f.level, f.rule, f.stack, f.resource, f.message, f.hint);
+                let _ = writeln!(
+                    out,
+                    "| {:?} | `{}` | `{}/{}` | {} | {} |",
+                    f.level, f.rule, f.stack, f.resource, f.message, f.hint
+                );
             }
         }
         out
@@ -160,7 +208,10 @@ pub struct RuleEntry {
 
 impl Report for RulesReport {
     fn text(&self) -> String {
-        self.rules.iter().map(|r| format!("{:20} {}\n", r.id, r.why)).collect()
+        self.rules
+            .iter()
+            .map(|r| format!("{:20} {}\n", r.id, r.why))
+            .collect()
     }
     fn markdown(&self) -> String {
         let mut out = String::from("| rule | why |\n|---|---|\n");

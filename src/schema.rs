@@ -22,7 +22,10 @@ pub fn schema(file: SchemaFile) -> Value {
             remove_required(&mut schema, "environment");
         }
         SchemaFile::Environment => {
-            set_title(&mut schema, "environments/<env>.yaml of facturactl (an overlay of deploy.toml)");
+            set_title(
+                &mut schema,
+                "environments/<env>.yaml of facturactl (an overlay of deploy.toml)",
+            );
             // An overlay sets only what differs: nothing is required but the environment.
             strip_required(&mut schema);
             if let Some(obj) = schema.as_object_mut() {

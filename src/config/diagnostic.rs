@@ -15,6 +15,8 @@ pub struct ConfigError {
     pub help: Option<String>,
     /// The text of the offending line, filled in by the loader for display.
     pub line_text: Option<String>,
+    /// The offending line may hold a secret pasted in clear: never quote it.
+    pub sensitive: bool,
 }
 
 impl ConfigError {
@@ -25,7 +27,14 @@ impl ConfigError {
             expected: None,
             help: None,
             line_text: None,
+            sensitive: false,
         }
+    }
+
+    /// Marks the error as being about a secret, so its line is never shown.
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
     }
 
     pub fn expected(mut self, expected: impl Into<String>) -> Self {

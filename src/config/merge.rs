@@ -75,14 +75,27 @@ mod tests {
 
     #[test]
     fn overlays_keep_the_base_key_order() {
-        let node = layered("[s.a]\nx = 1\n[s.b]\nx = 1\n[s.c]\nx = 1\n", "s:\n  a:\n    x: 2\n  d:\n    x: 3\n");
-        let keys: Vec<&String> = node.get("s").unwrap().node.as_map().unwrap().keys().collect();
+        let node = layered(
+            "[s.a]\nx = 1\n[s.b]\nx = 1\n[s.c]\nx = 1\n",
+            "s:\n  a:\n    x: 2\n  d:\n    x: 3\n",
+        );
+        let keys: Vec<&String> = node
+            .get("s")
+            .unwrap()
+            .node
+            .as_map()
+            .unwrap()
+            .keys()
+            .collect();
         assert_eq!(keys, ["a", "b", "c", "d"]);
     }
 
     #[test]
     fn lists_are_replaced_not_appended() {
-        let node = layered("[c]\nemails = [\"a@x\", \"b@x\"]\n", "c:\n  emails: [\"z@x\"]\n");
+        let node = layered(
+            "[c]\nemails = [\"a@x\", \"b@x\"]\n",
+            "c:\n  emails: [\"z@x\"]\n",
+        );
         assert_eq!(node.to_json()["c"]["emails"], serde_json::json!(["z@x"]));
     }
 

@@ -3,6 +3,9 @@
 //! Loading reads two files and nothing else: no AWS call, no environment variable. Any
 //! problem is a [`ConfigErrors`] naming file, line and column.
 
+// Config errors are rare and on the cold path; boxing them would buy nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod diagnostic;
 pub mod merge;
 pub mod model;
@@ -42,7 +45,7 @@ pub fn load(root: &Path, env: &str, rule_ids: &[&str]) -> Result<LoadedConfig, C
     let mut texts = HashMap::new();
     let result = load_inner(root, env, rule_ids, &mut texts);
     result.map_err(|mut errors| {
-        for e in &mut errors.0 {
+        for e in errors.0.iter_mut().filter(|e| !e.sensitive) {
             e.line_text = texts
                 .get(e.origin.file.as_path())
                 .and_then(|t: &String| t.lines().nth(e.origin.line.saturating_sub(1)))
@@ -62,18 +65,26 @@ fn load_inner(
     let env_path = Path::new(ENVIRONMENTS_DIR).join(format!("{env}.yaml"));
     let single = |e: ConfigError| ConfigErrors(vec![e]);
 
-    if env.is_empty() || !env.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if env.is_empty()
+        || !env
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err(single(
-            ConfigError::new(whole_file(&env_path), format!("`{env}` is not an environment name"))
-                .expected("lowercase letters, digits and dashes, as `staging`")
-                .help(available_environments(root)),
+            ConfigError::new(
+                whole_file(&env_path),
+                format!("`{env}` is not an environment name"),
+            )
+            .expected("lowercase letters, digits and dashes, as `staging`")
+            .help(available_environments(root)),
         ));
     }
 
     let project_text = read(root, &project_path).map_err(|e| {
         single(e.help("run facturactl from the project root, or pass --project-dir"))
     })?;
-    let env_text = read(root, &env_path).map_err(|e| single(e.help(available_environments(root))))?;
+    let env_text =
+        read(root, &env_path).map_err(|e| single(e.help(available_environments(root))))?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
 
@@ -81,9 +92,12 @@ fn load_inner(
     let overlay = source::parse_yaml(&env_path, &env_text).map_err(single)?;
     if overlay.as_map().is_none() {
         return Err(single(
-            ConfigError::new(overlay.origin.clone(), format!("the overlay is {}", overlay.kind()))
-                .expected("a map of settings at the top level, as `environment:`")
-                .help("start the file with `environment:` and indent its settings"),
+            ConfigError::new(
+                overlay.origin.clone(),
+                format!("the overlay is {}", overlay.kind()),
+            )
+            .expected("a map of settings at the top level, as `environment:`")
+            .help("start the file with `environment:` and indent its settings"),
         ));
     }
     let sources = merge::merge(base, overlay);
@@ -116,7 +130,8 @@ fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
         } else {
             format!("cannot read the file: {e}")
         };
-        ConfigError::new(whole_file(relative), what).expected(format!("a readable {}", relative.display()))
+        ConfigError::new(whole_file(relative), what)
+            .expected(format!("a readable {}", relative.display()))
     })
 }
 
@@ -150,10 +165,15 @@ fn deserialize(sources: &Node) -> Result<Config, ConfigErrors> {
             .filter_map(|s| match s {
                 serde_path_to_error::Segment::Map { key } => Some(PathSegment::Key(key.clone())),
                 serde_path_to_error::Segment::Seq { index } => Some(PathSegment::Index(*index)),
-                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => None,
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        ConfigErrors(vec![describe_serde_error(&e.into_inner().to_string(), &path, sources)])
+        ConfigErrors(vec![describe_serde_error(
+            &e.into_inner().to_string(),
+            &path,
+            sources,
+        )])
     })
 }
 
@@ -163,40 +183,70 @@ fn describe_serde_error(message: &str, path: &[PathSegment], sources: &Node) -> 
     // serde_json appends " at line 1 column N" of the intermediate JSON: meaningless here.
     let message = message.split(" at line ").next().unwrap_or(message);
     if let Some(rest) = message.strip_prefix("unknown field ") {
-        let (field, expected) = rest.split_once(", expected ").unwrap_or((rest, "no other keys"));
+        let (field, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "no other keys"));
         let parent = source::display_path(&path[..path.len().saturating_sub(1)]);
-        let place = if parent.is_empty() { "at the top level".to_string() } else { format!("in `{parent}`") };
-        return ConfigError::new(sources.locate_key(path), format!("unknown key {field} {place}"))
-            .expected(expected.replace("there are no fields", "no keys here"))
-            .help("fix the spelling or remove the key; `facturactl schema` lists every key");
+        let place = if parent.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{parent}`")
+        };
+        return ConfigError::new(
+            sources.locate_key(path),
+            format!("unknown key {field} {place}"),
+        )
+        .expected(expected.replace("there are no fields", "no keys here"))
+        .help("fix the spelling or remove the key; `facturactl schema` lists every key");
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
-        let place = if at.is_empty() { "at the top level".to_string() } else { format!("in `{at}`") };
+        let place = if at.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{at}`")
+        };
         return ConfigError::new(sources.locate(path), format!("missing key {rest} {place}"))
-            .expected(format!("{rest} to be set in deploy.toml or in the environment file"))
+            .expected(format!(
+                "{rest} to be set in deploy.toml or in the environment file"
+            ))
             .help("add the key; `facturactl schema` describes it");
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
-        return ConfigError::new(sources.locate(path), format!("`{at}` has the wrong type: found {found}"))
-            .expected(plain_type(expected))
-            .help("change the value's type; quote strings in YAML when they look like numbers");
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
+        return ConfigError::new(
+            sources.locate(path),
+            format!("`{at}` has the wrong type: found {found}"),
+        )
+        .expected(plain_type(expected))
+        .help("change the value's type; quote strings in YAML when they look like numbers");
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "a known value"));
-        return ConfigError::new(sources.locate(path), format!("`{at}` does not accept {found}"))
-            .expected(expected.to_string())
-            .help("use one of the listed values");
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "a known value"));
+        return ConfigError::new(
+            sources.locate(path),
+            format!("`{at}` does not accept {found}"),
+        )
+        .expected(expected.to_string())
+        .help("use one of the listed values");
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another value"));
-        return ConfigError::new(sources.locate(path), format!("`{at}` is out of range: found {found}"))
-            .expected(plain_type(expected))
-            .help("change the value");
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another value"));
+        return ConfigError::new(
+            sources.locate(path),
+            format!("`{at}` is out of range: found {found}"),
+        )
+        .expected(plain_type(expected))
+        .help("change the value");
     }
     let error = ConfigError::new(sources.locate(path), format!("`{at}`: {message}"));
     if message.contains("secret must be a reference") {
-        error.help(SecretRef::HELP)
+        error.help(SecretRef::HELP).sensitive()
     } else {
         error.help("fix the value")
     }
@@ -210,7 +260,9 @@ fn plain_type(expected: &str) -> String {
         "f32" | "f64" => "a number".into(),
         "a boolean" | "bool" => "true or false".into(),
         "a sequence" => "a list".into(),
-        other if other.starts_with("struct ") || other.starts_with("a map") => "a map of keys".into(),
+        other if other.starts_with("struct ") || other.starts_with("a map") => {
+            "a map of keys".into()
+        }
         other => other.into(),
     }
 }

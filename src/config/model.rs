@@ -187,7 +187,10 @@ impl<'de> Deserialize<'de> for ParamValue {
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ParamValue, E> {
                 Ok(ParamValue(v.to_string()))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ParamValue, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ParamValue, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<String>()? {
                     items.push(item);
@@ -494,7 +497,10 @@ impl Channels {
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.email.keys().chain(self.slack.keys()).map(String::as_str)
+        self.email
+            .keys()
+            .chain(self.slack.keys())
+            .map(String::as_str)
     }
 }
 

@@ -19,8 +19,7 @@ pub enum SecretRef {
 }
 
 impl SecretRef {
-    pub const HELP: &'static str =
-        "write a reference: `ssm:/facturascan/slack/webhook`, `secretsmanager:facturascan/slack` or `env:SLACK_WEBHOOK_URL`, and keep the value in that store";
+    pub const HELP: &'static str = "write a reference: `ssm:/facturascan/slack/webhook`, `secretsmanager:facturascan/slack` or `env:SLACK_WEBHOOK_URL`, and keep the value in that store";
 }
 
 /// Why a string is not a reference. Deliberately does not quote the string: it may be the
@@ -142,7 +141,7 @@ mod tests {
             "https://hooks.slack.com/services/T000/B000/XXXX",
             "xoxb-123",
             "env:not a var",
-            "ssm:",
+            "ssm:   ",
         ] {
             let err = SecretRef::try_from(clear.to_string()).unwrap_err();
             assert!(!err.to_string().contains(clear));

@@ -106,20 +106,28 @@ impl Node {
         let mut node = self;
         let mut origin = &self.origin;
         for segment in path {
-            let next = match (segment, &node.value) {
-                (PathSegment::Key(k), NodeValue::Map(m)) => m.get(k.as_str()).map(|e| {
-                    origin = &e.key_origin;
-                    &e.node
-                }),
-                (PathSegment::Index(i), NodeValue::List(items)) => items.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => {
-                    node = n;
-                    origin = &n.origin;
-                }
-                None => return origin.clone(),
+            match (segment, &node.value) {
+                (PathSegment::Key(k), NodeValue::Map(m)) => match m.get(k.as_str()) {
+                    Some(e) => {
+                        node = &e.node;
+                        // A YAML map "starts" at its first child; its key is where a
+                        // reader looks for it.
+                        origin = if matches!(e.node.value, NodeValue::Map(_)) {
+                            &e.key_origin
+                        } else {
+                            &e.node.origin
+                        };
+                    }
+                    None => return origin.clone(),
+                },
+                (PathSegment::Index(i), NodeValue::List(items)) => match items.get(*i) {
+                    Some(n) => {
+                        node = n;
+                        origin = &n.origin;
+                    }
+                    None => return origin.clone(),
+                },
+                _ => return origin.clone(),
             }
         }
         origin.clone()
@@ -162,7 +170,9 @@ pub enum PathSegment {
 
 /// Builds a path from string keys, the common case in validation code.
 pub fn path<const N: usize>(keys: [&str; N]) -> Vec<PathSegment> {
-    keys.iter().map(|k| PathSegment::Key((*k).to_string())).collect()
+    keys.iter()
+        .map(|k| PathSegment::Key((*k).to_string()))
+        .collect()
 }
 
 pub fn display_path(path: &[PathSegment]) -> String {
@@ -248,17 +258,16 @@ fn toml_item(
         toml_edit::Item::Value(v) => Some(toml_value(v, at)),
         toml_edit::Item::Table(t) => Some(toml_table(t, origin, at)),
         toml_edit::Item::ArrayOfTables(a) => Some(Node {
-            value: NodeValue::List(
-                a.iter()
-                    .map(|t| toml_table(t, at(t.span()), at))
-                    .collect(),
-            ),
+            value: NodeValue::List(a.iter().map(|t| toml_table(t, at(t.span()), at)).collect()),
             origin,
         }),
     }
 }
 
-fn toml_value(value: &toml_edit::Value, at: &dyn Fn(Option<std::ops::Range<usize>>) -> Origin) -> Node {
+fn toml_value(
+    value: &toml_edit::Value,
+    at: &dyn Fn(Option<std::ops::Range<usize>>) -> Origin,
+) -> Node {
     use toml_edit::Value as V;
     let origin = at(value.span());
     let value = match value {
@@ -375,7 +384,11 @@ impl YamlBuilder {
                         NodeValue::Bool(b) => b.to_string(),
                         NodeValue::Float(f) => f.to_string(),
                         _ => {
-                            self.fail(node.origin, "a map key must be a plain value", "a string key");
+                            self.fail(
+                                node.origin,
+                                "a map key must be a plain value",
+                                "a string key",
+                            );
                             return;
                         }
                     };
@@ -395,14 +408,22 @@ impl MarkedEventReceiver for YamlBuilder {
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 if anchor != 0 || tag.is_some() {
-                    self.fail(origin, "YAML anchors and tags are not supported in overlays", "plain values");
+                    self.fail(
+                        origin,
+                        "YAML anchors and tags are not supported in overlays",
+                        "plain values",
+                    );
                     return;
                 }
                 let value = yaml_scalar(text, style);
                 self.push_value(Node { value, origin });
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if anchor != 0 => {
-                self.fail(origin, "YAML anchors are not supported in overlays", "plain values");
+                self.fail(
+                    origin,
+                    "YAML anchors are not supported in overlays",
+                    "plain values",
+                );
             }
             Event::SequenceStart(..) => self.stack.push(Frame::List(Node {
                 value: NodeValue::List(Vec::new()),
@@ -420,7 +441,11 @@ impl MarkedEventReceiver for YamlBuilder {
                 None => {}
             },
             Event::Alias(_) => {
-                self.fail(origin, "YAML aliases are not supported in overlays", "plain values");
+                self.fail(
+                    origin,
+                    "YAML aliases are not supported in overlays",
+                    "plain values",
+                );
             }
             Event::Nothing
             | Event::StreamStart
@@ -456,7 +481,9 @@ fn yaml_scalar(text: String, style: TScalarStyle) -> NodeValue {
 
 fn looks_like_float(text: &str) -> bool {
     let body = text.trim_start_matches(['-', '+']);
-    body.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.')
+    body.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == '.')
         && body
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
@@ -502,12 +529,28 @@ mod tests {
 
     #[test]
     fn toml_positions_point_at_keys_and_values() {
-        let node = parse_toml(Path::new("deploy.toml"), "[stacks.network]\ntemplate = \"n\"\n").unwrap();
+        let node = parse_toml(
+            Path::new("deploy.toml"),
+            "[stacks.network]\ntemplate = \"n\"\n",
+        )
+        .unwrap();
         let stacks = node.get("stacks").unwrap();
         assert_eq!(stacks.key_origin.line, 1);
-        let template = stacks.node.get("network").unwrap().node.get("template").unwrap();
-        assert_eq!((template.key_origin.line, template.key_origin.column), (2, 1));
-        assert_eq!((template.node.origin.line, template.node.origin.column), (2, 12));
+        let template = stacks
+            .node
+            .get("network")
+            .unwrap()
+            .node
+            .get("template")
+            .unwrap();
+        assert_eq!(
+            (template.key_origin.line, template.key_origin.column),
+            (2, 1)
+        );
+        assert_eq!(
+            (template.node.origin.line, template.node.origin.column),
+            (2, 12)
+        );
     }
 
     #[test]

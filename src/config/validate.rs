@@ -54,7 +54,8 @@ fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 impl Validator<'_> {
@@ -80,7 +81,10 @@ impl Validator<'_> {
                 &at,
                 format!("{what} {value} is out of range"),
                 &format!("a whole number from {min} to {max}"),
-                &format!("set `{}` between {min} and {max}", super::source::display_path(&at)),
+                &format!(
+                    "set `{}` between {min} and {max}",
+                    super::source::display_path(&at)
+                ),
             );
         }
     }
@@ -173,7 +177,10 @@ impl Validator<'_> {
                     None => self.report(
                         &at,
                         format!("stack `{name}` depends on `{dep}`, which is not a stack"),
-                        &format!("one of: {}", c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")),
+                        &format!(
+                            "one of: {}",
+                            c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
                         "fix the name or declare the stack under [stacks]",
                     ),
                     Some(d) if stack.enabled && !d.enabled => self.report(
@@ -190,7 +197,10 @@ impl Validator<'_> {
                 if !c.stacks.contains_key(&input.stack) {
                     self.report(
                         &at,
-                        format!("input `{param}` reads from `{}`, which is not a stack", input.stack),
+                        format!(
+                            "input `{param}` reads from `{}`, which is not a stack",
+                            input.stack
+                        ),
                         "`<stack>.<Output>` naming a declared stack",
                         "fix the stack name",
                     );
@@ -214,7 +224,13 @@ impl Validator<'_> {
                     );
                 }
             }
-            self.range(with_key(base, "timeout_minutes"), stack.timeout_minutes, 1, 720, "timeout_minutes");
+            self.range(
+                with_key(base, "timeout_minutes"),
+                stack.timeout_minutes,
+                1,
+                720,
+                "timeout_minutes",
+            );
         }
         let known: Vec<(&str, &[String])> = c
             .stacks
@@ -241,15 +257,27 @@ impl Validator<'_> {
             match c.stacks.get(&svc.stack) {
                 None => self.report(
                     &with_key(base.clone(), "stack"),
-                    format!("service `{name}` belongs to stack `{}`, which is not a stack", svc.stack),
-                    &format!("one of: {}", c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "service `{name}` belongs to stack `{}`, which is not a stack",
+                        svc.stack
+                    ),
+                    &format!(
+                        "one of: {}",
+                        c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
                     "point `stack` at the stack whose template creates the service",
                 ),
                 Some(s) if svc.enabled && !s.enabled => self.report(
                     &with_key(base.clone(), "enabled"),
-                    format!("service `{name}` is enabled but its stack `{}` is disabled", svc.stack),
+                    format!(
+                        "service `{name}` is enabled but its stack `{}` is disabled",
+                        svc.stack
+                    ),
                     "a service's stack enabled when the service is",
-                    &format!("set services.{name}.enabled = false, or enable stacks.{}", svc.stack),
+                    &format!(
+                        "set services.{name}.enabled = false, or enable stacks.{}",
+                        svc.stack
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -275,17 +303,29 @@ impl Validator<'_> {
                 "pick the nearest size",
             ),
             Some((cpu, min, max, step)) => {
-                if ecs.memory < *min || ecs.memory > *max || (ecs.memory - min) % step != 0 {
+                if ecs.memory < *min
+                    || ecs.memory > *max
+                    || !(ecs.memory - min).is_multiple_of(*step)
+                {
                     self.report(
                         &with_key(base.clone(), "memory"),
-                        format!("{} MiB of memory does not fit {cpu} CPU units on Fargate", ecs.memory),
+                        format!(
+                            "{} MiB of memory does not fit {cpu} CPU units on Fargate",
+                            ecs.memory
+                        ),
                         &format!("{min} to {max} MiB in steps of {step}"),
                         "change memory, or cpu to a size that allows it",
                     );
                 }
             }
         }
-        self.range(with_key(base.clone(), "desired_count"), ecs.desired_count, 0, 100, "desired_count");
+        self.range(
+            with_key(base.clone(), "desired_count"),
+            ecs.desired_count,
+            0,
+            100,
+            "desired_count",
+        );
         let rollout = with_key(base.clone(), "rollout");
         self.range(
             with_key(rollout.clone(), "min_healthy_percent"),
@@ -294,7 +334,13 @@ impl Validator<'_> {
             100,
             "min_healthy_percent",
         );
-        self.range(with_key(rollout.clone(), "max_percent"), ecs.rollout.max_percent, 100, 400, "max_percent");
+        self.range(
+            with_key(rollout.clone(), "max_percent"),
+            ecs.rollout.max_percent,
+            100,
+            400,
+            "max_percent",
+        );
         self.range(
             with_key(rollout, "deadline_seconds"),
             ecs.rollout.deadline_seconds,
@@ -312,10 +358,28 @@ impl Validator<'_> {
     }
 
     fn lambda(&mut self, base: Vec<PathSegment>, l: &LambdaService) {
-        self.range(with_key(base.clone(), "memory_mb"), l.memory_mb, 128, 10240, "memory_mb");
-        self.range(with_key(base.clone(), "timeout_seconds"), l.timeout_seconds, 1, 900, "timeout_seconds");
+        self.range(
+            with_key(base.clone(), "memory_mb"),
+            l.memory_mb,
+            128,
+            10240,
+            "memory_mb",
+        );
+        self.range(
+            with_key(base.clone(), "timeout_seconds"),
+            l.timeout_seconds,
+            1,
+            900,
+            "timeout_seconds",
+        );
         let rollout = with_key(base, "rollout");
-        self.range(with_key(rollout.clone(), "step_percent"), l.rollout.step_percent, 1, 99, "step_percent");
+        self.range(
+            with_key(rollout.clone(), "step_percent"),
+            l.rollout.step_percent,
+            1,
+            99,
+            "step_percent",
+        );
         self.range(
             with_key(rollout, "step_interval_seconds"),
             l.rollout.step_interval_seconds,
@@ -339,12 +403,17 @@ impl Validator<'_> {
         for (name, email) in &c.channels.email {
             let base = path(["channels", "email", name, "addresses"]);
             if email.addresses.is_empty() {
-                self.report(&base, format!("email channel `{name}` has no addresses"), "at least one address", "add an address");
+                self.report(
+                    &base,
+                    format!("email channel `{name}` has no addresses"),
+                    "at least one address",
+                    "add an address",
+                );
             }
             for (i, address) in email.addresses.iter().enumerate() {
-                let ok = address
-                    .split_once('@')
-                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !address.contains(' '));
+                let ok = address.split_once('@').is_some_and(|(user, host)| {
+                    !user.is_empty() && host.contains('.') && !address.contains(' ')
+                });
                 if !ok {
                     self.report(
                         &with_index(base.clone(), i),
@@ -381,18 +450,26 @@ impl Validator<'_> {
                 };
                 self.report(
                     &with_key(base.clone(), "threshold"),
-                    format!("threshold {} of alarm `{name}` is out of range", alarm.threshold),
+                    format!(
+                        "threshold {} of alarm `{name}` is out of range",
+                        alarm.threshold
+                    ),
                     expected,
                     "percent thresholds are written as 1 for 1%, not 0.01 or 100 for all",
                 );
             }
-            if !(alarm.period_seconds == 10 || alarm.period_seconds == 30 || alarm.period_seconds % 60 == 0)
+            if !(alarm.period_seconds == 10
+                || alarm.period_seconds == 30
+                || alarm.period_seconds % 60 == 0)
                 || alarm.period_seconds == 0
                 || alarm.period_seconds > 86_400
             {
                 self.report(
                     &with_key(base.clone(), "period_seconds"),
-                    format!("period {}s is not a CloudWatch alarm period", alarm.period_seconds),
+                    format!(
+                        "period {}s is not a CloudWatch alarm period",
+                        alarm.period_seconds
+                    ),
                     "10, 30, or a multiple of 60 up to 86400",
                     "use 60 for one-minute datapoints",
                 );
@@ -404,15 +481,16 @@ impl Validator<'_> {
                 100,
                 "evaluation_periods",
             );
-            if let Some(dp) = alarm.datapoints_to_alarm {
-                if dp == 0 || dp > alarm.evaluation_periods {
-                    self.report(
-                        &with_key(base.clone(), "datapoints_to_alarm"),
-                        format!("datapoints_to_alarm {dp} is out of range"),
-                        &format!("1 to evaluation_periods ({})", alarm.evaluation_periods),
-                        "lower datapoints_to_alarm or raise evaluation_periods",
-                    );
-                }
+            if let Some(dp) = alarm
+                .datapoints_to_alarm
+                .filter(|dp| *dp == 0 || *dp > alarm.evaluation_periods)
+            {
+                self.report(
+                    &with_key(base.clone(), "datapoints_to_alarm"),
+                    format!("datapoints_to_alarm {dp} is out of range"),
+                    &format!("1 to evaluation_periods ({})", alarm.evaluation_periods),
+                    "lower datapoints_to_alarm or raise evaluation_periods",
+                );
             }
             if alarm.channels.is_empty() && alarm.enabled {
                 self.report(
@@ -427,7 +505,10 @@ impl Validator<'_> {
                     self.report(
                         &with_index(with_key(base.clone(), "channels"), i),
                         format!("alarm `{name}` notifies `{channel}`, which is not a channel"),
-                        &format!("one of: {}", c.channels.names().collect::<Vec<_>>().join(", ")),
+                        &format!(
+                            "one of: {}",
+                            c.channels.names().collect::<Vec<_>>().join(", ")
+                        ),
                         "declare it under [channels.email] or [channels.slack], or fix the name",
                     );
                 }
@@ -442,7 +523,12 @@ impl Validator<'_> {
         ] {
             if let Err(e) = regex::Regex::new(pattern) {
                 let detail = e.to_string();
-                let last = detail.lines().last().unwrap_or("invalid").trim().to_string();
+                let last = detail
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_string();
                 self.report(
                     &path(["release", key]),
                     format!("`{key}` is not a valid regular expression: {last}"),

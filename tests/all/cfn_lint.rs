@@ -1,0 +1,72 @@
+//! Rendered templates of every environment pass cfn-lint with zero errors. moto accepts
+//! templates it does not understand, so this is the check that a template is valid.
+
+use std::process::Command;
+
+use crate::support::{Project, repo_root};
+
+#[test]
+fn rendered_templates_pass_cfn_lint() {
+    let version = Command::new("cfn-lint").arg("--version").output();
+    let Ok(version) = version else {
+        panic!("cfn-lint is not installed: `pip install -r requirements-dev.txt` (CI installs it)");
+    };
+    assert!(version.status.success());
+    let project = Project::copy();
+    let mut files = Vec::new();
+    for env in ["local", "staging", "production"] {
+        let dir = format!("out-{env}");
+        project
+            .cmd()
+            .args(["render", "--env", env, "--out", &dir])
+            .assert()
+            .success();
+        for entry in std::fs::read_dir(project.path().join(&dir)).expect("out dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.len() >= 25,
+        "every environment's stacks rendered: {}",
+        files.len()
+    );
+    // Errors fail; warnings (W) and informational findings (I) are shown but allowed.
+    let output = Command::new("cfn-lint")
+        .args(["--format", "parseable"])
+        .args(&files)
+        .current_dir(repo_root())
+        .output()
+        .expect("run cfn-lint");
+    let findings = String::from_utf8_lossy(&output.stdout);
+    let errors: Vec<&str> = findings.lines().filter(|l| l.contains(":E")).collect();
+    assert!(errors.is_empty(), "cfn-lint errors:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn cfn_lint_catches_a_broken_template() {
+    // The check above must be able to fail: an invalid property is an error.
+    let project = Project::copy();
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "      GenerateSecret: false",
+        "      GenerateSecrett: false",
+    );
+    project
+        .cmd()
+        .args(["render", "--env", "local", "--out", "out"])
+        .assert()
+        .success();
+    let output = Command::new("cfn-lint")
+        .args(["--format", "parseable"])
+        .arg(project.path().join("out/auth.yaml"))
+        .output()
+        .expect("run cfn-lint");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(":E3002"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -1,0 +1,218 @@
+//! The CLI as a user meets it: outputs, determinism, exit codes, logs.
+
+use crate::support::{Project, facturactl, repo_root};
+
+#[test]
+fn render_is_byte_for_byte_deterministic() {
+    let project = Project::copy();
+    let out = |dir: &str| {
+        project
+            .cmd()
+            .args(["render", "--env", "production", "--out", dir])
+            .assert()
+            .success();
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(project.path().join(dir))
+            .expect("out dir")
+            .map(|e| {
+                let e = e.expect("entry");
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).expect("read"),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let first = out("a");
+    let second = out("b");
+    assert_eq!(
+        first.len(),
+        2 * 8 + 2,
+        "8 stacks (template + params), alarms.json, index.json"
+    );
+    assert_eq!(first, second);
+}
+
+#[test]
+fn render_writes_templates_parameters_hashes_and_alarms() {
+    let project = Project::copy();
+    project
+        .cmd()
+        .args(["render", "--env", "staging", "--out", "out"])
+        .assert()
+        .success();
+    let params: serde_json::Value =
+        serde_json::from_str(&project.read("out/database.params.json")).expect("params json");
+    assert_eq!(params["stack_name"], "facturascan-staging-database");
+    assert_eq!(params["parameters"]["InstanceClass"], "db.t4g.small");
+    assert_eq!(params["inputs"]["KmsKeyArn"], "security.KmsKeyArn");
+    let body = project.read("out/database.yaml");
+    let hash = params["hash"].as_str().expect("hash");
+    assert_eq!(hash, facturactl::render::content_hash(&body));
+    let alarms: serde_json::Value =
+        serde_json::from_str(&project.read("out/alarms.json")).expect("alarms");
+    let names: Vec<&str> = alarms
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"facturascan-staging-scoring-error-rate"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn overlay_values_reach_the_rendered_templates() {
+    let project = Project::copy();
+    project.replace(
+        "environments/staging.yaml",
+        "desired_count: 2",
+        "desired_count: 7",
+    );
+    project
+        .cmd()
+        .args(["render", "--env", "staging", "--out", "out"])
+        .assert()
+        .success();
+    assert!(
+        project
+            .read("out/processing.yaml")
+            .contains("DesiredCount: 7")
+    );
+}
+
+#[test]
+fn json_output_is_one_document() {
+    let output = facturactl()
+        .current_dir(repo_root())
+        .args(["validate", "--env", "production", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(doc["environment"], "production");
+    assert_eq!(doc["policy"]["mode"], "enforce");
+    assert_eq!(doc["blocking"], 0);
+}
+
+#[test]
+fn config_show_prints_secret_references_not_values() {
+    let output = facturactl()
+        .current_dir(repo_root())
+        .env(
+            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
+            "https://hooks.slack.com/services/CANARY",
+        )
+        .args(["config", "show", "--env", "local", "--output", "json"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(doc["config"]["environment"]["name"], "local");
+    assert_eq!(
+        doc["config"]["channels"]["slack"]["dev-monitoring"]["webhook"],
+        "env:FACTURASCAN_LOCAL_SLACK_WEBHOOK"
+    );
+    // Layered: local's cpu overrides deploy.toml's, deploy.toml's repository stays.
+    assert_eq!(doc["config"]["services"]["ocr"]["ecs"]["cpu"], 256);
+    assert_eq!(
+        doc["config"]["services"]["ocr"]["ecs"]["repository"],
+        "facturascan/ocr"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("CANARY"));
+}
+
+#[test]
+fn schema_describes_both_files() {
+    for (file, title) in [("deploy", "deploy.toml"), ("environment", "environments/")] {
+        let output = facturactl()
+            .args(["schema", "--file", file])
+            .output()
+            .expect("run");
+        assert!(output.status.success());
+        let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert!(schema["title"].as_str().unwrap_or("").contains(title));
+        assert!(schema["properties"]["stacks"].is_object());
+    }
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let output = facturactl().arg("--help").output().expect("run");
+    let text = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "0  done",
+        "1  error",
+        "2  changes or drift found",
+        "3  refused by a gate",
+    ] {
+        assert!(text.contains(line), "{line} missing from --help");
+    }
+}
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    // 2 means "changes found"; a bad flag must not look like that to a pipeline.
+    facturactl().args(["render", "--bogus"]).assert().code(1);
+    facturactl()
+        .current_dir(repo_root())
+        .arg("render")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--env"));
+}
+
+#[test]
+fn json_logs_carry_the_platform_fields() {
+    let output = facturactl()
+        .current_dir(repo_root())
+        .env("FACTURACTL_TRACE_ID", "trace-123")
+        .env("GITHUB_ACTOR", "ana")
+        .args(["validate", "--env", "local", "--log-format", "json", "-v"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .last()
+        .expect("a JSON log line");
+    let line: serde_json::Value = serde_json::from_str(last).expect("JSON line");
+    assert_eq!(line["trace_id"], "trace-123");
+    assert_eq!(line["user_id"], "ana");
+    assert_eq!(line["tenant_id"], "platform");
+    assert_eq!(line["action"], "validate");
+    assert_eq!(line["result"], "ok");
+    assert!(line["latency_ms"].is_u64());
+}
+
+#[test]
+fn ci_defaults_to_json_logs() {
+    let output = facturactl()
+        .current_dir(repo_root())
+        .env("CI", "true")
+        .args(["validate", "--env", "local", "-v"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with('{') && l.contains("\"trace_id\"")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn project_dir_flag_finds_the_project() {
+    let project = Project::copy();
+    facturactl()
+        .args(["-C"])
+        .arg(project.path())
+        .args(["validate", "--env", "local"])
+        .assert()
+        .success();
+}

@@ -1,0 +1,730 @@
+//! The error corpus: bad input of every kind. Each case must exit 1 with an error that names
+//! the right file and line, never panic, and never reach AWS (a tripwire listener stands in
+//! for the endpoint and counts connections).
+
+use crate::support::{Project, Tripwire, line_of};
+
+const DEPLOY: &str = "deploy.toml";
+const LOCAL: &str = "environments/local.yaml";
+const STAGING: &str = "environments/staging.yaml";
+const PRODUCTION: &str = "environments/production.yaml";
+
+/// Where the error must point: the line holding a marker text, or a fixed line.
+enum At {
+    Marker(&'static str),
+    LastMarker(&'static str),
+    Line(usize),
+}
+
+struct Case {
+    name: &'static str,
+    env: &'static str,
+    /// Breaks the project copy.
+    setup: fn(&Project),
+    file: &'static str,
+    at: At,
+    /// A fragment the message must contain.
+    says: &'static str,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "toml syntax error",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "[stacks.security]", "[stacks.security"),
+            file: DEPLOY,
+            at: At::Marker("[stacks.security"),
+            says: "invalid TOML",
+        },
+        Case {
+            name: "unknown top-level key",
+            env: "local",
+            setup: |p| p.append(DEPLOY, "\n[projet]\nname = \"x\"\n"),
+            file: DEPLOY,
+            at: At::Marker("[projet]"),
+            says: "unknown key `projet`",
+        },
+        Case {
+            name: "unknown key in a stack",
+            env: "local",
+            setup: |p| {
+                p.replace(DEPLOY, "depends_on = [\"security\"]\ninputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]", "dependson = [\"security\"]\ninputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]")
+            },
+            file: DEPLOY,
+            at: At::Marker("dependson"),
+            says: "unknown key `dependson` in `stacks.storage`",
+        },
+        Case {
+            name: "wrong type for desired_count",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "desired_count = 1\nenvironment",
+                    "desired_count = \"one\"\nenvironment",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("desired_count = \"one\""),
+            says: "`services.ocr.ecs.desired_count` has the wrong type",
+        },
+        Case {
+            name: "depends on an unknown stack",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "depends_on = [\"network\", \"security\"]\nparameters",
+                    "depends_on = [\"network\", \"securty\"]\nparameters",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"securty\""),
+            says: "depends on `securty`, which is not a stack",
+        },
+        Case {
+            name: "cyclic dependencies",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "template = \"security.yaml.tera\"",
+                    "template = \"security.yaml.tera\"\ndepends_on = [\"storage\"]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("depends_on = [\"storage\"]"),
+            says: "cycle: security -> storage -> security",
+        },
+        Case {
+            name: "service on a missing stack",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "[services.ocr]\nstack = \"processing\"",
+                    "[services.ocr]\nstack = \"procesing\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("stack = \"procesing\""),
+            says: "belongs to stack `procesing`, which is not a stack",
+        },
+        Case {
+            name: "service with no runtime",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "[services.parser.lambda]",
+                    "[services.parser.lambdaa]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("lambdaa"),
+            says: "unknown key `lambdaa`",
+        },
+        Case {
+            name: "service with two runtimes",
+            env: "local",
+            setup: |p| {
+                p.append(DEPLOY, "\n[services.parser.ecs]\nrepository = \"r\"\ncpu = 256\nmemory = 512\ndesired_count = 1\n")
+            },
+            file: DEPLOY,
+            at: At::Marker("[services.parser]"),
+            says: "exactly one of `ecs` and `lambda`",
+        },
+        Case {
+            name: "not a fargate cpu size",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "cpu = 1024\nmemory = 2048",
+                    "cpu = 1000\nmemory = 2048",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("cpu = 1000"),
+            says: "1000 is not a Fargate CPU size",
+        },
+        Case {
+            name: "memory that does not fit the cpu",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "cpu = 1024\nmemory = 2048",
+                    "cpu = 1024\nmemory = 512",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("memory = 512"),
+            says: "512 MiB of memory does not fit 1024 CPU units",
+        },
+        Case {
+            name: "percent threshold above 100",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "threshold = 1.0\nunit = \"percent\"",
+                    "threshold = 150.0\nunit = \"percent\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("threshold = 150.0"),
+            says: "threshold 150 of alarm `lambda-error-rate` is out of range",
+        },
+        Case {
+            name: "negative threshold",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "threshold = 5000", "threshold = -5"),
+            file: DEPLOY,
+            at: At::Marker("threshold = -5"),
+            says: "threshold -5 of alarm `ocr-latency` is out of range",
+        },
+        Case {
+            name: "alarm period CloudWatch does not offer",
+            env: "local",
+            setup: |p| {
+                p.replace(DEPLOY, "channels = [\"ops-email\"]\nperiod_seconds = 300\nevaluation_periods = 1\n\n[alarms.ocr-latency]", "channels = [\"ops-email\"]\nperiod_seconds = 45\nevaluation_periods = 1\n\n[alarms.ocr-latency]")
+            },
+            file: DEPLOY,
+            at: At::Marker("period_seconds = 45"),
+            says: "period 45s is not a CloudWatch alarm period",
+        },
+        Case {
+            name: "more datapoints than evaluation periods",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "datapoints_to_alarm = 3\n\n[alarms.validation",
+                    "datapoints_to_alarm = 9\n\n[alarms.validation",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("datapoints_to_alarm = 9"),
+            says: "datapoints_to_alarm 9 is out of range",
+        },
+        Case {
+            name: "alarm notifying an unknown channel",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "channels = [\"dev-monitoring\", \"ops-email\"]",
+                    "channels = [\"dev-monitoring\", \"ops-mail\"]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"ops-mail\""),
+            says: "notifies `ops-mail`, which is not a channel",
+        },
+        Case {
+            name: "slack webhook written in clear",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "webhook = \"ssm:/facturascan/slack/dev-monitoring-webhook\"",
+                    "webhook = \"https://hooks.slack.com/services/T0/B0/CANARYSECRET\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("CANARYSECRET"),
+            says: "a secret must be a reference",
+        },
+        Case {
+            name: "invalid email address",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "addresses = [\"devops@facturascan.com\"]",
+                    "addresses = [\"devops-at-facturascan\"]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("devops-at-facturascan"),
+            says: "is not an email address",
+        },
+        Case {
+            name: "slack channel without #",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "channel = \"#dev-monitoring\"",
+                    "channel = \"dev-monitoring\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("channel = \"dev-monitoring\""),
+            says: "is not a Slack channel name",
+        },
+        Case {
+            name: "input from a stack that is not a dependency",
+            env: "local",
+            setup: |p| {
+                p.replace(DEPLOY, "inputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]", "inputs = { KmsKeyArn = \"security.KmsKeyArn\", VpcId = \"network.VpcId\" }\n\n[stacks.database]")
+            },
+            file: DEPLOY,
+            at: At::Marker("KmsKeyArn = \"security.KmsKeyArn\", VpcId = \"network.VpcId\" }"),
+            says: "does not depend on it",
+        },
+        Case {
+            name: "malformed output reference",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "inputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]",
+                    "inputs = { KmsKeyArn = \"security-KmsKeyArn\" }\n\n[stacks.database]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("security-KmsKeyArn"),
+            says: "is not an output reference",
+        },
+        Case {
+            name: "policy exception for an unknown rule",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "rule = \"IAM_WILDCARD\"",
+                    "rule = \"IAM_WILDCARDS\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("IAM_WILDCARDS"),
+            says: "`IAM_WILDCARDS` is not a policy rule",
+        },
+        Case {
+            name: "unknown rollout strategy",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "strategy = \"canary\"", "strategy = \"blue-green\""),
+            file: DEPLOY,
+            at: At::Marker("blue-green"),
+            says: "does not accept `blue-green`",
+        },
+        Case {
+            name: "project name unusable in AWS names",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "name = \"facturascan\"",
+                    "name = \"FacturaScan 360\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("name = \"FacturaScan 360\""),
+            says: "cannot prefix AWS resource names",
+        },
+        Case {
+            name: "tag pattern that is not a regex",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "tag_pattern = '^v\\d+\\.\\d+\\.\\d+$'",
+                    "tag_pattern = '^v(\\d+'",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("tag_pattern = '^v("),
+            says: "is not a valid regular expression",
+        },
+        Case {
+            name: "lambda timeout above 900 s",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "timeout_seconds = 60", "timeout_seconds = 1000"),
+            file: DEPLOY,
+            at: At::Marker("timeout_seconds = 1000"),
+            says: "timeout_seconds 1000 is out of range",
+        },
+        Case {
+            name: "stack without a template",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "[stacks.auth]\ntemplate = \"auth.yaml.tera\"",
+                    "[stacks.auth]\ntermination_protection = false",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("[stacks.auth]"),
+            says: "missing key `template` in `stacks.auth`",
+        },
+        Case {
+            name: "parameter set twice",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "parameters = { InstanceClass = \"db.t4g.micro\",",
+                    "parameters = { KmsKeyArn = \"arn\", InstanceClass = \"db.t4g.micro\",",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker(
+                "inputs = { PrivateSubnetIds = \"network.PrivateSubnetIds\", DatabaseSecurityGroupId",
+            ),
+            says: "set both as a value and as an input",
+        },
+        Case {
+            name: "dependency disabled by the overlay",
+            env: "local",
+            setup: |p| p.append(LOCAL, "\nstacks:\n  storage:\n    enabled: false\n"),
+            file: DEPLOY,
+            at: At::Marker("depends_on = [\"network\", \"security\", \"storage\"]"),
+            says: "depends on `storage`, which is disabled here",
+        },
+        Case {
+            name: "missing environment file",
+            env: "qa",
+            setup: |_| {},
+            file: "environments/qa.yaml",
+            at: At::Line(1),
+            says: "file not found",
+        },
+        Case {
+            name: "environment name that is a path",
+            env: "../etc",
+            setup: |_| {},
+            file: "environments/../etc.yaml",
+            at: At::Line(1),
+            says: "is not an environment name",
+        },
+        Case {
+            name: "yaml syntax error",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "  region: eu-west-1\n",
+                    "  region: eu-west-1\n    extra: [\n",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("extra: ["),
+            says: "invalid YAML",
+        },
+        Case {
+            name: "unknown key in the overlay",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "  retry:\n    mode: adaptive",
+                    "  retry:\n    mdoe: adaptive",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("mdoe"),
+            says: "unknown key `mdoe` in `environment.retry`",
+        },
+        Case {
+            name: "wrong type in the overlay",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "      desired_count: 2",
+                    "      desired_count: many",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("desired_count: many"),
+            says: "has the wrong type: found string \"many\"",
+        },
+        Case {
+            name: "account id that is not 12 digits",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "account_id: \"345678901234\"",
+                    "account_id: \"34567890\"",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("account_id: \"34567890\""),
+            says: "is not an AWS account id",
+        },
+        Case {
+            name: "endpoint_url outside the local tier",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "  region: eu-west-1\n",
+                    "  region: eu-west-1\n  endpoint_url: http://127.0.0.1:5000\n",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("endpoint_url"),
+            says: "endpoint_url is set in a production environment",
+        },
+        Case {
+            name: "secret in clear in the overlay",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "webhook: env:FACTURASCAN_LOCAL_SLACK_WEBHOOK",
+                    "webhook: xoxb-CANARYSECRET",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("CANARYSECRET"),
+            says: "a secret must be a reference",
+        },
+        Case {
+            name: "duplicate key in yaml",
+            env: "staging",
+            setup: |p| p.append(STAGING, "alarms:\n  ocr-latency:\n    threshold: 1\n"),
+            file: STAGING,
+            at: At::LastMarker("alarms:"),
+            says: "duplicate key `alarms`",
+        },
+        Case {
+            name: "overlay that is a list",
+            env: "staging",
+            setup: |p| p.write(STAGING, "- tier: staging\n"),
+            file: STAGING,
+            at: At::Line(1),
+            says: "the overlay is a list",
+        },
+        Case {
+            name: "region display name",
+            env: "staging",
+            setup: |p| p.replace(STAGING, "region: eu-west-1", "region: Ireland"),
+            file: STAGING,
+            at: At::Marker("region: Ireland"),
+            says: "`Ireland` is not an AWS region",
+        },
+        Case {
+            name: "yaml anchors",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "      desired_count: 2",
+                    "      desired_count: &n 2",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("&n 2"),
+            says: "anchors",
+        },
+        Case {
+            name: "threshold out of range in the overlay",
+            env: "production",
+            setup: |p| {
+                p.replace(PRODUCTION, "  validation-failure-spike:\n    threshold: 100", "  api-5xx-rate:\n    threshold: 101\n  validation-failure-spike:\n    threshold: 100")
+            },
+            file: PRODUCTION,
+            at: At::Marker("threshold: 101"),
+            says: "threshold 101 of alarm `api-5xx-rate` is out of range",
+        },
+        Case {
+            name: "service enabled on a disabled stack",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "services:\n",
+                    "services:\n  scoring:\n    enabled: true\n",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("enabled: true"),
+            says: "service `scoring` is enabled but its stack `ml` is disabled",
+        },
+        Case {
+            name: "template with an undefined variable",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/stacks/auth.yaml.tera",
+                    "{{ env.prefix }}-users",
+                    "{{ env.prefx }}-users",
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Line(0),
+            says: "env.prefx",
+        },
+        Case {
+            name: "template syntax error",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/stacks/auth.yaml.tera",
+                    "{%- if env.production %}",
+                    "{%- if env.production",
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            // Tera reports where parsing stopped: the line after the unclosed tag.
+            at: At::Marker("DeletionPolicy: Retain"),
+            says: "Failed to parse",
+        },
+        Case {
+            name: "stack template file missing",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "template = \"auth.yaml.tera\"",
+                    "template = \"authn.yaml.tera\"",
+                )
+            },
+            file: "templates/stacks/authn.yaml.tera",
+            at: At::Line(0),
+            says: "does not exist",
+        },
+        Case {
+            name: "alarm using undeclared settings",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/alarms/platform.yaml.tera",
+                    "settings: rds-connections",
+                    "settings: rds-conections",
+                )
+            },
+            file: "templates/alarms/platform.yaml.tera",
+            at: At::Line(0),
+            says: "uses settings `rds-conections`",
+        },
+    ]
+}
+
+/// Line 0 in a case means "the file only"; otherwise `file:line:`.
+fn location(case: &Case, project: &Project) -> String {
+    let line = match case.at {
+        At::Line(n) => n,
+        At::Marker(m) => line_of(&project.read(case.file), m),
+        At::LastMarker(m) => {
+            let text = project.read(case.file);
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(m))
+                .map(|(i, _)| i + 1)
+                .last()
+                .unwrap_or(0)
+        }
+    };
+    if line == 0 {
+        format!("--> {}", case.file)
+    } else {
+        format!("--> {}:{line}", case.file)
+    }
+}
+
+#[test]
+fn every_bad_input_is_located_and_exits_1_without_touching_aws() {
+    let tripwire = Tripwire::start();
+    let cases = cases();
+    assert!(cases.len() >= 30, "the corpus keeps at least 30 cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let project = Project::copy();
+        (case.setup)(&project);
+        let output = project
+            .cmd()
+            .args([
+                "validate",
+                "--env",
+                case.env,
+                "--endpoint-url",
+                &tripwire.url,
+            ])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let want = location(case, &project);
+        let problems: Vec<String> = [
+            (output.status.code() != Some(1)).then(|| format!("exit {:?}", output.status.code())),
+            (!stderr.contains(&want)).then(|| format!("no `{want}`")),
+            (!stderr.contains(case.says)).then(|| format!("no `{}`", case.says)),
+            stderr.contains("panicked").then(|| "panicked".to_string()),
+            stderr
+                .contains("CANARYSECRET")
+                .then(|| "echoed the secret".to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n{stderr}", case.name, problems.join(", ")));
+        }
+    }
+    assert_eq!(tripwire.hits(), 0, "bad input reached the AWS endpoint");
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn config_errors_in_json_name_file_line_and_column() {
+    let project = Project::copy();
+    project.replace(
+        STAGING,
+        "      desired_count: 2",
+        "      desired_count: many",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    let error = &doc["errors"][0];
+    assert_eq!(doc["status"], "error");
+    assert_eq!(error["file"], STAGING);
+    assert_eq!(
+        error["line"],
+        line_of(&project.read(STAGING), "desired_count: many")
+    );
+    assert_eq!(error["column"], 22);
+    assert_eq!(error["expected"], "a whole number of 0 or more");
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let project = Project::copy();
+    project.replace(DEPLOY, "timeout_seconds = 60", "timeout_seconds = 1000");
+    project.replace(
+        DEPLOY,
+        "cpu = 1024\nmemory = 2048",
+        "cpu = 1000\nmemory = 2048",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1000 is not a Fargate CPU size"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("timeout_seconds 1000 is out of range"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 configuration errors"), "{stderr}");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, one module per area. They drive the compiled CLI the way a
+//! user does, on a copy of this repository's project files.
+
+mod support;
+
+mod cfn_lint;
+mod cli;
+mod error_corpus;
+mod policy;
+mod snapshots;

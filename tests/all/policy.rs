@@ -1,0 +1,173 @@
+//! Policy rules on real rendered templates: blocking in production, warnings elsewhere.
+
+use crate::support::Project;
+
+/// Makes the raw bucket public, writable by anyone's role, and unencrypted.
+fn weaken(project: &Project) {
+    let storage = "templates/stacks/storage.yaml.tera";
+    project.replace(
+        storage,
+        "        RestrictPublicBuckets: true",
+        "        RestrictPublicBuckets: false",
+    );
+    project.replace(
+        storage,
+        "              SSEAlgorithm: aws:kms",
+        "              SSEAlgorithm: AES256",
+    );
+    project.replace(
+        "templates/stacks/security.yaml.tera",
+        "              - Effect: Allow\n                Action: [s3:PutObject]",
+        "              - Effect: Allow\n                Action: [s3:PutObject]\n                Resource: \"*\"\n              - Effect: Allow\n                Action: [s3:DeleteObject]",
+    );
+}
+
+#[test]
+fn findings_block_production_with_exit_3() {
+    let project = Project::copy();
+    weaken(&project);
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "production", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let findings = doc["policy"]["findings"].as_array().expect("findings");
+    let has = |rule: &str, resource: &str| {
+        findings.iter().any(|f| {
+            f["rule"] == rule
+                && f["resource"] == resource
+                && f["level"] == "error"
+                && f["hint"].as_str().is_some_and(|h| !h.is_empty())
+        })
+    };
+    assert!(has("S3_PUBLIC_ACCESS", "RawBucket"), "{findings:#?}");
+    assert!(has("S3_ENCRYPTION", "ProcessedBucket"));
+    assert!(has("IAM_WILDCARD", "LambdaRole"));
+    assert_eq!(
+        doc["blocking"],
+        findings.iter().filter(|f| f["level"] == "error").count()
+    );
+}
+
+#[test]
+fn the_same_findings_only_warn_in_staging() {
+    let project = Project::copy();
+    weaken(&project);
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("warning[S3_PUBLIC_ACCESS]"), "{stdout}");
+}
+
+#[test]
+fn enforce_mode_can_be_configured_anywhere() {
+    let project = Project::copy();
+    weaken(&project);
+    project.append("environments/staging.yaml", "\npolicy:\n  mode: enforce\n");
+    project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn deletion_protection_is_required_in_production_only() {
+    let project = Project::copy();
+    project.replace(
+        "templates/stacks/database.yaml.tera",
+        "DeletionProtection: {{ env.production }}",
+        "DeletionProtection: false",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "production", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let blocking: Vec<&serde_json::Value> = doc["policy"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["level"] == "error")
+        .collect();
+    assert_eq!(blocking.len(), 1, "{blocking:#?}");
+    assert_eq!(blocking[0]["rule"], "DELETION_PROTECTION");
+    assert_eq!(blocking[0]["resource"], "Database");
+    project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_service_without_its_alarms_is_found() {
+    let project = Project::copy();
+    project.append(
+        "environments/production.yaml",
+        "  ecs-memory:\n    enabled: false\n",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "production", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let rules: Vec<(&str, &str)> = doc["policy"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or(""),
+                f["resource"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(rules.contains(&("ALARM_COVERAGE", "ocr")), "{rules:?}");
+    assert!(rules.contains(&("ALARM_COVERAGE", "backend")), "{rules:?}");
+}
+
+#[test]
+fn an_alarm_channel_without_a_topic_is_found() {
+    let project = Project::copy();
+    project.replace("templates/stacks/alerts.yaml.tera", "TopicName: \"{{ env.prefix }}-alerts-{{ name }}\"\n      DisplayName: \"FacturaScan {{ env.name }}\"", "TopicName: \"{{ env.prefix }}-mail-{{ name }}\"\n      DisplayName: \"FacturaScan {{ env.name }}\"");
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "production", "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("ALARM_CHANNEL"), "{text}");
+    assert!(
+        text.contains("facturascan-production-alerts-ops-email"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_shipped_environments_pass_policy() {
+    for env in ["local", "staging", "production"] {
+        let output = Project::copy()
+            .cmd()
+            .args(["validate", "--env", env])
+            .output()
+            .expect("run");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{env}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Shared helpers: a scratch copy of the project, and a listener that proves no AWS call.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary copy of deploy.toml, environments/ and templates/ that a test may break.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn copy() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = repo_root();
+        std::fs::copy(root.join("deploy.toml"), dir.path().join("deploy.toml"))
+            .expect("copy deploy.toml");
+        copy_tree(&root.join("environments"), &dir.path().join("environments"));
+        copy_tree(&root.join("templates"), &dir.path().join("templates"));
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.path().join(file)).unwrap_or_default()
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        let path = self.path().join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Replaces the first occurrence of `from`; panics if absent so a stale case is noticed.
+    pub fn replace(&self, file: &str, from: &str, to: &str) {
+        let text = self.read(file);
+        assert!(text.contains(from), "{file} does not contain {from:?}");
+        self.write(file, &text.replacen(from, to, 1));
+    }
+
+    pub fn append(&self, file: &str, text: &str) {
+        let mut all = self.read(file);
+        all.push_str(text);
+        self.write(file, &all);
+    }
+
+    /// facturactl run in this project, with no ambient AWS or CI settings.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = facturactl();
+        cmd.current_dir(self.path());
+        cmd
+    }
+}
+
+pub fn facturactl() -> Command {
+    let mut cmd = Command::cargo_bin("facturactl").expect("binary");
+    for var in [
+        "CI",
+        "GITHUB_ACTIONS",
+        "AWS_ENDPOINT_URL",
+        "FACTURACTL_TRACE_ID",
+        "AWS_PROFILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// A TCP listener standing in for AWS: it counts every connection made to it.
+pub struct Tripwire {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Tripwire {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut s) = stream {
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf);
+                }
+            }
+        });
+        Self { url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// 1-based line of the first line containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not found"))
+}
