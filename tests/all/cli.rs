@@ -178,7 +178,7 @@ fn json_logs_carry_the_platform_fields() {
     let last = stderr
         .lines()
         .filter(|l| l.starts_with('{'))
-        .last()
+        .next_back()
         .expect("a JSON log line");
     let line: serde_json::Value = serde_json::from_str(last).expect("JSON line");
     assert_eq!(line["trace_id"], "trace-123");
