@@ -177,8 +177,7 @@ fn json_logs_carry_the_platform_fields() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .next_back()
+        .rfind(|l| l.starts_with('{'))
         .expect("a JSON log line");
     let line: serde_json::Value = serde_json::from_str(last).expect("JSON line");
     assert_eq!(line["trace_id"], "trace-123");
