@@ -81,8 +81,6 @@ struct TemplateContext<'a> {
     services: &'a indexmap::IndexMap<String, crate::config::Service>,
     alarms: &'a indexmap::IndexMap<String, crate::config::AlarmSettings>,
     channels: &'a crate::config::Channels,
-    /// Set while rendering one stack's template.
-    stack: Option<StackContext>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +94,7 @@ struct EnvContext<'a> {
     prefix: String,
 }
 
+/// `stack`: set while rendering one stack's template.
 #[derive(Serialize)]
 struct StackContext {
     name: String,
@@ -115,9 +114,17 @@ pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
 
 fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
     let templates_dir = loaded.templates_dir();
-    let tera = load_templates(&templates_dir)?;
     let config = &loaded.config;
-    let mut ctx = TemplateContext {
+    let order = stack_order(config);
+    // Parsing dominates rendering time: skip the templates of disabled stacks.
+    let wanted: Vec<String> = order
+        .iter()
+        .map(|name| format!("stacks/{}", config.stacks[name].template))
+        .collect();
+    let tera = load_templates(&templates_dir, |name| {
+        !name.starts_with("stacks/") || wanted.iter().any(|w| w == name)
+    })?;
+    let ctx = TemplateContext {
         project: &config.project,
         env: EnvContext {
             name: &config.environment.name,
@@ -131,18 +138,22 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         services: &config.services,
         alarms: &config.alarms,
         channels: &config.channels,
-        stack: None,
     };
+    // Serialized once; each stack only adds its own `stack` entry.
+    let mut context = tera::Context::from_serialize(&ctx)
+        .map_err(|e| tera_error(&templates_dir, None, &e))?;
 
     let mut stacks = Vec::new();
-    for name in stack_order(config) {
+    for (name, template_name) in order.into_iter().zip(wanted) {
         let stack = &config.stacks[&name];
-        let template_name = format!("stacks/{}", stack.template);
-        ctx.stack = Some(StackContext {
-            name: name.clone(),
-            stack_name: config.stack_name(&name),
-        });
-        let body = render_one(&tera, &templates_dir, &template_name, &ctx)?;
+        context.insert(
+            "stack",
+            &StackContext {
+                name: name.clone(),
+                stack_name: config.stack_name(&name),
+            },
+        );
+        let body = render_one(&tera, &templates_dir, &template_name, &context)?;
         let document = parse_stack(&templates_dir.join(&template_name), &body)?;
         stacks.push(RenderedStack {
             stack_name: config.stack_name(&name),
@@ -167,7 +178,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
             name,
         });
     }
-    ctx.stack = None;
+    context.remove("stack");
 
     let mut alarm_defs = Vec::new();
     for template_name in tera
@@ -178,7 +189,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         if !template_name.ends_with(".yaml.tera") {
             continue;
         }
-        let text = render_one(&tera, &templates_dir, template_name, &ctx)?;
+        let text = render_one(&tera, &templates_dir, template_name, &context)?;
         alarm_defs.extend(alarms::from_rendered(
             &templates_dir.join(template_name),
             &text,
@@ -219,18 +230,20 @@ fn stack_tags(config: &Config, stack: &str) -> BTreeMap<String, String> {
 }
 
 pub fn content_hash(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(text.as_bytes());
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     out
 }
 
-/// Reads every `*.tera` file under the templates directory, sorted, so that templates can
-/// include shared partials.
-fn load_templates(dir: &Path) -> Result<tera::Tera, RenderError> {
+/// Reads the `*.tera` files under the templates directory that `wanted` accepts, sorted.
+/// Partials (`partials/`) and alarm templates are always wanted.
+fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Tera, RenderError> {
     let mut files = Vec::new();
     collect_templates(dir, dir, &mut files).map_err(|e| RenderError {
         template: dir.to_path_buf(),
@@ -241,7 +254,7 @@ fn load_templates(dir: &Path) -> Result<tera::Tera, RenderError> {
     files.sort();
     let mut tera = tera::Tera::default();
     let mut raw = Vec::with_capacity(files.len());
-    for (name, path) in files {
+    for (name, path) in files.into_iter().filter(|(name, _)| wanted(name)) {
         let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
             template: path.clone(),
             line: None,
@@ -282,7 +295,7 @@ fn render_one(
     tera: &tera::Tera,
     dir: &Path,
     name: &str,
-    ctx: &TemplateContext<'_>,
+    context: &tera::Context,
 ) -> Result<String, RenderError> {
     if !tera.get_template_names().any(|n| n == name) {
         return Err(RenderError {
@@ -292,9 +305,7 @@ fn render_one(
             help: "fix the stack's `template` in deploy.toml or add the file".into(),
         });
     }
-    let context =
-        tera::Context::from_serialize(ctx).map_err(|e| tera_error(dir, Some(name), &e))?;
-    tera.render(name, &context)
+    tera.render(name, context)
         .map_err(|e| tera_error(dir, Some(name), &e))
 }
 

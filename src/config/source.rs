@@ -191,22 +191,38 @@ pub fn display_path(path: &[PathSegment]) -> String {
     out
 }
 
-/// Line and column (both 1-based) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+/// Byte offsets to line and column, with the line starts indexed once per file (a lookup
+/// per key would otherwise rescan the file from the top).
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, starts }
+    }
+
+    /// Line and column (both 1-based) of a byte offset.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|start| *start <= offset);
+        let start = self.starts[line - 1];
+        let column = self.text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
+        (line, column)
+    }
 }
 
 // ---------------------------------------------------------------- TOML
 
 pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
     let file = Arc::new(file.to_path_buf());
+    let index = LineIndex::new(text);
     let doc = toml_edit::Document::parse(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        let (line, column) = e.span().map(|s| index.line_col(s.start)).unwrap_or((1, 1));
         ConfigError::new(
             Origin {
                 file: file.clone(),
@@ -218,7 +234,7 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
         .expected("valid TOML (https://toml.io)")
     })?;
     let at = |span: Option<std::ops::Range<usize>>| {
-        let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        let (line, column) = span.map(|s| index.line_col(s.start)).unwrap_or((1, 1));
         Origin {
             file: file.clone(),
             line,
@@ -495,6 +511,16 @@ mod tests {
 
     fn yaml(text: &str) -> Node {
         parse_yaml(Path::new("env.yaml"), text).expect("valid yaml")
+    }
+
+    #[test]
+    fn line_index_counts_lines_and_characters() {
+        let index = LineIndex::new("ab\ncé d\n\nx");
+        assert_eq!(index.line_col(0), (1, 1));
+        assert_eq!(index.line_col(3), (2, 1));
+        assert_eq!(index.line_col(7), (2, 4));
+        assert_eq!(index.line_col(10), (4, 1));
+        assert_eq!(index.line_col(99), (4, 2));
     }
 
     #[test]
