@@ -140,12 +140,13 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         channels: &config.channels,
     };
     // Serialized once; each stack only adds its own `stack` entry.
-    let mut context = tera::Context::from_serialize(&ctx)
-        .map_err(|e| tera_error(&templates_dir, None, &e))?;
+    let context =
+        tera::Context::from_serialize(&ctx).map_err(|e| tera_error(&templates_dir, None, &e))?;
 
-    let mut stacks = Vec::new();
-    for (name, template_name) in order.into_iter().zip(wanted) {
-        let stack = &config.stacks[&name];
+    // Stacks render independently: spread them over the cores, keeping their order.
+    let jobs: Vec<(String, String)> = order.into_iter().zip(wanted).collect();
+    let stacks = parallel_map(jobs, |(name, template_name)| {
+        let mut context = context.clone();
         context.insert(
             "stack",
             &StackContext {
@@ -153,32 +154,10 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
                 stack_name: config.stack_name(&name),
             },
         );
-        let body = render_one(&tera, &templates_dir, &template_name, &context)?;
-        let document = parse_stack(&templates_dir.join(&template_name), &body)?;
-        stacks.push(RenderedStack {
-            stack_name: config.stack_name(&name),
-            template_file: template_name,
-            hash: content_hash(&body),
-            body,
-            document,
-            parameters: stack
-                .parameters
-                .iter()
-                .map(|(k, v)| (k.clone(), v.0.clone()))
-                .collect(),
-            inputs: stack
-                .inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            depends_on: stack.depends_on.clone(),
-            tags: stack_tags(config, &name),
-            termination_protection: stack.termination_protection,
-            timeout_minutes: stack.timeout_minutes,
-            name,
-        });
-    }
-    context.remove("stack");
+        render_stack(config, &tera, &templates_dir, name, template_name, &context)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
 
     let mut alarm_defs = Vec::new();
     for template_name in tera
@@ -203,6 +182,80 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         stacks,
         alarms: alarm_defs,
     })
+}
+
+fn render_stack(
+    config: &Config,
+    tera: &tera::Tera,
+    templates_dir: &Path,
+    name: String,
+    template_name: String,
+    context: &tera::Context,
+) -> Result<RenderedStack, RenderError> {
+    let stack = &config.stacks[&name];
+    let body = render_one(tera, templates_dir, &template_name, context)?;
+    let document = parse_stack(&templates_dir.join(&template_name), &body)?;
+    Ok(RenderedStack {
+        stack_name: config.stack_name(&name),
+        template_file: template_name,
+        hash: content_hash(&body),
+        body,
+        document,
+        parameters: stack
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        inputs: stack
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        depends_on: stack.depends_on.clone(),
+        tags: stack_tags(config, &name),
+        termination_protection: stack.termination_protection,
+        timeout_minutes: stack.timeout_minutes,
+        name,
+    })
+}
+
+/// Maps `items` on up to one thread per core, and returns the results in input order.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len());
+    if workers <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    // Round-robin into one bucket per worker, remembering each item's position.
+    let mut buckets: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        buckets[i % workers].push((i, item));
+    }
+    let f = &f;
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = buckets
+            .into_iter()
+            .map(|bucket| {
+                scope.spawn(move || {
+                    bucket
+                        .into_iter()
+                        .map(|(i, t)| (i, f(t)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Enabled stacks in dependency order (config validation has ruled out cycles).
@@ -252,7 +305,6 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         help: "check `project.templates` in deploy.toml".into(),
     })?;
     files.sort();
-    let mut tera = tera::Tera::default();
     let mut raw = Vec::with_capacity(files.len());
     for (name, path) in files.into_iter().filter(|(name, _)| wanted(name)) {
         let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
@@ -263,9 +315,45 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         })?;
         raw.push((name, text));
     }
-    tera.add_raw_templates(raw)
-        .map_err(|e| tera_error(dir, None, &e))?;
-    Ok(tera)
+    parse_templates(raw).map_err(|e| tera_error(dir, None, &e))
+}
+
+/// Parsing is most of a render's time, and templates parse independently: parse shards on
+/// the available cores, then merge. A shard can fail only because a template refers to one
+/// in another shard (macro imports), or on a real error; either way a plain sequential parse
+/// then decides, and reports the error exactly as it would have.
+fn parse_templates(raw: Vec<(String, String)>) -> tera::Result<tera::Tera> {
+    let sequential = |raw: Vec<(String, String)>| {
+        let mut tera = tera::Tera::default();
+        tera.add_raw_templates(raw)?;
+        Ok(tera)
+    };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if workers <= 1 || raw.len() < 2 {
+        return sequential(raw);
+    }
+    // Largest first onto the lightest shard balances parse time.
+    let mut by_size = raw.clone();
+    by_size.sort_by_key(|(_, text)| std::cmp::Reverse(text.len()));
+    let mut shards: Vec<(usize, Vec<(String, String)>)> =
+        (0..workers).map(|_| (0, Vec::new())).collect();
+    for item in by_size {
+        if let Some(lightest) = shards.iter_mut().min_by_key(|(size, _)| *size) {
+            lightest.0 += item.1.len();
+            lightest.1.push(item);
+        }
+    }
+    let parsed = parallel_map(shards.into_iter().map(|(_, s)| s).collect(), sequential);
+    let mut merged = tera::Tera::default();
+    for shard in &parsed {
+        match shard {
+            Ok(shard) => merged.extend(shard)?,
+            Err(_) => return sequential(raw),
+        }
+    }
+    Ok(merged)
 }
 
 fn collect_templates(
