@@ -318,13 +318,46 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
     parse_templates(raw).map_err(|e| tera_error(dir, None, &e))
 }
 
+/// A Tera instance with this project's filters.
+fn new_tera() -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    tera.register_filter("logical_id", logical_id_filter);
+    tera
+}
+
+/// `"ops-email" | logical_id` is `OpsEmail`: a name made usable as a CloudFormation logical
+/// id. (Tera's `title` would do it through a Unicode regex whose compilation costs more than
+/// the rest of a render.)
+fn logical_id_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| tera::Error::msg("logical_id takes a string"))?;
+    Ok(tera::Value::String(logical_id(text)))
+}
+
+pub fn logical_id(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Parsing is most of a render's time, and templates parse independently: parse shards on
 /// the available cores, then merge. A shard can fail only because a template refers to one
 /// in another shard (macro imports), or on a real error; either way a plain sequential parse
 /// then decides, and reports the error exactly as it would have.
 fn parse_templates(raw: Vec<(String, String)>) -> tera::Result<tera::Tera> {
     let sequential = |raw: Vec<(String, String)>| {
-        let mut tera = tera::Tera::default();
+        let mut tera = new_tera();
         tera.add_raw_templates(raw)?;
         Ok(tera)
     };
@@ -346,7 +379,7 @@ fn parse_templates(raw: Vec<(String, String)>) -> tera::Result<tera::Tera> {
         }
     }
     let parsed = parallel_map(shards.into_iter().map(|(_, s)| s).collect(), sequential);
-    let mut merged = tera::Tera::default();
+    let mut merged = new_tera();
     for shard in &parsed {
         match shard {
             Ok(shard) => merged.extend(shard)?,
@@ -491,6 +524,13 @@ fn to_pretty_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logical_ids_are_pascal_case_alphanumerics() {
+        assert_eq!(logical_id("ops-email"), "OpsEmail");
+        assert_eq!(logical_id("invoices"), "Invoices");
+        assert_eq!(logical_id("dev_monitoring-2"), "DevMonitoring2");
+    }
 
     #[test]
     fn hash_is_sha256_hex() {
