@@ -41,14 +41,31 @@ pub struct AwsContext {
 }
 
 impl AwsContext {
+    /// Clients for `env`, with credentials from the standard chain (environment, profile,
+    /// SSO, web identity in CI, instance metadata).
     pub async fn new(env: &Environment, endpoint: &EndpointOverride) -> Self {
+        Self::with_loader(
+            aws_config::defaults(BehaviorVersion::latest()),
+            env,
+            endpoint,
+        )
+        .await
+    }
+
+    /// Clients for `env` from a given loader (explicit credentials, say), with the
+    /// environment's region, retry settings, profile and endpoint applied on top.
+    pub async fn with_loader(
+        loader: aws_config::ConfigLoader,
+        env: &Environment,
+        endpoint: &EndpointOverride,
+    ) -> Self {
         let retry = match env.retry.mode {
             RetryMode::Standard => RetryConfig::standard(),
             RetryMode::Adaptive => RetryConfig::adaptive(),
         }
         .with_max_attempts(env.retry.max_attempts);
         let endpoint_url = endpoint.resolve(env).map(str::to_string);
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = loader
             .region(Region::new(env.region.clone()))
             .retry_config(retry);
         if let Some(profile) = &env.profile {

@@ -6,5 +6,6 @@ mod support;
 mod cfn_lint;
 mod cli;
 mod error_corpus;
+mod harness;
 mod policy;
 mod snapshots;

@@ -131,3 +131,6 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .map(|i| i + 1)
         .unwrap_or_else(|| panic!("{needle:?} not found"))
 }
+
+pub mod emulator;
+pub mod zip;

@@ -1,0 +1,627 @@
+#!/usr/bin/env python3
+"""The local AWS harness: moto behind a proxy that adds what moto lacks.
+
+One process holds moto (in a thread) and a proxy in front of it. The proxy:
+  * bridges CloudWatch's Smithy rpcv2Cbor protocol (what aws-sdk-cloudwatch speaks) to the
+    awsJson1_0 protocol moto understands, using botocore's service model for timestamps,
+    blobs and number types;
+  * isolates callers by access key: each key maps to its own moto account (keys shaped
+    `ACCT<12 digits>...` choose theirs; any other key is account 123456789012), and has its
+    own request counters and fault settings, so parallel tests share one emulator safely;
+  * injects faults on demand (throttling in each service's own format, 5xx, connection
+    resets, latency with jitter), seeded for repeatable runs;
+  * counts requests: total, reads and writes, by service and operation.
+
+Control endpoints (never counted, never faulted):
+  GET    /__harness/requests[?key=AKID]   counters (all keys, or one key)
+  DELETE /__harness/requests[?key=AKID]   reset counters
+  PUT    /__harness/faults                JSON {key?, seed, throttle, server_error, reset,
+                                          latency_ms, jitter_ms, services[], operations[]}
+  DELETE /__harness/faults[?key=AKID]     faults off
+  POST   /__harness/reset                 moto state, counters and faults cleared
+  GET    /__harness/health                200 when ready
+
+Commands:
+  local_aws.py serve [--port N] [--exit-on-stdin-eof]   foreground; prints `endpoint URL`
+  local_aws.py start [--port N]                         background; prints `endpoint URL`
+  local_aws.py stop                                     stops the background one
+  local_aws.py status
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import http.client
+import http.server
+import json
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+DEFAULT_ACCOUNT = "123456789012"
+CBOR_SERVICE = "GraniteServiceVersion20100801"
+CONTROL = "/__harness/"
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup",
+                 "Validate", "Estimate", "Search")
+
+
+# ------------------------------------------------------------------ requests and faults
+
+class Scope:
+    """Counters and fault settings of one access key (or of everyone, for the global scope)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.faults: dict | None = None
+        self.rng = random.Random(0)
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        self.total = self.reads = self.writes = 0
+        self.by_operation: dict[str, int] = {}
+        self.faults_injected: dict[str, int] = {}
+
+    def count(self, service: str, operation: str) -> None:
+        with self.lock:
+            self.total += 1
+            if is_read(service, operation):
+                self.reads += 1
+            else:
+                self.writes += 1
+            key = f"{service}:{operation}"
+            self.by_operation[key] = self.by_operation.get(key, 0) + 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "total": self.total,
+                "reads": self.reads,
+                "writes": self.writes,
+                "by_operation": dict(sorted(self.by_operation.items())),
+                "faults": dict(sorted(self.faults_injected.items())),
+            }
+
+    def set_faults(self, faults: dict | None) -> None:
+        with self.lock:
+            self.faults = faults
+            self.rng = random.Random((faults or {}).get("seed", 0))
+
+    def decide(self, service: str, operation: str) -> tuple[str | None, float]:
+        """The fault for this request (or None) and the latency to add, in seconds."""
+        with self.lock:
+            f = self.faults
+            if not f:
+                return None, 0.0
+            if f.get("services") and service not in f["services"]:
+                return None, 0.0
+            if f.get("operations") and operation not in f["operations"]:
+                return None, 0.0
+            latency = (f.get("latency_ms", 0) + self.rng.uniform(0, f.get("jitter_ms", 0))) / 1000
+            roll = self.rng.random()
+            fault = None
+            for kind in ("throttle", "server_error", "reset"):
+                share = float(f.get(kind, 0))
+                if roll < share:
+                    fault = kind
+                    break
+                roll -= share
+            if fault:
+                key = f"{service}:{operation}:{fault}"
+                self.faults_injected[key] = self.faults_injected.get(key, 0) + 1
+            return fault, latency
+
+
+def is_read(service: str, operation: str) -> bool:
+    if service == "s3":
+        return operation in ("GET", "HEAD") or operation.startswith(READ_PREFIXES)
+    return operation.startswith(READ_PREFIXES)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.everyone = Scope()
+        self.keys: dict[str, Scope] = {}
+
+    def scope(self, key: str) -> Scope:
+        with self.lock:
+            return self.keys.setdefault(key, Scope())
+
+    def clear(self) -> None:
+        with self.lock:
+            self.keys.clear()
+            self.everyone = Scope()
+
+
+def account_for(access_key: str) -> str:
+    m = re.match(r"^ACCT(\d{12})", access_key or "")
+    return m.group(1) if m else DEFAULT_ACCOUNT
+
+
+# ------------------------------------------------------------------ request identification
+
+CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
+
+LAMBDA_ROUTES = [
+    ("POST", r"^/2015-03-31/functions/?$", "CreateFunction"),
+    ("GET", r"^/2015-03-31/functions/?$", "ListFunctions"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/?$", "GetFunction"),
+    ("DELETE", r"^/2015-03-31/functions/[^/]+/?$", "DeleteFunction"),
+    ("PUT", r"^/2015-03-31/functions/[^/]+/code/?$", "UpdateFunctionCode"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/configuration/?$", "GetFunctionConfiguration"),
+    ("PUT", r"^/2015-03-31/functions/[^/]+/configuration/?$", "UpdateFunctionConfiguration"),
+    ("POST", r"^/2015-03-31/functions/[^/]+/versions/?$", "PublishVersion"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/versions/?$", "ListVersionsByFunction"),
+    ("POST", r"^/2015-03-31/functions/[^/]+/aliases/?$", "CreateAlias"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/aliases/?$", "ListAliases"),
+    ("GET", r"^/2015-03-31/functions/[^/]+/aliases/[^/]+/?$", "GetAlias"),
+    ("PUT", r"^/2015-03-31/functions/[^/]+/aliases/[^/]+/?$", "UpdateAlias"),
+    ("DELETE", r"^/2015-03-31/functions/[^/]+/aliases/[^/]+/?$", "DeleteAlias"),
+    ("POST", r"^/2015-03-31/functions/[^/]+/invocations/?$", "Invoke"),
+    ("POST", r"^/2017-03-31/tags/.+$", "TagResource"),
+    ("GET", r"^/2017-03-31/tags/.+$", "ListTags"),
+    ("DELETE", r"^/2017-03-31/tags/.+$", "UntagResource"),
+]
+
+
+def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str, str]:
+    """(service signing name, operation, access key) of a request."""
+    auth = headers.get("Authorization", "")
+    m = CREDENTIAL.search(auth)
+    access_key, service = (m.group(1), m.group(3)) if m else ("", "unknown")
+    url_path = urllib.parse.urlsplit(path).path
+    target = headers.get("X-Amz-Target")
+    if url_path.startswith(f"/service/{CBOR_SERVICE}/operation/"):
+        return "monitoring", url_path.rsplit("/", 1)[-1], access_key
+    if target:
+        return service, target.rsplit(".", 1)[-1], access_key
+    if service == "lambda":
+        for verb, pattern, op in LAMBDA_ROUTES:
+            if verb == method and re.match(pattern, url_path):
+                return service, op, access_key
+        return service, f"{method} {url_path}", access_key
+    content_type = headers.get("Content-Type", "")
+    if "x-www-form-urlencoded" in content_type:
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        return service, action or "Unknown", access_key
+    if method == "GET" and "Action=" in path:
+        return service, urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("Action", ["Unknown"])[0], access_key
+    return service, method, access_key
+
+
+# ------------------------------------------------------------------ CloudWatch CBOR bridge
+
+class CborBridge:
+    """Translates rpcv2Cbor <-> awsJson1_0 for CloudWatch with botocore's service model."""
+
+    def __init__(self) -> None:
+        import botocore.session
+        import cbor2
+        from moto.cloudwatch.responses import CloudWatchResponse
+
+        self.cbor2 = cbor2
+        self.model = botocore.session.get_session().get_service_model("cloudwatch")
+        self.moto_actions = CloudWatchResponse
+
+    def implemented(self, operation: str) -> bool:
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+        return operation in self.model.operation_names and hasattr(self.moto_actions, snake)
+
+    def request_to_json(self, body: bytes) -> bytes:
+        value = self.cbor2.loads(body) if body else {}
+        return json.dumps(to_json_value(value)).encode()
+
+    def response_to_cbor(self, operation: str, body: bytes) -> bytes:
+        data = json.loads(body) if body.strip() else {}
+        shape = self.model.operation_model(operation).output_shape
+        return self.cbor2.dumps(from_json_value(data, shape), datetime_as_timestamp=True,
+                                timezone=dt.timezone.utc)
+
+    def error(self, status: int, code: str, message: str, fault: str = "Sender") -> tuple[int, dict, bytes]:
+        body = self.cbor2.dumps({"__type": f"com.amazonaws.cloudwatch#{code}", "message": message})
+        headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                   "x-amzn-query-error": f"{code};{fault}"}
+        return status, headers, body
+
+
+def to_json_value(value):
+    """CBOR-decoded values to awsJson: timestamps as epoch seconds, blobs as base64."""
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    return value
+
+
+def from_json_value(value, shape):
+    """awsJson values to what the CBOR encoder must write for `shape`."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: from_json_value(v, members.get(k)) for k, v in value.items() if k in members}
+    if kind == "list" and isinstance(value, list):
+        return [from_json_value(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: from_json_value(v, shape.value) for k, v in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        if isinstance(value, str):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if kind == "blob" and isinstance(value, str):
+        return base64.b64decode(value)
+    if kind in ("double", "float") and isinstance(value, (int, float)):
+        return float(value)
+    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# ------------------------------------------------------------------ fault responses
+
+def query_error(status: int, code: str, kind: str) -> tuple[int, dict, bytes]:
+    body = (f'<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code>'
+            f'<Message>injected by the local AWS harness</Message></Error>'
+            f'<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>').encode()
+    return status, {"Content-Type": "text/xml"}, body
+
+
+def json_error(status: int, code: str, content_type: str) -> tuple[int, dict, bytes]:
+    body = json.dumps({"__type": code, "message": "injected by the local AWS harness"}).encode()
+    return status, {"Content-Type": content_type, "x-amzn-RequestId": str(uuid.uuid4())}, body
+
+
+def fault_response(fault: str, service: str, headers, bridge: CborBridge | None, path: str):
+    """A throttling or 5xx answer in the protocol the caller speaks."""
+    throttle = fault == "throttle"
+    if path.startswith(f"/service/{CBOR_SERVICE}/") and bridge:
+        if throttle:
+            return bridge.error(400, "Throttling", "Rate exceeded")
+        return bridge.error(500, "InternalServiceError", "injected server error", "Receiver")
+    if service == "lambda":
+        code = "TooManyRequestsException" if throttle else "ServiceException"
+        status, hdrs, body = json_error(429 if throttle else 500, code, "application/json")
+        hdrs["x-amzn-ErrorType"] = code
+        return status, hdrs, body
+    if service == "s3":
+        return query_error(503, "SlowDown" if throttle else "InternalError", "Receiver")
+    target = headers.get("X-Amz-Target")
+    if target:
+        content_type = headers.get("Content-Type", "application/x-amz-json-1.1")
+        if throttle:
+            return json_error(400, "ThrottlingException", content_type)
+        return json_error(500, "InternalFailure" if random.random() < 0.5 else "ServiceUnavailableException", content_type)
+    if throttle:
+        return query_error(400, "Throttling", "Sender")
+    return query_error(503, "ServiceUnavailable", "Receiver")
+
+
+# ------------------------------------------------------------------ the proxy
+
+class Harness:
+    def __init__(self, moto_host: str, moto_port: int) -> None:
+        self.moto = (moto_host, moto_port)
+        self.registry = Registry()
+        self.bridge = CborBridge()
+
+
+def make_handler(harness: Harness):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet: the tool's own logs matter
+            pass
+
+        def do_GET(self):
+            self.handle_any()
+
+        def do_POST(self):
+            self.handle_any()
+
+        def do_PUT(self):
+            self.handle_any()
+
+        def do_DELETE(self):
+            self.handle_any()
+
+        def do_HEAD(self):
+            self.handle_any()
+
+        def do_PATCH(self):
+            self.handle_any()
+
+        def read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        break
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def reply(self, status: int, headers: dict, body: bytes) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def reset_connection(self) -> None:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+
+        def handle_any(self) -> None:
+            body = self.read_body()
+            if self.path.startswith(CONTROL):
+                return self.control(body)
+            service, operation, key = identify(self.command, self.path, self.headers, body)
+            scopes = [harness.registry.everyone, harness.registry.scope(key)]
+            for scope in scopes:
+                scope.count(service, operation)
+            fault, latency = None, 0.0
+            for scope in scopes:
+                f, l = scope.decide(service, operation)
+                fault, latency = fault or f, latency + l
+            if latency:
+                time.sleep(latency)
+            if fault == "reset":
+                return self.reset_connection()
+            if fault:
+                return self.reply(*fault_response(fault, service, self.headers, harness.bridge, self.path))
+            self.reply(*self.forward(service, operation, key, body))
+
+        def forward(self, service: str, operation: str, key: str, body: bytes):
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
+            headers["x-moto-account-id"] = account_for(key)
+            method, path, cbor = self.command, self.path, False
+            if self.path.startswith(f"/service/{CBOR_SERVICE}/operation/"):
+                if not harness.bridge.implemented(operation):
+                    return harness.bridge.error(
+                        501, "NotImplemented",
+                        f"the local AWS emulator (moto) does not implement CloudWatch {operation}")
+                cbor = True
+                try:
+                    body = harness.bridge.request_to_json(body)
+                except Exception as e:  # a malformed CBOR body is the caller's error
+                    return harness.bridge.error(400, "SerializationException", f"bad CBOR body: {e}")
+                method, path = "POST", "/"
+                for h in list(headers):
+                    if h.lower() in ("content-type", "smithy-protocol", "accept"):
+                        del headers[h]
+                headers["Content-Type"] = "application/x-amz-json-1.0"
+                headers["X-Amz-Target"] = f"{CBOR_SERVICE}.{operation}"
+            connection = http.client.HTTPConnection(*harness.moto, timeout=120)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                status, data = response.status, response.read()
+                out_headers = dict(response.getheaders())
+            finally:
+                connection.close()
+            if not cbor:
+                return status, out_headers, data
+            return self.cbor_response(operation, status, out_headers, data)
+
+        def cbor_response(self, operation: str, status: int, headers: dict, data: bytes):
+            bridge = harness.bridge
+            if 200 <= status < 300:
+                return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, \
+                    bridge.response_to_cbor(operation, data)
+            try:
+                error = json.loads(data)
+                code = str(error.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
+                message = error.get("message") or error.get("Message") or code
+            except ValueError:
+                code, message = "InternalFailure", f"the emulator failed on {operation} (HTTP {status})"
+            query = headers.get("x-amzn-query-error") or f"{code};{'Sender' if status < 500 else 'Receiver'}"
+            code, _, fault = query.partition(";")
+            return bridge.error(status, code, message, fault or "Sender")
+
+        def control(self, body: bytes) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            what = url.path[len(CONTROL):].strip("/")
+            key = urllib.parse.parse_qs(url.query).get("key", [None])[0]
+            registry = harness.registry
+            scope = registry.scope(key) if key else registry.everyone
+            reply = lambda status, value: self.reply(status, {"Content-Type": "application/json"},  # noqa: E731
+                                                     json.dumps(value).encode())
+            if what == "health":
+                return reply(200, {"ok": True})
+            if what == "requests" and self.command == "GET":
+                return reply(200, scope.snapshot())
+            if what == "requests" and self.command == "DELETE":
+                with scope.lock:
+                    scope.reset_counters()
+                return reply(200, {"ok": True})
+            if what == "faults" and self.command in ("PUT", "POST"):
+                faults = json.loads(body or b"{}")
+                target = registry.scope(faults["key"]) if faults.get("key") else registry.everyone
+                target.set_faults(faults)
+                return reply(200, {"ok": True})
+            if what == "faults" and self.command == "DELETE":
+                scope.set_faults(None)
+                return reply(200, {"ok": True})
+            if what == "reset" and self.command == "POST":
+                connection = http.client.HTTPConnection(*harness.moto, timeout=30)
+                connection.request("POST", "/moto-api/reset")
+                connection.getresponse().read()
+                registry.clear()
+                return reply(200, {"ok": True})
+            return reply(404, {"error": f"unknown control endpoint {self.command} {url.path}"})
+
+    return Handler
+
+
+# ------------------------------------------------------------------ commands
+
+def serve(port: int, exit_on_eof: bool) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    moto_host, moto_port = moto.get_host_and_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(Harness(moto_host, moto_port)))
+    server.daemon_threads = True
+    stopping = threading.Event()
+
+    def stop(*_):
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if exit_on_eof:
+        # The parent (a test process) holds our stdin: when it exits, for whatever reason,
+        # the pipe closes and we go too, so no emulator outlives its tests.
+        threading.Thread(target=lambda: (sys.stdin.read(), stop()), daemon=True).start()
+    print(f"endpoint http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        moto.stop()
+    return 0
+
+
+def state_dir() -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.environ.get("LOCAL_AWS_STATE_DIR", os.path.join(root, ".local-aws"))
+
+
+def read_state() -> dict | None:
+    try:
+        with open(os.path.join(state_dir(), "state.json")) as f:
+            state = json.load(f)
+        os.kill(state["pid"], 0)
+        return state
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def start(port: int) -> int:
+    running = read_state()
+    if running:
+        print(f"endpoint {running['endpoint']}")
+        return 0
+    os.makedirs(state_dir(), exist_ok=True)
+    log_path = os.path.join(state_dir(), "server.log")
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the server: a session of its own, detached from this terminal
+        os.setsid()
+        os.close(read_fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(devnull, 0)
+        os.dup2(write_fd, 1)
+        os.dup2(log, 2)
+        os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), "serve", "--port", str(port)])
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        line = pipe.readline().strip()  # blocks until the server answers, or dies
+    if not line.startswith("endpoint "):
+        print(f"local-aws: the emulator did not start; see {log_path}", file=sys.stderr)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return 1
+    endpoint = line.split(" ", 1)[1]
+    with open(os.path.join(state_dir(), "state.json"), "w") as f:
+        json.dump({"pid": pid, "endpoint": endpoint}, f)
+    print(line)
+    return 0
+
+
+def stop_command() -> int:
+    state = read_state()
+    path = os.path.join(state_dir(), "state.json")
+    if not state:
+        if os.path.exists(path):
+            os.remove(path)
+        print("local-aws: not running")
+        return 0
+    pid = state["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = 0
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                done = pid
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    os.remove(path)
+    print(f"local-aws: stopped (pid {pid})")
+    return 0
+
+
+def status_command() -> int:
+    state = read_state()
+    if state:
+        print(f"endpoint {state['endpoint']} (pid {state['pid']})")
+        return 0
+    print("local-aws: not running")
+    return 3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="local-aws", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("serve", "start"):
+        p = sub.add_parser(name)
+        p.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
+        if name == "serve":
+            p.add_argument("--exit-on-stdin-eof", action="store_true")
+    sub.add_parser("stop")
+    sub.add_parser("status")
+    args = parser.parse_args()
+    if args.command == "serve":
+        return serve(args.port, args.exit_on_stdin_eof)
+    if args.command == "start":
+        return start(args.port)
+    if args.command == "stop":
+        return stop_command()
+    return status_command()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
