@@ -316,6 +316,18 @@ fn lambda_error_rate_alarm(
         )
 }
 
+async fn describe_alarm(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    name: &str,
+) -> aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput {
+    cloudwatch
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .expect("describe_alarms")
+}
+
 #[tokio::test]
 async fn cloudwatch_alarms_round_trip_through_the_cbor_bridge() {
     let account = Account::new();
@@ -326,12 +338,7 @@ async fn cloudwatch_alarms_round_trip_through_the_cbor_bridge() {
         .await
         .expect("put_metric_alarm");
 
-    let described = cloudwatch
-        .describe_alarms()
-        .alarm_names("parser-error-rate")
-        .send()
-        .await
-        .expect("describe");
+    let described = describe_alarm(&cloudwatch, "parser-error-rate").await;
     let alarm = &described.metric_alarms()[0];
     assert_eq!(alarm.threshold(), Some(1.0));
     assert_eq!(
@@ -365,12 +372,7 @@ async fn cloudwatch_alarms_round_trip_through_the_cbor_bridge() {
         .send()
         .await
         .expect("set_alarm_state");
-    let described = cloudwatch
-        .describe_alarms()
-        .alarm_names("parser-error-rate")
-        .send()
-        .await
-        .expect("describe");
+    let described = describe_alarm(&cloudwatch, "parser-error-rate").await;
     assert_eq!(
         described.metric_alarms()[0].state_value(),
         Some(&StateValue::Alarm)
@@ -405,12 +407,7 @@ async fn cloudwatch_alarms_round_trip_through_the_cbor_bridge() {
         .send()
         .await
         .expect("delete");
-    let described = cloudwatch
-        .describe_alarms()
-        .alarm_names("parser-error-rate")
-        .send()
-        .await
-        .expect("describe");
+    let described = describe_alarm(&cloudwatch, "parser-error-rate").await;
     assert!(described.metric_alarms().is_empty());
 }
 

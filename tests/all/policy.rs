@@ -2,6 +2,17 @@
 
 use crate::support::Project;
 
+/// Runs `validate --output json`, expects exit 3 (refused), and returns the report.
+fn validate_refused(project: &Project, env: &str) -> serde_json::Value {
+    let output = project
+        .cmd()
+        .args(["validate", "--env", env, "--output", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
 /// Makes the raw bucket public, writable by anyone's role, and unencrypted.
 fn weaken(project: &Project) {
     let storage = "templates/stacks/storage.yaml.tera";
@@ -26,13 +37,7 @@ fn weaken(project: &Project) {
 fn findings_block_production_with_exit_3() {
     let project = Project::copy();
     weaken(&project);
-    let output = project
-        .cmd()
-        .args(["validate", "--env", "production", "--output", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(3));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let doc = validate_refused(&project, "production");
     let findings = doc["policy"]["findings"].as_array().expect("findings");
     let has = |rule: &str, resource: &str| {
         findings.iter().any(|f| {
@@ -85,13 +90,7 @@ fn deletion_protection_is_required_in_production_only() {
         "DeletionProtection: {{ env.production }}",
         "DeletionProtection: false",
     );
-    let output = project
-        .cmd()
-        .args(["validate", "--env", "production", "--output", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(3));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let doc = validate_refused(&project, "production");
     let blocking: Vec<&serde_json::Value> = doc["policy"]["findings"]
         .as_array()
         .expect("findings")
@@ -115,13 +114,7 @@ fn a_service_without_its_alarms_is_found() {
         "environments/production.yaml",
         "  ecs-memory:\n    enabled: false\n",
     );
-    let output = project
-        .cmd()
-        .args(["validate", "--env", "production", "--output", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(3));
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let doc = validate_refused(&project, "production");
     let rules: Vec<(&str, &str)> = doc["policy"]["findings"]
         .as_array()
         .expect("findings")
@@ -141,13 +134,7 @@ fn a_service_without_its_alarms_is_found() {
 fn an_alarm_channel_without_a_topic_is_found() {
     let project = Project::copy();
     project.replace("templates/stacks/alerts.yaml.tera", "TopicName: \"{{ env.prefix }}-alerts-{{ name }}\"\n      DisplayName: \"FacturaScan {{ env.name }}\"", "TopicName: \"{{ env.prefix }}-mail-{{ name }}\"\n      DisplayName: \"FacturaScan {{ env.name }}\"");
-    let output = project
-        .cmd()
-        .args(["validate", "--env", "production", "--output", "json"])
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(3));
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = validate_refused(&project, "production").to_string();
     assert!(text.contains("ALARM_CHANNEL"), "{text}");
     assert!(
         text.contains("facturascan-production-alerts-ops-email"),
