@@ -126,7 +126,7 @@ pub fn parse() -> Result<Cli, Exit> {
 
 pub fn run(cli: Cli, host: Host) -> Exit {
     let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
-    logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
+    let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
     let action = action_name(&cli.command);
     let started = Instant::now();
     let result = dispatch(&cli);
@@ -135,17 +135,34 @@ pub fn run(cli: Cli, host: Host) -> Exit {
         Ok((stdout, exit)) => {
             print_stdout(&stdout);
             let result = if exit == Exit::Ok { "ok" } else { "refused" };
-            tracing::debug!(action, result, latency_ms, "{action} finished");
+            // In JSON (CI) every run ends with one event carrying the platform's fields; on a
+            // terminal the result on stdout already says it.
+            if json_logs {
+                tracing::info!(action, result, latency_ms, "{action} finished");
+            } else {
+                tracing::debug!(action, result, latency_ms, "{action} finished");
+            }
             exit
         }
         Err(error) => {
-            tracing::debug!(
-                action,
-                result = "error",
-                latency_ms,
-                kind = error.kind(),
-                "{action} failed"
-            );
+            let kind = error.kind();
+            if json_logs {
+                tracing::info!(
+                    action,
+                    result = "error",
+                    latency_ms,
+                    kind,
+                    "{action} failed"
+                );
+            } else {
+                tracing::debug!(
+                    action,
+                    result = "error",
+                    latency_ms,
+                    kind,
+                    "{action} failed"
+                );
+            }
             if cli.output == OutputFormat::Json {
                 print_stdout(&report::format_error(&error));
             }

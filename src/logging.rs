@@ -44,8 +44,9 @@ impl RunIdentity {
     }
 }
 
-/// Installs the global subscriber. `verbosity` counts `-v` flags.
-pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity) {
+/// Installs the global subscriber. `verbosity` counts `-v` flags. Returns whether logs are
+/// JSON lines.
+pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity) -> bool {
     let level = match verbosity {
         0 => "info",
         1 => "debug",
@@ -76,6 +77,7 @@ pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity
     };
     // A second init (tests calling `run` twice) keeps the first subscriber.
     let _ = result;
+    json
 }
 
 struct JsonLines {

@@ -3,6 +3,7 @@
 
 use super::diagnostic::ConfigError;
 use super::model::{Config, EcsService, LambdaService, Runtime, ThresholdUnit, Tier};
+use super::secret::SecretRef;
 use super::source::{Node, PathSegment, path};
 use crate::graph::StackGraph;
 
@@ -317,6 +318,18 @@ impl Validator<'_> {
                         "change memory, or cpu to a size that allows it",
                     );
                 }
+            }
+        }
+        for (key, secret) in &ecs.secrets {
+            if matches!(secret, SecretRef::Env(_)) {
+                self.report(
+                    &with_key(with_key(base.clone(), "secrets"), key),
+                    format!(
+                        "container secret `{key}` reads a variable of the machine running facturactl"
+                    ),
+                    "an `ssm:` or `secretsmanager:` reference, which ECS resolves when the task starts",
+                    "store the value in SSM Parameter Store or Secrets Manager and reference it",
+                );
             }
         }
         self.range(

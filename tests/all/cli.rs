@@ -171,7 +171,7 @@ fn json_logs_carry_the_platform_fields() {
         .current_dir(repo_root())
         .env("FACTURACTL_TRACE_ID", "trace-123")
         .env("GITHUB_ACTOR", "ana")
-        .args(["validate", "--env", "local", "--log-format", "json", "-v"])
+        .args(["validate", "--env", "local", "--log-format", "json"])
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -193,7 +193,7 @@ fn ci_defaults_to_json_logs() {
     let output = facturactl()
         .current_dir(repo_root())
         .env("CI", "true")
-        .args(["validate", "--env", "local", "-v"])
+        .args(["validate", "--env", "local"])
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -386,6 +386,20 @@ fn cases() -> Vec<Case> {
             says: "depends on `storage`, which is disabled here",
         },
         Case {
+            name: "container secret from the deployer's environment",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "environment = { LOG_FORMAT = \"json\" }\n\n[services.backend]",
+                    "environment = { LOG_FORMAT = \"json\" }\nsecrets = { DB_URL = \"env:DB_URL\" }\n\n[services.backend]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("secrets = { DB_URL"),
+            says: "container secret `DB_URL` reads a variable",
+        },
+        Case {
             name: "missing environment file",
             env: "qa",
             setup: |_| {},
