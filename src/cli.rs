@@ -9,14 +9,17 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::{AwsContext, EndpointOverride};
 use crate::config::{self, LoadedConfig};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::logging::{self, LogFormat, RunIdentity};
 use crate::policy;
+use crate::progress::ProgressSink;
 use crate::render;
 use crate::report::{self, OutputFormat};
 use crate::schema::{self, SchemaFile};
+use crate::stacks::{self, deploy::DeployOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +55,19 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+
+    /// `AWS_ENDPOINT_URL`, filled in from the host by `run`.
+    #[arg(skip)]
+    pub aws_endpoint_url: Option<String>,
+}
+
+impl Cli {
+    fn endpoint_override(&self) -> EndpointOverride {
+        EndpointOverride {
+            flag: self.endpoint_url.clone(),
+            env_var: self.aws_endpoint_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +83,30 @@ pub enum Command {
         /// List the policy rules and why each exists, instead of validating.
         #[arg(long)]
         explain: bool,
+    },
+    /// Deploy the environment's stacks in dependency order (independent ones concurrently);
+    /// unchanged stacks are skipped without a write.
+    Deploy {
+        /// Only these stacks (their dependencies' outputs are read from what is deployed).
+        #[arg(long = "stack", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// Stacks deployed at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        max_concurrency: u16,
+        /// Refuse instead of waiting when a stack is busy with another operation.
+        #[arg(long)]
+        no_wait: bool,
+        /// Delete and create again a stack whose first create failed (ROLLBACK_COMPLETE).
+        #[arg(long)]
+        recreate_failed: bool,
+    },
+    /// Delete the environment's stacks, dependents first. Never production.
+    Destroy {
+        /// Do not ask (required without a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        max_concurrency: u16,
     },
     /// Inspect the configuration.
     Config {
@@ -90,6 +130,8 @@ pub enum ConfigCommand {
 /// environment behind the caller's back.
 #[derive(Debug, Clone, Default)]
 pub struct Host {
+    /// `AWS_ENDPOINT_URL` is below; the rest of the AWS settings (credentials, profile) are
+    /// read by the SDK's own provider chain.
     /// `CI` or `GITHUB_ACTIONS` is set.
     pub in_ci: bool,
     /// `GITHUB_ACTOR` or `USER`.
@@ -124,7 +166,8 @@ pub fn parse() -> Result<Cli, Exit> {
     })
 }
 
-pub fn run(cli: Cli, host: Host) -> Exit {
+pub fn run(mut cli: Cli, host: Host) -> Exit {
+    cli.aws_endpoint_url = host.aws_endpoint_url.clone();
     let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
     let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
     let action = action_name(&cli.command);
@@ -183,6 +226,8 @@ fn print_stdout(text: &str) {
 fn action_name(command: &Command) -> &'static str {
     match command {
         Command::Render { .. } => "render",
+        Command::Deploy { .. } => "deploy",
+        Command::Destroy { .. } => "destroy",
         Command::Validate { .. } => "validate",
         Command::Config { .. } => "config.show",
         Command::Schema { .. } => "schema",
@@ -239,6 +284,72 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             Ok((report::format(&report, cli.output), Exit::Ok))
         }
+        Command::Deploy {
+            stacks,
+            max_concurrency,
+            no_wait,
+            recreate_failed,
+        } => {
+            let (loaded, rendered) = load_checked(cli)?;
+            check_stack_names(&rendered, stacks)?;
+            let options = DeployOptions {
+                max_concurrency: usize::from(*max_concurrency),
+                no_wait: *no_wait,
+                recreate_failed: *recreate_failed,
+                only: (!stacks.is_empty()).then(|| stacks.iter().cloned().collect()),
+            };
+            let rt = runtime()?;
+            let endpoint = cli.endpoint_override();
+            let report = with_progress(&rt, async |progress| {
+                let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
+                stacks::deploy::deploy(&aws, &rendered, &options, progress).await
+            })?;
+            let exit = if report.failed() {
+                Exit::Error
+            } else {
+                Exit::Ok
+            };
+            Ok((
+                report::format(&report::DeployView(&report), cli.output),
+                exit,
+            ))
+        }
+        Command::Destroy {
+            yes,
+            max_concurrency,
+        } => {
+            let loaded = load(cli)?;
+            let env = &loaded.config.environment;
+            if env.tier == config::Tier::Production {
+                return Err(Error::Refused {
+                    message: format!("`{}` is a production environment: facturactl never destroys it", env.name),
+                    help: "production stacks are removed by hand, one at a time, after their data is archived".into(),
+                });
+            }
+            let rendered = render::render(&loaded)?;
+            if !yes && !confirm(&format!("Delete every stack of `{}`?", env.name)) {
+                return Err(Error::Refused {
+                    message: format!("not confirmed: nothing of `{}` was deleted", env.name),
+                    help: "answer `yes` on a terminal, or pass --yes".into(),
+                });
+            }
+            let rt = runtime()?;
+            let endpoint = cli.endpoint_override();
+            let report = with_progress(&rt, async |progress| {
+                let aws = AwsContext::new(env, &endpoint).await;
+                stacks::destroy::destroy(&aws, &rendered, usize::from(*max_concurrency), progress)
+                    .await
+            })?;
+            let exit = if report.failed() {
+                Exit::Error
+            } else {
+                Exit::Ok
+            };
+            Ok((
+                report::format(&report::DeployView(&report), cli.output),
+                exit,
+            ))
+        }
         Command::Validate { explain: false } => {
             let loaded = load(cli)?;
             let rendered = render::render(&loaded)?;
@@ -261,6 +372,93 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             Ok((report::format(&report, cli.output), exit))
         }
     }
+}
+
+/// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS
+/// before the environment is valid.
+fn load_checked(cli: &Cli) -> Result<(LoadedConfig, render::RenderedEnv), Error> {
+    let loaded = load(cli)?;
+    let rendered = render::render(&loaded)?;
+    let policy = policy::check(&loaded.config, &rendered);
+    let blocking: Vec<String> = policy
+        .findings
+        .iter()
+        .filter(|f| f.level == policy::Level::Error)
+        .map(|f| {
+            format!(
+                "{}[{}] {}/{}: {}",
+                "error", f.rule, f.stack, f.resource, f.message
+            )
+        })
+        .collect();
+    if !blocking.is_empty() {
+        return Err(Error::Refused {
+            message: format!("policy blocks this deploy:\n  {}", blocking.join("\n  ")),
+            help: "fix the findings (`facturactl validate` explains each), or add an exception with its reason to [policy] in deploy.toml".into(),
+        });
+    }
+    Ok((loaded, rendered))
+}
+
+/// Asks on the terminal; without one (CI, a pipe) the answer is no.
+fn confirm(question: &str) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return false;
+    }
+    eprint!("{question} Type `yes` to go on: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}
+
+fn check_stack_names(rendered: &render::RenderedEnv, names: &[String]) -> Result<(), Error> {
+    match names
+        .iter()
+        .find(|n| !rendered.stacks.iter().any(|s| &s.name == *n))
+    {
+        None => Ok(()),
+        Some(unknown) => Err(Error::Usage {
+            message: format!("`{unknown}` is not an enabled stack of this environment"),
+            help: format!(
+                "stacks: {}",
+                rendered
+                    .stacks
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage {
+            message: format!("cannot start the async runtime: {e}"),
+            help: "check the process limits (threads, file descriptors)".into(),
+        })
+}
+
+/// Renders progress events as lines on stderr while `work` runs.
+fn with_progress<T>(rt: &tokio::runtime::Runtime, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+    rt.block_on(async {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let line = report::progress_line(&event);
+                let mut stderr = std::io::stderr().lock();
+                let _ = writeln!(stderr, "{line}");
+            }
+        });
+        let sink = ProgressSink::new(sender);
+        let result = work(&sink).await;
+        drop(sink);
+        let _ = printer.await;
+        result
+    })
 }
 
 fn load(cli: &Cli) -> Result<LoadedConfig, Error> {

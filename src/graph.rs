@@ -23,6 +23,22 @@ impl StackGraph {
         self.deps.get(stack).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The same graph with only `names` in it: edges to other nodes are dropped (they are
+    /// outside this run, and count as already done).
+    pub fn restricted_to(&self, names: &[String]) -> Self {
+        Self {
+            deps: self
+                .deps
+                .iter()
+                .filter(|(name, _)| names.contains(name))
+                .map(|(name, deps)| {
+                    let kept = deps.iter().filter(|d| names.contains(d)).cloned().collect();
+                    (name.clone(), kept)
+                })
+                .collect(),
+        }
+    }
+
     /// A cycle, as the list of stacks around it (first repeated at the end), if there is one.
     pub fn find_cycle(&self) -> Option<Vec<String>> {
         #[derive(Clone, Copy, PartialEq)]

@@ -13,6 +13,8 @@ pub mod exit;
 pub mod graph;
 pub mod logging;
 pub mod policy;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod schema;
+pub mod stacks;

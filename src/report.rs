@@ -252,3 +252,149 @@ pub fn format_error(error: &Error) -> String {
     s.push('\n');
     s
 }
+
+/// One line of progress on stderr, for people and CI logs alike.
+pub fn progress_line(event: &crate::progress::Progress) -> String {
+    use crate::progress::Progress;
+    match event {
+        Progress::StackStarted { stack, action } => format!("{stack}: {action}"),
+        Progress::StackEvent {
+            stack,
+            resource,
+            resource_type,
+            status,
+            reason,
+        } => {
+            let reason = reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            format!("{stack}: {resource} {resource_type} {status}{reason}")
+        }
+        Progress::StackWaiting {
+            stack,
+            status,
+            elapsed_ms,
+        } => format!("{stack}: {status}, {:.1}s", *elapsed_ms as f64 / 1000.0),
+        Progress::StackFinished {
+            stack,
+            action,
+            result,
+            elapsed_ms,
+        } => format!(
+            "{stack}: {action} {result} in {:.2}s",
+            *elapsed_ms as f64 / 1000.0
+        ),
+    }
+}
+
+/// `deploy`: a summary table, then what failed and why.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct DeployView<'a>(pub &'a crate::stacks::deploy::DeployReport);
+
+impl Report for DeployView<'_> {
+    fn text(&self) -> String {
+        use crate::stacks::deploy::StackResult;
+        let report = self.0;
+        let width = report
+            .stacks
+            .iter()
+            .map(|s| s.stack.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let mut out = format!(
+            "{:width$}  {:9}  {:9}  {:>8}\n",
+            "stack", "action", "result", "duration"
+        );
+        for s in &report.stacks {
+            let result = match s.result {
+                StackResult::Succeeded => "ok",
+                StackResult::Skipped => "skipped",
+                StackResult::Failed => "FAILED",
+            };
+            let _ = writeln!(
+                out,
+                "{:width$}  {:9}  {:9}  {:>7.2}s",
+                s.stack,
+                s.action.as_str(),
+                result,
+                s.duration_ms as f64 / 1000.0
+            );
+        }
+        for s in report.stacks.iter().filter(|s| s.message.is_some()) {
+            let _ = writeln!(
+                out,
+                "\n{}: {}",
+                s.stack,
+                s.message.as_deref().unwrap_or_default()
+            );
+            for f in &s.failures {
+                let _ = writeln!(
+                    out,
+                    "  {} ({}) {}: {}",
+                    f.resource, f.resource_type, f.status, f.reason
+                );
+            }
+        }
+        let changed = report.changed();
+        let verdict = if report.failed() { "failed" } else { "done" };
+        let _ = writeln!(
+            out,
+            "\n{} {verdict}: `{}`, {} stacks ({} changed) in {:.2}s",
+            report.operation,
+            report.environment,
+            report.stacks.len(),
+            changed.len(),
+            report.duration_ms as f64 / 1000.0
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        use crate::stacks::deploy::StackResult;
+        let report = self.0;
+        let mut out = format!(
+            "### {} of `{}`: {}\n\n| stack | action | result | duration |\n|---|---|---|---|\n",
+            report.operation,
+            report.environment,
+            if report.failed() {
+                "failed"
+            } else {
+                "succeeded"
+            }
+        );
+        for s in &report.stacks {
+            let result = match s.result {
+                StackResult::Succeeded => "ok",
+                StackResult::Skipped => "skipped",
+                StackResult::Failed => "**failed**",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2}s |",
+                s.stack,
+                s.action.as_str(),
+                result,
+                s.duration_ms as f64 / 1000.0
+            );
+        }
+        for s in report.stacks.iter().filter(|s| s.message.is_some()) {
+            let _ = writeln!(
+                out,
+                "\n**{}**: {}",
+                s.stack,
+                s.message.as_deref().unwrap_or_default()
+            );
+            for f in &s.failures {
+                let _ = writeln!(
+                    out,
+                    "- `{}` ({}) {}: {}",
+                    f.resource, f.resource_type, f.status, f.reason
+                );
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,847 @@
+//! Deploying stacks: decide per stack (create, update, skip), apply, wait, report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
+use serde::Serialize;
+
+use super::live::{self, Condition, HASH_TAG, LiveStack};
+use super::scheduler::{self, Outcome};
+use crate::aws::AwsContext;
+use crate::error::AwsError;
+use crate::graph::StackGraph;
+use crate::progress::{Progress, ProgressSink};
+use crate::render::{RenderedEnv, RenderedStack};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_values_compare_as_lists() {
+        assert_eq!(list_items("a,b"), ["a", "b"]);
+        assert_eq!(list_items("a, b"), ["a", "b"]);
+        assert_eq!(list_items("['a', 'b']"), ["a", "b"]);
+        assert!(list_items("").is_empty());
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub max_concurrency: usize,
+    /// Refuse, rather than wait, when a stack is busy with another operation.
+    pub no_wait: bool,
+    /// Delete and create again a stack whose first create failed (ROLLBACK_COMPLETE).
+    pub recreate_failed: bool,
+    /// Only these stacks (and nothing else), when set.
+    pub only: Option<BTreeSet<String>>,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        Self {
+            max_concurrency: 8,
+            no_wait: false,
+            recreate_failed: false,
+            only: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Recreate,
+    Unchanged,
+    Delete,
+    None,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Recreate => "recreate",
+            Self::Unchanged => "unchanged",
+            Self::Delete => "delete",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackResult {
+    Succeeded,
+    Skipped,
+    Failed,
+}
+
+/// A resource that failed, from the stack's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceFailure {
+    pub resource: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackReport {
+    pub stack: String,
+    pub stack_name: String,
+    pub action: Action,
+    pub result: StackResult,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<ResourceFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    /// `deploy` or `destroy`.
+    pub operation: &'static str,
+    pub environment: String,
+    pub stacks: Vec<StackReport>,
+    pub duration_ms: u64,
+}
+
+impl DeployReport {
+    pub fn failed(&self) -> bool {
+        self.stacks
+            .iter()
+            .any(|s| s.result != StackResult::Succeeded)
+    }
+
+    pub fn changed(&self) -> Vec<&str> {
+        self.stacks
+            .iter()
+            .filter(|s| !matches!(s.action, Action::Unchanged | Action::None))
+            .map(|s| s.stack.as_str())
+            .collect()
+    }
+}
+
+/// What one stack's deploy produced for its dependents.
+struct Deployed {
+    action: Action,
+    status: String,
+    outputs: BTreeMap<String, String>,
+}
+
+/// A stack deploy that did not succeed, with what the report needs.
+pub(super) struct StackError {
+    pub(super) action: Action,
+    pub(super) message: String,
+    pub(super) status: Option<String>,
+    pub(super) failures: Vec<ResourceFailure>,
+}
+
+impl StackError {
+    fn refused(message: String) -> Self {
+        Self {
+            action: Action::None,
+            message,
+            status: None,
+            failures: Vec::new(),
+        }
+    }
+}
+
+impl From<AwsError> for StackError {
+    fn from(e: AwsError) -> Self {
+        Self::refused(e.to_string())
+    }
+}
+
+/// Deploys every rendered stack in dependency order, independent branches concurrently.
+pub async fn deploy(
+    aws: &AwsContext,
+    rendered: &RenderedEnv,
+    options: &DeployOptions,
+    progress: &ProgressSink,
+) -> Result<DeployReport, AwsError> {
+    let started = Instant::now();
+    let live = live::all(&aws.cloudformation).await?;
+    let selected: Vec<&RenderedStack> = rendered
+        .stacks
+        .iter()
+        .filter(|s| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(&s.name))
+        })
+        .collect();
+    let order: Vec<String> = selected.iter().map(|s| s.name.clone()).collect();
+    // Stacks outside a partial run count as done: their outputs come from what is live.
+    let graph = StackGraph::new(selected.iter().map(|s| {
+        let deps: &[String] = &s.depends_on;
+        (s.name.as_str(), deps)
+    }))
+    .restricted_to(&order);
+    let outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>> = Mutex::new(
+        rendered
+            .stacks
+            .iter()
+            .filter_map(|s| {
+                live.get(&s.stack_name)
+                    .map(|l| (s.name.clone(), l.outputs.clone()))
+            })
+            .collect(),
+    );
+    let timings: Mutex<BTreeMap<String, (u64, Action)>> = Mutex::new(BTreeMap::new());
+
+    let results = scheduler::run(&graph, &order, options.max_concurrency, |name| {
+        let stack = selected.iter().find(|s| s.name == name).copied();
+        let (outputs, timings, live) = (&outputs, &timings, &live);
+        async move {
+            let stack =
+                stack.ok_or_else(|| StackError::refused(format!("{name} is not rendered")))?;
+            let t0 = Instant::now();
+            let result = deploy_one(
+                aws,
+                stack,
+                live.get(&stack.stack_name),
+                outputs,
+                options,
+                progress,
+            )
+            .await;
+            let elapsed = t0.elapsed().as_millis() as u64;
+            let action = match &result {
+                Ok(d) => d.action,
+                Err(e) => e.action,
+            };
+            timings
+                .lock()
+                .map(|mut t| t.insert(name.clone(), (elapsed, action)))
+                .ok();
+            progress.send(Progress::StackFinished {
+                stack: name.clone(),
+                action: action.as_str(),
+                result: if result.is_ok() {
+                    "succeeded"
+                } else {
+                    "failed"
+                },
+                elapsed_ms: elapsed,
+            });
+            match result {
+                Ok(deployed) => {
+                    outputs
+                        .lock()
+                        .map(|mut o| o.insert(name, deployed.outputs.clone()))
+                        .ok();
+                    Ok((deployed.status, deployed.action))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await;
+
+    let timings = timings.into_inner().unwrap_or_default();
+    let stacks = results
+        .into_iter()
+        .map(|(name, outcome)| {
+            let stack_name = selected
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.stack_name.clone())
+                .unwrap_or_default();
+            let (duration_ms, _) = timings.get(&name).copied().unwrap_or((0, Action::None));
+            match outcome {
+                Outcome::Done((status, action)) => StackReport {
+                    stack: name,
+                    stack_name,
+                    action,
+                    result: StackResult::Succeeded,
+                    duration_ms,
+                    status: Some(status),
+                    message: None,
+                    failures: Vec::new(),
+                },
+                Outcome::Failed(failure) => StackReport {
+                    stack: name,
+                    stack_name,
+                    action: failure.action,
+                    result: StackResult::Failed,
+                    duration_ms,
+                    status: failure.status,
+                    message: Some(failure.message),
+                    failures: failure.failures,
+                },
+                Outcome::Skipped { because } => StackReport {
+                    stack: name,
+                    stack_name,
+                    action: Action::None,
+                    result: StackResult::Skipped,
+                    duration_ms: 0,
+                    status: None,
+                    message: Some(format!("not deployed: `{because}` did not succeed")),
+                    failures: Vec::new(),
+                },
+            }
+        })
+        .collect();
+    Ok(DeployReport {
+        operation: "deploy",
+        environment: rendered.environment.clone(),
+        stacks,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The parameters a stack should carry: template defaults, then configured values, then
+/// inputs from other stacks' outputs.
+pub fn desired_parameters(
+    stack: &RenderedStack,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut params = template_defaults(stack);
+    params.extend(stack.parameters.clone());
+    for (param, input) in &stack.inputs {
+        let value = outputs
+            .get(&input.stack)
+            .and_then(|o| o.get(&input.output))
+            .ok_or_else(|| {
+                format!(
+                    "parameter {param} needs output {} of stack `{}`, which it does not have (deploy `{}` first, or check that its template declares the output)",
+                    input.output, input.stack, input.stack
+                )
+            })?;
+        params.insert(param.clone(), value.clone());
+    }
+    Ok(params)
+}
+
+/// `Default` of each template parameter, as CloudFormation reports it back.
+fn template_defaults(stack: &RenderedStack) -> BTreeMap<String, String> {
+    let Some(params) = stack
+        .document
+        .get("Parameters")
+        .and_then(|p| p.as_mapping())
+    else {
+        return BTreeMap::new();
+    };
+    params
+        .iter()
+        .filter_map(|(k, v)| {
+            let default = v.get("Default")?;
+            let text = match default {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Bool(b) => b.to_string(),
+                serde_yaml::Value::Sequence(items) => items
+                    .iter()
+                    .filter_map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .or_else(|| i.as_i64().map(|n| n.to_string()))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => return None,
+            };
+            Some((k.as_str()?.to_string(), text))
+        })
+        .collect()
+}
+
+/// Parameters of list types (`CommaDelimitedList`, `List<...>`), whose values are compared
+/// as lists: CloudFormation may report them with other spacing (and moto as `['a', 'b']`).
+fn list_parameters(stack: &RenderedStack) -> BTreeSet<&str> {
+    stack
+        .document
+        .get("Parameters")
+        .and_then(|p| p.as_mapping())
+        .map(|params| {
+            params
+                .iter()
+                .filter(|(_, v)| {
+                    v.get("Type")
+                        .and_then(|t| t.as_str())
+                        .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"))
+                })
+                .filter_map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn list_items(value: &str) -> Vec<&str> {
+    value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|item| item.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+pub fn desired_tags(stack: &RenderedStack) -> BTreeMap<String, String> {
+    let mut tags = stack.tags.clone();
+    tags.insert(HASH_TAG.into(), stack.hash.clone());
+    tags
+}
+
+/// What differs between the live stack and what we would deploy: template (by the hash
+/// tag), parameters, tags, termination protection. Empty means unchanged; anything unknown
+/// counts as a difference, so doubt leads to an update, never to a wrong skip.
+pub fn differences(
+    live: &LiveStack,
+    params: &BTreeMap<String, String>,
+    stack: &RenderedStack,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if live.condition() != Condition::Stable || live.status.contains("ROLLBACK") {
+        out.push(format!("status {}", live.status));
+    }
+    let tags = desired_tags(stack);
+    if live.tags.get(HASH_TAG) != tags.get(HASH_TAG) {
+        out.push("template".into());
+    }
+    for (key, want) in &tags {
+        if key != HASH_TAG && live.tags.get(key) != Some(want) {
+            out.push(format!("tag {key}"));
+        }
+    }
+    out.extend(
+        live.tags
+            .keys()
+            .filter(|k| !tags.contains_key(*k))
+            .map(|k| format!("tag {k} (removed)")),
+    );
+    let lists = list_parameters(stack);
+    for (key, want) in params {
+        let same = match live.parameters.get(key) {
+            Some(have) if lists.contains(key.as_str()) => list_items(have) == list_items(want),
+            Some(have) => have == want,
+            None => false,
+        };
+        if !same {
+            out.push(format!("parameter {key}"));
+        }
+    }
+    out.extend(
+        live.parameters
+            .keys()
+            .filter(|k| !params.contains_key(*k))
+            .map(|k| format!("parameter {k} (removed)")),
+    );
+    if live.termination_protection != stack.termination_protection {
+        out.push("termination protection".into());
+    }
+    out
+}
+
+async fn deploy_one(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    initial: Option<&LiveStack>,
+    outputs: &Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    options: &DeployOptions,
+    progress: &ProgressSink,
+) -> Result<Deployed, StackError> {
+    let cfn = &aws.cloudformation;
+    let params = {
+        let outputs = outputs.lock().map(|o| o.clone()).unwrap_or_default();
+        desired_parameters(stack, &outputs).map_err(StackError::refused)?
+    };
+    let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
+    let mut current = initial.cloned();
+    let mut recreate = false;
+
+    // Bring the stack to a state we may deploy onto, or refuse with the reason.
+    while let Some(live) = current.clone() {
+        match live.condition() {
+            Condition::Stable => break,
+            Condition::Gone => {
+                current = None;
+                break;
+            }
+            Condition::InProgress if options.no_wait => {
+                return Err(StackError::refused(format!(
+                    "{} is {} (another deploy or an operator is changing it); wait for it, or run without --no-wait to wait here",
+                    stack.stack_name, live.status
+                )));
+            }
+            Condition::InProgress => {
+                progress.send(Progress::StackWaiting {
+                    stack: stack.name.clone(),
+                    status: live.status.clone(),
+                    elapsed_ms: 0,
+                });
+                wait_for_terminal(aws, stack, deadline, progress, None).await?;
+                current = live::one(cfn, &stack.stack_name).await?;
+            }
+            Condition::ReviewOnly => {
+                // Created only to hold a change set that nobody executed: nothing deployed.
+                delete_and_wait(aws, stack, deadline, progress).await?;
+                current = None;
+            }
+            Condition::FailedCreate if options.recreate_failed => {
+                delete_and_wait(aws, stack, deadline, progress).await?;
+                current = None;
+                recreate = true;
+            }
+            Condition::FailedCreate => {
+                return Err(StackError {
+                    action: Action::None,
+                    message: format!(
+                        "{} is {}: its first create failed and nothing usable remains. Run again with --recreate-failed to delete and create it, or delete it yourself",
+                        stack.stack_name, live.status
+                    ),
+                    status: Some(live.status.clone()),
+                    failures: recent_failures(aws, &stack.stack_name, None)
+                        .await
+                        .unwrap_or_default(),
+                });
+            }
+            Condition::RollbackFailed => {
+                return Err(StackError {
+                    action: Action::None,
+                    message: format!(
+                        "{name} is UPDATE_ROLLBACK_FAILED: fix the cause below, then run `aws cloudformation continue-update-rollback --stack-name {name}` (add `--resources-to-skip` for resources that cannot roll back) and deploy again",
+                        name = stack.stack_name
+                    ),
+                    status: Some(live.status.clone()),
+                    failures: recent_failures(aws, &stack.stack_name, None)
+                        .await
+                        .unwrap_or_default(),
+                });
+            }
+            Condition::DeleteFailed => {
+                return Err(StackError::refused(format!(
+                    "{} is DELETE_FAILED: delete it (retaining the resources that block it) before deploying",
+                    stack.stack_name
+                )));
+            }
+        }
+    }
+
+    let changes = current
+        .as_ref()
+        .map(|live| differences(live, &params, stack));
+    if let Some(changes) = changes.as_ref().filter(|c| !c.is_empty()) {
+        tracing::debug!(stack = %stack.name, changes = %changes.join(", "), "stack differs from its rendering");
+    }
+    let action = match &current {
+        Some(live) if changes.as_ref().is_some_and(Vec::is_empty) => {
+            return Ok(Deployed {
+                action: Action::Unchanged,
+                status: live.status.clone(),
+                outputs: live.outputs.clone(),
+            });
+        }
+        Some(_) => Action::Update,
+        None if recreate => Action::Recreate,
+        None => Action::Create,
+    };
+    progress.send(Progress::StackStarted {
+        stack: stack.name.clone(),
+        action: action.as_str(),
+    });
+
+    let parameters: Vec<Parameter> = params
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
+    let tags: Vec<Tag> = desired_tags(stack)
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let since = aws_sdk_cloudformation::primitives::DateTime::from(
+        std::time::SystemTime::now() - Duration::from_secs(5),
+    );
+    let fail = |message: String, status: Option<String>, failures| StackError {
+        action,
+        message,
+        status,
+        failures,
+    };
+
+    match action {
+        Action::Update => {
+            let result = cfn
+                .update_stack()
+                .stack_name(&stack.stack_name)
+                .template_body(&stack.body)
+                .set_parameters(Some(parameters))
+                .set_tags(Some(tags))
+                .capabilities(Capability::CapabilityIam)
+                .capabilities(Capability::CapabilityNamedIam)
+                .send()
+                .await;
+            if let Err(e) = result {
+                let error = AwsError::new("UpdateStack", e);
+                // Only parameters CloudFormation masks (NoEcho) made us try: nothing to do.
+                if error.message.contains("No updates are to be performed") {
+                    let live = live::one(cfn, &stack.stack_name).await?;
+                    sync_termination_protection(aws, stack, live.as_ref()).await?;
+                    let live = live.unwrap_or_else(|| {
+                        current.clone().unwrap_or_else(|| unreachable_live(stack))
+                    });
+                    return Ok(Deployed {
+                        action: Action::Unchanged,
+                        status: live.status,
+                        outputs: live.outputs,
+                    });
+                }
+                return Err(fail(error.to_string(), None, Vec::new()));
+            }
+        }
+        _ => {
+            cfn.create_stack()
+                .stack_name(&stack.stack_name)
+                .template_body(&stack.body)
+                .set_parameters(Some(parameters))
+                .set_tags(Some(tags))
+                .capabilities(Capability::CapabilityIam)
+                .capabilities(Capability::CapabilityNamedIam)
+                .enable_termination_protection(stack.termination_protection)
+                .send()
+                .await
+                .map_err(|e| {
+                    fail(
+                        AwsError::new("CreateStack", e).to_string(),
+                        None,
+                        Vec::new(),
+                    )
+                })?;
+        }
+    }
+
+    let finished = wait_for_terminal(aws, stack, deadline, progress, Some(since)).await?;
+    if live::is_failure(&finished.status) {
+        let failures = recent_failures(aws, &stack.stack_name, Some(since))
+            .await
+            .unwrap_or_default();
+        let first = failures
+            .first()
+            .map(|f| {
+                format!(
+                    ": {} ({}) {}: {}",
+                    f.resource, f.resource_type, f.status, f.reason
+                )
+            })
+            .unwrap_or_default();
+        return Err(fail(
+            format!("{} ended {}{first}", stack.stack_name, finished.status),
+            Some(finished.status.clone()),
+            failures,
+        ));
+    }
+    if action == Action::Update {
+        sync_termination_protection(aws, stack, Some(&finished)).await?;
+    }
+    Ok(Deployed {
+        action,
+        status: finished.status,
+        outputs: finished.outputs,
+    })
+}
+
+fn unreachable_live(stack: &RenderedStack) -> LiveStack {
+    LiveStack {
+        name: stack.stack_name.clone(),
+        status: "UNKNOWN".into(),
+        status_reason: None,
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        termination_protection: false,
+    }
+}
+
+async fn sync_termination_protection(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    live: Option<&LiveStack>,
+) -> Result<(), StackError> {
+    if live.is_some_and(|l| l.termination_protection != stack.termination_protection) {
+        aws.cloudformation
+            .update_termination_protection()
+            .stack_name(&stack.stack_name)
+            .enable_termination_protection(stack.termination_protection)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("UpdateTerminationProtection", e))?;
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_and_wait(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    deadline: Duration,
+    progress: &ProgressSink,
+) -> Result<(), StackError> {
+    aws.cloudformation
+        .delete_stack()
+        .stack_name(&stack.stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DeleteStack", e))?;
+    let since = aws_sdk_cloudformation::primitives::DateTime::from(
+        std::time::SystemTime::now() - Duration::from_secs(5),
+    );
+    match wait_for_terminal(aws, stack, deadline, progress, Some(since)).await {
+        Ok(live) if live.status != "DELETE_COMPLETE" => Err(StackError::refused(format!(
+            "{} could not be deleted: {}",
+            stack.stack_name, live.status
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) if e.message.contains("does not exist") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Polls the stack until its status is terminal: at once (the emulator and small stacks
+/// finish within the call), then with backoff up to 5 s between polls, until `deadline`.
+/// New events are passed to `progress` once each.
+async fn wait_for_terminal(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    deadline: Duration,
+    progress: &ProgressSink,
+    since: Option<aws_sdk_cloudformation::primitives::DateTime>,
+) -> Result<LiveStack, StackError> {
+    let started = Instant::now();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let live = live::one(&aws.cloudformation, &stack.stack_name).await?;
+        let Some(live) = live else {
+            // Deleted while we waited (a delete we started, or someone else's).
+            return Ok(LiveStack {
+                status: "DELETE_COMPLETE".into(),
+                ..unreachable_live(stack)
+            });
+        };
+        if since.is_some() {
+            report_new_events(aws, stack, since, &mut seen, progress).await;
+        }
+        if live::is_terminal(&live.status) {
+            return Ok(live);
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= deadline {
+            return Err(StackError {
+                action: Action::None,
+                message: format!(
+                    "{} is still {} after {} minutes (timeout_minutes); it goes on in CloudFormation: look at its events, or raise the timeout",
+                    stack.stack_name,
+                    live.status,
+                    deadline.as_secs() / 60
+                ),
+                status: Some(live.status),
+                failures: Vec::new(),
+            });
+        }
+        progress.send(Progress::StackWaiting {
+            stack: stack.name.clone(),
+            status: live.status.clone(),
+            elapsed_ms: elapsed.as_millis() as u64,
+        });
+        tokio::time::sleep(delay.min(deadline - elapsed)).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn report_new_events(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    since: Option<aws_sdk_cloudformation::primitives::DateTime>,
+    seen: &mut BTreeSet<String>,
+    progress: &ProgressSink,
+) {
+    let Ok(events) = aws
+        .cloudformation
+        .describe_stack_events()
+        .stack_name(&stack.stack_name)
+        .send()
+        .await
+    else {
+        return;
+    };
+    // Newest first from the API; shown oldest first.
+    let mut fresh: Vec<_> = events
+        .stack_events()
+        .iter()
+        .filter(|e| since.is_none_or(|s| e.timestamp().is_some_and(|t| t.secs() >= s.secs())))
+        .filter(|e| e.event_id().is_some_and(|id| !seen.contains(id)))
+        .collect();
+    fresh.reverse();
+    for event in fresh {
+        if let Some(id) = event.event_id() {
+            seen.insert(id.to_string());
+        }
+        progress.send(Progress::StackEvent {
+            stack: stack.name.clone(),
+            resource: event.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: event.resource_type().unwrap_or_default().to_string(),
+            status: event
+                .resource_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: event.resource_status_reason().map(str::to_string),
+        });
+    }
+}
+
+/// The failed resources of the stack's recent events, oldest first: the first one is
+/// usually the cause, the rest its consequences.
+pub(super) async fn recent_failures(
+    aws: &AwsContext,
+    stack_name: &str,
+    since: Option<aws_sdk_cloudformation::primitives::DateTime>,
+) -> Result<Vec<ResourceFailure>, AwsError> {
+    let events = aws
+        .cloudformation
+        .describe_stack_events()
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeStackEvents", e))?;
+    let mut failures: Vec<ResourceFailure> = events
+        .stack_events()
+        .iter()
+        .filter(|e| since.is_none_or(|s| e.timestamp().is_some_and(|t| t.secs() >= s.secs())))
+        .filter(|e| {
+            e.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                && e.resource_type() != Some("AWS::CloudFormation::Stack")
+        })
+        .map(|e| ResourceFailure {
+            resource: e.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: e.resource_type().unwrap_or_default().to_string(),
+            status: e
+                .resource_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            reason: e
+                .resource_status_reason()
+                .unwrap_or("no reason given")
+                .to_string(),
+        })
+        .collect();
+    failures.reverse();
+    Ok(failures)
+}

@@ -1,0 +1,6 @@
+//! CloudFormation stacks: what is live, what a deploy would do, and doing it.
+
+pub mod deploy;
+pub mod destroy;
+pub mod live;
+pub mod scheduler;
