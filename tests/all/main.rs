@@ -5,6 +5,7 @@ mod support;
 
 mod cfn_lint;
 mod cli;
+mod deploy;
 mod error_corpus;
 mod harness;
 mod policy;

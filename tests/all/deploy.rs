@@ -1,0 +1,286 @@
+//! `facturactl deploy` and `destroy` against the local AWS harness, driven as a user would:
+//! the compiled CLI, in its own emulator account.
+
+use serde_json::{Value, json};
+
+use crate::support::Project;
+use crate::support::emulator::Account;
+
+/// Runs facturactl in `project` with `account`'s credentials against the emulator.
+fn run(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(args)
+        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
+        .output()
+        .expect("run facturactl");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (
+        output.status.code(),
+        report,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn actions(report: &Value) -> Vec<(String, String, String)> {
+    report["stacks"]
+        .as_array()
+        .map(|stacks| {
+            stacks
+                .iter()
+                .map(|s| {
+                    (
+                        s["stack"].as_str().unwrap_or_default().to_string(),
+                        s["action"].as_str().unwrap_or_default().to_string(),
+                        s["result"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn action_of(report: &Value, stack: &str) -> String {
+    actions(report)
+        .into_iter()
+        .find(|(s, _, _)| s == stack)
+        .map(|(_, a, r)| format!("{a}/{r}"))
+        .unwrap_or_else(|| panic!("{stack} not in {report}"))
+}
+
+#[tokio::test]
+async fn first_deploy_then_a_no_op_then_one_changed_stack() {
+    let account = Account::new();
+    let project = Project::copy();
+
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let all = actions(&report);
+    assert_eq!(all.len(), 8);
+    assert!(
+        all.iter()
+            .all(|(_, a, r)| a == "create" && r == "succeeded"),
+        "{all:?}"
+    );
+    assert!(
+        stderr.contains("network: create succeeded"),
+        "progress on stderr: {stderr}"
+    );
+
+    // Deployed stacks carry the template hash and feed their outputs to dependents.
+    let config = account.sdk_config(3).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let api = cfn
+        .describe_stacks()
+        .stack_name("facturascan-local-api")
+        .send()
+        .await
+        .expect("api stack");
+    let api = &api.stacks()[0];
+    assert!(
+        api.tags()
+            .iter()
+            .any(|t| t.key() == Some("facturactl:template-hash")
+                && t.value().is_some_and(|v| v.starts_with("sha256:")))
+    );
+    let network = cfn
+        .describe_stacks()
+        .stack_name("facturascan-local-network")
+        .send()
+        .await
+        .expect("network stack");
+    let vpc = network.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("VpcId"))
+        .and_then(|o| o.output_value())
+        .expect("VpcId output")
+        .to_string();
+    let api_vpc = api
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("VpcId"))
+        .and_then(|p| p.parameter_value());
+    assert_eq!(api_vpc, Some(vpc.as_str()));
+
+    // An immediate redeploy skips everything, with zero writes and one read.
+    account.reset_requests().await;
+    let (code, report, _) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        actions(&report).iter().all(|(_, a, _)| a == "unchanged"),
+        "{report}"
+    );
+    let counters = account.requests().await;
+    assert_eq!(counters["writes"], 0, "{counters}");
+    assert_eq!(counters["reads"], 1, "{counters}");
+
+    // One template changes: only that stack is updated.
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "          TemporaryPasswordValidityDays: 3",
+        "          TemporaryPasswordValidityDays: 2",
+    );
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(action_of(&report, "auth"), "update/succeeded");
+    let changed: Vec<_> = actions(&report)
+        .into_iter()
+        .filter(|(_, a, _)| a != "unchanged")
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+
+    // A parameter in the overlay changes: only that stack is updated.
+    project.append(
+        "environments/local.yaml",
+        "\nstacks:\n  database:\n    parameters:\n      MaxConnections: 150\n",
+    );
+    let (_, report, _) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(action_of(&report, "database"), "update/succeeded");
+    assert_eq!(
+        actions(&report)
+            .iter()
+            .filter(|(_, a, _)| a != "unchanged")
+            .count(),
+        1
+    );
+
+    // Destroy removes everything, dependents first. moto cannot delete the network stack
+    // (its CloudFormation delete removes the VPC before the route table associations and
+    // answers DependencyViolation): the report must say so, and exit 1.
+    let (code, report, stderr) = run(&project, &account, &["destroy", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(1), "{stderr}\n{report}");
+    let network = report["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "network"))
+        .expect("network");
+    assert_eq!(network["result"], "failed");
+    assert!(
+        network["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("DependencyViolation")),
+        "{network}"
+    );
+    for gone in [
+        "api",
+        "processing",
+        "alerts",
+        "auth",
+        "database",
+        "storage",
+        "security",
+    ] {
+        assert_eq!(action_of(&report, gone), "delete/succeeded", "{gone}");
+    }
+    let order: Vec<String> = actions(&report).into_iter().map(|(s, _, _)| s).collect();
+    let position = |s: &str| order.iter().position(|o| o == s).expect("listed");
+    assert!(position("api") < position("network"));
+    assert!(position("processing") < position("storage"));
+    let left = cfn.describe_stacks().send().await.expect("describe");
+    let left: Vec<_> = left
+        .stacks()
+        .iter()
+        .filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"))
+        .filter_map(|s| s.stack_name())
+        .collect();
+    assert!(
+        left.iter().all(|s| *s == "facturascan-local-network"),
+        "{left:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_stack_skips_its_dependents_and_lets_others_finish() {
+    let account = Account::new();
+    let project = Project::copy();
+    // moto fails CreateStack on an attribute it cannot resolve: a stand-in for a resource
+    // error (the emulator never rolls back; recorded responses cover that path).
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "  DashboardClientId:\n    Value: { Ref: DashboardClient }",
+        "  DashboardClientId:\n    Value: { \"Fn::GetAtt\": [DashboardClient, ClientSecret] }",
+    );
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(1), "{stderr}\n{report}");
+    assert_eq!(action_of(&report, "auth"), "create/failed");
+    assert_eq!(action_of(&report, "api"), "none/skipped");
+    for independent in [
+        "network",
+        "security",
+        "storage",
+        "database",
+        "alerts",
+        "processing",
+    ] {
+        assert_eq!(
+            action_of(&report, independent),
+            "create/succeeded",
+            "{independent}"
+        );
+    }
+    let auth = report["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "auth"))
+        .expect("auth");
+    assert!(
+        auth["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("CreateStack failed")),
+        "{auth}"
+    );
+    let api = report["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "api"))
+        .expect("api");
+    assert_eq!(
+        api["message"],
+        json!("not deployed: `auth` did not succeed")
+    );
+}
+
+#[tokio::test]
+async fn policy_findings_refuse_before_any_aws_call() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.append("environments/local.yaml", "\npolicy:\n  mode: enforce\n");
+    project.replace(
+        "templates/stacks/storage.yaml.tera",
+        "        RestrictPublicBuckets: true",
+        "        RestrictPublicBuckets: false",
+    );
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("S3_PUBLIC_ACCESS"), "{stderr}");
+    assert_eq!(account.requests().await["total"], 0);
+}
+
+#[tokio::test]
+async fn deploys_converge_under_throttling_and_server_errors() {
+    let account = Account::new();
+    let project = Project::copy();
+    // Bounded retries, as in staging and production.
+    project.replace(
+        "environments/local.yaml",
+        "    max_attempts: 3",
+        "    max_attempts: 8",
+    );
+    account
+        .faults(json!({"throttle": 0.2, "server_error": 0.05, "seed": 11}))
+        .await;
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let faults = account.requests().await["faults"].clone();
+    assert!(
+        faults.as_object().is_some_and(|f| !f.is_empty()),
+        "faults were injected: {faults}"
+    );
+    account.faults_off().await;
+    let (code, report, _) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        actions(&report).iter().all(|(_, a, _)| a == "unchanged"),
+        "converged: {report}"
+    );
+}
