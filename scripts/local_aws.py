@@ -47,6 +47,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import warnings
 
 DEFAULT_ACCOUNT = "123456789012"
 CBOR_SERVICE = "GraniteServiceVersion20100801"
@@ -483,6 +484,8 @@ def make_handler(harness: Harness):
 # ------------------------------------------------------------------ commands
 
 def serve(port: int, exit_on_eof: bool) -> int:
+    # moto warns about every resource type its CloudFormation skips; the notes list them.
+    warnings.simplefilter("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     from moto.server import ThreadedMotoServer

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Benchmark: stack deploys against the local AWS harness (release build).
+
+Prints, each in its own emulator account:
+  1. first deploy of the local environment: wall time and requests;
+  2. no-op redeploy: wall time and requests (reads, writes);
+  3. eight independent stacks with 200 ms added per request, versus one stack alone;
+  4. a graph shaped like the local environment's, with 200 ms per request, versus its
+     longest dependency chain alone.
+Targets (issue 4): (1) under 2 s; (2) zero writes, at most one read per stack plus a small
+constant, under 0.1 s; (3) at most 1.1x; (4) at most 1.2x. Figures only; nothing asserts.
+
+usage: python3 bench/deploy.py [--binary PATH] [--latency-ms 200]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_accounts = iter(range(400_000_000_000, 500_000_000_000))
+
+
+def account() -> str:
+    return f"ACCT{next(_accounts):012d}BENCH"
+
+
+def control(endpoint, method, what, key, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{endpoint}/__harness/{what}?key={key}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def deploy(binary, project, endpoint, key, *extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS", "AWS_ENDPOINT_URL")}
+    env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true")
+    start = time.perf_counter()
+    result = subprocess.run([binary, "deploy", "--env", "local", "--endpoint-url", endpoint, "--output", "json", *extra],
+                            cwd=project, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"deploy failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return elapsed, json.loads(result.stdout)
+
+
+def measured(binary, project, endpoint, key, *extra):
+    control(endpoint, "DELETE", "requests", key)
+    elapsed, report = deploy(binary, project, endpoint, key, *extra)
+    counts = control(endpoint, "GET", "requests", key)
+    return elapsed, report, counts
+
+
+def synthetic_project(stacks: dict) -> str:
+    """A project whose stacks hold one SNS topic each, with the given dependencies."""
+    project = tempfile.mkdtemp(prefix="facturactl-bench-")
+    os.makedirs(os.path.join(project, "templates", "stacks"))
+    os.makedirs(os.path.join(project, "environments"))
+    toml = ['[project]\nname = "bench"\n']
+    for name, deps in stacks.items():
+        inputs = ", ".join(f'In{d.capitalize()} = "{d}.TopicArn"' for d in deps)
+        toml.append(f'[stacks.{name}]\ntemplate = "topic.yaml.tera"\ndepends_on = {json.dumps(deps)}\n'
+                    f'inputs = {{ {inputs} }}\n')
+    with open(os.path.join(project, "deploy.toml"), "w") as f:
+        f.write("\n".join(toml))
+    with open(os.path.join(project, "environments", "local.yaml"), "w") as f:
+        f.write('environment:\n  tier: local\n  account_id: "123456789012"\n  region: eu-west-1\n'
+                '  retry:\n    max_attempts: 3\n')
+    template = """AWSTemplateFormatVersion: "2010-09-09"
+{%- set deps = stacks[stack.name].depends_on %}
+{%- if deps %}
+Parameters:
+{%- for d in deps %}
+  In{{ d | capitalize }}:
+    Type: String
+{%- endfor %}
+{%- endif %}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: "{{ stack.stack_name }}"
+      KmsMasterKeyId: alias/aws/sns
+Outputs:
+  TopicArn:
+    Value: { Ref: Topic }
+"""
+    with open(os.path.join(project, "templates", "stacks", "topic.yaml.tera"), "w") as f:
+        f.write(template)
+    return project
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "facturactl"))
+    parser.add_argument("--latency-ms", type=int, default=200)
+    args = parser.parse_args()
+    if not os.path.exists(args.binary):
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    python = subprocess.run([os.path.join(ROOT, "scripts", "python-env")], capture_output=True, text=True,
+                            check=True).stdout.strip() + "/python"
+    harness = subprocess.Popen([python, os.path.join(ROOT, "scripts", "local_aws.py"), "serve", "--port", "0",
+                                "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    endpoint = harness.stdout.readline().split(" ", 1)[1].strip()
+    try:
+        # Warm the emulator up (moto imports each service's backend on first use).
+        deploy(args.binary, ROOT, endpoint, account())
+
+        key = account()
+        elapsed, report, counts = measured(args.binary, ROOT, endpoint, key)
+        n = len(report["stacks"])
+        print(f"first deploy of the local environment ({n} stacks): {elapsed:.2f} s, "
+              f"{counts['total']} requests ({counts['reads']} reads, {counts['writes']} writes)   target < 2 s")
+        elapsed, report, counts = measured(args.binary, ROOT, endpoint, key)
+        print(f"no-op redeploy: {elapsed * 1000:.0f} ms, {counts['total']} requests ({counts['reads']} reads, "
+              f"{counts['writes']} writes)   target 0 writes, <= {n} + c reads, < 100 ms")
+
+        latency = {"latency_ms": args.latency_ms}
+        one = synthetic_project({"s0": []})
+        eight = synthetic_project({f"s{i}": [] for i in range(8)})
+        timings = {}
+        for label, project in (("one", one), ("eight", eight)):
+            key = account()
+            control(endpoint, "PUT", "faults", key, {"key": key, **latency})
+            timings[label], _ = deploy(args.binary, project, endpoint, key)
+        print(f"{args.latency_ms} ms per request: eight independent stacks {timings['eight']:.2f} s, one stack "
+              f"{timings['one']:.2f} s: {timings['eight'] / timings['one']:.2f}x   target <= 1.1x")
+
+        shape = {"network": [], "security": [], "storage": ["security"], "database": ["network", "security"],
+                 "auth": [], "alerts": ["security"], "processing": ["network", "security", "storage"],
+                 "api": ["network", "security", "processing", "auth"]}
+        chain = {"security": [], "storage": ["security"], "processing": ["security", "storage"],
+                 "api": ["security", "processing"]}
+        graph, alone = synthetic_project(shape), synthetic_project(chain)
+        for label, project in (("graph", graph), ("chain", alone)):
+            key = account()
+            control(endpoint, "PUT", "faults", key, {"key": key, **latency})
+            timings[label], _ = deploy(args.binary, project, endpoint, key)
+        print(f"{args.latency_ms} ms per request: the local graph (8 stacks) {timings['graph']:.2f} s, its longest "
+              f"chain alone (4 stacks) {timings['chain']:.2f} s: {timings['graph'] / timings['chain']:.2f}x   "
+              f"target <= 1.2x")
+        for project in (one, eight, graph, alone):
+            shutil.rmtree(project, ignore_errors=True)
+    finally:
+        harness.stdin.close()
+        harness.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
