@@ -84,6 +84,18 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Show what a deploy would change, stack by stack, from change sets (nothing applied).
+    Plan {
+        /// Only these stacks.
+        #[arg(long = "stack", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// Exit 2 when anything would change.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Include a diff of each template (deployed versus rendered, normalised).
+        #[arg(long)]
+        diff: bool,
+    },
     /// Deploy the environment's stacks in dependency order (independent ones concurrently);
     /// unchanged stacks are skipped without a write.
     Deploy {
@@ -99,6 +111,9 @@ pub enum Command {
         /// Delete and create again a stack whose first create failed (ROLLBACK_COMPLETE).
         #[arg(long)]
         recreate_failed: bool,
+        /// Print the plan and stop.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Delete the environment's stacks, dependents first. Never production.
     Destroy {
@@ -226,6 +241,7 @@ fn print_stdout(text: &str) {
 fn action_name(command: &Command) -> &'static str {
     match command {
         Command::Render { .. } => "render",
+        Command::Plan { .. } => "plan",
         Command::Deploy { .. } => "deploy",
         Command::Destroy { .. } => "destroy",
         Command::Validate { .. } => "validate",
@@ -284,14 +300,37 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             Ok((report::format(&report, cli.output), Exit::Ok))
         }
+        Command::Plan {
+            stacks,
+            detailed_exitcode,
+            diff,
+        } => {
+            let (loaded, rendered) = load_checked(cli)?;
+            check_stack_names(&rendered, stacks)?;
+            let plan = run_plan(cli, &loaded, &rendered, stacks, *diff)?;
+            let exit = if *detailed_exitcode && plan.has_changes() {
+                Exit::Changes
+            } else {
+                Exit::Ok
+            };
+            Ok((report::format(&report::PlanView(&plan), cli.output), exit))
+        }
         Command::Deploy {
             stacks,
             max_concurrency,
             no_wait,
             recreate_failed,
+            dry_run,
         } => {
             let (loaded, rendered) = load_checked(cli)?;
             check_stack_names(&rendered, stacks)?;
+            if *dry_run {
+                let plan = run_plan(cli, &loaded, &rendered, stacks, false)?;
+                return Ok((
+                    report::format(&report::PlanView(&plan), cli.output),
+                    Exit::Ok,
+                ));
+            }
             let options = DeployOptions {
                 max_concurrency: usize::from(*max_concurrency),
                 no_wait: *no_wait,
@@ -398,6 +437,23 @@ fn load_checked(cli: &Cli) -> Result<(LoadedConfig, render::RenderedEnv), Error>
         });
     }
     Ok((loaded, rendered))
+}
+
+fn run_plan(
+    cli: &Cli,
+    loaded: &LoadedConfig,
+    rendered: &render::RenderedEnv,
+    stacks: &[String],
+    diff: bool,
+) -> Result<stacks::plan::Plan, Error> {
+    let only: Option<std::collections::BTreeSet<String>> =
+        (!stacks.is_empty()).then(|| stacks.iter().cloned().collect());
+    let endpoint = cli.endpoint_override();
+    let rt = runtime()?;
+    Ok(rt.block_on(async {
+        let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
+        stacks::plan::plan(&aws, rendered, only.as_ref(), diff).await
+    })?)
 }
 
 /// Asks on the terminal; without one (CI, a pipe) the answer is no.

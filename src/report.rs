@@ -398,3 +398,105 @@ impl Report for DeployView<'_> {
         out
     }
 }
+
+/// `plan` and `deploy --dry-run`.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct PlanView<'a>(pub &'a crate::stacks::plan::Plan);
+
+fn plan_action(action: crate::stacks::plan::PlanAction) -> &'static str {
+    use crate::stacks::plan::PlanAction;
+    match action {
+        PlanAction::Create => "create",
+        PlanAction::Update => "update",
+        PlanAction::NoChange => "no change",
+        PlanAction::Blocked => "blocked",
+    }
+}
+
+fn resource_sign(action: &str) -> &'static str {
+    match action {
+        "Add" => "+",
+        "Remove" => "-",
+        _ => "~",
+    }
+}
+
+impl Report for PlanView<'_> {
+    fn text(&self) -> String {
+        use crate::stacks::plan::PlanAction;
+        let plan = self.0;
+        let mut out = String::new();
+        for s in &plan.stacks {
+            let _ = writeln!(out, "{}: {}", s.stack, plan_action(s.action));
+            if !s.reasons.is_empty() {
+                let _ = writeln!(out, "  because: {}", s.reasons.join(", "));
+            }
+            for p in &s.parameters {
+                let from = p.from.as_deref().unwrap_or("(unset)");
+                let _ = writeln!(out, "  parameter {}: {from} -> {}", p.name, p.to);
+            }
+            for r in &s.resources {
+                let replacement = match r.replacement.as_deref() {
+                    Some("True") => " (REPLACEMENT)",
+                    Some("Conditional") => " (may be replaced)",
+                    _ => "",
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} {} {}{replacement}",
+                    resource_sign(&r.action),
+                    r.logical_id,
+                    r.resource_type
+                );
+            }
+            if let Some(note) = &s.note {
+                let _ = writeln!(out, "  note: {note}");
+            }
+            if let Some(diff) = s.template_diff.as_deref().filter(|d| !d.is_empty()) {
+                for line in diff.lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nplan for `{}`: {} to create, {} to update, {} unchanged, {} blocked",
+            plan.environment,
+            plan.count(PlanAction::Create),
+            plan.count(PlanAction::Update),
+            plan.count(PlanAction::NoChange),
+            plan.count(PlanAction::Blocked)
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let plan = self.0;
+        let mut out = format!(
+            "### Plan for `{}`\n\n| stack | action | resources | parameters |\n|---|---|---|---|\n",
+            plan.environment
+        );
+        for s in &plan.stacks {
+            let resources: Vec<String> = s
+                .resources
+                .iter()
+                .map(|r| format!("{} `{}`", resource_sign(&r.action), r.logical_id))
+                .collect();
+            let parameters: Vec<String> = s
+                .parameters
+                .iter()
+                .map(|p| format!("`{}`", p.name))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                s.stack,
+                plan_action(s.action),
+                resources.join("<br>"),
+                parameters.join(", ")
+            );
+        }
+        out
+    }
+}

@@ -3,4 +3,5 @@
 pub mod deploy;
 pub mod destroy;
 pub mod live;
+pub mod plan;
 pub mod scheduler;

@@ -284,3 +284,78 @@ async fn deploys_converge_under_throttling_and_server_errors() {
         "converged: {report}"
     );
 }
+
+#[tokio::test]
+async fn plan_reports_creates_updates_and_no_changes_and_leaves_nothing_behind() {
+    let account = Account::new();
+    let project = Project::copy();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "--env", "local", "--detailed-exitcode"];
+        args.extend_from_slice(extra);
+        run(&project, &account, &args)
+    };
+
+    let (code, report, stderr) = plan(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        actions(&report).iter().all(|(_, a, _)| a == "create"),
+        "{report}"
+    );
+    // Root stacks are planned from real CREATE change sets, cleaned up afterwards.
+    let network = &report["stacks"][0];
+    assert_eq!(network["stack"], "network");
+    assert!(network["resources"].as_array().is_some_and(|r| {
+        r.iter()
+            .any(|c| c["logical_id"] == "Vpc" && c["action"] == "Add")
+    }));
+    let cfn = aws_sdk_cloudformation::Client::new(&account.sdk_config(3).await);
+    let left = cfn.describe_stacks().send().await.expect("describe");
+    assert!(
+        left.stacks()
+            .iter()
+            .all(|s| s.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE")),
+        "a plan leaves no stack: {:?}",
+        left.stacks()
+            .iter()
+            .map(|s| (s.stack_name(), s.stack_status()))
+            .collect::<Vec<_>>()
+    );
+
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, report, _) = plan(&[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        actions(&report).iter().all(|(_, a, _)| a == "no_change"),
+        "{report}"
+    );
+
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "          TemporaryPasswordValidityDays: 3",
+        "          TemporaryPasswordValidityDays: 2",
+    );
+    let (code, report, _) = plan(&["--diff", "--stack", "auth"]);
+    assert_eq!(code, Some(2));
+    let auth = &report["stacks"][0];
+    assert_eq!(auth["action"], "update");
+    assert_eq!(auth["reasons"], json!(["template"]));
+    assert!(
+        auth["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|c| c["logical_id"] == "UserPool")),
+        "{auth}"
+    );
+    let diff = auth["template_diff"].as_str().unwrap_or_default();
+    assert!(
+        diff.contains("-          TemporaryPasswordValidityDays: 3"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+          TemporaryPasswordValidityDays: 2"),
+        "{diff}"
+    );
+    // Nothing was applied.
+    let (_, report, _) = plan(&["--stack", "auth"]);
+    assert_eq!(report["stacks"][0]["action"], "update");
+}

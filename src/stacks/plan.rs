@@ -1,0 +1,415 @@
+//! `plan`: what deploying now would do to each stack, from change sets that are created,
+//! read and deleted again (nothing is applied).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
+use serde::Serialize;
+
+use super::deploy::{desired_parameters, desired_tags, differences};
+use super::live::{self, Condition};
+use crate::aws::AwsContext;
+use crate::error::AwsError;
+use crate::render::{RenderedEnv, RenderedStack};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAction {
+    Create,
+    Update,
+    NoChange,
+    /// The stack is in a state a deploy would refuse or wait for.
+    Blocked,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterChange {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceChange {
+    /// Add, Modify, Remove (as CloudFormation says).
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// True, False or Conditional, for modifications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackPlan {
+    pub stack: String,
+    pub stack_name: String,
+    pub action: PlanAction,
+    /// What differs (template, parameter X, tag Y...), for updates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<ParameterChange>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_diff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub environment: String,
+    pub stacks: Vec<StackPlan>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.stacks.iter().any(|s| s.action != PlanAction::NoChange)
+    }
+
+    pub fn count(&self, action: PlanAction) -> usize {
+        self.stacks.iter().filter(|s| s.action == action).count()
+    }
+}
+
+pub async fn plan(
+    aws: &AwsContext,
+    rendered: &RenderedEnv,
+    only: Option<&BTreeSet<String>>,
+    with_diff: bool,
+) -> Result<Plan, AwsError> {
+    let live = live::all(&aws.cloudformation).await?;
+    let outputs: BTreeMap<String, BTreeMap<String, String>> = rendered
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            live.get(&s.stack_name)
+                .map(|l| (s.name.clone(), l.outputs.clone()))
+        })
+        .collect();
+    let selected = rendered
+        .stacks
+        .iter()
+        .filter(|s| only.is_none_or(|o| o.contains(&s.name)));
+    // Plans are independent of each other: ask for all of them at once.
+    let plans = futures_util::future::join_all(
+        selected
+            .map(|stack| plan_stack(aws, stack, live.get(&stack.stack_name), &outputs, with_diff)),
+    )
+    .await;
+    Ok(Plan {
+        environment: rendered.environment.clone(),
+        stacks: plans.into_iter().collect::<Result<_, _>>()?,
+    })
+}
+
+async fn plan_stack(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    live: Option<&live::LiveStack>,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+    with_diff: bool,
+) -> Result<StackPlan, AwsError> {
+    let params = desired_parameters(stack, outputs);
+    let masked = masked_parameters(stack);
+    let mut plan = StackPlan {
+        stack: stack.name.clone(),
+        stack_name: stack.stack_name.clone(),
+        action: PlanAction::NoChange,
+        reasons: Vec::new(),
+        parameters: Vec::new(),
+        resources: Vec::new(),
+        template_diff: None,
+        note: None,
+    };
+    let Some(live) = live else {
+        plan.action = PlanAction::Create;
+        match &params {
+            Ok(params) => {
+                plan.resources = change_set(aws, stack, params, ChangeSetType::Create).await?;
+            }
+            Err(_) => {
+                plan.note = Some("parameters are known once the stacks it depends on are deployed: resources listed from the template".into());
+                plan.resources = template_resources(stack);
+            }
+        }
+        if with_diff {
+            plan.template_diff = Some(diff("", &stack.body));
+        }
+        return Ok(plan);
+    };
+    if live.condition() != Condition::Stable {
+        plan.action = PlanAction::Blocked;
+        plan.note = Some(format!(
+            "{} is {}: a deploy would wait for it or refuse",
+            live.name, live.status
+        ));
+        return Ok(plan);
+    }
+    let Ok(params) = params else {
+        plan.action = PlanAction::Update;
+        plan.note = Some("an input comes from a stack that does not have the output yet".into());
+        return Ok(plan);
+    };
+    plan.reasons = differences(live, &params, stack);
+    if plan.reasons.is_empty() {
+        return Ok(plan);
+    }
+    plan.action = PlanAction::Update;
+    plan.parameters = params
+        .iter()
+        .filter(|(k, v)| live.parameters.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            let mask = |value: &str| {
+                if masked.contains(k.as_str()) {
+                    "****".to_string()
+                } else {
+                    value.to_string()
+                }
+            };
+            ParameterChange {
+                name: k.clone(),
+                from: live.parameters.get(k).map(|f| mask(f)),
+                to: mask(v),
+            }
+        })
+        .collect();
+    plan.resources = change_set(aws, stack, &params, ChangeSetType::Update).await?;
+    if with_diff {
+        let deployed = aws
+            .cloudformation
+            .get_template()
+            .stack_name(&stack.stack_name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetTemplate", e))?;
+        plan.template_diff = Some(diff(
+            deployed.template_body().unwrap_or_default(),
+            &stack.body,
+        ));
+    }
+    Ok(plan)
+}
+
+/// Creates a change set, reads its resource changes, and deletes it again (with the
+/// placeholder stack a CREATE change set makes).
+async fn change_set(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    params: &BTreeMap<String, String>,
+    kind: ChangeSetType,
+) -> Result<Vec<ResourceChange>, AwsError> {
+    let cfn = &aws.cloudformation;
+    let name = format!(
+        "facturactl-plan-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let created = cfn
+        .create_change_set()
+        .stack_name(&stack.stack_name)
+        .change_set_name(&name)
+        .change_set_type(kind.clone())
+        .template_body(&stack.body)
+        .set_parameters(Some(
+            params
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .set_tags(Some(
+            desired_tags(stack)
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_cloudformation::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("CreateChangeSet", e))?;
+    let id = created.id().unwrap_or(&name).to_string();
+    let described = wait_for_change_set(aws, &stack.stack_name, &id).await;
+    // Clean up whatever happened: a plan leaves nothing behind.
+    let _ = cfn
+        .delete_change_set()
+        .stack_name(&stack.stack_name)
+        .change_set_name(&id)
+        .send()
+        .await;
+    if kind == ChangeSetType::Create {
+        let _ = cfn
+            .delete_stack()
+            .stack_name(&stack.stack_name)
+            .send()
+            .await;
+    }
+    let described = described?;
+    Ok(described
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|r| ResourceChange {
+            action: r
+                .action()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: r.resource_type().unwrap_or_default().to_string(),
+            replacement: r.replacement().map(|x| x.as_str().to_string()),
+        })
+        .collect())
+}
+
+async fn wait_for_change_set(
+    aws: &AwsContext,
+    stack_name: &str,
+    id: &str,
+) -> Result<aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput, AwsError>
+{
+    let mut delay = Duration::from_millis(200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let out = aws
+            .cloudformation
+            .describe_change_set()
+            .stack_name(stack_name)
+            .change_set_name(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeChangeSet", e))?;
+        let status = out
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if status == "CREATE_COMPLETE" {
+            return Ok(out);
+        }
+        if status == "FAILED" {
+            // "The submitted information didn't contain changes": tags or masked values only.
+            return Ok(out);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(AwsError {
+                operation: "DescribeChangeSet",
+                code: None,
+                message: format!("change set for {stack_name} still {status} after 5 minutes"),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+fn masked_parameters(stack: &RenderedStack) -> BTreeSet<&str> {
+    stack
+        .document
+        .get("Parameters")
+        .and_then(|p| p.as_mapping())
+        .map(|params| {
+            params
+                .iter()
+                .filter(|(_, v)| {
+                    v.get("NoEcho")
+                        .is_some_and(|n| n.as_bool() == Some(true) || n.as_str() == Some("true"))
+                })
+                .filter_map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn template_resources(stack: &RenderedStack) -> Vec<ResourceChange> {
+    stack
+        .document
+        .get("Resources")
+        .and_then(|r| r.as_mapping())
+        .map(|resources| {
+            resources
+                .iter()
+                .map(|(id, r)| ResourceChange {
+                    action: "Add".into(),
+                    logical_id: id.as_str().unwrap_or_default().to_string(),
+                    resource_type: r
+                        .get("Type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    replacement: None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A unified diff of two templates, each normalised first (parsed, keys sorted, printed the
+/// same way), so that key order, quoting and whitespace never show.
+pub fn diff(deployed: &str, rendered: &str) -> String {
+    let before = normalise(deployed);
+    let after = normalise(rendered);
+    similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header("deployed", "rendered")
+        .to_string()
+}
+
+fn normalise(template: &str) -> String {
+    if template.trim().is_empty() {
+        return String::new();
+    }
+    match serde_yaml::from_str::<serde_json::Value>(template) {
+        Ok(value) => serde_yaml::to_string(&sorted(value)).unwrap_or_default(),
+        Err(_) => template.to_string(),
+    }
+}
+
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let ordered: BTreeMap<String, serde_json::Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            serde_json::Value::Object(ordered.into_iter().collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diffs_ignore_key_order_quoting_and_whitespace() {
+        let deployed = r#"{"Resources": {"B": {"Type": "AWS::SNS::Topic"}, "A": {"Type": "AWS::SQS::Queue"}}}"#;
+        let rendered =
+            "Resources:\n  A:\n    Type: 'AWS::SQS::Queue'\n  B:   { Type: AWS::SNS::Topic }\n";
+        let text = diff(deployed, rendered);
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with('+') && !l.starts_with("+++")),
+            "{text}"
+        );
+        let changed = rendered.replace("AWS::SNS::Topic", "AWS::SNS::Subscription");
+        let text = diff(deployed, &changed);
+        assert!(text.contains("-    Type: AWS::SNS::Topic"), "{text}");
+        assert!(text.contains("+    Type: AWS::SNS::Subscription"), "{text}");
+    }
+}
