@@ -18,6 +18,11 @@ Control endpoints (never counted, never faulted):
   PUT    /__harness/faults                JSON {key?, seed, throttle, server_error, reset,
                                           latency_ms, jitter_ms, services[], operations[]}
   DELETE /__harness/faults[?key=AKID]     faults off
+  PUT    /__harness/script                JSON {key, operation: "service:Op", responses: [
+                                          {status, body, content_type} or {pass: true}]}:
+                                          recorded answers served in order ({{now}} is
+                                          replaced by the time); then moto answers again
+  DELETE /__harness/script[?key=AKID]     scripts cleared
   POST   /__harness/reset                 moto state, counters and faults cleared
   GET    /__harness/health                200 when ready
 
@@ -65,7 +70,16 @@ class Scope:
         self.lock = threading.Lock()
         self.faults: dict | None = None
         self.rng = random.Random(0)
+        # Recorded AWS-shaped responses, by "service:Operation", served in order (for the
+        # states moto cannot reach: rollbacks, failed rollbacks, stacks busy elsewhere).
+        self.scripts: dict[str, list[dict]] = {}
         self.reset_counters()
+
+    def next_scripted(self, service: str, operation: str) -> dict | None:
+        """The next recorded response for this operation, if a test scripted one."""
+        with self.lock:
+            queue = self.scripts.get(f"{service}:{operation}")
+            return queue.pop(0) if queue else None
 
     def reset_counters(self) -> None:
         self.total = self.reads = self.writes = 0
@@ -386,6 +400,13 @@ def make_handler(harness: Harness):
             scopes = [harness.registry.everyone, harness.registry.scope(key)]
             for scope in scopes:
                 scope.count(service, operation)
+            scripted = harness.registry.scope(key).next_scripted(service, operation)
+            if scripted and not scripted.get("pass"):
+                now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                body = scripted.get("body", "").replace("{{now}}", now).encode()
+                headers = {"Content-Type": scripted.get("content_type", "text/xml"),
+                           "x-amzn-RequestId": str(uuid.uuid4())}
+                return self.reply(int(scripted.get("status", 200)), headers, body)
             fault, latency = None, 0.0
             for scope in scopes:
                 f, l = scope.decide(service, operation)
@@ -469,6 +490,16 @@ def make_handler(harness: Harness):
                 return reply(200, {"ok": True})
             if what == "faults" and self.command == "DELETE":
                 scope.set_faults(None)
+                return reply(200, {"ok": True})
+            if what == "script" and self.command in ("PUT", "POST"):
+                script = json.loads(body or b"{}")
+                target = registry.scope(script["key"]) if script.get("key") else registry.everyone
+                with target.lock:
+                    target.scripts.setdefault(script["operation"], []).extend(script["responses"])
+                return reply(200, {"ok": True})
+            if what == "script" and self.command == "DELETE":
+                with scope.lock:
+                    scope.scripts.clear()
                 return reply(200, {"ok": True})
             if what == "reset" and self.command == "POST":
                 connection = http.client.HTTPConnection(*harness.moto, timeout=30)

@@ -9,4 +9,5 @@ mod deploy;
 mod error_corpus;
 mod harness;
 mod policy;
+mod recorded;
 mod snapshots;

@@ -147,6 +147,14 @@ impl Account {
             .await;
     }
 
+    /// Queues recorded AWS-shaped responses for one operation (`"cloudformation:DescribeStacks"`)
+    /// of this account: `{"status", "body"}` answers or `{"pass": true}` to let moto answer.
+    pub async fn script(&self, operation: &str, responses: Vec<Value>) {
+        let body = json!({"key": self.access_key, "operation": operation, "responses": responses});
+        self.control(reqwest::Method::PUT, "script", Some(body))
+            .await;
+    }
+
     pub async fn faults_off(&self) {
         self.control(reqwest::Method::DELETE, "faults", None).await;
     }
