@@ -114,6 +114,13 @@ pub enum Command {
         /// Print the plan and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Answer yes: go ahead with replacements and deletions without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Let this deploy replace or delete production databases and buckets, which the
+        /// stack policy otherwise denies.
+        #[arg(long)]
+        allow_data_replacement: bool,
     },
     /// Delete the environment's stacks, dependents first. Never production.
     Destroy {
@@ -321,9 +328,12 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             no_wait,
             recreate_failed,
             dry_run,
+            yes,
+            allow_data_replacement,
         } => {
             let (loaded, rendered) = load_checked(cli)?;
             check_stack_names(&rendered, stacks)?;
+            let production = loaded.config.environment.tier == config::Tier::Production;
             if *dry_run {
                 let plan = run_plan(cli, &loaded, &rendered, stacks, false)?;
                 return Ok((
@@ -331,11 +341,16 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     Exit::Ok,
                 ));
             }
+            if !yes {
+                confirm_destructive(cli, &loaded, &rendered, stacks, production)?;
+            }
             let options = DeployOptions {
                 max_concurrency: usize::from(*max_concurrency),
                 no_wait: *no_wait,
                 recreate_failed: *recreate_failed,
                 only: (!stacks.is_empty()).then(|| stacks.iter().cloned().collect()),
+                protect_data: production,
+                allow_data_replacement: *allow_data_replacement,
             };
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
@@ -454,6 +469,62 @@ fn run_plan(
         let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
         stacks::plan::plan(&aws, rendered, only.as_ref(), diff).await
     })?)
+}
+
+/// Before a deploy that would replace or remove resources: on a terminal, show them and ask;
+/// without one, refuse in production (exit 3) and go on elsewhere. Only planned when it can
+/// matter, so a CI deploy to staging costs no extra call.
+fn confirm_destructive(
+    cli: &Cli,
+    loaded: &LoadedConfig,
+    rendered: &render::RenderedEnv,
+    stacks: &[String],
+    production: bool,
+) -> Result<(), Error> {
+    use std::io::IsTerminal;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive && !production {
+        return Ok(());
+    }
+    let plan = run_plan(cli, loaded, rendered, stacks, false)?;
+    let destructive: Vec<String> = plan
+        .stacks
+        .iter()
+        .flat_map(|s| {
+            s.resources
+                .iter()
+                .filter(|r| {
+                    r.action == "Remove"
+                        || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
+                })
+                .map(move |r| {
+                    let what = if r.action == "Remove" {
+                        "delete"
+                    } else {
+                        "replace"
+                    };
+                    format!("{what} {}/{} ({})", s.stack, r.logical_id, r.resource_type)
+                })
+        })
+        .collect();
+    if destructive.is_empty() {
+        return Ok(());
+    }
+    let list = destructive.join("\n  ");
+    if interactive {
+        eprintln!("This deploy would:\n  {list}");
+        if confirm("Go on?") {
+            return Ok(());
+        }
+        return Err(Error::Refused {
+            message: "not confirmed: nothing was deployed".into(),
+            help: "review the plan with `facturactl plan --diff`".into(),
+        });
+    }
+    Err(Error::Refused {
+        message: format!("this production deploy would:\n  {list}"),
+        help: "review it with `facturactl plan --env production --diff`, then pass --yes (and --allow-data-replacement for databases and buckets)".into(),
+    })
 }
 
 /// Asks on the terminal; without one (CI, a pipe) the answer is no.

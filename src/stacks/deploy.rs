@@ -37,6 +37,11 @@ pub struct DeployOptions {
     pub recreate_failed: bool,
     /// Only these stacks (and nothing else), when set.
     pub only: Option<BTreeSet<String>>,
+    /// Give stacks a policy that denies replacing or deleting databases and buckets
+    /// (production).
+    pub protect_data: bool,
+    /// Let this one update replace or delete protected resources anyway.
+    pub allow_data_replacement: bool,
 }
 
 impl Default for DeployOptions {
@@ -46,6 +51,8 @@ impl Default for DeployOptions {
             no_wait: false,
             recreate_failed: false,
             only: None,
+            protect_data: false,
+            allow_data_replacement: false,
         }
     }
 }
@@ -390,6 +397,46 @@ fn list_items(value: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Resource types whose replacement or deletion loses data.
+const DATA_TYPES: &[&str] = &[
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBCluster",
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::Table",
+];
+
+/// A stack policy that allows every update except replacing or deleting the stack's data
+/// resources; `None` when the stack has none.
+pub fn data_protection_policy(stack: &RenderedStack) -> Option<String> {
+    let protected: Vec<String> = stack
+        .document
+        .get("Resources")
+        .and_then(|r| r.as_mapping())?
+        .iter()
+        .filter(|(_, r)| {
+            r.get("Type")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| DATA_TYPES.contains(&t))
+        })
+        .filter_map(|(id, _)| id.as_str().map(|id| format!("LogicalResourceId/{id}")))
+        .collect();
+    if protected.is_empty() {
+        return None;
+    }
+    Some(
+        serde_json::json!({
+            "Statement": [
+                {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*", "Resource": protected}
+            ]
+        })
+        .to_string(),
+    )
+}
+
+const ALLOW_ALL_POLICY: &str =
+    r#"{"Statement":[{"Effect":"Allow","Action":"Update:*","Principal":"*","Resource":"*"}]}"#;
+
 pub fn desired_tags(stack: &RenderedStack) -> BTreeMap<String, String> {
     let mut tags = stack.tags.clone();
     tags.insert(HASH_TAG.into(), stack.hash.clone());
@@ -579,10 +626,18 @@ async fn deploy_one(
 
     match action {
         Action::Update => {
+            let policy = options
+                .protect_data
+                .then(|| data_protection_policy(stack))
+                .flatten();
+            let during = (options.protect_data && options.allow_data_replacement)
+                .then(|| ALLOW_ALL_POLICY.to_string());
             let result = cfn
                 .update_stack()
                 .stack_name(&stack.stack_name)
                 .template_body(&stack.body)
+                .set_stack_policy_body(policy)
+                .set_stack_policy_during_update_body(during)
                 .set_parameters(Some(parameters))
                 .set_tags(Some(tags))
                 .capabilities(Capability::CapabilityIam)
@@ -611,6 +666,12 @@ async fn deploy_one(
             cfn.create_stack()
                 .stack_name(&stack.stack_name)
                 .template_body(&stack.body)
+                .set_stack_policy_body(
+                    options
+                        .protect_data
+                        .then(|| data_protection_policy(stack))
+                        .flatten(),
+                )
                 .set_parameters(Some(parameters))
                 .set_tags(Some(tags))
                 .capabilities(Capability::CapabilityIam)

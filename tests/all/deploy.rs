@@ -359,3 +359,66 @@ async fn plan_reports_creates_updates_and_no_changes_and_leaves_nothing_behind()
     let (_, report, _) = plan(&["--stack", "auth"]);
     assert_eq!(report["stacks"][0]["action"], "update");
 }
+
+#[tokio::test]
+async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
+    let account = Account::new();
+    let project = Project::copy();
+    let only = ["--stack", "security", "--stack", "storage"];
+    let mut args = vec!["deploy", "--env", "production"];
+    args.extend_from_slice(&only);
+    let (code, report, stderr) = run(&project, &account, &args);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+
+    let cfn = aws_sdk_cloudformation::Client::new(&account.sdk_config(3).await);
+    let policy = cfn
+        .get_stack_policy()
+        .stack_name("facturascan-production-storage")
+        .send()
+        .await
+        .expect("stack policy");
+    let policy: Value =
+        serde_json::from_str(policy.stack_policy_body().unwrap_or("{}")).expect("JSON");
+    let deny = &policy["Statement"][1];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Action"], json!(["Update:Replace", "Update:Delete"]));
+    assert!(
+        deny["Resource"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("LogicalResourceId/RawBucket")))
+    );
+    let storage = cfn
+        .describe_stacks()
+        .stack_name("facturascan-production-storage")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        storage.stacks()[0].enable_termination_protection(),
+        Some(true)
+    );
+
+    // Dropping a bucket from the template: without a terminal and without --yes, refused.
+    project.replace(
+        "templates/stacks/storage.yaml.tera",
+        r#"{%- for purpose in ["raw", "processed", "models"] %}"#,
+        r#"{%- for purpose in ["raw", "processed"] %}"#,
+    );
+    project.replace(
+        "templates/stacks/storage.yaml.tera",
+        "  ModelBucketName:\n    Value: { Ref: ModelsBucket }\n",
+        "",
+    );
+    account.reset_requests().await;
+    let (code, _, stderr) = run(&project, &account, &args);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("delete storage/ModelsBucket (AWS::S3::Bucket)"),
+        "{stderr}"
+    );
+    let counters = account.requests().await;
+    let executed = counters["by_operation"]["cloudformation:UpdateStack"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(executed, 0, "nothing applied: {counters}");
+}
