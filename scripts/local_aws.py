@@ -209,6 +209,13 @@ def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str, st
     if "x-www-form-urlencoded" in content_type:
         action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
         return service, action or "Unknown", access_key
+    if service == "s3":
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query, keep_blank_values=True)
+        for marker, op in (("delete", "DeleteObjects"), ("versions", "ListObjectVersions"),
+                           ("tagging", "Tagging"), ("versioning", "Versioning")):
+            if marker in query:
+                return service, op, access_key
+        return service, method, access_key
     if method == "GET" and "Action=" in path:
         return service, urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("Action", ["Unknown"])[0], access_key
     return service, method, access_key

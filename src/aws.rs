@@ -38,6 +38,7 @@ pub struct AwsContext {
     pub ecs: aws_sdk_ecs::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl AwsContext {
@@ -75,6 +76,13 @@ impl AwsContext {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
+        // An endpoint override (the emulator) has no per-bucket DNS names: address buckets
+        // by path there.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(endpoint_url.is_some())
+                .build(),
+        );
         Self {
             region: env.region.clone(),
             endpoint_url,
@@ -82,6 +90,7 @@ impl AwsContext {
             ecs: aws_sdk_ecs::Client::new(&shared),
             lambda: aws_sdk_lambda::Client::new(&shared),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
+            s3,
         }
     }
 }

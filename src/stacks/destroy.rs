@@ -9,7 +9,7 @@ use crate::aws::AwsContext;
 use crate::error::AwsError;
 use crate::graph::StackGraph;
 use crate::progress::{Progress, ProgressSink};
-use crate::render::RenderedEnv;
+use crate::render::{RenderedEnv, RenderedStack};
 
 /// Deletes every rendered stack that exists, in reverse dependency order. Stacks with
 /// termination protection are refused, and so are their dependencies (deleting a stack that
@@ -65,6 +65,10 @@ pub async fn destroy(
                 action: "delete",
             });
             let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
+            // CloudFormation cannot delete a bucket that holds objects: empty ours first.
+            if let Err(e) = empty_buckets(aws, stack).await {
+                return Err(format!("{}: could not empty its buckets: {e}", stack.stack_name));
+            }
             let result = delete_and_wait(aws, stack, deadline, progress).await;
             let elapsed = t0.elapsed().as_millis() as u64;
             progress.send(Progress::StackFinished {
@@ -131,4 +135,114 @@ pub async fn destroy(
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Deletes every object version and delete marker of the stack's buckets that its delete
+/// would remove (buckets with `DeletionPolicy: Retain` stay, and so do their objects).
+async fn empty_buckets(aws: &AwsContext, stack: &RenderedStack) -> Result<usize, AwsError> {
+    let logical: Vec<&str> = stack
+        .document
+        .get("Resources")
+        .and_then(|r| r.as_mapping())
+        .map(|resources| {
+            resources
+                .iter()
+                .filter(|(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::S3::Bucket"))
+                .filter(|(_, r)| {
+                    !r.get("DeletionPolicy")
+                        .and_then(|p| p.as_str())
+                        .is_some_and(|p| p.starts_with("Retain"))
+                })
+                .filter_map(|(id, _)| id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if logical.is_empty() {
+        return Ok(0);
+    }
+    let resources = aws
+        .cloudformation
+        .describe_stack_resources()
+        .stack_name(&stack.stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeStackResources", e))?;
+    let buckets: Vec<String> = resources
+        .stack_resources()
+        .iter()
+        .filter(|r| {
+            r.logical_resource_id()
+                .is_some_and(|id| logical.contains(&id))
+        })
+        .filter_map(|r| r.physical_resource_id().map(str::to_string))
+        .collect();
+    let mut deleted = 0;
+    for bucket in buckets {
+        deleted += empty_bucket(aws, &bucket).await?;
+    }
+    Ok(deleted)
+}
+
+async fn empty_bucket(aws: &AwsContext, bucket: &str) -> Result<usize, AwsError> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let mut deleted = 0;
+    loop {
+        let listing = match aws
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(1000)
+            .send()
+            .await
+        {
+            Ok(listing) => listing,
+            // Already gone: nothing to empty.
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    == Some("NoSuchBucket") =>
+            {
+                return Ok(deleted);
+            }
+            Err(e) => return Err(AwsError::new("ListObjectVersions", e)),
+        };
+        let objects: Vec<ObjectIdentifier> = listing
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                listing
+                    .delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            )
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .key(key?)
+                    .set_version_id(version.map(str::to_string))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if objects.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += objects.len();
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| AwsError {
+                operation: "DeleteObjects",
+                code: None,
+                message: e.to_string(),
+            })?;
+        aws.s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteObjects", e))?;
+    }
 }

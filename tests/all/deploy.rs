@@ -147,6 +147,34 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         1
     );
 
+    // Invoices in the raw bucket, one with two versions: destroy must empty it.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("facturascan-local-raw-{}", account.account_id);
+    for body in ["v1", "v2"] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key("tenant-1/invoice.pdf")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                body.as_bytes(),
+            ))
+            .send()
+            .await
+            .expect("put_object");
+    }
+    s3.put_object()
+        .bucket(&bucket)
+        .key("tenant-2/invoice.pdf")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v1"))
+        .send()
+        .await
+        .expect("put_object");
+
+    account.reset_requests().await;
+
     // Destroy removes everything, dependents first. moto cannot delete the network stack
     // (its CloudFormation delete removes the VPC before the route table associations and
     // answers DependencyViolation): the report must say so, and exit 1.
@@ -188,6 +216,16 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
     assert!(
         left.iter().all(|s| *s == "facturascan-local-network"),
         "{left:?}"
+    );
+    // moto deletes non-empty buckets with their stack (AWS refuses): count the emptying.
+    let counters = account.requests().await;
+    assert!(
+        counters["by_operation"]["s3:DeleteObjects"].as_u64() >= Some(1),
+        "{counters}"
+    );
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_err(),
+        "the emptied bucket is gone"
     );
 }
 
