@@ -294,8 +294,19 @@ async fn policy_findings_refuse_before_any_aws_call() {
     assert_eq!(account.requests().await["total"], 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 10)]
 async fn deploys_converge_under_throttling_and_server_errors() {
+    // Ten runs, each in its own account with its own seed, side by side (each blocks a
+    // worker while the CLI runs).
+    let runs: Vec<_> = (0..10)
+        .map(|seed| tokio::spawn(converge_under_faults(seed)))
+        .collect();
+    for run in runs {
+        run.await.expect("run completes");
+    }
+}
+
+async fn converge_under_faults(seed: u64) {
     let account = Account::new();
     let project = Project::copy();
     // Bounded retries, as in staging and production.
@@ -305,7 +316,7 @@ async fn deploys_converge_under_throttling_and_server_errors() {
         "    max_attempts: 8",
     );
     account
-        .faults(json!({"throttle": 0.2, "server_error": 0.05, "seed": 11}))
+        .faults(json!({"throttle": 0.2, "server_error": 0.05, "seed": seed}))
         .await;
     let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}\n{report}");
@@ -459,4 +470,26 @@ async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
         .as_u64()
         .unwrap_or(0);
     assert_eq!(executed, 0, "nothing applied: {counters}");
+}
+
+#[tokio::test]
+async fn changed_outputs_update_exactly_the_dependents_that_read_them() {
+    let account = Account::new();
+    let project = Project::copy();
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // New bucket names: storage's outputs change, and processing reads them; api does not.
+    project.replace(
+        "templates/stacks/storage.yaml.tera",
+        "{{ env.prefix }}-{{ purpose }}-${AWS::AccountId}",
+        "{{ env.prefix }}-{{ purpose }}-data-${AWS::AccountId}",
+    );
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let changed: Vec<String> = actions(&report)
+        .into_iter()
+        .filter(|(_, a, _)| a != "unchanged")
+        .map(|(s, a, _)| format!("{s}:{a}"))
+        .collect();
+    assert_eq!(changed, ["storage:update", "processing:update"]);
 }
