@@ -59,6 +59,10 @@ pub struct Cli {
     /// `AWS_ENDPOINT_URL`, filled in from the host by `run`.
     #[arg(skip)]
     pub aws_endpoint_url: Option<String>,
+
+    /// Progress as a live view (a terminal with text logs), filled in by `run`.
+    #[arg(skip)]
+    pub live_progress: bool,
 }
 
 impl Cli {
@@ -192,6 +196,10 @@ pub fn run(mut cli: Cli, host: Host) -> Exit {
     cli.aws_endpoint_url = host.aws_endpoint_url.clone();
     let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
     let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
+    cli.live_progress = !json_logs && !host.in_ci && {
+        use std::io::IsTerminal;
+        std::io::stderr().is_terminal()
+    };
     let action = action_name(&cli.command);
     let started = Instant::now();
     let result = dispatch(&cli);
@@ -354,7 +362,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
-            let report = with_progress(&rt, async |progress| {
+            let report = with_progress(&rt, cli.live_progress, async |progress| {
                 let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
                 stacks::deploy::deploy(&aws, &rendered, &options, progress).await
             })?;
@@ -389,7 +397,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             }
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
-            let report = with_progress(&rt, async |progress| {
+            let report = with_progress(&rt, cli.live_progress, async |progress| {
                 let aws = AwsContext::new(env, &endpoint).await;
                 stacks::destroy::destroy(&aws, &rendered, usize::from(*max_concurrency), progress)
                     .await
@@ -570,15 +578,38 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 /// Renders progress events as lines on stderr while `work` runs.
-fn with_progress<T>(rt: &tokio::runtime::Runtime, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+/// On a terminal (text logs), a live view redrawn in place; elsewhere one line per event.
+fn with_progress<T>(
+    rt: &tokio::runtime::Runtime,
+    live: bool,
+    work: impl AsyncFnOnce(&ProgressSink) -> T,
+) -> T {
     rt.block_on(async {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
-            while let Some(event) = receiver.recv().await {
-                let line = report::progress_line(&event);
-                let mut stderr = std::io::stderr().lock();
-                let _ = writeln!(stderr, "{line}");
+            if !live {
+                while let Some(event) = receiver.recv().await {
+                    let line = report::progress_line(&event);
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = writeln!(stderr, "{line}");
+                }
+                return;
             }
+            let mut view = crate::terminal::LiveView::default();
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    event = receiver.recv() => match event {
+                        Some(event) => view.apply(&event, std::time::Instant::now()),
+                        None => break,
+                    },
+                    _ = tick.tick() => {}
+                }
+                let frame = view.frame(std::time::Instant::now());
+                let _ = std::io::stderr().lock().write_all(frame.as_bytes());
+            }
+            let frame = view.frame(std::time::Instant::now());
+            let _ = std::io::stderr().lock().write_all(frame.as_bytes());
         });
         let sink = ProgressSink::new(sender);
         let result = work(&sink).await;

@@ -18,3 +18,4 @@ pub mod render;
 pub mod report;
 pub mod schema;
 pub mod stacks;
+pub mod terminal;
