@@ -134,6 +134,11 @@ pub enum Command {
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         max_concurrency: u16,
     },
+    /// CloudWatch alarms from the rendered definitions.
+    Alarms {
+        #[command(subcommand)]
+        command: AlarmsCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -144,6 +149,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SchemaFile::Deploy)]
         file: SchemaFile,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// Show what `apply` would create, update and delete.
+    Plan {
+        /// Exit 2 when anything would change.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create and update the defined alarms, delete the tool's alarms no longer defined.
+    Apply,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +276,12 @@ fn action_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Deploy { .. } => "deploy",
         Command::Destroy { .. } => "destroy",
+        Command::Alarms {
+            command: AlarmsCommand::Plan { .. },
+        } => "alarms.plan",
+        Command::Alarms {
+            command: AlarmsCommand::Apply,
+        } => "alarms.apply",
         Command::Validate { .. } => "validate",
         Command::Config { .. } => "config.show",
         Command::Schema { .. } => "schema",
@@ -409,6 +432,26 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             Ok((
                 report::format(&report::DeployView(&report), cli.output),
+                exit,
+            ))
+        }
+        Command::Alarms { command } => {
+            let (loaded, rendered) = load_checked(cli)?;
+            let apply = matches!(command, AlarmsCommand::Apply);
+            let endpoint = cli.endpoint_override();
+            let rt = runtime()?;
+            let report = rt.block_on(async {
+                let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
+                crate::alarms::apply::sync(&aws, &loaded.config, &rendered.alarms, apply).await
+            })?;
+            let exit = match command {
+                AlarmsCommand::Plan {
+                    detailed_exitcode: true,
+                } if report.has_changes() => Exit::Changes,
+                _ => Exit::Ok,
+            };
+            Ok((
+                report::format(&report::AlarmsView(&report), cli.output),
                 exit,
             ))
         }

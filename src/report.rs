@@ -500,3 +500,59 @@ impl Report for PlanView<'_> {
         out
     }
 }
+
+/// `alarms plan` and `alarms apply`.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct AlarmsView<'a>(pub &'a crate::alarms::apply::AlarmsReport);
+
+impl Report for AlarmsView<'_> {
+    fn text(&self) -> String {
+        use crate::alarms::apply::AlarmAction;
+        let report = self.0;
+        let mut out = String::new();
+        let mut counts = [0usize; 4];
+        for change in &report.changes {
+            let (sign, index) = match change.action {
+                AlarmAction::Create => ("+", 0),
+                AlarmAction::Update => ("~", 1),
+                AlarmAction::Delete => ("-", 2),
+                AlarmAction::Unchanged => (" ", 3),
+            };
+            counts[index] += 1;
+            if change.action != AlarmAction::Unchanged {
+                let why = if change.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", change.reasons.join(", "))
+                };
+                let _ = writeln!(out, "{sign} {}{why}", change.name);
+            }
+        }
+        let verb = if report.applied { "applied" } else { "plan" };
+        let _ = writeln!(
+            out,
+            "alarms {verb} for `{}`: {} created, {} updated, {} deleted, {} unchanged",
+            report.environment, counts[0], counts[1], counts[2], counts[3]
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let report = self.0;
+        let mut out = format!(
+            "### Alarms of `{}`\n\n| alarm | action | why |\n|---|---|---|\n",
+            report.environment
+        );
+        for change in &report.changes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {:?} | {} |",
+                change.name,
+                change.action,
+                change.reasons.join(", ")
+            );
+        }
+        out
+    }
+}

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alarms;
 mod cfn_lint;
 mod cli;
 mod deploy;

@@ -5,6 +5,8 @@
 //! evaluation periods) and who hears it (channels). Keeping the two apart means an overlay
 //! can tune production without touching a template, and a template cannot forget a channel.
 
+pub mod apply;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -89,6 +91,17 @@ pub enum Comparison {
     LessThanOrEqualToThreshold,
 }
 
+impl Comparison {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GreaterThanThreshold => "GreaterThanThreshold",
+            Self::GreaterThanOrEqualToThreshold => "GreaterThanOrEqualToThreshold",
+            Self::LessThanThreshold => "LessThanThreshold",
+            Self::LessThanOrEqualToThreshold => "LessThanOrEqualToThreshold",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MissingData {
@@ -97,6 +110,17 @@ pub enum MissingData {
     NotBreaching,
     Breaching,
     Ignore,
+}
+
+impl MissingData {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::NotBreaching => "notBreaching",
+            Self::Breaching => "breaching",
+            Self::Ignore => "ignore",
+        }
+    }
 }
 
 const STATISTICS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
