@@ -385,10 +385,29 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
-            let report = with_progress(&rt, cli.live_progress, async |progress| {
+            let partial = options.only.is_some();
+            let mut report = with_progress(&rt, cli.live_progress, async |progress| {
                 let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
-                stacks::deploy::deploy(&aws, &rendered, &options, progress).await
+                let mut report =
+                    stacks::deploy::deploy(&aws, &rendered, &options, progress).await?;
+                // Alarms follow a complete, successful deploy: they notify the alerts
+                // stack's topics and watch what the other stacks created.
+                if !report.failed() && !partial {
+                    report.alarms = Some(
+                        crate::alarms::apply::sync(&aws, &loaded.config, &rendered.alarms, true)
+                            .await?,
+                    );
+                }
+                Ok::<_, crate::error::AwsError>(report)
             })?;
+            if report.failed() || partial {
+                report.alarms_note = Some(if partial {
+                    "alarms not applied: a partial deploy (--stack); run `facturactl alarms apply`"
+                        .into()
+                } else {
+                    "alarms not applied: a stack failed".into()
+                });
+            }
             let exit = if report.failed() {
                 Exit::Error
             } else {

@@ -338,6 +338,13 @@ impl Report for DeployView<'_> {
                 );
             }
         }
+        if let Some(alarms) = &report.alarms {
+            out.push('\n');
+            out.push_str(&AlarmsView(alarms).text());
+        }
+        if let Some(note) = &report.alarms_note {
+            let _ = writeln!(out, "\n{note}");
+        }
         let changed = report.changed();
         let verdict = if report.failed() { "failed" } else { "done" };
         let _ = writeln!(

@@ -121,6 +121,12 @@ pub struct DeployReport {
     pub environment: String,
     pub stacks: Vec<StackReport>,
     pub duration_ms: u64,
+    /// The alarms applied after the stacks (deploy only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<crate::alarms::apply::AlarmsReport>,
+    /// Why alarms were not applied, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarms_note: Option<String>,
 }
 
 impl DeployReport {
@@ -307,6 +313,8 @@ pub async fn deploy(
         environment: rendered.environment.clone(),
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
+        alarms: None,
+        alarms_note: None,
     })
 }
 

@@ -134,6 +134,8 @@ pub async fn destroy(
         environment: rendered.environment.clone(),
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
+        alarms: None,
+        alarms_note: None,
     })
 }
 
