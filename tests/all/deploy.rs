@@ -68,6 +68,12 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         stderr.contains("network: create succeeded"),
         "progress on stderr: {stderr}"
     );
+    // The alarms follow the stacks.
+    let alarms = report["alarms"]["changes"]
+        .as_array()
+        .expect("alarms applied");
+    assert_eq!(alarms.len(), 13);
+    assert!(alarms.iter().all(|a| a["action"] == "create"), "{alarms:?}");
 
     // Deployed stacks carry the template hash and feed their outputs to dependents.
     let config = account.sdk_config(3).await;
