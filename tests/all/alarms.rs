@@ -57,19 +57,16 @@ async fn alarms_are_created_updated_and_deleted_exactly_as_defined() {
         "account_id: \"123456789012\"",
         &format!("account_id: \"{}\"", account.account_id),
     );
-    let (code, _, stderr) = run(&project, &account, &["deploy"]);
+    // A deploy applies the alarms after the stacks.
+    let (code, deployed, stderr) = run(&project, &account, &["deploy"]);
     assert_eq!(code, Some(0), "{stderr}");
-
-    let (code, plan, _) = run(
+    assert_eq!(changed(&deployed["alarms"]).len(), 13, "{deployed}");
+    let (code, _, _) = run(
         &project,
         &account,
         &["alarms", "plan", "--detailed-exitcode"],
     );
-    assert_eq!(code, Some(2));
-    assert_eq!(changed(&plan).len(), 13, "{plan}");
-    let (code, applied, stderr) = run(&project, &account, &["alarms", "apply"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(changed(&applied).iter().all(|(_, a)| a == "create"));
+    assert_eq!(code, Some(0), "nothing left to do");
 
     // Every action points at a topic the alerts stack created.
     let config = account.sdk_config(3).await;
@@ -112,6 +109,30 @@ async fn alarms_are_created_updated_and_deleted_exactly_as_defined() {
         (latency.threshold(), latency.extended_statistic()),
         (Some(5000.0), Some("p95"))
     );
+
+    // An alarm deleted by hand: the plan shows it (exit 2), apply brings it back.
+    cloudwatch
+        .delete_alarms()
+        .alarm_names("facturascan-local-api-5xx-rate")
+        .send()
+        .await
+        .expect("delete by hand");
+    let (code, plan, _) = run(
+        &project,
+        &account,
+        &["alarms", "plan", "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        changed(&plan),
+        [(
+            "facturascan-local-api-5xx-rate".to_string(),
+            "create".to_string()
+        )]
+    );
+    let (code, applied, stderr) = run(&project, &account, &["alarms", "apply"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(changed(&applied).len(), 1);
 
     // A second apply writes nothing.
     account.reset_requests().await;
