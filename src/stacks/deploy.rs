@@ -654,13 +654,13 @@ async fn deploy_one(
                 .await;
             if let Err(e) = result {
                 let error = AwsError::new("UpdateStack", e);
-                // Only parameters CloudFormation masks (NoEcho) made us try: nothing to do.
-                if error.message.contains("No updates are to be performed") {
-                    let live = live::one(cfn, &stack.stack_name).await?;
-                    sync_termination_protection(aws, stack, live.as_ref()).await?;
-                    let live = live.unwrap_or_else(|| {
-                        current.clone().unwrap_or_else(|| unreachable_live(stack))
-                    });
+                // CloudFormation found nothing to change (only values it masks, NoEcho, differed;
+                // it says so with a plain ValidationError, no typed code): the stack is as it
+                // should be.
+                if error.message.contains("No updates are to be performed")
+                    && let Some(live) = current.clone()
+                {
+                    sync_termination_protection(aws, stack, Some(&live)).await?;
                     return Ok(Deployed {
                         action: Action::Unchanged,
                         status: live.status,
@@ -727,7 +727,8 @@ async fn deploy_one(
     })
 }
 
-fn unreachable_live(stack: &RenderedStack) -> LiveStack {
+/// A stand-in for a stack that no longer exists.
+fn gone_stack(stack: &RenderedStack) -> LiveStack {
     LiveStack {
         name: stack.stack_name.clone(),
         status: "UNKNOWN".into(),
@@ -801,7 +802,7 @@ async fn wait_for_terminal(
             // Deleted while we waited (a delete we started, or someone else's).
             return Ok(LiveStack {
                 status: "DELETE_COMPLETE".into(),
-                ..unreachable_live(stack)
+                ..gone_stack(stack)
             });
         };
         if since.is_some() {
