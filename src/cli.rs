@@ -388,14 +388,25 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             let partial = options.only.is_some();
             let mut report = with_progress(&rt, cli.live_progress, async |progress| {
                 let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
-                let mut report =
-                    stacks::deploy::deploy(&aws, &rendered, &options, progress).await?;
+                // The alarms are read while the stacks deploy (one round trip saved).
+                let (report, live_alarms) = tokio::join!(
+                    stacks::deploy::deploy(&aws, &rendered, &options, progress),
+                    crate::alarms::apply::live_alarms(&aws, &loaded.config)
+                );
+                let mut report = report?;
                 // Alarms follow a complete, successful deploy: they notify the alerts
                 // stack's topics and watch what the other stacks created.
                 if !report.failed() && !partial {
+                    let live = live_alarms?;
                     report.alarms = Some(
-                        crate::alarms::apply::sync(&aws, &loaded.config, &rendered.alarms, true)
-                            .await?,
+                        crate::alarms::apply::sync_with(
+                            &aws,
+                            &loaded.config,
+                            &rendered.alarms,
+                            &live,
+                            true,
+                        )
+                        .await?,
                     );
                 }
                 Ok::<_, crate::error::AwsError>(report)

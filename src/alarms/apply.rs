@@ -242,11 +242,16 @@ impl AlarmSpec {
     }
 }
 
-/// Every alarm whose name starts with the environment's prefix, by name.
-async fn live_alarms(
-    aws: &AwsContext,
-    prefix: &str,
-) -> Result<BTreeMap<String, MetricAlarm>, AwsError> {
+/// The alarms of the environment as CloudWatch has them.
+pub type LiveAlarms = BTreeMap<String, MetricAlarm>;
+
+/// Every alarm under the environment's name prefix, by name (pages of 100).
+pub async fn live_alarms(aws: &AwsContext, config: &Config) -> Result<LiveAlarms, AwsError> {
+    let prefix = format!("{}-", owner(config));
+    list_alarms(aws, &prefix).await
+}
+
+async fn list_alarms(aws: &AwsContext, prefix: &str) -> Result<LiveAlarms, AwsError> {
     let mut alarms = BTreeMap::new();
     let mut pages = aws
         .cloudwatch
@@ -290,9 +295,24 @@ pub async fn sync(
     definitions: &[AlarmDefinition],
     apply: bool,
 ) -> Result<AlarmsReport, AwsError> {
+    let live = live_alarms(aws, config).await?;
+    sync_with(aws, config, definitions, &live, apply).await
+}
+
+/// Writes at once, at most: PutMetricAlarm is cheap, the emulator's threads are few.
+const CONCURRENT_WRITES: usize = 8;
+
+/// Like [`sync`], from alarms read beforehand (a deploy reads them while its stacks deploy).
+pub async fn sync_with(
+    aws: &AwsContext,
+    config: &Config,
+    definitions: &[AlarmDefinition],
+    live: &LiveAlarms,
+    apply: bool,
+) -> Result<AlarmsReport, AwsError> {
     let owner = owner(config);
-    let live = live_alarms(aws, &format!("{owner}-")).await?;
     let mut changes = Vec::new();
+    let mut writes = Vec::new();
     for definition in definitions {
         let desired = AlarmSpec::desired(config, definition);
         let (action, reasons) = match live.get(&definition.name) {
@@ -306,14 +326,22 @@ pub async fn sync(
                 }
             }
         };
-        if apply && action != AlarmAction::Unchanged {
-            put(aws, definition, &desired, &owner).await?;
+        if action != AlarmAction::Unchanged {
+            writes.push((definition, desired));
         }
         changes.push(AlarmChange {
             name: definition.name.clone(),
             action,
             reasons,
         });
+    }
+    if apply {
+        for batch in writes.chunks(CONCURRENT_WRITES) {
+            let puts = batch
+                .iter()
+                .map(|(definition, desired)| put(aws, definition, desired, &owner));
+            futures_util::future::try_join_all(puts).await?;
+        }
     }
     let defined: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
     let mut doomed = Vec::new();
