@@ -132,8 +132,8 @@ struct Raw {
 pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
     let mut raw = Vec::new();
     for stack in &rendered.stacks {
-        for (id, resource) in resources(stack) {
-            check_resource(config, stack, &id, resource, &mut raw);
+        for (id, resource) in stack.resources() {
+            check_resource(config, stack, id, resource, &mut raw);
         }
     }
     alarm_coverage(config, &rendered.alarms, &mut raw);
@@ -169,19 +169,6 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
         mode,
         findings,
     }
-}
-
-fn resources(stack: &RenderedStack) -> Vec<(String, &Value)> {
-    stack
-        .document
-        .get("Resources")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -420,7 +407,7 @@ fn wildcard_problem(statement: &Value) -> Option<String> {
 }
 
 fn has_tls_only_policy(stack: &RenderedStack, bucket_id: &str) -> bool {
-    resources(stack).into_iter().any(|(_, r)| {
+    stack.resources().any(|(_, r)| {
         r.get("Type").and_then(Value::as_str) == Some("AWS::S3::BucketPolicy")
             && get(r, &["Properties", "Bucket", "Ref"]).and_then(Value::as_str) == Some(bucket_id)
             && get(r, &["Properties", "PolicyDocument", "Statement"])
@@ -475,8 +462,7 @@ fn alarm_channels(config: &Config, rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     let topics: Vec<&str> = rendered
         .stacks
         .iter()
-        .flat_map(resources)
-        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::SNS::Topic"))
+        .flat_map(|s| s.resources_of_type("AWS::SNS::Topic"))
         .filter_map(|(_, r)| get(r, &["Properties", "TopicName"]).and_then(Value::as_str))
         .collect();
     for alarm in &rendered.alarms {

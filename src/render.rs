@@ -483,6 +483,39 @@ fn parse_stack(path: &Path, body: &str) -> Result<serde_yaml::Value, RenderError
     Ok(document)
 }
 
+impl RenderedStack {
+    /// The template's resources: logical id and definition, in template order.
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &serde_yaml::Value)> {
+        section(&self.document, "Resources")
+    }
+
+    /// The template's parameter declarations: name and definition.
+    pub fn declared_parameters(&self) -> impl Iterator<Item = (&str, &serde_yaml::Value)> {
+        section(&self.document, "Parameters")
+    }
+
+    /// Logical ids of the resources of one type.
+    pub fn resources_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a serde_yaml::Value)> {
+        self.resources()
+            .filter(move |(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some(kind))
+    }
+}
+
+fn section<'a>(
+    document: &'a serde_yaml::Value,
+    name: &str,
+) -> impl Iterator<Item = (&'a str, &'a serde_yaml::Value)> {
+    document
+        .get(name)
+        .and_then(|s| s.as_mapping())
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .filter_map(|(k, v)| Some((k.as_str()?, v)))
+}
+
 impl RenderedEnv {
     /// Writes `<stack>.yaml`, `<stack>.params.json` and `alarms.json` into `dir`, and an
     /// `index.json` with every hash. Returns the files written.

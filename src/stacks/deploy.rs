@@ -343,15 +343,8 @@ pub fn desired_parameters(
 
 /// `Default` of each template parameter, as CloudFormation reports it back.
 fn template_defaults(stack: &RenderedStack) -> BTreeMap<String, String> {
-    let Some(params) = stack
-        .document
-        .get("Parameters")
-        .and_then(|p| p.as_mapping())
-    else {
-        return BTreeMap::new();
-    };
-    params
-        .iter()
+    stack
+        .declared_parameters()
         .filter_map(|(k, v)| {
             let default = v.get("Default")?;
             let text = match default {
@@ -369,7 +362,7 @@ fn template_defaults(stack: &RenderedStack) -> BTreeMap<String, String> {
                     .join(","),
                 _ => return None,
             };
-            Some((k.as_str()?.to_string(), text))
+            Some((k.to_string(), text))
         })
         .collect()
 }
@@ -378,21 +371,14 @@ fn template_defaults(stack: &RenderedStack) -> BTreeMap<String, String> {
 /// as lists: CloudFormation may report them with other spacing (and moto as `['a', 'b']`).
 fn list_parameters(stack: &RenderedStack) -> BTreeSet<&str> {
     stack
-        .document
-        .get("Parameters")
-        .and_then(|p| p.as_mapping())
-        .map(|params| {
-            params
-                .iter()
-                .filter(|(_, v)| {
-                    v.get("Type")
-                        .and_then(|t| t.as_str())
-                        .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"))
-                })
-                .filter_map(|(k, _)| k.as_str())
-                .collect()
+        .declared_parameters()
+        .filter(|(_, v)| {
+            v.get("Type")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"))
         })
-        .unwrap_or_default()
+        .map(|(k, _)| k)
+        .collect()
 }
 
 fn list_items(value: &str) -> Vec<&str> {
@@ -416,17 +402,10 @@ const DATA_TYPES: &[&str] = &[
 /// A stack policy that allows every update except replacing or deleting the stack's data
 /// resources; `None` when the stack has none.
 pub fn data_protection_policy(stack: &RenderedStack) -> Option<String> {
-    let protected: Vec<String> = stack
-        .document
-        .get("Resources")
-        .and_then(|r| r.as_mapping())?
+    let protected: Vec<String> = DATA_TYPES
         .iter()
-        .filter(|(_, r)| {
-            r.get("Type")
-                .and_then(|t| t.as_str())
-                .is_some_and(|t| DATA_TYPES.contains(&t))
-        })
-        .filter_map(|(id, _)| id.as_str().map(|id| format!("LogicalResourceId/{id}")))
+        .flat_map(|kind| stack.resources_of_type(kind))
+        .map(|(id, _)| format!("LogicalResourceId/{id}"))
         .collect();
     if protected.is_empty() {
         return None;

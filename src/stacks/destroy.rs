@@ -143,22 +143,14 @@ pub async fn destroy(
 /// would remove (buckets with `DeletionPolicy: Retain` stay, and so do their objects).
 async fn empty_buckets(aws: &AwsContext, stack: &RenderedStack) -> Result<usize, AwsError> {
     let logical: Vec<&str> = stack
-        .document
-        .get("Resources")
-        .and_then(|r| r.as_mapping())
-        .map(|resources| {
-            resources
-                .iter()
-                .filter(|(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some("AWS::S3::Bucket"))
-                .filter(|(_, r)| {
-                    !r.get("DeletionPolicy")
-                        .and_then(|p| p.as_str())
-                        .is_some_and(|p| p.starts_with("Retain"))
-                })
-                .filter_map(|(id, _)| id.as_str())
-                .collect()
+        .resources_of_type("AWS::S3::Bucket")
+        .filter(|(_, r)| {
+            !r.get("DeletionPolicy")
+                .and_then(|p| p.as_str())
+                .is_some_and(|p| p.starts_with("Retain"))
         })
-        .unwrap_or_default();
+        .map(|(id, _)| id)
+        .collect();
     if logical.is_empty() {
         return Ok(0);
     }

@@ -316,43 +316,29 @@ async fn wait_for_change_set(
 
 fn masked_parameters(stack: &RenderedStack) -> BTreeSet<&str> {
     stack
-        .document
-        .get("Parameters")
-        .and_then(|p| p.as_mapping())
-        .map(|params| {
-            params
-                .iter()
-                .filter(|(_, v)| {
-                    v.get("NoEcho")
-                        .is_some_and(|n| n.as_bool() == Some(true) || n.as_str() == Some("true"))
-                })
-                .filter_map(|(k, _)| k.as_str())
-                .collect()
+        .declared_parameters()
+        .filter(|(_, v)| {
+            v.get("NoEcho")
+                .is_some_and(|n| n.as_bool() == Some(true) || n.as_str() == Some("true"))
         })
-        .unwrap_or_default()
+        .map(|(k, _)| k)
+        .collect()
 }
 
 fn template_resources(stack: &RenderedStack) -> Vec<ResourceChange> {
     stack
-        .document
-        .get("Resources")
-        .and_then(|r| r.as_mapping())
-        .map(|resources| {
-            resources
-                .iter()
-                .map(|(id, r)| ResourceChange {
-                    action: "Add".into(),
-                    logical_id: id.as_str().unwrap_or_default().to_string(),
-                    resource_type: r
-                        .get("Type")
-                        .and_then(|t| t.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                    replacement: None,
-                })
-                .collect()
+        .resources()
+        .map(|(id, r)| ResourceChange {
+            action: "Add".into(),
+            logical_id: id.to_string(),
+            resource_type: r
+                .get("Type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            replacement: None,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// A unified diff of two templates, each normalised first (parsed, keys sorted, printed the
