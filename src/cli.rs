@@ -419,15 +419,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     "alarms not applied: a stack failed".into()
                 });
             }
-            let exit = if report.failed() {
-                Exit::Error
-            } else {
-                Exit::Ok
-            };
-            Ok((
-                report::format(&report::DeployView(&report), cli.output),
-                exit,
-            ))
+            Ok(deploy_outcome(&report, cli.output))
         }
         Command::Destroy {
             yes,
@@ -455,15 +447,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 stacks::destroy::destroy(&aws, &rendered, usize::from(*max_concurrency), progress)
                     .await
             })?;
-            let exit = if report.failed() {
-                Exit::Error
-            } else {
-                Exit::Ok
-            };
-            Ok((
-                report::format(&report::DeployView(&report), cli.output),
-                exit,
-            ))
+            Ok(deploy_outcome(&report, cli.output))
         }
         Command::Alarms { command } => {
             let (loaded, rendered) = load_checked(cli)?;
@@ -550,6 +534,16 @@ fn run_plan(
         let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
         stacks::plan::plan(&aws, rendered, only.as_ref(), diff).await
     })?)
+}
+
+/// The printed report of a deploy or destroy, and exit 1 when any stack did not succeed.
+fn deploy_outcome(report: &stacks::deploy::DeployReport, output: OutputFormat) -> (String, Exit) {
+    let exit = if report.failed() {
+        Exit::Error
+    } else {
+        Exit::Ok
+    };
+    (report::format(&report::DeployView(report), output), exit)
 }
 
 /// Before a deploy that would replace or remove resources: on a terminal, show them and ask;

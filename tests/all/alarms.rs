@@ -2,31 +2,14 @@
 
 use serde_json::Value;
 
-use crate::support::Project;
 use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
 
+/// An `alarms` or `deploy` run on the local environment.
 fn run(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args(args)
-        .args([
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-            "--output",
-            "json",
-        ])
-        .output()
-        .expect("run facturactl");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (
-        output.status.code(),
-        report,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--env", "local"]);
+    run_json(project, account, &args)
 }
 
 fn changed(report: &Value) -> Vec<(String, String)> {

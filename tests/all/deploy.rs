@@ -3,26 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Project;
 use crate::support::emulator::Account;
-
-/// Runs facturactl in `project` with `account`'s credentials against the emulator.
-fn run(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args(args)
-        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
-        .output()
-        .expect("run facturactl");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (
-        output.status.code(),
-        report,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use crate::support::{Project, run_json as run};
 
 fn actions(report: &Value) -> Vec<(String, String, String)> {
     report["stacks"]

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::emulator::Account;
-use crate::support::{Project, repo_root};
+use crate::support::{Project, repo_root, run_json};
 
 const STACK: &str = "facturascan-local-auth";
 
@@ -36,31 +36,11 @@ fn pass() -> Value {
     json!({"pass": true})
 }
 
+/// A deploy of the local environment's `auth` stack alone.
 fn deploy(project: &Project, account: &Account, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args([
-            "deploy",
-            "--env",
-            "local",
-            "--stack",
-            "auth",
-            "--output",
-            "json",
-            "--endpoint-url",
-            &account.endpoint,
-        ])
-        .args(extra)
-        .output()
-        .expect("run");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (
-        output.status.code(),
-        report,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut args = vec!["deploy", "--env", "local", "--stack", "auth"];
+    args.extend_from_slice(extra);
+    run_json(project, account, &args)
 }
 
 fn auth(report: &Value) -> Value {

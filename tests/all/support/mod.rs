@@ -65,6 +65,29 @@ impl Project {
     }
 }
 
+/// What a facturactl run in `project` with `account`'s credentials against the emulator
+/// returned: exit code, the JSON report on stdout (`Null` when there is none), and stderr.
+pub fn run_json(
+    project: &Project,
+    account: &emulator::Account,
+    args: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(args)
+        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
+        .output()
+        .expect("run facturactl");
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        output.status.code(),
+        report,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 pub fn facturactl() -> Command {
     let mut cmd = Command::cargo_bin("facturactl").expect("binary");
     for var in [
