@@ -39,6 +39,10 @@ pub struct AwsContext {
     pub lambda: aws_sdk_lambda::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ses: aws_sdk_sesv2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsContext {
@@ -91,6 +95,10 @@ impl AwsContext {
             lambda: aws_sdk_lambda::Client::new(&shared),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
             s3,
+            sns: aws_sdk_sns::Client::new(&shared),
+            ses: aws_sdk_sesv2::Client::new(&shared),
+            ssm: aws_sdk_ssm::Client::new(&shared),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
         }
     }
 }

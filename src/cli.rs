@@ -63,6 +63,12 @@ pub struct Cli {
     /// Progress as a live view (a terminal with text logs), filled in by `run`.
     #[arg(skip)]
     pub live_progress: bool,
+
+    /// The process's host facts and run identity, filled in by `run`.
+    #[arg(skip)]
+    pub host: Host,
+    #[arg(skip)]
+    pub trace_id: String,
 }
 
 impl Cli {
@@ -139,6 +145,23 @@ pub enum Command {
         #[command(subcommand)]
         command: AlarmsCommand,
     },
+    /// Tell the configured channels how a pipeline stage ended (build, test, ...).
+    Notify {
+        /// The stage, as `build` or `integration-tests`.
+        #[arg(long)]
+        stage: String,
+        #[arg(long, value_enum)]
+        result: StageResult,
+        /// A line of detail: what was built, or why it failed.
+        #[arg(long)]
+        message: Option<String>,
+        /// How long the stage took.
+        #[arg(long, default_value_t = 0)]
+        duration_seconds: u64,
+        /// The version or tag (default: the tag at HEAD, or GITHUB_REF_NAME on a tag).
+        #[arg(long)]
+        version: Option<String>,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -163,6 +186,12 @@ pub enum AlarmsCommand {
     Apply,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageResult {
+    Success,
+    Failure,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the effective configuration of an environment (secrets as references).
@@ -183,6 +212,12 @@ pub struct Host {
     pub trace_id: Option<String>,
     /// `AWS_ENDPOINT_URL`.
     pub aws_endpoint_url: Option<String>,
+    /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
+    pub github_sha: Option<String>,
+    /// `GITHUB_REF_NAME` when `GITHUB_REF_TYPE` is `tag`.
+    pub github_tag: Option<String>,
+    /// The workflow run's page, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
+    pub run_url: Option<String>,
 }
 
 impl Host {
@@ -193,6 +228,12 @@ impl Host {
             user: var("GITHUB_ACTOR").or_else(|| var("USER")),
             trace_id: var("FACTURACTL_TRACE_ID"),
             aws_endpoint_url: var("AWS_ENDPOINT_URL"),
+            github_sha: var("GITHUB_SHA"),
+            github_tag: var("GITHUB_REF_NAME").filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag")),
+            run_url: match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+                (Some(server), Some(repo), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
+                _ => None,
+            },
         }
     }
 }
@@ -212,8 +253,10 @@ pub fn parse() -> Result<Cli, Exit> {
 pub fn run(mut cli: Cli, host: Host) -> Exit {
     cli.aws_endpoint_url = host.aws_endpoint_url.clone();
     let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
-    let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
-    cli.live_progress = !json_logs && !host.in_ci && {
+    cli.trace_id = identity.trace_id.clone();
+    cli.host = host;
+    let json_logs = logging::init(cli.log_format, cli.host.in_ci, cli.verbose, identity);
+    cli.live_progress = !json_logs && !cli.host.in_ci && {
         use std::io::IsTerminal;
         std::io::stderr().is_terminal()
     };
@@ -224,7 +267,13 @@ pub fn run(mut cli: Cli, host: Host) -> Exit {
     match result {
         Ok((stdout, exit)) => {
             print_stdout(&stdout);
-            let result = if exit == Exit::Ok { "ok" } else { "refused" };
+            let result = match exit {
+                Exit::Ok => "ok",
+                Exit::Changes => "changes",
+                Exit::Warning => "warning",
+                Exit::Refused => "refused",
+                Exit::Error => "failed",
+            };
             // In JSON (CI) every run ends with one event carrying the platform's fields; on a
             // terminal the result on stdout already says it.
             if json_logs {
@@ -283,6 +332,7 @@ fn action_name(command: &Command) -> &'static str {
             command: AlarmsCommand::Apply,
         } => "alarms.apply",
         Command::Validate { .. } => "validate",
+        Command::Notify { .. } => "notify",
         Command::Config { .. } => "config.show",
         Command::Schema { .. } => "schema",
     }
@@ -383,11 +433,14 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 protect_data: production,
                 allow_data_replacement: *allow_data_replacement,
             };
-            let rt = runtime()?;
-            let endpoint = cli.endpoint_override();
             let partial = options.only.is_some();
-            let mut report = with_progress(&rt, cli.live_progress, async |progress| {
-                let aws = AwsContext::new(&loaded.config.environment, &endpoint).await;
+            let rt = runtime()?;
+            let aws = rt.block_on(AwsContext::new(
+                &loaded.config.environment,
+                &cli.endpoint_override(),
+            ));
+            let started = Instant::now();
+            let result = with_progress(&rt, cli.live_progress, async |progress| {
                 // The alarms are read while the stacks deploy (one round trip saved).
                 let (report, live_alarms) = tokio::join!(
                     stacks::deploy::deploy(&aws, &rendered, &options, progress),
@@ -410,7 +463,23 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     );
                 }
                 Ok::<_, crate::error::AwsError>(report)
-            })?;
+            });
+            let origin = origin(cli, &loaded);
+            let mut report = match result {
+                Ok(report) => report,
+                Err(error) => {
+                    let notice = origin.error_notice(
+                        "deploy",
+                        &loaded.config.environment.name,
+                        &error.to_string(),
+                        started.elapsed().as_millis() as u64,
+                    );
+                    let deliveries =
+                        rt.block_on(crate::notify::send(&aws, &loaded.config, &notice));
+                    warn_undelivered(&deliveries);
+                    return Err(error.into());
+                }
+            };
             if report.failed() || partial {
                 report.alarms_note = Some(if partial {
                     "alarms not applied: a partial deploy (--stack); run `facturactl alarms apply`"
@@ -419,7 +488,60 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     "alarms not applied: a stack failed".into()
                 });
             }
-            Ok(deploy_outcome(&report, cli.output))
+            let notice = origin.deploy_notice(&report);
+            report.notifications = rt.block_on(crate::notify::send(&aws, &loaded.config, &notice));
+            warn_undelivered(&report.notifications);
+            let (text, exit) = deploy_outcome(&report, cli.output);
+            Ok((text, notification_exit(exit, &report.notifications, &loaded.config)))
+        }
+        Command::Notify {
+            stage,
+            result,
+            message,
+            duration_seconds,
+            version,
+        } => {
+            let loaded = load(cli)?;
+            if !stage
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                || stage.is_empty()
+            {
+                return Err(Error::Usage {
+                    message: format!("`{stage}` is not a stage name"),
+                    help: "use lowercase letters, digits and dashes, as `build` or `integration-tests`".into(),
+                });
+            }
+            let mut origin = origin(cli, &loaded);
+            if version.is_some() {
+                origin.version = version.clone();
+            }
+            let outcome = match result {
+                StageResult::Success => crate::notify::Outcome::Succeeded,
+                StageResult::Failure => crate::notify::Outcome::Failed,
+            };
+            let notice = origin.stage_notice(
+                stage,
+                &loaded.config.environment.name,
+                outcome,
+                duration_seconds.saturating_mul(1000),
+                message.as_deref(),
+            );
+            let rt = runtime()?;
+            let deliveries = rt.block_on(async {
+                let aws =
+                    AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
+                crate::notify::send(&aws, &loaded.config, &notice).await
+            });
+            warn_undelivered(&deliveries);
+            let view = report::NotifyView {
+                notice: &notice,
+                notifications: &deliveries,
+            };
+            Ok((
+                report::format(&view, cli.output),
+                notification_exit(Exit::Ok, &deliveries, &loaded.config),
+            ))
         }
         Command::Destroy {
             yes,
@@ -544,6 +666,42 @@ fn deploy_outcome(report: &stacks::deploy::DeployReport, output: OutputFormat) -
         Exit::Ok
     };
     (report::format(&report::DeployView(report), output), exit)
+}
+
+/// Who and what a notification is about: the user, the trace id, the commit and tag (from
+/// GitHub Actions' variables, else from the checkout), and the pipeline run.
+fn origin(cli: &Cli, loaded: &LoadedConfig) -> crate::notify::Origin {
+    let host = &cli.host;
+    crate::notify::Origin {
+        who: host.user.clone().unwrap_or_else(|| "unknown".into()),
+        trace_id: cli.trace_id.clone(),
+        commit: host
+            .github_sha
+            .clone()
+            .or_else(|| crate::git::head_commit(&loaded.root)),
+        version: host
+            .github_tag
+            .clone()
+            .or_else(|| crate::git::tag_at_head(&loaded.root)),
+        link: host.run_url.clone(),
+    }
+}
+
+/// A warning on stderr for each channel not reached (the report lists them too).
+fn warn_undelivered(deliveries: &[crate::notify::Delivery]) {
+    for warning in crate::notify::failures(deliveries) {
+        tracing::warn!(result = "warning", "{warning}");
+    }
+}
+
+/// A failed notification never fails the operation; it turns a success into exit 4 only
+/// when `notifications.warning_exit` asks for it.
+fn notification_exit(exit: Exit, deliveries: &[crate::notify::Delivery], config: &config::Config) -> Exit {
+    if exit == Exit::Ok && config.notifications.warning_exit && deliveries.iter().any(|d| !d.sent) {
+        Exit::Warning
+    } else {
+        exit
+    }
 }
 
 /// Before a deploy that would replace or remove resources: on a terminal, show them and ask;

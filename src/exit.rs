@@ -11,10 +11,13 @@ pub enum Exit {
     Changes = 2,
     /// Refused by a gate: release tag, deploy lock, or policy.
     Refused = 3,
+    /// Done, but a notification could not be sent (only with
+    /// `notifications.warning_exit = true`; otherwise that is exit 0 with a warning).
+    Warning = 4,
 }
 
 impl Exit {
-    pub const HELP: &'static str = "Exit codes:\n  0  done\n  1  error (bad input, failed AWS call, failed deploy)\n  2  changes or drift found (plan --detailed-exitcode, audits)\n  3  refused by a gate (release tag, deploy lock, policy)";
+    pub const HELP: &'static str = "Exit codes:\n  0  done\n  1  error (bad input, failed AWS call, failed deploy)\n  2  changes or drift found (plan --detailed-exitcode, audits)\n  3  refused by a gate (release tag, deploy lock, policy)\n  4  done, but a notification was not sent (only with notifications.warning_exit)";
 
     pub fn code(self) -> u8 {
         self as u8

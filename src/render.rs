@@ -81,6 +81,9 @@ struct TemplateContext<'a> {
     services: &'a indexmap::IndexMap<String, crate::config::Service>,
     alarms: &'a indexmap::IndexMap<String, crate::config::AlarmSettings>,
     channels: &'a crate::config::Channels,
+    /// Sources under `templates/functions/`, by file stem, for inline Lambda code: the code
+    /// stays a real file that can be linted and tested on its own.
+    functions: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -138,6 +141,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         services: &config.services,
         alarms: &config.alarms,
         channels: &config.channels,
+        functions: load_functions(&templates_dir)?,
     };
     // Serialized once; each stack only adds its own `stack` entry.
     let context =
@@ -316,6 +320,33 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         raw.push((name, text));
     }
     parse_templates(raw).map_err(|e| tera_error(dir, None, &e))
+}
+
+/// The `*.py` files of `templates/functions/`, by stem. No directory means no functions.
+fn load_functions(dir: &Path) -> Result<BTreeMap<String, String>, RenderError> {
+    let functions_dir = dir.join("functions");
+    let Ok(entries) = std::fs::read_dir(&functions_dir) else {
+        return Ok(BTreeMap::new());
+    };
+    let mut out = BTreeMap::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "py") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
+            template: path.clone(),
+            line: None,
+            message: format!("cannot read the function source: {e}"),
+            help: "check the file's permissions".into(),
+        })?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.insert(stem, text);
+    }
+    Ok(out)
 }
 
 /// A Tera instance with this project's filters.

@@ -345,6 +345,7 @@ impl Report for DeployView<'_> {
         if let Some(note) = &report.alarms_note {
             let _ = writeln!(out, "\n{note}");
         }
+        out.push_str(&notifications_text(&report.notifications));
         let changed = report.changed();
         let verdict = if report.failed() { "failed" } else { "done" };
         let _ = writeln!(
@@ -402,7 +403,50 @@ impl Report for DeployView<'_> {
                 );
             }
         }
+        out.push_str(&notifications_text(&report.notifications));
         out
+    }
+}
+
+/// `notified: a (slack), b (sns)` and a warning per channel not reached.
+fn notifications_text(deliveries: &[crate::notify::Delivery]) -> String {
+    if deliveries.is_empty() {
+        return String::new();
+    }
+    let sent: Vec<String> = deliveries
+        .iter()
+        .filter(|d| d.sent)
+        .map(|d| format!("{} ({})", d.channel, d.via))
+        .collect();
+    let mut out = String::from("\n");
+    if !sent.is_empty() {
+        let _ = writeln!(out, "notified: {}", sent.join(", "));
+    }
+    for warning in crate::notify::failures(deliveries) {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}
+
+/// `notify`: where a pipeline stage's message went.
+#[derive(Serialize)]
+pub struct NotifyView<'a> {
+    pub notice: &'a crate::notify::Notice,
+    pub notifications: &'a [crate::notify::Delivery],
+}
+
+impl Report for NotifyView<'_> {
+    fn text(&self) -> String {
+        let mut out = format!("{}\n", self.notice.headline());
+        if self.notifications.is_empty() {
+            out.push_str("no channel wants this notice ([notifications] channels and on)\n");
+        }
+        out.push_str(&notifications_text(self.notifications));
+        out
+    }
+
+    fn markdown(&self) -> String {
+        self.text()
     }
 }
 

@@ -27,6 +27,8 @@ pub struct AlarmSpec {
     pub evaluation_periods: i32,
     pub datapoints_to_alarm: i32,
     pub treat_missing_data: String,
+    /// Whether state changes notify (`notifications.alarm_actions`).
+    pub actions_enabled: bool,
     pub alarm_actions: Vec<String>,
     pub ok_actions: Vec<String>,
     pub source: SpecSource,
@@ -61,6 +63,17 @@ pub enum AlarmAction {
     Update,
     Delete,
     Unchanged,
+}
+
+impl AlarmAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+            Self::Unchanged => "unchanged",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +139,7 @@ impl AlarmSpec {
             evaluation_periods: alarm.evaluation_periods as i32,
             datapoints_to_alarm: alarm.datapoints_to_alarm as i32,
             treat_missing_data: alarm.treat_missing_data.as_str().to_string(),
+            actions_enabled: config.notifications.alarm_actions,
             ok_actions: actions.clone(),
             alarm_actions: actions,
             source: match &alarm.source {
@@ -206,6 +220,7 @@ impl AlarmSpec {
                 .or(alarm.evaluation_periods())
                 .unwrap_or_default(),
             treat_missing_data: alarm.treat_missing_data().unwrap_or("missing").to_string(),
+            actions_enabled: alarm.actions_enabled().unwrap_or(true),
             alarm_actions: sorted(alarm.alarm_actions()),
             ok_actions: sorted(alarm.ok_actions()),
             source,
@@ -235,6 +250,7 @@ impl AlarmSpec {
             "treat_missing_data",
             self.treat_missing_data == other.treat_missing_data,
         );
+        check("actions_enabled", self.actions_enabled == other.actions_enabled);
         check("alarm_actions", self.alarm_actions == other.alarm_actions);
         check("ok_actions", self.ok_actions == other.ok_actions);
         check("metric", self.source == other.source);
@@ -399,7 +415,7 @@ async fn put(
         .put_metric_alarm()
         .alarm_name(&spec.name)
         .alarm_description(&spec.description)
-        .actions_enabled(true)
+        .actions_enabled(spec.actions_enabled)
         .set_alarm_actions(Some(spec.alarm_actions.clone()))
         .set_ok_actions(Some(spec.ok_actions.clone()))
         .threshold(spec.threshold)

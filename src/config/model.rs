@@ -30,6 +30,9 @@ pub struct Config {
     /// Where alarms and deploy notifications go.
     #[serde(default)]
     pub channels: Channels,
+    /// Messages the tool sends itself: deploys, promotions, rollbacks, pipeline stages.
+    #[serde(default)]
+    pub notifications: Notifications,
     #[serde(default)]
     pub release: ReleasePolicy,
     #[serde(default)]
@@ -507,16 +510,111 @@ impl Channels {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChannel {
+    /// Subscribed to the channel's SNS topic (each confirms once by email).
     pub addresses: Vec<String>,
+    /// A verified SES sender: deploy notifications then go through SES as formatted mail
+    /// rather than through the SNS topic. Alarms always use the topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ses_from: Option<String>,
 }
 
+/// A Slack channel, reached through exactly one of an incoming webhook (posted by the
+/// forwarder Lambda and by the tool) or AWS Chatbot.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackChannel {
     /// The Slack channel, as `#dev-monitoring`.
     pub channel: String,
     /// The incoming webhook URL, as a secret reference.
-    pub webhook: SecretRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<SecretRef>,
+    /// Deliver through AWS Chatbot instead of a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chatbot: Option<ChatbotTarget>,
+}
+
+/// How a Slack channel is reached, once validation has checked that exactly one is set.
+#[derive(Debug, Clone, Copy)]
+pub enum SlackRoute<'a> {
+    Webhook(&'a SecretRef),
+    Chatbot(&'a ChatbotTarget),
+}
+
+impl SlackChannel {
+    /// The route; `None` only for a config that has not passed validation.
+    pub fn route(&self) -> Option<SlackRoute<'_>> {
+        match (&self.webhook, &self.chatbot) {
+            (Some(w), None) => Some(SlackRoute::Webhook(w)),
+            (None, Some(c)) => Some(SlackRoute::Chatbot(c)),
+            _ => None,
+        }
+    }
+}
+
+/// The Slack workspace and channel an AWS Chatbot configuration posts to (the workspace is
+/// authorised once in the Chatbot console).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatbotTarget {
+    /// The Slack workspace (team) id, as `T0123ABCD`.
+    pub workspace_id: String,
+    /// The Slack channel id, as `C0123ABCD`.
+    pub channel_id: String,
+}
+
+/// Deploy notifications: who hears about deploys, and how hard the tool tries.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// Channels told about every deploy, promotion, rollback and notified pipeline stage.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// `always`, or `failure` for failures only.
+    #[serde(default)]
+    pub on: NotifyOn,
+    /// Seconds one attempt to send may take (1 to 60).
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_seconds: u32,
+    /// Attempts per message, the first included (1 to 10). 429 and 5xx answers and network
+    /// errors are retried with backoff; Slack's Retry-After is honoured.
+    #[serde(default = "default_notify_attempts")]
+    pub attempts: u32,
+    /// Exit 4 instead of 0 when the deploy succeeded but a notification could not be sent.
+    /// Off by default: a notification never turns a good deploy into a failure.
+    #[serde(default)]
+    pub warning_exit: bool,
+    /// Whether alarms act on state changes (notify their channels). Off keeps them wired
+    /// but silent, as a local environment may want.
+    #[serde(default = "yes")]
+    pub alarm_actions: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            channels: Vec::new(),
+            on: NotifyOn::default(),
+            timeout_seconds: default_notify_timeout(),
+            attempts: default_notify_attempts(),
+            warning_exit: false,
+            alarm_actions: true,
+        }
+    }
+}
+
+fn default_notify_timeout() -> u32 {
+    10
+}
+fn default_notify_attempts() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyOn {
+    #[default]
+    Always,
+    Failure,
 }
 
 /// What may be deployed where (enforced by the release gate).

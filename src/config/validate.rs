@@ -28,6 +28,7 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.stacks(config);
     v.services(config);
     v.channels(config);
+    v.notifications(config);
     v.alarms(config);
     v.release(config);
     v.policy(config, rule_ids);
@@ -446,7 +447,71 @@ impl Validator<'_> {
                     "write the channel with its `#`",
                 );
             }
+            if slack.route().is_none() {
+                let both = slack.webhook.is_some();
+                self.report_key(
+                    &path(["channels", "slack", name]),
+                    if both {
+                        format!("Slack channel `{name}` sets both `webhook` and `chatbot`")
+                    } else {
+                        format!("Slack channel `{name}` sets neither `webhook` nor `chatbot`")
+                    },
+                    "exactly one of `webhook` (a secret reference) and `chatbot`",
+                    "keep `webhook = \"ssm:/...\"` for the forwarder Lambda, or `chatbot = { workspace_id, channel_id }` for AWS Chatbot",
+                );
+            }
+            if let Some(bot) = &slack.chatbot {
+                let fields = [
+                    ("workspace_id", &bot.workspace_id, 'T'),
+                    ("channel_id", &bot.channel_id, 'C'),
+                ];
+                for (field, value, first) in fields {
+                    let ok = value.starts_with(first)
+                        && value.len() >= 9
+                        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                    if !ok {
+                        self.report(
+                            &path(["channels", "slack", name, "chatbot", field]),
+                            format!("`{value}` is not a Slack {field}"),
+                            &format!("an id starting with `{first}`, as in Slack's channel details"),
+                            "copy the id from Slack (channel details, at the bottom) or the Chatbot console",
+                        );
+                    }
+                }
+            }
         }
+        for (name, email) in &c.channels.email {
+            if let Some(from) = &email.ses_from
+                && !from.split_once('@').is_some_and(|(u, h)| !u.is_empty() && h.contains('.'))
+            {
+                self.report(
+                    &path(["channels", "email", name, "ses_from"]),
+                    format!("`{from}` is not an email address"),
+                    "a sender address verified in SES",
+                    "fix the address, or remove ses_from to send through the SNS topic",
+                );
+            }
+        }
+    }
+
+    fn notifications(&mut self, c: &Config) {
+        let n = &c.notifications;
+        let base = path(["notifications"]);
+        for (i, channel) in n.channels.iter().enumerate() {
+            if !c.channels.contains(channel) {
+                self.report(
+                    &with_index(with_key(base.clone(), "channels"), i),
+                    format!("notifications go to `{channel}`, which is not a channel"),
+                    &format!(
+                        "one of: {}",
+                        c.channels.names().collect::<Vec<_>>().join(", ")
+                    ),
+                    "declare it under [channels.email] or [channels.slack], or fix the name",
+                );
+            }
+        }
+        self.range(with_key(base.clone(), "timeout_seconds"), n.timeout_seconds, 1, 60, "timeout_seconds");
+        self.range(with_key(base, "attempts"), n.attempts, 1, 10, "attempts");
     }
 
     fn alarms(&mut self, c: &Config) {

@@ -127,6 +127,9 @@ pub struct DeployReport {
     /// Why alarms were not applied, when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarms_note: Option<String>,
+    /// The deploy notifications sent afterwards, one per channel.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 impl DeployReport {
@@ -315,6 +318,7 @@ pub async fn deploy(
         duration_ms: started.elapsed().as_millis() as u64,
         alarms: None,
         alarms_note: None,
+        notifications: Vec::new(),
     })
 }
 

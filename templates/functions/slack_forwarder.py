@@ -1,0 +1,191 @@
+"""Posts CloudWatch alarm notifications (SNS) to a Slack incoming webhook.
+
+Deployed inline by the alerts stack (templates/stacks/alerts.yaml.tera) as `index.py`.
+The webhook URL is a reference (WEBHOOK_REF: ssm:, secretsmanager: or env:) resolved at run
+time, so it is never in a template, a parameter or an environment variable's value.
+For alarms named in ANOMALY_SOURCES (alarm name -> log group), the message also says which
+validation rules and tenants drive the alarm, from the validator's JSON logs.
+"""
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+_webhook = None
+ICONS = {"ALARM": ":red_circle:", "OK": ":large_green_circle:", "INSUFFICIENT_DATA": ":white_circle:"}
+COMPARISONS = {
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": ">=",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+# Log events read at most per alarm: the summary stays cheap on a large spike.
+MAX_EVENTS = 2000
+
+
+def webhook_url():
+    global _webhook
+    if _webhook is None:
+        import boto3
+
+        scheme, _, ref = os.environ["WEBHOOK_REF"].partition(":")
+        if scheme == "ssm":
+            _webhook = boto3.client("ssm").get_parameter(Name=ref, WithDecryption=True)["Parameter"]["Value"]
+        elif scheme == "secretsmanager":
+            _webhook = boto3.client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
+        else:
+            _webhook = os.environ[ref]
+    return _webhook
+
+
+def parse_time(text):
+    """CloudWatch writes `2026-11-26T09:15:02.123+0000`."""
+    for layout in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(text, layout)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(timezone.utc)
+
+
+def describe_metric(trigger):
+    """`p95 of FacturaScan360/prod OcrResponseTime (Service=ocr) over 60 s`, or the math."""
+    period = trigger.get("Period")
+    if "MetricName" in trigger:
+        stat = trigger.get("ExtendedStatistic") or trigger.get("Statistic") or "?"
+        dims = ", ".join(f"{d.get('name')}={d.get('value')}" for d in trigger.get("Dimensions", []))
+        text = f"{stat.lower() if stat.isupper() else stat} of {trigger.get('Namespace')} {trigger['MetricName']}"
+        text += f" ({dims})" if dims else ""
+        return text + (f" over {period} s" if period else "")
+    for metric in trigger.get("Metrics", []):
+        if metric.get("ReturnData", True) and "Expression" in metric:
+            label = metric.get("Label") or metric.get("Id")
+            return f"{label} = {metric['Expression']}"
+    return "?"
+
+
+def threshold_line(trigger):
+    op = COMPARISONS.get(trigger.get("ComparisonOperator"), trigger.get("ComparisonOperator", "?"))
+    points = trigger.get("DatapointsToAlarm") or trigger.get("EvaluationPeriods")
+    line = f"{op} {trigger.get('Threshold')}"
+    if points:
+        line += f" for {points} of {trigger.get('EvaluationPeriods')} periods"
+    return line
+
+
+def console_link(alarm):
+    region = alarm.get("AlarmArn", "").split(":")[3:4] or [os.environ.get("AWS_REGION", "")]
+    region = region[0]
+    name = urllib.parse.quote(alarm.get("AlarmName", ""), safe="")
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}"
+
+
+def anomalies(logs, log_group, alarm, limit=5):
+    """(top (rule, tenant, count), examples, total) of validation failures in the alarm's window."""
+    trigger = alarm.get("Trigger", {})
+    window = int(trigger.get("Period") or 300) * int(trigger.get("EvaluationPeriods") or 1)
+    end = parse_time(alarm.get("StateChangeTime"))
+    start = end - timedelta(seconds=window)
+    args = {
+        "logGroupName": log_group,
+        "startTime": int(start.timestamp() * 1000),
+        "endTime": int(end.timestamp() * 1000) + 1,
+    }
+    counts, examples, seen = {}, [], 0
+    while seen < MAX_EVENTS:
+        page = logs.filter_log_events(**args)
+        for event in page.get("events", []):
+            seen += 1
+            try:
+                record = json.loads(event["message"])
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or record.get("action") != "validate" or record.get("result") != "failure":
+                continue
+            key = (str(record.get("rule", "?")), str(record.get("tenant_id", "?")))
+            counts[key] = counts.get(key, 0) + 1
+            if len(examples) < 3:
+                examples.append(record)
+        if not page.get("nextToken"):
+            break
+        args["nextToken"] = page["nextToken"]
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [(rule, tenant, n) for (rule, tenant), n in top], examples, sum(counts.values())
+
+
+def anomaly_text(details):
+    top, examples, total = details
+    if not total:
+        return "*Input anomalies:* no failing validations logged in the alarm's window."
+    lines = [f"*Input anomalies:* {total} failed validations in the alarm's window, by rule and tenant:"]
+    lines += [f"• `{rule}` tenant `{tenant}`: {n}" for rule, tenant, n in top]
+    for record in examples:
+        detail = record.get("detail") or record.get("message") or ""
+        invoice = record.get("invoice_id", "?")
+        lines.append(f"  e.g. invoice `{invoice}` ({record.get('rule', '?')}): {str(detail)[:200]}")
+    return "\n".join(lines)
+
+
+def message(alarm, details=None):
+    """The Slack Block Kit message of one alarm notification."""
+    name = alarm.get("AlarmName", "?")
+    state = alarm.get("NewStateValue", "?")
+    old = alarm.get("OldStateValue")
+    trigger = alarm.get("Trigger", {})
+    icon = ICONS.get(state, ":white_circle:")
+    headline = f"{name} is {state}" + (f" (was {old})" if old else "")
+    if state == "OK":
+        headline = f"{name} recovered: OK" + (f" (was {old})" if old else "")
+    fields = [
+        {"type": "mrkdwn", "text": f"*State:*\n{state}"},
+        {"type": "mrkdwn", "text": f"*Threshold:*\n{threshold_line(trigger)}"},
+        {"type": "mrkdwn", "text": f"*Metric:*\n{describe_metric(trigger)}"},
+        {"type": "mrkdwn", "text": f"*Since:*\n{alarm.get('StateChangeTime', '?')}"},
+    ]
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{headline}"[:150]}},
+        {"type": "section", "fields": fields},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason:* {alarm.get('NewStateReason', '')}"[:3000]}},
+    ]
+    if alarm.get("AlarmDescription"):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": alarm["AlarmDescription"][:3000]}})
+    if details is not None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details[:3000]}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"<{console_link(alarm)}|Open in CloudWatch> · account {alarm.get('AWSAccountId', '?')}"}
+            ],
+        }
+    )
+    return {"text": f"{icon} {headline}", "blocks": blocks}
+
+
+def details_for(alarm):
+    """The anomaly summary for alarms that have one, or None. Never fails the notification."""
+    sources = json.loads(os.environ.get("ANOMALY_SOURCES") or "{}")
+    log_group = sources.get(alarm.get("AlarmName"))
+    if not log_group or alarm.get("NewStateValue") != "ALARM":
+        return None
+    try:
+        import boto3
+
+        return anomaly_text(anomalies(boto3.client("logs"), log_group, alarm))
+    except Exception as error:  # the alarm still goes out, with the reason details are missing
+        return f"*Input anomalies:* unavailable ({type(error).__name__}: {str(error)[:200]})"
+
+
+def post(payload):
+    body = json.dumps(payload).encode()
+    request = urllib.request.Request(webhook_url(), data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()
+
+
+def handler(event, context):
+    for record in event.get("Records", []):
+        alarm = json.loads(record["Sns"]["Message"])
+        post(message(alarm, details_for(alarm)))
