@@ -229,9 +229,16 @@ impl Host {
             trace_id: var("FACTURACTL_TRACE_ID"),
             aws_endpoint_url: var("AWS_ENDPOINT_URL"),
             github_sha: var("GITHUB_SHA"),
-            github_tag: var("GITHUB_REF_NAME").filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag")),
-            run_url: match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
-                (Some(server), Some(repo), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
+            github_tag: var("GITHUB_REF_NAME")
+                .filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag")),
+            run_url: match (
+                var("GITHUB_SERVER_URL"),
+                var("GITHUB_REPOSITORY"),
+                var("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => {
+                    Some(format!("{server}/{repo}/actions/runs/{run}"))
+                }
                 _ => None,
             },
         }
@@ -492,7 +499,10 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             report.notifications = rt.block_on(crate::notify::send(&aws, &loaded.config, &notice));
             warn_undelivered(&report.notifications);
             let (text, exit) = deploy_outcome(&report, cli.output);
-            Ok((text, notification_exit(exit, &report.notifications, &loaded.config)))
+            Ok((
+                text,
+                notification_exit(exit, &report.notifications, &loaded.config),
+            ))
         }
         Command::Notify {
             stage,
@@ -696,7 +706,11 @@ fn warn_undelivered(deliveries: &[crate::notify::Delivery]) {
 
 /// A failed notification never fails the operation; it turns a success into exit 4 only
 /// when `notifications.warning_exit` asks for it.
-fn notification_exit(exit: Exit, deliveries: &[crate::notify::Delivery], config: &config::Config) -> Exit {
+fn notification_exit(
+    exit: Exit,
+    deliveries: &[crate::notify::Delivery],
+    config: &config::Config,
+) -> Exit {
     if exit == Exit::Ok && config.notifications.warning_exit && deliveries.iter().any(|d| !d.sent) {
         Exit::Warning
     } else {

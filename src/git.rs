@@ -25,6 +25,9 @@ pub fn head_commit(dir: &Path) -> Option<String> {
 
 /// A tag pointing at HEAD, if any (the newest by version order when several do).
 pub fn tag_at_head(dir: &Path) -> Option<String> {
-    git(dir, &["tag", "--points-at", "HEAD", "--sort=-version:refname"])
-        .and_then(|tags| tags.lines().next().map(str::to_string))
+    git(
+        dir,
+        &["tag", "--points-at", "HEAD", "--sort=-version:refname"],
+    )
+    .and_then(|tags| tags.lines().next().map(str::to_string))
 }

@@ -250,7 +250,10 @@ impl AlarmSpec {
             "treat_missing_data",
             self.treat_missing_data == other.treat_missing_data,
         );
-        check("actions_enabled", self.actions_enabled == other.actions_enabled);
+        check(
+            "actions_enabled",
+            self.actions_enabled == other.actions_enabled,
+        );
         check("alarm_actions", self.alarm_actions == other.alarm_actions);
         check("ok_actions", self.ok_actions == other.ok_actions);
         check("metric", self.source == other.source);

@@ -468,7 +468,9 @@ impl Validator<'_> {
                 for (field, value, first) in fields {
                     let ok = value.starts_with(first)
                         && value.len() >= 9
-                        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
                     if !ok {
                         self.report(
                             &path(["channels", "slack", name, "chatbot", field]),
@@ -482,7 +484,9 @@ impl Validator<'_> {
         }
         for (name, email) in &c.channels.email {
             if let Some(from) = &email.ses_from
-                && !from.split_once('@').is_some_and(|(u, h)| !u.is_empty() && h.contains('.'))
+                && !from
+                    .split_once('@')
+                    .is_some_and(|(u, h)| !u.is_empty() && h.contains('.'))
             {
                 self.report(
                     &path(["channels", "email", name, "ses_from"]),
@@ -510,7 +514,13 @@ impl Validator<'_> {
                 );
             }
         }
-        self.range(with_key(base.clone(), "timeout_seconds"), n.timeout_seconds, 1, 60, "timeout_seconds");
+        self.range(
+            with_key(base.clone(), "timeout_seconds"),
+            n.timeout_seconds,
+            1,
+            60,
+            "timeout_seconds",
+        );
         self.range(with_key(base, "attempts"), n.attempts, 1, 10, "attempts");
     }
 

@@ -231,8 +231,9 @@ mod tests {
             outcome,
             duration_ms: 125_400,
             changes: (0..20).map(|i| format!("stack s{i}: update")).collect(),
-            failure: (outcome == Outcome::Failed)
-                .then(|| "processing/OcrService (AWS::ECS::Service): CannotPullContainerError".into()),
+            failure: (outcome == Outcome::Failed).then(|| {
+                "processing/OcrService (AWS::ECS::Service): CannotPullContainerError".into()
+            }),
             link: Some("https://github.com/o/r/actions/runs/1".into()),
         }
     }
@@ -273,7 +274,12 @@ mod tests {
         assert_eq!(v["version"], "1.0");
         assert_eq!(v["source"], "custom");
         assert_eq!(v["content"]["textType"], "client-markdown");
-        assert!(v["content"]["title"].as_str().unwrap().contains("succeeded"));
+        assert!(
+            v["content"]["title"]
+                .as_str()
+                .unwrap()
+                .contains("succeeded")
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ async fn send_one(
                 let topic = crate::alarms::apply::topic_arn(config, channel);
                 let subject = message::subject(notice);
                 let body = message::plain_text(notice);
-                delivery("sns", topic::publish(aws, &topic, Some(&subject), &body).await)
+                delivery(
+                    "sns",
+                    topic::publish(aws, &topic, Some(&subject), &body).await,
+                )
             }
         },
         None => delivery("unknown", Err((0, format!("`{channel}` is not a channel")))),
@@ -166,7 +169,13 @@ pub struct Origin {
 }
 
 impl Origin {
-    fn notice(&self, action: &str, environment: &str, outcome: Outcome, duration_ms: u64) -> Notice {
+    fn notice(
+        &self,
+        action: &str,
+        environment: &str,
+        outcome: Outcome,
+        duration_ms: u64,
+    ) -> Notice {
         Notice {
             action: action.to_string(),
             environment: environment.to_string(),
@@ -226,17 +235,19 @@ impl Origin {
                     "{}/{} ({}) {}: {}",
                     s.stack, f.resource, f.resource_type, f.status, f.reason
                 ),
-                None => format!(
-                    "{}: {}",
-                    s.stack,
-                    s.message.as_deref().unwrap_or("failed")
-                ),
+                None => format!("{}: {}", s.stack, s.message.as_deref().unwrap_or("failed")),
             });
         notice
     }
 
     /// The notice of an operation that ended in an error before it had a report.
-    pub fn error_notice(&self, action: &str, environment: &str, error: &str, duration_ms: u64) -> Notice {
+    pub fn error_notice(
+        &self,
+        action: &str,
+        environment: &str,
+        error: &str,
+        duration_ms: u64,
+    ) -> Notice {
         let mut notice = self.notice(action, environment, Outcome::Failed, duration_ms);
         notice.failure = Some(error.to_string());
         notice

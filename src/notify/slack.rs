@@ -65,7 +65,12 @@ pub async fn post(
         };
         let (wait, reason) = match next {
             Next::Done => return Ok(attempt),
-            Next::GiveUp(reason) => return Err(SendFailure { attempts: attempt, reason }),
+            Next::GiveUp(reason) => {
+                return Err(SendFailure {
+                    attempts: attempt,
+                    reason,
+                });
+            }
             Next::Retry(wait, reason) => (wait, reason),
         };
         if attempt >= policy.attempts {
@@ -105,8 +110,7 @@ async fn judge(response: reqwest::Response, url: &Secret) -> Next {
     let retry_after = retry_after(response.headers());
     // Slack answers errors with a short code (`invalid_payload`, `no_service`); a stand-in
     // could echo anything, so the URL is scrubbed from what is kept.
-    let body = response.text().await.unwrap_or_default();
-    let body = body.replace(url.expose(), "***");
+    let body = scrub(&response.text().await.unwrap_or_default(), url);
     let detail = body.trim().chars().take(120).collect::<String>();
     let reason = if detail.is_empty() {
         format!("HTTP {}", status.as_u16())
@@ -120,6 +124,18 @@ async fn judge(response: reqwest::Response, url: &Secret) -> Next {
     } else {
         Next::GiveUp(reason)
     }
+}
+
+/// `text` without the webhook URL or any long part of it: a body may quote the full URL,
+/// the path alone, or just the token at its end.
+fn scrub(text: &str, url: &Secret) -> String {
+    let url = url.expose();
+    let mut out = text.replace(url, "***");
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+    for part in path.split(['/', '?', '&', '=']).filter(|p| p.len() >= 12) {
+        out = out.replace(part, "***");
+    }
+    out
 }
 
 /// Retry-After in seconds (Slack sends whole seconds; an HTTP date is not used by Slack).
@@ -161,6 +177,19 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn scrubbing_removes_the_url_and_its_token() {
+        let url =
+            Secret::new("https://hooks.slack.com/services/T000/B000/XXXXsecretXXXXXXXX".into());
+        assert_eq!(
+            scrub(
+                "bad POST /services/T000/B000/XXXXsecretXXXXXXXX and https://hooks.slack.com/services/T000/B000/XXXXsecretXXXXXXXX",
+                &url
+            ),
+            "bad POST /services/T000/B000/*** and ***"
+        );
     }
 
     #[test]

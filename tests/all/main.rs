@@ -9,6 +9,7 @@ mod cli;
 mod deploy;
 mod error_corpus;
 mod harness;
+mod notifications;
 mod policy;
 mod recorded;
 mod snapshots;

@@ -156,4 +156,5 @@ pub fn line_of(text: &str, needle: &str) -> usize {
 }
 
 pub mod emulator;
+pub mod receiver;
 pub mod zip;

@@ -1,0 +1,334 @@
+//! Deploy notifications: Slack through a local receiver standing in for the webhook, email
+//! through the emulator's SNS; retries, timeouts, and the webhook URL kept secret.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::Project;
+use crate::support::emulator::Account;
+use crate::support::receiver::{Receiver, Reply};
+
+/// The secret part of the stand-in webhook URL: no output may ever contain it.
+const CANARY: &str = "CANARYhooksecret7f3a";
+
+const SHA: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+/// The local project in `account`, telling both channels, Slack pointing at `receiver`.
+fn project(account: &Account, settings: &str) -> Project {
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "account_id: \"123456789012\"",
+        &format!("account_id: \"{}\"", account.account_id),
+    );
+    project.replace(
+        "environments/local.yaml",
+        "  channels: [\"ops-email\"]",
+        &format!("  channels: [\"dev-monitoring\", \"ops-email\"]\n{settings}"),
+    );
+    project
+}
+
+/// facturactl with the webhook variable set and a GitHub Actions tag build's variables.
+fn run(
+    project: &Project,
+    account: &Account,
+    receiver: &Receiver,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env(
+            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
+            format!("{}/services/T0001/B0001/{CANARY}", receiver.url),
+        )
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("GITHUB_REF_NAME", "v1.4.2")
+        .env("GITHUB_ACTOR", "ana")
+        .args(args)
+        .args(["--env", "local", "--endpoint-url", &account.endpoint])
+        .output()
+        .expect("run facturactl");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn delivery<'a>(report: &'a Value, channel: &str) -> &'a Value {
+    report["notifications"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["channel"] == channel))
+        .unwrap_or_else(|| panic!("no delivery to {channel}: {report}"))
+}
+
+/// The checks Slack applies to a Block Kit message that matter here: known block types,
+/// text objects of the right kind, and the documented length limits.
+fn assert_block_kit(message: &Value) {
+    assert!(
+        message["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "fallback text"
+    );
+    let blocks = message["blocks"].as_array().expect("blocks");
+    assert!(!blocks.is_empty() && blocks.len() <= 50);
+    let text_ok = |t: &Value, kinds: &[&str], max: usize| {
+        kinds.contains(&t["type"].as_str().unwrap_or_default())
+            && t["text"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty() && s.chars().count() <= max)
+    };
+    for block in blocks {
+        match block["type"].as_str() {
+            Some("header") => assert!(text_ok(&block["text"], &["plain_text"], 150), "{block}"),
+            Some("section") => {
+                let text = block
+                    .get("text")
+                    .map(|t| text_ok(t, &["mrkdwn", "plain_text"], 3000));
+                let fields = block.get("fields").and_then(Value::as_array).map(|f| {
+                    f.len() <= 10
+                        && f.iter()
+                            .all(|t| text_ok(t, &["mrkdwn", "plain_text"], 2000))
+                });
+                assert!(text.unwrap_or(true) && fields.unwrap_or(true), "{block}");
+                assert!(text.is_some() || fields.is_some(), "{block}");
+            }
+            Some("context") => {
+                let elements = block["elements"].as_array().expect("elements");
+                assert!(!elements.is_empty() && elements.len() <= 10);
+                assert!(
+                    elements
+                        .iter()
+                        .all(|t| text_ok(t, &["mrkdwn", "plain_text"], 3000))
+                );
+            }
+            other => panic!("unexpected block type {other:?}"),
+        }
+    }
+}
+
+fn field<'a>(message: &'a Value, label: &str) -> &'a str {
+    message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["fields"].as_array())
+        .flatten()
+        .filter_map(|f| f["text"].as_str())
+        .find_map(|t| t.strip_prefix(&format!("*{label}:*\n")))
+        .unwrap_or_else(|| panic!("no {label} field in {message}"))
+}
+
+#[tokio::test]
+async fn a_deploy_posts_block_kit_to_slack_and_waits_out_a_429() {
+    let account = Account::new();
+    let receiver = Receiver::start(vec![Reply::rate_limited(2)]);
+    let project = project(&account, "");
+    let (code, stdout, stderr) = run(
+        &project,
+        &account,
+        &receiver,
+        &["deploy", "--output", "json"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let report = json(&stdout);
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one 429, then the retry");
+    let waited = received[1].at - received[0].at;
+    assert!(
+        waited >= Duration::from_secs(2),
+        "retried after {waited:?}, before Retry-After"
+    );
+    assert!(
+        received[0].path.ends_with(CANARY),
+        "posted to the webhook's path"
+    );
+    let slack = delivery(&report, "dev-monitoring");
+    assert_eq!(
+        (slack["sent"].as_bool(), slack["attempts"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let email = delivery(&report, "ops-email");
+    assert_eq!(
+        (email["via"].as_str(), email["sent"].as_bool()),
+        (Some("sns"), Some(true)),
+        "{email}"
+    );
+
+    let message: Value = serde_json::from_str(&received[1].body).expect("JSON body");
+    assert_block_kit(&message);
+    assert_eq!(message["channel"], "#dev-monitoring-local");
+    assert_eq!(
+        message["blocks"][0]["text"]["text"],
+        "deploy to local succeeded"
+    );
+    assert_eq!(field(&message, "Environment"), "local");
+    assert_eq!(field(&message, "Version"), "v1.4.2");
+    assert_eq!(field(&message, "Commit"), &SHA[..12]);
+    assert_eq!(field(&message, "By"), "ana");
+    assert_eq!(field(&message, "Result"), "succeeded");
+    assert!(field(&message, "Duration").ends_with('s'));
+    let body = message.to_string();
+    assert!(body.contains("stack network: create"), "{body}");
+    assert!(
+        body.contains("alarm facturascan-local-ocr-latency: create"),
+        "{body}"
+    );
+    // The first answer was a 429: the report says nothing went wrong.
+    assert!(!stderr.contains("not sent"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_dead_webhook_times_out_and_the_deploy_still_succeeds_with_a_warning() {
+    let account = Account::new();
+    let receiver = Receiver::start(vec![Reply::Hang, Reply::Hang, Reply::Hang, Reply::Hang]);
+    let project = project(&account, "  timeout_seconds: 1\n  attempts: 2\n");
+    let (code, stdout, stderr) = run(&project, &account, &receiver, &["deploy"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a notification never fails a deploy: {stderr}"
+    );
+    assert!(
+        stdout.contains("warning: notification to `dev-monitoring` (slack) not sent: no answer within 1 s (2 attempts)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("notified: ops-email (sns)"), "{stdout}");
+    assert!(
+        stderr.contains("not sent"),
+        "warned on stderr too: {stderr}"
+    );
+    assert!(stdout.contains("deploy done"), "{stdout}");
+    assert_eq!(receiver.received().len(), 2);
+
+    // Asked for, the warning becomes exit 4; a pipeline stage's notice behaves the same.
+    project.replace(
+        "environments/local.yaml",
+        "  attempts: 2\n",
+        "  attempts: 2\n  warning_exit: true\n",
+    );
+    let (code, stdout, _) = run(
+        &project,
+        &account,
+        &receiver,
+        &["notify", "--stage", "build", "--result", "success"],
+    );
+    assert_eq!(code, Some(4), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_webhook_url_never_appears_in_any_output() {
+    let account = Account::new();
+    // Every answer is a 500 whose body quotes the request line, secret path included.
+    let receiver = Receiver::start(vec![Reply::EchoError; 12]);
+    let project = project(&account, "  timeout_seconds: 2\n  attempts: 2\n");
+    let mut seen = String::new();
+    for args in [
+        &["deploy", "--output", "json", "--log-format", "json", "-vv"][..],
+        &["deploy", "--log-format", "text", "-v"],
+        &[
+            "notify", "--stage", "build", "--result", "failure", "--output", "markdown",
+        ],
+        &["config", "show"],
+    ] {
+        let (code, stdout, stderr) = run(&project, &account, &receiver, args);
+        assert!(matches!(code, Some(0)), "{args:?}: {stderr}");
+        seen.push_str(&stdout);
+        seen.push_str(&stderr);
+    }
+    assert!(
+        seen.contains("HTTP 500: upstream failed for POST /services/T0001/B0001/*** HTTP/1.1"),
+        "the failure is reported, scrubbed"
+    );
+    // The secret was really sent (so the check below could fail), and never printed.
+    assert!(receiver.received().iter().all(|r| r.path.contains(CANARY)));
+    assert_eq!(
+        receiver.received().len(),
+        6,
+        "2 attempts for each of 3 sends"
+    );
+    assert!(!seen.contains(CANARY), "the webhook URL leaked:\n{seen}");
+}
+
+#[tokio::test]
+async fn a_pipeline_stage_failure_is_told_with_its_reason() {
+    let account = Account::new();
+    let receiver = Receiver::start(Vec::new());
+    let project = project(&account, "");
+    let (code, stdout, stderr) = run(
+        &project,
+        &account,
+        &receiver,
+        &[
+            "notify",
+            "--stage",
+            "integration-tests",
+            "--result",
+            "failure",
+            "--message",
+            "pytest: 3 failed in tests/test_validation.py",
+            "--duration-seconds",
+            "95",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let report = json(&stdout);
+    assert_eq!(delivery(&report, "dev-monitoring")["sent"], true);
+    let message: Value = serde_json::from_str(&receiver.received()[0].body).expect("JSON");
+    assert_block_kit(&message);
+    assert_eq!(
+        message["blocks"][0]["text"]["text"],
+        "integration-tests to local failed"
+    );
+    assert_eq!(field(&message, "Duration"), "1m 35s");
+    assert!(
+        message
+            .to_string()
+            .contains("*First failure:*\\npytest: 3 failed in tests/test_validation.py")
+    );
+
+    // A bad stage name is refused before anything is sent.
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &receiver,
+        &["notify", "--stage", "Build Step", "--result", "success"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is not a stage name"), "{stderr}");
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_webhook_is_not_retried() {
+    let account = Account::new();
+    let receiver = Receiver::start(vec![Reply::status(404)]);
+    let project = project(&account, "");
+    let (code, stdout, _) = run(
+        &project,
+        &account,
+        &receiver,
+        &["notify", "--stage", "build", "--result", "success"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("not sent: HTTP 404 (1 attempt)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "a 4xx other than 429 is final"
+    );
+}
