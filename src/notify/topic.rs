@@ -21,7 +21,17 @@ pub async fn publish(
         .send()
         .await
         .map(|_| 1)
-        .map_err(|e| (1, AwsError::new("Publish", e).to_string()))
+        .map_err(|e| {
+            let error = AwsError::new("Publish", e);
+            let topic = topic_arn.rsplit(':').next().unwrap_or(topic_arn);
+            match error.code.as_deref() {
+                Some("NotFound") => (
+                    1,
+                    format!("the topic {topic} does not exist: deploy the alerts stack first"),
+                ),
+                _ => (1, error.to_string()),
+            }
+        })
 }
 
 /// Sends the notice as an email through SES, from a verified sender.

@@ -83,6 +83,56 @@ async fn alarms_are_created_updated_and_deleted_exactly_as_defined() {
             assert!(topics.contains(action), "{action} is not one of {topics:?}");
         }
     }
+    // Local alarms are wired but silent (`notifications.alarm_actions: false`).
+    assert!(
+        alarms
+            .metric_alarms()
+            .iter()
+            .all(|a| a.actions_enabled() == Some(false))
+    );
+    // Each topic's subscriptions match its channel: the email channel's addresses, the
+    // Slack channel's forwarder Lambda.
+    let sns = aws_sdk_sns::Client::new(&config);
+    let prefix = format!(
+        "arn:aws:sns:eu-west-1:{}:facturascan-local-alerts-",
+        account.account_id
+    );
+    let subscriptions = async |channel: &str| {
+        let mut found: Vec<(String, String)> = sns
+            .list_subscriptions_by_topic()
+            .topic_arn(format!("{prefix}{channel}"))
+            .send()
+            .await
+            .expect("subscriptions")
+            .subscriptions()
+            .iter()
+            .map(|s| {
+                (
+                    s.protocol().unwrap_or_default().to_string(),
+                    s.endpoint().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        subscriptions("ops-email").await,
+        [(
+            "email".to_string(),
+            "devops+local@facturascan.com".to_string()
+        )]
+    );
+    assert_eq!(
+        subscriptions("dev-monitoring").await,
+        [(
+            "lambda".to_string(),
+            format!(
+                "arn:aws:lambda:eu-west-1:{}:function:facturascan-local-slack-dev-monitoring",
+                account.account_id
+            )
+        )]
+    );
     let latency = alarms
         .metric_alarms()
         .iter()

@@ -13,8 +13,12 @@ fn rendered_templates_pass_cfn_lint() {
     };
     assert!(version.status.success());
     let project = Project::copy();
+    // Production again, with its Slack channel through AWS Chatbot instead of the forwarder.
+    let chatbot = project.read("environments/production.yaml")
+        + "\nchannels:\n  slack:\n    dev-monitoring:\n      webhook: ~\n      chatbot: { workspace_id: T0123ABCD, channel_id: C0123ABCD }\n";
+    project.write("environments/chatbot.yaml", &chatbot);
     let mut files = Vec::new();
-    for env in ["local", "staging", "production"] {
+    for env in ["local", "staging", "production", "chatbot"] {
         let dir = format!("out-{env}");
         project
             .cmd()
@@ -28,6 +32,15 @@ fn rendered_templates_pass_cfn_lint() {
             }
         }
     }
+    let alerts = project.read("out-chatbot/alerts.yaml");
+    assert!(
+        alerts.contains("Type: AWS::Chatbot::SlackChannelConfiguration"),
+        "{alerts}"
+    );
+    assert!(
+        !alerts.contains("DevMonitoringForwarder"),
+        "no forwarder beside Chatbot"
+    );
     assert!(
         files.len() >= 25,
         "every environment's stacks rendered: {}",

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::emulator::Account;
+use crate::support::emulator::{Account, resource_writes};
 use crate::support::{Project, run_json as run};
 
 fn actions(report: &Value) -> Vec<(String, String, String)> {
@@ -102,7 +102,11 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         "{report}"
     );
     let counters = account.requests().await;
-    assert_eq!(counters["writes"], 0, "{counters}");
+    assert_eq!(resource_writes(&counters), 0, "{counters}");
+    assert_eq!(
+        counters["by_operation"]["sns:Publish"], 1,
+        "the deploy notification, by email: {counters}"
+    );
     // One read for the stacks, one for the alarms.
     assert_eq!(counters["reads"], 2, "{counters}");
 

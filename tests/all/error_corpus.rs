@@ -618,6 +618,62 @@ fn cases() -> Vec<Case> {
             at: At::Line(0),
             says: "uses settings `rds-conections`",
         },
+        Case {
+            name: "slack channel with neither webhook nor chatbot",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "webhook = \"ssm:/facturascan/slack/dev-monitoring-webhook\"\n",
+                    "",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("[channels.slack.dev-monitoring]"),
+            says: "sets neither `webhook` nor `chatbot`",
+        },
+        Case {
+            name: "chatbot channel id that is not a Slack id",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "webhook = \"ssm:/facturascan/slack/dev-monitoring-webhook\"",
+                    "chatbot = { workspace_id = \"T0123ABCD\", channel_id = \"#dev\" }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("chatbot = {"),
+            says: "`#dev` is not a Slack channel_id",
+        },
+        Case {
+            name: "notifications to an unknown channel",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "channels: [\"ops-email\"]",
+                    "channels: [\"ops-mail\"]",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("channels: [\"ops-mail\"]"),
+            says: "notifications go to `ops-mail`, which is not a channel",
+        },
+        Case {
+            name: "notification timeout out of range",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "  alarm_actions: false",
+                    "  alarm_actions: false\n  timeout_seconds: 600",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("timeout_seconds: 600"),
+            says: "timeout_seconds 600 is out of range",
+        },
     ]
 }
 

@@ -8,6 +8,7 @@ mod cfn_lint;
 mod cli;
 mod deploy;
 mod error_corpus;
+mod forwarder;
 mod harness;
 mod notifications;
 mod policy;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::Project;
+use crate::support::block_kit::assert_block_kit;
 use crate::support::emulator::Account;
 use crate::support::receiver::{Receiver, Reply};
 
@@ -69,50 +70,6 @@ fn delivery<'a>(report: &'a Value, channel: &str) -> &'a Value {
         .as_array()
         .and_then(|d| d.iter().find(|d| d["channel"] == channel))
         .unwrap_or_else(|| panic!("no delivery to {channel}: {report}"))
-}
-
-/// The checks Slack applies to a Block Kit message that matter here: known block types,
-/// text objects of the right kind, and the documented length limits.
-fn assert_block_kit(message: &Value) {
-    assert!(
-        message["text"].as_str().is_some_and(|t| !t.is_empty()),
-        "fallback text"
-    );
-    let blocks = message["blocks"].as_array().expect("blocks");
-    assert!(!blocks.is_empty() && blocks.len() <= 50);
-    let text_ok = |t: &Value, kinds: &[&str], max: usize| {
-        kinds.contains(&t["type"].as_str().unwrap_or_default())
-            && t["text"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty() && s.chars().count() <= max)
-    };
-    for block in blocks {
-        match block["type"].as_str() {
-            Some("header") => assert!(text_ok(&block["text"], &["plain_text"], 150), "{block}"),
-            Some("section") => {
-                let text = block
-                    .get("text")
-                    .map(|t| text_ok(t, &["mrkdwn", "plain_text"], 3000));
-                let fields = block.get("fields").and_then(Value::as_array).map(|f| {
-                    f.len() <= 10
-                        && f.iter()
-                            .all(|t| text_ok(t, &["mrkdwn", "plain_text"], 2000))
-                });
-                assert!(text.unwrap_or(true) && fields.unwrap_or(true), "{block}");
-                assert!(text.is_some() || fields.is_some(), "{block}");
-            }
-            Some("context") => {
-                let elements = block["elements"].as_array().expect("elements");
-                assert!(!elements.is_empty() && elements.len() <= 10);
-                assert!(
-                    elements
-                        .iter()
-                        .all(|t| text_ok(t, &["mrkdwn", "plain_text"], 3000))
-                );
-            }
-            other => panic!("unexpected block type {other:?}"),
-        }
-    }
 }
 
 fn field<'a>(message: &'a Value, label: &str) -> &'a str {
@@ -331,4 +288,133 @@ async fn a_revoked_webhook_is_not_retried() {
         1,
         "a 4xx other than 429 is final"
     );
+}
+
+#[tokio::test]
+async fn a_failed_deploy_names_its_first_failing_resource() {
+    use crate::recorded::{events, pass, stacks};
+    let account = Account::new();
+    let receiver = Receiver::start(Vec::new());
+    let project = project(&account, "");
+    // The emulator never fails a stack: the auth stack's create fails in recorded responses.
+    account
+        .script(
+            "cloudformation:DescribeStacks",
+            vec![
+                pass(),
+                stacks("ROLLBACK_IN_PROGRESS"),
+                stacks("ROLLBACK_COMPLETE"),
+            ],
+        )
+        .await;
+    let failed = events("ROLLBACK_COMPLETE", "CREATE_FAILED", "CREATE_IN_PROGRESS");
+    account
+        .script(
+            "cloudformation:DescribeStackEvents",
+            vec![failed.clone(), failed.clone(), failed],
+        )
+        .await;
+    let (code, stdout, stderr) = run(
+        &project,
+        &account,
+        &receiver,
+        &["deploy", "--stack", "auth", "--output", "json"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(delivery(&json(&stdout), "dev-monitoring")["sent"], true);
+    let message: Value = serde_json::from_str(&receiver.received()[0].body).expect("JSON");
+    assert_block_kit(&message);
+    assert_eq!(
+        message["blocks"][0]["text"]["text"],
+        "deploy to local failed"
+    );
+    assert_eq!(field(&message, "Result"), "failed");
+    let failure = message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find_map(|t| t.strip_prefix("*First failure:*\n"))
+        .unwrap_or_else(|| panic!("no failure section: {message}"));
+    assert!(
+        failure.starts_with("auth/UserPool (AWS::Cognito::UserPool) CREATE_FAILED: ")
+            && failure.contains("MinimumLength"),
+        "{failure}"
+    );
+    assert!(message.to_string().contains("stack auth: create (FAILED)"));
+}
+
+#[tokio::test]
+async fn webhooks_are_read_from_ssm_and_secrets_manager_at_send_time() {
+    let account = Account::new();
+    let config = account.sdk_config(3).await;
+    let receiver = Receiver::start(Vec::new());
+    let url = format!("{}/services/T0/B0/{CANARY}", receiver.url);
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name("/facturascan/slack/dev-monitoring-webhook")
+        .value(&url)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("put parameter");
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name("facturascan/slack/dev-monitoring")
+        .secret_string(&url)
+        .send()
+        .await
+        .expect("create secret");
+    let project = project(&account, "");
+    for reference in [
+        "ssm:/facturascan/slack/dev-monitoring-webhook",
+        "secretsmanager:facturascan/slack/dev-monitoring",
+    ] {
+        let current = project.read("environments/local.yaml");
+        let line = current
+            .lines()
+            .find(|l| l.trim_start().starts_with("webhook:"))
+            .expect("webhook line")
+            .to_string();
+        project.replace(
+            "environments/local.yaml",
+            &line,
+            &format!("      webhook: {reference}"),
+        );
+        let (code, stdout, stderr) = run(
+            &project,
+            &account,
+            &receiver,
+            &["notify", "--stage", "build", "--result", "success"],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(
+            stdout.contains("notified: dev-monitoring (slack)"),
+            "{reference}: {stdout}"
+        );
+        assert!(!format!("{stdout}{stderr}").contains(CANARY));
+    }
+    assert_eq!(receiver.received().len(), 2);
+
+    // A reference that resolves to nothing is a warning naming the reference, not the value.
+    project.replace(
+        "environments/local.yaml",
+        "webhook: secretsmanager:facturascan/slack/dev-monitoring",
+        "webhook: ssm:/facturascan/slack/missing",
+    );
+    let (code, stdout, _) = run(
+        &project,
+        &account,
+        &receiver,
+        &["notify", "--stage", "build", "--result", "success"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains(
+            "not sent: cannot read secret `ssm:/facturascan/slack/missing`: ParameterNotFound"
+        ),
+        "{stdout}"
+    );
+    // Nothing is deployed in this account: the email topic is missing, and the report says how to fix it.
+    assert!(stdout.contains("the topic facturascan-local-alerts-ops-email does not exist: deploy the alerts stack first"), "{stdout}");
 }

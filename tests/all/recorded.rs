@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::emulator::Account;
+use crate::support::emulator::{Account, resource_writes};
 use crate::support::{Project, repo_root, run_json};
 
 const STACK: &str = "facturascan-local-auth";
@@ -13,7 +13,7 @@ fn fixture(name: &str) -> String {
         .expect("fixture")
 }
 
-fn stacks(status: &str) -> Value {
+pub(crate) fn stacks(status: &str) -> Value {
     let body = fixture("describe-stacks.xml")
         .replace("STACK_NAME", STACK)
         .replace("STACK_STATUS", status)
@@ -22,7 +22,7 @@ fn stacks(status: &str) -> Value {
 }
 
 /// Events of a failed operation: the user pool failed, the client was cancelled.
-fn events(stack_status: &str, failed: &str, in_progress: &str) -> Value {
+pub(crate) fn events(stack_status: &str, failed: &str, in_progress: &str) -> Value {
     let body = fixture("describe-stack-events.xml")
         .replace("STACK_NAME", STACK)
         .replace("STACK_STATUS", stack_status)
@@ -32,7 +32,7 @@ fn events(stack_status: &str, failed: &str, in_progress: &str) -> Value {
     json!({"status": 200, "body": body})
 }
 
-fn pass() -> Value {
+pub(crate) fn pass() -> Value {
     json!({"pass": true})
 }
 
@@ -171,7 +171,7 @@ async fn update_rollback_failed_is_refused_with_the_recovery_step() {
     );
     assert_eq!(auth["failures"][0]["resource"], "UserPool");
     assert_eq!(
-        account.requests().await["writes"],
+        resource_writes(&account.requests().await),
         0,
         "nothing was attempted"
     );
@@ -197,7 +197,7 @@ async fn a_stack_busy_with_another_deploy_is_refused_or_waited_for() {
         message.contains("UPDATE_IN_PROGRESS") && message.contains("--no-wait"),
         "{message}"
     );
-    assert_eq!(account.requests().await["writes"], 0);
+    assert_eq!(resource_writes(&account.requests().await), 0);
 
     // Without --no-wait: wait until the other operation ends, then deploy.
     account

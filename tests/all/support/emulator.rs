@@ -169,3 +169,12 @@ impl Account {
             .await;
     }
 }
+
+/// Writes in `counters` other than the deploy notification's `sns:Publish`: what changed
+/// the account's resources.
+pub fn resource_writes(counters: &Value) -> u64 {
+    let publishes = counters["by_operation"]["sns:Publish"]
+        .as_u64()
+        .unwrap_or(0);
+    counters["writes"].as_u64().unwrap_or(0) - publishes
+}

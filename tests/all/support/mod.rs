@@ -155,6 +155,7 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not found"))
 }
 
+pub mod block_kit;
 pub mod emulator;
 pub mod receiver;
 pub mod zip;
