@@ -418,3 +418,32 @@ async fn webhooks_are_read_from_ssm_and_secrets_manager_at_send_time() {
     // Nothing is deployed in this account: the email topic is missing, and the report says how to fix it.
     assert!(stdout.contains("the topic facturascan-local-alerts-ops-email does not exist: deploy the alerts stack first"), "{stdout}");
 }
+
+#[tokio::test]
+async fn email_goes_through_ses_when_the_channel_has_a_sender() {
+    let account = Account::new();
+    let receiver = Receiver::start(Vec::new());
+    let project = project(&account, "");
+    project.replace(
+        "environments/local.yaml",
+        "      addresses: [\"devops+local@facturascan.com\"]",
+        "      addresses: [\"devops+local@facturascan.com\"]\n      ses_from: deploys@facturascan.com",
+    );
+    let notify = ["notify", "--stage", "build", "--result", "success", "--output", "json"];
+    // An unverified sender is refused by SES: a warning, not a failure.
+    let (code, stdout, _) = run(&project, &account, &receiver, &notify);
+    assert_eq!(code, Some(0));
+    let email = delivery(&json(&stdout), "ops-email").clone();
+    assert_eq!((email["via"].as_str(), email["sent"].as_bool()), (Some("ses"), Some(false)), "{email}");
+    assert!(email["error"].as_str().is_some_and(|e| e.contains("SendEmail failed")), "{email}");
+
+    aws_sdk_sesv2::Client::new(&account.sdk_config(3).await)
+        .create_email_identity()
+        .email_identity("deploys@facturascan.com")
+        .send()
+        .await
+        .expect("verify the sender");
+    let (code, stdout, _) = run(&project, &account, &receiver, &notify);
+    assert_eq!(code, Some(0));
+    assert_eq!(delivery(&json(&stdout), "ops-email")["sent"], true, "{stdout}");
+}
