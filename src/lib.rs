@@ -20,5 +20,6 @@ pub mod render;
 pub mod report;
 pub mod schema;
 pub mod secrets;
+pub mod services;
 pub mod stacks;
 pub mod terminal;

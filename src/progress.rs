@@ -30,6 +30,20 @@ pub enum Progress {
         result: &'static str,
         elapsed_ms: u64,
     },
+    ServiceStarted {
+        service: String,
+        artifact: String,
+    },
+    /// A step of a rollout, an ECS service event, a stopped task, an alarm change.
+    ServiceEvent {
+        service: String,
+        message: String,
+    },
+    ServiceFinished {
+        service: String,
+        result: &'static str,
+        elapsed_ms: u64,
+    },
 }
 
 /// Where stages send progress. Sending never fails a deploy: a closed receiver is ignored.

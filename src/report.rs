@@ -285,6 +285,18 @@ pub fn progress_line(event: &crate::progress::Progress) -> String {
             "{stack}: {action} {result} in {:.2}s",
             *elapsed_ms as f64 / 1000.0
         ),
+        Progress::ServiceStarted { service, artifact } => {
+            format!("service {service}: rolling out {artifact}")
+        }
+        Progress::ServiceEvent { service, message } => format!("service {service}: {message}"),
+        Progress::ServiceFinished {
+            service,
+            result,
+            elapsed_ms,
+        } => format!(
+            "service {service}: {result} in {:.2}s",
+            *elapsed_ms as f64 / 1000.0
+        ),
     }
 }
 

@@ -64,6 +64,29 @@ impl LiveView {
                 row.state = format!("{action} {result}");
                 row.finished = Some(Duration::from_millis(*elapsed_ms));
             }
+            Progress::ServiceStarted { service, .. } => {
+                self.rows
+                    .insert(format!("service {service}"), new_row("rolling out...".into()));
+            }
+            Progress::ServiceEvent { service, message } => {
+                let row = self
+                    .rows
+                    .entry(format!("service {service}"))
+                    .or_insert_with(|| new_row(String::new()));
+                row.state = message.chars().take(100).collect();
+            }
+            Progress::ServiceFinished {
+                service,
+                result,
+                elapsed_ms,
+            } => {
+                let row = self
+                    .rows
+                    .entry(format!("service {service}"))
+                    .or_insert_with(|| new_row(String::new()));
+                row.state = (*result).to_string();
+                row.finished = Some(Duration::from_millis(*elapsed_ms));
+            }
         }
     }
 

@@ -1,0 +1,485 @@
+//! What a deploy ships per service: a container image or a Lambda package, named on the
+//! command line (`--image`, `--package`) or in an artifacts file written by the build job.
+//!
+//! Names are resolved before anything changes: image tags become digests (ECR), packages
+//! are read and hashed the way Lambda hashes them (base64 SHA-256), so the same bytes can be
+//! recorded, compared with what runs, and promoted later.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::aws::AwsContext;
+use crate::config::{Config, Runtime};
+
+/// An artifact as named, not yet resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactRef {
+    Image(ImageRef),
+    Package(PackageSource),
+}
+
+/// `[registry/]repository(:tag|@sha256:digest)`, or a bare tag or digest for the service's
+/// configured repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `<account>.dkr.ecr.<region>.amazonaws.com`, when given.
+    pub registry: Option<String>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageSource {
+    File(PathBuf),
+    S3 {
+        bucket: String,
+        key: String,
+        version: Option<String>,
+    },
+}
+
+/// A resolved artifact: exactly what will run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Artifact {
+    Image {
+        /// `registry/repository@sha256:...`: what the task definition or function gets.
+        uri: String,
+        digest: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+    },
+    Package {
+        /// Where it came from, as named.
+        source: String,
+        /// base64(SHA-256) of the zip: Lambda's CodeSha256.
+        code_sha256: String,
+        #[serde(skip)]
+        code: PackageCode,
+    },
+}
+
+/// How the package reaches Lambda.
+#[derive(Debug, Clone, Default)]
+pub enum PackageCode {
+    #[default]
+    None,
+    Zip(Vec<u8>),
+    S3 {
+        bucket: String,
+        key: String,
+        version: Option<String>,
+    },
+}
+
+impl Artifact {
+    /// The identity shown in reports and compared with what runs.
+    pub fn identity(&self) -> &str {
+        match self {
+            Self::Image { digest, .. } => digest,
+            Self::Package { code_sha256, .. } => code_sha256,
+        }
+    }
+}
+
+/// A problem with the artifacts as given; nothing has been changed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ArtifactError {
+    pub message: String,
+    pub help: String,
+}
+
+fn fail(message: String, help: &str) -> ArtifactError {
+    ArtifactError {
+        message,
+        help: help.to_string(),
+    }
+}
+
+/// `service=ref` from `--image` or `--package`.
+pub fn parse_assignment(text: &str) -> Result<(String, String), ArtifactError> {
+    match text.split_once('=') {
+        Some((service, value)) if !service.is_empty() && !value.is_empty() => {
+            Ok((service.to_string(), value.to_string()))
+        }
+        _ => Err(fail(
+            format!("`{text}` is not `service=artifact`"),
+            "write it as `--image ocr=v1.4.2` or `--package parser=dist/parser.zip`",
+        )),
+    }
+}
+
+pub fn parse_image(text: &str) -> Result<ImageRef, ArtifactError> {
+    let bad = || {
+        fail(
+            format!("`{text}` is not an image reference"),
+            "use a tag (`v1.4.2`), a digest (`sha256:<64 hex>`), or `repository:tag` / `repository@sha256:...`, optionally after an ECR registry",
+        )
+    };
+    let (name, digest) = match text.split_once('@') {
+        Some((name, digest)) => (name, Some(digest.to_string())),
+        None if text.starts_with("sha256:") => ("", Some(text.to_string())),
+        None => (text, None),
+    };
+    if let Some(d) = &digest {
+        let hex = d.strip_prefix("sha256:").ok_or_else(bad)?;
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+    }
+    // A tag follows the last `:` after the last `/` (a registry may carry a port).
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (
+            &name[..last_slash + i],
+            Some(name[last_slash + i + 1..].to_string()),
+        ),
+        None => (name, None),
+    };
+    let (registry, repository) = match path.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') => {
+            (Some(first.to_string()), rest.to_string())
+        }
+        _ => (None, path.to_string()),
+    };
+    // A bare word is a tag of the configured repository.
+    let (repository, tag) = match (repository.as_str(), tag, &digest) {
+        (word, None, None) if !word.contains('/') && registry.is_none() => {
+            (String::new(), Some(word.to_string()))
+        }
+        (_, tag, _) => (repository, tag),
+    };
+    if tag.as_deref().is_some_and(|t| t.is_empty()) || (tag.is_none() && digest.is_none()) {
+        return Err(bad());
+    }
+    Ok(ImageRef {
+        registry,
+        repository,
+        tag,
+        digest,
+    })
+}
+
+pub fn parse_package(text: &str, base: &Path) -> Result<PackageSource, ArtifactError> {
+    if let Some(rest) = text.strip_prefix("s3://") {
+        let (location, version) = match rest.split_once("?versionId=") {
+            Some((l, v)) => (l, Some(v.to_string())),
+            None => (rest, None),
+        };
+        return match location.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(PackageSource::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                version,
+            }),
+            _ => Err(fail(
+                format!("`{text}` is not an S3 location"),
+                "write `s3://bucket/key.zip` (optionally `?versionId=...`)",
+            )),
+        };
+    }
+    Ok(PackageSource::File(base.join(text)))
+}
+
+/// The artifacts file a build job writes:
+/// `{"services": {"ocr": {"image": "..."}, "parser": {"package": "dist/parser.zip"}}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArtifactsFile {
+    services: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    package: Option<String>,
+}
+
+/// Reads an artifacts file; package paths are relative to the file.
+pub fn read_file(path: &Path) -> Result<BTreeMap<String, ArtifactRef>, ArtifactError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            format!("cannot read the artifacts file {}: {e}", path.display()),
+            "pass the file the build job wrote (--artifacts artifacts.json)",
+        )
+    })?;
+    let file: ArtifactsFile = serde_json::from_str(&text).map_err(|e| {
+        fail(
+            format!(
+                "{}:{}:{}: the artifacts file is invalid: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+            "expected {\"services\": {\"<service>\": {\"image\": \"...\"} or {\"package\": \"...\"}}}",
+        )
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = BTreeMap::new();
+    for (service, entry) in file.services {
+        let artifact = match (entry.image, entry.package) {
+            (Some(image), None) => ArtifactRef::Image(parse_image(&image)?),
+            (None, Some(package)) => ArtifactRef::Package(parse_package(&package, base)?),
+            _ => {
+                return Err(fail(
+                    format!(
+                        "{}: service `{service}` needs exactly one of `image` and `package`",
+                        path.display()
+                    ),
+                    "an ECS service takes an image; a Lambda service a package or an image",
+                ));
+            }
+        };
+        out.insert(service, artifact);
+    }
+    Ok(out)
+}
+
+/// Checks every named artifact against the config: the service exists, is enabled, and
+/// takes that kind of artifact. Before any AWS call.
+pub fn check(config: &Config, artifacts: &BTreeMap<String, ArtifactRef>) -> Result<(), ArtifactError> {
+    for (name, artifact) in artifacts {
+        let Some(service) = config.services.get(name).filter(|s| s.enabled) else {
+            let known: Vec<&str> = config
+                .services
+                .iter()
+                .filter(|(_, s)| s.enabled)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            return Err(fail(
+                format!("`{name}` is not an enabled service of `{}`", config.environment.name),
+                &format!("services: {}", known.join(", ")),
+            ));
+        };
+        if let (Some(Runtime::Ecs(_)), ArtifactRef::Package(_)) = (service.runtime(), artifact) {
+            return Err(fail(
+                format!("`{name}` runs on ECS: it takes an image, not a package"),
+                "pass --image instead",
+            ));
+        }
+        if let (Some(Runtime::Lambda(_)), ArtifactRef::Image(image)) = (service.runtime(), artifact)
+            && image.repository.is_empty()
+        {
+            return Err(fail(
+                format!("`{name}` is a Lambda function: its image needs a repository"),
+                "write the full reference, as `facturascan/scoring@sha256:...`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves every artifact: images to digests (one DescribeImages per repository), packages
+/// to their bytes (or S3 location) and CodeSha256.
+pub async fn resolve(
+    aws: &AwsContext,
+    config: &Config,
+    artifacts: &BTreeMap<String, ArtifactRef>,
+) -> Result<BTreeMap<String, Artifact>, ArtifactError> {
+    let jobs = artifacts.iter().map(|(name, artifact)| async move {
+        let resolved = match artifact {
+            ArtifactRef::Image(image) => resolve_image(aws, config, name, image).await?,
+            ArtifactRef::Package(source) => resolve_package(aws, source).await?,
+        };
+        Ok::<_, ArtifactError>((name.clone(), resolved))
+    });
+    futures_util::future::try_join_all(jobs)
+        .await
+        .map(|pairs| pairs.into_iter().collect())
+}
+
+async fn resolve_image(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    image: &ImageRef,
+) -> Result<Artifact, ArtifactError> {
+    let configured = config
+        .services
+        .get(service)
+        .and_then(|s| s.ecs.as_ref())
+        .map(|e| e.repository.clone())
+        .unwrap_or_default();
+    let repository = if image.repository.is_empty() {
+        configured
+    } else {
+        image.repository.clone()
+    };
+    // A configured repository may be a full URI: its registry part is not the name.
+    let (registry_in_repo, repository) = match repository.split_once(".amazonaws.com/") {
+        Some((registry, name)) => (Some(format!("{registry}.amazonaws.com")), name.to_string()),
+        None => (None, repository),
+    };
+    let env = &config.environment;
+    let registry = image
+        .registry
+        .clone()
+        .or(registry_in_repo)
+        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region));
+    if !registry.contains(".dkr.ecr.") {
+        return Err(fail(
+            format!("`{service}`: {registry} is not an ECR registry"),
+            "push the image to the environment's ECR repository; deploys take ECR images only, so digests can be verified",
+        ));
+    }
+    let registry_id = registry.split('.').next().unwrap_or_default().to_string();
+    let id = aws_sdk_ecr::types::ImageIdentifier::builder()
+        .set_image_tag(image.tag.clone().filter(|_| image.digest.is_none()))
+        .set_image_digest(image.digest.clone())
+        .build();
+    let named = image
+        .digest
+        .clone()
+        .or_else(|| image.tag.clone())
+        .unwrap_or_default();
+    let found = aws
+        .ecr
+        .describe_images()
+        .registry_id(&registry_id)
+        .repository_name(&repository)
+        .image_ids(id)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = crate::error::AwsError::new("DescribeImages", e);
+            fail(
+                format!("`{service}`: image {repository}:{named} not found ({})", e.message),
+                "push it first, or check the tag; a digest must exist in the repository",
+            )
+        })?;
+    let digest = found
+        .image_details()
+        .first()
+        .and_then(|d| d.image_digest())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            fail(
+                format!("`{service}`: image {repository}:{named} not found"),
+                "push it first, or check the tag",
+            )
+        })?;
+    Ok(Artifact::Image {
+        uri: format!("{registry}/{repository}@{digest}"),
+        digest,
+        tag: image.tag.clone(),
+    })
+}
+
+/// Lambda's CodeSha256 of a zip.
+pub fn code_sha256(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+}
+
+async fn resolve_package(aws: &AwsContext, source: &PackageSource) -> Result<Artifact, ArtifactError> {
+    match source {
+        PackageSource::File(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                fail(
+                    format!("cannot read the package {}: {e}", path.display()),
+                    "build the zip first, or fix the path",
+                )
+            })?;
+            if !bytes.starts_with(b"PK") {
+                return Err(fail(
+                    format!("{} is not a zip file", path.display()),
+                    "a Lambda package is a .zip of the handler and its dependencies",
+                ));
+            }
+            Ok(Artifact::Package {
+                source: path.display().to_string(),
+                code_sha256: code_sha256(&bytes),
+                code: PackageCode::Zip(bytes),
+            })
+        }
+        PackageSource::S3 {
+            bucket,
+            key,
+            version,
+        } => {
+            let named = format!("s3://{bucket}/{key}");
+            let object = aws
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_version_id(version.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    fail(
+                        format!("cannot read {named}: {}", crate::error::AwsError::new("GetObject", e).message),
+                        "check the bucket, the key and the deploy role's s3:GetObject permission",
+                    )
+                })?;
+            let bytes = object.body.collect().await.map_err(|e| {
+                fail(format!("cannot read {named}: {e}"), "retry the deploy")
+            })?;
+            Ok(Artifact::Package {
+                source: named,
+                code_sha256: code_sha256(&bytes.into_bytes()),
+                code: PackageCode::S3 {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    version: version.clone(),
+                },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn image_references_parse() {
+        let tag = parse_image("v1.4.2").unwrap();
+        assert_eq!((tag.repository.as_str(), tag.tag.as_deref()), ("", Some("v1.4.2")));
+        let digest = parse_image(D).unwrap();
+        assert_eq!(digest.digest.as_deref(), Some(D));
+        let full = parse_image(&format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{D}")).unwrap();
+        assert_eq!(full.registry.as_deref(), Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert_eq!(full.repository, "facturascan/ocr");
+        let repo_tag = parse_image("facturascan/ocr:v2").unwrap();
+        assert_eq!((repo_tag.repository.as_str(), repo_tag.tag.as_deref()), ("facturascan/ocr", Some("v2")));
+        let port = parse_image("localhost:5000/ocr:v2").unwrap();
+        assert_eq!((port.registry.as_deref(), port.repository.as_str()), (Some("localhost:5000"), "ocr"));
+    }
+
+    #[test]
+    fn bad_image_references_are_refused() {
+        for bad in ["sha256:abc", "ocr@sha256:zz", "facturascan/ocr", "ocr:", ""] {
+            assert!(parse_image(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn packages_are_files_or_s3_objects() {
+        assert_eq!(
+            parse_package("s3://b/k/p.zip?versionId=3", Path::new(".")).unwrap(),
+            PackageSource::S3 { bucket: "b".into(), key: "k/p.zip".into(), version: Some("3".into()) }
+        );
+        assert_eq!(
+            parse_package("dist/p.zip", Path::new("/a")).unwrap(),
+            PackageSource::File(PathBuf::from("/a/dist/p.zip"))
+        );
+        assert!(parse_package("s3://bucket", Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn code_sha256_is_lambdas() {
+        // base64(sha256("")), as Lambda reports it for an empty package.
+        assert_eq!(code_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hr4FU=");
+    }
+}

@@ -1,0 +1,313 @@
+//! Lambda rollouts: new code, a version published only when the code changed, and the
+//! `live` alias moved all at once, as a canary, or linearly, watching the service's alarms
+//! at every step and moving the alias back if one fires.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, LastUpdateStatus};
+
+use super::artifact::{Artifact, PackageCode};
+use super::{AlarmWatch, Outcome, RolloutError, ServiceContext};
+use crate::config::{LambdaService, Strategy};
+use crate::error::AwsError;
+
+pub const ALIAS: &str = "live";
+
+/// Traffic shares (percent on the new version) the alias passes through before 100.
+pub fn steps(service: &LambdaService) -> Vec<u32> {
+    let step = service.rollout.step_percent.clamp(1, 99);
+    match service.rollout.strategy {
+        Strategy::AllAtOnce => Vec::new(),
+        Strategy::Canary => vec![step],
+        Strategy::Linear => (1..).map(|i| i * step).take_while(|p| *p < 100).collect(),
+    }
+}
+
+/// Where the alias points now.
+#[derive(Debug, Clone)]
+struct AliasState {
+    version: String,
+    /// An unfinished shift (an interrupted deploy): the other version and its weight.
+    weights: Vec<(String, f64)>,
+}
+
+pub async fn roll_out(
+    ctx: &ServiceContext<'_>,
+    service: &LambdaService,
+    artifact: &Artifact,
+    alarms: &AlarmWatch<'_>,
+) -> Result<Outcome, RolloutError> {
+    let function = ctx.function_name();
+    let alias = get_alias(ctx, &function).await?;
+    let live_sha = match &alias {
+        Some(a) => Some(code_sha(ctx, &function, &a.version).await?),
+        None => None,
+    };
+    let old = alias.as_ref().map(|a| a.version.clone()).unwrap_or_else(|| "none".into());
+    let settled = alias.as_ref().is_some_and(|a| a.weights.is_empty());
+    if live_sha.as_deref() == Some(artifact.identity()) && settled {
+        return Ok(Outcome::unchanged(format!("version {old}")));
+    }
+    if let Some(a) = alias.as_ref().filter(|a| !a.weights.is_empty()) {
+        ctx.say(&format!(
+            "the alias was left mid-shift ({:?}); this rollout replaces that shift",
+            a.weights
+        ));
+    }
+    let version = publish(ctx, &function, artifact).await?;
+    let outcome = Outcome::changed(format!("version {old}"), format!("version {version}"))
+        .with_detail(format!("code {}", artifact.identity()));
+    let Some(alias) = alias else {
+        // No alias yet (a first rollout, or an emulator that skips AWS::Lambda::Alias):
+        // nothing runs that a canary could be compared with.
+        ctx.aws
+            .lambda
+            .create_alias()
+            .function_name(&function)
+            .name(ALIAS)
+            .function_version(&version)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("CreateAlias", e))?;
+        ctx.say(&format!("alias {ALIAS} created on version {version}"));
+        return Ok(outcome);
+    };
+    shift(ctx, service, &function, &alias.version, &version, alarms)
+        .await
+        .map(|()| outcome.clone())
+        .map_err(|e| e.with_outcome(outcome))
+}
+
+async fn get_alias(ctx: &ServiceContext<'_>, function: &str) -> Result<Option<AliasState>, RolloutError> {
+    match ctx.aws.lambda.get_alias().function_name(function).name(ALIAS).send().await {
+        Ok(a) => Ok(Some(AliasState {
+            version: a.function_version().unwrap_or("$LATEST").to_string(),
+            weights: a
+                .routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+        })),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+        Err(e) => Err(AwsError::new("GetAlias", e).into()),
+    }
+}
+
+async fn code_sha(ctx: &ServiceContext<'_>, function: &str, qualifier: &str) -> Result<String, RolloutError> {
+    let config = ctx
+        .aws
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(qualifier)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    Ok(config.code_sha256().unwrap_or_default().to_string())
+}
+
+/// The version that runs `artifact`: an existing one with that code, or a new one (code
+/// updated, the update waited for, then published). Reusing keeps a retried deploy from
+/// publishing the same code twice.
+async fn publish(ctx: &ServiceContext<'_>, function: &str, artifact: &Artifact) -> Result<String, RolloutError> {
+    let wanted = artifact.identity();
+    if let Some(existing) = version_with_code(ctx, function, wanted).await? {
+        ctx.say(&format!("version {existing} already has this code"));
+        return Ok(existing);
+    }
+    if code_sha(ctx, function, "$LATEST").await? != wanted {
+        let mut update = ctx.aws.lambda.update_function_code().function_name(function);
+        update = match artifact {
+            Artifact::Image { uri, .. } => update.image_uri(uri),
+            Artifact::Package { code: PackageCode::Zip(bytes), .. } => update.zip_file(Blob::new(bytes.clone())),
+            Artifact::Package { code: PackageCode::S3 { bucket, key, version }, .. } => update
+                .s3_bucket(bucket)
+                .s3_key(key)
+                .set_s3_object_version(version.clone()),
+            Artifact::Package { code: PackageCode::None, .. } => {
+                return Err(RolloutError::new("the package has no code".into()));
+            }
+        };
+        update.send().await.map_err(|e| AwsError::new("UpdateFunctionCode", e))?;
+        wait_for_update(ctx, function).await?;
+    }
+    let published = ctx
+        .aws
+        .lambda
+        .publish_version()
+        .function_name(function)
+        .code_sha256(wanted)
+        .description(format!("facturactl {}", ctx.trace_id))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("PublishVersion", e))?;
+    let version = published.version().unwrap_or_default().to_string();
+    ctx.say(&format!("published version {version}"));
+    Ok(version)
+}
+
+async fn version_with_code(ctx: &ServiceContext<'_>, function: &str, sha: &str) -> Result<Option<String>, RolloutError> {
+    let mut marker = None;
+    let mut best: Option<u64> = None;
+    loop {
+        let page = ctx
+            .aws
+            .lambda
+            .list_versions_by_function()
+            .function_name(function)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListVersionsByFunction", e))?;
+        for v in page.versions() {
+            if v.code_sha256() == Some(sha)
+                && let Some(n) = v.version().and_then(|n| n.parse::<u64>().ok())
+            {
+                best = best.max(Some(n));
+            }
+        }
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(best.map(|n| n.to_string()));
+        }
+    }
+}
+
+/// Waits for UpdateFunctionCode to finish (LastUpdateStatus Successful).
+async fn wait_for_update(ctx: &ServiceContext<'_>, function: &str) -> Result<(), RolloutError> {
+    let started = Instant::now();
+    let mut delay = ctx.poll.first;
+    loop {
+        let config = ctx
+            .aws
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+        match config.last_update_status() {
+            None | Some(LastUpdateStatus::Successful) => return Ok(()),
+            Some(LastUpdateStatus::Failed) => {
+                return Err(RolloutError::new(format!(
+                    "the code update failed: {}",
+                    config.last_update_status_reason().unwrap_or("no reason given")
+                )));
+            }
+            Some(_) if started.elapsed() > Duration::from_secs(300) => {
+                return Err(RolloutError::new("the code update did not finish within 300 s".into()));
+            }
+            Some(_) => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(ctx.poll.max);
+    }
+}
+
+/// Moves the alias from `old` to `new` through the strategy's steps, watching alarms; any
+/// alarm in ALARM puts the alias back on `old`.
+async fn shift(
+    ctx: &ServiceContext<'_>,
+    service: &LambdaService,
+    function: &str,
+    old: &str,
+    new: &str,
+    alarms: &AlarmWatch<'_>,
+) -> Result<(), RolloutError> {
+    let interval = Duration::from_secs(u64::from(service.rollout.step_interval_seconds));
+    for percent in steps(service) {
+        point(ctx, function, old, Some((new, percent))).await?;
+        ctx.say(&format!("{percent}% of traffic on version {new}"));
+        if ctx.skip_wait {
+            ctx.say("--skip-wait: not watching this step");
+        } else if let Err(alarm) = watch(ctx, alarms, interval).await? {
+            return Err(roll_back(ctx, function, old, new, percent, &alarm).await);
+        }
+        // A last look before the next step, even when the wait was skipped.
+        if let Some(alarm) = alarms.firing().await? {
+            return Err(roll_back(ctx, function, old, new, percent, &alarm).await);
+        }
+    }
+    point(ctx, function, new, None).await?;
+    ctx.say(&format!("100% of traffic on version {new}"));
+    Ok(())
+}
+
+/// Watches alarms for `interval`; `Err(alarm)` as soon as one fires.
+async fn watch(
+    ctx: &ServiceContext<'_>,
+    alarms: &AlarmWatch<'_>,
+    interval: Duration,
+) -> Result<Result<(), String>, RolloutError> {
+    let until = Instant::now() + interval;
+    loop {
+        if let Some(alarm) = alarms.firing().await? {
+            return Ok(Err(alarm));
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Ok(()));
+        }
+        tokio::time::sleep(left.min(ctx.poll.alarm_check)).await;
+    }
+}
+
+async fn roll_back(ctx: &ServiceContext<'_>, function: &str, old: &str, new: &str, percent: u32, alarm: &str) -> RolloutError {
+    let restored = point(ctx, function, old, None).await;
+    let mut message = format!("alarm {alarm} fired with {percent}% of traffic on version {new}");
+    match restored {
+        Ok(()) => message.push_str(&format!("; the alias is back on version {old}")),
+        Err(e) => message.push_str(&format!(
+            "; moving the alias back to version {old} FAILED ({e}): run `aws lambda update-alias --function-name {function} --name {ALIAS} --function-version {old} --routing-config '{{}}'`"
+        )),
+    }
+    RolloutError::new(message)
+}
+
+/// Points the alias at `primary`, with `extra` (version, percent) weighted beside it.
+async fn point(ctx: &ServiceContext<'_>, function: &str, primary: &str, extra: Option<(&str, u32)>) -> Result<(), RolloutError> {
+    let routing = AliasRoutingConfiguration::builder()
+        .set_additional_version_weights(
+            extra.map(|(v, p)| [(v.to_string(), f64::from(p) / 100.0)].into_iter().collect()),
+        )
+        .build();
+    ctx.aws
+        .lambda
+        .update_alias()
+        .function_name(function)
+        .name(ALIAS)
+        .function_version(primary)
+        .routing_config(routing)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateAlias", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LambdaRollout;
+
+    fn service(strategy: Strategy, step: u32) -> LambdaService {
+        LambdaService {
+            runtime: "python3.12".into(),
+            handler: "h.h".into(),
+            memory_mb: 128,
+            timeout_seconds: 3,
+            code: None,
+            rollout: LambdaRollout { strategy, step_percent: step, ..LambdaRollout::default() },
+            environment: Default::default(),
+            reserved_concurrency: None,
+        }
+    }
+
+    #[test]
+    fn strategies_have_their_steps() {
+        assert!(steps(&service(Strategy::AllAtOnce, 10)).is_empty());
+        assert_eq!(steps(&service(Strategy::Canary, 10)), [10]);
+        assert_eq!(steps(&service(Strategy::Linear, 20)), [20, 40, 60, 80]);
+        assert_eq!(steps(&service(Strategy::Linear, 30)), [30, 60, 90]);
+    }
+}

@@ -1,0 +1,338 @@
+//! Service rollouts: the part of a deploy that ships new code, after the stacks.
+//!
+//! Each service with an artifact is rolled out on its own task (independent services in
+//! parallel): ECS services by a new task definition revision, Lambda functions by a new
+//! version behind the `live` alias. A service whose artifact already runs is skipped
+//! without a write. Each ends in a [`ServiceReport`].
+
+pub mod artifact;
+pub mod ecs;
+pub mod lambda;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::alarms::AlarmDefinition;
+use crate::aws::AwsContext;
+use crate::config::{Config, Runtime, WhenAlarmFiring};
+use crate::error::AwsError;
+use crate::progress::{Progress, ProgressSink};
+use artifact::Artifact;
+
+/// How often rollouts look at AWS: at once, then doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct PollPacing {
+    pub first: Duration,
+    pub max: Duration,
+    /// How often alarms are checked while a canary step is watched.
+    pub alarm_check: Duration,
+}
+
+impl Default for PollPacing {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+            alarm_check: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolloutOptions {
+    /// `--skip-wait`: canary and linear steps are not watched (an engineer's decision).
+    pub skip_wait: bool,
+    pub poll: PollPacing,
+    pub trace_id: String,
+}
+
+/// What one service's rollout needs to know.
+pub struct ServiceContext<'a> {
+    pub aws: &'a AwsContext,
+    pub config: &'a Config,
+    pub name: &'a str,
+    pub cluster: String,
+    pub progress: &'a ProgressSink,
+    pub poll: PollPacing,
+    pub skip_wait: bool,
+    pub trace_id: &'a str,
+}
+
+impl ServiceContext<'_> {
+    pub fn function_name(&self) -> String {
+        format!(
+            "{}-{}-{}",
+            self.config.project.name, self.config.environment.name, self.name
+        )
+    }
+
+    fn say(&self, message: &str) {
+        self.progress.send(Progress::ServiceEvent {
+            service: self.name.to_string(),
+            message: message.to_string(),
+        });
+    }
+}
+
+/// What a rollout changed (or found already in place).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub changed: bool,
+    /// What ran before: an image or `version N`.
+    pub old: String,
+    /// What runs now, when changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Outcome {
+    fn unchanged(old: String) -> Self {
+        Self {
+            changed: false,
+            old,
+            new: None,
+            detail: None,
+        }
+    }
+
+    fn changed(old: String, new: String) -> Self {
+        Self {
+            changed: true,
+            old,
+            new: Some(new),
+            detail: None,
+        }
+    }
+
+    fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+/// A rollout that did not succeed: why, and what it had changed by then.
+#[derive(Debug, Clone)]
+pub struct RolloutError {
+    pub message: String,
+    pub outcome: Option<Outcome>,
+}
+
+impl RolloutError {
+    fn new(message: String) -> Self {
+        Self {
+            message,
+            outcome: None,
+        }
+    }
+
+    fn with_outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome.get_or_insert(outcome);
+        self
+    }
+}
+
+impl From<AwsError> for RolloutError {
+    fn from(e: AwsError) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+impl std::fmt::Display for RolloutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceResult {
+    RolledOut,
+    Unchanged,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub service: String,
+    /// `ecs` or `lambda`.
+    pub runtime: &'static str,
+    pub result: ServiceResult,
+    /// The artifact deployed: an image digest or a package's CodeSha256.
+    pub artifact: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The alarms that guard one service, read together in one call.
+pub struct AlarmWatch<'a> {
+    aws: &'a AwsContext,
+    names: Vec<String>,
+}
+
+impl<'a> AlarmWatch<'a> {
+    pub fn new(aws: &'a AwsContext, alarms: &[AlarmDefinition], service: &str) -> Self {
+        Self {
+            aws,
+            names: alarms
+                .iter()
+                .filter(|a| a.service.as_deref() == Some(service))
+                .map(|a| a.name.clone())
+                .collect(),
+        }
+    }
+
+    /// State of each alarm that exists (an alarm not yet created has no state).
+    pub async fn states(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        if self.names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = self
+            .aws
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(self.names.clone()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeAlarms", e))?;
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.alarm_name()?.to_string(),
+                    a.state_value()?.as_str().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// The first alarm in ALARM, if any.
+    pub async fn firing(&self) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .states()
+            .await?
+            .into_iter()
+            .find(|(_, state)| state == "ALARM")
+            .map(|(name, _)| name))
+    }
+}
+
+/// Before anything changes: Lambda services set to `block` refuse to roll out while one of
+/// their alarms fires. Returns the refusals (service, alarm).
+pub async fn blocked_by_alarms(
+    aws: &AwsContext,
+    config: &Config,
+    alarms: &[AlarmDefinition],
+    services: impl Iterator<Item = &str>,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut blocked = Vec::new();
+    for name in services {
+        let blocks = config
+            .services
+            .get(name)
+            .and_then(|s| s.lambda.as_ref())
+            .is_some_and(|l| l.rollout.when_alarm_firing == WhenAlarmFiring::Block);
+        if !blocks {
+            continue;
+        }
+        if let Some(alarm) = AlarmWatch::new(aws, alarms, name).firing().await? {
+            blocked.push((name.to_string(), alarm));
+        }
+    }
+    Ok(blocked)
+}
+
+/// Rolls out every service that has an artifact, independent services at once.
+pub async fn roll_out_all(
+    aws: &AwsContext,
+    config: &Config,
+    alarms: &[AlarmDefinition],
+    artifacts: &BTreeMap<String, Artifact>,
+    options: &RolloutOptions,
+    progress: &ProgressSink,
+) -> Vec<ServiceReport> {
+    let jobs = artifacts.iter().filter_map(|(name, artifact)| {
+        let service = config.services.get(name)?;
+        let runtime = service.runtime()?;
+        Some(async move {
+            let ctx = ServiceContext {
+                aws,
+                config,
+                name,
+                cluster: format!("{}-{}", config.project.name, config.environment.name),
+                progress,
+                poll: options.poll,
+                skip_wait: options.skip_wait,
+                trace_id: &options.trace_id,
+            };
+            roll_out_one(&ctx, runtime, artifact, &AlarmWatch::new(aws, alarms, name)).await
+        })
+    });
+    futures_util::future::join_all(jobs).await
+}
+
+async fn roll_out_one(
+    ctx: &ServiceContext<'_>,
+    runtime: Runtime<'_>,
+    artifact: &Artifact,
+    alarms: &AlarmWatch<'_>,
+) -> ServiceReport {
+    let started = Instant::now();
+    let runtime_name = match runtime {
+        Runtime::Ecs(_) => "ecs",
+        Runtime::Lambda(_) => "lambda",
+    };
+    ctx.progress.send(Progress::ServiceStarted {
+        service: ctx.name.to_string(),
+        artifact: artifact.identity().to_string(),
+    });
+    let result = match (runtime, artifact) {
+        (Runtime::Ecs(ecs), Artifact::Image { uri, .. }) => ecs::roll_out(ctx, ecs, uri, alarms).await,
+        (Runtime::Lambda(l), artifact) => lambda::roll_out(ctx, l, artifact, alarms).await,
+        (Runtime::Ecs(_), Artifact::Package { .. }) => {
+            Err(RolloutError::new("an ECS service takes an image".into()))
+        }
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let report = match result {
+        Ok(outcome) => ServiceReport {
+            service: ctx.name.to_string(),
+            runtime: runtime_name,
+            result: if outcome.changed {
+                ServiceResult::RolledOut
+            } else {
+                ServiceResult::Unchanged
+            },
+            artifact: artifact.identity().to_string(),
+            outcome: Some(outcome),
+            duration_ms,
+            message: None,
+        },
+        Err(error) => ServiceReport {
+            service: ctx.name.to_string(),
+            runtime: runtime_name,
+            result: ServiceResult::Failed,
+            artifact: artifact.identity().to_string(),
+            outcome: error.outcome.clone(),
+            duration_ms,
+            message: Some(error.message),
+        },
+    };
+    ctx.progress.send(Progress::ServiceFinished {
+        service: ctx.name.to_string(),
+        result: match report.result {
+            ServiceResult::RolledOut => "rolled out",
+            ServiceResult::Unchanged => "unchanged",
+            ServiceResult::Failed => "FAILED",
+        },
+        elapsed_ms: duration_ms,
+    });
+    report
+}
