@@ -31,6 +31,9 @@ Commands:
   local_aws.py start [--port N]                         background; prints `endpoint URL`
   local_aws.py stop                                     stops the background one
   local_aws.py status
+
+Beyond moto: UpdateService completes its ECS deployment at once (see
+complete_ecs_deployments), since moto's deployments never move.
 """
 from __future__ import annotations
 
@@ -519,6 +522,55 @@ def make_handler(harness: Harness):
     return Handler
 
 
+# ------------------------------------------------------------------ moto, made closer to AWS
+
+def complete_ecs_deployments() -> None:
+    """moto's ECS deployments are static: UpdateService with a new task definition changes
+    `taskDefinition` and nothing else, so the PRIMARY deployment would still name the old
+    revision (which is what a circuit-breaker rollback looks like). Real ECS starts a new
+    PRIMARY deployment and marks it COMPLETED once its tasks are healthy. The harness plays
+    that happy path at once: a new PRIMARY on the new revision, COMPLETED, every task
+    running, and a steady-state event. Failures, rollbacks and slow rollouts are served as
+    recorded responses by the tests."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.update_service
+
+    def update_service(self, service_properties):
+        requested = service_properties.get("task_definition")
+        service = original(self, service_properties)
+        if requested and service.deployments:
+            arn = self.describe_task_definition(requested).arn
+            deployment_id = f"ecs-svc/{random.randint(0, 10**18)}"
+            now = utcnow()
+            service.task_definition = arn
+            service.running_count = service.desired_count
+            service.pending_count = 0
+            service.deployments = [dict(
+                service.deployments[0],
+                id=deployment_id,
+                status="PRIMARY",
+                taskDefinition=arn,
+                rolloutState="COMPLETED",
+                rolloutStateReason=f"ECS deployment {deployment_id} completed.",
+                desiredCount=service.desired_count,
+                runningCount=service.desired_count,
+                pendingCount=0,
+                failedTasks=0,
+                createdAt=now,
+                updatedAt=now,
+            )]
+            service.events.insert(0, {
+                "id": str(uuid.uuid4()),
+                "createdAt": now,
+                "message": f"(service {service.name}) has reached a steady state.",
+            })
+        return service
+
+    EC2ContainerServiceBackend.update_service = update_service
+
+
 # ------------------------------------------------------------------ commands
 
 def serve(port: int, exit_on_eof: bool) -> int:
@@ -528,6 +580,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     from moto.server import ThreadedMotoServer
 
+    complete_ecs_deployments()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

@@ -131,6 +131,22 @@ pub enum Command {
         /// stack policy otherwise denies.
         #[arg(long)]
         allow_data_replacement: bool,
+        /// A service's image: `ocr=v1.4.2`, `ocr=sha256:...` or a full ECR reference
+        /// (tags are resolved to digests before anything changes). Repeatable.
+        #[arg(long = "image", value_name = "SERVICE=IMAGE")]
+        images: Vec<String>,
+        /// A Lambda service's package: `parser=dist/parser.zip` or `parser=s3://bucket/key.zip`.
+        /// Repeatable.
+        #[arg(long = "package", value_name = "SERVICE=ZIP")]
+        packages: Vec<String>,
+        /// The artifacts file a build job wrote:
+        /// {"services": {"ocr": {"image": "..."}, "parser": {"package": "..."}}}.
+        #[arg(long, value_name = "FILE")]
+        artifacts: Option<PathBuf>,
+        /// Finish canary and linear rollouts without watching each step (an engineer's
+        /// explicit decision; alarms are still checked once per step).
+        #[arg(long)]
+        skip_wait: bool,
     },
     /// Delete the environment's stacks, dependents first. Never production.
     Destroy {
@@ -418,9 +434,14 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             dry_run,
             yes,
             allow_data_replacement,
+            images,
+            packages,
+            artifacts,
+            skip_wait,
         } => {
             let (loaded, rendered) = load_checked(cli)?;
             check_stack_names(&rendered, stacks)?;
+            let wanted = artifact_refs(&loaded, images, packages, artifacts.as_deref())?;
             let production = loaded.config.environment.tier == config::Tier::Production;
             if *dry_run {
                 let plan = run_plan(cli, &loaded, &rendered, stacks, false)?;
@@ -447,6 +468,13 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 &cli.endpoint_override(),
             ));
             let started = Instant::now();
+            // Artifacts are resolved, and alarm gates checked, before anything changes.
+            let resolved = rt.block_on(prepare_rollouts(&aws, &loaded, &rendered, &wanted))?;
+            let rollout = crate::services::RolloutOptions {
+                skip_wait: *skip_wait,
+                trace_id: cli.trace_id.clone(),
+                ..Default::default()
+            };
             let result = with_progress(&rt, cli.live_progress, async |progress| {
                 // The alarms are read while the stacks deploy (one round trip saved).
                 let (report, live_alarms) = tokio::join!(
@@ -468,6 +496,18 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                         )
                         .await?,
                     );
+                }
+                // Services follow their stacks: none rolls out past a failed stack.
+                if !report.failed() && !resolved.is_empty() {
+                    report.services = crate::services::roll_out_all(
+                        &aws,
+                        &loaded.config,
+                        &rendered.alarms,
+                        &resolved,
+                        &rollout,
+                        progress,
+                    )
+                    .await;
                 }
                 Ok::<_, crate::error::AwsError>(report)
             });
@@ -676,6 +716,75 @@ fn deploy_outcome(report: &stacks::deploy::DeployReport, output: OutputFormat) -
         Exit::Ok
     };
     (report::format(&report::DeployView(report), output), exit)
+}
+
+/// The artifacts named by `--image`, `--package` and `--artifacts`, checked against the
+/// config (no AWS call yet). A service named twice is an error.
+fn artifact_refs(
+    loaded: &LoadedConfig,
+    images: &[String],
+    packages: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<std::collections::BTreeMap<String, crate::services::artifact::ArtifactRef>, Error> {
+    use crate::services::artifact::{self, ArtifactRef};
+    let mut refs = match file {
+        Some(path) => artifact::read_file(path)?,
+        None => Default::default(),
+    };
+    let named = images
+        .iter()
+        .map(|text| {
+            let (service, image) = artifact::parse_assignment(text)?;
+            Ok((service, ArtifactRef::Image(artifact::parse_image(&image)?)))
+        })
+        .chain(packages.iter().map(|text| {
+            let (service, package) = artifact::parse_assignment(text)?;
+            let source = artifact::parse_package(&package, std::path::Path::new(""))?;
+            Ok((service, ArtifactRef::Package(source)))
+        }));
+    for entry in named {
+        let (service, reference) = entry.map_err(Error::Artifact)?;
+        if refs.insert(service.clone(), reference).is_some() {
+            return Err(Error::Usage {
+                message: format!("service `{service}` is given two artifacts"),
+                help: "name each service once, in --image, --package or the artifacts file".into(),
+            });
+        }
+    }
+    artifact::check(&loaded.config, &refs)?;
+    Ok(refs)
+}
+
+/// Resolves the artifacts (tags to digests, packages to hashes) and refuses (exit 3) when a
+/// service set to `when_alarm_firing = "block"` has an alarm firing. Nothing has changed yet.
+async fn prepare_rollouts(
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    rendered: &render::RenderedEnv,
+    wanted: &std::collections::BTreeMap<String, crate::services::artifact::ArtifactRef>,
+) -> Result<std::collections::BTreeMap<String, crate::services::artifact::Artifact>, Error> {
+    if wanted.is_empty() {
+        return Ok(Default::default());
+    }
+    let resolved = crate::services::artifact::resolve(aws, &loaded.config, wanted).await?;
+    let blocked = crate::services::blocked_by_alarms(
+        aws,
+        &loaded.config,
+        &rendered.alarms,
+        resolved.keys().map(String::as_str),
+    )
+    .await?;
+    if !blocked.is_empty() {
+        let list: Vec<String> = blocked
+            .iter()
+            .map(|(service, alarm)| format!("{service}: alarm {alarm} is in ALARM"))
+            .collect();
+        return Err(Error::Refused {
+            message: format!("alarms are firing, nothing was deployed:\n  {}", list.join("\n  ")),
+            help: "look at the alarm first; if this deploy is the fix, set `when_alarm_firing = \"proceed\"` in the service's rollout settings".into(),
+        });
+    }
+    Ok(resolved)
 }
 
 /// Who and what a notification is about: the user, the trace id, the commit and tag (from

@@ -24,6 +24,8 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error("error: {message}\n  = help: {help}")]
     Refused { message: String, help: String },
+    #[error("error: {}\n  = help: {}", .0.message, .0.help)]
+    Artifact(#[from] crate::services::artifact::ArtifactError),
 }
 
 /// A failed AWS call: the operation, the service's error code, and its message.
@@ -75,6 +77,7 @@ impl Error {
             Self::Usage { .. } => "usage",
             Self::Aws(_) => "aws",
             Self::Refused { .. } => "refused",
+            Self::Artifact(_) => "artifact",
         }
     }
 }

@@ -354,6 +354,7 @@ impl Report for DeployView<'_> {
             out.push('\n');
             out.push_str(&AlarmsView(alarms).text());
         }
+        out.push_str(&services_text(&report.services));
         if let Some(note) = &report.alarms_note {
             let _ = writeln!(out, "\n{note}");
         }
@@ -415,9 +416,56 @@ impl Report for DeployView<'_> {
                 );
             }
         }
+        out.push_str(&services_text(&report.services));
         out.push_str(&notifications_text(&report.notifications));
         out
     }
+}
+
+/// The services table of a deploy: result, what ran before and after, and why one failed.
+fn services_text(services: &[crate::services::ServiceReport]) -> String {
+    use crate::services::ServiceResult;
+    if services.is_empty() {
+        return String::new();
+    }
+    let width = services
+        .iter()
+        .map(|s| s.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut out = format!(
+        "\n{:width$}  {:11}  {:>8}  change\n",
+        "service", "result", "duration"
+    );
+    for s in services {
+        let result = match s.result {
+            ServiceResult::RolledOut => "rolled out",
+            ServiceResult::Unchanged => "unchanged",
+            ServiceResult::Failed => "FAILED",
+        };
+        let change = match &s.outcome {
+            Some(o) if o.changed => format!("{} -> {}", o.old, o.new.as_deref().unwrap_or("?")),
+            Some(o) => o.old.clone(),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:width$}  {:11}  {:>7.2}s  {change}",
+            s.service,
+            result,
+            s.duration_ms as f64 / 1000.0
+        );
+    }
+    for s in services.iter().filter(|s| s.message.is_some()) {
+        let _ = writeln!(
+            out,
+            "\nservice {}: {}",
+            s.service,
+            s.message.as_deref().unwrap_or_default()
+        );
+    }
+    out
 }
 
 /// `notified: a (slack), b (sns)` and a warning per channel not reached.

@@ -65,8 +65,10 @@ impl LiveView {
                 row.finished = Some(Duration::from_millis(*elapsed_ms));
             }
             Progress::ServiceStarted { service, .. } => {
-                self.rows
-                    .insert(format!("service {service}"), new_row("rolling out...".into()));
+                self.rows.insert(
+                    format!("service {service}"),
+                    new_row("rolling out...".into()),
+                );
             }
             Progress::ServiceEvent { service, message } => {
                 let row = self

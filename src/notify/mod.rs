@@ -226,6 +226,28 @@ impl Origin {
                     .map(|c| format!("alarm {}: {}", c.name, c.action.as_str())),
             );
         }
+        for s in &report.services {
+            let what = match (&s.result, &s.outcome) {
+                (crate::services::ServiceResult::Unchanged, _) => continue,
+                (crate::services::ServiceResult::Failed, _) => "FAILED".to_string(),
+                (_, Some(o)) => format!("{} -> {}", o.old, o.new.as_deref().unwrap_or("?")),
+                (_, None) => "rolled out".to_string(),
+            };
+            notice
+                .changes
+                .push(format!("service {}: {what}", s.service));
+        }
+        let failed_service = report
+            .services
+            .iter()
+            .find(|s| s.result == crate::services::ServiceResult::Failed)
+            .map(|s| {
+                format!(
+                    "service {}: {}",
+                    s.service,
+                    s.message.as_deref().unwrap_or("failed")
+                )
+            });
         notice.failure = report
             .stacks
             .iter()
@@ -236,7 +258,8 @@ impl Origin {
                     s.stack, f.resource, f.resource_type, f.status, f.reason
                 ),
                 None => format!("{}: {}", s.stack, s.message.as_deref().unwrap_or("failed")),
-            });
+            })
+            .or(failed_service);
         notice
     }
 

@@ -246,7 +246,10 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, ArtifactRef>, ArtifactE
 
 /// Checks every named artifact against the config: the service exists, is enabled, and
 /// takes that kind of artifact. Before any AWS call.
-pub fn check(config: &Config, artifacts: &BTreeMap<String, ArtifactRef>) -> Result<(), ArtifactError> {
+pub fn check(
+    config: &Config,
+    artifacts: &BTreeMap<String, ArtifactRef>,
+) -> Result<(), ArtifactError> {
     for (name, artifact) in artifacts {
         let Some(service) = config.services.get(name).filter(|s| s.enabled) else {
             let known: Vec<&str> = config
@@ -256,7 +259,10 @@ pub fn check(config: &Config, artifacts: &BTreeMap<String, ArtifactRef>) -> Resu
                 .map(|(n, _)| n.as_str())
                 .collect();
             return Err(fail(
-                format!("`{name}` is not an enabled service of `{}`", config.environment.name),
+                format!(
+                    "`{name}` is not an enabled service of `{}`",
+                    config.environment.name
+                ),
                 &format!("services: {}", known.join(", ")),
             ));
         };
@@ -352,7 +358,10 @@ async fn resolve_image(
         .map_err(|e| {
             let e = crate::error::AwsError::new("DescribeImages", e);
             fail(
-                format!("`{service}`: image {repository}:{named} not found ({})", e.message),
+                format!(
+                    "`{service}`: image {repository}:{named} not found ({})",
+                    e.message
+                ),
                 "push it first, or check the tag; a digest must exist in the repository",
             )
         })?;
@@ -379,7 +388,10 @@ pub fn code_sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
-async fn resolve_package(aws: &AwsContext, source: &PackageSource) -> Result<Artifact, ArtifactError> {
+async fn resolve_package(
+    aws: &AwsContext,
+    source: &PackageSource,
+) -> Result<Artifact, ArtifactError> {
     match source {
         PackageSource::File(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
@@ -416,13 +428,18 @@ async fn resolve_package(aws: &AwsContext, source: &PackageSource) -> Result<Art
                 .await
                 .map_err(|e| {
                     fail(
-                        format!("cannot read {named}: {}", crate::error::AwsError::new("GetObject", e).message),
+                        format!(
+                            "cannot read {named}: {}",
+                            crate::error::AwsError::new("GetObject", e).message
+                        ),
                         "check the bucket, the key and the deploy role's s3:GetObject permission",
                     )
                 })?;
-            let bytes = object.body.collect().await.map_err(|e| {
-                fail(format!("cannot read {named}: {e}"), "retry the deploy")
-            })?;
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| fail(format!("cannot read {named}: {e}"), "retry the deploy"))?;
             Ok(Artifact::Package {
                 source: named,
                 code_sha256: code_sha256(&bytes.into_bytes()),
@@ -445,16 +462,31 @@ mod tests {
     #[test]
     fn image_references_parse() {
         let tag = parse_image("v1.4.2").unwrap();
-        assert_eq!((tag.repository.as_str(), tag.tag.as_deref()), ("", Some("v1.4.2")));
+        assert_eq!(
+            (tag.repository.as_str(), tag.tag.as_deref()),
+            ("", Some("v1.4.2"))
+        );
         let digest = parse_image(D).unwrap();
         assert_eq!(digest.digest.as_deref(), Some(D));
-        let full = parse_image(&format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{D}")).unwrap();
-        assert_eq!(full.registry.as_deref(), Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com"));
+        let full = parse_image(&format!(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{D}"
+        ))
+        .unwrap();
+        assert_eq!(
+            full.registry.as_deref(),
+            Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+        );
         assert_eq!(full.repository, "facturascan/ocr");
         let repo_tag = parse_image("facturascan/ocr:v2").unwrap();
-        assert_eq!((repo_tag.repository.as_str(), repo_tag.tag.as_deref()), ("facturascan/ocr", Some("v2")));
+        assert_eq!(
+            (repo_tag.repository.as_str(), repo_tag.tag.as_deref()),
+            ("facturascan/ocr", Some("v2"))
+        );
         let port = parse_image("localhost:5000/ocr:v2").unwrap();
-        assert_eq!((port.registry.as_deref(), port.repository.as_str()), (Some("localhost:5000"), "ocr"));
+        assert_eq!(
+            (port.registry.as_deref(), port.repository.as_str()),
+            (Some("localhost:5000"), "ocr")
+        );
     }
 
     #[test]
@@ -468,7 +500,11 @@ mod tests {
     fn packages_are_files_or_s3_objects() {
         assert_eq!(
             parse_package("s3://b/k/p.zip?versionId=3", Path::new(".")).unwrap(),
-            PackageSource::S3 { bucket: "b".into(), key: "k/p.zip".into(), version: Some("3".into()) }
+            PackageSource::S3 {
+                bucket: "b".into(),
+                key: "k/p.zip".into(),
+                version: Some("3".into())
+            }
         );
         assert_eq!(
             parse_package("dist/p.zip", Path::new("/a")).unwrap(),
@@ -480,6 +516,9 @@ mod tests {
     #[test]
     fn code_sha256_is_lambdas() {
         // base64(sha256("")), as Lambda reports it for an empty package.
-        assert_eq!(code_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hr4FU=");
+        assert_eq!(
+            code_sha256(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hr4FU="
+        );
     }
 }

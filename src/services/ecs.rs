@@ -139,8 +139,11 @@ pub async fn roll_out(
         .send()
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;
-    let outcome = Outcome::changed(old_image, image_uri.to_string())
-        .with_detail(format!("{} -> {}", short(&current_arn), short(&new_arn)));
+    let outcome = Outcome::changed(old_image, image_uri.to_string()).with_detail(format!(
+        "{} -> {}",
+        short(&current_arn),
+        short(&new_arn)
+    ));
     wait(ctx, ecs, &new_arn, alarms, &mut seen)
         .await
         .map(|()| outcome.clone())
@@ -371,7 +374,12 @@ mod tests {
     use super::*;
     use aws_sdk_ecs::types::DeploymentRolloutState;
 
-    fn deployment(status: &str, td: &str, state: DeploymentRolloutState, running: i32) -> Deployment {
+    fn deployment(
+        status: &str,
+        td: &str,
+        state: DeploymentRolloutState,
+        running: i32,
+    ) -> Deployment {
         Deployment::builder()
             .status(status)
             .task_definition(td)
@@ -383,7 +391,9 @@ mod tests {
     }
 
     fn service(deployments: Vec<Deployment>) -> Service {
-        Service::builder().set_deployments(Some(deployments)).build()
+        Service::builder()
+            .set_deployments(Some(deployments))
+            .build()
     }
 
     const NEW: &str = "arn:aws:ecs:eu-west-1:1:task-definition/ocr:8";
@@ -391,7 +401,12 @@ mod tests {
 
     #[test]
     fn completed_on_the_new_revision_with_all_tasks_running_is_done() {
-        let s = service(vec![deployment("PRIMARY", NEW, DeploymentRolloutState::Completed, 2)]);
+        let s = service(vec![deployment(
+            "PRIMARY",
+            NEW,
+            DeploymentRolloutState::Completed,
+            2,
+        )]);
         assert_eq!(judge(&s, NEW), Verdict::Done);
     }
 
@@ -401,20 +416,43 @@ mod tests {
             deployment("PRIMARY", NEW, DeploymentRolloutState::InProgress, 1),
             deployment("ACTIVE", OLD, DeploymentRolloutState::Completed, 2),
         ]);
-        assert_eq!(judge(&s, NEW), Verdict::Waiting("IN_PROGRESS, running 1 of 2".into()));
-        let s = service(vec![deployment("PRIMARY", NEW, DeploymentRolloutState::Completed, 1)]);
+        assert_eq!(
+            judge(&s, NEW),
+            Verdict::Waiting("IN_PROGRESS, running 1 of 2".into())
+        );
+        let s = service(vec![deployment(
+            "PRIMARY",
+            NEW,
+            DeploymentRolloutState::Completed,
+            1,
+        )]);
         assert!(matches!(judge(&s, NEW), Verdict::Waiting(_)));
     }
 
     #[test]
     fn failed_and_rolled_back_are_failures() {
-        let s = service(vec![deployment("PRIMARY", NEW, DeploymentRolloutState::Failed, 0)]);
-        assert_eq!(judge(&s, NEW), Verdict::Failed("deployment FAILED: reason".into()));
-        // Stable, complete, every task running: on the old revision, so a failure.
-        let s = service(vec![deployment("PRIMARY", OLD, DeploymentRolloutState::Completed, 2)]);
+        let s = service(vec![deployment(
+            "PRIMARY",
+            NEW,
+            DeploymentRolloutState::Failed,
+            0,
+        )]);
         assert_eq!(
             judge(&s, NEW),
-            Verdict::Failed("rolled back: the PRIMARY deployment runs ocr:7 (COMPLETED): reason".into())
+            Verdict::Failed("deployment FAILED: reason".into())
+        );
+        // Stable, complete, every task running: on the old revision, so a failure.
+        let s = service(vec![deployment(
+            "PRIMARY",
+            OLD,
+            DeploymentRolloutState::Completed,
+            2,
+        )]);
+        assert_eq!(
+            judge(&s, NEW),
+            Verdict::Failed(
+                "rolled back: the PRIMARY deployment runs ocr:7 (COMPLETED): reason".into()
+            )
         );
     }
 }

@@ -44,7 +44,10 @@ pub async fn roll_out(
         Some(a) => Some(code_sha(ctx, &function, &a.version).await?),
         None => None,
     };
-    let old = alias.as_ref().map(|a| a.version.clone()).unwrap_or_else(|| "none".into());
+    let old = alias
+        .as_ref()
+        .map(|a| a.version.clone())
+        .unwrap_or_else(|| "none".into());
     let settled = alias.as_ref().is_some_and(|a| a.weights.is_empty());
     if live_sha.as_deref() == Some(artifact.identity()) && settled {
         return Ok(Outcome::unchanged(format!("version {old}")));
@@ -79,8 +82,19 @@ pub async fn roll_out(
         .map_err(|e| e.with_outcome(outcome))
 }
 
-async fn get_alias(ctx: &ServiceContext<'_>, function: &str) -> Result<Option<AliasState>, RolloutError> {
-    match ctx.aws.lambda.get_alias().function_name(function).name(ALIAS).send().await {
+async fn get_alias(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+) -> Result<Option<AliasState>, RolloutError> {
+    match ctx
+        .aws
+        .lambda
+        .get_alias()
+        .function_name(function)
+        .name(ALIAS)
+        .send()
+        .await
+    {
         Ok(a) => Ok(Some(AliasState {
             version: a.function_version().unwrap_or("$LATEST").to_string(),
             weights: a
@@ -89,12 +103,21 @@ async fn get_alias(ctx: &ServiceContext<'_>, function: &str) -> Result<Option<Al
                 .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
                 .unwrap_or_default(),
         })),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(AwsError::new("GetAlias", e).into()),
     }
 }
 
-async fn code_sha(ctx: &ServiceContext<'_>, function: &str, qualifier: &str) -> Result<String, RolloutError> {
+async fn code_sha(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    qualifier: &str,
+) -> Result<String, RolloutError> {
     let config = ctx
         .aws
         .lambda
@@ -110,26 +133,51 @@ async fn code_sha(ctx: &ServiceContext<'_>, function: &str, qualifier: &str) -> 
 /// The version that runs `artifact`: an existing one with that code, or a new one (code
 /// updated, the update waited for, then published). Reusing keeps a retried deploy from
 /// publishing the same code twice.
-async fn publish(ctx: &ServiceContext<'_>, function: &str, artifact: &Artifact) -> Result<String, RolloutError> {
+async fn publish(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    artifact: &Artifact,
+) -> Result<String, RolloutError> {
     let wanted = artifact.identity();
     if let Some(existing) = version_with_code(ctx, function, wanted).await? {
         ctx.say(&format!("version {existing} already has this code"));
         return Ok(existing);
     }
     if code_sha(ctx, function, "$LATEST").await? != wanted {
-        let mut update = ctx.aws.lambda.update_function_code().function_name(function);
+        let mut update = ctx
+            .aws
+            .lambda
+            .update_function_code()
+            .function_name(function);
         update = match artifact {
             Artifact::Image { uri, .. } => update.image_uri(uri),
-            Artifact::Package { code: PackageCode::Zip(bytes), .. } => update.zip_file(Blob::new(bytes.clone())),
-            Artifact::Package { code: PackageCode::S3 { bucket, key, version }, .. } => update
+            Artifact::Package {
+                code: PackageCode::Zip(bytes),
+                ..
+            } => update.zip_file(Blob::new(bytes.clone())),
+            Artifact::Package {
+                code:
+                    PackageCode::S3 {
+                        bucket,
+                        key,
+                        version,
+                    },
+                ..
+            } => update
                 .s3_bucket(bucket)
                 .s3_key(key)
                 .set_s3_object_version(version.clone()),
-            Artifact::Package { code: PackageCode::None, .. } => {
+            Artifact::Package {
+                code: PackageCode::None,
+                ..
+            } => {
                 return Err(RolloutError::new("the package has no code".into()));
             }
         };
-        update.send().await.map_err(|e| AwsError::new("UpdateFunctionCode", e))?;
+        update
+            .send()
+            .await
+            .map_err(|e| AwsError::new("UpdateFunctionCode", e))?;
         wait_for_update(ctx, function).await?;
     }
     let published = ctx
@@ -147,7 +195,11 @@ async fn publish(ctx: &ServiceContext<'_>, function: &str, artifact: &Artifact) 
     Ok(version)
 }
 
-async fn version_with_code(ctx: &ServiceContext<'_>, function: &str, sha: &str) -> Result<Option<String>, RolloutError> {
+async fn version_with_code(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    sha: &str,
+) -> Result<Option<String>, RolloutError> {
     let mut marker = None;
     let mut best: Option<u64> = None;
     loop {
@@ -192,11 +244,15 @@ async fn wait_for_update(ctx: &ServiceContext<'_>, function: &str) -> Result<(),
             Some(LastUpdateStatus::Failed) => {
                 return Err(RolloutError::new(format!(
                     "the code update failed: {}",
-                    config.last_update_status_reason().unwrap_or("no reason given")
+                    config
+                        .last_update_status_reason()
+                        .unwrap_or("no reason given")
                 )));
             }
             Some(_) if started.elapsed() > Duration::from_secs(300) => {
-                return Err(RolloutError::new("the code update did not finish within 300 s".into()));
+                return Err(RolloutError::new(
+                    "the code update did not finish within 300 s".into(),
+                ));
             }
             Some(_) => {}
         }
@@ -253,7 +309,14 @@ async fn watch(
     }
 }
 
-async fn roll_back(ctx: &ServiceContext<'_>, function: &str, old: &str, new: &str, percent: u32, alarm: &str) -> RolloutError {
+async fn roll_back(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    old: &str,
+    new: &str,
+    percent: u32,
+    alarm: &str,
+) -> RolloutError {
     let restored = point(ctx, function, old, None).await;
     let mut message = format!("alarm {alarm} fired with {percent}% of traffic on version {new}");
     match restored {
@@ -266,11 +329,18 @@ async fn roll_back(ctx: &ServiceContext<'_>, function: &str, old: &str, new: &st
 }
 
 /// Points the alias at `primary`, with `extra` (version, percent) weighted beside it.
-async fn point(ctx: &ServiceContext<'_>, function: &str, primary: &str, extra: Option<(&str, u32)>) -> Result<(), RolloutError> {
+async fn point(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    primary: &str,
+    extra: Option<(&str, u32)>,
+) -> Result<(), RolloutError> {
     let routing = AliasRoutingConfiguration::builder()
-        .set_additional_version_weights(
-            extra.map(|(v, p)| [(v.to_string(), f64::from(p) / 100.0)].into_iter().collect()),
-        )
+        .set_additional_version_weights(extra.map(|(v, p)| {
+            [(v.to_string(), f64::from(p) / 100.0)]
+                .into_iter()
+                .collect()
+        }))
         .build();
     ctx.aws
         .lambda
@@ -297,7 +367,11 @@ mod tests {
             memory_mb: 128,
             timeout_seconds: 3,
             code: None,
-            rollout: LambdaRollout { strategy, step_percent: step, ..LambdaRollout::default() },
+            rollout: LambdaRollout {
+                strategy,
+                step_percent: step,
+                ..LambdaRollout::default()
+            },
             environment: Default::default(),
             reserved_concurrency: None,
         }

@@ -294,7 +294,9 @@ async fn roll_out_one(
         artifact: artifact.identity().to_string(),
     });
     let result = match (runtime, artifact) {
-        (Runtime::Ecs(ecs), Artifact::Image { uri, .. }) => ecs::roll_out(ctx, ecs, uri, alarms).await,
+        (Runtime::Ecs(ecs), Artifact::Image { uri, .. }) => {
+            ecs::roll_out(ctx, ecs, uri, alarms).await
+        }
         (Runtime::Lambda(l), artifact) => lambda::roll_out(ctx, l, artifact, alarms).await,
         (Runtime::Ecs(_), Artifact::Package { .. }) => {
             Err(RolloutError::new("an ECS service takes an image".into()))

@@ -127,6 +127,9 @@ pub struct DeployReport {
     /// Why alarms were not applied, when they were not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarms_note: Option<String>,
+    /// The services rolled out after the stacks (deploy with artifacts only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::services::ServiceReport>,
     /// The deploy notifications sent afterwards, one per channel.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
@@ -137,6 +140,10 @@ impl DeployReport {
         self.stacks
             .iter()
             .any(|s| s.result != StackResult::Succeeded)
+            || self
+                .services
+                .iter()
+                .any(|s| s.result == crate::services::ServiceResult::Failed)
     }
 
     pub fn changed(&self) -> Vec<&str> {
@@ -318,6 +325,7 @@ pub async fn deploy(
         duration_ms: started.elapsed().as_millis() as u64,
         alarms: None,
         alarms_note: None,
+        services: Vec::new(),
         notifications: Vec::new(),
     })
 }

@@ -136,6 +136,7 @@ pub async fn destroy(
         duration_ms: started.elapsed().as_millis() as u64,
         alarms: None,
         alarms_note: None,
+        services: Vec::new(),
         notifications: Vec::new(),
     })
 }

@@ -13,4 +13,5 @@ mod harness;
 mod notifications;
 mod policy;
 mod recorded;
+mod rollouts;
 mod snapshots;

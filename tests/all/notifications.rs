@@ -429,13 +429,24 @@ async fn email_goes_through_ses_when_the_channel_has_a_sender() {
         "      addresses: [\"devops+local@facturascan.com\"]",
         "      addresses: [\"devops+local@facturascan.com\"]\n      ses_from: deploys@facturascan.com",
     );
-    let notify = ["notify", "--stage", "build", "--result", "success", "--output", "json"];
+    let notify = [
+        "notify", "--stage", "build", "--result", "success", "--output", "json",
+    ];
     // An unverified sender is refused by SES: a warning, not a failure.
     let (code, stdout, _) = run(&project, &account, &receiver, &notify);
     assert_eq!(code, Some(0));
     let email = delivery(&json(&stdout), "ops-email").clone();
-    assert_eq!((email["via"].as_str(), email["sent"].as_bool()), (Some("ses"), Some(false)), "{email}");
-    assert!(email["error"].as_str().is_some_and(|e| e.contains("SendEmail failed")), "{email}");
+    assert_eq!(
+        (email["via"].as_str(), email["sent"].as_bool()),
+        (Some("ses"), Some(false)),
+        "{email}"
+    );
+    assert!(
+        email["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("SendEmail failed")),
+        "{email}"
+    );
 
     aws_sdk_sesv2::Client::new(&account.sdk_config(3).await)
         .create_email_identity()
@@ -445,5 +456,9 @@ async fn email_goes_through_ses_when_the_channel_has_a_sender() {
         .expect("verify the sender");
     let (code, stdout, _) = run(&project, &account, &receiver, &notify);
     assert_eq!(code, Some(0));
-    assert_eq!(delivery(&json(&stdout), "ops-email")["sent"], true, "{stdout}");
+    assert_eq!(
+        delivery(&json(&stdout), "ops-email")["sent"],
+        true,
+        "{stdout}"
+    );
 }

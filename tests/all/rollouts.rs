@@ -1,0 +1,364 @@
+//! Service rollouts against the harness: ECS rolling updates to new image digests, Lambda
+//! versions behind the `live` alias, a canary rolled back by an alarm, and the no-op.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::emulator::{Account, resource_writes};
+use crate::support::zip::zip;
+use crate::support::{Project, run_json};
+
+/// A local project in `account`; the validator's canary watches each step for 20 s.
+pub(crate) fn project(account: &Account) -> Project {
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "account_id: \"123456789012\"",
+        &format!("account_id: \"{}\"", account.account_id),
+    );
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        "services:\n  validator:\n    lambda:\n      rollout: { strategy: canary, step_percent: 10, step_interval_seconds: 20 }\n",
+    );
+    project
+}
+
+/// Pushes an image (a manifest naming `label`) to an ECR repository; returns its digest.
+pub(crate) async fn push_image(
+    account: &Account,
+    repository: &str,
+    tag: &str,
+    label: &str,
+) -> String {
+    let ecr = aws_sdk_ecr::Client::new(&account.sdk_config(3).await);
+    let _ = ecr
+        .create_repository()
+        .repository_name(repository)
+        .send()
+        .await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": format!("sha256:{:064x}", label.len())},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": format!("sha256:{}", label.repeat(64).chars().take(64).collect::<String>())}]
+    });
+    let put = ecr
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .image_tag(tag)
+        .send()
+        .await
+        .expect("put image");
+    put.image()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .expect("digest")
+        .to_string()
+}
+
+/// A Lambda package whose handler returns `label`.
+pub(crate) fn package(project: &Project, name: &str, label: &str) -> String {
+    let path = project.path().join(format!("{name}-{label}.zip"));
+    let code = format!("def handler(event, context):\n    return {label:?}\n");
+    std::fs::write(&path, zip(&[("validator.py", &code), ("parser.py", &code)])).expect("zip");
+    path.display().to_string()
+}
+
+pub(crate) fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service"] == name))
+        .unwrap_or_else(|| panic!("no service {name} in {report}"))
+}
+
+fn deploy(project: &Project, account: &Account, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let mut args = vec!["deploy", "--env", "local"];
+    args.extend_from_slice(extra);
+    run_json(project, account, &args)
+}
+
+struct Live {
+    task_definition: String,
+    image: String,
+}
+
+async fn ecs_service(account: &Account, name: &str) -> Live {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let services = ecs
+        .describe_services()
+        .cluster("facturascan-local")
+        .services(name)
+        .send()
+        .await
+        .expect("describe services");
+    let task_definition = services.services()[0]
+        .task_definition()
+        .expect("td")
+        .to_string();
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(&task_definition)
+        .send()
+        .await
+        .expect("td");
+    let image = td.task_definition().expect("td").container_definitions()[0]
+        .image()
+        .expect("image")
+        .to_string();
+    Live {
+        task_definition,
+        image,
+    }
+}
+
+/// (alias version, alias weights, that version's CodeSha256).
+async fn alias(account: &Account, function: &str) -> (String, Option<Value>, String) {
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let alias = lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let version = alias.function_version().expect("version").to_string();
+    let weights = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .filter(|w| !w.is_empty())
+        .map(|w| serde_json::json!(w));
+    let sha = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(&version)
+        .send()
+        .await
+        .expect("config")
+        .code_sha256()
+        .unwrap_or_default()
+        .to_string();
+    (version, weights, sha)
+}
+
+fn sha_of(path: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(std::fs::read(path).expect("zip")))
+}
+
+#[tokio::test]
+async fn services_roll_out_new_artifacts_and_a_repeat_writes_nothing() {
+    let account = Account::new();
+    let project = project(&account);
+    let (code, _, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "stacks first: {stderr}");
+    let ocr_digest = push_image(&account, "facturascan/ocr", "v1", "a").await;
+    let backend_digest = push_image(&account, "facturascan/backend", "v1", "b").await;
+    let parser_zip = package(&project, "parser", "one");
+    let validator_zip = package(&project, "validator", "one");
+    let artifacts = format!(
+        r#"{{"services": {{"ocr": {{"image": "facturascan/ocr:v1"}}, "parser": {{"package": "{parser_zip}"}}}}}}"#
+    );
+    std::fs::write(project.path().join("artifacts.json"), artifacts).expect("artifacts");
+
+    let args = [
+        "--artifacts",
+        "artifacts.json",
+        "--image",
+        "backend=v1",
+        "--package",
+        &format!("validator={validator_zip}"),
+    ];
+    let (code, report, stderr) = deploy(&project, &account, &args);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    for name in ["ocr", "backend", "parser", "validator"] {
+        assert_eq!(
+            service(&report, name)["result"],
+            "rolled_out",
+            "{name}: {report}"
+        );
+    }
+    // Tags became digests: the task definitions run exactly the pushed bytes.
+    let registry = format!("{}.dkr.ecr.eu-west-1.amazonaws.com", account.account_id);
+    for (name, digest) in [("ocr", &ocr_digest), ("backend", &backend_digest)] {
+        let live = ecs_service(&account, name).await;
+        assert_eq!(
+            live.image,
+            format!("{registry}/facturascan/{name}@{digest}")
+        );
+        assert!(
+            live.task_definition
+                .ends_with(&format!("facturascan-local-{name}:2")),
+            "{}",
+            live.task_definition
+        );
+        assert_eq!(service(&report, name)["artifact"], digest.as_str());
+    }
+    for (name, zip) in [("parser", &parser_zip), ("validator", &validator_zip)] {
+        let (version, weights, sha) = alias(&account, &format!("facturascan-local-{name}")).await;
+        assert_eq!(sha, sha_of(zip), "{name} runs the package");
+        assert_eq!(weights, None);
+        assert_ne!(version, "$LATEST");
+    }
+    assert!(
+        stderr.contains("service ocr: (service ocr) has reached a steady state."),
+        "events shown: {stderr}"
+    );
+
+    // The same artifacts again: every service unchanged, not one write.
+    account.reset_requests().await;
+    let (code, report, stderr) = deploy(&project, &account, &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in ["ocr", "backend", "parser", "validator"] {
+        assert_eq!(
+            service(&report, name)["result"],
+            "unchanged",
+            "{name}: {report}"
+        );
+    }
+    let counters = account.requests().await;
+    assert_eq!(resource_writes(&counters), 0, "{counters}");
+}
+
+#[tokio::test]
+async fn an_alarm_during_a_canary_rolls_the_alias_back_and_fails_the_deploy() {
+    let account = Account::new();
+    let project = project(&account);
+    let first = package(&project, "validator", "one");
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("validator={first}")],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (old_version, _, old_sha) = alias(&account, "facturascan-local-validator").await;
+
+    let second = package(&project, "validator", "two");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
+        .current_dir(project.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args([
+            "deploy",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &account.endpoint,
+            "--output",
+            "json",
+        ])
+        .args(["--package", &format!("validator={second}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait for the canary step (10% on the new version), then fire the service's alarm.
+    let started = Instant::now();
+    loop {
+        let (_, weights, _) = alias(&account, "facturascan-local-validator").await;
+        if weights.is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the canary step never came"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, weights, _) = alias(&account, "facturascan-local-validator").await;
+    let weights = weights.expect("weights");
+    assert_eq!(
+        weights.as_object().map(|w| w.values().next().cloned()),
+        Some(Some(serde_json::json!(0.1)))
+    );
+    aws_sdk_cloudwatch::Client::new(&account.sdk_config(3).await)
+        .set_alarm_state()
+        .alarm_name("facturascan-local-validator-error-rate")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("test: errors at 12%")
+        .send()
+        .await
+        .expect("set alarm state");
+
+    let output: Output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let validator = service(&report, "validator");
+    assert_eq!(validator["result"], "failed");
+    let message = validator["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "alarm facturascan-local-validator-error-rate fired with 10% of traffic on version"
+        ) && message.ends_with(&format!("the alias is back on version {old_version}")),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "rolled back before the step's 20 s ended"
+    );
+    let (version, weights, sha) = alias(&account, "facturascan-local-validator").await;
+    assert_eq!((version, weights, sha), (old_version, None, old_sha));
+
+    // The alarm still fires: the next deploy of that service is refused before any change.
+    account.reset_requests().await;
+    let third = package(&project, "validator", "three");
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("validator={third}")],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("validator: alarm facturascan-local-validator-error-rate is in ALARM"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("when_alarm_firing"), "{stderr}");
+    assert_eq!(resource_writes(&account.requests().await), 0);
+}
+
+#[tokio::test]
+async fn bad_artifacts_are_refused_before_any_change() {
+    let account = Account::new();
+    let project = project(&account);
+    let cases: [(&[&str], &str); 5] = [
+        (&["--image", "ocr"], "is not `service=artifact`"),
+        (
+            &["--image", "nope=v1"],
+            "`nope` is not an enabled service of `local`",
+        ),
+        (
+            &["--package", "ocr=x.zip"],
+            "`ocr` runs on ECS: it takes an image, not a package",
+        ),
+        (
+            &["--image", "ocr=v1", "--image", "ocr=v2"],
+            "service `ocr` is given two artifacts",
+        ),
+        (&["--image", "ocr=sha256:abc"], "is not an image reference"),
+    ];
+    for (args, says) in cases {
+        let (code, _, stderr) = deploy(&project, &account, args);
+        assert_eq!(code, Some(1), "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    // Resolution happens before the stacks: a missing tag changes nothing.
+    let (code, _, stderr) = deploy(&project, &account, &["--image", "ocr=v9"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("image facturascan/ocr:v9 not found"),
+        "{stderr}"
+    );
+    assert_eq!(resource_writes(&account.requests().await), 0);
+}
