@@ -16,7 +16,9 @@ Control endpoints (never counted, never faulted):
   GET    /__harness/requests[?key=AKID]   counters (all keys, or one key)
   DELETE /__harness/requests[?key=AKID]   reset counters
   PUT    /__harness/faults                JSON {key?, seed, throttle, server_error, reset,
-                                          latency_ms, jitter_ms, services[], operations[]}
+                                          lost, latency_ms, jitter_ms, services[],
+                                          operations[]} (shares of requests; `lost` carries
+                                          the request out, then answers 500)
   DELETE /__harness/faults[?key=AKID]     faults off
   PUT    /__harness/script                JSON {key, operation: "service:Op", responses: [
                                           {status, body, content_type} or {pass: true}]}:
@@ -127,7 +129,7 @@ class Scope:
             latency = (f.get("latency_ms", 0) + self.rng.uniform(0, f.get("jitter_ms", 0))) / 1000
             roll = self.rng.random()
             fault = None
-            for kind in ("throttle", "server_error", "reset"):
+            for kind in ("throttle", "server_error", "reset", "lost"):
                 share = float(f.get(kind, 0))
                 if roll < share:
                     fault = kind
@@ -425,6 +427,11 @@ def make_handler(harness: Harness):
                 time.sleep(latency)
             if fault == "reset":
                 return self.reset_connection()
+            if fault == "lost":
+                # The request is carried out, then its answer is lost: the caller sees a
+                # 500 for a write that happened (what makes blind retries publish twice).
+                self.forward(service, operation, key, body)
+                return self.reply(*fault_response("server_error", service, self.headers, harness.bridge, self.path))
             if fault:
                 return self.reply(*fault_response(fault, service, self.headers, harness.bridge, self.path))
             self.reply(*self.forward(service, operation, key, body))

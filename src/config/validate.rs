@@ -358,7 +358,7 @@ impl Validator<'_> {
         self.range(
             with_key(rollout, "deadline_seconds"),
             ecs.rollout.deadline_seconds,
-            60,
+            10,
             7200,
             "deadline_seconds",
         );

@@ -180,19 +180,56 @@ async fn publish(
             .map_err(|e| AwsError::new("UpdateFunctionCode", e))?;
         wait_for_update(ctx, function).await?;
     }
-    let published = ctx
-        .aws
-        .lambda
-        .publish_version()
-        .function_name(function)
-        .code_sha256(wanted)
-        .description(format!("facturactl {}", ctx.trace_id))
-        .send()
-        .await
-        .map_err(|e| AwsError::new("PublishVersion", e))?;
-    let version = published.version().unwrap_or_default().to_string();
+    let version = publish_once(ctx, function, wanted).await?;
     ctx.say(&format!("published version {version}"));
     Ok(version)
+}
+
+/// PublishVersion without the SDK's blind retries: after a failed attempt the version may
+/// exist anyway (the answer was lost), so look for it before trying again. A retried deploy
+/// never publishes the same code twice.
+async fn publish_once(
+    ctx: &ServiceContext<'_>,
+    function: &str,
+    wanted: &str,
+) -> Result<String, RolloutError> {
+    const ATTEMPTS: u32 = 5;
+    let mut delay = ctx.poll.first;
+    for attempt in 1..=ATTEMPTS {
+        let result = ctx
+            .aws
+            .lambda
+            .publish_version()
+            .function_name(function)
+            .code_sha256(wanted)
+            .description(format!("facturactl {}", ctx.trace_id))
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default()
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        let error = match result {
+            Ok(published) => return Ok(published.version().unwrap_or_default().to_string()),
+            Err(e) => AwsError::new("PublishVersion", e),
+        };
+        if let Some(existing) = version_with_code(ctx, function, wanted).await? {
+            return Ok(existing);
+        }
+        let retryable = error.code.as_deref().is_none_or(|c| {
+            c.contains("Throttl")
+                || c.contains("TooManyRequests")
+                || c.contains("Service")
+                || c.contains("Internal")
+        });
+        if !retryable || attempt == ATTEMPTS {
+            return Err(error.into());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(ctx.poll.max);
+    }
+    unreachable!("the loop returns on its last attempt")
 }
 
 async fn version_with_code(

@@ -14,4 +14,5 @@ mod notifications;
 mod policy;
 mod recorded;
 mod rollouts;
+mod rollouts_recorded;
 mod snapshots;

@@ -239,7 +239,7 @@ async fn an_alarm_during_a_canary_rolls_the_alias_back_and_fails_the_deploy() {
     let (old_version, _, old_sha) = alias(&account, "facturascan-local-validator").await;
 
     let second = package(&project, "validator", "two");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
         .current_dir(project.path())
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("CI")
@@ -361,4 +361,108 @@ async fn bad_artifacts_are_refused_before_any_change() {
         "{stderr}"
     );
     assert_eq!(resource_writes(&account.requests().await), 0);
+}
+
+#[tokio::test]
+async fn throttling_errors_and_lost_answers_never_give_a_wrong_result() {
+    let account = Account::new();
+    let project = project(&account);
+    project.replace(
+        "environments/local.yaml",
+        "    max_attempts: 3",
+        "    max_attempts: 10",
+    );
+    let (code, _, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let digest = push_image(&account, "facturascan/ocr", "v1", "d").await;
+    let parser = package(&project, "parser", "one");
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("parser={parser}")],
+    );
+    assert_eq!(
+        code,
+        Some(0),
+        "a first version, so the next rollout shifts the alias: {stderr}"
+    );
+
+    // Every PublishVersion answer lost after the version was made: the rollout finds the
+    // version it published instead of publishing again.
+    let parser = package(&project, "parser", "two");
+    account
+        .faults(serde_json::json!({"lost": 1.0, "operations": ["PublishVersion"], "seed": 1}))
+        .await;
+    let (code, report, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("parser={parser}")],
+    );
+    account.faults_off().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(service(&report, "parser")["result"], "rolled_out");
+    assert_eq!(published_with(&account, &parser).await, 1);
+
+    let parser = package(&project, "parser", "three");
+    // Throttling, 5xx, and answers lost after the write was done, on every rollout call.
+    account
+        .faults(serde_json::json!({"throttle": 0.1, "server_error": 0.1, "lost": 0.3, "seed": 5, "services": ["ecs", "lambda", "ecr"]}))
+        .await;
+    let (code, report, stderr) = deploy(
+        &project,
+        &account,
+        &[
+            "--image",
+            "ocr=v1",
+            "--package",
+            &format!("parser={parser}"),
+        ],
+    );
+    let injected = account.requests().await["faults"].clone();
+    account.faults_off().await;
+    assert!(
+        injected.as_object().is_some_and(|f| !f.is_empty()),
+        "faults were injected: {injected}"
+    );
+
+    let (version, weights, sha) = alias(&account, "facturascan-local-parser").await;
+    let live = ecs_service(&account, "ocr").await;
+    if code == Some(0) {
+        // Success is only reported for what is really in place.
+        assert_eq!(
+            service(&report, "parser")["result"],
+            "rolled_out",
+            "{report}"
+        );
+        assert_eq!((sha.as_str(), &weights), (sha_of(&parser).as_str(), &None));
+        assert!(live.image.ends_with(&digest));
+    } else {
+        // A failure is reported as one, naming the service, never half-hidden.
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            report["services"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["result"] == "failed")),
+            "{report}"
+        );
+    }
+    // However the answers went, the new code was published at most once.
+    assert!(published_with(&account, &parser).await <= 1);
+    let _ = version;
+}
+
+/// Published versions (not $LATEST) of the parser holding the package at `zip`.
+async fn published_with(account: &Account, zip: &str) -> usize {
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let versions = lambda
+        .list_versions_by_function()
+        .function_name("facturascan-local-parser")
+        .send()
+        .await
+        .expect("versions");
+    versions
+        .versions()
+        .iter()
+        .filter(|v| v.version() != Some("$LATEST") && v.code_sha256() == Some(sha_of(zip).as_str()))
+        .count()
 }
