@@ -161,6 +161,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AlarmsCommand,
     },
+    /// A/B splits of Lambda services: `traffic SERVICE` shows the split with each side's
+    /// latency and error rate; `set`, `promote` and `abort` change it.
+    Traffic {
+        #[command(subcommand)]
+        command: Option<TrafficCommand>,
+        /// The service whose split to show.
+        service: Option<String>,
+        /// The metrics window, in minutes.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+        window_minutes: u32,
+    },
     /// Tell the configured channels how a pipeline stage ended (build, test, ...).
     Notify {
         /// The stage, as `build` or `integration-tests`.
@@ -200,6 +211,24 @@ pub enum AlarmsCommand {
     },
     /// Create and update the defined alarms, delete the tool's alarms no longer defined.
     Apply,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Send a share of the traffic to a variant version (the alias's version stays control).
+    Set {
+        service: String,
+        /// The variant: a published version number.
+        #[arg(long)]
+        variant: String,
+        /// The variant's share, 1 to 99.
+        #[arg(long)]
+        percent: u32,
+    },
+    /// The variant becomes the control, with all the traffic.
+    Promote { service: String },
+    /// All traffic back on the control; the variant gets none.
+    Abort { service: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -356,6 +385,10 @@ fn action_name(command: &Command) -> &'static str {
         } => "alarms.apply",
         Command::Validate { .. } => "validate",
         Command::Notify { .. } => "notify",
+        Command::Traffic { command: None, .. } => "traffic.show",
+        Command::Traffic {
+            command: Some(_), ..
+        } => "traffic.change",
         Command::Config { .. } => "config.show",
         Command::Schema { .. } => "schema",
     }
@@ -542,6 +575,51 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             Ok((
                 text,
                 notification_exit(exit, &report.notifications, &loaded.config),
+            ))
+        }
+        Command::Traffic {
+            command,
+            service,
+            window_minutes,
+        } => {
+            use crate::services::traffic;
+            let loaded = load(cli)?;
+            let config = &loaded.config;
+            let name = match (command, service) {
+                (Some(TrafficCommand::Set { service, .. }), _)
+                | (Some(TrafficCommand::Promote { service }), _)
+                | (Some(TrafficCommand::Abort { service }), _)
+                | (None, Some(service)) => service,
+                (None, None) => {
+                    return Err(Error::Usage {
+                        message: "which service?".into(),
+                        help: "`facturactl traffic --env E SERVICE`, or `traffic set|promote|abort SERVICE`".into(),
+                    });
+                }
+            };
+            traffic::function_of(config, name)?;
+            let rt = runtime()?;
+            let report = rt.block_on(async {
+                let aws = AwsContext::new(&config.environment, &cli.endpoint_override()).await;
+                let changed = match command {
+                    Some(TrafficCommand::Set {
+                        variant, percent, ..
+                    }) => Some(traffic::set(&aws, config, name, variant, *percent).await?),
+                    Some(TrafficCommand::Promote { .. }) => {
+                        Some(traffic::promote(&aws, config, name).await?)
+                    }
+                    Some(TrafficCommand::Abort { .. }) => {
+                        Some(traffic::abort(&aws, config, name).await?)
+                    }
+                    None => None,
+                };
+                let mut report = traffic::show(&aws, config, name, *window_minutes).await?;
+                report.changed = changed;
+                Ok::<_, Error>(report)
+            })?;
+            Ok((
+                report::format(&report::TrafficView(&report), cli.output),
+                Exit::Ok,
             ))
         }
         Command::Notify {

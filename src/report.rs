@@ -510,6 +510,77 @@ impl Report for NotifyView<'_> {
     }
 }
 
+/// `traffic`: the split of one service and each side's figures.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct TrafficView<'a>(pub &'a crate::services::traffic::TrafficReport);
+
+impl Report for TrafficView<'_> {
+    fn text(&self) -> String {
+        let r = self.0;
+        let mut out = String::new();
+        if let Some(changed) = &r.changed {
+            let _ = writeln!(out, "{changed}\n");
+        }
+        let _ = writeln!(
+            out,
+            "{} ({}:live), last {} min\n{:8}  {:>7}  {:>7}  {:>11}  {:>10}  {:>8}",
+            r.service,
+            r.function,
+            r.window_minutes,
+            "side",
+            "version",
+            "traffic",
+            "invocations",
+            "error rate",
+            "p95"
+        );
+        let sides = std::iter::once(("control", &r.control))
+            .chain(r.variant.iter().map(|v| ("variant", v)));
+        for (label, side) in sides {
+            let rate = side
+                .error_rate
+                .map_or("-".to_string(), |e| format!("{e:.1}%"));
+            let p95 = side
+                .p95_ms
+                .map_or("-".to_string(), |p| format!("{p:.0} ms"));
+            let _ = writeln!(
+                out,
+                "{label:8}  {:>7}  {:>6.1}%  {:>11}  {:>10}  {:>8}",
+                side.version, side.percent, side.invocations, rate, p95
+            );
+        }
+        if r.variant.is_none() {
+            out.push_str("\nno variant: all traffic on the control\n");
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let r = self.0;
+        let mut out = format!(
+            "### traffic of `{}` (last {} min)\n\n| side | version | traffic | invocations | error rate | p95 |\n|---|---|---|---|---|---|\n",
+            r.service, r.window_minutes
+        );
+        let sides = std::iter::once(("control", &r.control))
+            .chain(r.variant.iter().map(|v| ("variant", v)));
+        for (label, side) in sides {
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {:.1}% | {} | {} | {} |",
+                side.version,
+                side.percent,
+                side.invocations,
+                side.error_rate
+                    .map_or("-".to_string(), |e| format!("{e:.1}%")),
+                side.p95_ms
+                    .map_or("-".to_string(), |p| format!("{p:.0} ms"))
+            );
+        }
+        out
+    }
+}
+
 /// `plan` and `deploy --dry-run`.
 #[derive(Serialize)]
 #[serde(transparent)]

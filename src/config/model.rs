@@ -390,7 +390,8 @@ pub struct LambdaService {
 pub struct LambdaRollout {
     #[serde(default)]
     pub strategy: Strategy,
-    /// Traffic share per step for `canary` (the one step) and `linear` (each step), 1 to 99.
+    /// Traffic share per step for `canary` (the one step) and `linear` (each step), or the
+    /// variant's share for `ab`; 1 to 99.
     #[serde(default = "default_step_percent")]
     pub step_percent: u32,
     /// Time each step is watched before moving on.
@@ -426,6 +427,9 @@ pub enum Strategy {
     AllAtOnce,
     Canary,
     Linear,
+    /// An A/B split: the new version becomes the variant with `step_percent` of the traffic
+    /// and stays there; `facturactl traffic promote` or `abort` ends the experiment.
+    Ab,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

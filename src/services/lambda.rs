@@ -21,6 +21,8 @@ pub fn steps(service: &LambdaService) -> Vec<u32> {
         Strategy::AllAtOnce => Vec::new(),
         Strategy::Canary => vec![step],
         Strategy::Linear => (1..).map(|i| i * step).take_while(|p| *p < 100).collect(),
+        // The variant's share is where an A/B rollout stops, not a step.
+        Strategy::Ab => Vec::new(),
     }
 }
 
@@ -309,6 +311,15 @@ async fn shift(
     alarms: &AlarmWatch<'_>,
 ) -> Result<(), RolloutError> {
     let interval = Duration::from_secs(u64::from(service.rollout.step_interval_seconds));
+    if service.rollout.strategy == Strategy::Ab {
+        let percent = service.rollout.step_percent.clamp(1, 99);
+        point(ctx, function, old, Some((new, percent))).await?;
+        ctx.say(&format!(
+            "A/B split: version {new} is the variant with {percent}%, version {old} the control; end it with `facturactl traffic promote|abort {}`",
+            ctx.name
+        ));
+        return Ok(());
+    }
     for percent in steps(service) {
         point(ctx, function, old, Some((new, percent))).await?;
         ctx.say(&format!("{percent}% of traffic on version {new}"));

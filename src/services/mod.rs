@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod ecs;
 pub mod lambda;
+pub mod traffic;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -466,3 +466,171 @@ async fn published_with(account: &Account, zip: &str) -> usize {
         .filter(|v| v.version() != Some("$LATEST") && v.code_sha256() == Some(sha_of(zip).as_str()))
         .count()
 }
+
+#[tokio::test]
+async fn an_ab_split_is_shown_with_each_sides_figures_then_promoted() {
+    let account = Account::new();
+    let project = project(&account);
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        "services:\n  parser:\n    lambda:\n      rollout: { strategy: ab, step_percent: 10 }\n",
+    );
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &[
+            "--package",
+            &format!("parser={}", package(&project, "parser", "control")),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (control, _, _) = alias(&account, "facturascan-local-parser").await;
+    let (code, report, stderr) = deploy(
+        &project,
+        &account,
+        &[
+            "--package",
+            &format!("parser={}", package(&project, "parser", "variant")),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("A/B split: version"), "{stderr}");
+    let variant = service(&report, "parser")["new"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("version ")
+        .to_string();
+    let (version, weights, _) = alias(&account, "facturascan-local-parser").await;
+    assert_eq!(version, control, "the control keeps the alias");
+    assert_eq!(weights, Some(serde_json::json!({ variant.clone(): 0.1 })));
+
+    // What Lambda would report per executed version: 90 calls and 1 error on the control,
+    // 10 calls and 2 errors on the variant.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&account.sdk_config(3).await);
+    for (v, calls, errors) in [(&control, 90.0, 1.0), (&variant, 10.0, 2.0)] {
+        let datum = |name: &str, value: f64| {
+            let dims = [
+                ("FunctionName", "facturascan-local-parser".to_string()),
+                ("Resource", "facturascan-local-parser:live".to_string()),
+                ("ExecutedVersion", v.clone()),
+            ];
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name(name)
+                .value(value)
+                .set_dimensions(Some(
+                    dims.iter()
+                        .map(|(k, v)| {
+                            aws_sdk_cloudwatch::types::Dimension::builder()
+                                .name(*k)
+                                .value(v)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        };
+        cloudwatch
+            .put_metric_data()
+            .namespace("AWS/Lambda")
+            .metric_data(datum("Invocations", calls))
+            .metric_data(datum("Errors", errors))
+            .send()
+            .await
+            .expect("put metrics");
+    }
+    let (code, shown, stderr) =
+        run_json(&project, &account, &["traffic", "--env", "local", "parser"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        (
+            shown["control"]["version"].as_str(),
+            shown["control"]["percent"].as_f64()
+        ),
+        (Some(control.as_str()), Some(90.0))
+    );
+    assert_eq!(
+        (
+            shown["variant"]["version"].as_str(),
+            shown["variant"]["percent"].as_f64()
+        ),
+        (Some(variant.as_str()), Some(10.0))
+    );
+    assert_eq!(
+        (
+            shown["control"]["invocations"].as_f64(),
+            shown["control"]["error_rate"].as_f64()
+        ),
+        (Some(90.0), Some(1.1))
+    );
+    assert_eq!(
+        (
+            shown["variant"]["invocations"].as_f64(),
+            shown["variant"]["error_rate"].as_f64()
+        ),
+        (Some(10.0), Some(20.0))
+    );
+
+    // Changing the split: a bad variant is refused; a new share applies; promote ends it.
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "traffic",
+            "--env",
+            "local",
+            "set",
+            "parser",
+            "--variant",
+            &control,
+            "--percent",
+            "20",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("is already the control"), "{stderr}");
+    let (code, _, _) = run_json(
+        &project,
+        &account,
+        &[
+            "traffic",
+            "--env",
+            "local",
+            "set",
+            "parser",
+            "--variant",
+            &variant,
+            "--percent",
+            "25",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let (_, weights, _) = alias(&account, "facturascan-local-parser").await;
+    assert_eq!(weights, Some(serde_json::json!({ variant.clone(): 0.25 })));
+    let (code, promoted, _) = run_json(
+        &project,
+        &account,
+        &["traffic", "--env", "local", "promote", "parser"],
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(promoted["variant"], Value::Null, "{promoted}");
+    let (version, weights, _) = alias(&account, "facturascan-local-parser").await;
+    assert_eq!((version, weights), (variant, None));
+    let (code, aborted, _) = run_json(
+        &project,
+        &account,
+        &["traffic", "--env", "local", "abort", "parser"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        aborted["changed"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("no variant was running"))
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["traffic", "--env", "local", "ocr"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("is not an enabled Lambda service"),
+        "{stderr}"
+    );
+}
