@@ -515,10 +515,10 @@ mod tests {
 
     #[test]
     fn code_sha256_is_lambdas() {
-        // base64(sha256("")), as Lambda reports it for an empty package.
+        // base64(sha256("")), as `openssl dgst -sha256 -binary | base64` prints it.
         assert_eq!(
             code_sha256(b""),
-            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hr4FU="
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
     }
 }
