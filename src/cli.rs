@@ -147,6 +147,10 @@ pub enum Command {
         /// explicit decision; alarms are still checked once per step).
         #[arg(long)]
         skip_wait: bool,
+        /// The release tag being deployed (default: GITHUB_REF_NAME on a tag build, else the
+        /// release tag at HEAD).
+        #[arg(long)]
+        tag: Option<String>,
     },
     /// Delete the environment's stacks, dependents first. Never production.
     Destroy {
@@ -325,6 +329,7 @@ pub fn run(mut cli: Cli, host: Host) -> Exit {
                 Exit::Warning => "warning",
                 Exit::Refused => "refused",
                 Exit::Error => "failed",
+                Exit::Interrupted => "interrupted",
             };
             // In JSON (CI) every run ends with one event carrying the platform's fields; on a
             // terminal the result on stdout already says it.
@@ -471,10 +476,13 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             packages,
             artifacts,
             skip_wait,
+            tag,
         } => {
             let (loaded, rendered) = load_checked(cli)?;
             check_stack_names(&rendered, stacks)?;
             let wanted = artifact_refs(&loaded, images, packages, artifacts.as_deref())?;
+            // The release gate comes first: a refused release touches nothing.
+            let accepted = gate(cli, &loaded, tag.clone(), None)?;
             let production = loaded.config.environment.tier == config::Tier::Production;
             if *dry_run {
                 let plan = run_plan(cli, &loaded, &rendered, stacks, false)?;
@@ -494,88 +502,17 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 protect_data: production,
                 allow_data_replacement: *allow_data_replacement,
             };
-            let partial = options.only.is_some();
-            let rt = runtime()?;
-            let aws = rt.block_on(AwsContext::new(
-                &loaded.config.environment,
-                &cli.endpoint_override(),
-            ));
-            let started = Instant::now();
-            // Artifacts are resolved, and alarm gates checked, before anything changes.
-            let resolved = rt.block_on(prepare_rollouts(&aws, &loaded, &rendered, &wanted))?;
-            let rollout = crate::services::RolloutOptions {
+            let run = Run {
+                action: "deploy",
+                loaded: &loaded,
+                rendered: &rendered,
+                options,
+                artifacts: Artifacts::Named(wanted),
                 skip_wait: *skip_wait,
-                trace_id: cli.trace_id.clone(),
-                ..Default::default()
+                accepted,
+                from: None,
             };
-            let result = with_progress(&rt, cli.live_progress, async |progress| {
-                // The alarms are read while the stacks deploy (one round trip saved).
-                let (report, live_alarms) = tokio::join!(
-                    stacks::deploy::deploy(&aws, &rendered, &options, progress),
-                    crate::alarms::apply::live_alarms(&aws, &loaded.config)
-                );
-                let mut report = report?;
-                // Alarms follow a complete, successful deploy: they notify the alerts
-                // stack's topics and watch what the other stacks created.
-                if !report.failed() && !partial {
-                    let live = live_alarms?;
-                    report.alarms = Some(
-                        crate::alarms::apply::sync_with(
-                            &aws,
-                            &loaded.config,
-                            &rendered.alarms,
-                            &live,
-                            true,
-                        )
-                        .await?,
-                    );
-                }
-                // Services follow their stacks: none rolls out past a failed stack.
-                if !report.failed() && !resolved.is_empty() {
-                    report.services = crate::services::roll_out_all(
-                        &aws,
-                        &loaded.config,
-                        &rendered.alarms,
-                        &resolved,
-                        &rollout,
-                        progress,
-                    )
-                    .await;
-                }
-                Ok::<_, crate::error::AwsError>(report)
-            });
-            let origin = origin(cli, &loaded);
-            let mut report = match result {
-                Ok(report) => report,
-                Err(error) => {
-                    let notice = origin.error_notice(
-                        "deploy",
-                        &loaded.config.environment.name,
-                        &error.to_string(),
-                        started.elapsed().as_millis() as u64,
-                    );
-                    let deliveries =
-                        rt.block_on(crate::notify::send(&aws, &loaded.config, &notice));
-                    warn_undelivered(&deliveries);
-                    return Err(error.into());
-                }
-            };
-            if report.failed() || partial {
-                report.alarms_note = Some(if partial {
-                    "alarms not applied: a partial deploy (--stack); run `facturactl alarms apply`"
-                        .into()
-                } else {
-                    "alarms not applied: a stack failed".into()
-                });
-            }
-            let notice = origin.deploy_notice(&report);
-            report.notifications = rt.block_on(crate::notify::send(&aws, &loaded.config, &notice));
-            warn_undelivered(&report.notifications);
-            let (text, exit) = deploy_outcome(&report, cli.output);
-            Ok((
-                text,
-                notification_exit(exit, &report.notifications, &loaded.config),
-            ))
+            execute(cli, run)
         }
         Command::Traffic {
             command,
@@ -640,7 +577,14 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     help: "use lowercase letters, digits and dashes, as `build` or `integration-tests`".into(),
                 });
             }
-            let mut origin = origin(cli, &loaded);
+            let accepted = crate::release::gate::Accepted {
+                environment: loaded.config.environment.name.clone(),
+                gate: config::Gate::None,
+                commit: None,
+                tag: None,
+                checks: Vec::new(),
+            };
+            let mut origin = origin(cli, &loaded, &accepted);
             if version.is_some() {
                 origin.version = version.clone();
             }
@@ -796,6 +740,194 @@ fn deploy_outcome(report: &stacks::deploy::DeployReport, output: OutputFormat) -
     (report::format(&report::DeployView(report), output), exit)
 }
 
+/// The artifacts of a run: as named (resolved inside the lock), or already resolved.
+enum Artifacts {
+    Named(std::collections::BTreeMap<String, crate::services::artifact::ArtifactRef>),
+}
+
+/// One guarded change to an environment: a deploy or a promotion.
+struct Run<'a> {
+    action: &'static str,
+    loaded: &'a LoadedConfig,
+    rendered: &'a render::RenderedEnv,
+    options: DeployOptions,
+    artifacts: Artifacts,
+    skip_wait: bool,
+    accepted: crate::release::gate::Accepted,
+    /// The record a promotion deploys.
+    from: Option<String>,
+}
+
+/// Lock, deploy (stacks, alarms, services), record, unlock, notify. Ctrl-C releases the
+/// lock and says what may be half-done (exit 130).
+fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
+    use crate::release::store::Store;
+    let config = &run.loaded.config;
+    let rt = runtime()?;
+    let aws = rt.block_on(AwsContext::new(
+        &config.environment,
+        &cli.endpoint_override(),
+    ));
+    let store = Store::new(&aws, config);
+    let origin = origin(cli, run.loaded, &run.accepted);
+    rt.block_on(store.ensure())?;
+    let lock = rt.block_on(crate::release::lock(
+        &store,
+        config,
+        &origin.who,
+        &cli.trace_id,
+        run.action,
+    ))?;
+    let started = Instant::now();
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            result = deploy_locked(cli, &aws, &store, &run, &origin) => Some(result),
+            _ = crate::release::keep_alive(&store, &lock, config) => None,
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let released = rt.block_on(store.unlock(&lock));
+    if let Err(e) = &released {
+        tracing::warn!(
+            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
+        );
+    }
+    let Some(result) = outcome else {
+        return Err(Error::Interrupted {
+            message: format!("{} of `{}` interrupted; the deploy lock was released", run.action, config.environment.name),
+            help: "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`".into(),
+        });
+    };
+    let mut report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            let notice = origin.error_notice(
+                run.action,
+                &config.environment.name,
+                &error.to_string(),
+                started.elapsed().as_millis() as u64,
+            );
+            let deliveries = rt.block_on(crate::notify::send(&aws, config, &notice));
+            warn_undelivered(&deliveries);
+            return Err(error);
+        }
+    };
+    let notice = origin.deploy_notice(&report);
+    report.notifications = rt.block_on(crate::notify::send(&aws, config, &notice));
+    warn_undelivered(&report.notifications);
+    let (text, exit) = deploy_outcome(&report, cli.output);
+    Ok((text, notification_exit(exit, &report.notifications, config)))
+}
+
+/// The deploy itself, under the lock: artifacts resolved and alarm gates checked before
+/// anything changes, then stacks, alarms, services, and the record.
+async fn deploy_locked(
+    cli: &Cli,
+    aws: &AwsContext,
+    store: &crate::release::store::Store<'_>,
+    run: &Run<'_>,
+    origin: &crate::notify::Origin,
+) -> Result<stacks::deploy::DeployReport, Error> {
+    let config = &run.loaded.config;
+    let Artifacts::Named(wanted) = &run.artifacts;
+    let resolved = prepare_rollouts(aws, run.loaded, run.rendered, wanted).await?;
+    let current = store.current().await?;
+    let previous = current.as_ref();
+    let rollout = crate::services::RolloutOptions {
+        skip_wait: run.skip_wait,
+        trace_id: cli.trace_id.clone(),
+        ..Default::default()
+    };
+    let partial = run.options.only.is_some();
+    let mut report = progress_scope(cli.live_progress, async |progress| {
+        // The alarms are read while the stacks deploy (one round trip saved).
+        let (report, live_alarms) = tokio::join!(
+            stacks::deploy::deploy(aws, run.rendered, &run.options, progress),
+            crate::alarms::apply::live_alarms(aws, config)
+        );
+        let mut report = report?;
+        // Alarms follow a complete, successful deploy: they notify the alerts stack's
+        // topics and watch what the other stacks created.
+        if !report.failed() && !partial {
+            let live = live_alarms?;
+            report.alarms = Some(
+                crate::alarms::apply::sync_with(aws, config, &run.rendered.alarms, &live, true)
+                    .await?,
+            );
+        }
+        // Services follow their stacks: none rolls out past a failed stack.
+        if !report.failed() && !resolved.is_empty() {
+            report.services = crate::services::roll_out_all(
+                aws,
+                config,
+                &run.rendered.alarms,
+                &resolved,
+                &rollout,
+                progress,
+            )
+            .await;
+        }
+        Ok::<_, crate::error::AwsError>(report)
+    })
+    .await?;
+    report.operation = run.action;
+    if report.failed() || partial {
+        report.alarms_note = Some(if partial {
+            "alarms not applied: a partial deploy (--stack); run `facturactl alarms apply`".into()
+        } else {
+            "alarms not applied: a stack failed".into()
+        });
+    }
+    let packages = crate::release::keep_packages(store, &resolved).await?;
+    let hashes = run
+        .rendered
+        .stacks
+        .iter()
+        .map(|s| (s.name.clone(), s.hash.clone()))
+        .collect();
+    let record = crate::release::record_of(
+        crate::release::RecordInput {
+            action: run.action,
+            commit: origin.commit.clone(),
+            tag: origin.version.clone(),
+            who: &origin.who,
+            trace_id: &cli.trace_id,
+            from: run.from.clone(),
+        },
+        &report,
+        &hashes,
+        &resolved,
+        &packages,
+        previous,
+    );
+    store.put_record(&record).await?;
+    report.record = Some(record.id);
+    Ok(report)
+}
+
+/// The release gate for this environment (exit 3 on refusal), before any AWS call.
+fn gate(
+    cli: &Cli,
+    loaded: &LoadedConfig,
+    tag: Option<String>,
+    commit: Option<String>,
+) -> Result<crate::release::gate::Accepted, Error> {
+    let input = crate::release::gate::GateInput {
+        github_sha: cli.host.github_sha.clone(),
+        github_tag: cli.host.github_tag.clone(),
+        tag,
+        commit,
+        may_fetch: cli.host.in_ci,
+    };
+    crate::release::gate::check(&loaded.config, &loaded.root, &input).map_err(|r| Error::Refused {
+        message: format!(
+            "release gate of `{}`: {}",
+            loaded.config.environment.name, r.message
+        ),
+        help: r.help,
+    })
+}
+
 /// The artifacts named by `--image`, `--package` and `--artifacts`, checked against the
 /// config (no AWS call yet). A service named twice is an error.
 fn artifact_refs(
@@ -867,18 +999,24 @@ async fn prepare_rollouts(
 
 /// Who and what a notification is about: the user, the trace id, the commit and tag (from
 /// GitHub Actions' variables, else from the checkout), and the pipeline run.
-fn origin(cli: &Cli, loaded: &LoadedConfig) -> crate::notify::Origin {
+fn origin(
+    cli: &Cli,
+    loaded: &LoadedConfig,
+    accepted: &crate::release::gate::Accepted,
+) -> crate::notify::Origin {
     let host = &cli.host;
     crate::notify::Origin {
         who: host.user.clone().unwrap_or_else(|| "unknown".into()),
         trace_id: cli.trace_id.clone(),
-        commit: host
-            .github_sha
+        commit: accepted
+            .commit
             .clone()
+            .or_else(|| host.github_sha.clone())
             .or_else(|| crate::git::head_commit(&loaded.root)),
-        version: host
-            .github_tag
+        version: accepted
+            .tag
             .clone()
+            .or_else(|| host.github_tag.clone())
             .or_else(|| crate::git::tag_at_head(&loaded.root)),
         link: host.run_url.clone(),
     }
@@ -1010,7 +1148,11 @@ fn with_progress<T>(
     live: bool,
     work: impl AsyncFnOnce(&ProgressSink) -> T,
 ) -> T {
-    rt.block_on(async {
+    rt.block_on(progress_scope(live, work))
+}
+
+async fn progress_scope<T>(live: bool, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+    {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
             if !live {
@@ -1042,7 +1184,7 @@ fn with_progress<T>(
         drop(sink);
         let _ = printer.await;
         result
-    })
+    }
 }
 
 fn load(cli: &Cli) -> Result<LoadedConfig, Error> {

@@ -26,6 +26,8 @@ pub enum Error {
     Refused { message: String, help: String },
     #[error("error: {}\n  = help: {}", .0.message, .0.help)]
     Artifact(#[from] crate::services::artifact::ArtifactError),
+    #[error("error: {message}\n  = help: {help}")]
+    Interrupted { message: String, help: String },
 }
 
 /// A failed AWS call: the operation, the service's error code, and its message.
@@ -64,6 +66,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Refused { .. } => Exit::Refused,
+            Self::Interrupted { .. } => Exit::Interrupted,
             _ => Exit::Error,
         }
     }
@@ -78,6 +81,7 @@ impl Error {
             Self::Aws(_) => "aws",
             Self::Refused { .. } => "refused",
             Self::Artifact(_) => "artifact",
+            Self::Interrupted { .. } => "interrupted",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod notify;
 pub mod policy;
 pub mod progress;
+pub mod release;
 pub mod render;
 pub mod report;
 pub mod schema;

@@ -636,6 +636,20 @@ pub struct ReleasePolicy {
     pub rc_tag_pattern: String,
     #[serde(default)]
     pub require_signed_tags: bool,
+    /// What this environment accepts; by default `none` locally, `branch` in staging, `tag`
+    /// in production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    /// How long a deploy lock holds without being renewed (a killed deploy's lock expires).
+    #[serde(default = "default_lock_ttl")]
+    pub lock_ttl_seconds: u32,
+    /// How long a deploy waits for another one's lock before refusing (0: refuse at once).
+    #[serde(default)]
+    pub lock_wait_seconds: u32,
+    /// The S3 bucket of deployment records, deploy locks and promoted packages (versioned;
+    /// created by the first deploy). Default `<project>-<env>-releases-<account>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_bucket: Option<String>,
 }
 
 impl Default for ReleasePolicy {
@@ -645,8 +659,28 @@ impl Default for ReleasePolicy {
             tag_pattern: default_tag_pattern(),
             rc_tag_pattern: default_rc_pattern(),
             require_signed_tags: false,
+            gate: None,
+            lock_ttl_seconds: default_lock_ttl(),
+            lock_wait_seconds: 0,
+            records_bucket: None,
         }
     }
+}
+
+fn default_lock_ttl() -> u32 {
+    900
+}
+
+/// What an environment accepts for deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gate {
+    /// Anything (the local emulator).
+    None,
+    /// A clean checkout of a commit on the protected branch, or a release candidate tag.
+    Branch,
+    /// A clean checkout of an annotated release tag on the protected branch.
+    Tag,
 }
 
 fn default_branch() -> String {
@@ -696,6 +730,24 @@ impl Config {
     /// The CloudFormation stack name of a config stack.
     pub fn stack_name(&self, stack: &str) -> String {
         format!("{}-{}-{}", self.project.name, self.environment.name, stack)
+    }
+
+    pub fn gate(&self) -> Gate {
+        self.release.gate.unwrap_or(match self.environment.tier {
+            Tier::Local => Gate::None,
+            Tier::Staging => Gate::Branch,
+            Tier::Production => Gate::Tag,
+        })
+    }
+
+    /// The bucket holding this environment's records and locks.
+    pub fn records_bucket(&self) -> String {
+        self.release.records_bucket.clone().unwrap_or_else(|| {
+            format!(
+                "{}-{}-releases-{}",
+                self.project.name, self.environment.name, self.environment.account_id
+            )
+        })
     }
 
     pub fn policy_mode(&self) -> PolicyMode {

@@ -98,7 +98,7 @@ pub async fn roll_out(
         && current.cpu() == Some(cpu.as_str())
         && current.memory() == Some(memory.as_str())
     {
-        return Ok(Outcome::unchanged(old_image));
+        return Ok(Outcome::unchanged(old_image.clone(), old_image));
     }
     let registered = aws
         .ecs
@@ -139,11 +139,8 @@ pub async fn roll_out(
         .send()
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;
-    let outcome = Outcome::changed(old_image, image_uri.to_string()).with_detail(format!(
-        "{} -> {}",
-        short(&current_arn),
-        short(&new_arn)
-    ));
+    let outcome = Outcome::changed(old_image, image_uri.to_string(), image_uri.to_string())
+        .with_detail(format!("{} -> {}", short(&current_arn), short(&new_arn)));
     wait(ctx, ecs, &new_arn, alarms, &mut seen)
         .await
         .map(|()| outcome.clone())

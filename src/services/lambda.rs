@@ -52,7 +52,7 @@ pub async fn roll_out(
         .unwrap_or_else(|| "none".into());
     let settled = alias.as_ref().is_some_and(|a| a.weights.is_empty());
     if live_sha.as_deref() == Some(artifact.identity()) && settled {
-        return Ok(Outcome::unchanged(format!("version {old}")));
+        return Ok(Outcome::unchanged(format!("version {old}"), old));
     }
     if let Some(a) = alias.as_ref().filter(|a| !a.weights.is_empty()) {
         ctx.say(&format!(
@@ -61,8 +61,12 @@ pub async fn roll_out(
         ));
     }
     let version = publish(ctx, &function, artifact).await?;
-    let outcome = Outcome::changed(format!("version {old}"), format!("version {version}"))
-        .with_detail(format!("code {}", artifact.identity()));
+    let outcome = Outcome::changed(
+        format!("version {old}"),
+        format!("version {version}"),
+        version.clone(),
+    )
+    .with_detail(format!("code {}", artifact.identity()));
     let Some(alias) = alias else {
         // No alias yet (a first rollout, or an emulator that skips AWS::Lambda::Alias):
         // nothing runs that a canary could be compared with.

@@ -88,24 +88,29 @@ pub struct Outcome {
     pub new: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What runs once this rollout is done, for the deployment record: the image (ECS) or
+    /// the alias's version number (Lambda).
+    pub running: String,
 }
 
 impl Outcome {
-    fn unchanged(old: String) -> Self {
+    fn unchanged(old: String, running: String) -> Self {
         Self {
             changed: false,
             old,
             new: None,
             detail: None,
+            running,
         }
     }
 
-    fn changed(old: String, new: String) -> Self {
+    fn changed(old: String, new: String, running: String) -> Self {
         Self {
             changed: true,
             old,
             new: Some(new),
             detail: None,
+            running,
         }
     }
 

@@ -116,7 +116,7 @@ pub struct StackReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployReport {
-    /// `deploy` or `destroy`.
+    /// `deploy`, `promote` or `destroy`.
     pub operation: &'static str,
     pub environment: String,
     pub stacks: Vec<StackReport>,
@@ -130,6 +130,9 @@ pub struct DeployReport {
     /// The services rolled out after the stacks (deploy with artifacts only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<crate::services::ServiceReport>,
+    /// The deployment record written for this deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// The deploy notifications sent afterwards, one per channel.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
@@ -326,6 +329,7 @@ pub async fn deploy(
         alarms: None,
         alarms_note: None,
         services: Vec::new(),
+        record: None,
         notifications: Vec::new(),
     })
 }

@@ -137,6 +137,7 @@ pub async fn destroy(
         alarms: None,
         alarms_note: None,
         services: Vec::new(),
+        record: None,
         notifications: Vec::new(),
     })
 }

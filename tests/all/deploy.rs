@@ -107,8 +107,12 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         counters["by_operation"]["sns:Publish"], 1,
         "the deploy notification, by email: {counters}"
     );
-    // One read for the stacks, one for the alarms.
-    assert_eq!(counters["reads"], 2, "{counters}");
+    // One read for the stacks, one for the alarms; the release store adds its bucket check
+    // and the current record (HeadBucket, GetObject), and no more however long the history.
+    let ops = &counters["by_operation"];
+    assert_eq!(ops["cloudformation:DescribeStacks"], 1, "{counters}");
+    assert_eq!(ops["monitoring:DescribeAlarms"], 1, "{counters}");
+    assert_eq!(counters["reads"], 4, "{counters}");
 
     // One template changes: only that stack is updated.
     project.replace(
@@ -406,6 +410,8 @@ async fn plan_reports_creates_updates_and_no_changes_and_leaves_nothing_behind()
 async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
     let account = Account::new();
     let project = Project::copy();
+    project.use_account(&account);
+    project.git_release(Some("v1.0.0"));
     let only = ["--stack", "security", "--stack", "storage"];
     let mut args = vec!["deploy", "--env", "production"];
     args.extend_from_slice(&only);
@@ -451,6 +457,14 @@ async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
         "  ModelBucketName:\n    Value: { Ref: ModelsBucket }\n",
         "",
     );
+    project.git(&[
+        "commit",
+        "--quiet",
+        "--all",
+        "--message",
+        "drop the models bucket",
+    ]);
+    project.git(&["tag", "--annotate", "v1.1.0", "--message", "1.1.0"]);
     account.reset_requests().await;
     let (code, _, stderr) = run(&project, &account, &args);
     assert_eq!(code, Some(3), "{stderr}");

@@ -640,14 +640,28 @@ async fn skip_wait_finishes_a_canary_without_watching_its_step() {
     let account = Account::new();
     let project = project(&account);
     let first = package(&project, "validator", "one");
-    let (code, _, stderr) = deploy(&project, &account, &["--package", &format!("validator={first}")]);
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("validator={first}")],
+    );
     assert_eq!(code, Some(0), "{stderr}");
     let second = package(&project, "validator", "two");
-    let (code, report, stderr) = deploy(&project, &account, &["--skip-wait", "--package", &format!("validator={second}")]);
+    let (code, report, stderr) = deploy(
+        &project,
+        &account,
+        &["--skip-wait", "--package", &format!("validator={second}")],
+    );
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(service(&report, "validator")["result"], "rolled_out");
-    assert!(stderr.contains("10% of traffic on version"), "the canary step still happens: {stderr}");
-    assert!(stderr.contains("--skip-wait: not watching this step"), "{stderr}");
+    assert!(
+        stderr.contains("10% of traffic on version"),
+        "the canary step still happens: {stderr}"
+    );
+    assert!(
+        stderr.contains("--skip-wait: not watching this step"),
+        "{stderr}"
+    );
     let (_, weights, sha) = alias(&account, "facturascan-local-validator").await;
     assert_eq!((weights, sha), (None, sha_of(&second)));
 }

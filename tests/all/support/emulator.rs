@@ -170,11 +170,20 @@ impl Account {
     }
 }
 
-/// Writes in `counters` other than the deploy notification's `sns:Publish`: what changed
-/// the account's resources.
+/// Writes in `counters` that changed the environment's resources: all of them but the
+/// tool's own bookkeeping, that is the deploy notification (`sns:Publish`) and the release
+/// store in S3 (lock, records, kept packages; the stacks never write to S3 through the API).
 pub fn resource_writes(counters: &Value) -> u64 {
-    let publishes = counters["by_operation"]["sns:Publish"]
-        .as_u64()
-        .unwrap_or(0);
-    counters["writes"].as_u64().unwrap_or(0) - publishes
+    let ops = &counters["by_operation"];
+    let bookkeeping: u64 = [
+        "sns:Publish",
+        "s3:PUT",
+        "s3:POST",
+        "s3:DELETE",
+        "s3:Versioning",
+    ]
+    .iter()
+    .map(|op| ops[op].as_u64().unwrap_or(0))
+    .sum();
+    counters["writes"].as_u64().unwrap_or(0) - bookkeeping
 }

@@ -57,6 +57,63 @@ impl Project {
         self.write(file, &all);
     }
 
+    /// Points the local environment at `account` (its ARNs and its release bucket, whose
+    /// name is global in S3 as in AWS, carry the account id).
+    pub fn use_account(&self, account: &emulator::Account) {
+        let wanted = format!("account_id: \"{}\"", account.account_id);
+        for (file, id) in [
+            ("environments/local.yaml", "123456789012"),
+            ("environments/staging.yaml", "210987654321"),
+            ("environments/production.yaml", "345678901234"),
+        ] {
+            let text = self.read(file);
+            if !text.contains(&wanted) {
+                self.write(
+                    file,
+                    &text.replace(&format!("account_id: \"{id}\""), &wanted),
+                );
+            }
+        }
+    }
+
+    /// Makes the copy a git repository whose `main` has one commit with everything, tagged
+    /// `tag` (annotated) when given: what the release gate of staging and production wants.
+    pub fn git_release(&self, tag: Option<&str>) {
+        self.git(&["init", "--quiet", "--initial-branch=main"]);
+        self.git(&["add", "--all"]);
+        self.git(&["commit", "--quiet", "--message", "release"]);
+        if let Some(tag) = tag {
+            self.git(&["tag", "--annotate", tag, "--message", "release"]);
+        }
+    }
+
+    /// Runs git in the copy, as a fixed test identity; panics on failure.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .current_dir(self.path())
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@facturascan.com",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "tag.gpgsign=false",
+            ])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
     /// facturactl run in this project, with no ambient AWS or CI settings.
     pub fn cmd(&self) -> Command {
         let mut cmd = facturactl();
@@ -72,6 +129,7 @@ pub fn run_json(
     account: &emulator::Account,
     args: &[&str],
 ) -> (Option<i32>, serde_json::Value, String) {
+    project.use_account(account);
     let output = project
         .cmd()
         .env("AWS_ACCESS_KEY_ID", &account.access_key)

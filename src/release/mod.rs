@@ -1,0 +1,185 @@
+//! Releases: what may be deployed where (the gate), what was deployed (records), who may
+//! deploy now (the lock), and the moves between releases (promote, rollback).
+
+pub mod gate;
+pub mod record;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::services::artifact::{Artifact, PackageCode};
+use crate::services::{ServiceReport, ServiceResult};
+use crate::stacks::deploy::{DeployReport, StackResult};
+use record::{Record, ServiceRecord};
+use store::{HeldLock, LockError, LockInfo, Store};
+
+/// Takes the environment's deploy lock, or refuses (exit 3) naming who holds it.
+pub async fn lock(
+    store: &Store<'_>,
+    config: &Config,
+    owner: &str,
+    trace_id: &str,
+    action: &str,
+) -> Result<HeldLock, Error> {
+    let ttl = Duration::from_secs(u64::from(config.release.lock_ttl_seconds));
+    let wait = Duration::from_secs(u64::from(config.release.lock_wait_seconds));
+    match store
+        .lock(LockInfo::new(owner, trace_id, action, ttl), wait)
+        .await
+    {
+        Ok(held) => {
+            if let Some(old) = &held.took_over {
+                tracing::warn!("took over an expired deploy lock: {}", old.describe());
+            }
+            Ok(held)
+        }
+        Err(LockError::Held(holder)) => Err(Error::Refused {
+            message: format!(
+                "`{}` is being deployed: {}",
+                config.environment.name,
+                holder.describe()
+            ),
+            help: format!(
+                "wait for it (release.lock_wait_seconds), or if that run is dead and you are sure, `facturactl unlock --env {}`",
+                config.environment.name
+            ),
+        }),
+        Err(LockError::Aws(e)) => Err(e.into()),
+    }
+}
+
+/// Renews the lock every third of its lifetime; runs until dropped.
+pub async fn keep_alive(store: &Store<'_>, lock: &HeldLock, config: &Config) {
+    let ttl = Duration::from_secs(u64::from(config.release.lock_ttl_seconds));
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        match store.renew(lock, ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the deploy lock is no longer ours: another run took it over")
+            }
+            Err(e) => tracing::warn!("cannot renew the deploy lock: {e}"),
+        }
+    }
+}
+
+/// Keeps each rolled-out Lambda package in the store (content-addressed), so a promotion
+/// can deploy the same bytes; returns service -> `s3://` location.
+pub async fn keep_packages(
+    store: &Store<'_>,
+    artifacts: &BTreeMap<String, Artifact>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut kept = BTreeMap::new();
+    for (service, artifact) in artifacts {
+        if let Artifact::Package {
+            code_sha256,
+            code,
+            source,
+        } = artifact
+        {
+            let uri = match code {
+                PackageCode::Zip(bytes) => store.keep_package(service, code_sha256, bytes).await?,
+                // Already in S3 under a name the build chose: recorded as is.
+                PackageCode::S3 { .. } => source.clone(),
+                PackageCode::None => continue,
+            };
+            kept.insert(service.clone(), uri);
+        }
+    }
+    Ok(kept)
+}
+
+/// Who and what a record is about, beyond the report.
+pub struct RecordInput<'a> {
+    pub action: &'a str,
+    pub commit: Option<String>,
+    pub tag: Option<String>,
+    pub who: &'a str,
+    pub trace_id: &'a str,
+    pub from: Option<String>,
+}
+
+/// The record of a finished deploy: stacks and services as they now run, what was not
+/// touched carried over from the last successful record.
+pub fn record_of(
+    input: RecordInput<'_>,
+    report: &DeployReport,
+    hashes: &BTreeMap<String, String>,
+    artifacts: &BTreeMap<String, Artifact>,
+    packages: &BTreeMap<String, String>,
+    previous: Option<&Record>,
+) -> Record {
+    let now = SystemTime::now();
+    let mut stacks = previous.map(|p| p.stacks.clone()).unwrap_or_default();
+    for s in report
+        .stacks
+        .iter()
+        .filter(|s| s.result == StackResult::Succeeded)
+    {
+        if let Some(hash) = hashes.get(&s.stack) {
+            stacks.insert(s.stack.clone(), hash.clone());
+        }
+    }
+    let mut services = previous.map(|p| p.services.clone()).unwrap_or_default();
+    for s in report
+        .services
+        .iter()
+        .filter(|s| s.result != ServiceResult::Failed)
+    {
+        if let Some(entry) = service_record(s, artifacts.get(&s.service), packages.get(&s.service))
+        {
+            services.insert(s.service.clone(), entry);
+        }
+    }
+    Record {
+        id: record::new_id(now, input.trace_id),
+        action: input.action.to_string(),
+        environment: report.environment.clone(),
+        commit: input.commit,
+        tag: input.tag,
+        who: input.who.to_string(),
+        at: record::stamps(now).1,
+        trace_id: input.trace_id.to_string(),
+        result: if report.failed() {
+            "failed"
+        } else {
+            "succeeded"
+        }
+        .into(),
+        stacks,
+        services,
+        from: input.from,
+    }
+}
+
+fn service_record(
+    report: &ServiceReport,
+    artifact: Option<&Artifact>,
+    package: Option<&String>,
+) -> Option<ServiceRecord> {
+    let running = report.outcome.as_ref()?.running.clone();
+    Some(match report.runtime {
+        "ecs" => ServiceRecord {
+            runtime: "ecs".into(),
+            digest: running.rsplit_once('@').map(|(_, d)| d.to_string()),
+            image: Some(running),
+            version: None,
+            code_sha256: None,
+            package: None,
+        },
+        _ => ServiceRecord {
+            runtime: "lambda".into(),
+            image: match artifact {
+                Some(Artifact::Image { uri, .. }) => Some(uri.clone()),
+                _ => None,
+            },
+            digest: None,
+            version: Some(running),
+            code_sha256: Some(report.artifact.clone()),
+            package: package.cloned(),
+        },
+    })
+}

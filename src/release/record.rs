@@ -1,0 +1,107 @@
+//! Deployment records: what each deploy, promotion and rollback did, kept in S3.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// One deploy, promotion or rollback of one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// `20261126T092300Z-<trace>`: sorts by time, unique per run.
+    pub id: String,
+    /// `deploy`, `promote` or `rollback`.
+    pub action: String,
+    pub environment: String,
+    pub commit: Option<String>,
+    pub tag: Option<String>,
+    pub who: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub trace_id: String,
+    /// `succeeded` or `failed`.
+    pub result: String,
+    /// Template hash per stack, as deployed.
+    pub stacks: BTreeMap<String, String>,
+    /// What each service runs after this release (carried over when not rolled out).
+    pub services: BTreeMap<String, ServiceRecord>,
+    /// For a promotion, the source environment's record id; for a rollback, the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+impl Record {
+    pub fn succeeded(&self) -> bool {
+        self.result == "succeeded"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// `ecs` or `lambda`.
+    pub runtime: String,
+    /// ECS: the image by digest (`registry/repo@sha256:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// ECS: the digest alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Lambda: the version behind the `live` alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Lambda: CodeSha256 of that version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// Lambda: where the package is kept (`s3://<records bucket>/packages/...`), so a
+    /// promotion can deploy the same bytes elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// (`20261126T092300Z`, `2026-11-26T09:23:00Z`) for a moment.
+pub fn stamps(at: SystemTime) -> (String, String) {
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Days to civil date (Howard Hinnant's algorithm), for the proleptic Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    (
+        format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z"),
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+    )
+}
+
+/// A new record id for a run.
+pub fn new_id(at: SystemTime, trace_id: &str) -> String {
+    let (compact, _) = stamps(at);
+    format!("{compact}-{}", &trace_id[..trace_id.len().min(8)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_684_980); // date -u -d @1795684980
+        assert_eq!(
+            stamps(at),
+            ("20261126T092300Z".into(), "2026-11-26T09:23:00Z".into())
+        );
+        assert_eq!(stamps(UNIX_EPOCH).1, "1970-01-01T00:00:00Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(stamps(leap).1, "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,459 @@
+//! The environment's release store: one versioned, private, encrypted S3 bucket holding
+//! deployment records (`records/<id>.json`), the deploy lock (`lock.json`, taken with
+//! conditional writes), forced unlocks (`unlocks/<id>.json`) and the Lambda packages a
+//! promotion deploys again (`packages/<service>/<sha256 hex>.zip`).
+//!
+//! S3 rather than SSM: records outgrow a parameter's 8 KB with a few services, versioning
+//! keeps every overwrite, and S3's conditional writes (If-None-Match, If-Match) make the
+//! lock atomic without another service.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde::{Deserialize, Serialize};
+
+use super::record::{Record, stamps};
+use crate::aws::AwsContext;
+use crate::config::Config;
+use crate::error::AwsError;
+
+pub struct Store<'a> {
+    aws: &'a AwsContext,
+    pub bucket: String,
+    region: String,
+}
+
+const LOCK_KEY: &str = "lock.json";
+
+type S3Error<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
+
+fn is_precondition_failed<E>(e: &S3Error<E>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    matches!(
+        e.code(),
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    ) || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(s) if s.raw().status().as_u16() == 412)
+}
+
+fn is_missing<E>(e: &S3Error<E>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    matches!(e.code(), Some("NoSuchKey" | "NotFound" | "NoSuchBucket"))
+        || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(s) if s.raw().status().as_u16() == 404)
+}
+
+impl<'a> Store<'a> {
+    pub fn new(aws: &'a AwsContext, config: &Config) -> Self {
+        Self {
+            aws,
+            bucket: config.records_bucket(),
+            region: config.environment.region.clone(),
+        }
+    }
+
+    /// Creates the bucket on first use: versioned, public access blocked, encrypted.
+    pub async fn ensure(&self) -> Result<(), AwsError> {
+        match self.aws.s3.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(AwsError::new("HeadBucket", e)),
+        }
+        let mut create = self.aws.s3.create_bucket().bucket(&self.bucket);
+        if self.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        self.region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        if let Err(e) = create.send().await {
+            use aws_sdk_s3::error::ProvideErrorMetadata;
+            // Two first deploys racing: the other one made it.
+            if e.code() != Some("BucketAlreadyOwnedByYou") {
+                return Err(AwsError::new("CreateBucket", e));
+            }
+        }
+        self.aws
+            .s3
+            .put_bucket_versioning()
+            .bucket(&self.bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutBucketVersioning", e))?;
+        self.aws
+            .s3
+            .put_public_access_block()
+            .bucket(&self.bucket)
+            .public_access_block_configuration(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    async fn put_json(&self, key: &str, value: &impl Serialize) -> Result<(), AwsError> {
+        let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutObject", e))?;
+        Ok(())
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, String)>, AwsError> {
+        match self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let etag = out.e_tag().unwrap_or_default().to_string();
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| AwsError {
+                        operation: "GetObject",
+                        code: None,
+                        message: e.to_string(),
+                    })?
+                    .into_bytes();
+                Ok(serde_json::from_slice(&bytes).ok().map(|v| (v, etag)))
+            }
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(AwsError::new("GetObject", e)),
+        }
+    }
+
+    /// Writes the record; a successful one also becomes `current.json`, what runs now.
+    pub async fn put_record(&self, record: &Record) -> Result<(), AwsError> {
+        self.put_json(&format!("records/{}.json", record.id), record)
+            .await?;
+        if record.succeeded() {
+            self.put_json("current.json", record).await?;
+        }
+        Ok(())
+    }
+
+    /// The last successful record (one read, however long the history).
+    pub async fn current(&self) -> Result<Option<Record>, AwsError> {
+        match self.get_json::<Record>("current.json").await {
+            Ok(found) => Ok(found.map(|(r, _)| r)),
+            Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every record, oldest first.
+    pub async fn records(&self) -> Result<Vec<Record>, AwsError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = match self
+                .aws
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix("records/")
+                .set_continuation_token(token)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e) if is_missing(&e) => return Ok(Vec::new()),
+                Err(e) => return Err(AwsError::new("ListObjectsV2", e)),
+            };
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        keys.sort();
+        let mut records = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(16) {
+            let reads = batch.iter().map(|k| self.get_json::<Record>(k));
+            for found in futures_util::future::try_join_all(reads).await? {
+                records.extend(found.map(|(r, _)| r));
+            }
+        }
+        Ok(records)
+    }
+
+    /// Keeps a Lambda package (content-addressed, written once); returns its `s3://` URI.
+    pub async fn keep_package(
+        &self,
+        service: &str,
+        code_sha256: &str,
+        bytes: &[u8],
+    ) -> Result<String, AwsError> {
+        use base64::Engine;
+        let hex: String = base64::engine::general_purpose::STANDARD
+            .decode(code_sha256)
+            .unwrap_or_default()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("packages/{service}/{hex}.zip");
+        let result = self
+            .aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .if_none_match("*")
+            .body(ByteStream::from(bytes.to_vec()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if is_precondition_failed(&e) => {} // already kept
+            Err(e) => return Err(AwsError::new("PutObject", e)),
+        }
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+}
+
+/// Who holds the deploy lock, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub owner: String,
+    pub trace_id: String,
+    pub action: String,
+    pub started_at: String,
+    /// Unix seconds after which the lock may be taken over.
+    pub expires_at: u64,
+}
+
+impl LockInfo {
+    pub fn new(owner: &str, trace_id: &str, action: &str, ttl: Duration) -> Self {
+        let now = SystemTime::now();
+        Self {
+            owner: owner.to_string(),
+            trace_id: trace_id.to_string(),
+            action: action.to_string(),
+            started_at: stamps(now).1,
+            expires_at: unix(now) + ttl.as_secs(),
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        unix(SystemTime::now()) >= self.expires_at
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} by {} since {} (trace {}, expires in {} s)",
+            self.action,
+            self.owner,
+            self.started_at,
+            self.trace_id,
+            self.expires_at.saturating_sub(unix(SystemTime::now()))
+        )
+    }
+}
+
+fn unix(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A held lock: released with the ETag it was written with, so an expired lock that
+/// someone else took over is never released by its old holder.
+#[derive(Debug)]
+pub struct HeldLock {
+    pub info: LockInfo,
+    etag: tokio::sync::Mutex<String>,
+    /// The expired lock this one replaced, if any.
+    pub took_over: Option<LockInfo>,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// Another run holds it (after waiting, if asked).
+    Held(LockInfo),
+    Aws(AwsError),
+}
+
+impl From<AwsError> for LockError {
+    fn from(e: AwsError) -> Self {
+        Self::Aws(e)
+    }
+}
+
+impl Store<'_> {
+    async fn write_lock(
+        &self,
+        info: &LockInfo,
+        condition: Condition<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let mut put = self
+            .aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(LOCK_KEY)
+            .content_type("application/json")
+            .body(ByteStream::from(
+                serde_json::to_vec_pretty(info).unwrap_or_default(),
+            ));
+        put = match condition {
+            Condition::Absent => put.if_none_match("*"),
+            Condition::Is(etag) => put.if_match(etag),
+        };
+        match put.send().await {
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+            Err(e) if is_precondition_failed(&e) => Ok(None),
+            Err(e) => Err(AwsError::new("PutObject", e)),
+        }
+    }
+
+    /// Takes the lock: at once when free, by takeover when the holder's expired, after
+    /// waiting up to `wait` otherwise.
+    pub async fn lock(&self, info: LockInfo, wait: Duration) -> Result<HeldLock, LockError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(etag) = self.write_lock(&info, Condition::Absent).await? {
+                return Ok(HeldLock {
+                    info,
+                    etag: tokio::sync::Mutex::new(etag),
+                    took_over: None,
+                });
+            }
+            let Some((holder, etag)) = self.get_json::<LockInfo>(LOCK_KEY).await? else {
+                continue; // released in between
+            };
+            if holder.expired() {
+                if let Some(etag) = self.write_lock(&info, Condition::Is(&etag)).await? {
+                    return Ok(HeldLock {
+                        info,
+                        etag: tokio::sync::Mutex::new(etag),
+                        took_over: Some(holder),
+                    });
+                }
+                continue; // someone else took it over first
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LockError::Held(holder));
+            }
+            tokio::time::sleep(Duration::from_secs(2).min(deadline - tokio::time::Instant::now()))
+                .await;
+        }
+    }
+
+    /// Extends the lock's expiry (long deploys); false when it is no longer ours.
+    pub async fn renew(&self, lock: &HeldLock, ttl: Duration) -> Result<bool, AwsError> {
+        let mut etag = lock.etag.lock().await;
+        let mut info = lock.info.clone();
+        info.expires_at = unix(SystemTime::now()) + ttl.as_secs();
+        match self.write_lock(&info, Condition::Is(&etag)).await? {
+            Some(new) => {
+                *etag = new;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Releases the lock if it is still ours; false when someone took it over.
+    pub async fn unlock(&self, lock: &HeldLock) -> Result<bool, AwsError> {
+        let etag = lock.etag.lock().await;
+        match self
+            .aws
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(LOCK_KEY)
+            .if_match(etag.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_precondition_failed(&e) || is_missing(&e) => Ok(false),
+            Err(e) => Err(AwsError::new("DeleteObject", e)),
+        }
+    }
+
+    /// The current holder, if any.
+    pub async fn holder(&self) -> Result<Option<LockInfo>, AwsError> {
+        Ok(self
+            .get_json::<LockInfo>(LOCK_KEY)
+            .await?
+            .map(|(info, _)| info))
+    }
+
+    /// An operator's forced release: the lock is deleted and the act recorded.
+    pub async fn force_unlock(
+        &self,
+        who: &str,
+        trace_id: &str,
+    ) -> Result<Option<LockInfo>, AwsError> {
+        let Some((holder, etag)) = self.get_json::<LockInfo>(LOCK_KEY).await? else {
+            return Ok(None);
+        };
+        self.aws
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(LOCK_KEY)
+            .if_match(etag)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteObject", e))?;
+        let now = SystemTime::now();
+        let entry = serde_json::json!({
+            "forced_by": who,
+            "trace_id": trace_id,
+            "at": stamps(now).1,
+            "released": holder,
+        });
+        self.put_json(
+            &format!("unlocks/{}.json", super::record::new_id(now, trace_id)),
+            &entry,
+        )
+        .await?;
+        Ok(Some(holder))
+    }
+}
+
+enum Condition<'e> {
+    Absent,
+    Is(&'e str),
+}
