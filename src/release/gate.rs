@@ -381,11 +381,9 @@ fn first_line(text: &str) -> &str {
 }
 
 fn list(files: &[String]) -> String {
-    let mut shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
-    let more = files.len().saturating_sub(5);
-    let mut text = shown.drain(..).collect::<Vec<_>>().join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
+    let mut text = files.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if files.len() > 5 {
+        text.push_str(&format!(" and {} more", files.len() - 5));
     }
     text
 }

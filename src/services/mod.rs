@@ -124,7 +124,7 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct RolloutError {
     pub message: String,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<Box<Outcome>>,
 }
 
 impl RolloutError {
@@ -136,7 +136,7 @@ impl RolloutError {
     }
 
     fn with_outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome.get_or_insert(outcome);
+        self.outcome.get_or_insert(Box::new(outcome));
         self
     }
 }
@@ -328,7 +328,7 @@ async fn roll_out_one(
             runtime: runtime_name,
             result: ServiceResult::Failed,
             artifact: artifact.identity().to_string(),
-            outcome: error.outcome.clone(),
+            outcome: error.outcome.map(|o| *o),
             duration_ms,
             message: Some(error.message),
         },
