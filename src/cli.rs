@@ -165,6 +165,48 @@ pub enum Command {
         #[command(subcommand)]
         command: AlarmsCommand,
     },
+    /// The release gate alone: may this checkout be deployed to the environment? Exit 3
+    /// when not, saying which condition failed.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+    /// What runs in the environment now, from its last successful deployment record.
+    Status,
+    /// Past deploys, promotions and rollbacks of the environment, newest first.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Deploy to one environment exactly what another runs (same digests, same code, same
+    /// commit), after the target's release gate passes for that commit.
+    Promote {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Go ahead without asking (CI).
+        #[arg(long)]
+        yes: bool,
+        /// The release tag (default: GITHUB_REF_NAME on a tag build, else the tag on the commit).
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long)]
+        skip_wait: bool,
+    },
+    /// Return the services to the previous successful release (or `--to` a record id or
+    /// tag), from the records: no stack changes.
+    Rollback {
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Release a deploy lock left by a dead run (recorded with who forced it).
+    Unlock {
+        #[arg(long)]
+        yes: bool,
+    },
     /// A/B splits of Lambda services: `traffic SERVICE` shows the split with each side's
     /// latency and error rate; `set`, `promote` and `abort` change it.
     Traffic {
@@ -215,6 +257,15 @@ pub enum AlarmsCommand {
     },
     /// Create and update the defined alarms, delete the tool's alarms no longer defined.
     Apply,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Check the release gate of `--env` for the checkout (or `--tag`).
+    Check {
+        #[arg(long)]
+        tag: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -390,6 +441,12 @@ fn action_name(command: &Command) -> &'static str {
         } => "alarms.apply",
         Command::Validate { .. } => "validate",
         Command::Notify { .. } => "notify",
+        Command::Release { .. } => "release.check",
+        Command::Status => "status",
+        Command::History { .. } => "history",
+        Command::Promote { .. } => "promote",
+        Command::Rollback { .. } => "rollback",
+        Command::Unlock { .. } => "unlock",
         Command::Traffic { command: None, .. } => "traffic.show",
         Command::Traffic {
             command: Some(_), ..
@@ -508,12 +565,105 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 rendered: &rendered,
                 options,
                 artifacts: Artifacts::Named(wanted),
+                expected: Default::default(),
                 skip_wait: *skip_wait,
                 accepted,
                 from: None,
             };
             execute(cli, run)
         }
+        Command::Release {
+            command: ReleaseCommand::Check { tag },
+        } => {
+            let loaded = load(cli)?;
+            let accepted = gate(cli, &loaded, tag.clone(), None)?;
+            Ok((
+                report::format(&report::GateView(&accepted), cli.output),
+                Exit::Ok,
+            ))
+        }
+        Command::Status => {
+            let loaded = load(cli)?;
+            let rt = runtime()?;
+            let (current, holder) = rt.block_on(async {
+                let aws =
+                    AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
+                let store = crate::release::store::Store::new(&aws, &loaded.config);
+                let current = store.current().await?;
+                let holder = if current.is_some() {
+                    store.holder().await?
+                } else {
+                    None
+                };
+                Ok::<_, crate::error::AwsError>((current, holder))
+            })?;
+            let view = report::StatusView {
+                environment: &loaded.config.environment.name,
+                current: current.as_ref(),
+                lock: holder.as_ref(),
+            };
+            Ok((report::format(&view, cli.output), Exit::Ok))
+        }
+        Command::History { limit } => {
+            let loaded = load(cli)?;
+            let rt = runtime()?;
+            let mut records = rt.block_on(async {
+                let aws =
+                    AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
+                crate::release::store::Store::new(&aws, &loaded.config)
+                    .records()
+                    .await
+            })?;
+            records.reverse();
+            records.truncate(*limit);
+            let view = report::HistoryView {
+                environment: &loaded.config.environment.name,
+                records: &records,
+            };
+            Ok((report::format(&view, cli.output), Exit::Ok))
+        }
+        Command::Unlock { yes } => {
+            let loaded = load(cli)?;
+            let env = &loaded.config.environment.name;
+            if !yes && !confirm(&format!("Force the deploy lock of `{env}` open?")) {
+                return Err(Error::Refused {
+                    message: format!("not confirmed: the lock of `{env}` is unchanged"),
+                    help: "answer `yes` on a terminal, or pass --yes".into(),
+                });
+            }
+            let who = cli.host.user.clone().unwrap_or_else(|| "unknown".into());
+            let rt = runtime()?;
+            let released = rt.block_on(async {
+                let aws =
+                    AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
+                crate::release::store::Store::new(&aws, &loaded.config)
+                    .force_unlock(&who, &cli.trace_id)
+                    .await
+            })?;
+            let text = match &released {
+                Some(holder) => format!(
+                    "released the lock of `{env}`: {} (recorded as forced by {who})\n",
+                    holder.describe()
+                ),
+                None => format!("`{env}` was not locked\n"),
+            };
+            let text = if cli.output == report::OutputFormat::Json {
+                let mut t = serde_json::to_string_pretty(&serde_json::json!({"environment": env, "released": released, "forced_by": who})).unwrap_or_default();
+                t.push('\n');
+                t
+            } else {
+                text
+            };
+            Ok((text, Exit::Ok))
+        }
+        Command::Promote {
+            from,
+            to,
+            yes,
+            tag,
+            skip_wait,
+        } => promote(cli, from, to, *yes, tag.clone(), *skip_wait),
+        Command::Rollback { to, yes } => rollback(cli, to.as_deref(), *yes),
         Command::Traffic {
             command,
             service,
@@ -692,7 +842,13 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
 fn load_checked(cli: &Cli) -> Result<(LoadedConfig, render::RenderedEnv), Error> {
     let loaded = load(cli)?;
     let rendered = render::render(&loaded)?;
-    let policy = policy::check(&loaded.config, &rendered);
+    refuse_on_policy(&loaded, &rendered)?;
+    Ok((loaded, rendered))
+}
+
+/// Exit 3 on blocking policy findings.
+fn refuse_on_policy(loaded: &LoadedConfig, rendered: &render::RenderedEnv) -> Result<(), Error> {
+    let policy = policy::check(&loaded.config, rendered);
     let blocking: Vec<String> = policy
         .findings
         .iter()
@@ -710,7 +866,7 @@ fn load_checked(cli: &Cli) -> Result<(LoadedConfig, render::RenderedEnv), Error>
             help: "fix the findings (`facturactl validate` explains each), or add an exception with its reason to [policy] in deploy.toml".into(),
         });
     }
-    Ok((loaded, rendered))
+    Ok(())
 }
 
 fn run_plan(
@@ -752,6 +908,8 @@ struct Run<'a> {
     rendered: &'a render::RenderedEnv,
     options: DeployOptions,
     artifacts: Artifacts,
+    /// Identities (digest, CodeSha256) the resolved artifacts must have (promote).
+    expected: std::collections::BTreeMap<String, String>,
     skip_wait: bool,
     accepted: crate::release::gate::Accepted,
     /// The record a promotion deploys.
@@ -831,6 +989,18 @@ async fn deploy_locked(
     let config = &run.loaded.config;
     let Artifacts::Named(wanted) = &run.artifacts;
     let resolved = prepare_rollouts(aws, run.loaded, run.rendered, wanted).await?;
+    for (service, identity) in &run.expected {
+        let found = resolved.get(service).map(|a| a.identity());
+        if found != Some(identity.as_str()) {
+            return Err(Error::Refused {
+                message: format!(
+                    "`{service}`: the artifact found is {}, not the {identity} the source environment runs",
+                    found.unwrap_or("missing")
+                ),
+                help: "the promoted bytes must be the tested ones: deploy the source environment again, then promote".into(),
+            });
+        }
+    }
     let current = store.current().await?;
     let previous = current.as_ref();
     let rollout = crate::services::RolloutOptions {
@@ -1192,6 +1362,311 @@ fn load(cli: &Cli) -> Result<LoadedConfig, Error> {
         message: "this command needs an environment".into(),
         help: "pass --env local, --env staging or --env production".into(),
     })?;
+    load_env(cli, env)
+}
+
+fn load_env(cli: &Cli, env: &str) -> Result<LoadedConfig, Error> {
     let rule_ids = policy::rule_ids();
     Ok(config::load(&cli.project_dir, env, &rule_ids)?)
+}
+
+/// `promote --from A --to B`: B gets exactly what A's last deploy recorded.
+fn promote(
+    cli: &Cli,
+    from: &str,
+    to: &str,
+    yes: bool,
+    tag: Option<String>,
+    skip_wait: bool,
+) -> Result<(String, Exit), Error> {
+    use crate::services::artifact::{self, ArtifactRef};
+    if from == to {
+        return Err(Error::Usage {
+            message: format!("cannot promote `{from}` to itself"),
+            help: "promote --from staging --to production".into(),
+        });
+    }
+    let source = load_env(cli, from)?;
+    let target = load_env(cli, to)?;
+    let rendered = render::render(&target)?;
+    refuse_on_policy(&target, &rendered)?;
+    let rt = runtime()?;
+    let last = rt.block_on(async {
+        let aws = AwsContext::new(&source.config.environment, &cli.endpoint_override()).await;
+        let store = crate::release::store::Store::new(&aws, &source.config);
+        Ok::<_, crate::error::AwsError>(store.records().await?.pop())
+    })?;
+    let refuse = |message: String, help: &str| Error::Refused {
+        message,
+        help: help.to_string(),
+    };
+    let Some(record) = last else {
+        return Err(refuse(
+            format!("`{from}` has no deployment record to promote"),
+            "deploy it first",
+        ));
+    };
+    if !record.succeeded() {
+        return Err(refuse(
+            format!(
+                "`{from}`'s last deploy ({}, {}) failed: nothing is promoted from a failed release",
+                record.id, record.at
+            ),
+            &format!("fix and deploy `{from}` again, then promote"),
+        ));
+    }
+    let Some(commit) = record.commit.clone() else {
+        return Err(refuse(
+            format!("`{from}`'s last deploy ({}) recorded no commit", record.id),
+            "deploy it from a git checkout",
+        ));
+    };
+    // The target's gate, for the commit the source runs: its release tag must point there.
+    let accepted = gate(cli, &target, tag, Some(commit.clone()))?;
+    let mut wanted = std::collections::BTreeMap::new();
+    let mut expected = std::collections::BTreeMap::new();
+    for (service, entry) in &record.services {
+        if !target
+            .config
+            .services
+            .get(service)
+            .is_some_and(|s| s.enabled)
+        {
+            continue; // not part of the target environment
+        }
+        let (reference, identity) = match (entry.runtime.as_str(), &entry.image, &entry.package) {
+            ("ecs", Some(image), _) => (
+                ArtifactRef::Image(artifact::parse_image(image)?),
+                entry.digest.clone(),
+            ),
+            ("lambda", _, Some(package)) => (
+                ArtifactRef::Package(artifact::parse_package(package, std::path::Path::new(""))?),
+                entry.code_sha256.clone(),
+            ),
+            ("lambda", Some(image), None) => {
+                (ArtifactRef::Image(artifact::parse_image(image)?), None)
+            }
+            _ => {
+                return Err(refuse(
+                    format!(
+                        "`{from}` records no artifact location for `{service}`: it cannot be promoted"
+                    ),
+                    &format!(
+                        "deploy `{service}` to `{from}` again with this version of facturactl, then promote"
+                    ),
+                ));
+            }
+        };
+        wanted.insert(service.clone(), reference);
+        if let Some(identity) = identity {
+            expected.insert(service.clone(), identity);
+        }
+    }
+    artifact::check(&target.config, &wanted)?;
+    let production = target.config.environment.tier == config::Tier::Production;
+    let mut summary = format!(
+        "Promote `{from}` ({}, commit {}) to `{to}`:\n",
+        record.id,
+        &commit[..commit.len().min(12)]
+    );
+    for (service, reference) in &wanted {
+        let what = match reference {
+            ArtifactRef::Image(_) => record.services[service].image.clone().unwrap_or_default(),
+            ArtifactRef::Package(_) => record.services[service]
+                .code_sha256
+                .clone()
+                .unwrap_or_default(),
+        };
+        summary.push_str(&format!("  {service}: {what}\n"));
+    }
+    eprint!("{summary}");
+    if !yes {
+        if !confirm("Go on?") {
+            return Err(refuse(
+                format!("not confirmed: nothing was promoted to `{to}`"),
+                "answer `yes` on a terminal, or pass --yes in CI",
+            ));
+        }
+        confirm_destructive(cli, &target, &rendered, &[], production)?;
+    }
+    let run = Run {
+        action: "promote",
+        loaded: &target,
+        rendered: &rendered,
+        options: DeployOptions {
+            protect_data: production,
+            ..DeployOptions::default()
+        },
+        artifacts: Artifacts::Named(wanted),
+        expected,
+        skip_wait,
+        accepted,
+        from: Some(format!("{from}/{}", record.id)),
+    };
+    execute(cli, run)
+}
+
+/// `rollback`: services back to an earlier successful release, from the records.
+fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Error> {
+    use crate::services::Restore;
+    let loaded = load(cli)?;
+    let rendered = render::render(&loaded)?;
+    let config = &loaded.config;
+    let env = &config.environment.name;
+    let rt = runtime()?;
+    let aws = rt.block_on(AwsContext::new(
+        &config.environment,
+        &cli.endpoint_override(),
+    ));
+    let store = crate::release::store::Store::new(&aws, config);
+    let records = rt.block_on(store.records())?;
+    let good: Vec<&crate::release::record::Record> =
+        records.iter().filter(|r| r.succeeded()).collect();
+    let Some(current) = good.last().copied() else {
+        return Err(Error::Refused {
+            message: format!("`{env}` has no successful release to roll back from"),
+            help: "deploy it first".into(),
+        });
+    };
+    let target = match to {
+        Some(wanted) => good
+            .iter()
+            .rev()
+            .find(|r| r.id == wanted || r.tag.as_deref() == Some(wanted))
+            .copied(),
+        None => good
+            .iter()
+            .rev()
+            .find(|r| r.services != current.services)
+            .copied(),
+    };
+    let Some(target) = target else {
+        return Err(Error::Refused {
+            message: match to {
+                Some(wanted) => format!("no successful release `{wanted}` in `{env}`'s records"),
+                None => format!(
+                    "no earlier release of `{env}` runs different services than the current one ({})",
+                    current.id
+                ),
+            },
+            help: format!("`facturactl history --env {env}` lists the releases"),
+        });
+    };
+    let mut targets = std::collections::BTreeMap::new();
+    for (service, entry) in &target.services {
+        if current.services.get(service) == Some(entry)
+            || !config.services.get(service).is_some_and(|s| s.enabled)
+        {
+            continue;
+        }
+        let restore = match (
+            entry.runtime.as_str(),
+            &entry.image,
+            &entry.version,
+            &entry.code_sha256,
+        ) {
+            ("ecs", Some(image), _, _) => Restore::Image(image),
+            ("lambda", _, Some(version), Some(sha)) => Restore::Version {
+                version,
+                code_sha256: sha,
+            },
+            _ => continue,
+        };
+        targets.insert(service.clone(), restore);
+    }
+    eprintln!(
+        "Roll `{env}` back from {} to {} ({}): {}",
+        current.id,
+        target.id,
+        target.tag.as_deref().unwrap_or("untagged"),
+        targets.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    if !yes && config.environment.tier == config::Tier::Production && !confirm("Go on?") {
+        return Err(Error::Refused {
+            message: "not confirmed: nothing was rolled back".into(),
+            help: "answer `yes` on a terminal, or pass --yes".into(),
+        });
+    }
+    let who = cli.host.user.clone().unwrap_or_else(|| "unknown".into());
+    let lock = rt.block_on(crate::release::lock(
+        &store,
+        config,
+        &who,
+        &cli.trace_id,
+        "rollback",
+    ))?;
+    let started = Instant::now();
+    let options = crate::services::RolloutOptions {
+        skip_wait: true,
+        trace_id: cli.trace_id.clone(),
+        ..Default::default()
+    };
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            reports = progress_scope(cli.live_progress, async |progress| {
+                crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
+            }) => Some(reports),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let finished = async {
+        let Some(services) = outcome else {
+            return Err(Error::Interrupted {
+                message: format!("rollback of `{env}` interrupted; the deploy lock was released"),
+                help: "run the rollback again".into(),
+            });
+        };
+        let mut report = stacks::deploy::DeployReport {
+            operation: "rollback",
+            environment: env.clone(),
+            stacks: Vec::new(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            alarms: None,
+            alarms_note: None,
+            services,
+            record: None,
+            notifications: Vec::new(),
+        };
+        let mut record = crate::release::record_of(
+            crate::release::RecordInput {
+                action: "rollback",
+                commit: target.commit.clone(),
+                tag: target.tag.clone(),
+                who: &who,
+                trace_id: &cli.trace_id,
+                from: Some(target.id.clone()),
+            },
+            &report,
+            &std::collections::BTreeMap::new(),
+            &std::collections::BTreeMap::new(),
+            &std::collections::BTreeMap::new(),
+            Some(current),
+        );
+        // Lambda entries keep the target's package, for a later promotion.
+        for (service, entry) in record.services.iter_mut() {
+            if let Some(t) = target.services.get(service)
+                && entry.code_sha256 == t.code_sha256
+            {
+                entry.package = t.package.clone();
+            }
+        }
+        store.put_record(&record).await?;
+        report.record = Some(record.id);
+        Ok(report)
+    };
+    let result = rt.block_on(finished);
+    let _ = rt.block_on(store.unlock(&lock));
+    let mut report = result?;
+    let origin = crate::notify::Origin {
+        who: who.clone(),
+        trace_id: cli.trace_id.clone(),
+        commit: target.commit.clone(),
+        version: target.tag.clone(),
+        link: cli.host.run_url.clone(),
+    };
+    let notice = origin.deploy_notice(&report);
+    report.notifications = rt.block_on(crate::notify::send(&aws, config, &notice));
+    warn_undelivered(&report.notifications);
+    let (text, exit) = deploy_outcome(&report, cli.output);
+    Ok((text, notification_exit(exit, &report.notifications, config)))
 }

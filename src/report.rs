@@ -738,3 +738,139 @@ impl Report for AlarmsView<'_> {
         out
     }
 }
+
+/// `release check`: the gate passed, and on what.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct GateView<'a>(pub &'a crate::release::gate::Accepted);
+
+impl Report for GateView<'_> {
+    fn text(&self) -> String {
+        let a = self.0;
+        let mut out = String::new();
+        for check in &a.checks {
+            let _ = writeln!(out, "ok: {check}");
+        }
+        let _ = writeln!(
+            out,
+            "release gate of `{}` passed: commit {}, tag {}",
+            a.environment,
+            a.commit.as_deref().map_or("-", |c| &c[..c.len().min(12)]),
+            a.tag.as_deref().unwrap_or("-")
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let a = self.0;
+        let mut out = format!("### release gate of `{}`: passed\n\n", a.environment);
+        for check in &a.checks {
+            let _ = writeln!(out, "- {check}");
+        }
+        out
+    }
+}
+
+/// `status`: what runs now, and who holds the lock.
+#[derive(Serialize)]
+pub struct StatusView<'a> {
+    pub environment: &'a str,
+    pub current: Option<&'a crate::release::record::Record>,
+    pub lock: Option<&'a crate::release::store::LockInfo>,
+}
+
+impl Report for StatusView<'_> {
+    fn text(&self) -> String {
+        let Some(r) = self.current else {
+            return format!(
+                "`{}` has no successful release recorded\n",
+                self.environment
+            );
+        };
+        let mut out = format!(
+            "`{}` runs {} ({}, {}) since {}: commit {}, by {}\n",
+            self.environment,
+            r.tag.as_deref().unwrap_or("an untagged commit"),
+            r.action,
+            r.id,
+            r.at,
+            r.commit.as_deref().map_or("-", |c| &c[..c.len().min(12)]),
+            r.who
+        );
+        let width = r.services.keys().map(String::len).max().unwrap_or(7).max(7);
+        for (name, s) in &r.services {
+            let what = match (&s.image, &s.version) {
+                (Some(image), _) if s.runtime == "ecs" => image.clone(),
+                (_, Some(v)) => format!(
+                    "version {v} (code {})",
+                    s.code_sha256.as_deref().unwrap_or("?")
+                ),
+                _ => "-".into(),
+            };
+            let _ = writeln!(out, "  {name:width$}  {:6}  {what}", s.runtime);
+        }
+        for (name, hash) in &r.stacks {
+            let _ = writeln!(out, "  stack {name}: {}", &hash[..hash.len().min(19)]);
+        }
+        if let Some(lock) = self.lock {
+            let _ = writeln!(out, "locked: {}", lock.describe());
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        self.text()
+    }
+}
+
+/// `history`: releases, newest first.
+#[derive(Serialize)]
+pub struct HistoryView<'a> {
+    pub environment: &'a str,
+    pub records: &'a [crate::release::record::Record],
+}
+
+impl Report for HistoryView<'_> {
+    fn text(&self) -> String {
+        if self.records.is_empty() {
+            return format!("`{}` has no deployment records\n", self.environment);
+        }
+        let mut out = format!(
+            "{:33}  {:8}  {:9}  {:10}  {:12}  who\n",
+            "release", "action", "result", "tag", "commit"
+        );
+        for r in self.records {
+            let _ = writeln!(
+                out,
+                "{:33}  {:8}  {:9}  {:10}  {:12}  {}",
+                r.id,
+                r.action,
+                r.result,
+                r.tag.as_deref().unwrap_or("-"),
+                r.commit.as_deref().map_or("-", |c| &c[..c.len().min(12)]),
+                r.who
+            );
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "### releases of `{}`\n\n| release | action | result | tag | commit | who |\n|---|---|---|---|---|---|\n",
+            self.environment
+        );
+        for r in self.records {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.id,
+                r.action,
+                r.result,
+                r.tag.as_deref().unwrap_or("-"),
+                r.commit.as_deref().map_or("-", |c| &c[..c.len().min(12)]),
+                r.who
+            );
+        }
+        out
+    }
+}

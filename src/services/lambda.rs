@@ -88,6 +88,57 @@ pub async fn roll_out(
         .map_err(|e| e.with_outcome(outcome))
 }
 
+/// Points the alias straight back at a recorded version (a rollback: no publish, no
+/// canary), after checking that the version still holds the recorded code.
+pub async fn restore(
+    ctx: &ServiceContext<'_>,
+    version: &str,
+    code_sha256: &str,
+) -> Result<Outcome, RolloutError> {
+    let function = ctx.function_name();
+    let alias = get_alias(ctx, &function).await?;
+    let old = alias
+        .as_ref()
+        .map(|a| a.version.clone())
+        .unwrap_or_else(|| "none".into());
+    let found = code_sha(ctx, &function, version).await.map_err(|e| {
+        RolloutError::new(format!(
+            "version {version} of {function} cannot be read: {e}"
+        ))
+    })?;
+    if found != code_sha256 {
+        return Err(RolloutError::new(format!(
+            "version {version} of {function} holds code {found}, not the recorded {code_sha256}"
+        )));
+    }
+    if alias
+        .as_ref()
+        .is_some_and(|a| a.version == version && a.weights.is_empty())
+    {
+        return Ok(Outcome::unchanged(format!("version {old}"), old));
+    }
+    match alias {
+        Some(_) => point(ctx, &function, version, None).await?,
+        None => {
+            ctx.aws
+                .lambda
+                .create_alias()
+                .function_name(&function)
+                .name(ALIAS)
+                .function_version(version)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("CreateAlias", e))?;
+        }
+    }
+    ctx.say(&format!("alias {ALIAS} back on version {version}"));
+    Ok(Outcome::changed(
+        format!("version {old}"),
+        format!("version {version}"),
+        version.to_string(),
+    ))
+}
+
 async fn get_alias(
     ctx: &ServiceContext<'_>,
     function: &str,

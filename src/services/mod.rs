@@ -284,6 +284,118 @@ pub async fn roll_out_all(
     futures_util::future::join_all(jobs).await
 }
 
+/// What a rollback restores for one service.
+pub enum Restore<'r> {
+    Image(&'r str),
+    Version {
+        version: &'r str,
+        code_sha256: &'r str,
+    },
+}
+
+/// Restores recorded services, independent ones at once: ECS by a rolling update to the
+/// recorded image, Lambda by pointing the alias at the recorded version.
+pub async fn restore_all(
+    aws: &AwsContext,
+    config: &Config,
+    alarms: &[AlarmDefinition],
+    targets: &BTreeMap<String, Restore<'_>>,
+    options: &RolloutOptions,
+    progress: &ProgressSink,
+) -> Vec<ServiceReport> {
+    let jobs = targets.iter().filter_map(|(name, target)| {
+        let runtime = config.services.get(name)?.runtime()?;
+        Some(async move {
+            let ctx = ServiceContext {
+                aws,
+                config,
+                name,
+                cluster: format!("{}-{}", config.project.name, config.environment.name),
+                progress,
+                poll: options.poll,
+                skip_wait: true,
+                trace_id: &options.trace_id,
+            };
+            let started = Instant::now();
+            let watch = AlarmWatch::new(aws, alarms, name);
+            let (runtime_name, identity, result) = match (runtime, target) {
+                (Runtime::Ecs(ecs), Restore::Image(image)) => (
+                    "ecs",
+                    image
+                        .rsplit_once('@')
+                        .map_or(*image, |(_, d)| d)
+                        .to_string(),
+                    ecs::roll_out(&ctx, ecs, image, &watch).await,
+                ),
+                (
+                    Runtime::Lambda(_),
+                    Restore::Version {
+                        version,
+                        code_sha256,
+                    },
+                ) => (
+                    "lambda",
+                    code_sha256.to_string(),
+                    lambda::restore(&ctx, version, code_sha256).await,
+                ),
+                _ => (
+                    "?",
+                    String::new(),
+                    Err(RolloutError::new(
+                        "the record does not match the service's runtime".into(),
+                    )),
+                ),
+            };
+            finish(&ctx, runtime_name, identity, started, result)
+        })
+    });
+    futures_util::future::join_all(jobs).await
+}
+
+fn finish(
+    ctx: &ServiceContext<'_>,
+    runtime: &'static str,
+    artifact: String,
+    started: Instant,
+    result: Result<Outcome, RolloutError>,
+) -> ServiceReport {
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let report = match result {
+        Ok(outcome) => ServiceReport {
+            service: ctx.name.to_string(),
+            runtime,
+            result: if outcome.changed {
+                ServiceResult::RolledOut
+            } else {
+                ServiceResult::Unchanged
+            },
+            artifact,
+            outcome: Some(outcome),
+            duration_ms,
+            message: None,
+        },
+        Err(error) => ServiceReport {
+            service: ctx.name.to_string(),
+            runtime,
+            result: ServiceResult::Failed,
+            artifact,
+            outcome: error.outcome.map(|o| *o),
+            duration_ms,
+            message: Some(error.message),
+        },
+    };
+    ctx.progress.send(Progress::ServiceFinished {
+        service: ctx.name.to_string(),
+        result: match report.result {
+            ServiceResult::RolledOut => "rolled out",
+            ServiceResult::Unchanged => "unchanged",
+            ServiceResult::Failed => "FAILED",
+        },
+        elapsed_ms: duration_ms,
+    });
+    report
+}
+
 async fn roll_out_one(
     ctx: &ServiceContext<'_>,
     runtime: Runtime<'_>,
@@ -308,39 +420,11 @@ async fn roll_out_one(
             Err(RolloutError::new("an ECS service takes an image".into()))
         }
     };
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let report = match result {
-        Ok(outcome) => ServiceReport {
-            service: ctx.name.to_string(),
-            runtime: runtime_name,
-            result: if outcome.changed {
-                ServiceResult::RolledOut
-            } else {
-                ServiceResult::Unchanged
-            },
-            artifact: artifact.identity().to_string(),
-            outcome: Some(outcome),
-            duration_ms,
-            message: None,
-        },
-        Err(error) => ServiceReport {
-            service: ctx.name.to_string(),
-            runtime: runtime_name,
-            result: ServiceResult::Failed,
-            artifact: artifact.identity().to_string(),
-            outcome: error.outcome.map(|o| *o),
-            duration_ms,
-            message: Some(error.message),
-        },
-    };
-    ctx.progress.send(Progress::ServiceFinished {
-        service: ctx.name.to_string(),
-        result: match report.result {
-            ServiceResult::RolledOut => "rolled out",
-            ServiceResult::Unchanged => "unchanged",
-            ServiceResult::Failed => "FAILED",
-        },
-        elapsed_ms: duration_ms,
-    });
-    report
+    finish(
+        ctx,
+        runtime_name,
+        artifact.identity().to_string(),
+        started,
+        result,
+    )
 }
