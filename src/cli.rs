@@ -959,6 +959,25 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
     let mut report = match result {
         Ok(report) => report,
         Err(error) => {
+            // Refusals (alarm gates, changed artifacts) changed nothing; errors may have.
+            if !matches!(error, Error::Refused { .. }) {
+                let record = crate::release::error_record(
+                    crate::release::RecordInput {
+                        action: run.action,
+                        commit: origin.commit.clone(),
+                        tag: origin.version.clone(),
+                        who: &origin.who,
+                        trace_id: &cli.trace_id,
+                        from: run.from.clone(),
+                    },
+                    &config.environment.name,
+                    &error.to_string(),
+                    rt.block_on(store.current()).ok().flatten().as_ref(),
+                );
+                if let Err(e) = rt.block_on(store.put_record(&record)) {
+                    tracing::warn!("the failed deploy's record could not be written: {e}");
+                }
+            }
             let notice = origin.error_notice(
                 run.action,
                 &config.environment.name,

@@ -152,6 +152,33 @@ pub fn record_of(
         stacks,
         services,
         from: input.from,
+        error: None,
+    }
+}
+
+/// The record of a run that ended in an error before it had a report: failed, and what
+/// runs is carried over from the last successful record (the error says what to check).
+pub fn error_record(
+    input: RecordInput<'_>,
+    environment: &str,
+    error: &str,
+    previous: Option<&Record>,
+) -> Record {
+    let now = SystemTime::now();
+    Record {
+        id: record::new_id(now, input.trace_id),
+        action: input.action.to_string(),
+        environment: environment.to_string(),
+        commit: input.commit,
+        tag: input.tag,
+        who: input.who.to_string(),
+        at: record::stamps(now).1,
+        trace_id: input.trace_id.to_string(),
+        result: "failed".into(),
+        stacks: previous.map(|p| p.stacks.clone()).unwrap_or_default(),
+        services: previous.map(|p| p.services.clone()).unwrap_or_default(),
+        from: input.from,
+        error: Some(error.to_string()),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Record {
     /// For a promotion, the source environment's record id; for a rollback, the target's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Why a run ended before it had a report (an AWS error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Record {

@@ -13,6 +13,7 @@ mod harness;
 mod notifications;
 mod policy;
 mod recorded;
+mod releases;
 mod rollouts;
 mod rollouts_recorded;
 mod snapshots;

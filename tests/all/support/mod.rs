@@ -79,6 +79,8 @@ impl Project {
     /// Makes the copy a git repository whose `main` has one commit with everything, tagged
     /// `tag` (annotated) when given: what the release gate of staging and production wants.
     pub fn git_release(&self, tag: Option<&str>) {
+        // Packages built by tests and rendered output are not part of a release.
+        self.write(".gitignore", "*.zip\nout*/\n");
         self.git(&["init", "--quiet", "--initial-branch=main"]);
         self.git(&["add", "--all"]);
         self.git(&["commit", "--quiet", "--message", "release"]);

@@ -1,0 +1,397 @@
+//! Releases: the tag gate on real git repositories, promotion, rollback, records and the
+//! deploy lock against the harness.
+
+use serde_json::Value;
+
+use crate::rollouts::{package, push_image, service};
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+/// `release check` in `project` for `env`, with extra environment variables.
+fn check(project: &Project, env: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = project.cmd();
+    cmd.args(["release", "check", "--env", env]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+fn refused(project: &Project, env: &str, says: &str) {
+    let (code, text) = check(project, env, &[]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains(says), "expected {says:?} in:\n{text}");
+}
+
+#[test]
+fn production_takes_only_annotated_release_tags_on_main() {
+    let project = Project::copy();
+    project.git_release(None);
+    refused(&project, "production", "has no release tag");
+
+    project.git(&["tag", "v1.0.0"]);
+    refused(&project, "production", "tag v1.0.0 is a lightweight tag");
+    project.git(&["tag", "-d", "v1.0.0"]);
+
+    project.git(&["tag", "-a", "release-1", "-m", "x"]);
+    refused(&project, "production", "its tags release-1 do not match");
+
+    project.git(&["tag", "-a", "v1.0.0", "-m", "1.0.0"]);
+    let (code, text) = check(&project, "production", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("ok: v1.0.0 is an annotated tag") && text.contains("tag v1.0.0"),
+        "{text}"
+    );
+
+    // Dirty: a changed file, then an untracked one.
+    project.append("deploy.toml", "\n# edit\n");
+    refused(&project, "production", "uncommitted changes: deploy.toml");
+    project.git(&["checkout", "--", "deploy.toml"]);
+    project.write("notes.txt", "x");
+    refused(&project, "production", "uncommitted changes: notes.txt");
+    std::fs::remove_file(project.path().join("notes.txt")).expect("rm");
+
+    // The tag stays on an older commit: HEAD moved on.
+    project.git(&["commit", "--quiet", "--allow-empty", "-m", "after the tag"]);
+    project.git(&["tag", "-a", "v1.0.1-rc.1", "-m", "rc"]);
+    let (code, text) = check(
+        &project,
+        "production",
+        &[("GITHUB_REF_TYPE", "tag"), ("GITHUB_REF_NAME", "v1.0.0")],
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("tag v1.0.0 points at") && text.contains("not at"),
+        "{text}"
+    );
+
+    // A release tag on a side branch never deploys.
+    project.git(&["checkout", "--quiet", "-b", "hotfix"]);
+    project.git(&["commit", "--quiet", "--allow-empty", "-m", "side"]);
+    project.git(&["tag", "-a", "v1.0.2", "-m", "side"]);
+    refused(&project, "production", "tag v1.0.2 is not on main");
+
+    // GitHub Actions ran for another commit than the checkout.
+    let (code, text) = check(
+        &project,
+        "production",
+        &[("GITHUB_SHA", "0000000000000000000000000000000000000000")],
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains("GITHUB_SHA is 000000000000 but the checkout is at"),
+        "{text}"
+    );
+}
+
+#[test]
+fn staging_takes_main_or_a_release_candidate_tag() {
+    let project = Project::copy();
+    project.git_release(None);
+    let (code, text) = check(&project, "staging", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("is on main"), "{text}");
+
+    project.git(&["checkout", "--quiet", "-b", "feature"]);
+    project.git(&["commit", "--quiet", "--allow-empty", "-m", "wip"]);
+    refused(
+        &project,
+        "staging",
+        "is not on main and has no release candidate tag",
+    );
+    project.git(&["tag", "-a", "v2.0.0-rc.1", "-m", "rc"]);
+    let (code, text) = check(&project, "staging", &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("release candidate tag v2.0.0-rc.1"), "{text}");
+
+    // Not a checkout at all.
+    let bare = Project::copy();
+    let (code, text) = check(&bare, "staging", &[]);
+    assert_eq!(code, Some(3));
+    assert!(text.contains("is not a git checkout"), "{text}");
+    // The local emulator has no gate.
+    let (code, _) = check(&bare, "local", &[]);
+    assert_eq!(code, Some(0));
+}
+
+fn without_ml_and_database(project: &Project) {
+    project.replace(
+        "environments/staging.yaml",
+        "  ml:\n    enabled: true\n",
+        "  ml:\n    enabled: false\n",
+    );
+    project.replace(
+        "environments/staging.yaml",
+        "  scoring:\n    enabled: true\n",
+        "  scoring:\n    enabled: false\n",
+    );
+    for env in ["staging", "production"] {
+        project.replace(
+            &format!("environments/{env}.yaml"),
+            "  database:\n",
+            "  database:\n    enabled: false\n",
+        );
+    }
+}
+
+/// A command in `project` against `account`, JSON on stdout.
+fn run(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
+    run_json(project, account, args)
+}
+
+fn parser_sha(report: &Value) -> String {
+    service(report, "parser")["artifact"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn staging_is_promoted_to_production_then_production_rolls_back() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.use_account(&account);
+    // Left out: the ML stack (no part in promotion) and the database, whose parameter group
+    // moto cannot create outside the local tier (see templates/stacks/database.yaml.tera).
+    without_ml_and_database(&project);
+    project.git_release(Some("v1.0.0"));
+    let digest = push_image(&account, "facturascan/ocr", "v1.0.0", "e").await;
+    let first = package(&project, "parser", "one");
+    let (code, staged, stderr) = run(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--image",
+            "ocr=v1.0.0",
+            "--package",
+            &format!("parser={first}"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let record = staged["record"].as_str().expect("a record id").to_string();
+
+    let (code, promoted, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(promoted["operation"], "promote");
+    assert!(
+        stderr.contains("Promote `staging`")
+            && stderr.contains(&format!(
+                "ocr: {}",
+                service(&staged, "ocr")["running"].as_str().unwrap_or("?")
+            )),
+        "{stderr}"
+    );
+    // Production runs the same bytes: the staging digest and the same code hash.
+    assert_eq!(service(&promoted, "ocr")["artifact"], digest.as_str());
+    assert_eq!(parser_sha(&promoted), parser_sha(&staged));
+    let (code, status, _) = run(&project, &account, &["status", "--env", "production"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(status["current"]["action"], "promote");
+    assert_eq!(status["current"]["tag"], "v1.0.0");
+    assert_eq!(status["current"]["from"], format!("staging/{record}"));
+    assert_eq!(
+        status["current"]["services"]["parser"]["code_sha256"],
+        parser_sha(&staged).as_str()
+    );
+    assert_eq!(status["lock"], Value::Null, "the lock was released");
+
+    // A second release: new parser code, tagged v1.1.0, through staging to production.
+    project.write("parser.txt", "two");
+    project.git(&["add", "parser.txt"]);
+    project.git(&["commit", "--quiet", "-m", "parser two"]);
+    project.git(&["tag", "-a", "v1.1.0", "-m", "1.1.0"]);
+    let second = package(&project, "parser", "two");
+    let (code, staged2, stderr) = run(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--package",
+            &format!("parser={second}"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, status, _) = run(&project, &account, &["status", "--env", "production"]);
+    assert_eq!(
+        status["current"]["services"]["parser"]["code_sha256"],
+        parser_sha(&staged2).as_str()
+    );
+
+    // Rollback: the previous release's code, no stack touched.
+    account.reset_requests().await;
+    let (code, rolled, stderr) = run(
+        &project,
+        &account,
+        &["rollback", "--env", "production", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(rolled["operation"], "rollback");
+    assert_eq!(
+        service(&rolled, "parser")["result"],
+        "rolled_out",
+        "{rolled}"
+    );
+    let counters = account.requests().await;
+    let stack_writes: u64 = [
+        "CreateStack",
+        "UpdateStack",
+        "DeleteStack",
+        "CreateChangeSet",
+    ]
+    .iter()
+    .map(|op| {
+        counters["by_operation"][format!("cloudformation:{op}")]
+            .as_u64()
+            .unwrap_or(0)
+    })
+    .sum();
+    assert_eq!(stack_writes, 0, "{counters}");
+    let (_, status, _) = run(&project, &account, &["status", "--env", "production"]);
+    assert_eq!(status["current"]["action"], "rollback");
+    assert_eq!(status["current"]["tag"], "v1.0.0");
+    assert_eq!(
+        status["current"]["services"]["parser"]["code_sha256"],
+        parser_sha(&staged).as_str()
+    );
+    let (_, history, _) = run(&project, &account, &["history", "--env", "production"]);
+    let actions: Vec<&str> = history["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["action"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(actions, ["rollback", "promote", "promote"]);
+}
+
+#[tokio::test]
+async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.use_account(&account);
+    without_ml_and_database(&project);
+    project.git_release(None);
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("`staging` has no deployment record to promote"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["deploy", "--env", "staging", "--stack", "auth"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // Staging runs an untagged commit: production's gate refuses it.
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(3));
+    assert!(
+        stderr.contains("release gate of `production`") && stderr.contains("has no release tag"),
+        "{stderr}"
+    );
+
+    // A failed staging deploy (an image that does not exist) is never promoted.
+    project.replace(
+        "environments/staging.yaml",
+        "max_attempts: 8",
+        "max_attempts: 2",
+    );
+    project.git(&["commit", "--quiet", "--all", "-m", "fewer retries"]);
+    project.git(&["tag", "-a", "v3.0.0", "-m", "3"]);
+    account
+        .script("cloudformation:DescribeStacks", vec![serde_json::json!({"status": 500, "body": "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>recorded outage</Message></Error></ErrorResponse>"}); 2])
+        .await;
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["deploy", "--env", "staging", "--stack", "auth"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let (_, history, _) = run(&project, &account, &["history", "--env", "staging"]);
+    assert_eq!(
+        history["records"][0]["result"], "failed",
+        "a deploy that errs is recorded too: {history}"
+    );
+    assert!(
+        history["records"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("recorded outage")),
+        "{history}"
+    );
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("`staging`'s last deploy") && stderr.contains("failed"),
+        "{stderr}"
+    );
+}
