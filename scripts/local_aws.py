@@ -578,6 +578,15 @@ def complete_ecs_deployments() -> None:
     EC2ContainerServiceBackend.update_service = update_service
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A client that goes away mid-request (a test killing a deploy) is not an error here."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 # ------------------------------------------------------------------ commands
 
 def serve(port: int, exit_on_eof: bool) -> int:
@@ -591,7 +600,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), make_handler(Harness(moto_host, moto_port)))
+    server = QuietServer(("127.0.0.1", port), make_handler(Harness(moto_host, moto_port)))
     server.daemon_threads = True
     stopping = threading.Event()
 

@@ -10,6 +10,7 @@ mod deploy;
 mod error_corpus;
 mod forwarder;
 mod harness;
+mod locks;
 mod notifications;
 mod policy;
 mod recorded;

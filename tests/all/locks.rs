@@ -1,0 +1,202 @@
+//! The deploy lock: one deploy per environment at a time, across processes; released on
+//! success, failure and Ctrl-C; a killed deploy's lock expires and is taken over; an
+//! operator can force it open.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::rollouts::{package, project};
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+/// A deploy of a validator package in the background: its canary step holds the deploy
+/// (and the lock) for `step` seconds.
+fn spawn_deploy(project: &Project, account: &Account, label: &str) -> Child {
+    let zip = package(project, "validator", label);
+    Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
+        .current_dir(project.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args([
+            "deploy",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &account.endpoint,
+            "--output",
+            "json",
+        ])
+        .args(["--package", &format!("validator={zip}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// The lock's holder, as `status` shows it (None when free).
+fn holder(project: &Project, account: &Account) -> Option<serde_json::Value> {
+    let (_, status, _) = run_json(project, account, &["status", "--env", "local"]);
+    Some(status["lock"].clone()).filter(|l| !l.is_null())
+}
+
+async fn wait_for_lock(project: &Project, account: &Account) {
+    let started = Instant::now();
+    while holder(project, account).is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the deploy never took the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn finish(child: Child) -> (Option<i32>, String) {
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A local project whose validator canary holds for 6 s and whose lock lives 3 s unrenewed,
+/// already deployed once (so the store and a first validator version exist).
+async fn deployed(account: &Account) -> Project {
+    let project = project(account);
+    project.replace(
+        "environments/local.yaml",
+        "step_interval_seconds: 20",
+        "step_interval_seconds: 6",
+    );
+    project.replace(
+        "environments/local.yaml",
+        "channels:\n  email:",
+        "release:\n  lock_ttl_seconds: 3\n\nchannels:\n  email:",
+    );
+    let zip = package(&project, "validator", "zero");
+    let (code, _, stderr) = run_json(
+        &project,
+        account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--package",
+            &format!("validator={zip}"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    project
+}
+
+#[tokio::test]
+async fn two_deploys_at_once_one_proceeds_and_the_lock_is_gone_after() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    let first = spawn_deploy(&project, &account, "one");
+    let second = spawn_deploy(&project, &account, "two");
+    let (a, b) = (finish(first), finish(second));
+    let mut codes = [a.0, b.0];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [Some(0), Some(3)],
+        "exactly one proceeds:\n{}\n---\n{}",
+        a.1,
+        b.1
+    );
+    let refused = if a.0 == Some(3) { &a.1 } else { &b.1 };
+    assert!(
+        refused.contains("`local` is being deployed: deploy by"),
+        "names the holder: {refused}"
+    );
+    assert!(
+        holder(&project, &account).is_none(),
+        "released after success"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_deploys_lock_expires_and_is_taken_over_and_ctrl_c_releases_it() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+
+    // SIGKILL: nothing runs to release the lock; it stays until it expires.
+    let mut killed = spawn_deploy(&project, &account, "one");
+    wait_for_lock(&project, &account).await;
+    killed.kill().expect("SIGKILL");
+    let _ = killed.wait();
+    let left = holder(&project, &account).expect("the killed deploy's lock remains");
+    assert_eq!(left["action"], "deploy");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let zip = package(&project, "validator", "two");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--package",
+            &format!("validator={zip}"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("took over an expired deploy lock"),
+        "{stderr}"
+    );
+    assert!(holder(&project, &account).is_none());
+
+    // SIGINT (Ctrl-C) mid-rollout: the lock is released and the run says what may be half-done.
+    let interrupted = spawn_deploy(&project, &account, "three");
+    wait_for_lock(&project, &account).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = Command::new("kill")
+        .args(["-INT", &interrupted.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let (code, stderr) = finish(interrupted);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; the deploy lock was released"),
+        "{stderr}"
+    );
+    assert!(holder(&project, &account).is_none(), "released on Ctrl-C");
+}
+
+#[tokio::test]
+async fn an_operator_forces_a_dead_lock_open_and_it_is_recorded() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    let mut killed = spawn_deploy(&project, &account, "one");
+    wait_for_lock(&project, &account).await;
+    killed.kill().expect("SIGKILL");
+    let _ = killed.wait();
+    let (code, _, stderr) = run_json(&project, &account, &["unlock", "--env", "local"]);
+    assert_eq!(
+        code,
+        Some(3),
+        "asks first; without a terminal, refused: {stderr}"
+    );
+    let (code, out, stderr) = run_json(&project, &account, &["unlock", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["released"]["action"], "deploy");
+    assert!(holder(&project, &account).is_none());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&account.sdk_config(3).await)
+            .force_path_style(true)
+            .build(),
+    );
+    let listed = s3
+        .list_objects_v2()
+        .bucket(format!("facturascan-local-releases-{}", account.account_id))
+        .prefix("unlocks/")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.contents().len(), 1, "the forced unlock is recorded");
+}
