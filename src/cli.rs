@@ -928,7 +928,6 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
     ));
     let store = Store::new(&aws, config);
     let origin = origin(cli, run.loaded, &run.accepted);
-    rt.block_on(store.ensure())?;
     let lock = rt.block_on(crate::release::lock(
         &store,
         config,
@@ -944,54 +943,63 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
             _ = tokio::signal::ctrl_c() => None,
         }
     });
-    let released = rt.block_on(store.unlock(&lock));
-    if let Err(e) = &released {
-        tracing::warn!(
-            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
-        );
-    }
     let Some(result) = outcome else {
+        if let Err(e) = rt.block_on(store.unlock(&lock)) {
+            tracing::warn!(
+                "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
+            );
+        }
         return Err(Error::Interrupted {
             message: format!("{} of `{}` interrupted; the deploy lock was released", run.action, config.environment.name),
             help: "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`".into(),
         });
     };
-    let mut report = match result {
-        Ok(report) => report,
-        Err(error) => {
-            // Refusals (alarm gates, changed artifacts) changed nothing; errors may have.
-            if !matches!(error, Error::Refused { .. }) {
-                let record = crate::release::error_record(
-                    crate::release::RecordInput {
-                        action: run.action,
-                        commit: origin.commit.clone(),
-                        tag: origin.version.clone(),
-                        who: &origin.who,
-                        trace_id: &cli.trace_id,
-                        from: run.from.clone(),
-                    },
-                    &config.environment.name,
-                    &error.to_string(),
-                    rt.block_on(store.current()).ok().flatten().as_ref(),
-                );
-                if let Err(e) = rt.block_on(store.put_record(&record)) {
-                    tracing::warn!("the failed deploy's record could not be written: {e}");
-                }
-            }
-            let notice = origin.error_notice(
-                run.action,
-                &config.environment.name,
-                &error.to_string(),
-                started.elapsed().as_millis() as u64,
-            );
-            let deliveries = rt.block_on(crate::notify::send(&aws, config, &notice));
-            warn_undelivered(&deliveries);
-            return Err(error);
+    // Still under the lock: a run that erred is recorded before anyone else may deploy.
+    // Refusals (alarm gates, changed artifacts) changed nothing and leave no record.
+    if let Err(error) = &result
+        && !matches!(error, Error::Refused { .. })
+    {
+        let record = crate::release::error_record(
+            crate::release::RecordInput {
+                action: run.action,
+                commit: origin.commit.clone(),
+                tag: origin.version.clone(),
+                who: &origin.who,
+                trace_id: &cli.trace_id,
+                from: run.from.clone(),
+            },
+            &config.environment.name,
+            &error.to_string(),
+            rt.block_on(store.current()).ok().flatten().as_ref(),
+        );
+        if let Err(e) = rt.block_on(store.put_record(&record)) {
+            tracing::warn!("the failed deploy's record could not be written: {e}");
         }
+    }
+    let notice = match &result {
+        Ok(report) => origin.deploy_notice(report),
+        Err(error) => origin.error_notice(
+            run.action,
+            &config.environment.name,
+            &error.to_string(),
+            started.elapsed().as_millis() as u64,
+        ),
     };
-    let notice = origin.deploy_notice(&report);
-    report.notifications = rt.block_on(crate::notify::send(&aws, config, &notice));
-    warn_undelivered(&report.notifications);
+    // Releasing the lock and telling people do not wait for each other.
+    let (released, deliveries) = rt.block_on(async {
+        tokio::join!(
+            store.unlock(&lock),
+            crate::notify::send(&aws, config, &notice)
+        )
+    });
+    if let Err(e) = &released {
+        tracing::warn!(
+            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
+        );
+    }
+    warn_undelivered(&deliveries);
+    let mut report = result?;
+    report.notifications = deliveries;
     let (text, exit) = deploy_outcome(&report, cli.output);
     Ok((text, notification_exit(exit, &report.notifications, config)))
 }
@@ -1020,45 +1028,49 @@ async fn deploy_locked(
             });
         }
     }
-    let current = store.current().await?;
-    let previous = current.as_ref();
     let rollout = crate::services::RolloutOptions {
         skip_wait: run.skip_wait,
         trace_id: cli.trace_id.clone(),
         ..Default::default()
     };
     let partial = run.options.only.is_some();
-    let mut report = progress_scope(cli.live_progress, async |progress| {
-        // The alarms are read while the stacks deploy (one round trip saved).
-        let (report, live_alarms) = tokio::join!(
-            stacks::deploy::deploy(aws, run.rendered, &run.options, progress),
-            crate::alarms::apply::live_alarms(aws, config)
-        );
-        let mut report = report?;
-        // Alarms follow a complete, successful deploy: they notify the alerts stack's
-        // topics and watch what the other stacks created.
-        if !report.failed() && !partial {
-            let live = live_alarms?;
-            report.alarms = Some(
-                crate::alarms::apply::sync_with(aws, config, &run.rendered.alarms, &live, true)
-                    .await?,
+    // The current record (what the new one carries over) is read while the stacks deploy.
+    let (report, current) = tokio::join!(
+        progress_scope(cli.live_progress, async |progress| {
+            // The alarms are read while the stacks deploy (one round trip saved).
+            let (report, live_alarms) = tokio::join!(
+                stacks::deploy::deploy(aws, run.rendered, &run.options, progress),
+                crate::alarms::apply::live_alarms(aws, config)
             );
-        }
-        // Services follow their stacks: none rolls out past a failed stack.
-        if !report.failed() && !resolved.is_empty() {
-            report.services = crate::services::roll_out_all(
-                aws,
-                config,
-                &run.rendered.alarms,
-                &resolved,
-                &rollout,
-                progress,
-            )
-            .await;
-        }
-        Ok::<_, crate::error::AwsError>(report)
-    })
-    .await?;
+            let mut report = report?;
+            // Alarms follow a complete, successful deploy: they notify the alerts stack's
+            // topics and watch what the other stacks created.
+            if !report.failed() && !partial {
+                let live = live_alarms?;
+                report.alarms = Some(
+                    crate::alarms::apply::sync_with(aws, config, &run.rendered.alarms, &live, true)
+                        .await?,
+                );
+            }
+            // Services follow their stacks: none rolls out past a failed stack.
+            if !report.failed() && !resolved.is_empty() {
+                report.services = crate::services::roll_out_all(
+                    aws,
+                    config,
+                    &run.rendered.alarms,
+                    &resolved,
+                    &rollout,
+                    progress,
+                )
+                .await;
+            }
+            Ok::<_, crate::error::AwsError>(report)
+        }),
+        store.current()
+    );
+    let mut report = report?;
+    let current = current?;
+    let previous = current.as_ref();
     report.operation = run.action;
     if report.failed() || partial {
         report.alarms_note = Some(if partial {

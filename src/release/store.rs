@@ -159,12 +159,16 @@ impl<'a> Store<'a> {
 
     /// Writes the record; a successful one also becomes `current.json`, what runs now.
     pub async fn put_record(&self, record: &Record) -> Result<(), AwsError> {
-        self.put_json(&format!("records/{}.json", record.id), record)
-            .await?;
+        let key = format!("records/{}.json", record.id);
         if record.succeeded() {
-            self.put_json("current.json", record).await?;
+            futures_util::try_join!(
+                self.put_json(&key, record),
+                self.put_json("current.json", record)
+            )?;
+            Ok(())
+        } else {
+            self.put_json(&key, record).await
         }
-        Ok(())
     }
 
     /// The last successful record (one read, however long the history).
@@ -350,7 +354,16 @@ impl Store<'_> {
     pub async fn lock(&self, info: LockInfo, wait: Duration) -> Result<HeldLock, LockError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some(etag) = self.write_lock(&info, Condition::Absent).await? {
+            let written = match self.write_lock(&info, Condition::Absent).await {
+                // The first deploy of an environment makes its bucket (no check before:
+                // one round trip less on every other deploy).
+                Err(e) if e.code.as_deref() == Some("NoSuchBucket") => {
+                    self.ensure().await?;
+                    continue;
+                }
+                other => other?,
+            };
+            if let Some(etag) = written {
                 return Ok(HeldLock {
                     info,
                     etag: tokio::sync::Mutex::new(etag),
