@@ -37,8 +37,8 @@ pub struct Cli {
     #[arg(long, short = 'C', global = true, default_value = ".")]
     pub project_dir: PathBuf,
 
-    /// Result format on stdout.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
+    /// Result format on stdout (`--format` is the same flag).
+    #[arg(long, short = 'o', visible_alias = "format", global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     /// Log format on stderr.
@@ -165,6 +165,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AlarmsCommand,
     },
+    /// Audits for scheduled runs: exit 0 when clean, 2 when findings exist, 1 on error.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The release gate alone: may this checkout be deployed to the environment? Exit 3
     /// when not, saying which condition failed.
     Release {
@@ -257,6 +262,30 @@ pub enum AlarmsCommand {
     },
     /// Create and update the defined alarms, delete the tool's alarms no longer defined.
     Apply,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Live environment versus the rendered templates and the last deployment record:
+    /// stacks (CloudFormation drift included), services changed out of band, alarms.
+    Drift {
+        /// Only these stacks (services and alarms are then not audited).
+        #[arg(long = "stack", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// Tell the notification channels when there are findings.
+        #[arg(long)]
+        notify: bool,
+        #[arg(long, default_value_t = 24)]
+        stale_hours: u64,
+    },
+    /// Alarms as declared, their actions' topics and subscriptions, undeclared alarms,
+    /// alarms firing or without data for longer than --stale-hours.
+    Alarms {
+        #[arg(long)]
+        notify: bool,
+        #[arg(long, default_value_t = 24)]
+        stale_hours: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,6 +471,12 @@ fn action_name(command: &Command) -> &'static str {
         Command::Validate { .. } => "validate",
         Command::Notify { .. } => "notify",
         Command::Release { .. } => "release.check",
+        Command::Audit {
+            command: AuditCommand::Drift { .. },
+        } => "audit.drift",
+        Command::Audit {
+            command: AuditCommand::Alarms { .. },
+        } => "audit.alarms",
         Command::Status => "status",
         Command::History { .. } => "history",
         Command::Promote { .. } => "promote",
@@ -572,6 +607,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             execute(cli, run)
         }
+        Command::Audit { command } => audit(cli, command),
         Command::Release {
             command: ReleaseCommand::Check { tag },
         } => {
@@ -1399,6 +1435,98 @@ fn load(cli: &Cli) -> Result<LoadedConfig, Error> {
 fn load_env(cli: &Cli, env: &str) -> Result<LoadedConfig, Error> {
     let rule_ids = policy::rule_ids();
     Ok(config::load(&cli.project_dir, env, &rule_ids)?)
+}
+
+/// `audit drift` and `audit alarms`: exit 2 when anything is found.
+fn audit(cli: &Cli, command: &AuditCommand) -> Result<(String, Exit), Error> {
+    use crate::audit::{AuditReport, drift};
+    let loaded = load(cli)?;
+    let rendered = render::render(&loaded)?;
+    let config = &loaded.config;
+    let (name, stacks, notify, stale_hours) = match command {
+        AuditCommand::Drift {
+            stacks,
+            notify,
+            stale_hours,
+        } => ("drift", stacks.as_slice(), *notify, *stale_hours),
+        AuditCommand::Alarms {
+            notify,
+            stale_hours,
+        } => ("alarms", &[][..], *notify, *stale_hours),
+    };
+    check_stack_names(&rendered, stacks)?;
+    let stale = std::time::Duration::from_secs(stale_hours.saturating_mul(3600));
+    let rt = runtime()?;
+    let started = Instant::now();
+    let (report, deliveries) = rt.block_on(async {
+        let aws = AwsContext::new(&config.environment, &cli.endpoint_override()).await;
+        let mut report = AuditReport::new(name, &config.environment.name);
+        if name == "drift" {
+            let options = drift::DriftOptions {
+                only: (!stacks.is_empty()).then(|| stacks.iter().cloned().collect()),
+                ..Default::default()
+            };
+            let store = crate::release::store::Store::new(&aws, config);
+            let (record, stack_result) = tokio::join!(
+                store.current(),
+                drift::stacks(&aws, config, &rendered, &options, &mut report)
+            );
+            stack_result?;
+            if stacks.is_empty() {
+                drift::services(&aws, config, &rendered, record?.as_ref(), &mut report).await?;
+            }
+        }
+        if name == "alarms" || stacks.is_empty() {
+            crate::audit::alarms::audit(&aws, config, &rendered.alarms, stale, &mut report).await?;
+        }
+        report.sort();
+        let mut deliveries = Vec::new();
+        if notify && !report.clean() {
+            let accepted = crate::release::gate::Accepted {
+                environment: config.environment.name.clone(),
+                gate: config::Gate::None,
+                commit: None,
+                tag: None,
+                checks: Vec::new(),
+            };
+            let summary: Vec<String> = report
+                .findings
+                .iter()
+                .take(20)
+                .map(|f| {
+                    format!(
+                        "[{}] {}: {} (expected {}, found {})",
+                        f.severity.as_str(),
+                        f.resource,
+                        f.kind,
+                        f.expected,
+                        f.actual
+                    )
+                })
+                .collect();
+            let mut notice = origin(cli, &loaded, &accepted).stage_notice(
+                &format!("{name} audit"),
+                &config.environment.name,
+                crate::notify::Outcome::Failed,
+                started.elapsed().as_millis() as u64,
+                Some(&format!("{} findings", report.findings.len())),
+            );
+            notice.changes = summary;
+            deliveries = crate::notify::send(&aws, config, &notice).await;
+            warn_undelivered(&deliveries);
+        }
+        Ok::<_, crate::error::AwsError>((report, deliveries))
+    })?;
+    let exit = if report.clean() {
+        Exit::Ok
+    } else {
+        Exit::Changes
+    };
+    let view = report::AuditView {
+        report: &report,
+        notifications: &deliveries,
+    };
+    Ok((report::format(&view, cli.output), exit))
 }
 
 /// `promote --from A --to B`: B gets exactly what A's last deploy recorded.

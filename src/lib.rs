@@ -5,6 +5,7 @@
 //! logging, dispatches, and maps errors to exit codes.
 
 pub mod alarms;
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod config;

@@ -874,3 +874,81 @@ impl Report for HistoryView<'_> {
         out
     }
 }
+
+/// `audit drift` and `audit alarms`: findings by severity, with expected, actual and a fix.
+#[derive(Serialize)]
+pub struct AuditView<'a> {
+    #[serde(flatten)]
+    pub report: &'a crate::audit::AuditReport,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub notifications: &'a [crate::notify::Delivery],
+}
+
+impl Report for AuditView<'_> {
+    fn text(&self) -> String {
+        let r = self.report;
+        let mut out = String::new();
+        for f in &r.findings {
+            let _ = writeln!(
+                out,
+                "[{}] {}: {}\n    expected: {}\n    actual:   {}\n    fix:      {}",
+                f.severity.as_str(),
+                f.resource,
+                f.kind,
+                f.expected,
+                f.actual,
+                f.fix
+            );
+        }
+        for note in &r.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        out.push_str(&notifications_text(self.notifications));
+        let _ = writeln!(
+            out,
+            "{} audit of `{}`: {}",
+            r.audit,
+            r.environment,
+            if r.clean() {
+                "clean".to_string()
+            } else {
+                format!("{} findings", r.findings.len())
+            }
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let r = self.report;
+        let mut out = format!(
+            "### {} audit of `{}`: {}\n\n",
+            r.audit,
+            r.environment,
+            if r.clean() {
+                "clean".to_string()
+            } else {
+                format!("{} findings", r.findings.len())
+            }
+        );
+        if !r.findings.is_empty() {
+            out.push_str("| severity | resource | finding | expected | actual | fix |\n|---|---|---|---|---|---|\n");
+            for f in &r.findings {
+                let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    f.severity.as_str(),
+                    cell(&f.resource),
+                    f.kind,
+                    cell(&f.expected),
+                    cell(&f.actual),
+                    cell(&f.fix)
+                );
+            }
+        }
+        for note in &r.notes {
+            let _ = writeln!(out, "\n> note: {note}");
+        }
+        out
+    }
+}

@@ -101,7 +101,7 @@ impl AlarmsReport {
     }
 }
 
-fn owner(config: &Config) -> String {
+pub fn owner(config: &Config) -> String {
     format!("{}-{}", config.project.name, config.environment.name)
 }
 
@@ -290,7 +290,11 @@ async fn list_alarms(aws: &AwsContext, prefix: &str) -> Result<LiveAlarms, AwsEr
     Ok(alarms)
 }
 
-async fn is_owned(aws: &AwsContext, alarm: &MetricAlarm, owner: &str) -> Result<bool, AwsError> {
+pub async fn is_owned(
+    aws: &AwsContext,
+    alarm: &MetricAlarm,
+    owner: &str,
+) -> Result<bool, AwsError> {
     let Some(arn) = alarm.alarm_arn() else {
         return Ok(false);
     };

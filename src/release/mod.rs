@@ -192,6 +192,7 @@ fn service_record(
         "ecs" => ServiceRecord {
             runtime: "ecs".into(),
             digest: running.rsplit_once('@').map(|(_, d)| d.to_string()),
+            task_definition: report.outcome.as_ref()?.task_definition.clone(),
             image: Some(running),
             version: None,
             code_sha256: None,
@@ -204,6 +205,7 @@ fn service_record(
                 _ => None,
             },
             digest: None,
+            task_definition: None,
             version: Some(running),
             code_sha256: Some(report.artifact.clone()),
             package: package.cloned(),

@@ -49,6 +49,9 @@ pub struct ServiceRecord {
     /// ECS: the digest alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// ECS: the task definition revision (ARN) the service runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
     /// Lambda: the version behind the `live` alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

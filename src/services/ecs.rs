@@ -98,7 +98,9 @@ pub async fn roll_out(
         && current.cpu() == Some(cpu.as_str())
         && current.memory() == Some(memory.as_str())
     {
-        return Ok(Outcome::unchanged(old_image.clone(), old_image));
+        return Ok(
+            Outcome::unchanged(old_image.clone(), old_image).with_task_definition(&current_arn)
+        );
     }
     let registered = aws
         .ecs

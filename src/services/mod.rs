@@ -91,6 +91,9 @@ pub struct Outcome {
     /// What runs once this rollout is done, for the deployment record: the image (ECS) or
     /// the alias's version number (Lambda).
     pub running: String,
+    /// ECS: the task definition revision the service runs, for drift audits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
 }
 
 impl Outcome {
@@ -101,6 +104,7 @@ impl Outcome {
             new: None,
             detail: None,
             running,
+            task_definition: None,
         }
     }
 
@@ -111,7 +115,13 @@ impl Outcome {
             new: Some(new),
             detail: None,
             running,
+            task_definition: None,
         }
+    }
+
+    fn with_task_definition(mut self, arn: &str) -> Self {
+        self.task_definition = Some(arn.to_string());
+        self
     }
 
     fn with_detail(mut self, detail: String) -> Self {

@@ -1,0 +1,559 @@
+//! The drift audit: stacks (missing, extra, template changed, CloudFormation drift),
+//! services changed out of band (ECS task definition, image, count, deployment settings;
+//! Lambda alias, weights, code, configuration), and the alarm audit.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+
+use super::{AuditReport, Finding, Severity};
+use crate::aws::AwsContext;
+use crate::config::{Config, Runtime};
+use crate::error::AwsError;
+use crate::release::record::Record;
+use crate::render::RenderedEnv;
+
+/// Drift detections run at once, at most.
+const CONCURRENT_DETECTIONS: usize = 8;
+/// DescribeServices takes ten services per call.
+const SERVICES_PER_CALL: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct DriftOptions {
+    /// Only these stacks (CloudFormation drift detection included).
+    pub only: Option<BTreeSet<String>>,
+    /// How long one stack's drift detection may take.
+    pub detection_timeout: Duration,
+    pub poll_first: Duration,
+}
+
+impl Default for DriftOptions {
+    fn default() -> Self {
+        Self {
+            only: None,
+            detection_timeout: Duration::from_secs(300),
+            poll_first: Duration::from_millis(500),
+        }
+    }
+}
+
+pub async fn stacks(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+    options: &DriftOptions,
+    report: &mut AuditReport,
+) -> Result<(), AwsError> {
+    let live = crate::stacks::live::all(&aws.cloudformation).await?;
+    let wanted = |name: &str| options.only.as_ref().is_none_or(|o| o.contains(name));
+    let mut detect = Vec::new();
+    for stack in rendered.stacks.iter().filter(|s| wanted(&s.name)) {
+        let resource = format!("stack {}", stack.name);
+        let Some(found) = live.get(&stack.stack_name) else {
+            report.findings.push(Finding::new(
+                Severity::High,
+                "stack.missing",
+                resource,
+                "deployed",
+                "missing",
+                "`facturactl deploy` creates it",
+            ));
+            continue;
+        };
+        let deployed = found
+            .tags
+            .get(crate::stacks::live::HASH_TAG)
+            .cloned()
+            .unwrap_or_default();
+        if deployed != stack.hash {
+            report.findings.push(Finding::new(
+                Severity::Medium,
+                "stack.template",
+                resource.clone(),
+                stack.hash.clone(),
+                if deployed.is_empty() { "no template hash tag".into() } else { deployed },
+                "`facturactl plan --diff` shows the difference; deploy to apply the rendered template",
+            ));
+        }
+        detect.push(stack.stack_name.clone());
+    }
+    if options.only.is_none() {
+        let prefix = format!("{}-{}-", config.project.name, config.environment.name);
+        let declared: BTreeSet<&str> = rendered
+            .stacks
+            .iter()
+            .map(|s| s.stack_name.as_str())
+            .collect();
+        for (name, stack) in &live {
+            let ours = stack.tags.get("facturactl:project") == Some(&config.project.name)
+                && name.starts_with(&prefix);
+            if ours && !declared.contains(name.as_str()) {
+                report.findings.push(Finding::new(
+                    Severity::Medium,
+                    "stack.extra",
+                    format!("stack {name}"),
+                    "absent (not declared or disabled)",
+                    format!("present ({})", stack.status),
+                    "delete it if it is no longer used, or declare it again in deploy.toml",
+                ));
+            }
+        }
+    }
+    cloudformation_drift(aws, &detect, options, report).await;
+    Ok(())
+}
+
+/// CloudFormation's own drift detection, all stacks at once (bounded), polled with backoff.
+/// Where the API does not offer it, a note says so and the rest of the audit goes on.
+async fn cloudformation_drift(
+    aws: &AwsContext,
+    stacks: &[String],
+    options: &DriftOptions,
+    report: &mut AuditReport,
+) {
+    for batch in stacks.chunks(CONCURRENT_DETECTIONS) {
+        let runs = batch.iter().map(|s| detect_one(aws, s, options));
+        for (stack, result) in batch.iter().zip(futures_util::future::join_all(runs).await) {
+            match result {
+                Ok(findings) => report.findings.extend(findings),
+                Err(note) => report.notes.push(format!("{stack}: {note}")),
+            }
+        }
+    }
+}
+
+async fn detect_one(
+    aws: &AwsContext,
+    stack: &str,
+    options: &DriftOptions,
+) -> Result<Vec<Finding>, String> {
+    let cfn = &aws.cloudformation;
+    let started = cfn
+        .detect_stack_drift()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "drift detection not offered here ({})",
+                AwsError::new("DetectStackDrift", e).message
+            )
+        })?;
+    let id = started
+        .stack_drift_detection_id()
+        .unwrap_or_default()
+        .to_string();
+    let deadline = tokio::time::Instant::now() + options.detection_timeout;
+    let mut delay = options.poll_first;
+    let status = loop {
+        let status = cfn
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(&id)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "drift detection status unknown ({})",
+                    AwsError::new("DescribeStackDriftDetectionStatus", e).message
+                )
+            })?;
+        match status.detection_status() {
+            Some(StackDriftDetectionStatus::DetectionInProgress) | None => {}
+            Some(StackDriftDetectionStatus::DetectionFailed) => {
+                return Err(format!(
+                    "drift detection failed: {}",
+                    status
+                        .detection_status_reason()
+                        .unwrap_or("no reason given")
+                ));
+            }
+            _ => break status,
+        }
+        if tokio::time::Instant::now() + delay > deadline {
+            return Err(format!(
+                "drift detection did not finish within {} s",
+                options.detection_timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    };
+    if status.stack_drift_status() == Some(&aws_sdk_cloudformation::types::StackDriftStatus::InSync)
+    {
+        return Ok(Vec::new());
+    }
+    let short = stack.to_string();
+    let mut findings = Vec::new();
+    let mut pages = cfn
+        .describe_stack_resource_drifts()
+        .stack_name(stack)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            format!(
+                "drift details unavailable ({})",
+                AwsError::new("DescribeStackResourceDrifts", e).message
+            )
+        })?;
+        for drift in page.stack_resource_drifts() {
+            let resource = format!(
+                "{short}/{} ({})",
+                drift.logical_resource_id().unwrap_or("?"),
+                drift.resource_type().unwrap_or("?")
+            );
+            match drift.stack_resource_drift_status() {
+                Some(StackResourceDriftStatus::Deleted) => findings.push(Finding::new(
+                    Severity::High,
+                    "stack.resource_deleted",
+                    resource,
+                    "present",
+                    "deleted outside CloudFormation",
+                    "deploy the stack again (CloudFormation recreates it only if the template changes: `facturactl plan --diff` first)",
+                )),
+                _ => {
+                    for diff in drift.property_differences() {
+                        findings.push(Finding::new(
+                            Severity::Medium,
+                            "stack.resource_modified",
+                            format!("{resource} {}", diff.property_path().unwrap_or("?")),
+                            diff.expected_value().unwrap_or_default(),
+                            diff.actual_value().unwrap_or_default(),
+                            "undo the change in the console, or make it in the template and deploy",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
+/// Services against the last deployment record and the config: ECS in batches of ten per
+/// DescribeServices, Lambda aliases and configurations concurrently.
+pub async fn services(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+    record: Option<&Record>,
+    report: &mut AuditReport,
+) -> Result<(), AwsError> {
+    let Some(record) = record else {
+        report
+            .notes
+            .push("no deployment record yet: services were not compared".into());
+        return Ok(());
+    };
+    let mut ecs = Vec::new();
+    let mut lambdas = Vec::new();
+    for (name, service) in config.services.iter().filter(|(_, s)| s.enabled) {
+        match (service.runtime(), record.services.get(name)) {
+            (Some(Runtime::Ecs(e)), Some(entry)) => ecs.push((name.as_str(), e, entry)),
+            (Some(Runtime::Lambda(l)), Some(entry)) => lambdas.push((name.as_str(), l, entry)),
+            _ => report.notes.push(format!(
+                "service {name}: not in the deployment record ({})",
+                record.id
+            )),
+        }
+    }
+    let cluster = format!("{}-{}", config.project.name, config.environment.name);
+    for batch in ecs.chunks(SERVICES_PER_CALL) {
+        let described = aws
+            .ecs
+            .describe_services()
+            .cluster(&cluster)
+            .set_services(Some(batch.iter().map(|(n, _, _)| n.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeServices", e))?;
+        let checks = batch.iter().map(|(name, settings, entry)| {
+            let live = described
+                .services()
+                .iter()
+                .find(|s| s.service_name() == Some(*name))
+                .cloned();
+            ecs_service(aws, name, settings, entry, live)
+        });
+        for findings in futures_util::future::try_join_all(checks).await? {
+            report.findings.extend(findings);
+        }
+    }
+    let checks = lambdas.iter().map(|(name, settings, entry)| {
+        lambda_service(aws, config, rendered, name, settings, entry)
+    });
+    for findings in futures_util::future::try_join_all(checks).await? {
+        report.findings.extend(findings);
+    }
+    Ok(())
+}
+
+async fn ecs_service(
+    aws: &AwsContext,
+    name: &str,
+    settings: &crate::config::EcsService,
+    entry: &crate::release::record::ServiceRecord,
+    live: Option<aws_sdk_ecs::types::Service>,
+) -> Result<Vec<Finding>, AwsError> {
+    let resource = format!("service {name}");
+    let Some(live) = live.filter(|s| s.status() != Some("INACTIVE")) else {
+        return Ok(vec![Finding::new(
+            Severity::High,
+            "ecs.missing",
+            resource,
+            "running",
+            "missing",
+            "deploy its stack",
+        )]);
+    };
+    let mut findings = Vec::new();
+    let td = live.task_definition().unwrap_or_default();
+    if let Some(recorded) = &entry.task_definition
+        && recorded != td
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "ecs.task_definition",
+            resource.clone(),
+            crate::services::ecs::short(recorded),
+            crate::services::ecs::short(td),
+            "deploy again (or `facturactl rollback`) to return to the recorded revision",
+        ));
+    }
+    let image = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(td)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?
+        .task_definition
+        .and_then(|t| {
+            t.container_definitions()
+                .iter()
+                .find(|c| c.name() == Some(name))
+                .and_then(|c| c.image().map(str::to_string))
+        });
+    if let (Some(recorded), Some(image)) = (&entry.image, &image)
+        && recorded != image
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "ecs.image",
+            resource.clone(),
+            recorded.clone(),
+            image.clone(),
+            "deploy the recorded image again, or deploy the new one through the pipeline so it is recorded",
+        ));
+    }
+    if live.desired_count() != settings.desired_count as i32 {
+        findings.push(Finding::new(
+            Severity::Medium,
+            "ecs.desired_count",
+            resource.clone(),
+            settings.desired_count.to_string(),
+            live.desired_count().to_string(),
+            "set desired_count in the environment file if the new count is right, then deploy",
+        ));
+    }
+    if let Some(dc) = live.deployment_configuration() {
+        let pairs = [
+            (
+                "minimum healthy percent",
+                settings.rollout.min_healthy_percent as i32,
+                dc.minimum_healthy_percent(),
+            ),
+            (
+                "maximum percent",
+                settings.rollout.max_percent as i32,
+                dc.maximum_percent(),
+            ),
+        ];
+        for (what, expected, actual) in pairs {
+            if let Some(actual) = actual
+                && actual != expected
+            {
+                findings.push(Finding::new(
+                    Severity::Medium,
+                    "ecs.deployment",
+                    format!("{resource} {what}"),
+                    expected.to_string(),
+                    actual.to_string(),
+                    "deploy the stack again to restore the declared deployment settings",
+                ));
+            }
+        }
+        if let Some(breaker) = dc.deployment_circuit_breaker()
+            && !(breaker.enable() && breaker.rollback())
+        {
+            findings.push(Finding::new(
+                Severity::High,
+                "ecs.deployment",
+                format!("{resource} circuit breaker"),
+                "enabled with rollback",
+                format!(
+                    "enable={} rollback={}",
+                    breaker.enable(),
+                    breaker.rollback()
+                ),
+                "deploy the stack again: failed rollouts must roll back by themselves",
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+async fn lambda_service(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+    name: &str,
+    settings: &crate::config::LambdaService,
+    entry: &crate::release::record::ServiceRecord,
+) -> Result<Vec<Finding>, AwsError> {
+    let function = format!("{}-{}-{name}", config.project.name, config.environment.name);
+    let resource = format!("service {name}");
+    let mut findings = Vec::new();
+    let alias = match aws
+        .lambda
+        .get_alias()
+        .function_name(&function)
+        .name(crate::services::lambda::ALIAS)
+        .send()
+        .await
+    {
+        Ok(a) => a,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(vec![Finding::new(
+                Severity::High,
+                "lambda.alias",
+                resource,
+                "alias live",
+                "missing",
+                "deploy the service again",
+            )]);
+        }
+        Err(e) => return Err(AwsError::new("GetAlias", e)),
+    };
+    let version = alias.function_version().unwrap_or_default().to_string();
+    if let Some(recorded) = &entry.version
+        && recorded != &version
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "lambda.alias",
+            resource.clone(),
+            format!("live -> version {recorded}"),
+            format!("live -> version {version}"),
+            "`facturactl rollback --to <release>` or deploy again; move aliases only through facturactl",
+        ));
+    }
+    let weights: BTreeMap<String, f64> = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default();
+    let ab = settings.rollout.strategy == crate::config::Strategy::Ab;
+    if !weights.is_empty() && !ab {
+        findings.push(Finding::new(
+            Severity::High,
+            "lambda.weights",
+            resource.clone(),
+            "no additional version weights",
+            format!("{weights:?}"),
+            "`facturactl traffic abort` removes them",
+        ));
+    }
+    let config_of = |qualifier: &str| {
+        aws.lambda
+            .get_function_configuration()
+            .function_name(&function)
+            .qualifier(qualifier)
+            .send()
+    };
+    let running = config_of(&version)
+        .await
+        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    if let (Some(recorded), Some(actual)) = (&entry.code_sha256, running.code_sha256())
+        && recorded != actual
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "lambda.code",
+            resource.clone(),
+            recorded.clone(),
+            actual.to_string(),
+            "deploy the recorded package again",
+        ));
+    }
+    let latest = config_of("$LATEST")
+        .await
+        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    let pairs = [
+        ("memory_mb", settings.memory_mb as i32, latest.memory_size()),
+        (
+            "timeout_seconds",
+            settings.timeout_seconds as i32,
+            latest.timeout(),
+        ),
+    ];
+    for (what, expected, actual) in pairs {
+        if let Some(actual) = actual
+            && actual != expected
+        {
+            findings.push(Finding::new(
+                Severity::Medium,
+                "lambda.configuration",
+                format!("{resource} {what}"),
+                expected.to_string(),
+                actual.to_string(),
+                "deploy the stack again, or change the setting in the environment file",
+            ));
+        }
+    }
+    let expected_keys = rendered_environment_keys(rendered, &function);
+    let actual_keys: BTreeSet<String> = latest
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(expected_keys) = expected_keys
+        && expected_keys != actual_keys
+    {
+        findings.push(Finding::new(
+            Severity::Medium,
+            "lambda.environment",
+            format!("{resource} environment keys"),
+            expected_keys.into_iter().collect::<Vec<_>>().join(", "),
+            actual_keys.into_iter().collect::<Vec<_>>().join(", "),
+            "deploy the stack again, or declare the variable in the service's environment",
+        ));
+    }
+    Ok(findings)
+}
+
+/// The environment variable names the rendered templates give a function.
+fn rendered_environment_keys(rendered: &RenderedEnv, function: &str) -> Option<BTreeSet<String>> {
+    rendered.stacks.iter().find_map(|stack| {
+        stack
+            .resources_of_type("AWS::Lambda::Function")
+            .find_map(|(_, resource)| {
+                let props = &resource["Properties"];
+                (props["FunctionName"].as_str() == Some(function)).then(|| {
+                    props["Environment"]["Variables"]
+                        .as_mapping()
+                        .map(|m| {
+                            m.keys()
+                                .filter_map(|k| k.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+            })
+    })
+}
