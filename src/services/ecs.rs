@@ -142,6 +142,7 @@ pub async fn roll_out(
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;
     let outcome = Outcome::changed(old_image, image_uri.to_string(), image_uri.to_string())
+        .with_task_definition(&new_arn)
         .with_detail(format!("{} -> {}", short(&current_arn), short(&new_arn)));
     wait(ctx, ecs, &new_arn, alarms, &mut seen)
         .await

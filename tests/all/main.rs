@@ -4,6 +4,7 @@
 mod support;
 
 mod alarms;
+mod audits;
 mod cfn_lint;
 mod cli;
 mod deploy;
