@@ -276,6 +276,18 @@ async fn a_clean_deploy_audits_clean_and_every_out_of_band_change_is_named() {
             .is_some_and(|f| f.contains("alarms apply"))
     );
 
+    // Findings can be told to the notification channels (the ops email, through SNS).
+    let (code, told, _) = audit(&project, &account, &["alarms", "--notify"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        (
+            told["notifications"][0]["channel"].as_str(),
+            told["notifications"][0]["sent"].as_bool()
+        ),
+        (Some("ops-email"), Some(true)),
+        "{told}"
+    );
+
     // The Markdown form, for a GitHub step summary.
     let output = project
         .cmd()
