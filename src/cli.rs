@@ -952,6 +952,24 @@ struct Run<'a> {
     from: Option<String>,
 }
 
+impl Run<'_> {
+    /// Who and what this run's deployment record is about.
+    fn record_input<'r>(
+        &'r self,
+        origin: &'r crate::notify::Origin,
+        trace_id: &'r str,
+    ) -> crate::release::RecordInput<'r> {
+        crate::release::RecordInput {
+            action: self.action,
+            commit: origin.commit.clone(),
+            tag: origin.version.clone(),
+            who: &origin.who,
+            trace_id,
+            from: self.from.clone(),
+        }
+    }
+}
+
 /// Lock, deploy (stacks, alarms, services), record, unlock, notify. Ctrl-C releases the
 /// lock and says what may be half-done (exit 130).
 fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
@@ -996,14 +1014,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         && !matches!(error, Error::Refused { .. })
     {
         let record = crate::release::error_record(
-            crate::release::RecordInput {
-                action: run.action,
-                commit: origin.commit.clone(),
-                tag: origin.version.clone(),
-                who: &origin.who,
-                trace_id: &cli.trace_id,
-                from: run.from.clone(),
-            },
+            run.record_input(&origin, &cli.trace_id),
             &config.environment.name,
             &error.to_string(),
             rt.block_on(store.current()).ok().flatten().as_ref(),
@@ -1123,14 +1134,7 @@ async fn deploy_locked(
         .map(|s| (s.name.clone(), s.hash.clone()))
         .collect();
     let record = crate::release::record_of(
-        crate::release::RecordInput {
-            action: run.action,
-            commit: origin.commit.clone(),
-            tag: origin.version.clone(),
-            who: &origin.who,
-            trace_id: &cli.trace_id,
-            from: run.from.clone(),
-        },
+        run.record_input(origin, &cli.trace_id),
         &report,
         &hashes,
         &resolved,

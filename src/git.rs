@@ -24,25 +24,33 @@ impl Repo {
         }
     }
 
-    /// Runs git; Ok(stdout trimmed) on success.
-    pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        let fail = |stderr: String| GitError {
-            command: format!("git {}", args.join(" ")),
-            stderr,
-        };
-        let output = Command::new("git")
+    fn output(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
+        Command::new("git")
             .arg("-C")
             .arg(&self.dir)
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| fail(format!("cannot run git: {e}")))?;
+            .map_err(|e| self.error(args, format!("cannot run git: {e}")))
+    }
+
+    fn error(&self, args: &[&str], stderr: String) -> GitError {
+        GitError {
+            command: format!("git {}", args.join(" ")),
+            stderr,
+        }
+    }
+
+    /// Runs git; Ok(stdout, trailing whitespace trimmed) on success.
+    pub fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        let output = self.output(args)?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout)
                 .trim_end()
                 .to_string())
         } else {
-            Err(fail(
+            Err(self.error(
+                args,
                 String::from_utf8_lossy(&output.stderr).trim().to_string(),
             ))
         }
@@ -50,23 +58,14 @@ impl Repo {
 
     /// Runs git for a yes/no answer (exit 0 or 1); other failures are errors.
     pub fn check(&self, args: &[&str]) -> Result<bool, GitError> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(&self.dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| GitError {
-                command: format!("git {}", args.join(" ")),
-                stderr: format!("cannot run git: {e}"),
-            })?;
+        let output = self.output(args)?;
         match output.status.code() {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
-            _ => Err(GitError {
-                command: format!("git {}", args.join(" ")),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            }),
+            _ => Err(self.error(
+                args,
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            )),
         }
     }
 

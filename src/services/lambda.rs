@@ -438,6 +438,17 @@ async fn point(
     primary: &str,
     extra: Option<(&str, u32)>,
 ) -> Result<(), RolloutError> {
+    Ok(route(ctx.aws, function, primary, extra).await?)
+}
+
+/// Points the `live` alias of `function` at `primary`, with `extra` (version, percent)
+/// weighted beside it, or alone. Rollouts and the traffic commands both move it here.
+pub async fn route(
+    aws: &crate::aws::AwsContext,
+    function: &str,
+    primary: &str,
+    extra: Option<(&str, u32)>,
+) -> Result<(), AwsError> {
     let routing = AliasRoutingConfiguration::builder()
         .set_additional_version_weights(extra.map(|(v, p)| {
             [(v.to_string(), f64::from(p) / 100.0)]
@@ -445,8 +456,7 @@ async fn point(
                 .collect()
         }))
         .build();
-    ctx.aws
-        .lambda
+    aws.lambda
         .update_alias()
         .function_name(function)
         .name(ALIAS)

@@ -61,7 +61,26 @@ pub struct ServiceContext<'a> {
     pub trace_id: &'a str,
 }
 
-impl ServiceContext<'_> {
+impl<'a> ServiceContext<'a> {
+    pub fn new(
+        aws: &'a AwsContext,
+        config: &'a Config,
+        name: &'a str,
+        progress: &'a ProgressSink,
+        options: &'a RolloutOptions,
+    ) -> Self {
+        Self {
+            aws,
+            config,
+            name,
+            cluster: format!("{}-{}", config.project.name, config.environment.name),
+            progress,
+            poll: options.poll,
+            skip_wait: options.skip_wait,
+            trace_id: &options.trace_id,
+        }
+    }
+
     pub fn function_name(&self) -> String {
         format!(
             "{}-{}-{}",
@@ -278,16 +297,7 @@ pub async fn roll_out_all(
         let service = config.services.get(name)?;
         let runtime = service.runtime()?;
         Some(async move {
-            let ctx = ServiceContext {
-                aws,
-                config,
-                name,
-                cluster: format!("{}-{}", config.project.name, config.environment.name),
-                progress,
-                poll: options.poll,
-                skip_wait: options.skip_wait,
-                trace_id: &options.trace_id,
-            };
+            let ctx = ServiceContext::new(aws, config, name, progress, options);
             roll_out_one(&ctx, runtime, artifact, &AlarmWatch::new(aws, alarms, name)).await
         })
     });
@@ -316,16 +326,7 @@ pub async fn restore_all(
     let jobs = targets.iter().filter_map(|(name, target)| {
         let runtime = config.services.get(name)?.runtime()?;
         Some(async move {
-            let ctx = ServiceContext {
-                aws,
-                config,
-                name,
-                cluster: format!("{}-{}", config.project.name, config.environment.name),
-                progress,
-                poll: options.poll,
-                skip_wait: true,
-                trace_id: &options.trace_id,
-            };
+            let ctx = ServiceContext::new(aws, config, name, progress, options);
             let started = Instant::now();
             let watch = AlarmWatch::new(aws, alarms, name);
             let (runtime_name, identity, result) = match (runtime, target) {

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use serde::Serialize;
 
 use super::lambda::ALIAS;
@@ -192,23 +191,7 @@ async fn route(
     primary: &str,
     variant: Option<(&str, u32)>,
 ) -> Result<(), Error> {
-    let routing = AliasRoutingConfiguration::builder()
-        .set_additional_version_weights(variant.map(|(v, p)| {
-            [(v.to_string(), f64::from(p) / 100.0)]
-                .into_iter()
-                .collect()
-        }))
-        .build();
-    aws.lambda
-        .update_alias()
-        .function_name(function)
-        .name(ALIAS)
-        .function_version(primary)
-        .routing_config(routing)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("UpdateAlias", e))?;
-    Ok(())
+    Ok(super::lambda::route(aws, function, primary, variant).await?)
 }
 
 /// Invocations, errors and p95 duration per version, in one GetMetricData call. Lambda

@@ -2,38 +2,23 @@
 //! success, failure and Ctrl-C; a killed deploy's lock expires and is taken over; an
 //! operator can force it open.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::rollouts::{package, project};
 use crate::support::emulator::Account;
-use crate::support::{Project, run_json};
+use crate::support::{Project, run_json, spawn_json};
 
 /// A deploy of a validator package in the background: its canary step holds the deploy
-/// (and the lock) for `step` seconds.
+/// (and the lock) for the step's 6 s.
 fn spawn_deploy(project: &Project, account: &Account, label: &str) -> Child {
     let zip = package(project, "validator", label);
-    Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
-        .current_dir(project.path())
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args([
-            "deploy",
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-            "--output",
-            "json",
-        ])
-        .args(["--package", &format!("validator={zip}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
+    let package = format!("validator={zip}");
+    spawn_json(
+        project,
+        account,
+        &["deploy", "--env", "local", "--package", &package],
+    )
 }
 
 /// The lock's holder, as `status` shows it (None when free).

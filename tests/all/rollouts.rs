@@ -239,27 +239,12 @@ async fn an_alarm_during_a_canary_rolls_the_alias_back_and_fails_the_deploy() {
     let (old_version, _, old_sha) = alias(&account, "facturascan-local-validator").await;
 
     let second = package(&project, "validator", "two");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
-        .current_dir(project.path())
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args([
-            "deploy",
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-            "--output",
-            "json",
-        ])
-        .args(["--package", &format!("validator={second}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let package_arg = format!("validator={second}");
+    let child = crate::support::spawn_json(
+        &project,
+        &account,
+        &["deploy", "--env", "local", "--package", &package_arg],
+    );
     // Wait for the canary step (10% on the new version), then fire the service's alarm.
     let started = Instant::now();
     loop {

@@ -124,6 +124,29 @@ impl Project {
     }
 }
 
+/// facturactl started in the background in `project` against `account` (JSON on stdout),
+/// for tests that act while it runs (signals, alarms, a second deploy).
+pub fn spawn_json(
+    project: &Project,
+    account: &emulator::Account,
+    args: &[&str],
+) -> std::process::Child {
+    project.use_account(account);
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("facturactl"))
+        .current_dir(project.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(args)
+        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn facturactl")
+}
+
 /// What a facturactl run in `project` with `account`'s credentials against the emulator
 /// returned: exit code, the JSON report on stdout (`Null` when there is none), and stderr.
 pub fn run_json(
