@@ -970,6 +970,30 @@ impl Run<'_> {
     }
 }
 
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (a cancelled CI job): the caller stops, releases
+/// the deploy lock and says what may be half-done.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Lock, deploy (stacks, alarms, services), record, unlock, notify. Ctrl-C releases the
 /// lock and says what may be half-done (exit 130).
 fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
@@ -994,7 +1018,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         tokio::select! {
             result = deploy_locked(cli, &aws, &store, &run, &origin) => Some(result),
             _ = crate::release::keep_alive(&store, &lock, config) => None,
-            _ = tokio::signal::ctrl_c() => None,
+            _ = interrupted() => None,
         }
     });
     let Some(result) = outcome else {
@@ -1004,7 +1028,10 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
             );
         }
         return Err(Error::Interrupted {
-            message: format!("{} of `{}` interrupted; the deploy lock was released", run.action, config.environment.name),
+            message: format!(
+                "{} of `{}` interrupted (SIGINT or SIGTERM); the deploy lock was released",
+                run.action, config.environment.name
+            ),
             help: "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`".into(),
         });
     };
@@ -1769,7 +1796,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
             reports = progress_scope(cli.live_progress, async |progress| {
                 crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
             }) => Some(reports),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = interrupted() => None,
         }
     });
     let finished = async {

@@ -147,10 +147,22 @@ async fn a_killed_deploys_lock_expires_and_is_taken_over_and_ctrl_c_releases_it(
     let (code, stderr) = finish(interrupted);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(
-        stderr.contains("interrupted; the deploy lock was released"),
+        stderr.contains("interrupted (SIGINT or SIGTERM); the deploy lock was released"),
         "{stderr}"
     );
     assert!(holder(&project, &account).is_none(), "released on Ctrl-C");
+
+    // SIGTERM (a cancelled CI job) likewise.
+    let terminated = spawn_deploy(&project, &account, "four");
+    wait_for_lock(&project, &account).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &terminated.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let (code, stderr) = finish(terminated);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(holder(&project, &account).is_none(), "released on SIGTERM");
 }
 
 #[tokio::test]
