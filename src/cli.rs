@@ -1806,17 +1806,13 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
                 help: "run the rollback again".into(),
             });
         };
-        let mut report = stacks::deploy::DeployReport {
-            operation: "rollback",
-            environment: env.clone(),
-            stacks: Vec::new(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            alarms: None,
-            alarms_note: None,
-            services,
-            record: None,
-            notifications: Vec::new(),
-        };
+        let mut report = stacks::deploy::DeployReport::new(
+            "rollback",
+            env,
+            Vec::new(),
+            started.elapsed().as_millis() as u64,
+        );
+        report.services = services;
         let mut record = crate::release::record_of(
             crate::release::RecordInput {
                 action: "rollback",

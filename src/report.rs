@@ -424,7 +424,6 @@ impl Report for DeployView<'_> {
 
 /// The services table of a deploy: result, what ran before and after, and why one failed.
 fn services_text(services: &[crate::services::ServiceReport]) -> String {
-    use crate::services::ServiceResult;
     if services.is_empty() {
         return String::new();
     }
@@ -439,11 +438,7 @@ fn services_text(services: &[crate::services::ServiceReport]) -> String {
         "service", "result", "duration"
     );
     for s in services {
-        let result = match s.result {
-            ServiceResult::RolledOut => "rolled out",
-            ServiceResult::Unchanged => "unchanged",
-            ServiceResult::Failed => "FAILED",
-        };
+        let result = s.result.label();
         let change = match &s.outcome {
             Some(o) if o.changed => format!("{} -> {}", o.old, o.new.as_deref().unwrap_or("?")),
             Some(o) => o.old.clone(),

@@ -190,6 +190,17 @@ pub enum ServiceResult {
     Failed,
 }
 
+impl ServiceResult {
+    /// As progress lines and the services table show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RolledOut => "rolled out",
+            Self::Unchanged => "unchanged",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
     pub service: String,
@@ -397,11 +408,7 @@ fn finish(
     };
     ctx.progress.send(Progress::ServiceFinished {
         service: ctx.name.to_string(),
-        result: match report.result {
-            ServiceResult::RolledOut => "rolled out",
-            ServiceResult::Unchanged => "unchanged",
-            ServiceResult::Failed => "FAILED",
-        },
+        result: report.result.label(),
         elapsed_ms: duration_ms,
     });
     report

@@ -139,6 +139,27 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
+    /// A report of stack results; alarms, services, record and notifications are added by
+    /// the steps that produce them.
+    pub fn new(
+        operation: &'static str,
+        environment: &str,
+        stacks: Vec<StackReport>,
+        duration_ms: u64,
+    ) -> Self {
+        Self {
+            operation,
+            environment: environment.to_string(),
+            stacks,
+            duration_ms,
+            alarms: None,
+            alarms_note: None,
+            services: Vec::new(),
+            record: None,
+            notifications: Vec::new(),
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.stacks
             .iter()
@@ -321,17 +342,12 @@ pub async fn deploy(
             }
         })
         .collect();
-    Ok(DeployReport {
-        operation: "deploy",
-        environment: rendered.environment.clone(),
+    Ok(DeployReport::new(
+        "deploy",
+        &rendered.environment,
         stacks,
-        duration_ms: started.elapsed().as_millis() as u64,
-        alarms: None,
-        alarms_note: None,
-        services: Vec::new(),
-        record: None,
-        notifications: Vec::new(),
-    })
+        started.elapsed().as_millis() as u64,
+    ))
 }
 
 /// The parameters a stack should carry: template defaults, then configured values, then

@@ -129,17 +129,12 @@ pub async fn destroy(
             }
         })
         .collect();
-    Ok(DeployReport {
-        operation: "destroy",
-        environment: rendered.environment.clone(),
+    Ok(DeployReport::new(
+        "destroy",
+        &rendered.environment,
         stacks,
-        duration_ms: started.elapsed().as_millis() as u64,
-        alarms: None,
-        alarms_note: None,
-        services: Vec::new(),
-        record: None,
-        notifications: Vec::new(),
-    })
+        started.elapsed().as_millis() as u64,
+    ))
 }
 
 /// Deletes every object version and delete marker of the stack's buckets that its delete
