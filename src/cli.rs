@@ -763,14 +763,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     help: "use lowercase letters, digits and dashes, as `build` or `integration-tests`".into(),
                 });
             }
-            let accepted = crate::release::gate::Accepted {
-                environment: loaded.config.environment.name.clone(),
-                gate: config::Gate::None,
-                commit: None,
-                tag: None,
-                checks: Vec::new(),
-            };
-            let mut origin = origin(cli, &loaded, &accepted);
+            let mut origin = origin(cli, &loaded, None);
             if version.is_some() {
                 origin.version = version.clone();
             }
@@ -1005,7 +998,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         &cli.endpoint_override(),
     ));
     let store = Store::new(&aws, config);
-    let origin = origin(cli, run.loaded, &run.accepted);
+    let origin = origin(cli, run.loaded, Some(&run.accepted));
     let lock = rt.block_on(crate::release::lock(
         &store,
         config,
@@ -1265,27 +1258,32 @@ async fn prepare_rollouts(
     Ok(resolved)
 }
 
-/// Who and what a notification is about: the user, the trace id, the commit and tag (from
-/// GitHub Actions' variables, else from the checkout), and the pipeline run.
+/// Who and what a notification is about: the user, the trace id, the commit and tag (what
+/// the release gate accepted, else GitHub Actions' variables, else the checkout), the run.
 fn origin(
     cli: &Cli,
     loaded: &LoadedConfig,
-    accepted: &crate::release::gate::Accepted,
+    accepted: Option<&crate::release::gate::Accepted>,
 ) -> crate::notify::Origin {
     let host = &cli.host;
+    let repo = crate::git::Repo::new(&loaded.root);
+    let commit = accepted
+        .and_then(|a| a.commit.clone())
+        .or_else(|| host.github_sha.clone())
+        .or_else(|| repo.commit_of("HEAD"));
+    let version = accepted
+        .and_then(|a| a.tag.clone())
+        .or_else(|| host.github_tag.clone())
+        .or_else(|| {
+            commit
+                .as_deref()
+                .and_then(|c| repo.tags_at(c).into_iter().next())
+        });
     crate::notify::Origin {
         who: host.user.clone().unwrap_or_else(|| "unknown".into()),
         trace_id: cli.trace_id.clone(),
-        commit: accepted
-            .commit
-            .clone()
-            .or_else(|| host.github_sha.clone())
-            .or_else(|| crate::git::head_commit(&loaded.root)),
-        version: accepted
-            .tag
-            .clone()
-            .or_else(|| host.github_tag.clone())
-            .or_else(|| crate::git::tag_at_head(&loaded.root)),
+        commit,
+        version,
         link: host.run_url.clone(),
     }
 }
@@ -1513,13 +1511,6 @@ fn audit(cli: &Cli, command: &AuditCommand) -> Result<(String, Exit), Error> {
         report.sort();
         let mut deliveries = Vec::new();
         if notify && !report.clean() {
-            let accepted = crate::release::gate::Accepted {
-                environment: config.environment.name.clone(),
-                gate: config::Gate::None,
-                commit: None,
-                tag: None,
-                checks: Vec::new(),
-            };
             let summary: Vec<String> = report
                 .findings
                 .iter()
@@ -1535,7 +1526,7 @@ fn audit(cli: &Cli, command: &AuditCommand) -> Result<(String, Exit), Error> {
                     )
                 })
                 .collect();
-            let mut notice = origin(cli, &loaded, &accepted).stage_notice(
+            let mut notice = origin(cli, &loaded, None).stage_notice(
                 &format!("{name} audit"),
                 &config.environment.name,
                 crate::notify::Outcome::Failed,

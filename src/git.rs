@@ -105,15 +105,3 @@ impl Repo {
             .collect())
     }
 }
-
-/// The full hash of HEAD.
-pub fn head_commit(dir: &Path) -> Option<String> {
-    Repo::new(dir).commit_of("HEAD")
-}
-
-/// A tag pointing at HEAD, if any (the newest by version order when several do).
-pub fn tag_at_head(dir: &Path) -> Option<String> {
-    let repo = Repo::new(dir);
-    let head = repo.commit_of("HEAD")?;
-    repo.tags_at(&head).into_iter().next()
-}
