@@ -448,31 +448,17 @@ async fn lambda_service(
     let function = format!("{}-{}-{name}", config.project.name, config.environment.name);
     let resource = format!("service {name}");
     let mut findings = Vec::new();
-    let alias = match aws
-        .lambda
-        .get_alias()
-        .function_name(&function)
-        .name(crate::services::lambda::ALIAS)
-        .send()
-        .await
-    {
-        Ok(a) => a,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            return Ok(vec![Finding::new(
-                Severity::High,
-                "lambda.alias",
-                resource,
-                "alias live",
-                "missing",
-                "deploy the service again",
-            )]);
-        }
-        Err(e) => return Err(AwsError::new("GetAlias", e)),
+    let Some(alias) = crate::services::lambda::alias(aws, &function).await? else {
+        return Ok(vec![Finding::new(
+            Severity::High,
+            "lambda.alias",
+            resource,
+            "alias live",
+            "missing",
+            "deploy the service again",
+        )]);
     };
-    let version = alias.function_version().unwrap_or_default().to_string();
+    let version = alias.version.clone();
     if let Some(recorded) = &entry.version
         && recorded != &version
     {
@@ -485,11 +471,7 @@ async fn lambda_service(
             "`facturactl rollback --to <release>` or deploy again; move aliases only through facturactl",
         ));
     }
-    let weights: BTreeMap<String, f64> = alias
-        .routing_config()
-        .and_then(|r| r.additional_version_weights())
-        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-        .unwrap_or_default();
+    let weights: BTreeMap<String, f64> = alias.weights.into_iter().collect();
     let ab = settings.rollout.strategy == crate::config::Strategy::Ab;
     if !weights.is_empty() && !ab {
         findings.push(Finding::new(

@@ -26,12 +26,44 @@ pub fn steps(service: &LambdaService) -> Vec<u32> {
     }
 }
 
-/// Where the alias points now.
+/// Where the `live` alias points now.
 #[derive(Debug, Clone)]
-struct AliasState {
-    version: String,
-    /// An unfinished shift (an interrupted deploy): the other version and its weight.
-    weights: Vec<(String, f64)>,
+pub struct AliasState {
+    pub version: String,
+    /// Versions weighted beside it: an A/B variant, or an unfinished shift.
+    pub weights: Vec<(String, f64)>,
+}
+
+/// The `live` alias of `function`; None when it does not exist. Rollouts, the traffic
+/// commands and the drift audit all read it here.
+pub async fn alias(
+    aws: &crate::aws::AwsContext,
+    function: &str,
+) -> Result<Option<AliasState>, AwsError> {
+    match aws
+        .lambda
+        .get_alias()
+        .function_name(function)
+        .name(ALIAS)
+        .send()
+        .await
+    {
+        Ok(a) => Ok(Some(AliasState {
+            version: a.function_version().unwrap_or("$LATEST").to_string(),
+            weights: a
+                .routing_config()
+                .and_then(|r| r.additional_version_weights())
+                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(AwsError::new("GetAlias", e)),
+    }
 }
 
 pub async fn roll_out(
@@ -41,7 +73,7 @@ pub async fn roll_out(
     alarms: &AlarmWatch<'_>,
 ) -> Result<Outcome, RolloutError> {
     let function = ctx.function_name();
-    let alias = get_alias(ctx, &function).await?;
+    let alias = alias(ctx.aws, &function).await?;
     let live_sha = match &alias {
         Some(a) => Some(code_sha(ctx, &function, &a.version).await?),
         None => None,
@@ -96,7 +128,7 @@ pub async fn restore(
     code_sha256: &str,
 ) -> Result<Outcome, RolloutError> {
     let function = ctx.function_name();
-    let alias = get_alias(ctx, &function).await?;
+    let alias = alias(ctx.aws, &function).await?;
     let old = alias
         .as_ref()
         .map(|a| a.version.clone())
@@ -137,37 +169,6 @@ pub async fn restore(
         format!("version {version}"),
         version.to_string(),
     ))
-}
-
-async fn get_alias(
-    ctx: &ServiceContext<'_>,
-    function: &str,
-) -> Result<Option<AliasState>, RolloutError> {
-    match ctx
-        .aws
-        .lambda
-        .get_alias()
-        .function_name(function)
-        .name(ALIAS)
-        .send()
-        .await
-    {
-        Ok(a) => Ok(Some(AliasState {
-            version: a.function_version().unwrap_or("$LATEST").to_string(),
-            weights: a
-                .routing_config()
-                .and_then(|r| r.additional_version_weights())
-                .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-                .unwrap_or_default(),
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(AwsError::new("GetAlias", e).into()),
-    }
 }
 
 async fn code_sha(

@@ -72,20 +72,15 @@ pub fn function_of(config: &Config, service: &str) -> Result<String, Error> {
 
 /// (control version, variant (version, share 0..1)) of the alias.
 async fn split(aws: &AwsContext, function: &str) -> Result<(String, Option<(String, f64)>), Error> {
-    let alias = aws
-        .lambda
-        .get_alias()
-        .function_name(function)
-        .name(ALIAS)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("GetAlias", e))?;
-    let control = alias.function_version().unwrap_or("$LATEST").to_string();
-    let variant = alias
-        .routing_config()
-        .and_then(|r| r.additional_version_weights())
-        .and_then(|w| w.iter().next().map(|(v, share)| (v.clone(), *share)));
-    Ok((control, variant))
+    match super::lambda::alias(aws, function).await? {
+        Some(alias) => Ok((alias.version, alias.weights.into_iter().next())),
+        None => Err(AwsError {
+            operation: "GetAlias",
+            code: Some("ResourceNotFoundException".into()),
+            message: format!("{function} has no `{ALIAS}` alias: deploy the service first"),
+        }
+        .into()),
+    }
 }
 
 /// The split and each side's figures over the last `window_minutes`.
