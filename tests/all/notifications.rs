@@ -292,28 +292,11 @@ async fn a_revoked_webhook_is_not_retried() {
 
 #[tokio::test]
 async fn a_failed_deploy_names_its_first_failing_resource() {
-    use crate::recorded::{events, pass, stacks};
     let account = Account::new();
     let receiver = Receiver::start(Vec::new());
     let project = project(&account, "");
     // The emulator never fails a stack: the auth stack's create fails in recorded responses.
-    account
-        .script(
-            "cloudformation:DescribeStacks",
-            vec![
-                pass(),
-                stacks("ROLLBACK_IN_PROGRESS"),
-                stacks("ROLLBACK_COMPLETE"),
-            ],
-        )
-        .await;
-    let failed = events("ROLLBACK_COMPLETE", "CREATE_FAILED", "CREATE_IN_PROGRESS");
-    account
-        .script(
-            "cloudformation:DescribeStackEvents",
-            vec![failed.clone(), failed.clone(), failed],
-        )
-        .await;
+    crate::recorded::script_failed_operation(&account, "ROLLBACK", "CREATE").await;
     let (code, stdout, stderr) = run(
         &project,
         &account,

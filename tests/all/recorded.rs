@@ -13,7 +13,7 @@ fn fixture(name: &str) -> String {
         .expect("fixture")
 }
 
-pub(crate) fn stacks(status: &str) -> Value {
+fn stacks(status: &str) -> Value {
     let body = fixture("describe-stacks.xml")
         .replace("STACK_NAME", STACK)
         .replace("STACK_STATUS", status)
@@ -22,7 +22,7 @@ pub(crate) fn stacks(status: &str) -> Value {
 }
 
 /// Events of a failed operation: the user pool failed, the client was cancelled.
-pub(crate) fn events(stack_status: &str, failed: &str, in_progress: &str) -> Value {
+fn events(stack_status: &str, failed: &str, in_progress: &str) -> Value {
     let body = fixture("describe-stack-events.xml")
         .replace("STACK_NAME", STACK)
         .replace("STACK_STATUS", stack_status)
@@ -34,6 +34,32 @@ pub(crate) fn events(stack_status: &str, failed: &str, in_progress: &str) -> Val
 
 pub(crate) fn pass() -> Value {
     json!({"pass": true})
+}
+
+/// The auth stack's next create or update fails and rolls back, in recorded responses:
+/// `rollback` is `ROLLBACK` or `UPDATE_ROLLBACK`, `operation` `CREATE` or `UPDATE`.
+pub(crate) async fn script_failed_operation(account: &Account, rollback: &str, operation: &str) {
+    account
+        .script(
+            "cloudformation:DescribeStacks",
+            vec![
+                pass(),
+                stacks(&format!("{rollback}_IN_PROGRESS")),
+                stacks(&format!("{rollback}_COMPLETE")),
+            ],
+        )
+        .await;
+    let failed = events(
+        &format!("{rollback}_COMPLETE"),
+        &format!("{operation}_FAILED"),
+        &format!("{operation}_IN_PROGRESS"),
+    );
+    account
+        .script(
+            "cloudformation:DescribeStackEvents",
+            vec![failed.clone(), failed.clone(), failed],
+        )
+        .await;
 }
 
 /// A deploy of the local environment's `auth` stack alone.
@@ -51,23 +77,7 @@ fn auth(report: &Value) -> Value {
 async fn a_create_that_fails_and_rolls_back_names_the_resource() {
     let account = Account::new();
     let project = Project::copy();
-    account
-        .script(
-            "cloudformation:DescribeStacks",
-            vec![
-                pass(),
-                stacks("ROLLBACK_IN_PROGRESS"),
-                stacks("ROLLBACK_COMPLETE"),
-            ],
-        )
-        .await;
-    let failed = events("ROLLBACK_COMPLETE", "CREATE_FAILED", "CREATE_IN_PROGRESS");
-    account
-        .script(
-            "cloudformation:DescribeStackEvents",
-            vec![failed.clone(), failed.clone(), failed],
-        )
-        .await;
+    script_failed_operation(&account, "ROLLBACK", "CREATE").await;
 
     let (code, report, stderr) = deploy(&project, &account, &[]);
     assert_eq!(code, Some(1), "{stderr}\n{report}");
@@ -105,27 +115,7 @@ async fn an_update_that_fails_and_rolls_back_is_a_failed_deploy() {
         "          TemporaryPasswordValidityDays: 3",
         "          TemporaryPasswordValidityDays: 2",
     );
-    account
-        .script(
-            "cloudformation:DescribeStacks",
-            vec![
-                pass(),
-                stacks("UPDATE_ROLLBACK_IN_PROGRESS"),
-                stacks("UPDATE_ROLLBACK_COMPLETE"),
-            ],
-        )
-        .await;
-    let failed = events(
-        "UPDATE_ROLLBACK_COMPLETE",
-        "UPDATE_FAILED",
-        "UPDATE_IN_PROGRESS",
-    );
-    account
-        .script(
-            "cloudformation:DescribeStackEvents",
-            vec![failed.clone(), failed.clone(), failed],
-        )
-        .await;
+    script_failed_operation(&account, "UPDATE_ROLLBACK", "UPDATE").await;
 
     let (code, report, stderr) = deploy(&project, &account, &[]);
     assert_eq!(code, Some(1), "{stderr}\n{report}");

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::recorded::pass;
 use crate::rollouts::{project, push_image, service};
 use crate::support::emulator::Account;
 use crate::support::{Project, run_json};
@@ -80,10 +81,6 @@ fn roll_out(project: &Project, account: &Account) -> (Option<i32>, Value, String
         account,
         &["deploy", "--env", "local", "--image", "ocr=v2"],
     )
-}
-
-fn pass() -> Value {
-    json!({"pass": true})
 }
 
 #[tokio::test]
