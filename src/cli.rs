@@ -647,11 +647,10 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 let aws =
                     AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
                 crate::release::store::Store::new(&aws, &loaded.config)
-                    .records()
+                    .records(Some(*limit))
                     .await
             })?;
             records.reverse();
-            records.truncate(*limit);
             let view = report::HistoryView {
                 environment: &loaded.config.environment.name,
                 records: &records,
@@ -1575,7 +1574,7 @@ fn promote(
     let last = rt.block_on(async {
         let aws = AwsContext::new(&source.config.environment, &cli.endpoint_override()).await;
         let store = crate::release::store::Store::new(&aws, &source.config);
-        Ok::<_, crate::error::AwsError>(store.records().await?.pop())
+        Ok::<_, crate::error::AwsError>(store.records(Some(1)).await?.pop())
     })?;
     let refuse = |message: String, help: &str| Error::Refused {
         message,
@@ -1700,7 +1699,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
         &cli.endpoint_override(),
     ));
     let store = crate::release::store::Store::new(&aws, config);
-    let records = rt.block_on(store.records())?;
+    let records = rt.block_on(store.records(None))?;
     let good: Vec<&crate::release::record::Record> =
         records.iter().filter(|r| r.succeeded()).collect();
     let Some(current) = good.last().copied() else {

@@ -180,8 +180,9 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Every record, oldest first.
-    pub async fn records(&self) -> Result<Vec<Record>, AwsError> {
+    /// The newest `newest` records (all when None), oldest first. Keys sort by time, so one
+    /// listing finds them and only those are read.
+    pub async fn records(&self, newest: Option<usize>) -> Result<Vec<Record>, AwsError> {
         let mut keys = Vec::new();
         let mut token = None;
         loop {
@@ -210,6 +211,9 @@ impl<'a> Store<'a> {
             }
         }
         keys.sort();
+        if let Some(n) = newest {
+            keys.drain(..keys.len().saturating_sub(n));
+        }
         let mut records = Vec::with_capacity(keys.len());
         for batch in keys.chunks(16) {
             let reads = batch.iter().map(|k| self.get_json::<Record>(k));
