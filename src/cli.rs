@@ -240,6 +240,11 @@ pub enum Command {
         #[arg(long)]
         version: Option<String>,
     },
+    /// Generate the GitHub Actions workflows from pipelines/*.toml.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -319,6 +324,17 @@ pub enum TrafficCommand {
 pub enum StageResult {
     Success,
     Failure,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Write .github/workflows/*.yml from pipelines/*.toml (and remove generated workflows
+    /// whose definition is gone).
+    Render {
+        /// Write nothing: exit 2 with a diff when the committed workflows are stale.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -486,6 +502,7 @@ fn action_name(command: &Command) -> &'static str {
         Command::Traffic {
             command: Some(_), ..
         } => "traffic.change",
+        Command::Pipeline { .. } => "pipeline.render",
         Command::Config { .. } => "config.show",
         Command::Schema { .. } => "schema",
     }
@@ -510,6 +527,9 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             };
             Ok((report::format(&rules, cli.output), Exit::Ok))
         }
+        Command::Pipeline {
+            command: PipelineCommand::Render { check },
+        } => render_pipelines(cli, *check),
         Command::Config {
             command: ConfigCommand::Show,
         } => {
@@ -863,6 +883,56 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             Ok((report::format(&report, cli.output), exit))
         }
     }
+}
+
+/// `pipeline render`: every definition's workflows, written or (with `check`) compared.
+fn render_pipelines(cli: &Cli, check: bool) -> Result<(String, Exit), Error> {
+    let root = &cli.project_dir;
+    let definitions = crate::pipeline::load_all(root)?;
+    let files: Vec<_> = definitions
+        .iter()
+        .flat_map(crate::pipeline::workflow::render)
+        .collect();
+    let stale = crate::pipeline::compare(root, &files);
+    let mut report = report::PipelineReport {
+        check,
+        files: files.iter().map(|f| f.path.display().to_string()).collect(),
+        stale: stale
+            .diffs
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect(),
+        diff: stale.diffs.iter().map(|(_, d)| d.as_str()).collect(),
+    };
+    if check {
+        let exit = if report.stale.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::Changes
+        };
+        return Ok((report::format(&report, cli.output), exit));
+    }
+    let write = |path: &std::path::Path, text: Option<&str>| {
+        let full = root.join(path);
+        let result = match text {
+            Some(text) => full
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&full, text)),
+            None => std::fs::remove_file(&full),
+        };
+        result.map_err(|source| Error::Write { path: full, source })
+    };
+    for file in &files {
+        if report.stale.contains(&file.path.display().to_string()) {
+            write(&file.path, Some(&file.text))?;
+        }
+    }
+    for orphan in crate::pipeline::orphans(root, &files) {
+        write(&orphan, None)?;
+    }
+    report.diff.clear();
+    Ok((report::format(&report, cli.output), Exit::Ok))
 }
 
 /// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS

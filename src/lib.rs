@@ -15,6 +15,7 @@ pub mod git;
 pub mod graph;
 pub mod logging;
 pub mod notify;
+pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod release;

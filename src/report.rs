@@ -947,3 +947,68 @@ impl Report for AuditView<'_> {
         out
     }
 }
+
+/// `pipeline render`: the generated workflows and which were (or are) out of date.
+#[derive(Serialize)]
+pub struct PipelineReport<'a> {
+    pub check: bool,
+    pub files: Vec<String>,
+    /// Written (render) or stale (`--check`); a removed orphan counts too.
+    pub stale: Vec<String>,
+    /// Unified diffs, committed -> fresh, with `--check`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<&'a str>,
+}
+
+impl Report for PipelineReport<'_> {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        if self.check {
+            if self.stale.is_empty() {
+                let _ = writeln!(out, "{} workflows up to date", self.files.len());
+            } else {
+                for d in &self.diff {
+                    out.push_str(d);
+                }
+                let _ = writeln!(
+                    out,
+                    "stale: {}\n  = help: run `facturactl pipeline render` and commit the result",
+                    self.stale.join(", ")
+                );
+            }
+        } else {
+            for f in &self.files {
+                let state = if self.stale.contains(f) {
+                    "written"
+                } else {
+                    "unchanged"
+                };
+                let _ = writeln!(out, "{state:9}  {f}");
+            }
+            for f in self.stale.iter().filter(|f| !self.files.contains(f)) {
+                let _ = writeln!(out, "{:9}  {f}", "removed");
+            }
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from("### Workflows\n\n");
+        for f in &self.files {
+            let state = if self.stale.contains(f) {
+                "stale"
+            } else {
+                "up to date"
+            };
+            let _ = writeln!(out, "- `{f}`: {state}");
+        }
+        if !self.diff.is_empty() {
+            out.push_str("\n```diff\n");
+            for d in &self.diff {
+                out.push_str(d);
+            }
+            out.push_str("```\n");
+        }
+        out
+    }
+}

@@ -45,14 +45,19 @@ pub fn load(root: &Path, env: &str, rule_ids: &[&str]) -> Result<LoadedConfig, C
     let mut texts = HashMap::new();
     let result = load_inner(root, env, rule_ids, &mut texts);
     result.map_err(|mut errors| {
-        for e in errors.0.iter_mut().filter(|e| !e.sensitive) {
-            e.line_text = texts
-                .get(e.origin.file.as_path())
-                .and_then(|t: &String| t.lines().nth(e.origin.line.saturating_sub(1)))
-                .map(str::to_string);
-        }
+        quote_lines(&mut errors, &texts);
         errors
     })
+}
+
+/// Fills in each error's offending line from the files' texts (never for secrets).
+pub(crate) fn quote_lines(errors: &mut ConfigErrors, texts: &HashMap<PathBuf, String>) {
+    for e in errors.0.iter_mut().filter(|e| !e.sensitive) {
+        e.line_text = texts
+            .get(e.origin.file.as_path())
+            .and_then(|t: &String| t.lines().nth(e.origin.line.saturating_sub(1)))
+            .map(str::to_string);
+    }
 }
 
 fn load_inner(
@@ -102,7 +107,7 @@ fn load_inner(
     }
     let sources = merge::merge(base, overlay);
 
-    let mut config = deserialize(&sources)?;
+    let mut config: Config = deserialize(&sources)?;
     config.environment.name = env.to_string();
     let errors = validate::validate(&config, &sources, rule_ids);
     if !errors.is_empty() {
@@ -115,7 +120,7 @@ fn load_inner(
     })
 }
 
-fn whole_file(path: &Path) -> Origin {
+pub(crate) fn whole_file(path: &Path) -> Origin {
     Origin {
         file: Arc::new(path.to_path_buf()),
         line: 1,
@@ -123,7 +128,7 @@ fn whole_file(path: &Path) -> Origin {
     }
 }
 
-fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
+pub(crate) fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(root.join(relative)).map_err(|e| {
         let what = if e.kind() == std::io::ErrorKind::NotFound {
             "file not found".to_string()
@@ -156,9 +161,11 @@ fn available_environments(root: &Path) -> String {
 }
 
 /// Typed deserialization of the merged tree; an error points at the offending key or value.
-fn deserialize(sources: &Node) -> Result<Config, ConfigErrors> {
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    sources: &Node,
+) -> Result<T, ConfigErrors> {
     let json = sources.to_json();
-    serde_path_to_error::deserialize::<_, Config>(json).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(json).map_err(|e| {
         let path: Vec<PathSegment> = e
             .path()
             .iter()

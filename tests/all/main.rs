@@ -13,6 +13,7 @@ mod forwarder;
 mod harness;
 mod locks;
 mod notifications;
+mod pipelines;
 mod policy;
 mod recorded;
 mod releases;

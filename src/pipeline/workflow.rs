@@ -1,0 +1,578 @@
+//! GitHub Actions workflows from a pipeline definition.
+//!
+//! What makes them safe is decided here, once: credentials through OIDC, third-party actions
+//! pinned by commit, `permissions: {}` at the top and the minimum per job, one GitHub
+//! environment and one concurrency group per deploy, and no `${{ }}` expression inside a
+//! `run:` script (values reach scripts through `env:`). The text is written line by line so
+//! that each pin keeps its version comment and the output is byte-for-byte stable.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{Definition, GENERATED_MARK, NotifyOn, Pipeline, Trigger, WORKFLOWS_DIR, WorkflowFile};
+
+/// The actions every pipeline uses; a definition must pin each.
+pub const REQUIRED_ACTIONS: &[&str] = &[
+    "checkout",
+    "setup-python",
+    "configure-aws-credentials",
+    "upload-artifact",
+    "download-artifact",
+];
+
+/// The workflows of one definition: `<name>.yml`, and `audit.yml` when it has audits.
+pub fn render(definition: &Definition) -> Vec<WorkflowFile> {
+    let p = &definition.pipeline;
+    let source = definition.file.display().to_string();
+    let mut files = vec![WorkflowFile {
+        path: Path::new(WORKFLOWS_DIR).join(format!("{}.yml", p.pipeline.name)),
+        text: platform(definition, &source),
+    }];
+    if p.audit.is_some() {
+        files.push(WorkflowFile {
+            path: Path::new(WORKFLOWS_DIR).join(format!("{}-audit.yml", p.pipeline.name)),
+            text: audit(definition, &source),
+        });
+    }
+    files
+}
+
+fn header(out: &mut String, source: &str, name: &str) {
+    let _ = writeln!(out, "{GENERATED_MARK} from {source}: do not edit.");
+    let _ = writeln!(
+        out,
+        "# Change the definition and run `facturactl pipeline render`; CI fails while this file is stale."
+    );
+    let _ = writeln!(out, "name: {name}");
+}
+
+/// `uses: owner/repo@sha # version` for a pinned action.
+fn uses(p: &Pipeline, action: &str) -> String {
+    match p.actions.get(action) {
+        Some(pin) => format!("{}@{} # {}", pin.repo, pin.sha, pin.version),
+        // `check` refuses a definition without the pin; this keeps render total.
+        None => format!("{action}@unpinned"),
+    }
+}
+
+/// A YAML double-quoted scalar.
+fn quoted(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A POSIX shell single-quoted word.
+fn shell_word(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn shell_words(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| shell_word(v))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One job's opening lines, up to `steps:`.
+struct Job<'a> {
+    id: &'a str,
+    name: &'a str,
+    needs: Vec<String>,
+    condition: Option<&'a str>,
+    environment: Option<&'a str>,
+    concurrency: Option<String>,
+    /// Besides `contents: read`.
+    id_token: bool,
+}
+
+impl Job<'_> {
+    fn open(&self, out: &mut String, p: &Pipeline) {
+        let _ = writeln!(out, "  {}:", self.id);
+        let _ = writeln!(out, "    name: {}", quoted(self.name));
+        if !self.needs.is_empty() {
+            let _ = writeln!(out, "    needs: [{}]", self.needs.join(", "));
+        }
+        if let Some(condition) = self.condition {
+            let _ = writeln!(out, "    if: {condition}");
+        }
+        let _ = writeln!(out, "    runs-on: {}", p.pipeline.runner);
+        let _ = writeln!(out, "    timeout-minutes: {}", p.pipeline.timeout_minutes);
+        if let Some(environment) = self.environment {
+            let _ = writeln!(out, "    environment: {environment}");
+        }
+        if let Some(group) = &self.concurrency {
+            let _ = writeln!(out, "    concurrency:");
+            let _ = writeln!(out, "      group: {group}");
+            // A deploy that has started is never cancelled by the next one: it queues.
+            let _ = writeln!(out, "      cancel-in-progress: false");
+        }
+        let _ = writeln!(out, "    permissions:");
+        let _ = writeln!(out, "      contents: read");
+        if self.id_token {
+            let _ = writeln!(out, "      id-token: write");
+        }
+        let _ = writeln!(out, "    steps:");
+    }
+}
+
+fn checkout(out: &mut String, p: &Pipeline, full_history: bool) {
+    let _ = writeln!(out, "      - uses: {}", uses(p, "checkout"));
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          persist-credentials: false");
+    if full_history {
+        // The release gate needs the tags and main's history.
+        let _ = writeln!(out, "          fetch-depth: 0");
+    }
+}
+
+fn setup_python(out: &mut String, p: &Pipeline) {
+    let _ = writeln!(out, "      - uses: {}", uses(p, "setup-python"));
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(
+        out,
+        "          python-version: {}",
+        quoted(&p.pipeline.python_version)
+    );
+}
+
+fn aws_credentials(out: &mut String, p: &Pipeline, role: &str, region: &str, session: &str) {
+    let _ = writeln!(out, "      - name: AWS credentials (OIDC)");
+    let _ = writeln!(
+        out,
+        "        uses: {}",
+        uses(p, "configure-aws-credentials")
+    );
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          role-to-assume: {role}");
+    let _ = writeln!(out, "          role-session-name: {session}");
+    let _ = writeln!(out, "          aws-region: {region}");
+}
+
+fn run(out: &mut String, name: &str, env: &[(&str, String)], script: &str) {
+    let _ = writeln!(out, "      - name: {}", quoted(name));
+    if !env.is_empty() {
+        let _ = writeln!(out, "        env:");
+        for (key, value) in env {
+            let _ = writeln!(out, "          {key}: {value}");
+        }
+    }
+    if needs_block(script) {
+        let _ = writeln!(out, "        run: |");
+        for line in script.lines() {
+            let _ = writeln!(out, "          {line}");
+        }
+    } else {
+        let _ = writeln!(out, "        run: {script}");
+    }
+}
+
+/// The composite action at the repository root, installing the pinned facturactl.
+fn facturactl(out: &mut String, p: &Pipeline, name: &str, args: &str) {
+    let _ = writeln!(out, "      - name: {}", quoted(name));
+    let _ = writeln!(out, "        uses: ./");
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(
+        out,
+        "          version: {}",
+        quoted(&p.pipeline.facturactl_version)
+    );
+    let _ = writeln!(out, "          args: {}", quoted(args));
+}
+
+fn account_of(role: &str) -> &str {
+    role.strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("", |(account, _)| account)
+}
+
+const ON_BRANCH: &str = "github.event_name == 'push' && github.ref_type == 'branch'";
+const ON_TAG: &str = "github.event_name == 'push' && github.ref_type == 'tag'";
+
+fn platform(definition: &Definition, source: &str) -> String {
+    let p = &definition.pipeline;
+    let s = &p.pipeline;
+    let mut out = String::new();
+    header(&mut out, source, &s.name);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "on:");
+    let _ = writeln!(out, "  push:");
+    let _ = writeln!(out, "    branches: [{}]", quoted(&s.branch));
+    let _ = writeln!(out, "    tags: [{}]", quoted(&s.release_tags));
+    let _ = writeln!(out, "  pull_request:");
+    let _ = writeln!(out, "    branches: [{}]", quoted(&s.branch));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "permissions: {{}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "jobs:");
+
+    let mut checks = Vec::new();
+    if !p.lint.python.is_empty() {
+        checks.push("lint-python".to_string());
+        lint_python(&mut out, p);
+    }
+    if p.lint.rust {
+        checks.push("lint-rust".to_string());
+        lint_rust(&mut out, p);
+    }
+    if !p.test.python.is_empty() || p.test.rust {
+        checks.push("test".to_string());
+        test(&mut out, p);
+    }
+    let mut images = Vec::new();
+    let branch_env = p
+        .deploy
+        .iter()
+        .find(|(_, stage)| stage.trigger == Trigger::Branch)
+        .and_then(|(env, _)| definition.environments.get(env));
+    for image in &p.build.images {
+        let id = format!("image-{}", image.service);
+        let repository = branch_env
+            .and_then(|c| c.services.get(&image.service))
+            .and_then(|s| s.ecs.as_ref())
+            .map_or(image.service.as_str(), |e| e.repository.as_str());
+        image_job(&mut out, p, image, repository, &id, &checks);
+        images.push(id);
+    }
+    let mut deploys = Vec::new();
+    for (env, stage) in &p.deploy {
+        let id = format!("deploy-{env}");
+        let needs = match stage.trigger {
+            Trigger::Branch => [checks.clone(), images.clone()].concat(),
+            Trigger::Tag => checks.clone(),
+        };
+        let region = definition
+            .environments
+            .get(env)
+            .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+        deploy_job(&mut out, p, (env, region), stage, &id, needs);
+        deploys.push(id);
+    }
+    notify_job(&mut out, definition, [checks, images, deploys].concat());
+    out
+}
+
+fn lint_python(out: &mut String, p: &Pipeline) {
+    Job {
+        id: "lint-python",
+        name: "lint (Python: black, flake8)",
+        needs: vec![],
+        condition: None,
+        environment: None,
+        concurrency: None,
+        id_token: false,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    setup_python(out, p);
+    let paths = shell_words(&p.lint.python);
+    run(
+        out,
+        "Install the linters",
+        &[],
+        &format!(
+            "python -m pip install {}",
+            shell_words(&p.lint.python_tools)
+        ),
+    );
+    run(out, "Black", &[], &format!("black --check --diff {paths}"));
+    run(out, "flake8 (PEP 8)", &[], &format!("flake8 {paths}"));
+}
+
+fn lint_rust(out: &mut String, p: &Pipeline) {
+    Job {
+        id: "lint-rust",
+        name: "lint (Rust: fmt, clippy)",
+        needs: vec![],
+        condition: None,
+        environment: None,
+        concurrency: None,
+        id_token: false,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    run(out, "Toolchain", &[], "rustup component add rustfmt clippy");
+    run(out, "rustfmt", &[], "cargo fmt --check");
+    run(
+        out,
+        "clippy",
+        &[],
+        "cargo clippy --all-targets --locked -- -D warnings",
+    );
+}
+
+fn test(out: &mut String, p: &Pipeline) {
+    Job {
+        id: "test",
+        name: "tests",
+        needs: vec![],
+        condition: None,
+        environment: None,
+        concurrency: None,
+        id_token: false,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    if !p.test.python.is_empty() {
+        setup_python(out, p);
+        run(
+            out,
+            "Install the test tools",
+            &[],
+            &format!(
+                "python -m pip install {}",
+                shell_words(&p.test.python_tools)
+            ),
+        );
+        run(
+            out,
+            "pytest",
+            &[],
+            &format!("python -m pytest {}", shell_words(&p.test.python)),
+        );
+    }
+    if p.test.rust {
+        run(out, "cargo test", &[], "cargo test --locked");
+    }
+}
+
+fn image_job(
+    out: &mut String,
+    p: &Pipeline,
+    image: &super::Image,
+    repository: &str,
+    id: &str,
+    checks: &[String],
+) {
+    let name = format!("image ({})", image.service);
+    Job {
+        id,
+        name: &name,
+        needs: checks.to_vec(),
+        condition: Some(ON_BRANCH),
+        environment: None,
+        concurrency: None,
+        id_token: true,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        &p.build.role_arn,
+        &p.build.region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    let dockerfile = image
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| format!("{}/Dockerfile", image.context));
+    let env = [
+        ("SERVICE", quoted(&image.service)),
+        ("CONTEXT", quoted(&image.context)),
+        ("DOCKERFILE", quoted(&dockerfile)),
+        (
+            "REGISTRY",
+            quoted(&format!(
+                "{}.dkr.ecr.{}.amazonaws.com",
+                account_of(&p.build.role_arn),
+                p.build.region
+            )),
+        ),
+        ("REPOSITORY", quoted(repository)),
+        ("REGION", quoted(&p.build.region)),
+        ("COMMIT", "${{ github.sha }}".to_string()),
+    ];
+    let script = r#"set -euo pipefail
+aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+image="$REGISTRY/$REPOSITORY:$COMMIT"
+docker build --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
+docker push "$image"
+digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$image")"
+mkdir -p image-artifacts
+jq -n --arg s "$SERVICE" --arg d "$digest" '{services: {($s): {image: $d}}}' > "image-artifacts/$SERVICE.json""#;
+    run(out, "Build and push", &env, script);
+    let _ = writeln!(out, "      - uses: {}", uses(p, "upload-artifact"));
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          name: {id}");
+    let _ = writeln!(
+        out,
+        "          path: image-artifacts/{}.json",
+        image.service
+    );
+    let _ = writeln!(out, "          if-no-files-found: error");
+    let _ = writeln!(out, "          retention-days: 7");
+}
+
+fn deploy_job(
+    out: &mut String,
+    p: &Pipeline,
+    (env, region): (&str, &str),
+    stage: &super::DeployStage,
+    id: &str,
+    needs: Vec<String>,
+) {
+    let name = format!("deploy ({env})");
+    let condition = match stage.trigger {
+        Trigger::Branch => ON_BRANCH,
+        Trigger::Tag => ON_TAG,
+    };
+    Job {
+        id,
+        name: &name,
+        needs,
+        condition: Some(condition),
+        environment: Some(env),
+        concurrency: Some(format!("deploy-{env}")),
+        id_token: true,
+    }
+    .open(out, p);
+    checkout(out, p, true);
+    let args = match &stage.promote_from {
+        Some(source) => format!("promote --from {source} --to {env} --yes"),
+        None if p.build.images.is_empty() => format!("deploy --env {env} --yes"),
+        None => {
+            let _ = writeln!(out, "      - uses: {}", uses(p, "download-artifact"));
+            let _ = writeln!(out, "        with:");
+            let _ = writeln!(out, "          pattern: image-*");
+            let _ = writeln!(out, "          path: image-artifacts");
+            let _ = writeln!(out, "          merge-multiple: true");
+            run(
+                out,
+                "Artifacts file",
+                &[],
+                "jq -s '{services: (map(.services) | add)}' image-artifacts/*.json > artifacts.json",
+            );
+            format!("deploy --env {env} --artifacts artifacts.json --yes")
+        }
+    };
+    aws_credentials(
+        out,
+        p,
+        &stage.role_arn,
+        region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    facturactl(out, p, &format!("facturactl {args}"), &args);
+}
+
+fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
+    let p = &definition.pipeline;
+    let env = &p.notify.environment;
+    let Some(stage) = p.deploy.get(env) else {
+        return;
+    };
+    let region = definition
+        .environments
+        .get(env)
+        .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+    let condition = match p.notify.on {
+        NotifyOn::Failure => {
+            "always() && github.event_name == 'push' && contains(needs.*.result, 'failure')"
+        }
+        NotifyOn::Always => "always() && github.event_name == 'push'",
+    };
+    Job {
+        id: "notify",
+        name: "notify",
+        needs,
+        condition: Some(condition),
+        environment: Some(env),
+        concurrency: None,
+        id_token: true,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        &stage.role_arn,
+        region,
+        "notify-${{ github.run_id }}",
+    );
+    let _ = writeln!(out, "      - name: \"facturactl notify\"");
+    let _ = writeln!(out, "        uses: ./");
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(
+        out,
+        "          version: {}",
+        quoted(&p.pipeline.facturactl_version)
+    );
+    let _ = writeln!(
+        out,
+        "          args: >-\n            notify --env {env} --stage pipeline\n            --result ${{{{ contains(needs.*.result, 'failure') && 'failure' || 'success' }}}}"
+    );
+}
+
+fn audit(definition: &Definition, source: &str) -> String {
+    let p = &definition.pipeline;
+    let Some(audit) = &p.audit else {
+        return String::new();
+    };
+    let mut out = String::new();
+    header(&mut out, source, &format!("{}-audit", p.pipeline.name));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "on:");
+    let _ = writeln!(out, "  schedule:");
+    let _ = writeln!(out, "    - cron: {}", quoted(&audit.schedule));
+    let _ = writeln!(out, "  workflow_dispatch:");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "permissions: {{}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "jobs:");
+    for (env, role) in &audit.roles {
+        let id = format!("audit-{env}");
+        let name = format!("audit ({env})");
+        Job {
+            id: &id,
+            name: &name,
+            needs: vec![],
+            condition: None,
+            environment: None,
+            concurrency: Some(format!("audit-{env}")),
+            id_token: true,
+        }
+        .open(&mut out, p);
+        checkout(&mut out, p, false);
+        let region = definition
+            .environments
+            .get(env)
+            .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+        aws_credentials(
+            &mut out,
+            p,
+            role,
+            region,
+            &format!("{id}-${{{{ github.run_id }}}}"),
+        );
+        facturactl(
+            &mut out,
+            p,
+            "drift",
+            &format!("audit drift --env {env} --notify"),
+        );
+        // The alarm audit runs even when drift was found (exit 2).
+        let _ = writeln!(out, "      - name: \"alarms\"");
+        let _ = writeln!(out, "        if: ${{{{ !cancelled() }}}}");
+        let _ = writeln!(out, "        uses: ./");
+        let _ = writeln!(out, "        with:");
+        let _ = writeln!(
+            out,
+            "          version: {}",
+            quoted(&p.pipeline.facturactl_version)
+        );
+        let _ = writeln!(
+            out,
+            "          args: {}",
+            quoted(&format!("audit alarms --env {env} --notify"))
+        );
+    }
+    out
+}
+
+/// Whether a script must be a block scalar to stay one YAML string.
+fn needs_block(script: &str) -> bool {
+    script.contains('\n')
+        || script.contains(": ")
+        || script.contains(" #")
+        || script.starts_with(['\'', '"', '{', '[', '*', '&', '!', '|', '>', '%', '@', '`'])
+}

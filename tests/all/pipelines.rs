@@ -1,0 +1,157 @@
+//! `pipeline render`: the committed workflows are what the definitions render, `--check`
+//! catches a hand edit, and a bad definition is refused with its file and line.
+
+use crate::support::{Project, repo_root};
+
+/// A project copy with the pipeline definitions and the committed workflows.
+fn project() -> Project {
+    let project = Project::copy();
+    let root = repo_root();
+    for file in [
+        "pipelines/platform.toml",
+        ".github/workflows/platform.yml",
+        ".github/workflows/platform-audit.yml",
+        ".github/workflows/ci.yml",
+    ] {
+        project.write(
+            file,
+            &std::fs::read_to_string(root.join(file)).expect("committed file"),
+        );
+    }
+    project
+}
+
+#[test]
+fn committed_workflows_are_the_rendered_ones() {
+    let project = project();
+    project
+        .cmd()
+        .args(["pipeline", "render", "--check"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("2 workflows up to date"));
+    insta::assert_snapshot!(
+        "platform_workflow",
+        project.read(".github/workflows/platform.yml")
+    );
+    insta::assert_snapshot!(
+        "platform_audit_workflow",
+        project.read(".github/workflows/platform-audit.yml")
+    );
+}
+
+#[test]
+fn check_fails_with_a_diff_on_a_hand_edit_and_render_repairs_it() {
+    let project = project();
+    project.replace(
+        ".github/workflows/platform.yml",
+        "      contents: read\n      id-token: write",
+        "      contents: write\n      id-token: write",
+    );
+    let out = project
+        .cmd()
+        .args(["pipeline", "render", "--check"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--- a/.github/workflows/platform.yml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("-      contents: write"), "{stdout}");
+    assert!(stdout.contains("+      contents: read"), "{stdout}");
+    assert!(
+        stdout.contains("stale: .github/workflows/platform.yml"),
+        "{stdout}"
+    );
+
+    // A generated workflow whose definition is gone is stale too, and render removes it.
+    project.write(
+        ".github/workflows/old.yml",
+        &format!("{}\nname: old\n", facturactl::pipeline::GENERATED_MARK),
+    );
+    project
+        .cmd()
+        .args(["pipeline", "render"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "written    .github/workflows/platform.yml",
+        ))
+        .stdout(predicates::str::contains(
+            "removed    .github/workflows/old.yml",
+        ));
+    assert!(!project.path().join(".github/workflows/old.yml").exists());
+    // The hand-written CI workflow is not generated: left alone.
+    assert!(project.path().join(".github/workflows/ci.yml").exists());
+    project
+        .cmd()
+        .args(["pipeline", "render", "--check"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_bad_definition_names_file_and_line_and_writes_nothing() {
+    let cases = [
+        (
+            r#"sha = "11bd71901bbe5b1630ceea73d27597364c9af683""#,
+            r#"sha = "v4.2.2""#,
+            "action `checkout` is not pinned to a commit",
+        ),
+        (
+            r#"role_arn = "arn:aws:iam::345678901234:role/facturascan-deploy-production""#,
+            r#"role_arn = "arn:aws:iam::210987654321:role/facturascan-deploy-production""#,
+            "the role is in account 210987654321, the environment in 345678901234",
+        ),
+        (
+            "[deploy.production]\ntrigger = \"tag\"",
+            "[deploy.production]\ntrigger = \"branch\"",
+            "production environment `production` deploys on every push",
+        ),
+        (
+            "service = \"backend\"",
+            "service = \"parser\"",
+            "`parser` is not an ECS service of deploy.toml",
+        ),
+        (
+            "[notify]\nenvironment = \"staging\"",
+            "[notify]\nenvironment = \"qa\"",
+            "`qa` is not a valid environment",
+        ),
+        (
+            "timeout_minutes = 45",
+            "timeout_minutes = 45\ntimeout = 3",
+            "unknown key `timeout`",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let project = project();
+        project.replace("pipelines/platform.toml", from, to);
+        // The error points at the last line of the replacement.
+        let text = project.read("pipelines/platform.toml");
+        let at = text.find(to).expect("replaced");
+        let line = text[..at].matches('\n').count() + to.lines().count();
+        let before = project.read(".github/workflows/platform.yml");
+        project.replace(
+            ".github/workflows/platform.yml",
+            "name: platform",
+            "name: edited",
+        );
+        let out = project
+            .cmd()
+            .args(["pipeline", "render"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{message}: {stderr}");
+        assert!(stderr.contains(message), "{message}: {stderr}");
+        assert!(
+            stderr.contains(&format!("pipelines/platform.toml:{line}:")),
+            "{message}: want line {line}: {stderr}"
+        );
+        // Nothing written: the hand edit is still there.
+        assert_ne!(project.read(".github/workflows/platform.yml"), before);
+    }
+}
