@@ -60,9 +60,9 @@ pub struct Cli {
     #[arg(skip)]
     pub aws_endpoint_url: Option<String>,
 
-    /// Progress as a live view (a terminal with text logs), filled in by `run`.
+    /// How progress is shown, decided by `run` from the host.
     #[arg(skip)]
-    pub live_progress: bool,
+    pub progress: ProgressStyle,
 
     /// The process's host facts and run identity, filled in by `run`.
     #[arg(skip)]
@@ -326,6 +326,18 @@ pub enum StageResult {
     Failure,
 }
 
+/// How progress events reach stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// One line per event (CI, pipes, JSON logs).
+    #[default]
+    Lines,
+    /// A view redrawn in place (a terminal with text logs).
+    Live,
+    /// One collapsible log group per stack and service (a GitHub Actions step).
+    GithubGroups,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
     /// Write .github/workflows/*.yml from pipelines/*.toml (and remove generated workflows
@@ -363,6 +375,8 @@ pub struct Host {
     pub github_tag: Option<String>,
     /// The workflow run's page, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
     pub run_url: Option<String>,
+    /// `GITHUB_ACTIONS=true`: the step's summary and output files.
+    pub github: Option<crate::github::Step>,
 }
 
 impl Host {
@@ -386,6 +400,12 @@ impl Host {
                 }
                 _ => None,
             },
+            github: (var("GITHUB_ACTIONS").as_deref() == Some("true")).then(|| {
+                crate::github::Step {
+                    summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+                    output: var("GITHUB_OUTPUT").map(PathBuf::from),
+                }
+            }),
         }
     }
 }
@@ -408,9 +428,15 @@ pub fn run(mut cli: Cli, host: Host) -> Exit {
     cli.trace_id = identity.trace_id.clone();
     cli.host = host;
     let json_logs = logging::init(cli.log_format, cli.host.in_ci, cli.verbose, identity);
-    cli.live_progress = !json_logs && !cli.host.in_ci && {
+    cli.progress = if cli.host.github.is_some() {
+        ProgressStyle::GithubGroups
+    } else if !json_logs && !cli.host.in_ci && {
         use std::io::IsTerminal;
         std::io::stderr().is_terminal()
+    } {
+        ProgressStyle::Live
+    } else {
+        ProgressStyle::Lines
     };
     let action = action_name(&cli.command);
     let started = Instant::now();
@@ -460,9 +486,54 @@ pub fn run(mut cli: Cli, host: Host) -> Exit {
             }
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "{error}");
+            drop(stderr);
+            if cli.host.github.is_some() {
+                github_failure(&cli, action, &error);
+            }
             error.exit()
         }
     }
+}
+
+/// A failed command in a GitHub Actions step: annotations (on the file and line for
+/// configuration errors, so they show on the pull request), the error in the step summary,
+/// and the `result` output.
+fn github_failure(cli: &Cli, action: &str, error: &Error) {
+    let mut annotations = Vec::new();
+    match error {
+        Error::Config(errors) => {
+            for e in &errors.0 {
+                annotations.push(crate::github::config_annotation(e, &cli.project_dir));
+            }
+        }
+        other => annotations.push(crate::github::annotation(
+            crate::github::Level::Error,
+            None,
+            &format!("facturactl {action}"),
+            other.to_string().trim_start_matches("error: "),
+        )),
+    }
+    let mut stderr = std::io::stderr().lock();
+    for line in annotations {
+        let _ = writeln!(stderr, "{line}");
+    }
+    drop(stderr);
+    let exit = error.exit();
+    if let Some(step) = &cli.host.github {
+        let summary = format!(
+            "### facturactl {action}: {}\n\n```text\n{}\n```\n",
+            exit_result(exit),
+            error.to_string().trim_end()
+        );
+        if let Err(e) = step.append_summary(&summary) {
+            tracing::warn!("the step summary could not be written: {e}");
+        }
+    }
+    let mut outputs = vec![("result", exit_result(exit).to_string())];
+    if let Some(env) = &cli.env {
+        outputs.insert(0, ("environment", env.clone()));
+    }
+    set_outputs(cli, &outputs);
 }
 
 fn print_stdout(text: &str) {
@@ -574,7 +645,29 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             } else {
                 Exit::Ok
             };
-            Ok((report::format(&report::PlanView(&plan), cli.output), exit))
+            let changed: Vec<&str> = plan
+                .stacks
+                .iter()
+                .filter(|s| s.action != stacks::plan::PlanAction::NoChange)
+                .map(|s| s.stack.as_str())
+                .collect();
+            set_outputs(
+                cli,
+                &[
+                    ("environment", plan.environment.clone()),
+                    ("changed-stacks", changed.join(",")),
+                    (
+                        "result",
+                        if plan.has_changes() {
+                            "changes"
+                        } else {
+                            "succeeded"
+                        }
+                        .to_string(),
+                    ),
+                ],
+            );
+            Ok((present(cli, &report::PlanView(&plan)), exit))
         }
         Command::Deploy {
             stacks,
@@ -598,10 +691,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             let production = loaded.config.environment.tier == config::Tier::Production;
             if *dry_run {
                 let plan = run_plan(cli, &loaded, &rendered, stacks, false)?;
-                return Ok((
-                    report::format(&report::PlanView(&plan), cli.output),
-                    Exit::Ok,
-                ));
+                return Ok((present(cli, &report::PlanView(&plan)), Exit::Ok));
             }
             if !yes {
                 confirm_destructive(cli, &loaded, &rendered, stacks, production)?;
@@ -633,10 +723,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
         } => {
             let loaded = load(cli)?;
             let accepted = gate(cli, &loaded, tag.clone(), None)?;
-            Ok((
-                report::format(&report::GateView(&accepted), cli.output),
-                Exit::Ok,
-            ))
+            Ok((present(cli, &report::GateView(&accepted)), Exit::Ok))
         }
         Command::Status => {
             let loaded = load(cli)?;
@@ -759,10 +846,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 report.changed = changed;
                 Ok::<_, Error>(report)
             })?;
-            Ok((
-                report::format(&report::TrafficView(&report), cli.output),
-                Exit::Ok,
-            ))
+            Ok((present(cli, &report::TrafficView(&report)), Exit::Ok))
         }
         Command::Notify {
             stage,
@@ -803,13 +887,13 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                     AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
                 crate::notify::send(&aws, &loaded.config, &notice).await
             });
-            warn_undelivered(&deliveries);
+            warn_undelivered(cli, &deliveries);
             let view = report::NotifyView {
                 notice: &notice,
                 notifications: &deliveries,
             };
             Ok((
-                report::format(&view, cli.output),
+                present(cli, &view),
                 notification_exit(Exit::Ok, &deliveries, &loaded.config),
             ))
         }
@@ -834,12 +918,12 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             }
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
-            let report = with_progress(&rt, cli.live_progress, async |progress| {
+            let report = with_progress(&rt, cli.progress, async |progress| {
                 let aws = AwsContext::new(env, &endpoint).await;
                 stacks::destroy::destroy(&aws, &rendered, usize::from(*max_concurrency), progress)
                     .await
             })?;
-            Ok(deploy_outcome(&report, cli.output))
+            Ok(deploy_outcome(cli, &report, None))
         }
         Command::Alarms { command } => {
             let (loaded, rendered) = load_checked(cli)?;
@@ -856,10 +940,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 } if report.has_changes() => Exit::Changes,
                 _ => Exit::Ok,
             };
-            Ok((
-                report::format(&report::AlarmsView(&report), cli.output),
-                exit,
-            ))
+            Ok((present(cli, &report::AlarmsView(&report)), exit))
         }
         Command::Validate { explain: false } => {
             let loaded = load(cli)?;
@@ -880,8 +961,71 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             } else {
                 Exit::Ok
             };
-            Ok((report::format(&report, cli.output), exit))
+            Ok((present(cli, &report), exit))
         }
+    }
+}
+
+/// The printed result; in a GitHub Actions step its Markdown also goes to the step summary.
+fn present<R: report::Report>(cli: &Cli, report: &R) -> String {
+    if let Some(step) = &cli.host.github
+        && let Err(e) = step.append_summary(&report.markdown())
+    {
+        tracing::warn!("the step summary could not be written: {e}");
+    }
+    report::format(report, cli.output)
+}
+
+/// Step outputs, in a GitHub Actions step.
+fn set_outputs(cli: &Cli, outputs: &[(&str, String)]) {
+    if let Some(step) = &cli.host.github
+        && let Err(e) = step.set_outputs(outputs)
+    {
+        tracing::warn!("the step outputs could not be written: {e}");
+    }
+}
+
+/// What a workflow's later steps need from a deploy, promotion, rollback or destroy.
+fn deploy_outputs(
+    report: &stacks::deploy::DeployReport,
+    exit: Exit,
+    version: Option<String>,
+) -> Vec<(&'static str, String)> {
+    let changed: Vec<&str> = report
+        .stacks
+        .iter()
+        .filter(|s| {
+            use stacks::deploy::Action;
+            matches!(
+                s.action,
+                Action::Create | Action::Update | Action::Recreate | Action::Delete
+            )
+        })
+        .map(|s| s.stack.as_str())
+        .collect();
+    let digests: serde_json::Map<String, serde_json::Value> = report
+        .services
+        .iter()
+        .map(|s| (s.service.clone(), s.artifact.clone().into()))
+        .collect();
+    vec![
+        ("environment", report.environment.clone()),
+        ("version", version.unwrap_or_default()),
+        ("changed-stacks", changed.join(",")),
+        ("digests", serde_json::Value::Object(digests).to_string()),
+        ("result", exit_result(exit).to_string()),
+    ]
+}
+
+/// The word for an exit in outputs and logs.
+fn exit_result(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Ok => "succeeded",
+        Exit::Changes => "changes",
+        Exit::Warning => "warning",
+        Exit::Refused => "refused",
+        Exit::Error => "failed",
+        Exit::Interrupted => "interrupted",
     }
 }
 
@@ -910,7 +1054,7 @@ fn render_pipelines(cli: &Cli, check: bool) -> Result<(String, Exit), Error> {
         } else {
             Exit::Changes
         };
-        return Ok((report::format(&report, cli.output), exit));
+        return Ok((present(cli, &report), exit));
     }
     let write = |path: &std::path::Path, text: Option<&str>| {
         let full = root.join(path);
@@ -985,13 +1129,19 @@ fn run_plan(
 }
 
 /// The printed report of a deploy or destroy, and exit 1 when any stack did not succeed.
-fn deploy_outcome(report: &stacks::deploy::DeployReport, output: OutputFormat) -> (String, Exit) {
+fn deploy_outcome(
+    cli: &Cli,
+    report: &stacks::deploy::DeployReport,
+    origin: Option<&crate::notify::Origin>,
+) -> (String, Exit) {
     let exit = if report.failed() {
         Exit::Error
     } else {
         Exit::Ok
     };
-    (report::format(&report::DeployView(report), output), exit)
+    let version = origin.and_then(|o| o.version.clone().or_else(|| o.commit.clone()));
+    set_outputs(cli, &deploy_outputs(report, exit, version));
+    (present(cli, &report::DeployView(report)), exit)
 }
 
 /// The artifacts of a run: as named (resolved inside the lock), or already resolved.
@@ -1133,10 +1283,10 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
             "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
         );
     }
-    warn_undelivered(&deliveries);
+    warn_undelivered(cli, &deliveries);
     let mut report = result?;
     report.notifications = deliveries;
-    let (text, exit) = deploy_outcome(&report, cli.output);
+    let (text, exit) = deploy_outcome(cli, &report, Some(&origin));
     Ok((text, notification_exit(exit, &report.notifications, config)))
 }
 
@@ -1172,7 +1322,7 @@ async fn deploy_locked(
     let partial = run.options.only.is_some();
     // The current record (what the new one carries over) is read while the stacks deploy.
     let (report, current) = tokio::join!(
-        progress_scope(cli.live_progress, async |progress| {
+        progress_scope(cli.progress, async |progress| {
             // The alarms are read while the stacks deploy (one round trip saved).
             let (report, live_alarms) = tokio::join!(
                 stacks::deploy::deploy(aws, run.rendered, &run.options, progress),
@@ -1358,9 +1508,18 @@ fn origin(
 }
 
 /// A warning on stderr for each channel not reached (the report lists them too).
-fn warn_undelivered(deliveries: &[crate::notify::Delivery]) {
+fn warn_undelivered(cli: &Cli, deliveries: &[crate::notify::Delivery]) {
     for warning in crate::notify::failures(deliveries) {
         tracing::warn!(result = "warning", "{warning}");
+        if cli.host.github.is_some() {
+            let line = crate::github::annotation(
+                crate::github::Level::Warning,
+                None,
+                "facturactl: notification not delivered",
+                &warning,
+            );
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
     }
 }
 
@@ -1480,23 +1639,37 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// On a terminal (text logs), a live view redrawn in place; elsewhere one line per event.
 fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
-    live: bool,
+    style: ProgressStyle,
     work: impl AsyncFnOnce(&ProgressSink) -> T,
 ) -> T {
-    rt.block_on(progress_scope(live, work))
+    rt.block_on(progress_scope(style, work))
 }
 
-async fn progress_scope<T>(live: bool, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+async fn progress_scope<T>(style: ProgressStyle, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
     {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
-            if !live {
-                while let Some(event) = receiver.recv().await {
-                    let line = report::progress_line(&event);
-                    let mut stderr = std::io::stderr().lock();
-                    let _ = writeln!(stderr, "{line}");
+            match style {
+                ProgressStyle::Lines => {
+                    while let Some(event) = receiver.recv().await {
+                        let line = report::progress_line(&event);
+                        let mut stderr = std::io::stderr().lock();
+                        let _ = writeln!(stderr, "{line}");
+                    }
+                    return;
                 }
-                return;
+                ProgressStyle::GithubGroups => {
+                    let mut groups = crate::github::Groups::default();
+                    while let Some(event) = receiver.recv().await {
+                        if let Some(text) = groups.apply(&event) {
+                            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                        }
+                    }
+                    let rest = groups.flush();
+                    let _ = std::io::stderr().lock().write_all(rest.as_bytes());
+                    return;
+                }
+                ProgressStyle::Live => {}
             }
             let mut view = crate::terminal::LiveView::default();
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -1604,7 +1777,7 @@ fn audit(cli: &Cli, command: &AuditCommand) -> Result<(String, Exit), Error> {
             );
             notice.changes = summary;
             deliveries = crate::notify::send(&aws, config, &notice).await;
-            warn_undelivered(&deliveries);
+            warn_undelivered(cli, &deliveries);
         }
         Ok::<_, crate::error::AwsError>((report, deliveries))
     })?;
@@ -1617,7 +1790,7 @@ fn audit(cli: &Cli, command: &AuditCommand) -> Result<(String, Exit), Error> {
         report: &report,
         notifications: &deliveries,
     };
-    Ok((report::format(&view, cli.output), exit))
+    Ok((present(cli, &view), exit))
 }
 
 /// `promote --from A --to B`: B gets exactly what A's last deploy recorded.
@@ -1853,7 +2026,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
     };
     let outcome = rt.block_on(async {
         tokio::select! {
-            reports = progress_scope(cli.live_progress, async |progress| {
+            reports = progress_scope(cli.progress, async |progress| {
                 crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
             }) => Some(reports),
             _ = interrupted() => None,
@@ -1912,7 +2085,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
     };
     let notice = origin.deploy_notice(&report);
     report.notifications = rt.block_on(crate::notify::send(&aws, config, &notice));
-    warn_undelivered(&report.notifications);
-    let (text, exit) = deploy_outcome(&report, cli.output);
+    warn_undelivered(cli, &report.notifications);
+    let (text, exit) = deploy_outcome(cli, &report, Some(&origin));
     Ok((text, notification_exit(exit, &report.notifications, config)))
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod git;
+pub mod github;
 pub mod graph;
 pub mod logging;
 pub mod notify;

@@ -10,6 +10,7 @@ mod cli;
 mod deploy;
 mod error_corpus;
 mod forwarder;
+mod github_step;
 mod harness;
 mod locks;
 mod notifications;
