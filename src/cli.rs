@@ -1226,6 +1226,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         run.action,
     ))?;
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let outcome = rt.block_on(async {
         tokio::select! {
             result = deploy_locked(cli, &aws, &store, &run, &origin) => Some(result),
@@ -1272,12 +1273,14 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         ),
     };
     // Releasing the lock and telling people do not wait for each other.
-    let (released, deliveries) = rt.block_on(async {
+    let (released, mut deliveries, marked) = rt.block_on(async {
         tokio::join!(
             store.unlock(&lock),
-            crate::notify::send(&aws, config, &notice)
+            crate::notify::send(&aws, config, &notice),
+            crate::notify::sentry::mark(&aws, config, &notice, started_at)
         )
     });
+    deliveries.extend(marked);
     if let Err(e) = &released {
         tracing::warn!(
             "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
@@ -2084,7 +2087,17 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
         link: cli.host.run_url.clone(),
     };
     let notice = origin.deploy_notice(&report);
-    report.notifications = rt.block_on(crate::notify::send(&aws, config, &notice));
+    let started_at = std::time::SystemTime::now()
+        .checked_sub(std::time::Duration::from_millis(report.duration_ms))
+        .unwrap_or_else(std::time::SystemTime::now);
+    let (mut deliveries, marked) = rt.block_on(async {
+        tokio::join!(
+            crate::notify::send(&aws, config, &notice),
+            crate::notify::sentry::mark(&aws, config, &notice, started_at)
+        )
+    });
+    deliveries.extend(marked);
+    report.notifications = deliveries;
     warn_undelivered(cli, &report.notifications);
     let (text, exit) = deploy_outcome(cli, &report, Some(&origin));
     Ok((text, notification_exit(exit, &report.notifications, config)))

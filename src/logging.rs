@@ -138,7 +138,7 @@ impl tracing::field::Visit for JsonVisitor<'_> {
 }
 
 /// UTC, millisecond precision, without pulling in a date crate for one format.
-fn rfc3339(time: SystemTime) -> String {
+pub fn rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);

@@ -37,6 +37,25 @@ pub struct Config {
     pub release: ReleasePolicy,
     #[serde(default)]
     pub policy: PolicySettings,
+    /// Sentry releases and deploy markers, so exceptions are grouped by release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentry: Option<SentrySettings>,
+}
+
+/// Where deploys are marked in Sentry: each successful deploy, promotion or rollback
+/// creates the release `<project>@<tag or commit>` (if new) and a deploy of it to the
+/// environment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentrySettings {
+    /// The Sentry server, as `https://sentry.io`.
+    pub url: String,
+    /// The organization slug.
+    pub organization: String,
+    /// The Sentry projects the release belongs to.
+    pub projects: Vec<String>,
+    /// An auth token with `project:releases`, as a secret reference.
+    pub token: SecretRef,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -31,6 +31,7 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.notifications(config);
     v.alarms(config);
     v.release(config);
+    v.sentry(config);
     v.policy(config, rule_ids);
     v.errors
         .sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
@@ -601,6 +602,31 @@ impl Validator<'_> {
                     );
                 }
             }
+        }
+    }
+
+    fn sentry(&mut self, c: &Config) {
+        let Some(sentry) = &c.sentry else {
+            return;
+        };
+        let local = c.environment.endpoint_url.is_some();
+        let scheme_ok =
+            sentry.url.starts_with("https://") || (local && sentry.url.starts_with("http://"));
+        if !scheme_ok || sentry.url.trim_end_matches('/').ends_with("/api/0") {
+            self.report(
+                &path(["sentry", "url"]),
+                format!("`{}` is not a Sentry server address", sentry.url),
+                "the server's https:// address without the API path, as `https://sentry.io`",
+                "http:// is accepted only for an environment with endpoint_url (the local emulator)",
+            );
+        }
+        if sentry.organization.trim().is_empty() || sentry.projects.is_empty() {
+            self.report(
+                &path(["sentry", "projects"]),
+                "Sentry needs an organization and at least one project".into(),
+                "`organization = \"facturascan\"` and `projects = [\"facturascan-ocr\"]`",
+                "the slugs are in the project's Sentry settings",
+            );
         }
     }
 

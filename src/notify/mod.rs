@@ -7,6 +7,7 @@
 //! in any message.
 
 pub mod message;
+pub mod sentry;
 pub mod slack;
 mod topic;
 

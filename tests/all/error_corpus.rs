@@ -30,6 +30,34 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "sentry over plain http outside the emulator",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "url = \"https://sentry.io\"",
+                    "url = \"http://sentry.io\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("url = \"http://sentry.io\""),
+            says: "is not a Sentry server address",
+        },
+        Case {
+            name: "sentry token in clear",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "token = \"secretsmanager:facturascan/sentry-auth-token\"",
+                    "token = \"sntrys_abc\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("token = \"sntrys_abc\""),
+            says: "a secret must be a reference",
+        },
+        Case {
             name: "toml syntax error",
             env: "local",
             setup: |p| p.replace(DEPLOY, "[stacks.security]", "[stacks.security"),

@@ -445,3 +445,139 @@ async fn email_goes_through_ses_when_the_channel_has_a_sender() {
         "{stdout}"
     );
 }
+
+/// The Sentry settings of the local environment, pointing at `receiver`.
+fn with_sentry(project: &Project, receiver: &Receiver) {
+    project.replace(
+        "environments/local.yaml",
+        "sentry: ~\n",
+        &format!(
+            "sentry:\n  url: {}\n  organization: facturascan\n  projects: [facturascan-ocr, facturascan-backend]\n  token: env:FACTURASCAN_SENTRY_TOKEN\n",
+            receiver.url
+        ),
+    );
+}
+
+const SENTRY_TOKEN: &str = "sntrys_CANARYsentrytoken9d1e";
+
+#[tokio::test]
+async fn a_deploy_creates_the_sentry_release_and_marks_the_deploy() {
+    let account = Account::new();
+    let slack = Receiver::start(Vec::new());
+    // The first release call meets a 503 (retried); the release exists already (208).
+    let sentry = Receiver::start(vec![Reply::status(503), Reply::status(208)]);
+    let project = project(&account, "");
+    with_sentry(&project, &sentry);
+    let mut cmd = project.cmd();
+    let output = cmd
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env(
+            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
+            format!("{}/services/T0001/B0001/{CANARY}", slack.url),
+        )
+        .env("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN)
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("GITHUB_REF_NAME", "v1.4.2")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "facturascan/platform")
+        .env("GITHUB_RUN_ID", "42")
+        .args(["deploy", "--env", "local", "--output", "json", "-vv"])
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report = json(&stdout);
+    let marked = delivery(&report, "sentry:facturascan");
+    assert_eq!(
+        (marked["sent"].as_bool(), marked["attempts"].as_u64()),
+        (Some(true), Some(3)),
+        "{marked}"
+    );
+
+    let calls = sentry.received();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    for call in &calls {
+        assert_eq!(call.method, "POST");
+        assert_eq!(
+            call.header("authorization"),
+            Some(format!("Bearer {SENTRY_TOKEN}").as_str())
+        );
+    }
+    assert_eq!(calls[0].path, "/api/0/organizations/facturascan/releases/");
+    assert_eq!(calls[1].path, calls[0].path, "the 503 is retried");
+    let release: Value = serde_json::from_str(&calls[1].body).expect("JSON");
+    assert_eq!(release["version"], "facturascan@v1.4.2");
+    assert_eq!(release["ref"], SHA);
+    assert_eq!(
+        release["projects"],
+        serde_json::json!(["facturascan-ocr", "facturascan-backend"])
+    );
+    assert_eq!(
+        calls[2].path,
+        "/api/0/organizations/facturascan/releases/facturascan%40v1.4.2/deploys/"
+    );
+    let deploy: Value = serde_json::from_str(&calls[2].body).expect("JSON");
+    assert_eq!(deploy["environment"], "local");
+    assert_eq!(
+        deploy["url"],
+        "https://github.com/facturascan/platform/actions/runs/42"
+    );
+    let (begun, ended) = (
+        deploy["dateStarted"].as_str().expect("start"),
+        deploy["dateFinished"].as_str().expect("end"),
+    );
+    assert!(begun < ended, "{begun} < {ended}");
+    // The token is sent, never shown.
+    assert!(!stdout.contains(SENTRY_TOKEN) && !stderr.contains(SENTRY_TOKEN));
+}
+
+#[tokio::test]
+async fn a_sentry_refusal_is_a_warning_not_a_failed_deploy() {
+    let account = Account::new();
+    let slack = Receiver::start(Vec::new());
+    let sentry = Receiver::start(vec![Reply::Status {
+        code: 403,
+        headers: Vec::new(),
+        body: format!("token {SENTRY_TOKEN} lacks project:releases"),
+    }]);
+    let project = project(&account, "");
+    with_sentry(&project, &sentry);
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env(
+            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
+            format!("{}/services/T0001/B0001/{CANARY}", slack.url),
+        )
+        .env("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN)
+        .env("GITHUB_SHA", SHA)
+        .args([
+            "deploy",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &account.endpoint,
+        ])
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(sentry.received().len(), 1, "a 403 is not retried");
+    assert!(
+        stderr
+            .contains("creating release facturascan@4b825dc642cb6eb9a060e54bf8d69288fbee4904: 403"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("token *** lacks"), "{stderr}");
+    assert!(!stdout.contains(SENTRY_TOKEN) && !stderr.contains(SENTRY_TOKEN));
+}
