@@ -24,7 +24,7 @@ use crate::stacks::{self, deploy::DeployOptions};
 #[derive(Debug, Parser)]
 #[command(
     name = "facturactl",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FACTURACTL_COMMIT"), ")"),
     about = "Deployment control plane of FacturaScan 360: render, validate, deploy, promote and audit",
     after_help = crate::exit::Exit::HELP
 )]

@@ -215,3 +215,26 @@ fn project_dir_flag_finds_the_project() {
         .assert()
         .success();
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = crate::support::facturactl()
+        .arg("--version")
+        .output()
+        .expect("run");
+    let version = String::from_utf8_lossy(&out.stdout);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(crate::support::repo_root())
+        .output()
+        .expect("git");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(head.len(), 12, "a git checkout");
+    assert!(
+        version.starts_with(&format!(
+            "facturactl {} (commit {head}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version} vs HEAD {head}"
+    );
+}
