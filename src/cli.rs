@@ -1182,6 +1182,19 @@ impl Run<'_> {
     }
 }
 
+/// Says when the deploy lock could not be released, or was no longer this run's.
+fn warn_unreleased(released: &Result<bool, crate::error::AwsError>) {
+    match released {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "the deploy lock was no longer this run's (it expired and another run took it over): check `facturactl status` before deploying again"
+        ),
+        Err(e) => tracing::warn!(
+            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
+        ),
+    }
+}
+
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (a cancelled CI job): the caller stops, releases
 /// the deploy lock and says what may be half-done.
 async fn interrupted() {
@@ -1235,11 +1248,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         }
     });
     let Some(result) = outcome else {
-        if let Err(e) = rt.block_on(store.unlock(&lock)) {
-            tracing::warn!(
-                "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
-            );
-        }
+        warn_unreleased(&rt.block_on(store.unlock(&lock)));
         return Err(Error::Interrupted {
             message: format!(
                 "{} of `{}` interrupted (SIGINT or SIGTERM); the deploy lock was released",
@@ -1281,11 +1290,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         )
     });
     deliveries.extend(marked);
-    if let Err(e) = &released {
-        tracing::warn!(
-            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
-        );
-    }
+    warn_unreleased(&released);
     warn_undelivered(cli, &deliveries);
     let mut report = result?;
     report.notifications = deliveries;
@@ -2077,7 +2082,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
         Ok(report)
     };
     let result = rt.block_on(finished);
-    let _ = rt.block_on(store.unlock(&lock));
+    warn_unreleased(&rt.block_on(store.unlock(&lock)));
     let mut report = result?;
     let origin = crate::notify::Origin {
         who: who.clone(),

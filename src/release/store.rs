@@ -411,14 +411,29 @@ impl Store<'_> {
 
     /// Releases the lock if it is still ours; false when someone took it over.
     pub async fn unlock(&self, lock: &HeldLock) -> Result<bool, AwsError> {
-        let etag = lock.etag.lock().await;
+        let etag = lock.etag.lock().await.clone();
+        if self.delete_lock(&etag).await? {
+            return Ok(true);
+        }
+        // A renewal still in flight when the run ended may have landed with an ETag this
+        // run never saw: the lock is still ours while it carries our trace.
+        match self.get_json::<LockInfo>(LOCK_KEY).await? {
+            Some((holder, etag)) if holder.trace_id == lock.info.trace_id => {
+                self.delete_lock(&etag).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Deletes the lock object if its ETag is `etag`; false when it is not (or gone).
+    async fn delete_lock(&self, etag: &str) -> Result<bool, AwsError> {
         match self
             .aws
             .s3
             .delete_object()
             .bucket(&self.bucket)
             .key(LOCK_KEY)
-            .if_match(etag.as_str())
+            .if_match(etag)
             .send()
             .await
         {

@@ -7,6 +7,7 @@ mod alarms;
 mod audits;
 mod cfn_lint;
 mod cli;
+mod crashes;
 mod deploy;
 mod error_corpus;
 mod forwarder;
