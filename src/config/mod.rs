@@ -92,9 +92,23 @@ fn load_inner(
         read(root, &env_path).map_err(|e| single(e.help(available_environments(root))))?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
+    from_texts(root, env, &project_text, &env_text, rule_ids)
+}
 
-    let base = source::parse_toml(&project_path, &project_text).map_err(single)?;
-    let overlay = source::parse_yaml(&env_path, &env_text).map_err(single)?;
+/// Parses, layers and validates the two files' texts (no file is read: the fuzzer's entry).
+/// `root` is only recorded, for the templates.
+pub fn from_texts(
+    root: &Path,
+    env: &str,
+    project_text: &str,
+    env_text: &str,
+    rule_ids: &[&str],
+) -> Result<LoadedConfig, ConfigErrors> {
+    let project_path = PathBuf::from(PROJECT_FILE);
+    let env_path = Path::new(ENVIRONMENTS_DIR).join(format!("{env}.yaml"));
+    let single = |e: ConfigError| ConfigErrors(vec![e]);
+    let base = source::parse_toml(&project_path, project_text).map_err(single)?;
+    let overlay = source::parse_yaml(&env_path, env_text).map_err(single)?;
     if overlay.as_map().is_none() {
         return Err(single(
             ConfigError::new(

@@ -862,18 +862,7 @@ async fn report_new_events(
     else {
         return;
     };
-    // Newest first from the API; shown oldest first.
-    let mut fresh: Vec<_> = events
-        .stack_events()
-        .iter()
-        .filter(|e| since.is_none_or(|s| e.timestamp().is_some_and(|t| t.secs() >= s.secs())))
-        .filter(|e| e.event_id().is_some_and(|id| !seen.contains(id)))
-        .collect();
-    fresh.reverse();
-    for event in fresh {
-        if let Some(id) = event.event_id() {
-            seen.insert(id.to_string());
-        }
+    for event in super::events::new_events(events.stack_events(), since, seen) {
         progress.send(Progress::StackEvent {
             stack: stack.name.clone(),
             resource: event.logical_resource_id().unwrap_or_default().to_string(),
@@ -901,28 +890,6 @@ pub(super) async fn recent_failures(
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeStackEvents", e))?;
-    let mut failures: Vec<ResourceFailure> = events
-        .stack_events()
-        .iter()
-        .filter(|e| since.is_none_or(|s| e.timestamp().is_some_and(|t| t.secs() >= s.secs())))
-        .filter(|e| {
-            e.resource_status()
-                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
-                && e.resource_type() != Some("AWS::CloudFormation::Stack")
-        })
-        .map(|e| ResourceFailure {
-            resource: e.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: e.resource_type().unwrap_or_default().to_string(),
-            status: e
-                .resource_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            reason: e
-                .resource_status_reason()
-                .unwrap_or("no reason given")
-                .to_string(),
-        })
-        .collect();
-    failures.reverse();
+    let failures = super::events::failures(events.stack_events(), since);
     Ok(failures)
 }

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod events;
 pub mod live;
 pub mod plan;
 pub mod scheduler;

@@ -258,20 +258,7 @@ async fn change_set(
             .await;
     }
     let described = described?;
-    Ok(described
-        .changes()
-        .iter()
-        .filter_map(|c| c.resource_change())
-        .map(|r| ResourceChange {
-            action: r
-                .action()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default(),
-            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: r.resource_type().unwrap_or_default().to_string(),
-            replacement: r.replacement().map(|x| x.as_str().to_string()),
-        })
-        .collect())
+    Ok(super::events::resource_changes(described.changes()))
 }
 
 async fn wait_for_change_set(

@@ -21,4 +21,5 @@ mod recorded;
 mod releases;
 mod rollouts;
 mod rollouts_recorded;
+mod secrets;
 mod snapshots;

@@ -18,6 +18,8 @@ pub enum Reply {
     EchoError,
     /// Accept, read, and never answer (until the client gives up).
     Hang,
+    /// 500 whose body repeats the whole request: line, headers (credentials included), body.
+    EchoAll,
 }
 
 impl Reply {
@@ -115,7 +117,7 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<std::vec:
         at: Instant::now(),
         method,
         path,
-        headers,
+        headers: headers.clone(),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     let reply = script.lock().expect("lock").next();
@@ -124,6 +126,18 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<std::vec:
             std::thread::sleep(Duration::from_secs(30));
             return;
         }
+        Some(Reply::EchoAll) => (
+            500,
+            Vec::new(),
+            format!(
+                "cannot handle {request_line}{}\n\n{}",
+                headers
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}\n"))
+                    .collect::<String>(),
+                String::from_utf8_lossy(&body)
+            ),
+        ),
         Some(Reply::EchoError) => (
             500,
             Vec::new(),
