@@ -44,6 +44,8 @@ pub struct AwsContext {
     pub ses: aws_sdk_sesv2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// What the SDK's retries cost so far.
+    pub retries: RetryClock,
 }
 
 impl AwsContext {
@@ -81,27 +83,115 @@ impl AwsContext {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
+        let retries = RetryClock::default();
+        // Every client with the same retry clock, so a run can say what retrying cost.
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&shared)
+                        .interceptor(retries.clone())
+                        .build(),
+                )
+            };
+        }
         // An endpoint override (the emulator) has no per-bucket DNS names: address buckets
         // by path there.
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&shared)
                 .force_path_style(endpoint_url.is_some())
+                .interceptor(retries.clone())
                 .build(),
         );
         Self {
             region: env.region.clone(),
             endpoint_url,
-            cloudformation: aws_sdk_cloudformation::Client::new(&shared),
-            ecs: aws_sdk_ecs::Client::new(&shared),
-            ecr: aws_sdk_ecr::Client::new(&shared),
-            lambda: aws_sdk_lambda::Client::new(&shared),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
+            cloudformation: client!(aws_sdk_cloudformation),
+            ecs: client!(aws_sdk_ecs),
+            ecr: client!(aws_sdk_ecr),
+            lambda: client!(aws_sdk_lambda),
+            cloudwatch: client!(aws_sdk_cloudwatch),
             s3,
-            sns: aws_sdk_sns::Client::new(&shared),
-            ses: aws_sdk_sesv2::Client::new(&shared),
-            ssm: aws_sdk_ssm::Client::new(&shared),
-            secrets: aws_sdk_secretsmanager::Client::new(&shared),
+            sns: client!(aws_sdk_sns),
+            ses: client!(aws_sdk_sesv2),
+            ssm: client!(aws_sdk_ssm),
+            secrets: client!(aws_sdk_secretsmanager),
+            retries,
         }
+    }
+}
+
+/// What retrying cost a run: the SDK retries (with the environment's retry mode and
+/// attempt limit); this clock only watches, per operation, the time from the end of its
+/// first attempt to the end of its last.
+#[derive(Debug, Clone, Default)]
+pub struct RetryClock(std::sync::Arc<std::sync::Mutex<RetryTotals>>);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryTotals {
+    /// Operations that needed more than one attempt.
+    pub operations: u64,
+    /// Attempts beyond the first, over all operations.
+    pub retries: u64,
+    /// Time spent on those extra attempts and the waits before them.
+    pub retry_ms: u64,
+}
+
+impl RetryTotals {
+    pub fn is_zero(&self) -> bool {
+        self.retries == 0
+    }
+}
+
+impl RetryClock {
+    pub fn totals(&self) -> RetryTotals {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+}
+
+/// When an operation's first attempt ended (kept in the operation's config bag).
+#[derive(Debug, Clone, Copy)]
+struct FirstAttemptEnded(std::time::Instant);
+
+impl aws_smithy_types::config_bag::Storable for FirstAttemptEnded {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryClock {
+    fn name(&self) -> &'static str {
+        "RetryClock"
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if cfg.load::<FirstAttemptEnded>().is_none() {
+            cfg.interceptor_state()
+                .store_put(FirstAttemptEnded(std::time::Instant::now()));
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let attempts = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map_or(1, |a| a.attempts());
+        if attempts > 1
+            && let Some(first) = cfg.load::<FirstAttemptEnded>()
+            && let Ok(mut totals) = self.0.lock()
+        {
+            totals.operations += 1;
+            totals.retries += (attempts - 1) as u64;
+            totals.retry_ms += first.0.elapsed().as_millis() as u64;
+        }
+        Ok(())
     }
 }
 

@@ -920,8 +920,15 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             let endpoint = cli.endpoint_override();
             let report = with_progress(&rt, cli.progress, async |progress| {
                 let aws = AwsContext::new(env, &endpoint).await;
-                stacks::destroy::destroy(&aws, &rendered, usize::from(*max_concurrency), progress)
-                    .await
+                let mut report = stacks::destroy::destroy(
+                    &aws,
+                    &rendered,
+                    usize::from(*max_concurrency),
+                    progress,
+                )
+                .await?;
+                report.retries = aws.retries.totals();
+                Ok::<_, Error>(report)
             })?;
             Ok(deploy_outcome(cli, &report, None))
         }
@@ -1294,6 +1301,7 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
     warn_undelivered(cli, &deliveries);
     let mut report = result?;
     report.notifications = deliveries;
+    report.retries = aws.retries.totals();
     let (text, exit) = deploy_outcome(cli, &report, Some(&origin));
     Ok((text, notification_exit(exit, &report.notifications, config)))
 }
@@ -2103,6 +2111,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
     });
     deliveries.extend(marked);
     report.notifications = deliveries;
+    report.retries = aws.retries.totals();
     warn_undelivered(cli, &report.notifications);
     let (text, exit) = deploy_outcome(cli, &report, Some(&origin));
     Ok((text, notification_exit(exit, &report.notifications, config)))

@@ -359,6 +359,7 @@ impl Report for DeployView<'_> {
             let _ = writeln!(out, "\n{note}");
         }
         out.push_str(&notifications_text(&report.notifications));
+        out.push_str(&retries_text(&report.retries));
         let changed = report.changed();
         let verdict = if report.failed() { "failed" } else { "done" };
         let _ = writeln!(
@@ -418,6 +419,7 @@ impl Report for DeployView<'_> {
         }
         out.push_str(&services_text(&report.services));
         out.push_str(&notifications_text(&report.notifications));
+        out.push_str(&retries_text(&report.retries));
         out
     }
 }
@@ -1011,4 +1013,17 @@ impl Report for PipelineReport<'_> {
         }
         out
     }
+}
+
+/// `retries: 4 calls retried 6 times, 2.31s spent retrying`, when anything was retried.
+fn retries_text(retries: &crate::aws::RetryTotals) -> String {
+    if retries.is_zero() {
+        return String::new();
+    }
+    format!(
+        "\nretries: {} calls retried {} times, {:.2}s spent retrying\n",
+        retries.operations,
+        retries.retries,
+        retries.retry_ms as f64 / 1000.0
+    )
 }

@@ -136,6 +136,8 @@ pub struct DeployReport {
     /// The deploy notifications sent afterwards, one per channel.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
+    /// What the SDK's retries (throttling, 5xx, resets) cost this run.
+    pub retries: crate::aws::RetryTotals,
 }
 
 impl DeployReport {
@@ -157,6 +159,7 @@ impl DeployReport {
             services: Vec::new(),
             record: None,
             notifications: Vec::new(),
+            retries: crate::aws::RetryTotals::default(),
         }
     }
 

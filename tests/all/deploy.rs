@@ -322,9 +322,26 @@ async fn converge_under_faults(seed: u64) {
         faults.as_object().is_some_and(|f| !f.is_empty()),
         "faults were injected: {faults}"
     );
+    // Every injected fault cost exactly one SDK retry, and the report says so.
+    fn total(v: &Value) -> u64 {
+        match v {
+            Value::Number(n) => n.as_u64().unwrap_or(0),
+            Value::Object(m) => m.values().map(total).sum(),
+            Value::Array(a) => a.iter().map(total).sum(),
+            _ => 0,
+        }
+    }
+    assert_eq!(
+        report["retries"]["retries"].as_u64(),
+        Some(total(&faults)),
+        "retries in the report vs faults injected {faults}: {}",
+        report["retries"]
+    );
+    assert!(report["retries"]["retry_ms"].as_u64() > Some(0));
     account.faults_off().await;
     let (code, report, _) = run(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0));
+    assert_eq!(report["retries"]["retries"], 0, "no faults, no retries");
     assert!(
         actions(&report).iter().all(|(_, a, _)| a == "unchanged"),
         "converged: {report}"
