@@ -97,6 +97,13 @@ pub struct Test {
     pub python_tools: Vec<String>,
     #[serde(default)]
     pub rust: bool,
+    /// What runs the Rust tests (this tool's need the local AWS emulator: `scripts/test`).
+    #[serde(default = "default_rust_tests")]
+    pub rust_command: String,
+}
+
+fn default_rust_tests() -> String {
+    "cargo test --locked".into()
 }
 
 #[derive(Debug, Deserialize)]

@@ -331,7 +331,7 @@ fn test(out: &mut String, p: &Pipeline) {
         );
     }
     if p.test.rust {
-        run(out, "cargo test", &[], "cargo test --locked");
+        run(out, "Rust tests", &[], &p.test.rust_command);
     }
 }
 
