@@ -63,6 +63,9 @@ pub struct Cli {
     /// How progress is shown, decided by `run` from the host.
     #[arg(skip)]
     pub progress: ProgressStyle,
+    /// How far the run's stacks and services got (for an interrupted run's message).
+    #[arg(skip)]
+    pub tally: crate::progress::SharedTally,
 
     /// The process's host facts and run identity, filled in by `run`.
     #[arg(skip)]
@@ -918,7 +921,7 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
             }
             let rt = runtime()?;
             let endpoint = cli.endpoint_override();
-            let report = with_progress(&rt, cli.progress, async |progress| {
+            let report = with_progress(&rt, cli, async |progress| {
                 let aws = AwsContext::new(env, &endpoint).await;
                 let mut report = stacks::destroy::destroy(
                     &aws,
@@ -1255,10 +1258,22 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
         }
     });
     let Some(result) = outcome else {
-        warn_unreleased(&rt.block_on(store.unlock(&lock)));
+        let released = rt.block_on(store.unlock(&lock));
+        warn_unreleased(&released);
+        let lock_state = if matches!(released, Ok(true)) {
+            "the deploy lock was released"
+        } else {
+            "the deploy lock could not be released (it expires by itself)"
+        };
+        let tally = cli.tally.lock().map(|t| t.summary()).unwrap_or_default();
+        let tally = if tally.is_empty() {
+            "nothing had started".to_string()
+        } else {
+            tally
+        };
         return Err(Error::Interrupted {
             message: format!(
-                "{} of `{}` interrupted (SIGINT or SIGTERM); the deploy lock was released",
+                "{} of `{}` interrupted (SIGINT or SIGTERM); {lock_state}; no record was written\n{tally}",
                 run.action, config.environment.name
             ),
             help: "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`".into(),
@@ -1338,7 +1353,7 @@ async fn deploy_locked(
     let partial = run.options.only.is_some();
     // The current record (what the new one carries over) is read while the stacks deploy.
     let (report, current) = tokio::join!(
-        progress_scope(cli.progress, async |progress| {
+        progress_scope(cli, async |progress| {
             // The alarms are read while the stacks deploy (one round trip saved).
             let (report, live_alarms) = tokio::join!(
                 stacks::deploy::deploy(aws, run.rendered, &run.options, progress),
@@ -1655,13 +1670,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// On a terminal (text logs), a live view redrawn in place; elsewhere one line per event.
 fn with_progress<T>(
     rt: &tokio::runtime::Runtime,
-    style: ProgressStyle,
+    cli: &Cli,
     work: impl AsyncFnOnce(&ProgressSink) -> T,
 ) -> T {
-    rt.block_on(progress_scope(style, work))
+    rt.block_on(progress_scope(cli, work))
 }
 
-async fn progress_scope<T>(style: ProgressStyle, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+async fn progress_scope<T>(cli: &Cli, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+    let style = cli.progress;
     {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(async move {
@@ -1703,7 +1719,7 @@ async fn progress_scope<T>(style: ProgressStyle, work: impl AsyncFnOnce(&Progres
             let frame = view.frame(std::time::Instant::now());
             let _ = std::io::stderr().lock().write_all(frame.as_bytes());
         });
-        let sink = ProgressSink::new(sender);
+        let sink = ProgressSink::new(sender, cli.tally.clone());
         let result = work(&sink).await;
         drop(sink);
         let _ = printer.await;
@@ -2042,7 +2058,7 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
     };
     let outcome = rt.block_on(async {
         tokio::select! {
-            reports = progress_scope(cli.progress, async |progress| {
+            reports = progress_scope(cli, async |progress| {
                 crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
             }) => Some(reports),
             _ = interrupted() => None,

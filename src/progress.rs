@@ -48,21 +48,148 @@ pub enum Progress {
 
 /// Where stages send progress. Sending never fails a deploy: a closed receiver is ignored.
 #[derive(Debug, Clone)]
-pub struct ProgressSink(Option<tokio::sync::mpsc::UnboundedSender<Progress>>);
+pub struct ProgressSink {
+    sender: Option<tokio::sync::mpsc::UnboundedSender<Progress>>,
+    tally: Option<SharedTally>,
+}
 
 impl ProgressSink {
-    pub fn new(sender: tokio::sync::mpsc::UnboundedSender<Progress>) -> Self {
-        Self(Some(sender))
+    /// Events go to `sender` and are counted in `tally` as they are sent, so an interrupted
+    /// run can still say what it did.
+    pub fn new(sender: tokio::sync::mpsc::UnboundedSender<Progress>, tally: SharedTally) -> Self {
+        Self {
+            sender: Some(sender),
+            tally: Some(tally),
+        }
     }
 
     /// A sink that drops everything (tests, JSON runs that only want the result).
     pub fn none() -> Self {
-        Self(None)
+        Self {
+            sender: None,
+            tally: None,
+        }
     }
 
     pub fn send(&self, event: Progress) {
-        if let Some(sender) = &self.0 {
+        if let Some(tally) = &self.tally
+            && let Ok(mut tally) = tally.lock()
+        {
+            tally.apply(&event);
+        }
+        if let Some(sender) = &self.sender {
             let _ = sender.send(event);
         }
+    }
+}
+
+pub type SharedTally = std::sync::Arc<std::sync::Mutex<Tally>>;
+
+/// How far each stack and service got: what an interrupted run reports.
+#[derive(Debug, Default)]
+pub struct Tally {
+    stacks: indexmap::IndexMap<String, Phase>,
+    services: indexmap::IndexMap<String, Phase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Started(String),
+    Finished(String),
+}
+
+impl Tally {
+    pub fn apply(&mut self, event: &Progress) {
+        match event {
+            Progress::StackStarted { stack, action } => {
+                self.stacks
+                    .insert(stack.clone(), Phase::Started((*action).to_string()));
+            }
+            Progress::StackFinished {
+                stack,
+                action,
+                result,
+                ..
+            } => {
+                self.stacks
+                    .insert(stack.clone(), Phase::Finished(format!("{action} {result}")));
+            }
+            Progress::ServiceStarted { service, artifact } => {
+                self.services.insert(
+                    service.clone(),
+                    Phase::Started(format!("rolling out {artifact}")),
+                );
+            }
+            Progress::ServiceFinished {
+                service, result, ..
+            } => {
+                self.services
+                    .insert(service.clone(), Phase::Finished((*result).to_string()));
+            }
+            Progress::StackEvent { .. }
+            | Progress::StackWaiting { .. }
+            | Progress::ServiceEvent { .. } => {}
+        }
+    }
+
+    /// `done: ...`, `in progress: ...` lines; empty when nothing had started.
+    pub fn summary(&self) -> String {
+        let mut lines = Vec::new();
+        for (kind, items) in [("stack", &self.stacks), ("service", &self.services)] {
+            let list = |want_finished: bool| -> Vec<String> {
+                items
+                    .iter()
+                    .filter_map(|(name, phase)| match phase {
+                        Phase::Finished(what) if want_finished => Some(format!("{name} ({what})")),
+                        Phase::Started(what) if !want_finished => Some(format!("{name} ({what})")),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let (done, open) = (list(true), list(false));
+            if !done.is_empty() {
+                lines.push(format!("{kind}s done: {}", done.join(", ")));
+            }
+            if !open.is_empty() {
+                lines.push(format!("{kind}s in progress: {}", open.join(", ")));
+            }
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tally_says_what_finished_and_what_was_in_flight() {
+        let mut tally = Tally::default();
+        for event in [
+            Progress::StackStarted {
+                stack: "network".into(),
+                action: "create",
+            },
+            Progress::StackStarted {
+                stack: "auth".into(),
+                action: "update",
+            },
+            Progress::StackFinished {
+                stack: "network".into(),
+                action: "create",
+                result: "succeeded",
+                elapsed_ms: 10,
+            },
+            Progress::ServiceStarted {
+                service: "validator".into(),
+                artifact: "abc".into(),
+            },
+        ] {
+            tally.apply(&event);
+        }
+        assert_eq!(
+            tally.summary(),
+            "stacks done: network (create succeeded)\nstacks in progress: auth (update)\nservices in progress: validator (rolling out abc)"
+        );
     }
 }

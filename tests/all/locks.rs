@@ -138,7 +138,8 @@ async fn a_killed_deploys_lock_expires_and_is_taken_over_and_ctrl_c_releases_it(
     // SIGINT (Ctrl-C) mid-rollout: the lock is released and the run says what may be half-done.
     let interrupted = spawn_deploy(&project, &account, "three");
     wait_for_lock(&project, &account).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Well inside the validator's 6 s canary step.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let status = Command::new("kill")
         .args(["-INT", &interrupted.id().to_string()])
         .status()
@@ -147,7 +148,15 @@ async fn a_killed_deploys_lock_expires_and_is_taken_over_and_ctrl_c_releases_it(
     let (code, stderr) = finish(interrupted);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(
-        stderr.contains("interrupted (SIGINT or SIGTERM); the deploy lock was released"),
+        stderr.contains(
+            "interrupted (SIGINT or SIGTERM); the deploy lock was released; no record was written"
+        ),
+        "{stderr}"
+    );
+    // What was done and what was in flight.
+    assert!(stderr.contains("stacks done: "), "{stderr}");
+    assert!(
+        stderr.contains("services in progress: validator (rolling out "),
         "{stderr}"
     );
     assert!(holder(&project, &account).is_none(), "released on Ctrl-C");
