@@ -735,13 +735,10 @@ fn dispatch(cli: &Cli) -> Result<(String, Exit), Error> {
                 let aws =
                     AwsContext::new(&loaded.config.environment, &cli.endpoint_override()).await;
                 let store = crate::release::store::Store::new(&aws, &loaded.config);
-                let current = store.current().await?;
-                let holder = if current.is_some() {
-                    store.holder().await?
-                } else {
-                    None
-                };
-                Ok::<_, crate::error::AwsError>((current, holder))
+                // The first deploy of an environment holds the lock before any record
+                // exists: both are read, at once.
+                let (current, holder) = tokio::join!(store.current(), store.holder());
+                Ok::<_, crate::error::AwsError>((current?, holder?))
             })?;
             let view = report::StatusView {
                 environment: &loaded.config.environment.name,

@@ -778,9 +778,13 @@ pub struct StatusView<'a> {
 
 impl Report for StatusView<'_> {
     fn text(&self) -> String {
+        let locked = self
+            .lock
+            .map(|lock| format!("locked: {}\n", lock.describe()))
+            .unwrap_or_default();
         let Some(r) = self.current else {
             return format!(
-                "`{}` has no successful release recorded\n",
+                "`{}` has no successful release recorded\n{locked}",
                 self.environment
             );
         };
@@ -809,9 +813,7 @@ impl Report for StatusView<'_> {
         for (name, hash) in &r.stacks {
             let _ = writeln!(out, "  stack {name}: {}", &hash[..hash.len().min(19)]);
         }
-        if let Some(lock) = self.lock {
-            let _ = writeln!(out, "locked: {}", lock.describe());
-        }
+        out.push_str(&locked);
         out
     }
 

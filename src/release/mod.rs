@@ -32,7 +32,10 @@ pub async fn lock(
     {
         Ok(held) => {
             if let Some(old) = &held.took_over {
-                tracing::warn!("took over an expired deploy lock: {}", old.describe());
+                tracing::warn!(
+                    "took over an expired deploy lock: {}; that run ended without releasing it (killed or cut off), so it may have left changes half-applied: this run checks every stack and service and converges them",
+                    old.describe()
+                );
             }
             Ok(held)
         }
