@@ -167,8 +167,12 @@ fn run(out: &mut String, name: &str, env: &[(&str, String)], script: &str) {
 }
 
 /// The composite action at the repository root, installing the pinned facturactl.
-fn facturactl(out: &mut String, p: &Pipeline, name: &str, args: &str) {
+/// `args` is a YAML scalar, already quoted.
+fn facturactl(out: &mut String, p: &Pipeline, name: &str, condition: Option<&str>, args: &str) {
     let _ = writeln!(out, "      - name: {}", quoted(name));
+    if let Some(condition) = condition {
+        let _ = writeln!(out, "        if: {condition}");
+    }
     let _ = writeln!(out, "        uses: ./");
     let _ = writeln!(out, "        with:");
     let _ = writeln!(
@@ -176,7 +180,17 @@ fn facturactl(out: &mut String, p: &Pipeline, name: &str, args: &str) {
         "          version: {}",
         quoted(&p.pipeline.facturactl_version)
     );
-    let _ = writeln!(out, "          args: {}", quoted(args));
+    let _ = writeln!(out, "          args: {args}");
+}
+
+/// The environment's region, from its configuration.
+fn region_of<'a>(definition: &'a Definition, env: &str) -> &'a str {
+    definition
+        .environments
+        .get(env)
+        .map_or(definition.pipeline.build.region.as_str(), |c| {
+            c.environment.region.as_str()
+        })
 }
 
 fn account_of(role: &str) -> &str {
@@ -240,10 +254,7 @@ fn platform(definition: &Definition, source: &str) -> String {
             Trigger::Branch => [checks.clone(), images.clone()].concat(),
             Trigger::Tag => checks.clone(),
         };
-        let region = definition
-            .environments
-            .get(env)
-            .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+        let region = region_of(definition, env);
         deploy_job(&mut out, p, (env, region), stage, &id, needs);
         deploys.push(id);
     }
@@ -452,7 +463,7 @@ fn deploy_job(
         region,
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
-    facturactl(out, p, &format!("facturactl {args}"), &args);
+    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
 }
 
 fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
@@ -461,10 +472,7 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
     let Some(stage) = p.deploy.get(env) else {
         return;
     };
-    let region = definition
-        .environments
-        .get(env)
-        .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+    let region = region_of(definition, env);
     let condition = match p.notify.on {
         NotifyOn::Failure => {
             "always() && github.event_name == 'push' && contains(needs.*.result, 'failure')"
@@ -489,17 +497,14 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
         region,
         "notify-${{ github.run_id }}",
     );
-    let _ = writeln!(out, "      - name: \"facturactl notify\"");
-    let _ = writeln!(out, "        uses: ./");
-    let _ = writeln!(out, "        with:");
-    let _ = writeln!(
+    facturactl(
         out,
-        "          version: {}",
-        quoted(&p.pipeline.facturactl_version)
-    );
-    let _ = writeln!(
-        out,
-        "          args: >-\n            notify --env {env} --stage pipeline\n            --result ${{{{ contains(needs.*.result, 'failure') && 'failure' || 'success' }}}}"
+        p,
+        "facturactl notify",
+        None,
+        &format!(
+            ">-\n            notify --env {env} --stage pipeline\n            --result ${{{{ contains(needs.*.result, 'failure') && 'failure' || 'success' }}}}"
+        ),
     );
 }
 
@@ -533,10 +538,7 @@ fn audit(definition: &Definition, source: &str) -> String {
         }
         .open(&mut out, p);
         checkout(&mut out, p, false);
-        let region = definition
-            .environments
-            .get(env)
-            .map_or(p.build.region.as_str(), |c| c.environment.region.as_str());
+        let region = region_of(definition, env);
         aws_credentials(
             &mut out,
             p,
@@ -544,26 +546,16 @@ fn audit(definition: &Definition, source: &str) -> String {
             region,
             &format!("{id}-${{{{ github.run_id }}}}"),
         );
+        let drift = format!("audit drift --env {env} --notify");
+        facturactl(&mut out, p, "drift", None, &quoted(&drift));
+        // The alarm audit runs even when drift was found (exit 2).
+        let alarms = format!("audit alarms --env {env} --notify");
         facturactl(
             &mut out,
             p,
-            "drift",
-            &format!("audit drift --env {env} --notify"),
-        );
-        // The alarm audit runs even when drift was found (exit 2).
-        let _ = writeln!(out, "      - name: \"alarms\"");
-        let _ = writeln!(out, "        if: ${{{{ !cancelled() }}}}");
-        let _ = writeln!(out, "        uses: ./");
-        let _ = writeln!(out, "        with:");
-        let _ = writeln!(
-            out,
-            "          version: {}",
-            quoted(&p.pipeline.facturactl_version)
-        );
-        let _ = writeln!(
-            out,
-            "          args: {}",
-            quoted(&format!("audit alarms --env {env} --notify"))
+            "alarms",
+            Some("${{ !cancelled() }}"),
+            &quoted(&alarms),
         );
     }
     out

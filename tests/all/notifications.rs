@@ -38,6 +38,17 @@ fn run(
     receiver: &Receiver,
     args: &[&str],
 ) -> (Option<i32>, String, String) {
+    run_with(project, account, receiver, &[], args)
+}
+
+/// `run`, with more environment variables (which may replace the defaults).
+fn run_with(
+    project: &Project,
+    account: &Account,
+    receiver: &Receiver,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
     let output = project
         .cmd()
         .env("AWS_ACCESS_KEY_ID", &account.access_key)
@@ -50,6 +61,7 @@ fn run(
         .env("GITHUB_REF_TYPE", "tag")
         .env("GITHUB_REF_NAME", "v1.4.2")
         .env("GITHUB_ACTOR", "ana")
+        .envs(env.iter().copied())
         .args(args)
         .args(["--env", "local", "--endpoint-url", &account.endpoint])
         .output()
@@ -468,30 +480,19 @@ async fn a_deploy_creates_the_sentry_release_and_marks_the_deploy() {
     let sentry = Receiver::start(vec![Reply::status(503), Reply::status(208)]);
     let project = project(&account, "");
     with_sentry(&project, &sentry);
-    let mut cmd = project.cmd();
-    let output = cmd
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env(
-            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
-            format!("{}/services/T0001/B0001/{CANARY}", slack.url),
-        )
-        .env("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN)
-        .env("GITHUB_SHA", SHA)
-        .env("GITHUB_REF_TYPE", "tag")
-        .env("GITHUB_REF_NAME", "v1.4.2")
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_REPOSITORY", "facturascan/platform")
-        .env("GITHUB_RUN_ID", "42")
-        .args(["deploy", "--env", "local", "--output", "json", "-vv"])
-        .args(["--endpoint-url", &account.endpoint])
-        .output()
-        .expect("run");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+    let (code, stdout, stderr) = run_with(
+        &project,
+        &account,
+        &slack,
+        &[
+            ("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "facturascan/platform"),
+            ("GITHUB_RUN_ID", "42"),
+        ],
+        &["deploy", "--output", "json", "-vv"],
     );
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     let report = json(&stdout);
     let marked = delivery(&report, "sentry:facturascan");
     assert_eq!(
@@ -548,30 +549,19 @@ async fn a_sentry_refusal_is_a_warning_not_a_failed_deploy() {
     }]);
     let project = project(&account, "");
     with_sentry(&project, &sentry);
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env(
-            "FACTURASCAN_LOCAL_SLACK_WEBHOOK",
-            format!("{}/services/T0001/B0001/{CANARY}", slack.url),
-        )
-        .env("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN)
-        .env("GITHUB_SHA", SHA)
-        .args([
-            "deploy",
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-        ])
-        .output()
-        .expect("run");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+    // An untagged build: the release is named after the commit.
+    let (code, stdout, stderr) = run_with(
+        &project,
+        &account,
+        &slack,
+        &[
+            ("FACTURASCAN_SENTRY_TOKEN", SENTRY_TOKEN),
+            ("GITHUB_REF_TYPE", "branch"),
+            ("GITHUB_REF_NAME", "main"),
+        ],
+        &["deploy"],
     );
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(sentry.received().len(), 1, "a 403 is not retried");
     assert!(
         stderr
