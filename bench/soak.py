@@ -14,6 +14,7 @@ cycle: exits, peak RSS of each facturactl process, retries and time spent retryi
 report), faults injected; then totals, and the RSS trend (first 10 vs last 10 cycles).
 
 usage: $(scripts/python-env)/python bench/soak.py [--cycles 50] [--binary PATH] [--seed 7]
+       [--throttle 0.08] [--server-error 0.04] [--reset 0.02] [--attempts 6]
 (boto3, for reading the state back, comes with moto in .venv)
 exit 1 if any wrong success was seen; figures otherwise, no timing assertion.
 """
@@ -31,7 +32,7 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploy import ROOT, account, account_id, control, project_for  # noqa: E402
 
-FAULTS = {"throttle": 0.08, "server_error": 0.04, "reset": 0.02, "latency_ms": 20, "jitter_ms": 20}
+FAULTS = {"latency_ms": 20, "jitter_ms": 20}
 
 
 def boto(service, endpoint, key):
@@ -127,7 +128,12 @@ def main() -> int:
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "facturactl"))
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--throttle", type=float, default=0.08)
+    parser.add_argument("--server-error", type=float, default=0.04)
+    parser.add_argument("--reset", type=float, default=0.02)
+    parser.add_argument("--attempts", type=int, default=6, help="the SDK's max attempts (adaptive mode)")
     args = parser.parse_args()
+    FAULTS.update(throttle=args.throttle, server_error=args.server_error, reset=args.reset)
     args.binary = os.path.abspath(args.binary)
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
@@ -144,7 +150,7 @@ def main() -> int:
         with open(local) as f:
             text = f.read()
         # Bounded adaptive retries, as in staging; the validator switches all at once.
-        text = text.replace("  retry:\n    max_attempts: 3", "  retry:\n    mode: adaptive\n    max_attempts: 6")
+        text = text.replace("  retry:\n    max_attempts: 3", f"  retry:\n    mode: adaptive\n    max_attempts: {args.attempts}")
         text = text.replace("services:\n", "services:\n  validator:\n    lambda:\n      rollout: { strategy: all-at-once }\n", 1)
         with open(local, "w") as f:
             f.write(text)

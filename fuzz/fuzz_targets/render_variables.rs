@@ -1,0 +1,85 @@
+//! The template renderer with arbitrary variables: the local environment with tags, service
+//! environment variables, email addresses and a Slack channel name taken from the input.
+//! Whatever the config validator accepts must render to valid templates: a value that
+//! breaks a template's YAML is either refused by validation (with file and line) or
+//! escaped by the template, never an invalid template.
+#![no_main]
+
+use std::path::Path;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use serde_yaml::{Mapping, Value};
+
+#[derive(Arbitrary, Debug)]
+struct Variables {
+    tags: Vec<(String, String)>,
+    ocr_environment: Vec<(String, String)>,
+    emails: Vec<String>,
+    slack_channel: String,
+    vpc_cidr: String,
+}
+
+const PROJECT: &str = include_str!("../../deploy.toml");
+const LOCAL: &str = include_str!("../../environments/local.yaml");
+
+fn set(map: &mut Value, path: &[&str], value: Value) {
+    let mut at = map;
+    for key in &path[..path.len() - 1] {
+        let Value::Mapping(m) = at else { return };
+        at = m
+            .entry(Value::from(*key))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+    }
+    if let Value::Mapping(m) = at {
+        m.insert(Value::from(path[path.len() - 1]), value);
+    }
+}
+
+fn pairs(items: &[(String, String)]) -> Value {
+    Value::Mapping(
+        items
+            .iter()
+            .map(|(k, v)| (Value::from(k.as_str()), Value::from(v.as_str())))
+            .collect(),
+    )
+}
+
+fuzz_target!(|v: Variables| {
+    let Ok(mut overlay) = serde_yaml::from_str::<Value>(LOCAL) else {
+        return;
+    };
+    set(&mut overlay, &["project", "tags"], pairs(&v.tags));
+    set(
+        &mut overlay,
+        &["services", "ocr", "ecs", "environment"],
+        pairs(&v.ocr_environment),
+    );
+    set(
+        &mut overlay,
+        &["channels", "email", "ops-email", "addresses"],
+        Value::Sequence(v.emails.iter().map(|e| Value::from(e.as_str())).collect()),
+    );
+    set(
+        &mut overlay,
+        &["channels", "slack", "dev-monitoring", "channel"],
+        Value::from(v.slack_channel.as_str()),
+    );
+    set(
+        &mut overlay,
+        &["stacks", "network", "parameters", "VpcCidr"],
+        Value::from(v.vpc_cidr.as_str()),
+    );
+    let Ok(text) = serde_yaml::to_string(&overlay) else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let rule_ids = facturactl::policy::rule_ids();
+    let Ok(loaded) = facturactl::config::from_texts(&root, "local", PROJECT, &text, &rule_ids)
+    else {
+        return;
+    };
+    if let Err(e) = facturactl::render::render(&loaded) {
+        panic!("a valid config failed to render: {e}\n--- overlay\n{text}");
+    }
+});
