@@ -1247,12 +1247,23 @@ fn execute(cli: &Cli, run: Run<'_>) -> Result<(String, Exit), Error> {
     ))?;
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
+    // The lock is renewed alongside the work and stopped (not dropped) when it ends, so no
+    // renewal can land after the release.
+    let (stop_renewing, renewing) = tokio::sync::watch::channel(false);
     let outcome = rt.block_on(async {
-        tokio::select! {
-            result = deploy_locked(cli, &aws, &store, &run, &origin) => Some(result),
-            _ = crate::release::keep_alive(&store, &lock, config) => None,
-            _ = interrupted() => None,
-        }
+        let work = async {
+            let outcome = tokio::select! {
+                result = deploy_locked(cli, &aws, &store, &run, &origin) => Some(result),
+                _ = interrupted() => None,
+            };
+            let _ = stop_renewing.send(true);
+            outcome
+        };
+        let (outcome, ()) = tokio::join!(
+            work,
+            crate::release::keep_alive(&store, &lock, config, renewing)
+        );
+        outcome
     });
     let Some(result) = outcome else {
         let released = rt.block_on(store.unlock(&lock));
@@ -2053,13 +2064,23 @@ fn rollback(cli: &Cli, to: Option<&str>, yes: bool) -> Result<(String, Exit), Er
         trace_id: cli.trace_id.clone(),
         ..Default::default()
     };
+    let (stop_renewing, renewing) = tokio::sync::watch::channel(false);
     let outcome = rt.block_on(async {
-        tokio::select! {
-            reports = progress_scope(cli, async |progress| {
-                crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
-            }) => Some(reports),
-            _ = interrupted() => None,
-        }
+        let work = async {
+            let outcome = tokio::select! {
+                reports = progress_scope(cli, async |progress| {
+                    crate::services::restore_all(&aws, config, &rendered.alarms, &targets, &options, progress).await
+                }) => Some(reports),
+                _ = interrupted() => None,
+            };
+            let _ = stop_renewing.send(true);
+            outcome
+        };
+        let (outcome, ()) = tokio::join!(
+            work,
+            crate::release::keep_alive(&store, &lock, config, renewing)
+        );
+        outcome
     });
     let finished = async {
         let Some(services) = outcome else {

@@ -54,11 +54,21 @@ pub async fn lock(
     }
 }
 
-/// Renews the lock every third of its lifetime; runs until dropped.
-pub async fn keep_alive(store: &Store<'_>, lock: &HeldLock, config: &Config) {
+/// Renews the lock every third of its lifetime until `stop` says so. A renewal under way is
+/// finished, never cut off: a write still in flight could land after the release and
+/// leave the lock behind.
+pub async fn keep_alive(
+    store: &Store<'_>,
+    lock: &HeldLock,
+    config: &Config,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let ttl = Duration::from_secs(u64::from(config.release.lock_ttl_seconds));
     loop {
-        tokio::time::sleep(ttl / 3).await;
+        tokio::select! {
+            _ = tokio::time::sleep(ttl / 3) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
         match store.renew(lock, ttl).await {
             Ok(true) => {}
             Ok(false) => {
