@@ -11,13 +11,15 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_yaml::{Mapping, Value};
 
+/// Each variable is replaced only when present, so one odd value is tried against an
+/// otherwise valid environment (a config with every value random almost never validates).
 #[derive(Arbitrary, Debug)]
 struct Variables {
-    tags: Vec<(String, String)>,
-    ocr_environment: Vec<(String, String)>,
-    emails: Vec<String>,
-    slack_channel: String,
-    vpc_cidr: String,
+    tags: Option<Vec<(String, String)>>,
+    ocr_environment: Option<Vec<(String, String)>>,
+    emails: Option<Vec<String>>,
+    slack_channel: Option<String>,
+    vpc_cidr: Option<String>,
 }
 
 const PROJECT: &str = include_str!("../../deploy.toml");
@@ -49,27 +51,37 @@ fuzz_target!(|v: Variables| {
     let Ok(mut overlay) = serde_yaml::from_str::<Value>(LOCAL) else {
         return;
     };
-    set(&mut overlay, &["project", "tags"], pairs(&v.tags));
-    set(
-        &mut overlay,
-        &["services", "ocr", "ecs", "environment"],
-        pairs(&v.ocr_environment),
-    );
-    set(
-        &mut overlay,
-        &["channels", "email", "ops-email", "addresses"],
-        Value::Sequence(v.emails.iter().map(|e| Value::from(e.as_str())).collect()),
-    );
-    set(
-        &mut overlay,
-        &["channels", "slack", "dev-monitoring", "channel"],
-        Value::from(v.slack_channel.as_str()),
-    );
-    set(
-        &mut overlay,
-        &["stacks", "network", "parameters", "VpcCidr"],
-        Value::from(v.vpc_cidr.as_str()),
-    );
+    if let Some(tags) = &v.tags {
+        set(&mut overlay, &["project", "tags"], pairs(tags));
+    }
+    if let Some(environment) = &v.ocr_environment {
+        set(
+            &mut overlay,
+            &["services", "ocr", "ecs", "environment"],
+            pairs(environment),
+        );
+    }
+    if let Some(emails) = &v.emails {
+        set(
+            &mut overlay,
+            &["channels", "email", "ops-email", "addresses"],
+            Value::Sequence(emails.iter().map(|e| Value::from(e.as_str())).collect()),
+        );
+    }
+    if let Some(channel) = &v.slack_channel {
+        set(
+            &mut overlay,
+            &["channels", "slack", "dev-monitoring", "channel"],
+            Value::from(channel.as_str()),
+        );
+    }
+    if let Some(cidr) = &v.vpc_cidr {
+        set(
+            &mut overlay,
+            &["stacks", "network", "parameters", "VpcCidr"],
+            Value::from(cidr.as_str()),
+        );
+    }
     let Ok(text) = serde_yaml::to_string(&overlay) else {
         return;
     };

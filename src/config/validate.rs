@@ -70,6 +70,34 @@ impl Validator<'_> {
         );
     }
 
+    /// Environment variable names as ECS and Lambda take them (and as templates write them,
+    /// unquoted): a letter or `_`, then letters, digits and `_`.
+    fn variable_names<'k>(
+        &mut self,
+        base: &[PathSegment],
+        table: &str,
+        names: impl Iterator<Item = &'k String>,
+    ) {
+        for name in names {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                self.report_key(
+                    &with_key(with_key(base.to_vec(), table), name),
+                    format!(
+                        "`{}` is not an environment variable name",
+                        name.escape_debug()
+                    ),
+                    "letters, digits and `_`, not starting with a digit, as `LOG_FORMAT`",
+                    "rename the variable",
+                );
+            }
+        }
+    }
+
     fn report_key(&mut self, at: &[PathSegment], message: String, expected: &str, help: &str) {
         self.errors.push(
             ConfigError::new(self.sources.locate_key(at), message)
@@ -298,6 +326,8 @@ impl Validator<'_> {
     }
 
     fn ecs(&mut self, base: Vec<PathSegment>, ecs: &EcsService) {
+        self.variable_names(&base, "environment", ecs.environment.keys());
+        self.variable_names(&base, "secrets", ecs.secrets.keys());
         match FARGATE_SIZES.iter().find(|(cpu, ..)| *cpu == ecs.cpu) {
             None => self.report(
                 &with_key(base.clone(), "cpu"),
@@ -373,6 +403,7 @@ impl Validator<'_> {
     }
 
     fn lambda(&mut self, base: Vec<PathSegment>, l: &LambdaService) {
+        self.variable_names(&base, "environment", l.environment.keys());
         self.range(
             with_key(base.clone(), "memory_mb"),
             l.memory_mb,
@@ -440,12 +471,22 @@ impl Validator<'_> {
             }
         }
         for (name, slack) in &c.channels.slack {
-            if !slack.channel.starts_with('#') || slack.channel.len() < 2 {
+            // Slack's own rule, which also keeps the name safe inside templates.
+            let valid = slack.channel.strip_prefix('#').is_some_and(|n| {
+                (1..=80).contains(&n.len())
+                    && n.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    })
+            });
+            if !valid {
                 self.report(
                     &path(["channels", "slack", name, "channel"]),
-                    format!("`{}` is not a Slack channel name", slack.channel),
-                    "a channel name starting with `#`, as `#dev-monitoring`",
-                    "write the channel with its `#`",
+                    format!(
+                        "`{}` is not a Slack channel name",
+                        slack.channel.escape_debug()
+                    ),
+                    "`#` and 1 to 80 lowercase letters, digits, `-` or `_`, as `#dev-monitoring`",
+                    "write the channel as Slack shows it, with its `#`",
                 );
             }
             if slack.route().is_none() {

@@ -29,6 +29,35 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     vec![
+        // Found by the render_variables fuzzer: a name the templates write unquoted.
+        Case {
+            name: "environment variable name with a newline",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "environment = { LOG_FORMAT = \"json\" }",
+                    "environment = { LOG_FORMAT = \"json\", \"BAD\\nNAME\" = \"x\" }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"BAD\\nNAME\""),
+            says: "`BAD\\nNAME` is not an environment variable name",
+        },
+        Case {
+            name: "slack channel with a quote",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "environments/local.yaml",
+                    "channel: \"#dev-monitoring-local\"",
+                    "channel: '#dev\"x: y'",
+                )
+            },
+            file: "environments/local.yaml",
+            at: At::Marker("channel: '#dev"),
+            says: "is not a Slack channel name",
+        },
         Case {
             name: "sentry over plain http outside the emulator",
             env: "production",
