@@ -6,11 +6,11 @@ added latency switched on for facturactl's calls (and off for this script's own 
 checks):
   1. a new OCR image is pushed and a new validator package built;
   2. `facturactl deploy --image ocr=... --package validator=...`;
-  3. `facturactl rollback` (to the previous record).
-After each command the real state is read back: a success must have put exactly the
-declared image and code in place (else it is a WRONG SUCCESS, the one thing that must never
-happen); a failure must be reported (non-zero exit and an error or failed entry). Prints per
-cycle: exits, peak RSS of each facturactl process, retries and time spent retrying (from the
+  3. `facturactl rollback` (to the previous release).
+After each command the real state is read back: a deploy's success must have put exactly
+the image and code it was given in place, a rollback's exactly what its release record
+says (else it is a WRONG SUCCESS, the one thing that must never happen); a failure must be
+reported (non-zero exit and an error or failed entry). Prints per cycle: exits, peak RSS of each facturactl process, retries and time spent retrying (from the
 report), faults injected; then totals, and the RSS trend (first 10 vs last 10 cycles).
 
 usage: $(scripts/python-env)/python bench/soak.py [--cycles 50] [--binary PATH] [--seed 7]
@@ -106,6 +106,13 @@ def live(ecs, lam):
     return image, code
 
 
+def recorded(binary, project, endpoint, key):
+    """What the current release record says runs: (image, code hash)."""
+    _, status, _, _ = run(binary, project, endpoint, key, "status")
+    services = ((status or {}).get("current") or {}).get("services", {})
+    return services.get("ocr", {}).get("image"), services.get("validator", {}).get("code_sha256")
+
+
 def judge(code, report, stderr, state, wanted):
     """ok | failed (reported) | WRONG (a success whose state is not the declared one) |
     UNREPORTED (a failure nobody said)."""
@@ -152,6 +159,9 @@ def main() -> int:
         # Bounded adaptive retries, as in staging; the validator switches all at once.
         text = text.replace("  retry:\n    max_attempts: 3", f"  retry:\n    mode: adaptive\n    max_attempts: {args.attempts}")
         text = text.replace("services:\n", "services:\n  validator:\n    lambda:\n      rollout: { strategy: all-at-once }\n", 1)
+        # A run whose release of the lock was lost to a fault leaves it for its TTL: short
+        # here, and the next run waits it out instead of being refused.
+        text += "\nrelease:\n  lock_ttl_seconds: 15\n  lock_wait_seconds: 40\n"
         with open(local, "w") as f:
             f.write(text)
         ecr, ecs, lam = (boto(s, endpoint, key) for s in ("ecr", "ecs", "lambda"))
@@ -162,10 +172,10 @@ def main() -> int:
                                       "--image", "ocr=base", "--package", f"validator={zip_path}")
         if code != 0:
             sys.exit(f"the first deploy failed:\n{stderr[-3000:]}")
-        previous = (f"{account_id(key)}.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{digest}", code_hash)
-        if live(ecs, lam) != previous:
-            print(f"note: live state after the first deploy is {live(ecs, lam)}, expected {previous}")
-            previous = live(ecs, lam)
+        first = (f"{account_id(key)}.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{digest}", code_hash)
+        if live(ecs, lam) != first or recorded(args.binary, project, endpoint, key) != first:
+            sys.exit(f"after the first deploy: live {live(ecs, lam)}, recorded "
+                     f"{recorded(args.binary, project, endpoint, key)}, wanted {first}")
 
         print(f"{'cycle':>5} {'deploy':>8} {'rollback':>9} {'wall s':>11} {'rss MiB':>15} {'retries':>8} "
           f"{'retry s':>8} {'faults':>7}")
@@ -184,23 +194,15 @@ def main() -> int:
             control(endpoint, "DELETE", "faults", key)
             state = live(ecs, lam)
             deployed = judge(d_code, d_report, d_err, state, wanted)
-            # A failed deploy leaves the record where it was: roll back to it either way.
-            before_rollback = state if deployed != "ok" else previous
             control(endpoint, "PUT", "faults", key, dict(FAULTS, key=key, seed=args.seed * 1000 + cycle + 500))
             r_code, r_report, r_err, r_rss = run(args.binary, project, endpoint, key, "rollback", "--yes")
             r_wall = run.seconds
             control(endpoint, "DELETE", "faults", key)
             counts = control(endpoint, "GET", "requests", key)
             state = live(ecs, lam)
-            if deployed == "ok":
-                rolled = judge(r_code, r_report, r_err, state, previous)
-                if rolled == "ok":
-                    pass
-                else:
-                    previous = state if rolled == "failed" else previous
-            else:
-                # Nothing new was recorded: the rollback goes to the last record (previous).
-                rolled = judge(r_code, r_report, r_err, state, previous)
+            # A rollback declares the release it went back to: what runs must be exactly
+            # what the current record (the rollback's own) says.
+            rolled = judge(r_code, r_report, r_err, state, recorded(args.binary, project, endpoint, key))
             if rolled == "failed" and r_code == 3:
                 rolled = "refused"
             retries = sum((r or {}).get("retries", {}).get("retries", 0) for r in (d_report, r_report))
@@ -216,7 +218,6 @@ def main() -> int:
                   f"{retry_ms / 1000:>8.2f} {faults:>7}", flush=True)
             if "WRONG" in (deployed, rolled) or "UNREPORTED" in (deployed, rolled):
                 print(f"  deploy exit {d_code}: {d_err[-1500:]}\n  rollback exit {r_code}: {r_err[-1500:]}")
-            del before_rollback
         first, last = rss_by_cycle[:10], rss_by_cycle[-10:]
         print(f"\ncycles: {args.cycles}; outcomes: {verdicts}")
         print(f"faults injected: {totals['faults']}; SDK retries reported: {totals['retries']}; "
