@@ -10,8 +10,9 @@ checks):
 After each command the real state is read back: a deploy's success must have put exactly
 the image and code it was given in place, a rollback's exactly what its release record
 says (else it is a WRONG SUCCESS, the one thing that must never happen); a failure must be
-reported (non-zero exit and an error or failed entry). Prints per cycle: exits, peak RSS of each facturactl process, retries and time spent retrying (from the
-report), faults injected; then totals, and the RSS trend (first 10 vs last 10 cycles).
+reported (non-zero exit and an error or failed entry). Prints per cycle: exits, wall time,
+peak RSS of each facturactl process, retries and time spent retrying (from the report),
+faults injected; then totals, and the RSS trend (first 10 vs last 10 cycles).
 
 usage: $(scripts/python-env)/python bench/soak.py [--cycles 50] [--binary PATH] [--seed 7]
        [--throttle 0.08] [--server-error 0.04] [--reset 0.02] [--attempts 6]
