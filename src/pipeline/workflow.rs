@@ -85,7 +85,20 @@ struct Job<'a> {
     id_token: bool,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// A job that reads the repository only: no AWS, no environment, runs on every event.
+    fn check(id: &'a str, name: &'a str) -> Self {
+        Self {
+            id,
+            name,
+            needs: vec![],
+            condition: None,
+            environment: None,
+            concurrency: None,
+            id_token: false,
+        }
+    }
+
     fn open(&self, out: &mut String, p: &Pipeline) {
         let _ = writeln!(out, "  {}:", self.id);
         let _ = writeln!(out, "    name: {}", quoted(self.name));
@@ -263,16 +276,7 @@ fn platform(definition: &Definition, source: &str) -> String {
 }
 
 fn lint_python(out: &mut String, p: &Pipeline) {
-    Job {
-        id: "lint-python",
-        name: "lint (Python: black, flake8)",
-        needs: vec![],
-        condition: None,
-        environment: None,
-        concurrency: None,
-        id_token: false,
-    }
-    .open(out, p);
+    Job::check("lint-python", "lint (Python: black, flake8)").open(out, p);
     checkout(out, p, false);
     setup_python(out, p);
     let paths = shell_words(&p.lint.python);
@@ -290,16 +294,7 @@ fn lint_python(out: &mut String, p: &Pipeline) {
 }
 
 fn lint_rust(out: &mut String, p: &Pipeline) {
-    Job {
-        id: "lint-rust",
-        name: "lint (Rust: fmt, clippy)",
-        needs: vec![],
-        condition: None,
-        environment: None,
-        concurrency: None,
-        id_token: false,
-    }
-    .open(out, p);
+    Job::check("lint-rust", "lint (Rust: fmt, clippy)").open(out, p);
     checkout(out, p, false);
     run(out, "Toolchain", &[], "rustup component add rustfmt clippy");
     run(out, "rustfmt", &[], "cargo fmt --check");
@@ -312,16 +307,7 @@ fn lint_rust(out: &mut String, p: &Pipeline) {
 }
 
 fn test(out: &mut String, p: &Pipeline) {
-    Job {
-        id: "test",
-        name: "tests",
-        needs: vec![],
-        condition: None,
-        environment: None,
-        concurrency: None,
-        id_token: false,
-    }
-    .open(out, p);
+    Job::check("test", "tests").open(out, p);
     checkout(out, p, false);
     if !p.test.python.is_empty() {
         setup_python(out, p);
