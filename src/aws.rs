@@ -195,6 +195,38 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryClock {
     }
 }
 
+/// A failed AWS call: the operation, the service's error code, and its message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new<E, R>(
+        operation: &'static str,
+        error: aws_sdk_cloudformation::error::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+        let code = error.code().map(str::to_string);
+        let message = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string(),
+        };
+        Self {
+            operation,
+            code,
+            message,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

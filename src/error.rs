@@ -1,10 +1,17 @@
-//! The errors a command can end with, and the exit code of each.
+//! The errors a command can end with. Variants carry data; the words are built only when
+//! an error is displayed, and the exit code comes from the variant, never from its text.
 
 use std::path::PathBuf;
 
+use crate::aws::AwsError;
 use crate::config::ConfigErrors;
 use crate::exit::Exit;
+use crate::policy::Violation;
+use crate::release::gate::GateRefusal;
+use crate::release::store::LockInfo;
 use crate::render::RenderError;
+use crate::services::artifact::ArtifactError;
+use crate::services::traffic::TrafficError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,55 +25,53 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("error: {message}\n  = help: {help}")]
-    Usage { message: String, help: String },
+    #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
+    Usage(Usage),
     #[error("error: {0}")]
     Aws(#[from] AwsError),
-    #[error("error: {message}\n  = help: {help}")]
-    Refused { message: String, help: String },
+    #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
+    Refused(Refusal),
     #[error("error: {}\n  = help: {}", .0.message, .0.help)]
-    Artifact(#[from] crate::services::artifact::ArtifactError),
-    #[error("error: {message}\n  = help: {help}")]
-    Interrupted { message: String, help: String },
+    Artifact(#[from] ArtifactError),
+    #[error("{}", traffic_text(.0))]
+    Traffic(TrafficError),
+    #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
+    Interrupted(Interruption),
 }
 
-/// A failed AWS call: the operation, the service's error code, and its message.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation} failed: {message}")]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub code: Option<String>,
-    pub message: String,
+fn traffic_text(error: &TrafficError) -> String {
+    match error {
+        TrafficError::Aws(e) => format!("error: {e}"),
+        other => format!("error: {}\n  = help: {}", other.message(), other.help()),
+    }
 }
 
-impl AwsError {
-    pub fn new<E, R>(
-        operation: &'static str,
-        error: aws_sdk_cloudformation::error::SdkError<E, R>,
-    ) -> Self
-    where
-        E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-        let code = error.code().map(str::to_string);
-        let message = match (error.code(), error.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string(),
-        };
-        Self {
-            operation,
-            code,
-            message,
+impl From<TrafficError> for Error {
+    fn from(e: TrafficError) -> Self {
+        match e {
+            TrafficError::Aws(e) => Self::Aws(e),
+            other => Self::Traffic(other),
         }
+    }
+}
+
+impl From<Usage> for Error {
+    fn from(u: Usage) -> Self {
+        Self::Usage(u)
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
     }
 }
 
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Refused { .. } => Exit::Refused,
-            Self::Interrupted { .. } => Exit::Interrupted,
+            Self::Refused(_) => Exit::Refused,
+            Self::Interrupted(_) => Exit::Interrupted,
             _ => Exit::Error,
         }
     }
@@ -77,11 +82,324 @@ impl Error {
             Self::Config(_) => "config",
             Self::Render(_) => "render",
             Self::Write { .. } => "io",
-            Self::Usage { .. } => "usage",
+            Self::Usage(_) | Self::Traffic(_) => "usage",
             Self::Aws(_) => "aws",
-            Self::Refused { .. } => "refused",
+            Self::Refused(_) => "refused",
             Self::Artifact(_) => "artifact",
-            Self::Interrupted { .. } => "interrupted",
+            Self::Interrupted(_) => "interrupted",
         }
+    }
+}
+
+/// A command asked for something that cannot be (exit 1), found before any AWS call.
+#[derive(Debug)]
+pub enum Usage {
+    NoEnvironment,
+    UnknownStack { name: String, known: Vec<String> },
+    TwoArtifacts { service: String },
+    PromoteToItself { environment: String },
+    StageName { stage: String },
+    TrafficNeedsService,
+}
+
+impl Usage {
+    pub fn message(&self) -> String {
+        match self {
+            Self::NoEnvironment => "this command needs an environment".into(),
+            Self::UnknownStack { name, .. } => {
+                format!("`{name}` is not an enabled stack of this environment")
+            }
+            Self::TwoArtifacts { service } => format!("service `{service}` is given two artifacts"),
+            Self::PromoteToItself { environment } => {
+                format!("cannot promote `{environment}` to itself")
+            }
+            Self::StageName { stage } => format!("`{stage}` is not a stage name"),
+            Self::TrafficNeedsService => "which service?".into(),
+        }
+    }
+
+    pub fn help(&self) -> String {
+        match self {
+            Self::NoEnvironment => "pass --env local, --env staging or --env production".into(),
+            Self::UnknownStack { known, .. } => format!("stacks: {}", known.join(", ")),
+            Self::TwoArtifacts { .. } => {
+                "name each service once, in --image, --package or the artifacts file".into()
+            }
+            Self::PromoteToItself { .. } => "promote --from staging --to production".into(),
+            Self::StageName { .. } => {
+                "use lowercase letters, digits and dashes, as `build` or `integration-tests`".into()
+            }
+            Self::TrafficNeedsService => {
+                "`facturactl traffic --env E SERVICE`, or `traffic set|promote|abort SERVICE`"
+                    .into()
+            }
+        }
+    }
+}
+
+/// Why a command refused to change anything (exit 3). Nothing was written.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The release gate of the environment said no.
+    Gate {
+        environment: String,
+        refusal: GateRefusal,
+    },
+    /// Another run holds the deploy lock.
+    Lock {
+        environment: String,
+        holder: Box<LockInfo>,
+    },
+    /// Blocking policy findings in the rendered templates.
+    Policy { violations: Vec<Violation> },
+    /// A service's guarding alarm fires: (service, alarm).
+    AlarmsFiring { alarms: Vec<(String, String)> },
+    /// A question on the terminal was not answered `yes` (or there was no terminal).
+    NotConfirmed(Unconfirmed),
+    /// A production deploy would replace or delete resources, and no one confirmed it.
+    Destructive { changes: Vec<String> },
+    /// A promoted artifact is not the one the source environment runs.
+    ArtifactMismatch {
+        service: String,
+        found: Option<String>,
+        expected: String,
+    },
+    /// `destroy` never touches production.
+    ProductionDestroy { environment: String },
+    /// `promote` found nothing it may promote.
+    NothingToPromote(NothingToPromote),
+    /// `rollback` found no release to go back to.
+    NoRollbackTarget(NoRollbackTarget),
+}
+
+/// What was not confirmed, and so left unchanged.
+#[derive(Debug)]
+pub enum Unconfirmed {
+    Unlock { environment: String },
+    Destroy { environment: String },
+    Deploy,
+    Promote { to: String },
+    Rollback,
+}
+
+#[derive(Debug)]
+pub enum NothingToPromote {
+    NoRecord {
+        from: String,
+    },
+    Failed {
+        from: String,
+        record: String,
+        at: String,
+    },
+    NoCommit {
+        from: String,
+        record: String,
+    },
+    NoArtifact {
+        from: String,
+        service: String,
+    },
+}
+
+#[derive(Debug)]
+pub enum NoRollbackTarget {
+    NoRelease {
+        environment: String,
+    },
+    NotFound {
+        environment: String,
+        wanted: String,
+    },
+    NoEarlier {
+        environment: String,
+        current: String,
+    },
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        match self {
+            Self::Gate {
+                environment,
+                refusal,
+            } => format!("release gate of `{environment}`: {}", refusal.message),
+            Self::Lock {
+                environment,
+                holder,
+            } => format!("`{environment}` is being deployed: {}", holder.describe()),
+            Self::Policy { violations } => {
+                let lines: Vec<String> = violations
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "error[{}] {}/{}: {}",
+                            f.rule, f.stack, f.resource, f.message
+                        )
+                    })
+                    .collect();
+                format!("policy blocks this deploy:\n  {}", lines.join("\n  "))
+            }
+            Self::AlarmsFiring { alarms } => {
+                let lines: Vec<String> = alarms
+                    .iter()
+                    .map(|(service, alarm)| format!("{service}: alarm {alarm} is in ALARM"))
+                    .collect();
+                format!(
+                    "alarms are firing, nothing was deployed:\n  {}",
+                    lines.join("\n  ")
+                )
+            }
+            Self::NotConfirmed(what) => what.message(),
+            Self::Destructive { changes } => {
+                format!("this production deploy would:\n  {}", changes.join("\n  "))
+            }
+            Self::ArtifactMismatch {
+                service,
+                found,
+                expected,
+            } => format!(
+                "`{service}`: the artifact found is {}, not the {expected} the source environment runs",
+                found.as_deref().unwrap_or("missing")
+            ),
+            Self::ProductionDestroy { environment } => {
+                format!("`{environment}` is a production environment: facturactl never destroys it")
+            }
+            Self::NothingToPromote(why) => why.message(),
+            Self::NoRollbackTarget(why) => why.message(),
+        }
+    }
+
+    pub fn help(&self) -> String {
+        match self {
+            Self::Gate { refusal, .. } => refusal.help.clone(),
+            Self::Lock { environment, .. } => format!(
+                "wait for it (release.lock_wait_seconds), or if that run is dead and you are sure, `facturactl unlock --env {environment}`"
+            ),
+            Self::Policy { .. } => "fix the findings (`facturactl validate` explains each), or add an exception with its reason to [policy] in deploy.toml".into(),
+            Self::AlarmsFiring { .. } => "look at the alarm first; if this deploy is the fix, set `when_alarm_firing = \"proceed\"` in the service's rollout settings".into(),
+            Self::NotConfirmed(what) => what.help().into(),
+            Self::Destructive { .. } => "review it with `facturactl plan --env production --diff`, then pass --yes (and --allow-data-replacement for databases and buckets)".into(),
+            Self::ArtifactMismatch { .. } => "the promoted bytes must be the tested ones: deploy the source environment again, then promote".into(),
+            Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
+            Self::NothingToPromote(why) => why.help(),
+            Self::NoRollbackTarget(why) => why.help(),
+        }
+    }
+}
+
+impl Unconfirmed {
+    fn message(&self) -> String {
+        match self {
+            Self::Unlock { environment } => {
+                format!("not confirmed: the lock of `{environment}` is unchanged")
+            }
+            Self::Destroy { environment } => {
+                format!("not confirmed: nothing of `{environment}` was deleted")
+            }
+            Self::Deploy => "not confirmed: nothing was deployed".into(),
+            Self::Promote { to } => format!("not confirmed: nothing was promoted to `{to}`"),
+            Self::Rollback => "not confirmed: nothing was rolled back".into(),
+        }
+    }
+
+    fn help(&self) -> &'static str {
+        match self {
+            Self::Deploy => "review the plan with `facturactl plan --diff`",
+            Self::Promote { .. } => "answer `yes` on a terminal, or pass --yes in CI",
+            Self::Unlock { .. } | Self::Destroy { .. } | Self::Rollback => {
+                "answer `yes` on a terminal, or pass --yes"
+            }
+        }
+    }
+}
+
+impl NothingToPromote {
+    fn message(&self) -> String {
+        match self {
+            Self::NoRecord { from } => format!("`{from}` has no deployment record to promote"),
+            Self::Failed { from, record, at } => format!(
+                "`{from}`'s last deploy ({record}, {at}) failed: nothing is promoted from a failed release"
+            ),
+            Self::NoCommit { from, record } => {
+                format!("`{from}`'s last deploy ({record}) recorded no commit")
+            }
+            Self::NoArtifact { from, service } => format!(
+                "`{from}` records no artifact location for `{service}`: it cannot be promoted"
+            ),
+        }
+    }
+
+    fn help(&self) -> String {
+        match self {
+            Self::NoRecord { .. } => "deploy it first".into(),
+            Self::Failed { from, .. } => format!("fix and deploy `{from}` again, then promote"),
+            Self::NoCommit { .. } => "deploy it from a git checkout".into(),
+            Self::NoArtifact { from, service } => format!(
+                "deploy `{service}` to `{from}` again with this version of facturactl, then promote"
+            ),
+        }
+    }
+}
+
+impl NoRollbackTarget {
+    fn message(&self) -> String {
+        match self {
+            Self::NoRelease { environment } => {
+                format!("`{environment}` has no successful release to roll back from")
+            }
+            Self::NotFound {
+                environment,
+                wanted,
+            } => format!("no successful release `{wanted}` in `{environment}`'s records"),
+            Self::NoEarlier {
+                environment,
+                current,
+            } => format!(
+                "no earlier release of `{environment}` runs different services than the current one ({current})"
+            ),
+        }
+    }
+
+    fn help(&self) -> String {
+        match self {
+            Self::NoRelease { .. } => "deploy it first".into(),
+            Self::NotFound { environment, .. } | Self::NoEarlier { environment, .. } => {
+                format!("`facturactl history --env {environment}` lists the releases")
+            }
+        }
+    }
+}
+
+/// A guarded run stopped by SIGINT or SIGTERM (exit 130): what it had done, and the lock.
+#[derive(Debug)]
+pub struct Interruption {
+    pub operation: crate::deployment::Operation,
+    pub environment: String,
+    pub lock_released: bool,
+    /// What had started and finished (`progress::Tally::summary`); empty when nothing had.
+    pub tally: String,
+}
+
+impl Interruption {
+    pub fn message(&self) -> String {
+        let lock = if self.lock_released {
+            "the deploy lock was released"
+        } else {
+            "the deploy lock could not be released (it expires by itself)"
+        };
+        let tally = if self.tally.is_empty() {
+            "nothing had started"
+        } else {
+            &self.tally
+        };
+        format!(
+            "{} of `{}` interrupted (SIGINT or SIGTERM); {lock}; no record was written\n{tally}",
+            self.operation, self.environment
+        )
+    }
+
+    pub fn help(&self) -> &'static str {
+        "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`"
     }
 }

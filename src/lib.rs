@@ -1,18 +1,20 @@
 //! facturactl: the deployment control plane of FacturaScan 360.
 //!
-//! The library never prints. Each command is a function from inputs to a value that
-//! [`report`] turns into text, JSON or Markdown; `main.rs` only parses arguments, sets up
-//! logging, dispatches, and maps errors to exit codes.
+//! Layers point one way (see ARCHITECTURE.md): [`cli`] parses and presents, [`commands`]
+//! holds one use case per command, the domain modules below do the work, on top of
+//! [`aws`], [`config`] and [`render`]. Only `cli` prints or prompts; commands return typed
+//! outcomes that [`report`] renders as text, JSON or Markdown.
 
 pub mod alarms;
 pub mod audit;
 pub mod aws;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod deployment;
 pub mod error;
 pub mod exit;
 pub mod git;
-pub mod github;
 pub mod graph;
 pub mod logging;
 pub mod notify;
@@ -26,4 +28,3 @@ pub mod schema;
 pub mod secrets;
 pub mod services;
 pub mod stacks;
-pub mod terminal;

@@ -92,7 +92,7 @@ pub enum Level {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub struct Violation {
     pub rule: &'static str,
     pub level: Level,
     pub stack: String,
@@ -108,7 +108,7 @@ pub struct Finding {
 pub struct PolicyReport {
     pub environment: String,
     pub mode: PolicyMode,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Violation>,
 }
 
 impl PolicyReport {
@@ -153,7 +153,7 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
                 (None, PolicyMode::Enforce) => Level::Error,
                 (None, PolicyMode::Warn) => Level::Warning,
             };
-            Finding {
+            Violation {
                 rule: r.rule,
                 level,
                 stack: r.stack,
@@ -192,104 +192,17 @@ fn check_resource(
 ) {
     let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
     let props = resource.get("Properties").unwrap_or(&Value::Null);
+    let mut site = Site { stack, id, out };
     let mut add = |rule: &'static str, message: String, hint: &'static str| {
-        out.push(Raw {
-            rule,
-            stack: stack.name.clone(),
-            resource: id.to_string(),
-            message,
-            hint,
-        });
+        site.add(rule, message, hint);
     };
     let production = config.environment.tier == Tier::Production;
     let deletion_policy = resource.get("DeletionPolicy").and_then(Value::as_str);
 
     match kind {
-        "AWS::S3::Bucket" => {
-            let kms = get(
-                props,
-                &["BucketEncryption", "ServerSideEncryptionConfiguration"],
-            )
-            .and_then(Value::as_sequence)
-            .is_some_and(|rules| {
-                rules.iter().any(|r| {
-                    get(r, &["ServerSideEncryptionByDefault", "SSEAlgorithm"])
-                        .and_then(Value::as_str)
-                        .is_some_and(|a| a.starts_with("aws:kms"))
-                })
-            });
-            if !kms {
-                add(
-                    "S3_ENCRYPTION",
-                    format!("bucket {id} is not encrypted with KMS"),
-                    "set BucketEncryption with SSEAlgorithm aws:kms and the platform key",
-                );
-            }
-            let block = props.get("PublicAccessBlockConfiguration");
-            let all_blocked = [
-                "BlockPublicAcls",
-                "BlockPublicPolicy",
-                "IgnorePublicAcls",
-                "RestrictPublicBuckets",
-            ]
-            .iter()
-            .all(|k| is_true(block.and_then(|b| b.get(*k))));
-            if !all_blocked {
-                add(
-                    "S3_PUBLIC_ACCESS",
-                    format!("bucket {id} does not block all public access"),
-                    "set the four PublicAccessBlockConfiguration flags to true",
-                );
-            }
-            if get(props, &["VersioningConfiguration", "Status"]).and_then(Value::as_str)
-                != Some("Enabled")
-            {
-                add(
-                    "S3_VERSIONING",
-                    format!("bucket {id} has no versioning"),
-                    "set VersioningConfiguration Status: Enabled",
-                );
-            }
-            if !has_tls_only_policy(stack, id) {
-                add(
-                    "S3_TLS_ONLY",
-                    format!("bucket {id} accepts requests without TLS"),
-                    "add a BucketPolicy denying s3:* when aws:SecureTransport is false",
-                );
-            }
-            if production && deletion_policy != Some("Retain") {
-                add(
-                    "DELETION_PROTECTION",
-                    format!("bucket {id} would be deleted with its stack"),
-                    "set DeletionPolicy: Retain and UpdateReplacePolicy: Retain in production",
-                );
-            }
-        }
+        "AWS::S3::Bucket" => check_bucket(&mut add, stack, id, props, production, deletion_policy),
         "AWS::RDS::DBInstance" | "AWS::RDS::DBCluster" => {
-            if !is_true(props.get("StorageEncrypted")) {
-                add(
-                    "RDS_ENCRYPTION",
-                    format!("database {id} is not encrypted"),
-                    "set StorageEncrypted: true with KmsKeyId",
-                );
-            }
-            if is_true(props.get("PubliclyAccessible")) {
-                add(
-                    "RDS_NOT_PUBLIC",
-                    format!("database {id} is publicly accessible"),
-                    "set PubliclyAccessible: false and keep it in private subnets",
-                );
-            }
-            if production
-                && (!is_true(props.get("DeletionProtection"))
-                    || deletion_policy != Some("Snapshot"))
-            {
-                add(
-                    "DELETION_PROTECTION",
-                    format!("database {id} can be deleted without a snapshot"),
-                    "set DeletionProtection: true and DeletionPolicy: Snapshot in production",
-                );
-            }
+            check_database(&mut add, id, props, production, deletion_policy);
         }
         "AWS::KMS::Key" | "AWS::Cognito::UserPool" | "AWS::DynamoDB::Table"
             if production && deletion_policy != Some("Retain") =>
@@ -343,6 +256,129 @@ fn check_resource(
                 "name the actions and the resources (ARNs) the role needs, or add a Condition",
             );
         }
+    }
+}
+
+/// Where a finding is: the stack and resource it concerns, and the list it goes to.
+struct Site<'a> {
+    stack: &'a RenderedStack,
+    id: &'a str,
+    out: &'a mut Vec<Raw>,
+}
+
+impl Site<'_> {
+    fn add(&mut self, rule: &'static str, message: String, hint: &'static str) {
+        self.out.push(Raw {
+            rule,
+            stack: self.stack.name.clone(),
+            resource: self.id.to_string(),
+            message,
+            hint,
+        });
+    }
+}
+
+/// A finding: rule, message, fix.
+type Add<'f> = dyn FnMut(&'static str, String, &'static str) + 'f;
+
+/// Buckets: KMS, no public access, versioning, TLS only, kept in production.
+fn check_bucket(
+    add: &mut Add<'_>,
+    stack: &RenderedStack,
+    id: &str,
+    props: &Value,
+    production: bool,
+    deletion_policy: Option<&str>,
+) {
+    let kms = get(
+        props,
+        &["BucketEncryption", "ServerSideEncryptionConfiguration"],
+    )
+    .and_then(Value::as_sequence)
+    .is_some_and(|rules| {
+        rules.iter().any(|r| {
+            get(r, &["ServerSideEncryptionByDefault", "SSEAlgorithm"])
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.starts_with("aws:kms"))
+        })
+    });
+    if !kms {
+        add(
+            "S3_ENCRYPTION",
+            format!("bucket {id} is not encrypted with KMS"),
+            "set BucketEncryption with SSEAlgorithm aws:kms and the platform key",
+        );
+    }
+    let block = props.get("PublicAccessBlockConfiguration");
+    let all_blocked = [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ]
+    .iter()
+    .all(|k| is_true(block.and_then(|b| b.get(*k))));
+    if !all_blocked {
+        add(
+            "S3_PUBLIC_ACCESS",
+            format!("bucket {id} does not block all public access"),
+            "set the four PublicAccessBlockConfiguration flags to true",
+        );
+    }
+    if get(props, &["VersioningConfiguration", "Status"]).and_then(Value::as_str) != Some("Enabled")
+    {
+        add(
+            "S3_VERSIONING",
+            format!("bucket {id} has no versioning"),
+            "set VersioningConfiguration Status: Enabled",
+        );
+    }
+    if !has_tls_only_policy(stack, id) {
+        add(
+            "S3_TLS_ONLY",
+            format!("bucket {id} accepts requests without TLS"),
+            "add a BucketPolicy denying s3:* when aws:SecureTransport is false",
+        );
+    }
+    if production && deletion_policy != Some("Retain") {
+        add(
+            "DELETION_PROTECTION",
+            format!("bucket {id} would be deleted with its stack"),
+            "set DeletionPolicy: Retain and UpdateReplacePolicy: Retain in production",
+        );
+    }
+}
+
+/// Databases: encrypted, private, protected and snapshotted in production.
+fn check_database(
+    add: &mut Add<'_>,
+    id: &str,
+    props: &Value,
+    production: bool,
+    deletion_policy: Option<&str>,
+) {
+    if !is_true(props.get("StorageEncrypted")) {
+        add(
+            "RDS_ENCRYPTION",
+            format!("database {id} is not encrypted"),
+            "set StorageEncrypted: true with KmsKeyId",
+        );
+    }
+    if is_true(props.get("PubliclyAccessible")) {
+        add(
+            "RDS_NOT_PUBLIC",
+            format!("database {id} is publicly accessible"),
+            "set PubliclyAccessible: false and keep it in private subnets",
+        );
+    }
+    if production
+        && (!is_true(props.get("DeletionProtection")) || deletion_policy != Some("Snapshot"))
+    {
+        add(
+            "DELETION_PROTECTION",
+            format!("database {id} can be deleted without a snapshot"),
+            "set DeletionProtection: true and DeletionPolicy: Snapshot in production",
+        );
     }
 }
 
@@ -450,14 +486,6 @@ fn alarm_coverage(config: &Config, alarms: &[AlarmDefinition], out: &mut Vec<Raw
     }
 }
 
-/// The SNS topic name the alerts stack creates for a channel.
-pub fn channel_topic_name(config: &Config, channel: &str) -> String {
-    format!(
-        "{}-{}-alerts-{channel}",
-        config.project.name, config.environment.name
-    )
-}
-
 fn alarm_channels(config: &Config, rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     let topics: Vec<&str> = rendered
         .stacks
@@ -467,7 +495,7 @@ fn alarm_channels(config: &Config, rendered: &RenderedEnv, out: &mut Vec<Raw>) {
         .collect();
     for alarm in &rendered.alarms {
         for channel in &alarm.channels {
-            let topic = channel_topic_name(config, channel);
+            let topic = config.topic_name(channel);
             if !topics.contains(&topic.as_str()) {
                 out.push(Raw {
                     rule: "ALARM_CHANNEL",

@@ -1,5 +1,5 @@
-//! Progress of long operations: stages send events, the CLI renders them (one line per
-//! event on stderr). The library never prints.
+//! Progress of long operations: stages send events through a sink; the CLI shows them
+//! (a live view, a line per event, or GitHub log groups). Nothing here prints.
 
 use serde::Serialize;
 
@@ -44,6 +44,54 @@ pub enum Progress {
         result: &'static str,
         elapsed_ms: u64,
     },
+}
+
+impl Progress {
+    /// One line for people and CI logs alike.
+    pub fn line(&self) -> String {
+        match self {
+            Progress::StackStarted { stack, action } => format!("{stack}: {action}"),
+            Progress::StackEvent {
+                stack,
+                resource,
+                resource_type,
+                status,
+                reason,
+            } => {
+                let reason = reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                format!("{stack}: {resource} {resource_type} {status}{reason}")
+            }
+            Progress::StackWaiting {
+                stack,
+                status,
+                elapsed_ms,
+            } => format!("{stack}: {status}, {:.1}s", *elapsed_ms as f64 / 1000.0),
+            Progress::StackFinished {
+                stack,
+                action,
+                result,
+                elapsed_ms,
+            } => format!(
+                "{stack}: {action} {result} in {:.2}s",
+                *elapsed_ms as f64 / 1000.0
+            ),
+            Progress::ServiceStarted { service, artifact } => {
+                format!("service {service}: rolling out {artifact}")
+            }
+            Progress::ServiceEvent { service, message } => format!("service {service}: {message}"),
+            Progress::ServiceFinished {
+                service,
+                result,
+                elapsed_ms,
+            } => format!(
+                "service {service}: {result} in {:.2}s",
+                *elapsed_ms as f64 / 1000.0
+            ),
+        }
+    }
 }
 
 /// Where stages send progress. Sending never fails a deploy: a closed receiver is ignored.

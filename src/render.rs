@@ -135,7 +135,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
             production: config.environment.tier == crate::config::Tier::Production,
             account_id: &config.environment.account_id,
             region: &config.environment.region,
-            prefix: format!("{}-{}", config.project.name, config.environment.name),
+            prefix: config.prefix(),
         },
         stacks: &config.stacks,
         services: &config.services,
@@ -173,13 +173,15 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
             continue;
         }
         let text = render_one(&tera, &templates_dir, template_name, &context)?;
-        alarm_defs.extend(alarms::from_rendered(
-            &templates_dir.join(template_name),
-            &text,
-            config,
-        )?);
+        let defined = alarms::from_rendered(&text, config).map_err(|e| RenderError {
+            template: templates_dir.join(template_name),
+            line: e.line,
+            message: e.message,
+            help: e.help,
+        })?;
+        alarm_defs.extend(defined);
     }
-    alarms::check_unique(&alarm_defs, &templates_dir)?;
+    check_unique(&alarm_defs, &templates_dir)?;
 
     Ok(RenderedEnv {
         environment: config.environment.name.clone(),
@@ -583,6 +585,23 @@ fn to_pretty_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
     bytes
+}
+
+/// Alarm names are CloudWatch's identity: two definitions with one name would overwrite
+/// each other on every deploy.
+fn check_unique(alarms: &[AlarmDefinition], dir: &Path) -> Result<(), RenderError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for alarm in alarms {
+        if !seen.insert(alarm.name.as_str()) {
+            return Err(RenderError {
+                template: dir.join("alarms"),
+                line: None,
+                message: format!("two alarm definitions are named `{}`", alarm.name),
+                help: "include the service name in each alarm's name".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

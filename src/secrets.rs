@@ -32,7 +32,7 @@ pub async fn resolve(aws: &AwsContext, reference: &SecretRef) -> Result<Secret, 
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| fail(crate::error::AwsError::new("GetParameter", e).message))?
+            .map_err(|e| fail(crate::aws::AwsError::new("GetParameter", e).message))?
             .parameter
             .and_then(|p| p.value)
             .ok_or_else(|| fail("the parameter has no value".into()))?,
@@ -42,7 +42,7 @@ pub async fn resolve(aws: &AwsContext, reference: &SecretRef) -> Result<Secret, 
             .secret_id(id)
             .send()
             .await
-            .map_err(|e| fail(crate::error::AwsError::new("GetSecretValue", e).message))?
+            .map_err(|e| fail(crate::aws::AwsError::new("GetSecretValue", e).message))?
             .secret_string
             .ok_or_else(|| fail("the secret has no string value".into()))?,
     };

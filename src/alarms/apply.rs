@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::{AlarmDefinition, AlarmSource, Metric};
 use crate::aws::AwsContext;
+use crate::aws::AwsError;
 use crate::config::Config;
-use crate::error::AwsError;
 
 /// The tag that marks an alarm as the tool's, with `<project>-<env>` as value.
 pub const OWNER_TAG: &str = "facturactl:owner";
@@ -101,20 +101,6 @@ impl AlarmsReport {
     }
 }
 
-pub fn owner(config: &Config) -> String {
-    format!("{}-{}", config.project.name, config.environment.name)
-}
-
-/// The SNS topic ARN a channel's alarms notify (the alerts stack creates it).
-pub fn topic_arn(config: &Config, channel: &str) -> String {
-    format!(
-        "arn:aws:sns:{}:{}:{}",
-        config.environment.region,
-        config.environment.account_id,
-        crate::policy::channel_topic_name(config, channel)
-    )
-}
-
 impl AlarmSpec {
     pub fn desired(config: &Config, alarm: &AlarmDefinition) -> Self {
         let period = alarm.period_seconds as i32;
@@ -125,11 +111,7 @@ impl AlarmSpec {
             stat: m.stat.clone(),
             period,
         };
-        let mut actions: Vec<String> = alarm
-            .channels
-            .iter()
-            .map(|c| topic_arn(config, c))
-            .collect();
+        let mut actions: Vec<String> = alarm.channels.iter().map(|c| config.topic_arn(c)).collect();
         actions.sort();
         Self {
             name: alarm.name.clone(),
@@ -266,7 +248,7 @@ pub type LiveAlarms = BTreeMap<String, MetricAlarm>;
 
 /// Every alarm under the environment's name prefix, by name (pages of 100).
 pub async fn live_alarms(aws: &AwsContext, config: &Config) -> Result<LiveAlarms, AwsError> {
-    let prefix = format!("{}-", owner(config));
+    let prefix = format!("{}-", config.prefix());
     list_alarms(aws, &prefix).await
 }
 
@@ -333,7 +315,7 @@ pub async fn sync_with(
     live: &LiveAlarms,
     apply: bool,
 ) -> Result<AlarmsReport, AwsError> {
-    let owner = owner(config);
+    let owner = config.prefix();
     let mut changes = Vec::new();
     let mut writes = Vec::new();
     for definition in definitions {

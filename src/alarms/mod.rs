@@ -8,12 +8,10 @@
 pub mod apply;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Severity, ThresholdUnit};
-use crate::render::RenderError;
+use crate::config::{AlarmSeverity, Config, ThresholdUnit};
 
 /// One alarm as a template writes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,7 +49,7 @@ pub struct AlarmDefinition {
     pub evaluation_periods: u32,
     pub datapoints_to_alarm: u32,
     pub treat_missing_data: MissingData,
-    pub severity: Severity,
+    pub severity: AlarmSeverity,
     pub channels: Vec<String>,
 }
 
@@ -133,14 +131,17 @@ fn valid_stat(stat: &str) -> bool {
             .is_some_and(|p| p > 0.0 && p < 100.0)
 }
 
+/// A rendered alarm template that does not describe alarms; rendering names the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    pub line: Option<usize>,
+    pub message: String,
+    pub help: String,
+}
+
 /// Parses one rendered alarm template and joins each entry with its settings.
-pub fn from_rendered(
-    path: &Path,
-    text: &str,
-    config: &Config,
-) -> Result<Vec<AlarmDefinition>, RenderError> {
-    let fail = |line: Option<usize>, message: String, help: &str| RenderError {
-        template: path.to_path_buf(),
+pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>, DefinitionError> {
+    let fail = |line: Option<usize>, message: String, help: &str| DefinitionError {
         line,
         message,
         help: help.to_string(),
@@ -218,23 +219,6 @@ pub fn from_rendered(
         });
     }
     Ok(out)
-}
-
-/// Alarm names are CloudWatch's identity: two definitions with one name would overwrite
-/// each other on every deploy.
-pub fn check_unique(alarms: &[AlarmDefinition], dir: &Path) -> Result<(), RenderError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for alarm in alarms {
-        if !seen.insert(alarm.name.as_str()) {
-            return Err(RenderError {
-                template: dir.join("alarms"),
-                line: None,
-                message: format!("two alarm definitions are named `{}`", alarm.name),
-                help: "include the service name in each alarm's name".into(),
-            });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

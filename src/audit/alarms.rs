@@ -9,8 +9,8 @@ use super::{AuditReport, Finding, Severity};
 use crate::alarms::AlarmDefinition;
 use crate::alarms::apply::{AlarmSpec, LiveAlarms, live_alarms};
 use crate::aws::AwsContext;
+use crate::aws::AwsError;
 use crate::config::{Config, SlackRoute};
-use crate::error::AwsError;
 
 /// Topics and subscriptions read at most this many at once.
 const CONCURRENT_READS: usize = 8;
@@ -103,7 +103,7 @@ async fn undeclared(
 ) -> Result<(), AwsError> {
     let declared: BTreeSet<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
     for (name, alarm) in live.iter().filter(|(n, _)| !declared.contains(n.as_str())) {
-        if crate::alarms::apply::is_owned(aws, alarm, &crate::alarms::apply::owner(config)).await? {
+        if crate::alarms::apply::is_owned(aws, alarm, &config.prefix()).await? {
             report.findings.push(Finding::new(
                 Severity::Low,
                 "alarm.undeclared",
@@ -166,7 +166,7 @@ async fn wiring(
             .iter()
             .zip(futures_util::future::join_all(reads).await)
         {
-            let topic = crate::alarms::apply::topic_arn(config, channel);
+            let topic = config.topic_arn(channel);
             let resource = format!("topic {}", topic.rsplit(':').next().unwrap_or(&topic));
             let Some(found) = found? else {
                 report.findings.push(Finding::new(
@@ -221,8 +221,10 @@ fn expected_subscriptions(config: &Config, channel: &str) -> Vec<(String, String
         Some(SlackRoute::Webhook(_)) => vec![(
             "lambda".to_string(),
             format!(
-                "arn:aws:lambda:{}:{}:function:{}-{}-slack-{channel}",
-                env.region, env.account_id, config.project.name, env.name
+                "arn:aws:lambda:{}:{}:function:{}",
+                env.region,
+                env.account_id,
+                config.forwarder_name(channel)
             ),
         )],
         // Chatbot subscribes itself; its configuration is not an SNS subscription to check.
@@ -236,7 +238,7 @@ async fn subscriptions(
     config: &Config,
     channel: &str,
 ) -> Result<Option<BTreeMap<(String, String), String>>, AwsError> {
-    let topic = crate::alarms::apply::topic_arn(config, channel);
+    let topic = config.topic_arn(channel);
     let mut found = BTreeMap::new();
     let mut token = None;
     loop {

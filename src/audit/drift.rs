@@ -9,8 +9,8 @@ use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDrif
 
 use super::{AuditReport, Finding, Severity};
 use crate::aws::AwsContext;
+use crate::aws::AwsError;
 use crate::config::{Config, Runtime};
-use crate::error::AwsError;
 use crate::release::record::Record;
 use crate::render::RenderedEnv;
 
@@ -79,7 +79,7 @@ pub async fn stacks(
         detect.push(stack.stack_name.clone());
     }
     if options.only.is_none() {
-        let prefix = format!("{}-{}-", config.project.name, config.environment.name);
+        let prefix = format!("{}-", config.prefix());
         let declared: BTreeSet<&str> = rendered
             .stacks
             .iter()
@@ -176,12 +176,30 @@ async fn detect_one(
         .stack_drift_detection_id()
         .unwrap_or_default()
         .to_string();
+    let status = wait_for_detection(aws, &id, options).await?;
+    if status.stack_drift_status() == Some(&aws_sdk_cloudformation::types::StackDriftStatus::InSync)
+    {
+        return Ok(Vec::new());
+    }
+    resource_drifts(aws, stack).await
+}
+
+/// Polls a drift detection (backing off to 10 s) until it ends, fails, or runs out of time.
+async fn wait_for_detection(
+    aws: &AwsContext,
+    id: &str,
+    options: &DriftOptions,
+) -> Result<
+    aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput,
+    Unavailable,
+>{
+    let cfn = &aws.cloudformation;
     let deadline = tokio::time::Instant::now() + options.detection_timeout;
     let mut delay = options.poll_first;
-    let status = loop {
+    loop {
         let status = cfn
             .describe_stack_drift_detection_status()
-            .stack_drift_detection_id(&id)
+            .stack_drift_detection_id(id)
             .send()
             .await
             .map_err(|e| {
@@ -200,7 +218,7 @@ async fn detect_one(
                         .unwrap_or("no reason given")
                 )));
             }
-            _ => break status,
+            _ => return Ok(status),
         }
         if tokio::time::Instant::now() + delay > deadline {
             return Err(Unavailable::Failed(format!(
@@ -210,11 +228,12 @@ async fn detect_one(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
-    };
-    if status.stack_drift_status() == Some(&aws_sdk_cloudformation::types::StackDriftStatus::InSync)
-    {
-        return Ok(Vec::new());
     }
+}
+
+/// The modified and deleted resources of a drifted stack, one finding each.
+async fn resource_drifts(aws: &AwsContext, stack: &str) -> Result<Vec<Finding>, Unavailable> {
+    let cfn = &aws.cloudformation;
     let short = stack.to_string();
     let mut findings = Vec::new();
     let mut pages = cfn
@@ -291,7 +310,7 @@ pub async fn services(
             )),
         }
     }
-    let cluster = format!("{}-{}", config.project.name, config.environment.name);
+    let cluster = config.cluster_name();
     for batch in ecs.chunks(SERVICES_PER_CALL) {
         let described = aws
             .ecs
@@ -391,50 +410,61 @@ async fn ecs_service(
         ));
     }
     if let Some(dc) = live.deployment_configuration() {
-        let pairs = [
-            (
-                "minimum healthy percent",
-                settings.rollout.min_healthy_percent as i32,
-                dc.minimum_healthy_percent(),
-            ),
-            (
-                "maximum percent",
-                settings.rollout.max_percent as i32,
-                dc.maximum_percent(),
-            ),
-        ];
-        for (what, expected, actual) in pairs {
-            if let Some(actual) = actual
-                && actual != expected
-            {
-                findings.push(Finding::new(
-                    Severity::Medium,
-                    "ecs.deployment",
-                    format!("{resource} {what}"),
-                    expected.to_string(),
-                    actual.to_string(),
-                    "deploy the stack again to restore the declared deployment settings",
-                ));
-            }
-        }
-        if let Some(breaker) = dc.deployment_circuit_breaker()
-            && !(breaker.enable() && breaker.rollback())
+        findings.extend(deployment_settings(&resource, settings, dc));
+    }
+    Ok(findings)
+}
+
+/// The rollout settings of an ECS service against the declared ones.
+fn deployment_settings(
+    resource: &str,
+    settings: &crate::config::EcsService,
+    dc: &aws_sdk_ecs::types::DeploymentConfiguration,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let pairs = [
+        (
+            "minimum healthy percent",
+            settings.rollout.min_healthy_percent as i32,
+            dc.minimum_healthy_percent(),
+        ),
+        (
+            "maximum percent",
+            settings.rollout.max_percent as i32,
+            dc.maximum_percent(),
+        ),
+    ];
+    for (what, expected, actual) in pairs {
+        if let Some(actual) = actual
+            && actual != expected
         {
             findings.push(Finding::new(
-                Severity::High,
+                Severity::Medium,
                 "ecs.deployment",
-                format!("{resource} circuit breaker"),
-                "enabled with rollback",
-                format!(
-                    "enable={} rollback={}",
-                    breaker.enable(),
-                    breaker.rollback()
-                ),
-                "deploy the stack again: failed rollouts must roll back by themselves",
+                format!("{resource} {what}"),
+                expected.to_string(),
+                actual.to_string(),
+                "deploy the stack again to restore the declared deployment settings",
             ));
         }
     }
-    Ok(findings)
+    if let Some(breaker) = dc.deployment_circuit_breaker()
+        && !(breaker.enable() && breaker.rollback())
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "ecs.deployment",
+            format!("{resource} circuit breaker"),
+            "enabled with rollback",
+            format!(
+                "enable={} rollback={}",
+                breaker.enable(),
+                breaker.rollback()
+            ),
+            "deploy the stack again: failed rollouts must roll back by themselves",
+        ));
+    }
+    findings
 }
 
 async fn lambda_service(
@@ -445,7 +475,7 @@ async fn lambda_service(
     settings: &crate::config::LambdaService,
     entry: &crate::release::record::ServiceRecord,
 ) -> Result<Vec<Finding>, AwsError> {
-    let function = format!("{}-{}-{name}", config.project.name, config.environment.name);
+    let function = config.service_resource_name(name);
     let resource = format!("service {name}");
     let mut findings = Vec::new();
     let Some(alias) = crate::services::lambda::alias(aws, &function).await? else {
@@ -508,6 +538,21 @@ async fn lambda_service(
     let latest = config_of("$LATEST")
         .await
         .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    findings.extend(lambda_configuration(
+        &resource, settings, rendered, &function, &latest,
+    ));
+    Ok(findings)
+}
+
+/// A function's memory, timeout and environment keys against the declared ones.
+fn lambda_configuration(
+    resource: &str,
+    settings: &crate::config::LambdaService,
+    rendered: &RenderedEnv,
+    function: &str,
+    latest: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
     let pairs = [
         ("memory_mb", settings.memory_mb as i32, latest.memory_size()),
         (
@@ -530,7 +575,7 @@ async fn lambda_service(
             ));
         }
     }
-    let expected_keys = rendered_environment_keys(rendered, &function);
+    let expected_keys = rendered_environment_keys(rendered, function);
     let actual_keys: BTreeSet<String> = latest
         .environment()
         .and_then(|e| e.variables())
@@ -548,7 +593,7 @@ async fn lambda_service(
             "deploy the stack again, or declare the variable in the service's environment",
         ));
     }
-    Ok(findings)
+    findings
 }
 
 /// The environment variable names the rendered templates give a function.

@@ -9,6 +9,7 @@
 pub mod diagnostic;
 pub mod merge;
 pub mod model;
+mod names;
 pub mod secret;
 pub mod source;
 pub mod validate;

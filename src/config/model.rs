@@ -275,11 +275,37 @@ pub struct Service {
     pub lambda: Option<LambdaService>,
 }
 
+/// Which runtime a service has, without its settings: in reports and records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Ecs,
+    Lambda,
+}
+
+impl RuntimeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Lambda => "lambda",
+        }
+    }
+}
+
 /// A service's runtime, once validation has checked that exactly one is set.
 #[derive(Debug, Clone, Copy)]
 pub enum Runtime<'a> {
     Ecs(&'a EcsService),
     Lambda(&'a LambdaService),
+}
+
+impl Runtime<'_> {
+    pub fn kind(&self) -> RuntimeKind {
+        match self {
+            Self::Ecs(_) => RuntimeKind::Ecs,
+            Self::Lambda(_) => RuntimeKind::Lambda,
+        }
+    }
 }
 
 impl Service {
@@ -471,7 +497,7 @@ pub struct AlarmSettings {
     /// Channel names (keys of `channels.email` or `channels.slack`).
     pub channels: Vec<String>,
     #[serde(default)]
-    pub severity: Severity,
+    pub severity: AlarmSeverity,
     /// Seconds per datapoint: 10, 30, or a multiple of 60.
     #[serde(default = "default_period")]
     pub period_seconds: u32,
@@ -501,7 +527,8 @@ pub enum ThresholdUnit {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+#[schemars(rename = "Severity")]
+pub enum AlarmSeverity {
     #[default]
     Critical,
     Warning,
@@ -746,26 +773,11 @@ impl Config {
         self.stacks.iter().filter(|(_, s)| s.enabled)
     }
 
-    /// The CloudFormation stack name of a config stack.
-    pub fn stack_name(&self, stack: &str) -> String {
-        format!("{}-{}-{}", self.project.name, self.environment.name, stack)
-    }
-
     pub fn gate(&self) -> Gate {
         self.release.gate.unwrap_or(match self.environment.tier {
             Tier::Local => Gate::None,
             Tier::Staging => Gate::Branch,
             Tier::Production => Gate::Tag,
-        })
-    }
-
-    /// The bucket holding this environment's records and locks.
-    pub fn records_bucket(&self) -> String {
-        self.release.records_bucket.clone().unwrap_or_else(|| {
-            format!(
-                "{}-{}-releases-{}",
-                self.project.name, self.environment.name, self.environment.account_id
-            )
         })
     }
 

@@ -2,7 +2,7 @@
 //! the stack graph. Every problem is collected (not just the first) with its location.
 
 use super::diagnostic::ConfigError;
-use super::model::{Config, EcsService, LambdaService, Runtime, ThresholdUnit, Tier};
+use super::model::{Config, EcsService, LambdaService, Runtime, SlackChannel, ThresholdUnit, Tier};
 use super::secret::SecretRef;
 use super::source::{Node, PathSegment, path};
 use crate::graph::StackGraph;
@@ -471,58 +471,7 @@ impl Validator<'_> {
             }
         }
         for (name, slack) in &c.channels.slack {
-            // Slack's own rule, which also keeps the name safe inside templates.
-            let valid = slack.channel.strip_prefix('#').is_some_and(|n| {
-                (1..=80).contains(&n.len())
-                    && n.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    })
-            });
-            if !valid {
-                self.report(
-                    &path(["channels", "slack", name, "channel"]),
-                    format!(
-                        "`{}` is not a Slack channel name",
-                        slack.channel.escape_debug()
-                    ),
-                    "`#` and 1 to 80 lowercase letters, digits, `-` or `_`, as `#dev-monitoring`",
-                    "write the channel as Slack shows it, with its `#`",
-                );
-            }
-            if slack.route().is_none() {
-                let both = slack.webhook.is_some();
-                self.report_key(
-                    &path(["channels", "slack", name]),
-                    if both {
-                        format!("Slack channel `{name}` sets both `webhook` and `chatbot`")
-                    } else {
-                        format!("Slack channel `{name}` sets neither `webhook` nor `chatbot`")
-                    },
-                    "exactly one of `webhook` (a secret reference) and `chatbot`",
-                    "keep `webhook = \"ssm:/...\"` for the forwarder Lambda, or `chatbot = { workspace_id, channel_id }` for AWS Chatbot",
-                );
-            }
-            if let Some(bot) = &slack.chatbot {
-                let fields = [
-                    ("workspace_id", &bot.workspace_id, 'T'),
-                    ("channel_id", &bot.channel_id, 'C'),
-                ];
-                for (field, value, first) in fields {
-                    let ok = value.starts_with(first)
-                        && value.len() >= 9
-                        && value
-                            .chars()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-                    if !ok {
-                        self.report(
-                            &path(["channels", "slack", name, "chatbot", field]),
-                            format!("`{value}` is not a Slack {field}"),
-                            &format!("an id starting with `{first}`, as in Slack's channel details"),
-                            "copy the id from Slack (channel details, at the bottom) or the Chatbot console",
-                        );
-                    }
-                }
-            }
+            self.slack_channel(name, slack);
         }
         for (name, email) in &c.channels.email {
             if let Some(from) = &email.ses_from
@@ -536,6 +485,61 @@ impl Validator<'_> {
                     "a sender address verified in SES",
                     "fix the address, or remove ses_from to send through the SNS topic",
                 );
+            }
+        }
+    }
+
+    /// A Slack channel: its name as Slack allows, exactly one route, Chatbot ids.
+    fn slack_channel(&mut self, name: &str, slack: &SlackChannel) {
+        // Slack's own rule, which also keeps the name safe inside templates.
+        let valid = slack.channel.strip_prefix('#').is_some_and(|n| {
+            (1..=80).contains(&n.len())
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        });
+        if !valid {
+            self.report(
+                &path(["channels", "slack", name, "channel"]),
+                format!(
+                    "`{}` is not a Slack channel name",
+                    slack.channel.escape_debug()
+                ),
+                "`#` and 1 to 80 lowercase letters, digits, `-` or `_`, as `#dev-monitoring`",
+                "write the channel as Slack shows it, with its `#`",
+            );
+        }
+        if slack.route().is_none() {
+            let both = slack.webhook.is_some();
+            self.report_key(
+                &path(["channels", "slack", name]),
+                if both {
+                    format!("Slack channel `{name}` sets both `webhook` and `chatbot`")
+                } else {
+                    format!("Slack channel `{name}` sets neither `webhook` nor `chatbot`")
+                },
+                "exactly one of `webhook` (a secret reference) and `chatbot`",
+                "keep `webhook = \"ssm:/...\"` for the forwarder Lambda, or `chatbot = { workspace_id, channel_id }` for AWS Chatbot",
+            );
+        }
+        if let Some(bot) = &slack.chatbot {
+            let fields = [
+                ("workspace_id", &bot.workspace_id, 'T'),
+                ("channel_id", &bot.channel_id, 'C'),
+            ];
+            for (field, value, first) in fields {
+                let ok = value.starts_with(first)
+                    && value.len() >= 9
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                if !ok {
+                    self.report(
+                        &path(["channels", "slack", name, "chatbot", field]),
+                        format!("`{value}` is not a Slack {field}"),
+                        &format!("an id starting with `{first}`, as in Slack's channel details"),
+                        "copy the id from Slack (channel details, at the bottom) or the Chatbot console",
+                    );
+                }
             }
         }
     }

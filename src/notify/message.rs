@@ -1,7 +1,7 @@
 //! What a notification says, and its forms: Slack Block Kit, AWS Chatbot custom
 //! notification, plain text for email.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One event worth telling people about.
@@ -15,7 +15,7 @@ pub struct Notice {
     pub commit: Option<String>,
     pub who: String,
     pub trace_id: String,
-    pub outcome: Outcome,
+    pub outcome: Verdict,
     pub duration_ms: u64,
     /// What changed, a line each (`stack processing: update`).
     pub changes: Vec<String>,
@@ -25,15 +25,16 @@ pub struct Notice {
     pub link: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How an operation or a stage ended: in notices and deployment records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Verdict {
     Succeeded,
     Failed,
 }
 
-impl Outcome {
-    fn word(self) -> &'static str {
+impl Verdict {
+    pub fn word(self) -> &'static str {
         match self {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
@@ -220,7 +221,7 @@ pub fn plain_text(notice: &Notice) -> String {
 mod tests {
     use super::*;
 
-    fn notice(outcome: Outcome) -> Notice {
+    fn notice(outcome: Verdict) -> Notice {
         Notice {
             action: "deploy".into(),
             environment: "production".into(),
@@ -231,7 +232,7 @@ mod tests {
             outcome,
             duration_ms: 125_400,
             changes: (0..20).map(|i| format!("stack s{i}: update")).collect(),
-            failure: (outcome == Outcome::Failed).then(|| {
+            failure: (outcome == Verdict::Failed).then(|| {
                 "processing/OcrService (AWS::ECS::Service): CannotPullContainerError".into()
             }),
             link: Some("https://github.com/o/r/actions/runs/1".into()),
@@ -240,7 +241,7 @@ mod tests {
 
     #[test]
     fn slack_message_carries_every_fact_and_the_failure() {
-        let v = slack_blocks(&notice(Outcome::Failed), "#deploys");
+        let v = slack_blocks(&notice(Verdict::Failed), "#deploys");
         let text = v.to_string();
         for needle in [
             "deploy to production failed",
@@ -260,7 +261,7 @@ mod tests {
 
     #[test]
     fn long_texts_are_clipped_to_slack_limits() {
-        let mut n = notice(Outcome::Succeeded);
+        let mut n = notice(Verdict::Succeeded);
         n.environment = "x".repeat(400);
         let v = slack_blocks(&n, "#c");
         let header = v["blocks"][0]["text"]["text"].as_str().unwrap_or_default();
@@ -270,7 +271,7 @@ mod tests {
 
     #[test]
     fn chatbot_notifications_follow_the_custom_schema() {
-        let v: Value = serde_json::from_str(&chatbot_json(&notice(Outcome::Succeeded))).unwrap();
+        let v: Value = serde_json::from_str(&chatbot_json(&notice(Verdict::Succeeded))).unwrap();
         assert_eq!(v["version"], "1.0");
         assert_eq!(v["source"], "custom");
         assert_eq!(v["content"]["textType"], "client-markdown");
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn plain_text_lists_changes_and_trace() {
-        let text = plain_text(&notice(Outcome::Succeeded));
+        let text = plain_text(&notice(Verdict::Succeeded));
         assert!(text.starts_with("deploy to production succeeded\n"));
         assert!(text.contains("Trace        t-1"));
         assert!(text.contains("  - stack s0: update"));

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::aws::AwsContext;
 use crate::config::{Config, NotifyOn, SlackRoute};
 
-pub use message::{Notice, Outcome};
+pub use message::{Notice, Verdict};
 
 /// How one channel's notification went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,7 +58,7 @@ impl SendPolicy {
 /// Whether `[notifications]` wants this notice sent at all.
 pub fn wanted(config: &Config, notice: &Notice) -> bool {
     !config.notifications.channels.is_empty()
-        && (config.notifications.on == NotifyOn::Always || notice.outcome == Outcome::Failed)
+        && (config.notifications.on == NotifyOn::Always || notice.outcome == Verdict::Failed)
 }
 
 /// Sends `notice` to every configured channel at once; one [`Delivery`] per channel, in
@@ -117,7 +117,7 @@ async fn send_one(
             }
             Some(SlackRoute::Chatbot(_)) => {
                 let body = message::chatbot_json(notice);
-                let topic = crate::alarms::apply::topic_arn(config, channel);
+                let topic = config.topic_arn(channel);
                 delivery("chatbot", topic::publish(aws, &topic, None, &body).await)
             }
             None => delivery("slack", Err((0, "channel has no route".into()))),
@@ -130,7 +130,7 @@ async fn send_one(
                 topic::send_email(aws, from, &email.addresses, notice).await,
             ),
             None => {
-                let topic = crate::alarms::apply::topic_arn(config, channel);
+                let topic = config.topic_arn(channel);
                 let subject = message::subject(notice);
                 let body = message::plain_text(notice);
                 delivery(
@@ -161,7 +161,7 @@ pub fn failures(deliveries: &[Delivery]) -> Vec<String> {
 
 /// Who and what a notice is about, beyond the operation's own report.
 #[derive(Debug, Clone, Default)]
-pub struct Origin {
+pub struct Provenance {
     pub who: String,
     pub trace_id: String,
     pub commit: Option<String>,
@@ -169,12 +169,13 @@ pub struct Origin {
     pub link: Option<String>,
 }
 
-impl Origin {
-    fn notice(
+impl Provenance {
+    /// A notice of `action` in `environment`, signed with who, commit, version and link.
+    pub fn notice(
         &self,
         action: &str,
         environment: &str,
-        outcome: Outcome,
+        outcome: Verdict,
         duration_ms: u64,
     ) -> Notice {
         Notice {
@@ -192,78 +193,6 @@ impl Origin {
         }
     }
 
-    /// The notice of a finished deploy: changed stacks and alarms, the first failure.
-    pub fn deploy_notice(&self, report: &crate::stacks::deploy::DeployReport) -> Notice {
-        use crate::stacks::deploy::{Action, StackResult};
-        let outcome = if report.failed() {
-            Outcome::Failed
-        } else {
-            Outcome::Succeeded
-        };
-        let mut notice = self.notice(
-            report.operation,
-            &report.environment,
-            outcome,
-            report.duration_ms,
-        );
-        for s in &report.stacks {
-            let result = match s.result {
-                StackResult::Succeeded => "",
-                StackResult::Skipped => " (skipped)",
-                StackResult::Failed => " (FAILED)",
-            };
-            if !matches!(s.action, Action::Unchanged | Action::None) || !result.is_empty() {
-                notice
-                    .changes
-                    .push(format!("stack {}: {}{result}", s.stack, s.action.as_str()));
-            }
-        }
-        if let Some(alarms) = &report.alarms {
-            notice.changes.extend(
-                alarms
-                    .changes
-                    .iter()
-                    .filter(|c| c.action != crate::alarms::apply::AlarmAction::Unchanged)
-                    .map(|c| format!("alarm {}: {}", c.name, c.action.as_str())),
-            );
-        }
-        for s in &report.services {
-            let what = match (&s.result, &s.outcome) {
-                (crate::services::ServiceResult::Unchanged, _) => continue,
-                (crate::services::ServiceResult::Failed, _) => "FAILED".to_string(),
-                (_, Some(o)) => format!("{} -> {}", o.old, o.new.as_deref().unwrap_or("?")),
-                (_, None) => "rolled out".to_string(),
-            };
-            notice
-                .changes
-                .push(format!("service {}: {what}", s.service));
-        }
-        let failed_service = report
-            .services
-            .iter()
-            .find(|s| s.result == crate::services::ServiceResult::Failed)
-            .map(|s| {
-                format!(
-                    "service {}: {}",
-                    s.service,
-                    s.message.as_deref().unwrap_or("failed")
-                )
-            });
-        notice.failure = report
-            .stacks
-            .iter()
-            .find(|s| s.result == StackResult::Failed)
-            .map(|s| match s.failures.first() {
-                Some(f) => format!(
-                    "{}/{} ({}) {}: {}",
-                    s.stack, f.resource, f.resource_type, f.status, f.reason
-                ),
-                None => format!("{}: {}", s.stack, s.message.as_deref().unwrap_or("failed")),
-            })
-            .or(failed_service);
-        notice
-    }
-
     /// The notice of an operation that ended in an error before it had a report.
     pub fn error_notice(
         &self,
@@ -272,7 +201,7 @@ impl Origin {
         error: &str,
         duration_ms: u64,
     ) -> Notice {
-        let mut notice = self.notice(action, environment, Outcome::Failed, duration_ms);
+        let mut notice = self.notice(action, environment, Verdict::Failed, duration_ms);
         notice.failure = Some(error.to_string());
         notice
     }
@@ -282,15 +211,15 @@ impl Origin {
         &self,
         stage: &str,
         environment: &str,
-        outcome: Outcome,
+        outcome: Verdict,
         duration_ms: u64,
         message: Option<&str>,
     ) -> Notice {
         let mut notice = self.notice(stage, environment, outcome, duration_ms);
         if let Some(message) = message {
             match outcome {
-                Outcome::Failed => notice.failure = Some(message.to_string()),
-                Outcome::Succeeded => notice.changes.push(message.to_string()),
+                Verdict::Failed => notice.failure = Some(message.to_string()),
+                Verdict::Succeeded => notice.changes.push(message.to_string()),
             }
         }
         notice

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{Delivery, Notice, Outcome, SendPolicy};
+use super::{Delivery, Notice, SendPolicy, Verdict};
 use crate::aws::AwsContext;
 use crate::config::{Config, Secret, SentrySettings};
 
@@ -26,7 +26,7 @@ pub async fn mark(
     started: SystemTime,
 ) -> Option<Delivery> {
     let sentry = config.sentry.as_ref()?;
-    if notice.outcome != Outcome::Succeeded {
+    if notice.outcome != Verdict::Succeeded {
         return None;
     }
     let delivery = |attempts, error: Option<String>| Delivery {

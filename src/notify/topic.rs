@@ -3,7 +3,7 @@
 use super::Notice;
 use super::message;
 use crate::aws::AwsContext;
-use crate::error::AwsError;
+use crate::aws::AwsError;
 
 /// Publishes to a channel's topic. The SDK retries throttling and 5xx itself (the
 /// environment's retry settings), so one call is one attempt here.

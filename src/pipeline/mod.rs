@@ -247,11 +247,22 @@ fn check(
     node: &Node,
     errors: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, config::Config> {
-    let at = |keys: &[&str]| -> Vec<PathSegment> {
-        keys.iter()
-            .map(|k| PathSegment::Key((*k).to_string()))
-            .collect()
-    };
+    check_pins_and_schedule(pipeline, node, errors);
+    let environments = load_environments(root, pipeline, node, errors);
+    check_stages(pipeline, &environments, node, errors);
+    check_images(pipeline, &environments, node, errors);
+    environments
+}
+
+/// `["deploy", "staging"]` as a located path.
+fn at(keys: &[&str]) -> Vec<PathSegment> {
+    keys.iter()
+        .map(|k| PathSegment::Key((*k).to_string()))
+        .collect()
+}
+
+/// Every action pinned to a commit, the required ones present, a cron audit schedule.
+fn check_pins_and_schedule(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
     for (name, pin) in &pipeline.actions {
         if pin.sha.len() != 40 || !pin.sha.chars().all(|c| c.is_ascii_hexdigit()) {
             errors.push(
@@ -286,7 +297,15 @@ fn check(
             .expected("five fields: minute hour day-of-month month day-of-week, as `17 6 * * 1-5`"),
         );
     }
+}
 
+/// The config of every environment the pipeline names (a deploy, the notifier, an audit).
+fn load_environments(
+    root: &Path,
+    pipeline: &Pipeline,
+    node: &Node,
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<String, config::Config> {
     let mut environments = BTreeMap::new();
     let mut wanted: Vec<(String, Vec<PathSegment>)> = pipeline
         .deploy
@@ -321,7 +340,17 @@ fn check(
             ),
         }
     }
+    environments
+}
 
+/// Deploy and audit roles in their environment's account; production on tags only;
+/// promotions from another deploy stage.
+fn check_stages(
+    pipeline: &Pipeline,
+    environments: &BTreeMap<String, config::Config>,
+    node: &Node,
+    errors: &mut Vec<ConfigError>,
+) {
     for (env, stage) in &pipeline.deploy {
         let Some(config) = environments.get(env) else {
             continue;
@@ -373,8 +402,15 @@ fn check(
             );
         }
     }
+}
 
-    // Images are built for the branch deploys: their services must be ECS services there.
+/// Images are built for the branch deploys: their services must be ECS services there.
+fn check_images(
+    pipeline: &Pipeline,
+    environments: &BTreeMap<String, config::Config>,
+    node: &Node,
+    errors: &mut Vec<ConfigError>,
+) {
     let branch_env = pipeline
         .deploy
         .iter()
@@ -400,7 +436,6 @@ fn check(
             );
         }
     }
-    environments
 }
 
 fn check_role(role: &str, account: &str, origin: source::Origin, errors: &mut Vec<ConfigError>) {

@@ -38,19 +38,19 @@ pub struct Accepted {
 
 /// A refusal: the failed condition and its fix.
 #[derive(Debug, Clone)]
-pub struct Refusal {
+pub struct GateRefusal {
     pub message: String,
     pub help: String,
 }
 
-fn refuse(message: String, help: impl Into<String>) -> Refusal {
-    Refusal {
+fn refuse(message: String, help: impl Into<String>) -> GateRefusal {
+    GateRefusal {
         message,
         help: help.into(),
     }
 }
 
-pub fn check(config: &Config, dir: &Path, input: &GateInput) -> Result<Accepted, Refusal> {
+pub fn check(config: &Config, dir: &Path, input: &GateInput) -> Result<Accepted, GateRefusal> {
     let gate = config.gate();
     let mut accepted = Accepted {
         environment: config.environment.name.clone(),
@@ -66,6 +66,49 @@ pub fn check(config: &Config, dir: &Path, input: &GateInput) -> Result<Accepted,
         return Ok(accepted);
     }
     let repo = Repo::new(dir);
+    let commit = checkout(&repo, dir, input, &mut accepted)?;
+    let patterns = Patterns {
+        branch_ref: protected_branch(&repo, config, input)?,
+        tag: compile(&config.release.tag_pattern, "tag_pattern")?,
+        rc: compile(&config.release.rc_tag_pattern, "rc_tag_pattern")?,
+    };
+    accepted.commit = Some(commit.clone());
+    let release = Release {
+        repo: &repo,
+        config,
+        input,
+        commit: &commit,
+        patterns: &patterns,
+    };
+    match gate {
+        Gate::None => Ok(accepted),
+        Gate::Branch => branch_gate(&release, accepted),
+        Gate::Tag => tag_gate(&release, accepted),
+    }
+}
+
+/// What the branch and tag gates judge.
+struct Release<'a> {
+    repo: &'a Repo,
+    config: &'a Config,
+    input: &'a GateInput,
+    commit: &'a str,
+    patterns: &'a Patterns,
+}
+
+struct Patterns {
+    branch_ref: String,
+    tag: Regex,
+    rc: Regex,
+}
+
+/// The commit being released: the checkout's, clean, and the workflow's when in one.
+fn checkout(
+    repo: &Repo,
+    dir: &Path,
+    input: &GateInput,
+    accepted: &mut Accepted,
+) -> Result<String, GateRefusal> {
     let head = repo.commit_of("HEAD").ok_or_else(|| {
         refuse(
             format!("{} is not a git checkout with a commit", dir.display()),
@@ -115,113 +158,127 @@ pub fn check(config: &Config, dir: &Path, input: &GateInput) -> Result<Accepted,
         ));
     }
     accepted.checks.push("working tree clean".into());
-    let branch_ref = protected_branch(&repo, config, input)?;
-    let tag_pattern = compile(&config.release.tag_pattern, "tag_pattern")?;
-    let rc_pattern = compile(&config.release.rc_tag_pattern, "rc_tag_pattern")?;
-    accepted.commit = Some(commit.clone());
+    Ok(commit)
+}
 
-    match gate {
-        Gate::None => unreachable!("handled above"),
-        Gate::Branch => {
-            if on_branch(&repo, &commit, &branch_ref)? {
-                accepted.checks.push(format!(
-                    "{} is on {}",
-                    short(&commit),
-                    config.release.protected_branch
-                ));
-                accepted.tag = candidate_tags(&repo, &commit, input)
-                    .into_iter()
-                    .find(|t| tag_pattern.is_match(t) || rc_pattern.is_match(t));
-                return Ok(accepted);
-            }
-            let rc = candidate_tags(&repo, &commit, input)
-                .into_iter()
-                .find(|t| rc_pattern.is_match(t));
-            match rc {
-                Some(tag) => {
-                    accepted
-                        .checks
-                        .push(format!("release candidate tag {tag} on {}", short(&commit)));
-                    accepted.tag = Some(tag);
-                    Ok(accepted)
-                }
-                None => Err(refuse(
-                    format!(
-                        "{} is not on {} and has no release candidate tag",
-                        short(&commit),
-                        config.release.protected_branch
-                    ),
-                    format!(
-                        "`{}` takes commits merged to {} or tags matching {}",
-                        config.environment.name,
-                        config.release.protected_branch,
-                        config.release.rc_tag_pattern
-                    ),
-                )),
-            }
-        }
-        Gate::Tag => {
-            let tag = release_tag(&repo, &commit, input, &tag_pattern, config)?;
-            annotated(&repo, &tag)?;
-            accepted.checks.push(format!(
-                "{tag} is an annotated tag matching {}",
-                config.release.tag_pattern
-            ));
-            let target = repo
-                .commit_of(&format!("refs/tags/{tag}"))
-                .unwrap_or_default();
-            if target != commit {
-                return Err(refuse(
-                    format!(
-                        "tag {tag} points at {}, not at {} (the commit being deployed)",
-                        short(&target),
-                        short(&commit)
-                    ),
-                    format!(
-                        "check out {tag} and deploy from there, or tag this commit with a new version"
-                    ),
-                ));
-            }
+/// Staging: a commit on the protected branch, or one with a release candidate tag.
+fn branch_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, GateRefusal> {
+    let Release {
+        repo,
+        config,
+        input,
+        commit,
+        patterns,
+    } = release;
+    let (repo, commit) = (*repo, *commit);
+    let (tag_pattern, rc_pattern, branch_ref) = (&patterns.tag, &patterns.rc, &patterns.branch_ref);
+    if on_branch(repo, commit, branch_ref)? {
+        accepted.checks.push(format!(
+            "{} is on {}",
+            short(commit),
+            config.release.protected_branch
+        ));
+        accepted.tag = candidate_tags(repo, commit, input)
+            .into_iter()
+            .find(|t| tag_pattern.is_match(t) || rc_pattern.is_match(t));
+        return Ok(accepted);
+    }
+    let rc = candidate_tags(repo, commit, input)
+        .into_iter()
+        .find(|t| rc_pattern.is_match(t));
+    match rc {
+        Some(tag) => {
             accepted
                 .checks
-                .push(format!("{tag} points at {}", short(&commit)));
-            if !on_branch(&repo, &commit, &branch_ref)? {
-                return Err(refuse(
-                    format!(
-                        "tag {tag} is not on {}: its commit {} is not reachable from it",
-                        config.release.protected_branch,
-                        short(&commit)
-                    ),
-                    format!(
-                        "merge the change into {} and tag the merge commit; tags on side branches never deploy",
-                        config.release.protected_branch
-                    ),
-                ));
-            }
-            accepted.checks.push(format!(
-                "{} is on {}",
-                short(&commit),
-                config.release.protected_branch
-            ));
-            if config.release.require_signed_tags {
-                repo.run(&["verify-tag", &tag]).map_err(|e| {
-                    refuse(
-                        format!(
-                            "tag {tag} has no valid signature: {}",
-                            first_line(&e.stderr)
-                        ),
-                        "sign release tags (`git tag -s`) with a key this machine trusts",
-                    )
-                })?;
-                accepted.checks.push(format!("{tag} signature verified"));
-            }
+                .push(format!("release candidate tag {tag} on {}", short(commit)));
             accepted.tag = Some(tag);
             Ok(accepted)
         }
+        None => Err(refuse(
+            format!(
+                "{} is not on {} and has no release candidate tag",
+                short(commit),
+                config.release.protected_branch
+            ),
+            format!(
+                "`{}` takes commits merged to {} or tags matching {}",
+                config.environment.name,
+                config.release.protected_branch,
+                config.release.rc_tag_pattern
+            ),
+        )),
     }
 }
 
-fn compile(pattern: &str, key: &str) -> Result<Regex, Refusal> {
+/// Production: an annotated release tag at the commit, on the protected branch, signed
+/// when required.
+fn tag_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, GateRefusal> {
+    let Release {
+        repo,
+        config,
+        input,
+        commit,
+        patterns,
+    } = release;
+    let (repo, commit) = (*repo, *commit);
+    let (tag_pattern, branch_ref) = (&patterns.tag, &patterns.branch_ref);
+    let tag = release_tag(repo, commit, input, tag_pattern, config)?;
+    annotated(repo, &tag)?;
+    accepted.checks.push(format!(
+        "{tag} is an annotated tag matching {}",
+        config.release.tag_pattern
+    ));
+    let target = repo
+        .commit_of(&format!("refs/tags/{tag}"))
+        .unwrap_or_default();
+    if target != commit {
+        return Err(refuse(
+            format!(
+                "tag {tag} points at {}, not at {} (the commit being deployed)",
+                short(&target),
+                short(commit)
+            ),
+            format!("check out {tag} and deploy from there, or tag this commit with a new version"),
+        ));
+    }
+    accepted
+        .checks
+        .push(format!("{tag} points at {}", short(commit)));
+    if !on_branch(repo, commit, branch_ref)? {
+        return Err(refuse(
+            format!(
+                "tag {tag} is not on {}: its commit {} is not reachable from it",
+                config.release.protected_branch,
+                short(commit)
+            ),
+            format!(
+                "merge the change into {} and tag the merge commit; tags on side branches never deploy",
+                config.release.protected_branch
+            ),
+        ));
+    }
+    accepted.checks.push(format!(
+        "{} is on {}",
+        short(commit),
+        config.release.protected_branch
+    ));
+    if config.release.require_signed_tags {
+        repo.run(&["verify-tag", &tag]).map_err(|e| {
+            refuse(
+                format!(
+                    "tag {tag} has no valid signature: {}",
+                    first_line(&e.stderr)
+                ),
+                "sign release tags (`git tag -s`) with a key this machine trusts",
+            )
+        })?;
+        accepted.checks.push(format!("{tag} signature verified"));
+    }
+    accepted.tag = Some(tag);
+    Ok(accepted)
+}
+
+fn compile(pattern: &str, key: &str) -> Result<Regex, GateRefusal> {
     Regex::new(pattern).map_err(|e| {
         refuse(
             format!("release.{key} does not compile: {e}"),
@@ -232,7 +289,11 @@ fn compile(pattern: &str, key: &str) -> Result<Regex, Refusal> {
 
 /// The ref of the protected branch: the remote's when known (what was pushed), else the
 /// local branch; fetched in CI when the checkout lacks it.
-fn protected_branch(repo: &Repo, config: &Config, input: &GateInput) -> Result<String, Refusal> {
+fn protected_branch(
+    repo: &Repo,
+    config: &Config,
+    input: &GateInput,
+) -> Result<String, GateRefusal> {
     let branch = &config.release.protected_branch;
     let candidates = [
         format!("refs/remotes/origin/{branch}"),
@@ -268,7 +329,7 @@ fn protected_branch(repo: &Repo, config: &Config, input: &GateInput) -> Result<S
 
 /// Whether `commit` is reachable from the branch. A shallow checkout may not know: it is
 /// deepened when allowed, otherwise the answer says what is missing.
-fn on_branch(repo: &Repo, commit: &str, branch_ref: &str) -> Result<bool, Refusal> {
+fn on_branch(repo: &Repo, commit: &str, branch_ref: &str) -> Result<bool, GateRefusal> {
     let ask = |repo: &Repo| repo.check(&["merge-base", "--is-ancestor", commit, branch_ref]);
     match ask(repo) {
         Ok(true) => Ok(true),
@@ -311,7 +372,7 @@ fn release_tag(
     input: &GateInput,
     pattern: &Regex,
     config: &Config,
-) -> Result<String, Refusal> {
+) -> Result<String, GateRefusal> {
     let named = input.tag.clone().or_else(|| input.github_tag.clone());
     if let Some(tag) = named {
         if !pattern.is_match(&tag) {
@@ -355,7 +416,7 @@ fn release_tag(
     })
 }
 
-fn annotated(repo: &Repo, tag: &str) -> Result<(), Refusal> {
+fn annotated(repo: &Repo, tag: &str) -> Result<(), GateRefusal> {
     match repo
         .run(&["cat-file", "-t", &format!("refs/tags/{tag}")])
         .as_deref()

@@ -1,5 +1,6 @@
 //! Releases: what may be deployed where (the gate), what was deployed (records), who may
-//! deploy now (the lock), and the moves between releases (promote, rollback).
+//! deploy now (the lock). Promote and rollback, the moves between releases, are commands
+//! (`commands::promote`, `commands::rollback`) built on these.
 
 pub mod gate;
 pub mod record;
@@ -8,26 +9,28 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use crate::config::Config;
-use crate::error::Error;
+use crate::aws::AwsError;
+use crate::config::{Config, RuntimeKind};
+use crate::deployment::{DeployReport, Operation};
+use crate::notify::Verdict;
 use crate::services::artifact::{Artifact, PackageCode};
 use crate::services::{ServiceReport, ServiceResult};
-use crate::stacks::deploy::{DeployReport, StackResult};
+use crate::stacks::deploy::StackResult;
 use record::{Record, ServiceRecord};
 use store::{HeldLock, LockError, LockInfo, Store};
 
-/// Takes the environment's deploy lock, or refuses (exit 3) naming who holds it.
+/// Takes the environment's deploy lock; `LockError::Held` names who holds it.
 pub async fn lock(
     store: &Store<'_>,
     config: &Config,
     owner: &str,
     trace_id: &str,
-    action: &str,
-) -> Result<HeldLock, Error> {
+    action: Operation,
+) -> Result<HeldLock, LockError> {
     let ttl = Duration::from_secs(u64::from(config.release.lock_ttl_seconds));
     let wait = Duration::from_secs(u64::from(config.release.lock_wait_seconds));
     match store
-        .lock(LockInfo::new(owner, trace_id, action, ttl), wait)
+        .lock(LockInfo::new(owner, trace_id, action.as_str(), ttl), wait)
         .await
     {
         Ok(held) => {
@@ -39,18 +42,7 @@ pub async fn lock(
             }
             Ok(held)
         }
-        Err(LockError::Held(holder)) => Err(Error::Refused {
-            message: format!(
-                "`{}` is being deployed: {}",
-                config.environment.name,
-                holder.describe()
-            ),
-            help: format!(
-                "wait for it (release.lock_wait_seconds), or if that run is dead and you are sure, `facturactl unlock --env {}`",
-                config.environment.name
-            ),
-        }),
-        Err(LockError::Aws(e)) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -84,7 +76,7 @@ pub async fn keep_alive(
 pub async fn keep_packages(
     store: &Store<'_>,
     artifacts: &BTreeMap<String, Artifact>,
-) -> Result<BTreeMap<String, String>, Error> {
+) -> Result<BTreeMap<String, String>, AwsError> {
     let mut kept = BTreeMap::new();
     for (service, artifact) in artifacts {
         if let Artifact::Package {
@@ -107,7 +99,7 @@ pub async fn keep_packages(
 
 /// Who and what a record is about, beyond the report.
 pub struct RecordInput<'a> {
-    pub action: &'a str,
+    pub action: Operation,
     pub commit: Option<String>,
     pub tag: Option<String>,
     pub who: &'a str,
@@ -149,19 +141,14 @@ pub fn record_of(
     }
     Record {
         id: record::new_id(now, input.trace_id),
-        action: input.action.to_string(),
+        action: input.action,
         environment: report.environment.clone(),
         commit: input.commit,
         tag: input.tag,
         who: input.who.to_string(),
         at: record::stamps(now).1,
         trace_id: input.trace_id.to_string(),
-        result: if report.failed() {
-            "failed"
-        } else {
-            "succeeded"
-        }
-        .into(),
+        result: report.verdict(),
         stacks,
         services,
         from: input.from,
@@ -180,14 +167,14 @@ pub fn error_record(
     let now = SystemTime::now();
     Record {
         id: record::new_id(now, input.trace_id),
-        action: input.action.to_string(),
+        action: input.action,
         environment: environment.to_string(),
         commit: input.commit,
         tag: input.tag,
         who: input.who.to_string(),
         at: record::stamps(now).1,
         trace_id: input.trace_id.to_string(),
-        result: "failed".into(),
+        result: Verdict::Failed,
         stacks: previous.map(|p| p.stacks.clone()).unwrap_or_default(),
         services: previous.map(|p| p.services.clone()).unwrap_or_default(),
         from: input.from,
@@ -200,19 +187,19 @@ fn service_record(
     artifact: Option<&Artifact>,
     package: Option<&String>,
 ) -> Option<ServiceRecord> {
-    let running = report.outcome.as_ref()?.running.clone();
+    let running = report.rollout.as_ref()?.running.clone();
     Some(match report.runtime {
-        "ecs" => ServiceRecord {
-            runtime: "ecs".into(),
+        RuntimeKind::Ecs => ServiceRecord {
+            runtime: RuntimeKind::Ecs,
             digest: running.rsplit_once('@').map(|(_, d)| d.to_string()),
-            task_definition: report.outcome.as_ref()?.task_definition.clone(),
+            task_definition: report.rollout.as_ref()?.task_definition.clone(),
             image: Some(running),
             version: None,
             code_sha256: None,
             package: None,
         },
-        _ => ServiceRecord {
-            runtime: "lambda".into(),
+        RuntimeKind::Lambda => ServiceRecord {
+            runtime: RuntimeKind::Lambda,
             image: match artifact {
                 Some(Artifact::Image { uri, .. }) => Some(uri.clone()),
                 _ => None,

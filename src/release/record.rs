@@ -5,13 +5,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::RuntimeKind;
+use crate::deployment::Operation;
+use crate::notify::Verdict;
+
 /// One deploy, promotion or rollback of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// `20261126T092300Z-<trace>`: sorts by time, unique per run.
     pub id: String,
-    /// `deploy`, `promote` or `rollback`.
-    pub action: String,
+    pub action: Operation,
     pub environment: String,
     pub commit: Option<String>,
     pub tag: Option<String>,
@@ -19,8 +22,7 @@ pub struct Record {
     /// RFC 3339, UTC.
     pub at: String,
     pub trace_id: String,
-    /// `succeeded` or `failed`.
-    pub result: String,
+    pub result: Verdict,
     /// Template hash per stack, as deployed.
     pub stacks: BTreeMap<String, String>,
     /// What each service runs after this release (carried over when not rolled out).
@@ -35,14 +37,13 @@ pub struct Record {
 
 impl Record {
     pub fn succeeded(&self) -> bool {
-        self.result == "succeeded"
+        self.result == Verdict::Succeeded
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRecord {
-    /// `ecs` or `lambda`.
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     /// ECS: the image by digest (`registry/repo@sha256:...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

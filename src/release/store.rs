@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{Record, stamps};
 use crate::aws::AwsContext;
+use crate::aws::AwsError;
 use crate::config::Config;
-use crate::error::AwsError;
 
 pub struct Store<'a> {
     aws: &'a AwsContext,
@@ -330,7 +330,7 @@ impl Store<'_> {
     async fn write_lock(
         &self,
         info: &LockInfo,
-        condition: Condition<'_>,
+        condition: Precondition<'_>,
     ) -> Result<Option<String>, AwsError> {
         let mut put = self
             .aws
@@ -343,8 +343,8 @@ impl Store<'_> {
                 serde_json::to_vec_pretty(info).unwrap_or_default(),
             ));
         put = match condition {
-            Condition::Absent => put.if_none_match("*"),
-            Condition::Is(etag) => put.if_match(etag),
+            Precondition::Absent => put.if_none_match("*"),
+            Precondition::Is(etag) => put.if_match(etag),
         };
         match put.send().await {
             Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
@@ -358,7 +358,7 @@ impl Store<'_> {
     pub async fn lock(&self, info: LockInfo, wait: Duration) -> Result<HeldLock, LockError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let written = match self.write_lock(&info, Condition::Absent).await {
+            let written = match self.write_lock(&info, Precondition::Absent).await {
                 // The first deploy of an environment makes its bucket (no check before:
                 // one round trip less on every other deploy).
                 Err(e) if e.code.as_deref() == Some("NoSuchBucket") => {
@@ -378,7 +378,7 @@ impl Store<'_> {
                 continue; // released in between
             };
             if holder.expired() {
-                if let Some(etag) = self.write_lock(&info, Condition::Is(&etag)).await? {
+                if let Some(etag) = self.write_lock(&info, Precondition::Is(&etag)).await? {
                     return Ok(HeldLock {
                         info,
                         etag: tokio::sync::Mutex::new(etag),
@@ -400,7 +400,7 @@ impl Store<'_> {
         let mut etag = lock.etag.lock().await;
         let mut info = lock.info.clone();
         info.expires_at = unix(SystemTime::now()) + ttl.as_secs();
-        match self.write_lock(&info, Condition::Is(&etag)).await? {
+        match self.write_lock(&info, Precondition::Is(&etag)).await? {
             Some(new) => {
                 *etag = new;
                 Ok(true)
@@ -485,7 +485,7 @@ impl Store<'_> {
     }
 }
 
-enum Condition<'e> {
+enum Precondition<'e> {
     Absent,
     Is(&'e str),
 }

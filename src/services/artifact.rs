@@ -356,7 +356,7 @@ async fn resolve_image(
         .send()
         .await
         .map_err(|e| {
-            let e = crate::error::AwsError::new("DescribeImages", e);
+            let e = crate::aws::AwsError::new("DescribeImages", e);
             fail(
                 format!(
                     "`{service}`: image {repository}:{named} not found ({})",
@@ -430,7 +430,7 @@ async fn resolve_package(
                     fail(
                         format!(
                             "cannot read {named}: {}",
-                            crate::error::AwsError::new("GetObject", e).message
+                            crate::aws::AwsError::new("GetObject", e).message
                         ),
                         "check the bucket, the key and the deploy role's s3:GetObject permission",
                     )

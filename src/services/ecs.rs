@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{ContainerDefinition, Deployment, KeyValuePair, Secret, Service};
 
-use super::{AlarmWatch, Outcome, RolloutError, ServiceContext};
+use super::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use crate::aws::AwsError;
 use crate::config::{EcsService, SecretRef};
-use crate::error::AwsError;
 use crate::progress::Progress;
 
 /// What one look at the service says about the rollout of `new_task_definition`.
@@ -74,7 +74,7 @@ pub async fn roll_out(
     ecs: &EcsService,
     image_uri: &str,
     alarms: &AlarmWatch<'_>,
-) -> Result<Outcome, RolloutError> {
+) -> Result<Rollout, RolloutError> {
     let aws = ctx.aws;
     let service = describe(ctx).await?;
     let current_arn = service
@@ -99,7 +99,7 @@ pub async fn roll_out(
         && current.memory() == Some(memory.as_str())
     {
         return Ok(
-            Outcome::unchanged(old_image.clone(), old_image).with_task_definition(&current_arn)
+            Rollout::unchanged(old_image.clone(), old_image).with_task_definition(&current_arn)
         );
     }
     let registered = aws
@@ -141,13 +141,13 @@ pub async fn roll_out(
         .send()
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;
-    let outcome = Outcome::changed(old_image, image_uri.to_string(), image_uri.to_string())
+    let rollout = Rollout::changed(old_image, image_uri.to_string(), image_uri.to_string())
         .with_task_definition(&new_arn)
         .with_detail(format!("{} -> {}", short(&current_arn), short(&new_arn)));
     wait(ctx, ecs, &new_arn, alarms, &mut seen)
         .await
-        .map(|()| outcome.clone())
-        .map_err(|e| e.with_outcome(outcome))
+        .map(|()| rollout.clone())
+        .map_err(|e| e.with_rollout(rollout))
 }
 
 /// The container definitions of the new revision: the current ones, with the service's

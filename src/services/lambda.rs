@@ -8,9 +8,9 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, LastUpdateStatus};
 
 use super::artifact::{Artifact, PackageCode};
-use super::{AlarmWatch, Outcome, RolloutError, ServiceContext};
+use super::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use crate::aws::AwsError;
 use crate::config::{LambdaService, Strategy};
-use crate::error::AwsError;
 
 pub const ALIAS: &str = "live";
 
@@ -71,7 +71,7 @@ pub async fn roll_out(
     service: &LambdaService,
     artifact: &Artifact,
     alarms: &AlarmWatch<'_>,
-) -> Result<Outcome, RolloutError> {
+) -> Result<Rollout, RolloutError> {
     let function = ctx.function_name();
     let alias = alias(ctx.aws, &function).await?;
     let live_sha = match &alias {
@@ -84,7 +84,7 @@ pub async fn roll_out(
         .unwrap_or_else(|| "none".into());
     let settled = alias.as_ref().is_some_and(|a| a.weights.is_empty());
     if live_sha.as_deref() == Some(artifact.identity()) && settled {
-        return Ok(Outcome::unchanged(format!("version {old}"), old));
+        return Ok(Rollout::unchanged(format!("version {old}"), old));
     }
     if let Some(a) = alias.as_ref().filter(|a| !a.weights.is_empty()) {
         ctx.say(&format!(
@@ -93,7 +93,7 @@ pub async fn roll_out(
         ));
     }
     let version = publish(ctx, &function, artifact).await?;
-    let outcome = Outcome::changed(
+    let rollout = Rollout::changed(
         format!("version {old}"),
         format!("version {version}"),
         version.clone(),
@@ -112,12 +112,12 @@ pub async fn roll_out(
             .await
             .map_err(|e| AwsError::new("CreateAlias", e))?;
         ctx.say(&format!("alias {ALIAS} created on version {version}"));
-        return Ok(outcome);
+        return Ok(rollout);
     };
     shift(ctx, service, &function, &alias.version, &version, alarms)
         .await
-        .map(|()| outcome.clone())
-        .map_err(|e| e.with_outcome(outcome))
+        .map(|()| rollout.clone())
+        .map_err(|e| e.with_rollout(rollout))
 }
 
 /// Points the alias straight back at a recorded version (a rollback: no publish, no
@@ -126,7 +126,7 @@ pub async fn restore(
     ctx: &ServiceContext<'_>,
     version: &str,
     code_sha256: &str,
-) -> Result<Outcome, RolloutError> {
+) -> Result<Rollout, RolloutError> {
     let function = ctx.function_name();
     let alias = alias(ctx.aws, &function).await?;
     let old = alias
@@ -147,7 +147,7 @@ pub async fn restore(
         .as_ref()
         .is_some_and(|a| a.version == version && a.weights.is_empty())
     {
-        return Ok(Outcome::unchanged(format!("version {old}"), old));
+        return Ok(Rollout::unchanged(format!("version {old}"), old));
     }
     match alias {
         Some(_) => point(ctx, &function, version, None).await?,
@@ -164,7 +164,7 @@ pub async fn restore(
         }
     }
     ctx.say(&format!("alias {ALIAS} back on version {version}"));
-    Ok(Outcome::changed(
+    Ok(Rollout::changed(
         format!("version {old}"),
         format!("version {version}"),
         version.to_string(),

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::alarms::AlarmDefinition;
 use crate::aws::AwsContext;
-use crate::config::{Config, Runtime, WhenAlarmFiring};
-use crate::error::AwsError;
+use crate::aws::AwsError;
+use crate::config::{Config, Runtime, RuntimeKind, WhenAlarmFiring};
 use crate::progress::{Progress, ProgressSink};
 use artifact::Artifact;
 
@@ -73,7 +73,7 @@ impl<'a> ServiceContext<'a> {
             aws,
             config,
             name,
-            cluster: format!("{}-{}", config.project.name, config.environment.name),
+            cluster: config.cluster_name(),
             progress,
             poll: options.poll,
             skip_wait: options.skip_wait,
@@ -82,10 +82,7 @@ impl<'a> ServiceContext<'a> {
     }
 
     pub fn function_name(&self) -> String {
-        format!(
-            "{}-{}-{}",
-            self.config.project.name, self.config.environment.name, self.name
-        )
+        self.config.service_resource_name(self.name)
     }
 
     fn say(&self, message: &str) {
@@ -98,7 +95,7 @@ impl<'a> ServiceContext<'a> {
 
 /// What a rollout changed (or found already in place).
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct Rollout {
     pub changed: bool,
     /// What ran before: an image or `version N`.
     pub old: String,
@@ -115,7 +112,7 @@ pub struct Outcome {
     pub task_definition: Option<String>,
 }
 
-impl Outcome {
+impl Rollout {
     fn unchanged(old: String, running: String) -> Self {
         Self {
             changed: false,
@@ -153,19 +150,19 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct RolloutError {
     pub message: String,
-    pub outcome: Option<Box<Outcome>>,
+    pub rollout: Option<Box<Rollout>>,
 }
 
 impl RolloutError {
     fn new(message: String) -> Self {
         Self {
             message,
-            outcome: None,
+            rollout: None,
         }
     }
 
-    fn with_outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome.get_or_insert(Box::new(outcome));
+    fn with_rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout.get_or_insert(Box::new(rollout));
         self
     }
 }
@@ -204,13 +201,12 @@ impl ServiceResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
     pub service: String,
-    /// `ecs` or `lambda`.
-    pub runtime: &'static str,
+    pub runtime: RuntimeKind,
     pub result: ServiceResult,
     /// The artifact deployed: an image digest or a package's CodeSha256.
     pub artifact: String,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
+    pub rollout: Option<Rollout>,
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -340,9 +336,8 @@ pub async fn restore_all(
             let ctx = ServiceContext::new(aws, config, name, progress, options);
             let started = Instant::now();
             let watch = AlarmWatch::new(aws, alarms, name);
-            let (runtime_name, identity, result) = match (runtime, target) {
+            let (identity, result) = match (runtime, target) {
                 (Runtime::Ecs(ecs), Restore::Image(image)) => (
-                    "ecs",
                     image
                         .rsplit_once('@')
                         .map_or(*image, |(_, d)| d)
@@ -356,19 +351,17 @@ pub async fn restore_all(
                         code_sha256,
                     },
                 ) => (
-                    "lambda",
                     code_sha256.to_string(),
                     lambda::restore(&ctx, version, code_sha256).await,
                 ),
                 _ => (
-                    "?",
                     String::new(),
                     Err(RolloutError::new(
                         "the record does not match the service's runtime".into(),
                     )),
                 ),
             };
-            finish(&ctx, runtime_name, identity, started, result)
+            finish(&ctx, runtime.kind(), identity, started, result)
         })
     });
     futures_util::future::join_all(jobs).await
@@ -376,23 +369,23 @@ pub async fn restore_all(
 
 fn finish(
     ctx: &ServiceContext<'_>,
-    runtime: &'static str,
+    runtime: RuntimeKind,
     artifact: String,
     started: Instant,
-    result: Result<Outcome, RolloutError>,
+    result: Result<Rollout, RolloutError>,
 ) -> ServiceReport {
     let duration_ms = started.elapsed().as_millis() as u64;
     let report = match result {
-        Ok(outcome) => ServiceReport {
+        Ok(rollout) => ServiceReport {
             service: ctx.name.to_string(),
             runtime,
-            result: if outcome.changed {
+            result: if rollout.changed {
                 ServiceResult::RolledOut
             } else {
                 ServiceResult::Unchanged
             },
             artifact,
-            outcome: Some(outcome),
+            rollout: Some(rollout),
             duration_ms,
             message: None,
         },
@@ -401,7 +394,7 @@ fn finish(
             runtime,
             result: ServiceResult::Failed,
             artifact,
-            outcome: error.outcome.map(|o| *o),
+            rollout: error.rollout.map(|o| *o),
             duration_ms,
             message: Some(error.message),
         },
@@ -421,10 +414,6 @@ async fn roll_out_one(
     alarms: &AlarmWatch<'_>,
 ) -> ServiceReport {
     let started = Instant::now();
-    let runtime_name = match runtime {
-        Runtime::Ecs(_) => "ecs",
-        Runtime::Lambda(_) => "lambda",
-    };
     ctx.progress.send(Progress::ServiceStarted {
         service: ctx.name.to_string(),
         artifact: artifact.identity().to_string(),
@@ -440,7 +429,7 @@ async fn roll_out_one(
     };
     finish(
         ctx,
-        runtime_name,
+        runtime.kind(),
         artifact.identity().to_string(),
         started,
         result,

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::lambda::ALIAS;
 use crate::aws::AwsContext;
+use crate::aws::AwsError;
 use crate::config::Config;
-use crate::error::{AwsError, Error};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -42,13 +42,80 @@ pub struct TrafficReport {
     pub changed: Option<String>,
 }
 
+/// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
+/// except a failed AWS call.
+#[derive(Debug)]
+pub enum TrafficError {
+    NotLambda {
+        service: String,
+        environment: String,
+        lambdas: Vec<String>,
+    },
+    NotASplit(u32),
+    AlreadyControl(String),
+    NoSuchVersion {
+        variant: String,
+        function: String,
+        error: AwsError,
+    },
+    NoVariant {
+        service: String,
+        control: String,
+    },
+    Aws(AwsError),
+}
+
+impl From<AwsError> for TrafficError {
+    fn from(e: AwsError) -> Self {
+        Self::Aws(e)
+    }
+}
+
+impl TrafficError {
+    pub fn message(&self) -> String {
+        match self {
+            Self::NotLambda {
+                service,
+                environment,
+                ..
+            } => format!("`{service}` is not an enabled Lambda service of `{environment}`"),
+            Self::NotASplit(percent) => format!("a variant share of {percent}% is not a split"),
+            Self::AlreadyControl(variant) => format!("version {variant} is already the control"),
+            Self::NoSuchVersion {
+                variant,
+                function,
+                error,
+            } => format!("version {variant} of {function}: {}", error.message),
+            Self::NoVariant { service, control } => {
+                format!("{service} has no variant to promote: all traffic is on version {control}")
+            }
+            Self::Aws(e) => e.to_string(),
+        }
+    }
+
+    pub fn help(&self) -> String {
+        match self {
+            Self::NotLambda { lambdas, .. } => format!(
+                "A/B splits run on Lambda aliases; services: {}",
+                lambdas.join(", ")
+            ),
+            Self::NotASplit(_) => {
+                "give 1 to 99; `traffic promote` moves all traffic, `traffic abort` none".into()
+            }
+            Self::AlreadyControl(_) => "name another published version as the variant".into(),
+            Self::NoSuchVersion { .. } => {
+                "name a published version (a deploy prints the version it published)".into()
+            }
+            Self::NoVariant { .. } => "start an experiment with `facturactl traffic set`".into(),
+            Self::Aws(_) => String::new(),
+        }
+    }
+}
+
 /// The function of a Lambda service, or a usage error naming the Lambda services.
-pub fn function_of(config: &Config, service: &str) -> Result<String, Error> {
+pub fn function_of(config: &Config, service: &str) -> Result<String, TrafficError> {
     match config.services.get(service) {
-        Some(s) if s.enabled && s.lambda.is_some() => Ok(format!(
-            "{}-{}-{service}",
-            config.project.name, config.environment.name
-        )),
+        Some(s) if s.enabled && s.lambda.is_some() => Ok(config.service_resource_name(service)),
         _ => {
             let lambdas: Vec<&str> = config
                 .services
@@ -56,22 +123,20 @@ pub fn function_of(config: &Config, service: &str) -> Result<String, Error> {
                 .filter(|(_, s)| s.enabled && s.lambda.is_some())
                 .map(|(n, _)| n.as_str())
                 .collect();
-            Err(Error::Usage {
-                message: format!(
-                    "`{service}` is not an enabled Lambda service of `{}`",
-                    config.environment.name
-                ),
-                help: format!(
-                    "A/B splits run on Lambda aliases; services: {}",
-                    lambdas.join(", ")
-                ),
+            Err(TrafficError::NotLambda {
+                service: service.to_string(),
+                environment: config.environment.name.clone(),
+                lambdas: lambdas.into_iter().map(str::to_string).collect(),
             })
         }
     }
 }
 
 /// (control version, variant (version, share 0..1)) of the alias.
-async fn split(aws: &AwsContext, function: &str) -> Result<(String, Option<(String, f64)>), Error> {
+async fn split(
+    aws: &AwsContext,
+    function: &str,
+) -> Result<(String, Option<(String, f64)>), TrafficError> {
     match super::lambda::alias(aws, function).await? {
         Some(alias) => Ok((alias.version, alias.weights.into_iter().next())),
         None => Err(AwsError {
@@ -89,7 +154,7 @@ pub async fn show(
     config: &Config,
     service: &str,
     window_minutes: u32,
-) -> Result<TrafficReport, Error> {
+) -> Result<TrafficReport, TrafficError> {
     let function = function_of(config, service)?;
     let (control, variant) = split(aws, &function).await?;
     let variant_share = variant.as_ref().map_or(0.0, |(_, s)| *s);
@@ -116,20 +181,14 @@ pub async fn set(
     service: &str,
     variant: &str,
     percent: u32,
-) -> Result<String, Error> {
+) -> Result<String, TrafficError> {
     let function = function_of(config, service)?;
     if !(1..=99).contains(&percent) {
-        return Err(Error::Usage {
-            message: format!("a variant share of {percent}% is not a split"),
-            help: "give 1 to 99; `traffic promote` moves all traffic, `traffic abort` none".into(),
-        });
+        return Err(TrafficError::NotASplit(percent));
     }
     let (control, _) = split(aws, &function).await?;
     if control == variant {
-        return Err(Error::Usage {
-            message: format!("version {variant} is already the control"),
-            help: "name another published version as the variant".into(),
-        });
+        return Err(TrafficError::AlreadyControl(variant.to_string()));
     }
     aws.lambda
         .get_function_configuration()
@@ -137,12 +196,10 @@ pub async fn set(
         .qualifier(variant)
         .send()
         .await
-        .map_err(|e| Error::Usage {
-            message: format!(
-                "version {variant} of {function}: {}",
-                AwsError::new("GetFunctionConfiguration", e).message
-            ),
-            help: "name a published version (a deploy prints the version it published)".into(),
+        .map_err(|e| TrafficError::NoSuchVersion {
+            variant: variant.to_string(),
+            function: function.clone(),
+            error: AwsError::new("GetFunctionConfiguration", e),
         })?;
     route(aws, &function, &control, Some((variant, percent))).await?;
     Ok(format!(
@@ -152,15 +209,17 @@ pub async fn set(
 }
 
 /// The variant becomes the control, with all the traffic.
-pub async fn promote(aws: &AwsContext, config: &Config, service: &str) -> Result<String, Error> {
+pub async fn promote(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+) -> Result<String, TrafficError> {
     let function = function_of(config, service)?;
     let (control, variant) = split(aws, &function).await?;
     let Some((variant, _)) = variant else {
-        return Err(Error::Usage {
-            message: format!(
-                "{service} has no variant to promote: all traffic is on version {control}"
-            ),
-            help: "start an experiment with `facturactl traffic set`".into(),
+        return Err(TrafficError::NoVariant {
+            service: service.to_string(),
+            control,
         });
     };
     route(aws, &function, &variant, None).await?;
@@ -170,7 +229,11 @@ pub async fn promote(aws: &AwsContext, config: &Config, service: &str) -> Result
 }
 
 /// The experiment ends: all traffic back on the control.
-pub async fn abort(aws: &AwsContext, config: &Config, service: &str) -> Result<String, Error> {
+pub async fn abort(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+) -> Result<String, TrafficError> {
     let function = function_of(config, service)?;
     let (control, variant) = split(aws, &function).await?;
     route(aws, &function, &control, None).await?;
@@ -185,7 +248,7 @@ async fn route(
     function: &str,
     primary: &str,
     variant: Option<(&str, u32)>,
-) -> Result<(), Error> {
+) -> Result<(), TrafficError> {
     Ok(super::lambda::route(aws, function, primary, variant).await?)
 }
 
@@ -196,7 +259,7 @@ async fn stats(
     function: &str,
     sides: &[(String, f64)],
     window_minutes: u32,
-) -> Result<Vec<Side>, Error> {
+) -> Result<Vec<Side>, TrafficError> {
     let window = Duration::from_secs(u64::from(window_minutes) * 60);
     // The end is exclusive and datapoints carry whole seconds: a minute ahead takes in
     // everything reported up to now.

@@ -8,25 +8,12 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, Tag};
 use serde::Serialize;
 
 use super::live::{self, Condition, HASH_TAG, LiveStack};
-use super::scheduler::{self, Outcome};
+use super::scheduler::{self, Completion};
 use crate::aws::AwsContext;
-use crate::error::AwsError;
+use crate::aws::AwsError;
 use crate::graph::StackGraph;
 use crate::progress::{Progress, ProgressSink};
 use crate::render::{RenderedEnv, RenderedStack};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_values_compare_as_lists() {
-        assert_eq!(list_items("a,b"), ["a", "b"]);
-        assert_eq!(list_items("a, b"), ["a", "b"]);
-        assert_eq!(list_items("['a', 'b']"), ["a", "b"]);
-        assert!(list_items("").is_empty());
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -114,72 +101,11 @@ pub struct StackReport {
     pub failures: Vec<ResourceFailure>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DeployReport {
-    /// `deploy`, `promote` or `destroy`.
-    pub operation: &'static str,
-    pub environment: String,
+/// The stacks of one deploy or destroy, each with its result, in the order they were given.
+#[derive(Debug, Clone)]
+pub struct StacksRun {
     pub stacks: Vec<StackReport>,
     pub duration_ms: u64,
-    /// The alarms applied after the stacks (deploy only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alarms: Option<crate::alarms::apply::AlarmsReport>,
-    /// Why alarms were not applied, when they were not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alarms_note: Option<String>,
-    /// The services rolled out after the stacks (deploy with artifacts only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<crate::services::ServiceReport>,
-    /// The deployment record written for this deploy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
-    /// The deploy notifications sent afterwards, one per channel.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<crate::notify::Delivery>,
-    /// What the SDK's retries (throttling, 5xx, resets) cost this run.
-    pub retries: crate::aws::RetryTotals,
-}
-
-impl DeployReport {
-    /// A report of stack results; alarms, services, record and notifications are added by
-    /// the steps that produce them.
-    pub fn new(
-        operation: &'static str,
-        environment: &str,
-        stacks: Vec<StackReport>,
-        duration_ms: u64,
-    ) -> Self {
-        Self {
-            operation,
-            environment: environment.to_string(),
-            stacks,
-            duration_ms,
-            alarms: None,
-            alarms_note: None,
-            services: Vec::new(),
-            record: None,
-            notifications: Vec::new(),
-            retries: crate::aws::RetryTotals::default(),
-        }
-    }
-
-    pub fn failed(&self) -> bool {
-        self.stacks
-            .iter()
-            .any(|s| s.result != StackResult::Succeeded)
-            || self
-                .services
-                .iter()
-                .any(|s| s.result == crate::services::ServiceResult::Failed)
-    }
-
-    pub fn changed(&self) -> Vec<&str> {
-        self.stacks
-            .iter()
-            .filter(|s| !matches!(s.action, Action::Unchanged | Action::None))
-            .map(|s| s.stack.as_str())
-            .collect()
-    }
 }
 
 /// What one stack's deploy produced for its dependents.
@@ -199,8 +125,12 @@ pub(super) struct StackError {
 
 impl StackError {
     fn refused(message: String) -> Self {
+        Self::failed(Action::None, message)
+    }
+
+    fn failed(action: Action, message: String) -> Self {
         Self {
-            action: Action::None,
+            action,
             message,
             status: None,
             failures: Vec::new(),
@@ -220,7 +150,7 @@ pub async fn deploy(
     rendered: &RenderedEnv,
     options: &DeployOptions,
     progress: &ProgressSink,
-) -> Result<DeployReport, AwsError> {
+) -> Result<StacksRun, AwsError> {
     let started = Instant::now();
     let live = live::all(&aws.cloudformation).await?;
     let selected: Vec<&RenderedStack> = rendered
@@ -304,53 +234,61 @@ pub async fn deploy(
     let timings = timings.into_inner().unwrap_or_default();
     let stacks = results
         .into_iter()
-        .map(|(name, outcome)| {
+        .map(|(name, completion)| {
             let stack_name = selected
                 .iter()
                 .find(|s| s.name == name)
                 .map(|s| s.stack_name.clone())
                 .unwrap_or_default();
             let (duration_ms, _) = timings.get(&name).copied().unwrap_or((0, Action::None));
-            match outcome {
-                Outcome::Done((status, action)) => StackReport {
-                    stack: name,
-                    stack_name,
-                    action,
-                    result: StackResult::Succeeded,
-                    duration_ms,
-                    status: Some(status),
-                    message: None,
-                    failures: Vec::new(),
-                },
-                Outcome::Failed(failure) => StackReport {
-                    stack: name,
-                    stack_name,
-                    action: failure.action,
-                    result: StackResult::Failed,
-                    duration_ms,
-                    status: failure.status,
-                    message: Some(failure.message),
-                    failures: failure.failures,
-                },
-                Outcome::Skipped { because } => StackReport {
-                    stack: name,
-                    stack_name,
-                    action: Action::None,
-                    result: StackResult::Skipped,
-                    duration_ms: 0,
-                    status: None,
-                    message: Some(format!("not deployed: `{because}` did not succeed")),
-                    failures: Vec::new(),
-                },
-            }
+            stack_report(name, stack_name, duration_ms, completion)
         })
         .collect();
-    Ok(DeployReport::new(
-        "deploy",
-        &rendered.environment,
+    Ok(StacksRun {
         stacks,
-        started.elapsed().as_millis() as u64,
-    ))
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// One stack's line in the report, from how the scheduler saw it complete.
+fn stack_report(
+    stack: String,
+    stack_name: String,
+    duration_ms: u64,
+    completion: Completion<(String, Action), StackError>,
+) -> StackReport {
+    match completion {
+        Completion::Done((status, action)) => StackReport {
+            stack,
+            stack_name,
+            action,
+            result: StackResult::Succeeded,
+            duration_ms,
+            status: Some(status),
+            message: None,
+            failures: Vec::new(),
+        },
+        Completion::Failed(failure) => StackReport {
+            stack,
+            stack_name,
+            action: failure.action,
+            result: StackResult::Failed,
+            duration_ms,
+            status: failure.status,
+            message: Some(failure.message),
+            failures: failure.failures,
+        },
+        Completion::Skipped { because } => StackReport {
+            stack,
+            stack_name,
+            action: Action::None,
+            result: StackResult::Skipped,
+            duration_ms: 0,
+            status: None,
+            message: Some(format!("not deployed: `{because}` did not succeed")),
+            failures: Vec::new(),
+        },
+    }
 }
 
 /// The parameters a stack should carry: template defaults, then configured values, then
@@ -523,83 +461,12 @@ async fn deploy_one(
     options: &DeployOptions,
     progress: &ProgressSink,
 ) -> Result<Deployed, StackError> {
-    let cfn = &aws.cloudformation;
     let params = {
         let outputs = outputs.lock().map(|o| o.clone()).unwrap_or_default();
         desired_parameters(stack, &outputs).map_err(StackError::refused)?
     };
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
-    let mut current = initial.cloned();
-    let mut recreate = false;
-
-    // Bring the stack to a state we may deploy onto, or refuse with the reason.
-    while let Some(live) = current.clone() {
-        match live.condition() {
-            Condition::Stable => break,
-            Condition::Gone => {
-                current = None;
-                break;
-            }
-            Condition::InProgress if options.no_wait => {
-                return Err(StackError::refused(format!(
-                    "{} is {} (another deploy or an operator is changing it); wait for it, or run without --no-wait to wait here",
-                    stack.stack_name, live.status
-                )));
-            }
-            Condition::InProgress => {
-                progress.send(Progress::StackWaiting {
-                    stack: stack.name.clone(),
-                    status: live.status.clone(),
-                    elapsed_ms: 0,
-                });
-                wait_for_terminal(aws, stack, deadline, progress, None).await?;
-                current = live::one(cfn, &stack.stack_name).await?;
-            }
-            Condition::ReviewOnly => {
-                // Created only to hold a change set that nobody executed: nothing deployed.
-                delete_and_wait(aws, stack, deadline, progress).await?;
-                current = None;
-            }
-            Condition::FailedCreate if options.recreate_failed => {
-                delete_and_wait(aws, stack, deadline, progress).await?;
-                current = None;
-                recreate = true;
-            }
-            Condition::FailedCreate => {
-                return Err(StackError {
-                    action: Action::None,
-                    message: format!(
-                        "{} is {}: its first create failed and nothing usable remains. Run again with --recreate-failed to delete and create it, or delete it yourself",
-                        stack.stack_name, live.status
-                    ),
-                    status: Some(live.status.clone()),
-                    failures: recent_failures(aws, &stack.stack_name, None)
-                        .await
-                        .unwrap_or_default(),
-                });
-            }
-            Condition::RollbackFailed => {
-                return Err(StackError {
-                    action: Action::None,
-                    message: format!(
-                        "{name} is UPDATE_ROLLBACK_FAILED: fix the cause below, then run `aws cloudformation continue-update-rollback --stack-name {name}` (add `--resources-to-skip` for resources that cannot roll back) and deploy again",
-                        name = stack.stack_name
-                    ),
-                    status: Some(live.status.clone()),
-                    failures: recent_failures(aws, &stack.stack_name, None)
-                        .await
-                        .unwrap_or_default(),
-                });
-            }
-            Condition::DeleteFailed => {
-                return Err(StackError::refused(format!(
-                    "{} is DELETE_FAILED: delete it (retaining the resources that block it) before deploying",
-                    stack.stack_name
-                )));
-            }
-        }
-    }
-
+    let (current, recreate) = settle(aws, stack, initial, options, deadline, progress).await?;
     let changes = current
         .as_ref()
         .map(|live| differences(live, &params, stack));
@@ -622,114 +489,31 @@ async fn deploy_one(
         stack: stack.name.clone(),
         action: action.as_str(),
     });
-
-    let parameters: Vec<Parameter> = params
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect();
-    let tags: Vec<Tag> = desired_tags(stack)
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     let since = aws_sdk_cloudformation::primitives::DateTime::from(
         std::time::SystemTime::now() - Duration::from_secs(5),
     );
-    let fail = |message: String, status: Option<String>, failures| StackError {
-        action,
-        message,
-        status,
-        failures,
+    let sent = match action {
+        Action::Update => update(aws, stack, &params, options).await,
+        _ => create(aws, stack, &params, options).await,
     };
-
-    match action {
-        Action::Update => {
-            let policy = options
-                .protect_data
-                .then(|| data_protection_policy(stack))
-                .flatten();
-            let during = (options.protect_data && options.allow_data_replacement)
-                .then(|| ALLOW_ALL_POLICY.to_string());
-            let result = cfn
-                .update_stack()
-                .stack_name(&stack.stack_name)
-                .template_body(&stack.body)
-                .set_stack_policy_body(policy)
-                .set_stack_policy_during_update_body(during)
-                .set_parameters(Some(parameters))
-                .set_tags(Some(tags))
-                .capabilities(Capability::CapabilityIam)
-                .capabilities(Capability::CapabilityNamedIam)
-                .send()
-                .await;
-            if let Err(e) = result {
-                let error = AwsError::new("UpdateStack", e);
-                // CloudFormation found nothing to change (only values it masks, NoEcho, differed;
-                // it says so with a plain ValidationError, no typed code): the stack is as it
-                // should be.
-                if error.message.contains("No updates are to be performed")
-                    && let Some(live) = current.clone()
-                {
-                    sync_termination_protection(aws, stack, Some(&live)).await?;
-                    return Ok(Deployed {
-                        action: Action::Unchanged,
-                        status: live.status,
-                        outputs: live.outputs,
-                    });
-                }
-                return Err(fail(error.to_string(), None, Vec::new()));
+    match sent {
+        Ok(true) => {}
+        // Nothing to change after all: the stack is as it should be.
+        Ok(false) => {
+            if let Some(live) = current {
+                sync_termination_protection(aws, stack, Some(&live)).await?;
+                return Ok(Deployed {
+                    action: Action::Unchanged,
+                    status: live.status,
+                    outputs: live.outputs,
+                });
             }
         }
-        _ => {
-            cfn.create_stack()
-                .stack_name(&stack.stack_name)
-                .template_body(&stack.body)
-                .set_stack_policy_body(
-                    options
-                        .protect_data
-                        .then(|| data_protection_policy(stack))
-                        .flatten(),
-                )
-                .set_parameters(Some(parameters))
-                .set_tags(Some(tags))
-                .capabilities(Capability::CapabilityIam)
-                .capabilities(Capability::CapabilityNamedIam)
-                .enable_termination_protection(stack.termination_protection)
-                .send()
-                .await
-                .map_err(|e| {
-                    fail(
-                        AwsError::new("CreateStack", e).to_string(),
-                        None,
-                        Vec::new(),
-                    )
-                })?;
-        }
+        Err(error) => return Err(StackError::failed(action, error.to_string())),
     }
-
     let finished = wait_for_terminal(aws, stack, deadline, progress, Some(since)).await?;
     if live::is_failure(&finished.status) {
-        let failures = recent_failures(aws, &stack.stack_name, Some(since))
-            .await
-            .unwrap_or_default();
-        let first = failures
-            .first()
-            .map(|f| {
-                format!(
-                    ": {} ({}) {}: {}",
-                    f.resource, f.resource_type, f.status, f.reason
-                )
-            })
-            .unwrap_or_default();
-        return Err(fail(
-            format!("{} ended {}{first}", stack.stack_name, finished.status),
-            Some(finished.status.clone()),
-            failures,
-        ));
+        return Err(failed_stack(aws, stack, action, &finished, since).await);
     }
     if action == Action::Update {
         sync_termination_protection(aws, stack, Some(&finished)).await?;
@@ -739,6 +523,205 @@ async fn deploy_one(
         status: finished.status,
         outputs: finished.outputs,
     })
+}
+
+/// Brings the stack to a state a deploy may start from, or refuses with the reason:
+/// (what is live then, whether a failed first create was deleted to be created again).
+async fn settle(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    initial: Option<&LiveStack>,
+    options: &DeployOptions,
+    deadline: Duration,
+    progress: &ProgressSink,
+) -> Result<(Option<LiveStack>, bool), StackError> {
+    let mut current = initial.cloned();
+    let mut recreate = false;
+    while let Some(live) = current.clone() {
+        match live.condition() {
+            Condition::Stable => break,
+            Condition::Gone => {
+                current = None;
+                break;
+            }
+            Condition::InProgress if options.no_wait => {
+                return Err(StackError::refused(format!(
+                    "{} is {} (another deploy or an operator is changing it); wait for it, or run without --no-wait to wait here",
+                    stack.stack_name, live.status
+                )));
+            }
+            Condition::InProgress => {
+                progress.send(Progress::StackWaiting {
+                    stack: stack.name.clone(),
+                    status: live.status.clone(),
+                    elapsed_ms: 0,
+                });
+                wait_for_terminal(aws, stack, deadline, progress, None).await?;
+                current = live::one(&aws.cloudformation, &stack.stack_name).await?;
+            }
+            Condition::ReviewOnly => {
+                // Created only to hold a change set that nobody executed: nothing deployed.
+                delete_and_wait(aws, stack, deadline, progress).await?;
+                current = None;
+            }
+            Condition::FailedCreate if options.recreate_failed => {
+                delete_and_wait(aws, stack, deadline, progress).await?;
+                current = None;
+                recreate = true;
+            }
+            Condition::FailedCreate => {
+                return Err(stuck(aws, stack, &live, format!(
+                    "{} is {}: its first create failed and nothing usable remains. Run again with --recreate-failed to delete and create it, or delete it yourself",
+                    stack.stack_name, live.status
+                )).await);
+            }
+            Condition::RollbackFailed => {
+                return Err(stuck(aws, stack, &live, format!(
+                    "{name} is UPDATE_ROLLBACK_FAILED: fix the cause below, then run `aws cloudformation continue-update-rollback --stack-name {name}` (add `--resources-to-skip` for resources that cannot roll back) and deploy again",
+                    name = stack.stack_name
+                )).await);
+            }
+            Condition::DeleteFailed => {
+                return Err(StackError::refused(format!(
+                    "{} is DELETE_FAILED: delete it (retaining the resources that block it) before deploying",
+                    stack.stack_name
+                )));
+            }
+        }
+    }
+    Ok((current, recreate))
+}
+
+/// A stack that cannot be deployed onto until someone acts, with its recent failures.
+async fn stuck(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    live: &LiveStack,
+    message: String,
+) -> StackError {
+    StackError {
+        action: Action::None,
+        message,
+        status: Some(live.status.clone()),
+        failures: recent_failures(aws, &stack.stack_name, None)
+            .await
+            .unwrap_or_default(),
+    }
+}
+
+fn parameters_of(params: &BTreeMap<String, String>) -> Vec<Parameter> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+fn tags_of(stack: &RenderedStack) -> Vec<Tag> {
+    desired_tags(stack)
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// UpdateStack; false when CloudFormation finds nothing to change.
+async fn update(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    params: &BTreeMap<String, String>,
+    options: &DeployOptions,
+) -> Result<bool, AwsError> {
+    let policy = options
+        .protect_data
+        .then(|| data_protection_policy(stack))
+        .flatten();
+    let during = (options.protect_data && options.allow_data_replacement)
+        .then(|| ALLOW_ALL_POLICY.to_string());
+    let result = aws
+        .cloudformation
+        .update_stack()
+        .stack_name(&stack.stack_name)
+        .template_body(&stack.body)
+        .set_stack_policy_body(policy)
+        .set_stack_policy_during_update_body(during)
+        .set_parameters(Some(parameters_of(params)))
+        .set_tags(Some(tags_of(stack)))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let error = AwsError::new("UpdateStack", e);
+            // Only values CloudFormation masks (NoEcho) differed. It says so with a plain
+            // ValidationError and no code of its own, so its words are the only signal.
+            if error.message.contains("No updates are to be performed") {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+async fn create(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    params: &BTreeMap<String, String>,
+    options: &DeployOptions,
+) -> Result<bool, AwsError> {
+    aws.cloudformation
+        .create_stack()
+        .stack_name(&stack.stack_name)
+        .template_body(&stack.body)
+        .set_stack_policy_body(
+            options
+                .protect_data
+                .then(|| data_protection_policy(stack))
+                .flatten(),
+        )
+        .set_parameters(Some(parameters_of(params)))
+        .set_tags(Some(tags_of(stack)))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .enable_termination_protection(stack.termination_protection)
+        .send()
+        .await
+        .map(|_| true)
+        .map_err(|e| AwsError::new("CreateStack", e))
+}
+
+/// A create or update that ended in failure: its status and the failed resources.
+async fn failed_stack(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    action: Action,
+    finished: &LiveStack,
+    since: aws_sdk_cloudformation::primitives::DateTime,
+) -> StackError {
+    let failures = recent_failures(aws, &stack.stack_name, Some(since))
+        .await
+        .unwrap_or_default();
+    let first = failures
+        .first()
+        .map(|f| {
+            format!(
+                ": {} ({}) {}: {}",
+                f.resource, f.resource_type, f.status, f.reason
+            )
+        })
+        .unwrap_or_default();
+    StackError {
+        action,
+        message: format!("{} ended {}{first}", stack.stack_name, finished.status),
+        status: Some(finished.status.clone()),
+        failures,
+    }
 }
 
 /// A stand-in for a stack that no longer exists.
@@ -895,4 +878,17 @@ pub(super) async fn recent_failures(
         .map_err(|e| AwsError::new("DescribeStackEvents", e))?;
     let failures = super::events::failures(events.stack_events(), since);
     Ok(failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_values_compare_as_lists() {
+        assert_eq!(list_items("a,b"), ["a", "b"]);
+        assert_eq!(list_items("a, b"), ["a", "b"]);
+        assert_eq!(list_items("['a', 'b']"), ["a", "b"]);
+        assert!(list_items("").is_empty());
+    }
 }

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::deploy::{Action, DeployReport, StackReport, StackResult, delete_and_wait};
+use super::deploy::{Action, StackReport, StackResult, StacksRun, delete_and_wait};
 use super::live;
-use super::scheduler::{self, Outcome};
+use super::scheduler::{self, Completion};
 use crate::aws::AwsContext;
-use crate::error::AwsError;
+use crate::aws::AwsError;
 use crate::graph::StackGraph;
 use crate::progress::{Progress, ProgressSink};
 use crate::render::{RenderedEnv, RenderedStack};
@@ -19,7 +19,7 @@ pub async fn destroy(
     rendered: &RenderedEnv,
     max_concurrency: usize,
     progress: &ProgressSink,
-) -> Result<DeployReport, AwsError> {
+) -> Result<StacksRun, AwsError> {
     let started = Instant::now();
     let live = live::all(&aws.cloudformation).await?;
     // Reverse the edges: a stack may go once everything that depends on it is gone.
@@ -50,91 +50,114 @@ pub async fn destroy(
             let Some(stack) = stack else {
                 return Err(format!("{name} is not rendered"));
             };
-            let Some(live) = live else {
-                return Ok(("absent".to_string(), 0));
-            };
-            if live.termination_protection {
-                return Err(format!(
-                    "{} has termination protection: turn it off (`aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {}`) if it really must go",
-                    stack.stack_name, stack.stack_name
-                ));
-            }
-            let t0 = Instant::now();
-            progress.send(Progress::StackStarted {
-                stack: name.clone(),
-                action: "delete",
-            });
-            let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
-            // CloudFormation cannot delete a bucket that holds objects: empty ours first.
-            if let Err(e) = empty_buckets(aws, stack).await {
-                return Err(format!("{}: could not empty its buckets: {e}", stack.stack_name));
-            }
-            let result = delete_and_wait(aws, stack, deadline, progress).await;
-            let elapsed = t0.elapsed().as_millis() as u64;
-            progress.send(Progress::StackFinished {
-                stack: name.clone(),
-                action: "delete",
-                result: if result.is_ok() { "succeeded" } else { "failed" },
-                elapsed_ms: elapsed,
-            });
-            result
-                .map(|()| ("DELETE_COMPLETE".to_string(), elapsed))
-                .map_err(|e| e.message)
+            destroy_one(aws, stack, live, progress).await
         }
     })
     .await;
-
     let stacks = results
         .into_iter()
-        .map(|(name, outcome)| {
+        .map(|(name, completion)| {
             let stack_name = rendered
                 .stacks
                 .iter()
                 .find(|s| s.name == name)
                 .map(|s| s.stack_name.clone())
                 .unwrap_or_default();
-            let (action, result, status, duration_ms, message) = match outcome {
-                Outcome::Done((status, ms)) if status == "absent" => {
-                    (Action::None, StackResult::Succeeded, None, ms, None)
-                }
-                Outcome::Done((status, ms)) => (
-                    Action::Delete,
-                    StackResult::Succeeded,
-                    Some(status),
-                    ms,
-                    None,
-                ),
-                Outcome::Failed(message) => {
-                    (Action::Delete, StackResult::Failed, None, 0, Some(message))
-                }
-                Outcome::Skipped { because } => (
-                    Action::None,
-                    StackResult::Skipped,
-                    None,
-                    0,
-                    Some(format!(
-                        "kept: `{because}`, which depends on it, was not deleted"
-                    )),
-                ),
-            };
-            StackReport {
-                stack: name,
-                stack_name,
-                action,
-                result,
-                duration_ms,
-                status,
-                message,
-                failures: Vec::new(),
-            }
+            stack_report(name, stack_name, completion)
         })
         .collect();
-    Ok(DeployReport::new(
-        "destroy",
-        &rendered.environment,
+    Ok(StacksRun {
         stacks,
-        started.elapsed().as_millis() as u64,
-    ))
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Deletes one stack (its buckets emptied first): (final status, milliseconds taken).
+async fn destroy_one(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    live: Option<&live::LiveStack>,
+    progress: &ProgressSink,
+) -> Result<(String, u64), String> {
+    let Some(live) = live else {
+        return Ok(("absent".to_string(), 0));
+    };
+    if live.termination_protection {
+        return Err(format!(
+            "{} has termination protection: turn it off (`aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {}`) if it really must go",
+            stack.stack_name, stack.stack_name
+        ));
+    }
+    let t0 = Instant::now();
+    progress.send(Progress::StackStarted {
+        stack: stack.name.clone(),
+        action: "delete",
+    });
+    let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
+    // CloudFormation cannot delete a bucket that holds objects: empty ours first.
+    if let Err(e) = empty_buckets(aws, stack).await {
+        return Err(format!(
+            "{}: could not empty its buckets: {e}",
+            stack.stack_name
+        ));
+    }
+    let result = delete_and_wait(aws, stack, deadline, progress).await;
+    let elapsed = t0.elapsed().as_millis() as u64;
+    progress.send(Progress::StackFinished {
+        stack: stack.name.clone(),
+        action: "delete",
+        result: if result.is_ok() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+        elapsed_ms: elapsed,
+    });
+    result
+        .map(|()| ("DELETE_COMPLETE".to_string(), elapsed))
+        .map_err(|e| e.message)
+}
+
+/// One stack's line in the destroy report.
+fn stack_report(
+    stack: String,
+    stack_name: String,
+    completion: Completion<(String, u64), String>,
+) -> StackReport {
+    let (action, result, status, duration_ms, message) = match completion {
+        Completion::Done((status, ms)) if status == "absent" => {
+            (Action::None, StackResult::Succeeded, None, ms, None)
+        }
+        Completion::Done((status, ms)) => (
+            Action::Delete,
+            StackResult::Succeeded,
+            Some(status),
+            ms,
+            None,
+        ),
+        Completion::Failed(message) => {
+            (Action::Delete, StackResult::Failed, None, 0, Some(message))
+        }
+        Completion::Skipped { because } => (
+            Action::None,
+            StackResult::Skipped,
+            None,
+            0,
+            Some(format!(
+                "kept: `{because}`, which depends on it, was not deleted"
+            )),
+        ),
+    };
+    StackReport {
+        stack,
+        stack_name,
+        action,
+        result,
+        duration_ms,
+        status,
+        message,
+        failures: Vec::new(),
+    }
 }
 
 /// Deletes every object version and delete marker of the stack's buckets that its delete

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 
-use crate::error::AwsError;
+use crate::aws::AwsError;
 
 /// The stack tag holding the content hash of the template that was last deployed.
 pub const HASH_TAG: &str = "facturactl:template-hash";

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::deploy::{desired_parameters, desired_tags, differences};
 use super::live::{self, Condition};
 use crate::aws::AwsContext;
-use crate::error::AwsError;
+use crate::aws::AwsError;
 use crate::render::{RenderedEnv, RenderedStack};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

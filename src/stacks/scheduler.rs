@@ -12,7 +12,7 @@ use crate::graph::StackGraph;
 
 /// How one node of the graph ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome<T, E> {
+pub enum Completion<T, E> {
     Done(T),
     Failed(E),
     /// Not run: `because` failed or was skipped.
@@ -28,13 +28,13 @@ pub async fn run<T, E, F, Fut>(
     order: &[String],
     max: usize,
     run: F,
-) -> Vec<(String, Outcome<T, E>)>
+) -> Vec<(String, Completion<T, E>)>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let max = max.max(1);
-    let mut outcomes: BTreeMap<String, Outcome<T, E>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<String, Completion<T, E>> = BTreeMap::new();
     let mut waiting: Vec<&String> = order.iter().collect();
     let mut running = FuturesUnordered::new();
 
@@ -47,12 +47,12 @@ where
             if let Some(bad) = deps.iter().find(|d| {
                 matches!(
                     outcomes.get(d.as_str()),
-                    Some(Outcome::Failed(_) | Outcome::Skipped { .. })
+                    Some(Completion::Failed(_) | Completion::Skipped { .. })
                 )
             }) {
                 outcomes.insert(
                     name.clone(),
-                    Outcome::Skipped {
+                    Completion::Skipped {
                         because: bad.clone(),
                     },
                 );
@@ -61,7 +61,7 @@ where
             }
             let ready = deps
                 .iter()
-                .all(|d| matches!(outcomes.get(d.as_str()), Some(Outcome::Done(_))));
+                .all(|d| matches!(outcomes.get(d.as_str()), Some(Completion::Done(_))));
             if ready && running.len() < max {
                 let name = name.clone();
                 let future = run(name.clone());
@@ -74,8 +74,8 @@ where
         match running.next().await {
             Some((name, result)) => {
                 let outcome = match result {
-                    Ok(value) => Outcome::Done(value),
-                    Err(reason) => Outcome::Failed(reason),
+                    Ok(value) => Completion::Done(value),
+                    Err(reason) => Completion::Failed(reason),
                 };
                 outcomes.insert(name, outcome);
             }
@@ -87,7 +87,7 @@ where
     for name in waiting {
         outcomes.insert(
             name.clone(),
-            Outcome::Skipped {
+            Completion::Skipped {
                 because: "a dependency that is not part of this run".into(),
             },
         );
@@ -149,7 +149,7 @@ mod tests {
         assert!(
             results
                 .iter()
-                .all(|(_, o)| *o == Outcome::<(), String>::Done(()))
+                .all(|(_, o)| *o == Completion::<(), String>::Done(()))
         );
         let spans = spans.into_inner().expect("spans");
         let span = |n: &str| {
@@ -210,16 +210,16 @@ mod tests {
                 .map(|r| r.1.clone())
                 .expect("settled")
         };
-        assert_eq!(outcome("net"), Outcome::Done(()));
-        assert_eq!(outcome("db"), Outcome::Failed("db failed".into()));
+        assert_eq!(outcome("net"), Completion::Done(()));
+        assert_eq!(outcome("db"), Completion::Failed("db failed".into()));
         assert_eq!(
             outcome("app"),
-            Outcome::Skipped {
+            Completion::Skipped {
                 because: "db".into()
             }
         );
-        assert_eq!(outcome("auth"), Outcome::Done(()));
-        assert_eq!(outcome("web"), Outcome::Done(()));
+        assert_eq!(outcome("auth"), Completion::Done(()));
+        assert_eq!(outcome("web"), Completion::Done(()));
         let ran = log.into_inner().expect("log");
         assert!(!ran.contains(&"app".to_string()));
     }

@@ -19,6 +19,33 @@ const PARALLEL: u64 = 4;
 /// A first local deploy takes about 1.5 s here; kills land anywhere in it or just after.
 const KILL_WINDOW_MS: u64 = 2_000;
 
+/// How long after the first stack starts an under-lock kill lands (the rest of a deploy
+/// takes longer than this).
+const UNDER_LOCK_WINDOW_MS: u64 = 600;
+
+/// Reads the run's progress lines until a stack starts (`network: create`); the rest of
+/// stderr is drained in the background so the run never blocks on a full pipe.
+fn first_stack_started(child: &mut std::process::Child) -> bool {
+    use std::io::BufRead;
+    let Some(stderr) = child.stderr.take() else {
+        return false;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if !sent && line.ends_with(": create") {
+                let _ = tx.send(());
+                sent = true;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).is_ok()
+}
+
 /// SplitMix64: a small, well-mixed, reproducible sequence.
 fn kill_delay(seed: u64, run: u64) -> Duration {
     let mut z = seed.wrapping_add(run.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -58,15 +85,39 @@ fn crash_and_recover(seed: u64, run: u64) -> Result<bool, String> {
         &format!("validator={zip}"),
     ];
 
-    let delay = kill_delay(seed, run);
+    // Even runs are killed anywhere from the start (before the lock, too); odd runs once
+    // the first stack has started, when the lock is certainly held. Counting from an event
+    // rather than from the spawn keeps the takeover path exercised however fast the machine.
+    let under_lock = run % 2 == 1;
+    let delay = if under_lock {
+        Duration::from_millis(kill_delay(seed, run).as_millis() as u64 % UNDER_LOCK_WINDOW_MS)
+    } else {
+        kill_delay(seed, run)
+    };
     let mut killed = spawn_json(&project, &account, &args);
+    if under_lock && !first_stack_started(&mut killed) {
+        return Err(format!("run {run}: no stack started within 30 s"));
+    }
     std::thread::sleep(delay);
     let finished_first = killed.try_wait().ok().flatten().is_some();
     let _ = killed.kill();
     let _ = killed.wait();
     let context = format!(
-        "run {run} (seed {seed}, killed after {delay:?}, finished first: {finished_first})"
+        "run {run} (seed {seed}, killed {delay:?} after {}, finished first: {finished_first})",
+        if under_lock {
+            "the first stack started"
+        } else {
+            "the start"
+        }
     );
+    if under_lock && !finished_first {
+        let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+        if status["lock"].is_null() {
+            return Err(format!(
+                "{context}: killed under the lock, yet no lock was left"
+            ));
+        }
+    }
 
     eprintln!("{context}");
     let (_, before, _) = run_json(&project, &account, &["status", "--env", "local"]);
@@ -170,7 +221,8 @@ fn a_deploy_killed_at_random_points_converges_on_the_next_run() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    // Most kills land while the lock is held: the takeover path is what this exercises.
+    // Every kill under the lock left it (checked per run): the takeover path is what this
+    // exercises, so at least the under-lock half must have gone through it.
     let locked = outcomes.iter().filter(|o| matches!(o, Ok(true))).count();
     eprintln!("{RUNS} runs, {locked} left their lock held");
     assert!(

@@ -159,7 +159,7 @@ impl Groups {
     /// Takes one event; returns the text to print now (a finished group), if any.
     pub fn apply(&mut self, event: &crate::progress::Progress) -> Option<String> {
         use crate::progress::Progress;
-        let line = crate::report::progress_line(event);
+        let line = event.line();
         let (key, finished) = match event {
             Progress::StackStarted { stack, .. }
             | Progress::StackEvent { stack, .. }

@@ -1,0 +1,568 @@
+//! The command line: clap types, one struct per command, each turned into the typed request
+//! of its use case (`commands::<name>::Request`). No run state lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::logging::LogFormat;
+use crate::notify::Verdict;
+use crate::report::OutputFormat;
+use crate::schema::SchemaFile;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "facturactl",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FACTURACTL_COMMIT"), ")"),
+    about = "Deployment control plane of FacturaScan 360: render, validate, deploy, promote and audit",
+    after_help = crate::exit::Exit::HELP
+)]
+pub struct Cli {
+    /// Environment: the name of a file in environments/ (local, staging, production).
+    #[arg(long, short = 'e', global = true)]
+    pub env: Option<String>,
+
+    /// Project directory holding deploy.toml.
+    #[arg(long, short = 'C', global = true, default_value = ".")]
+    pub project_dir: PathBuf,
+
+    /// Result format on stdout (`--format` is the same flag).
+    #[arg(long, short = 'o', visible_alias = "format", global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+
+    /// More logs: -v debug, -vv trace (including the AWS SDK).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL and the environment's endpoint_url).
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every stack template, its parameters and hash, and the alarm definitions.
+    Render(RenderArgs),
+    /// Check config, rendering and policy rules; exit 3 when findings block (production).
+    Validate(ValidateArgs),
+    /// Show what a deploy would change, stack by stack, from change sets (nothing applied).
+    Plan(PlanArgs),
+    /// Deploy the environment's stacks in dependency order (independent ones concurrently);
+    /// unchanged stacks are skipped without a write.
+    Deploy(DeployArgs),
+    /// Delete the environment's stacks, dependents first. Never production.
+    Destroy(DestroyArgs),
+    /// CloudWatch alarms from the rendered definitions.
+    Alarms {
+        #[command(subcommand)]
+        command: AlarmsCommand,
+    },
+    /// Audits for scheduled runs: exit 0 when clean, 2 when findings exist, 1 on error.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The release gate alone: may this checkout be deployed to the environment? Exit 3
+    /// when not, saying which condition failed.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+    /// What runs in the environment now, from its last successful deployment record.
+    Status,
+    /// Past deploys, promotions and rollbacks of the environment, newest first.
+    History(HistoryArgs),
+    /// Deploy to one environment exactly what another runs (same digests, same code, same
+    /// commit), after the target's release gate passes for that commit.
+    Promote(PromoteArgs),
+    /// Return the services to the previous successful release (or `--to` a record id or
+    /// tag), from the records: no stack changes.
+    Rollback(RollbackArgs),
+    /// Release a deploy lock left by a dead run (recorded with who forced it).
+    Unlock(UnlockArgs),
+    /// A/B splits of Lambda services: `traffic SERVICE` shows the split with each side's
+    /// latency and error rate; `set`, `promote` and `abort` change it.
+    Traffic(TrafficArgs),
+    /// Tell the configured channels how a pipeline stage ended (build, test, ...).
+    Notify(NotifyArgs),
+    /// Generate the GitHub Actions workflows from pipelines/*.toml.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the JSON Schema of deploy.toml or of an environment file, for editors.
+    Schema(SchemaArgs),
+}
+
+impl Command {
+    /// The action's name in logs: `deploy`, `audit.drift`, ...
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Render(_) => "render",
+            Self::Plan(_) => "plan",
+            Self::Deploy(_) => "deploy",
+            Self::Destroy(_) => "destroy",
+            Self::Alarms {
+                command: AlarmsCommand::Plan { .. },
+            } => "alarms.plan",
+            Self::Alarms {
+                command: AlarmsCommand::Apply,
+            } => "alarms.apply",
+            Self::Validate(_) => "validate",
+            Self::Notify(_) => "notify",
+            Self::Release { .. } => "release.check",
+            Self::Audit {
+                command: AuditCommand::Drift(_),
+            } => "audit.drift",
+            Self::Audit {
+                command: AuditCommand::Alarms(_),
+            } => "audit.alarms",
+            Self::Status => "status",
+            Self::History(_) => "history",
+            Self::Promote(_) => "promote",
+            Self::Rollback(_) => "rollback",
+            Self::Unlock(_) => "unlock",
+            Self::Traffic(t) if t.command.is_none() => "traffic.show",
+            Self::Traffic(_) => "traffic.change",
+            Self::Pipeline { .. } => "pipeline.render",
+            Self::Config { .. } => "config.show",
+            Self::Schema(_) => "schema",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Write the rendered files into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl RenderArgs {
+    pub fn request(self) -> commands::render::Request {
+        commands::render::Request { out: self.out }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// List the policy rules and why each exists, instead of validating.
+    #[arg(long)]
+    explain: bool,
+}
+
+impl ValidateArgs {
+    pub fn request(self) -> commands::validate::Request {
+        commands::validate::Request {
+            explain: self.explain,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Only these stacks.
+    #[arg(long = "stack", value_name = "STACK")]
+    stacks: Vec<String>,
+    /// Exit 2 when anything would change.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Include a diff of each template (deployed versus rendered, normalised).
+    #[arg(long)]
+    diff: bool,
+}
+
+impl PlanArgs {
+    pub fn request(self) -> commands::plan::Request {
+        commands::plan::Request {
+            stacks: self.stacks,
+            detailed_exitcode: self.detailed_exitcode,
+            diff: self.diff,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Only these stacks (their dependencies' outputs are read from what is deployed).
+    #[arg(long = "stack", value_name = "STACK")]
+    stacks: Vec<String>,
+    /// Stacks deployed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    max_concurrency: u16,
+    /// Refuse instead of waiting when a stack is busy with another operation.
+    #[arg(long)]
+    no_wait: bool,
+    /// Delete and create again a stack whose first create failed (ROLLBACK_COMPLETE).
+    #[arg(long)]
+    recreate_failed: bool,
+    /// Print the plan and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Answer yes: go ahead with replacements and deletions without asking.
+    #[arg(long)]
+    yes: bool,
+    /// Let this deploy replace or delete production databases and buckets, which the
+    /// stack policy otherwise denies.
+    #[arg(long)]
+    allow_data_replacement: bool,
+    /// A service's image: `ocr=v1.4.2`, `ocr=sha256:...` or a full ECR reference
+    /// (tags are resolved to digests before anything changes). Repeatable.
+    #[arg(long = "image", value_name = "SERVICE=IMAGE")]
+    images: Vec<String>,
+    /// A Lambda service's package: `parser=dist/parser.zip` or `parser=s3://bucket/key.zip`.
+    /// Repeatable.
+    #[arg(long = "package", value_name = "SERVICE=ZIP")]
+    packages: Vec<String>,
+    /// The artifacts file a build job wrote:
+    /// {"services": {"ocr": {"image": "..."}, "parser": {"package": "..."}}}.
+    #[arg(long, value_name = "FILE")]
+    artifacts: Option<PathBuf>,
+    /// Finish canary and linear rollouts without watching each step (an engineer's
+    /// explicit decision; alarms are still checked once per step).
+    #[arg(long)]
+    skip_wait: bool,
+    /// The release tag being deployed (default: GITHUB_REF_NAME on a tag build, else the
+    /// release tag at HEAD).
+    #[arg(long)]
+    tag: Option<String>,
+}
+
+impl DeployArgs {
+    pub fn request(self) -> commands::deploy::Request {
+        commands::deploy::Request {
+            stacks: self.stacks,
+            max_concurrency: usize::from(self.max_concurrency),
+            no_wait: self.no_wait,
+            recreate_failed: self.recreate_failed,
+            dry_run: self.dry_run,
+            yes: self.yes,
+            allow_data_replacement: self.allow_data_replacement,
+            images: self.images,
+            packages: self.packages,
+            artifacts: self.artifacts,
+            skip_wait: self.skip_wait,
+            tag: self.tag,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask (required without a terminal).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    max_concurrency: u16,
+}
+
+impl DestroyArgs {
+    pub fn request(self) -> commands::destroy::Request {
+        commands::destroy::Request {
+            yes: self.yes,
+            max_concurrency: usize::from(self.max_concurrency),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// Show what `apply` would create, update and delete.
+    Plan {
+        /// Exit 2 when anything would change.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create and update the defined alarms, delete the tool's alarms no longer defined.
+    Apply,
+}
+
+impl AlarmsCommand {
+    pub fn request(self) -> commands::alarms::Request {
+        match self {
+            Self::Plan { detailed_exitcode } => commands::alarms::Request {
+                apply: false,
+                detailed_exitcode,
+            },
+            Self::Apply => commands::alarms::Request {
+                apply: true,
+                detailed_exitcode: false,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Live environment versus the rendered templates and the last deployment record:
+    /// stacks (CloudFormation drift included), services changed out of band, alarms.
+    Drift(DriftArgs),
+    /// Alarms as declared, their actions' topics and subscriptions, undeclared alarms,
+    /// alarms firing or without data for longer than --stale-hours.
+    Alarms(AuditAlarmsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only these stacks (services and alarms are then not audited).
+    #[arg(long = "stack", value_name = "STACK")]
+    stacks: Vec<String>,
+    /// Tell the notification channels when there are findings.
+    #[arg(long)]
+    notify: bool,
+    #[arg(long, default_value_t = 24)]
+    stale_hours: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditAlarmsArgs {
+    #[arg(long)]
+    notify: bool,
+    #[arg(long, default_value_t = 24)]
+    stale_hours: u64,
+}
+
+impl AuditCommand {
+    pub fn request(self) -> commands::audit::Request {
+        use commands::audit::{Audit, Request};
+        match self {
+            Self::Drift(a) => Request {
+                audit: Audit::Drift,
+                stacks: a.stacks,
+                notify: a.notify,
+                stale_hours: a.stale_hours,
+            },
+            Self::Alarms(a) => Request {
+                audit: Audit::Alarms,
+                stacks: Vec::new(),
+                notify: a.notify,
+                stale_hours: a.stale_hours,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Check the release gate of `--env` for the checkout (or `--tag`).
+    Check {
+        #[arg(long)]
+        tag: Option<String>,
+    },
+}
+
+impl ReleaseCommand {
+    pub fn request(self) -> commands::release_check::Request {
+        match self {
+            Self::Check { tag } => commands::release_check::Request { tag },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+impl HistoryArgs {
+    pub fn request(self) -> commands::history::Request {
+        commands::history::Request { limit: self.limit }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    /// Go ahead without asking (CI).
+    #[arg(long)]
+    yes: bool,
+    /// The release tag (default: GITHUB_REF_NAME on a tag build, else the tag on the commit).
+    #[arg(long)]
+    tag: Option<String>,
+    #[arg(long)]
+    skip_wait: bool,
+}
+
+impl PromoteArgs {
+    pub fn request(self) -> commands::promote::Request {
+        commands::promote::Request {
+            from: self.from,
+            to: self.to,
+            yes: self.yes,
+            tag: self.tag,
+            skip_wait: self.skip_wait,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(long, value_name = "RELEASE")]
+    to: Option<String>,
+    #[arg(long)]
+    yes: bool,
+}
+
+impl RollbackArgs {
+    pub fn request(self) -> commands::rollback::Request {
+        commands::rollback::Request {
+            to: self.to,
+            yes: self.yes,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[arg(long)]
+    yes: bool,
+}
+
+impl UnlockArgs {
+    pub fn request(self) -> commands::unlock::Request {
+        commands::unlock::Request { yes: self.yes }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    #[command(subcommand)]
+    command: Option<TrafficCommand>,
+    /// The service whose split to show.
+    service: Option<String>,
+    /// The metrics window, in minutes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    window_minutes: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Send a share of the traffic to a variant version (the alias's version stays control).
+    Set {
+        service: String,
+        /// The variant: a published version number.
+        #[arg(long)]
+        variant: String,
+        /// The variant's share, 1 to 99.
+        #[arg(long)]
+        percent: u32,
+    },
+    /// The variant becomes the control, with all the traffic.
+    Promote { service: String },
+    /// All traffic back on the control; the variant gets none.
+    Abort { service: String },
+}
+
+impl TrafficArgs {
+    pub fn request(self) -> commands::traffic::Request {
+        use commands::traffic::Change;
+        let (service, change) = match self.command {
+            None => (self.service, None),
+            Some(TrafficCommand::Set {
+                service,
+                variant,
+                percent,
+            }) => (Some(service), Some(Change::Set { variant, percent })),
+            Some(TrafficCommand::Promote { service }) => (Some(service), Some(Change::Promote)),
+            Some(TrafficCommand::Abort { service }) => (Some(service), Some(Change::Abort)),
+        };
+        commands::traffic::Request {
+            service,
+            change,
+            window_minutes: self.window_minutes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageResult {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// The stage, as `build` or `integration-tests`.
+    #[arg(long)]
+    stage: String,
+    #[arg(long, value_enum)]
+    result: StageResult,
+    /// A line of detail: what was built, or why it failed.
+    #[arg(long)]
+    message: Option<String>,
+    /// How long the stage took.
+    #[arg(long, default_value_t = 0)]
+    duration_seconds: u64,
+    /// The version or tag (default: the tag at HEAD, or GITHUB_REF_NAME on a tag).
+    #[arg(long)]
+    version: Option<String>,
+}
+
+impl NotifyArgs {
+    pub fn request(self) -> commands::notify::Request {
+        commands::notify::Request {
+            stage: self.stage,
+            verdict: match self.result {
+                StageResult::Success => Verdict::Succeeded,
+                StageResult::Failure => Verdict::Failed,
+            },
+            message: self.message,
+            duration_seconds: self.duration_seconds,
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Write .github/workflows/*.yml from pipelines/*.toml (and remove generated workflows
+    /// whose definition is gone).
+    Render {
+        /// Write nothing: exit 2 with a diff when the committed workflows are stale.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+impl PipelineCommand {
+    pub fn request(self) -> commands::pipeline::Request {
+        match self {
+            Self::Render { check } => commands::pipeline::Request { check },
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration of an environment (secrets as references).
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[arg(long, value_enum, default_value_t = SchemaFile::Deploy)]
+    file: SchemaFile,
+}
+
+impl SchemaArgs {
+    pub fn request(self) -> commands::schema::Request {
+        commands::schema::Request { file: self.file }
+    }
+}

@@ -1,0 +1,147 @@
+//! The terminal side of a run: the console commands ask (questions, notes, warnings,
+//! progress) and the presenter that turns an outcome into stdout, a step summary and step
+//! outputs. With `cli::run`, the only code that prints.
+
+use std::io::{IsTerminal, Write};
+
+use super::github::{self, Step};
+use super::live::LiveView;
+use crate::commands::{Console, ProgressScope};
+use crate::exit::Exit;
+use crate::progress::{Progress, ProgressSink, SharedTally};
+use crate::report::{self, OutputFormat, Report};
+
+/// How progress events reach stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// One line per event (CI, pipes, JSON logs).
+    #[default]
+    Lines,
+    /// A view redrawn in place (a terminal with text logs).
+    Live,
+    /// One collapsible log group per stack and service (a GitHub Actions step).
+    GithubGroups,
+}
+
+/// Questions and notes on stderr, answers from stdin.
+pub struct TerminalConsole {
+    pub progress: ProgressStyle,
+    /// In a GitHub Actions step, warnings are annotations too.
+    pub github: bool,
+}
+
+impl Console for TerminalConsole {
+    fn interactive(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    fn confirm(&self, question: &str) -> bool {
+        if !self.interactive() {
+            return false;
+        }
+        eprint!("{question} Type `yes` to go on: ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+    }
+
+    fn note(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+    }
+
+    fn warn(&self, title: &str, message: &str) {
+        tracing::warn!(result = "warning", "{message}");
+        if self.github {
+            let line = github::annotation(github::Level::Warning, None, title, message);
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+
+    fn progress(&self, tally: &SharedTally) -> ProgressScope {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(print_progress(self.progress, receiver));
+        ProgressScope::new(ProgressSink::new(sender, tally.clone()), Some(printer))
+    }
+}
+
+/// Shows progress events on stderr until the sink is closed.
+async fn print_progress(
+    style: ProgressStyle,
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>,
+) {
+    match style {
+        ProgressStyle::Lines => {
+            while let Some(event) = receiver.recv().await {
+                let _ = writeln!(std::io::stderr().lock(), "{}", event.line());
+            }
+        }
+        ProgressStyle::GithubGroups => {
+            let mut groups = github::Groups::default();
+            while let Some(event) = receiver.recv().await {
+                if let Some(text) = groups.apply(&event) {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                }
+            }
+            let rest = groups.flush();
+            let _ = std::io::stderr().lock().write_all(rest.as_bytes());
+        }
+        ProgressStyle::Live => live(receiver).await,
+    }
+}
+
+/// The live view, redrawn on each event and four times a second.
+async fn live(mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>) {
+    let mut view = LiveView::default();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            event = receiver.recv() => match event {
+                Some(event) => view.apply(&event, std::time::Instant::now()),
+                None => break,
+            },
+            _ = tick.tick() => {}
+        }
+        let frame = view.frame(std::time::Instant::now());
+        let _ = std::io::stderr().lock().write_all(frame.as_bytes());
+    }
+    let frame = view.frame(std::time::Instant::now());
+    let _ = std::io::stderr().lock().write_all(frame.as_bytes());
+}
+
+/// Turns outcomes into what is printed, and in a GitHub Actions step into the step summary
+/// and outputs.
+pub struct Presenter<'a> {
+    pub format: OutputFormat,
+    pub step: Option<&'a Step>,
+}
+
+impl Presenter<'_> {
+    /// The text for stdout and the exit code of an outcome.
+    pub fn present<R: Report>(&self, outcome: &R) -> (String, Exit) {
+        if let Some(step) = self.step {
+            if outcome.summarize()
+                && let Err(e) = step.append_summary(&outcome.markdown())
+            {
+                tracing::warn!("the step summary could not be written: {e}");
+            }
+            let outputs = outcome.outputs();
+            if !outputs.is_empty() {
+                set_outputs(step, &outputs);
+            }
+        }
+        (report::format(outcome, self.format), outcome.exit())
+    }
+}
+
+/// Step outputs, in a GitHub Actions step.
+pub fn set_outputs(step: &Step, outputs: &[(&str, String)]) {
+    if let Err(e) = step.set_outputs(outputs) {
+        tracing::warn!("the step outputs could not be written: {e}");
+    }
+}
+
+/// Writes to stdout; a closed pipe (`facturactl ... | head`) is not an error worth a panic.
+pub fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

@@ -1,0 +1,57 @@
+//! The process environment, read once at start.
+
+use std::path::PathBuf;
+
+/// What the process was started with, read once by `main` so nothing below reads the
+/// environment behind the caller's back.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    /// `CI` or `GITHUB_ACTIONS` is set. (The rest of the AWS settings, credentials and
+    /// profile, are read by the SDK's own provider chain.)
+    pub in_ci: bool,
+    /// `GITHUB_ACTOR` or `USER`.
+    pub user: Option<String>,
+    /// `FACTURACTL_TRACE_ID`, to share one trace id across pipeline stages.
+    pub trace_id: Option<String>,
+    /// `AWS_ENDPOINT_URL`.
+    pub aws_endpoint_url: Option<String>,
+    /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
+    pub github_sha: Option<String>,
+    /// `GITHUB_REF_NAME` when `GITHUB_REF_TYPE` is `tag`.
+    pub github_tag: Option<String>,
+    /// The workflow run's page, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
+    pub run_url: Option<String>,
+    /// `GITHUB_ACTIONS=true`: the step's summary and output files.
+    pub github: Option<super::github::Step>,
+}
+
+impl Host {
+    pub fn from_process_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            in_ci: var("CI").is_some() || var("GITHUB_ACTIONS").is_some(),
+            user: var("GITHUB_ACTOR").or_else(|| var("USER")),
+            trace_id: var("FACTURACTL_TRACE_ID"),
+            aws_endpoint_url: var("AWS_ENDPOINT_URL"),
+            github_sha: var("GITHUB_SHA"),
+            github_tag: var("GITHUB_REF_NAME")
+                .filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag")),
+            run_url: match (
+                var("GITHUB_SERVER_URL"),
+                var("GITHUB_REPOSITORY"),
+                var("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => {
+                    Some(format!("{server}/{repo}/actions/runs/{run}"))
+                }
+                _ => None,
+            },
+            github: (var("GITHUB_ACTIONS").as_deref() == Some("true")).then(|| {
+                super::github::Step {
+                    summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+                    output: var("GITHUB_OUTPUT").map(PathBuf::from),
+                }
+            }),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The command line: it parses, builds the session, dispatches to `commands`, and presents.
+//! It is the only layer that prints or prompts (stdout for results, stderr for logs,
+//! progress, questions and errors).
+
+pub mod args;
+mod console;
+mod dispatch;
+pub mod github;
+mod host;
+pub mod live;
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Parser;
+
+pub use args::Cli;
+pub use host::Host;
+
+use crate::aws::EndpointOverride;
+use crate::commands::Session;
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::logging::{self, RunIdentity};
+use crate::report::{self, OutputFormat};
+use console::{Presenter, ProgressStyle, TerminalConsole};
+
+/// Parses arguments; usage errors exit 1 (exit 2 means "changes found" here, not "bad flag").
+pub fn parse() -> Result<Cli, Exit> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            Exit::Error
+        } else {
+            Exit::Ok
+        }
+    })
+}
+
+/// Runs one command to its exit code, on the runtime `main` created.
+pub async fn run(cli: Cli, host: Host) -> Exit {
+    let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
+    let trace_id = identity.trace_id.clone();
+    let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
+    let console = TerminalConsole {
+        progress: progress_style(&host, json_logs),
+        github: host.github.is_some(),
+    };
+    let session = Session {
+        project_dir: cli.project_dir.clone(),
+        env: cli.env.clone(),
+        endpoint: EndpointOverride {
+            flag: cli.endpoint_url.clone(),
+            env_var: host.aws_endpoint_url.clone(),
+        },
+        user: host.user.clone(),
+        trace_id,
+        in_ci: host.in_ci,
+        github_sha: host.github_sha.clone(),
+        github_tag: host.github_tag.clone(),
+        run_url: host.run_url.clone(),
+        tally: Default::default(),
+        console: &console,
+    };
+    let presenter = Presenter {
+        format: cli.output,
+        step: host.github.as_ref(),
+    };
+    let action = cli.command.action();
+    let started = Instant::now();
+    let result = dispatch::dispatch(cli.command, &session, &presenter).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok((stdout, exit)) => {
+            console::print_stdout(&stdout);
+            log_end(
+                json_logs,
+                action,
+                report::exit_result(exit),
+                latency_ms,
+                None,
+            );
+            exit
+        }
+        Err(error) => {
+            log_end(json_logs, action, "error", latency_ms, Some(error.kind()));
+            if cli.output == OutputFormat::Json {
+                console::print_stdout(&report::format_error(&error));
+            }
+            let _ = writeln!(std::io::stderr().lock(), "{error}");
+            if let Some(step) = &host.github {
+                github_failure(step, &session, action, &error);
+            }
+            error.exit()
+        }
+    }
+}
+
+/// How progress reaches stderr: GitHub log groups in a step, a live view on a terminal
+/// with text logs, else one line per event.
+fn progress_style(host: &Host, json_logs: bool) -> ProgressStyle {
+    use std::io::IsTerminal;
+    if host.github.is_some() {
+        ProgressStyle::GithubGroups
+    } else if !json_logs && !host.in_ci && std::io::stderr().is_terminal() {
+        ProgressStyle::Live
+    } else {
+        ProgressStyle::Lines
+    }
+}
+
+/// In JSON (CI) every run ends with one event carrying the platform's fields; on a terminal
+/// the result on stdout already says it.
+fn log_end(json: bool, action: &str, result: &str, latency_ms: u64, kind: Option<&str>) {
+    let result = if result == "succeeded" { "ok" } else { result };
+    match (json, kind) {
+        (true, None) => tracing::info!(action, result, latency_ms, "{action} finished"),
+        (false, None) => tracing::debug!(action, result, latency_ms, "{action} finished"),
+        (true, Some(kind)) => tracing::info!(action, result, latency_ms, kind, "{action} failed"),
+        (false, Some(kind)) => {
+            tracing::debug!(action, result, latency_ms, kind, "{action} failed")
+        }
+    }
+}
+
+/// A failed command in a GitHub Actions step: annotations (on the file and line for
+/// configuration errors, so they show on the pull request), the error in the step summary,
+/// and the `result` output.
+fn github_failure(step: &github::Step, session: &Session<'_>, action: &str, error: &Error) {
+    let annotations: Vec<String> = match error {
+        Error::Config(errors) => errors
+            .0
+            .iter()
+            .map(|e| github::config_annotation(e, &session.project_dir))
+            .collect(),
+        other => vec![github::annotation(
+            github::Level::Error,
+            None,
+            &format!("facturactl {action}"),
+            other.to_string().trim_start_matches("error: "),
+        )],
+    };
+    let mut stderr = std::io::stderr().lock();
+    for line in annotations {
+        let _ = writeln!(stderr, "{line}");
+    }
+    drop(stderr);
+    let result = report::exit_result(error.exit());
+    let summary = format!(
+        "### facturactl {action}: {result}\n\n```text\n{}\n```\n",
+        error.to_string().trim_end()
+    );
+    if let Err(e) = step.append_summary(&summary) {
+        tracing::warn!("the step summary could not be written: {e}");
+    }
+    let mut outputs = vec![("result", result.to_string())];
+    if let Some(env) = &session.env {
+        outputs.insert(0, ("environment", env.clone()));
+    }
+    console::set_outputs(step, &outputs);
+}

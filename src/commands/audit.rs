@@ -1,0 +1,131 @@
+//! `audit drift` and `audit alarms`: findings for scheduled runs (exit 2 when any).
+
+use std::time::{Duration, Instant};
+
+use super::{Session, steps};
+use crate::audit::{AuditReport, drift};
+use crate::aws::AwsContext;
+use crate::config::LoadedConfig;
+use crate::error::Error;
+use crate::notify::{Delivery, Verdict};
+use crate::release::store::Store;
+use crate::render::{self, RenderedEnv};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Stacks (CloudFormation drift included), services changed out of band, alarms.
+    Drift,
+    /// Alarms as declared, their wiring, undeclared, firing or without data.
+    Alarms,
+}
+
+impl Audit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Drift => "drift",
+            Self::Alarms => "alarms",
+        }
+    }
+}
+
+pub struct Request {
+    pub audit: Audit,
+    /// Only these stacks (drift; services and alarms are then not audited).
+    pub stacks: Vec<String>,
+    /// Tell the notification channels when there are findings.
+    pub notify: bool,
+    pub stale_hours: u64,
+}
+
+pub struct Outcome {
+    pub report: AuditReport,
+    pub notifications: Vec<Delivery>,
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+    let loaded = session.load_env()?;
+    let rendered = render::render(&loaded)?;
+    steps::check_stack_names(&rendered, &request.stacks)?;
+    let config = &loaded.config;
+    let started = Instant::now();
+    let aws = session.aws(&config.environment).await;
+    let mut report = AuditReport::new(request.audit.as_str(), &config.environment.name);
+    if request.audit == Audit::Drift {
+        audit_drift(&aws, &loaded, &rendered, &request.stacks, &mut report).await?;
+    }
+    if request.audit == Audit::Alarms || request.stacks.is_empty() {
+        let stale = Duration::from_secs(request.stale_hours.saturating_mul(3600));
+        crate::audit::alarms::audit(&aws, config, &rendered.alarms, stale, &mut report).await?;
+    }
+    report.sort();
+    let mut notifications = Vec::new();
+    if request.notify && !report.clean() {
+        notifications = notify_findings(session, &aws, &loaded, &report, started).await;
+    }
+    Ok(Outcome {
+        report,
+        notifications,
+    })
+}
+
+/// Stacks, then (without `--stack`) services against the last record.
+async fn audit_drift(
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    rendered: &RenderedEnv,
+    stacks: &[String],
+    report: &mut AuditReport,
+) -> Result<(), Error> {
+    let config = &loaded.config;
+    let options = drift::DriftOptions {
+        only: steps::only(stacks),
+        ..Default::default()
+    };
+    let store = Store::new(aws, config);
+    let (record, stack_result) = tokio::join!(
+        store.current(),
+        drift::stacks(aws, config, rendered, &options, report)
+    );
+    stack_result?;
+    if stacks.is_empty() {
+        drift::services(aws, config, rendered, record?.as_ref(), report).await?;
+    }
+    Ok(())
+}
+
+/// Tells the channels the first 20 findings.
+async fn notify_findings(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    report: &AuditReport,
+    started: Instant,
+) -> Vec<Delivery> {
+    let config = &loaded.config;
+    let summary: Vec<String> = report
+        .findings
+        .iter()
+        .take(20)
+        .map(|f| {
+            format!(
+                "[{}] {}: {} (expected {}, found {})",
+                f.severity.as_str(),
+                f.resource,
+                f.kind,
+                f.expected,
+                f.actual
+            )
+        })
+        .collect();
+    let mut notice = steps::provenance(session, loaded, None).stage_notice(
+        &format!("{} audit", report.audit),
+        &config.environment.name,
+        Verdict::Failed,
+        started.elapsed().as_millis() as u64,
+        Some(&format!("{} findings", report.findings.len())),
+    );
+    notice.changes = summary;
+    let deliveries = crate::notify::send(aws, config, &notice).await;
+    session.warn_undelivered(&deliveries);
+    deliveries
+}

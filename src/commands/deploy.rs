@@ -1,0 +1,264 @@
+//! `deploy`: the release gate, then under the lock: artifacts resolved and alarm gates
+//! checked, stacks in dependency order, alarms, service rollouts, the record; then the
+//! notifications. `--dry-run` shows the plan and stops.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::guarded::{self, Deployed, Guard};
+use super::{Session, steps};
+use crate::aws::{AwsContext, AwsError};
+use crate::config::{LoadedConfig, Tier};
+use crate::deployment::{DeployReport, Operation};
+use crate::error::{Error, Refusal, Usage};
+use crate::release::store::Store;
+use crate::render::RenderedEnv;
+use crate::services::artifact::{self, Artifact, ArtifactRef};
+use crate::stacks::deploy::DeployOptions;
+use crate::stacks::plan::Plan;
+
+pub struct Request {
+    pub stacks: Vec<String>,
+    pub max_concurrency: usize,
+    pub no_wait: bool,
+    pub recreate_failed: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub allow_data_replacement: bool,
+    /// `service=image`, repeatable.
+    pub images: Vec<String>,
+    /// `service=zip`, repeatable.
+    pub packages: Vec<String>,
+    pub artifacts: Option<PathBuf>,
+    pub skip_wait: bool,
+    pub tag: Option<String>,
+}
+
+pub enum Outcome {
+    /// `--dry-run`: what would change.
+    Planned(Plan),
+    Deployed(Box<Deployed>),
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+    let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
+    steps::check_stack_names(&rendered, &request.stacks)?;
+    let wanted = artifact_refs(
+        &loaded,
+        &request.images,
+        &request.packages,
+        request.artifacts.as_deref(),
+    )?;
+    // The release gate comes first: a refused release touches nothing.
+    let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
+    let aws = session.aws(&loaded.config.environment).await;
+    if request.dry_run {
+        let only = steps::only(&request.stacks);
+        let plan = crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), false).await?;
+        return Ok(Outcome::Planned(plan));
+    }
+    let production = loaded.config.environment.tier == Tier::Production;
+    if !request.yes {
+        steps::confirm_destructive(session, &loaded, &rendered, &request.stacks, production)
+            .await?;
+    }
+    let changes = Changes {
+        loaded: &loaded,
+        rendered: &rendered,
+        options: DeployOptions {
+            max_concurrency: request.max_concurrency,
+            no_wait: request.no_wait,
+            recreate_failed: request.recreate_failed,
+            only: steps::only(&request.stacks),
+            protect_data: production,
+            allow_data_replacement: request.allow_data_replacement,
+        },
+        wanted,
+        expected: BTreeMap::new(),
+        skip_wait: request.skip_wait,
+    };
+    let guard = Guard {
+        operation: Operation::Deploy,
+        config: &loaded.config,
+        provenance: steps::provenance(session, &loaded, Some(&accepted)),
+        from: None,
+    };
+    let deployed = guarded::run(session, &aws, &guard, async |store| {
+        apply(session, &aws, store, &guard, &changes).await
+    })
+    .await?;
+    Ok(Outcome::Deployed(Box::new(deployed)))
+}
+
+/// What a deploy or a promotion applies under the lock.
+pub(super) struct Changes<'a> {
+    pub loaded: &'a LoadedConfig,
+    pub rendered: &'a RenderedEnv,
+    pub options: DeployOptions,
+    /// The artifacts to roll out, as named (resolved under the lock).
+    pub wanted: BTreeMap<String, ArtifactRef>,
+    /// Identities (digest, CodeSha256) the resolved artifacts must have (promote).
+    pub expected: BTreeMap<String, String>,
+    pub skip_wait: bool,
+}
+
+/// Under the lock: artifacts resolved and alarm gates checked before anything changes,
+/// then stacks, alarms, services, and the record.
+pub(super) async fn apply(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    store: &Store<'_>,
+    guard: &Guard<'_>,
+    changes: &Changes<'_>,
+) -> Result<DeployReport, Error> {
+    let resolved = prepare_rollouts(aws, changes).await?;
+    // The current record (what the new one carries over) is read while the stacks deploy.
+    let (report, current) = tokio::join!(
+        session.with_progress(async |progress| {
+            stacks_alarms_services(session, aws, changes, &resolved, progress).await
+        }),
+        store.current()
+    );
+    let mut report = report?;
+    let current = current?;
+    report.operation = guard.operation;
+    let partial = changes.options.only.is_some();
+    if report.failed() || partial {
+        report.alarms_note = Some(if partial {
+            "alarms not applied: a partial deploy (--stack); run `facturactl alarms apply`".into()
+        } else {
+            "alarms not applied: a stack failed".into()
+        });
+    }
+    let packages = crate::release::keep_packages(store, &resolved).await?;
+    let hashes = changes
+        .rendered
+        .stacks
+        .iter()
+        .map(|s| (s.name.clone(), s.hash.clone()))
+        .collect();
+    let record = crate::release::record_of(
+        guard.record_input(&session.trace_id),
+        &report,
+        &hashes,
+        &resolved,
+        &packages,
+        current.as_ref(),
+    );
+    store.put_record(&record).await?;
+    report.record = Some(record.id);
+    Ok(report)
+}
+
+/// The stacks; then, after a complete and successful deploy, the alarms (they notify the
+/// alerts stack's topics and watch what the other stacks created); then the services (none
+/// rolls out past a failed stack).
+async fn stacks_alarms_services(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    changes: &Changes<'_>,
+    resolved: &BTreeMap<String, Artifact>,
+    progress: &crate::progress::ProgressSink,
+) -> Result<DeployReport, AwsError> {
+    let config = &changes.loaded.config;
+    let partial = changes.options.only.is_some();
+    // The alarms are read while the stacks deploy (one round trip saved).
+    let (run, live_alarms) = tokio::join!(
+        crate::stacks::deploy::deploy(aws, changes.rendered, &changes.options, progress),
+        crate::alarms::apply::live_alarms(aws, config)
+    );
+    let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run?);
+    if !report.failed() && !partial {
+        let live = live_alarms?;
+        let alarms = &changes.rendered.alarms;
+        report.alarms =
+            Some(crate::alarms::apply::sync_with(aws, config, alarms, &live, true).await?);
+    }
+    if !report.failed() && !resolved.is_empty() {
+        let rollout = crate::services::RolloutOptions {
+            skip_wait: changes.skip_wait,
+            trace_id: session.trace_id.clone(),
+            ..Default::default()
+        };
+        report.services = crate::services::roll_out_all(
+            aws,
+            config,
+            &changes.rendered.alarms,
+            resolved,
+            &rollout,
+            progress,
+        )
+        .await;
+    }
+    Ok(report)
+}
+
+/// The artifacts named by `--image`, `--package` and `--artifacts`, checked against the
+/// config (no AWS call yet). A service named twice is an error.
+pub(super) fn artifact_refs(
+    loaded: &LoadedConfig,
+    images: &[String],
+    packages: &[String],
+    file: Option<&Path>,
+) -> Result<BTreeMap<String, ArtifactRef>, Error> {
+    let mut refs = match file {
+        Some(path) => artifact::read_file(path)?,
+        None => BTreeMap::new(),
+    };
+    let named = images
+        .iter()
+        .map(|text| {
+            let (service, image) = artifact::parse_assignment(text)?;
+            Ok((service, ArtifactRef::Image(artifact::parse_image(&image)?)))
+        })
+        .chain(packages.iter().map(|text| {
+            let (service, package) = artifact::parse_assignment(text)?;
+            let source = artifact::parse_package(&package, Path::new(""))?;
+            Ok((service, ArtifactRef::Package(source)))
+        }));
+    for entry in named {
+        let (service, reference) = entry.map_err(Error::Artifact)?;
+        if refs.contains_key(&service) {
+            return Err(Usage::TwoArtifacts { service }.into());
+        }
+        refs.insert(service, reference);
+    }
+    artifact::check(&loaded.config, &refs)?;
+    Ok(refs)
+}
+
+/// Resolves the artifacts (tags to digests, packages to hashes), checks a promotion's
+/// identities, and refuses (exit 3) when a service set to `when_alarm_firing = "block"`
+/// has an alarm firing. Nothing has changed yet.
+async fn prepare_rollouts(
+    aws: &AwsContext,
+    changes: &Changes<'_>,
+) -> Result<BTreeMap<String, Artifact>, Error> {
+    if changes.wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let config = &changes.loaded.config;
+    let resolved = artifact::resolve(aws, config, &changes.wanted).await?;
+    for (service, expected) in &changes.expected {
+        let found = resolved.get(service).map(|a| a.identity());
+        if found != Some(expected.as_str()) {
+            return Err(Refusal::ArtifactMismatch {
+                service: service.clone(),
+                found: found.map(str::to_string),
+                expected: expected.clone(),
+            }
+            .into());
+        }
+    }
+    let alarms = crate::services::blocked_by_alarms(
+        aws,
+        config,
+        &changes.rendered.alarms,
+        resolved.keys().map(String::as_str),
+    )
+    .await?;
+    if !alarms.is_empty() {
+        return Err(Refusal::AlarmsFiring { alarms }.into());
+    }
+    Ok(resolved)
+}

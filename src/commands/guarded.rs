@@ -1,0 +1,227 @@
+//! The guarded run: the one sequence by which deploy, promote and rollback change an
+//! environment. Lock; work while the lock is renewed and Ctrl-C or SIGTERM is listened for;
+//! a failure record when the work erred; then release the lock, tell the channels and
+//! Sentry at once; report. The sequence exists here and nowhere else.
+
+use std::time::{Instant, SystemTime};
+
+use super::Session;
+use crate::aws::{AwsContext, AwsError};
+use crate::config::Config;
+use crate::deployment::{DeployReport, Operation};
+use crate::error::{Error, Interruption, Refusal};
+use crate::notify::{Notice, Provenance};
+use crate::release::store::{HeldLock, LockError, Store};
+use crate::release::{self, RecordInput};
+
+/// Who changes what, for the lock, the record and the notice.
+pub struct Guard<'a> {
+    pub operation: Operation,
+    pub config: &'a Config,
+    pub provenance: Provenance,
+    /// For a promotion, the source environment's record; for a rollback, the target's.
+    pub from: Option<String>,
+}
+
+impl Guard<'_> {
+    /// What this run's deployment record is about.
+    pub fn record_input<'r>(&'r self, trace_id: &'r str) -> RecordInput<'r> {
+        RecordInput {
+            action: self.operation,
+            commit: self.provenance.commit.clone(),
+            tag: self.provenance.version.clone(),
+            who: &self.provenance.who,
+            trace_id,
+            from: self.from.clone(),
+        }
+    }
+}
+
+/// A finished deploy, promotion, rollback or destroy, with what its presentation needs.
+pub struct Deployed {
+    pub report: DeployReport,
+    /// The release tag (else the commit): the `version` step output.
+    pub version: Option<String>,
+    /// `notifications.warning_exit`: an undelivered notice exits 4.
+    pub warning_exit: bool,
+}
+
+/// Runs `work` under the environment's deploy lock; see the module's documentation.
+pub async fn run(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    guard: &Guard<'_>,
+    work: impl AsyncFnOnce(&Store<'_>) -> Result<DeployReport, Error>,
+) -> Result<Deployed, Error> {
+    let config = guard.config;
+    let store = Store::new(aws, config);
+    let lock = take_lock(session, &store, guard).await?;
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let Some(result) = work_renewing(&store, &lock, config, work).await else {
+        let released = store.unlock(&lock).await;
+        warn_unreleased(&released);
+        return Err(Error::Interrupted(Interruption {
+            operation: guard.operation,
+            environment: config.environment.name.clone(),
+            lock_released: matches!(released, Ok(true)),
+            tally: session
+                .tally
+                .lock()
+                .map(|t| t.summary())
+                .unwrap_or_default(),
+        }));
+    };
+    // Still under the lock: a run that erred is recorded before anyone else may deploy.
+    // Refusals (alarm gates, changed artifacts) changed nothing and leave no record.
+    if let Err(error) = &result
+        && !matches!(error, Error::Refused(_))
+    {
+        record_failure(session, &store, guard, error).await;
+    }
+    let notice = match &result {
+        Ok(report) => report.notice(&guard.provenance),
+        Err(error) => guard.provenance.error_notice(
+            guard.operation.as_str(),
+            &config.environment.name,
+            &error.to_string(),
+            started.elapsed().as_millis() as u64,
+        ),
+    };
+    let deliveries =
+        release_and_tell(session, aws, &store, &lock, config, &notice, started_at).await;
+    let mut report = result?;
+    report.notifications = deliveries;
+    report.retries = aws.retries.totals();
+    Ok(Deployed {
+        report,
+        version: guard
+            .provenance
+            .version
+            .clone()
+            .or_else(|| guard.provenance.commit.clone()),
+        warning_exit: config.notifications.warning_exit,
+    })
+}
+
+/// The deploy lock, or a refusal (exit 3) naming who holds it.
+async fn take_lock(
+    session: &Session<'_>,
+    store: &Store<'_>,
+    guard: &Guard<'_>,
+) -> Result<HeldLock, Error> {
+    let config = guard.config;
+    release::lock(
+        store,
+        config,
+        &guard.provenance.who,
+        &session.trace_id,
+        guard.operation,
+    )
+    .await
+    .map_err(|e| match e {
+        LockError::Held(holder) => Refusal::Lock {
+            environment: config.environment.name.clone(),
+            holder: Box::new(holder),
+        }
+        .into(),
+        LockError::Aws(e) => e.into(),
+    })
+}
+
+/// `work`, with the lock renewed alongside and stopped (not dropped) when it ends, so no
+/// renewal can land after the release. None when interrupted.
+async fn work_renewing<T>(
+    store: &Store<'_>,
+    lock: &HeldLock,
+    config: &Config,
+    work: impl AsyncFnOnce(&Store<'_>) -> T,
+) -> Option<T> {
+    let (stop_renewing, renewing) = tokio::sync::watch::channel(false);
+    let working = async {
+        let outcome = tokio::select! {
+            result = work(store) => Some(result),
+            _ = interrupted() => None,
+        };
+        let _ = stop_renewing.send(true);
+        outcome
+    };
+    let (outcome, ()) = tokio::join!(working, release::keep_alive(store, lock, config, renewing));
+    outcome
+}
+
+/// The record of a run that erred, carrying over what runs from the last good record.
+async fn record_failure(
+    session: &Session<'_>,
+    store: &Store<'_>,
+    guard: &Guard<'_>,
+    error: &Error,
+) {
+    let record = release::error_record(
+        guard.record_input(&session.trace_id),
+        &guard.config.environment.name,
+        &error.to_string(),
+        store.current().await.ok().flatten().as_ref(),
+    );
+    if let Err(e) = store.put_record(&record).await {
+        tracing::warn!("the failed deploy's record could not be written: {e}");
+    }
+}
+
+/// Releases the lock, and tells the channels and Sentry, without one waiting for another.
+async fn release_and_tell(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    store: &Store<'_>,
+    lock: &HeldLock,
+    config: &Config,
+    notice: &Notice,
+    started_at: SystemTime,
+) -> Vec<crate::notify::Delivery> {
+    let (released, mut deliveries, marked) = tokio::join!(
+        store.unlock(lock),
+        crate::notify::send(aws, config, notice),
+        crate::notify::sentry::mark(aws, config, notice, started_at)
+    );
+    deliveries.extend(marked);
+    warn_unreleased(&released);
+    session.warn_undelivered(&deliveries);
+    deliveries
+}
+
+/// Says when the deploy lock could not be released, or was no longer this run's.
+fn warn_unreleased(released: &Result<bool, AwsError>) {
+    match released {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "the deploy lock was no longer this run's (it expired and another run took it over): check `facturactl status` before deploying again"
+        ),
+        Err(e) => tracing::warn!(
+            "the deploy lock was not released ({e}); it expires by itself, or run `facturactl unlock`"
+        ),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (a cancelled CI job): the run stops, releases
+/// the deploy lock and says what may be half-done.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

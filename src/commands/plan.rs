@@ -1,0 +1,29 @@
+//! `plan`: what a deploy would change, stack by stack, from change sets (nothing applied).
+
+use super::{Session, steps};
+use crate::error::Error;
+use crate::stacks::plan::Plan;
+
+pub struct Request {
+    pub stacks: Vec<String>,
+    pub detailed_exitcode: bool,
+    pub diff: bool,
+}
+
+pub struct Outcome {
+    pub plan: Plan,
+    /// Exit 2 when anything would change.
+    pub detailed_exitcode: bool,
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+    let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
+    steps::check_stack_names(&rendered, &request.stacks)?;
+    let aws = session.aws(&loaded.config.environment).await;
+    let only = steps::only(&request.stacks);
+    let plan = crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), request.diff).await?;
+    Ok(Outcome {
+        plan,
+        detailed_exitcode: request.detailed_exitcode,
+    })
+}

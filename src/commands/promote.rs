@@ -1,0 +1,174 @@
+//! `promote --from A --to B`: B gets exactly what A's last deploy recorded (same digests,
+//! same code, same commit), after B's release gate passes for that commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::deploy::{self, Changes};
+use super::guarded::{self, Deployed, Guard};
+use super::{Session, steps};
+use crate::config::{Config, RuntimeKind, Tier};
+use crate::deployment::Operation;
+use crate::error::{Error, NothingToPromote, Refusal, Unconfirmed, Usage};
+use crate::release::record::Record;
+use crate::release::store::Store;
+use crate::render;
+use crate::services::artifact::{self, ArtifactRef};
+use crate::stacks::deploy::DeployOptions;
+
+pub struct Request {
+    pub from: String,
+    pub to: String,
+    pub yes: bool,
+    pub tag: Option<String>,
+    pub skip_wait: bool,
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Error> {
+    let (from, to) = (&request.from, &request.to);
+    if from == to {
+        return Err(Usage::PromoteToItself {
+            environment: from.clone(),
+        }
+        .into());
+    }
+    let source = session.load(from)?;
+    let target = session.load(to)?;
+    let rendered = render::render(&target)?;
+    steps::refuse_on_policy(&target, &rendered)?;
+    let last = {
+        let aws = session.aws(&source.config.environment).await;
+        Store::new(&aws, &source.config)
+            .records(Some(1))
+            .await?
+            .pop()
+    };
+    let (record, commit) = promotable(from, last)?;
+    // The target's gate, for the commit the source runs: its release tag must point there.
+    let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
+    let Artifacts { wanted, expected } = artifacts_of(from, &record, &target.config)?;
+    artifact::check(&target.config, &wanted)?;
+    session
+        .console
+        .note(&summary(from, to, &record, &commit, &wanted));
+    let production = target.config.environment.tier == Tier::Production;
+    if !request.yes {
+        if !session.console.confirm("Go on?") {
+            return Err(Refusal::NotConfirmed(Unconfirmed::Promote { to: to.clone() }).into());
+        }
+        steps::confirm_destructive(session, &target, &rendered, &[], production).await?;
+    }
+    let changes = Changes {
+        loaded: &target,
+        rendered: &rendered,
+        options: DeployOptions {
+            protect_data: production,
+            ..DeployOptions::default()
+        },
+        wanted,
+        expected,
+        skip_wait: request.skip_wait,
+    };
+    let guard = Guard {
+        operation: Operation::Promote,
+        config: &target.config,
+        provenance: steps::provenance(session, &target, Some(&accepted)),
+        from: Some(format!("{from}/{}", record.id)),
+    };
+    let aws = session.aws(&target.config.environment).await;
+    guarded::run(session, &aws, &guard, async |store| {
+        deploy::apply(session, &aws, store, &guard, &changes).await
+    })
+    .await
+}
+
+/// The source's last record, if it may be promoted: it succeeded and names its commit.
+pub fn promotable(from: &str, last: Option<Record>) -> Result<(Record, String), Refusal> {
+    let refuse = |why| Refusal::NothingToPromote(why);
+    let Some(record) = last else {
+        return Err(refuse(NothingToPromote::NoRecord { from: from.into() }));
+    };
+    if !record.succeeded() {
+        return Err(refuse(NothingToPromote::Failed {
+            from: from.into(),
+            record: record.id.clone(),
+            at: record.at.clone(),
+        }));
+    }
+    let Some(commit) = record.commit.clone() else {
+        return Err(refuse(NothingToPromote::NoCommit {
+            from: from.into(),
+            record: record.id.clone(),
+        }));
+    };
+    Ok((record, commit))
+}
+
+/// What a promotion rolls out.
+#[derive(Debug, Default, PartialEq)]
+pub struct Artifacts {
+    /// What each service of the target gets: the artifact the source runs.
+    pub wanted: BTreeMap<String, ArtifactRef>,
+    /// The identity (digest, CodeSha256) each must resolve to.
+    pub expected: BTreeMap<String, String>,
+}
+
+/// The artifacts of the source's record, for the services the target runs.
+pub fn artifacts_of(from: &str, record: &Record, target: &Config) -> Result<Artifacts, Error> {
+    let mut wanted = BTreeMap::new();
+    let mut expected = BTreeMap::new();
+    for (service, entry) in &record.services {
+        if !target.services.get(service).is_some_and(|s| s.enabled) {
+            continue;
+        }
+        let (reference, identity) = match (entry.runtime, &entry.image, &entry.package) {
+            (RuntimeKind::Ecs, Some(image), _) => (
+                ArtifactRef::Image(artifact::parse_image(image)?),
+                entry.digest.clone(),
+            ),
+            (RuntimeKind::Lambda, _, Some(package)) => (
+                ArtifactRef::Package(artifact::parse_package(package, Path::new(""))?),
+                entry.code_sha256.clone(),
+            ),
+            (RuntimeKind::Lambda, Some(image), None) => {
+                (ArtifactRef::Image(artifact::parse_image(image)?), None)
+            }
+            _ => {
+                return Err(Refusal::NothingToPromote(NothingToPromote::NoArtifact {
+                    from: from.into(),
+                    service: service.clone(),
+                })
+                .into());
+            }
+        };
+        wanted.insert(service.clone(), reference);
+        if let Some(identity) = identity {
+            expected.insert(service.clone(), identity);
+        }
+    }
+    Ok(Artifacts { wanted, expected })
+}
+
+/// `Promote `staging` (<record>, commit <sha>) to `production`:` and a line per service.
+fn summary(
+    from: &str,
+    to: &str,
+    record: &Record,
+    commit: &str,
+    wanted: &BTreeMap<String, ArtifactRef>,
+) -> String {
+    let mut text = format!(
+        "Promote `{from}` ({}, commit {}) to `{to}`:",
+        record.id,
+        &commit[..commit.len().min(12)]
+    );
+    for (service, reference) in wanted {
+        let entry = &record.services[service];
+        let what = match reference {
+            ArtifactRef::Image(_) => entry.image.clone(),
+            ArtifactRef::Package(_) => entry.code_sha256.clone(),
+        };
+        text.push_str(&format!("\n  {service}: {}", what.unwrap_or_default()));
+    }
+    text
+}

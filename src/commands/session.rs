@@ -1,0 +1,81 @@
+//! What every command runs with: where the project is, which environment, how to reach
+//! AWS, who runs it, and the console to ask. Built once by the CLI from the arguments and
+//! the process environment, so nothing below reads either behind the caller's back.
+
+use std::path::PathBuf;
+
+use super::console::Console;
+use crate::aws::{AwsContext, EndpointOverride};
+use crate::config::{Environment, LoadedConfig};
+use crate::error::{Error, Usage};
+use crate::progress::{ProgressSink, SharedTally};
+
+pub struct Session<'a> {
+    /// `-C`: the directory holding deploy.toml.
+    pub project_dir: PathBuf,
+    /// `--env`, for the commands that take one.
+    pub env: Option<String>,
+    pub endpoint: EndpointOverride,
+    /// `GITHUB_ACTOR` or `USER`.
+    pub user: Option<String>,
+    /// This run's trace id (shared across a pipeline's stages when given).
+    pub trace_id: String,
+    /// In CI (`CI` or `GITHUB_ACTIONS`): the release gate may fetch tags.
+    pub in_ci: bool,
+    /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
+    pub github_sha: Option<String>,
+    /// `GITHUB_REF_NAME` on a tag build.
+    pub github_tag: Option<String>,
+    /// The workflow run's page, for notices.
+    pub run_url: Option<String>,
+    /// How far an interrupted run's stacks and services got.
+    pub tally: SharedTally,
+    pub console: &'a dyn Console,
+}
+
+impl Session<'_> {
+    /// The environment named by `--env`, or a usage error.
+    pub fn env(&self) -> Result<&str, Error> {
+        self.env
+            .as_deref()
+            .ok_or(Error::Usage(Usage::NoEnvironment))
+    }
+
+    /// Loads and validates the config of `env` (no AWS call).
+    pub fn load(&self, env: &str) -> Result<LoadedConfig, Error> {
+        let rule_ids = crate::policy::rule_ids();
+        Ok(crate::config::load(&self.project_dir, env, &rule_ids)?)
+    }
+
+    /// Loads the config of `--env`.
+    pub fn load_env(&self) -> Result<LoadedConfig, Error> {
+        self.load(self.env()?)
+    }
+
+    /// The AWS clients of an environment.
+    pub async fn aws(&self, env: &Environment) -> AwsContext {
+        AwsContext::new(env, &self.endpoint).await
+    }
+
+    /// Who runs this: the CI actor or the local user.
+    pub fn who(&self) -> String {
+        self.user.clone().unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Runs `work` while the console shows its progress; returns once everything sent has
+    /// been shown.
+    pub async fn with_progress<T>(&self, work: impl AsyncFnOnce(&ProgressSink) -> T) -> T {
+        let scope = self.console.progress(&self.tally);
+        let result = work(&scope.sink).await;
+        scope.finish().await;
+        result
+    }
+
+    /// A warning for each channel a notification did not reach.
+    pub fn warn_undelivered(&self, deliveries: &[crate::notify::Delivery]) {
+        for warning in crate::notify::failures(deliveries) {
+            self.console
+                .warn("facturactl: notification not delivered", &warning);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Steps that several commands take in the same way: load and check before any AWS call,
+//! the release gate, who and what a run is about, and the confirmation of destructive plans.
+
+use std::collections::BTreeSet;
+
+use super::Session;
+use crate::config::LoadedConfig;
+use crate::error::{Error, Refusal, Unconfirmed, Usage};
+use crate::notify::Provenance;
+use crate::policy::{self, Level};
+use crate::release::gate::{self, Accepted, GateInput};
+use crate::render::{self, RenderedEnv};
+use crate::stacks::plan::Plan;
+
+/// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS
+/// before the environment is valid.
+pub fn load_checked(
+    session: &Session<'_>,
+    env: &str,
+) -> Result<(LoadedConfig, RenderedEnv), Error> {
+    let loaded = session.load(env)?;
+    let rendered = render::render(&loaded)?;
+    refuse_on_policy(&loaded, &rendered)?;
+    Ok((loaded, rendered))
+}
+
+/// Exit 3 on blocking policy findings.
+pub fn refuse_on_policy(loaded: &LoadedConfig, rendered: &RenderedEnv) -> Result<(), Error> {
+    let violations: Vec<_> = policy::check(&loaded.config, rendered)
+        .findings
+        .into_iter()
+        .filter(|f| f.level == Level::Error)
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Policy { violations }.into())
+    }
+}
+
+/// `--stack` names must be stacks of the environment.
+pub fn check_stack_names(rendered: &RenderedEnv, names: &[String]) -> Result<(), Error> {
+    match names
+        .iter()
+        .find(|n| !rendered.stacks.iter().any(|s| &s.name == *n))
+    {
+        None => Ok(()),
+        Some(unknown) => Err(Usage::UnknownStack {
+            name: unknown.clone(),
+            known: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
+        }
+        .into()),
+    }
+}
+
+/// The stacks a `--stack` list selects: all when empty.
+pub fn only(stacks: &[String]) -> Option<BTreeSet<String>> {
+    (!stacks.is_empty()).then(|| stacks.iter().cloned().collect())
+}
+
+/// The release gate for this environment (exit 3 on refusal), before any AWS call.
+pub fn gate(
+    session: &Session<'_>,
+    loaded: &LoadedConfig,
+    tag: Option<String>,
+    commit: Option<String>,
+) -> Result<Accepted, Error> {
+    let input = GateInput {
+        github_sha: session.github_sha.clone(),
+        github_tag: session.github_tag.clone(),
+        tag,
+        commit,
+        may_fetch: session.in_ci,
+    };
+    gate::check(&loaded.config, &loaded.root, &input).map_err(|refusal| {
+        Refusal::Gate {
+            environment: loaded.config.environment.name.clone(),
+            refusal,
+        }
+        .into()
+    })
+}
+
+/// Who and what a notice or record is about: the user, the trace id, the commit and tag
+/// (what the release gate accepted, else GitHub Actions' variables, else the checkout).
+pub fn provenance(
+    session: &Session<'_>,
+    loaded: &LoadedConfig,
+    accepted: Option<&Accepted>,
+) -> Provenance {
+    let repo = crate::git::Repo::new(&loaded.root);
+    let commit = accepted
+        .and_then(|a| a.commit.clone())
+        .or_else(|| session.github_sha.clone())
+        .or_else(|| repo.commit_of("HEAD"));
+    let version = accepted
+        .and_then(|a| a.tag.clone())
+        .or_else(|| session.github_tag.clone())
+        .or_else(|| {
+            commit
+                .as_deref()
+                .and_then(|c| repo.tags_at(c).into_iter().next())
+        });
+    Provenance {
+        who: session.who(),
+        trace_id: session.trace_id.clone(),
+        commit,
+        version,
+        link: session.run_url.clone(),
+    }
+}
+
+/// The replacements and deletions a plan would make, one line each.
+pub fn destructive_changes(plan: &Plan) -> Vec<String> {
+    plan.stacks
+        .iter()
+        .flat_map(|s| {
+            s.resources
+                .iter()
+                .filter(|r| {
+                    r.action == "Remove"
+                        || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
+                })
+                .map(move |r| {
+                    let what = if r.action == "Remove" {
+                        "delete"
+                    } else {
+                        "replace"
+                    };
+                    format!("{what} {}/{} ({})", s.stack, r.logical_id, r.resource_type)
+                })
+        })
+        .collect()
+}
+
+/// Before a deploy that would replace or remove resources: on a terminal, show them and ask;
+/// without one, refuse in production (exit 3) and go on elsewhere. Only planned when it can
+/// matter, so a CI deploy to staging costs no extra call.
+pub async fn confirm_destructive(
+    session: &Session<'_>,
+    loaded: &LoadedConfig,
+    rendered: &RenderedEnv,
+    stacks: &[String],
+    production: bool,
+) -> Result<(), Error> {
+    let interactive = session.console.interactive();
+    if !interactive && !production {
+        return Ok(());
+    }
+    let aws = session.aws(&loaded.config.environment).await;
+    let plan = crate::stacks::plan::plan(&aws, rendered, only(stacks).as_ref(), false).await?;
+    let changes = destructive_changes(&plan);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if !interactive {
+        return Err(Refusal::Destructive { changes }.into());
+    }
+    session
+        .console
+        .note(&format!("This deploy would:\n  {}", changes.join("\n  ")));
+    if session.console.confirm("Go on?") {
+        Ok(())
+    } else {
+        Err(Refusal::NotConfirmed(Unconfirmed::Deploy).into())
+    }
+}

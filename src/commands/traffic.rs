@@ -1,0 +1,38 @@
+//! `traffic`: the A/B split of a Lambda service with each side's figures; `set`, `promote`
+//! and `abort` change it first.
+
+use super::Session;
+use crate::error::{Error, Usage};
+use crate::services::traffic::{self, TrafficReport};
+
+/// What to change before showing the split.
+pub enum Change {
+    Set { variant: String, percent: u32 },
+    Promote,
+    Abort,
+}
+
+pub struct Request {
+    pub service: Option<String>,
+    pub change: Option<Change>,
+    pub window_minutes: u32,
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficReport, Error> {
+    let loaded = session.load_env()?;
+    let config = &loaded.config;
+    let service = request.service.ok_or(Usage::TrafficNeedsService)?;
+    traffic::function_of(config, &service)?;
+    let aws = session.aws(&config.environment).await;
+    let changed = match request.change {
+        Some(Change::Set { variant, percent }) => {
+            Some(traffic::set(&aws, config, &service, &variant, percent).await?)
+        }
+        Some(Change::Promote) => Some(traffic::promote(&aws, config, &service).await?),
+        Some(Change::Abort) => Some(traffic::abort(&aws, config, &service).await?),
+        None => None,
+    };
+    let mut report = traffic::show(&aws, config, &service, request.window_minutes).await?;
+    report.changed = changed;
+    Ok(report)
+}

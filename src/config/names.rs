@@ -1,0 +1,55 @@
+//! The names of an environment's AWS resources, in one place: every module that names a
+//! stack, cluster, function, topic, bucket or alarm prefix asks the config here, so the
+//! templates, the rollouts, the audits and the notifications can never disagree.
+
+use super::Config;
+
+impl Config {
+    /// `<project>-<env>`: the prefix of every resource name, the ECS cluster's name, and
+    /// the owner tag of the alarms the tool manages.
+    pub fn prefix(&self) -> String {
+        format!("{}-{}", self.project.name, self.environment.name)
+    }
+
+    /// The CloudFormation stack name of a config stack.
+    pub fn stack_name(&self, stack: &str) -> String {
+        format!("{}-{stack}", self.prefix())
+    }
+
+    /// The ECS cluster the environment's services run in.
+    pub fn cluster_name(&self) -> String {
+        self.prefix()
+    }
+
+    /// The Lambda function (or ECS service) name of a config service.
+    pub fn service_resource_name(&self, service: &str) -> String {
+        format!("{}-{service}", self.prefix())
+    }
+
+    /// The SNS topic the alerts stack creates for a notification channel.
+    pub fn topic_name(&self, channel: &str) -> String {
+        format!("{}-alerts-{channel}", self.prefix())
+    }
+
+    /// The Slack forwarder Lambda the alerts stack creates for a Slack channel.
+    pub fn forwarder_name(&self, channel: &str) -> String {
+        format!("{}-slack-{channel}", self.prefix())
+    }
+
+    /// The ARN of [`Config::topic_name`].
+    pub fn topic_arn(&self, channel: &str) -> String {
+        format!(
+            "arn:aws:sns:{}:{}:{}",
+            self.environment.region,
+            self.environment.account_id,
+            self.topic_name(channel)
+        )
+    }
+
+    /// The bucket holding this environment's records and locks.
+    pub fn records_bucket(&self) -> String {
+        self.release.records_bucket.clone().unwrap_or_else(|| {
+            format!("{}-releases-{}", self.prefix(), self.environment.account_id)
+        })
+    }
+}

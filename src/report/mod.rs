@@ -1,0 +1,148 @@
+//! Turns command outcomes into text for people, JSON for machines, Markdown for step
+//! summaries; one module per command family, and one table model for text and Markdown.
+
+mod alarms;
+mod audit;
+mod deploy;
+mod inspect;
+mod notify;
+mod pipeline;
+mod plan;
+mod release;
+pub mod table;
+mod traffic;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::ConfigErrors;
+use crate::config::diagnostic::ConfigErrorReport;
+use crate::error::Error;
+use crate::exit::Exit;
+
+pub use table::{Cell, Column, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A command's outcome, in every output format, with the exit code it means.
+pub trait Report: Serialize {
+    fn text(&self) -> String;
+    fn markdown(&self) -> String;
+    /// The exit code of this outcome.
+    fn exit(&self) -> Exit {
+        Exit::Ok
+    }
+    /// What later steps of a GitHub Actions job may read (`$GITHUB_OUTPUT`).
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Whether the Markdown belongs in a GitHub step summary (results, not listings).
+    fn summarize(&self) -> bool {
+        true
+    }
+}
+
+pub fn format<R: Report>(report: &R, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Text => report.text(),
+        OutputFormat::Markdown => report.markdown(),
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(report)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            s.push('\n');
+            s
+        }
+    }
+}
+
+/// The word for an exit in outputs and logs.
+pub fn exit_result(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Ok => "succeeded",
+        Exit::Changes => "changes",
+        Exit::Warning => "warning",
+        Exit::Refused => "refused",
+        Exit::Error => "failed",
+        Exit::Interrupted => "interrupted",
+    }
+}
+
+/// The JSON document printed on stdout when a command fails with `--output json`.
+#[derive(Serialize)]
+pub struct ErrorReport<'a> {
+    pub status: &'static str,
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConfigErrorReport<'a>>,
+}
+
+impl<'a> ErrorReport<'a> {
+    pub fn new(error: &'a Error) -> Self {
+        let errors = match error {
+            Error::Config(ConfigErrors(list)) => list.iter().map(ConfigErrorReport::from).collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            status: "error",
+            kind: error.kind(),
+            message: error.to_string(),
+            errors,
+        }
+    }
+}
+
+pub fn format_error(error: &Error) -> String {
+    let mut s = serde_json::to_string_pretty(&ErrorReport::new(error)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `notified: a (slack), b (sns)` and a warning per channel not reached.
+fn notifications_text(deliveries: &[crate::notify::Delivery]) -> String {
+    if deliveries.is_empty() {
+        return String::new();
+    }
+    let sent: Vec<String> = deliveries
+        .iter()
+        .filter(|d| d.sent)
+        .map(|d| format!("{} ({})", d.channel, d.via))
+        .collect();
+    let mut out = String::from("\n");
+    if !sent.is_empty() {
+        let _ = writeln!(out, "notified: {}", sent.join(", "));
+    }
+    for warning in crate::notify::failures(deliveries) {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}
+
+/// `retries: 4 calls retried 6 times, 2.31s spent retrying`, when anything was retried.
+fn retries_text(retries: &crate::aws::RetryTotals) -> String {
+    if retries.is_zero() {
+        return String::new();
+    }
+    format!(
+        "\nretries: {} calls retried {} times, {:.2}s spent retrying\n",
+        retries.operations,
+        retries.retries,
+        retries.retry_ms as f64 / 1000.0
+    )
+}
+
+/// Seconds with two decimals and a unit: `12.34s`.
+fn seconds(ms: u64) -> String {
+    format!("{:.2}s", ms as f64 / 1000.0)
+}
+
+/// A commit shortened to 12 characters, or `-`.
+fn short_commit(commit: Option<&str>) -> &str {
+    commit.map_or("-", |c| c.get(..12).unwrap_or(c))
+}

@@ -1,0 +1,205 @@
+//! `release check`, `status`, `history` and `unlock`: releases and the deploy lock.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Column, Report, Table, short_commit};
+use crate::commands::{history, status, unlock};
+use crate::config::RuntimeKind;
+use crate::release::gate::Accepted;
+
+impl Report for Accepted {
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for check in &self.checks {
+            let _ = writeln!(out, "ok: {check}");
+        }
+        let _ = writeln!(
+            out,
+            "release gate of `{}` passed: commit {}, tag {}",
+            self.environment,
+            short_commit(self.commit.as_deref()),
+            self.tag.as_deref().unwrap_or("-")
+        );
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!("### release gate of `{}`: passed\n\n", self.environment);
+        for check in &self.checks {
+            let _ = writeln!(out, "- {check}");
+        }
+        out
+    }
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    environment: &'a str,
+    current: Option<&'a crate::release::record::Record>,
+    lock: Option<&'a crate::release::store::LockInfo>,
+}
+
+impl Serialize for status::Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StatusJson {
+            environment: &self.environment,
+            current: self.current.as_ref(),
+            lock: self.lock.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl Report for status::Outcome {
+    fn text(&self) -> String {
+        let locked = self
+            .lock
+            .as_ref()
+            .map(|lock| format!("locked: {}\n", lock.describe()))
+            .unwrap_or_default();
+        let Some(r) = &self.current else {
+            return format!(
+                "`{}` has no successful release recorded\n{locked}",
+                self.environment
+            );
+        };
+        let mut out = format!(
+            "`{}` runs {} ({}, {}) since {}: commit {}, by {}\n",
+            self.environment,
+            r.tag.as_deref().unwrap_or("an untagged commit"),
+            r.action,
+            r.id,
+            r.at,
+            short_commit(r.commit.as_deref()),
+            r.who
+        );
+        let width = r.services.keys().map(String::len).max().unwrap_or(7).max(7);
+        for (name, s) in &r.services {
+            let what = match (&s.image, &s.version) {
+                (Some(image), _) if s.runtime == RuntimeKind::Ecs => image.clone(),
+                (_, Some(v)) => format!(
+                    "version {v} (code {})",
+                    s.code_sha256.as_deref().unwrap_or("?")
+                ),
+                _ => "-".into(),
+            };
+            let _ = writeln!(out, "  {name:width$}  {:6}  {what}", s.runtime.as_str());
+        }
+        for (name, hash) in &r.stacks {
+            let _ = writeln!(out, "  stack {name}: {}", hash.get(..19).unwrap_or(hash));
+        }
+        out.push_str(&locked);
+        out
+    }
+
+    fn markdown(&self) -> String {
+        self.text()
+    }
+
+    fn summarize(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Serialize)]
+struct HistoryJson<'a> {
+    environment: &'a str,
+    records: &'a [crate::release::record::Record],
+}
+
+impl Serialize for history::Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        HistoryJson {
+            environment: &self.environment,
+            records: &self.records,
+        }
+        .serialize(s)
+    }
+}
+
+impl history::Outcome {
+    fn table(&self) -> Table {
+        let mut table = Table::new([
+            Column::left("release").width(33),
+            Column::left("action").width(8),
+            Column::left("result").width(9),
+            Column::left("tag").width(10),
+            Column::left("commit").width(12),
+            Column::left("who"),
+        ]);
+        for r in &self.records {
+            table.row([
+                r.id.as_str(),
+                r.action.as_str(),
+                r.result.word(),
+                r.tag.as_deref().unwrap_or("-"),
+                short_commit(r.commit.as_deref()),
+                r.who.as_str(),
+            ]);
+        }
+        table
+    }
+}
+
+impl Report for history::Outcome {
+    fn text(&self) -> String {
+        if self.records.is_empty() {
+            return format!("`{}` has no deployment records\n", self.environment);
+        }
+        self.table().text()
+    }
+
+    fn markdown(&self) -> String {
+        format!(
+            "### releases of `{}`\n\n{}",
+            self.environment,
+            self.table().markdown()
+        )
+    }
+
+    fn summarize(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Serialize)]
+struct UnlockJson<'a> {
+    environment: &'a str,
+    released: Option<&'a crate::release::store::LockInfo>,
+    forced_by: &'a str,
+}
+
+impl Serialize for unlock::Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        UnlockJson {
+            environment: &self.environment,
+            released: self.released.as_ref(),
+            forced_by: &self.forced_by,
+        }
+        .serialize(s)
+    }
+}
+
+impl Report for unlock::Outcome {
+    fn text(&self) -> String {
+        match &self.released {
+            Some(holder) => format!(
+                "released the lock of `{}`: {} (recorded as forced by {})\n",
+                self.environment,
+                holder.describe(),
+                self.forced_by
+            ),
+            None => format!("`{}` was not locked\n", self.environment),
+        }
+    }
+
+    fn markdown(&self) -> String {
+        self.text()
+    }
+
+    fn summarize(&self) -> bool {
+        false
+    }
+}
