@@ -172,3 +172,125 @@ fn summary(
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RuntimeKind;
+    use crate::notify::Verdict;
+    use crate::release::record::ServiceRecord;
+
+    fn staging() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        crate::config::load(root, "staging", &crate::policy::rule_ids())
+            .expect("the repository's staging config loads")
+            .config
+    }
+
+    fn ecs(image: &str, digest: Option<&str>) -> ServiceRecord {
+        ServiceRecord {
+            runtime: RuntimeKind::Ecs,
+            image: Some(image.into()),
+            digest: digest.map(Into::into),
+            task_definition: None,
+            version: None,
+            code_sha256: None,
+            package: None,
+        }
+    }
+
+    fn lambda(package: Option<&str>, sha: &str) -> ServiceRecord {
+        ServiceRecord {
+            runtime: RuntimeKind::Lambda,
+            image: None,
+            digest: None,
+            task_definition: None,
+            version: Some("3".into()),
+            code_sha256: Some(sha.into()),
+            package: package.map(Into::into),
+        }
+    }
+
+    fn record(result: Verdict, commit: Option<&str>) -> Record {
+        Record {
+            id: "20261201T100000Z-abc".into(),
+            action: Operation::Deploy,
+            environment: "staging".into(),
+            commit: commit.map(Into::into),
+            tag: None,
+            who: "ci".into(),
+            at: "2026-12-01T10:00:00Z".into(),
+            trace_id: "abc".into(),
+            result,
+            stacks: BTreeMap::new(),
+            services: BTreeMap::new(),
+            from: None,
+            error: None,
+        }
+    }
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn only_a_successful_record_with_a_commit_is_promoted() {
+        let refused = |last| match promotable("staging", last) {
+            Err(Refusal::NothingToPromote(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert!(matches!(refused(None), NothingToPromote::NoRecord { .. }));
+        assert!(matches!(
+            refused(Some(record(Verdict::Failed, Some("c0ffee")))),
+            NothingToPromote::Failed { .. }
+        ));
+        assert!(matches!(
+            refused(Some(record(Verdict::Succeeded, None))),
+            NothingToPromote::NoCommit { .. }
+        ));
+        let (found, commit) =
+            promotable("staging", Some(record(Verdict::Succeeded, Some("c0ffee")))).unwrap();
+        assert_eq!(
+            (found.id.as_str(), commit.as_str()),
+            ("20261201T100000Z-abc", "c0ffee")
+        );
+    }
+
+    #[test]
+    fn each_service_gets_what_the_source_runs_and_the_identity_it_must_have() {
+        let mut source = record(Verdict::Succeeded, Some("c0ffee"));
+        let image =
+            format!("210987654321.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{DIGEST}");
+        source
+            .services
+            .insert("ocr".into(), ecs(&image, Some(DIGEST)));
+        source.services.insert(
+            "parser".into(),
+            lambda(Some("s3://bucket/packages/parser.zip"), "c29tZWhhc2g="),
+        );
+        // Not a service of the target: left out, not refused.
+        source
+            .services
+            .insert("retired".into(), ecs(&image, Some(DIGEST)));
+        let artifacts = artifacts_of("staging", &source, &staging()).unwrap();
+        assert_eq!(
+            artifacts.wanted.keys().collect::<Vec<_>>(),
+            ["ocr", "parser"]
+        );
+        assert_eq!(artifacts.expected["ocr"], DIGEST);
+        assert_eq!(artifacts.expected["parser"], "c29tZWhhc2g=");
+    }
+
+    #[test]
+    fn a_lambda_recorded_without_its_package_cannot_be_promoted() {
+        let mut source = record(Verdict::Succeeded, Some("c0ffee"));
+        source
+            .services
+            .insert("parser".into(), lambda(None, "c29tZWhhc2g="));
+        match artifacts_of("staging", &source, &staging()) {
+            Err(Error::Refused(Refusal::NothingToPromote(NothingToPromote::NoArtifact {
+                service,
+                ..
+            }))) => assert_eq!(service, "parser"),
+            other => panic!("expected NoArtifact, got {other:?}"),
+        }
+    }
+}

@@ -174,3 +174,109 @@ fn record_of(
     }
     record
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Verdict;
+    use crate::release::record::ServiceRecord;
+
+    fn image(tag: &str) -> ServiceRecord {
+        ServiceRecord {
+            runtime: RuntimeKind::Ecs,
+            image: Some(format!("registry/ocr@sha256:{tag}")),
+            digest: Some(format!("sha256:{tag}")),
+            task_definition: None,
+            version: None,
+            code_sha256: None,
+            package: None,
+        }
+    }
+
+    fn record(id: &str, tag: Option<&str>, result: Verdict, ocr: &str) -> Record {
+        Record {
+            id: id.into(),
+            action: Operation::Deploy,
+            environment: "staging".into(),
+            commit: Some("c0ffee".into()),
+            tag: tag.map(Into::into),
+            who: "ci".into(),
+            at: "2026-12-01T10:00:00Z".into(),
+            trace_id: id.into(),
+            result,
+            stacks: BTreeMap::new(),
+            services: [("ocr".to_string(), image(ocr))].into(),
+            from: None,
+            error: None,
+        }
+    }
+
+    /// Oldest first, as the store lists them.
+    fn history() -> Vec<Record> {
+        vec![
+            record("r1", Some("v1.0.0"), Verdict::Succeeded, "aaa"),
+            record("r2", Some("v1.1.0"), Verdict::Succeeded, "bbb"),
+            record("r3", None, Verdict::Succeeded, "bbb"),
+            record("r4", Some("v1.2.0"), Verdict::Failed, "ccc"),
+            record("r5", Some("v1.2.1"), Verdict::Succeeded, "ccc"),
+        ]
+    }
+
+    #[test]
+    fn by_default_the_newest_earlier_release_that_runs_something_else() {
+        let records = history();
+        let (current, target) = choose("staging", &records, None).unwrap();
+        assert_eq!((current.id.as_str(), target.id.as_str()), ("r5", "r3"));
+    }
+
+    #[test]
+    fn to_names_a_successful_release_by_id_or_tag() {
+        let records = history();
+        assert_eq!(
+            choose("staging", &records, Some("v1.0.0")).unwrap().1.id,
+            "r1"
+        );
+        assert_eq!(choose("staging", &records, Some("r2")).unwrap().1.id, "r2");
+        // A failed release is never a target.
+        assert!(matches!(
+            choose("staging", &records, Some("v1.2.0")),
+            Err(Refusal::NoRollbackTarget(NoRollbackTarget::NotFound { .. }))
+        ));
+    }
+
+    #[test]
+    fn nothing_to_go_back_to_is_a_refusal() {
+        let failed = vec![record("r1", None, Verdict::Failed, "aaa")];
+        assert!(matches!(
+            choose("staging", &failed, None),
+            Err(Refusal::NoRollbackTarget(
+                NoRollbackTarget::NoRelease { .. }
+            ))
+        ));
+        let same = vec![
+            record("r1", None, Verdict::Succeeded, "aaa"),
+            record("r2", None, Verdict::Succeeded, "aaa"),
+        ];
+        assert!(matches!(
+            choose("staging", &same, None),
+            Err(Refusal::NoRollbackTarget(
+                NoRollbackTarget::NoEarlier { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn only_services_that_differ_and_run_here_are_restored() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::config::load(root, "staging", &crate::policy::rule_ids())
+            .expect("the repository's staging config loads")
+            .config;
+        let current = record("r5", None, Verdict::Succeeded, "ccc");
+        let mut target = record("r1", None, Verdict::Succeeded, "aaa");
+        target.services.insert("retired".into(), image("ddd"));
+        let restores = restores(&config, &current, &target);
+        assert_eq!(restores.keys().collect::<Vec<_>>(), ["ocr"]);
+        assert!(matches!(restores["ocr"], Restore::Image(i) if i.ends_with("aaa")));
+        assert!(super::restores(&config, &current, &current).is_empty());
+    }
+}

@@ -774,8 +774,8 @@ pub(super) async fn delete_and_wait(
             "{} could not be deleted: {}",
             stack.stack_name, live.status
         ))),
+        // A stack gone while we waited is reported as DELETE_COMPLETE by the wait.
         Ok(_) => Ok(()),
-        Err(e) if e.message.contains("does not exist") => Ok(()),
         Err(e) => Err(e),
     }
 }

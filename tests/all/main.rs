@@ -11,6 +11,7 @@ mod alarms;
 mod audits;
 mod cfn_lint;
 mod cli;
+mod commands;
 mod crashes;
 mod deploy;
 mod error_corpus;
