@@ -163,14 +163,9 @@ fn checkout(
 
 /// Staging: a commit on the protected branch, or one with a release candidate tag.
 fn branch_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, GateRefusal> {
-    let Release {
-        repo,
-        config,
-        input,
-        commit,
-        patterns,
-    } = release;
-    let (repo, commit) = (*repo, *commit);
+    let (repo, config, input, commit) =
+        (release.repo, release.config, release.input, release.commit);
+    let patterns = release.patterns;
     let (tag_pattern, rc_pattern, branch_ref) = (&patterns.tag, &patterns.rc, &patterns.branch_ref);
     if on_branch(repo, commit, branch_ref)? {
         accepted.checks.push(format!(
@@ -213,14 +208,9 @@ fn branch_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted
 /// Production: an annotated release tag at the commit, on the protected branch, signed
 /// when required.
 fn tag_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, GateRefusal> {
-    let Release {
-        repo,
-        config,
-        input,
-        commit,
-        patterns,
-    } = release;
-    let (repo, commit) = (*repo, *commit);
+    let (repo, config, input, commit) =
+        (release.repo, release.config, release.input, release.commit);
+    let patterns = release.patterns;
     let (tag_pattern, branch_ref) = (&patterns.tag, &patterns.branch_ref);
     let tag = release_tag(repo, commit, input, tag_pattern, config)?;
     annotated(repo, &tag)?;
