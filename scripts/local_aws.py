@@ -17,8 +17,9 @@ Control endpoints (never counted, never faulted):
   DELETE /__harness/requests[?key=AKID]   reset counters
   PUT    /__harness/faults                JSON {key?, seed, throttle, server_error, reset,
                                           lost, latency_ms, jitter_ms, services[],
-                                          operations[]} (shares of requests; `lost` carries
-                                          the request out, then answers 500)
+                                          operations[], limit} (shares of requests; `lost`
+                                          carries the request out, then answers 500; at most
+                                          `limit` faults in all, when given)
   DELETE /__harness/faults[?key=AKID]     faults off
   PUT    /__harness/script                JSON {key, operation: "service:Op", responses: [
                                           {status, body, content_type} or {pass: true}]}:
@@ -36,6 +37,16 @@ Commands:
 
 Beyond moto: UpdateService completes its ECS deployment at once (see
 complete_ecs_deployments), since moto's deployments never move.
+
+Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
+  * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
+    ValidateTemplate) is refused with AWS's ValidationError; moto accepts any size;
+  * a CreateStack, UpdateStack, DeleteStack or ExecuteChangeSet that repeats the
+    ClientRequestToken of an earlier successful one for the same stack is answered as
+    that one was, without running again (AWS's idempotency); moto ignores the token, so a
+    retry after a lost answer would create twice or fail with AlreadyExistsException;
+  * the tokens are counted: `request_tokens` in the counters, per operation, with and
+    without a token.
 """
 from __future__ import annotations
 
@@ -90,6 +101,12 @@ class Scope:
         self.total = self.reads = self.writes = 0
         self.by_operation: dict[str, int] = {}
         self.faults_injected: dict[str, int] = {}
+        self.request_tokens: dict[str, dict[str, int]] = {}
+
+    def count_token(self, operation: str, token: str | None) -> None:
+        with self.lock:
+            seen = self.request_tokens.setdefault(operation, {"with": 0, "without": 0})
+            seen["with" if token else "without"] += 1
 
     def count(self, service: str, operation: str) -> None:
         with self.lock:
@@ -109,6 +126,7 @@ class Scope:
                 "writes": self.writes,
                 "by_operation": dict(sorted(self.by_operation.items())),
                 "faults": dict(sorted(self.faults_injected.items())),
+                "request_tokens": {k: dict(v) for k, v in sorted(self.request_tokens.items())},
             }
 
     def set_faults(self, faults: dict | None) -> None:
@@ -135,6 +153,9 @@ class Scope:
                     fault = kind
                     break
                 roll -= share
+            if fault and f.get("limit") is not None:
+                if sum(self.faults_injected.values()) >= int(f["limit"]):
+                    fault = None
             if fault:
                 key = f"{service}:{operation}:{fault}"
                 self.faults_injected[key] = self.faults_injected.get(key, 0) + 1
@@ -341,6 +362,57 @@ def fault_response(fault: str, service: str, headers, bridge: CborBridge | None,
     return query_error(503, "ServiceUnavailable", "Receiver")
 
 
+# ------------------------------------------------------------------ what AWS enforces
+
+TEMPLATE_BODY_LIMIT = 51_200
+TEMPLATE_OPERATIONS = ("CreateStack", "UpdateStack", "CreateChangeSet", "ValidateTemplate")
+TOKEN_OPERATIONS = ("CreateStack", "UpdateStack", "DeleteStack", "ExecuteChangeSet")
+
+
+class CloudFormationRules:
+    """CloudFormation's request rules that moto does not apply (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # (access key, operation, stack, token) -> the answer AWS would repeat.
+        self.answers: dict[tuple, tuple[int, dict, bytes]] = {}
+
+    @staticmethod
+    def params(body: bytes) -> dict[str, str]:
+        parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {k: v[0] for k, v in parsed.items()}
+
+    def before(self, key: str, operation: str, body: bytes, scopes: list) -> tuple | None:
+        """AWS's answer when it differs from moto's, else None (moto answers)."""
+        params = self.params(body)
+        template = params.get("TemplateBody")
+        if operation in TEMPLATE_OPERATIONS and template is not None \
+                and len(template.encode()) > TEMPLATE_BODY_LIMIT:
+            message = ("1 validation error detected: Value at 'templateBody' failed to satisfy "
+                       "constraint: Member must have length less than or equal to 51200")
+            body = (f'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+                    f'<Error><Type>Sender</Type><Code>ValidationError</Code><Message>{message}'
+                    f'</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>')
+            return 400, {"Content-Type": "text/xml"}, body.encode()
+        if operation in TOKEN_OPERATIONS:
+            token = params.get("ClientRequestToken")
+            for scope in scopes:
+                scope.count_token(operation, token)
+            if token:
+                with self.lock:
+                    return self.answers.get((key, operation, params.get("StackName"), token))
+        return None
+
+    def after(self, key: str, operation: str, body: bytes, answer: tuple) -> None:
+        if operation not in TOKEN_OPERATIONS or not 200 <= answer[0] < 300:
+            return
+        params = self.params(body)
+        token = params.get("ClientRequestToken")
+        if token:
+            with self.lock:
+                self.answers[(key, operation, params.get("StackName"), token)] = answer
+
+
 # ------------------------------------------------------------------ the proxy
 
 class Harness:
@@ -348,6 +420,7 @@ class Harness:
         self.moto = (moto_host, moto_port)
         self.registry = Registry()
         self.bridge = CborBridge()
+        self.cloudformation = CloudFormationRules()
 
 
 def make_handler(harness: Harness):
@@ -437,6 +510,17 @@ def make_handler(harness: Harness):
             self.reply(*self.forward(service, operation, key, body))
 
         def forward(self, service: str, operation: str, key: str, body: bytes):
+            if service != "cloudformation":
+                return self.forward_to_moto(service, operation, key, body)
+            rules = harness.cloudformation
+            scopes = [harness.registry.everyone, harness.registry.scope(key)]
+            answer = rules.before(key, operation, body, scopes)
+            if answer is None:
+                answer = self.forward_to_moto(service, operation, key, body)
+                rules.after(key, operation, body, answer)
+            return answer
+
+        def forward_to_moto(self, service: str, operation: str, key: str, body: bytes):
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
             headers["x-moto-account-id"] = account_for(key)

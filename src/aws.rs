@@ -44,6 +44,7 @@ pub struct AwsContext {
     pub ses: aws_sdk_sesv2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sts: aws_sdk_sts::Client,
     /// What the SDK's retries cost so far.
     pub retries: RetryClock,
 }
@@ -115,9 +116,32 @@ impl AwsContext {
             ses: client!(aws_sdk_sesv2),
             ssm: client!(aws_sdk_ssm),
             secrets: client!(aws_sdk_secretsmanager),
+            sts: client!(aws_sdk_sts),
             retries,
         }
     }
+
+    /// Whose credentials these are: sts:GetCallerIdentity, which needs no permission (an
+    /// explicit deny does not stop it), so it fails only when the credentials do.
+    pub async fn caller(&self) -> Result<Caller, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetCallerIdentity", e))?;
+        Ok(Caller {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// The principal behind a run's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
 }
 
 /// What retrying cost a run: the SDK retries (with the environment's retry mode and

@@ -170,6 +170,13 @@ pub enum Refusal {
     NothingToPromote(NothingToPromote),
     /// `rollback` found no release to go back to.
     NoRollbackTarget(NoRollbackTarget),
+    /// The credentials belong to another account than the environment's.
+    AccountMismatch {
+        environment: String,
+        expected: String,
+        actual: String,
+        arn: String,
+    },
 }
 
 /// What was not confirmed, and so left unchanged.
@@ -267,6 +274,14 @@ impl Refusal {
             }
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
+            Self::AccountMismatch {
+                environment,
+                expected,
+                actual,
+                arn,
+            } => format!(
+                "`{environment}` is account {expected}, but the credentials are for account {actual} ({arn}): nothing was changed"
+            ),
         }
     }
 
@@ -284,6 +299,9 @@ impl Refusal {
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
+            Self::AccountMismatch { environment, .. } => format!(
+                "use credentials for `{environment}`'s account (AWS_PROFILE, or the environment's `profile`), or fix `account_id` in environments/{environment}.yaml"
+            ),
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct RenderedStack {
     pub timeout_minutes: u32,
 }
 
+/// CloudFormation's hard limit on a template read from S3 (1 MB); templates over 51,200
+/// bytes go by TemplateURL (`stacks::template`), larger ones cannot be deployed at all.
+pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
+
 /// A rendering failure, naming the template and what went wrong in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {
@@ -200,6 +204,17 @@ fn render_stack(
 ) -> Result<RenderedStack, RenderError> {
     let stack = &config.stacks[&name];
     let body = render_one(tera, templates_dir, &template_name, context)?;
+    if body.len() > MAX_TEMPLATE_BYTES {
+        return Err(RenderError {
+            template: templates_dir.join(&template_name),
+            line: None,
+            message: format!(
+                "stack `{name}` renders to {} bytes, over the {MAX_TEMPLATE_BYTES} bytes CloudFormation accepts for a template in S3",
+                body.len()
+            ),
+            help: "split the stack in two (a dependent stack reads the first one's outputs through `inputs`)".into(),
+        });
+    }
     let document = parse_stack(&templates_dir.join(&template_name), &body)?;
     Ok(RenderedStack {
         stack_name: config.stack_name(&name),

@@ -18,7 +18,7 @@ pub struct Outcome {
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     let report =
         crate::alarms::apply::sync(&aws, &loaded.config, &rendered.alarms, request.apply).await?;
     Ok(Outcome {

@@ -48,7 +48,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     steps::check_stack_names(&rendered, &request.stacks)?;
     let config = &loaded.config;
     let started = Instant::now();
-    let aws = session.aws(&config.environment).await;
+    let aws = session.aws(&config.environment).await?;
     let mut report = AuditReport::new(request.audit.as_str(), &config.environment.name);
     if request.audit == Audit::Drift {
         audit_drift(&aws, &loaded, &rendered, &request.stacks, &mut report).await?;

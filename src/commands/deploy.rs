@@ -51,16 +51,17 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     )?;
     // The release gate comes first: a refused release touches nothing.
     let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     if request.dry_run {
         let only = steps::only(&request.stacks);
-        let plan = crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), false).await?;
+        let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
+        let plan =
+            crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), false, &templates).await?;
         return Ok(Outcome::Planned(plan));
     }
     let production = loaded.config.environment.tier == Tier::Production;
     if !request.yes {
-        steps::confirm_destructive(session, &loaded, &rendered, &request.stacks, production)
-            .await?;
+        steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
     }
     let changes = Changes {
         loaded: &loaded,
@@ -72,6 +73,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             only: steps::only(&request.stacks),
             protect_data: production,
             allow_data_replacement: request.allow_data_replacement,
+            templates: steps::template_bucket(&loaded.config),
+            ..DeployOptions::default()
         },
         wanted,
         expected: BTreeMap::new(),

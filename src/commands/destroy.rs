@@ -32,7 +32,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         })
         .into());
     }
-    let aws = session.aws(env).await;
+    let aws = session.aws(env).await?;
     let run = session
         .with_progress(async |progress| {
             crate::stacks::destroy::destroy(&aws, &rendered, request.max_concurrency, progress)

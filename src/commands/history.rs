@@ -17,7 +17,7 @@ pub struct Outcome {
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let loaded = session.load_env()?;
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     let mut records = Store::new(&aws, &loaded.config)
         .records(Some(request.limit))
         .await?;

@@ -40,7 +40,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         request.duration_seconds.saturating_mul(1000),
         request.message.as_deref(),
     );
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     let notifications = crate::notify::send(&aws, &loaded.config, &notice).await;
     session.warn_undelivered(&notifications);
     Ok(Outcome {

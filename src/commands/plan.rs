@@ -19,9 +19,11 @@ pub struct Outcome {
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
     steps::check_stack_names(&rendered, &request.stacks)?;
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
+    let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
-    let plan = crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), request.diff).await?;
+    let plan =
+        crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), request.diff, &templates).await?;
     Ok(Outcome {
         plan,
         detailed_exitcode: request.detailed_exitcode,

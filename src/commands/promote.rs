@@ -37,7 +37,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let rendered = render::render(&target)?;
     steps::refuse_on_policy(&target, &rendered)?;
     let last = {
-        let aws = session.aws(&source.config.environment).await;
+        let aws = session.aws_to_read(&source.config.environment).await;
         Store::new(&aws, &source.config)
             .records(Some(1))
             .await?
@@ -48,6 +48,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
     let Artifacts { wanted, expected } = artifacts_of(from, &record, &target.config)?;
     artifact::check(&target.config, &wanted)?;
+    // The target's account is checked before anything else reaches it.
+    let aws = session.aws(&target.config.environment).await?;
     session
         .console
         .note(&summary(from, to, &record, &commit, &wanted));
@@ -56,13 +58,14 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         if !session.console.confirm("Go on?") {
             return Err(Refusal::NotConfirmed(Unconfirmed::Promote { to: to.clone() }).into());
         }
-        steps::confirm_destructive(session, &target, &rendered, &[], production).await?;
+        steps::confirm_destructive(session, &aws, &target, &rendered, &[]).await?;
     }
     let changes = Changes {
         loaded: &target,
         rendered: &rendered,
         options: DeployOptions {
             protect_data: production,
+            templates: steps::template_bucket(&target.config),
             ..DeployOptions::default()
         },
         wanted,
@@ -75,7 +78,6 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         provenance: steps::provenance(session, &target, Some(&accepted)),
         from: Some(format!("{from}/{}", record.id)),
     };
-    let aws = session.aws(&target.config.environment).await;
     guarded::run(session, &aws, &guard, async |store| {
         deploy::apply(session, &aws, store, &guard, &changes).await
     })

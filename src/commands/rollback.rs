@@ -26,7 +26,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let rendered = render::render(&loaded)?;
     let config = &loaded.config;
     let env = &config.environment.name;
-    let aws = session.aws(&config.environment).await;
+    let aws = session.aws(&config.environment).await?;
     let records = Store::new(&aws, config).records(None).await?;
     let (current, target) = choose(env, &records, request.to.as_deref())?;
     let targets = restores(config, current, target);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::console::Console;
 use crate::aws::{AwsContext, EndpointOverride};
 use crate::config::{Environment, LoadedConfig};
-use crate::error::{Error, Usage};
+use crate::error::{Error, Refusal, Usage};
 use crate::progress::{ProgressSink, SharedTally};
 
 pub struct Session<'a> {
@@ -52,8 +52,26 @@ impl Session<'_> {
         self.load(self.env()?)
     }
 
-    /// The AWS clients of an environment.
-    pub async fn aws(&self, env: &Environment) -> AwsContext {
+    /// The AWS clients of an environment, once the credentials are known to be for its
+    /// account: a mismatch is refused (exit 3) before any other call.
+    pub async fn aws(&self, env: &Environment) -> Result<AwsContext, Error> {
+        let aws = AwsContext::new(env, &self.endpoint).await;
+        let caller = aws.caller().await?;
+        if caller.account != env.account_id {
+            return Err(Refusal::AccountMismatch {
+                environment: env.name.clone(),
+                expected: env.account_id.clone(),
+                actual: caller.account,
+                arn: caller.arn,
+            }
+            .into());
+        }
+        Ok(aws)
+    }
+
+    /// Clients to read another environment's records (promote's source): no account check,
+    /// since a promotion reads the source across accounts and changes only the target.
+    pub async fn aws_to_read(&self, env: &Environment) -> AwsContext {
         AwsContext::new(env, &self.endpoint).await
     }
 

@@ -14,7 +14,7 @@ pub struct Outcome {
 
 pub async fn run(session: &Session<'_>) -> Result<Outcome, Error> {
     let loaded = session.load_env()?;
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     let store = Store::new(&aws, &loaded.config);
     // The first deploy of an environment holds the lock before any record exists: both
     // are read, at once.

@@ -4,13 +4,15 @@
 use std::collections::BTreeSet;
 
 use super::Session;
-use crate::config::LoadedConfig;
+use crate::aws::AwsContext;
+use crate::config::{Config, LoadedConfig, Tier};
 use crate::error::{Error, Refusal, Unconfirmed, Usage};
 use crate::notify::Provenance;
 use crate::policy::{self, Level};
 use crate::release::gate::{self, Accepted, GateInput};
 use crate::render::{self, RenderedEnv};
 use crate::stacks::plan::Plan;
+use crate::stacks::template::TemplateBucket;
 
 /// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS
 /// before the environment is valid.
@@ -50,6 +52,33 @@ pub fn check_stack_names(rendered: &RenderedEnv, names: &[String]) -> Result<(),
             known: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
         }
         .into()),
+    }
+}
+
+/// The template bucket, created first when a template must go by URL (a plan on a fresh
+/// account runs before any deploy made the release bucket).
+pub async fn prepare_templates(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+) -> Result<TemplateBucket, Error> {
+    if rendered
+        .stacks
+        .iter()
+        .any(crate::stacks::template::needs_url)
+    {
+        crate::release::store::Store::new(aws, config)
+            .ensure()
+            .await?;
+    }
+    Ok(template_bucket(config))
+}
+
+/// Where an environment's templates too large to send inline are kept: its release bucket.
+pub fn template_bucket(config: &Config) -> TemplateBucket {
+    TemplateBucket {
+        name: config.records_bucket(),
+        region: config.environment.region.clone(),
     }
 }
 
@@ -138,17 +167,19 @@ pub fn destructive_changes(plan: &Plan) -> Vec<String> {
 /// matter, so a CI deploy to staging costs no extra call.
 pub async fn confirm_destructive(
     session: &Session<'_>,
+    aws: &AwsContext,
     loaded: &LoadedConfig,
     rendered: &RenderedEnv,
     stacks: &[String],
-    production: bool,
 ) -> Result<(), Error> {
     let interactive = session.console.interactive();
+    let production = loaded.config.environment.tier == Tier::Production;
     if !interactive && !production {
         return Ok(());
     }
-    let aws = session.aws(&loaded.config.environment).await;
-    let plan = crate::stacks::plan::plan(&aws, rendered, only(stacks).as_ref(), false).await?;
+    let templates = prepare_templates(aws, &loaded.config, rendered).await?;
+    let plan =
+        crate::stacks::plan::plan(aws, rendered, only(stacks).as_ref(), false, &templates).await?;
     let changes = destructive_changes(&plan);
     if changes.is_empty() {
         return Ok(());

@@ -23,7 +23,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
     let config = &loaded.config;
     let service = request.service.ok_or(Usage::TrafficNeedsService)?;
     traffic::function_of(config, &service)?;
-    let aws = session.aws(&config.environment).await;
+    let aws = session.aws(&config.environment).await?;
     let changed = match request.change {
         Some(Change::Set { variant, percent }) => {
             Some(traffic::set(&aws, config, &service, &variant, percent).await?)

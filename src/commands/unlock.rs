@@ -27,7 +27,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         return Err(Refusal::NotConfirmed(Unconfirmed::Unlock { environment }).into());
     }
     let who = session.who();
-    let aws = session.aws(&loaded.config.environment).await;
+    let aws = session.aws(&loaded.config.environment).await?;
     let released = Store::new(&aws, &loaded.config)
         .force_unlock(&who, &session.trace_id)
         .await?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::live::{self, Condition, HASH_TAG, LiveStack};
 use super::scheduler::{self, Completion};
+use super::template::{self, Source, TemplateBucket, request_token};
 use crate::aws::AwsContext;
 use crate::aws::AwsError;
 use crate::graph::StackGraph;
@@ -29,6 +30,10 @@ pub struct DeployOptions {
     pub protect_data: bool,
     /// Let this one update replace or delete protected resources anyway.
     pub allow_data_replacement: bool,
+    /// Where templates too large to send inline go.
+    pub templates: TemplateBucket,
+    /// This run's id, in every ClientRequestToken it sends.
+    pub run_id: String,
 }
 
 impl Default for DeployOptions {
@@ -40,6 +45,8 @@ impl Default for DeployOptions {
             only: None,
             protect_data: false,
             allow_data_replacement: false,
+            templates: TemplateBucket::default(),
+            run_id: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 }
@@ -561,11 +568,11 @@ async fn settle(
             }
             Condition::ReviewOnly => {
                 // Created only to hold a change set that nobody executed: nothing deployed.
-                delete_and_wait(aws, stack, deadline, progress).await?;
+                delete_and_wait(aws, stack, &options.run_id, deadline, progress).await?;
                 current = None;
             }
             Condition::FailedCreate if options.recreate_failed => {
-                delete_and_wait(aws, stack, deadline, progress).await?;
+                delete_and_wait(aws, stack, &options.run_id, deadline, progress).await?;
                 current = None;
                 recreate = true;
             }
@@ -641,11 +648,14 @@ async fn update(
         .flatten();
     let during = (options.protect_data && options.allow_data_replacement)
         .then(|| ALLOW_ALL_POLICY.to_string());
+    let (body, url) = template_of(aws, options, stack).await?;
     let result = aws
         .cloudformation
         .update_stack()
         .stack_name(&stack.stack_name)
-        .template_body(&stack.body)
+        .set_template_body(body)
+        .set_template_url(url)
+        .client_request_token(request_token(&options.run_id, "update", &stack.stack_name))
         .set_stack_policy_body(policy)
         .set_stack_policy_during_update_body(during)
         .set_parameters(Some(parameters_of(params)))
@@ -675,10 +685,13 @@ async fn create(
     params: &BTreeMap<String, String>,
     options: &DeployOptions,
 ) -> Result<bool, AwsError> {
+    let (body, url) = template_of(aws, options, stack).await?;
     aws.cloudformation
         .create_stack()
         .stack_name(&stack.stack_name)
-        .template_body(&stack.body)
+        .set_template_body(body)
+        .set_template_url(url)
+        .client_request_token(request_token(&options.run_id, "create", &stack.stack_name))
         .set_stack_policy_body(
             options
                 .protect_data
@@ -694,6 +707,20 @@ async fn create(
         .await
         .map(|_| true)
         .map_err(|e| AwsError::new("CreateStack", e))
+}
+
+/// (TemplateBody, TemplateURL): exactly one is set.
+async fn template_of(
+    aws: &AwsContext,
+    options: &DeployOptions,
+    stack: &RenderedStack,
+) -> Result<(Option<String>, Option<String>), AwsError> {
+    Ok(
+        match template::source(aws, &options.templates, stack).await? {
+            Source::Body => (Some(stack.body.clone()), None),
+            Source::Url(url) => (None, Some(url)),
+        },
+    )
 }
 
 /// A create or update that ended in failure: its status and the failed resources.
@@ -757,12 +784,14 @@ async fn sync_termination_protection(
 pub(super) async fn delete_and_wait(
     aws: &AwsContext,
     stack: &RenderedStack,
+    run_id: &str,
     deadline: Duration,
     progress: &ProgressSink,
 ) -> Result<(), StackError> {
     aws.cloudformation
         .delete_stack()
         .stack_name(&stack.stack_name)
+        .client_request_token(request_token(run_id, "delete", &stack.stack_name))
         .send()
         .await
         .map_err(|e| AwsError::new("DeleteStack", e))?;

@@ -21,6 +21,7 @@ pub async fn destroy(
     progress: &ProgressSink,
 ) -> Result<StacksRun, AwsError> {
     let started = Instant::now();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
     let live = live::all(&aws.cloudformation).await?;
     // Reverse the edges: a stack may go once everything that depends on it is gone.
     let names: Vec<String> = rendered
@@ -43,6 +44,7 @@ pub async fn destroy(
         .collect();
     let reverse = StackGraph::new(dependents.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
 
+    let run_id = run_id.as_str();
     let results = scheduler::run(&reverse, &names, max_concurrency, |name| {
         let stack = rendered.stacks.iter().find(|s| s.name == name);
         let live = stack.and_then(|s| live.get(&s.stack_name));
@@ -50,7 +52,7 @@ pub async fn destroy(
             let Some(stack) = stack else {
                 return Err(format!("{name} is not rendered"));
             };
-            destroy_one(aws, stack, live, progress).await
+            destroy_one(aws, run_id, stack, live, progress).await
         }
     })
     .await;
@@ -75,6 +77,7 @@ pub async fn destroy(
 /// Deletes one stack (its buckets emptied first): (final status, milliseconds taken).
 async fn destroy_one(
     aws: &AwsContext,
+    run_id: &str,
     stack: &RenderedStack,
     live: Option<&live::LiveStack>,
     progress: &ProgressSink,
@@ -101,7 +104,7 @@ async fn destroy_one(
             stack.stack_name
         ));
     }
-    let result = delete_and_wait(aws, stack, deadline, progress).await;
+    let result = delete_and_wait(aws, stack, run_id, deadline, progress).await;
     let elapsed = t0.elapsed().as_millis() as u64;
     progress.send(Progress::StackFinished {
         stack: stack.name.clone(),

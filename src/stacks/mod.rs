@@ -6,3 +6,4 @@ pub mod events;
 pub mod live;
 pub mod plan;
 pub mod scheduler;
+pub mod template;

@@ -1,6 +1,7 @@
 //! `plan`: what deploying now would do to each stack, from change sets that are created,
 //! read and deleted again (nothing is applied).
 
+use super::template::{self, Source, TemplateBucket};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -81,6 +82,7 @@ pub async fn plan(
     rendered: &RenderedEnv,
     only: Option<&BTreeSet<String>>,
     with_diff: bool,
+    templates: &TemplateBucket,
 ) -> Result<Plan, AwsError> {
     let live = live::all(&aws.cloudformation).await?;
     let outputs: BTreeMap<String, BTreeMap<String, String>> = rendered
@@ -96,10 +98,10 @@ pub async fn plan(
         .iter()
         .filter(|s| only.is_none_or(|o| o.contains(&s.name)));
     // Plans are independent of each other: ask for all of them at once.
-    let plans = futures_util::future::join_all(
-        selected
-            .map(|stack| plan_stack(aws, stack, live.get(&stack.stack_name), &outputs, with_diff)),
-    )
+    let plans = futures_util::future::join_all(selected.map(|stack| {
+        let live = live.get(&stack.stack_name);
+        plan_stack(aws, stack, live, &outputs, with_diff, templates)
+    }))
     .await;
     Ok(Plan {
         environment: rendered.environment.clone(),
@@ -113,6 +115,7 @@ async fn plan_stack(
     live: Option<&live::LiveStack>,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
     with_diff: bool,
+    templates: &TemplateBucket,
 ) -> Result<StackPlan, AwsError> {
     let params = desired_parameters(stack, outputs);
     let masked = masked_parameters(stack);
@@ -130,7 +133,8 @@ async fn plan_stack(
         plan.action = PlanAction::Create;
         match &params {
             Ok(params) => {
-                plan.resources = change_set(aws, stack, params, ChangeSetType::Create).await?;
+                plan.resources =
+                    change_set(aws, stack, params, ChangeSetType::Create, templates).await?;
             }
             Err(_) => {
                 plan.note = Some("parameters are known once the stacks it depends on are deployed: resources listed from the template".into());
@@ -178,7 +182,7 @@ async fn plan_stack(
             }
         })
         .collect();
-    plan.resources = change_set(aws, stack, &params, ChangeSetType::Update).await?;
+    plan.resources = change_set(aws, stack, &params, ChangeSetType::Update, templates).await?;
     if with_diff {
         let deployed = aws
             .cloudformation
@@ -202,8 +206,13 @@ async fn change_set(
     stack: &RenderedStack,
     params: &BTreeMap<String, String>,
     kind: ChangeSetType,
+    templates: &TemplateBucket,
 ) -> Result<Vec<ResourceChange>, AwsError> {
     let cfn = &aws.cloudformation;
+    let (body, url) = match template::source(aws, templates, stack).await? {
+        Source::Body => (Some(stack.body.clone()), None),
+        Source::Url(url) => (None, Some(url)),
+    };
     let name = format!(
         "facturactl-plan-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -213,7 +222,8 @@ async fn change_set(
         .stack_name(&stack.stack_name)
         .change_set_name(&name)
         .change_set_type(kind.clone())
-        .template_body(&stack.body)
+        .set_template_body(body)
+        .set_template_url(url)
         .set_parameters(Some(
             params
                 .iter()

@@ -107,12 +107,14 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         counters["by_operation"]["sns:Publish"], 1,
         "the deploy notification, by email: {counters}"
     );
-    // One read for the stacks, one for the alarms; the release store adds the current
-    // record (one GetObject), and no more however long the history.
+    // The account check first (GetCallerIdentity); one read for the stacks, one for the
+    // alarms; the release store adds the current record (one GetObject), and no more
+    // however long the history.
     let ops = &counters["by_operation"];
+    assert_eq!(ops["sts:GetCallerIdentity"], 1, "{counters}");
     assert_eq!(ops["cloudformation:DescribeStacks"], 1, "{counters}");
     assert_eq!(ops["monitoring:DescribeAlarms"], 1, "{counters}");
-    assert_eq!(counters["reads"], 3, "{counters}");
+    assert_eq!(counters["reads"], 4, "{counters}");
 
     // One template changes: only that stack is updated.
     project.replace(

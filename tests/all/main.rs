@@ -22,6 +22,7 @@ mod locks;
 mod notifications;
 mod pipelines;
 mod policy;
+mod real_aws;
 mod recorded;
 mod releases;
 mod rollouts;

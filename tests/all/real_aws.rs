@@ -1,0 +1,169 @@
+//! What AWS enforces and the emulator alone would not: the harness is made to behave as
+//! AWS does (see scripts/local_aws.py), and each test shows the tool meeting it.
+
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+/// Credentials for one account, an environment file naming another: every command that
+/// reaches AWS refuses with exit 3 before its first write, naming both accounts and the
+/// credentials' ARN.
+#[tokio::test]
+async fn credentials_for_another_account_are_refused_before_any_write() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "account_id: \"123456789012\"",
+        "account_id: \"999988887777\"",
+    );
+    for args in [
+        &["deploy", "--env", "local", "--yes"][..],
+        &["plan", "--env", "local"],
+        &["alarms", "apply", "--env", "local"],
+        &["unlock", "--env", "local", "--yes"],
+        &[
+            "notify", "--env", "local", "--stage", "build", "--result", "success",
+        ],
+        &["status", "--env", "local"],
+    ] {
+        account.reset_requests().await;
+        let (code, report, stderr) = run_json(&project, &account, args);
+        assert_eq!(code, Some(3), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("`local` is account 999988887777")
+                && stderr.contains(&format!(
+                    "credentials are for account {}",
+                    account.account_id
+                ))
+                && stderr.contains(&format!("arn:aws:sts::{}:", account.account_id)),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(report["kind"], "refused", "{args:?}: {report}");
+        let counters = account.requests().await;
+        assert_eq!(counters["writes"], 0, "{args:?}: {counters}");
+        assert_eq!(
+            counters["total"], 1,
+            "{args:?}: only GetCallerIdentity may be sent: {counters}"
+        );
+    }
+}
+
+/// Comment lines that take a template past CloudFormation's 51,200-byte TemplateBody limit.
+fn padding(bytes: usize) -> String {
+    let line = "# padding: a long template goes to CloudFormation by TemplateURL, not inline\n";
+    line.repeat(bytes / line.len() + 1)
+}
+
+/// A 60 KB template: the harness refuses it inline as AWS does, and the tool sends it by
+/// TemplateURL from the release bucket (content-addressed), so the deploy succeeds.
+#[tokio::test]
+async fn a_template_over_the_inline_limit_deploys_by_url() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.append("templates/stacks/storage.yaml.tera", &padding(60_000));
+    let (code, report, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let storage = report["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "storage"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(storage["result"], "succeeded", "{report}");
+
+    // What CloudFormation holds is the padded template, read from the bucket.
+    let config = account.sdk_config(1).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let deployed = cfn
+        .get_template()
+        .stack_name("facturascan-local-storage")
+        .send()
+        .await
+        .expect("GetTemplate");
+    let body = deployed.template_body().unwrap_or_default();
+    assert!(
+        body.len() > 51_200 && body.contains("# padding"),
+        "{}",
+        body.len()
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("facturascan-local-releases-{}", account.account_id);
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("templates/")
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    assert_eq!(listed.contents().len(), 1, "one content-addressed template");
+
+    // The same body inline is what AWS refuses; the harness says so too.
+    let inline = cfn
+        .create_stack()
+        .stack_name("facturascan-local-inline")
+        .template_body(body)
+        .send()
+        .await;
+    let error = inline.expect_err("a 60 KB TemplateBody is refused");
+    let text = format!(
+        "{}",
+        aws_sdk_cloudformation::error::DisplayErrorContext(&error)
+    );
+    assert!(text.contains("less than or equal to 51200"), "{text}");
+}
+
+/// Every stack operation carries a ClientRequestToken, and an answer lost after the
+/// operation ran is retried with it: CloudFormation (and the harness) answer the retry as
+/// the first request was answered, so nothing runs twice and nothing fails.
+#[tokio::test]
+async fn stack_operations_carry_request_tokens_and_a_lost_answer_is_retried_safely() {
+    let account = Account::new();
+    let project = Project::copy();
+    account
+        .faults(serde_json::json!({
+            "lost": 1.0,
+            "limit": 1,
+            "services": ["cloudformation"],
+            "operations": ["CreateStack"],
+        }))
+        .await;
+    let (code, report, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let counters = account.requests().await;
+    assert_eq!(
+        counters["faults"]["cloudformation:CreateStack:lost"], 1,
+        "{counters}"
+    );
+    let stacks = report["stacks"].as_array().cloned().unwrap_or_default();
+    assert!(
+        stacks
+            .iter()
+            .all(|s| s["action"] == "create" && s["result"] == "succeeded"),
+        "{report}"
+    );
+    let tokens = &counters["request_tokens"];
+    assert_eq!(tokens["CreateStack"]["without"], 0, "{counters}");
+    // Eight stacks, and the retry of the one whose answer was lost.
+    assert_eq!(
+        tokens["CreateStack"]["with"].as_u64(),
+        Some(stacks.len() as u64 + 1),
+        "{counters}"
+    );
+    assert_eq!(report["retries"]["retries"], 1, "{report}");
+
+    // An update carries one too.
+    account.faults_off().await;
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "          TemporaryPasswordValidityDays: 3",
+        "          TemporaryPasswordValidityDays: 2",
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let tokens = &account.requests().await["request_tokens"];
+    assert_eq!(tokens["UpdateStack"]["without"], 0, "{tokens}");
+    assert_eq!(tokens["UpdateStack"]["with"], 1, "{tokens}");
+}
