@@ -20,6 +20,7 @@ mod github_step;
 mod harness;
 mod locks;
 mod notifications;
+mod permissions;
 mod pipelines;
 mod policy;
 mod real_aws;

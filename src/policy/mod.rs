@@ -4,6 +4,8 @@
 //! definitions, and returns findings with a rule id, the stack and logical resource, and a
 //! fix hint. In `enforce` mode (production by default) findings block a deploy.
 
+mod permissions;
+
 use serde::Serialize;
 use serde_yaml::Value;
 
@@ -67,6 +69,22 @@ pub const RULES: &[Rule] = &[
         why: "in production a stack update or delete must not destroy data: RDS deletion protection and snapshot, Retain on buckets, keys and user pools",
     },
     Rule {
+        id: "XRAY_PERMISSIONS",
+        why: "a Lambda function or state machine with active tracing needs X-Ray write actions on its role: Lambda refuses to create the function without them",
+    },
+    Rule {
+        id: "LOG_PERMISSIONS",
+        why: "a function writes its logs, a state machine delivers its logs, and an ECS task's awslogs driver writes through the execution role: each needs the logs actions on its role, or the logs are lost",
+    },
+    Rule {
+        id: "ECS_EXECUTION_PERMISSIONS",
+        why: "a task whose image is in ECR or whose container has secrets starts only when its execution role may pull the image and read the secrets (with kms:Decrypt for them)",
+    },
+    Rule {
+        id: "DESTINATION_PERMISSIONS",
+        why: "a dead-letter queue or on-failure destination the function's role cannot send to silently drops the failed events it exists to keep",
+    },
+    Rule {
         id: "ALARM_COVERAGE",
         why: "every running service has the alarms an on-call engineer needs to hear it fail",
     },
@@ -121,7 +139,7 @@ impl PolicyReport {
 }
 
 /// A finding before mode and exceptions decide its level.
-struct Raw {
+pub(crate) struct Raw {
     rule: &'static str,
     stack: String,
     resource: String,
@@ -136,6 +154,7 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
             check_resource(config, stack, id, resource, &mut raw);
         }
     }
+    permissions::check(rendered, &mut raw);
     alarm_coverage(config, &rendered.alarms, &mut raw);
     alarm_channels(config, rendered, &mut raw);
 
@@ -417,6 +436,24 @@ const READ_PREFIXES: &[&str] = &[
     "Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup",
 ];
 
+/// Actions IAM can grant only on `Resource: "*"` (no resource-level permissions): a wildcard
+/// resource is the only way to allow them, so it is not a finding.
+const STAR_ONLY_ACTIONS: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "ecr:GetAuthorizationToken",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
+
 fn wildcard_problem(statement: &Value) -> Option<String> {
     if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
         return None;
@@ -431,7 +468,7 @@ fn wildcard_problem(statement: &Value) -> Option<String> {
             .iter()
             .filter(|a| {
                 let verb = a.split_once(':').map(|(_, v)| v).unwrap_or(a);
-                !READ_PREFIXES.iter().any(|p| verb.starts_with(p))
+                !READ_PREFIXES.iter().any(|p| verb.starts_with(p)) && !STAR_ONLY_ACTIONS.contains(a)
             })
             .copied()
             .collect();

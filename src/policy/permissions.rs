@@ -1,0 +1,400 @@
+//! Rules that tie what a resource does to the permissions its role needs, across stacks:
+//! a function's `Role: { Ref: LambdaRoleArn }` is followed through the stack's inputs to
+//! the output of the stack that creates the role, and to the role's policies there.
+//!
+//! Only actions are compared (not resource scoping), and only roles that can be found
+//! offline: a role passed in from outside the rendered stacks is not judged.
+
+use serde_yaml::Value;
+
+use super::{Raw, get, is_true, strings};
+use crate::render::{RenderedEnv, RenderedStack};
+
+const XRAY_WRITE: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+const XRAY_STATES: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+];
+const LOG_WRITE: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
+/// What Step Functions needs to deliver a state machine's logs to CloudWatch Logs.
+const LOG_DELIVERY: &[&str] = &[
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
+const ECR_PULL: &[&str] = &[
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+];
+
+pub(super) fn check(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
+    let roles = Roles { rendered };
+    for stack in &rendered.stacks {
+        for (id, resource) in stack.resources() {
+            let props = resource.get("Properties").unwrap_or(&Value::Null);
+            let site = Site { stack, id, out };
+            match resource.get("Type").and_then(Value::as_str) {
+                Some("AWS::Lambda::Function") => function(&roles, site, props),
+                Some("AWS::StepFunctions::StateMachine") => state_machine(&roles, site, props),
+                Some("AWS::ECS::TaskDefinition") => task_definition(&roles, site, props),
+                Some("AWS::Lambda::EventInvokeConfig") => invoke_config(&roles, site, props),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The resource being judged and where findings go.
+struct Site<'a> {
+    stack: &'a RenderedStack,
+    id: &'a str,
+    out: &'a mut Vec<Raw>,
+}
+
+impl Site<'_> {
+    /// A finding when `role` lacks any of `needed`.
+    fn require(
+        &mut self,
+        rule: &'static str,
+        role: Option<&Role<'_>>,
+        needed: &[&str],
+        why: &str,
+        hint: &'static str,
+    ) {
+        let Some(role) = role else { return };
+        let missing: Vec<&str> = needed.iter().filter(|a| !role.allows(a)).copied().collect();
+        if missing.is_empty() {
+            return;
+        }
+        self.out.push(Raw {
+            rule,
+            stack: self.stack.name.clone(),
+            resource: self.id.to_string(),
+            message: format!(
+                "{} {why}, but its role {}/{} does not allow {}",
+                self.id,
+                role.stack,
+                role.id,
+                missing.join(", ")
+            ),
+            hint,
+        });
+    }
+}
+
+fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
+    let role = props.get("Role").and_then(|r| roles.resolve(site.stack, r));
+    if get(props, &["TracingConfig", "Mode"]).and_then(Value::as_str) == Some("Active") {
+        site.require(
+            "XRAY_PERMISSIONS",
+            role.as_ref(),
+            XRAY_WRITE,
+            "traces actively",
+            "add xray:PutTraceSegments and xray:PutTelemetryRecords (Resource \"*\") to the role",
+        );
+    }
+    site.require(
+        "LOG_PERMISSIONS",
+        role.as_ref(),
+        LOG_WRITE,
+        "writes logs",
+        "allow logs:CreateLogStream and logs:PutLogEvents on the function's log group",
+    );
+    if let Some(target) = get(props, &["DeadLetterConfig", "TargetArn"]) {
+        let needed = send_action(site.stack, target);
+        site.require(
+            "DESTINATION_PERMISSIONS",
+            role.as_ref(),
+            &[needed],
+            "sends failed events to a dead-letter target",
+            "allow the role to send to the dead-letter queue or topic (and kms:GenerateDataKey for its key)",
+        );
+    }
+}
+
+fn state_machine(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
+    let role = props
+        .get("RoleArn")
+        .and_then(|r| roles.resolve(site.stack, r));
+    if is_true(get(props, &["TracingConfiguration", "Enabled"])) {
+        site.require(
+            "XRAY_PERMISSIONS",
+            role.as_ref(),
+            XRAY_STATES,
+            "traces with X-Ray",
+            "add xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSamplingRules and xray:GetSamplingTargets (Resource \"*\") to the role",
+        );
+    }
+    if props.get("LoggingConfiguration").is_some() {
+        site.require(
+            "LOG_PERMISSIONS",
+            role.as_ref(),
+            LOG_DELIVERY,
+            "delivers its logs to CloudWatch Logs",
+            "add the logs:*LogDelivery, logs:PutResourcePolicy, logs:DescribeResourcePolicies and logs:DescribeLogGroups actions (Resource \"*\") to the role",
+        );
+    }
+}
+
+fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
+    let role = props
+        .get("ExecutionRoleArn")
+        .and_then(|r| roles.resolve(site.stack, r));
+    let containers = props
+        .get("ContainerDefinitions")
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let awslogs = containers.iter().any(|c| {
+        get(c, &["LogConfiguration", "LogDriver"]).and_then(Value::as_str) == Some("awslogs")
+    });
+    if awslogs {
+        site.require(
+            "LOG_PERMISSIONS",
+            role.as_ref(),
+            LOG_WRITE,
+            "logs through the awslogs driver",
+            "allow logs:CreateLogStream and logs:PutLogEvents on the task's log group to the execution role",
+        );
+    }
+    if containers
+        .iter()
+        .any(|c| mentions(c.get("Image"), ".dkr.ecr."))
+    {
+        site.require(
+            "ECS_EXECUTION_PERMISSIONS",
+            role.as_ref(),
+            ECR_PULL,
+            "runs an image from ECR",
+            "allow ecr:GetAuthorizationToken (Resource \"*\"), ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the repositories to the execution role",
+        );
+    }
+    let secrets: Vec<&Value> = containers
+        .iter()
+        .filter_map(|c| c.get("Secrets").and_then(Value::as_sequence))
+        .flatten()
+        .filter_map(|s| s.get("ValueFrom"))
+        .collect();
+    let mut needed = Vec::new();
+    if secrets
+        .iter()
+        .any(|v| mentions(Some(v), ":ssm:") || mentions(Some(v), ":parameter/"))
+    {
+        needed.push("ssm:GetParameters");
+    }
+    if secrets
+        .iter()
+        .any(|v| mentions(Some(v), ":secretsmanager:"))
+    {
+        needed.push("secretsmanager:GetSecretValue");
+    }
+    if !needed.is_empty() {
+        needed.push("kms:Decrypt");
+        site.require(
+            "ECS_EXECUTION_PERMISSIONS",
+            role.as_ref(),
+            &needed,
+            "injects secrets into its containers",
+            "allow the execution role to read the secrets (ssm:GetParameters, secretsmanager:GetSecretValue) and kms:Decrypt with their key",
+        );
+    }
+}
+
+/// An on-failure (or on-success) destination of asynchronous invocations is sent to with
+/// the function's execution role.
+fn invoke_config(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
+    let Some(function) = function_resource(site.stack, props.get("FunctionName")) else {
+        return;
+    };
+    let role = get(function, &["Properties", "Role"]).and_then(|r| roles.resolve(site.stack, r));
+    for kind in ["OnFailure", "OnSuccess"] {
+        if let Some(target) = get(props, &["DestinationConfig", kind, "Destination"]) {
+            let needed = send_action(site.stack, target);
+            site.require(
+                "DESTINATION_PERMISSIONS",
+                role.as_ref(),
+                &[needed],
+                "sends asynchronous results to a destination",
+                "allow the function's role to send to the destination (sqs:SendMessage, sns:Publish, lambda:InvokeFunction or events:PutEvents)",
+            );
+        }
+    }
+}
+
+/// The function a `FunctionName` names in the same stack (`Ref` to it).
+fn function_resource<'a>(stack: &'a RenderedStack, name: Option<&Value>) -> Option<&'a Value> {
+    let id = name?.get("Ref")?.as_str()?;
+    stack.document.get("Resources")?.get(id)
+}
+
+/// The action that sends to a target: by the type of the resource it references in the
+/// stack, else by the service in its ARN.
+fn send_action(stack: &RenderedStack, target: &Value) -> &'static str {
+    let referenced = target
+        .get("Fn::GetAtt")
+        .and_then(|g| match g {
+            Value::Sequence(items) => items.first().and_then(Value::as_str),
+            Value::String(s) => s.split('.').next(),
+            _ => None,
+        })
+        .or_else(|| target.get("Ref").and_then(Value::as_str))
+        .and_then(|id| stack.document.get("Resources")?.get(id))
+        .and_then(|r| r.get("Type"))
+        .and_then(Value::as_str);
+    let text = serde_yaml::to_string(target).unwrap_or_default();
+    match referenced {
+        Some("AWS::SQS::Queue") => "sqs:SendMessage",
+        Some("AWS::SNS::Topic") => "sns:Publish",
+        Some("AWS::Lambda::Function") => "lambda:InvokeFunction",
+        _ if text.contains(":sns:") => "sns:Publish",
+        _ if text.contains(":lambda:") => "lambda:InvokeFunction",
+        _ if text.contains(":events:") => "events:PutEvents",
+        _ => "sqs:SendMessage",
+    }
+}
+
+/// Whether a value, as text, contains `needle` (an image URI, an ARN built with Fn::Sub).
+fn mentions(value: Option<&Value>, needle: &str) -> bool {
+    value.is_some_and(|v| {
+        serde_yaml::to_string(v)
+            .unwrap_or_default()
+            .contains(needle)
+    })
+}
+
+/// A role found in the rendered stacks, with the actions its policies allow.
+struct Role<'a> {
+    stack: &'a str,
+    id: &'a str,
+    allowed: Vec<String>,
+}
+
+impl Role<'_> {
+    /// Whether an Allow statement names `action`, exactly or by a wildcard pattern.
+    fn allows(&self, action: &str) -> bool {
+        self.allowed.iter().any(|pattern| glob(pattern, action))
+    }
+}
+
+/// Case-insensitive match of an IAM action pattern (`*` and `?` wildcards).
+fn glob(pattern: &str, action: &str) -> bool {
+    fn inner(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => inner(&p[1..], a) || (!a.is_empty() && inner(p, &a[1..])),
+            (Some(b'?'), Some(_)) => inner(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => inner(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    inner(pattern.as_bytes(), action.as_bytes())
+}
+
+/// Finds roles across the rendered stacks.
+struct Roles<'a> {
+    rendered: &'a RenderedEnv,
+}
+
+impl<'a> Roles<'a> {
+    /// The role a `Role`/`RoleArn` value names: `Fn::GetAtt [X, Arn]` in the same stack, or
+    /// `Ref` to a parameter fed by another stack's output that is such a GetAtt there.
+    fn resolve(&self, stack: &'a RenderedStack, value: &Value) -> Option<Role<'a>> {
+        if let Some(id) = getatt_arn(value) {
+            return self.role(stack, id);
+        }
+        let parameter = value.get("Ref")?.as_str()?;
+        let source = stack.inputs.get(parameter)?;
+        let upstream = self
+            .rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == source.stack)?;
+        let output = get(&upstream.document, &["Outputs", &source.output, "Value"])?;
+        self.role(upstream, getatt_arn(output)?)
+    }
+
+    fn role(&self, stack: &'a RenderedStack, id: &str) -> Option<Role<'a>> {
+        let (id, resource) = stack.resources().find(|(rid, _)| *rid == id)?;
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::IAM::Role") {
+            return None;
+        }
+        let mut allowed = Vec::new();
+        let inline = get(resource, &["Properties", "Policies"])
+            .and_then(Value::as_sequence)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let attached = stack.resources().filter_map(|(_, r)| {
+            let kind = r.get("Type").and_then(Value::as_str)?;
+            let attaches = matches!(kind, "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy")
+                && get(r, &["Properties", "Roles"])
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|roles| {
+                        roles
+                            .iter()
+                            .any(|x| x.get("Ref").and_then(Value::as_str) == Some(id))
+                    });
+            attaches.then(|| r.get("Properties")).flatten()
+        });
+        for document in inline
+            .iter()
+            .chain(attached)
+            .filter_map(|p| p.get("PolicyDocument"))
+        {
+            allowed.extend(allowed_actions(document));
+        }
+        Some(Role {
+            stack: &stack.name,
+            id,
+            allowed,
+        })
+    }
+}
+
+/// `X` of `{ "Fn::GetAtt": [X, Arn] }` or `{ "Fn::GetAtt": "X.Arn" }`.
+fn getatt_arn(value: &Value) -> Option<&str> {
+    match value.get("Fn::GetAtt")? {
+        Value::Sequence(items) if items.get(1).and_then(Value::as_str) == Some("Arn") => {
+            items.first()?.as_str()
+        }
+        Value::String(s) => s.strip_suffix(".Arn"),
+        _ => None,
+    }
+}
+
+/// The actions of a policy document's Allow statements.
+fn allowed_actions(document: &Value) -> Vec<String> {
+    let statements = match document.get("Statement") {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    statements
+        .into_iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .flat_map(|s| strings(s.get("Action")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn action_patterns_match_as_iam_does() {
+        assert!(glob("xray:PutTraceSegments", "xray:PutTraceSegments"));
+        assert!(glob("xray:Put*", "xray:PutTelemetryRecords"));
+        assert!(glob("XRAY:puttracesegments", "xray:PutTraceSegments"));
+        assert!(glob("*", "logs:PutLogEvents"));
+        assert!(!glob("xray:Get*", "xray:PutTraceSegments"));
+        assert!(!glob("logs:PutLogEvents", "logs:PutLogEventsX"));
+    }
+}

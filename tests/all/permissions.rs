@@ -1,0 +1,156 @@
+//! The permission rules (XRAY_, LOG_, ECS_EXECUTION_, DESTINATION_PERMISSIONS) on real
+//! rendered templates: the repository's satisfy them in every environment, and each broken
+//! the way a real first deploy would break is named, on the resource that needs the grant.
+
+use crate::support::Project;
+
+const SECURITY: &str = "templates/stacks/security.yaml.tera";
+
+/// (rule, resource) of the permission findings of an environment, from the library.
+fn permission_findings(project: &Project, env: &str) -> Vec<(String, String)> {
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("config loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let report = facturactl::policy::check(&loaded.config, &rendered);
+    report
+        .findings
+        .into_iter()
+        .filter(|f| f.rule.ends_with("_PERMISSIONS"))
+        .map(|f| (f.rule.to_string(), f.resource))
+        .collect()
+}
+
+fn has(findings: &[(String, String)], rule: &str, resource: &str) -> bool {
+    findings.iter().any(|(r, x)| r == rule && x == resource)
+}
+
+#[test]
+fn every_environment_satisfies_the_permission_rules() {
+    let project = Project::copy();
+    for env in ["local", "staging", "production"] {
+        let findings = permission_findings(&project, env);
+        assert!(findings.is_empty(), "{env}: {findings:?}");
+    }
+}
+
+#[test]
+fn tracing_without_xray_permissions_is_named() {
+    let project = Project::copy();
+    project.replace(
+        SECURITY,
+        "              - Effect: Allow\n                Action: [xray:PutTraceSegments, xray:PutTelemetryRecords]\n                Resource: \"*\"\n",
+        "",
+    );
+    project.replace(
+        SECURITY,
+        "Action: [xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSamplingRules, xray:GetSamplingTargets]",
+        "Action: [xray:PutTraceSegments]",
+    );
+    let findings = permission_findings(&project, "production");
+    assert!(
+        has(&findings, "XRAY_PERMISSIONS", "ParserFunction"),
+        "{findings:?}"
+    );
+    assert!(
+        has(&findings, "XRAY_PERMISSIONS", "ValidatorFunction"),
+        "{findings:?}"
+    );
+    assert!(
+        has(&findings, "XRAY_PERMISSIONS", "Pipeline"),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn functions_state_machines_and_tasks_without_log_permissions_are_named() {
+    let project = Project::copy();
+    project.replace(
+        SECURITY,
+        "                Action: [logs:CreateLogStream, logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/*\" }",
+        "                Action: [logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/*\" }",
+    );
+    project.replace(
+        SECURITY,
+        "                Action: [logs:CreateLogStream, logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/ecs/*\" }",
+        "                Action: [logs:CreateLogStream]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/ecs/*\" }",
+    );
+    project.replace(SECURITY, "logs:CreateLogDelivery, ", "");
+    let findings = permission_findings(&project, "production");
+    assert!(
+        has(&findings, "LOG_PERMISSIONS", "ParserFunction"),
+        "{findings:?}"
+    );
+    assert!(
+        has(&findings, "LOG_PERMISSIONS", "Pipeline"),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|(r, x)| r == "LOG_PERMISSIONS" && x.ends_with("TaskDefinition")),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn tasks_that_cannot_pull_or_read_their_secrets_are_named() {
+    let project = Project::copy();
+    project.replace(
+        "environments/production.yaml",
+        "      desired_count: 4\n",
+        "      desired_count: 4\n      secrets:\n        API_KEY: \"secretsmanager:facturascan/production/ocr-api-key\"\n",
+    );
+    assert!(
+        permission_findings(&project, "production").is_empty(),
+        "the execution role reads the environment's Secrets Manager secrets"
+    );
+    project.replace(
+        SECURITY,
+        "Action: [ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability]",
+        "Action: [ecr:BatchCheckLayerAvailability]",
+    );
+    project.replace(
+        SECURITY,
+        "Action: [secretsmanager:GetSecretValue]",
+        "Action: [secretsmanager:DescribeSecret]",
+    );
+    let findings = permission_findings(&project, "production");
+    let ecs: Vec<_> = findings
+        .iter()
+        .filter(|(r, _)| r == "ECS_EXECUTION_PERMISSIONS")
+        .collect();
+    // Every ECS task pulls from ECR; the OCR task also has its secret.
+    assert!(ecs.len() >= 3, "{findings:?}");
+}
+
+#[test]
+fn a_destination_the_role_cannot_send_to_is_named() {
+    let project = Project::copy();
+    let on_failure = |destination: &str| {
+        format!(
+            "  ParserOnFailure:\n    Type: AWS::Lambda::EventInvokeConfig\n    Properties:\n      FunctionName: {{ Ref: ParserFunction }}\n      Qualifier: \"$LATEST\"\n      MaximumRetryAttempts: 2\n      DestinationConfig:\n        OnFailure:\n          Destination: {destination}\n\nOutputs:"
+        )
+    };
+    project.replace(
+        "templates/stacks/processing.yaml.tera",
+        "\nOutputs:",
+        &format!(
+            "\n{}",
+            on_failure("{ \"Fn::GetAtt\": [InvoicesDeadLetterQueue, Arn] }")
+        ),
+    );
+    assert!(
+        permission_findings(&project, "production").is_empty(),
+        "the Lambda role may send to the pipeline's queues"
+    );
+    project.replace(
+        "templates/stacks/processing.yaml.tera",
+        "Destination: { \"Fn::GetAtt\": [InvoicesDeadLetterQueue, Arn] }",
+        "Destination: { \"Fn::Sub\": \"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:failures\" }",
+    );
+    let findings = permission_findings(&project, "production");
+    assert!(
+        has(&findings, "DESTINATION_PERMISSIONS", "ParserOnFailure"),
+        "{findings:?}"
+    );
+}
