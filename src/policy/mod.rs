@@ -5,6 +5,7 @@
 //! fix hint. In `enforce` mode (production by default) findings block a deploy.
 
 mod permissions;
+mod principals;
 
 use serde::Serialize;
 use serde_yaml::Value;
@@ -85,6 +86,14 @@ pub const RULES: &[Rule] = &[
         why: "a dead-letter queue or on-failure destination the function's role cannot send to silently drops the failed events it exists to keep",
     },
     Rule {
+        id: "KMS_SERVICE_PRINCIPALS",
+        why: "a service that writes into something encrypted with the platform key (logs into a log group, alarms into an alert topic, SNS into a queue) must be allowed by the key policy, or its writes are silently dropped",
+    },
+    Rule {
+        id: "SERVICE_PRINCIPAL_CONDITIONS",
+        why: "a resource policy that lets an AWS service in scopes it with aws:SourceAccount or aws:SourceArn, so another account cannot use the service to reach our resources (the confused deputy)",
+    },
+    Rule {
         id: "ALARM_COVERAGE",
         why: "every running service has the alarms an on-call engineer needs to hear it fail",
     },
@@ -155,6 +164,7 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
         }
     }
     permissions::check(rendered, &mut raw);
+    principals::check(config, rendered, &mut raw);
     alarm_coverage(config, &rendered.alarms, &mut raw);
     alarm_channels(config, rendered, &mut raw);
 

@@ -285,7 +285,7 @@ impl Role<'_> {
 }
 
 /// Case-insensitive match of an IAM action pattern (`*` and `?` wildcards).
-fn glob(pattern: &str, action: &str) -> bool {
+pub(super) fn glob(pattern: &str, action: &str) -> bool {
     fn inner(p: &[u8], a: &[u8]) -> bool {
         match (p.first(), a.first()) {
             (None, None) => true,

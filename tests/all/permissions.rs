@@ -1,5 +1,5 @@
-//! The permission rules (XRAY_, LOG_, ECS_EXECUTION_, DESTINATION_PERMISSIONS) on real
-//! rendered templates: the repository's satisfy them in every environment, and each broken
+//! The permission rules (XRAY_, LOG_, ECS_EXECUTION_, DESTINATION_PERMISSIONS,
+//! KMS_SERVICE_PRINCIPALS, SERVICE_PRINCIPAL_CONDITIONS) on real rendered templates: the repository's satisfy them in every environment, and each broken
 //! the way a real first deploy would break is named, on the resource that needs the grant.
 
 use crate::support::Project;
@@ -15,7 +15,7 @@ fn permission_findings(project: &Project, env: &str) -> Vec<(String, String)> {
     report
         .findings
         .into_iter()
-        .filter(|f| f.rule.ends_with("_PERMISSIONS"))
+        .filter(|f| f.rule.ends_with("_PERMISSIONS") || f.rule.contains("PRINCIPAL"))
         .map(|f| (f.rule.to_string(), f.resource))
         .collect()
 }
@@ -152,5 +152,55 @@ fn a_destination_the_role_cannot_send_to_is_named() {
     assert!(
         has(&findings, "DESTINATION_PERMISSIONS", "ParserOnFailure"),
         "{findings:?}"
+    );
+}
+
+#[test]
+fn services_the_key_policy_does_not_let_in_are_named() {
+    let project = Project::copy();
+    project.replace(
+        SECURITY,
+        "            Action: [kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe*]",
+        "            Action: [kms:Decrypt, kms:Describe*]",
+    );
+    project.replace(
+        SECURITY,
+        "            Principal: { Service: cloudwatch.amazonaws.com }",
+        "            Principal: { Service: events.amazonaws.com }",
+    );
+    let findings = permission_findings(&project, "production");
+    let named = |prefix: &str| {
+        findings
+            .iter()
+            .any(|(r, x)| r == "KMS_SERVICE_PRINCIPALS" && x.ends_with(prefix))
+    };
+    // Every encrypted log group, and the alert topics the alarms notify.
+    assert!(named("Logs"), "{findings:?}");
+    assert!(named("Topic"), "{findings:?}");
+}
+
+#[test]
+fn service_principals_without_a_source_condition_are_named() {
+    let project = Project::copy();
+    project.replace(
+        SECURITY,
+        "              StringEquals:\n                aws:SourceAccount: { Ref: \"AWS::AccountId\" }\n              ArnLike:\n                aws:SourceArn:",
+        "              StringEquals:\n                aws:PrincipalTag/team:",
+    );
+    project.replace(
+        "templates/stacks/alerts.yaml.tera",
+        "      Principal: sns.amazonaws.com\n      SourceArn:",
+        "      Principal: sns.amazonaws.com\n      Description:",
+    );
+    let findings = permission_findings(&project, "local");
+    assert!(
+        has(&findings, "SERVICE_PRINCIPAL_CONDITIONS", "Key"),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|(r, x)| r == "SERVICE_PRINCIPAL_CONDITIONS" && x != "Key"),
+        "the forwarder's invoke permission: {findings:?}"
     );
 }
