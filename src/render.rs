@@ -50,6 +50,36 @@ pub struct RenderedStack {
 /// bytes go by TemplateURL (`stacks::template`), larger ones cannot be deployed at all.
 pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 
+/// Written where a template names its API Gateway deployment (`Deployment{placeholder}`):
+/// replaced by a hash of the API's definition, so that any change to its resources,
+/// methods, integrations or authorizers creates a new deployment, which CloudFormation
+/// otherwise never does, and the stage serves the edited API.
+pub const API_HASH_PLACEHOLDER: &str = "ApiDefinitionHash";
+
+/// A short hash of the API Gateway resources of a stack that a deployment snapshots
+/// (every `AWS::ApiGateway::*` but deployments and stages); none without any.
+pub fn api_definition_hash(document: &serde_yaml::Value) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let resources = document.get("Resources")?.as_mapping()?;
+    let mut hasher = Sha256::new();
+    let mut any = false;
+    for (id, resource) in resources {
+        let kind = resource.get("Type").and_then(serde_yaml::Value::as_str)?;
+        let snapshotted = kind.starts_with("AWS::ApiGateway::")
+            && !matches!(
+                kind,
+                "AWS::ApiGateway::Deployment" | "AWS::ApiGateway::Stage"
+            );
+        if snapshotted {
+            any = true;
+            hasher.update(serde_yaml::to_string(id).unwrap_or_default());
+            hasher.update(serde_yaml::to_string(resource).unwrap_or_default());
+        }
+    }
+    let digest = hasher.finalize();
+    any.then(|| digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
+}
+
 /// A rendering failure, naming the template and what went wrong in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {
@@ -215,7 +245,15 @@ fn render_stack(
             help: "split the stack in two (a dependent stack reads the first one's outputs through `inputs`)".into(),
         });
     }
-    let document = parse_stack(&templates_dir.join(&template_name), &body)?;
+    let mut document = parse_stack(&templates_dir.join(&template_name), &body)?;
+    let body = match api_definition_hash(&document) {
+        Some(hash) if body.contains(API_HASH_PLACEHOLDER) => {
+            let body = body.replace(API_HASH_PLACEHOLDER, &hash);
+            document = parse_stack(&templates_dir.join(&template_name), &body)?;
+            body
+        }
+        _ => body,
+    };
     Ok(RenderedStack {
         stack_name: config.stack_name(&name),
         template_file: template_name,

@@ -94,6 +94,10 @@ pub const RULES: &[Rule] = &[
         why: "a resource policy that lets an AWS service in scopes it with aws:SourceAccount or aws:SourceArn, so another account cannot use the service to reach our resources (the confused deputy)",
     },
     Rule {
+        id: "API_DEPLOYMENT_FRESH",
+        why: "CloudFormation creates an API Gateway deployment only when its logical id changes: an id without the API definition's hash leaves later edits of methods and integrations off the stage",
+    },
+    Rule {
         id: "ALARM_COVERAGE",
         why: "every running service has the alarms an on-call engineer needs to hear it fail",
     },
@@ -165,6 +169,7 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
     }
     permissions::check(rendered, &mut raw);
     principals::check(config, rendered, &mut raw);
+    api_deployments(rendered, &mut raw);
     alarm_coverage(config, &rendered.alarms, &mut raw);
     alarm_channels(config, rendered, &mut raw);
 
@@ -503,6 +508,30 @@ fn has_tls_only_policy(stack: &RenderedStack, bucket_id: &str) -> bool {
                     })
                 })
     })
+}
+
+/// Every API Gateway deployment's logical id carries the hash of the API it snapshots.
+fn api_deployments(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
+    for stack in &rendered.stacks {
+        let Some(hash) = crate::render::api_definition_hash(&stack.document) else {
+            continue;
+        };
+        for (id, resource) in stack.resources() {
+            if resource.get("Type").and_then(Value::as_str) == Some("AWS::ApiGateway::Deployment")
+                && !id.contains(&hash)
+            {
+                out.push(Raw {
+                    rule: "API_DEPLOYMENT_FRESH",
+                    stack: stack.name.clone(),
+                    resource: id.to_string(),
+                    message: format!(
+                        "deployment {id} is not named after the API's definition ({hash}): edits of its methods would never reach the stage"
+                    ),
+                    hint: "name it `DeploymentApiDefinitionHash` (the renderer writes the hash in) and point the stage at it",
+                });
+            }
+        }
+    }
 }
 
 /// The alarms every service of a kind must have, by settings key.

@@ -158,3 +158,61 @@ fn the_shipped_environments_pass_policy() {
         );
     }
 }
+
+/// The API Gateway deployment is named after the API it snapshots: an edited method gets a
+/// new deployment (CloudFormation creates one only for a new logical id), and a template
+/// that names it plainly is refused in production.
+#[test]
+fn api_deployments_follow_the_api_definition() {
+    let project = Project::copy();
+    let deployment_id = |project: &Project| {
+        let rule_ids = facturactl::policy::rule_ids();
+        let loaded =
+            facturactl::config::load(project.path(), "production", &rule_ids).expect("loads");
+        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let api = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "api")
+            .expect("api stack");
+        let ids: Vec<String> = api
+            .resources()
+            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::ApiGateway::Deployment"))
+            .map(|(id, _)| id.to_string())
+            .collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        assert!(
+            api.body
+                .contains(&format!("DeploymentId: {{ Ref: {} }}", ids[0])),
+            "the stage serves the deployment"
+        );
+        ids[0].clone()
+    };
+    let before = deployment_id(&project);
+    project.replace(
+        "templates/stacks/api.yaml.tera",
+        "TimeoutInMillis: 29000",
+        "TimeoutInMillis: 20000",
+    );
+    let after = deployment_id(&project);
+    assert_ne!(before, after, "an edited integration is a new deployment");
+
+    project.replace(
+        "templates/stacks/api.yaml.tera",
+        "DeploymentApiDefinitionHash",
+        "Deployment",
+    );
+    project.replace(
+        "templates/stacks/api.yaml.tera",
+        "DeploymentId: { Ref: DeploymentApiDefinitionHash }",
+        "DeploymentId: { Ref: Deployment }",
+    );
+    let doc = validate_refused(&project, "production");
+    let findings = doc["policy"]["findings"].as_array().expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "API_DEPLOYMENT_FRESH" && f["resource"] == "Deployment"),
+        "{findings:#?}"
+    );
+}
