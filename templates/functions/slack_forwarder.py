@@ -185,7 +185,42 @@ def post(payload):
         response.read()
 
 
+def escape(text):
+    """Slack mrkdwn's escaping: no input can mention a channel or forge a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def alarm_of(record):
+    """The CloudWatch alarm an SNS record carries, or None for any other message."""
+    try:
+        alarm = json.loads(record.get("Sns", {}).get("Message") or "")
+    except ValueError:
+        return None
+    return alarm if isinstance(alarm, dict) and "AlarmName" in alarm else None
+
+
+def other_message(record):
+    """A message that is not an alarm (a test publish, another service's notice) is still
+    shown, as text, rather than lost to an exception."""
+    sns = record.get("Sns", {})
+    topic = str(sns.get("TopicArn", "?")).rsplit(":", 1)[-1]
+    subject = sns.get("Subject") or f"Message on {topic}"
+    body = escape(sns.get("Message", ""))[:2900]
+    return {
+        "text": f":envelope: {subject}"[:150],
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": str(subject)[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body or "(empty message)"}},
+        ],
+    }
+
+
 def handler(event, context):
+    # A failure to post raises: Lambda retries, then the event goes to the on-failure
+    # destination (the channel's undelivered queue), so an alarm is never silently lost.
     for record in event.get("Records", []):
-        alarm = json.loads(record["Sns"]["Message"])
-        post(message(alarm, details_for(alarm)))
+        alarm = alarm_of(record)
+        if alarm is None:
+            post(other_message(record))
+        else:
+            post(message(alarm, details_for(alarm)))

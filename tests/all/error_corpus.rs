@@ -350,10 +350,9 @@ fn cases() -> Vec<Case> {
             name: "policy exception for an unknown rule",
             env: "local",
             setup: |p| {
-                p.replace(
+                p.append(
                     DEPLOY,
-                    "rule = \"IAM_WILDCARD\"",
-                    "rule = \"IAM_WILDCARDS\"",
+                    "\n[[policy.exceptions]]\nrule = \"IAM_WILDCARDS\"\nresource = \"security/LambdaRole\"\nreason = \"a typo in the rule\"\n",
                 )
             },
             file: DEPLOY,

@@ -195,3 +195,25 @@ fn the_validation_alarm_lists_the_input_anomalies_behind_it() {
         "{message}"
     );
 }
+
+/// A message that is not alarm JSON (a test publish, another service's notice) is posted as
+/// escaped text instead of crashing the forwarder, so nothing on the topic is lost and no
+/// input can mention `<!channel>` or forge a link.
+#[test]
+fn a_message_that_is_not_an_alarm_is_posted_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = forwarder(dir.path());
+    let account = Account::new();
+    let message = forward(&account, &index, "not-an-alarm.json", false);
+    assert_eq!(
+        header(&message),
+        "Message on facturascan-production-alerts-dev-monitoring"
+    );
+    let body = message["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        body,
+        "test publish &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;"
+    );
+}
