@@ -20,6 +20,7 @@ pub mod logging;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;
+pub mod preflight;
 pub mod progress;
 pub mod release;
 pub mod render;

@@ -233,7 +233,7 @@ fn expected_subscriptions(config: &Config, channel: &str) -> Vec<(String, String
 }
 
 /// (protocol, endpoint) -> subscription ARN of a channel's topic; None when the topic is gone.
-async fn subscriptions(
+pub(crate) async fn subscriptions(
     aws: &AwsContext,
     config: &Config,
     channel: &str,

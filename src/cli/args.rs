@@ -76,6 +76,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ReleaseCommand,
     },
+    /// Read-only checks that the environment can take a deploy: the account, every secret
+    /// reference, the images the services run, email subscriptions, the certificate. Exit 3
+    /// on a blocking finding; a check that could not run says so.
+    Preflight,
     /// What runs in the environment now, from its last successful deployment record.
     Status,
     /// Past deploys, promotions and rollbacks of the environment, newest first.
@@ -131,6 +135,7 @@ impl Command {
                 command: AuditCommand::Alarms(_),
             } => "audit.alarms",
             Self::Status => "status",
+            Self::Preflight => "preflight",
             Self::History(_) => "history",
             Self::Promote(_) => "promote",
             Self::Rollback(_) => "rollback",

@@ -36,6 +36,7 @@ pub async fn dispatch(
             show.present(&c::release_check::run(session, command.request()).await?)
         }
         Command::Status => show.present(&c::status::run(session).await?),
+        Command::Preflight => show.present(&c::preflight::run(session).await?),
         Command::History(a) => show.present(&c::history::run(session, a.request()).await?),
         Command::Promote(a) => show.present(&c::promote::run(session, a.request()).await?),
         Command::Rollback(a) => show.present(&c::rollback::run(session, a.request()).await?),

@@ -14,6 +14,7 @@ pub mod history;
 pub mod notify;
 pub mod pipeline;
 pub mod plan;
+pub mod preflight;
 pub mod promote;
 pub mod release_check;
 pub mod render;

@@ -8,6 +8,7 @@ mod inspect;
 mod notify;
 mod pipeline;
 mod plan;
+mod preflight;
 mod release;
 pub mod table;
 mod traffic;

@@ -167,3 +167,95 @@ async fn stack_operations_carry_request_tokens_and_a_lost_answer_is_retried_safe
     assert_eq!(tokens["UpdateStack"]["without"], 0, "{tokens}");
     assert_eq!(tokens["UpdateStack"]["with"], 1, "{tokens}");
 }
+
+/// `preflight` on the emulator: a missing secret blocks (exit 3) until it exists; checks
+/// that cannot run (nothing deployed yet, a runner's variable) say so and are not counted
+/// as passed; another account's credentials block and stop the rest.
+#[tokio::test]
+async fn preflight_finds_what_a_deploy_would_trip_on() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "  ocr:\n    ecs:\n      cpu: 256\n",
+        "  ocr:\n    ecs:\n      secrets:\n        API_KEY: \"ssm:/facturascan/local/ocr-api-key\"\n      cpu: 256\n",
+    );
+    let status_of = |report: &serde_json::Value, check: &str, subject: &str| {
+        report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c["check"] == check && c["subject"].as_str().is_some_and(|s| s.contains(subject))
+            })
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+    };
+    let (code, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        status_of(&report, "account", "").as_deref(),
+        Some("passed"),
+        "{report}"
+    );
+    assert_eq!(
+        status_of(&report, "secret", "ocr-api-key").as_deref(),
+        Some("blocking"),
+        "{report}"
+    );
+    assert_eq!(
+        status_of(&report, "secret", "slack").as_deref(),
+        Some("not_run"),
+        "{report}"
+    );
+    assert_eq!(
+        status_of(&report, "image", "ecs").as_deref(),
+        Some("not_run"),
+        "{report}"
+    );
+    assert_eq!(
+        status_of(&report, "certificate", "").as_deref(),
+        Some("not_run"),
+        "{report}"
+    );
+    assert_eq!(
+        account.requests().await["writes"],
+        0,
+        "preflight writes nothing"
+    );
+
+    let config = account.sdk_config(1).await;
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name("/facturascan/local/ocr-api-key")
+        .value("not-a-real-key")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("PutParameter");
+    let (code, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        status_of(&report, "secret", "ocr-api-key").as_deref(),
+        Some("passed"),
+        "{report}"
+    );
+    assert_eq!(report["blocking"], 0);
+
+    project.replace(
+        "environments/local.yaml",
+        &format!("account_id: \"{}\"", account.account_id),
+        "account_id: \"999988887777\"",
+    );
+    let (code, report, _) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    assert_eq!(code, Some(3));
+    assert_eq!(
+        status_of(&report, "account", "").as_deref(),
+        Some("blocking"),
+        "{report}"
+    );
+    assert_eq!(
+        status_of(&report, "others", "").as_deref(),
+        Some("not_run"),
+        "{report}"
+    );
+}

@@ -1,0 +1,340 @@
+//! Preflight: read-only checks that an environment can take a deploy, each passed, a
+//! warning, blocking, or not run (never reported as passed when it could not run).
+//!
+//! - the credentials' account is the environment's;
+//! - every secret reference of the config (Slack webhooks, the Sentry token, ECS task
+//!   secrets) exists (SSM GetParameter, Secrets Manager DescribeSecret: no value is read
+//!   that need not be); that the role which reads it may is checked offline by the policy
+//!   rules (ECS_EXECUTION_PERMISSIONS), not by simulating IAM;
+//! - every image the ECS services run (from the last record) exists in the registry the
+//!   tasks pull from: their own account's ECR;
+//! - the alert topics' email subscriptions are confirmed (a pending one pages nobody);
+//! - the certificate, when one is configured.
+
+use serde::Serialize;
+
+use crate::aws::{AwsContext, Caller};
+use crate::config::{Config, SecretRef};
+use crate::release::record::Record;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Warning,
+    Blocking,
+    NotRun,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Warning => "warning",
+            Self::Blocking => "blocking",
+            Self::NotRun => "not run",
+        }
+    }
+}
+
+/// One check: what kind, about what, its status and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub subject: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+impl Check {
+    fn new(
+        check: &'static str,
+        subject: impl Into<String>,
+        status: Status,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            check,
+            subject: subject.into(),
+            status,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The account check: everything else is meaningless with another account's credentials.
+pub fn account(config: &Config, caller: &Caller) -> Check {
+    let expected = &config.environment.account_id;
+    if &caller.account == expected {
+        Check::new(
+            "account",
+            expected.clone(),
+            Status::Passed,
+            format!("credentials are {}", caller.arn),
+        )
+    } else {
+        Check::new(
+            "account",
+            expected.clone(),
+            Status::Blocking,
+            format!(
+                "credentials are for account {} ({})",
+                caller.account, caller.arn
+            ),
+        )
+    }
+}
+
+/// Every secret reference of the config, with where it is used.
+pub fn secret_refs(config: &Config) -> Vec<(String, &SecretRef)> {
+    let mut refs = Vec::new();
+    for (name, slack) in &config.channels.slack {
+        if let Some(webhook) = &slack.webhook {
+            refs.push((format!("slack channel {name}"), webhook));
+        }
+    }
+    if let Some(sentry) = &config.sentry {
+        refs.push(("sentry token".to_string(), &sentry.token));
+    }
+    for (name, service) in config.services.iter().filter(|(_, s)| s.enabled) {
+        if let Some(ecs) = &service.ecs {
+            for (key, reference) in &ecs.secrets {
+                refs.push((format!("service {name} {key}"), reference));
+            }
+        }
+    }
+    refs
+}
+
+/// Whether a secret exists (its value is not read where metadata says enough).
+pub async fn secret(aws: &AwsContext, used_by: &str, reference: &SecretRef) -> Check {
+    let subject = format!("{used_by} ({})", describe(reference));
+    match reference {
+        SecretRef::Env(_) => Check::new(
+            "secret",
+            subject,
+            Status::NotRun,
+            "an environment variable of the runner, read when a notice is sent",
+        ),
+        SecretRef::Ssm(path) => match aws.ssm.get_parameter().name(path).send().await {
+            Ok(_) => Check::new("secret", subject, Status::Passed, "exists"),
+            Err(e) => missing_or_unknown(subject, "GetParameter", e),
+        },
+        SecretRef::SecretsManager(name) => {
+            match aws.secrets.describe_secret().secret_id(name).send().await {
+                Ok(_) => Check::new("secret", subject, Status::Passed, "exists"),
+                Err(e) => missing_or_unknown(subject, "DescribeSecret", e),
+            }
+        }
+    }
+}
+
+fn describe(reference: &SecretRef) -> String {
+    match reference {
+        SecretRef::Ssm(path) => format!("ssm:{path}"),
+        SecretRef::SecretsManager(name) => format!("secretsmanager:{name}"),
+        SecretRef::Env(var) => format!("env:{var}"),
+    }
+}
+
+/// A missing secret blocks; any other failure means the check could not run.
+fn missing_or_unknown<E, R>(
+    subject: String,
+    operation: &'static str,
+    error: aws_sdk_ssm::error::SdkError<E, R>,
+) -> Check
+where
+    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ssm::error::ProvideErrorMetadata;
+    let missing = matches!(
+        error.code(),
+        Some("ParameterNotFound" | "ResourceNotFoundException")
+    );
+    let error = crate::aws::AwsError::new(operation, error);
+    if missing {
+        Check::new(
+            "secret",
+            subject,
+            Status::Blocking,
+            "does not exist: create it before deploying",
+        )
+    } else {
+        Check::new(
+            "secret",
+            subject,
+            Status::NotRun,
+            format!("could not be checked: {error}"),
+        )
+    }
+}
+
+/// The recorded images of the ECS services exist where the tasks pull them from.
+pub async fn images(aws: &AwsContext, config: &Config, record: Option<&Record>) -> Vec<Check> {
+    let Some(record) = record else {
+        return vec![Check::new(
+            "image",
+            "ecs services",
+            Status::NotRun,
+            "no release recorded yet: nothing runs",
+        )];
+    };
+    let mut checks = Vec::new();
+    for (name, entry) in &record.services {
+        let enabled_ecs = config
+            .services
+            .get(name)
+            .is_some_and(|s| s.enabled && s.ecs.is_some());
+        let (Some(image), true) = (&entry.image, enabled_ecs) else {
+            continue;
+        };
+        checks.push(image_check(aws, config, name, image).await);
+    }
+    checks
+}
+
+async fn image_check(aws: &AwsContext, config: &Config, service: &str, image: &str) -> Check {
+    let subject = format!("service {service} {image}");
+    let Some((registry, rest)) = image.split_once('/') else {
+        return Check::new(
+            "image",
+            subject,
+            Status::NotRun,
+            "not an ECR image reference",
+        );
+    };
+    let own = format!(
+        "{}.dkr.ecr.{}.amazonaws.com",
+        config.environment.account_id, config.environment.region
+    );
+    if registry != own {
+        return Check::new(
+            "image",
+            subject,
+            Status::Blocking,
+            format!(
+                "the tasks pull from {own}; copy or replicate the image there (keeping its digest)"
+            ),
+        );
+    }
+    let Some((repository, digest)) = rest.split_once('@') else {
+        return Check::new("image", subject, Status::NotRun, "not pinned by digest");
+    };
+    let id = aws_sdk_ecr::types::ImageIdentifier::builder()
+        .image_digest(digest)
+        .build();
+    match aws
+        .ecr
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) if !out.image_details().is_empty() => {
+            Check::new("image", subject, Status::Passed, "in the registry")
+        }
+        Ok(_) => Check::new("image", subject, Status::Blocking, "not in the registry"),
+        Err(e) => {
+            use aws_sdk_ecr::error::ProvideErrorMetadata;
+            if matches!(
+                e.code(),
+                Some("ImageNotFoundException" | "RepositoryNotFoundException")
+            ) {
+                Check::new("image", subject, Status::Blocking, "not in the registry")
+            } else {
+                let e = crate::aws::AwsError::new("DescribeImages", e);
+                Check::new(
+                    "image",
+                    subject,
+                    Status::NotRun,
+                    format!("could not be checked: {e}"),
+                )
+            }
+        }
+    }
+}
+
+/// Email subscriptions of the alert topics: a pending one is a warning (alarms reach nobody
+/// at that address until its owner confirms).
+pub async fn subscriptions(aws: &AwsContext, config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (channel, email) in &config.channels.email {
+        let found = crate::audit::alarms::subscriptions(aws, config, channel).await;
+        let found = match found {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                checks.push(Check::new(
+                    "subscription",
+                    format!("channel {channel}"),
+                    Status::NotRun,
+                    "its topic does not exist yet (the alerts stack creates it)",
+                ));
+                continue;
+            }
+            Err(e) => {
+                checks.push(Check::new(
+                    "subscription",
+                    format!("channel {channel}"),
+                    Status::NotRun,
+                    format!("could not be checked: {e}"),
+                ));
+                continue;
+            }
+        };
+        for address in &email.addresses {
+            let arn = found.get(&("email".to_string(), address.clone()));
+            let (status, detail) = match arn.map(String::as_str) {
+                Some("PendingConfirmation") => (
+                    Status::Warning,
+                    "pending confirmation: alarms reach nobody here until the owner confirms",
+                ),
+                Some(_) => (Status::Passed, "confirmed"),
+                None => (Status::Warning, "not subscribed: deploy the alerts stack"),
+            };
+            checks.push(Check::new(
+                "subscription",
+                format!("{channel} {address}"),
+                status,
+                detail,
+            ));
+        }
+    }
+    checks
+}
+
+/// The certificate check: no environment configures one yet.
+pub fn certificate() -> Check {
+    Check::new(
+        "certificate",
+        "api",
+        Status::NotRun,
+        "no certificate is configured for this environment",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_account_blocks_and_names_the_credentials() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::config::load(root, "staging", &crate::policy::rule_ids())
+            .expect("loads")
+            .config;
+        let caller = Caller {
+            account: "999999999999".into(),
+            arn: "arn:aws:sts::999999999999:assumed-role/ci/x".into(),
+        };
+        let check = account(&config, &caller);
+        assert_eq!(check.status, Status::Blocking);
+        assert!(check.detail.contains("999999999999") && check.detail.contains("assumed-role"));
+        let ours = Caller {
+            account: config.environment.account_id.clone(),
+            ..caller
+        };
+        assert_eq!(account(&config, &ours).status, Status::Passed);
+    }
+}
