@@ -170,6 +170,12 @@ pub enum Refusal {
     NothingToPromote(NothingToPromote),
     /// `rollback` found no release to go back to.
     NoRollbackTarget(NoRollbackTarget),
+    /// Images the target's tasks cannot pull: in another account's registry. (service, registry)
+    ImagesNotPullable {
+        environment: String,
+        registry: String,
+        images: Vec<(String, String)>,
+    },
     /// The credentials belong to another account than the environment's.
     AccountMismatch {
         environment: String,
@@ -274,6 +280,20 @@ impl Refusal {
             }
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
+            Self::ImagesNotPullable {
+                environment,
+                registry,
+                images,
+            } => {
+                let lines: Vec<String> = images
+                    .iter()
+                    .map(|(service, from)| format!("{service}: in {from}"))
+                    .collect();
+                format!(
+                    "`{environment}`'s tasks pull from {registry}; these images are elsewhere, nothing was promoted:\n  {}",
+                    lines.join("\n  ")
+                )
+            }
             Self::AccountMismatch {
                 environment,
                 expected,
@@ -299,6 +319,7 @@ impl Refusal {
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
+            Self::ImagesNotPullable { .. } => "replicate the source registry's repositories to the target's (ECR replication keeps the digest), or copy the images by digest, then promote".into(),
             Self::AccountMismatch { environment, .. } => format!(
                 "use credentials for `{environment}`'s account (AWS_PROFILE, or the environment's `profile`), or fix `account_id` in environments/{environment}.yaml"
             ),

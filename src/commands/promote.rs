@@ -48,6 +48,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
     let Artifacts { wanted, expected } = artifacts_of(from, &record, &target.config)?;
     artifact::check(&target.config, &wanted)?;
+    refuse_unpullable(&target.config, &wanted)?;
     // The target's account is checked before anything else reaches it.
     let aws = session.aws(&target.config.environment).await?;
     session
@@ -149,6 +150,43 @@ pub fn artifacts_of(from: &str, record: &Record, target: &Config) -> Result<Arti
         }
     }
     Ok(Artifacts { wanted, expected })
+}
+
+/// The registry an environment's tasks pull from: its own account's ECR in its region.
+pub fn own_registry(config: &Config) -> String {
+    format!(
+        "{}.dkr.ecr.{}.amazonaws.com",
+        config.environment.account_id, config.environment.region
+    )
+}
+
+/// Refuses (before any change) images the target's tasks could not pull: an image in
+/// another account's registry is denied to the target's execution role.
+pub fn refuse_unpullable(
+    target: &Config,
+    wanted: &BTreeMap<String, ArtifactRef>,
+) -> Result<(), Refusal> {
+    let registry = own_registry(target);
+    let images: Vec<(String, String)> = wanted
+        .iter()
+        .filter_map(|(service, reference)| match reference {
+            ArtifactRef::Image(image) => image
+                .registry
+                .as_ref()
+                .filter(|r| **r != registry)
+                .map(|r| (service.clone(), r.clone())),
+            ArtifactRef::Package(_) => None,
+        })
+        .collect();
+    if images.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::ImagesNotPullable {
+            environment: target.environment.name.clone(),
+            registry,
+            images,
+        })
+    }
 }
 
 /// `Promote `staging` (<record>, commit <sha>) to `production`:` and a line per service.
@@ -279,6 +317,32 @@ mod tests {
         );
         assert_eq!(artifacts.expected["ocr"], DIGEST);
         assert_eq!(artifacts.expected["parser"], "c29tZWhhc2g=");
+    }
+
+    #[test]
+    fn images_in_another_accounts_registry_are_refused_before_any_change() {
+        let target = staging();
+        let own = format!("{}/facturascan/ocr@{DIGEST}", own_registry(&target));
+        let foreign =
+            format!("111122223333.dkr.ecr.eu-west-1.amazonaws.com/facturascan/ocr@{DIGEST}");
+        let wanted = |image: &str| -> BTreeMap<String, ArtifactRef> {
+            [(
+                "ocr".to_string(),
+                ArtifactRef::Image(artifact::parse_image(image).unwrap()),
+            )]
+            .into()
+        };
+        assert!(refuse_unpullable(&target, &wanted(&own)).is_ok());
+        match refuse_unpullable(&target, &wanted(&foreign)) {
+            Err(Refusal::ImagesNotPullable { images, .. }) => assert_eq!(
+                images,
+                [(
+                    "ocr".to_string(),
+                    "111122223333.dkr.ecr.eu-west-1.amazonaws.com".to_string()
+                )]
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]

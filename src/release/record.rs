@@ -12,7 +12,7 @@ use crate::notify::Verdict;
 /// One deploy, promotion or rollback of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    /// `20261126T092300Z-<trace>`: sorts by time, unique per run.
+    /// `20261126T092300.123Z-<trace>`: sorts by time (to the millisecond), unique per run.
     pub id: String,
     pub action: Operation,
     pub environment: String,
@@ -92,13 +92,32 @@ pub fn stamps(at: SystemTime) -> (String, String) {
 /// A new record id for a run.
 pub fn new_id(at: SystemTime, trace_id: &str) -> String {
     let (compact, _) = stamps(at);
-    format!("{compact}-{}", &trace_id[..trace_id.len().min(8)])
+    // Milliseconds too: two runs in one second (a promotion, then its rollback) must still
+    // list in the order they ran, not in their trace ids' order.
+    let millis = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    format!(
+        "{}.{millis:03}Z-{}",
+        compact.trim_end_matches('Z'),
+        trace_id.get(..8).unwrap_or(trace_id)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn ids_sort_by_time_within_a_second() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_795_684_980_020);
+        let first = new_id(at, "ffffffff-later-trace");
+        let second = new_id(at + Duration::from_millis(5), "00000000-earlier-trace");
+        assert_eq!(first, "20261126T092300.020Z-ffffffff");
+        assert!(first < second, "{first} < {second}");
+    }
 
     #[test]
     fn stamps_are_utc_calendar_times() {
