@@ -124,17 +124,27 @@ fn clip(text: &str, max: usize) -> String {
     out
 }
 
+/// Slack mrkdwn's escaping of a value: `&`, `<` and `>` become entities, so no commit
+/// message, CloudFormation reason or `--message` can mention `<!channel>` or forge a link.
+pub fn mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The Block Kit message of a notice, for an incoming webhook.
 pub fn slack_blocks(notice: &Notice, channel: &str) -> Value {
     let fields: Vec<Value> = notice
         .facts()
         .into_iter()
-        .map(|(label, value)| json!({"type": "mrkdwn", "text": format!("*{label}:*\n{value}")}))
+        .map(|(label, value)| {
+            json!({"type": "mrkdwn", "text": format!("*{label}:*\n{}", mrkdwn(&value))})
+        })
         .collect();
     let changes = notice
         .change_lines()
         .iter()
-        .map(|l| format!("• {l}"))
+        .map(|l| format!("• {}", mrkdwn(l)))
         .collect::<Vec<_>>()
         .join("\n");
     let mut blocks = vec![
@@ -143,16 +153,22 @@ pub fn slack_blocks(notice: &Notice, channel: &str) -> Value {
         json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&format!("*What changed:*\n{changes}"), 3000)}}),
     ];
     if let Some(failure) = &notice.failure {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&format!("*First failure:*\n{failure}"), 3000)}}));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": clip(&format!("*First failure:*\n{}", mrkdwn(failure)), 3000)}}));
     }
-    let mut context = format!("trace `{}`", notice.trace_id);
-    if let Some(link) = &notice.link {
+    let mut context = format!("trace `{}`", mrkdwn(&notice.trace_id));
+    // The run's link is built from GitHub's variables; one that could break out of the
+    // link syntax is left out rather than escaped into a broken link.
+    if let Some(link) = notice
+        .link
+        .as_ref()
+        .filter(|l| !l.contains(['<', '>', '|']))
+    {
         context.push_str(&format!(" · <{link}|pipeline run>"));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}));
     json!({
         "channel": channel,
-        "text": format!("{} {}", notice.outcome.icon(), notice.headline()),
+        "text": format!("{} {}", notice.outcome.icon(), mrkdwn(&notice.headline())),
         "blocks": blocks,
     })
 }
@@ -219,6 +235,20 @@ pub fn plain_text(notice: &Notice) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn slack_text_is_escaped_so_no_value_can_mention_or_link() {
+        let mut n = notice(Verdict::Failed);
+        n.failure = Some("boom <!channel> & <https://evil.example|click>".into());
+        n.changes = vec!["stack <@U123>: update".into()];
+        let text = slack_blocks(&n, "#deploys").to_string();
+        assert!(
+            !text.contains("<!channel>") && !text.contains("<@U123>"),
+            "{text}"
+        );
+        assert!(text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;"));
+        assert!(text.contains("&lt;@U123&gt;"));
+    }
+
     use super::*;
 
     fn notice(outcome: Verdict) -> Notice {
