@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Session;
 use super::guarded::{self, Deployed, Guard};
-use crate::config::{Config, RuntimeKind, Tier};
+use crate::config::{Config, RuntimeKind};
 use crate::deployment::{DeployReport, Operation};
 use crate::error::{Error, NoRollbackTarget, Refusal, Unconfirmed};
 use crate::notify::Provenance;
@@ -30,6 +30,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let records = Store::new(&aws, config).records(None).await?;
     let (current, target) = choose(env, &records, request.to.as_deref())?;
     let targets = restores(config, current, target);
+    if targets.is_empty() {
+        // Nothing this environment runs would change: no lock, no record, no notice.
+        return Ok(nothing_to_do(env));
+    }
     session.console.note(&format!(
         "Roll `{env}` back from {} to {} ({}): {}",
         current.id,
@@ -37,10 +41,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         target.tag.as_deref().unwrap_or("untagged"),
         targets.keys().cloned().collect::<Vec<_>>().join(", ")
     ));
-    if !request.yes
-        && config.environment.tier == Tier::Production
-        && !session.console.confirm("Go on?")
-    {
+    // Like every command that changes AWS: asked on a terminal, refused without --yes
+    // elsewhere (CI, a pipe), in every environment.
+    if !request.yes && !session.console.confirm("Go on?") {
         return Err(Refusal::NotConfirmed(Unconfirmed::Rollback).into());
     }
     let guard = Guard {
@@ -81,6 +84,19 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         Ok(report)
     })
     .await
+}
+
+/// A rollback that would change nothing: an empty report, and no record was written.
+fn nothing_to_do(env: &str) -> Deployed {
+    let run = StacksRun {
+        stacks: Vec::new(),
+        duration_ms: 0,
+    };
+    Deployed {
+        report: DeployReport::new(Operation::Rollback, env, run),
+        version: None,
+        warning_exit: false,
+    }
 }
 
 /// (current, target): the newest successful release, and the one to go back to: `to` (a

@@ -395,3 +395,38 @@ async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
         "{stderr}"
     );
 }
+
+/// A rollback, like every command that changes AWS, is refused without `--yes` when no one
+/// can be asked (CI, a pipe), and writes nothing; with it, it rolls back.
+#[tokio::test]
+async fn a_rollback_without_yes_is_refused_when_no_one_can_be_asked() {
+    let account = Account::new();
+    let project = Project::copy();
+    for label in ["first", "second"] {
+        let zip = package(&project, "validator", label);
+        let (code, _, stderr) = run_json(
+            &project,
+            &account,
+            &[
+                "deploy",
+                "--env",
+                "local",
+                "--package",
+                &format!("validator={zip}"),
+            ],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    account.reset_requests().await;
+    let (code, _, stderr) = run_json(&project, &account, &["rollback", "--env", "local"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not confirmed: nothing was rolled back"),
+        "{stderr}"
+    );
+    assert_eq!(account.requests().await["writes"], 0);
+    let (code, report, stderr) =
+        run_json(&project, &account, &["rollback", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["operation"], "rollback");
+}
