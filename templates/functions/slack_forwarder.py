@@ -120,11 +120,12 @@ def anomaly_text(details):
     if not total:
         return "*Input anomalies:* no failing validations logged in the alarm's window."
     lines = [f"*Input anomalies:* {total} failed validations in the alarm's window, by rule and tenant:"]
-    lines += [f"• `{rule}` tenant `{tenant}`: {n}" for rule, tenant, n in top]
+    # Log content is tenant data: escaped, so it can neither mention nor link.
+    lines += [f"• `{escape(rule)}` tenant `{escape(tenant)}`: {n}" for rule, tenant, n in top]
     for record in examples:
-        detail = record.get("detail") or record.get("message") or ""
-        invoice = record.get("invoice_id", "?")
-        lines.append(f"  e.g. invoice `{invoice}` ({record.get('rule', '?')}): {str(detail)[:200]}")
+        detail = escape(str(record.get("detail") or record.get("message") or "")[:200])
+        invoice = escape(record.get("invoice_id", "?"))
+        lines.append(f"  e.g. invoice `{invoice}` ({escape(record.get('rule', '?'))}): {detail}")
     return "\n".join(lines)
 
 
@@ -138,19 +139,21 @@ def message(alarm, details=None):
     headline = f"{name} is {state}" + (f" (was {old})" if old else "")
     if state == "OK":
         headline = f"{name} recovered: OK" + (f" (was {old})" if old else "")
+    # Every value is escaped for mrkdwn: alarm text is data, never a mention, a link or a
+    # quote (a threshold line starting with `>` would otherwise render as a blockquote).
     fields = [
-        {"type": "mrkdwn", "text": f"*State:*\n{state}"},
-        {"type": "mrkdwn", "text": f"*Threshold:*\n{threshold_line(trigger)}"},
-        {"type": "mrkdwn", "text": f"*Metric:*\n{describe_metric(trigger)}"},
-        {"type": "mrkdwn", "text": f"*Since:*\n{alarm.get('StateChangeTime', '?')}"},
+        {"type": "mrkdwn", "text": f"*State:*\n{escape(state)}"},
+        {"type": "mrkdwn", "text": f"*Threshold:*\n{escape(threshold_line(trigger))}"},
+        {"type": "mrkdwn", "text": f"*Metric:*\n{escape(describe_metric(trigger))}"},
+        {"type": "mrkdwn", "text": f"*Since:*\n{escape(alarm.get('StateChangeTime', '?'))}"},
     ]
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{headline}"[:150]}},
         {"type": "section", "fields": fields},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason:* {alarm.get('NewStateReason', '')}"[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason:* {escape(alarm.get('NewStateReason', ''))}"[:3000]}},
     ]
     if alarm.get("AlarmDescription"):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": alarm["AlarmDescription"][:3000]}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(alarm["AlarmDescription"])[:3000]}})
     if details is not None:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details[:3000]}})
     blocks.append(

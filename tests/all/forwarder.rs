@@ -103,15 +103,16 @@ fn alarm_notifications_become_readable_slack_messages() {
         "facturascan-production-parser-error-rate is ALARM (was OK)"
     );
     assert_eq!(field(&rate, "State"), "ALARM");
-    assert_eq!(field(&rate, "Threshold"), "> 1.0 for 1 of 1 periods");
+    // Escaped for mrkdwn: Slack shows `> 1.0 ...`, not a blockquote.
+    assert_eq!(field(&rate, "Threshold"), "&gt; 1.0 for 1 of 1 periods");
     assert_eq!(
         field(&rate, "Metric"),
         "Error rate (%) = 100 * errors / MAX([errors, invocations])"
     );
     let text = rate.to_string();
     assert!(
-        text.contains("3.4782608695652173"),
-        "the reason, with the datapoint"
+        text.contains("3.4782608695652173") && text.contains("OK -&gt; ALARM transition"),
+        "the reason, with the datapoint, escaped: {text}"
     );
     assert!(
         text.contains("Lambda parser error rate is above 1.0%"),
@@ -131,7 +132,10 @@ fn alarm_notifications_become_readable_slack_messages() {
         field(&latency, "Metric"),
         "p95 of FacturaScan360/production OcrResponseTime (Service=ocr) over 60 s"
     );
-    assert_eq!(field(&latency, "Threshold"), "> 5000.0 for 3 of 5 periods");
+    assert_eq!(
+        field(&latency, "Threshold"),
+        "&gt; 5000.0 for 3 of 5 periods"
+    );
 
     let recovered = forward(&account, &index, "rds-connections-ok.json", false);
     assert_eq!(
