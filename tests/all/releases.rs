@@ -407,10 +407,12 @@ async fn a_rollback_without_yes_is_refused_when_no_one_can_be_asked() {
         let (code, _, stderr) = run_json(
             &project,
             &account,
+            // --skip-wait: the canary's five-minute step is not what this test is about.
             &[
                 "deploy",
                 "--env",
                 "local",
+                "--skip-wait",
                 "--package",
                 &format!("validator={zip}"),
             ],
