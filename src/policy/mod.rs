@@ -451,24 +451,6 @@ const READ_PREFIXES: &[&str] = &[
     "Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup",
 ];
 
-/// Actions IAM can grant only on `Resource: "*"` (no resource-level permissions): a wildcard
-/// resource is the only way to allow them, so it is not a finding.
-const STAR_ONLY_ACTIONS: &[&str] = &[
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "ecr:GetAuthorizationToken",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-];
-
 fn wildcard_problem(statement: &Value) -> Option<String> {
     if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
         return None;
@@ -483,7 +465,7 @@ fn wildcard_problem(statement: &Value) -> Option<String> {
             .iter()
             .filter(|a| {
                 let verb = a.split_once(':').map(|(_, v)| v).unwrap_or(a);
-                !READ_PREFIXES.iter().any(|p| verb.starts_with(p)) && !STAR_ONLY_ACTIONS.contains(a)
+                !READ_PREFIXES.iter().any(|p| verb.starts_with(p)) && !permissions::star_only(a)
             })
             .copied()
             .collect();

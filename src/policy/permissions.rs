@@ -35,6 +35,14 @@ const ECR_PULL: &[&str] = &[
     "ecr:GetDownloadUrlForLayer",
 ];
 
+/// Actions IAM grants only on `Resource: "*"` (no resource-level permissions): a wildcard
+/// resource is the only way to allow them, so IAM_WILDCARD does not count it.
+pub(super) fn star_only(action: &str) -> bool {
+    XRAY_STATES.contains(&action)
+        || LOG_DELIVERY.contains(&action)
+        || action == "ecr:GetAuthorizationToken"
+}
+
 pub(super) fn check(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     let roles = Roles { rendered };
     for stack in &rendered.stacks {

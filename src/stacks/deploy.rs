@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::live::{self, Condition, HASH_TAG, LiveStack};
 use super::scheduler::{self, Completion};
-use super::template::{self, Source, TemplateBucket, request_token};
+use super::template::{self, TemplateBucket, request_token};
 use crate::aws::AwsContext;
 use crate::aws::AwsError;
 use crate::graph::StackGraph;
@@ -648,7 +648,7 @@ async fn update(
         .flatten();
     let during = (options.protect_data && options.allow_data_replacement)
         .then(|| ALLOW_ALL_POLICY.to_string());
-    let (body, url) = template_of(aws, options, stack).await?;
+    let (body, url) = template::body_or_url(aws, &options.templates, stack).await?;
     let result = aws
         .cloudformation
         .update_stack()
@@ -685,7 +685,7 @@ async fn create(
     params: &BTreeMap<String, String>,
     options: &DeployOptions,
 ) -> Result<bool, AwsError> {
-    let (body, url) = template_of(aws, options, stack).await?;
+    let (body, url) = template::body_or_url(aws, &options.templates, stack).await?;
     aws.cloudformation
         .create_stack()
         .stack_name(&stack.stack_name)
@@ -707,20 +707,6 @@ async fn create(
         .await
         .map(|_| true)
         .map_err(|e| AwsError::new("CreateStack", e))
-}
-
-/// (TemplateBody, TemplateURL): exactly one is set.
-async fn template_of(
-    aws: &AwsContext,
-    options: &DeployOptions,
-    stack: &RenderedStack,
-) -> Result<(Option<String>, Option<String>), AwsError> {
-    Ok(
-        match template::source(aws, &options.templates, stack).await? {
-            Source::Body => (Some(stack.body.clone()), None),
-            Source::Url(url) => (None, Some(url)),
-        },
-    )
 }
 
 /// A create or update that ended in failure: its status and the failed resources.

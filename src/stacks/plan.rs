@@ -1,7 +1,7 @@
 //! `plan`: what deploying now would do to each stack, from change sets that are created,
 //! read and deleted again (nothing is applied).
 
-use super::template::{self, Source, TemplateBucket};
+use super::template::{self, TemplateBucket};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -209,10 +209,7 @@ async fn change_set(
     templates: &TemplateBucket,
 ) -> Result<Vec<ResourceChange>, AwsError> {
     let cfn = &aws.cloudformation;
-    let (body, url) = match template::source(aws, templates, stack).await? {
-        Source::Body => (Some(stack.body.clone()), None),
-        Source::Url(url) => (None, Some(url)),
-    };
+    let (body, url) = template::body_or_url(aws, templates, stack).await?;
     let name = format!(
         "facturactl-plan-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

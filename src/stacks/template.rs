@@ -76,6 +76,18 @@ pub async fn source(
     )))
 }
 
+/// (TemplateBody, TemplateURL) for a request: exactly one is set.
+pub async fn body_or_url(
+    aws: &AwsContext,
+    bucket: &TemplateBucket,
+    stack: &RenderedStack,
+) -> Result<(Option<String>, Option<String>), AwsError> {
+    Ok(match source(aws, bucket, stack).await? {
+        Source::Body => (Some(stack.body.clone()), None),
+        Source::Url(url) => (None, Some(url)),
+    })
+}
+
 /// A ClientRequestToken for one operation on one stack in one run. The SDK sends the same
 /// input on every retry, so a retry after a lost answer is recognised by CloudFormation as
 /// the same request: no `AlreadyExistsException`, no second operation. AWS allows 1 to 128
