@@ -35,8 +35,10 @@ Commands:
   local_aws.py stop                                     stops the background one
   local_aws.py status
 
-Beyond moto: UpdateService completes its ECS deployment at once (see
-complete_ecs_deployments), since moto's deployments never move.
+Beyond moto: CreateService and UpdateService complete their ECS deployment at once (see
+complete_ecs_deployments and complete_ecs_services), since moto's deployments never move.
+A stack's AWS::ECS::TaskDefinition is registered with every property and replaced on any
+change, as AWS does (complete_stack_task_definitions); moto drops most properties.
 
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
@@ -662,6 +664,90 @@ def complete_ecs_deployments() -> None:
     EC2ContainerServiceBackend.update_service = update_service
 
 
+def complete_ecs_services() -> None:
+    """moto's CreateService leaves the first deployment IN_PROGRESS with no task running
+    (unless MOTO_ECS_SERVICE_RUNNING is set for the whole process). Real ECS starts the
+    tasks and marks the deployment COMPLETED once they are healthy; as for UpdateService,
+    the harness plays that happy path at once."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.create_service
+
+    def create_service(self, *args, **kwargs):
+        service = original(self, *args, **kwargs)
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        for deployment in service.deployments:
+            deployment.update(
+                rolloutState="COMPLETED",
+                rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+                runningCount=service.desired_count,
+                pendingCount=0,
+                updatedAt=utcnow(),
+            )
+        service.events.insert(0, {
+            "id": str(uuid.uuid4()),
+            "createdAt": utcnow(),
+            "message": f"(service {service.name}) has reached a steady state.",
+        })
+        return service
+
+    EC2ContainerServiceBackend.create_service = create_service
+
+
+def complete_stack_task_definitions() -> None:
+    """moto's CloudFormation registers an AWS::ECS::TaskDefinition with its family,
+    containers, volumes and memory only: Cpu, NetworkMode, RequiresCompatibilities,
+    RuntimePlatform and both role ARNs are dropped, and an update compares camelCase
+    containers with PascalCase ones and registers the new revision with PascalCase keys.
+    AWS registers every property, and any change to one is a replacement: a new revision
+    (the old one is deregistered). The harness does as AWS does, so that facturactl's
+    revisions, made from the stack's base, carry what the template says."""
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+    from moto.ecs.models import TaskDefinition, ecs_backends
+
+    def register(properties: dict, account_id: str, region_name: str):
+        camel = lambda value: remap_nested_keys(value, pascal_to_camelcase)  # noqa: E731
+        backend = ecs_backends[account_id][region_name]
+        return backend.register_task_definition(
+            family=properties.get("Family", f"task-definition-{random.randint(0, 10**6)}"),
+            container_definitions=camel(properties.get("ContainerDefinitions", [])),
+            volumes=camel(properties.get("Volumes", [])),
+            network_mode=properties.get("NetworkMode"),
+            requires_compatibilities=properties.get("RequiresCompatibilities"),
+            cpu=properties.get("Cpu"),
+            memory=properties.get("Memory"),
+            task_role_arn=properties.get("TaskRoleArn"),
+            execution_role_arn=properties.get("ExecutionRoleArn"),
+            runtime_platform=camel(properties.get("RuntimePlatform")),
+        )
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return register(cloudformation_json["Properties"], account_id, region_name)
+
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+               region_name):
+        properties = cloudformation_json["Properties"]
+        if getattr(original_resource, "_harness_properties", None) == properties:
+            return original_resource
+        backend = ecs_backends[account_id][region_name]
+        backend.deregister_task_definition(original_resource.arn)
+        created = register(properties, account_id, region_name)
+        created._harness_properties = properties
+        return created
+
+    original_create = create
+
+    def create_remembering(cls, resource_name, cloudformation_json, *args, **kwargs):
+        created = original_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        created._harness_properties = cloudformation_json["Properties"]
+        return created
+
+    TaskDefinition.create_from_cloudformation_json = classmethod(create_remembering)
+    TaskDefinition.update_from_cloudformation_json = classmethod(update)
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A client that goes away mid-request (a test killing a deploy) is not an error here."""
 
@@ -683,6 +769,8 @@ def serve(port: int, exit_on_eof: bool) -> int:
     from moto.server import ThreadedMotoServer
 
     complete_ecs_deployments()
+    complete_ecs_services()
+    complete_stack_task_definitions()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

@@ -144,7 +144,7 @@ impl DeployReport {
         }
         for s in &self.services {
             let what = match (&s.result, &s.rollout) {
-                (ServiceResult::Unchanged, _) => continue,
+                (ServiceResult::Unchanged | ServiceResult::AwaitingImage, _) => continue,
                 (ServiceResult::Failed, _) => "FAILED".to_string(),
                 (_, Some(o)) => format!("{} -> {}", o.old, o.new.as_deref().unwrap_or("?")),
                 (_, None) => "rolled out".to_string(),

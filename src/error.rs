@@ -176,6 +176,11 @@ pub enum Refusal {
         registry: String,
         images: Vec<(String, String)>,
     },
+    /// Preflight found what would make the run fail on AWS. (check, subject, detail)
+    Preflight {
+        environment: String,
+        blocking: Vec<(String, String, String)>,
+    },
     /// The credentials belong to another account than the environment's.
     AccountMismatch {
         environment: String,
@@ -280,6 +285,19 @@ impl Refusal {
             }
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
+            Self::Preflight {
+                environment,
+                blocking,
+            } => {
+                let lines: Vec<String> = blocking
+                    .iter()
+                    .map(|(check, subject, detail)| format!("{check} {subject}: {detail}"))
+                    .collect();
+                format!(
+                    "preflight of `{environment}` found what AWS would refuse; nothing was changed:\n  {}",
+                    lines.join("\n  ")
+                )
+            }
             Self::ImagesNotPullable {
                 environment,
                 registry,
@@ -319,6 +337,9 @@ impl Refusal {
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
+            Self::Preflight { environment, .. } => format!(
+                "fix each finding (`facturactl preflight --env {environment}` shows every check), then run again"
+            ),
             Self::ImagesNotPullable { .. } => "replicate the source registry's repositories to the target's (ECR replication keeps the digest), or copy the images by digest, then promote".into(),
             Self::AccountMismatch { environment, .. } => format!(
                 "use credentials for `{environment}`'s account (AWS_PROFILE, or the environment's `profile`), or fix `account_id` in environments/{environment}.yaml"

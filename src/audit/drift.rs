@@ -302,7 +302,8 @@ pub async fn services(
     let mut lambdas = Vec::new();
     for (name, service) in config.services.iter().filter(|(_, s)| s.enabled) {
         match (service.runtime(), record.services.get(name)) {
-            (Some(Runtime::Ecs(e)), Some(entry)) => ecs.push((name.as_str(), e, entry)),
+            // Audited against the config even when no rollout was recorded.
+            (Some(Runtime::Ecs(e)), entry) => ecs.push((name.as_str(), e, entry)),
             (Some(Runtime::Lambda(l)), Some(entry)) => lambdas.push((name.as_str(), l, entry)),
             _ => report.notes.push(format!(
                 "service {name}: not in the deployment record ({})",
@@ -326,10 +327,11 @@ pub async fn services(
                 .iter()
                 .find(|s| s.service_name() == Some(*name))
                 .cloned();
-            ecs_service(aws, name, settings, entry, live)
+            ecs_service(aws, name, settings, *entry, live)
         });
-        for findings in futures_util::future::try_join_all(checks).await? {
+        for (findings, note) in futures_util::future::try_join_all(checks).await? {
             report.findings.extend(findings);
+            report.notes.extend(note);
         }
     }
     let checks = lambdas.iter().map(|(name, settings, entry)| {
@@ -341,27 +343,36 @@ pub async fn services(
     Ok(())
 }
 
+/// One ECS service against the config (count, cpu, memory, environment, rollout
+/// settings) and the record (revision, image); a note when it was never created.
 async fn ecs_service(
     aws: &AwsContext,
     name: &str,
     settings: &crate::config::EcsService,
-    entry: &crate::release::record::ServiceRecord,
+    entry: Option<&crate::release::record::ServiceRecord>,
     live: Option<aws_sdk_ecs::types::Service>,
-) -> Result<Vec<Finding>, AwsError> {
+) -> Result<(Vec<Finding>, Option<String>), AwsError> {
     let resource = format!("service {name}");
     let Some(live) = live.filter(|s| s.status() != Some("INACTIVE")) else {
-        return Ok(vec![Finding::new(
-            Severity::High,
-            "ecs.missing",
-            resource,
-            "running",
-            "missing",
-            "deploy its stack",
-        )]);
+        if entry.is_none() {
+            let note = format!("service {name}: not created yet (no image deployed)");
+            return Ok((Vec::new(), Some(note)));
+        }
+        return Ok((
+            vec![Finding::new(
+                Severity::High,
+                "ecs.missing",
+                resource,
+                "running",
+                "missing",
+                &format!("deploy its image again: `facturactl deploy --image {name}=<image>`"),
+            )],
+            None,
+        ));
     };
     let mut findings = Vec::new();
     let td = live.task_definition().unwrap_or_default();
-    if let Some(recorded) = &entry.task_definition
+    if let Some(recorded) = entry.and_then(|e| e.task_definition.as_ref())
         && recorded != td
     {
         findings.push(Finding::new(
@@ -373,31 +384,16 @@ async fn ecs_service(
             "deploy again (or `facturactl rollback`) to return to the recorded revision",
         ));
     }
-    let image = aws
+    let running = aws
         .ecs
         .describe_task_definition()
         .task_definition(td)
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?
-        .task_definition
-        .and_then(|t| {
-            t.container_definitions()
-                .iter()
-                .find(|c| c.name() == Some(name))
-                .and_then(|c| c.image().map(str::to_string))
-        });
-    if let (Some(recorded), Some(image)) = (&entry.image, &image)
-        && recorded != image
-    {
-        findings.push(Finding::new(
-            Severity::High,
-            "ecs.image",
-            resource.clone(),
-            recorded.clone(),
-            image.clone(),
-            "deploy the recorded image again, or deploy the new one through the pipeline so it is recorded",
-        ));
+        .task_definition;
+    if let Some(running) = &running {
+        findings.extend(task_settings(&resource, name, settings, entry, running));
     }
     if live.desired_count() != settings.desired_count as i32 {
         findings.push(Finding::new(
@@ -412,7 +408,74 @@ async fn ecs_service(
     if let Some(dc) = live.deployment_configuration() {
         findings.extend(deployment_settings(&resource, settings, dc));
     }
-    Ok(findings)
+    Ok((findings, None))
+}
+
+/// The running revision's image against the record, and its cpu, memory and environment
+/// against the config.
+fn task_settings(
+    resource: &str,
+    name: &str,
+    settings: &crate::config::EcsService,
+    entry: Option<&crate::release::record::ServiceRecord>,
+    running: &aws_sdk_ecs::types::TaskDefinition,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let container = running
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(name));
+    let image = container.and_then(|c| c.image());
+    if let (Some(recorded), Some(image)) = (entry.and_then(|e| e.image.as_deref()), image)
+        && recorded != image
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "ecs.image",
+            resource.to_string(),
+            recorded,
+            image,
+            "deploy the recorded image again, or deploy the new one through the pipeline so it is recorded",
+        ));
+    }
+    let sizes = [
+        ("ecs.cpu", settings.cpu.to_string(), running.cpu()),
+        ("ecs.memory", settings.memory.to_string(), running.memory()),
+    ];
+    for (rule, expected, actual) in sizes {
+        if let Some(actual) = actual
+            && actual != expected
+        {
+            findings.push(Finding::new(
+                Severity::Medium,
+                rule,
+                resource.to_string(),
+                &expected,
+                actual,
+                "deploy to apply the config (the image that runs is kept)",
+            ));
+        }
+    }
+    let live_env: BTreeMap<&str, &str> = container
+        .map(|c| c.environment())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|kv| Some((kv.name()?, kv.value().unwrap_or_default())))
+        .collect();
+    for (key, expected) in &settings.environment {
+        let actual = live_env.get(key.as_str()).copied();
+        if actual != Some(expected.as_str()) {
+            findings.push(Finding::new(
+                Severity::Medium,
+                "ecs.environment",
+                resource.to_string(),
+                &format!("{key}={expected}"),
+                &actual.map_or_else(|| format!("{key} unset"), |a| format!("{key}={a}")),
+                "deploy to apply the config (the image that runs is kept)",
+            ));
+        }
+    }
+    findings
 }
 
 /// The rollout settings of an ECS service against the declared ones.

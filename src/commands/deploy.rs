@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 
 use super::guarded::{self, Deployed, Guard};
 use super::{Session, steps};
-use crate::aws::{AwsContext, AwsError};
+use crate::aws::AwsContext;
 use crate::config::{LoadedConfig, Tier};
 use crate::deployment::{DeployReport, Operation};
 use crate::error::{Error, Refusal, Usage};
+use crate::release::record::Record;
 use crate::release::store::Store;
 use crate::render::RenderedEnv;
+use crate::services::Placement;
 use crate::services::artifact::{self, Artifact, ArtifactRef};
-use crate::stacks::deploy::DeployOptions;
+use crate::stacks::deploy::{Action, DeployOptions, StackResult, StacksRun};
 use crate::stacks::plan::Plan;
 
 pub struct Request {
@@ -59,6 +61,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), false, &templates).await?;
         return Ok(Outcome::Planned(plan));
     }
+    // Read-only, before the lock: what AWS would refuse mid-deploy is refused now.
+    super::preflight::gate(session, &aws, &loaded.config).await?;
     let production = loaded.config.environment.tier == Tier::Production;
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
@@ -115,15 +119,12 @@ pub(super) async fn apply(
     changes: &Changes<'_>,
 ) -> Result<DeployReport, Error> {
     let resolved = prepare_rollouts(aws, changes).await?;
-    // The current record (what the new one carries over) is read while the stacks deploy.
-    let (report, current) = tokio::join!(
-        session.with_progress(async |progress| {
-            stacks_alarms_services(session, aws, changes, &resolved, progress).await
-        }),
-        store.current()
-    );
-    let mut report = report?;
-    let current = current?;
+    let (report, current) = session
+        .with_progress(async |progress| {
+            stacks_alarms_services(session, aws, store, changes, &resolved, progress).await
+        })
+        .await?;
+    let mut report = report;
     report.operation = guard.operation;
     let partial = changes.options.only.is_some();
     if report.failed() || partial {
@@ -155,29 +156,33 @@ pub(super) async fn apply(
 
 /// The stacks; then, after a complete and successful deploy, the alarms (they notify the
 /// alerts stack's topics and watch what the other stacks created); then the services (none
-/// rolls out past a failed stack).
+/// rolls out past a failed stack). Also the current record (what the new one carries over).
 async fn stacks_alarms_services(
     session: &Session<'_>,
     aws: &AwsContext,
+    store: &Store<'_>,
     changes: &Changes<'_>,
     resolved: &BTreeMap<String, Artifact>,
     progress: &crate::progress::ProgressSink,
-) -> Result<DeployReport, AwsError> {
+) -> Result<(DeployReport, Option<Record>), Error> {
     let config = &changes.loaded.config;
     let partial = changes.options.only.is_some();
-    // The alarms are read while the stacks deploy (one round trip saved).
-    let (run, live_alarms) = tokio::join!(
+    // The alarms and the current record are read while the stacks deploy (round trips saved).
+    let (run, live_alarms, current) = tokio::join!(
         crate::stacks::deploy::deploy(aws, changes.rendered, &changes.options, progress),
-        crate::alarms::apply::live_alarms(aws, config)
+        crate::alarms::apply::live_alarms(aws, config),
+        store.current()
     );
-    let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run?);
+    let (run, current) = (run?, current?);
+    let placements = moved_bases(config, &run, resolved, current.as_ref());
+    let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run);
     if !report.failed() && !partial {
         let live = live_alarms?;
         let alarms = &changes.rendered.alarms;
         report.alarms =
             Some(crate::alarms::apply::sync_with(aws, config, alarms, &live, true).await?);
     }
-    if !report.failed() && !resolved.is_empty() {
+    if !report.failed() && !(resolved.is_empty() && placements.is_empty()) {
         let rollout = crate::services::RolloutOptions {
             skip_wait: changes.skip_wait,
             trace_id: session.trace_id.clone(),
@@ -188,12 +193,59 @@ async fn stacks_alarms_services(
             config,
             &changes.rendered.alarms,
             resolved,
+            &placements,
             &rollout,
             progress,
         )
         .await;
     }
-    Ok(report)
+    Ok((report, current))
+}
+
+/// The ECS services this deploy must look at, with where they run: those given an image;
+/// those whose stack's base task definition is not the one the record says their revision
+/// was made from (a changed cpu, memory, environment or role, or an earlier rollout that
+/// did not finish); and those never rolled out whose stack changed in this run (they may
+/// need their first revision, or are still awaiting an image). The others are left unread,
+/// so a deploy that changes nothing makes no ECS request.
+fn moved_bases(
+    config: &crate::config::Config,
+    run: &StacksRun,
+    resolved: &BTreeMap<String, Artifact>,
+    current: Option<&Record>,
+) -> BTreeMap<String, Placement> {
+    let deployed: BTreeMap<&str, bool> = run
+        .stacks
+        .iter()
+        .filter(|s| s.result == StackResult::Succeeded)
+        .map(|s| {
+            (
+                s.stack.as_str(),
+                !matches!(s.action, Action::None | Action::Unchanged),
+            )
+        })
+        .collect();
+    crate::services::placements(config, &run.outputs)
+        .into_iter()
+        .filter(|(name, placement)| {
+            let stack = config.services.get(name).map(|s| s.stack.as_str());
+            let Some(changed) = stack.and_then(|s| deployed.get(s)) else {
+                return resolved.contains_key(name);
+            };
+            let recorded = current.and_then(|r| r.services.get(name));
+            resolved.contains_key(name)
+                || match recorded.map(|s| s.base_task_definition.as_deref()) {
+                    Some(base) => base != Some(placement.base_task_definition.as_str()),
+                    None => *changed,
+                }
+        })
+        .map(|(name, mut placement)| {
+            placement.recorded_image = current
+                .and_then(|r| r.services.get(&name))
+                .and_then(|s| s.image.clone());
+            (name, placement)
+        })
+        .collect()
 }
 
 /// The artifacts named by `--image`, `--package` and `--artifacts`, checked against the

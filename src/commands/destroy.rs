@@ -1,4 +1,5 @@
-//! `destroy`: deletes an environment's stacks, dependents first. Never production.
+//! `destroy`: deletes an environment's ECS services, then its stacks, dependents first.
+//! Never production.
 
 use super::Session;
 use super::guarded::Deployed;
@@ -33,8 +34,11 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         .into());
     }
     let aws = session.aws(env).await?;
+    // The services first: facturactl owns them, and the stacks' cluster and load balancer
+    // cannot go while they run.
     let run = session
         .with_progress(async |progress| {
+            crate::services::remove_all(&aws, &loaded.config, progress).await?;
             crate::stacks::destroy::destroy(&aws, &rendered, request.max_concurrency, progress)
                 .await
         })

@@ -51,6 +51,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     refuse_unpullable(&target.config, &wanted)?;
     // The target's account is checked before anything else reaches it.
     let aws = session.aws(&target.config.environment).await?;
+    super::preflight::gate(session, &aws, &target.config).await?;
     session
         .console
         .note(&summary(from, to, &record, &commit, &wanted));
@@ -233,6 +234,7 @@ mod tests {
             image: Some(image.into()),
             digest: digest.map(Into::into),
             task_definition: None,
+            base_task_definition: None,
             version: None,
             code_sha256: None,
             package: None,
@@ -245,6 +247,7 @@ mod tests {
             image: None,
             digest: None,
             task_definition: None,
+            base_task_definition: None,
             version: Some("3".into()),
             code_sha256: Some(sha.into()),
             package: package.map(Into::into),

@@ -65,16 +65,25 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     };
     guarded::run(session, &aws, &guard, async |store| {
         let started = std::time::Instant::now();
+        let placements = placements(&aws, config, &targets).await?;
         let services = session
             .with_progress(async |progress| {
                 let alarms = &rendered.alarms;
-                crate::services::restore_all(&aws, config, alarms, &targets, &options, progress)
-                    .await
+                crate::services::restore_all(
+                    &aws,
+                    config,
+                    alarms,
+                    &targets,
+                    &placements,
+                    &options,
+                    progress,
+                )
+                .await
             })
             .await;
         let run = StacksRun {
-            stacks: Vec::new(),
             duration_ms: started.elapsed().as_millis() as u64,
+            ..StacksRun::default()
         };
         let mut report = DeployReport::new(Operation::Rollback, env, run);
         report.services = services;
@@ -86,12 +95,31 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     .await
 }
 
+/// Where the ECS services to restore run (their stacks' outputs); no read when only Lambda
+/// functions go back. A recorded image is restored on the stack's current base.
+async fn placements(
+    aws: &crate::aws::AwsContext,
+    config: &Config,
+    targets: &BTreeMap<String, Restore<'_>>,
+) -> Result<BTreeMap<String, crate::services::Placement>, Error> {
+    if !targets.values().any(|t| matches!(t, Restore::Image(_))) {
+        return Ok(BTreeMap::new());
+    }
+    let live = crate::stacks::live::all(&aws.cloudformation).await?;
+    let outputs = config
+        .stacks
+        .keys()
+        .filter_map(|stack| {
+            let live = live.get(&config.stack_name(stack))?;
+            Some((stack.clone(), live.outputs.clone()))
+        })
+        .collect();
+    Ok(crate::services::placements(config, &outputs))
+}
+
 /// A rollback that would change nothing: an empty report, and no record was written.
 fn nothing_to_do(env: &str) -> Deployed {
-    let run = StacksRun {
-        stacks: Vec::new(),
-        duration_ms: 0,
-    };
+    let run = StacksRun::default();
     Deployed {
         report: DeployReport::new(Operation::Rollback, env, run),
         version: None,
@@ -203,6 +231,7 @@ mod tests {
             image: Some(format!("registry/ocr@sha256:{tag}")),
             digest: Some(format!("sha256:{tag}")),
             task_definition: None,
+            base_task_definition: None,
             version: None,
             code_sha256: None,
             package: None,

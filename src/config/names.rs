@@ -21,6 +21,12 @@ impl Config {
         self.prefix()
     }
 
+    /// The task definition family of an ECS service's revisions (facturactl's; the stack's
+    /// base task definition is `<family>-base`).
+    pub fn task_family(&self, service: &str) -> String {
+        format!("{}-{service}", self.prefix())
+    }
+
     /// The Lambda function (or ECS service) name of a config service.
     pub fn service_resource_name(&self, service: &str) -> String {
         format!("{}-{service}", self.prefix())

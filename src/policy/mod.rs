@@ -98,6 +98,14 @@ pub const RULES: &[Rule] = &[
         why: "CloudFormation creates an API Gateway deployment only when its logical id changes: an id without the API definition's hash leaves later edits of methods and integrations off the stage",
     },
     Rule {
+        id: "ONE_OWNER",
+        why: "facturactl owns the ECS services, their running revisions, the Lambda versions and the `live` alias: a template that declared one would move it back to the template's bootstrap image or code on any stack update that touched it",
+    },
+    Rule {
+        id: "PLAIN_HTTP_LISTENER",
+        why: "outside the local environment, a load balancer listener that serves plain HTTP (anything but a redirect to HTTPS) sends invoices and tokens in clear",
+    },
+    Rule {
         id: "ALARM_COVERAGE",
         why: "every running service has the alarms an on-call engineer needs to hear it fail",
     },
@@ -247,6 +255,20 @@ fn check_resource(
                 "set DeletionPolicy: Retain in production",
             );
         }
+        "AWS::ECS::Service" | "AWS::Lambda::Alias" | "AWS::Lambda::Version" => add(
+            "ONE_OWNER",
+            format!("{kind} {id} is declared by the template, but facturactl owns it"),
+            "remove it from the template: facturactl creates the ECS service on its first image and the `live` alias on the first rollout (README, \"Who owns what\")",
+        ),
+        "AWS::ElasticLoadBalancingV2::Listener"
+            if config.environment.tier != Tier::Local && serves_plain_http(props) =>
+        {
+            add(
+                "PLAIN_HTTP_LISTENER",
+                format!("listener {id} serves plain HTTP"),
+                "listen on HTTPS with the environment's certificate (stacks.api.parameters.CertificateArn), and make the port 80 listener a redirect to HTTPS",
+            );
+        }
         "AWS::SQS::Queue"
             if props.get("KmsMasterKeyId").is_none()
                 && !is_true(props.get("SqsManagedSseEnabled")) =>
@@ -291,6 +313,33 @@ fn check_resource(
             );
         }
     }
+}
+
+/// A listener whose protocol may be HTTP (literally, or as one branch of an `Fn::If`) and
+/// whose default actions are not all redirects to HTTPS.
+fn serves_plain_http(props: &Value) -> bool {
+    fn may_be_http(value: Option<&Value>) -> bool {
+        match value {
+            Some(Value::String(p)) => p == "HTTP",
+            Some(Value::Mapping(_)) => value
+                .and_then(|v| v.get("Fn::If"))
+                .and_then(Value::as_sequence)
+                .is_some_and(|branches| branches.iter().skip(1).any(|b| may_be_http(Some(b)))),
+            _ => false,
+        }
+    }
+    let redirects = props
+        .get("DefaultActions")
+        .and_then(Value::as_sequence)
+        .is_some_and(|actions| {
+            !actions.is_empty()
+                && actions.iter().all(|a| {
+                    a.get("Type").and_then(Value::as_str) == Some("redirect")
+                        && get(a, &["RedirectConfig", "Protocol"]).and_then(Value::as_str)
+                            == Some("HTTPS")
+                })
+        });
+    may_be_http(props.get("Protocol")) && !redirects
 }
 
 /// Where a finding is: the stack and resource it concerns, and the list it goes to.

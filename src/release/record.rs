@@ -53,6 +53,10 @@ pub struct ServiceRecord {
     /// ECS: the task definition revision (ARN) the service runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
+    /// ECS: the stack's base task definition that revision was made from; a deploy
+    /// re-registers the service's revision when the stack's base moves on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_task_definition: Option<String>,
     /// Lambda: the version behind the `live` alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

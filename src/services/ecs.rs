@@ -1,16 +1,22 @@
-//! ECS Fargate rolling updates: a new task definition revision with only the image (and the
-//! configured environment, secrets, cpu and memory) changed, the service updated, and the
-//! rollout watched until its PRIMARY deployment is COMPLETED on the new revision.
+//! ECS Fargate services, which facturactl owns (the stack owns what is around them): each
+//! revision is the stack's base task definition with the image set; the service is created
+//! on its first image, updated to later revisions, and every rollout is watched until its
+//! PRIMARY deployment is COMPLETED on the new revision.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::{ContainerDefinition, Deployment, KeyValuePair, Secret, Service};
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerDefinition, Deployment, DeploymentCircuitBreaker,
+    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
+    Service, Tag, TaskDefinition,
+};
 
 use super::{AlarmWatch, Rollout, RolloutError, ServiceContext};
 use crate::aws::AwsError;
-use crate::config::{EcsService, SecretRef};
-use crate::progress::Progress;
+use crate::config::EcsService;
 
 /// What one look at the service says about the rollout of `new_task_definition`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,161 +73,378 @@ pub fn short(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// Rolls `image_uri` out to the service; `Unchanged` when it already runs it with the
-/// configured settings (nothing written).
+/// Where facturactl runs an ECS service it owns, from the outputs of the stack that owns
+/// everything around it (README, "Who owns what"): the base task definition (every setting
+/// of the task but its image), and the network and load balancer the service joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub base_task_definition: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub target_group: Option<String>,
+    /// The image the record says the service runs: what it is created on again when it
+    /// is missing (deleted by hand, or by the stack that owned it before facturactl did).
+    pub recorded_image: Option<String>,
+}
+
+impl Placement {
+    /// Read from the outputs the ecs-service-outputs partial declares, `None` when the
+    /// stack has not declared them (it was deployed by an older template).
+    pub fn from_outputs(service: &str, outputs: &BTreeMap<String, String>) -> Option<Self> {
+        let id = crate::render::logical_id(service);
+        let list = |key: &str| -> Option<Vec<String>> {
+            let value = outputs.get(&format!("{id}{key}"))?;
+            Some(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .collect(),
+            )
+        };
+        Some(Self {
+            base_task_definition: outputs.get(&format!("{id}BaseTaskDefinition"))?.clone(),
+            subnets: list("Subnets")?,
+            security_groups: list("SecurityGroups")?,
+            target_group: outputs.get(&format!("{id}TargetGroup")).cloned(),
+            recorded_image: None,
+        })
+    }
+}
+
+/// Makes the service run `image` (or, with none given, the image it runs now, else the one
+/// the record names) on a revision of the stack's base task definition, creating the
+/// service when it does not exist. `None`:
+/// the service does not exist and no image was given, so nothing was created.
+/// `Unchanged` when it already runs that revision's settings (nothing written).
 pub async fn roll_out(
     ctx: &ServiceContext<'_>,
     ecs: &EcsService,
-    image_uri: &str,
+    placement: &Placement,
+    image: Option<&str>,
     alarms: &AlarmWatch<'_>,
-) -> Result<Rollout, RolloutError> {
-    let aws = ctx.aws;
-    let service = describe(ctx).await?;
-    let current_arn = service
-        .task_definition()
-        .ok_or_else(|| RolloutError::new(format!("service {} has no task definition", ctx.name)))?
-        .to_string();
-    let current = aws
+) -> Result<Option<Rollout>, RolloutError> {
+    let (service, base) = tokio::join!(
+        find(ctx),
+        task_definition(ctx, &placement.base_task_definition)
+    );
+    let (service, base) = (service?, base?);
+    let current = match service.as_ref().and_then(Service::task_definition) {
+        Some(arn) => Some(task_definition(ctx, arn).await?),
+        None => None,
+    };
+    let old_image = current
+        .as_ref()
+        .and_then(|td| image_of(ctx.name, td.container_definitions()))
+        .unwrap_or_default();
+    let kept = (!old_image.is_empty()).then(|| old_image.clone());
+    let Some(image) = image
+        .map(str::to_string)
+        .or(kept)
+        .or_else(|| placement.recorded_image.clone())
+    else {
+        return Ok(None);
+    };
+    let containers = with_image(ctx.name, base.container_definitions(), &image)?;
+    let same_revision = current
+        .as_ref()
+        .is_some_and(|td| same_task(td, &base, &containers));
+    let base_arn = placement.base_task_definition.as_str();
+    if let (Some(service), true) = (&service, same_revision) {
+        let running = service.task_definition().unwrap_or_default().to_string();
+        if service.desired_count() == ecs.desired_count as i32 {
+            return Ok(Some(
+                Rollout::unchanged(old_image, image)
+                    .with_task_definition(&running)
+                    .with_base(base_arn),
+            ));
+        }
+    }
+    let new_arn = match (&current, same_revision) {
+        (Some(td), true) => td.task_definition_arn().unwrap_or_default().to_string(),
+        _ => register(ctx, &base, containers).await?,
+    };
+    let from = current
+        .as_ref()
+        .and_then(|td| td.task_definition_arn())
+        .map_or_else(|| "no service".to_string(), |arn| short(arn).to_string());
+    // Events from before this update are history: only newer ones are shown.
+    let mut seen: BTreeSet<String> = service
+        .iter()
+        .flat_map(|s| s.events())
+        .filter_map(|e| e.id().map(str::to_string))
+        .collect();
+    if service.is_some() {
+        update(ctx, ecs, &new_arn).await?;
+    } else {
+        create(ctx, ecs, placement, &new_arn).await?;
+    }
+    let rollout = Rollout::changed(old_image, image.clone(), image)
+        .with_task_definition(&new_arn)
+        .with_base(base_arn)
+        .with_detail(format!("{from} -> {}", short(&new_arn)));
+    wait(ctx, ecs, &new_arn, alarms, &mut seen)
+        .await
+        .map(|()| Some(rollout.clone()))
+        .map_err(|e| e.with_rollout(rollout))
+}
+
+/// Deletes the service (its tasks stopped), waits until ECS reports it INACTIVE (a cluster
+/// with a draining service cannot be deleted), and deregisters facturactl's revisions.
+/// `false`: there was no service to delete.
+pub async fn remove(ctx: &ServiceContext<'_>) -> Result<bool, RolloutError> {
+    let existed = find(ctx).await?.is_some();
+    if existed {
+        ctx.aws
+            .ecs
+            .delete_service()
+            .cluster(&ctx.cluster)
+            .service(ctx.name)
+            .force(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeleteService", e))?;
+        ctx.say("deleted; waiting for its tasks to stop");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let mut delay = ctx.poll.first;
+        while find(ctx).await?.is_some() {
+            if Instant::now() + delay > deadline {
+                return Err(RolloutError::new(format!(
+                    "service {} still draining after 600 s",
+                    ctx.name
+                )));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(ctx.poll.max);
+        }
+    }
+    deregister_revisions(ctx).await?;
+    Ok(existed)
+}
+
+async fn deregister_revisions(ctx: &ServiceContext<'_>) -> Result<(), RolloutError> {
+    let revisions: Vec<String> = ctx
+        .aws
+        .ecs
+        .list_task_definitions()
+        .family_prefix(family(ctx))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::new("ListTaskDefinitions", e))?
+        .into_iter()
+        // The prefix also matches the stack's `-base` family, which the stack deletes.
+        .filter(|arn| {
+            short(arn)
+                .rsplit_once(':')
+                .is_some_and(|(f, _)| f == family(ctx))
+        })
+        .collect();
+    for arn in revisions {
+        ctx.aws
+            .ecs
+            .deregister_task_definition()
+            .task_definition(&arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DeregisterTaskDefinition", e))?;
+    }
+    Ok(())
+}
+
+/// The revision's family: facturactl's own, apart from the stack's `-base` family.
+fn family(ctx: &ServiceContext<'_>) -> String {
+    ctx.config.task_family(ctx.name)
+}
+
+/// The settings of `current` are those of `base` with `containers`: nothing to register.
+fn same_task(
+    current: &TaskDefinition,
+    base: &TaskDefinition,
+    containers: &[ContainerDefinition],
+) -> bool {
+    normalized(current.container_definitions()) == normalized(containers)
+        && current.family() == base.family().map(|f| f.trim_end_matches("-base"))
+        && current.cpu() == base.cpu()
+        && current.memory() == base.memory()
+        && current.task_role_arn() == base.task_role_arn()
+        && current.execution_role_arn() == base.execution_role_arn()
+        && current.runtime_platform() == base.runtime_platform()
+        && current.network_mode() == base.network_mode()
+}
+
+async fn task_definition(
+    ctx: &ServiceContext<'_>,
+    arn: &str,
+) -> Result<TaskDefinition, RolloutError> {
+    ctx.aws
         .ecs
         .describe_task_definition()
-        .task_definition(&current_arn)
+        .task_definition(arn)
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?
         .task_definition
-        .ok_or_else(|| RolloutError::new(format!("task definition {current_arn} not found")))?;
-    let containers = desired_containers(ctx, current.container_definitions(), ecs, image_uri)?;
-    let cpu = ecs.cpu.to_string();
-    let memory = ecs.memory.to_string();
-    let old_image = image_of(ctx.name, current.container_definitions()).unwrap_or_default();
-    if containers == normalized(current.container_definitions())
-        && current.cpu() == Some(cpu.as_str())
-        && current.memory() == Some(memory.as_str())
-    {
-        return Ok(
-            Rollout::unchanged(old_image.clone(), old_image).with_task_definition(&current_arn)
-        );
-    }
-    let registered = aws
+        .ok_or_else(|| RolloutError::new(format!("task definition {arn} not found")))
+}
+
+/// Registers the base's settings with `containers` in facturactl's family.
+async fn register(
+    ctx: &ServiceContext<'_>,
+    base: &TaskDefinition,
+    containers: Vec<ContainerDefinition>,
+) -> Result<String, RolloutError> {
+    let registered = ctx
+        .aws
         .ecs
         .register_task_definition()
-        .family(current.family().unwrap_or(ctx.name))
-        .set_task_role_arn(current.task_role_arn().map(str::to_string))
-        .set_execution_role_arn(current.execution_role_arn().map(str::to_string))
-        .set_network_mode(current.network_mode().cloned())
-        .set_requires_compatibilities(Some(current.requires_compatibilities().to_vec()))
-        .set_runtime_platform(current.runtime_platform().cloned())
-        .set_volumes(Some(current.volumes().to_vec()))
-        .cpu(cpu)
-        .memory(memory)
+        .family(family(ctx))
+        .set_task_role_arn(base.task_role_arn().map(str::to_string))
+        .set_execution_role_arn(base.execution_role_arn().map(str::to_string))
+        .set_network_mode(base.network_mode().cloned())
+        .set_requires_compatibilities(Some(base.requires_compatibilities().to_vec()))
+        .set_runtime_platform(base.runtime_platform().cloned())
+        .set_volumes(Some(base.volumes().to_vec()))
+        .set_cpu(base.cpu().map(str::to_string))
+        .set_memory(base.memory().map(str::to_string))
         .set_container_definitions(Some(containers))
+        .tags(
+            Tag::builder()
+                .key("facturactl:service")
+                .value(ctx.name)
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| AwsError::new("RegisterTaskDefinition", e))?;
-    let new_arn = registered
+    let arn = registered
         .task_definition()
         .and_then(|t| t.task_definition_arn())
         .ok_or_else(|| RolloutError::new("RegisterTaskDefinition returned no ARN".into()))?
         .to_string();
-    ctx.progress.send(Progress::ServiceEvent {
-        service: ctx.name.to_string(),
-        message: format!("registered {}; updating the service", short(&new_arn)),
-    });
-    // Events from before this update are history: only newer ones are shown.
-    let mut seen: BTreeSet<String> = service
-        .events()
-        .iter()
-        .filter_map(|e| e.id().map(str::to_string))
-        .collect();
-    aws.ecs
+    ctx.say(&format!("registered {}", short(&arn)));
+    Ok(arn)
+}
+
+/// The first image of a service: the service is created on it, as the config describes.
+async fn create(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    placement: &Placement,
+    task_definition: &str,
+) -> Result<(), RolloutError> {
+    let network = AwsVpcConfiguration::builder()
+        .set_subnets(Some(placement.subnets.clone()))
+        .set_security_groups(Some(placement.security_groups.clone()))
+        .assign_public_ip(AssignPublicIp::Disabled)
+        .build()
+        .map_err(|e| RolloutError::new(e.to_string()))?;
+    let balancers = match (&placement.target_group, ecs.container_port) {
+        (Some(target_group), Some(port)) => Some(vec![
+            LoadBalancer::builder()
+                .target_group_arn(target_group)
+                .container_name(ctx.name)
+                .container_port(i32::from(port))
+                .build(),
+        ]),
+        _ => None,
+    };
+    ctx.aws
+        .ecs
+        .create_service()
+        .cluster(&ctx.cluster)
+        .service_name(ctx.name)
+        .task_definition(task_definition)
+        .desired_count(ecs.desired_count as i32)
+        .launch_type(LaunchType::Fargate)
+        .deployment_configuration(deployment_configuration(ecs))
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(network)
+                .build(),
+        )
+        .set_health_check_grace_period_seconds(
+            balancers
+                .as_ref()
+                .map(|_| ecs.health.grace_period_seconds as i32),
+        )
+        .set_load_balancers(balancers)
+        .enable_execute_command(false)
+        .propagate_tags(PropagateTags::Service)
+        .tags(
+            Tag::builder()
+                .key("facturactl:service")
+                .value(ctx.name)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new("CreateService", e))?;
+    ctx.say(&format!("created service {} in {}", ctx.name, ctx.cluster));
+    Ok(())
+}
+
+async fn update(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    task_definition: &str,
+) -> Result<(), RolloutError> {
+    ctx.aws
+        .ecs
         .update_service()
         .cluster(&ctx.cluster)
         .service(ctx.name)
-        .task_definition(&new_arn)
+        .task_definition(task_definition)
+        .desired_count(ecs.desired_count as i32)
+        .deployment_configuration(deployment_configuration(ecs))
         .send()
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;
-    let rollout = Rollout::changed(old_image, image_uri.to_string(), image_uri.to_string())
-        .with_task_definition(&new_arn)
-        .with_detail(format!("{} -> {}", short(&current_arn), short(&new_arn)));
-    wait(ctx, ecs, &new_arn, alarms, &mut seen)
-        .await
-        .map(|()| rollout.clone())
-        .map_err(|e| e.with_rollout(rollout))
+    Ok(())
 }
 
-/// The container definitions of the new revision: the current ones, with the service's
-/// container given the new image and the configured environment and secrets.
-fn desired_containers(
-    ctx: &ServiceContext<'_>,
-    current: &[ContainerDefinition],
-    ecs: &EcsService,
-    image_uri: &str,
+/// Rolling updates with the circuit breaker: a revision whose tasks never get healthy is
+/// rolled back by ECS, which [`judge`] reports as a failure.
+fn deployment_configuration(ecs: &EcsService) -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(ecs.rollout.min_healthy_percent as i32)
+        .maximum_percent(ecs.rollout.max_percent as i32)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .build()
+}
+
+/// The base's container definitions with the service's container given `image`.
+fn with_image(
+    name: &str,
+    base: &[ContainerDefinition],
+    image: &str,
 ) -> Result<Vec<ContainerDefinition>, RolloutError> {
-    let name = ctx.name;
-    if !current.iter().any(|c| c.name() == Some(name)) {
+    if !base.iter().any(|c| c.name() == Some(name)) {
         return Err(RolloutError::new(format!(
-            "the task definition has no container named `{name}`"
+            "the base task definition has no container named `{name}`"
         )));
     }
-    Ok(current
+    Ok(base
         .iter()
         .map(|c| {
-            if c.name() != Some(name) {
-                return c.clone();
-            }
-            let mut environment: Vec<KeyValuePair> = c
-                .environment()
-                .iter()
-                .filter(|kv| kv.name().is_none_or(|n| !ecs.environment.contains_key(n)))
-                .cloned()
-                .collect();
-            environment.extend(
-                ecs.environment
-                    .iter()
-                    .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()),
-            );
-            environment.sort_by(|a, b| a.name().cmp(&b.name()));
-            let mut secrets: Vec<Secret> = ecs
-                .secrets
-                .iter()
-                .filter_map(|(key, reference)| {
-                    Secret::builder()
-                        .name(key)
-                        .value_from(secret_arn(ctx, reference)?)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            secrets.sort_by(|a, b| a.name().cmp(b.name()));
             let mut c = c.clone();
-            c.image = Some(image_uri.to_string());
-            c.environment = Some(environment);
-            c.secrets = (!secrets.is_empty()).then_some(secrets);
+            if c.name() == Some(name) {
+                c.image = Some(image.to_string());
+            }
             c
         })
         .collect())
 }
 
-/// The ARN ECS injects a configured secret from (as the template writes it).
-fn secret_arn(ctx: &ServiceContext<'_>, reference: &SecretRef) -> Option<String> {
-    let env = &ctx.config.environment;
-    match reference {
-        SecretRef::Ssm(path) => Some(format!(
-            "arn:aws:ssm:{}:{}:parameter{path}",
-            env.region, env.account_id
-        )),
-        SecretRef::SecretsManager(name) => Some(format!(
-            "arn:aws:secretsmanager:{}:{}:secret:{name}",
-            env.region, env.account_id
-        )),
-        // Refused by validation for ECS: the task cannot read the deployer's variables.
-        SecretRef::Env(_) => None,
-    }
-}
-
-/// Container definitions with environment and secrets in name order, as
-/// [`desired_containers`] writes them, so that order alone never counts as a change.
+/// Container definitions with environment and secrets in name order, so that order alone
+/// never counts as a change.
 fn normalized(containers: &[ContainerDefinition]) -> Vec<ContainerDefinition> {
     containers
         .iter()
@@ -249,7 +472,8 @@ fn image_of(name: &str, containers: &[ContainerDefinition]) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn describe(ctx: &ServiceContext<'_>) -> Result<Service, RolloutError> {
+/// The service, `None` when it does not exist (or was deleted).
+async fn find(ctx: &ServiceContext<'_>) -> Result<Option<Service>, RolloutError> {
     let out = ctx
         .aws
         .ecs
@@ -259,16 +483,20 @@ async fn describe(ctx: &ServiceContext<'_>) -> Result<Service, RolloutError> {
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeServices", e))?;
-    out.services()
+    Ok(out
+        .services()
         .iter()
         .find(|s| s.status() != Some("INACTIVE"))
-        .cloned()
-        .ok_or_else(|| {
-            RolloutError::new(format!(
-                "service {} not found in cluster {}: deploy its stack first",
-                ctx.name, ctx.cluster
-            ))
-        })
+        .cloned())
+}
+
+async fn describe(ctx: &ServiceContext<'_>) -> Result<Service, RolloutError> {
+    find(ctx).await?.ok_or_else(|| {
+        RolloutError::new(format!(
+            "service {} not found in cluster {}",
+            ctx.name, ctx.cluster
+        ))
+    })
 }
 
 /// Polls until the rollout ends or the deadline passes, showing new service events, the

@@ -10,7 +10,7 @@ pub mod ecs;
 pub mod lambda;
 pub mod traffic;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -21,6 +21,7 @@ use crate::aws::AwsError;
 use crate::config::{Config, Runtime, RuntimeKind, WhenAlarmFiring};
 use crate::progress::{Progress, ProgressSink};
 use artifact::Artifact;
+pub use ecs::Placement;
 
 /// How often rollouts look at AWS: at once, then doubling up to `max`.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +111,9 @@ pub struct Rollout {
     /// ECS: the task definition revision the service runs, for drift audits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
+    /// ECS: the stack's base task definition that revision was made from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_task_definition: Option<String>,
 }
 
 impl Rollout {
@@ -121,6 +125,7 @@ impl Rollout {
             detail: None,
             running,
             task_definition: None,
+            base_task_definition: None,
         }
     }
 
@@ -132,11 +137,17 @@ impl Rollout {
             detail: None,
             running,
             task_definition: None,
+            base_task_definition: None,
         }
     }
 
     fn with_task_definition(mut self, arn: &str) -> Self {
         self.task_definition = Some(arn.to_string());
+        self
+    }
+
+    fn with_base(mut self, arn: &str) -> Self {
+        self.base_task_definition = Some(arn.to_string());
         self
     }
 
@@ -184,6 +195,8 @@ impl std::fmt::Display for RolloutError {
 pub enum ServiceResult {
     RolledOut,
     Unchanged,
+    /// An ECS service with no image yet: not created until a deploy names its first image.
+    AwaitingImage,
     Failed,
 }
 
@@ -193,6 +206,7 @@ impl ServiceResult {
         match self {
             Self::RolledOut => "rolled out",
             Self::Unchanged => "unchanged",
+            Self::AwaitingImage => "awaiting image",
             Self::Failed => "FAILED",
         }
     }
@@ -291,24 +305,74 @@ pub async fn blocked_by_alarms(
     Ok(blocked)
 }
 
-/// Rolls out every service that has an artifact, independent services at once.
+/// Rolls out every service that has an artifact, and re-registers each ECS service in
+/// `placements` on its stack's base (keeping its image), independent services at once.
 pub async fn roll_out_all(
     aws: &AwsContext,
     config: &Config,
     alarms: &[AlarmDefinition],
     artifacts: &BTreeMap<String, Artifact>,
+    placements: &BTreeMap<String, Placement>,
     options: &RolloutOptions,
     progress: &ProgressSink,
 ) -> Vec<ServiceReport> {
-    let jobs = artifacts.iter().filter_map(|(name, artifact)| {
-        let service = config.services.get(name)?;
-        let runtime = service.runtime()?;
+    let names: BTreeSet<&String> = artifacts.keys().chain(placements.keys()).collect();
+    let jobs = names.into_iter().filter_map(|name| {
+        let runtime = config.services.get(name)?.runtime()?;
+        let artifact = artifacts.get(name);
+        let placement = placements.get(name);
         Some(async move {
             let ctx = ServiceContext::new(aws, config, name, progress, options);
-            roll_out_one(&ctx, runtime, artifact, &AlarmWatch::new(aws, alarms, name)).await
+            let alarms = AlarmWatch::new(aws, alarms, name);
+            roll_out_one(&ctx, runtime, artifact, placement, &alarms).await
         })
     });
     futures_util::future::join_all(jobs).await
+}
+
+/// Deletes every ECS service of the config (facturactl owns them, not the stacks), before
+/// a destroy deletes the stacks around them; the names of those that existed.
+pub async fn remove_all(
+    aws: &AwsContext,
+    config: &Config,
+    progress: &ProgressSink,
+) -> Result<Vec<String>, AwsError> {
+    let options = RolloutOptions::default();
+    let jobs = config
+        .services
+        .iter()
+        .filter(|(_, s)| s.ecs.is_some())
+        .map(|(name, _)| {
+            let options = &options;
+            async move {
+                let ctx = ServiceContext::new(aws, config, name, progress, options);
+                let removed = ecs::remove(&ctx).await.map_err(|e| AwsError {
+                    operation: "DeleteService",
+                    code: None,
+                    message: e.message,
+                })?;
+                Ok::<_, AwsError>(removed.then(|| name.clone()))
+            }
+        });
+    let removed = futures_util::future::try_join_all(jobs).await?;
+    Ok(removed.into_iter().flatten().collect())
+}
+
+/// Where each enabled ECS service of the config runs, from its stack's outputs (stack name
+/// to outputs); services whose stack declares none are left out.
+pub fn placements(
+    config: &Config,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<String, Placement> {
+    config
+        .services
+        .iter()
+        .filter(|(_, s)| s.enabled && s.ecs.is_some())
+        .filter_map(|(name, s)| {
+            let placement = Placement::from_outputs(name, outputs.get(&s.stack)?)?;
+            Some((name.clone(), placement))
+        })
+        .collect()
 }
 
 /// What a rollback restores for one service.
@@ -327,6 +391,7 @@ pub async fn restore_all(
     config: &Config,
     alarms: &[AlarmDefinition],
     targets: &BTreeMap<String, Restore<'_>>,
+    placements: &BTreeMap<String, Placement>,
     options: &RolloutOptions,
     progress: &ProgressSink,
 ) -> Vec<ServiceReport> {
@@ -338,11 +403,13 @@ pub async fn restore_all(
             let watch = AlarmWatch::new(aws, alarms, name);
             let (identity, result) = match (runtime, target) {
                 (Runtime::Ecs(ecs), Restore::Image(image)) => (
-                    image
-                        .rsplit_once('@')
-                        .map_or(*image, |(_, d)| d)
-                        .to_string(),
-                    ecs::roll_out(&ctx, ecs, image, &watch).await,
+                    digest_of(image).to_string(),
+                    match placements.get(name.as_str()) {
+                        Some(placement) => {
+                            ecs::roll_out(&ctx, ecs, placement, Some(image), &watch).await
+                        }
+                        None => Err(no_placement(&ctx)),
+                    },
                 ),
                 (
                     Runtime::Lambda(_),
@@ -352,7 +419,7 @@ pub async fn restore_all(
                     },
                 ) => (
                     code_sha256.to_string(),
-                    lambda::restore(&ctx, version, code_sha256).await,
+                    lambda::restore(&ctx, version, code_sha256).await.map(Some),
                 ),
                 _ => (
                     String::new(),
@@ -367,16 +434,47 @@ pub async fn restore_all(
     futures_util::future::join_all(jobs).await
 }
 
+/// `sha256:...` of `registry/repo@sha256:...` (the text itself when it has no digest).
+fn digest_of(image: &str) -> &str {
+    image.rsplit_once('@').map_or(image, |(_, d)| d)
+}
+
+/// The ECS service's stack has not declared where it runs: its stack must be deployed
+/// (with this version's templates) first.
+fn no_placement(ctx: &ServiceContext<'_>) -> RolloutError {
+    let stack = ctx
+        .config
+        .services
+        .get(ctx.name)
+        .map_or("its stack", |s| s.stack.as_str());
+    RolloutError::new(format!(
+        "the `{stack}` stack does not say where {} runs (no base task definition output): deploy the stack first",
+        ctx.name
+    ))
+}
+
 fn finish(
     ctx: &ServiceContext<'_>,
     runtime: RuntimeKind,
     artifact: String,
     started: Instant,
-    result: Result<Rollout, RolloutError>,
+    result: Result<Option<Rollout>, RolloutError>,
 ) -> ServiceReport {
     let duration_ms = started.elapsed().as_millis() as u64;
     let report = match result {
-        Ok(rollout) => ServiceReport {
+        Ok(None) => ServiceReport {
+            service: ctx.name.to_string(),
+            runtime,
+            result: ServiceResult::AwaitingImage,
+            artifact: String::new(),
+            rollout: None,
+            duration_ms,
+            message: Some(format!(
+                "not created: no image yet; the first `deploy --image {}=<image>` creates it",
+                ctx.name
+            )),
+        },
+        Ok(Some(rollout)) => ServiceReport {
             service: ctx.name.to_string(),
             runtime,
             result: if rollout.changed {
@@ -410,28 +508,41 @@ fn finish(
 async fn roll_out_one(
     ctx: &ServiceContext<'_>,
     runtime: Runtime<'_>,
-    artifact: &Artifact,
+    artifact: Option<&Artifact>,
+    placement: Option<&Placement>,
     alarms: &AlarmWatch<'_>,
 ) -> ServiceReport {
     let started = Instant::now();
     ctx.progress.send(Progress::ServiceStarted {
         service: ctx.name.to_string(),
-        artifact: artifact.identity().to_string(),
+        artifact: artifact
+            .map_or("(its image)", Artifact::identity)
+            .to_string(),
     });
     let result = match (runtime, artifact) {
-        (Runtime::Ecs(ecs), Artifact::Image { uri, .. }) => {
-            ecs::roll_out(ctx, ecs, uri, alarms).await
+        (Runtime::Ecs(ecs), None | Some(Artifact::Image { .. })) => {
+            let image = match artifact {
+                Some(Artifact::Image { uri, .. }) => Some(uri.as_str()),
+                _ => None,
+            };
+            match placement {
+                Some(placement) => ecs::roll_out(ctx, ecs, placement, image, alarms).await,
+                None => Err(no_placement(ctx)),
+            }
         }
-        (Runtime::Lambda(l), artifact) => lambda::roll_out(ctx, l, artifact, alarms).await,
-        (Runtime::Ecs(_), Artifact::Package { .. }) => {
+        (Runtime::Lambda(l), Some(artifact)) => {
+            lambda::roll_out(ctx, l, artifact, alarms).await.map(Some)
+        }
+        (Runtime::Lambda(_), None) => Ok(None),
+        (Runtime::Ecs(_), Some(Artifact::Package { .. })) => {
             Err(RolloutError::new("an ECS service takes an image".into()))
         }
     };
-    finish(
-        ctx,
-        runtime.kind(),
-        artifact.identity().to_string(),
-        started,
-        result,
-    )
+    // Without an artifact, the service's identity is the digest it keeps running.
+    let identity = match (artifact, &result) {
+        (Some(artifact), _) => artifact.identity().to_string(),
+        (None, Ok(Some(rollout))) => digest_of(&rollout.running).to_string(),
+        (None, _) => String::new(),
+    };
+    finish(ctx, runtime.kind(), identity, started, result)
 }

@@ -109,10 +109,13 @@ pub struct StackReport {
 }
 
 /// The stacks of one deploy or destroy, each with its result, in the order they were given.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StacksRun {
     pub stacks: Vec<StackReport>,
     pub duration_ms: u64,
+    /// Each stack's outputs once the run is over (config stack name to outputs): what the
+    /// run deployed, else what is live.
+    pub outputs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// What one stack's deploy produced for its dependents.
@@ -254,6 +257,7 @@ pub async fn deploy(
     Ok(StacksRun {
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
+        outputs: outputs.into_inner().unwrap_or_default(),
     })
 }
 

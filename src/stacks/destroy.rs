@@ -71,6 +71,7 @@ pub async fn destroy(
     Ok(StacksRun {
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
+        ..StacksRun::default()
     })
 }
 

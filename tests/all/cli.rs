@@ -70,18 +70,14 @@ fn overlay_values_reach_the_rendered_templates() {
     project.replace(
         "environments/staging.yaml",
         "desired_count: 2",
-        "desired_count: 7",
+        "desired_count: 2\n      cpu: 512",
     );
     project
         .cmd()
         .args(["render", "--env", "staging", "--out", "out"])
         .assert()
         .success();
-    assert!(
-        project
-            .read("out/processing.yaml")
-            .contains("DesiredCount: 7")
-    );
+    assert!(project.read("out/processing.yaml").contains("Cpu: \"512\""));
 }
 
 #[test]

@@ -436,7 +436,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "dependency disabled by the overlay",
             env: "local",
-            setup: |p| p.append(LOCAL, "\nstacks:\n  storage:\n    enabled: false\n"),
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "\nstacks:\n",
+                    "\nstacks:\n  storage:\n    enabled: false\n",
+                )
+            },
             file: DEPLOY,
             at: At::Marker("depends_on = [\"network\", \"security\", \"storage\"]"),
             says: "depends on `storage`, which is disabled here",

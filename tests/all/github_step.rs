@@ -87,10 +87,18 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
 
     let deploy = step.run(&project, Some(&account), &["deploy", "--env", "local"]);
     assert_eq!(deploy.code, Some(0), "{}", deploy.stderr);
-    // One group per stack, each opened and closed, with the stack's own lines inside.
+    // One group per stack and per ECS service (both awaiting their first image), each
+    // opened and closed, with its own lines inside.
     let opened = deploy.stderr.matches("::group::").count();
-    assert_eq!(opened, 8, "{}", deploy.stderr);
-    assert_eq!(deploy.stderr.matches("::endgroup::").count(), 8);
+    assert_eq!(opened, 10, "{}", deploy.stderr);
+    assert_eq!(deploy.stderr.matches("::endgroup::").count(), 10);
+    assert!(
+        deploy
+            .stderr
+            .contains("::group::service ocr: awaiting image"),
+        "{}",
+        deploy.stderr
+    );
     let network = deploy
         .stderr
         .split("::group::network: create succeeded")

@@ -156,6 +156,7 @@ fn parser_sha(report: &Value) -> String {
 #[tokio::test]
 async fn staging_is_promoted_to_production_then_production_rolls_back() {
     let account = Account::new();
+    account.seed_platform_secrets().await;
     let project = Project::copy();
     project.use_account(&account);
     // Left out: the ML stack (no part in promotion) and the database, whose parameter group
@@ -302,6 +303,7 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
 #[tokio::test]
 async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
     let account = Account::new();
+    account.seed_platform_secrets().await;
     let project = Project::copy();
     project.use_account(&account);
     without_ml_and_database(&project);

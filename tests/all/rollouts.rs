@@ -193,7 +193,7 @@ async fn services_roll_out_new_artifacts_and_a_repeat_writes_nothing() {
         );
         assert!(
             live.task_definition
-                .ends_with(&format!("facturascan-local-{name}:2")),
+                .ends_with(&format!("facturascan-local-{name}:1")),
             "{}",
             live.task_definition
         );
@@ -649,4 +649,116 @@ async fn skip_wait_finishes_a_canary_without_watching_its_step() {
     );
     let (_, weights, sha) = alias(&account, "facturascan-local-validator").await;
     assert_eq!((weights, sha), (None, sha_of(&second)));
+}
+
+/// The task definition an ECS service runs: (image, cpu, memory, environment).
+async fn running_task(account: &Account, name: &str) -> (String, String, String, Vec<String>) {
+    let live = ecs_service(account, name).await;
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(&live.task_definition)
+        .send()
+        .await
+        .expect("td")
+        .task_definition
+        .expect("td");
+    let environment = td.container_definitions()[0]
+        .environment()
+        .iter()
+        .map(|kv| format!("{}={}", kv.name().unwrap_or(""), kv.value().unwrap_or("")))
+        .collect();
+    (
+        live.image,
+        td.cpu().unwrap_or_default().to_string(),
+        td.memory().unwrap_or_default().to_string(),
+        environment,
+    )
+}
+
+#[tokio::test]
+async fn the_first_deploy_of_an_empty_account_creates_each_service_on_its_first_image() {
+    let account = Account::new();
+    let project = project(&account);
+    // No repository, no image: the stacks deploy and the services wait for an image.
+    let (code, report, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in ["ocr", "backend"] {
+        assert_eq!(
+            service(&report, name)["result"],
+            "awaiting_image",
+            "{report}"
+        );
+    }
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let listed = ecs
+        .list_services()
+        .cluster("facturascan-local")
+        .send()
+        .await
+        .expect("list services");
+    assert!(
+        listed.service_arns().is_empty(),
+        "{:?}",
+        listed.service_arns()
+    );
+
+    let digest = push_image(&account, "facturascan/ocr", "v1", "a").await;
+    let (code, report, stderr) = deploy(&project, &account, &["--image", "ocr=v1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(service(&report, "ocr")["result"], "rolled_out", "{report}");
+    assert!(stderr.contains("created service ocr"), "{stderr}");
+    let (image, cpu, memory, _) = running_task(&account, "ocr").await;
+    assert!(
+        image.ends_with(&format!("facturascan/ocr@{digest}")),
+        "{image}"
+    );
+    assert_eq!((cpu.as_str(), memory.as_str()), ("256", "512"));
+}
+
+#[tokio::test]
+async fn a_rolled_out_image_survives_a_cpu_and_environment_change_which_takes_effect() {
+    let account = Account::new();
+    let project = project(&account);
+    let digest = push_image(&account, "facturascan/ocr", "v1", "a").await;
+    push_image(&account, "facturascan/backend", "v1", "b").await;
+    let images = ["--image", "ocr=v1", "--image", "backend=v1"];
+    let (code, _, stderr) = deploy(&project, &account, &images);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The stack's base changes (cpu, memory, one variable); no image is named.
+    project.replace(
+        "environments/local.yaml",
+        "  ocr:\n    ecs:\n      cpu: 256\n      memory: 512\n",
+        "  ocr:\n    ecs:\n      cpu: 512\n      memory: 1024\n      environment: { LOG_FORMAT: json, OCR_ENGINE: textract }\n",
+    );
+    let (code, report, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(service(&report, "ocr")["result"], "rolled_out", "{report}");
+    assert!(
+        report["services"].as_array().is_some_and(|s| s.len() == 1),
+        "backend's base did not move: not looked at: {report}"
+    );
+    let (image, cpu, memory, environment) = running_task(&account, "ocr").await;
+    assert!(
+        image.ends_with(&format!("facturascan/ocr@{digest}")),
+        "the image kept: {image}"
+    );
+    assert_eq!((cpu.as_str(), memory.as_str()), ("512", "1024"));
+    assert!(
+        environment.contains(&"OCR_ENGINE=textract".to_string()),
+        "{environment:?}"
+    );
+
+    // Nothing changed since: the service is not even read.
+    account.reset_requests().await;
+    let (code, report, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let counters = account.requests().await;
+    assert_eq!(
+        counters["by_operation"]["ecs:DescribeServices"],
+        Value::Null,
+        "{counters}\n{report}"
+    );
+    assert_eq!(resource_writes(&counters), 0, "{counters}");
 }

@@ -60,7 +60,8 @@ fn event(id: &str, message: &str) -> Value {
     json!({"id": id, "createdAt": 1764148000.0, "message": message})
 }
 
-/// Stacks deployed, an image pushed, the local deadline shortened to 10 s.
+/// Stacks deployed, the services created on a first image (ocr at revision 1; backend too,
+/// so that only ocr is read by the next deploy), a second image pushed, the local deadline shortened to 10 s.
 async fn ready() -> (Account, Project) {
     let account = Account::new();
     let project = project(&account);
@@ -69,7 +70,18 @@ async fn ready() -> (Account, Project) {
         "  ocr:\n    ecs:\n",
         "  ocr:\n    ecs:\n      rollout: { deadline_seconds: 10 }\n",
     );
-    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    push_image(&account, "facturascan/ocr", "v1", "b").await;
+    push_image(&account, "facturascan/backend", "v1", "d").await;
+    let first = [
+        "deploy",
+        "--env",
+        "local",
+        "--image",
+        "ocr=v1",
+        "--image",
+        "backend=v1",
+    ];
+    let (code, _, stderr) = run_json(&project, &account, &first);
     assert_eq!(code, Some(0), "{stderr}");
     push_image(&account, "facturascan/ocr", "v2", "c").await;
     (account, project)

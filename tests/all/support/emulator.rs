@@ -116,6 +116,28 @@ impl Account {
             .await
     }
 
+    /// Creates the secrets the shipped config refers to (the dev-monitoring webhook in SSM,
+    /// the Sentry token in Secrets Manager), as an operator does once per account: without
+    /// them, the preflight at the start of a staging or production deploy refuses it.
+    pub async fn seed_platform_secrets(&self) {
+        let config = self.sdk_config(3).await;
+        let _ = aws_sdk_ssm::Client::new(&config)
+            .put_parameter()
+            .name("/facturascan/slack/dev-monitoring-webhook")
+            .value("https://hooks.slack.invalid/seeded")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("seed the webhook");
+        let _ = aws_sdk_secretsmanager::Client::new(&config)
+            .create_secret()
+            .name("facturascan/sentry-auth-token")
+            .secret_string("seeded")
+            .send()
+            .await;
+    }
+
     fn control(
         &self,
         method: reqwest::Method,
