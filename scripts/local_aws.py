@@ -39,6 +39,9 @@ Beyond moto: CreateService and UpdateService complete their ECS deployment at on
 complete_ecs_deployments and complete_ecs_services), since moto's deployments never move.
 A stack's AWS::ECS::TaskDefinition is registered with every property and replaced on any
 change, as AWS does (complete_stack_task_definitions); moto drops most properties.
+A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
+load balancer has the type (and name) its template says (typed_stack_load_balancers);
+moto makes every one an application load balancer.
 
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
@@ -748,6 +751,25 @@ def complete_stack_task_definitions() -> None:
     TaskDefinition.update_from_cloudformation_json = classmethod(update)
 
 
+def typed_stack_load_balancers() -> None:
+    """moto's CloudFormation creates every AWS::ElasticLoadBalancingV2::LoadBalancer as an
+    application load balancer, ignoring `Type` (and `Name`), so a network load balancer's
+    TCP listener is refused. AWS creates the type the template says."""
+    from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        return elbv2_backends[account_id][region_name].create_load_balancer(
+            properties.get("Name", resource_name),
+            properties.get("SecurityGroups"),
+            properties.get("Subnets"),
+            scheme=properties.get("Scheme", "internet-facing"),
+            loadbalancer_type=properties.get("Type", "application"),
+        )
+
+    FakeLoadBalancer.create_from_cloudformation_json = classmethod(create)
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A client that goes away mid-request (a test killing a deploy) is not an error here."""
 
@@ -760,6 +782,9 @@ class QuietServer(http.server.ThreadingHTTPServer):
 # ------------------------------------------------------------------ commands
 
 def serve(port: int, exit_on_eof: bool) -> int:
+    # A requested ACM certificate is validated at once (AWS waits for the DNS record the
+    # account's zone already carries); moto would keep it PENDING_VALIDATION for a minute.
+    os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
     # moto warns about every resource type its CloudFormation skips; the notes list them.
     warnings.simplefilter("ignore")
     # moto answers unimplemented operations (drift detection) with a 500 the tests expect;
@@ -771,6 +796,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_ecs_deployments()
     complete_ecs_services()
     complete_stack_task_definitions()
+    typed_stack_load_balancers()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::aws::{AwsContext, Caller};
+use crate::aws::{AwsContext, AwsError, Caller};
 use crate::config::{Config, SecretRef};
 use crate::release::record::Record;
 
@@ -304,14 +304,78 @@ pub async fn subscriptions(aws: &AwsContext, config: &Config) -> Vec<Check> {
     checks
 }
 
-/// The certificate check: no environment configures one yet.
-pub fn certificate() -> Check {
-    Check::new(
-        "certificate",
-        "api",
-        Status::NotRun,
-        "no certificate is configured for this environment",
-    )
+/// The API's certificate (`stacks.api.parameters.CertificateArn`) exists in the region and
+/// is issued; not run where none is configured (the local environment serves plain HTTP).
+pub async fn certificate(aws: &AwsContext, config: &Config) -> Check {
+    let arn = config
+        .stacks
+        .get("api")
+        .filter(|s| s.enabled)
+        .and_then(|s| s.parameters.get("CertificateArn"))
+        .map(|p| p.0.clone());
+    let Some(arn) = arn else {
+        return Check::new(
+            "certificate",
+            "api",
+            Status::NotRun,
+            "no certificate is configured for this environment (plain HTTP)",
+        );
+    };
+    let described = aws
+        .acm
+        .describe_certificate()
+        .certificate_arn(&arn)
+        .send()
+        .await;
+    match described {
+        Ok(out) => {
+            let certificate = out.certificate();
+            let status = certificate
+                .and_then(|c| c.status())
+                .map_or("UNKNOWN", |s| s.as_str());
+            let domain = certificate.and_then(|c| c.domain_name()).unwrap_or("?");
+            if status == "ISSUED" {
+                Check::new(
+                    "certificate",
+                    arn,
+                    Status::Passed,
+                    format!("issued for {domain}"),
+                )
+            } else {
+                Check::new(
+                    "certificate",
+                    arn,
+                    Status::Blocking,
+                    format!(
+                        "{status} (for {domain}): the load balancer takes issued certificates only"
+                    ),
+                )
+            }
+        }
+        Err(e) => {
+            use aws_sdk_acm::error::ProvideErrorMetadata;
+            match e.code() {
+                Some("ResourceNotFoundException") => Check::new(
+                    "certificate",
+                    arn,
+                    Status::Blocking,
+                    format!(
+                        "does not exist in {}: request or import it there",
+                        config.environment.region
+                    ),
+                ),
+                _ => Check::new(
+                    "certificate",
+                    arn,
+                    Status::NotRun,
+                    format!(
+                        "could not be read: {}",
+                        AwsError::new("DescribeCertificate", e)
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ async fn ecs_service(
                 resource,
                 "running",
                 "missing",
-                &format!("deploy its image again: `facturactl deploy --image {name}=<image>`"),
+                format!("deploy its image again: `facturactl deploy --image {name}=<image>`"),
             )],
             None,
         ));
@@ -469,8 +469,8 @@ fn task_settings(
                 Severity::Medium,
                 "ecs.environment",
                 resource.to_string(),
-                &format!("{key}={expected}"),
-                &actual.map_or_else(|| format!("{key} unset"), |a| format!("{key}={a}")),
+                format!("{key}={expected}"),
+                actual.map_or_else(|| format!("{key} unset"), |a| format!("{key}={a}")),
                 "deploy to apply the config (the image that runs is kept)",
             ));
         }

@@ -182,7 +182,8 @@ async fn stacks_alarms_services(
         report.alarms =
             Some(crate::alarms::apply::sync_with(aws, config, alarms, &live, true).await?);
     }
-    if !report.failed() && !(resolved.is_empty() && placements.is_empty()) {
+    let nothing_to_roll_out = resolved.is_empty() && placements.is_empty();
+    if !report.failed() && !nothing_to_roll_out {
         let rollout = crate::services::RolloutOptions {
             skip_wait: changes.skip_wait,
             trace_id: session.trace_id.clone(),

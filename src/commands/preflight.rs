@@ -76,7 +76,7 @@ pub(super) async fn checks_after_account(aws: &AwsContext, config: &Config) -> V
         }),
     }
     checks.extend(subscriptions);
-    checks.push(preflight::certificate());
+    checks.push(preflight::certificate(aws, config).await);
     checks
 }
 

@@ -94,9 +94,11 @@ impl Report for Deployed {
             })
             .map(|s| s.stack.as_str())
             .collect();
+        // What runs: services awaiting their first image run nothing yet.
         let digests: serde_json::Map<String, serde_json::Value> = report
             .services
             .iter()
+            .filter(|s| !s.artifact.is_empty())
             .map(|s| (s.service.clone(), s.artifact.clone().into()))
             .collect();
         // The result output says how the operation went, not whether a notice was sent.

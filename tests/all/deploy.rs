@@ -107,14 +107,17 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         counters["by_operation"]["sns:Publish"], 1,
         "the deploy notification, by email: {counters}"
     );
-    // The account check first (GetCallerIdentity); one read for the stacks, one for the
-    // alarms; the release store adds the current record (one GetObject), and no more
-    // however long the history.
+    // The account check first (GetCallerIdentity); the preflight reads the alert topic's
+    // subscriptions and the current record (for the images it checks); one read for the
+    // stacks, one for the alarms; the release store reads the current record again (one
+    // GetObject), and no more however long the history. No ECS read: no base moved.
     let ops = &counters["by_operation"];
     assert_eq!(ops["sts:GetCallerIdentity"], 1, "{counters}");
+    assert_eq!(ops["sns:ListSubscriptionsByTopic"], 1, "{counters}");
     assert_eq!(ops["cloudformation:DescribeStacks"], 1, "{counters}");
     assert_eq!(ops["monitoring:DescribeAlarms"], 1, "{counters}");
-    assert_eq!(counters["reads"], 4, "{counters}");
+    assert_eq!(ops["s3:GET"], 2, "{counters}");
+    assert_eq!(counters["reads"], 6, "{counters}");
 
     // One template changes: only that stack is updated.
     project.replace(
@@ -132,8 +135,9 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
     assert_eq!(changed.len(), 1, "{changed:?}");
 
     // A parameter in the overlay changes: only that stack is updated.
-    project.append(
+    project.replace(
         "environments/local.yaml",
+        "\nstacks:\n",
         "\nstacks:\n  database:\n    parameters:\n      MaxConnections: 150\n",
     );
     let (_, report, _) = run(&project, &account, &["deploy", "--env", "local"]);
@@ -431,6 +435,7 @@ async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
     account.seed_platform_secrets().await;
     let project = Project::copy();
     project.use_account(&account);
+    project.use_certificates(&account).await;
     project.git_release(Some("v1.0.0"));
     let only = ["--stack", "security", "--stack", "storage"];
     let mut args = vec!["deploy", "--env", "production"];

@@ -159,6 +159,7 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
     account.seed_platform_secrets().await;
     let project = Project::copy();
     project.use_account(&account);
+    project.use_certificates(&account).await;
     // Left out: the ML stack (no part in promotion) and the database, whose parameter group
     // moto cannot create outside the local tier (see templates/stacks/database.yaml.tera).
     without_ml_and_database(&project);
@@ -178,7 +179,7 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
             &format!("parser={first}"),
         ],
     );
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}\n{staged}");
     let record = staged["record"].as_str().expect("a record id").to_string();
 
     let (code, promoted, stderr) = run(
@@ -306,6 +307,7 @@ async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
     account.seed_platform_secrets().await;
     let project = Project::copy();
     project.use_account(&account);
+    project.use_certificates(&account).await;
     without_ml_and_database(&project);
     project.git_release(None);
     let (code, _, stderr) = run(

@@ -138,6 +138,19 @@ impl Account {
             .await;
     }
 
+    /// Requests an ACM certificate for `domain` (moto issues it at once); its ARN.
+    pub async fn certificate(&self, domain: &str) -> String {
+        aws_sdk_acm::Client::new(&self.sdk_config(3).await)
+            .request_certificate()
+            .domain_name(domain)
+            .send()
+            .await
+            .expect("request a certificate")
+            .certificate_arn()
+            .expect("an ARN")
+            .to_string()
+    }
+
     fn control(
         &self,
         method: reqwest::Method,

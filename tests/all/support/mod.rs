@@ -59,6 +59,27 @@ impl Project {
 
     /// Points the local environment at `account` (its ARNs and its release bucket, whose
     /// name is global in S3 as in AWS, carry the account id).
+    /// Points staging's and production's API at certificates issued in `account` (the
+    /// emulator's load balancer refuses a certificate ACM does not have, as AWS does).
+    pub async fn use_certificates(&self, account: &emulator::Account) {
+        for (env, domain) in [
+            ("staging", "api.staging.facturascan.com"),
+            ("production", "api.facturascan.com"),
+        ] {
+            let file = format!("environments/{env}.yaml");
+            let text = self.read(&file);
+            let arn = account.certificate(domain).await;
+            let replaced: Vec<String> = text
+                .lines()
+                .map(|line| match line.split_once("CertificateArn: ") {
+                    Some((indent, _)) => format!("{indent}CertificateArn: {arn}"),
+                    None => line.to_string(),
+                })
+                .collect();
+            self.write(&file, &(replaced.join("\n") + "\n"));
+        }
+    }
+
     pub fn use_account(&self, account: &emulator::Account) {
         let wanted = format!("account_id: \"{}\"", account.account_id);
         for (file, id) in [
