@@ -176,6 +176,12 @@ pub enum Refusal {
         registry: String,
         images: Vec<(String, String)>,
     },
+    /// Images the target's registry does not hold (yet). (service, why)
+    ImagesMissing {
+        environment: String,
+        registry: String,
+        images: Vec<(String, String)>,
+    },
     /// Preflight found what would make the run fail on AWS. (check, subject, detail)
     Preflight {
         environment: String,
@@ -285,6 +291,20 @@ impl Refusal {
             }
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
+            Self::ImagesMissing {
+                environment,
+                registry,
+                images,
+            } => {
+                let lines: Vec<String> = images
+                    .iter()
+                    .map(|(service, why)| format!("{service}: {why}"))
+                    .collect();
+                format!(
+                    "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted:\n  {}",
+                    lines.join("\n  ")
+                )
+            }
             Self::Preflight {
                 environment,
                 blocking,
@@ -337,6 +357,7 @@ impl Refusal {
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
+            Self::ImagesMissing { .. } => "replication copies each push within minutes: wait and promote again; if it never arrives, check the source registry's replication rule and the target's registry policy (the registry stacks)".into(),
             Self::Preflight { environment, .. } => format!(
                 "fix each finding (`facturactl preflight --env {environment}` shows every check), then run again"
             ),

@@ -46,12 +46,17 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let (record, commit) = promotable(from, last)?;
     // The target's gate, for the commit the source runs: its release tag must point there.
     let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
-    let Artifacts { wanted, expected } = artifacts_of(from, &record, &target.config)?;
+    let Artifacts {
+        mut wanted,
+        expected,
+    } = artifacts_of(from, &record, &target.config)?;
     artifact::check(&target.config, &wanted)?;
+    into_target_registry(&source.config, &target.config, &mut wanted);
     refuse_unpullable(&target.config, &wanted)?;
     // The target's account is checked before anything else reaches it.
     let aws = session.aws(&target.config.environment).await?;
     super::preflight::gate(session, &aws, &target.config).await?;
+    refuse_missing(&aws, &target.config, &wanted).await?;
     session
         .console
         .note(&summary(from, to, &record, &commit, &wanted));
@@ -159,6 +164,66 @@ pub fn own_registry(config: &Config) -> String {
         "{}.dkr.ecr.{}.amazonaws.com",
         config.environment.account_id, config.environment.region
     )
+}
+
+/// With the source's registry replicating into the target's (the target's registry stack
+/// names the source's account as `SourceAccountId`), each image of the source's registry
+/// runs from the target's own: same repository, same digest.
+pub fn into_target_registry(
+    source: &Config,
+    target: &Config,
+    wanted: &mut BTreeMap<String, ArtifactRef>,
+) {
+    let replicated = target
+        .stacks
+        .get("registry")
+        .filter(|s| s.enabled)
+        .and_then(|s| s.parameters.get("SourceAccountId"))
+        .is_some_and(|p| p.0 == source.environment.account_id);
+    if !replicated {
+        return;
+    }
+    let (from, to) = (own_registry(source), own_registry(target));
+    for reference in wanted.values_mut() {
+        if let ArtifactRef::Image(image) = reference
+            && image.registry.as_deref() == Some(from.as_str())
+        {
+            image.registry = Some(to.clone());
+        }
+    }
+}
+
+/// Refuses, before the lock, images the target's registry does not hold (replication not
+/// finished, or not configured): each is looked up by digest, read-only.
+async fn refuse_missing(
+    aws: &crate::aws::AwsContext,
+    target: &Config,
+    wanted: &BTreeMap<String, ArtifactRef>,
+) -> Result<(), Error> {
+    let lookups = wanted.iter().filter_map(|(service, reference)| {
+        let ArtifactRef::Image(_) = reference else {
+            return None;
+        };
+        let one = BTreeMap::from([(service.clone(), reference.clone())]);
+        Some(async move {
+            let found = artifact::resolve(aws, target, &one).await;
+            found.err().map(|e| (service.clone(), e.message))
+        })
+    });
+    let images: Vec<(String, String)> = futures_util::future::join_all(lookups)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    if images.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::ImagesMissing {
+        environment: target.environment.name.clone(),
+        registry: own_registry(target),
+        images,
+    }
+    .into())
 }
 
 /// Refuses (before any change) images the target's tasks could not pull: an image in
@@ -346,6 +411,40 @@ mod tests {
             ),
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    fn production() -> Config {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        crate::config::load(root, "production", &crate::policy::rule_ids())
+            .expect("the repository's production config loads")
+            .config
+    }
+
+    #[test]
+    fn a_replicated_image_runs_from_the_targets_own_registry_with_the_same_digest() {
+        let (source, mut target) = (staging(), production());
+        let staged = format!("{}/facturascan/ocr@{DIGEST}", own_registry(&source));
+        let image = ArtifactRef::Image(artifact::parse_image(&staged).unwrap());
+        let mut wanted: BTreeMap<String, ArtifactRef> = [("ocr".to_string(), image)].into();
+        into_target_registry(&source, &target, &mut wanted);
+        let ArtifactRef::Image(moved) = &wanted["ocr"] else {
+            panic!("an image")
+        };
+        assert_eq!(
+            moved.registry.as_deref(),
+            Some(own_registry(&target).as_str())
+        );
+        assert_eq!(moved.digest.as_deref(), Some(DIGEST));
+        assert!(refuse_unpullable(&target, &wanted).is_ok());
+
+        // Without replication from staging, the image stays where it is, and is refused.
+        let image = ArtifactRef::Image(artifact::parse_image(&staged).unwrap());
+        let mut wanted: BTreeMap<String, ArtifactRef> = [("ocr".to_string(), image)].into();
+        if let Some(registry) = target.stacks.get_mut("registry") {
+            registry.parameters.shift_remove("SourceAccountId");
+        }
+        into_target_registry(&source, &target, &mut wanted);
+        assert!(refuse_unpullable(&target, &wanted).is_err());
     }
 
     #[test]

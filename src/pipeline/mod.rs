@@ -112,8 +112,21 @@ pub struct Build {
     /// The role that pushes images to ECR.
     pub role_arn: String,
     pub region: String,
+    /// Where images are built: a runner of the tasks' architecture (ARM64), so the build
+    /// is native (no emulation) and the image runs where the tasks do.
+    #[serde(default = "default_build_runner")]
+    pub runner: String,
     #[serde(default)]
     pub images: Vec<Image>,
+}
+
+/// The platform every image is built for: the ECS tasks run on ARM64 (Graviton), as
+/// `RuntimePlatform` in templates/partials/ecs-service.tera says; an image of another
+/// architecture fails there with `exec format error`.
+pub const TASK_PLATFORM: &str = "linux/arm64";
+
+fn default_build_runner() -> String {
+    "ubuntu-24.04-arm".into()
 }
 
 #[derive(Debug, Deserialize)]

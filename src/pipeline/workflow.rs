@@ -83,6 +83,8 @@ struct Job<'a> {
     concurrency: Option<String>,
     /// Besides `contents: read`.
     id_token: bool,
+    /// Instead of the pipeline's runner (image builds run on the tasks' architecture).
+    runner: Option<&'a str>,
 }
 
 impl<'a> Job<'a> {
@@ -96,6 +98,7 @@ impl<'a> Job<'a> {
             environment: None,
             concurrency: None,
             id_token: false,
+            runner: None,
         }
     }
 
@@ -108,7 +111,8 @@ impl<'a> Job<'a> {
         if let Some(condition) = self.condition {
             let _ = writeln!(out, "    if: {condition}");
         }
-        let _ = writeln!(out, "    runs-on: {}", p.pipeline.runner);
+        let runner = self.runner.unwrap_or(&p.pipeline.runner);
+        let _ = writeln!(out, "    runs-on: {runner}");
         let _ = writeln!(out, "    timeout-minutes: {}", p.pipeline.timeout_minutes);
         if let Some(environment) = self.environment {
             let _ = writeln!(out, "    environment: {environment}");
@@ -349,6 +353,7 @@ fn image_job(
         environment: None,
         concurrency: None,
         id_token: true,
+        runner: Some(&p.build.runner),
     }
     .open(out, p);
     checkout(out, p, false);
@@ -377,12 +382,14 @@ fn image_job(
         ),
         ("REPOSITORY", quoted(repository)),
         ("REGION", quoted(&p.build.region)),
+        // The tasks' architecture (RuntimePlatform ARM64 in the ECS partial).
+        ("PLATFORM", quoted(super::TASK_PLATFORM)),
         ("COMMIT", "${{ github.sha }}".to_string()),
     ];
     let script = r#"set -euo pipefail
 aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
 image="$REGISTRY/$REPOSITORY:$COMMIT"
-docker build --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
+docker build --platform "$PLATFORM" --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
 docker push "$image"
 digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$image")"
 mkdir -p image-artifacts
@@ -421,6 +428,7 @@ fn deploy_job(
         environment: Some(env),
         concurrency: Some(format!("deploy-{env}")),
         id_token: true,
+        runner: None,
     }
     .open(out, p);
     checkout(out, p, true);
@@ -473,6 +481,7 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
         environment: Some(env),
         concurrency: None,
         id_token: true,
+        runner: None,
     }
     .open(out, p);
     checkout(out, p, false);
@@ -521,6 +530,7 @@ fn audit(definition: &Definition, source: &str) -> String {
             environment: None,
             concurrency: Some(format!("audit-{env}")),
             id_token: true,
+            runner: None,
         }
         .open(&mut out, p);
         checkout(&mut out, p, false);

@@ -38,6 +38,9 @@ fn has(report: &Value, kind: &str, resource: &str) -> bool {
 /// A local deploy with an image and two packages, so the record has services.
 async fn deployed(account: &Account) -> Project {
     let project = project(account);
+    // The registry stack creates the repository; the build pushes into it.
+    let (code, _, stderr) = run_json(&project, account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
     push_image(account, "facturascan/ocr", "v1", "f").await;
     let parser = package(&project, "parser", "one");
     let validator = package(&project, "validator", "one");

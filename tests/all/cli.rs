@@ -28,8 +28,8 @@ fn render_is_byte_for_byte_deterministic() {
     let second = out("b");
     assert_eq!(
         first.len(),
-        2 * 8 + 2,
-        "8 stacks (template + params), alarms.json, index.json"
+        2 * 9 + 2,
+        "9 stacks (template + params), alarms.json, index.json"
     );
     assert_eq!(first, second);
 }

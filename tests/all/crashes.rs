@@ -137,7 +137,7 @@ fn crash_and_recover(seed: u64, run: u64) -> Result<bool, String> {
         ));
     }
     let stacks = results(&report);
-    if stacks.len() != 8 || stacks.iter().any(|(_, _, r)| r != "succeeded") {
+    if stacks.len() != 9 || stacks.iter().any(|(_, _, r)| r != "succeeded") {
         return Err(format!("{context}: not every stack succeeded: {stacks:?}"));
     }
     if report["alarms"].is_null() {

@@ -40,7 +40,7 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
     let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}\n{report}");
     let all = actions(&report);
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     assert!(
         all.iter()
             .all(|(_, a, r)| a == "create" && r == "succeeded"),

@@ -83,15 +83,15 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
     assert!(plan.summary.contains("create"), "{}", plan.summary);
     assert_eq!(plan.outputs["environment"], "local");
     assert_eq!(plan.outputs["result"], "changes");
-    assert_eq!(plan.outputs["changed-stacks"].split(',').count(), 8);
+    assert_eq!(plan.outputs["changed-stacks"].split(',').count(), 9);
 
     let deploy = step.run(&project, Some(&account), &["deploy", "--env", "local"]);
     assert_eq!(deploy.code, Some(0), "{}", deploy.stderr);
     // One group per stack and per ECS service (both awaiting their first image), each
     // opened and closed, with its own lines inside.
     let opened = deploy.stderr.matches("::group::").count();
-    assert_eq!(opened, 10, "{}", deploy.stderr);
-    assert_eq!(deploy.stderr.matches("::endgroup::").count(), 10);
+    assert_eq!(opened, 11, "{}", deploy.stderr);
+    assert_eq!(deploy.stderr.matches("::endgroup::").count(), 11);
     assert!(
         deploy
             .stderr
@@ -123,6 +123,7 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
             "database",
             "network",
             "processing",
+            "registry",
             "security",
             "storage"
         ]

@@ -155,3 +155,39 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
         assert_ne!(project.read(".github/workflows/platform.yml"), before);
     }
 }
+
+#[test]
+fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
+    let root = repo_root();
+    let partial = std::fs::read_to_string(root.join("templates/partials/ecs-service.tera"))
+        .expect("the ECS partial");
+    let architecture = partial
+        .lines()
+        .find_map(|l| l.split("CpuArchitecture: ").nth(1))
+        .and_then(|rest| rest.split([',', ' ', '}']).next())
+        .expect("the tasks' CpuArchitecture");
+    let platform = match architecture {
+        "ARM64" => "linux/arm64",
+        "X86_64" => "linux/amd64",
+        other => panic!("unknown CpuArchitecture {other}"),
+    };
+    let workflow = std::fs::read_to_string(root.join(".github/workflows/platform.yml"))
+        .expect("the committed workflow");
+    let images = workflow.matches("name: \"image (").count();
+    assert_eq!(images, 2, "{workflow}");
+    assert_eq!(
+        workflow
+            .matches(&format!("PLATFORM: \"{platform}\""))
+            .count(),
+        images,
+        "every image job builds for {platform}"
+    );
+    assert!(workflow.contains("docker build --platform \"$PLATFORM\""));
+    // Natively: on a runner of that architecture, not under emulation.
+    let arm_runners = workflow.matches("runs-on: ubuntu-24.04-arm").count();
+    assert_eq!(
+        arm_runners == images,
+        platform == "linux/arm64",
+        "{workflow}"
+    );
+}

@@ -139,6 +139,13 @@ fn without_ml_and_database(project: &Project) {
             "  database:\n    enabled: false\n",
         );
     }
+    // One emulator account plays both environments: staging's registry stack owns the
+    // repositories, so production's (the same names in the same account) stays out.
+    project.replace(
+        "environments/production.yaml",
+        "  registry:\n",
+        "  registry:\n    enabled: false\n",
+    );
 }
 
 /// A command in `project` against `account`, JSON on stdout.
@@ -164,6 +171,9 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
     // moto cannot create outside the local tier (see templates/stacks/database.yaml.tera).
     without_ml_and_database(&project);
     project.git_release(Some("v1.0.0"));
+    // The registry stack creates the repository; the build pushes into it.
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
     let digest = push_image(&account, "facturascan/ocr", "v1.0.0", "e").await;
     let first = package(&project, "parser", "one");
     let (code, staged, stderr) = run(

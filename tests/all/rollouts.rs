@@ -26,7 +26,8 @@ pub(crate) fn project(account: &Account) -> Project {
     project
 }
 
-/// Pushes an image (a manifest naming `label`) to an ECR repository; returns its digest.
+/// Pushes an image (a manifest naming `label`) to an ECR repository, which the registry
+/// stack must have created (deploy first, as on AWS); returns its digest.
 pub(crate) async fn push_image(
     account: &Account,
     repository: &str,
@@ -34,11 +35,6 @@ pub(crate) async fn push_image(
     label: &str,
 ) -> String {
     let ecr = aws_sdk_ecr::Client::new(&account.sdk_config(3).await);
-    let _ = ecr
-        .create_repository()
-        .repository_name(repository)
-        .send()
-        .await;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -720,6 +716,8 @@ async fn the_first_deploy_of_an_empty_account_creates_each_service_on_its_first_
 async fn a_rolled_out_image_survives_a_cpu_and_environment_change_which_takes_effect() {
     let account = Account::new();
     let project = project(&account);
+    let (code, _, stderr) = deploy(&project, &account, &[]);
+    assert_eq!(code, Some(0), "the registry stack first: {stderr}");
     let digest = push_image(&account, "facturascan/ocr", "v1", "a").await;
     push_image(&account, "facturascan/backend", "v1", "b").await;
     let images = ["--image", "ocr=v1", "--image", "backend=v1"];

@@ -70,6 +70,8 @@ async fn ready() -> (Account, Project) {
         "  ocr:\n    ecs:\n",
         "  ocr:\n    ecs:\n      rollout: { deadline_seconds: 10 }\n",
     );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "the registry stack first: {stderr}");
     push_image(&account, "facturascan/ocr", "v1", "b").await;
     push_image(&account, "facturascan/backend", "v1", "d").await;
     let first = [
