@@ -41,7 +41,8 @@ A stack's AWS::ECS::TaskDefinition is registered with every property and replace
 change, as AWS does (complete_stack_task_definitions); moto drops most properties.
 A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
 load balancer has the type (and name) its template says (typed_stack_load_balancers);
-moto makes every one an application load balancer.
+moto makes every one an application load balancer. A database instance answers
+Fn::GetAtt DbiResourceId (database_resource_ids), as AWS does.
 
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
@@ -770,6 +771,25 @@ def typed_stack_load_balancers() -> None:
     FakeLoadBalancer.create_from_cloudformation_json = classmethod(create)
 
 
+def database_resource_ids() -> None:
+    """moto's AWS::RDS::DBInstance answers Fn::GetAtt for Endpoint.Address and
+    Endpoint.Port only; AWS also gives DbiResourceId, which an rds-db:connect grant names."""
+    from moto.rds.models import DBInstance
+
+    has, get = DBInstance.has_cfn_attr, DBInstance.get_cfn_attribute
+
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "DbiResourceId" or has.__func__(cls, attr)
+
+    def get_cfn_attribute(self, attribute_name: str):
+        if attribute_name == "DbiResourceId":
+            return self.dbi_resource_id
+        return get(self, attribute_name)
+
+    DBInstance.has_cfn_attr = classmethod(has_cfn_attr)
+    DBInstance.get_cfn_attribute = get_cfn_attribute
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A client that goes away mid-request (a test killing a deploy) is not an error here."""
 
@@ -797,6 +817,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_ecs_services()
     complete_stack_task_definitions()
     typed_stack_load_balancers()
+    database_resource_ids()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

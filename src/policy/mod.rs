@@ -98,6 +98,14 @@ pub const RULES: &[Rule] = &[
         why: "CloudFormation creates an API Gateway deployment only when its logical id changes: an id without the API definition's hash leaves later edits of methods and integrations off the stage",
     },
     Rule {
+        id: "SHARED_FUNCTION_ROLE",
+        why: "a role shared by two functions grants each what the other does: one compromised function reaches both",
+    },
+    Rule {
+        id: "COGNITO_SES",
+        why: "in production, a user pool that mails with Cognito's own sender is capped at 50 messages a day: sign-ups and password resets stop without an error anyone sees",
+    },
+    Rule {
         id: "ONE_OWNER",
         why: "facturactl owns the ECS services, their running revisions, the Lambda versions and the `live` alias: a template that declared one would move it back to the template's bootstrap image or code on any stack update that touched it",
     },
@@ -253,6 +261,18 @@ fn check_resource(
                 "DELETION_PROTECTION",
                 format!("{kind} {id} would be deleted with its stack"),
                 "set DeletionPolicy: Retain in production",
+            );
+        }
+        "AWS::Cognito::UserPool"
+            if production
+                && get(props, &["EmailConfiguration", "EmailSendingAccount"])
+                    .and_then(Value::as_str)
+                    != Some("DEVELOPER") =>
+        {
+            add(
+                "COGNITO_SES",
+                format!("user pool {id} mails with Cognito's default sender"),
+                "set EmailConfiguration to EmailSendingAccount: DEVELOPER with the SES identity (stacks.auth.parameters.SesIdentityArn)",
             );
         }
         "AWS::ECS::Service" | "AWS::Lambda::Alias" | "AWS::Lambda::Version" => add(

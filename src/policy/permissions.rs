@@ -45,6 +45,7 @@ pub(super) fn star_only(action: &str) -> bool {
 
 pub(super) fn check(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     let roles = Roles { rendered };
+    shared_function_roles(&roles, out);
     for stack in &rendered.stacks {
         for (id, resource) in stack.resources() {
             let props = resource.get("Properties").unwrap_or(&Value::Null);
@@ -56,6 +57,42 @@ pub(super) fn check(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
                 Some("AWS::Lambda::EventInvokeConfig") => invoke_config(&roles, site, props),
                 _ => {}
             }
+        }
+    }
+}
+
+/// Every function has a role of its own: a role shared by two functions grants each what
+/// the other does, and one compromised function reaches both.
+fn shared_function_roles(roles: &Roles<'_>, out: &mut Vec<Raw>) {
+    let mut users: std::collections::BTreeMap<(String, String), Vec<(String, String)>> =
+        std::collections::BTreeMap::new();
+    for stack in &roles.rendered.stacks {
+        for (id, resource) in stack.resources() {
+            if resource.get("Type").and_then(Value::as_str) != Some("AWS::Lambda::Function") {
+                continue;
+            }
+            let role = get(resource, &["Properties", "Role"]).and_then(|r| roles.resolve(stack, r));
+            if let Some(role) = role {
+                users
+                    .entry((role.stack.to_string(), role.id.to_string()))
+                    .or_default()
+                    .push((stack.name.clone(), id.to_string()));
+            }
+        }
+    }
+    for ((role_stack, role_id), functions) in users.into_iter().filter(|(_, f)| f.len() > 1) {
+        let names: Vec<String> = functions.iter().map(|(s, f)| format!("{s}/{f}")).collect();
+        for (stack, function) in functions {
+            out.push(Raw {
+                rule: "SHARED_FUNCTION_ROLE",
+                stack,
+                resource: function,
+                message: format!(
+                    "role {role_stack}/{role_id} is shared by {}",
+                    names.join(", ")
+                ),
+                hint: "give each function its own role in the security stack, with what that function does",
+            });
         }
     }
 }

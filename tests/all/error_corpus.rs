@@ -649,7 +649,7 @@ fn cases() -> Vec<Case> {
             },
             file: "templates/stacks/auth.yaml.tera",
             // Tera reports where parsing stopped: the line after the unclosed tag.
-            at: At::Marker("DeletionPolicy: Retain"),
+            at: At::Marker("Parameters:"),
             says: "Failed to parse",
         },
         Case {

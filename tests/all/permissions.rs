@@ -66,8 +66,8 @@ fn functions_state_machines_and_tasks_without_log_permissions_are_named() {
     let project = Project::copy();
     project.replace(
         SECURITY,
-        "                Action: [logs:CreateLogStream, logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/*\" }",
-        "                Action: [logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/*\" }",
+        "                Action: [logs:CreateLogStream, logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/{{ name }}:*\" }",
+        "                Action: [logs:PutLogEvents]\n                Resource: { \"Fn::Sub\": \"{{ logs_arn }}/lambda/{{ name }}:*\" }",
     );
     project.replace(
         SECURITY,
@@ -203,4 +203,111 @@ fn service_principals_without_a_source_condition_are_named() {
             .any(|(r, x)| r == "SERVICE_PRINCIPAL_CONDITIONS" && x != "Key"),
         "the forwarder's invoke permission: {findings:?}"
     );
+}
+
+/// (rule, resource) of every finding of `rules` in an environment.
+fn findings_of(project: &Project, env: &str, rules: &[&str]) -> Vec<(String, String)> {
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("config loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    facturactl::policy::check(&loaded.config, &rendered)
+        .findings
+        .into_iter()
+        .filter(|f| rules.contains(&f.rule))
+        .map(|f| (f.rule.to_string(), f.resource))
+        .collect()
+}
+
+const OWNERSHIP_RULES: &[&str] = &[
+    "ONE_OWNER",
+    "SHARED_FUNCTION_ROLE",
+    "PLAIN_HTTP_LISTENER",
+    "COGNITO_SES",
+];
+
+#[test]
+fn every_environment_satisfies_the_ownership_and_tls_rules() {
+    let project = Project::copy();
+    for env in ["local", "staging", "production"] {
+        let findings = findings_of(&project, env, OWNERSHIP_RULES);
+        assert!(findings.is_empty(), "{env}: {findings:?}");
+    }
+}
+
+#[test]
+fn a_template_that_declares_a_service_an_alias_or_a_version_is_refused() {
+    let project = Project::copy();
+    project.append(
+        "templates/partials/lambda-function.tera",
+        "  {{ id }}LiveAlias:\n    Type: AWS::Lambda::Alias\n    Properties:\n      Name: live\n      FunctionName: { Ref: {{ id }}Function }\n      FunctionVersion: \"1\"\n",
+    );
+    project.append(
+        "templates/partials/ecs-service.tera",
+        "  {{ id }}Service:\n    Type: AWS::ECS::Service\n    Properties:\n      TaskDefinition: { Ref: {{ id }}TaskDefinition }\n",
+    );
+    let findings = findings_of(&project, "production", OWNERSHIP_RULES);
+    for resource in [
+        "ParserLiveAlias",
+        "ValidatorLiveAlias",
+        "OcrService",
+        "BackendService",
+    ] {
+        assert!(
+            has(&findings, "ONE_OWNER", resource),
+            "{resource}: {findings:?}"
+        );
+    }
+}
+
+#[test]
+fn functions_sharing_a_role_are_named() {
+    let project = Project::copy();
+    project.replace(
+        "templates/partials/lambda-function.tera",
+        "      Role: { Ref: {{ id }}RoleArn }",
+        "      Role: { Ref: ParserRoleArn }",
+    );
+    let findings = findings_of(&project, "production", OWNERSHIP_RULES);
+    assert!(
+        has(&findings, "SHARED_FUNCTION_ROLE", "ParserFunction"),
+        "{findings:?}"
+    );
+    assert!(
+        has(&findings, "SHARED_FUNCTION_ROLE", "ValidatorFunction"),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn a_plain_http_listener_outside_local_is_named_even_behind_a_condition() {
+    let project = Project::copy();
+    project.replace(
+        "templates/stacks/api.yaml.tera",
+        "      Protocol: HTTPS\n      Port: 443\n",
+        "      Protocol: { \"Fn::If\": [Always, HTTPS, HTTP] }\n      Port: 443\n",
+    );
+    let findings = findings_of(&project, "production", OWNERSHIP_RULES);
+    assert_eq!(
+        findings,
+        [("PLAIN_HTTP_LISTENER".to_string(), "Listener".to_string())]
+    );
+    // The port 80 listener that only redirects to HTTPS is fine; locally, HTTP is allowed.
+    assert!(findings_of(&project, "local", OWNERSHIP_RULES).is_empty());
+}
+
+#[test]
+fn a_production_user_pool_on_cognitos_own_sender_is_named() {
+    let project = Project::copy();
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "        EmailSendingAccount: DEVELOPER\n",
+        "        EmailSendingAccount: COGNITO_DEFAULT\n",
+    );
+    let findings = findings_of(&project, "production", OWNERSHIP_RULES);
+    assert_eq!(
+        findings,
+        [("COGNITO_SES".to_string(), "UserPool".to_string())]
+    );
+    // Staging may use Cognito's sender.
+    assert!(findings_of(&project, "staging", OWNERSHIP_RULES).is_empty());
 }

@@ -49,7 +49,7 @@ fn findings_block_production_with_exit_3() {
     };
     assert!(has("S3_PUBLIC_ACCESS", "RawBucket"), "{findings:#?}");
     assert!(has("S3_ENCRYPTION", "ProcessedBucket"));
-    assert!(has("IAM_WILDCARD", "LambdaRole"));
+    assert!(has("IAM_WILDCARD", "ParserFunctionRole"));
     assert_eq!(
         doc["blocking"],
         findings.iter().filter(|f| f["level"] == "error").count()
