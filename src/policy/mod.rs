@@ -82,6 +82,10 @@ pub const RULES: &[Rule] = &[
         why: "a task whose image is in ECR or whose container has secrets starts only when its execution role may pull the image and read the secrets (with kms:Decrypt for them)",
     },
     Rule {
+        id: "ENV_KEY_PERMISSIONS",
+        why: "a function whose environment is encrypted with a customer managed key fails every invocation with KMSAccessDeniedException unless its role may decrypt with that key",
+    },
+    Rule {
         id: "DESTINATION_PERMISSIONS",
         why: "a dead-letter queue or on-failure destination the function's role cannot send to silently drops the failed events it exists to keep",
     },

@@ -153,6 +153,15 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
         "writes logs",
         "allow logs:CreateLogStream and logs:PutLogEvents on the function's log group",
     );
+    if props.get("KmsKeyArn").is_some() {
+        site.require(
+            "ENV_KEY_PERMISSIONS",
+            role.as_ref(),
+            &["kms:Decrypt"],
+            "keeps its environment under a customer managed key",
+            "allow kms:Decrypt on the key (Lambda cannot start the function otherwise: KMSAccessDeniedException)",
+        );
+    }
     if let Some(target) = get(props, &["DeadLetterConfig", "TargetArn"]) {
         let needed = send_action(site.stack, target);
         site.require(

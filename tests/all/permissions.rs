@@ -311,3 +311,25 @@ fn a_production_user_pool_on_cognitos_own_sender_is_named() {
     // Staging may use Cognito's sender.
     assert!(findings_of(&project, "staging", OWNERSHIP_RULES).is_empty());
 }
+
+#[test]
+fn a_function_whose_role_cannot_decrypt_its_environment_is_named() {
+    let project = Project::copy();
+    // The first such statement is the function roles' (one per function, from one loop).
+    project.replace(
+        SECURITY,
+        "Action: [kms:Decrypt, kms:GenerateDataKey]",
+        "Action: [kms:GenerateDataKey]",
+    );
+    let findings = permission_findings(&project, "production");
+    for function in ["ParserFunction", "ValidatorFunction"] {
+        assert!(
+            has(&findings, "ENV_KEY_PERMISSIONS", function),
+            "{function}: {findings:?}"
+        );
+    }
+    assert!(
+        !findings.iter().any(|(_, r)| r.ends_with("Forwarder")),
+        "the forwarder's own role still decrypts: {findings:?}"
+    );
+}
