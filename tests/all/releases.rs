@@ -446,3 +446,61 @@ async fn a_rollback_without_yes_is_refused_when_no_one_can_be_asked() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["operation"], "rollback");
 }
+
+#[tokio::test]
+async fn promotion_refuses_before_the_lock_an_image_the_target_registry_does_not_hold() {
+    let account = Account::new();
+    account.seed_platform_secrets().await;
+    let project = Project::copy();
+    project.use_account(&account);
+    project.use_certificates(&account).await;
+    without_ml_and_database(&project);
+    project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    push_image(&account, "facturascan/ocr", "v1.0.0", "g").await;
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["deploy", "--env", "staging", "--image", "ocr=v1.0.0"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // The image leaves the registry production pulls from (here the same one: one account
+    // plays both environments), as when replication has not copied it yet.
+    let ecr = aws_sdk_ecr::Client::new(&account.sdk_config(3).await);
+    ecr.batch_delete_image()
+        .repository_name("facturascan/ocr")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("v1.0.0")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("delete the image");
+    account.reset_requests().await;
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("lacks images to promote") && stderr.contains("ocr:"),
+        "{stderr}"
+    );
+    let counters = account.requests().await;
+    assert_eq!(
+        crate::support::emulator::resource_writes(&counters),
+        0,
+        "refused before the lock: {counters}"
+    );
+    assert_eq!(counters["writes"], 0, "not even a lock: {counters}");
+}
