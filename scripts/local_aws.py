@@ -42,7 +42,10 @@ change, as AWS does (complete_stack_task_definitions); moto drops most propertie
 A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
 load balancer has the type (and name) its template says (typed_stack_load_balancers);
 moto makes every one an application load balancer. A database instance answers
-Fn::GetAtt DbiResourceId (database_resource_ids), as AWS does.
+Fn::GetAtt DbiResourceId (database_resource_ids), as AWS does. Deleting a stack deletes
+its route tables, internet gateway and target groups (stack_deletion_in_order); moto left
+them behind, so a network stack's VPC could never be deleted. A repository with
+EmptyOnDelete goes with its images.
 
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
@@ -790,6 +793,69 @@ def database_resource_ids() -> None:
     DBInstance.get_cfn_attribute = get_cfn_attribute
 
 
+def stack_deletion_in_order() -> None:
+    """moto's CloudFormation cannot delete AWS::EC2::RouteTable, AWS::EC2::InternetGateway
+    or AWS::ElasticLoadBalancingV2::TargetGroup (no delete handler: they are skipped and
+    left behind), so deleting a network stack fails with DependencyViolation on its VPC,
+    and an api stack leaves its target group. AWS deletes every resource of a stack,
+    dependents first. The harness gives those types their delete (moto retries what a
+    dependency still blocks until nothing is left), and honours a repository's
+    EmptyOnDelete."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.route_tables import RouteTable
+    from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+
+    def delete_route_table(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = ec2_backends[account_id][region_name]
+        table = backend.route_tables.get(resource_name)
+        if table is None:
+            return
+        for association_id in list(table._associations):
+            backend.disassociate_route_table(association_id)
+        backend.delete_route_table(resource_name)
+
+    def delete_internet_gateway(cls, resource_name, cloudformation_json, account_id,
+                                region_name):
+        backend = ec2_backends[account_id][region_name]
+        gateway = backend.internet_gateways.get(resource_name)
+        if gateway is None:
+            return
+        if gateway.vpc is not None:
+            backend.detach_internet_gateway(resource_name, gateway.vpc.id)
+        backend.delete_internet_gateway(resource_name)
+
+    def delete_target_group(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = elbv2_backends[account_id][region_name]
+        for arn, group in list(backend.target_groups.items()):
+            if resource_name in (arn, group.name):
+                backend.delete_target_group(arn)
+
+    # An ECR repository with `EmptyOnDelete: true` is deleted with its images, as AWS does;
+    # moto ignores the property and refuses with RepositoryNotEmptyException.
+    from moto.ecr.models import Repository, ecr_backends
+
+    create_repository = Repository.create_from_cloudformation_json.__func__
+
+    def create_remembering(cls, resource_name, cloudformation_json, account_id, region_name,
+                           **kwargs):
+        repository = create_repository(cls, resource_name, cloudformation_json, account_id,
+                                       region_name, **kwargs)
+        empty = cloudformation_json.get("Properties", {}).get("EmptyOnDelete")
+        repository._harness_empty_on_delete = empty in (True, "true")
+        return repository
+
+    def delete_repository(self, account_id, region_name):
+        force = getattr(self, "_harness_empty_on_delete", False)
+        ecr_backends[account_id][region_name].delete_repository(self.name, force=force)
+
+    Repository.create_from_cloudformation_json = classmethod(create_remembering)
+    Repository.delete = delete_repository
+    RouteTable.delete_from_cloudformation_json = classmethod(delete_route_table)
+    InternetGateway.delete_from_cloudformation_json = classmethod(delete_internet_gateway)
+    FakeTargetGroup.delete_from_cloudformation_json = classmethod(delete_target_group)
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """A client that goes away mid-request (a test killing a deploy) is not an error here."""
 
@@ -818,6 +884,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_stack_task_definitions()
     typed_stack_load_balancers()
     database_resource_ids()
+    stack_deletion_in_order()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

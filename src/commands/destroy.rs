@@ -1,5 +1,5 @@
-//! `destroy`: deletes an environment's ECS services, then its stacks, dependents first.
-//! Never production.
+//! `destroy`: deletes an environment's ECS services, then its stacks (dependents first),
+//! then the alarms it owns. Never production.
 
 use super::Session;
 use super::guarded::Deployed;
@@ -44,6 +44,14 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         })
         .await?;
     let mut report = DeployReport::new(Operation::Destroy, &env.name, run);
+    // Then the alarms the tool owns (tagged with this environment's owner): nothing is
+    // left to watch. Only after every stack went, so a failed destroy keeps its alarms.
+    if !report.failed() {
+        let config = &loaded.config;
+        let live = crate::alarms::apply::live_alarms(&aws, config).await?;
+        report.alarms =
+            Some(crate::alarms::apply::sync_with(&aws, config, &[], &live, true).await?);
+    }
     report.retries = aws.retries.totals();
     Ok(Deployed {
         report,
