@@ -231,19 +231,50 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new<E, R>(
+    /// One sentence for what went wrong, never the SDK's raw structure: the service's code
+    /// and message; else what the transport said (connection refused, DNS, timeout, TLS);
+    /// else the HTTP status the service answered with.
+    pub fn new<E>(
         operation: &'static str,
-        error: aws_sdk_cloudformation::error::SdkError<E, R>,
+        error: aws_sdk_cloudformation::error::SdkError<
+            E,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
     ) -> Self
     where
         E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
-        use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+        use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
         let code = error.code().map(str::to_string);
-        let message = match (error.code(), error.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => aws_sdk_cloudformation::error::DisplayErrorContext(&error).to_string(),
+        let message = match (&error, error.code(), error.message()) {
+            (_, Some(code), Some(message)) => format!("{code}: {message}"),
+            (_, Some(code), None) => code.to_string(),
+            (SdkError::DispatchFailure(failure), ..) => {
+                let cause = innermost(&error);
+                if failure.is_timeout() {
+                    format!("timed out reaching the endpoint ({cause})")
+                } else if failure.is_io() {
+                    format!("cannot reach the endpoint: {cause}")
+                } else {
+                    format!("the request could not be sent: {cause}")
+                }
+            }
+            (SdkError::TimeoutError(_), ..) => "timed out waiting for the answer".to_string(),
+            (SdkError::ConstructionFailure(_), ..) => {
+                format!("the request could not be made: {}", innermost(&error))
+            }
+            (SdkError::ServiceError(_) | SdkError::ResponseError(_), ..) => {
+                match error.raw_response().map(|r| r.status().as_u16()) {
+                    Some(status @ 500..) => {
+                        format!("the service failed (HTTP {status}) without an AWS error")
+                    }
+                    Some(status) => {
+                        format!("the service answered HTTP {status}, not an AWS answer")
+                    }
+                    None => innermost(&error),
+                }
+            }
+            _ => innermost(&error),
         };
         Self {
             operation,
@@ -251,6 +282,16 @@ impl AwsError {
             message,
         }
     }
+}
+
+/// The deepest cause of an error, which is where the transport says what happened
+/// (`Connection refused (os error 111)`, `failed to lookup address information`).
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 #[cfg(test)]

@@ -138,14 +138,16 @@ fn describe(reference: &SecretRef) -> String {
 }
 
 /// A missing secret blocks; any other failure means the check could not run.
-fn missing_or_unknown<E, R>(
+fn missing_or_unknown<E>(
     subject: String,
     operation: &'static str,
-    error: aws_sdk_ssm::error::SdkError<E, R>,
+    error: aws_sdk_ssm::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
 ) -> Check
 where
     E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_ssm::error::ProvideErrorMetadata;
     let missing = matches!(

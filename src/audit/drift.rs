@@ -120,13 +120,15 @@ async fn cloudformation_drift(
     match detect_one(aws, first, options).await {
         Ok(findings) => report.findings.extend(findings),
         Err(Unavailable::NotOffered(note)) => {
-            report.notes.push(format!(
-                "{note}: CloudFormation drift of {} stacks not checked",
-                stacks.len()
-            ));
+            report.not_run(
+                format!("cloudformation drift of {} stacks", stacks.len()),
+                note,
+            );
             return;
         }
-        Err(Unavailable::Failed(note)) => report.notes.push(format!("{first}: {note}")),
+        Err(Unavailable::Failed(note)) => {
+            report.not_run(format!("cloudformation drift of {first}"), note);
+        }
     }
     for batch in rest.chunks(CONCURRENT_DETECTIONS) {
         let runs = batch.iter().map(|s| detect_one(aws, s, options));
@@ -134,7 +136,7 @@ async fn cloudformation_drift(
             match result {
                 Ok(findings) => report.findings.extend(findings),
                 Err(Unavailable::NotOffered(note) | Unavailable::Failed(note)) => {
-                    report.notes.push(format!("{stack}: {note}"))
+                    report.not_run(format!("cloudformation drift of {stack}"), note);
                 }
             }
         }
@@ -292,22 +294,16 @@ pub async fn services(
     record: Option<&Record>,
     report: &mut AuditReport,
 ) -> Result<(), AwsError> {
-    let Some(record) = record else {
-        report
-            .notes
-            .push("no deployment record yet: services were not compared".into());
-        return Ok(());
-    };
     let mut ecs = Vec::new();
     let mut lambdas = Vec::new();
     for (name, service) in config.services.iter().filter(|(_, s)| s.enabled) {
-        match (service.runtime(), record.services.get(name)) {
+        let entry = record.and_then(|r| r.services.get(name));
+        match (service.runtime(), entry) {
             // Audited against the config even when no rollout was recorded.
             (Some(Runtime::Ecs(e)), entry) => ecs.push((name.as_str(), e, entry)),
             (Some(Runtime::Lambda(l)), Some(entry)) => lambdas.push((name.as_str(), l, entry)),
             _ => report.notes.push(format!(
-                "service {name}: not in the deployment record ({})",
-                record.id
+                "service {name}: never rolled out (not in the deployment record): its version was not compared"
             )),
         }
     }

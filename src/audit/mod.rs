@@ -3,6 +3,8 @@
 //! `drift` compares the live environment with the rendered desired state and the last
 //! deployment record; `alarms` checks the alarms and their notification wiring. Both
 //! produce findings (severity, resource, expected, actual, a fix); exit 2 when any exists.
+//! A check that cannot run (drift detection not offered, access denied, throttling that
+//! gave up) makes the verdict `incomplete` (exit 1), never `clean`.
 
 pub mod alarms;
 pub mod drift;
@@ -60,13 +62,33 @@ impl Finding {
     }
 }
 
+/// A check that could not run, and why: it is never counted as passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    /// What was not checked, as `cloudformation drift of network` or `services`.
+    pub check: String,
+    pub why: String,
+}
+
+/// How an audit ended: findings, nothing found, or not everything could be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditVerdict {
+    Clean,
+    Findings,
+    /// No findings, but some checks did not run: not a clean bill.
+    Incomplete,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
     /// `drift` or `alarms`.
     pub audit: &'static str,
     pub environment: String,
     pub findings: Vec<Finding>,
-    /// What could not be checked, and why (drift detection not offered, no record yet).
+    /// Checks that could not run, one each, with why.
+    pub not_run: Vec<NotRun>,
+    /// Remarks that change no verdict (a service not in the record yet).
     pub notes: Vec<String>,
 }
 
@@ -76,7 +98,26 @@ impl AuditReport {
             audit,
             environment: environment.to_string(),
             findings: Vec::new(),
+            not_run: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+
+    /// Records a check that could not run.
+    pub fn not_run(&mut self, check: impl Into<String>, why: impl std::fmt::Display) {
+        self.not_run.push(NotRun {
+            check: check.into(),
+            why: why.to_string(),
+        });
+    }
+
+    pub fn verdict(&self) -> AuditVerdict {
+        if !self.findings.is_empty() {
+            AuditVerdict::Findings
+        } else if !self.not_run.is_empty() {
+            AuditVerdict::Incomplete
+        } else {
+            AuditVerdict::Clean
         }
     }
 
@@ -87,7 +128,8 @@ impl AuditReport {
         });
     }
 
+    /// Nothing found and every check ran.
     pub fn clean(&self) -> bool {
-        self.findings.is_empty()
+        self.verdict() == AuditVerdict::Clean
     }
 }

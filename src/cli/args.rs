@@ -325,19 +325,30 @@ pub struct DriftArgs {
     /// Only these stacks (services and alarms are then not audited).
     #[arg(long = "stack", value_name = "STACK")]
     stacks: Vec<String>,
-    /// Tell the notification channels when there are findings.
+    /// Tell the notification channels when there are findings or checks that did not run.
     #[arg(long)]
     notify: bool,
+    /// Alarms firing or without data for longer than this are findings.
     #[arg(long, default_value_t = 24)]
     stale_hours: u64,
+    /// A check that could not run (drift detection not offered, access denied, throttled)
+    /// does not fail the audit: exit 0 when nothing was found (default: exit 1,
+    /// `incomplete`).
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditAlarmsArgs {
+    /// Tell the notification channels when there are findings or checks that did not run.
     #[arg(long)]
     notify: bool,
+    /// Alarms firing or without data for longer than this are findings.
     #[arg(long, default_value_t = 24)]
     stale_hours: u64,
+    /// A check that could not run does not fail the audit (see `audit drift`).
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 impl AuditCommand {
@@ -349,12 +360,14 @@ impl AuditCommand {
                 stacks: a.stacks,
                 notify: a.notify,
                 stale_hours: a.stale_hours,
+                allow_incomplete: a.allow_incomplete,
             },
             Self::Alarms(a) => Request {
                 audit: Audit::Alarms,
                 stacks: Vec::new(),
                 notify: a.notify,
                 stale_hours: a.stale_hours,
+                allow_incomplete: a.allow_incomplete,
             },
         }
     }

@@ -1,4 +1,5 @@
-//! `audit drift` and `audit alarms`: findings for scheduled runs (exit 2 when any).
+//! `audit drift` and `audit alarms`: findings for scheduled runs (exit 2 when any; exit 1,
+//! `incomplete`, when a check could not run, unless `--allow-incomplete`).
 
 use std::time::{Duration, Instant};
 
@@ -35,11 +36,14 @@ pub struct Request {
     /// Tell the notification channels when there are findings.
     pub notify: bool,
     pub stale_hours: u64,
+    /// Checks that could not run do not fail the audit.
+    pub allow_incomplete: bool,
 }
 
 pub struct Outcome {
     pub report: AuditReport,
     pub notifications: Vec<Delivery>,
+    pub allow_incomplete: bool,
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
@@ -51,11 +55,15 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let aws = session.aws(&config.environment).await?;
     let mut report = AuditReport::new(request.audit.as_str(), &config.environment.name);
     if request.audit == Audit::Drift {
-        audit_drift(&aws, &loaded, &rendered, &request.stacks, &mut report).await?;
+        audit_drift(&aws, &loaded, &rendered, &request.stacks, &mut report).await;
     }
     if request.audit == Audit::Alarms || request.stacks.is_empty() {
         let stale = Duration::from_secs(request.stale_hours.saturating_mul(3600));
-        crate::audit::alarms::audit(&aws, config, &rendered.alarms, stale, &mut report).await?;
+        let audited =
+            crate::audit::alarms::audit(&aws, config, &rendered.alarms, stale, &mut report).await;
+        if let Err(e) = audited {
+            report.not_run("alarms", e);
+        }
     }
     report.sort();
     let mut notifications = Vec::new();
@@ -65,17 +73,20 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     Ok(Outcome {
         report,
         notifications,
+        allow_incomplete: request.allow_incomplete,
     })
 }
 
-/// Stacks, then (without `--stack`) services against the last record.
+/// Stacks, then (without `--stack`) services against the config and the last record. A
+/// part that fails (access denied, throttling that gave up) is a check not run; the others
+/// still run.
 async fn audit_drift(
     aws: &AwsContext,
     loaded: &LoadedConfig,
     rendered: &RenderedEnv,
     stacks: &[String],
     report: &mut AuditReport,
-) -> Result<(), Error> {
+) {
     let config = &loaded.config;
     let options = drift::DriftOptions {
         only: steps::only(stacks),
@@ -86,11 +97,22 @@ async fn audit_drift(
         store.current(),
         drift::stacks(aws, config, rendered, &options, report)
     );
-    stack_result?;
-    if stacks.is_empty() {
-        drift::services(aws, config, rendered, record?.as_ref(), report).await?;
+    if let Err(e) = stack_result {
+        report.not_run("stacks", e);
     }
-    Ok(())
+    if !stacks.is_empty() {
+        return;
+    }
+    let record = match record {
+        Ok(record) => record,
+        Err(e) => {
+            report.not_run("the deployment record (images and versions)", e);
+            None
+        }
+    };
+    if let Err(e) = drift::services(aws, config, rendered, record.as_ref(), report).await {
+        report.not_run("services", e);
+    }
 }
 
 /// Tells the channels the first 20 findings.
@@ -122,9 +144,17 @@ async fn notify_findings(
         &config.environment.name,
         Verdict::Failed,
         started.elapsed().as_millis() as u64,
-        Some(&format!("{} findings", report.findings.len())),
+        Some(&format!(
+            "{} findings, {} checks not run",
+            report.findings.len(),
+            report.not_run.len()
+        )),
     );
-    notice.changes = summary;
+    let not_run = report
+        .not_run
+        .iter()
+        .map(|n| format!("not run: {}: {}", n.check, n.why));
+    notice.changes = summary.into_iter().chain(not_run).collect();
     let deliveries = crate::notify::send(aws, config, &notice).await;
     session.warn_undelivered(&deliveries);
     deliveries

@@ -5,11 +5,13 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{Column, Report, Table, notifications_text};
+use crate::audit::AuditVerdict;
 use crate::commands::audit::Outcome;
 use crate::exit::Exit;
 
 #[derive(Serialize)]
 struct Json<'a> {
+    verdict: AuditVerdict,
     #[serde(flatten)]
     report: &'a crate::audit::AuditReport,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -19,6 +21,7 @@ struct Json<'a> {
 impl Serialize for Outcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Json {
+            verdict: self.report.verdict(),
             report: &self.report,
             notifications: &self.notifications,
         }
@@ -28,10 +31,23 @@ impl Serialize for Outcome {
 
 impl Outcome {
     fn verdict(&self) -> String {
-        if self.report.clean() {
-            "clean".to_string()
-        } else {
-            format!("{} findings", self.report.findings.len())
+        let r = &self.report;
+        match r.verdict() {
+            AuditVerdict::Clean => "clean".to_string(),
+            AuditVerdict::Findings if r.not_run.is_empty() => {
+                format!("{} findings", r.findings.len())
+            }
+            AuditVerdict::Findings => format!(
+                "{} findings, {} checks not run",
+                r.findings.len(),
+                r.not_run.len()
+            ),
+            AuditVerdict::Incomplete if self.allow_incomplete => {
+                format!("incomplete, allowed ({} checks not run)", r.not_run.len())
+            }
+            AuditVerdict::Incomplete => {
+                format!("incomplete ({} checks not run)", r.not_run.len())
+            }
         }
     }
 }
@@ -51,6 +67,9 @@ impl Report for Outcome {
                 f.actual,
                 f.fix
             );
+        }
+        for n in &r.not_run {
+            let _ = writeln!(out, "not run: {}: {}", n.check, n.why);
         }
         for note in &r.notes {
             let _ = writeln!(out, "note: {note}");
@@ -95,17 +114,21 @@ impl Report for Outcome {
             }
             out.push_str(&table.markdown());
         }
+        for n in &r.not_run {
+            let _ = writeln!(out, "\n> not run: {}: {}", n.check, n.why);
+        }
         for note in &r.notes {
             let _ = writeln!(out, "\n> note: {note}");
         }
         out
     }
 
+    /// 2 with findings; 1 when a check did not run (unless allowed); else 0.
     fn exit(&self) -> Exit {
-        if self.report.clean() {
-            Exit::Ok
-        } else {
-            Exit::Changes
+        match self.report.verdict() {
+            AuditVerdict::Findings => Exit::Changes,
+            AuditVerdict::Incomplete if !self.allow_incomplete => Exit::Error,
+            AuditVerdict::Incomplete | AuditVerdict::Clean => Exit::Ok,
         }
     }
 }
