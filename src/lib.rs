@@ -29,3 +29,4 @@ pub mod schema;
 pub mod secrets;
 pub mod services;
 pub mod stacks;
+pub mod wiring;

@@ -12,7 +12,7 @@ use crate::deployment::Operation;
 use crate::error::{Error, NothingToPromote, Refusal, Unconfirmed, Usage};
 use crate::release::record::Record;
 use crate::release::store::Store;
-use crate::render;
+
 use crate::services::artifact::{self, ArtifactRef};
 use crate::stacks::deploy::DeployOptions;
 
@@ -34,7 +34,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     }
     let source = session.load(from)?;
     let target = session.load(to)?;
-    let rendered = render::render(&target)?;
+    let rendered = steps::render_checked(&target)?;
     steps::refuse_on_policy(&target, &rendered)?;
     let last = {
         let aws = session.aws_to_read(&source.config.environment).await;

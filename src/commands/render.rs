@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::Session;
 use crate::error::Error;
-use crate::render::{self, RenderedEnv};
+use crate::render::RenderedEnv;
 
 pub struct Request {
     pub out: Option<PathBuf>,
@@ -20,7 +20,7 @@ pub struct Outcome {
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let loaded = session.load_env()?;
-    let rendered = render::render(&loaded)?;
+    let rendered = super::steps::render_checked(&loaded)?;
     let files_written = match &request.out {
         Some(dir) => rendered
             .write_to(dir)

@@ -21,9 +21,18 @@ pub fn load_checked(
     env: &str,
 ) -> Result<(LoadedConfig, RenderedEnv), Error> {
     let loaded = session.load(env)?;
-    let rendered = render::render(&loaded)?;
+    let rendered = render_checked(&loaded)?;
     refuse_on_policy(&loaded, &rendered)?;
     Ok((loaded, rendered))
+}
+
+/// Renders, then checks the wiring between the config and the templates (inputs against
+/// outputs, parameters against the templates' own constraints, tags): what CloudFormation
+/// would refuse mid-deploy is a config error now, before any AWS call.
+pub fn render_checked(loaded: &LoadedConfig) -> Result<RenderedEnv, Error> {
+    let rendered = render::render(loaded)?;
+    crate::wiring::check(loaded, &rendered)?;
+    Ok(rendered)
 }
 
 /// Exit 3 on blocking policy findings.

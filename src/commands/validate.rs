@@ -4,7 +4,6 @@
 use super::Session;
 use crate::error::Error;
 use crate::policy::{self, PolicyReport};
-use crate::render;
 
 pub struct Request {
     pub explain: bool,
@@ -31,7 +30,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         ));
     }
     let loaded = session.load_env()?;
-    let rendered = render::render(&loaded)?;
+    let rendered = super::steps::render_checked(&loaded)?;
     let policy = policy::check(&loaded.config, &rendered);
     for finding in &policy.findings {
         tracing::debug!(rule = finding.rule, stack = %finding.stack, resource = %finding.resource, "policy finding");

@@ -434,6 +434,95 @@ fn cases() -> Vec<Case> {
             says: "set both as a value and as an input",
         },
         Case {
+            name: "input reads an output the upstream template does not declare",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "ApiTaskRoleArn = \"security.ApiTaskRoleArn\" }",
+                    "ApiTaskRoleArn = \"security.ApiRoleArn\" }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("ApiTaskRoleArn = \"security.ApiRoleArn\" }"),
+            says: "reads `security.ApiRoleArn`, which the `security` template does not declare",
+        },
+        Case {
+            name: "parameter below the template's MinValue",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "AllocatedStorage = 20,", "AllocatedStorage = 5,"),
+            file: DEPLOY,
+            at: At::Marker("AllocatedStorage = 5,"),
+            says: "breaks MinValue 20",
+        },
+        Case {
+            name: "parameter against the template's AllowedPattern",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "InstanceClass = \"db.t4g.micro\"",
+                    "InstanceClass = \"t4g.micro\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("InstanceClass = \"t4g.micro\""),
+            says: "does not match the pattern",
+        },
+        Case {
+            name: "parameter the template does not declare",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "MaxConnections = 100 }",
+                    "MaxConnections = 100, MaxConection = 5 }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("MaxConnections = 100, MaxConection = 5 }"),
+            says: "`MaxConection` is not a parameter of template",
+        },
+        Case {
+            name: "template parameter left without a value",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    ", ApiTaskRoleArn = \"security.ApiTaskRoleArn\" }",
+                    " }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("[stacks.database]"),
+            says: "needs a value for parameter `ApiTaskRoleArn`",
+        },
+        Case {
+            name: "template that renders no resources",
+            env: "local",
+            setup: |p| {
+                p.write("templates/stacks/empty.yaml.tera", "Resources: {}\n");
+                p.append(DEPLOY, "\n[stacks.empty]\ntemplate = \"empty.yaml.tera\"\n");
+            },
+            file: DEPLOY,
+            at: At::Marker("template = \"empty.yaml.tera\""),
+            says: "renders no resources",
+        },
+        Case {
+            name: "tag value longer than AWS allows",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "\"app\" = \"facturascan360\"",
+                    &format!("\"app\" = \"{}\"", "x".repeat(300)),
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"app\" = \"xxx"),
+            says: "tag `app` is longer than AWS allows",
+        },
+        Case {
             name: "dependency disabled by the overlay",
             env: "local",
             setup: |p| {
