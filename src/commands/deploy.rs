@@ -67,7 +67,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
     }
-    let changes = Changes {
+    let mut changes = Changes {
         loaded: &loaded,
         rendered: &rendered,
         options: DeployOptions {
@@ -82,8 +82,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         },
         wanted,
         expected: BTreeMap::new(),
+        resolved: BTreeMap::new(),
         skip_wait: request.skip_wait,
     };
+    changes.resolve_before_lock(&aws).await?;
     let guard = Guard {
         operation: Operation::Deploy,
         config: &loaded.config,
@@ -106,11 +108,23 @@ pub(super) struct Changes<'a> {
     pub wanted: BTreeMap<String, ArtifactRef>,
     /// Identities (digest, CodeSha256) the resolved artifacts must have (promote).
     pub expected: BTreeMap<String, String>,
+    /// `wanted`, resolved before the lock (`resolve_before_lock`).
+    pub resolved: BTreeMap<String, Artifact>,
     pub skip_wait: bool,
 }
 
-/// Under the lock: artifacts resolved and alarm gates checked before anything changes,
-/// then stacks, alarms, services, and the record.
+impl Changes<'_> {
+    /// Resolves the wanted artifacts (tags to digests, packages to hashes) and checks the
+    /// alarm gates, read-only and before the lock: a mistyped tag or path writes no lock,
+    /// no record and no notification.
+    pub(super) async fn resolve_before_lock(&mut self, aws: &AwsContext) -> Result<(), Error> {
+        self.resolved = prepare_rollouts(aws, self).await?;
+        Ok(())
+    }
+}
+
+/// Under the lock (artifacts already resolved and alarm gates checked): stacks, alarms,
+/// services, and the record.
 pub(super) async fn apply(
     session: &Session<'_>,
     aws: &AwsContext,
@@ -118,10 +132,10 @@ pub(super) async fn apply(
     guard: &Guard<'_>,
     changes: &Changes<'_>,
 ) -> Result<DeployReport, Error> {
-    let resolved = prepare_rollouts(aws, changes).await?;
+    let resolved = &changes.resolved;
     let (report, current) = session
         .with_progress(async |progress| {
-            stacks_alarms_services(session, aws, store, changes, &resolved, progress).await
+            stacks_alarms_services(session, aws, store, changes, resolved, progress).await
         })
         .await?;
     let mut report = report;
@@ -134,7 +148,7 @@ pub(super) async fn apply(
             "alarms not applied: a stack failed".into()
         });
     }
-    let packages = crate::release::keep_packages(store, &resolved).await?;
+    let packages = crate::release::keep_packages(store, resolved).await?;
     let hashes = changes
         .rendered
         .stacks
@@ -145,7 +159,7 @@ pub(super) async fn apply(
         guard.record_input(&session.trace_id),
         &report,
         &hashes,
-        &resolved,
+        resolved,
         &packages,
         current.as_ref(),
     );

@@ -67,7 +67,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         }
         steps::confirm_destructive(session, &aws, &target, &rendered, &[]).await?;
     }
-    let changes = Changes {
+    let mut changes = Changes {
         loaded: &target,
         rendered: &rendered,
         options: DeployOptions {
@@ -77,8 +77,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         },
         wanted,
         expected,
+        resolved: BTreeMap::new(),
         skip_wait: request.skip_wait,
     };
+    changes.resolve_before_lock(&aws).await?;
     let guard = Guard {
         operation: Operation::Promote,
         config: &target.config,

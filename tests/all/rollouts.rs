@@ -334,14 +334,24 @@ async fn bad_artifacts_are_refused_before_any_change() {
         assert_eq!(code, Some(1), "{args:?}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
-    // Resolution happens before the stacks: a missing tag changes nothing.
+    // Resolution happens before the lock: a missing tag or package path writes nothing at
+    // all (no lock, no record, no notification).
+    account.reset_requests().await;
     let (code, _, stderr) = deploy(&project, &account, &["--image", "ocr=v9"]);
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains("image facturascan/ocr:v9 not found"),
         "{stderr}"
     );
-    assert_eq!(resource_writes(&account.requests().await), 0);
+    let missing = project.path().join("no-such.zip").display().to_string();
+    let (code, _, stderr) = deploy(
+        &project,
+        &account,
+        &["--package", &format!("parser={missing}")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let counters = account.requests().await;
+    assert_eq!(counters["writes"], 0, "{counters}");
 }
 
 #[tokio::test]
