@@ -109,6 +109,14 @@ pub enum Command {
     },
     /// Print the JSON Schema of deploy.toml or of an environment file, for editors.
     Schema(SchemaArgs),
+    /// Print a shell completion script: `facturactl completions bash > /etc/bash_completion.d/facturactl`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `facturactl man > facturactl.1`.
+    Man,
 }
 
 impl Command {
@@ -145,6 +153,8 @@ impl Command {
             Self::Pipeline { .. } => "pipeline.render",
             Self::Config { .. } => "config.show",
             Self::Schema(_) => "schema",
+            Self::Completions { .. } => "completions",
+            Self::Man => "man",
         }
     }
 }
@@ -270,6 +280,7 @@ pub struct DestroyArgs {
     /// Do not ask (required without a terminal).
     #[arg(long)]
     yes: bool,
+    /// Stacks deleted at once (independent ones), 1 to 64.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     max_concurrency: u16,
 }
@@ -377,6 +388,7 @@ impl AuditCommand {
 pub enum ReleaseCommand {
     /// Check the release gate of `--env` for the checkout (or `--tag`).
     Check {
+        /// Check this tag instead of the checkout's own.
         #[arg(long)]
         tag: Option<String>,
     },
@@ -392,6 +404,7 @@ impl ReleaseCommand {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// How many records, newest first.
     #[arg(long, default_value_t = 20)]
     limit: usize,
 }
@@ -404,8 +417,10 @@ impl HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
+    /// The environment whose running release is promoted (its last successful record).
     #[arg(long)]
     from: String,
+    /// The environment that takes it; its release gate and preflight must pass.
     #[arg(long)]
     to: String,
     /// Go ahead without asking (CI).
@@ -414,6 +429,7 @@ pub struct PromoteArgs {
     /// The release tag (default: GITHUB_REF_NAME on a tag build, else the tag on the commit).
     #[arg(long)]
     tag: Option<String>,
+    /// Finish canary and linear rollouts without watching their steps.
     #[arg(long)]
     skip_wait: bool,
 }
@@ -432,8 +448,11 @@ impl PromoteArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// A record id or a release tag (default: the newest earlier release that runs other
+    /// services).
     #[arg(long, value_name = "RELEASE")]
     to: Option<String>,
+    /// Do not ask (required without a terminal).
     #[arg(long)]
     yes: bool,
 }
@@ -449,6 +468,7 @@ impl RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
+    /// Do not ask (required without a terminal).
     #[arg(long)]
     yes: bool,
 }
@@ -474,6 +494,7 @@ pub struct TrafficArgs {
 pub enum TrafficCommand {
     /// Send a share of the traffic to a variant version (the alias's version stays control).
     Set {
+        /// The Lambda service whose split to change.
         service: String,
         /// The variant: a published version number.
         #[arg(long)]
@@ -483,9 +504,15 @@ pub enum TrafficCommand {
         percent: u32,
     },
     /// The variant becomes the control, with all the traffic.
-    Promote { service: String },
+    Promote {
+        /// The Lambda service whose variant to promote.
+        service: String,
+    },
     /// All traffic back on the control; the variant gets none.
-    Abort { service: String },
+    Abort {
+        /// The Lambda service whose variant to drop.
+        service: String,
+    },
 }
 
 impl TrafficArgs {
@@ -520,6 +547,7 @@ pub struct NotifyArgs {
     /// The stage, as `build` or `integration-tests`.
     #[arg(long)]
     stage: String,
+    /// How the stage ended.
     #[arg(long, value_enum)]
     result: StageResult,
     /// A line of detail: what was built, or why it failed.
@@ -575,6 +603,7 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
+    /// Which file's schema: deploy.toml or an environment file.
     #[arg(long, value_enum, default_value_t = SchemaFile::Deploy)]
     file: SchemaFile,
 }

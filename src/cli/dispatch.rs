@@ -15,6 +15,8 @@ pub async fn dispatch(
     use commands as c;
     Ok(match command {
         Command::Schema(a) => show.present(&c::schema::run(a.request()).await?),
+        Command::Completions { shell } => (super::manual::completions(shell), Exit::Ok),
+        Command::Man => (super::manual::man_page()?, Exit::Ok),
         Command::Validate(a) => show.present(&c::validate::run(session, a.request()).await?),
         Command::Pipeline { command } => {
             show.present(&c::pipeline::run(session, command.request()).await?)

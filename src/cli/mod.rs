@@ -8,6 +8,7 @@ mod dispatch;
 pub mod github;
 mod host;
 pub mod live;
+mod manual;
 
 use std::io::Write;
 use std::time::Instant;
