@@ -20,6 +20,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--color`: whether logs on stderr carry ANSI colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it elsewhere.
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// The flag first, then NO_COLOR (any non-empty value: no colour, no-color.org), then
+    /// CLICOLOR_FORCE (non-empty and not `0`: colour even off a terminal), then whether the
+    /// stream is a terminal.
+    pub fn enabled(self, terminal: bool, var: impl Fn(&str) -> Option<String>) -> bool {
+        let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto if set("NO_COLOR") => false,
+            Self::Auto
+                if set("CLICOLOR_FORCE") && var("CLICOLOR_FORCE").as_deref() != Some("0") =>
+            {
+                true
+            }
+            Self::Auto => terminal,
+        }
+    }
+}
+
 /// Who runs this, and the id that ties its log lines together.
 #[derive(Debug, Clone)]
 pub struct RunIdentity {
@@ -44,9 +73,15 @@ impl RunIdentity {
     }
 }
 
-/// Installs the global subscriber. `verbosity` counts `-v` flags. Returns whether logs are
-/// JSON lines.
-pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity) -> bool {
+/// Installs the global subscriber. `color`: ANSI in text logs (see [`ColorChoice`]);
+/// `verbosity` counts `-v` flags. Returns whether logs are JSON lines.
+pub fn init(
+    format: LogFormat,
+    in_ci: bool,
+    color: bool,
+    verbosity: u8,
+    identity: RunIdentity,
+) -> bool {
     let level = match verbosity {
         0 => "info",
         1 => "debug",
@@ -72,7 +107,7 @@ pub fn init(format: LogFormat, in_ci: bool, verbosity: u8, identity: RunIdentity
         builder
             .without_time()
             .with_target(false)
-            .with_ansi(!in_ci)
+            .with_ansi(color)
             .try_init()
     };
     // A second init (tests calling `run` twice) keeps the first subscriber.
@@ -178,5 +213,35 @@ mod tests {
         let fresh = RunIdentity::new(None, None);
         assert_eq!(fresh.trace_id.len(), 32);
         assert_eq!(fresh.user_id, "unknown");
+    }
+}
+
+#[cfg(test)]
+mod color_tests {
+    use super::ColorChoice;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_flag_then_no_color_then_clicolor_force_then_the_terminal() {
+        assert!(ColorChoice::Auto.enabled(true, env(&[])));
+        assert!(!ColorChoice::Auto.enabled(false, env(&[])));
+        assert!(!ColorChoice::Auto.enabled(true, env(&[("NO_COLOR", "1")])));
+        // An empty NO_COLOR does not count (no-color.org).
+        assert!(ColorChoice::Auto.enabled(true, env(&[("NO_COLOR", "")])));
+        assert!(ColorChoice::Auto.enabled(false, env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!ColorChoice::Auto.enabled(false, env(&[("CLICOLOR_FORCE", "0")])));
+        assert!(
+            !ColorChoice::Auto.enabled(false, env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]))
+        );
+        assert!(ColorChoice::Always.enabled(false, env(&[("NO_COLOR", "1")])));
+        assert!(!ColorChoice::Never.enabled(true, env(&[("CLICOLOR_FORCE", "1")])));
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
-use crate::logging::LogFormat;
+use crate::logging::{ColorChoice, LogFormat};
 use crate::notify::Verdict;
 use crate::report::OutputFormat;
 use crate::schema::SchemaFile;
@@ -34,6 +34,11 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+
+    /// Colour in logs on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces
+    /// it), always or never. The flag wins over the variables.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// More logs: -v debug, -vv trace (including the AWS SDK).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

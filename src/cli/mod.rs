@@ -42,7 +42,11 @@ pub fn parse() -> Result<Cli, Exit> {
 pub async fn run(cli: Cli, host: Host) -> Exit {
     let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
     let trace_id = identity.trace_id.clone();
-    let json_logs = logging::init(cli.log_format, host.in_ci, cli.verbose, identity);
+    let color = cli.color.enabled(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        |name| std::env::var(name).ok(),
+    );
+    let json_logs = logging::init(cli.log_format, host.in_ci, color, cli.verbose, identity);
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
         github: host.github.is_some(),
