@@ -176,6 +176,12 @@ pub enum Refusal {
         registry: String,
         images: Vec<(String, String)>,
     },
+    /// A release older than what the environment runs, without `--allow-downgrade`.
+    Downgrade {
+        environment: String,
+        running: String,
+        requested: String,
+    },
     /// Images the target's registry does not hold (yet). (service, why)
     ImagesMissing {
         environment: String,
@@ -241,6 +247,12 @@ pub enum NoRollbackTarget {
     },
 }
 
+/// `head:` then one indented line each.
+fn bulleted(head: String, lines: impl Iterator<Item = String>) -> String {
+    let lines: Vec<String> = lines.collect();
+    format!("{head}:\n  {}", lines.join("\n  "))
+}
+
 impl Refusal {
     pub fn message(&self) -> String {
         match self {
@@ -291,47 +303,48 @@ impl Refusal {
             }
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
+            Self::Downgrade {
+                environment,
+                running,
+                requested,
+            } => format!(
+                "`{environment}` runs {running}; {requested} is older: a downgrade, nothing was changed"
+            ),
             Self::ImagesMissing {
                 environment,
                 registry,
                 images,
-            } => {
-                let lines: Vec<String> = images
-                    .iter()
-                    .map(|(service, why)| format!("{service}: {why}"))
-                    .collect();
+            } => bulleted(
                 format!(
-                    "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted:\n  {}",
-                    lines.join("\n  ")
-                )
-            }
+                    "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted"
+                ),
+                images
+                    .iter()
+                    .map(|(service, why)| format!("{service}: {why}")),
+            ),
             Self::Preflight {
                 environment,
                 blocking,
-            } => {
-                let lines: Vec<String> = blocking
-                    .iter()
-                    .map(|(check, subject, detail)| format!("{check} {subject}: {detail}"))
-                    .collect();
+            } => bulleted(
                 format!(
-                    "preflight of `{environment}` found what AWS would refuse; nothing was changed:\n  {}",
-                    lines.join("\n  ")
-                )
-            }
+                    "preflight of `{environment}` found what AWS would refuse; nothing was changed"
+                ),
+                blocking
+                    .iter()
+                    .map(|(check, subject, detail)| format!("{check} {subject}: {detail}")),
+            ),
             Self::ImagesNotPullable {
                 environment,
                 registry,
                 images,
-            } => {
-                let lines: Vec<String> = images
-                    .iter()
-                    .map(|(service, from)| format!("{service}: in {from}"))
-                    .collect();
+            } => bulleted(
                 format!(
-                    "`{environment}`'s tasks pull from {registry}; these images are elsewhere, nothing was promoted:\n  {}",
-                    lines.join("\n  ")
-                )
-            }
+                    "`{environment}`'s tasks pull from {registry}; these images are elsewhere, nothing was promoted"
+                ),
+                images
+                    .iter()
+                    .map(|(service, from)| format!("{service}: in {from}")),
+            ),
             Self::AccountMismatch {
                 environment,
                 expected,
@@ -357,6 +370,7 @@ impl Refusal {
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
+            Self::Downgrade { .. } => "deploy a newer release, or pass --allow-downgrade if going back is intended (`facturactl rollback` returns the services to an earlier release)".into(),
             Self::ImagesMissing { .. } => "replication copies each push within minutes: wait and promote again; if it never arrives, check the source registry's replication rule and the target's registry policy (the registry stacks)".into(),
             Self::Preflight { environment, .. } => format!(
                 "fix each finding (`facturactl preflight --env {environment}` shows every check), then run again"

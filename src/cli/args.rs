@@ -259,6 +259,9 @@ pub struct DeployArgs {
     /// release tag at HEAD).
     #[arg(long)]
     tag: Option<String>,
+    /// Deploy a release older (as a semantic version) than the one the environment runs.
+    #[arg(long)]
+    allow_downgrade: bool,
 }
 
 impl DeployArgs {
@@ -276,6 +279,7 @@ impl DeployArgs {
             artifacts: self.artifacts,
             skip_wait: self.skip_wait,
             tag: self.tag,
+            allow_downgrade: self.allow_downgrade,
         }
     }
 }
@@ -437,6 +441,9 @@ pub struct PromoteArgs {
     /// Finish canary and linear rollouts without watching their steps.
     #[arg(long)]
     skip_wait: bool,
+    /// Promote a release older (as a semantic version) than the one the target runs.
+    #[arg(long)]
+    allow_downgrade: bool,
 }
 
 impl PromoteArgs {
@@ -447,6 +454,7 @@ impl PromoteArgs {
             yes: self.yes,
             tag: self.tag,
             skip_wait: self.skip_wait,
+            allow_downgrade: self.allow_downgrade,
         }
     }
 }

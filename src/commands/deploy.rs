@@ -34,6 +34,8 @@ pub struct Request {
     pub artifacts: Option<PathBuf>,
     pub skip_wait: bool,
     pub tag: Option<String>,
+    /// Deploy even a release older than what the environment runs.
+    pub allow_downgrade: bool,
 }
 
 pub enum Outcome {
@@ -63,6 +65,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     }
     // Read-only, before the lock: what AWS would refuse mid-deploy is refused now.
     super::preflight::gate(session, &aws, &loaded.config).await?;
+    let requested = accepted.tag.as_deref();
+    steps::refuse_downgrade(&aws, &loaded.config, requested, request.allow_downgrade).await?;
     let production = loaded.config.environment.tier == Tier::Production;
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;

@@ -22,6 +22,8 @@ pub struct Request {
     pub yes: bool,
     pub tag: Option<String>,
     pub skip_wait: bool,
+    /// Promote even a release older than what the target runs.
+    pub allow_downgrade: bool,
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Error> {
@@ -56,6 +58,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     // The target's account is checked before anything else reaches it.
     let aws = session.aws(&target.config.environment).await?;
     super::preflight::gate(session, &aws, &target.config).await?;
+    let requested = record.tag.as_deref();
+    steps::refuse_downgrade(&aws, &target.config, requested, request.allow_downgrade).await?;
     refuse_missing(&aws, &target.config, &wanted).await?;
     session
         .console

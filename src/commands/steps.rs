@@ -205,3 +205,32 @@ pub async fn confirm_destructive(
         Err(Refusal::NotConfirmed(Unconfirmed::Deploy).into())
     }
 }
+
+/// Refuses (exit 3) deploying or promoting `requested` where the environment runs a newer
+/// semantic version, unless `allowed`. Reads the current record only when there is a
+/// version to compare.
+pub async fn refuse_downgrade(
+    aws: &crate::aws::AwsContext,
+    config: &crate::config::Config,
+    requested: Option<&str>,
+    allowed: bool,
+) -> Result<(), Error> {
+    let Some(requested) = requested.filter(|_| !allowed) else {
+        return Ok(());
+    };
+    let current = crate::release::store::Store::new(aws, config)
+        .current()
+        .await?;
+    let Some(running) = current.and_then(|r| r.tag) else {
+        return Ok(());
+    };
+    if crate::release::version::is_downgrade(&running, requested) == Some(true) {
+        return Err(Refusal::Downgrade {
+            environment: config.environment.name.clone(),
+            running,
+            requested: requested.to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@
 pub mod gate;
 pub mod record;
 pub mod store;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

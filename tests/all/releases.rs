@@ -504,3 +504,37 @@ async fn promotion_refuses_before_the_lock_an_image_the_target_registry_does_not
     );
     assert_eq!(counters["writes"], 0, "not even a lock: {counters}");
 }
+
+#[tokio::test]
+async fn a_downgrade_is_refused_with_both_versions_and_allowed_with_the_flag() {
+    let account = Account::new();
+    account.seed_platform_secrets().await;
+    let project = Project::copy();
+    project.use_account(&account);
+    project.use_certificates(&account).await;
+    without_ml_and_database(&project);
+    project.git_release(Some("v2.0.0"));
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["deploy", "--env", "staging", "--stack", "auth"];
+        args.extend_from_slice(extra);
+        run(&project, &account, &args)
+    };
+    let (code, _, stderr) = deploy(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // The same commit, tagged as an older release.
+    project.git(&["tag", "-a", "v1.9.0", "-m", "older"]);
+    account.reset_requests().await;
+    let (code, _, stderr) = deploy(&["--tag", "v1.9.0"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("runs v2.0.0; v1.9.0 is older"),
+        "both versions named: {stderr}"
+    );
+    assert_eq!(account.requests().await["writes"], 0);
+    let (code, _, stderr) = deploy(&["--tag", "v1.9.0", "--allow-downgrade"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // A newer release goes without the flag.
+    project.git(&["tag", "-a", "v2.1.0", "-m", "newer"]);
+    let (code, _, stderr) = deploy(&["--tag", "v2.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
