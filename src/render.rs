@@ -374,7 +374,116 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         })?;
         raw.push((name, text));
     }
+    // Tera recurses without a limit: a template that includes itself (directly or through
+    // others), or a macro that calls itself, would overflow the stack, not fail.
+    if let Some(error) = recursion(dir, &raw) {
+        return Err(error);
+    }
     parse_templates(raw).map_err(|e| tera_error(dir, None, &e))
+}
+
+/// The first include/import cycle or self-calling macro among the templates, as an error
+/// naming the template and line.
+fn recursion(dir: &Path, raw: &[(String, String)]) -> Option<RenderError> {
+    let include = regex::Regex::new(r#"\{%-?\s*(?:include|import|extends)\s+"([^"]+)""#).ok()?;
+    let mut edges: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
+    for (name, text) in raw {
+        for (index, line) in text.lines().enumerate() {
+            for found in include.captures_iter(line) {
+                edges
+                    .entry(name.as_str())
+                    .or_default()
+                    .push((found[1].to_string(), index + 1));
+            }
+        }
+        if let Some(error) = self_calling_macro(dir, name, text) {
+            return Some(error);
+        }
+    }
+    for (name, _) in raw {
+        let mut path = vec![name.clone()];
+        if let Some(line) = cycle_from(&edges, name, &mut path) {
+            return Some(RenderError {
+                template: dir.join(name),
+                line: Some(line),
+                message: format!("recursive include: {}", path.join(" -> ")),
+                help:
+                    "a template cannot include itself, directly or through others: break the cycle"
+                        .into(),
+            });
+        }
+    }
+    None
+}
+
+/// The line of the include in `start` that leads back to `start`, with `path` holding the
+/// cycle (`start`, ..., `start`).
+fn cycle_from(
+    edges: &BTreeMap<&str, Vec<(String, usize)>>,
+    start: &str,
+    path: &mut Vec<String>,
+) -> Option<usize> {
+    for (next, line) in edges.get(start).into_iter().flatten() {
+        path.push(next.clone());
+        if next == start || reaches(edges, next, start, path) {
+            return Some(*line);
+        }
+        path.pop();
+    }
+    None
+}
+
+/// Whether `target` is reachable from `from` through includes not yet on `path`; on
+/// success `path` ends with `target`.
+fn reaches(
+    edges: &BTreeMap<&str, Vec<(String, usize)>>,
+    from: &str,
+    target: &str,
+    path: &mut Vec<String>,
+) -> bool {
+    for (next, _) in edges.get(from).into_iter().flatten() {
+        if next == target {
+            path.push(next.clone());
+            return true;
+        }
+        if path.contains(next) {
+            continue;
+        }
+        path.push(next.clone());
+        if reaches(edges, next, target, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+/// A macro whose body calls the macro itself (`self::name(` or `<ns>::name(`).
+fn self_calling_macro(dir: &Path, name: &str, text: &str) -> Option<RenderError> {
+    let definition = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").ok()?;
+    let mut open: Option<(String, usize)> = None;
+    for (index, line) in text.lines().enumerate() {
+        if let Some(found) = definition.captures(line) {
+            open = Some((found[1].to_string(), index + 1));
+            continue;
+        }
+        if line.contains("endmacro") {
+            open = None;
+            continue;
+        }
+        if let Some((macro_name, _)) = &open
+            && line.contains(&format!("::{macro_name}("))
+        {
+            return Some(RenderError {
+                template: dir.join(name),
+                line: Some(index + 1),
+                message: format!("macro `{macro_name}` calls itself"),
+                help: "templates may not recurse (Tera has no depth limit): unroll the macro"
+                    .into(),
+            });
+        }
+    }
+    None
 }
 
 /// The `*.py` files of `templates/functions/`, by stem. No directory means no functions.
@@ -674,5 +783,45 @@ mod tests {
             content_hash("abc"),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+}
+
+#[cfg(test)]
+mod recursion_tests {
+    use super::*;
+
+    fn raw(files: &[(&str, &str)]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|(n, t)| ((*n).to_string(), (*t).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn include_cycles_and_self_calling_macros_are_errors_not_stack_overflows() {
+        let dir = Path::new("templates");
+        let cycle = raw(&[
+            ("stacks/a.tera", "x\n{% include \"partials/b.tera\" %}\n"),
+            ("partials/b.tera", "{%- include \"partials/c.tera\" %}"),
+            ("partials/c.tera", "{% include \"partials/b.tera\" %}"),
+        ]);
+        let error = recursion(dir, &cycle).expect("a cycle");
+        assert_eq!(
+            error.message,
+            "recursive include: partials/b.tera -> partials/c.tera -> partials/b.tera"
+        );
+        assert_eq!(error.line, Some(1));
+        let macro_ = raw(&[(
+            "partials/m.tera",
+            "{% macro deep(n) %}\n{{ self::deep(n=n) }}\n{% endmacro deep %}\n",
+        )]);
+        let error = recursion(dir, &macro_).expect("a self-calling macro");
+        assert_eq!(error.message, "macro `deep` calls itself");
+        assert_eq!(error.line, Some(2));
+        let fine = raw(&[
+            ("stacks/a.tera", "{% include \"partials/b.tera\" %}"),
+            ("partials/b.tera", "{% macro m() %}x{% endmacro m %}"),
+        ]);
+        assert!(recursion(dir, &fine).is_none());
     }
 }

@@ -523,6 +523,19 @@ fn cases() -> Vec<Case> {
             says: "tag `app` is longer than AWS allows",
         },
         Case {
+            name: "template that includes itself",
+            env: "local",
+            setup: |p| {
+                p.write(
+                    "templates/partials/loop.tera",
+                    "# a partial\n{% include \"partials/loop.tera\" %}\n",
+                );
+            },
+            file: "templates/partials/loop.tera",
+            at: At::Line(2),
+            says: "recursive include: partials/loop.tera -> partials/loop.tera",
+        },
+        Case {
             name: "dependency disabled by the overlay",
             env: "local",
             setup: |p| {
