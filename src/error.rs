@@ -264,28 +264,21 @@ impl Refusal {
                 environment,
                 holder,
             } => format!("`{environment}` is being deployed: {}", holder.describe()),
-            Self::Policy { violations } => {
-                let lines: Vec<String> = violations
+            Self::Policy { violations } => bulleted(
+                "policy blocks this deploy".into(),
+                violations.iter().map(|f| {
+                    format!(
+                        "error[{}] {}/{}: {}",
+                        f.rule, f.stack, f.resource, f.message
+                    )
+                }),
+            ),
+            Self::AlarmsFiring { alarms } => bulleted(
+                "alarms are firing, nothing was deployed".into(),
+                alarms
                     .iter()
-                    .map(|f| {
-                        format!(
-                            "error[{}] {}/{}: {}",
-                            f.rule, f.stack, f.resource, f.message
-                        )
-                    })
-                    .collect();
-                format!("policy blocks this deploy:\n  {}", lines.join("\n  "))
-            }
-            Self::AlarmsFiring { alarms } => {
-                let lines: Vec<String> = alarms
-                    .iter()
-                    .map(|(service, alarm)| format!("{service}: alarm {alarm} is in ALARM"))
-                    .collect();
-                format!(
-                    "alarms are firing, nothing was deployed:\n  {}",
-                    lines.join("\n  ")
-                )
-            }
+                    .map(|(service, alarm)| format!("{service}: alarm {alarm} is in ALARM")),
+            ),
             Self::NotConfirmed(what) => what.message(),
             Self::Destructive { changes } => {
                 format!("this production deploy would:\n  {}", changes.join("\n  "))

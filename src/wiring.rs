@@ -24,7 +24,7 @@ const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
 pub fn check(loaded: &LoadedConfig, rendered: &RenderedEnv) -> Result<(), ConfigErrors> {
-    let mut errors = Vec::new();
+    let mut errors = project_tags(loaded);
     for stack in &rendered.stacks {
         let mut site = Site {
             loaded,
@@ -280,29 +280,43 @@ fn tags(site: &mut Site<'_>, stack: &RenderedStack) {
             "drop tags from [project.tags] or the stack's tags",
         );
     }
+    // Project tags are judged once, where they are written (`project_tags`).
     let project = &site.loaded.config.project.tags;
     for (key, value) in &stack.tags {
-        if key.chars().count() <= MAX_TAG_KEY && value.chars().count() <= MAX_TAG_VALUE {
-            continue;
-        }
-        let message = format!("tag `{key}` is longer than AWS allows");
-        let expected = format!(
-            "keys of at most {MAX_TAG_KEY} and values of at most {MAX_TAG_VALUE} characters"
-        );
-        if project.get(key) != Some(value) {
-            site.report(&["tags", key], message, &expected, "shorten it");
-            continue;
-        }
-        // A project tag: said once, where it is written, not once per stack.
-        if !site.errors.iter().any(|e| e.message == message) {
-            let origin = site.loaded.sources.locate(&path(["project", "tags", key]));
-            site.errors.push(
-                ConfigError::new(origin, message)
-                    .expected(expected)
-                    .help("shorten it"),
+        if project.get(key) != Some(value) && !tag_fits(key, value) {
+            site.report(
+                &["tags", key],
+                format!("tag `{key}` is longer than AWS allows"),
+                &tag_limits(),
+                "shorten it",
             );
         }
     }
+}
+
+/// The project's tags, which every stack carries: each too long is one error at its line.
+fn project_tags(loaded: &LoadedConfig) -> Vec<ConfigError> {
+    loaded
+        .config
+        .project
+        .tags
+        .iter()
+        .filter(|(key, value)| !tag_fits(key, value))
+        .map(|(key, _)| {
+            let origin = loaded.sources.locate(&path(["project", "tags", key]));
+            ConfigError::new(origin, format!("tag `{key}` is longer than AWS allows"))
+                .expected(tag_limits())
+                .help("shorten it")
+        })
+        .collect()
+}
+
+fn tag_fits(key: &str, value: &str) -> bool {
+    key.chars().count() <= MAX_TAG_KEY && value.chars().count() <= MAX_TAG_VALUE
+}
+
+fn tag_limits() -> String {
+    format!("keys of at most {MAX_TAG_KEY} and values of at most {MAX_TAG_VALUE} characters")
 }
 
 #[cfg(test)]

@@ -254,6 +254,14 @@ async fn deregister_revisions(ctx: &ServiceContext<'_>) -> Result<(), RolloutErr
     Ok(())
 }
 
+/// The tag that names the config service on what facturactl creates for it.
+fn service_tag(ctx: &ServiceContext<'_>) -> Tag {
+    Tag::builder()
+        .key("facturactl:service")
+        .value(ctx.name)
+        .build()
+}
+
 /// The revision's family: facturactl's own, apart from the stack's `-base` family.
 fn family(ctx: &ServiceContext<'_>) -> String {
     ctx.config.task_family(ctx.name)
@@ -310,12 +318,7 @@ async fn register(
         .set_cpu(base.cpu().map(str::to_string))
         .set_memory(base.memory().map(str::to_string))
         .set_container_definitions(Some(containers))
-        .tags(
-            Tag::builder()
-                .key("facturactl:service")
-                .value(ctx.name)
-                .build(),
-        )
+        .tags(service_tag(ctx))
         .send()
         .await
         .map_err(|e| AwsError::new("RegisterTaskDefinition", e))?;
@@ -373,12 +376,7 @@ async fn create(
         .set_load_balancers(balancers)
         .enable_execute_command(false)
         .propagate_tags(PropagateTags::Service)
-        .tags(
-            Tag::builder()
-                .key("facturactl:service")
-                .value(ctx.name)
-                .build(),
-        )
+        .tags(service_tag(ctx))
         .send()
         .await
         .map_err(|e| AwsError::new("CreateService", e))?;

@@ -459,10 +459,7 @@ async fn plan_reports_creates_updates_and_no_changes_and_leaves_nothing_behind()
 #[tokio::test]
 async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
     let account = Account::new();
-    account.seed_platform_secrets().await;
-    let project = Project::copy();
-    project.use_account(&account);
-    project.use_certificates(&account).await;
+    let project = Project::for_deploys_in(&account).await;
     project.git_release(Some("v1.0.0"));
     let only = ["--stack", "security", "--stack", "storage"];
     let mut args = vec!["deploy", "--env", "production"];

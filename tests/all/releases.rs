@@ -163,10 +163,7 @@ fn parser_sha(report: &Value) -> String {
 #[tokio::test]
 async fn staging_is_promoted_to_production_then_production_rolls_back() {
     let account = Account::new();
-    account.seed_platform_secrets().await;
-    let project = Project::copy();
-    project.use_account(&account);
-    project.use_certificates(&account).await;
+    let project = Project::for_deploys_in(&account).await;
     // Left out: the ML stack (no part in promotion) and the database, whose parameter group
     // moto cannot create outside the local tier (see templates/stacks/database.yaml.tera).
     without_ml_and_database(&project);
@@ -314,10 +311,7 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
 #[tokio::test]
 async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
     let account = Account::new();
-    account.seed_platform_secrets().await;
-    let project = Project::copy();
-    project.use_account(&account);
-    project.use_certificates(&account).await;
+    let project = Project::for_deploys_in(&account).await;
     without_ml_and_database(&project);
     project.git_release(None);
     let (code, _, stderr) = run(
@@ -450,10 +444,7 @@ async fn a_rollback_without_yes_is_refused_when_no_one_can_be_asked() {
 #[tokio::test]
 async fn promotion_refuses_before_the_lock_an_image_the_target_registry_does_not_hold() {
     let account = Account::new();
-    account.seed_platform_secrets().await;
-    let project = Project::copy();
-    project.use_account(&account);
-    project.use_certificates(&account).await;
+    let project = Project::for_deploys_in(&account).await;
     without_ml_and_database(&project);
     project.git_release(Some("v1.0.0"));
     let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "staging"]);
@@ -508,10 +499,7 @@ async fn promotion_refuses_before_the_lock_an_image_the_target_registry_does_not
 #[tokio::test]
 async fn a_downgrade_is_refused_with_both_versions_and_allowed_with_the_flag() {
     let account = Account::new();
-    account.seed_platform_secrets().await;
-    let project = Project::copy();
-    project.use_account(&account);
-    project.use_certificates(&account).await;
+    let project = Project::for_deploys_in(&account).await;
     without_ml_and_database(&project);
     project.git_release(Some("v2.0.0"));
     let deploy = |extra: &[&str]| {

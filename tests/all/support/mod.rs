@@ -59,6 +59,17 @@ impl Project {
 
     /// Points the local environment at `account` (its ARNs and its release bucket, whose
     /// name is global in S3 as in AWS, carry the account id).
+    /// A copy for staging and production deploys in `account`: the account's id in every
+    /// environment, the platform's secrets seeded and the API certificates issued there (the
+    /// preflight refuses a deploy without them, as on AWS).
+    pub async fn for_deploys_in(account: &emulator::Account) -> Self {
+        account.seed_platform_secrets().await;
+        let project = Self::copy();
+        project.use_account(account);
+        project.use_certificates(account).await;
+        project
+    }
+
     /// Points staging's and production's API at certificates issued in `account` (the
     /// emulator's load balancer refuses a certificate ACM does not have, as AWS does).
     pub async fn use_certificates(&self, account: &emulator::Account) {
