@@ -7,7 +7,12 @@
 //! - parameter values meet the template's own constraints (AllowedValues, AllowedPattern,
 //!   MinLength/MaxLength, MinValue/MaxValue, Number and list types);
 //! - every template declares at least one resource;
-//! - stack tags fit AWS's limits (50 per stack, keys 128 and values 256 characters).
+//! - stack tags fit AWS's limits (50 per stack, keys 128 and values 256 characters, the
+//!   tag character set, no reserved `aws:` prefix);
+//! - CIDR-shaped parameter values are CIDR blocks (octets, prefix, no host bits), and
+//!   parameters named `...Cidr`/`...Cidrs` hold them;
+//! - the names the templates give resources fit the limits of their service (a load
+//!   balancer's 32 characters are the first a long project name breaks).
 //!
 //! Errors name the config line that set the value (file, line, column) and say what was
 //! expected, like the rest of config validation.
@@ -35,6 +40,7 @@ pub fn check(loaded: &LoadedConfig, rendered: &RenderedEnv) -> Result<(), Config
         outputs_read(&mut site, stack, rendered);
         parameters(&mut site, stack);
         tags(&mut site, stack);
+        resource_names(&mut site, stack);
     }
     if errors.is_empty() {
         Ok(())
@@ -151,7 +157,7 @@ fn parameters(site: &mut Site<'_>, stack: &RenderedStack) {
             );
         }
         if let Some(value) = stack.parameters.get(name)
-            && let Some(problem) = violation(spec, value)
+            && let Some(problem) = violation(spec, value).or_else(|| cidr_violation(name, value))
         {
             site.report(
                 &["parameters", name],
@@ -225,6 +231,109 @@ fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<String> {
     None
 }
 
+/// CloudFormation's constraints say nothing of CIDR arithmetic, and EC2 refuses a block
+/// with host bits set or an octet over 255 only when the VPC or subnet is created.
+fn cidr_violation(name: &str, value: &str) -> Option<String> {
+    let named_cidr = name.ends_with("Cidr") || name.ends_with("Cidrs");
+    for item in value.split(',').map(str::trim) {
+        let shaped = item.contains('/')
+            && item
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '/');
+        if !(named_cidr || shaped) {
+            continue;
+        }
+        if let Err(problem) = parse_cidr(item) {
+            return Some(format!("has `{item}`, which {problem}"));
+        }
+    }
+    None
+}
+
+/// An IPv4 CIDR block, as EC2 takes it: four octets, a prefix of 0 to 32, host bits zero.
+fn parse_cidr(text: &str) -> Result<(), String> {
+    let (address, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| "is not a CIDR block (no `/prefix`)".to_string())?;
+    let octets: Vec<u32> = address
+        .split('.')
+        .map(|o| {
+            o.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 255 && !(o.len() > 1 && o.starts_with('0')))
+        })
+        .collect::<Option<_>>()
+        .filter(|v: &Vec<u32>| v.len() == 4)
+        .ok_or_else(|| format!("has `{address}`, not four octets of 0 to 255"))?;
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("has prefix `/{prefix}`, not 0 to 32"))?;
+    let bits = octets.iter().fold(0u32, |acc, o| (acc << 8) | o);
+    let host = if prefix == 32 { 0 } else { u32::MAX >> prefix };
+    if bits & host != 0 {
+        let network = bits & !host;
+        let [a, b, c, d] = network.to_be_bytes();
+        return Err(format!(
+            "sets host bits (the block is `{a}.{b}.{c}.{d}/{prefix}`)"
+        ));
+    }
+    Ok(())
+}
+
+/// The name property of each resource type whose name AWS limits, and the limit
+/// (CreateLoadBalancer and CreateTargetGroup: 32; IAM CreateRole and Lambda: 64; SQS and
+/// Step Functions: 80; RDS instance identifiers: 63; S3 buckets: 63).
+const NAME_LIMITS: &[(&str, &str, usize)] = &[
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "Name", 32),
+    ("AWS::ElasticLoadBalancingV2::TargetGroup", "Name", 32),
+    ("AWS::IAM::Role", "RoleName", 64),
+    ("AWS::IAM::ManagedPolicy", "ManagedPolicyName", 128),
+    ("AWS::Lambda::Function", "FunctionName", 64),
+    ("AWS::SQS::Queue", "QueueName", 80),
+    ("AWS::SNS::Topic", "TopicName", 256),
+    ("AWS::StepFunctions::StateMachine", "StateMachineName", 80),
+    ("AWS::Cognito::UserPool", "UserPoolName", 128),
+    ("AWS::ECS::Cluster", "ClusterName", 255),
+    ("AWS::ECS::TaskDefinition", "Family", 255),
+    ("AWS::RDS::DBInstance", "DBInstanceIdentifier", 63),
+    ("AWS::S3::Bucket", "BucketName", 63),
+    ("AWS::ECR::Repository", "RepositoryName", 256),
+    ("AWS::Events::Rule", "Name", 64),
+    ("AWS::Logs::LogGroup", "LogGroupName", 512),
+];
+
+fn resource_names(site: &mut Site<'_>, stack: &RenderedStack) {
+    for (id, resource) in section(stack, "Resources").into_iter().flatten() {
+        let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
+        let Some((_, property, limit)) = NAME_LIMITS.iter().find(|(t, ..)| *t == kind) else {
+            continue;
+        };
+        // Only literal names: a name built with !Sub or !Join is CloudFormation's to judge.
+        let Some(name) = resource
+            .get("Properties")
+            .and_then(|p| p.get(*property))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let length = name.chars().count();
+        if length > *limit {
+            site.report(
+                &["template"],
+                format!(
+                    "`{}` in stack `{}` would be named `{name}` ({length} characters)",
+                    id.as_str().unwrap_or("?"),
+                    stack.name
+                ),
+                &format!("a {property} of at most {limit} characters ({kind})"),
+                "shorten `project.name` (every name starts with `<project>-<env>`) or the name in the template",
+            );
+        }
+    }
+}
+
 fn scalar(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
@@ -286,7 +395,7 @@ fn tags(site: &mut Site<'_>, stack: &RenderedStack) {
         if project.get(key) != Some(value) && !tag_fits(key, value) {
             site.report(
                 &["tags", key],
-                format!("tag `{key}` is longer than AWS allows"),
+                format!("tag `{key}` breaks AWS's tag rules"),
                 &tag_limits(),
                 "shorten it",
             );
@@ -304,19 +413,34 @@ fn project_tags(loaded: &LoadedConfig) -> Vec<ConfigError> {
         .filter(|(key, value)| !tag_fits(key, value))
         .map(|(key, _)| {
             let origin = loaded.sources.locate(&path(["project", "tags", key]));
-            ConfigError::new(origin, format!("tag `{key}` is longer than AWS allows"))
+            ConfigError::new(origin, format!("tag `{key}` breaks AWS's tag rules"))
                 .expected(tag_limits())
                 .help("shorten it")
         })
         .collect()
 }
 
+/// AWS's tag rules (the `Tag` type of the resource references): keys of 1 to 128 and
+/// values of up to 256 letters, digits, spaces and `_ . : / = + - @`, and neither may
+/// start with `aws:`, which AWS reserves.
 fn tag_fits(key: &str, value: &str) -> bool {
-    key.chars().count() <= MAX_TAG_KEY && value.chars().count() <= MAX_TAG_VALUE
+    let allowed = |text: &str| {
+        text.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    };
+    let reserved = |text: &str| text.to_ascii_lowercase().starts_with("aws:");
+    (1..=MAX_TAG_KEY).contains(&key.chars().count())
+        && value.chars().count() <= MAX_TAG_VALUE
+        && allowed(key)
+        && allowed(value)
+        && !reserved(key)
+        && !reserved(value)
 }
 
 fn tag_limits() -> String {
-    format!("keys of at most {MAX_TAG_KEY} and values of at most {MAX_TAG_VALUE} characters")
+    format!(
+        "keys of 1 to {MAX_TAG_KEY} and values of at most {MAX_TAG_VALUE} letters, digits, spaces and `_ . : / = + - @`, not starting with `aws:`"
+    )
 }
 
 #[cfg(test)]
@@ -325,6 +449,40 @@ mod tests {
 
     fn spec(yaml: &str) -> Value {
         serde_yaml::from_str(yaml).expect("yaml")
+    }
+
+    #[test]
+    fn cidr_blocks_are_checked_as_ec2_would() {
+        assert_eq!(parse_cidr("10.40.0.0/16"), Ok(()));
+        assert_eq!(parse_cidr("0.0.0.0/0"), Ok(()));
+        assert_eq!(parse_cidr("10.40.1.7/32"), Ok(()));
+        assert!(
+            parse_cidr("10.40.1.0/16")
+                .unwrap_err()
+                .contains("`10.40.0.0/16`")
+        );
+        assert!(parse_cidr("10.400.0.0/16").unwrap_err().contains("octets"));
+        assert!(parse_cidr("10.40.0.0/33").unwrap_err().contains("prefix"));
+        assert!(
+            parse_cidr("10.40.0.0")
+                .unwrap_err()
+                .contains("no `/prefix`")
+        );
+        assert!(cidr_violation("VpcCidr", "vpc").is_some());
+        assert!(cidr_violation("PublicSubnetCidrs", "10.40.0.0/20, 10.40.16.1/20").is_some());
+        assert_eq!(cidr_violation("Name", "a/b"), None);
+    }
+
+    #[test]
+    fn tags_follow_aws_rules() {
+        assert!(tag_fits("app", "facturascan360"));
+        assert!(tag_fits("cost-center", "FS 360/ops@team"));
+        assert!(!tag_fits("aws:created", "x"));
+        assert!(!tag_fits("app", "AWS:x"));
+        assert!(!tag_fits("", "x"));
+        assert!(!tag_fits("app", "a#b"));
+        assert!(!tag_fits(&"k".repeat(129), "x"));
+        assert!(!tag_fits("k", &"v".repeat(257)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod merge;
 pub mod model;
 mod names;
+pub mod regions;
 pub mod secret;
 pub mod source;
 pub mod validate;
@@ -120,6 +121,9 @@ pub fn from_texts(
             .help("start the file with `environment:` and indent its settings"),
         ));
     }
+    if let Some(error) = project_file_alone(&base, &overlay) {
+        return Err(single(error));
+    }
     let sources = merge::merge(base, overlay);
 
     let mut config: Config = deserialize(&sources)?;
@@ -175,12 +179,88 @@ fn available_environments(root: &Path) -> String {
     }
 }
 
+/// `deploy.toml` is committed whatever the overlays do with it, so its own values must be
+/// right even where an overlay replaces or removes them (a secret written in clear stays in
+/// the history). Checked by typing the project file laid over the overlay: the overlay fills
+/// in what the project file leaves to it, and its removals are ignored. Only the project
+/// file's own mistakes are reported here; the overlay's are the layered check's.
+fn project_file_alone(base: &Node, overlay: &Node) -> Option<ConfigError> {
+    let layered = merge::merge(without_removals(overlay.clone()), base.clone());
+    let (problem, path) = typed::<Config>(&layered).err()?;
+    if matches!(problem, SerdeProblem::MissingField(_)) {
+        return None;
+    }
+    let error = describe_serde_error(problem, &path, &layered);
+    (error.origin.file.as_path() == Path::new(PROJECT_FILE)).then_some(error)
+}
+
+/// The overlay without its `~` removals (which only mean something over the project file).
+fn without_removals(mut node: Node) -> Node {
+    if let source::NodeValue::Map(map) = &mut node.value {
+        map.retain(|_, entry| entry.node.value != source::NodeValue::Null);
+        for entry in map.values_mut() {
+            let child = std::mem::replace(&mut entry.node.value, source::NodeValue::Null);
+            entry.node.value = without_removals(Node {
+                value: child,
+                origin: entry.node.origin.clone(),
+            })
+            .value;
+        }
+    }
+    node
+}
+
 /// Typed deserialization of the merged tree; an error points at the offending key or value.
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     sources: &Node,
 ) -> Result<T, ConfigErrors> {
-    let json = sources.to_json();
-    serde_path_to_error::deserialize::<_, T>(json).map_err(|e| {
+    typed(sources).map_err(|(problem, path)| {
+        ConfigErrors(vec![describe_serde_error(problem, &path, sources)])
+    })
+}
+
+/// What serde found wrong, parsed out of its message once.
+enum SerdeProblem {
+    UnknownField { field: String, expected: String },
+    MissingField(String),
+    InvalidType { found: String, expected: String },
+    UnknownVariant { found: String, expected: String },
+    InvalidValue { found: String, expected: String },
+    Other(String),
+}
+
+impl SerdeProblem {
+    fn parse(message: &str) -> Self {
+        // serde_json appends " at line 1 column N" of the intermediate JSON: meaningless here.
+        let message = message.split(" at line ").next().unwrap_or(message);
+        let pair = |rest: &str, default: &str| {
+            let (a, b) = rest.split_once(", expected ").unwrap_or((rest, default));
+            (a.to_string(), b.to_string())
+        };
+        if let Some(rest) = message.strip_prefix("unknown field ") {
+            let (field, expected) = pair(rest, "no other keys");
+            Self::UnknownField { field, expected }
+        } else if let Some(rest) = message.strip_prefix("missing field ") {
+            Self::MissingField(rest.to_string())
+        } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+            let (found, expected) = pair(rest, "another type");
+            Self::InvalidType { found, expected }
+        } else if let Some(rest) = message.strip_prefix("unknown variant ") {
+            let (found, expected) = pair(rest, "a known value");
+            Self::UnknownVariant { found, expected }
+        } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+            let (found, expected) = pair(rest, "another value");
+            Self::InvalidValue { found, expected }
+        } else {
+            Self::Other(message.to_string())
+        }
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    sources: &Node,
+) -> Result<T, (SerdeProblem, Vec<PathSegment>)> {
+    serde_path_to_error::deserialize::<_, T>(sources.to_json()).map_err(|e| {
         let path: Vec<PathSegment> = e
             .path()
             .iter()
@@ -191,86 +271,68 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
                 | serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        ConfigErrors(vec![describe_serde_error(
-            &e.into_inner().to_string(),
-            &path,
-            sources,
-        )])
+        (SerdeProblem::parse(&e.into_inner().to_string()), path)
     })
 }
 
-/// Turns serde's message into one that says what was expected, at the right place.
-fn describe_serde_error(message: &str, path: &[PathSegment], sources: &Node) -> ConfigError {
+/// Turns serde's complaint into one that says what was expected, at the right place.
+fn describe_serde_error(
+    problem: SerdeProblem,
+    path: &[PathSegment],
+    sources: &Node,
+) -> ConfigError {
     let at = source::display_path(path);
-    // serde_json appends " at line 1 column N" of the intermediate JSON: meaningless here.
-    let message = message.split(" at line ").next().unwrap_or(message);
-    if let Some(rest) = message.strip_prefix("unknown field ") {
-        let (field, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "no other keys"));
-        let parent = source::display_path(&path[..path.len().saturating_sub(1)]);
-        let place = if parent.is_empty() {
+    let place = |p: &str| {
+        if p.is_empty() {
             "at the top level".to_string()
         } else {
-            format!("in `{parent}`")
-        };
-        return ConfigError::new(
-            sources.locate_key(path),
-            format!("unknown key {field} {place}"),
+            format!("in `{p}`")
+        }
+    };
+    match problem {
+        SerdeProblem::UnknownField { field, expected } => {
+            let parent = source::display_path(&path[..path.len().saturating_sub(1)]);
+            ConfigError::new(
+                sources.locate_key(path),
+                format!("unknown key {field} {}", place(&parent)),
+            )
+            .expected(expected.replace("there are no fields", "no keys here"))
+            .help("fix the spelling or remove the key; `facturactl schema` lists every key")
+        }
+        SerdeProblem::MissingField(field) => ConfigError::new(
+            sources.locate(path),
+            format!("missing key {field} {}", place(&at)),
         )
-        .expected(expected.replace("there are no fields", "no keys here"))
-        .help("fix the spelling or remove the key; `facturactl schema` lists every key");
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        let place = if at.is_empty() {
-            "at the top level".to_string()
-        } else {
-            format!("in `{at}`")
-        };
-        return ConfigError::new(sources.locate(path), format!("missing key {rest} {place}"))
-            .expected(format!(
-                "{rest} to be set in deploy.toml or in the environment file"
-            ))
-            .help("add the key; `facturactl schema` describes it");
-    }
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another type"));
-        return ConfigError::new(
+        .expected(format!(
+            "{field} to be set in deploy.toml or in the environment file"
+        ))
+        .help("add the key; `facturactl schema` describes it"),
+        SerdeProblem::InvalidType { found, expected } => ConfigError::new(
             sources.locate(path),
             format!("`{at}` has the wrong type: found {found}"),
         )
-        .expected(plain_type(expected))
-        .help("change the value's type; quote strings in YAML when they look like numbers");
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "a known value"));
-        return ConfigError::new(
+        .expected(plain_type(&expected))
+        .help("change the value's type; quote strings in YAML when they look like numbers"),
+        SerdeProblem::UnknownVariant { found, expected } => ConfigError::new(
             sources.locate(path),
             format!("`{at}` does not accept {found}"),
         )
-        .expected(expected.to_string())
-        .help("use one of the listed values");
-    }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another value"));
-        return ConfigError::new(
+        .expected(expected)
+        .help("use one of the listed values"),
+        SerdeProblem::InvalidValue { found, expected } => ConfigError::new(
             sources.locate(path),
             format!("`{at}` is out of range: found {found}"),
         )
-        .expected(plain_type(expected))
-        .help("change the value");
-    }
-    let error = ConfigError::new(sources.locate(path), format!("`{at}`: {message}"));
-    if message.contains("secret must be a reference") {
-        error.help(SecretRef::HELP).sensitive()
-    } else {
-        error.help("fix the value")
+        .expected(plain_type(&expected))
+        .help("change the value"),
+        SerdeProblem::Other(message) => {
+            let error = ConfigError::new(sources.locate(path), format!("`{at}`: {message}"));
+            if message.contains("secret must be a reference") {
+                error.help(SecretRef::HELP).sensitive()
+            } else {
+                error.help("fix the value")
+            }
+        }
     }
 }
 

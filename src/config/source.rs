@@ -322,12 +322,15 @@ pub fn parse_yaml(file: &Path, text: &str) -> Result<Node, ConfigError> {
     let file = Arc::new(file.to_path_buf());
     let mut builder = YamlBuilder {
         file: file.clone(),
+        text: text.to_string(),
         stack: Vec::new(),
         root: None,
+        documents: 0,
         error: None,
     };
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
+    // All documents are read: a second one would otherwise be dropped without a word.
+    if let Err(e) = parser.load(&mut builder, true) {
         return Err(ConfigError::new(
             yaml_origin(&file, e.marker()),
             format!("invalid YAML: {}", e.info()),
@@ -364,12 +367,44 @@ enum Frame {
 
 struct YamlBuilder {
     file: Arc<PathBuf>,
+    text: String,
     stack: Vec<Frame>,
     root: Option<Node>,
+    documents: usize,
     error: Option<ConfigError>,
 }
 
 impl YamlBuilder {
+    /// `key:` with nothing after it is YAML's null, which in an overlay removes the key:
+    /// a forgotten value, or a value starting with `#` (a comment), would silently delete a
+    /// setting. Removal must be written `~`.
+    fn empty_value(&mut self, origin: &Origin) {
+        // The parser marks an empty value where the next token starts: point at its key.
+        let (message, at) = match self.stack.last() {
+            Some(Frame::Map(_, Some((key, key_origin)))) => {
+                (format!("`{key}` has no value"), key_origin.clone())
+            }
+            _ => ("a value is missing".to_string(), origin.clone()),
+        };
+        let line = self
+            .text
+            .lines()
+            .nth(at.line.saturating_sub(1))
+            .unwrap_or("");
+        let help = if line.contains(" #") {
+            "a ` #` starts a comment in YAML: quote the value, as `channel: \"#ops\"`"
+        } else {
+            "write the value, or `~` to remove the key that deploy.toml sets"
+        };
+        if self.error.is_none() {
+            self.error = Some(
+                ConfigError::new(at, message)
+                    .expected("a value, or `~` to remove the key")
+                    .help(help),
+            );
+        }
+    }
+
     fn fail(&mut self, origin: Origin, message: &str, expected: &str) {
         if self.error.is_none() {
             self.error = Some(ConfigError::new(origin, message).expected(expected));
@@ -434,6 +469,10 @@ impl MarkedEventReceiver for YamlBuilder {
                     );
                     return;
                 }
+                if text.is_empty() && style == TScalarStyle::Plain {
+                    self.empty_value(&origin);
+                    return;
+                }
                 let value = yaml_scalar(text, style);
                 self.push_value(Node { value, origin });
             }
@@ -466,11 +505,17 @@ impl MarkedEventReceiver for YamlBuilder {
                     "plain values",
                 );
             }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.error = Some(
+                        ConfigError::new(origin, "a second YAML document in the overlay")
+                            .expected("one document per environment file")
+                            .help("remove the `---` line and merge the settings into one document"),
+                    );
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
     }
 }
@@ -481,7 +526,7 @@ fn yaml_scalar(text: String, style: TScalarStyle) -> NodeValue {
         return NodeValue::Str(text);
     }
     match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => NodeValue::Null,
+        "~" | "null" | "Null" | "NULL" => NodeValue::Null,
         "true" | "True" | "TRUE" => NodeValue::Bool(true),
         "false" | "False" | "FALSE" => NodeValue::Bool(false),
         _ => {
@@ -545,6 +590,23 @@ mod tests {
         // YAML 1.2: `yes` is a string, not a boolean.
         assert_eq!(get("d"), NodeValue::Str("yes".into()));
         assert_eq!(get("e"), NodeValue::Bool(true));
+    }
+
+    #[test]
+    fn yaml_empty_values_and_second_documents_are_errors_not_removals() {
+        let err = parse_yaml(Path::new("e.yaml"), "a:\n  b: 1\n  c:\n").unwrap_err();
+        assert_eq!(
+            (err.origin.line, err.message.as_str()),
+            (3, "`c` has no value")
+        );
+        let err = parse_yaml(Path::new("e.yaml"), "channel: #ops\n").unwrap_err();
+        assert!(err.help.unwrap().contains("comment"));
+        let err = parse_yaml(Path::new("e.yaml"), "a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err.origin.line, 2);
+        assert!(err.message.contains("second YAML document"));
+        assert_eq!(yaml("a: ~\n").get("a").unwrap().node.value, NodeValue::Null);
+        assert!(parse_yaml(Path::new("e.yaml"), "").is_ok());
+        assert!(parse_yaml(Path::new("e.yaml"), "# only a comment\n").is_ok());
     }
 
     #[test]

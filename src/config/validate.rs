@@ -3,6 +3,7 @@
 
 use super::diagnostic::ConfigError;
 use super::model::{Config, EcsService, LambdaService, Runtime, SlackChannel, ThresholdUnit, Tier};
+use super::regions::{self, UnknownRegion};
 use super::secret::SecretRef;
 use super::source::{Node, PathSegment, path};
 use crate::graph::StackGraph;
@@ -141,20 +142,19 @@ impl Validator<'_> {
                 "copy the id from `aws sts get-caller-identity`",
             );
         }
-        let region_ok = {
-            let parts: Vec<&str> = env.region.split('-').collect();
-            parts.len() >= 3
-                && parts[..parts.len() - 1]
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-                && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        };
-        if !region_ok {
+        if let Err(unknown) = regions::check(&env.region) {
+            let help = match unknown {
+                UnknownRegion::DisplayName { code } => {
+                    format!("write the region's code, `{code}`, not its name")
+                }
+                UnknownRegion::Typo { code, name } => format!("did you mean `{code}` ({name})?"),
+                UnknownRegion::Unknown => "`aws account list-regions` lists the codes; a region newer than this facturactl needs a newer release".to_string(),
+            };
             self.report(
                 &path(["environment", "region"]),
                 format!("`{}` is not an AWS region", env.region),
                 "a region code, as `eu-west-1`",
-                "use the region code, not its display name",
+                &help,
             );
         }
         if let Some(url) = &env.endpoint_url {

@@ -520,7 +520,7 @@ fn cases() -> Vec<Case> {
             },
             file: DEPLOY,
             at: At::Marker("\"app\" = \"xxx"),
-            says: "tag `app` is longer than AWS allows",
+            says: "tag `app` breaks AWS's tag rules",
         },
         Case {
             name: "template that includes itself",
