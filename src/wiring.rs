@@ -397,7 +397,7 @@ fn tags(site: &mut Site<'_>, stack: &RenderedStack) {
                 &["tags", key],
                 format!("tag `{key}` breaks AWS's tag rules"),
                 &tag_limits(),
-                "shorten it",
+                "change the tag to fit AWS's tag rules",
             );
         }
     }
@@ -415,7 +415,7 @@ fn project_tags(loaded: &LoadedConfig) -> Vec<ConfigError> {
             let origin = loaded.sources.locate(&path(["project", "tags", key]));
             ConfigError::new(origin, format!("tag `{key}` breaks AWS's tag rules"))
                 .expected(tag_limits())
-                .help("shorten it")
+                .help("change the tag to fit AWS's tag rules")
         })
         .collect()
 }

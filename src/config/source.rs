@@ -235,6 +235,7 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
             format!("invalid TOML: {}", e.message().trim()),
         )
         .expected("valid TOML (https://toml.io)")
+        .help("fix the syntax at the caret; a key or table may appear only once")
     })?;
     let at = |span: Option<std::ops::Range<usize>>| {
         let (line, column) = span.map(|s| index.line_col(s.start)).unwrap_or((1, 1));
@@ -335,7 +336,8 @@ pub fn parse_yaml(file: &Path, text: &str) -> Result<Node, ConfigError> {
             yaml_origin(&file, e.marker()),
             format!("invalid YAML: {}", e.info()),
         )
-        .expected("valid YAML (check indentation, and quote values that contain `: ` or `#`)"));
+        .expected("valid YAML (check indentation, and quote values that contain `: ` or `#`)")
+        .help("indent with spaces, never tabs, and line up keys of the same map"));
     }
     if let Some(error) = builder.error {
         return Err(error);
@@ -358,6 +360,8 @@ fn yaml_origin(file: &Arc<PathBuf>, mark: &Marker) -> Origin {
         column: mark.col() + 1,
     }
 }
+
+const NO_ALIASES: &str = "write the value where it is used, without `&`, `*` or `!!`";
 
 enum Frame {
     List(Node),
@@ -405,9 +409,13 @@ impl YamlBuilder {
         }
     }
 
-    fn fail(&mut self, origin: Origin, message: &str, expected: &str) {
+    fn fail(&mut self, origin: Origin, message: &str, expected: &str, help: &str) {
         if self.error.is_none() {
-            self.error = Some(ConfigError::new(origin, message).expected(expected));
+            self.error = Some(
+                ConfigError::new(origin, message)
+                    .expected(expected)
+                    .help(help),
+            );
         }
     }
 
@@ -425,7 +433,12 @@ impl YamlBuilder {
                     if let NodeValue::Map(entries) = &mut map.value {
                         if entries.contains_key(&key) {
                             let message = format!("duplicate key `{key}`");
-                            self.fail(key_origin, &message, "each key once per map");
+                            self.fail(
+                                key_origin,
+                                &message,
+                                "each key once per map",
+                                "keep one of the two: YAML would silently use the last",
+                            );
                             return;
                         }
                         entries.insert(key, Entry { key_origin, node });
@@ -442,6 +455,7 @@ impl YamlBuilder {
                                 node.origin,
                                 "a map key must be a plain value",
                                 "a string key",
+                                "write the key as text",
                             );
                             return;
                         }
@@ -466,6 +480,7 @@ impl MarkedEventReceiver for YamlBuilder {
                         origin,
                         "YAML anchors and tags are not supported in overlays",
                         "plain values",
+                        NO_ALIASES,
                     );
                     return;
                 }
@@ -481,6 +496,7 @@ impl MarkedEventReceiver for YamlBuilder {
                     origin,
                     "YAML anchors are not supported in overlays",
                     "plain values",
+                    NO_ALIASES,
                 );
             }
             Event::SequenceStart(..) => self.stack.push(Frame::List(Node {
@@ -503,6 +519,7 @@ impl MarkedEventReceiver for YamlBuilder {
                     origin,
                     "YAML aliases are not supported in overlays",
                     "plain values",
+                    NO_ALIASES,
                 );
             }
             Event::DocumentStart => {

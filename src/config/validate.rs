@@ -54,6 +54,64 @@ fn with_key(mut p: Vec<PathSegment>, k: &str) -> Vec<PathSegment> {
     p
 }
 
+/// The runtimes Lambda creates functions on (its runtimes page, 2026): deprecated ones are
+/// refused at CreateFunction and, later, at UpdateFunctionCode.
+const LAMBDA_RUNTIMES: &[&str] = &[
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "dotnet8",
+    "dotnet10",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2",
+    "provided.al2023",
+];
+
+/// `file.function` (Python and Node.js handlers; the file may sit in folders).
+fn is_script_handler(handler: &str) -> bool {
+    handler.rsplit_once('.').is_some_and(|(file, function)| {
+        !file.is_empty()
+            && file
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+            && function
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// An ECR repository name (after the registry host, when a full URI is given): 2 to 256
+/// characters, `/`-separated parts of lowercase letters and digits joined by `.`, `_`, `-`.
+fn is_repository(repository: &str) -> bool {
+    let name = match repository.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') => rest,
+        _ => repository,
+    };
+    let part_ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    (2..=256).contains(&name.len()) && name.split('/').all(part_ok)
+}
+
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
@@ -327,6 +385,25 @@ impl Validator<'_> {
 
     fn ecs(&mut self, base: Vec<PathSegment>, ecs: &EcsService) {
         self.variable_names(&base, "environment", ecs.environment.keys());
+        if !is_repository(&ecs.repository) {
+            self.report(
+                &with_key(base.clone(), "repository"),
+                format!("`{}` is not an ECR repository name", ecs.repository),
+                "2 to 256 lowercase letters, digits and `._-` in `/`-separated parts, as `facturascan/ocr`",
+                "ECR and Docker refuse upper case: write the name in lower case",
+            );
+        }
+        if !ecs.health.path.starts_with('/') || ecs.health.path.len() > 1024 {
+            self.report(
+                &with_key(with_key(base.clone(), "health"), "path"),
+                format!(
+                    "health check path `{}` does not start with `/`",
+                    ecs.health.path
+                ),
+                "a path of at most 1024 characters starting with `/`, as `/health`",
+                "write the path the load balancer requests, from the root",
+            );
+        }
         self.variable_names(&base, "secrets", ecs.secrets.keys());
         match FARGATE_SIZES.iter().find(|(cpu, ..)| *cpu == ecs.cpu) {
             None => self.report(
@@ -404,6 +481,38 @@ impl Validator<'_> {
 
     fn lambda(&mut self, base: Vec<PathSegment>, l: &LambdaService) {
         self.variable_names(&base, "environment", l.environment.keys());
+        if !LAMBDA_RUNTIMES.contains(&l.runtime.as_str()) {
+            let family: String = l
+                .runtime
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            let same: Vec<&str> = LAMBDA_RUNTIMES
+                .iter()
+                .copied()
+                .filter(|r| !family.is_empty() && r.starts_with(&family))
+                .collect();
+            let expected = if same.is_empty() {
+                LAMBDA_RUNTIMES.join(", ")
+            } else {
+                same.join(", ")
+            };
+            self.report(
+                &with_key(base.clone(), "runtime"),
+                format!("`{}` is not a runtime Lambda takes for new functions", l.runtime),
+                &expected,
+                "Lambda refuses to create or update functions on a deprecated runtime: move to a supported one",
+            );
+        } else if (l.runtime.starts_with("python") || l.runtime.starts_with("nodejs"))
+            && !is_script_handler(&l.handler)
+        {
+            self.report(
+                &with_key(base.clone(), "handler"),
+                format!("handler `{}` does not name a function in a file", l.handler),
+                "`<file>.<function>`, as `parser.handler` for handler() in parser.py",
+                "add the function's name after the file's",
+            );
+        }
         self.range(
             with_key(base.clone(), "memory_mb"),
             l.memory_mb,

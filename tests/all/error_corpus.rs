@@ -841,6 +841,763 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The cases of issue 16's classes: everything knowable offline (regions, YAML that would
+/// silently drop a value, deploy.toml on its own, template parameter constraints, CIDR
+/// blocks, tags, names, sizes), template errors, and AWS's own limits on services.
+#[allow(clippy::too_many_lines)]
+fn offline_cases() -> Vec<Case> {
+    const AUTH: &str = "templates/stacks/auth.yaml.tera";
+    vec![
+        // ---------------------------------------------------------------- regions
+        Case {
+            name: "region with a typo",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "region: eu-west-1", "region: eu-wset-1"),
+            file: LOCAL,
+            at: At::Marker("region: eu-wset-1"),
+            says: "did you mean `eu-west-1`",
+        },
+        Case {
+            name: "region that does not exist",
+            env: "staging",
+            setup: |p| p.replace(STAGING, "region: eu-west-1", "region: eu-west-9"),
+            file: STAGING,
+            at: At::Marker("region: eu-west-9"),
+            says: "`eu-west-9` is not an AWS region",
+        },
+        Case {
+            name: "region by its console name",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "region: eu-west-1",
+                    "region: Europe (Frankfurt)",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("region: Europe (Frankfurt)"),
+            says: "`eu-central-1`, not its name",
+        },
+        Case {
+            name: "region in upper case",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "region: eu-west-1", "region: EU-WEST-1"),
+            file: LOCAL,
+            at: At::Marker("region: EU-WEST-1"),
+            says: "`EU-WEST-1` is not an AWS region",
+        },
+        // ---------------------------------------------------------------- YAML that drops values
+        Case {
+            name: "overlay key with no value",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "      cpu: 256", "      cpu:"),
+            file: LOCAL,
+            at: At::Marker("      cpu:"),
+            says: "`cpu` has no value",
+        },
+        Case {
+            name: "overlay value that YAML reads as a comment",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "channel: \"#dev-monitoring-local\"",
+                    "channel: #dev-monitoring-local",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("channel: #dev"),
+            says: "starts a comment in YAML",
+        },
+        Case {
+            name: "second YAML document in an overlay",
+            env: "staging",
+            setup: |p| p.append(STAGING, "---\nenvironment:\n  region: us-east-1\n"),
+            file: STAGING,
+            at: At::Marker("---"),
+            says: "a second YAML document",
+        },
+        Case {
+            name: "YAML tag in an overlay",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "region: eu-west-1", "region: !!str eu-west-1"),
+            file: LOCAL,
+            at: At::Marker("region: !!str"),
+            says: "tags are not supported",
+        },
+        Case {
+            name: "production count left empty",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "      desired_count: 4", "      desired_count:"),
+            file: PRODUCTION,
+            at: At::Marker("      desired_count:"),
+            says: "`desired_count` has no value",
+        },
+        Case {
+            name: "tab indentation",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "  tier: local", "\ttier: local"),
+            file: LOCAL,
+            at: At::Marker("\ttier: local"),
+            says: "tabs disallowed",
+        },
+        Case {
+            name: "duplicate key deep in the overlay",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "      cpu: 2048\n",
+                    "      cpu: 2048\n      cpu: 4096\n",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("cpu: 4096"),
+            says: "duplicate key `cpu`",
+        },
+        Case {
+            name: "account id whose leading zero YAML drops",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "account_id: \"210987654321\"",
+                    "account_id: 012345678901",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("account_id: 012345678901"),
+            says: "found integer `12345678901`",
+        },
+        Case {
+            name: "yes is not a boolean",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "  ml:\n    enabled: true",
+                    "  ml:\n    enabled: yes",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("enabled: yes"),
+            says: "`stacks.ml.enabled` has the wrong type",
+        },
+        Case {
+            name: "quoted boolean",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "  security:\n    termination_protection: true",
+                    "  security:\n    termination_protection: \"true\"",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("termination_protection: \"true\""),
+            says: "found string \"true\"",
+        },
+        Case {
+            name: "a fraction where a count goes",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "desired_count: 4", "desired_count: 4.5"),
+            file: PRODUCTION,
+            at: At::Marker("desired_count: 4.5"),
+            says: "found floating point `4.5`",
+        },
+        Case {
+            name: "a word where a list goes",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "channels: [\"ops-email\"]", "channels: ops-email"),
+            file: LOCAL,
+            at: At::Marker("channels: ops-email"),
+            says: "`notifications.channels` has the wrong type",
+        },
+        Case {
+            name: "unknown key deep in the overlay",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "      desired_count: 2",
+                    "      desired_count: 2\n      desired: 3",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("desired: 3"),
+            says: "unknown key `desired` in `services.ocr.ecs`",
+        },
+        // ---------------------------------------------------------------- deploy.toml on its own
+        Case {
+            name: "webhook in clear in deploy.toml, replaced by the overlay",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "webhook = \"ssm:/facturascan/slack/dev-monitoring-webhook\"",
+                    "webhook = \"https://hooks.slack.com/services/T0/B0/CANARYSECRET\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("CANARYSECRET"),
+            says: "a secret must be a reference",
+        },
+        Case {
+            name: "token in clear in deploy.toml, removed by the overlay",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "token = \"secretsmanager:facturascan/sentry-auth-token\"",
+                    "token = \"sntrys_CANARYSECRET\"",
+                );
+                p.append(PRODUCTION, "sentry: ~\n");
+            },
+            file: DEPLOY,
+            at: At::Marker("CANARYSECRET"),
+            says: "`sentry.token`: a secret must be a reference",
+        },
+        Case {
+            name: "wrong type in deploy.toml, replaced by the overlay",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "cpu = 1024", "cpu = \"lots\""),
+            file: DEPLOY,
+            at: At::Marker("cpu = \"lots\""),
+            says: "`services.ocr.ecs.cpu` has the wrong type",
+        },
+        Case {
+            name: "wrong type in deploy.toml, in a stack the overlay leaves alone",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "enabled = false\ninputs = { KmsKeyArn",
+                    "enabled = \"no\"\ninputs = { KmsKeyArn",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("enabled = \"no\""),
+            says: "`stacks.ml.enabled` has the wrong type",
+        },
+        Case {
+            name: "unknown strategy in deploy.toml, replaced by production",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "rollout = { strategy = \"canary\", step_percent = 10, step_interval_seconds = 300 }",
+                    "rollout = { strategy = \"big-bang\" }",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("big-bang"),
+            says: "does not accept `big-bang`",
+        },
+        Case {
+            name: "negative count in deploy.toml, replaced by production",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "desired_count = 1\nenvironment = { LOG_FORMAT = \"json\" }\n\n[services.backend]",
+                    "desired_count = -1\nenvironment = { LOG_FORMAT = \"json\" }\n\n[services.backend]",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("desired_count = -1"),
+            says: "found integer `-1`",
+        },
+        Case {
+            name: "duplicate key in deploy.toml",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "cpu = 1024\n", "cpu = 1024\ncpu = 2048\n"),
+            file: DEPLOY,
+            at: At::Marker("cpu = 2048"),
+            says: "duplicate key",
+        },
+        // ---------------------------------------------------------------- template parameters
+        Case {
+            name: "VPC block with host bits set",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "VpcCidr: 10.42.0.0/16", "VpcCidr: 10.42.1.0/16"),
+            file: PRODUCTION,
+            at: At::Marker("VpcCidr: 10.42.1.0/16"),
+            says: "sets host bits (the block is `10.42.0.0/16`)",
+        },
+        Case {
+            name: "subnet block with an octet over 255",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "PublicSubnetCidrs: [10.41.0.0/20,",
+                    "PublicSubnetCidrs: [10.41.300.0/20,",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("10.41.300.0/20"),
+            says: "not four octets of 0 to 255",
+        },
+        Case {
+            name: "subnet prefix over 32",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "\"10.40.32.0/20\"", "\"10.40.32.0/33\""),
+            file: DEPLOY,
+            at: At::Marker("10.40.32.0/33"),
+            says: "prefix `/33`, not 0 to 32",
+        },
+        Case {
+            name: "VPC block without a prefix",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "VpcCidr = \"10.40.0.0/16\"",
+                    "VpcCidr = \"10.40.0.0\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("VpcCidr = \"10.40.0.0\""),
+            says: "does not match the pattern",
+        },
+        Case {
+            name: "NAT gateways outside AllowedValues",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "NatGateways: 2", "NatGateways: 3"),
+            file: PRODUCTION,
+            at: At::Marker("NatGateways: 3"),
+            says: "is not one of 0, 1, 2",
+        },
+        Case {
+            name: "a word for a Number parameter",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "NatGateways: 2", "NatGateways: two"),
+            file: PRODUCTION,
+            at: At::Marker("NatGateways: two"),
+            says: "is not a number",
+        },
+        Case {
+            name: "instance class without db.",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "InstanceClass: db.r6g.large",
+                    "InstanceClass: r6g.large",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("InstanceClass: r6g.large"),
+            says: "does not match the pattern",
+        },
+        Case {
+            name: "backup retention over MaxValue",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "BackupRetentionDays: 30",
+                    "BackupRetentionDays: 40",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("BackupRetentionDays: 40"),
+            says: "breaks MaxValue 35",
+        },
+        Case {
+            name: "storage under MinValue",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "AllocatedStorage: 200", "AllocatedStorage: 10"),
+            file: PRODUCTION,
+            at: At::Marker("AllocatedStorage: 10"),
+            says: "breaks MinValue 20",
+        },
+        Case {
+            name: "certificate id instead of its ARN",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "CertificateArn: arn:aws:acm:eu-west-1:345678901234:certificate/4f1c2a9e-facture-api",
+                    "CertificateArn: 4f1c2a9e-facture-api",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("CertificateArn: 4f1c2a9e"),
+            says: "`CertificateArn` = \"4f1c2a9e-facture-api\" does not match",
+        },
+        Case {
+            name: "source account id too short",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "SourceAccountId: \"210987654321\"",
+                    "SourceAccountId: \"21098765\"",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("SourceAccountId: \"21098765\""),
+            says: "`SourceAccountId` = \"21098765\" does not match",
+        },
+        Case {
+            name: "domain name in upper case",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "ApiDomainName: api.facturascan.com",
+                    "ApiDomainName: API.facturascan.com",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("ApiDomainName: API"),
+            says: "`ApiDomainName` = \"API.facturascan.com\" does not match",
+        },
+        Case {
+            name: "overlay input reading an output that does not exist",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    LOCAL,
+                    "PublicSubnetIds: network.PublicSubnetIds",
+                    "PublicSubnetIds: network.PublicSubnets",
+                )
+            },
+            file: LOCAL,
+            at: At::Marker("network.PublicSubnets"),
+            says: "which the `network` template does not declare",
+        },
+        Case {
+            name: "overlay parameter the template does not declare",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "InstanceClass: db.r6g.large",
+                    "InstanceClas: db.r6g.large",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("InstanceClas: db"),
+            says: "`InstanceClas` is not a parameter",
+        },
+        // ---------------------------------------------------------------- tags and names
+        Case {
+            name: "tag key with AWS's reserved prefix",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "\"app\" = \"facturascan360\"",
+                    "\"aws:app\" = \"facturascan360\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"aws:app\""),
+            says: "tag `aws:app` breaks AWS's tag rules",
+        },
+        Case {
+            name: "tag value with a character AWS refuses",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "\"app\" = \"facturascan360\"",
+                    "\"app\" = \"facturascan#360\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("facturascan#360"),
+            says: "tag `app` breaks AWS's tag rules",
+        },
+        Case {
+            name: "empty tag key",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "\"app\" = \"facturascan360\"",
+                    "\"\" = \"facturascan360\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("\"\" = \"facturascan360\""),
+            says: "tag `` breaks AWS's tag rules",
+        },
+        Case {
+            name: "more tags than a resource may carry",
+            env: "local",
+            setup: |p| {
+                let extra: String = (1..=48).map(|i| format!("\"t{i:02}\" = \"x\"\n")).collect();
+                p.replace(
+                    DEPLOY,
+                    "\"managed-by\" = \"facturactl\"\n",
+                    &format!("\"managed-by\" = \"facturactl\"\n{extra}"),
+                );
+            },
+            file: DEPLOY,
+            at: At::Marker("[stacks.network]"),
+            says: "`network` would carry 53 tags",
+        },
+        Case {
+            name: "project name too long for a load balancer",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "name = \"facturascan\"",
+                    "name = \"facturascan-invoices-platform\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("template = \"api.yaml.tera\""),
+            says: "would be named `facturascan-invoices-platform-staging-api` (41 characters)",
+        },
+        Case {
+            name: "repository name in upper case",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "repository = \"facturascan/ocr\"",
+                    "repository = \"FacturaScan/OCR\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("FacturaScan/OCR"),
+            says: "is not an ECR repository name",
+        },
+        // ---------------------------------------------------------------- services
+        Case {
+            name: "retired Lambda runtime",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "runtime = \"python3.12\"",
+                    "runtime = \"python2.7\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("python2.7"),
+            says: "`python2.7` is not a runtime Lambda takes",
+        },
+        Case {
+            name: "handler without a function",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "handler = \"parser.handler\"",
+                    "handler = \"parser\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("handler = \"parser\""),
+            says: "handler `parser` does not name a function",
+        },
+        Case {
+            name: "health check path without a slash",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "path = \"/health\"", "path = \"health\""),
+            file: DEPLOY,
+            at: At::Marker("path = \"health\""),
+            says: "does not start with `/`",
+        },
+        Case {
+            name: "container port over 65535",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "container_port = 8000", "container_port = 70000"),
+            file: DEPLOY,
+            at: At::Marker("container_port = 70000"),
+            says: "found integer `70000`",
+        },
+        Case {
+            name: "Lambda memory under 128 MB",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "memory_mb: 1024", "memory_mb: 100"),
+            file: PRODUCTION,
+            at: At::Marker("memory_mb: 100"),
+            says: "memory_mb 100 is out of range",
+        },
+        Case {
+            name: "canary step of 0%",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "step_percent: 10", "step_percent: 0"),
+            file: PRODUCTION,
+            at: At::Marker("step_percent: 0"),
+            says: "step_percent 0 is out of range",
+        },
+        Case {
+            name: "negative reserved concurrency",
+            env: "production",
+            setup: |p| {
+                p.replace(
+                    PRODUCTION,
+                    "reserved_concurrency: 200",
+                    "reserved_concurrency: -5",
+                )
+            },
+            file: PRODUCTION,
+            at: At::Marker("reserved_concurrency: -5"),
+            says: "found integer `-5`",
+        },
+        Case {
+            name: "more tasks than the limit",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "desired_count: 4", "desired_count: 5000"),
+            file: PRODUCTION,
+            at: At::Marker("desired_count: 5000"),
+            says: "desired_count 5000 is out of range",
+        },
+        Case {
+            name: "retry attempts of 0",
+            env: "local",
+            setup: |p| p.replace(LOCAL, "max_attempts: 3", "max_attempts: 0"),
+            file: LOCAL,
+            at: At::Marker("max_attempts: 0"),
+            says: "max_attempts 0 is out of range",
+        },
+        Case {
+            name: "retry mode the SDK does not have",
+            env: "production",
+            setup: |p| p.replace(PRODUCTION, "mode: adaptive", "mode: fast"),
+            file: PRODUCTION,
+            at: At::Marker("mode: fast"),
+            says: "does not accept `fast`",
+        },
+        Case {
+            name: "alarm unit abbreviated",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "unit = \"milliseconds\"", "unit = \"ms\""),
+            file: DEPLOY,
+            at: At::Marker("unit = \"ms\""),
+            says: "does not accept `ms`",
+        },
+        // ---------------------------------------------------------------- templates
+        Case {
+            name: "macros calling each other",
+            env: "local",
+            setup: |p| {
+                p.write(
+                    "templates/partials/ping.tera",
+                    "{% import \"partials/pong.tera\" as pong %}\n{% macro ping(n) %}\n{{ pong::pong(n=n) }}\n{% endmacro ping %}\n",
+                );
+                p.write(
+                    "templates/partials/pong.tera",
+                    "{% import \"partials/ping.tera\" as ping %}\n{% macro pong(n) %}\n{{ ping::ping(n=n) }}\n{% endmacro pong %}\n",
+                );
+            },
+            file: "templates/partials/pong.tera",
+            at: At::Marker("ping::ping"),
+            says: "macros call each other in a cycle",
+        },
+        Case {
+            name: "partials including each other",
+            env: "local",
+            setup: |p| {
+                p.append(
+                    "templates/partials/lambda-function.tera",
+                    "\n{%- include \"partials/ecs-service.tera\" %}\n",
+                );
+                p.append(
+                    "templates/partials/ecs-service.tera",
+                    "\n{%- include \"partials/lambda-function.tera\" %}\n",
+                );
+            },
+            file: "templates/partials/lambda-function.tera",
+            at: At::Marker("{%- include \"partials/ecs-service.tera\" %}"),
+            says: "recursive include",
+        },
+        Case {
+            name: "filter that does not exist",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    AUTH,
+                    "{{ env.prefix }}-users",
+                    "{{ env.prefix | shout }}-users",
+                )
+            },
+            file: AUTH,
+            at: At::Marker("| shout"),
+            says: "Filter 'shout' not found",
+        },
+        Case {
+            name: "include of a partial that does not exist",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/stacks/processing.yaml.tera",
+                    "{%- include \"partials/lambda-function.tera\" %}",
+                    "{%- include \"partials/lambda-fn.tera\" %}",
+                )
+            },
+            file: "templates/stacks/processing.yaml.tera",
+            at: At::Marker("partials/lambda-fn.tera"),
+            says: "not found",
+        },
+        Case {
+            name: "undefined variable in a partial",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/partials/lambda-function.tera",
+                    "{{ env.prefix }}",
+                    "{{ env.prefixx }}",
+                )
+            },
+            file: "templates/partials/lambda-function.tera",
+            at: At::Marker("env.prefixx"),
+            says: "Variable `env.prefixx` not found",
+        },
+        Case {
+            name: "range that would loop forever",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    AUTH,
+                    "{{ env.prefix }}-users",
+                    "{% for i in range(end=3, step_by=0) %}{% endfor %}{{ env.prefix }}-users",
+                )
+            },
+            file: AUTH,
+            at: At::Marker("step_by=0"),
+            says: "`range` needs a `step_by` of 1 or more",
+        },
+        Case {
+            name: "template reading the deployer's environment",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    AUTH,
+                    "{{ env.prefix }}-users",
+                    "{{ get_env(name=\"AWS_SECRET_ACCESS_KEY\") }}-users",
+                )
+            },
+            file: AUTH,
+            at: At::Marker("get_env"),
+            says: "`get_env()` is not available in facturactl templates",
+        },
+        Case {
+            name: "template over CloudFormation's 1 MB",
+            env: "local",
+            setup: |p| {
+                let line = "0123456789".repeat(13);
+                p.append(
+                    AUTH,
+                    &format!("\n# {{{{ range(end=9000) | join(sep='{line}') }}}}\n"),
+                );
+            },
+            file: AUTH,
+            at: At::Line(0),
+            says: "over the 1048576 bytes CloudFormation accepts",
+        },
+    ]
+}
+
 /// Line 0 in a case means "the file only"; otherwise `file:line:`.
 fn location(case: &Case, project: &Project) -> String {
     let line = match case.at {
@@ -866,8 +1623,9 @@ fn location(case: &Case, project: &Project) -> String {
 #[test]
 fn every_bad_input_is_located_and_exits_1_without_touching_aws() {
     let tripwire = Tripwire::start();
-    let cases = cases();
-    assert!(cases.len() >= 30, "the corpus keeps at least 30 cases");
+    let mut cases = cases();
+    cases.extend(offline_cases());
+    assert!(cases.len() >= 120, "the corpus keeps at least 120 cases");
     let mut failures = Vec::new();
     for case in &cases {
         let project = Project::copy();
@@ -889,6 +1647,7 @@ fn every_bad_input_is_located_and_exits_1_without_touching_aws() {
             (output.status.code() != Some(1)).then(|| format!("exit {:?}", output.status.code())),
             (!stderr.contains(&want)).then(|| format!("no `{want}`")),
             (!stderr.contains(case.says)).then(|| format!("no `{}`", case.says)),
+            (!stderr.contains("= help: ")).then(|| "no fix (`= help:`)".to_string()),
             stderr.contains("panicked").then(|| "panicked".to_string()),
             stderr
                 .contains("CANARYSECRET")

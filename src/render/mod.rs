@@ -14,6 +14,8 @@ use crate::alarms::{self, AlarmDefinition};
 use crate::config::{Config, LoadedConfig, OutputRef};
 use crate::graph::StackGraph;
 
+mod recursion;
+
 /// Everything one environment deploys, rendered.
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderedEnv {
@@ -374,116 +376,30 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         })?;
         raw.push((name, text));
     }
+    let tera = parse_templates(raw.clone()).map_err(|e| tera_error(dir, None, &e))?;
     // Tera recurses without a limit: a template that includes itself (directly or through
-    // others), or a macro that calls itself, would overflow the stack, not fail.
-    if let Some(error) = recursion(dir, &raw) {
-        return Err(error);
+    // others), or macros that call each other, would overflow the stack, not fail.
+    match recursion(dir, &tera, &raw) {
+        Some(error) => Err(error),
+        None => Ok(tera),
     }
-    parse_templates(raw).map_err(|e| tera_error(dir, None, &e))
 }
 
-/// The first include/import cycle or self-calling macro among the templates, as an error
-/// naming the template and line.
-fn recursion(dir: &Path, raw: &[(String, String)]) -> Option<RenderError> {
-    let include = regex::Regex::new(r#"\{%-?\s*(?:include|import|extends)\s+"([^"]+)""#).ok()?;
-    let mut edges: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
-    for (name, text) in raw {
-        for (index, line) in text.lines().enumerate() {
-            for found in include.captures_iter(line) {
-                edges
-                    .entry(name.as_str())
-                    .or_default()
-                    .push((found[1].to_string(), index + 1));
-            }
-        }
-        if let Some(error) = self_calling_macro(dir, name, text) {
-            return Some(error);
-        }
-    }
-    for (name, _) in raw {
-        let mut path = vec![name.clone()];
-        if let Some(line) = cycle_from(&edges, name, &mut path) {
-            return Some(RenderError {
-                template: dir.join(name),
-                line: Some(line),
-                message: format!("recursive include: {}", path.join(" -> ")),
-                help:
-                    "a template cannot include itself, directly or through others: break the cycle"
-                        .into(),
-            });
-        }
-    }
-    None
-}
-
-/// The line of the include in `start` that leads back to `start`, with `path` holding the
-/// cycle (`start`, ..., `start`).
-fn cycle_from(
-    edges: &BTreeMap<&str, Vec<(String, usize)>>,
-    start: &str,
-    path: &mut Vec<String>,
-) -> Option<usize> {
-    for (next, line) in edges.get(start).into_iter().flatten() {
-        path.push(next.clone());
-        if next == start || reaches(edges, next, start, path) {
-            return Some(*line);
-        }
-        path.pop();
-    }
-    None
-}
-
-/// Whether `target` is reachable from `from` through includes not yet on `path`; on
-/// success `path` ends with `target`.
-fn reaches(
-    edges: &BTreeMap<&str, Vec<(String, usize)>>,
-    from: &str,
-    target: &str,
-    path: &mut Vec<String>,
-) -> bool {
-    for (next, _) in edges.get(from).into_iter().flatten() {
-        if next == target {
-            path.push(next.clone());
-            return true;
-        }
-        if path.contains(next) {
-            continue;
-        }
-        path.push(next.clone());
-        if reaches(edges, next, target, path) {
-            return true;
-        }
-        path.pop();
-    }
-    false
-}
-
-/// A macro whose body calls the macro itself (`self::name(` or `<ns>::name(`).
-fn self_calling_macro(dir: &Path, name: &str, text: &str) -> Option<RenderError> {
-    let definition = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").ok()?;
-    let mut open: Option<(String, usize)> = None;
-    for (index, line) in text.lines().enumerate() {
-        if let Some(found) = definition.captures(line) {
-            open = Some((found[1].to_string(), index + 1));
-            continue;
-        }
-        if line.contains("endmacro") {
-            open = None;
-            continue;
-        }
-        if let Some((macro_name, _)) = &open
-            && line.contains(&format!("::{macro_name}("))
-        {
-            return Some(RenderError {
-                template: dir.join(name),
-                line: Some(index + 1),
-                message: format!("macro `{macro_name}` calls itself"),
-                help: "templates may not recurse (Tera has no depth limit): unroll the macro"
-                    .into(),
-            });
-        }
-    }
-    None
+/// The first recursion among the parsed templates, as an error naming the template and
+/// the line of the call or include that closes the cycle.
+fn recursion(dir: &Path, tera: &tera::Tera, raw: &[(String, String)]) -> Option<RenderError> {
+    let cycle = recursion::find(tera)?;
+    let line = raw
+        .iter()
+        .find(|(name, _)| *name == cycle.file)
+        .and_then(|(_, text)| text.lines().position(|l| l.contains(&cycle.needle)))
+        .map(|index| index + 1);
+    Some(RenderError {
+        template: dir.join(&cycle.file),
+        line,
+        message: cycle.message,
+        help: "templates may not recurse (Tera has no depth limit and would overflow the stack): break the cycle".into(),
+    })
 }
 
 /// The `*.py` files of `templates/functions/`, by stem. No directory means no functions.
@@ -513,11 +429,64 @@ fn load_functions(dir: &Path) -> Result<BTreeMap<String, String>, RenderError> {
     Ok(out)
 }
 
-/// A Tera instance with this project's filters.
+/// A Tera instance with this project's filters, and Tera's global functions made safe for
+/// infrastructure: `range` bounded (Tera's loops forever on `step_by=0` and allocates
+/// whatever `end` asks), and no function that makes a render differ from run to run or read
+/// the deployer's environment (`now`, `get_random`, `get_env`): the same config and
+/// templates must always render the same stacks, and a template must not be able to copy a
+/// credential into a stack.
 fn new_tera() -> tera::Tera {
     let mut tera = tera::Tera::default();
     tera.register_filter("logical_id", logical_id_filter);
+    tera.register_function("range", bounded_range);
+    for name in ["now", "get_random", "get_env"] {
+        tera.register_function(name, move |_: &std::collections::HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(format!(
+                "`{name}()` is not available in facturactl templates: renders must be the same on every run and machine; pass the value through deploy.toml instead"
+            )))
+        });
+    }
     tera
+}
+
+/// The most items one `range()` may give: far above any template's loop, far below memory.
+const MAX_RANGE: usize = 10_000;
+
+fn bounded_range(
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let number = |key: &str, default: Option<u64>| -> tera::Result<u64> {
+        match args.get(key) {
+            Some(value) => value.as_u64().ok_or_else(|| {
+                tera::Error::msg(format!(
+                    "`range` needs a whole number of 0 or more for `{key}`, got {value}"
+                ))
+            }),
+            None => default.ok_or_else(|| tera::Error::msg(format!("`range` needs `{key}`"))),
+        }
+    };
+    let start = number("start", Some(0))?;
+    let end = number("end", None)?;
+    let step = number("step_by", Some(1))?;
+    if step == 0 {
+        return Err(tera::Error::msg("`range` needs a `step_by` of 1 or more"));
+    }
+    if start > end {
+        return Err(tera::Error::msg(
+            "`range` needs `start` no greater than `end`",
+        ));
+    }
+    let count = (end - start).div_ceil(step);
+    if count > MAX_RANGE as u64 {
+        return Err(tera::Error::msg(format!(
+            "`range` would give {count} items; templates may loop at most {MAX_RANGE} times"
+        )));
+    }
+    Ok(tera::Value::from(
+        (start..end)
+            .step_by(usize::try_from(step).unwrap_or(usize::MAX))
+            .collect::<Vec<u64>>(),
+    ))
 }
 
 /// `"ops-email" | logical_id` is `OpsEmail`: a name made usable as a CloudFormation logical
@@ -634,25 +603,54 @@ fn tera_error(dir: &Path, name: Option<&str>, error: &tera::Error) -> RenderErro
         source = s.source();
     }
     let message = parts.join(": ");
-    // Tera's parse errors carry `--> LINE:COLUMN` of the template.
+    // The innermost template named: a render error inside a partial says "while rendering
+    // 'partials/x.tera'"; a parse error names its template in quotes; otherwise `name`.
+    let named = message
+        .split('\'')
+        .rfind(|t| t.ends_with(".tera"))
+        .map(str::to_string)
+        .or_else(|| name.map(str::to_string));
+    let template = named
+        .as_ref()
+        .map_or_else(|| dir.to_path_buf(), |n| dir.join(n));
+    // Tera's parse errors carry `--> LINE:COLUMN`; render errors carry no line, so the line
+    // is the first that holds what the error names (the variable, filter, function or file).
     let line = message
         .split("--> ")
         .nth(1)
         .and_then(|rest| rest.split(':').next())
-        .and_then(|n| n.trim().parse().ok());
-    // A parse error names its template in quotes; other errors are about `name`.
-    let template = message
-        .split('\'')
-        .nth(1)
-        .filter(|t| t.ends_with(".tera"))
-        .map(|t| dir.join(t))
-        .or_else(|| name.map(|n| dir.join(n)))
-        .unwrap_or_else(|| dir.to_path_buf());
+        .and_then(|n| n.trim().parse().ok())
+        .or_else(|| line_naming(&template, &message));
     RenderError {
         template,
         line,
+        help: tera_help(&message).into(),
         message,
-        help: "variables templates can use are listed in templates/README.md".into(),
+    }
+}
+
+/// The first line of `template` holding a name the message quotes (not a template's).
+fn line_naming(template: &Path, message: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(template).ok()?;
+    let quoted = regex::Regex::new(r"[`']\[?([^`'\]]+)\]?[`']").ok()?;
+    let current = template.to_string_lossy();
+    quoted
+        .captures_iter(message)
+        .map(|c| c[1].to_string())
+        .filter(|n| !n.ends_with(".tera") || !current.ends_with(n.as_str()))
+        .find_map(|needle| text.lines().position(|l| l.contains(&needle)))
+        .map(|index| index + 1)
+}
+
+fn tera_help(message: &str) -> &'static str {
+    if message.contains("Filter '") && message.contains("not found") {
+        "Tera's built-in filters and `logical_id` are available: check the filter's name"
+    } else if message.contains("Template '") && message.contains("not found") {
+        "include and import name files under the templates directory, as \"partials/ecs-service.tera\""
+    } else if message.contains("Function") {
+        "Tera's `range` and `throw` are available; values from outside come through deploy.toml"
+    } else {
+        "variables templates can use are listed in templates/README.md"
     }
 }
 
@@ -787,41 +785,59 @@ mod tests {
 }
 
 #[cfg(test)]
-mod recursion_tests {
+mod function_tests {
     use super::*;
 
-    fn raw(files: &[(&str, &str)]) -> Vec<(String, String)> {
-        files
-            .iter()
-            .map(|(n, t)| ((*n).to_string(), (*t).to_string()))
-            .collect()
+    fn render(text: &str) -> Result<String, String> {
+        let mut tera = new_tera();
+        tera.add_raw_template("t", text)
+            .map_err(|e| e.to_string())?;
+        tera.render("t", &tera::Context::new()).map_err(|e| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message = format!("{message}: {cause}");
+                source = cause.source();
+            }
+            message
+        })
     }
 
     #[test]
-    fn include_cycles_and_self_calling_macros_are_errors_not_stack_overflows() {
-        let dir = Path::new("templates");
-        let cycle = raw(&[
-            ("stacks/a.tera", "x\n{% include \"partials/b.tera\" %}\n"),
-            ("partials/b.tera", "{%- include \"partials/c.tera\" %}"),
-            ("partials/c.tera", "{% include \"partials/b.tera\" %}"),
-        ]);
-        let error = recursion(dir, &cycle).expect("a cycle");
+    fn range_is_bounded_and_never_loops_forever() {
         assert_eq!(
-            error.message,
-            "recursive include: partials/b.tera -> partials/c.tera -> partials/b.tera"
+            render("{% for i in range(end=3) %}{{ i }}{% endfor %}"),
+            Ok("012".into())
         );
-        assert_eq!(error.line, Some(1));
-        let macro_ = raw(&[(
-            "partials/m.tera",
-            "{% macro deep(n) %}\n{{ self::deep(n=n) }}\n{% endmacro deep %}\n",
-        )]);
-        let error = recursion(dir, &macro_).expect("a self-calling macro");
-        assert_eq!(error.message, "macro `deep` calls itself");
-        assert_eq!(error.line, Some(2));
-        let fine = raw(&[
-            ("stacks/a.tera", "{% include \"partials/b.tera\" %}"),
-            ("partials/b.tera", "{% macro m() %}x{% endmacro m %}"),
-        ]);
-        assert!(recursion(dir, &fine).is_none());
+        assert_eq!(
+            render("{% for i in range(start=1, end=8, step_by=3) %}{{ i }}{% endfor %}"),
+            Ok("147".into())
+        );
+        assert!(
+            render("{{ range(end=3, step_by=0) }}")
+                .unwrap_err()
+                .contains("step_by")
+        );
+        assert!(
+            render("{{ range(end=100000000000) }}")
+                .unwrap_err()
+                .contains("at most 10000")
+        );
+        assert!(
+            render("{{ range(start=5, end=3) }}")
+                .unwrap_err()
+                .contains("no greater")
+        );
+    }
+
+    #[test]
+    fn renders_cannot_read_the_clock_randomness_or_environment() {
+        for call in ["now()", "get_random(end=9)", "get_env(name=\"HOME\")"] {
+            let error = render(&format!("{{{{ {call} }}}}")).unwrap_err();
+            assert!(
+                error.contains("not available in facturactl templates"),
+                "{call}: {error}"
+            );
+        }
     }
 }
