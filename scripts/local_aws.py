@@ -335,10 +335,13 @@ def from_json_value(value, shape):
 # ------------------------------------------------------------------ fault responses
 
 def query_error(status: int, code: str, kind: str) -> tuple[int, dict, bytes]:
+    # AWS's query services put the request id in the x-amzn-RequestId header as well as the
+    # body; the SDKs read the header.
+    request_id = str(uuid.uuid4())
     body = (f'<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code>'
             f'<Message>injected by the local AWS harness</Message></Error>'
-            f'<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>').encode()
-    return status, {"Content-Type": "text/xml"}, body
+            f'<RequestId>{request_id}</RequestId></ErrorResponse>').encode()
+    return status, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body
 
 
 def json_error(status: int, code: str, content_type: str) -> tuple[int, dict, bytes]:
@@ -399,10 +402,11 @@ class CloudFormationRules:
                 and len(template.encode()) > TEMPLATE_BODY_LIMIT:
             message = ("1 validation error detected: Value at 'templateBody' failed to satisfy "
                        "constraint: Member must have length less than or equal to 51200")
+            request_id = str(uuid.uuid4())
             body = (f'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
                     f'<Error><Type>Sender</Type><Code>ValidationError</Code><Message>{message}'
-                    f'</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>')
-            return 400, {"Content-Type": "text/xml"}, body.encode()
+                    f'</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>')
+            return 400, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body.encode()
         if operation in TOKEN_OPERATIONS:
             token = params.get("ClientRequestToken")
             for scope in scopes:

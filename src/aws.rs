@@ -221,19 +221,122 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryClock {
     }
 }
 
-/// A failed AWS call: the operation, the service's error code, and its message.
+/// How much of a failed call's detail errors show: set once by the CLI from `-v`.
+static ERROR_DETAIL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// `-v` adds each failed call's request id to its error, `-vv` the SDK's raw error too.
+pub fn set_error_detail(verbosity: u8) {
+    ERROR_DETAIL.store(verbosity, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What kind of failure a call met, for the sentence that explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing listens at the endpoint, or the network path is down.
+    Unreachable,
+    /// The endpoint's host name does not resolve.
+    Dns,
+    Timeout,
+    /// No credentials were found, or the credential provider failed.
+    NoCredentials,
+    ExpiredCredentials,
+    AccessDenied,
+    /// Throttled on every attempt the retry policy allowed.
+    Throttled,
+    /// The service answered 5xx on every attempt.
+    ServiceFailed,
+    /// Any other answer of the service (validation, not found, conflicts).
+    Service,
+    Other,
+}
+
+/// A failed AWS call: the operation, the service's error code, and one sentence.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation} failed: {message}")]
 pub struct AwsError {
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
+    pub failure: Failure,
+    pub request_id: Option<String>,
+    /// The SDK's error as it printed itself: shown only with -vv.
+    pub raw: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.with_detail(ERROR_DETAIL.load(std::sync::atomic::Ordering::Relaxed)))
+    }
 }
 
 impl AwsError {
-    /// One sentence for what went wrong, never the SDK's raw structure: the service's code
-    /// and message; else what the transport said (connection refused, DNS, timeout, TLS);
-    /// else the HTTP status the service answered with.
+    /// The sentence, with the request id from `detail` 1 and the raw error from 2.
+    pub fn with_detail(&self, detail: u8) -> String {
+        let mut text = format!("{} failed: {}", self.operation, self.message);
+        if detail >= 1
+            && let Some(id) = &self.request_id
+        {
+            text.push_str(&format!(" (request id {id})"));
+        }
+        if detail >= 2 {
+            text.push_str(&format!("\n  raw error: {}", self.raw));
+        }
+        text
+    }
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "EC2ThrottledException",
+    "BandwidthLimitExceeded",
+    "PriorRequestNotComplete",
+];
+
+const EXPIRED_CODES: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+];
+
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+];
+
+impl AwsError {
+    /// A failure found on this side of a call (a body that would not read, a change set that
+    /// never settled): no request id, nothing raw beyond the message.
+    pub fn local(operation: &'static str, code: Option<&str>, message: String) -> Self {
+        Self {
+            operation,
+            code: code.map(str::to_string),
+            failure: if code.is_some() {
+                Failure::Service
+            } else {
+                Failure::Other
+            },
+            request_id: None,
+            raw: message.clone(),
+            message,
+        }
+    }
+
+    /// One sentence for what went wrong, never the SDK's raw structure: the kind of failure
+    /// (unreachable, DNS, credentials, denied, throttled, 5xx) in plain words with the
+    /// service's code and message; the request id and the raw error wait for -v and -vv.
     pub fn new<E>(
         operation: &'static str,
         error: aws_sdk_cloudformation::error::SdkError<
@@ -244,60 +347,219 @@ impl AwsError {
     where
         E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
-        use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+        use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+        use aws_sdk_cloudformation::operation::RequestId;
         let code = error.code().map(str::to_string);
-        let message = match (&error, error.code(), error.message()) {
-            (_, Some(code), Some(message)) => format!("{code}: {message}"),
-            (_, Some(code), None) => code.to_string(),
-            (SdkError::DispatchFailure(failure), ..) => {
-                let cause = innermost(&error);
-                if failure.is_timeout() {
-                    format!("timed out reaching the endpoint ({cause})")
-                } else if failure.is_io() {
-                    format!("cannot reach the endpoint: {cause}")
-                } else {
-                    format!("the request could not be sent: {cause}")
-                }
-            }
-            (SdkError::TimeoutError(_), ..) => "timed out waiting for the answer".to_string(),
-            (SdkError::ConstructionFailure(_), ..) => {
-                format!("the request could not be made: {}", innermost(&error))
-            }
-            (SdkError::ServiceError(_) | SdkError::ResponseError(_), ..) => {
-                match error.raw_response().map(|r| r.status().as_u16()) {
-                    Some(status @ 500..) => {
-                        format!("the service failed (HTTP {status}) without an AWS error")
-                    }
-                    Some(status) => {
-                        format!("the service answered HTTP {status}, not an AWS answer")
-                    }
-                    None => innermost(&error),
-                }
-            }
-            _ => innermost(&error),
-        };
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let (failure, message) = describe(&error, code.as_deref(), error.message(), status);
         Self {
             operation,
+            request_id: error.request_id().map(str::to_string),
+            raw: format!("{error:?}"),
             code,
             message,
+            failure,
         }
     }
 }
 
-/// The deepest cause of an error, which is where the transport says what happened
-/// (`Connection refused (os error 111)`, `failed to lookup address information`).
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
+fn describe<E, R>(
+    error: &aws_sdk_cloudformation::error::SdkError<E, R>,
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+) -> (Failure, String)
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_cloudformation::error::SdkError;
+    let said = match (code, message) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => String::new(),
+    };
+    if let Some(code) = code {
+        if THROTTLING_CODES.contains(&code) {
+            return (
+                Failure::Throttled,
+                format!(
+                    "AWS throttled it on every attempt the retry policy allows ({said}); raise `environment.retry.max_attempts` or run it again later"
+                ),
+            );
+        }
+        if EXPIRED_CODES.contains(&code) {
+            return (
+                Failure::ExpiredCredentials,
+                format!(
+                    "the AWS credentials are expired or not valid ({said}); refresh them (`aws sso login`, or new keys) and run it again"
+                ),
+            );
+        }
+        if DENIED_CODES.contains(&code) {
+            // AWS's message names the principal, the action and the resource.
+            return (
+                Failure::AccessDenied,
+                format!("access denied: {}", message.unwrap_or(code)),
+            );
+        }
+        return match status {
+            Some(status @ 500..) => (
+                Failure::ServiceFailed,
+                format!("the service failed (HTTP {status}) on every attempt: {said}"),
+            ),
+            _ => (Failure::Service, said),
+        };
     }
-    cause.to_string()
+    let chain = causes(error);
+    if chain
+        .iter()
+        .any(|c| c.contains("credentials") || c.contains("credential provider"))
+    {
+        return (
+            Failure::NoCredentials,
+            format!(
+                "no usable AWS credentials ({}); set AWS_PROFILE (or --profile), run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                chain.last().map_or("", String::as_str)
+            ),
+        );
+    }
+    let cause = chain.last().cloned().unwrap_or_default();
+    match error {
+        SdkError::DispatchFailure(failure) => {
+            if cause.contains("lookup address")
+                || cause.contains("dns error")
+                || cause.contains("Name or service not known")
+            {
+                (
+                    Failure::Dns,
+                    format!("cannot resolve the endpoint's host name: {cause}"),
+                )
+            } else if failure.is_timeout() {
+                (
+                    Failure::Timeout,
+                    format!("timed out reaching the endpoint ({cause})"),
+                )
+            } else if failure.is_io() {
+                (
+                    Failure::Unreachable,
+                    format!("cannot reach the endpoint: {cause}"),
+                )
+            } else {
+                (
+                    Failure::Other,
+                    format!("the request could not be sent: {cause}"),
+                )
+            }
+        }
+        SdkError::TimeoutError(_) => (
+            Failure::Timeout,
+            "timed out waiting for the answer".to_string(),
+        ),
+        SdkError::ConstructionFailure(_) => (
+            Failure::Other,
+            format!("the request could not be made: {cause}"),
+        ),
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => match status {
+            Some(status @ 500..) => (
+                Failure::ServiceFailed,
+                format!(
+                    "the service failed (HTTP {status}) on every attempt, without an AWS error"
+                ),
+            ),
+            Some(status) => (
+                Failure::Other,
+                format!("the service answered HTTP {status}, not an AWS answer"),
+            ),
+            None => (Failure::Other, cause),
+        },
+        _ => (Failure::Other, cause),
+    }
+}
+
+/// Every cause's message, outermost first.
+fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = vec![error.to_string()];
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        out.push(next.to_string());
+        cause = next.source();
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{RetrySettings, Tier};
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    /// An AWS-shaped error answer: the status, the request id header, the code and message.
+    fn answered(status: u16, code: &str, message: &str) -> AwsError {
+        let mut response = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).expect("status"),
+            SdkBody::from("<ErrorResponse/>"),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-requestid", "c0ffee00-1111-2222-3333-444455556666");
+        let error = GetCallerIdentityError::generic(
+            ErrorMetadata::builder().code(code).message(message).build(),
+        );
+        AwsError::new(
+            "GetCallerIdentity",
+            aws_sdk_sts::error::SdkError::service_error(error, response),
+        )
+    }
+
+    #[test]
+    fn each_kind_of_failure_is_one_plain_sentence() {
+        let denied = answered(
+            403,
+            "AccessDenied",
+            "User: arn:aws:iam::210987654321:user/ci is not authorized to perform: cloudformation:UpdateStack on resource: arn:aws:cloudformation:eu-west-1:210987654321:stack/x/1",
+        );
+        assert_eq!(denied.failure, Failure::AccessDenied);
+        assert!(denied.message.starts_with("access denied: User: arn:aws:iam::210987654321:user/ci is not authorized to perform: cloudformation:UpdateStack on resource"));
+        let throttled = answered(400, "Throttling", "Rate exceeded");
+        assert_eq!(throttled.failure, Failure::Throttled);
+        assert!(throttled.message.contains("throttled it on every attempt"));
+        let expired = answered(
+            403,
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        );
+        assert_eq!(expired.failure, Failure::ExpiredCredentials);
+        assert!(expired.message.contains("refresh them"));
+        let failed = answered(503, "ServiceUnavailable", "Service is unavailable");
+        assert_eq!(failed.failure, Failure::ServiceFailed);
+        assert!(failed.message.contains("HTTP 503"));
+        let refused = answered(400, "ValidationError", "Stack with id x does not exist");
+        assert_eq!(refused.failure, Failure::Service);
+        for error in [&denied, &throttled, &expired, &failed, &refused] {
+            let line = error.with_detail(0);
+            assert!(
+                !line.contains('\n') && !line.contains("ServiceError {") && !line.contains("raw:"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn verbosity_adds_the_request_id_then_the_raw_error() {
+        let error = answered(400, "ValidationError", "Template format error");
+        assert!(!error.with_detail(0).contains("c0ffee00"));
+        assert!(
+            error
+                .with_detail(1)
+                .ends_with("(request id c0ffee00-1111-2222-3333-444455556666)")
+        );
+        assert!(!error.with_detail(1).contains("raw error"));
+        let raw = error.with_detail(2);
+        assert!(raw.contains("\n  raw error: ServiceError"), "{raw}");
+    }
 
     fn env(url: Option<&str>) -> Environment {
         Environment {

@@ -87,11 +87,12 @@ pub fn init(
         1 => "debug",
         _ => "trace",
     };
-    // Our own crate at the chosen level; the SDK's chatter only from -vv.
-    let filter = if verbosity >= 2 {
-        tracing_subscriber::EnvFilter::new(level)
-    } else {
-        tracing_subscriber::EnvFilter::new(format!("warn,facturactl={level}"))
+    // Our own crate at the chosen level. The SDK's own warnings print raw structures
+    // (a credential provider's whole HTTP response): from -v only, everything from -vv.
+    let filter = match verbosity {
+        0 => tracing_subscriber::EnvFilter::new("error,facturactl=info"),
+        1 => tracing_subscriber::EnvFilter::new(format!("warn,facturactl={level}")),
+        _ => tracing_subscriber::EnvFilter::new(level),
     };
     let json = match format {
         LogFormat::Json => true,

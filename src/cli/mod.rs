@@ -47,6 +47,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         |name| std::env::var(name).ok(),
     );
     let json_logs = logging::init(cli.log_format, host.in_ci, color, cli.verbose, identity);
+    crate::aws::set_error_detail(cli.verbose);
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
         github: host.github.is_some(),

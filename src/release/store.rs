@@ -144,11 +144,7 @@ impl<'a> Store<'a> {
                     .body
                     .collect()
                     .await
-                    .map_err(|e| AwsError {
-                        operation: "GetObject",
-                        code: None,
-                        message: e.to_string(),
-                    })?
+                    .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
                     .into_bytes();
                 Ok(serde_json::from_slice(&bytes).ok().map(|v| (v, etag)))
             }

@@ -346,11 +346,9 @@ pub async fn remove_all(
             let options = &options;
             async move {
                 let ctx = ServiceContext::new(aws, config, name, progress, options);
-                let removed = ecs::remove(&ctx).await.map_err(|e| AwsError {
-                    operation: "DeleteService",
-                    code: None,
-                    message: e.message,
-                })?;
+                let removed = ecs::remove(&ctx)
+                    .await
+                    .map_err(|e| AwsError::local("DeleteService", None, e.message))?;
                 Ok::<_, AwsError>(removed.then(|| name.clone()))
             }
         });

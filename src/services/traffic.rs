@@ -139,11 +139,11 @@ async fn split(
 ) -> Result<(String, Option<(String, f64)>), TrafficError> {
     match super::lambda::alias(aws, function).await? {
         Some(alias) => Ok((alias.version, alias.weights.into_iter().next())),
-        None => Err(AwsError {
-            operation: "GetAlias",
-            code: Some("ResourceNotFoundException".into()),
-            message: format!("{function} has no `{ALIAS}` alias: deploy the service first"),
-        }
+        None => Err(AwsError::local(
+            "GetAlias",
+            Some("ResourceNotFoundException"),
+            format!("{function} has no `{ALIAS}` alias: deploy the service first"),
+        )
         .into()),
     }
 }

@@ -251,11 +251,7 @@ async fn empty_bucket(aws: &AwsContext, bucket: &str) -> Result<usize, AwsError>
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| AwsError {
-                operation: "DeleteObjects",
-                code: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| AwsError::local("DeleteObjects", None, e.to_string()))?;
         aws.s3
             .delete_objects()
             .bucket(bucket)

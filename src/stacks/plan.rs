@@ -297,11 +297,11 @@ async fn wait_for_change_set(
             return Ok(out);
         }
         if std::time::Instant::now() >= deadline {
-            return Err(AwsError {
-                operation: "DescribeChangeSet",
-                code: None,
-                message: format!("change set for {stack_name} still {status} after 5 minutes"),
-            });
+            return Err(AwsError::local(
+                "DescribeChangeSet",
+                None,
+                format!("change set for {stack_name} still {status} after 5 minutes"),
+            ));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 3 / 2).min(Duration::from_secs(5));

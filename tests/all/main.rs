@@ -15,6 +15,7 @@ mod commands;
 mod crashes;
 mod deploy;
 mod error_corpus;
+mod errors;
 mod forwarder;
 mod github_step;
 mod harness;
