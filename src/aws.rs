@@ -256,10 +256,16 @@ pub struct AwsError {
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
-    pub failure: Failure,
-    pub request_id: Option<String>,
+    /// Boxed: errors travel in every `Result`, the detail is read once if at all.
+    detail: Box<CallDetail>,
+}
+
+#[derive(Debug, Clone)]
+struct CallDetail {
+    failure: Failure,
+    request_id: Option<String>,
     /// The SDK's error as it printed itself: shown only with -vv.
-    pub raw: String,
+    raw: String,
 }
 
 impl std::fmt::Display for AwsError {
@@ -273,14 +279,18 @@ impl AwsError {
     pub fn with_detail(&self, detail: u8) -> String {
         let mut text = format!("{} failed: {}", self.operation, self.message);
         if detail >= 1
-            && let Some(id) = &self.request_id
+            && let Some(id) = &self.detail.request_id
         {
             text.push_str(&format!(" (request id {id})"));
         }
         if detail >= 2 {
-            text.push_str(&format!("\n  raw error: {}", self.raw));
+            text.push_str(&format!("\n  raw error: {}", self.detail.raw));
         }
         text
+    }
+
+    pub fn failure(&self) -> Failure {
+        self.detail.failure
     }
 }
 
@@ -323,13 +333,15 @@ impl AwsError {
         Self {
             operation,
             code: code.map(str::to_string),
-            failure: if code.is_some() {
-                Failure::Service
-            } else {
-                Failure::Other
-            },
-            request_id: None,
-            raw: message.clone(),
+            detail: Box::new(CallDetail {
+                failure: if code.is_some() {
+                    Failure::Service
+                } else {
+                    Failure::Other
+                },
+                request_id: None,
+                raw: message.clone(),
+            }),
             message,
         }
     }
@@ -354,11 +366,13 @@ impl AwsError {
         let (failure, message) = describe(&error, code.as_deref(), error.message(), status);
         Self {
             operation,
-            request_id: error.request_id().map(str::to_string),
-            raw: format!("{error:?}"),
+            detail: Box::new(CallDetail {
+                failure,
+                request_id: error.request_id().map(str::to_string),
+                raw: format!("{error:?}"),
+            }),
             code,
             message,
-            failure,
         }
     }
 }
@@ -373,13 +387,25 @@ where
     E: std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    use aws_sdk_cloudformation::error::SdkError;
     let said = match (code, message) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
         _ => String::new(),
     };
-    if let Some(code) = code {
+    match code {
+        Some(code) => by_service(code, message, said, status),
+        None => by_transport(error, status),
+    }
+}
+
+/// A failure the service answered with an AWS error code.
+fn by_service(
+    code: &str,
+    message: Option<&str>,
+    said: String,
+    status: Option<u16>,
+) -> (Failure, String) {
+    {
         if THROTTLING_CODES.contains(&code) {
             return (
                 Failure::Throttled,
@@ -403,14 +429,26 @@ where
                 format!("access denied: {}", message.unwrap_or(code)),
             );
         }
-        return match status {
+        match status {
             Some(status @ 500..) => (
                 Failure::ServiceFailed,
                 format!("the service failed (HTTP {status}) on every attempt: {said}"),
             ),
             _ => (Failure::Service, said),
-        };
+        }
     }
+}
+
+/// A failure before or beneath the service's answer: credentials, network, HTTP.
+fn by_transport<E, R>(
+    error: &aws_sdk_cloudformation::error::SdkError<E, R>,
+    status: Option<u16>,
+) -> (Failure, String)
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_cloudformation::error::SdkError;
     let chain = causes(error);
     if chain
         .iter()
@@ -521,23 +559,23 @@ mod tests {
             "AccessDenied",
             "User: arn:aws:iam::210987654321:user/ci is not authorized to perform: cloudformation:UpdateStack on resource: arn:aws:cloudformation:eu-west-1:210987654321:stack/x/1",
         );
-        assert_eq!(denied.failure, Failure::AccessDenied);
+        assert_eq!(denied.failure(), Failure::AccessDenied);
         assert!(denied.message.starts_with("access denied: User: arn:aws:iam::210987654321:user/ci is not authorized to perform: cloudformation:UpdateStack on resource"));
         let throttled = answered(400, "Throttling", "Rate exceeded");
-        assert_eq!(throttled.failure, Failure::Throttled);
+        assert_eq!(throttled.failure(), Failure::Throttled);
         assert!(throttled.message.contains("throttled it on every attempt"));
         let expired = answered(
             403,
             "ExpiredToken",
             "The security token included in the request is expired",
         );
-        assert_eq!(expired.failure, Failure::ExpiredCredentials);
+        assert_eq!(expired.failure(), Failure::ExpiredCredentials);
         assert!(expired.message.contains("refresh them"));
         let failed = answered(503, "ServiceUnavailable", "Service is unavailable");
-        assert_eq!(failed.failure, Failure::ServiceFailed);
+        assert_eq!(failed.failure(), Failure::ServiceFailed);
         assert!(failed.message.contains("HTTP 503"));
         let refused = answered(400, "ValidationError", "Stack with id x does not exist");
-        assert_eq!(refused.failure, Failure::Service);
+        assert_eq!(refused.failure(), Failure::Service);
         for error in [&denied, &throttled, &expired, &failed, &refused] {
             let line = error.with_detail(0);
             assert!(
