@@ -81,6 +81,7 @@ pub fn init(
     color: bool,
     verbosity: u8,
     identity: RunIdentity,
+    action: &'static str,
 ) -> bool {
     let level = match verbosity {
         0 => "info",
@@ -103,7 +104,13 @@ pub fn init(
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = if json {
-        builder.event_format(JsonLines { identity }).try_init()
+        builder
+            .event_format(JsonLines {
+                identity,
+                action,
+                started: std::time::Instant::now(),
+            })
+            .try_init()
     } else {
         builder
             .without_time()
@@ -116,8 +123,13 @@ pub fn init(
     json
 }
 
+/// Every line carries the platform's six fields: an event without its own `action`,
+/// `result` or `latency_ms` gets the run's command, `in_progress` and the time since the
+/// run started, so a query on any of them finds every line of the run.
 struct JsonLines {
     identity: RunIdentity,
+    action: &'static str,
+    started: std::time::Instant,
 }
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -141,9 +153,13 @@ where
         fields.insert("user_id".into(), self.identity.user_id.clone().into());
         fields.insert("trace_id".into(), self.identity.trace_id.clone().into());
         event.record(&mut JsonVisitor(&mut fields));
-        for key in ["action", "result", "latency_ms"] {
-            fields.entry(key).or_insert(serde_json::Value::Null);
-        }
+        fields.entry("action").or_insert_with(|| self.action.into());
+        fields
+            .entry("result")
+            .or_insert_with(|| "in_progress".into());
+        fields
+            .entry("latency_ms")
+            .or_insert_with(|| (self.started.elapsed().as_millis() as u64).into());
         let line = serde_json::to_string(&fields).map_err(|_| fmt::Error)?;
         writeln!(writer, "{line}")
     }

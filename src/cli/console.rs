@@ -14,9 +14,11 @@ use crate::report::{self, OutputFormat, Report};
 /// How progress events reach stderr.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProgressStyle {
-    /// One line per event (CI, pipes, JSON logs).
+    /// One line per event (CI, pipes).
     #[default]
     Lines,
+    /// One JSON log line per event, with the event's fields (JSON logs).
+    Json,
     /// A view redrawn in place (a terminal with text logs).
     Live,
     /// One collapsible log group per stack and service (a GitHub Actions step).
@@ -26,6 +28,8 @@ pub enum ProgressStyle {
 /// Questions and notes on stderr, answers from stdin.
 pub struct TerminalConsole {
     pub progress: ProgressStyle,
+    /// Logs are JSON lines: notes go through the log, as JSON, like everything else.
+    pub json: bool,
     /// In a GitHub Actions step, warnings are annotations too.
     pub github: bool,
 }
@@ -45,7 +49,11 @@ impl Console for TerminalConsole {
     }
 
     fn note(&self, text: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+        if self.json {
+            tracing::info!("{}", text.trim_end());
+        } else {
+            let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+        }
     }
 
     fn warn(&self, title: &str, message: &str) {
@@ -74,6 +82,11 @@ async fn print_progress(
                 let _ = writeln!(std::io::stderr().lock(), "{}", event.line());
             }
         }
+        ProgressStyle::Json => {
+            while let Some(event) = receiver.recv().await {
+                log_event(&event);
+            }
+        }
         ProgressStyle::GithubGroups => {
             let mut groups = github::Groups::default();
             while let Some(event) = receiver.recv().await {
@@ -85,6 +98,93 @@ async fn print_progress(
             let _ = std::io::stderr().lock().write_all(rest.as_bytes());
         }
         ProgressStyle::Live => live(receiver).await,
+    }
+}
+
+/// A progress event as a JSON log line: its text as the message, its fields as fields
+/// (`stack` or `service`, `event`, and `result` and `latency_ms` when it finished).
+fn log_event(event: &Progress) {
+    let line = event.line();
+    match event {
+        Progress::StackStarted { stack, action } => {
+            tracing::info!(
+                event = "stack_started",
+                stack,
+                operation = *action,
+                "{line}"
+            );
+        }
+        Progress::StackEvent {
+            stack,
+            resource,
+            resource_type,
+            status,
+            reason,
+        } => {
+            let reason = reason.as_deref().unwrap_or("");
+            if status.ends_with("_FAILED") {
+                tracing::warn!(
+                    event = "stack_event",
+                    stack,
+                    resource,
+                    resource_type,
+                    status,
+                    reason,
+                    "{line}"
+                );
+            } else {
+                tracing::info!(
+                    event = "stack_event",
+                    stack,
+                    resource,
+                    resource_type,
+                    status,
+                    reason,
+                    "{line}"
+                );
+            }
+        }
+        Progress::StackWaiting {
+            stack,
+            status,
+            elapsed_ms,
+        } => tracing::info!(
+            event = "stack_waiting",
+            stack,
+            status,
+            latency_ms = elapsed_ms,
+            "{line}"
+        ),
+        Progress::StackFinished {
+            stack,
+            action,
+            result,
+            elapsed_ms,
+        } => tracing::info!(
+            event = "stack_finished",
+            stack,
+            operation = *action,
+            result = *result,
+            latency_ms = elapsed_ms,
+            "{line}"
+        ),
+        Progress::ServiceStarted { service, artifact } => {
+            tracing::info!(event = "service_started", service, artifact, "{line}");
+        }
+        Progress::ServiceEvent { service, message } => {
+            tracing::info!(event = "service_event", service, detail = message, "{line}");
+        }
+        Progress::ServiceFinished {
+            service,
+            result,
+            elapsed_ms,
+        } => tracing::info!(
+            event = "service_finished",
+            service,
+            result = *result,
+            latency_ms = elapsed_ms,
+            "{line}"
+        ),
     }
 }
 

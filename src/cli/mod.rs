@@ -46,10 +46,18 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         |name| std::env::var(name).ok(),
     );
-    let json_logs = logging::init(cli.log_format, host.in_ci, color, cli.verbose, identity);
+    let json_logs = logging::init(
+        cli.log_format,
+        host.in_ci,
+        color,
+        cli.verbose,
+        identity,
+        cli.command.action(),
+    );
     crate::aws::set_error_detail(cli.verbose);
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
+        json: json_logs,
         github: host.github.is_some(),
     };
     let session = Session {
@@ -93,7 +101,11 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
             if cli.output == OutputFormat::Json {
                 console::print_stdout(&report::format_error(&error));
             }
-            let _ = writeln!(std::io::stderr().lock(), "{error}");
+            if json_logs {
+                tracing::error!(result = "error", kind = error.kind(), "{error}");
+            } else {
+                let _ = writeln!(std::io::stderr().lock(), "{error}");
+            }
             if let Some(step) = &host.github {
                 github_failure(step, &session, action, &error);
             }
@@ -106,9 +118,11 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
 /// with text logs, else one line per event.
 fn progress_style(host: &Host, json_logs: bool) -> ProgressStyle {
     use std::io::IsTerminal;
-    if host.github.is_some() {
+    if json_logs {
+        ProgressStyle::Json
+    } else if host.github.is_some() {
         ProgressStyle::GithubGroups
-    } else if !json_logs && !host.in_ci && std::io::stderr().is_terminal() {
+    } else if !host.in_ci && std::io::stderr().is_terminal() {
         ProgressStyle::Live
     } else {
         ProgressStyle::Lines

@@ -19,6 +19,7 @@ mod errors;
 mod forwarder;
 mod github_step;
 mod harness;
+mod json_logs;
 mod locks;
 mod notifications;
 mod permissions;
