@@ -157,8 +157,8 @@ def main() -> int:
         local = os.path.join(project, "environments", "local.yaml")
         with open(local) as f:
             text = f.read()
-        # Bounded adaptive retries, as in staging; the validator switches all at once.
-        text = text.replace("  retry:\n    max_attempts: 3", f"  retry:\n    mode: adaptive\n    max_attempts: {args.attempts}")
+        # Bounded retries, as in staging; the validator switches all at once.
+        text = text.replace("  retry:\n    max_attempts: 8", f"  retry:\n    max_attempts: {args.attempts}")
         text = text.replace("services:\n", "services:\n  validator:\n    lambda:\n      rollout: { strategy: all-at-once }\n", 1)
         # A run whose release of the lock was lost to a fault leaves it for its TTL: short
         # here, and the next run waits it out instead of being refused.

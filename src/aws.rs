@@ -73,7 +73,11 @@ impl AwsContext {
             RetryMode::Standard => RetryConfig::standard(),
             RetryMode::Adaptive => RetryConfig::adaptive(),
         }
-        .with_max_attempts(env.retry.max_attempts);
+        .with_max_attempts(env.retry.max_attempts)
+        .with_initial_backoff(std::time::Duration::from_millis(
+            env.retry.initial_backoff_ms,
+        ))
+        .with_max_backoff(std::time::Duration::from_millis(env.retry.max_backoff_ms));
         let endpoint_url = endpoint.resolve(env).map(str::to_string);
         let mut loader = loader
             .region(Region::new(env.region.clone()))

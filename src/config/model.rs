@@ -112,6 +112,15 @@ pub struct RetrySettings {
     /// Total attempts per AWS call, first one included (1 to 20).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// The most the first retry waits, in milliseconds (later ones double, with full
+    /// jitter, up to `max_backoff_ms`). The SDK's default, 1000, makes a deploy under
+    /// throttling crawl: a throttled call is usually fine again within a fraction of a
+    /// second.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    /// The longest wait between two attempts, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
 }
 
 impl Default for RetrySettings {
@@ -119,8 +128,18 @@ impl Default for RetrySettings {
         Self {
             mode: RetryMode::default(),
             max_attempts: default_max_attempts(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
         }
     }
+}
+
+fn default_initial_backoff_ms() -> u64 {
+    100
+}
+
+fn default_max_backoff_ms() -> u64 {
+    5000
 }
 
 fn default_max_attempts() -> u32 {

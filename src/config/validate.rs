@@ -239,6 +239,21 @@ impl Validator<'_> {
             20,
             "max_attempts",
         );
+        let backoff = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
+        self.range(
+            path(["environment", "retry", "initial_backoff_ms"]),
+            backoff(env.retry.initial_backoff_ms),
+            1,
+            20_000,
+            "initial_backoff_ms",
+        );
+        self.range(
+            path(["environment", "retry", "max_backoff_ms"]),
+            backoff(env.retry.max_backoff_ms),
+            backoff(env.retry.initial_backoff_ms).clamp(1, 20_000),
+            60_000,
+            "max_backoff_ms",
+        );
     }
 
     fn stacks(&mut self, c: &Config) {

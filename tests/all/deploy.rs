@@ -338,13 +338,8 @@ async fn deploys_converge_under_throttling_and_server_errors() {
 
 async fn converge_under_faults(seed: u64) {
     let account = Account::new();
+    // Local's own retry policy (8 attempts, short backoff), as staging's.
     let project = Project::copy();
-    // Bounded retries, as in staging and production.
-    project.replace(
-        "environments/local.yaml",
-        "    max_attempts: 3",
-        "    max_attempts: 8",
-    );
     account
         .faults(json!({"throttle": 0.2, "server_error": 0.05, "seed": seed}))
         .await;

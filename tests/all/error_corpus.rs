@@ -599,8 +599,8 @@ fn cases() -> Vec<Case> {
             setup: |p| {
                 p.replace(
                     STAGING,
-                    "  retry:\n    mode: adaptive",
-                    "  retry:\n    mdoe: adaptive",
+                    "  retry:\n    mode: standard",
+                    "  retry:\n    mdoe: standard",
                 )
             },
             file: STAGING,
@@ -1455,7 +1455,7 @@ fn offline_cases() -> Vec<Case> {
         Case {
             name: "retry attempts of 0",
             env: "local",
-            setup: |p| p.replace(LOCAL, "max_attempts: 3", "max_attempts: 0"),
+            setup: |p| p.replace(LOCAL, "max_attempts: 8", "max_attempts: 0"),
             file: LOCAL,
             at: At::Marker("max_attempts: 0"),
             says: "max_attempts 0 is out of range",
@@ -1463,7 +1463,7 @@ fn offline_cases() -> Vec<Case> {
         Case {
             name: "retry mode the SDK does not have",
             env: "production",
-            setup: |p| p.replace(PRODUCTION, "mode: adaptive", "mode: fast"),
+            setup: |p| p.replace(PRODUCTION, "mode: standard", "mode: fast"),
             file: PRODUCTION,
             at: At::Marker("mode: fast"),
             says: "does not accept `fast`",

@@ -360,7 +360,7 @@ async fn throttling_errors_and_lost_answers_never_give_a_wrong_result() {
     let project = project(&account);
     project.replace(
         "environments/local.yaml",
-        "    max_attempts: 3",
+        "    max_attempts: 8",
         "    max_attempts: 10",
     );
     let (code, _, stderr) = deploy(&project, &account, &[]);
