@@ -104,13 +104,12 @@ pub fn init(
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = if json {
-        builder
-            .event_format(JsonLines {
-                identity,
-                action,
-                started: std::time::Instant::now(),
-            })
-            .try_init()
+        let _ = JSON_CONTEXT.set(JsonContext {
+            identity,
+            action,
+            started: std::time::Instant::now(),
+        });
+        builder.event_format(JsonLines).try_init()
     } else {
         builder
             .without_time()
@@ -123,14 +122,49 @@ pub fn init(
     json
 }
 
-/// Every line carries the platform's six fields: an event without its own `action`,
-/// `result` or `latency_ms` gets the run's command, `in_progress` and the time since the
-/// run started, so a query on any of them finds every line of the run.
-struct JsonLines {
+/// Who runs this and since when: what every JSON line carries, set once by `init`.
+struct JsonContext {
     identity: RunIdentity,
     action: &'static str,
     started: std::time::Instant,
 }
+
+static JSON_CONTEXT: std::sync::OnceLock<JsonContext> = std::sync::OnceLock::new();
+
+/// One JSON log line. Every line carries the platform's six fields: one without its own
+/// `action`, `result` or `latency_ms` gets the run's command, `in_progress` and the time
+/// since the run started, so a query on any of them finds every line of the run.
+pub fn json_line(
+    level: &str,
+    message: &str,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let mut line = serde_json::Map::new();
+    line.insert("timestamp".into(), rfc3339(SystemTime::now()).into());
+    line.insert("level".into(), level.into());
+    if let Some(context) = JSON_CONTEXT.get() {
+        line.insert(
+            "tenant_id".into(),
+            context.identity.tenant_id.clone().into(),
+        );
+        line.insert("user_id".into(), context.identity.user_id.clone().into());
+        line.insert("trace_id".into(), context.identity.trace_id.clone().into());
+    }
+    line.insert("message".into(), message.into());
+    line.extend(fields);
+    let context = JSON_CONTEXT.get();
+    line.entry("action")
+        .or_insert_with(|| context.map_or("", |c| c.action).into());
+    line.entry("result").or_insert_with(|| "in_progress".into());
+    line.entry("latency_ms").or_insert_with(|| {
+        context
+            .map_or(0, |c| c.started.elapsed().as_millis() as u64)
+            .into()
+    });
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+struct JsonLines;
 
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
@@ -144,23 +178,13 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut fields = serde_json::Map::new();
-        fields.insert("timestamp".into(), rfc3339(SystemTime::now()).into());
-        fields.insert(
-            "level".into(),
-            event.metadata().level().as_str().to_lowercase().into(),
-        );
-        fields.insert("tenant_id".into(), self.identity.tenant_id.clone().into());
-        fields.insert("user_id".into(), self.identity.user_id.clone().into());
-        fields.insert("trace_id".into(), self.identity.trace_id.clone().into());
         event.record(&mut JsonVisitor(&mut fields));
-        fields.entry("action").or_insert_with(|| self.action.into());
-        fields
-            .entry("result")
-            .or_insert_with(|| "in_progress".into());
-        fields
-            .entry("latency_ms")
-            .or_insert_with(|| (self.started.elapsed().as_millis() as u64).into());
-        let line = serde_json::to_string(&fields).map_err(|_| fmt::Error)?;
+        let message = fields
+            .remove("message")
+            .and_then(|m| m.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let level = event.metadata().level().as_str().to_lowercase();
+        let line = json_line(&level, &message, fields);
         writeln!(writer, "{line}")
     }
 }

@@ -19,6 +19,9 @@ pub enum ProgressStyle {
     Lines,
     /// One JSON log line per event, with the event's fields (JSON logs).
     Json,
+    /// GitHub log groups whose lines are JSON log lines (JSON logs in a GitHub step: the
+    /// `::group::` lines are workflow commands the runner consumes, not log lines).
+    GithubJsonGroups,
     /// A view redrawn in place (a terminal with text logs).
     Live,
     /// One collapsible log group per stack and service (a GitHub Actions step).
@@ -84,13 +87,23 @@ async fn print_progress(
         }
         ProgressStyle::Json => {
             while let Some(event) = receiver.recv().await {
-                log_event(&event);
+                let _ = writeln!(std::io::stderr().lock(), "{}", json_event(&event));
             }
+        }
+        ProgressStyle::GithubJsonGroups => {
+            let mut groups = github::Groups::default();
+            while let Some(event) = receiver.recv().await {
+                if let Some(text) = groups.apply(&event, json_event) {
+                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                }
+            }
+            let rest = groups.flush();
+            let _ = std::io::stderr().lock().write_all(rest.as_bytes());
         }
         ProgressStyle::GithubGroups => {
             let mut groups = github::Groups::default();
             while let Some(event) = receiver.recv().await {
-                if let Some(text) = groups.apply(&event) {
+                if let Some(text) = groups.apply(&event, Progress::line) {
                     let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 }
             }
@@ -102,90 +115,23 @@ async fn print_progress(
 }
 
 /// A progress event as a JSON log line: its text as the message, its fields as fields
-/// (`stack` or `service`, `event`, and `result` and `latency_ms` when it finished).
-fn log_event(event: &Progress) {
-    let line = event.line();
-    match event {
-        Progress::StackStarted { stack, action } => {
-            tracing::info!(
-                event = "stack_started",
-                stack,
-                operation = *action,
-                "{line}"
-            );
-        }
-        Progress::StackEvent {
-            stack,
-            resource,
-            resource_type,
-            status,
-            reason,
-        } => {
-            let reason = reason.as_deref().unwrap_or("");
-            if status.ends_with("_FAILED") {
-                tracing::warn!(
-                    event = "stack_event",
-                    stack,
-                    resource,
-                    resource_type,
-                    status,
-                    reason,
-                    "{line}"
-                );
-            } else {
-                tracing::info!(
-                    event = "stack_event",
-                    stack,
-                    resource,
-                    resource_type,
-                    status,
-                    reason,
-                    "{line}"
-                );
-            }
-        }
-        Progress::StackWaiting {
-            stack,
-            status,
-            elapsed_ms,
-        } => tracing::info!(
-            event = "stack_waiting",
-            stack,
-            status,
-            latency_ms = elapsed_ms,
-            "{line}"
-        ),
-        Progress::StackFinished {
-            stack,
-            action,
-            result,
-            elapsed_ms,
-        } => tracing::info!(
-            event = "stack_finished",
-            stack,
-            operation = *action,
-            result = *result,
-            latency_ms = elapsed_ms,
-            "{line}"
-        ),
-        Progress::ServiceStarted { service, artifact } => {
-            tracing::info!(event = "service_started", service, artifact, "{line}");
-        }
-        Progress::ServiceEvent { service, message } => {
-            tracing::info!(event = "service_event", service, detail = message, "{line}");
-        }
-        Progress::ServiceFinished {
-            service,
-            result,
-            elapsed_ms,
-        } => tracing::info!(
-            event = "service_finished",
-            service,
-            result = *result,
-            latency_ms = elapsed_ms,
-            "{line}"
-        ),
+/// (`event`, `stack` or `service`, and `result` and `latency_ms` once it finished). A
+/// stack's own `action` (create, update) is `operation`: `action` is the run's command.
+fn json_event(event: &Progress) -> String {
+    let mut fields = match serde_json::to_value(event) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(action) = fields.remove("action") {
+        fields.insert("operation".into(), action);
     }
+    if let Some(elapsed) = fields.remove("elapsed_ms") {
+        fields.insert("latency_ms".into(), elapsed);
+    }
+    let failed = matches!(event, Progress::StackEvent { status, .. } if status.ends_with("_FAILED"))
+        || matches!(event, Progress::StackFinished { result, .. } | Progress::ServiceFinished { result, .. } if *result != "succeeded" && *result != "ok");
+    let level = if failed { "warn" } else { "info" };
+    crate::logging::json_line(level, &event.line(), fields)
 }
 
 /// The live view, redrawn on each event and four times a second.

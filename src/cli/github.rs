@@ -156,10 +156,16 @@ pub struct Groups {
 }
 
 impl Groups {
-    /// Takes one event; returns the text to print now (a finished group), if any.
-    pub fn apply(&mut self, event: &crate::progress::Progress) -> Option<String> {
+    /// Takes one event, shown as `render` writes it; returns the text to print now (a
+    /// finished group, titled with the event's own line), if any.
+    pub fn apply(
+        &mut self,
+        event: &crate::progress::Progress,
+        render: impl Fn(&crate::progress::Progress) -> String,
+    ) -> Option<String> {
         use crate::progress::Progress;
-        let line = event.line();
+        let title = event.line();
+        let line = render(event);
         let (key, finished) = match event {
             Progress::StackStarted { stack, .. }
             | Progress::StackEvent { stack, .. }
@@ -176,7 +182,7 @@ impl Groups {
             return None;
         }
         let lines = self.open.shift_remove(&key).unwrap_or_default();
-        Some(render_group(&line, &lines))
+        Some(render_group(&title, &lines))
     }
 
     /// The groups that never finished (an interrupted or failed run), so nothing is lost.
@@ -254,15 +260,18 @@ mod tests {
             stack: s.into(),
             action: "create",
         };
-        assert_eq!(groups.apply(&started("network")), None);
-        assert_eq!(groups.apply(&started("auth")), None);
+        assert_eq!(groups.apply(&started("network"), Progress::line), None);
+        assert_eq!(groups.apply(&started("auth"), Progress::line), None);
         let done = groups
-            .apply(&Progress::StackFinished {
-                stack: "network".into(),
-                action: "create",
-                result: "succeeded",
-                elapsed_ms: 1500,
-            })
+            .apply(
+                &Progress::StackFinished {
+                    stack: "network".into(),
+                    action: "create",
+                    result: "succeeded",
+                    elapsed_ms: 1500,
+                },
+                Progress::line,
+            )
             .expect("group");
         assert_eq!(
             done,

@@ -118,10 +118,14 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
 /// with text logs, else one line per event.
 fn progress_style(host: &Host, json_logs: bool) -> ProgressStyle {
     use std::io::IsTerminal;
-    if json_logs {
+    if host.github.is_some() {
+        if json_logs {
+            ProgressStyle::GithubJsonGroups
+        } else {
+            ProgressStyle::GithubGroups
+        }
+    } else if json_logs {
         ProgressStyle::Json
-    } else if host.github.is_some() {
-        ProgressStyle::GithubGroups
     } else if !host.in_ci && std::io::stderr().is_terminal() {
         ProgressStyle::Live
     } else {

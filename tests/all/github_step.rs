@@ -107,6 +107,13 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
         .expect("a network group");
     assert!(network.contains("network: create"), "{network}");
     assert!(!network.contains("auth:"), "{network}");
+    // Logs are JSON in CI: every line is a JSON object, but for the workflow commands
+    // (`::group::`, `::endgroup::`, annotations) the runner consumes.
+    for line in deploy.stderr.lines().filter(|l| !l.starts_with("::")) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["trace_id"].is_string(), "{line}");
+    }
     // The deploy report, in Markdown, in the summary.
     assert!(deploy.summary.contains("network"), "{}", deploy.summary);
     assert!(deploy.summary.contains('|'), "a table: {}", deploy.summary);
