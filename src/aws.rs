@@ -9,13 +9,22 @@ use aws_config::{BehaviorVersion, Region};
 
 use crate::config::{Environment, RetryMode};
 
-/// Endpoint overrides from outside the config files.
+/// How to reach AWS, from outside the config files: flags first, then variables, then the
+/// environment file (the AWS CLI's order: what is given for this run beats what is
+/// written down). The README's "AWS settings" says each rule and why.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointOverride {
     /// `--endpoint-url`.
     pub flag: Option<String>,
     /// `AWS_ENDPOINT_URL`.
     pub env_var: Option<String>,
+    /// The `<SERVICE>` of each `AWS_ENDPOINT_URL_<SERVICE>` that is set: those clients keep
+    /// the SDK's own endpoint resolution, which reads them.
+    pub service_vars: std::collections::BTreeSet<String>,
+    /// `--profile`.
+    pub profile_flag: Option<String>,
+    /// `AWS_PROFILE`.
+    pub profile_var: Option<String>,
 }
 
 impl EndpointOverride {
@@ -26,6 +35,32 @@ impl EndpointOverride {
             .or(self.env_var.as_deref())
             .or(env.endpoint_url.as_deref())
             .filter(|u| !u.is_empty())
+    }
+
+    /// The profile: `--profile`, then `AWS_PROFILE`, then the environment file's. With a
+    /// note when a profile given for the run differs from the file's, so that neither wins
+    /// silently.
+    pub fn profile<'a>(&'a self, env: &'a Environment) -> (Option<&'a str>, Option<String>) {
+        let file = env.profile.as_deref();
+        let (chosen, source) = match (&self.profile_flag, &self.profile_var) {
+            (Some(flag), _) => (Some(flag.as_str()), "--profile"),
+            (None, Some(var)) => (Some(var.as_str()), "AWS_PROFILE"),
+            (None, None) => return (file, None),
+        };
+        let note = match file {
+            Some(file) if Some(file) != chosen => Some(format!(
+                "profile `{}` from {source} is used, not `{file}` from environments/{}.yaml: a profile given for the run wins over the file",
+                chosen.unwrap_or_default(),
+                env.name
+            )),
+            _ => None,
+        };
+        (chosen, note)
+    }
+
+    /// Whether a client's endpoint is left to the SDK (`AWS_ENDPOINT_URL_<SERVICE>` set).
+    fn service_var(&self, service: &str) -> bool {
+        self.service_vars.contains(service)
     }
 }
 
@@ -54,6 +89,7 @@ impl AwsContext {
     /// Clients for `env`, with credentials from the standard chain (environment, profile,
     /// SSO, web identity in CI, instance metadata).
     pub async fn new(env: &Environment, endpoint: &EndpointOverride) -> Self {
+        // The SDK reads AWS_PROFILE itself; the choice made here is passed explicitly.
         Self::with_loader(
             aws_config::defaults(BehaviorVersion::latest()),
             env,
@@ -82,47 +118,54 @@ impl AwsContext {
         let mut loader = loader
             .region(Region::new(env.region.clone()))
             .retry_config(retry);
-        if let Some(profile) = &env.profile {
+        if let (Some(profile), _) = endpoint.profile(env) {
             loader = loader.profile_name(profile);
-        }
-        if let Some(url) = &endpoint_url {
-            loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
         let retries = RetryClock::default();
-        // Every client with the same retry clock, so a run can say what retrying cost.
+        // Every client with the same retry clock, so a run can say what retrying cost. The
+        // endpoint override is set per client, not on the shared config, so that a client
+        // whose `AWS_ENDPOINT_URL_<SERVICE>` is set keeps the SDK's own resolution of it.
         macro_rules! client {
-            ($sdk:ident) => {
-                $sdk::Client::from_conf(
-                    $sdk::config::Builder::from(&shared)
-                        .interceptor(retries.clone())
-                        .build(),
-                )
-            };
+            ($sdk:ident, $service:literal) => {{
+                let mut builder = $sdk::config::Builder::from(&shared).interceptor(retries.clone());
+                if let Some(url) = endpoint_url
+                    .as_deref()
+                    .filter(|_| !endpoint.service_var($service))
+                {
+                    builder = builder.endpoint_url(url);
+                }
+                builder
+            }};
         }
         // An endpoint override (the emulator) has no per-bucket DNS names: address buckets
         // by path there.
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&shared)
-                .force_path_style(endpoint_url.is_some())
-                .interceptor(retries.clone())
+            client!(aws_sdk_s3, "S3")
+                .force_path_style(endpoint_url.is_some() || endpoint.service_var("S3"))
                 .build(),
         );
         Self {
             region: env.region.clone(),
-            endpoint_url,
-            cloudformation: client!(aws_sdk_cloudformation),
-            acm: client!(aws_sdk_acm),
-            ecs: client!(aws_sdk_ecs),
-            ecr: client!(aws_sdk_ecr),
-            lambda: client!(aws_sdk_lambda),
-            cloudwatch: client!(aws_sdk_cloudwatch),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(
+                client!(aws_sdk_cloudformation, "CLOUDFORMATION").build(),
+            ),
+            acm: aws_sdk_acm::Client::from_conf(client!(aws_sdk_acm, "ACM").build()),
+            ecs: aws_sdk_ecs::Client::from_conf(client!(aws_sdk_ecs, "ECS").build()),
+            ecr: aws_sdk_ecr::Client::from_conf(client!(aws_sdk_ecr, "ECR").build()),
+            lambda: aws_sdk_lambda::Client::from_conf(client!(aws_sdk_lambda, "LAMBDA").build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                client!(aws_sdk_cloudwatch, "CLOUDWATCH").build(),
+            ),
             s3,
-            sns: client!(aws_sdk_sns),
-            ses: client!(aws_sdk_sesv2),
-            ssm: client!(aws_sdk_ssm),
-            secrets: client!(aws_sdk_secretsmanager),
-            sts: client!(aws_sdk_sts),
+            sns: aws_sdk_sns::Client::from_conf(client!(aws_sdk_sns, "SNS").build()),
+            ses: aws_sdk_sesv2::Client::from_conf(client!(aws_sdk_sesv2, "SESV2").build()),
+            ssm: aws_sdk_ssm::Client::from_conf(client!(aws_sdk_ssm, "SSM").build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                client!(aws_sdk_secretsmanager, "SECRETS_MANAGER").build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(client!(aws_sdk_sts, "STS").build()),
+            endpoint_url,
             retries,
         }
     }
@@ -616,16 +659,48 @@ mod tests {
     }
 
     #[test]
+    fn profiles_given_for_the_run_win_and_say_so() {
+        let mut e = env(None);
+        let none = EndpointOverride::default();
+        assert_eq!(none.profile(&e), (None, None));
+        e.profile = Some("staging-deployer".into());
+        assert_eq!(none.profile(&e), (Some("staging-deployer"), None));
+        let var = EndpointOverride {
+            profile_var: Some("ana-admin".into()),
+            ..Default::default()
+        };
+        let (chosen, note) = var.profile(&e);
+        assert_eq!(chosen, Some("ana-admin"));
+        assert!(
+            note.unwrap()
+                .contains("from AWS_PROFILE is used, not `staging-deployer`")
+        );
+        let flag = EndpointOverride {
+            profile_flag: Some("ci".into()),
+            profile_var: Some("ana-admin".into()),
+            ..Default::default()
+        };
+        assert_eq!(flag.profile(&e).0, Some("ci"));
+        let same = EndpointOverride {
+            profile_var: Some("staging-deployer".into()),
+            ..Default::default()
+        };
+        assert_eq!(same.profile(&e), (Some("staging-deployer"), None));
+    }
+
+    #[test]
     fn flag_beats_variable_beats_config() {
         let e = env(Some("http://config"));
         let both = EndpointOverride {
             flag: Some("http://flag".into()),
             env_var: Some("http://var".into()),
+            ..Default::default()
         };
         assert_eq!(both.resolve(&e), Some("http://flag"));
         let var = EndpointOverride {
             flag: None,
             env_var: Some("http://var".into()),
+            ..Default::default()
         };
         assert_eq!(var.resolve(&e), Some("http://var"));
         assert_eq!(

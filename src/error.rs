@@ -100,6 +100,7 @@ pub enum Usage {
     PromoteToItself { environment: String },
     StageName { stage: String },
     TrafficNeedsService,
+    UnknownRegion { region: String },
 }
 
 impl Usage {
@@ -115,6 +116,7 @@ impl Usage {
             }
             Self::StageName { stage } => format!("`{stage}` is not a stage name"),
             Self::TrafficNeedsService => "which service?".into(),
+            Self::UnknownRegion { region } => format!("--region `{region}` is not an AWS region"),
         }
     }
 
@@ -133,6 +135,15 @@ impl Usage {
                 "`facturactl traffic --env E SERVICE`, or `traffic set|promote|abort SERVICE`"
                     .into()
             }
+            Self::UnknownRegion { region } => match crate::config::regions::check(region) {
+                Err(crate::config::regions::UnknownRegion::Typo { code, .. }) => {
+                    format!("did you mean `{code}`?")
+                }
+                Err(crate::config::regions::UnknownRegion::DisplayName { code }) => {
+                    format!("write the region's code, `{code}`")
+                }
+                _ => "a region code, as `eu-west-1`".into(),
+            },
         }
     }
 }

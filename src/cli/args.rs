@@ -44,9 +44,21 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL and the environment's endpoint_url).
+    /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL and the environment's
+    /// endpoint_url; a client whose AWS_ENDPOINT_URL_<SERVICE> is set keeps that one).
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
+
+    /// AWS profile (overrides AWS_PROFILE, which overrides the environment file's
+    /// `profile`: what is given for this run wins, and a note says when it differs).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+
+    /// Region to deploy the environment to, instead of its file's `region` (templates
+    /// render for it). AWS_REGION and AWS_DEFAULT_REGION never move an environment: they
+    /// are ignored, with a note when they differ.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,

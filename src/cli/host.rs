@@ -15,6 +15,12 @@ pub struct Host {
     pub trace_id: Option<String>,
     /// `AWS_ENDPOINT_URL`.
     pub aws_endpoint_url: Option<String>,
+    /// The `<SERVICE>` of each `AWS_ENDPOINT_URL_<SERVICE>` set (the SDK reads the values).
+    pub aws_service_endpoints: std::collections::BTreeSet<String>,
+    /// `AWS_PROFILE`.
+    pub aws_profile: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: (variable, value).
+    pub aws_region: Option<(String, String)>,
     /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
     pub github_sha: Option<String>,
     /// `GITHUB_REF_NAME` when `GITHUB_REF_TYPE` is `tag`.
@@ -33,6 +39,14 @@ impl Host {
             user: var("GITHUB_ACTOR").or_else(|| var("USER")),
             trace_id: var("FACTURACTL_TRACE_ID"),
             aws_endpoint_url: var("AWS_ENDPOINT_URL"),
+            aws_service_endpoints: std::env::vars()
+                .filter(|(_, v)| !v.is_empty())
+                .filter_map(|(k, _)| k.strip_prefix("AWS_ENDPOINT_URL_").map(str::to_string))
+                .collect(),
+            aws_profile: var("AWS_PROFILE"),
+            aws_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .into_iter()
+                .find_map(|k| var(k).map(|v| (k.to_string(), v))),
             github_sha: var("GITHUB_SHA"),
             github_tag: var("GITHUB_REF_NAME")
                 .filter(|_| var("GITHUB_REF_TYPE").as_deref() == Some("tag")),

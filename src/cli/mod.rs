@@ -19,6 +19,7 @@ pub use args::Cli;
 pub use host::Host;
 
 use crate::aws::EndpointOverride;
+use crate::commands::RegionOverride;
 use crate::commands::Session;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -66,6 +67,13 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         endpoint: EndpointOverride {
             flag: cli.endpoint_url.clone(),
             env_var: host.aws_endpoint_url.clone(),
+            service_vars: host.aws_service_endpoints.clone(),
+            profile_flag: cli.profile.clone(),
+            profile_var: host.aws_profile.clone(),
+        },
+        region: RegionOverride {
+            flag: cli.region.clone(),
+            env_var: host.aws_region.clone(),
         },
         user: host.user.clone(),
         trace_id,

@@ -30,4 +30,4 @@ mod session;
 mod steps;
 
 pub use console::{Console, ProgressScope, ScriptedConsole};
-pub use session::Session;
+pub use session::{RegionOverride, Session};

@@ -10,12 +10,24 @@ use crate::config::{Environment, LoadedConfig};
 use crate::error::{Error, Refusal, Usage};
 use crate::progress::{ProgressSink, SharedTally};
 
+/// `--region` and what the process environment says of regions.
+#[derive(Debug, Clone, Default)]
+pub struct RegionOverride {
+    /// `--region`: the environment is deployed there, and its templates render for it.
+    pub flag: Option<String>,
+    /// `AWS_REGION` or `AWS_DEFAULT_REGION` (variable, value): never applied, since a
+    /// runner's default region must not move an environment; noted when it differs.
+    pub env_var: Option<(String, String)>,
+}
+
 pub struct Session<'a> {
     /// `-C`: the directory holding deploy.toml.
     pub project_dir: PathBuf,
     /// `--env`, for the commands that take one.
     pub env: Option<String>,
     pub endpoint: EndpointOverride,
+    /// `--region`, and the region variables (only ever noted).
+    pub region: RegionOverride,
     /// `GITHUB_ACTOR` or `USER`.
     pub user: Option<String>,
     /// This run's trace id (shared across a pipeline's stages when given).
@@ -41,10 +53,20 @@ impl Session<'_> {
             .ok_or(Error::Usage(Usage::NoEnvironment))
     }
 
-    /// Loads and validates the config of `env` (no AWS call).
+    /// Loads and validates the config of `env` (no AWS call), with `--region` applied.
     pub fn load(&self, env: &str) -> Result<LoadedConfig, Error> {
         let rule_ids = crate::policy::rule_ids();
-        Ok(crate::config::load(&self.project_dir, env, &rule_ids)?)
+        let mut loaded = crate::config::load(&self.project_dir, env, &rule_ids)?;
+        if let Some(region) = &self.region.flag {
+            if crate::config::regions::check(region).is_err() {
+                return Err(Usage::UnknownRegion {
+                    region: region.clone(),
+                }
+                .into());
+            }
+            loaded.config.environment.region.clone_from(region);
+        }
+        Ok(loaded)
     }
 
     /// Loads the config of `--env`.
@@ -55,6 +77,7 @@ impl Session<'_> {
     /// The AWS clients of an environment, once the credentials are known to be for its
     /// account: a mismatch is refused (exit 3) before any other call.
     pub async fn aws(&self, env: &Environment) -> Result<AwsContext, Error> {
+        self.note_overrides(env);
         let aws = AwsContext::new(env, &self.endpoint).await;
         let caller = aws.caller().await?;
         if caller.account != env.account_id {
@@ -73,6 +96,22 @@ impl Session<'_> {
     /// since a promotion reads the source across accounts and changes only the target.
     pub async fn aws_to_read(&self, env: &Environment) -> AwsContext {
         AwsContext::new(env, &self.endpoint).await
+    }
+
+    /// Says which settings given for the run lost, or won, against the environment file.
+    fn note_overrides(&self, env: &Environment) {
+        if let (_, Some(note)) = self.endpoint.profile(env) {
+            self.console.note(&format!("note: {note}"));
+        }
+        if let Some((var, region)) = &self.region.env_var
+            && *region != env.region
+            && self.region.flag.is_none()
+        {
+            self.console.note(&format!(
+                "note: {var}={region} is ignored: environment `{}` deploys to {} (its file's region; --region moves it)",
+                env.name, env.region
+            ));
+        }
     }
 
     /// Who runs this: the CI actor or the local user.

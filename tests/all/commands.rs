@@ -16,8 +16,9 @@ fn session<'a>(project: &Project, env: &str, console: &'a ScriptedConsole) -> Se
         endpoint: facturactl::aws::EndpointOverride {
             // Port 9 (discard): nothing answers, so a use case that reached AWS would err.
             flag: Some("http://127.0.0.1:9".into()),
-            env_var: None,
+            ..Default::default()
         },
+        region: Default::default(),
         user: Some("tester".into()),
         trace_id: "trace-commands".into(),
         in_ci: false,

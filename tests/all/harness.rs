@@ -703,6 +703,7 @@ async fn endpoint_overrides_reach_every_client() {
     let via_variable = EndpointOverride {
         flag: None,
         env_var: Some(account.endpoint.clone()),
+        ..Default::default()
     };
     let aws = AwsContext::with_loader(account.loader(), &env, &via_variable).await;
     aws.cloudformation
@@ -720,6 +721,7 @@ async fn endpoint_overrides_reach_every_client() {
     let via_flag = EndpointOverride {
         flag: Some(account.endpoint.clone()),
         env_var: Some("http://127.0.0.1:9".into()),
+        ..Default::default()
     };
     let aws = AwsContext::with_loader(account.loader(), &env, &via_flag).await;
     aws.cloudformation

@@ -9,6 +9,7 @@ mod support;
 
 mod alarms;
 mod audits;
+mod aws_settings;
 mod cfn_lint;
 mod cli;
 mod commands;
