@@ -191,3 +191,80 @@ fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
         "{workflow}"
     );
 }
+
+/// The composite action's run step, executed by bash as the runner would, with a fake
+/// facturactl that prints each argument it gets on its own line.
+fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
+    let action: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
+    )
+    .expect("YAML");
+    let script = action["runs"]["steps"]
+        .as_sequence()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "run"))
+        .and_then(|s| s["run"].as_str())
+        .expect("the run step")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tmp");
+    let fake = dir.path().join("facturactl");
+    std::fs::write(
+        &fake,
+        "#!/usr/bin/env bash\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
+    )
+    .expect("fake");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .expect("chmod");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("ARGS", args)
+        .env("FACTURACTL", &fake)
+        .env("RUNNER_TEMP", dir.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The first call prints `[--version]`; the second is the command.
+    let argv = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']').to_string())
+        .collect();
+    (
+        output.status.code(),
+        argv,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_action_keeps_a_quoted_value_as_one_argument_and_expands_nothing() {
+    let (code, argv, stderr) = run_action_step(
+        "notify --env staging --stage test --result failure --message \"pytest: 3 failed\"",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        argv,
+        [
+            "notify",
+            "--env",
+            "staging",
+            "--stage",
+            "test",
+            "--result",
+            "failure",
+            "--message",
+            "pytest: 3 failed"
+        ]
+    );
+    // Nothing is evaluated: variables, substitutions and globs arrive as written.
+    let (code, argv, _) = run_action_step("notify --message '$HOME $(touch /tmp/pwned) *'");
+    assert_eq!(code, Some(0));
+    assert_eq!(argv, ["notify", "--message", "$HOME $(touch /tmp/pwned) *"]);
+    // A quote left open fails the step instead of running a mangled command.
+    let (code, argv, _) = run_action_step("notify --message \"unterminated");
+    assert_ne!(code, Some(0));
+    assert!(argv.is_empty(), "{argv:?}");
+}
