@@ -1,5 +1,7 @@
 //! JSON Schemas of `deploy.toml` and of an environment overlay, for editors.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use crate::config::Config;
@@ -11,6 +13,67 @@ pub enum SchemaFile {
     Deploy,
     /// `environments/<env>.yaml`.
     Environment,
+}
+
+/// Where `schema --write` keeps the schemas, relative to the project.
+pub const DEPLOY_SCHEMA: &str = "schemas/deploy.schema.json";
+pub const ENVIRONMENT_SCHEMA: &str = "schemas/environment.schema.json";
+
+/// The hint Taplo (Even Better TOML) reads on deploy.toml's first line.
+const TOML_HINT: &str = "#:schema ./schemas/deploy.schema.json";
+/// The hint the YAML language server reads in an environment file.
+const YAML_HINT: &str = "# yaml-language-server: $schema=../schemas/environment.schema.json";
+
+/// Every file `schema --write` keeps, with the text it should hold: the two schemas, and
+/// deploy.toml and each environment file with its editor hint as the first line.
+pub fn project_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = vec![
+        (
+            PathBuf::from(DEPLOY_SCHEMA),
+            pretty(&schema(SchemaFile::Deploy)),
+        ),
+        (
+            PathBuf::from(ENVIRONMENT_SCHEMA),
+            pretty(&schema(SchemaFile::Environment)),
+        ),
+    ];
+    let project = PathBuf::from(crate::config::PROJECT_FILE);
+    if let Ok(text) = std::fs::read_to_string(root.join(&project)) {
+        files.push((project, with_hint(&text, TOML_HINT, "#:schema ")));
+    }
+    let mut environments: Vec<PathBuf> =
+        std::fs::read_dir(root.join(crate::config::ENVIRONMENTS_DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf))
+            .collect();
+    environments.sort();
+    for path in environments {
+        if let Ok(text) = std::fs::read_to_string(root.join(&path)) {
+            files.push((path, with_hint(&text, YAML_HINT, "# yaml-language-server:")));
+        }
+    }
+    files
+}
+
+fn pretty(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `text` with `hint` as its first line: an existing hint (a first line starting with
+/// `marker`) is replaced, otherwise the hint is inserted above everything.
+fn with_hint(text: &str, hint: &str, marker: &str) -> String {
+    let rest = match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with(marker) => rest,
+        None if text.starts_with(marker) => "",
+        _ => text,
+    };
+    format!("{hint}\n{rest}")
 }
 
 pub fn schema(file: SchemaFile) -> Value {
@@ -70,6 +133,22 @@ mod tests {
         let text = s.to_string();
         assert!(text.contains("\"additionalProperties\":false"));
         assert_eq!(text.matches("\"required\"").count(), 1);
+    }
+
+    #[test]
+    fn hints_go_first_and_replace_a_stale_one() {
+        assert_eq!(
+            with_hint("a = 1\n", "#:schema x", "#:schema "),
+            "#:schema x\na = 1\n"
+        );
+        assert_eq!(
+            with_hint("#:schema old\na = 1\n", "#:schema x", "#:schema "),
+            "#:schema x\na = 1\n"
+        );
+        assert_eq!(
+            with_hint("#:schema x\n", "#:schema x", "#:schema "),
+            "#:schema x\n"
+        );
     }
 
     #[test]

@@ -628,13 +628,26 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// Which file's schema: deploy.toml or an environment file.
-    #[arg(long, value_enum, default_value_t = SchemaFile::Deploy)]
+    /// Which file's schema to print: deploy.toml or an environment file.
+    #[arg(long, value_enum, default_value_t = SchemaFile::Deploy, conflicts_with_all = ["write", "check"])]
     file: SchemaFile,
+    /// Write schemas/*.schema.json and the hint editors read on the first line of
+    /// deploy.toml (`#:schema`, Taplo) and of each environment file
+    /// (`# yaml-language-server: $schema=`).
+    #[arg(long, conflicts_with = "check")]
+    write: bool,
+    /// Write nothing; exit 2 with a diff when the schemas or hints are not what --write
+    /// would write (CI).
+    #[arg(long)]
+    check: bool,
 }
 
 impl SchemaArgs {
     pub fn request(self) -> commands::schema::Request {
-        commands::schema::Request { file: self.file }
+        if self.write || self.check {
+            commands::schema::Request::Files { check: self.check }
+        } else {
+            commands::schema::Request::Print(self.file)
+        }
     }
 }

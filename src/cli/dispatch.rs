@@ -14,7 +14,12 @@ pub async fn dispatch(
 ) -> Result<(String, Exit), Error> {
     use commands as c;
     Ok(match command {
-        Command::Schema(a) => show.present(&c::schema::run(a.request()).await?),
+        Command::Schema(a) => match c::schema::run(session, a.request()).await? {
+            c::schema::Outcome::Printed(schema) => {
+                show.present(&crate::report::PrintedSchema(schema))
+            }
+            c::schema::Outcome::Files(files) => show.present(&files),
+        },
         Command::Completions { shell } => (super::manual::completions(shell), Exit::Ok),
         Command::Man => (super::manual::man_page()?, Exit::Ok),
         Command::Validate(a) => show.present(&c::validate::run(session, a.request()).await?),

@@ -10,7 +10,33 @@ pub struct Request {
     pub check: bool,
 }
 
+/// Which generated files an outcome is about: what they are called, and the command that
+/// regenerates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generated {
+    Workflows,
+    Schemas,
+}
+
+impl Generated {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Workflows => "workflows",
+            Self::Schemas => "schema files and hints",
+        }
+    }
+
+    pub fn command(self) -> &'static str {
+        match self {
+            Self::Workflows => "facturactl pipeline render",
+            Self::Schemas => "facturactl schema --write",
+        }
+    }
+}
+
+/// Generated files kept in the repository: which ones, and which were (or are) stale.
 pub struct Outcome {
+    pub kind: Generated,
     pub check: bool,
     /// Every generated workflow.
     pub files: Vec<String>,
@@ -29,6 +55,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         .collect();
     let stale = crate::pipeline::compare(root, &files);
     let mut outcome = Outcome {
+        kind: Generated::Workflows,
         check: request.check,
         files: files.iter().map(|f| f.path.display().to_string()).collect(),
         stale: stale
@@ -53,8 +80,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     Ok(outcome)
 }
 
-/// Writes a workflow, or removes it when `text` is none.
-fn write(root: &Path, path: &Path, text: Option<&str>) -> Result<(), Error> {
+/// Writes a generated file, or removes it when `text` is none.
+pub(crate) fn write(root: &Path, path: &Path, text: Option<&str>) -> Result<(), Error> {
     let full: PathBuf = root.join(path);
     let result = match text {
         Some(text) => full

@@ -534,7 +534,7 @@ pub fn orphans(root: &Path, files: &[WorkflowFile]) -> Vec<PathBuf> {
     found
 }
 
-fn diff(path: &Path, old: &str, new: &str) -> String {
+pub fn diff(path: &Path, old: &str, new: &str) -> String {
     let name = path.display().to_string();
     similar::TextDiff::from_lines(old, new)
         .unified_diff()

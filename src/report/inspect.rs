@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{Column, Report, Table};
-use crate::commands::{config_show, render, schema, validate};
+use crate::commands::{config_show, render, validate};
 use crate::config::PolicyMode;
 use crate::exit::Exit;
 use crate::policy::Level;
@@ -271,13 +271,16 @@ fn validated_markdown(v: &validate::Validated) -> String {
     out
 }
 
-impl Serialize for schema::Outcome {
+/// A schema document, printed as it is.
+pub struct PrintedSchema(pub serde_json::Value);
+
+impl Serialize for PrintedSchema {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
     }
 }
 
-impl Report for schema::Outcome {
+impl Report for PrintedSchema {
     fn text(&self) -> String {
         let mut text = serde_json::to_string_pretty(&self.0).unwrap_or_default();
         text.push('\n');

@@ -5,6 +5,7 @@ mod alarms;
 mod audit;
 mod deploy;
 mod inspect;
+pub use inspect::PrintedSchema;
 mod notify;
 mod pipeline;
 mod plan;

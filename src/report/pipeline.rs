@@ -34,15 +34,16 @@ impl Report for Outcome {
         let mut out = String::new();
         if self.check {
             if self.stale.is_empty() {
-                let _ = writeln!(out, "{} workflows up to date", self.files.len());
+                let _ = writeln!(out, "{} {} up to date", self.files.len(), self.kind.noun());
             } else {
                 for d in &self.diff {
                     out.push_str(d);
                 }
                 let _ = writeln!(
                     out,
-                    "stale: {}\n  = help: run `facturactl pipeline render` and commit the result",
-                    self.stale.join(", ")
+                    "stale: {}\n  = help: run `{}` and commit the result",
+                    self.stale.join(", "),
+                    self.kind.command()
                 );
             }
             return out;
@@ -62,7 +63,7 @@ impl Report for Outcome {
     }
 
     fn markdown(&self) -> String {
-        let mut out = String::from("### Workflows\n\n");
+        let mut out = format!("### Generated {}\n\n", self.kind.noun());
         for f in &self.files {
             let state = if self.stale.contains(f) {
                 "stale"

@@ -1,7 +1,7 @@
 //! `pipeline render`: the committed workflows are what the definitions render, `--check`
 //! catches a hand edit, and a bad definition is refused with its file and line.
 
-use crate::support::{Project, repo_root};
+use crate::support::{Project, facturactl, repo_root};
 
 /// A project copy with the pipeline definitions and the committed workflows.
 fn project() -> Project {
@@ -267,4 +267,46 @@ fn the_action_keeps_a_quoted_value_as_one_argument_and_expands_nothing() {
     let (code, argv, _) = run_action_step("notify --message \"unterminated");
     assert_ne!(code, Some(0));
     assert!(argv.is_empty(), "{argv:?}");
+}
+
+#[test]
+fn schema_hints_and_files_are_checked_and_rewritten() {
+    // The repository's own are up to date.
+    let output = facturactl()
+        .current_dir(repo_root())
+        .args(["schema", "--check"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let project = Project::copy();
+    let write = |args: &[&str]| project.cmd().args(args).output().expect("run");
+    assert_eq!(write(&["schema", "--write"]).status.code(), Some(0));
+    assert!(
+        project
+            .read("deploy.toml")
+            .starts_with("#:schema ./schemas/deploy.schema.json\n")
+    );
+    assert!(
+        project
+            .read("environments/staging.yaml")
+            .starts_with("# yaml-language-server: $schema=../schemas/environment.schema.json\n")
+    );
+    // A hint removed by hand: --check names the file and exits 2; --write puts it back.
+    let text = project.read("environments/staging.yaml");
+    project.write(
+        "environments/staging.yaml",
+        text.split_once('\n').map_or("", |(_, rest)| rest),
+    );
+    let check = write(&["schema", "--check"]);
+    assert_eq!(check.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("stale: environments/staging.yaml"));
+    assert_eq!(write(&["schema", "--write"]).status.code(), Some(0));
+    assert_eq!(write(&["schema", "--check"]).status.code(), Some(0));
+    assert_eq!(project.read("environments/staging.yaml"), text);
 }
