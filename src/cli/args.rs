@@ -20,44 +20,50 @@ use crate::schema::SchemaFile;
 )]
 pub struct Cli {
     /// Environment: the name of a file in environments/ (local, staging, production).
-    #[arg(long, short = 'e', global = true)]
+    #[arg(long, short = 'e', global = true, help_heading = "Global options")]
     pub env: Option<String>,
 
     /// Project directory holding deploy.toml.
-    #[arg(long, short = 'C', global = true, default_value = ".")]
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        help_heading = "Global options",
+        default_value = "."
+    )]
     pub project_dir: PathBuf,
 
     /// Result format on stdout (`--format` is the same flag).
-    #[arg(long, short = 'o', visible_alias = "format", global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, short = 'o', visible_alias = "format", global = true, help_heading = "Global options", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
 
     /// Colour in logs on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces
     /// it), always or never. The flag wins over the variables.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
     /// More logs: -v debug, -vv trace (including the AWS SDK).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL and the environment's
     /// endpoint_url; a client whose AWS_ENDPOINT_URL_<SERVICE> is set keeps that one).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub endpoint_url: Option<String>,
 
     /// AWS profile (overrides AWS_PROFILE, which overrides the environment file's
     /// `profile`: what is given for this run wins, and a note says when it differs).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub profile: Option<String>,
 
     /// Region to deploy the environment to, instead of its file's `region` (templates
     /// render for it). AWS_REGION and AWS_DEFAULT_REGION never move an environment: they
     /// are ignored, with a note when they differ.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub region: Option<String>,
 
     #[command(subcommand)]

@@ -50,6 +50,27 @@ mod tests {
         assert!(missing.is_empty(), "options without help: {missing:#?}");
     }
 
+    /// Each command's `--help`, in order, behind a header naming it.
+    fn helps(command: &mut clap::Command, path: &str, out: &mut String) {
+        let help = command.render_long_help().to_string();
+        out.push_str(&format!("==== {path} --help\n{help}\n"));
+        for sub in command.get_subcommands_mut() {
+            let name = format!("{path} {}", sub.get_name());
+            helps(sub, &name, out);
+        }
+    }
+
+    /// Every command's `--help` in one snapshot: a flag renamed, dropped or reworded shows
+    /// up in review (`INSTA_UPDATE=always cargo test --lib cli::manual` to accept).
+    #[test]
+    fn help_of_every_command() {
+        let mut command = Cli::command().term_width(100);
+        command.build();
+        let mut out = String::new();
+        helps(&mut command, "facturactl", &mut out);
+        insta::assert_snapshot!(out);
+    }
+
     #[test]
     fn completions_and_the_manual_name_every_command() {
         let bash = completions(clap_complete::Shell::Bash);

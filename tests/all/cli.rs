@@ -234,3 +234,29 @@ fn version_names_the_commit_it_was_built_from() {
         "{version} vs HEAD {head}"
     );
 }
+
+#[test]
+fn no_color_and_color_never_leave_no_escape_sequence_on_either_stream() {
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = facturactl();
+        cmd.current_dir(repo_root())
+            .args(["validate", "--env", "local", "--log-format", "text", "-v"])
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run");
+        let both = [output.stdout, output.stderr].concat();
+        String::from_utf8_lossy(&both).into_owned()
+    };
+    // The control: forced colour does colour (so the checks below can fail).
+    assert!(run(&[("CLICOLOR_FORCE", "1")], &[]).contains('\u{1b}'));
+    for (vars, args) in [
+        (&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")][..], &[][..]),
+        (&[("CLICOLOR_FORCE", "1")][..], &["--color", "never"][..]),
+        (&[][..], &[][..]),
+    ] {
+        let text = run(vars, args);
+        assert!(!text.contains('\u{1b}'), "{vars:?} {args:?}: {text:?}");
+    }
+}
