@@ -36,6 +36,9 @@ pub struct Pipeline {
     /// One deploy job per environment, in file order.
     pub deploy: IndexMap<String, DeployStage>,
     pub notify: Notify,
+    /// A plan on every pull request, posted as one comment.
+    #[serde(default)]
+    pub plan: Option<PlanStage>,
     #[serde(default)]
     pub audit: Option<Audit>,
 }
@@ -173,6 +176,16 @@ pub struct Notify {
     /// The environment whose channels hear about the pipeline.
     pub environment: String,
     pub on: NotifyOn,
+}
+
+/// `plan --env E -o markdown` on every pull request, with a read-only role, posted as one
+/// comment that later pushes update (and in the step summary).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStage {
+    pub environment: String,
+    /// A role that can read the stacks and create change sets, and nothing else.
+    pub role_arn: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +347,9 @@ fn load_environments(
             wanted.push((env.clone(), at(&["audit", "roles", env])));
         }
     }
+    if let Some(plan) = &pipeline.plan {
+        wanted.push((plan.environment.clone(), at(&["plan", "environment"])));
+    }
     for (env, path) in wanted {
         if environments.contains_key(&env) {
             continue;
@@ -405,6 +421,16 @@ fn check_stages(
         }
     }
 
+    if let Some(plan) = &pipeline.plan
+        && let Some(config) = environments.get(&plan.environment)
+    {
+        check_role(
+            &plan.role_arn,
+            &config.environment.account_id,
+            node.locate(&at(&["plan", "role_arn"])),
+            errors,
+        );
+    }
     for (env, role) in pipeline.audit.iter().flat_map(|a| &a.roles) {
         if let Some(config) = environments.get(env) {
             check_role(

@@ -83,6 +83,8 @@ struct Job<'a> {
     concurrency: Option<String>,
     /// Besides `contents: read`.
     id_token: bool,
+    /// `pull-requests: write`, to comment on the pull request.
+    pull_requests: bool,
     /// Instead of the pipeline's runner (image builds run on the tasks' architecture).
     runner: Option<&'a str>,
 }
@@ -98,6 +100,7 @@ impl<'a> Job<'a> {
             environment: None,
             concurrency: None,
             id_token: false,
+            pull_requests: false,
             runner: None,
         }
     }
@@ -127,6 +130,9 @@ impl<'a> Job<'a> {
         let _ = writeln!(out, "      contents: read");
         if self.id_token {
             let _ = writeln!(out, "      id-token: write");
+        }
+        if self.pull_requests {
+            let _ = writeln!(out, "      pull-requests: write");
         }
         let _ = writeln!(out, "    steps:");
     }
@@ -249,6 +255,9 @@ fn platform(definition: &Definition, source: &str) -> String {
         checks.push("test".to_string());
         test(&mut out, p);
     }
+    if let Some(plan) = &p.plan {
+        plan_job(&mut out, p, plan, region_of(definition, &plan.environment));
+    }
     let mut images = Vec::new();
     let branch_env = p
         .deploy
@@ -353,6 +362,7 @@ fn image_job(
         environment: None,
         concurrency: None,
         id_token: true,
+        pull_requests: false,
         runner: Some(&p.build.runner),
     }
     .open(out, p);
@@ -428,6 +438,7 @@ fn deploy_job(
         environment: Some(env),
         concurrency: Some(format!("deploy-{env}")),
         id_token: true,
+        pull_requests: false,
         runner: None,
     }
     .open(out, p);
@@ -460,6 +471,60 @@ fn deploy_job(
     facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
 }
 
+/// The plan of an environment on a pull request from this repository (a fork's gets no
+/// OIDC token), as one comment marked by a hidden tag and updated on each push.
+fn plan_job(out: &mut String, p: &Pipeline, plan: &super::PlanStage, region: &str) {
+    let env = &plan.environment;
+    let id = format!("plan-{env}");
+    let name = format!("plan ({env})");
+    Job {
+        id: &id,
+        name: &name,
+        needs: vec![],
+        condition: Some(ON_SAME_REPO_PULL_REQUEST),
+        environment: None,
+        concurrency: None,
+        id_token: true,
+        pull_requests: true,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        &plan.role_arn,
+        region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    let args = format!("plan --env {env} --output markdown");
+    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+    let _ = writeln!(out, "          stdout: plan.md");
+    run(
+        out,
+        "Post the plan on the pull request",
+        &[
+            ("GH_TOKEN", "${{ github.token }}".to_string()),
+            ("PR", "${{ github.event.pull_request.number }}".to_string()),
+            ("MARKER", quoted(&format!("<!-- facturactl plan {env} -->"))),
+        ],
+        PLAN_COMMENT,
+    );
+}
+
+const ON_SAME_REPO_PULL_REQUEST: &str = "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository";
+
+/// One comment per environment: found by its marker and edited, or created.
+const PLAN_COMMENT: &str = r#"set -euo pipefail
+body="$(printf '%s\n\n' "$MARKER"; cat plan.md)"
+comments="repos/$GITHUB_REPOSITORY/issues/$PR/comments"
+id="$(gh api "$comments" --paginate --jq '.[] | select(.body | startswith(env.MARKER)) | .id' | head -n 1)"
+if [ -n "$id" ]; then
+  gh api --method PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -f body="$body" > /dev/null
+else
+  gh api --method POST "$comments" -f body="$body" > /dev/null
+fi"#;
+
 fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
     let p = &definition.pipeline;
     let env = &p.notify.environment;
@@ -481,6 +546,7 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
         environment: Some(env),
         concurrency: None,
         id_token: true,
+        pull_requests: false,
         runner: None,
     }
     .open(out, p);
@@ -530,6 +596,7 @@ fn audit(definition: &Definition, source: &str) -> String {
             environment: None,
             concurrency: Some(format!("audit-{env}")),
             id_token: true,
+            pull_requests: false,
             runner: None,
         }
         .open(&mut out, p);

@@ -310,3 +310,94 @@ fn schema_hints_and_files_are_checked_and_rewritten() {
     assert_eq!(write(&["schema", "--check"]).status.code(), Some(0));
     assert_eq!(project.read("environments/staging.yaml"), text);
 }
+
+#[test]
+fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
+    let workflow: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
+            .expect("the committed workflow"),
+    )
+    .expect("YAML");
+    assert!(!workflow["on"]["pull_request"].is_null());
+    let job = &workflow["jobs"]["plan-staging"];
+    // Same-repository pull requests only (a fork gets no OIDC token), never a push.
+    let condition = job["if"].as_str().expect("a condition");
+    assert!(
+        condition.contains("github.event_name == 'pull_request'"),
+        "{condition}"
+    );
+    assert!(
+        condition.contains("head.repo.full_name == github.repository"),
+        "{condition}"
+    );
+    // No deploy environment, no lock, no approval: it changes nothing.
+    assert!(job["environment"].is_null());
+    assert_eq!(job["permissions"]["pull-requests"], "write");
+    let steps = job["steps"].as_sequence().expect("steps");
+    let role = steps
+        .iter()
+        .find_map(|s| s["with"]["role-to-assume"].as_str())
+        .expect("AWS credentials");
+    assert_eq!(
+        role,
+        "arn:aws:iam::210987654321:role/facturascan-plan-staging"
+    );
+    let plan = steps
+        .iter()
+        .find(|s| s["uses"] == "./")
+        .expect("the facturactl step");
+    assert_eq!(plan["with"]["args"], "plan --env staging --output markdown");
+    assert_eq!(plan["with"]["stdout"], "plan.md");
+    let post = steps
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .find(|r| r.contains("gh api"))
+        .expect("the comment step");
+    // Found by its marker and edited, else created: one comment however many pushes.
+    assert!(
+        post.contains("--method PATCH") && post.contains("startswith(env.MARKER)"),
+        "{post}"
+    );
+}
+
+#[test]
+fn the_action_can_keep_the_report_for_a_later_step() {
+    let action: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
+    )
+    .expect("YAML");
+    let script = action["runs"]["steps"]
+        .as_sequence()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "run"))
+        .and_then(|s| s["run"].as_str())
+        .expect("the run step")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tmp");
+    let fake = dir.path().join("facturactl");
+    std::fs::write(
+        &fake,
+        "#!/usr/bin/env bash\necho \"report of $*\"\n[ \"$1\" = --version ] || exit 2\n",
+    )
+    .expect("fake");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&fake)
+        .status()
+        .expect("chmod");
+    let report = dir.path().join("plan.md");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("ARGS", "plan --env staging --output markdown")
+        .env("FACTURACTL", &fake)
+        .env("STDOUT_FILE", &report)
+        .env("RUNNER_TEMP", dir.path())
+        .status()
+        .expect("bash");
+    // The report is kept, and the command's exit status is the step's (pipefail).
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&report).expect("kept"),
+        "report of plan --env staging --output markdown\n"
+    );
+}
