@@ -157,6 +157,8 @@ async fn live(mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>) {
 /// and outputs.
 pub struct Presenter<'a> {
     pub format: OutputFormat,
+    /// The command, for the JSON envelope.
+    pub command: &'static str,
     pub step: Option<&'a Step>,
 }
 
@@ -174,7 +176,10 @@ impl Presenter<'_> {
                 set_outputs(step, &outputs);
             }
         }
-        (report::format(outcome, self.format), outcome.exit())
+        (
+            report::format(outcome, self.format, self.command),
+            outcome.exit(),
+        )
     }
 }
 

@@ -84,11 +84,12 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         tally: Default::default(),
         console: &console,
     };
+    let action = cli.command.action();
     let presenter = Presenter {
         format: cli.output,
+        command: action,
         step: host.github.as_ref(),
     };
-    let action = cli.command.action();
     let started = Instant::now();
     let result = dispatch::dispatch(cli.command, &session, &presenter).await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -107,7 +108,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         Err(error) => {
             log_end(json_logs, action, "error", latency_ms, Some(error.kind()));
             if cli.output == OutputFormat::Json {
-                console::print_stdout(&report::format_error(&error));
+                console::print_stdout(&report::format_error(&error, action));
             }
             if json_logs {
                 tracing::error!(result = "error", kind = error.kind(), "{error}");

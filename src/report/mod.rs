@@ -50,13 +50,43 @@ pub trait Report: Serialize {
     }
 }
 
-pub fn format<R: Report>(report: &R, format: OutputFormat) -> String {
+/// The version of the JSON documents' shape. Raised when a field is removed, renamed or
+/// changes meaning; adding a field keeps it. Every document, success or error, carries it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The keys every JSON document on stdout starts with, success or error: the shape's
+/// version, the command (`deploy`, `audit.drift`) and its status (`succeeded`, `changes`,
+/// `refused`, `failed`, `warning`, `interrupted`, or `error` when the command failed
+/// before an outcome). The outcome's own keys follow; a document that is not a map (a
+/// printed schema) is under `result`.
+pub fn envelope(command: &str, status: &str, body: serde_json::Value) -> serde_json::Value {
+    let mut document = serde_json::Map::new();
+    document.insert("schema_version".into(), SCHEMA_VERSION.into());
+    document.insert("command".into(), command.into());
+    document.insert("status".into(), status.into());
+    match body {
+        serde_json::Value::Object(fields) => {
+            for (key, value) in fields {
+                document.entry(key).or_insert(value);
+            }
+        }
+        other => {
+            document.insert("result".into(), other);
+        }
+    }
+    serde_json::Value::Object(document)
+}
+
+pub fn format<R: Report>(report: &R, format: OutputFormat, command: &str) -> String {
     match format {
         OutputFormat::Text => report.text(),
         OutputFormat::Markdown => report.markdown(),
         OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(report)
-                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            let body = serde_json::to_value(report).unwrap_or_else(
+                |e| serde_json::json!({ "message": format!("the report could not be encoded: {e}") }),
+            );
+            let document = envelope(command, exit_result(report.exit()), body);
+            let mut s = serde_json::to_string_pretty(&document).unwrap_or_default();
             s.push('\n');
             s
         }
@@ -75,10 +105,10 @@ pub fn exit_result(exit: Exit) -> &'static str {
     }
 }
 
-/// The JSON document printed on stdout when a command fails with `--output json`.
+/// The JSON document printed on stdout when a command fails with `--output json`, inside
+/// the same envelope as outcomes (`status` is `error`).
 #[derive(Serialize)]
 pub struct ErrorReport<'a> {
-    pub status: &'static str,
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -92,7 +122,6 @@ impl<'a> ErrorReport<'a> {
             _ => Vec::new(),
         };
         Self {
-            status: "error",
             kind: error.kind(),
             message: error.to_string(),
             errors,
@@ -100,8 +129,9 @@ impl<'a> ErrorReport<'a> {
     }
 }
 
-pub fn format_error(error: &Error) -> String {
-    let mut s = serde_json::to_string_pretty(&ErrorReport::new(error)).unwrap_or_default();
+pub fn format_error(error: &Error, command: &str) -> String {
+    let body = serde_json::to_value(ErrorReport::new(error)).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&envelope(command, "error", body)).unwrap_or_default();
     s.push('\n');
     s
 }

@@ -260,3 +260,33 @@ fn no_color_and_color_never_leave_no_escape_sequence_on_either_stream() {
         assert!(!text.contains('\u{1b}'), "{vars:?} {args:?}: {text:?}");
     }
 }
+
+#[test]
+fn success_and_error_json_documents_share_one_envelope() {
+    let document = |args: &[&str]| -> serde_json::Value {
+        let output = facturactl()
+            .current_dir(repo_root())
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .expect("run");
+        serde_json::from_slice(&output.stdout).expect("one JSON document on stdout")
+    };
+    let ok = document(&["validate", "--env", "local"]);
+    let error = document(&["validate", "--env", "nowhere"]);
+    for (doc, status) in [(&ok, "succeeded"), (&error, "error")] {
+        assert_eq!(doc["schema_version"], 1, "{doc}");
+        assert_eq!(doc["command"], "validate", "{doc}");
+        assert_eq!(doc["status"], status, "{doc}");
+        // The envelope comes first, in this order.
+        let keys: Vec<&String> = doc.as_object().expect("a map").keys().take(3).collect();
+        assert_eq!(keys, ["schema_version", "command", "status"]);
+    }
+    assert_eq!(ok["stacks"], 9, "the outcome's own keys follow: {ok}");
+    assert_eq!(error["kind"], "config");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nowhere"))
+    );
+}
