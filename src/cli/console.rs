@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 
 use super::github::{self, Step};
-use super::live::LiveView;
+use super::live::{LiveView, Size};
 use crate::commands::{Console, ProgressScope};
 use crate::exit::Exit;
 use crate::progress::{Progress, ProgressSink, SharedTally};
@@ -31,6 +31,9 @@ pub enum ProgressStyle {
 /// Questions and notes on stderr, answers from stdin.
 pub struct TerminalConsole {
     pub progress: ProgressStyle,
+    /// While a live view is drawn, notes and warnings go to the task drawing it, which
+    /// prints them above the view instead of through it.
+    pub live_notes: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>,
     /// Logs are JSON lines: notes go through the log, as JSON, like everything else.
     pub json: bool,
     /// In a GitHub Actions step, warnings are annotations too.
@@ -52,6 +55,9 @@ impl Console for TerminalConsole {
     }
 
     fn note(&self, text: &str) {
+        if self.above_live_view(text) {
+            return;
+        }
         if self.json {
             tracing::info!("{}", text.trim_end());
         } else {
@@ -60,7 +66,9 @@ impl Console for TerminalConsole {
     }
 
     fn warn(&self, title: &str, message: &str) {
-        tracing::warn!(result = "warning", "{message}");
+        if !self.above_live_view(&format!("warning: {message}")) {
+            tracing::warn!(result = "warning", "{message}");
+        }
         if self.github {
             let line = github::annotation(github::Level::Warning, None, title, message);
             let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -69,8 +77,34 @@ impl Console for TerminalConsole {
 
     fn progress(&self, tally: &SharedTally) -> ProgressScope {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(print_progress(self.progress, receiver));
+        let printer = if self.progress == ProgressStyle::Live {
+            let (notes, notes_receiver) = tokio::sync::mpsc::unbounded_channel();
+            if let Ok(mut slot) = self.live_notes.lock() {
+                *slot = Some(notes);
+            }
+            tokio::spawn(live(receiver, notes_receiver))
+        } else {
+            tokio::spawn(print_progress(self.progress, receiver))
+        };
         ProgressScope::new(ProgressSink::new(sender, tally.clone()), Some(printer))
+    }
+}
+
+impl TerminalConsole {
+    /// Hands `text` to the live view's task, if one is drawing; false otherwise (the view
+    /// has finished, or there is none).
+    fn above_live_view(&self, text: &str) -> bool {
+        let Ok(mut slot) = self.live_notes.lock() else {
+            return false;
+        };
+        match slot.as_ref().map(|notes| notes.send(text.to_string())) {
+            Some(Ok(())) => true,
+            Some(Err(_)) => {
+                *slot = None;
+                false
+            }
+            None => false,
+        }
     }
 }
 
@@ -110,7 +144,8 @@ async fn print_progress(
             let rest = groups.flush();
             let _ = std::io::stderr().lock().write_all(rest.as_bytes());
         }
-        ProgressStyle::Live => live(receiver).await,
+        // Drawn by `live`, which `progress` starts with the notes channel.
+        ProgressStyle::Live => {}
     }
 }
 
@@ -134,23 +169,33 @@ fn json_event(event: &Progress) -> String {
     crate::logging::json_line(level, &event.line(), fields)
 }
 
-/// The live view, redrawn on each event and four times a second.
-async fn live(mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>) {
+/// The live view, redrawn on each event and four times a second, fitted to the terminal's
+/// size each time; notes and warnings are printed above it, between two frames.
+async fn live(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>,
+    mut notes: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     let mut view = LiveView::default();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut out = String::new();
     loop {
         tokio::select! {
             event = receiver.recv() => match event {
                 Some(event) => view.apply(&event, std::time::Instant::now()),
                 None => break,
             },
+            Some(note) = notes.recv() => out.push_str(&view.above(&note)),
             _ = tick.tick() => {}
         }
-        let frame = view.frame(std::time::Instant::now());
-        let _ = std::io::stderr().lock().write_all(frame.as_bytes());
+        out.push_str(&view.frame(std::time::Instant::now(), Size::of_stderr()));
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        out.clear();
     }
-    let frame = view.frame(std::time::Instant::now());
-    let _ = std::io::stderr().lock().write_all(frame.as_bytes());
+    while let Ok(note) = notes.try_recv() {
+        out.push_str(&view.above(&note));
+    }
+    out.push_str(&view.frame(std::time::Instant::now(), Size::of_stderr()));
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
 }
 
 /// Turns outcomes into what is printed, and in a GitHub Actions step into the step summary

@@ -59,6 +59,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
         json: json_logs,
+        live_notes: std::sync::Mutex::new(None),
         github: host.github.is_some(),
     };
     let session = Session {
