@@ -401,3 +401,67 @@ fn the_action_can_keep_the_report_for_a_later_step() {
         "report of plan --env staging --output markdown\n"
     );
 }
+
+#[test]
+fn releases_ship_static_linux_and_macos_archives_the_action_installs() {
+    let release: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo_root().join(".github/workflows/release.yml"))
+            .expect("release workflow"),
+    )
+    .expect("YAML");
+    let targets: Vec<&str> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .expect("a matrix")
+        .iter()
+        .filter_map(|t| t["target"].as_str())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "aarch64-apple-darwin",
+            "x86_64-apple-darwin"
+        ]
+    );
+    let publish = serde_yaml::to_string(&release["jobs"]["publish"]).expect("publish");
+    for needed in [
+        "actions/attest-build-provenance@",
+        "attestations: write",
+        "SHA256SUMS",
+        "scripts/changelog",
+    ] {
+        assert!(
+            publish.contains(needed),
+            "publish lacks {needed}: {publish}"
+        );
+    }
+    // Every archive the action may download is one the release builds.
+    let action = std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml");
+    let wanted: Vec<&str> = action
+        .lines()
+        .filter_map(|l| l.split("target=").nth(1))
+        .map(|t| t.trim_end_matches(" ;;").trim())
+        .collect();
+    assert_eq!(wanted.len(), 4, "{wanted:?}");
+    assert!(
+        wanted.iter().all(|t| targets.contains(t)),
+        "{wanted:?} vs {targets:?}"
+    );
+}
+
+#[test]
+fn release_notes_come_from_the_changelog_and_a_version_without_an_entry_is_refused() {
+    let notes = std::process::Command::new(repo_root().join("scripts/changelog"))
+        .arg("v0.1.0")
+        .output()
+        .expect("run");
+    assert!(notes.status.success());
+    assert!(String::from_utf8_lossy(&notes.stdout).contains("First release"));
+    let missing = std::process::Command::new(repo_root().join("scripts/changelog"))
+        .arg("v9.9.9")
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no section for v9.9.9"));
+}
