@@ -17,7 +17,7 @@
 //! Errors name the config line that set the value (file, line, column) and say what was
 //! expected, like the rest of config validation.
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use crate::config::source::{PathSegment, path};
 use crate::config::{ConfigError, ConfigErrors, LoadedConfig};
@@ -73,11 +73,11 @@ impl Site<'_> {
     }
 }
 
-fn section<'v>(stack: &'v RenderedStack, name: &str) -> Option<&'v serde_yaml::Mapping> {
+fn section<'v>(stack: &'v RenderedStack, name: &str) -> Option<&'v yaml_serde::Mapping> {
     stack.document.get(name).and_then(Value::as_mapping)
 }
 
-fn names(map: Option<&serde_yaml::Mapping>) -> Vec<String> {
+fn names(map: Option<&yaml_serde::Mapping>) -> Vec<String> {
     map.map(|m| {
         m.keys()
             .filter_map(Value::as_str)
@@ -88,7 +88,7 @@ fn names(map: Option<&serde_yaml::Mapping>) -> Vec<String> {
 }
 
 fn resources(site: &mut Site<'_>, stack: &RenderedStack) {
-    if section(stack, "Resources").is_none_or(serde_yaml::Mapping::is_empty) {
+    if section(stack, "Resources").is_none_or(yaml_serde::Mapping::is_empty) {
         site.report(
             &["template"],
             format!(
@@ -448,7 +448,7 @@ mod tests {
     use super::*;
 
     fn spec(yaml: &str) -> Value {
-        serde_yaml::from_str(yaml).expect("yaml")
+        yaml_serde::from_str(yaml).expect("yaml")
     }
 
     #[test]

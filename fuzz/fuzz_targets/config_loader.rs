@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     ) {
         Ok(loaded) => {
             // Whatever loads can be shown.
-            let _ = serde_yaml::to_string(&loaded.config);
+            let _ = yaml_serde::to_string(&loaded.config);
         }
         Err(errors) => {
             assert!(!errors.0.is_empty(), "an error without a message");

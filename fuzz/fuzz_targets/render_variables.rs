@@ -9,7 +9,7 @@ use std::path::Path;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
 
 /// Each variable is replaced only when present, so one odd value is tried against an
 /// otherwise valid environment (a config with every value random almost never validates).
@@ -48,7 +48,7 @@ fn pairs(items: &[(String, String)]) -> Value {
 }
 
 fuzz_target!(|v: Variables| {
-    let Ok(mut overlay) = serde_yaml::from_str::<Value>(LOCAL) else {
+    let Ok(mut overlay) = yaml_serde::from_str::<Value>(LOCAL) else {
         return;
     };
     if let Some(tags) = &v.tags {
@@ -82,7 +82,7 @@ fuzz_target!(|v: Variables| {
             Value::from(cidr.as_str()),
         );
     }
-    let Ok(text) = serde_yaml::to_string(&overlay) else {
+    let Ok(text) = yaml_serde::to_string(&overlay) else {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

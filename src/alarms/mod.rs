@@ -149,7 +149,7 @@ pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let entries: Vec<AlarmEntry> = serde_yaml::from_str(text).map_err(|e| {
+    let entries: Vec<AlarmEntry> = yaml_serde::from_str(text).map_err(|e| {
         fail(
             e.location().map(|l| l.line()),
             format!("rendered alarm definitions are invalid: {e}"),

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, SpannedEventReceiver};
 
 use super::diagnostic::ConfigError;
 
@@ -467,8 +466,9 @@ impl YamlBuilder {
     }
 }
 
-impl MarkedEventReceiver for YamlBuilder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+impl<'input> SpannedEventReceiver<'input> for YamlBuilder {
+    fn on_event(&mut self, ev: Event<'input>, span: Span) {
+        let mark = span.start;
         if self.error.is_some() {
             return;
         }
@@ -484,11 +484,11 @@ impl MarkedEventReceiver for YamlBuilder {
                     );
                     return;
                 }
-                if text.is_empty() && style == TScalarStyle::Plain {
+                if text.is_empty() && style == ScalarStyle::Plain {
                     self.empty_value(&origin);
                     return;
                 }
-                let value = yaml_scalar(text, style);
+                let value = yaml_scalar(text.into_owned(), style);
                 self.push_value(Node { value, origin });
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if anchor != 0 => {
@@ -522,7 +522,7 @@ impl MarkedEventReceiver for YamlBuilder {
                     NO_ALIASES,
                 );
             }
-            Event::DocumentStart => {
+            Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
                     self.error = Some(
@@ -538,8 +538,8 @@ impl MarkedEventReceiver for YamlBuilder {
 }
 
 /// YAML 1.2 core schema resolution for plain scalars; quoted scalars are always strings.
-fn yaml_scalar(text: String, style: TScalarStyle) -> NodeValue {
-    if style != TScalarStyle::Plain {
+fn yaml_scalar(text: String, style: ScalarStyle) -> NodeValue {
+    if style != ScalarStyle::Plain {
         return NodeValue::Str(text);
     }
     match text.as_str() {

@@ -8,7 +8,7 @@ mod permissions;
 mod principals;
 
 use serde::Serialize;
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use crate::alarms::AlarmDefinition;
 use crate::config::{Config, PolicyMode, Runtime, Tier};
@@ -645,7 +645,7 @@ mod tests {
     use super::*;
 
     fn yaml(text: &str) -> Value {
-        serde_yaml::from_str(text).unwrap()
+        yaml_serde::from_str(text).unwrap()
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Only actions are compared (not resource scoping), and only roles that can be found
 //! offline: a role passed in from outside the rendered stacks is not judged.
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use super::{Raw, get, is_true, strings};
 use crate::render::{RenderedEnv, RenderedStack};
@@ -303,7 +303,7 @@ fn send_action(stack: &RenderedStack, target: &Value) -> &'static str {
         .and_then(|id| stack.document.get("Resources")?.get(id))
         .and_then(|r| r.get("Type"))
         .and_then(Value::as_str);
-    let text = serde_yaml::to_string(target).unwrap_or_default();
+    let text = yaml_serde::to_string(target).unwrap_or_default();
     match referenced {
         Some("AWS::SQS::Queue") => "sqs:SendMessage",
         Some("AWS::SNS::Topic") => "sns:Publish",
@@ -318,7 +318,7 @@ fn send_action(stack: &RenderedStack, target: &Value) -> &'static str {
 /// Whether a value, as text, contains `needle` (an image URI, an ARN built with Fn::Sub).
 fn mentions(value: Option<&Value>, needle: &str) -> bool {
     value.is_some_and(|v| {
-        serde_yaml::to_string(v)
+        yaml_serde::to_string(v)
             .unwrap_or_default()
             .contains(needle)
     })

@@ -9,7 +9,7 @@
 //!   policies of roles are not judged here. EventBridge is exempt in key policies: AWS does
 //!   not send those keys with its KMS requests, so the condition would drop every event.
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use super::{Raw, get, strings};
 use crate::config::Config;

@@ -37,7 +37,7 @@ pub struct RenderedStack {
     pub body: String,
     /// The parsed body, for policy rules.
     #[serde(skip)]
-    pub document: serde_yaml::Value,
+    pub document: yaml_serde::Value,
     /// `sha256:<hex>` of the body.
     pub hash: String,
     pub parameters: BTreeMap<String, String>,
@@ -60,13 +60,13 @@ pub const API_HASH_PLACEHOLDER: &str = "ApiDefinitionHash";
 
 /// A short hash of the API Gateway resources of a stack that a deployment snapshots
 /// (every `AWS::ApiGateway::*` but deployments and stages); none without any.
-pub fn api_definition_hash(document: &serde_yaml::Value) -> Option<String> {
+pub fn api_definition_hash(document: &yaml_serde::Value) -> Option<String> {
     use sha2::{Digest, Sha256};
     let resources = document.get("Resources")?.as_mapping()?;
     let mut hasher = Sha256::new();
     let mut any = false;
     for (id, resource) in resources {
-        let kind = resource.get("Type").and_then(serde_yaml::Value::as_str)?;
+        let kind = resource.get("Type").and_then(yaml_serde::Value::as_str)?;
         let snapshotted = kind.starts_with("AWS::ApiGateway::")
             && !matches!(
                 kind,
@@ -74,8 +74,8 @@ pub fn api_definition_hash(document: &serde_yaml::Value) -> Option<String> {
             );
         if snapshotted {
             any = true;
-            hasher.update(serde_yaml::to_string(id).unwrap_or_default());
-            hasher.update(serde_yaml::to_string(resource).unwrap_or_default());
+            hasher.update(yaml_serde::to_string(id).unwrap_or_default());
+            hasher.update(yaml_serde::to_string(resource).unwrap_or_default());
         }
     }
     let digest = hasher.finalize();
@@ -654,8 +654,8 @@ fn tera_help(message: &str) -> &'static str {
     }
 }
 
-fn parse_stack(path: &Path, body: &str) -> Result<serde_yaml::Value, RenderError> {
-    let document: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| RenderError {
+fn parse_stack(path: &Path, body: &str) -> Result<yaml_serde::Value, RenderError> {
+    let document: yaml_serde::Value = yaml_serde::from_str(body).map_err(|e| RenderError {
         template: path.to_path_buf(),
         line: e.location().map(|l| l.line()),
         message: format!("the rendered template is not valid YAML: {e}"),
@@ -678,12 +678,12 @@ fn parse_stack(path: &Path, body: &str) -> Result<serde_yaml::Value, RenderError
 
 impl RenderedStack {
     /// The template's resources: logical id and definition, in template order.
-    pub fn resources(&self) -> impl Iterator<Item = (&str, &serde_yaml::Value)> {
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &yaml_serde::Value)> {
         section(&self.document, "Resources")
     }
 
     /// The template's parameter declarations: name and definition.
-    pub fn declared_parameters(&self) -> impl Iterator<Item = (&str, &serde_yaml::Value)> {
+    pub fn declared_parameters(&self) -> impl Iterator<Item = (&str, &yaml_serde::Value)> {
         section(&self.document, "Parameters")
     }
 
@@ -691,16 +691,16 @@ impl RenderedStack {
     pub fn resources_of_type<'a>(
         &'a self,
         kind: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a serde_yaml::Value)> {
+    ) -> impl Iterator<Item = (&'a str, &'a yaml_serde::Value)> {
         self.resources()
             .filter(move |(_, r)| r.get("Type").and_then(|t| t.as_str()) == Some(kind))
     }
 }
 
 fn section<'a>(
-    document: &'a serde_yaml::Value,
+    document: &'a yaml_serde::Value,
     name: &str,
-) -> impl Iterator<Item = (&'a str, &'a serde_yaml::Value)> {
+) -> impl Iterator<Item = (&'a str, &'a yaml_serde::Value)> {
     document
         .get(name)
         .and_then(|s| s.as_mapping())

@@ -29,7 +29,7 @@ impl Serialize for config_show::Outcome {
 
 impl Report for config_show::Outcome {
     fn text(&self) -> String {
-        let yaml = serde_yaml::to_string(&self.config).unwrap_or_default();
+        let yaml = yaml_serde::to_string(&self.config).unwrap_or_default();
         format!(
             "# effective configuration of `{}` (deploy.toml + environments/{}.yaml)\n{yaml}",
             self.environment, self.environment
@@ -40,7 +40,7 @@ impl Report for config_show::Outcome {
         format!(
             "### Configuration of `{}`\n\n```yaml\n{}```\n",
             self.environment,
-            serde_yaml::to_string(&self.config).unwrap_or_default()
+            yaml_serde::to_string(&self.config).unwrap_or_default()
         )
     }
 

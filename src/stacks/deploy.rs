@@ -332,10 +332,10 @@ fn template_defaults(stack: &RenderedStack) -> BTreeMap<String, String> {
         .filter_map(|(k, v)| {
             let default = v.get("Default")?;
             let text = match default {
-                serde_yaml::Value::String(s) => s.clone(),
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                serde_yaml::Value::Sequence(items) => items
+                yaml_serde::Value::String(s) => s.clone(),
+                yaml_serde::Value::Number(n) => n.to_string(),
+                yaml_serde::Value::Bool(b) => b.to_string(),
+                yaml_serde::Value::Sequence(items) => items
                     .iter()
                     .filter_map(|i| {
                         i.as_str()

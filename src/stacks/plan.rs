@@ -351,8 +351,8 @@ fn normalise(template: &str) -> String {
     if template.trim().is_empty() {
         return String::new();
     }
-    match serde_yaml::from_str::<serde_json::Value>(template) {
-        Ok(value) => serde_yaml::to_string(&sorted(value)).unwrap_or_default(),
+    match yaml_serde::from_str::<serde_json::Value>(template) {
+        Ok(value) => yaml_serde::to_string(&sorted(value)).unwrap_or_default(),
         Err(_) => template.to_string(),
     }
 }

@@ -24,7 +24,7 @@ fn forwarder(dir: &Path) -> std::path::PathBuf {
         .expect("render");
     assert!(status.status.success());
     let template = std::fs::read_to_string(out.join("alerts.yaml")).expect("alerts template");
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&template).expect("YAML");
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&template).expect("YAML");
     let code = yaml["Resources"]["DevMonitoringForwarder"]["Properties"]["Code"]["ZipFile"]
         .as_str()
         .expect("inline code");

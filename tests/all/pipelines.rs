@@ -195,7 +195,7 @@ fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
 /// The composite action's run step, executed by bash as the runner would, with a fake
 /// facturactl that prints each argument it gets on its own line.
 fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
-    let action: serde_yaml::Value = serde_yaml::from_str(
+    let action: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
     )
     .expect("YAML");
@@ -313,7 +313,7 @@ fn schema_hints_and_files_are_checked_and_rewritten() {
 
 #[test]
 fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
-    let workflow: serde_yaml::Value = serde_yaml::from_str(
+    let workflow: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
             .expect("the committed workflow"),
     )
@@ -362,7 +362,7 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
 
 #[test]
 fn the_action_can_keep_the_report_for_a_later_step() {
-    let action: serde_yaml::Value = serde_yaml::from_str(
+    let action: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
     )
     .expect("YAML");
@@ -404,7 +404,7 @@ fn the_action_can_keep_the_report_for_a_later_step() {
 
 #[test]
 fn releases_ship_static_linux_and_macos_archives_the_action_installs() {
-    let release: serde_yaml::Value = serde_yaml::from_str(
+    let release: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join(".github/workflows/release.yml"))
             .expect("release workflow"),
     )
@@ -424,7 +424,7 @@ fn releases_ship_static_linux_and_macos_archives_the_action_installs() {
             "x86_64-apple-darwin"
         ]
     );
-    let publish = serde_yaml::to_string(&release["jobs"]["publish"]).expect("publish");
+    let publish = yaml_serde::to_string(&release["jobs"]["publish"]).expect("publish");
     for needed in [
         "actions/attest-build-provenance@",
         "attestations: write",
