@@ -60,6 +60,15 @@ def measured(binary, project, endpoint, key, *extra):
     return elapsed, report, counts
 
 
+def start_harness():
+    """The local AWS harness on a free port, stopped when its stdin closes; (process, endpoint)."""
+    python = subprocess.run([os.path.join(ROOT, "scripts", "python-env")], capture_output=True, text=True,
+                            check=True).stdout.strip() + "/python"
+    harness = subprocess.Popen([python, os.path.join(ROOT, "scripts", "local_aws.py"), "serve", "--port", "0",
+                                "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return harness, harness.stdout.readline().split(" ", 1)[1].strip()
+
+
 def account_id(key: str) -> str:
     return key[4:16]
 
@@ -125,11 +134,7 @@ def main() -> int:
     args = parser.parse_args()
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
-    python = subprocess.run([os.path.join(ROOT, "scripts", "python-env")], capture_output=True, text=True,
-                            check=True).stdout.strip() + "/python"
-    harness = subprocess.Popen([python, os.path.join(ROOT, "scripts", "local_aws.py"), "serve", "--port", "0",
-                                "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    endpoint = harness.stdout.readline().split(" ", 1)[1].strip()
+    harness, endpoint = start_harness()
     try:
         # Warm the emulator up (moto imports each service's backend on first use).
         warm = account()

@@ -31,7 +31,7 @@ import time
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deploy import ROOT, account, account_id, control, project_for  # noqa: E402
+from deploy import ROOT, account, account_id, control, project_for, start_harness  # noqa: E402
 
 FAULTS = {"latency_ms": 20, "jitter_ms": 20}
 
@@ -145,11 +145,7 @@ def main() -> int:
     args.binary = os.path.abspath(args.binary)
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
-    python = subprocess.run([os.path.join(ROOT, "scripts", "python-env")], capture_output=True, text=True,
-                            check=True).stdout.strip() + "/python"
-    harness = subprocess.Popen([python, os.path.join(ROOT, "scripts", "local_aws.py"), "serve", "--port", "0",
-                                "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    endpoint = harness.stdout.readline().split(" ", 1)[1].strip()
+    harness, endpoint = start_harness()
     verdicts = {}
     try:
         key = account()

@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deploy import ROOT, account, control, project_for  # noqa: E402
+from deploy import ROOT, account, control, project_for, start_harness  # noqa: E402
 
 FAULTS = {"throttle": 0.2, "server_error": 0.05}
 
@@ -69,11 +69,7 @@ def main() -> int:
     args.binary = os.path.abspath(args.binary)
     if not os.path.exists(args.binary):
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
-    python = subprocess.run([os.path.join(ROOT, "scripts", "python-env")], capture_output=True, text=True,
-                            check=True).stdout.strip() + "/python"
-    harness = subprocess.Popen([python, os.path.join(ROOT, "scripts", "local_aws.py"), "serve", "--port", "0",
-                                "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    endpoint = harness.stdout.readline().split(" ", 1)[1].strip()
+    harness, endpoint = start_harness()
     print(f"first deploy of the local environment, {FAULTS['throttle']:.0%} throttling and "
           f"{FAULTS['server_error']:.0%} HTTP 503 on every call, {args.seeds} seeds per policy")
     try:

@@ -142,7 +142,8 @@ pub fn json_line(
     let mut line = serde_json::Map::new();
     line.insert("timestamp".into(), rfc3339(SystemTime::now()).into());
     line.insert("level".into(), level.into());
-    if let Some(context) = JSON_CONTEXT.get() {
+    let context = JSON_CONTEXT.get();
+    if let Some(context) = context {
         line.insert(
             "tenant_id".into(),
             context.identity.tenant_id.clone().into(),
@@ -152,7 +153,6 @@ pub fn json_line(
     }
     line.insert("message".into(), message.into());
     line.extend(fields);
-    let context = JSON_CONTEXT.get();
     line.entry("action")
         .or_insert_with(|| context.map_or("", |c| c.action).into());
     line.entry("result").or_insert_with(|| "in_progress".into());

@@ -24,22 +24,38 @@ const TOML_HINT: &str = "#:schema ./schemas/deploy.schema.json";
 /// The hint the YAML language server reads in an environment file.
 const YAML_HINT: &str = "# yaml-language-server: $schema=../schemas/environment.schema.json";
 
-/// Every file `schema --write` keeps, with the text it should hold: the two schemas, and
-/// deploy.toml and each environment file with its editor hint as the first line.
-pub fn project_files(root: &Path) -> Vec<(PathBuf, String)> {
-    let mut files = vec![
-        (
-            PathBuf::from(DEPLOY_SCHEMA),
-            pretty(&schema(SchemaFile::Deploy)),
-        ),
-        (
-            PathBuf::from(ENVIRONMENT_SCHEMA),
-            pretty(&schema(SchemaFile::Environment)),
-        ),
-    ];
+/// A file `schema --write` keeps: what it holds now (empty when missing) and what it should.
+pub struct ProjectFile {
+    pub path: PathBuf,
+    pub current: String,
+    pub wanted: String,
+}
+
+/// Every file `schema --write` keeps, each read once: the two schemas, and deploy.toml and
+/// each environment file with its editor hint as the first line.
+pub fn project_files(root: &Path) -> Vec<ProjectFile> {
+    let read = |path: &Path| std::fs::read_to_string(root.join(path)).ok();
+    let mut files: Vec<ProjectFile> = [
+        (DEPLOY_SCHEMA, SchemaFile::Deploy),
+        (ENVIRONMENT_SCHEMA, SchemaFile::Environment),
+    ]
+    .into_iter()
+    .map(|(path, file)| {
+        let path = PathBuf::from(path);
+        ProjectFile {
+            current: read(&path).unwrap_or_default(),
+            wanted: pretty(&schema(file)),
+            path,
+        }
+    })
+    .collect();
     let project = PathBuf::from(crate::config::PROJECT_FILE);
-    if let Ok(text) = std::fs::read_to_string(root.join(&project)) {
-        files.push((project, with_hint(&text, TOML_HINT, "#:schema ")));
+    if let Some(text) = read(&project) {
+        files.push(ProjectFile {
+            wanted: with_hint(&text, TOML_HINT, "#:schema "),
+            current: text,
+            path: project,
+        });
     }
     let mut environments: Vec<PathBuf> =
         std::fs::read_dir(root.join(crate::config::ENVIRONMENTS_DIR))
@@ -52,8 +68,12 @@ pub fn project_files(root: &Path) -> Vec<(PathBuf, String)> {
             .collect();
     environments.sort();
     for path in environments {
-        if let Ok(text) = std::fs::read_to_string(root.join(&path)) {
-            files.push((path, with_hint(&text, YAML_HINT, "# yaml-language-server:")));
+        if let Some(text) = read(&path) {
+            files.push(ProjectFile {
+                wanted: with_hint(&text, YAML_HINT, "# yaml-language-server:"),
+                current: text,
+                path,
+            });
         }
     }
     files

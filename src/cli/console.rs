@@ -113,31 +113,21 @@ async fn print_progress(
     style: ProgressStyle,
     mut receiver: tokio::sync::mpsc::UnboundedReceiver<Progress>,
 ) {
+    // JSON logs get each event as a JSON log line, in groups or not.
+    let render: fn(&Progress) -> String = match style {
+        ProgressStyle::Json | ProgressStyle::GithubJsonGroups => json_event,
+        _ => Progress::line,
+    };
     match style {
-        ProgressStyle::Lines => {
+        ProgressStyle::Lines | ProgressStyle::Json => {
             while let Some(event) = receiver.recv().await {
-                let _ = writeln!(std::io::stderr().lock(), "{}", event.line());
+                let _ = writeln!(std::io::stderr().lock(), "{}", render(&event));
             }
         }
-        ProgressStyle::Json => {
-            while let Some(event) = receiver.recv().await {
-                let _ = writeln!(std::io::stderr().lock(), "{}", json_event(&event));
-            }
-        }
-        ProgressStyle::GithubJsonGroups => {
+        ProgressStyle::GithubGroups | ProgressStyle::GithubJsonGroups => {
             let mut groups = github::Groups::default();
             while let Some(event) = receiver.recv().await {
-                if let Some(text) = groups.apply(&event, json_event) {
-                    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-                }
-            }
-            let rest = groups.flush();
-            let _ = std::io::stderr().lock().write_all(rest.as_bytes());
-        }
-        ProgressStyle::GithubGroups => {
-            let mut groups = github::Groups::default();
-            while let Some(event) = receiver.recv().await {
-                if let Some(text) = groups.apply(&event, Progress::line) {
+                if let Some(text) = groups.apply(&event, render) {
                     let _ = std::io::stderr().lock().write_all(text.as_bytes());
                 }
             }

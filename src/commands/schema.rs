@@ -28,28 +28,23 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     };
     let root = &session.project_dir;
     let files = crate::schema::project_files(root);
-    let stale: Vec<_> = files
-        .iter()
-        .filter_map(|(path, text)| {
-            let current = std::fs::read_to_string(root.join(path)).unwrap_or_default();
-            (current != *text).then(|| (path, crate::pipeline::diff(path, &current, text)))
-        })
-        .collect();
+    let stale: Vec<_> = files.iter().filter(|f| f.current != f.wanted).collect();
     let mut outcome = FilesOutcome {
         kind: Generated::Schemas,
         check,
-        files: files.iter().map(|(p, _)| p.display().to_string()).collect(),
-        stale: stale.iter().map(|(p, _)| p.display().to_string()).collect(),
-        diff: stale.iter().map(|(_, d)| d.clone()).collect(),
+        files: files.iter().map(|f| f.path.display().to_string()).collect(),
+        stale: stale.iter().map(|f| f.path.display().to_string()).collect(),
+        diff: Vec::new(),
     };
-    if !check {
-        for (path, text) in files
+    if check {
+        outcome.diff = stale
             .iter()
-            .filter(|(p, _)| stale.iter().any(|(s, _)| *s == p))
-        {
-            write(root, path, Some(text))?;
+            .map(|f| crate::pipeline::diff(&f.path, &f.current, &f.wanted))
+            .collect();
+    } else {
+        for file in &stale {
+            write(root, &file.path, Some(&file.wanted))?;
         }
-        outcome.diff.clear();
     }
     Ok(Outcome::Files(outcome))
 }

@@ -376,10 +376,10 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         })?;
         raw.push((name, text));
     }
-    let tera = parse_templates(raw.clone()).map_err(|e| tera_error(dir, None, &e))?;
+    let tera = parse_templates(raw).map_err(|e| tera_error(dir, None, &e))?;
     // Tera recurses without a limit: a template that includes itself (directly or through
     // others), or macros that call each other, would overflow the stack, not fail.
-    match recursion(dir, &tera, &raw) {
+    match recursion(dir, &tera) {
         Some(error) => Err(error),
         None => Ok(tera),
     }
@@ -387,12 +387,12 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
 
 /// The first recursion among the parsed templates, as an error naming the template and
 /// the line of the call or include that closes the cycle.
-fn recursion(dir: &Path, tera: &tera::Tera, raw: &[(String, String)]) -> Option<RenderError> {
+fn recursion(dir: &Path, tera: &tera::Tera) -> Option<RenderError> {
     let cycle = recursion::find(tera)?;
-    let line = raw
-        .iter()
-        .find(|(name, _)| *name == cycle.file)
-        .and_then(|(_, text)| text.lines().position(|l| l.contains(&cycle.needle)))
+    // Read again only on this error path: the parsed templates keep no text.
+    let line = std::fs::read_to_string(dir.join(&cycle.file))
+        .ok()
+        .and_then(|text| text.lines().position(|l| l.contains(&cycle.needle)))
         .map(|index| index + 1);
     Some(RenderError {
         template: dir.join(&cycle.file),

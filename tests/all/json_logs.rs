@@ -49,17 +49,21 @@ async fn every_stderr_line_is_a_json_object_with_the_platform_fields() {
     let project = Project::copy();
 
     // A full first deploy: stack events, service progress and the end of the run.
-    let zip = package(&project, "validator", "first");
-    let (code, deploy) = run(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--skip-wait",
-            "--package",
-            &format!("validator={zip}"),
-        ],
-    );
+    // A deploy of a new validator package (--skip-wait: the canary's step is not the point).
+    let deploy_package = |label: &str| {
+        let zip = package(&project, "validator", label);
+        run(
+            &project,
+            &account,
+            &[
+                "deploy",
+                "--skip-wait",
+                "--package",
+                &format!("validator={zip}"),
+            ],
+        )
+    };
+    let (code, deploy) = deploy_package("first");
     assert_eq!(code, Some(0));
     assert!(
         deploy
@@ -74,17 +78,7 @@ async fn every_stderr_line_is_a_json_object_with_the_platform_fields() {
     );
     assert!(deploy.iter().all(|l| l["action"] == "deploy"));
 
-    let zip = package(&project, "validator", "second");
-    let (code, _) = run(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--skip-wait",
-            "--package",
-            &format!("validator={zip}"),
-        ],
-    );
+    let (code, _) = deploy_package("second");
     assert_eq!(code, Some(0));
 
     // A failed deploy: the error itself is a JSON line at level error.

@@ -192,9 +192,14 @@ fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
     );
 }
 
-/// The composite action's run step, executed by bash as the runner would, with a fake
-/// facturactl that prints each argument it gets on its own line.
-fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
+/// The composite action's run step, executed by bash as the runner would, with `fake` as
+/// the facturactl script, `args` as its input and, when given, a `stdout` file (relative to
+/// the scratch folder, which is returned with the output so that file can be read).
+fn run_action(
+    fake: &str,
+    args: &str,
+    stdout: Option<&str>,
+) -> (tempfile::TempDir, std::process::Output) {
     let action: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
     )
@@ -206,25 +211,33 @@ fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
         .expect("the run step")
         .to_string();
     let dir = tempfile::tempdir().expect("tmp");
-    let fake = dir.path().join("facturactl");
-    std::fs::write(
-        &fake,
-        "#!/usr/bin/env bash\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
-    )
-    .expect("fake");
+    let binary = dir.path().join("facturactl");
+    std::fs::write(&binary, fake).expect("fake");
     std::process::Command::new("chmod")
         .arg("+x")
-        .arg(&fake)
+        .arg(&binary)
         .status()
         .expect("chmod");
-    let output = std::process::Command::new("bash")
-        .arg("-c")
+    let mut bash = std::process::Command::new("bash");
+    bash.arg("-c")
         .arg(&script)
         .env("ARGS", args)
-        .env("FACTURACTL", &fake)
-        .env("RUNNER_TEMP", dir.path())
-        .output()
-        .expect("bash");
+        .env("FACTURACTL", &binary)
+        .env("RUNNER_TEMP", dir.path());
+    if let Some(file) = stdout {
+        bash.env("STDOUT_FILE", dir.path().join(file));
+    }
+    let output = bash.output().expect("bash");
+    (dir, output)
+}
+
+/// The action run with a fake facturactl that prints each argument it gets on its own line.
+fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
+    let (_dir, output) = run_action(
+        "#!/usr/bin/env bash\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
+        args,
+        None,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The first call prints `[--version]`; the second is the command.
     let argv = stdout
@@ -362,42 +375,15 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
 
 #[test]
 fn the_action_can_keep_the_report_for_a_later_step() {
-    let action: yaml_serde::Value = yaml_serde::from_str(
-        &std::fs::read_to_string(repo_root().join("action.yml")).expect("action.yml"),
-    )
-    .expect("YAML");
-    let script = action["runs"]["steps"]
-        .as_sequence()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == "run"))
-        .and_then(|s| s["run"].as_str())
-        .expect("the run step")
-        .to_string();
-    let dir = tempfile::tempdir().expect("tmp");
-    let fake = dir.path().join("facturactl");
-    std::fs::write(
-        &fake,
+    let (dir, output) = run_action(
         "#!/usr/bin/env bash\necho \"report of $*\"\n[ \"$1\" = --version ] || exit 2\n",
-    )
-    .expect("fake");
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .expect("chmod");
-    let report = dir.path().join("plan.md");
-    let status = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .env("ARGS", "plan --env staging --output markdown")
-        .env("FACTURACTL", &fake)
-        .env("STDOUT_FILE", &report)
-        .env("RUNNER_TEMP", dir.path())
-        .status()
-        .expect("bash");
+        "plan --env staging --output markdown",
+        Some("plan.md"),
+    );
     // The report is kept, and the command's exit status is the step's (pipefail).
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(2));
     assert_eq!(
-        std::fs::read_to_string(&report).expect("kept"),
+        std::fs::read_to_string(dir.path().join("plan.md")).expect("kept"),
         "report of plan --env staging --output markdown\n"
     );
 }
