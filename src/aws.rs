@@ -199,7 +199,7 @@ pub struct Caller {
 #[derive(Debug, Clone, Default)]
 pub struct RetryClock(std::sync::Arc<std::sync::Mutex<RetryTotals>>);
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct RetryTotals {
     /// Operations that needed more than one attempt.
     pub operations: u64,

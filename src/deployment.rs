@@ -13,7 +13,7 @@ use crate::services::{ServiceReport, ServiceResult};
 use crate::stacks::deploy::{Action, StackReport, StackResult, StacksRun};
 
 /// What changed an environment. Records, reports, locks and notices name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Deploy,
@@ -39,7 +39,7 @@ impl std::fmt::Display for Operation {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {
     pub operation: Operation,
     pub environment: String,

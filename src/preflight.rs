@@ -17,7 +17,7 @@ use crate::aws::{AwsContext, AwsError, Caller};
 use crate::config::{Config, SecretRef};
 use crate::release::record::Record;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -38,7 +38,7 @@ impl Status {
 }
 
 /// One check: what kind, about what, its status and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Check {
     pub check: &'static str,
     pub subject: String,

@@ -49,6 +49,13 @@ pub fn project_files(root: &Path) -> Vec<ProjectFile> {
         }
     })
     .collect();
+    let (output, wanted) = crate::report::contract::file();
+    let output = PathBuf::from(output);
+    files.push(ProjectFile {
+        current: read(&output).unwrap_or_default(),
+        wanted,
+        path: output,
+    });
     let project = PathBuf::from(crate::config::PROJECT_FILE);
     if let Some(text) = read(&project) {
         files.push(ProjectFile {

@@ -56,7 +56,7 @@ pub struct MetricSpec {
     pub period: i32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmAction {
     Create,
@@ -76,7 +76,7 @@ impl AlarmAction {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AlarmChange {
     pub name: String,
     pub action: AlarmAction,
@@ -85,7 +85,7 @@ pub struct AlarmChange {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AlarmsReport {
     pub environment: String,
     /// False for a plan.

@@ -34,7 +34,7 @@ struct AlarmEntry {
 }
 
 /// A rendered alarm definition: everything `PutMetricAlarm` needs, plus its channels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlarmDefinition {
     pub name: String,
     pub key: String,
@@ -54,14 +54,14 @@ pub struct AlarmDefinition {
 }
 
 /// What the alarm evaluates: one metric, or metric math over several.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmSource {
     Metric(Metric),
     Math(MetricMath),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {
     pub namespace: String,
@@ -72,7 +72,7 @@ pub struct Metric {
     pub stat: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricMath {
     /// The expression whose value is compared, over the ids below.
@@ -81,7 +81,7 @@ pub struct MetricMath {
     pub metrics: BTreeMap<String, Metric>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 pub enum Comparison {
     GreaterThanThreshold,
     GreaterThanOrEqualToThreshold,
@@ -100,7 +100,9 @@ impl Comparison {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum MissingData {
     #[default]

@@ -11,8 +11,9 @@ pub mod drift;
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "FindingSeverity")]
 pub enum Severity {
     High,
     Medium,
@@ -30,7 +31,7 @@ impl Severity {
 }
 
 /// One difference between what should be and what is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub severity: Severity,
     /// What kind of difference, as `alarm.threshold` or `lambda.alias`.
@@ -63,7 +64,7 @@ impl Finding {
 }
 
 /// A check that could not run, and why: it is never counted as passed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NotRun {
     /// What was not checked, as `cloudformation drift of network` or `services`.
     pub check: String,
@@ -71,7 +72,7 @@ pub struct NotRun {
 }
 
 /// How an audit ended: findings, nothing found, or not everything could be checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuditVerdict {
     Clean,
@@ -80,7 +81,7 @@ pub enum AuditVerdict {
     Incomplete,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditReport {
     /// `drift` or `alarms`.
     pub audit: &'static str,

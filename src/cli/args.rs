@@ -9,6 +9,7 @@ use crate::commands;
 use crate::logging::{ColorChoice, LogFormat};
 use crate::notify::Verdict;
 use crate::report::OutputFormat;
+use crate::report::contract::Document;
 use crate::schema::SchemaFile;
 
 #[derive(Debug, Parser)]
@@ -130,7 +131,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Print the JSON Schema of deploy.toml or of an environment file, for editors.
+    /// Print the JSON Schema of a config file (for editors) or of a command's `--output json`
+    /// document (for consumers).
     Schema(SchemaArgs),
     /// Print a shell completion script: `facturactl completions bash > /etc/bash_completion.d/facturactl`.
     Completions {
@@ -635,9 +637,15 @@ pub enum ConfigCommand {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Which file's schema to print: deploy.toml or an environment file.
-    #[arg(long, value_enum, default_value_t = SchemaFile::Deploy, conflicts_with_all = ["write", "check"])]
+    #[arg(long, value_enum, default_value_t = SchemaFile::Deploy, conflicts_with_all = ["write", "check", "output_of"])]
     file: SchemaFile,
-    /// Write schemas/*.schema.json and the hint editors read on the first line of
+    /// Print instead the JSON Schema of what COMMAND prints with `--output json` (the
+    /// envelope, the outcome, the error document). `--output` itself is the global format
+    /// option, so the command is named here.
+    #[arg(long, value_enum, value_name = "COMMAND", conflicts_with_all = ["write", "check"])]
+    output_of: Option<Document>,
+    /// Write schemas/*.schema.json (the config files' and the outputs') and the hint
+    /// editors read on the first line of
     /// deploy.toml (`#:schema`, Taplo) and of each environment file
     /// (`# yaml-language-server: $schema=`).
     #[arg(long, conflicts_with = "check")]
@@ -652,6 +660,8 @@ impl SchemaArgs {
     pub fn request(self) -> commands::schema::Request {
         if self.write || self.check {
             commands::schema::Request::Files { check: self.check }
+        } else if let Some(document) = self.output_of {
+            commands::schema::Request::Output(document)
         } else {
             commands::schema::Request::Print(self.file)
         }

@@ -1,14 +1,18 @@
-//! `schema`: the JSON Schema of deploy.toml or of an environment file, for editors; with
+//! `schema`: the JSON Schema of deploy.toml or of an environment file, for editors, or of a
+//! command's `--output json` document, for consumers; with
 //! `--write`, the schemas kept in the repository and the hints editors read in the config
 //! files; with `--check`, whether those are up to date (CI).
 
 use super::Session;
 use super::pipeline::{Generated, Outcome as FilesOutcome, write};
 use crate::error::Error;
+use crate::report::contract::{self, Document};
 use crate::schema::SchemaFile;
 
 pub enum Request {
     Print(SchemaFile),
+    /// The schema of a command's `--output json` document.
+    Output(Document),
     /// Write the schemas and hints (`check` false) or report the stale ones (`check`).
     Files {
         check: bool,
@@ -24,6 +28,7 @@ pub enum Outcome {
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let check = match request {
         Request::Print(file) => return Ok(Outcome::Printed(crate::schema::schema(file))),
+        Request::Output(document) => return Ok(Outcome::Printed(contract::schema(document))),
         Request::Files { check } => check,
     };
     let root = &session.project_dir;

@@ -74,7 +74,8 @@ impl fmt::Display for ConfigError {
 }
 
 /// The JSON form of a config error, for `--output json` and GitHub annotations.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ConfigError")]
 pub struct ConfigErrorReport<'a> {
     pub file: String,
     pub line: usize,

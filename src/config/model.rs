@@ -295,7 +295,7 @@ pub struct Service {
 }
 
 /// Which runtime a service has, without its settings: in reports and records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     Ecs,

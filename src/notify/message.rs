@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One event worth telling people about.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Notice {
     /// `deploy`, `promote`, `rollback`, or a pipeline stage (`build`, `test`...).
     pub action: String,
@@ -26,7 +26,7 @@ pub struct Notice {
 }
 
 /// How an operation or a stage ended: in notices and deployment records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Succeeded,

@@ -21,7 +21,7 @@ use crate::config::{Config, NotifyOn, SlackRoute};
 pub use message::{Notice, Verdict};
 
 /// How one channel's notification went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Delivery {
     pub channel: String,
     /// `slack`, `chatbot`, `sns` or `ses`.

@@ -131,7 +131,7 @@ pub fn rule_ids() -> Vec<&'static str> {
     RULES.iter().map(|r| r.id).collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Blocks the deploy (enforce mode).
@@ -142,7 +142,7 @@ pub enum Level {
     Excepted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub rule: &'static str,
     pub level: Level,
@@ -155,7 +155,7 @@ pub struct Violation {
 }
 
 /// The result of checking one environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PolicyReport {
     pub environment: String,
     pub mode: PolicyMode,

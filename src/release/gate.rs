@@ -26,7 +26,7 @@ pub struct GateInput {
 }
 
 /// What passed the gate: the commit to deploy and its release tag, if any.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Accepted {
     pub environment: String,
     pub gate: Gate,

@@ -10,7 +10,7 @@ use crate::deployment::Operation;
 use crate::notify::Verdict;
 
 /// One deploy, promotion or rollback of one environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Record {
     /// `20261126T092300.123Z-<trace>`: sorts by time (to the millisecond), unique per run.
     pub id: String,
@@ -41,7 +41,7 @@ impl Record {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct ServiceRecord {
     pub runtime: RuntimeKind,
     /// ECS: the image by digest (`registry/repo@sha256:...`).

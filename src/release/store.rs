@@ -255,7 +255,7 @@ impl<'a> Store<'a> {
 }
 
 /// Who holds the deploy lock, and until when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct LockInfo {
     pub owner: String,
     pub trace_id: String,

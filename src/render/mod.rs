@@ -17,7 +17,7 @@ use crate::graph::StackGraph;
 mod recursion;
 
 /// Everything one environment deploys, rendered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RenderedEnv {
     pub environment: String,
     /// Enabled stacks, dependencies first.
@@ -25,7 +25,7 @@ pub struct RenderedEnv {
     pub alarms: Vec<AlarmDefinition>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RenderedStack {
     /// The key in `deploy.toml`.
     pub name: String,

@@ -45,6 +45,8 @@ impl Serialize for Outcome {
     }
 }
 
+super::schema_as!(Outcome => AlarmsReport);
+
 impl Report for Outcome {
     fn text(&self) -> String {
         changes_text(&self.report)

@@ -9,7 +9,8 @@ use crate::audit::AuditVerdict;
 use crate::commands::audit::Outcome;
 use crate::exit::Exit;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditDocument")]
 struct Json<'a> {
     verdict: AuditVerdict,
     #[serde(flatten)]
@@ -51,6 +52,8 @@ impl Outcome {
         }
     }
 }
+
+super::schema_as!(Outcome => Json<'static>);
 
 impl Report for Outcome {
     fn text(&self) -> String {

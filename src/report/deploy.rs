@@ -19,6 +19,8 @@ impl Serialize for Deployed {
     }
 }
 
+super::schema_as!(Deployed => DeployReport);
+
 impl Report for Deployed {
     fn text(&self) -> String {
         let report = &self.report;
@@ -226,6 +228,15 @@ impl Serialize for Outcome {
             Self::Planned(plan) => plan.serialize(s),
             Self::Deployed(deployed) => deployed.serialize(s),
         }
+    }
+}
+
+impl schemars::JsonSchema for Outcome {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DeployOutcome".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        super::either_schema::<crate::stacks::plan::Plan, DeployReport>(generator)
     }
 }
 

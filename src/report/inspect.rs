@@ -11,7 +11,8 @@ use crate::config::PolicyMode;
 use crate::exit::Exit;
 use crate::policy::Level;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ConfigDocument")]
 struct ConfigJson<'a> {
     environment: &'a str,
     config: &'a crate::config::Config,
@@ -26,6 +27,8 @@ impl Serialize for config_show::Outcome {
         .serialize(s)
     }
 }
+
+super::schema_as!(config_show::Outcome => ConfigJson<'static>);
 
 impl Report for config_show::Outcome {
     fn text(&self) -> String {
@@ -49,7 +52,8 @@ impl Report for config_show::Outcome {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RenderDocument")]
 struct RenderJson<'a> {
     environment: &'a str,
     rendered: &'a crate::render::RenderedEnv,
@@ -89,6 +93,8 @@ impl render::Outcome {
     }
 }
 
+super::schema_as!(render::Outcome => RenderJson<'static>);
+
 impl Report for render::Outcome {
     fn text(&self) -> String {
         let mut out = self.table().text();
@@ -124,31 +130,41 @@ impl Report for render::Outcome {
     }
 }
 
+/// `validate --rules`: the policy rules.
+#[derive(Serialize, schemars::JsonSchema)]
+struct RulesDocument {
+    rules: Vec<RuleJson>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Rule")]
+struct RuleJson {
+    id: &'static str,
+    why: &'static str,
+}
+
+/// `validate`: what was checked and the policy's findings.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ValidateDocument")]
+struct ValidatedJson<'a> {
+    environment: &'a str,
+    stacks: usize,
+    alarms: usize,
+    policy: &'a crate::policy::PolicyReport,
+    blocking: usize,
+}
+
 impl Serialize for validate::Outcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Rule {
-            id: &'static str,
-            why: &'static str,
-        }
-        #[derive(Serialize)]
-        struct Rules {
-            rules: Vec<Rule>,
-        }
-        #[derive(Serialize)]
-        struct Validated<'a> {
-            environment: &'a str,
-            stacks: usize,
-            alarms: usize,
-            policy: &'a crate::policy::PolicyReport,
-            blocking: usize,
-        }
         match self {
-            Self::Rules(rules) => Rules {
-                rules: rules.iter().map(|&(id, why)| Rule { id, why }).collect(),
+            Self::Rules(rules) => RulesDocument {
+                rules: rules
+                    .iter()
+                    .map(|&(id, why)| RuleJson { id, why })
+                    .collect(),
             }
             .serialize(s),
-            Self::Validated(v) => Validated {
+            Self::Validated(v) => ValidatedJson {
                 environment: &v.environment,
                 stacks: v.stacks,
                 alarms: v.alarms,
@@ -157,6 +173,15 @@ impl Serialize for validate::Outcome {
             }
             .serialize(s),
         }
+    }
+}
+
+impl schemars::JsonSchema for validate::Outcome {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ValidateOutcome".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        super::either_schema::<ValidatedJson<'static>, RulesDocument>(generator)
     }
 }
 
@@ -279,6 +304,8 @@ impl Serialize for PrintedSchema {
         self.0.serialize(s)
     }
 }
+
+super::schema_as!(PrintedSchema => serde_json::Value);
 
 impl Report for PrintedSchema {
     fn text(&self) -> String {

@@ -6,6 +6,7 @@ mod audit;
 mod deploy;
 mod inspect;
 pub use inspect::PrintedSchema;
+pub mod contract;
 mod notify;
 mod pipeline;
 mod plan;
@@ -25,6 +26,36 @@ use crate::exit::Exit;
 
 pub use table::{Cell, Column, Table};
 
+/// A report's JSON Schema is the schema of what its `Serialize` writes: `$view`, the view
+/// (or inner report) it serializes. Kept beside each `Serialize` impl so the two move
+/// together; `tests/all/output_schemas.rs` checks real documents against the result.
+macro_rules! schema_as {
+    ($outcome:ty => $view:ty) => {
+        impl schemars::JsonSchema for $outcome {
+            // Inline: the wrapper is no definition of its own, only a reference to the view's.
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$view as schemars::JsonSchema>::schema_name()
+            }
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                generator.subschema_for::<$view>()
+            }
+        }
+    };
+}
+use schema_as;
+
+/// The schema of a report that is one of two documents.
+fn either_schema<A: schemars::JsonSchema, B: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [generator.subschema_for::<A>(), generator.subschema_for::<B>()]
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -33,7 +64,7 @@ pub enum OutputFormat {
 }
 
 /// A command's outcome, in every output format, with the exit code it means.
-pub trait Report: Serialize {
+pub trait Report: Serialize + schemars::JsonSchema {
     fn text(&self) -> String;
     fn markdown(&self) -> String;
     /// The exit code of this outcome.
@@ -107,8 +138,10 @@ pub fn exit_result(exit: Exit) -> &'static str {
 
 /// The JSON document printed on stdout when a command fails with `--output json`, inside
 /// the same envelope as outcomes (`status` is `error`).
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ErrorDocument")]
 pub struct ErrorReport<'a> {
+    /// What kind of error (`config`, `aws`, `refused`, ...).
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

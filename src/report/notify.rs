@@ -6,7 +6,8 @@ use super::{Report, notifications_text};
 use crate::commands::notify::Outcome;
 use crate::exit::Exit;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "NotifyDocument")]
 struct Json<'a> {
     notice: &'a crate::notify::Notice,
     notifications: &'a [crate::notify::Delivery],
@@ -21,6 +22,8 @@ impl Serialize for Outcome {
         .serialize(s)
     }
 }
+
+super::schema_as!(Outcome => Json<'static>);
 
 impl Report for Outcome {
     fn text(&self) -> String {

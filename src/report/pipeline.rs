@@ -8,7 +8,8 @@ use super::Report;
 use crate::commands::pipeline::Outcome;
 use crate::exit::Exit;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "GeneratedFilesDocument")]
 struct Json<'a> {
     check: bool,
     files: &'a [String],
@@ -28,6 +29,8 @@ impl Serialize for Outcome {
         .serialize(s)
     }
 }
+
+super::schema_as!(Outcome => Json<'static>);
 
 impl Report for Outcome {
     fn text(&self) -> String {

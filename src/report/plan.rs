@@ -111,6 +111,8 @@ impl Serialize for Outcome {
     }
 }
 
+super::schema_as!(Outcome => crate::stacks::plan::Plan);
+
 impl Report for Outcome {
     fn text(&self) -> String {
         text(&self.plan)

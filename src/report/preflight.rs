@@ -9,7 +9,8 @@ use crate::commands::preflight::Outcome;
 use crate::exit::Exit;
 use crate::preflight::Status;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PreflightDocument")]
 struct Json<'a> {
     environment: &'a str,
     checks: &'a [crate::preflight::Check],
@@ -61,6 +62,8 @@ impl Outcome {
         )
     }
 }
+
+super::schema_as!(Outcome => Json<'static>);
 
 impl Report for Outcome {
     fn text(&self) -> String {

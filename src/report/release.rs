@@ -34,7 +34,8 @@ impl Report for Accepted {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "StatusDocument")]
 struct StatusJson<'a> {
     environment: &'a str,
     current: Option<&'a crate::release::record::Record>,
@@ -51,6 +52,8 @@ impl Serialize for status::Outcome {
         .serialize(s)
     }
 }
+
+super::schema_as!(status::Outcome => StatusJson<'static>);
 
 impl Report for status::Outcome {
     fn text(&self) -> String {
@@ -103,7 +106,8 @@ impl Report for status::Outcome {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "HistoryDocument")]
 struct HistoryJson<'a> {
     environment: &'a str,
     records: &'a [crate::release::record::Record],
@@ -143,6 +147,8 @@ impl history::Outcome {
     }
 }
 
+super::schema_as!(history::Outcome => HistoryJson<'static>);
+
 impl Report for history::Outcome {
     fn text(&self) -> String {
         if self.records.is_empty() {
@@ -164,7 +170,8 @@ impl Report for history::Outcome {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "UnlockDocument")]
 struct UnlockJson<'a> {
     environment: &'a str,
     released: Option<&'a crate::release::store::LockInfo>,
@@ -181,6 +188,8 @@ impl Serialize for unlock::Outcome {
         .serialize(s)
     }
 }
+
+super::schema_as!(unlock::Outcome => UnlockJson<'static>);
 
 impl Report for unlock::Outcome {
     fn text(&self) -> String {

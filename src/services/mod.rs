@@ -95,7 +95,7 @@ impl<'a> ServiceContext<'a> {
 }
 
 /// What a rollout changed (or found already in place).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Rollout {
     pub changed: bool,
     /// What ran before: an image or `version N`.
@@ -190,7 +190,7 @@ impl std::fmt::Display for RolloutError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceResult {
     RolledOut,
@@ -212,7 +212,7 @@ impl ServiceResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ServiceReport {
     pub service: String,
     pub runtime: RuntimeKind,

@@ -16,7 +16,7 @@ use crate::aws::AwsContext;
 use crate::aws::AwsError;
 use crate::config::Config;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Side {
     pub version: String,
     pub percent: f64,
@@ -29,7 +29,7 @@ pub struct Side {
     pub p95_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrafficReport {
     pub service: String,
     pub function: String,

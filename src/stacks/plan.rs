@@ -14,7 +14,7 @@ use crate::aws::AwsContext;
 use crate::aws::AwsError;
 use crate::render::{RenderedEnv, RenderedStack};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanAction {
     Create,
@@ -24,7 +24,7 @@ pub enum PlanAction {
     Blocked,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ParameterChange {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,7 +32,7 @@ pub struct ParameterChange {
     pub to: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ResourceChange {
     /// Add, Modify, Remove (as CloudFormation says).
     pub action: String,
@@ -43,7 +43,7 @@ pub struct ResourceChange {
     pub replacement: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StackPlan {
     pub stack: String,
     pub stack_name: String,
@@ -61,7 +61,7 @@ pub struct StackPlan {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub environment: String,
     pub stacks: Vec<StackPlan>,

@@ -23,6 +23,7 @@ mod harness;
 mod json_logs;
 mod locks;
 mod notifications;
+mod output_schemas;
 mod permissions;
 mod pipelines;
 mod policy;

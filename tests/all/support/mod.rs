@@ -196,6 +196,7 @@ pub fn run_json(
         .output()
         .expect("run facturactl");
     let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    assert_conforms(&report);
     (
         output.status.code(),
         report,
@@ -274,3 +275,52 @@ pub mod block_kit;
 pub mod emulator;
 pub mod receiver;
 pub mod zip;
+
+/// Panics, with the validator's messages, unless `document` (a `--output json` document;
+/// `Null` when none was printed) holds to `schemas/output.schema.json`, the contract the
+/// README publishes. Every `run_json` document goes through it, so a report whose
+/// `Serialize` drifts from its `JsonSchema` fails the test that printed it.
+pub fn assert_conforms(document: &serde_json::Value) {
+    if document.is_null() {
+        return;
+    }
+    if let Err(errors) = conforms(document) {
+        panic!(
+            "this `{}` document breaks schemas/output.schema.json:\n{errors}\n{}",
+            document["command"],
+            serde_json::to_string_pretty(document).unwrap_or_default()
+        );
+    }
+}
+
+/// `document` checked against `schemas/output.schema.json` by Python's jsonschema (the
+/// draft 2020-12 validator): `Err` lists each error as `path : message`.
+pub fn conforms(document: &serde_json::Value) -> Result<(), String> {
+    const VALIDATE: &str = "import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+document = json.load(sys.stdin)
+errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=str)
+def show(e, depth=0):
+    print('  ' * depth + ('/'.join(map(str, e.absolute_path)) or '(root)'), ':', e.message[:300])
+    for sub in sorted(e.context or [], key=str):
+        show(sub, depth + 1)
+for e in errors:
+    show(e)
+sys.exit(1 if errors else 0)";
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let python = PYTHON.get_or_init(emulator::python);
+    let mut child = std::process::Command::new(python)
+        .args(["-c", VALIDATE])
+        .arg(repo_root().join("schemas/output.schema.json"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the schema validator");
+    serde_json::to_writer(child.stdin.take().expect("stdin"), document).expect("write");
+    let output = child.wait_with_output().expect("validator");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}

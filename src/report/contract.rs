@@ -1,0 +1,268 @@
+//! `--output json` as a contract: the JSON Schema of every command's document, generated
+//! from the types that write it (each report's `JsonSchema` mirrors its `Serialize`), with
+//! the envelope every document shares. `schema --write` keeps them in `schemas/output.schema.json`;
+//! `schema --check` (CI) and a unit test catch a change that was not written.
+
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+use super::{ErrorReport, PrintedSchema, SCHEMA_VERSION};
+use crate::commands as c;
+
+/// A command whose `--output json` document has a schema; named as the document's
+/// `command` field names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Document {
+    Validate,
+    Render,
+    Plan,
+    Deploy,
+    Destroy,
+    Promote,
+    Rollback,
+    #[value(name = "alarms.plan")]
+    AlarmsPlan,
+    #[value(name = "alarms.apply")]
+    AlarmsApply,
+    #[value(name = "audit.drift")]
+    AuditDrift,
+    #[value(name = "audit.alarms")]
+    AuditAlarms,
+    #[value(name = "release.check")]
+    ReleaseCheck,
+    Status,
+    Preflight,
+    History,
+    Unlock,
+    #[value(name = "traffic.show")]
+    TrafficShow,
+    #[value(name = "traffic.change")]
+    TrafficChange,
+    #[value(name = "pipeline.render")]
+    PipelineRender,
+    #[value(name = "config.show")]
+    ConfigShow,
+    Notify,
+    Schema,
+}
+
+/// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
+const STATUSES: [&str; 6] = [
+    "succeeded",
+    "changes",
+    "warning",
+    "refused",
+    "failed",
+    "interrupted",
+];
+
+impl Document {
+    pub fn all() -> &'static [Self] {
+        <Self as clap::ValueEnum>::value_variants()
+    }
+
+    /// The document's `command` field: `deploy`, `audit.drift`, ...
+    pub fn command(self) -> &'static str {
+        match self {
+            Self::Validate => "validate",
+            Self::Render => "render",
+            Self::Plan => "plan",
+            Self::Deploy => "deploy",
+            Self::Destroy => "destroy",
+            Self::Promote => "promote",
+            Self::Rollback => "rollback",
+            Self::AlarmsPlan => "alarms.plan",
+            Self::AlarmsApply => "alarms.apply",
+            Self::AuditDrift => "audit.drift",
+            Self::AuditAlarms => "audit.alarms",
+            Self::ReleaseCheck => "release.check",
+            Self::Status => "status",
+            Self::Preflight => "preflight",
+            Self::History => "history",
+            Self::Unlock => "unlock",
+            Self::TrafficShow => "traffic.show",
+            Self::TrafficChange => "traffic.change",
+            Self::PipelineRender => "pipeline.render",
+            Self::ConfigShow => "config.show",
+            Self::Notify => "notify",
+            Self::Schema => "schema",
+        }
+    }
+
+    /// The schema of the outcome's own keys: the type the command's report serializes.
+    fn outcome(self, generator: &mut SchemaGenerator) -> schemars::Schema {
+        match self {
+            Self::Validate => generator.subschema_for::<c::validate::Outcome>(),
+            Self::Render => generator.subschema_for::<c::render::Outcome>(),
+            Self::Plan => generator.subschema_for::<c::plan::Outcome>(),
+            Self::Deploy => generator.subschema_for::<c::deploy::Outcome>(),
+            Self::Destroy | Self::Promote | Self::Rollback => {
+                generator.subschema_for::<c::guarded::Deployed>()
+            }
+            Self::AlarmsPlan | Self::AlarmsApply => generator.subschema_for::<c::alarms::Outcome>(),
+            Self::AuditDrift | Self::AuditAlarms => generator.subschema_for::<c::audit::Outcome>(),
+            Self::ReleaseCheck => generator.subschema_for::<crate::release::gate::Accepted>(),
+            Self::Status => generator.subschema_for::<c::status::Outcome>(),
+            Self::Preflight => generator.subschema_for::<c::preflight::Outcome>(),
+            Self::History => generator.subschema_for::<c::history::Outcome>(),
+            Self::Unlock => generator.subschema_for::<c::unlock::Outcome>(),
+            Self::TrafficShow | Self::TrafficChange => {
+                generator.subschema_for::<crate::services::traffic::TrafficReport>()
+            }
+            Self::PipelineRender => generator.subschema_for::<c::pipeline::Outcome>(),
+            Self::ConfigShow => generator.subschema_for::<c::config_show::Outcome>(),
+            Self::Notify => generator.subschema_for::<c::notify::Outcome>(),
+            // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
+            // the files they looked at.
+            Self::Schema => schemars::json_schema!({
+                "anyOf": [
+                    generator.subschema_for::<c::pipeline::Outcome>(),
+                    generator.subschema_for::<PrintedSchema>(),
+                ]
+            }),
+        }
+    }
+}
+
+/// The JSON Schema of what `facturactl <command> --output json` prints on stdout.
+pub fn schema(document: Document) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut schema = shape(document, &mut generator);
+    let command = document.command().replace('.', " ");
+    let header = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("facturactl {command} --output json"),
+        "description": format!("The document `facturactl {command} --output json` prints on stdout. {VERSIONING}"),
+    });
+    finish(&mut schema, header, &mut generator);
+    schema
+}
+
+/// One schema for every document (`schemas/output.schema.json`): the branch of the
+/// document's `command` applies.
+pub fn combined() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let branches: Vec<Value> = Document::all()
+        .iter()
+        .map(|&d| {
+            json!({
+                "if": { "properties": { "command": { "const": d.command() } } },
+                "then": shape(d, &mut generator),
+            })
+        })
+        .collect();
+    let commands: Vec<&str> = Document::all().iter().map(|d| d.command()).collect();
+    let mut schema = json!({
+        "type": "object",
+        "required": ["schema_version", "command", "status"],
+        "properties": { "command": { "enum": commands } },
+        "allOf": branches,
+    });
+    let header = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "facturactl --output json",
+        "description": format!("Every document facturactl prints on stdout with `--output json`; `command` says which. {VERSIONING}"),
+    });
+    finish(&mut schema, header, &mut generator);
+    schema
+}
+
+/// Where `schema --write` keeps the combined schema, relative to the project.
+pub const OUTPUT_SCHEMA: &str = "schemas/output.schema.json";
+
+const VERSIONING: &str = "`schema_version` is raised when a field is removed, renamed or \
+                          changes meaning; new fields keep it.";
+
+/// The envelope every document shares, then the outcome's keys, or the error document's
+/// when `status` is `error`.
+fn shape(document: Document, generator: &mut SchemaGenerator) -> Value {
+    let outcome = document.outcome(generator);
+    let error = generator.subschema_for::<ErrorReport<'static>>();
+    let mut statuses: Vec<&str> = STATUSES.to_vec();
+    statuses.push("error");
+    json!({
+        "type": "object",
+        "required": ["schema_version", "command", "status"],
+        "properties": {
+            "schema_version": {
+                "description": "The version of the documents' shape.",
+                "const": SCHEMA_VERSION,
+            },
+            "command": { "const": document.command() },
+            "status": {
+                "description": "The outcome (`succeeded`, `changes`, `warning`, `refused`, \
+                                `failed`, `interrupted`, as the exit code says), or `error` \
+                                when the command failed before an outcome.",
+                "enum": statuses,
+            },
+        },
+        "if": { "properties": { "status": { "const": "error" } } },
+        "then": error,
+        "else": outcome,
+    })
+}
+
+/// `header`'s keys first, then the schema's, then the definitions it refers to.
+fn finish(schema: &mut Value, header: Value, generator: &mut SchemaGenerator) {
+    let mut document = serde_json::Map::new();
+    for part in [header, schema.take()] {
+        if let Value::Object(fields) = part {
+            document.extend(fields);
+        }
+    }
+    document.insert(
+        "$defs".into(),
+        Value::Object(generator.take_definitions(true)),
+    );
+    *schema = Value::Object(document);
+}
+
+/// The combined schema as `schema --write` writes it.
+pub fn file() -> (String, String) {
+    let mut text = serde_json::to_string_pretty(&combined()).unwrap_or_default();
+    text.push('\n');
+    (OUTPUT_SCHEMA.into(), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_document_names_its_command_as_clap_does() {
+        for &document in Document::all() {
+            let value = clap::ValueEnum::to_possible_value(&document).expect("a value");
+            assert_eq!(value.get_name(), document.command());
+        }
+    }
+
+    #[test]
+    fn errors_and_outcomes_are_told_apart_by_status() {
+        let s = schema(Document::Deploy);
+        assert_eq!(s["then"]["$ref"], "#/$defs/ErrorDocument");
+        assert_eq!(s["else"]["$ref"], "#/$defs/DeployOutcome");
+        assert_eq!(s["properties"]["command"]["const"], "deploy");
+        assert_eq!(s["properties"]["schema_version"]["const"], SCHEMA_VERSION);
+    }
+
+    /// The committed schemas are the snapshot: a change to a report's shape fails here
+    /// until `facturactl schema --write` records it (and, when a field was removed,
+    /// renamed or changed meaning, `SCHEMA_VERSION` is raised).
+    #[test]
+    fn committed_output_schemas_match_the_reports() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (path, wanted) = file();
+        let current = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+        assert!(
+            current == wanted,
+            "output schemas changed; run `facturactl schema --write` (and raise \
+             SCHEMA_VERSION if a field was removed or renamed):\n{}",
+            crate::pipeline::diff(std::path::Path::new(&path), &current, &wanted)
+        );
+    }
+}
