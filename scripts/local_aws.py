@@ -797,6 +797,35 @@ def database_resource_ids() -> None:
     DBInstance.get_cfn_attribute = get_cfn_attribute
 
 
+def versioned_stack_buckets() -> None:
+    """moto's AWS::S3::Bucket applies BucketEncryption and Tags but ignores
+    VersioningConfiguration; AWS enables versioning, so objects get version ids (the model
+    registry pins them). Applied here on create and update, as AWS does."""
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    create, update = FakeBucket.create_from_cloudformation_json, FakeBucket.update_from_cloudformation_json
+
+    def versioning(bucket, cloudformation_json, account_id, region_name):
+        status = cloudformation_json.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
+        if status:
+            s3_backends[account_id][get_partition(region_name)].put_bucket_versioning(bucket.name, status)
+        return bucket
+
+    def create_versioned(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return versioning(bucket, cloudformation_json, account_id, region_name)
+
+    def update_versioned(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                         region_name):
+        bucket = update.__func__(cls, original_resource, new_resource_name, cloudformation_json,
+                                 account_id, region_name)
+        return versioning(bucket, cloudformation_json, account_id, region_name)
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create_versioned)
+    FakeBucket.update_from_cloudformation_json = classmethod(update_versioned)
+
+
 def stack_deletion_in_order() -> None:
     """moto's CloudFormation cannot delete AWS::EC2::RouteTable, AWS::EC2::InternetGateway
     or AWS::ElasticLoadBalancingV2::TargetGroup (no delete handler: they are skipped and
@@ -888,6 +917,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_stack_task_definitions()
     typed_stack_load_balancers()
     database_resource_ids()
+    versioned_stack_buckets()
     stack_deletion_in_order()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::aws::AwsError;
 use crate::config::ConfigErrors;
 use crate::exit::Exit;
+use crate::models::ModelError;
 use crate::policy::Violation;
 use crate::release::gate::GateRefusal;
 use crate::release::store::LockInfo;
@@ -37,6 +38,17 @@ pub enum Error {
     Traffic(TrafficError),
     #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
     Interrupted(Interruption),
+    #[error("error: {}\n  = help: {}", .0, .0.help())]
+    Model(ModelError),
+}
+
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Aws(e) => Self::Aws(e),
+            other => Self::Model(other),
+        }
+    }
 }
 
 fn traffic_text(error: &TrafficError) -> String {
@@ -71,6 +83,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Refused(_) => Exit::Refused,
+            Self::Model(e) if e.refused() => Exit::Refused,
             Self::Interrupted(_) => Exit::Interrupted,
             _ => Exit::Error,
         }
@@ -87,6 +100,8 @@ impl Error {
             Self::Refused(_) => "refused",
             Self::Artifact(_) => "artifact",
             Self::Interrupted(_) => "interrupted",
+            Self::Model(e) if e.refused() => "refused",
+            Self::Model(_) => "model",
         }
     }
 }

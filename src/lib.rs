@@ -17,6 +17,7 @@ pub mod exit;
 pub mod git;
 pub mod graph;
 pub mod logging;
+pub mod models;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;

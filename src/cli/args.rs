@@ -119,6 +119,11 @@ pub enum Command {
     /// A/B splits of Lambda services: `traffic SERVICE` shows the split with each side's
     /// latency and error rate; `set`, `promote` and `abort` change it.
     Traffic(TrafficArgs),
+    /// The model registry: register a model version, list, resolve, set aliases.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Tell the configured channels how a pipeline stage ended (build, test, ...).
     Notify(NotifyArgs),
     /// Generate the GitHub Actions workflows from pipelines/*.toml.
@@ -175,6 +180,7 @@ impl Command {
             Self::Unlock(_) => "unlock",
             Self::Traffic(t) if t.command.is_none() => "traffic.show",
             Self::Traffic(_) => "traffic.change",
+            Self::Model { command } => command.name(),
             Self::Pipeline { .. } => "pipeline.render",
             Self::Config { .. } => "config.show",
             Self::Schema(_) => "schema",
@@ -345,6 +351,97 @@ impl AlarmsCommand {
             Self::Apply => commands::alarms::Request {
                 apply: true,
                 detailed_exitcode: false,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Register a new version: the artifact (stored once per content), its parameters,
+    /// metrics and input schema; prints its number.
+    Register {
+        /// The model's name, as `fraud-scoring`.
+        name: String,
+        /// The artifact file (any format the service loads).
+        #[arg(long)]
+        file: PathBuf,
+        /// The input schema: a JSON object of field name to `string`, `number`, `integer`
+        /// or `boolean`.
+        #[arg(long, value_name = "SCHEMA.json")]
+        input: PathBuf,
+        /// A training parameter, `key=value` (repeatable).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// An evaluation metric, `key=number` (repeatable).
+        #[arg(long = "metric", value_name = "KEY=NUMBER")]
+        metrics: Vec<String>,
+        /// Point this alias at the new version, as `candidate`.
+        #[arg(long)]
+        alias: Option<String>,
+    },
+    /// Every registered version of a model and its aliases.
+    List {
+        /// The model's name.
+        name: String,
+    },
+    /// Resolve a version or alias as a deploy would: the artifact's bytes are read and
+    /// checked against the registered SHA-256 (exit 3 when they differ).
+    Show {
+        /// The model's name.
+        name: String,
+        /// A version number (`3`, `v3`) or an alias (`champion`).
+        reference: String,
+    },
+    /// Point an alias at a version.
+    Alias {
+        /// The model's name.
+        name: String,
+        /// The alias, as `champion`.
+        alias: String,
+        /// The version it points at.
+        version: u32,
+    },
+}
+
+impl ModelCommand {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Register { .. } => "model.register",
+            Self::List { .. } => "model.list",
+            Self::Show { .. } => "model.show",
+            Self::Alias { .. } => "model.alias",
+        }
+    }
+
+    pub fn request(self) -> commands::model::Request {
+        use commands::model::Request;
+        match self {
+            Self::Register {
+                name,
+                file,
+                input,
+                params,
+                metrics,
+                alias,
+            } => Request::Register {
+                name,
+                file,
+                params,
+                metrics,
+                input,
+                alias,
+            },
+            Self::List { name } => Request::List { name },
+            Self::Show { name, reference } => Request::Show { name, reference },
+            Self::Alias {
+                name,
+                alias,
+                version,
+            } => Request::Alias {
+                name,
+                alias,
+                version,
             },
         }
     }

@@ -50,5 +50,8 @@ pub async fn dispatch(
         Command::Unlock(a) => show.present(&c::unlock::run(session, a.request()).await?),
         Command::Traffic(a) => show.present(&c::traffic::run(session, a.request()).await?),
         Command::Notify(a) => show.present(&c::notify::run(session, a.request()).await?),
+        Command::Model { command } => {
+            show.present(&c::model::run(session, command.request()).await?)
+        }
     })
 }

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod guarded;
 pub mod history;
+pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod plan;

@@ -292,6 +292,54 @@ pub struct Service {
     /// Set for a Lambda function (exactly one of `ecs` and `lambda`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<LambdaService>,
+    /// The model the service serves, from a registry, by reference (`deploy --model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ServiceModel>,
+}
+
+/// `[services.<name>.model]`: which registered model a service serves and the input it
+/// expects. A deploy resolves `--model <service>=<version or alias>` to one immutable
+/// artifact and refuses it when its input schema differs from `input`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceModel {
+    /// The model's name in the registry, as `fraud-scoring`.
+    pub name: String,
+    /// Where versions are registered: `s3` (the environment's models bucket).
+    #[serde(default)]
+    pub registry: ModelRegistry,
+    /// The fields the service sends to `/predict`, with their types.
+    pub input: BTreeMap<String, FieldType>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelRegistry {
+    /// Content-addressed artifacts and one metadata document per version in the
+    /// environment's models bucket (`facturactl model register`).
+    #[default]
+    S3,
+}
+
+/// The type of one input field of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+        }
+    }
 }
 
 /// Which runtime a service has, without its settings: in reports and records.

@@ -52,6 +52,11 @@ impl Config {
         )
     }
 
+    /// The storage stack's models bucket: the S3 model registry of this environment.
+    pub fn models_bucket(&self) -> String {
+        format!("{}-models-{}", self.prefix(), self.environment.account_id)
+    }
+
     /// The bucket holding this environment's records and locks.
     pub fn records_bucket(&self) -> String {
         self.release.records_bucket.clone().unwrap_or_else(|| {

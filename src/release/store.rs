@@ -25,9 +25,9 @@ pub struct Store<'a> {
 
 const LOCK_KEY: &str = "lock.json";
 
-type S3Error<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
+pub(crate) type S3Error<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
 
-fn is_precondition_failed<E>(e: &S3Error<E>) -> bool
+pub(crate) fn is_precondition_failed<E>(e: &S3Error<E>) -> bool
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
@@ -38,7 +38,7 @@ where
     ) || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(s) if s.raw().status().as_u16() == 412)
 }
 
-fn is_missing<E>(e: &S3Error<E>) -> bool
+pub(crate) fn is_missing<E>(e: &S3Error<E>) -> bool
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {

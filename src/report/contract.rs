@@ -45,6 +45,14 @@ pub enum Document {
     ConfigShow,
     Notify,
     Schema,
+    #[value(name = "model.register")]
+    ModelRegister,
+    #[value(name = "model.list")]
+    ModelList,
+    #[value(name = "model.show")]
+    ModelShow,
+    #[value(name = "model.alias")]
+    ModelAlias,
 }
 
 /// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
@@ -87,6 +95,10 @@ impl Document {
             Self::ConfigShow => "config.show",
             Self::Notify => "notify",
             Self::Schema => "schema",
+            Self::ModelRegister => "model.register",
+            Self::ModelList => "model.list",
+            Self::ModelShow => "model.show",
+            Self::ModelAlias => "model.alias",
         }
     }
 
@@ -113,6 +125,9 @@ impl Document {
             Self::PipelineRender => generator.subschema_for::<c::pipeline::Outcome>(),
             Self::ConfigShow => generator.subschema_for::<c::config_show::Outcome>(),
             Self::Notify => generator.subschema_for::<c::notify::Outcome>(),
+            Self::ModelRegister | Self::ModelList | Self::ModelShow | Self::ModelAlias => {
+                generator.subschema_for::<c::model::Outcome>()
+            }
             // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
             // the files they looked at.
             Self::Schema => schemars::json_schema!({

@@ -5,6 +5,7 @@ mod alarms;
 mod audit;
 mod deploy;
 mod inspect;
+mod model;
 pub use inspect::PrintedSchema;
 pub mod contract;
 mod notify;

@@ -22,6 +22,7 @@ mod github_step;
 mod harness;
 mod json_logs;
 mod locks;
+mod models;
 mod notifications;
 mod output_schemas;
 mod permissions;

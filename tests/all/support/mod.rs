@@ -324,3 +324,8 @@ sys.exit(1 if errors else 0)";
         Err(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }
+
+/// Hex SHA-256, as the model registry keys artifacts.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    facturactl::models::sha256_hex(bytes)
+}

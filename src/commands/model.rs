@@ -1,0 +1,182 @@
+//! `model register|list|show|alias`: the environment's model registry (S3: the models
+//! bucket of its storage stack). `show` resolves a version or alias the way a deploy does,
+//! the artifact's bytes hashed against the registered SHA-256.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::Session;
+use crate::config::FieldType;
+use crate::error::Error;
+use crate::models::registry::{NewVersion, S3Registry};
+use crate::models::{ModelError, ModelRef, ModelVersion, is_alias};
+
+pub enum Request {
+    Register {
+        name: String,
+        file: PathBuf,
+        /// `key=value`, repeatable.
+        params: Vec<String>,
+        /// `key=number`, repeatable.
+        metrics: Vec<String>,
+        /// A JSON object of field name to type.
+        input: PathBuf,
+        alias: Option<String>,
+    },
+    List {
+        name: String,
+    },
+    Show {
+        name: String,
+        reference: String,
+    },
+    Alias {
+        name: String,
+        alias: String,
+        version: u32,
+    },
+}
+
+/// What the registry holds for one model after the command.
+pub struct Outcome {
+    pub action: Action,
+    pub environment: String,
+    pub model: String,
+    /// `s3://<models bucket>`.
+    pub registry: String,
+    /// Registered, resolved or listed (ascending).
+    pub versions: Vec<ModelVersion>,
+    pub aliases: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Registered,
+    Listed,
+    Shown,
+    Aliased,
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+    let loaded = session.load_env()?;
+    let config = &loaded.config;
+    // Everything read from files and arguments is checked before the first AWS call.
+    let prepared = prepare(session, request)?;
+    let aws = session.aws(&config.environment).await?;
+    let registry = S3Registry::new(&aws, config.models_bucket());
+    let (action, name, versions) = match prepared {
+        Prepared::Register(new, alias) => {
+            let name = new.name.clone();
+            let version = registry.register(new, alias.as_deref()).await?;
+            (Action::Registered, name, vec![version])
+        }
+        Prepared::List(name) => {
+            let mut versions = Vec::new();
+            for number in registry.versions(&name).await? {
+                versions.push(registry.version(&name, number).await?);
+            }
+            (Action::Listed, name, versions)
+        }
+        Prepared::Show(name, reference) => {
+            let version = registry.resolve(&name, &reference).await?;
+            (Action::Shown, name, vec![version])
+        }
+        Prepared::Alias(name, alias, number) => {
+            registry.set_alias(&name, &alias, number).await?;
+            let version = registry.version(&name, number).await?;
+            (Action::Aliased, name, vec![version])
+        }
+    };
+    let aliases = registry.aliases(&name).await?;
+    Ok(Outcome {
+        action,
+        environment: config.environment.name.clone(),
+        model: name,
+        registry: format!("s3://{}", registry.bucket),
+        versions,
+        aliases,
+    })
+}
+
+enum Prepared {
+    Register(NewVersion, Option<String>),
+    List(String),
+    Show(String, ModelRef),
+    Alias(String, String, u32),
+}
+
+fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelError> {
+    let named = |name: String| {
+        if is_alias(&name) {
+            Ok(name)
+        } else {
+            Err(ModelError::BadName(name))
+        }
+    };
+    Ok(match request {
+        Request::Register {
+            name,
+            file,
+            params,
+            metrics,
+            input,
+            alias,
+        } => {
+            let name = named(name)?;
+            let alias = alias.map(named).transpose()?;
+            let new = NewVersion {
+                name,
+                bytes: read(&file)?,
+                params: pairs(&params)?,
+                metrics: pairs(&metrics)?
+                    .into_iter()
+                    .map(|(key, value)| match value.parse::<f64>() {
+                        Ok(n) if n.is_finite() => Ok((key, n)),
+                        _ => Err(ModelError::BadMetric { key, value }),
+                    })
+                    .collect::<Result<_, _>>()?,
+                input: input_schema(&input)?,
+                registered_by: session.who(),
+                registered_at: crate::logging::rfc3339(std::time::SystemTime::now()),
+            };
+            Prepared::Register(new, alias)
+        }
+        Request::List { name } => Prepared::List(named(name)?),
+        Request::Show { name, reference } => {
+            Prepared::Show(named(name)?, ModelRef::parse(&reference)?)
+        }
+        Request::Alias {
+            name,
+            alias,
+            version,
+        } => Prepared::Alias(named(name)?, named(alias)?, version),
+    })
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|e| ModelError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn pairs(items: &[String]) -> Result<BTreeMap<String, String>, ModelError> {
+    items
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(ModelError::BadPair(item.clone())),
+        })
+        .collect()
+}
+
+/// `{"supplier": "string", "total": "number"}`: the model's input fields.
+fn input_schema(path: &std::path::Path) -> Result<BTreeMap<String, FieldType>, ModelError> {
+    let text = read(path)?;
+    serde_json::from_slice(&text).map_err(|e| ModelError::File {
+        path: path.display().to_string(),
+        message: format!(
+            "{e}: expected a JSON object of field name to `string`, `number`, `integer` or `boolean`"
+        ),
+    })
+}

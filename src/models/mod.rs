@@ -1,0 +1,295 @@
+//! Models as artifacts. A registered model version is one immutable object (its S3
+//! location, object version id and SHA-256) with the parameters and metrics it was trained
+//! with and the input schema it expects. A deploy names a version or an alias; it is
+//! resolved before anything changes, its bytes are hashed against the registered SHA-256,
+//! and its schema is compared with the one the service declares.
+
+pub mod registry;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsError;
+use crate::config::FieldType;
+
+/// One registered version of a model: the metadata document the registry keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: u32,
+    pub artifact: ModelArtifact,
+    /// Training parameters, as given at registration.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Evaluation metrics, as given at registration.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// The input fields and their types (the model's signature).
+    pub input: BTreeMap<String, FieldType>,
+    /// RFC 3339, UTC.
+    pub registered_at: String,
+    pub registered_by: String,
+}
+
+/// Where a model version's bytes are, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelArtifact {
+    /// `s3://bucket/key`: content-addressed, so the key names the bytes.
+    pub uri: String,
+    pub bucket: String,
+    pub key: String,
+    /// The S3 object version, when the bucket is versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A version as named on the command line: a number, or an alias such as `champion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    Version(u32),
+    Alias(String),
+}
+
+impl ModelRef {
+    pub fn parse(text: &str) -> Result<Self, ModelError> {
+        let bare = text.strip_prefix('v').unwrap_or(text);
+        if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
+            return bare
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(Self::Version)
+                .ok_or_else(|| ModelError::BadReference(text.into()));
+        }
+        if is_alias(text) {
+            Ok(Self::Alias(text.into()))
+        } else {
+            Err(ModelError::BadReference(text.into()))
+        }
+    }
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Version(n) => write!(f, "version {n}"),
+            Self::Alias(a) => write!(f, "alias `{a}`"),
+        }
+    }
+}
+
+/// Aliases and model names: lowercase letters, digits, `-` and `_`, starting with a letter.
+pub fn is_alias(text: &str) -> bool {
+    text.len() <= 64
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// How a registered input schema differs from the one a service declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum FieldMismatch {
+    /// The service sends it; the model does not take it.
+    NotInModel { field: String },
+    /// The model takes it; the service does not send it.
+    NotSent { field: String },
+    /// Both have it, with different types.
+    Type {
+        field: String,
+        declared: FieldType,
+        model: FieldType,
+    },
+}
+
+impl std::fmt::Display for FieldMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotInModel { field } => write!(f, "`{field}` is declared but not in the model"),
+            Self::NotSent { field } => write!(f, "`{field}` is in the model but not declared"),
+            Self::Type {
+                field,
+                declared,
+                model,
+            } => write!(
+                f,
+                "`{field}` is {} in the model, {} as declared",
+                model.as_str(),
+                declared.as_str()
+            ),
+        }
+    }
+}
+
+/// Every difference between the declared input and the model's, in field order.
+pub fn schema_mismatches(
+    declared: &BTreeMap<String, FieldType>,
+    model: &BTreeMap<String, FieldType>,
+) -> Vec<FieldMismatch> {
+    let mut fields: Vec<&String> = declared.keys().chain(model.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter_map(|field| match (declared.get(field), model.get(field)) {
+            (Some(_), None) => Some(FieldMismatch::NotInModel {
+                field: field.clone(),
+            }),
+            (None, Some(_)) => Some(FieldMismatch::NotSent {
+                field: field.clone(),
+            }),
+            (Some(&d), Some(&m)) if d != m => Some(FieldMismatch::Type {
+                field: field.clone(),
+                declared: d,
+                model: m,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a model could not be registered or resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("`{0}` is neither a version number nor an alias")]
+    BadReference(String),
+    #[error("`{0}` is not a model name or alias")]
+    BadName(String),
+    #[error("model `{name}` has no {reference} in s3://{bucket}")]
+    NotFound {
+        name: String,
+        reference: String,
+        bucket: String,
+    },
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+    #[error("`{0}` is not `key=value`")]
+    BadPair(String),
+    #[error("metric `{key}`: `{value}` is not a number")]
+    BadMetric { key: String, value: String },
+    #[error("the registry document {key} cannot be read: {message}")]
+    Corrupt { key: String, message: String },
+    /// The bytes in S3 are not the ones registered (exit 3).
+    #[error(
+        "model `{name}` version {version}: {uri} hashes to {found}, but was registered as {expected}"
+    )]
+    HashMismatch {
+        name: String,
+        version: u32,
+        uri: String,
+        expected: String,
+        found: String,
+    },
+    /// The model's input is not what the service sends (exit 3).
+    #[error("model `{name}` version {version} does not take what service `{service}` sends: {}", join(.fields))]
+    SchemaMismatch {
+        service: String,
+        name: String,
+        version: u32,
+        fields: Vec<FieldMismatch>,
+    },
+    #[error("service `{0}` declares no model ([services.{0}.model])")]
+    NoModel(String),
+}
+
+fn join(fields: &[FieldMismatch]) -> String {
+    fields
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ModelError {
+    /// Refusals (exit 3): the artifact or its schema is not what may run.
+    pub fn refused(&self) -> bool {
+        matches!(
+            self,
+            Self::HashMismatch { .. } | Self::SchemaMismatch { .. }
+        )
+    }
+
+    pub fn help(&self) -> String {
+        match self {
+            Self::Aws(_) => "check the credentials and that the environment's storage stack is deployed (it creates the models bucket)".into(),
+            Self::BadReference(_) => "name a version as `3` (or `v3`) or an alias as `champion`".into(),
+            Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter".into(),
+            Self::NotFound { name, .. } => format!("`facturactl model list {name}` shows its versions and aliases"),
+            Self::File { .. } => "check the path".into(),
+            Self::BadPair(_) => "write each as `key=value`, as `--metric auc=0.91`".into(),
+            Self::BadMetric { .. } => "metrics are numbers, as `--metric auc=0.91`".into(),
+            Self::Corrupt { .. } => "the registry's documents are written by `facturactl model register`; restore the document from an earlier S3 object version".into(),
+            Self::HashMismatch { .. } => "the object was overwritten or damaged: register the model again, or restore the object version that was registered".into(),
+            Self::SchemaMismatch { service, .. } => format!("deploy a version trained on the fields services.{service}.model.input lists, or change that list with the service's code"),
+            Self::NoModel(service) => format!("add [services.{service}.model] with the model's name and input, or name another service"),
+        }
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(fields: &[(&str, FieldType)]) -> BTreeMap<String, FieldType> {
+        fields.iter().map(|(k, t)| (k.to_string(), *t)).collect()
+    }
+
+    #[test]
+    fn references_are_versions_or_aliases() {
+        assert_eq!(ModelRef::parse("3").unwrap(), ModelRef::Version(3));
+        assert_eq!(ModelRef::parse("v12").unwrap(), ModelRef::Version(12));
+        assert_eq!(
+            ModelRef::parse("champion").unwrap(),
+            ModelRef::Alias("champion".into())
+        );
+        for bad in ["0", "", "Champion", "latest/1", "v0", "99999999999"] {
+            assert!(ModelRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_schema_difference_is_named() {
+        use FieldType::*;
+        let declared = schema(&[("supplier", String), ("total", Number), ("vat", String)]);
+        let model = schema(&[
+            ("supplier", String),
+            ("total", Integer),
+            ("country", String),
+        ]);
+        let found: Vec<std::string::String> = schema_mismatches(&declared, &model)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "`country` is in the model but not declared",
+                "`total` is integer in the model, number as declared",
+                "`vat` is declared but not in the model",
+            ]
+        );
+        assert!(schema_mismatches(&declared, &declared).is_empty());
+    }
+
+    #[test]
+    fn hashes_are_hex_sha256() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! The S3 model registry, in the environment's models bucket (the storage stack's):
+//!
+//! - `registry/<model>/artifacts/sha256-<hex>`: the bytes, content-addressed, written once
+//!   (If-None-Match), so a key always names the same bytes;
+//! - `registry/<model>/versions/<00000001>.json`: one metadata document per version
+//!   ([`ModelVersion`]), written once; two registrations racing get different numbers;
+//! - `registry/<model>/aliases/<alias>.json`: `{"version": N}`, the only documents that
+//!   change (the bucket is versioned, so every earlier target is kept).
+//!
+//! Objects are encrypted with the bucket's default (the platform KMS key): writing needs
+//! `kms:GenerateDataKey`, reading `kms:Decrypt`, besides the S3 actions.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde::{Deserialize, Serialize};
+
+use super::{ModelArtifact, ModelError, ModelRef, ModelVersion, sha256_hex};
+use crate::aws::{AwsContext, AwsError};
+use crate::config::FieldType;
+use crate::release::store::{is_missing, is_precondition_failed};
+
+pub struct S3Registry<'a> {
+    aws: &'a AwsContext,
+    pub bucket: String,
+}
+
+/// What `model register` records, besides the bytes.
+pub struct NewVersion {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub input: BTreeMap<String, FieldType>,
+    pub registered_by: String,
+    pub registered_at: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AliasDocument {
+    version: u32,
+}
+
+/// Two registrations racing for one number: the loser takes the next, this many times.
+const NUMBER_ATTEMPTS: u32 = 10;
+
+impl<'a> S3Registry<'a> {
+    pub fn new(aws: &'a AwsContext, bucket: String) -> Self {
+        Self { aws, bucket }
+    }
+
+    fn artifact_key(name: &str, sha: &str) -> String {
+        format!("registry/{name}/artifacts/sha256-{sha}")
+    }
+
+    fn version_key(name: &str, version: u32) -> String {
+        format!("registry/{name}/versions/{version:08}.json")
+    }
+
+    fn alias_key(name: &str, alias: &str) -> String {
+        format!("registry/{name}/aliases/{alias}.json")
+    }
+
+    /// Stores the bytes (once per content), then the next version's document; sets
+    /// `alias` to it when given.
+    pub async fn register(
+        &self,
+        new: NewVersion,
+        alias: Option<&str>,
+    ) -> Result<ModelVersion, ModelError> {
+        let artifact = self.store_artifact(&new.name, &new.bytes).await?;
+        let mut number = self.versions(&new.name).await?.last().copied().unwrap_or(0) + 1;
+        let mut version = ModelVersion {
+            name: new.name,
+            version: number,
+            artifact,
+            params: new.params,
+            metrics: new.metrics,
+            input: new.input,
+            registered_at: new.registered_at,
+            registered_by: new.registered_by,
+        };
+        for attempt in 1..=NUMBER_ATTEMPTS {
+            version.version = number;
+            let key = Self::version_key(&version.name, number);
+            match self
+                .put_once(
+                    &key,
+                    serde_json::to_vec_pretty(&version).unwrap_or_default(),
+                )
+                .await?
+            {
+                Written::Yes(_) => break,
+                Written::Exists if attempt < NUMBER_ATTEMPTS => number += 1,
+                Written::Exists => {
+                    return Err(ModelError::Corrupt {
+                        key,
+                        message: format!(
+                            "{NUMBER_ATTEMPTS} version numbers taken while registering"
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(alias) = alias {
+            self.set_alias(&version.name, alias, version.version)
+                .await?;
+        }
+        Ok(version)
+    }
+
+    /// The artifact's object: written with If-None-Match, so existing bytes under the
+    /// content's key are never replaced (and are checked to be that content).
+    async fn store_artifact(&self, name: &str, bytes: &[u8]) -> Result<ModelArtifact, ModelError> {
+        let sha256 = sha256_hex(bytes);
+        let key = Self::artifact_key(name, &sha256);
+        let version_id = match self.put_once(&key, bytes.to_vec()).await? {
+            Written::Yes(version_id) => version_id,
+            Written::Exists => {
+                let (found, version_id) = self.read_artifact(&key, None).await?;
+                if found != sha256 {
+                    return Err(ModelError::Corrupt {
+                        key,
+                        message: format!("it holds bytes hashing to {found}"),
+                    });
+                }
+                version_id
+            }
+        };
+        Ok(ModelArtifact {
+            uri: format!("s3://{}/{key}", self.bucket),
+            bucket: self.bucket.clone(),
+            key,
+            version_id,
+            sha256,
+            size: bytes.len() as u64,
+        })
+    }
+
+    async fn put_once(&self, key: &str, body: Vec<u8>) -> Result<Written, ModelError> {
+        let checksum = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body))
+        };
+        let result = self
+            .aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            // S3 checks the bytes it received against this (x-amz-checksum-sha256).
+            .checksum_sha256(checksum)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Written::Yes(out.version_id().map(str::to_string))),
+            Err(e) if is_precondition_failed(&e) => Ok(Written::Exists),
+            Err(e) => Err(AwsError::new("PutObject", e).into()),
+        }
+    }
+
+    /// The version numbers registered for `name`, ascending.
+    pub async fn versions(&self, name: &str) -> Result<Vec<u32>, ModelError> {
+        let prefix = format!("registry/{name}/versions/");
+        let mut numbers: Vec<u32> = self
+            .keys(&prefix)
+            .await?
+            .iter()
+            .filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    /// Every alias of `name` and the version it points at.
+    pub async fn aliases(&self, name: &str) -> Result<BTreeMap<String, u32>, ModelError> {
+        let prefix = format!("registry/{name}/aliases/");
+        let mut aliases = BTreeMap::new();
+        for key in self.keys(&prefix).await? {
+            let Some(alias) = key
+                .strip_prefix(&prefix)
+                .and_then(|k| k.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            if let Some(doc) = self.get_json::<AliasDocument>(&key).await? {
+                aliases.insert(alias.to_string(), doc.version);
+            }
+        }
+        Ok(aliases)
+    }
+
+    /// Points `alias` at `version`, which must exist.
+    pub async fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<(), ModelError> {
+        if !super::is_alias(alias) {
+            return Err(ModelError::BadName(alias.into()));
+        }
+        self.version(name, version).await?;
+        let body = serde_json::to_vec(&AliasDocument { version }).unwrap_or_default();
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(Self::alias_key(name, alias))
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutObject", e))?;
+        Ok(())
+    }
+
+    /// The metadata document of one version.
+    pub async fn version(&self, name: &str, version: u32) -> Result<ModelVersion, ModelError> {
+        self.get_json(&Self::version_key(name, version))
+            .await?
+            .ok_or_else(|| self.not_found(name, format!("version {version}")))
+    }
+
+    /// The version `reference` names, its bytes read and hashed against the registered
+    /// SHA-256 (a mismatch is refused).
+    pub async fn resolve(
+        &self,
+        name: &str,
+        reference: &ModelRef,
+    ) -> Result<ModelVersion, ModelError> {
+        let number = match reference {
+            ModelRef::Version(n) => *n,
+            ModelRef::Alias(alias) => {
+                self.get_json::<AliasDocument>(&Self::alias_key(name, alias))
+                    .await?
+                    .ok_or_else(|| self.not_found(name, format!("alias `{alias}`")))?
+                    .version
+            }
+        };
+        let version = self.version(name, number).await?;
+        self.verify(&version).await?;
+        Ok(version)
+    }
+
+    /// Reads the artifact (the registered object version) and compares its SHA-256.
+    pub async fn verify(&self, version: &ModelVersion) -> Result<(), ModelError> {
+        let artifact = &version.artifact;
+        let (found, _) = self
+            .read_artifact_at(
+                &artifact.bucket,
+                &artifact.key,
+                artifact.version_id.as_deref(),
+            )
+            .await?;
+        if found == artifact.sha256 {
+            Ok(())
+        } else {
+            Err(ModelError::HashMismatch {
+                name: version.name.clone(),
+                version: version.version,
+                uri: artifact.uri.clone(),
+                expected: artifact.sha256.clone(),
+                found,
+            })
+        }
+    }
+
+    async fn read_artifact(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(String, Option<String>), ModelError> {
+        self.read_artifact_at(&self.bucket, key, version_id).await
+    }
+
+    /// The SHA-256 of an object's bytes, and the object version read.
+    async fn read_artifact_at(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(String, Option<String>), ModelError> {
+        let out = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetObject", e))?;
+        let read = out.version_id().map(str::to_string);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
+            .into_bytes();
+        Ok((sha256_hex(&bytes), read))
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, ModelError> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = match self
+                .aws
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => return Err(AwsError::new("ListObjectsV2", e).into()),
+            };
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, ModelError> {
+        let out = match self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) => return Err(AwsError::new("GetObject", e).into()),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
+            .into_bytes();
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ModelError::Corrupt {
+                key: key.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    fn not_found(&self, name: &str, reference: String) -> ModelError {
+        ModelError::NotFound {
+            name: name.to_string(),
+            reference,
+            bucket: self.bucket.clone(),
+        }
+    }
+}
+
+enum Written {
+    /// Written; the object version, when the bucket is versioned.
+    Yes(Option<String>),
+    /// Something is already there (If-None-Match).
+    Exists,
+}
