@@ -12,7 +12,10 @@
 //! - CIDR-shaped parameter values are CIDR blocks (octets, prefix, no host bits), and
 //!   parameters named `...Cidr`/`...Cidrs` hold them;
 //! - the names the templates give resources fit the limits of their service (a load
-//!   balancer's 32 characters are the first a long project name breaks).
+//!   balancer's 32 characters are the first a long project name breaks);
+//! - a service that declares a model has a stack template that takes the model's
+//!   parameters (`<Service>ModelUri`, `<Service>ModelSha256`), or `deploy --model` would set
+//!   parameters CloudFormation refuses.
 //!
 //! Errors name the config line that set the value (file, line, column) and say what was
 //! expected, like the rest of config validation.
@@ -42,6 +45,7 @@ pub fn check(loaded: &LoadedConfig, rendered: &RenderedEnv) -> Result<(), Config
         tags(&mut site, stack);
         resource_names(&mut site, stack);
     }
+    model_parameters(loaded, rendered, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -69,6 +73,40 @@ impl Site<'_> {
             ConfigError::new(origin, message)
                 .expected(expected)
                 .help(help),
+        );
+    }
+}
+
+fn model_parameters(loaded: &LoadedConfig, rendered: &RenderedEnv, errors: &mut Vec<ConfigError>) {
+    let config = &loaded.config;
+    for (service, svc) in config.services.iter().filter(|(_, s)| s.enabled) {
+        if svc.model.is_none() {
+            continue;
+        }
+        let Some(stack) = rendered.stacks.iter().find(|s| s.name == svc.stack) else {
+            continue; // a disabled stack with an enabled service: config validation says so
+        };
+        let declared = names(section(stack, "Parameters"));
+        let (uri, sha) = crate::models::parameter_names(service);
+        let missing: Vec<&String> = [&uri, &sha]
+            .into_iter()
+            .filter(|p| !declared.contains(p))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let origin = loaded.sources.locate(&path(["services", service, "model"]));
+        errors.push(
+            ConfigError::new(
+                origin,
+                format!(
+                    "service `{service}` declares a model, but template `{}` has no parameter {}",
+                    stack.template_file,
+                    missing.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
+                ),
+            )
+            .expected(&format!("parameters `{uri}` and `{sha}` in the `{}` template", stack.name))
+            .help("declare them (String, Default \"\") and pass them to the service as MODEL_URI and MODEL_SHA256, as templates/stacks/ml.yaml.tera does"),
         );
     }
 }

@@ -273,6 +273,11 @@ pub struct DeployArgs {
     /// Repeatable.
     #[arg(long = "package", value_name = "SERVICE=ZIP")]
     packages: Vec<String>,
+    /// The model a service serves, from the registry: `scoring=3` or `scoring=champion`.
+    /// Resolved (bytes hashed, input schema compared) before anything changes; services
+    /// not named keep the model they run. Repeatable.
+    #[arg(long = "model", value_name = "SERVICE=VERSION")]
+    models: Vec<String>,
     /// The artifacts file a build job wrote:
     /// {"services": {"ocr": {"image": "..."}, "parser": {"package": "..."}}}.
     #[arg(long, value_name = "FILE")]
@@ -293,6 +298,7 @@ pub struct DeployArgs {
 impl DeployArgs {
     pub fn request(self) -> commands::deploy::Request {
         commands::deploy::Request {
+            models: self.models,
             stacks: self.stacks,
             max_concurrency: usize::from(self.max_concurrency),
             no_wait: self.no_wait,

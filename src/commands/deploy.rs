@@ -2,6 +2,7 @@
 //! checked, stacks in dependency order, alarms, service rollouts, the record; then the
 //! notifications. `--dry-run` shows the plan and stops.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use crate::aws::AwsContext;
 use crate::config::{LoadedConfig, Tier};
 use crate::deployment::{DeployReport, Operation};
 use crate::error::{Error, Refusal, Usage};
+use crate::models::ModelPin;
 use crate::release::record::Record;
 use crate::release::store::Store;
 use crate::render::RenderedEnv;
@@ -36,6 +38,8 @@ pub struct Request {
     pub tag: Option<String>,
     /// Deploy even a release older than what the environment runs.
     pub allow_downgrade: bool,
+    /// `service=version|alias`, repeatable: the model a service serves.
+    pub models: Vec<String>,
 }
 
 pub enum Outcome {
@@ -53,10 +57,15 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         &request.packages,
         request.artifacts.as_deref(),
     )?;
+    let model_refs = crate::models::resolve::assignments(&loaded.config, &request.models)?;
     // The release gate comes first: a refused release touches nothing.
     let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
     let aws = session.aws(&loaded.config.environment).await?;
     if request.dry_run {
+        let refs = &model_refs;
+        let versions = crate::models::resolve::resolve(&aws, &loaded.config, refs).await?;
+        let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
+        let rendered = steps::with_model_pins(&aws, &loaded.config, &rendered, &pins).await?;
         let only = steps::only(&request.stacks);
         let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
         let plan =
@@ -71,6 +80,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
     }
+    let mut wanted = wanted;
+    let mut expected = BTreeMap::new();
+    let models = resolve_models(&aws, &loaded, &model_refs, &mut wanted, &mut expected).await?;
     let mut changes = Changes {
         loaded: &loaded,
         rendered: &rendered,
@@ -85,8 +97,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             ..DeployOptions::default()
         },
         wanted,
-        expected: BTreeMap::new(),
+        expected,
         resolved: BTreeMap::new(),
+        models,
         skip_wait: request.skip_wait,
     };
     changes.resolve_before_lock(&aws).await?;
@@ -114,6 +127,9 @@ pub(super) struct Changes<'a> {
     pub expected: BTreeMap<String, String>,
     /// `wanted`, resolved before the lock (`resolve_before_lock`).
     pub resolved: BTreeMap<String, Artifact>,
+    /// The models given this run, resolved and checked; the other services with a model
+    /// keep the one their record names.
+    pub models: BTreeMap<String, ModelPin>,
     pub skip_wait: bool,
 }
 
@@ -137,9 +153,35 @@ pub(super) async fn apply(
     changes: &Changes<'_>,
 ) -> Result<DeployReport, Error> {
     let resolved = &changes.resolved;
+    let config = &changes.loaded.config;
+    // The model parameters come from the record, so it is read first where there are any.
+    let known = if config
+        .services
+        .values()
+        .any(|s| s.enabled && s.model.is_some())
+    {
+        Some(store.current().await?)
+    } else {
+        None
+    };
+    let mut rendered = Cow::Borrowed(changes.rendered);
+    let models = match &known {
+        Some(current) => crate::models::pin_parameters(
+            rendered.to_mut(),
+            config,
+            &changes.models,
+            current.as_ref(),
+        ),
+        None => BTreeMap::new(),
+    };
+    let run = Run {
+        rendered: &rendered,
+        known,
+        models: &models,
+    };
     let (report, current) = session
         .with_progress(async |progress| {
-            stacks_alarms_services(session, aws, store, changes, resolved, progress).await
+            stacks_alarms_services(session, aws, store, changes, &run, progress).await
         })
         .await?;
     let mut report = report;
@@ -165,11 +207,62 @@ pub(super) async fn apply(
         &hashes,
         resolved,
         &packages,
+        &models,
         current.as_ref(),
     );
     store.put_record(&record).await?;
     report.record = Some(record.id);
     Ok(report)
+}
+
+/// What this run deploys beyond the changes: the templates with the model parameters set,
+/// the record read for them (when there were any), and the models in effect.
+struct Run<'a> {
+    rendered: &'a RenderedEnv,
+    known: Option<Option<Record>>,
+    models: &'a BTreeMap<String, ModelPin>,
+}
+
+/// The `--model` assignments resolved (bytes hashed, schemas compared) before anything
+/// changes. A Lambda service whose model changes needs a new version even without new
+/// code: its recorded package is rolled out again (the same code, checked by its hash),
+/// and the new version takes the model from the stack's parameters.
+async fn resolve_models(
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    refs: &BTreeMap<String, crate::models::ModelRef>,
+    wanted: &mut BTreeMap<String, ArtifactRef>,
+    expected: &mut BTreeMap<String, String>,
+) -> Result<BTreeMap<String, ModelPin>, Error> {
+    if refs.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let config = &loaded.config;
+    let versions = crate::models::resolve::resolve(aws, config, refs).await?;
+    let lambdas_without_code: Vec<&String> = versions
+        .keys()
+        .filter(|s| !wanted.contains_key(*s))
+        .filter(|s| config.services.get(*s).is_some_and(|c| c.lambda.is_some()))
+        .collect();
+    if !lambdas_without_code.is_empty() {
+        let current = Store::new(aws, config).current().await?;
+        for service in lambdas_without_code {
+            let entry = current.as_ref().and_then(|r| r.services.get(service));
+            let (Some(package), Some(sha)) = (
+                entry.and_then(|e| e.package.as_deref()),
+                entry.and_then(|e| e.code_sha256.as_deref()),
+            ) else {
+                return Err(crate::models::ModelError::NoCode(service.clone()).into());
+            };
+            let source = artifact::parse_package(package, Path::new(""))?;
+            wanted.insert(service.clone(), ArtifactRef::Package(source));
+            expected.insert(service.clone(), sha.to_string());
+        }
+    }
+    Ok(versions
+        .into_iter()
+        .map(|(service, version)| (service, version.pin()))
+        .collect())
 }
 
 /// The stacks; then, after a complete and successful deploy, the alarms (they notify the
@@ -180,23 +273,30 @@ async fn stacks_alarms_services(
     aws: &AwsContext,
     store: &Store<'_>,
     changes: &Changes<'_>,
-    resolved: &BTreeMap<String, Artifact>,
+    this: &Run<'_>,
     progress: &crate::progress::ProgressSink,
 ) -> Result<(DeployReport, Option<Record>), Error> {
     let config = &changes.loaded.config;
+    let resolved = &changes.resolved;
     let partial = changes.options.only.is_some();
     // The alarms and the current record are read while the stacks deploy (round trips saved).
+    let read_current = async {
+        match &this.known {
+            Some(known) => Ok(known.clone()),
+            None => store.current().await,
+        }
+    };
     let (run, live_alarms, current) = tokio::join!(
-        crate::stacks::deploy::deploy(aws, changes.rendered, &changes.options, progress),
+        crate::stacks::deploy::deploy(aws, this.rendered, &changes.options, progress),
         crate::alarms::apply::live_alarms(aws, config),
-        store.current()
+        read_current
     );
     let (run, current) = (run?, current?);
     let placements = moved_bases(config, &run, resolved, current.as_ref());
     let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run);
     if !report.failed() && !partial {
         let live = live_alarms?;
-        let alarms = &changes.rendered.alarms;
+        let alarms = &this.rendered.alarms;
         report.alarms =
             Some(crate::alarms::apply::sync_with(aws, config, alarms, &live, true).await?);
     }
@@ -205,12 +305,17 @@ async fn stacks_alarms_services(
         let rollout = crate::services::RolloutOptions {
             skip_wait: changes.skip_wait,
             trace_id: session.trace_id.clone(),
+            models: this
+                .models
+                .iter()
+                .map(|(service, pin)| (service.clone(), pin.sha256.clone()))
+                .collect(),
             ..Default::default()
         };
         report.services = crate::services::roll_out_all(
             aws,
             config,
-            &changes.rendered.alarms,
+            &this.rendered.alarms,
             resolved,
             &placements,
             &rollout,

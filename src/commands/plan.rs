@@ -1,5 +1,7 @@
 //! `plan`: what a deploy would change, stack by stack, from change sets (nothing applied).
 
+use std::collections::BTreeMap;
+
 use super::{Session, steps};
 use crate::error::Error;
 use crate::stacks::plan::Plan;
@@ -20,6 +22,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
     steps::check_stack_names(&rendered, &request.stacks)?;
     let aws = session.aws(&loaded.config.environment).await?;
+    let rendered =
+        steps::with_model_pins(&aws, &loaded.config, &rendered, &BTreeMap::new()).await?;
     let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
     let plan =

@@ -82,6 +82,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         wanted,
         expected,
         resolved: BTreeMap::new(),
+        models: BTreeMap::new(),
         skip_wait: request.skip_wait,
     };
     changes.resolve_before_lock(&aws).await?;
@@ -309,6 +310,7 @@ mod tests {
             version: None,
             code_sha256: None,
             package: None,
+            model: None,
         }
     }
 
@@ -322,6 +324,7 @@ mod tests {
             version: Some("3".into()),
             code_sha256: Some(sha.into()),
             package: package.map(Into::into),
+            model: None,
         }
     }
 

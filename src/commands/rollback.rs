@@ -12,7 +12,7 @@ use crate::notify::Provenance;
 use crate::release::record::Record;
 use crate::release::store::Store;
 use crate::render;
-use crate::services::Restore;
+use crate::services::{Restore, ServiceResult};
 use crate::stacks::deploy::StacksRun;
 
 pub struct Request {
@@ -207,13 +207,25 @@ fn record_of(
         &BTreeMap::new(),
         &BTreeMap::new(),
         &BTreeMap::new(),
+        &BTreeMap::new(),
         Some(current),
     );
+    let restored = |service: &str| {
+        report
+            .services
+            .iter()
+            .any(|s| s.service == service && s.result != ServiceResult::Failed)
+    };
     for (service, entry) in record.services.iter_mut() {
-        if let Some(t) = target.services.get(service)
-            && entry.code_sha256 == t.code_sha256
-        {
+        let Some(t) = target.services.get(service) else {
+            continue;
+        };
+        if entry.code_sha256 == t.code_sha256 {
             entry.package = t.package.clone();
+        }
+        // The restored version or revision runs the model it was made with.
+        if restored(service) {
+            entry.model = t.model.clone();
         }
     }
     record
@@ -235,6 +247,7 @@ mod tests {
             version: None,
             code_sha256: None,
             package: None,
+            model: None,
         }
     }
 

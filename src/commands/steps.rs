@@ -1,7 +1,7 @@
 //! Steps that several commands take in the same way: load and check before any AWS call,
 //! the release gate, who and what a run is about, and the confirmation of destructive plans.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Session;
 use crate::aws::AwsContext;
@@ -233,4 +233,27 @@ pub async fn refuse_downgrade(
         .into());
     }
     Ok(())
+}
+
+/// The rendered templates with the model parameters set as a deploy would set them: the
+/// models given (`new`), else those the record says run. Without this a plan would show
+/// every deployed model going back to the template's empty default.
+pub async fn with_model_pins<'r>(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &'r RenderedEnv,
+    new: &BTreeMap<String, crate::models::ModelPin>,
+) -> Result<std::borrow::Cow<'r, RenderedEnv>, Error> {
+    let mut rendered = std::borrow::Cow::Borrowed(rendered);
+    if config
+        .services
+        .values()
+        .any(|s| s.enabled && s.model.is_some())
+    {
+        let current = crate::release::store::Store::new(aws, config)
+            .current()
+            .await?;
+        crate::models::pin_parameters(rendered.to_mut(), config, new, current.as_ref());
+    }
+    Ok(rendered)
 }

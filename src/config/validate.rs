@@ -385,6 +385,9 @@ impl Validator<'_> {
                 ),
                 Some(_) => {}
             }
+            if let Some(model) = &svc.model {
+                self.model(with_key(base.clone(), "model"), model);
+            }
             match svc.runtime() {
                 Some(Runtime::Ecs(ecs)) => self.ecs(with_key(base, "ecs"), ecs),
                 Some(Runtime::Lambda(l)) => self.lambda(with_key(base, "lambda"), l),
@@ -395,6 +398,25 @@ impl Validator<'_> {
                     "keep the table of the runtime the service uses",
                 ),
             }
+        }
+    }
+
+    fn model(&mut self, base: Vec<PathSegment>, model: &crate::config::ServiceModel) {
+        if !crate::models::is_alias(&model.name) {
+            self.report(
+                &with_key(base.clone(), "name"),
+                format!("`{}` is not a model name", model.name),
+                "lowercase letters, digits, `-` and `_`, starting with a letter, at most 64",
+                "the registry keys objects by this name: write it as `fraud-scoring`",
+            );
+        }
+        if model.input.is_empty() {
+            self.report(
+                &with_key(base, "input"),
+                "the model's input lists no field".to_string(),
+                "the fields the service sends, as `{ supplier = \"string\", total = \"number\" }`",
+                "list them: a deploy compares them with each model version's schema",
+            );
         }
     }
 

@@ -5,6 +5,7 @@
 //! and its schema is compared with the one the service declares.
 
 pub mod registry;
+pub mod resolve;
 
 use std::collections::BTreeMap;
 
@@ -45,6 +46,86 @@ pub struct ModelArtifact {
     /// Hex SHA-256 of the bytes.
     pub sha256: String,
     pub size: u64,
+}
+
+/// What a service runs, as deployment records keep it: one registered version, by reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelPin {
+    pub name: String,
+    pub version: u32,
+    /// `s3://bucket/key` (content-addressed).
+    pub uri: String,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl ModelVersion {
+    pub fn pin(&self) -> ModelPin {
+        ModelPin {
+            name: self.name.clone(),
+            version: self.version,
+            uri: self.artifact.uri.clone(),
+            sha256: self.artifact.sha256.clone(),
+            version_id: self.artifact.version_id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} v{} ({})",
+            self.name,
+            self.version,
+            self.sha256.get(..12).unwrap_or(&self.sha256)
+        )
+    }
+}
+
+/// The stack parameters that carry a service's model to its template (`MODEL_URI`,
+/// `MODEL_SHA256` in the service's environment): `<Service>ModelUri`, `<Service>ModelSha256`.
+pub fn parameter_names(service: &str) -> (String, String) {
+    let id = crate::render::logical_id(service);
+    (format!("{id}ModelUri"), format!("{id}ModelSha256"))
+}
+
+/// Sets the model parameters of every enabled service that declares a model, in the
+/// rendered stacks: the newly resolved pin, else the one the record says runs, else empty
+/// (no model yet). A deploy without `--model` so keeps what runs: the template's empty
+/// default never replaces a deployed model. Returns the pins in effect.
+pub fn pin_parameters(
+    rendered: &mut crate::render::RenderedEnv,
+    config: &crate::config::Config,
+    new: &BTreeMap<String, ModelPin>,
+    current: Option<&crate::release::record::Record>,
+) -> BTreeMap<String, ModelPin> {
+    let mut in_effect = BTreeMap::new();
+    for (service, svc) in config.services.iter().filter(|(_, s)| s.enabled) {
+        if svc.model.is_none() {
+            continue;
+        }
+        let pin = new.get(service).cloned().or_else(|| {
+            current
+                .and_then(|r| r.services.get(service))
+                .and_then(|s| s.model.clone())
+        });
+        let (uri, sha) = parameter_names(service);
+        if let Some(stack) = rendered.stacks.iter_mut().find(|s| s.name == svc.stack) {
+            let (uri_value, sha_value) = pin
+                .as_ref()
+                .map(|p| (p.uri.clone(), p.sha256.clone()))
+                .unwrap_or_default();
+            stack.parameters.insert(uri, uri_value);
+            stack.parameters.insert(sha, sha_value);
+        }
+        if let Some(pin) = pin {
+            in_effect.insert(service.clone(), pin);
+        }
+    }
+    in_effect
 }
 
 /// A version as named on the command line: a number, or an alias such as `champion`.
@@ -195,8 +276,15 @@ pub enum ModelError {
         version: u32,
         fields: Vec<FieldMismatch>,
     },
-    #[error("service `{0}` declares no model ([services.{0}.model])")]
+    #[error("service `{0}` declares no model ([services.{0}.model]), or is not enabled")]
     NoModel(String),
+    #[error("`{0}` is not `<service>=<version or alias>`")]
+    BadAssignment(String),
+    #[error("service `{0}` is given two models")]
+    Twice(String),
+    /// A Lambda service's model changes, and no code was ever deployed to run it with.
+    #[error("service `{0}` has no code deployed to run a model with")]
+    NoCode(String),
 }
 
 fn join(fields: &[FieldMismatch]) -> String {
@@ -228,7 +316,10 @@ impl ModelError {
             Self::Corrupt { .. } => "the registry's documents are written by `facturactl model register`; restore the document from an earlier S3 object version".into(),
             Self::HashMismatch { .. } => "the object was overwritten or damaged: register the model again, or restore the object version that was registered".into(),
             Self::SchemaMismatch { service, .. } => format!("deploy a version trained on the fields services.{service}.model.input lists, or change that list with the service's code"),
-            Self::NoModel(service) => format!("add [services.{service}.model] with the model's name and input, or name another service"),
+            Self::NoModel(service) => format!("add [services.{service}.model] with the model's name and input (and enable the service), or name another service"),
+            Self::BadAssignment(_) => "write `--model scoring=3` or `--model scoring=champion`".into(),
+            Self::Twice(_) => "name each service once".into(),
+            Self::NoCode(service) => format!("deploy its code with the model: `--package {service}=<zip>`"),
         }
     }
 }

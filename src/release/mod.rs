@@ -116,6 +116,7 @@ pub fn record_of(
     hashes: &BTreeMap<String, String>,
     artifacts: &BTreeMap<String, Artifact>,
     packages: &BTreeMap<String, String>,
+    models: &BTreeMap<String, crate::models::ModelPin>,
     previous: Option<&Record>,
 ) -> Record {
     let now = SystemTime::now();
@@ -135,8 +136,11 @@ pub fn record_of(
         .iter()
         .filter(|s| s.result != ServiceResult::Failed)
     {
-        if let Some(entry) = service_record(s, artifacts.get(&s.service), packages.get(&s.service))
+        if let Some(mut entry) =
+            service_record(s, artifacts.get(&s.service), packages.get(&s.service))
         {
+            // What it runs now was made with the model in effect (the stack's parameters).
+            entry.model = models.get(&s.service).cloned();
             services.insert(s.service.clone(), entry);
         }
     }
@@ -199,6 +203,7 @@ fn service_record(
             version: None,
             code_sha256: None,
             package: None,
+            model: None,
         },
         RuntimeKind::Lambda => ServiceRecord {
             runtime: RuntimeKind::Lambda,
@@ -212,6 +217,7 @@ fn service_record(
             version: Some(running),
             code_sha256: Some(report.artifact.clone()),
             package: package.cloned(),
+            model: None,
         },
     })
 }

@@ -67,6 +67,9 @@ pub struct ServiceRecord {
     /// promotion can deploy the same bytes elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The model version the service runs (`[services.<name>.model]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::models::ModelPin>,
 }
 
 /// (`20261126T092300Z`, `2026-11-26T09:23:00Z`) for a moment.

@@ -88,7 +88,16 @@ impl Report for status::Outcome {
                 ),
                 _ => "-".into(),
             };
-            let _ = writeln!(out, "  {name:width$}  {:6}  {what}", s.runtime.as_str());
+            let model = s
+                .model
+                .as_ref()
+                .map(|m| format!(", model {m}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {name:width$}  {:6}  {what}{model}",
+                s.runtime.as_str()
+            );
         }
         for (name, hash) in &r.stacks {
             let _ = writeln!(out, "  stack {name}: {}", hash.get(..19).unwrap_or(hash));
@@ -131,6 +140,7 @@ impl history::Outcome {
             Column::left("result").width(9),
             Column::left("tag").width(10),
             Column::left("commit").width(12),
+            Column::left("models").width(6),
             Column::left("who"),
         ]);
         for r in &self.records {
@@ -140,6 +150,7 @@ impl history::Outcome {
                 r.result.word(),
                 r.tag.as_deref().unwrap_or("-"),
                 short_commit(r.commit.as_deref()),
+                &models_of(r),
                 r.who.as_str(),
             ]);
         }
@@ -148,6 +159,23 @@ impl history::Outcome {
 }
 
 super::schema_as!(history::Outcome => HistoryJson<'static>);
+
+/// `scoring=fraud-scoring@3` per service that runs a model, or `-`.
+fn models_of(record: &crate::release::record::Record) -> String {
+    let models: Vec<String> = record
+        .services
+        .iter()
+        .filter_map(|(service, s)| {
+            let m = s.model.as_ref()?;
+            Some(format!("{service}={}@{}", m.name, m.version))
+        })
+        .collect();
+    if models.is_empty() {
+        "-".into()
+    } else {
+        models.join(" ")
+    }
+}
 
 impl Report for history::Outcome {
     fn text(&self) -> String {

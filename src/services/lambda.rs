@@ -74,8 +74,8 @@ pub async fn roll_out(
 ) -> Result<Rollout, RolloutError> {
     let function = ctx.function_name();
     let alias = alias(ctx.aws, &function).await?;
-    let live_sha = match &alias {
-        Some(a) => Some(code_sha(ctx, &function, &a.version).await?),
+    let live = match &alias {
+        Some(a) => Some(identity_of(ctx, &function, &a.version).await?),
         None => None,
     };
     let old = alias
@@ -83,7 +83,11 @@ pub async fn roll_out(
         .map(|a| a.version.clone())
         .unwrap_or_else(|| "none".into());
     let settled = alias.as_ref().is_some_and(|a| a.weights.is_empty());
-    if live_sha.as_deref() == Some(artifact.identity()) && settled {
+    if live
+        .as_ref()
+        .is_some_and(|l| l.runs(artifact.identity(), ctx.model_sha256))
+        && settled
+    {
         return Ok(Rollout::unchanged(format!("version {old}"), old));
     }
     if let Some(a) = alias.as_ref().filter(|a| !a.weights.is_empty()) {
@@ -133,11 +137,14 @@ pub async fn restore(
         .as_ref()
         .map(|a| a.version.clone())
         .unwrap_or_else(|| "none".into());
-    let found = code_sha(ctx, &function, version).await.map_err(|e| {
-        RolloutError::new(format!(
-            "version {version} of {function} cannot be read: {e}"
-        ))
-    })?;
+    let found = identity_of(ctx, &function, version)
+        .await
+        .map(|i| i.code)
+        .map_err(|e| {
+            RolloutError::new(format!(
+                "version {version} of {function} cannot be read: {e}"
+            ))
+        })?;
     if found != code_sha256 {
         return Err(RolloutError::new(format!(
             "version {version} of {function} holds code {found}, not the recorded {code_sha256}"
@@ -171,11 +178,46 @@ pub async fn restore(
     ))
 }
 
-async fn code_sha(
+/// What a version runs: its code, and the model its environment names (`MODEL_SHA256`,
+/// set from the stack's parameters; empty when none).
+struct Identity {
+    code: String,
+    model: String,
+}
+
+impl Identity {
+    fn of(config: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
+        Self::from_parts(config.code_sha256(), config.environment())
+    }
+
+    fn from_parts(
+        code: Option<&str>,
+        environment: Option<&aws_sdk_lambda::types::EnvironmentResponse>,
+    ) -> Self {
+        Self {
+            code: code.unwrap_or_default().to_string(),
+            model: environment
+                .and_then(|e| e.variables())
+                .and_then(|v| v.get(MODEL_VARIABLE))
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Runs `code` and, for a service with a model, `model`.
+    fn runs(&self, code: &str, model: Option<&str>) -> bool {
+        self.code == code && model.is_none_or(|m| self.model == m)
+    }
+}
+
+/// The environment variable holding the model's SHA-256 (templates/stacks/ml.yaml.tera).
+const MODEL_VARIABLE: &str = "MODEL_SHA256";
+
+async fn identity_of(
     ctx: &ServiceContext<'_>,
     function: &str,
     qualifier: &str,
-) -> Result<String, RolloutError> {
+) -> Result<Identity, RolloutError> {
     let config = ctx
         .aws
         .lambda
@@ -185,7 +227,10 @@ async fn code_sha(
         .send()
         .await
         .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
-    Ok(config.code_sha256().unwrap_or_default().to_string())
+    Ok(Identity::from_parts(
+        config.code_sha256(),
+        config.environment(),
+    ))
 }
 
 /// The version that runs `artifact`: an existing one with that code, or a new one (code
@@ -201,7 +246,15 @@ async fn publish(
         ctx.say(&format!("version {existing} already has this code"));
         return Ok(existing);
     }
-    if code_sha(ctx, function, "$LATEST").await? != wanted {
+    let latest = identity_of(ctx, function, "$LATEST").await?;
+    if let Some(model) = ctx.model_sha256.filter(|m| *m != latest.model) {
+        // The stack update sets the model on $LATEST; publishing now would ship another.
+        return Err(RolloutError::new(format!(
+            "{function} ($LATEST) names model {:?}, not {model:?}: its stack's model parameters were not applied",
+            latest.model
+        )));
+    }
+    if latest.code != wanted {
         let mut update = ctx
             .aws
             .lambda
@@ -308,7 +361,7 @@ async fn version_with_code(
             .await
             .map_err(|e| AwsError::new("ListVersionsByFunction", e))?;
         for v in page.versions() {
-            if v.code_sha256() == Some(sha)
+            if Identity::of(v).runs(sha, ctx.model_sha256)
                 && let Some(n) = v.version().and_then(|n| n.parse::<u64>().ok())
             {
                 best = best.max(Some(n));

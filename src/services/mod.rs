@@ -48,6 +48,9 @@ pub struct RolloutOptions {
     pub skip_wait: bool,
     pub poll: PollPacing,
     pub trace_id: String,
+    /// The SHA-256 of the model each service with a model runs after this deploy (its
+    /// stack's parameters): a Lambda version is the same only with the same code and model.
+    pub models: BTreeMap<String, String>,
 }
 
 /// What one service's rollout needs to know.
@@ -60,6 +63,8 @@ pub struct ServiceContext<'a> {
     pub poll: PollPacing,
     pub skip_wait: bool,
     pub trace_id: &'a str,
+    /// The SHA-256 of the model the service must run, when it declares one.
+    pub model_sha256: Option<&'a str>,
 }
 
 impl<'a> ServiceContext<'a> {
@@ -79,6 +84,11 @@ impl<'a> ServiceContext<'a> {
             poll: options.poll,
             skip_wait: options.skip_wait,
             trace_id: &options.trace_id,
+            model_sha256: config
+                .services
+                .get(name)
+                .and_then(|s| s.model.as_ref())
+                .map(|_| options.models.get(name).map_or("", String::as_str)),
         }
     }
 

@@ -86,6 +86,7 @@ fn a_deploy_of_an_unknown_stack_is_a_usage_error_naming_the_stacks() {
     let project = Project::copy();
     let console = ScriptedConsole::default();
     let request = commands::deploy::Request {
+        models: Vec::new(),
         stacks: vec!["netwrok".into()],
         max_concurrency: 8,
         no_wait: false,

@@ -1371,6 +1371,47 @@ fn offline_cases() -> Vec<Case> {
         },
         // ---------------------------------------------------------------- services
         Case {
+            name: "model name the registry cannot key",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "name = \"fraud-scoring\"",
+                    "name = \"Fraud Scoring\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("name = \"Fraud Scoring\""),
+            says: "`Fraud Scoring` is not a model name",
+        },
+        Case {
+            name: "model without input fields",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "input = { supplier = \"string\", vat = \"string\", total = \"number\", currency = \"string\", issued_at = \"string\" }",
+                    "input = {}",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("input = {}"),
+            says: "the model's input lists no field",
+        },
+        Case {
+            name: "model on a service whose template takes none",
+            env: "staging",
+            setup: |p| {
+                p.append(
+                    DEPLOY,
+                    "\n[services.parser.model]\nname = \"parser-model\"\ninput = { text = \"string\" }\n",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("[services.parser.model]"),
+            says: "service `parser` declares a model, but template `stacks/processing.yaml.tera` has no parameter `ParserModelUri`",
+        },
+        Case {
             name: "retired Lambda runtime",
             env: "local",
             setup: |p| {

@@ -179,3 +179,250 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
         .await
         .expect("put the tampered document");
 }
+
+/// The local project with the ML stack and the scoring service on, deployed, its models
+/// registered: version 1 (`champion`) and 2 take the declared input, 3 does not.
+async fn scoring_project(account: &Account) -> Project {
+    let project = project(account);
+    project.replace(
+        "environments/local.yaml",
+        "stacks:\n",
+        "stacks:\n  ml:\n    enabled: true\n",
+    );
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        // All at once: the linear rollout of deploy.toml watches five 2-minute steps.
+        "services:\n  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n",
+    );
+    let (code, _, stderr) = run_json(&project, account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let input = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
+    project.write("input.json", input);
+    project.write(
+        "other-input.json",
+        r#"{"supplier": "string", "total": "integer"}"#,
+    );
+    for (file, text) in [
+        ("m1.bin", "model one"),
+        ("m2.bin", "model two"),
+        ("m3.bin", "model three"),
+    ] {
+        project.write(file, text);
+    }
+    register(&project, account, "m1.bin", &["--alias", "champion"]);
+    register(&project, account, "m2.bin", &[]);
+    let (code, _, stderr) = model(
+        &project,
+        account,
+        &[
+            "register",
+            "fraud-scoring",
+            "--file",
+            "m3.bin",
+            "--input",
+            "other-input.json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let zip = crate::support::zip::zip(&[(
+        "scoring.py",
+        "def predict(event, context):\n    return {'fraud_score': 0.1}\n",
+    )]);
+    std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+    project
+}
+
+/// MODEL_URI and MODEL_SHA256 of the version behind the scoring function's `live` alias.
+async fn live_model(account: &Account) -> (String, String) {
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let function = "facturascan-local-scoring";
+    let alias = lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .expect("the live alias");
+    let config = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(alias.function_version().expect("version"))
+        .send()
+        .await
+        .expect("the live version");
+    let vars = config
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    (
+        vars.get("MODEL_URI").cloned().unwrap_or_default(),
+        vars.get("MODEL_SHA256").cloned().unwrap_or_default(),
+    )
+}
+
+fn recorded_model(project: &Project, account: &Account) -> Value {
+    let (code, status, stderr) = run_json(project, account, &["status", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    status["current"]["services"]["scoring"]["model"].clone()
+}
+
+fn records(project: &Project, account: &Account) -> usize {
+    let (_, history, _) = run_json(project, account, &["history", "--env", "local"]);
+    history["records"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_model_is_deployed_by_reference_kept_by_later_deploys_and_rolled_back() {
+    let account = Account::new();
+    let project = scoring_project(&account).await;
+    let sha = |text: &str| crate::support::sha256_hex(text.as_bytes());
+
+    // By alias, with the code: the live version names the model by its content address.
+    let (code, out, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            "scoring=champion",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{out}");
+    let (uri, live_sha) = live_model(&account).await;
+    assert_eq!(live_sha, sha("model one"));
+    assert!(
+        uri.ends_with(&format!(
+            "/registry/fraud-scoring/artifacts/sha256-{}",
+            sha("model one")
+        )),
+        "{uri}"
+    );
+    let pinned = recorded_model(&project, &account);
+    assert_eq!(
+        (pinned["name"].as_str(), pinned["version"].as_u64()),
+        (Some("fraud-scoring"), Some(1)),
+        "{pinned}"
+    );
+    assert_eq!(pinned["sha256"], sha("model one").as_str());
+
+    // A deploy that names no model keeps it: no stack change, no new version.
+    let (code, out, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ml = out["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "ml"))
+        .cloned();
+    assert_eq!(
+        ml.as_ref().map(|m| m["action"].clone()),
+        Some("unchanged".into()),
+        "{out}"
+    );
+    assert_eq!(live_model(&account).await.1, sha("model one"));
+    let (code, plan, stderr) = run_json(&project, &account, &["plan", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !plan.to_string().contains("ModelSha256"),
+        "the plan would change the model: {plan}"
+    );
+
+    // By number, without code: the same code published again with the new model.
+    let (code, out, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "local", "--model", "scoring=2"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{out}");
+    assert_eq!(live_model(&account).await.1, sha("model two"));
+    assert_eq!(recorded_model(&project, &account)["version"], 2);
+    let (_, history, _) = run_json(&project, &account, &["history", "--env", "local"]);
+    let newest = history["records"]
+        .as_array()
+        .and_then(|r| r.first())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        newest["services"]["scoring"]["model"]["version"], 2,
+        "{history}"
+    );
+
+    // A schema that differs is refused before any write, naming the fields.
+    let before = records(&project, &account);
+    let (code, out, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "local", "--model", "scoring=3"],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(out["kind"], "refused");
+    for field in [
+        "`total` is integer in the model, number as declared",
+        "`currency` is declared but not in the model",
+    ] {
+        assert!(stderr.contains(field), "{field}: {stderr}");
+    }
+    // And so are bytes that are not the registered ones.
+    tamper_version(&account, "fraud-scoring", 1, &"1".repeat(64)).await;
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "local", "--model", "scoring=champion"],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("but was registered as 1111"), "{stderr}");
+    assert_eq!(
+        records(&project, &account),
+        before,
+        "a refused deploy wrote a record"
+    );
+    assert_eq!(live_model(&account).await.1, sha("model two"));
+
+    // A rollback restores the model with the code: the earlier version runs model one.
+    let (code, out, stderr) =
+        run_json(&project, &account, &["rollback", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}\n{out}");
+    assert_eq!(live_model(&account).await.1, sha("model one"));
+    assert_eq!(recorded_model(&project, &account)["version"], 1);
+}
+
+#[test]
+fn model_assignments_are_checked_before_any_aws_call() {
+    let project = Project::copy();
+    let tripwire = crate::support::Tripwire::start();
+    for (args, says) in [
+        (&["--model", "ocr=3"][..], "service `ocr` declares no model"),
+        (
+            &["--model", "scoring"][..],
+            "is not `<service>=<version or alias>`",
+        ),
+        (
+            &["--model", "scoring=Latest"][..],
+            "neither a version number nor an alias",
+        ),
+    ] {
+        let output = project
+            .cmd()
+            .args([
+                "deploy",
+                "--env",
+                "staging",
+                "--endpoint-url",
+                &tripwire.url,
+            ])
+            .args(args)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("= help:"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(tripwire.hits(), 0, "bad input reached the AWS endpoint");
+}

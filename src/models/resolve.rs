@@ -1,0 +1,70 @@
+//! `deploy --model <service>=<version or alias>`: checked against the config offline, then
+//! resolved in the registry before anything changes: the bytes hashed, the input schema
+//! compared with the service's.
+
+use std::collections::BTreeMap;
+
+use super::registry::S3Registry;
+use super::{ModelError, ModelRef, ModelVersion, schema_mismatches};
+use crate::aws::AwsContext;
+use crate::config::{Config, ModelRegistry};
+
+/// The `--model` assignments, each naming an enabled service that declares a model, once.
+pub fn assignments(
+    config: &Config,
+    texts: &[String],
+) -> Result<BTreeMap<String, ModelRef>, ModelError> {
+    let mut refs = BTreeMap::new();
+    for text in texts {
+        let Some((service, reference)) = text.split_once('=') else {
+            return Err(ModelError::BadAssignment(text.clone()));
+        };
+        let declares = config
+            .services
+            .get(service)
+            .is_some_and(|s| s.enabled && s.model.is_some());
+        if !declares {
+            return Err(ModelError::NoModel(service.to_string()));
+        }
+        if refs
+            .insert(service.to_string(), ModelRef::parse(reference)?)
+            .is_some()
+        {
+            return Err(ModelError::Twice(service.to_string()));
+        }
+    }
+    Ok(refs)
+}
+
+/// Each assignment resolved to a version whose bytes hash to the registered SHA-256 and
+/// whose input is the one its service declares; the first that is not is the error.
+pub async fn resolve(
+    aws: &AwsContext,
+    config: &Config,
+    refs: &BTreeMap<String, ModelRef>,
+) -> Result<BTreeMap<String, ModelVersion>, ModelError> {
+    let mut resolved = BTreeMap::new();
+    for (service, reference) in refs {
+        let Some(declared) = config.services.get(service).and_then(|s| s.model.as_ref()) else {
+            return Err(ModelError::NoModel(service.clone()));
+        };
+        let version = match declared.registry {
+            ModelRegistry::S3 => {
+                S3Registry::new(aws, config.models_bucket())
+                    .resolve(&declared.name, reference)
+                    .await?
+            }
+        };
+        let fields = schema_mismatches(&declared.input, &version.input);
+        if !fields.is_empty() {
+            return Err(ModelError::SchemaMismatch {
+                service: service.clone(),
+                name: version.name,
+                version: version.version,
+                fields,
+            });
+        }
+        resolved.insert(service.clone(), version);
+    }
+    Ok(resolved)
+}
