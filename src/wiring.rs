@@ -105,7 +105,7 @@ fn model_parameters(loaded: &LoadedConfig, rendered: &RenderedEnv, errors: &mut 
                     missing.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
                 ),
             )
-            .expected(&format!("parameters `{uri}` and `{sha}` in the `{}` template", stack.name))
+            .expected(format!("parameters `{uri}` and `{sha}` in the `{}` template", stack.name))
             .help("declare them (String, Default \"\") and pass them to the service as MODEL_URI and MODEL_SHA256, as templates/stacks/ml.yaml.tera does"),
         );
     }
