@@ -10,6 +10,8 @@ use super::{Session, steps};
 use crate::config::{Config, RuntimeKind, Tier};
 use crate::deployment::Operation;
 use crate::error::{Error, NothingToPromote, Refusal, Unconfirmed, Usage};
+use crate::models::registry::S3Registry;
+use crate::models::{ModelError, ModelPin, ModelVersion};
 use crate::release::record::Record;
 use crate::release::store::Store;
 
@@ -61,6 +63,12 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let requested = record.tag.as_deref();
     steps::refuse_downgrade(&aws, &target.config, requested, request.allow_downgrade).await?;
     refuse_missing(&aws, &target.config, &wanted).await?;
+    let models = source_models(session, &source.config, &target.config, &record).await?;
+    if !models.is_empty() {
+        S3Registry::new(&aws, target.config.models_bucket())
+            .require(&target.config.environment.name)
+            .await?;
+    }
     session
         .console
         .note(&summary(from, to, &record, &commit, &wanted));
@@ -71,6 +79,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         }
         steps::confirm_destructive(session, &aws, &target, &rendered, &[]).await?;
     }
+    // Confirmed: the models the source runs are copied into the target's registry (same
+    // bytes, same address, same number) before the lock, like images replicated before.
+    let models = adopt_models(&aws, &target.config, models).await?;
     let mut changes = Changes {
         loaded: &target,
         rendered: &rendered,
@@ -82,7 +93,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         wanted,
         expected,
         resolved: BTreeMap::new(),
-        models: BTreeMap::new(),
+        models,
         skip_wait: request.skip_wait,
     };
     changes.resolve_before_lock(&aws).await?;
@@ -96,6 +107,78 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         deploy::apply(session, &aws, store, &guard, &changes).await
     })
     .await
+}
+
+/// The models the source's record says its services run, for the target's services that
+/// declare one: each version read from the source's registry, its bytes hashed against the
+/// record and the registry, its input compared with the target's declaration. Read-only.
+async fn source_models(
+    session: &Session<'_>,
+    source: &Config,
+    target: &Config,
+    record: &Record,
+) -> Result<Vec<(String, ModelVersion, Vec<u8>)>, Error> {
+    let pinned: Vec<(&String, &ModelPin)> = record
+        .services
+        .iter()
+        .filter_map(|(service, entry)| Some((service, entry.model.as_ref()?)))
+        .filter(|(service, _)| {
+            target
+                .services
+                .get(*service)
+                .is_some_and(|s| s.enabled && s.model.is_some())
+        })
+        .collect();
+    if pinned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let source_aws = session.aws_to_read(&source.environment).await;
+    let registry = S3Registry::new(&source_aws, source.models_bucket());
+    let mut models = Vec::new();
+    for (service, pin) in pinned {
+        let version = registry.version(&pin.name, pin.version).await?;
+        if version.artifact.sha256 != pin.sha256 {
+            return Err(ModelError::HashMismatch {
+                name: pin.name.clone(),
+                version: pin.version,
+                uri: pin.uri.clone(),
+                expected: pin.sha256.clone(),
+                found: version.artifact.sha256,
+            }
+            .into());
+        }
+        let bytes = registry.read_verified(&version).await?;
+        let declared = target.services.get(service).and_then(|s| s.model.as_ref());
+        let fields = declared
+            .map(|d| crate::models::schema_mismatches(&d.input, &version.input))
+            .unwrap_or_default();
+        if !fields.is_empty() {
+            return Err(ModelError::SchemaMismatch {
+                service: service.clone(),
+                name: version.name,
+                version: version.version,
+                fields,
+            }
+            .into());
+        }
+        models.push((service.clone(), version, bytes));
+    }
+    Ok(models)
+}
+
+/// Each source model written into the target's registry; the pins the target will run.
+async fn adopt_models(
+    aws: &crate::aws::AwsContext,
+    target: &Config,
+    models: Vec<(String, ModelVersion, Vec<u8>)>,
+) -> Result<BTreeMap<String, ModelPin>, Error> {
+    let registry = S3Registry::new(aws, target.models_bucket());
+    let mut pins = BTreeMap::new();
+    for (service, version, bytes) in models {
+        let adopted = registry.adopt(&version, &bytes).await?;
+        pins.insert(service, adopted.pin());
+    }
+    Ok(pins)
 }
 
 /// The source's last record, if it may be promoted: it succeeded and names its commit.

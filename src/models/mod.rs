@@ -285,6 +285,20 @@ pub enum ModelError {
     /// A Lambda service's model changes, and no code was ever deployed to run it with.
     #[error("service `{0}` has no code deployed to run a model with")]
     NoCode(String),
+    /// The environment's models bucket is not there: its storage stack was never deployed.
+    #[error("`{environment}` has no model registry yet: bucket {bucket} does not exist")]
+    NoRegistry { environment: String, bucket: String },
+    /// A promotion found the version number used for other bytes in the target (exit 3).
+    #[error(
+        "model `{name}` version {version} in s3://{bucket} is {here}, not the promoted {promoted}"
+    )]
+    NumberTaken {
+        name: String,
+        version: u32,
+        bucket: String,
+        here: String,
+        promoted: String,
+    },
 }
 
 fn join(fields: &[FieldMismatch]) -> String {
@@ -300,7 +314,7 @@ impl ModelError {
     pub fn refused(&self) -> bool {
         matches!(
             self,
-            Self::HashMismatch { .. } | Self::SchemaMismatch { .. }
+            Self::HashMismatch { .. } | Self::SchemaMismatch { .. } | Self::NumberTaken { .. }
         )
     }
 
@@ -319,6 +333,8 @@ impl ModelError {
             Self::NoModel(service) => format!("add [services.{service}.model] with the model's name and input (and enable the service), or name another service"),
             Self::BadAssignment(_) => "write `--model scoring=3` or `--model scoring=champion`".into(),
             Self::Twice(_) => "name each service once".into(),
+            Self::NoRegistry { environment, .. } => format!("deploy `{environment}`'s stacks first (its storage stack creates the bucket): `facturactl deploy --env {environment}`"),
+            Self::NumberTaken { .. } => "each registry numbers its own registrations: promote from the environment that registered the version, or deploy the model registered here".into(),
             Self::NoCode(service) => format!("deploy its code with the model: `--package {service}=<zip>`"),
         }
     }

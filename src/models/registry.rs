@@ -243,16 +243,22 @@ impl<'a> S3Registry<'a> {
 
     /// Reads the artifact (the registered object version) and compares its SHA-256.
     pub async fn verify(&self, version: &ModelVersion) -> Result<(), ModelError> {
+        self.read_verified(version).await.map(|_| ())
+    }
+
+    /// The artifact's bytes, once they hash to the registered SHA-256.
+    pub async fn read_verified(&self, version: &ModelVersion) -> Result<Vec<u8>, ModelError> {
         let artifact = &version.artifact;
-        let (found, _) = self
-            .read_artifact_at(
+        let (bytes, _) = self
+            .read_bytes(
                 &artifact.bucket,
                 &artifact.key,
                 artifact.version_id.as_deref(),
             )
             .await?;
+        let found = sha256_hex(&bytes);
         if found == artifact.sha256 {
-            Ok(())
+            Ok(bytes)
         } else {
             Err(ModelError::HashMismatch {
                 name: version.name.clone(),
@@ -264,21 +270,66 @@ impl<'a> S3Registry<'a> {
         }
     }
 
+    /// Refuses, read-only, when the bucket does not exist.
+    pub async fn require(&self, environment: &str) -> Result<(), ModelError> {
+        match self.aws.s3.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_missing(&e) => Err(ModelError::NoRegistry {
+                environment: environment.to_string(),
+                bucket: self.bucket.clone(),
+            }),
+            Err(e) => Err(AwsError::new("HeadBucket", e).into()),
+        }
+    }
+
+    /// Takes in a version registered in another environment's registry (a promotion): the
+    /// same bytes under the same content address, and the same version number, so both
+    /// environments name the model alike. A number already taken here by other bytes is
+    /// refused.
+    pub async fn adopt(
+        &self,
+        version: &ModelVersion,
+        bytes: &[u8],
+    ) -> Result<ModelVersion, ModelError> {
+        let artifact = self.store_artifact(&version.name, bytes).await?;
+        let adopted = ModelVersion {
+            artifact,
+            ..version.clone()
+        };
+        let key = Self::version_key(&version.name, version.version);
+        let body = serde_json::to_vec_pretty(&adopted).unwrap_or_default();
+        if let Written::Exists = self.put_once(&key, body).await? {
+            let here = self.version(&version.name, version.version).await?;
+            if here.artifact.sha256 != adopted.artifact.sha256 {
+                return Err(ModelError::NumberTaken {
+                    name: version.name.clone(),
+                    version: version.version,
+                    bucket: self.bucket.clone(),
+                    here: here.artifact.sha256,
+                    promoted: adopted.artifact.sha256,
+                });
+            }
+            return Ok(here);
+        }
+        Ok(adopted)
+    }
+
     async fn read_artifact(
         &self,
         key: &str,
         version_id: Option<&str>,
     ) -> Result<(String, Option<String>), ModelError> {
-        self.read_artifact_at(&self.bucket, key, version_id).await
+        let (bytes, read) = self.read_bytes(&self.bucket, key, version_id).await?;
+        Ok((sha256_hex(&bytes), read))
     }
 
-    /// The SHA-256 of an object's bytes, and the object version read.
-    async fn read_artifact_at(
+    /// An object's bytes, and the object version read.
+    async fn read_bytes(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-    ) -> Result<(String, Option<String>), ModelError> {
+    ) -> Result<(Vec<u8>, Option<String>), ModelError> {
         let out = self
             .aws
             .s3
@@ -296,7 +347,7 @@ impl<'a> S3Registry<'a> {
             .await
             .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
             .into_bytes();
-        Ok((sha256_hex(&bytes), read))
+        Ok((bytes.to_vec(), read))
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, ModelError> {

@@ -426,3 +426,165 @@ fn model_assignments_are_checked_before_any_aws_call() {
     }
     assert_eq!(tripwire.hits(), 0, "bad input reached the AWS endpoint");
 }
+
+/// Staging and production in one emulator account, both running the scoring service (all
+/// at once); the database and production's registry left out as in `releases`.
+fn staging_and_production_with_scoring(project: &Project) {
+    for env in ["staging", "production"] {
+        let file = format!("environments/{env}.yaml");
+        project.replace(&file, "  database:\n", "  database:\n    enabled: false\n");
+    }
+    // Staging runs it already (deploy.toml leaves it off); production gets it here.
+    let scoring =
+        "  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n";
+    project.replace(
+        "environments/staging.yaml",
+        "  scoring:\n    enabled: true\n",
+        scoring,
+    );
+    project.replace(
+        "environments/production.yaml",
+        "services:\n",
+        &format!("services:\n{scoring}"),
+    );
+    project.replace(
+        "environments/production.yaml",
+        "stacks:\n",
+        "stacks:\n  ml:\n    enabled: true\n",
+    );
+    project.replace(
+        "environments/production.yaml",
+        "  registry:\n",
+        "  registry:\n    enabled: false\n",
+    );
+}
+
+#[tokio::test]
+async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
+    let account = Account::new();
+    let project = Project::for_deploys_in(&account).await;
+    staging_and_production_with_scoring(&project);
+    project.write("input.json", r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#);
+    project.write("m1.bin", "model one");
+    let zip = crate::support::zip::zip(&[(
+        "scoring.py",
+        "def predict(event, context):\n    return {'fraud_score': 0.1}\n",
+    )]);
+    std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+    project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "model",
+            "register",
+            "fraud-scoring",
+            "--file",
+            "m1.bin",
+            "--input",
+            "input.json",
+            "--env",
+            "staging",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, staged, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            "scoring=1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{staged}");
+
+    // Production's stacks are deployed before its first promotion: its storage stack
+    // creates the registry the model is copied into.
+    let promote = [
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "--yes",
+    ];
+    let (code, _, stderr) = run_json(&project, &account, &promote);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`production` has no model registry yet")
+            && stderr.contains("deploy --env production"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "production", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, promoted, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{promoted}");
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "production"]);
+    let pin = &status["current"]["services"]["scoring"]["model"];
+    let sha = crate::support::sha256_hex(b"model one");
+    assert_eq!(
+        (pin["version"].as_u64(), pin["sha256"].as_str()),
+        (Some(1), Some(sha.as_str())),
+        "{status}"
+    );
+    let production_bucket = format!("s3://facturascan-production-models-{}/", account.account_id);
+    assert!(
+        pin["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&production_bucket)),
+        "{pin}"
+    );
+    // Production's registry now holds the version, its bytes checked on the way.
+    let (code, shown, stderr) = run_json(
+        &project,
+        &account,
+        &["model", "show", "fraud-scoring", "1", "--env", "production"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(shown["versions"][0]["artifact"]["sha256"], sha.as_str());
+    // And the production function's live version runs it.
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let function = "facturascan-production-scoring";
+    let alias = lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let live = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(alias.function_version().expect("version"))
+        .send()
+        .await
+        .expect("live version");
+    let vars = live
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(vars.get("MODEL_SHA256"), Some(&sha));
+}
