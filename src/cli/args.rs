@@ -179,6 +179,10 @@ impl Command {
             Self::Rollback(_) => "rollback",
             Self::Unlock(_) => "unlock",
             Self::Traffic(t) if t.command.is_none() => "traffic.show",
+            Self::Traffic(TrafficArgs {
+                command: Some(TrafficCommand::Evaluate { .. }),
+                ..
+            }) => "traffic.evaluate",
             Self::Traffic(_) => "traffic.change",
             Self::Model { command } => command.name(),
             Self::Pipeline { .. } => "pipeline.render",
@@ -649,6 +653,16 @@ pub enum TrafficCommand {
         /// The Lambda service whose variant to drop.
         service: String,
     },
+    /// Compare the variant with the control against the service's guard rails
+    /// ([services.<name>.ab]) and say promote (exit 0), keep collecting (exit 2) or abort
+    /// (exit 3), with the reasons.
+    Evaluate {
+        /// The Lambda service whose experiment to evaluate.
+        service: String,
+        /// Carry the verdict out: promote the variant, or abort it.
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 impl TrafficArgs {
@@ -663,6 +677,9 @@ impl TrafficArgs {
             }) => (Some(service), Some(Change::Set { variant, percent })),
             Some(TrafficCommand::Promote { service }) => (Some(service), Some(Change::Promote)),
             Some(TrafficCommand::Abort { service }) => (Some(service), Some(Change::Abort)),
+            Some(TrafficCommand::Evaluate { service, apply }) => {
+                (Some(service), Some(Change::Evaluate { apply }))
+            }
         };
         commands::traffic::Request {
             service,

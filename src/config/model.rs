@@ -295,6 +295,68 @@ pub struct Service {
     /// The model the service serves, from a registry, by reference (`deploy --model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ServiceModel>,
+    /// The guard rails of its A/B experiments (`traffic evaluate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbGuards>,
+}
+
+/// `[services.<name>.ab]`: when `traffic evaluate` promotes a variant, keeps collecting,
+/// or aborts. Limits are the worst change (variant minus control) accepted, in percentage
+/// points for rates and milliseconds for latency; a measure without a limit is shown but
+/// decides nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbGuards {
+    /// Samples each side needs before a measure counts: invocations for the error rate
+    /// and latency, validated predictions for the prediction measures.
+    #[serde(default = "default_min_samples")]
+    pub min_samples: u32,
+    /// The confidence of the intervals (two-proportion, unpooled), as 0.95.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Error rate (Lambda Errors over Invocations).
+    #[serde(default = "default_error_rate_limit")]
+    pub max_error_rate_increase: Option<f64>,
+    /// p95 duration, in milliseconds (observed, no interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p95_increase_ms: Option<f64>,
+    /// Agreement with validated outcomes (Agreements over Validated): the drop accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_agreement_drop: Option<f64>,
+    /// False positives over validated predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_false_positive_increase: Option<f64>,
+    /// False negatives over validated predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_false_negative_increase: Option<f64>,
+    /// Alerts raised over predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_alert_rate_increase: Option<f64>,
+}
+
+impl Default for AbGuards {
+    fn default() -> Self {
+        Self {
+            min_samples: default_min_samples(),
+            confidence: default_confidence(),
+            max_error_rate_increase: default_error_rate_limit(),
+            max_p95_increase_ms: None,
+            max_agreement_drop: None,
+            max_false_positive_increase: None,
+            max_false_negative_increase: None,
+            max_alert_rate_increase: None,
+        }
+    }
+}
+
+fn default_min_samples() -> u32 {
+    500
+}
+fn default_confidence() -> f64 {
+    0.95
+}
+fn default_error_rate_limit() -> Option<f64> {
+    Some(1.0)
 }
 
 /// `[services.<name>.model]`: which registered model a service serves and the input it

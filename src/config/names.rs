@@ -52,6 +52,12 @@ impl Config {
         )
     }
 
+    /// The CloudWatch namespace of the platform's own metrics: what the templates give the
+    /// services as METRICS_NAMESPACE and grant them PutMetricData on.
+    pub fn metrics_namespace(&self) -> String {
+        format!("FacturaScan360/{}", self.environment.name)
+    }
+
     /// The storage stack's models bucket: the S3 model registry of this environment.
     pub fn models_bucket(&self) -> String {
         format!("{}-models-{}", self.prefix(), self.environment.account_id)

@@ -388,6 +388,9 @@ impl Validator<'_> {
             if let Some(model) = &svc.model {
                 self.model(with_key(base.clone(), "model"), model);
             }
+            if let Some(ab) = &svc.ab {
+                self.ab(with_key(base.clone(), "ab"), ab);
+            }
             match svc.runtime() {
                 Some(Runtime::Ecs(ecs)) => self.ecs(with_key(base, "ecs"), ecs),
                 Some(Runtime::Lambda(l)) => self.lambda(with_key(base, "lambda"), l),
@@ -417,6 +420,52 @@ impl Validator<'_> {
                 "the fields the service sends, as `{ supplier = \"string\", total = \"number\" }`",
                 "list them: a deploy compares them with each model version's schema",
             );
+        }
+    }
+
+    fn ab(&mut self, base: Vec<PathSegment>, ab: &crate::config::AbGuards) {
+        if !(0.5..1.0).contains(&ab.confidence) {
+            self.report(
+                &with_key(base.clone(), "confidence"),
+                format!(
+                    "a confidence of {} is not a probability between 0.5 and 1",
+                    ab.confidence
+                ),
+                "a number such as 0.9, 0.95 or 0.99",
+                "0.95 is the usual choice: intervals that miss one time in twenty",
+            );
+        }
+        if ab.min_samples == 0 {
+            self.report(
+                &with_key(base.clone(), "min_samples"),
+                "min_samples = 0 would decide on no data".to_string(),
+                "at least 1 (hundreds in practice)",
+                "set the samples each side needs before a verdict, as 500",
+            );
+        }
+        let limits = [
+            ("max_error_rate_increase", ab.max_error_rate_increase),
+            ("max_p95_increase_ms", ab.max_p95_increase_ms),
+            ("max_agreement_drop", ab.max_agreement_drop),
+            (
+                "max_false_positive_increase",
+                ab.max_false_positive_increase,
+            ),
+            (
+                "max_false_negative_increase",
+                ab.max_false_negative_increase,
+            ),
+            ("max_alert_rate_increase", ab.max_alert_rate_increase),
+        ];
+        for (key, limit) in limits {
+            if let Some(limit) = limit.filter(|l| !(l.is_finite() && *l >= 0.0)) {
+                self.report(
+                    &with_key(base.clone(), key),
+                    format!("{key} = {limit} is not a change one can accept"),
+                    "a number of 0 or more: the worst change accepted",
+                    "0 accepts no worsening at all; leave the key out to only show the measure",
+                );
+            }
         }
     }
 

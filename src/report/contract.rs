@@ -39,6 +39,8 @@ pub enum Document {
     TrafficShow,
     #[value(name = "traffic.change")]
     TrafficChange,
+    #[value(name = "traffic.evaluate")]
+    TrafficEvaluate,
     #[value(name = "pipeline.render")]
     PipelineRender,
     #[value(name = "config.show")]
@@ -91,6 +93,7 @@ impl Document {
             Self::Unlock => "unlock",
             Self::TrafficShow => "traffic.show",
             Self::TrafficChange => "traffic.change",
+            Self::TrafficEvaluate => "traffic.evaluate",
             Self::PipelineRender => "pipeline.render",
             Self::ConfigShow => "config.show",
             Self::Notify => "notify",
@@ -119,7 +122,7 @@ impl Document {
             Self::Preflight => generator.subschema_for::<c::preflight::Outcome>(),
             Self::History => generator.subschema_for::<c::history::Outcome>(),
             Self::Unlock => generator.subschema_for::<c::unlock::Outcome>(),
-            Self::TrafficShow | Self::TrafficChange => {
+            Self::TrafficShow | Self::TrafficChange | Self::TrafficEvaluate => {
                 generator.subschema_for::<crate::services::traffic::TrafficReport>()
             }
             Self::PipelineRender => generator.subschema_for::<c::pipeline::Outcome>(),

@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{Column, Report, Table};
+use crate::exit::Exit;
+use crate::services::evaluation::Verdict;
 use crate::services::traffic::{Side, TrafficReport};
 
 fn sides_table(r: &TrafficReport) -> Table {
@@ -47,15 +49,103 @@ impl Report for TrafficReport {
         if self.variant.is_none() {
             out.push_str("\nno variant: all traffic on the control\n");
         }
+        if let Some(table) = comparisons_table(self) {
+            out.push('\n');
+            out.push_str(&table.text());
+        }
+        out.push_str(&evaluation_text(self));
         out
     }
 
     fn markdown(&self) -> String {
-        format!(
+        let mut out = format!(
             "### traffic of `{}` (last {} min)\n\n{}",
             self.service,
             self.window_minutes,
             sides_table(self).markdown()
-        )
+        );
+        if let Some(table) = comparisons_table(self) {
+            out.push('\n');
+            out.push_str(&table.markdown());
+        }
+        out.push_str(&evaluation_text(self));
+        out
     }
+
+    /// `traffic evaluate`: promote 0, keep collecting 2, abort 3 (a guard rail refused).
+    fn exit(&self) -> Exit {
+        match self.evaluation.as_ref().map(|e| e.verdict) {
+            None | Some(Verdict::Promote) => Exit::Ok,
+            Some(Verdict::KeepCollecting) => Exit::Changes,
+            Some(Verdict::Abort) => Exit::Refused,
+        }
+    }
+}
+
+/// Variant against control per measure, with the interval and the limit.
+fn comparisons_table(r: &TrafficReport) -> Option<Table> {
+    if r.comparisons.is_empty() {
+        return None;
+    }
+    let confidence = r.evaluation.as_ref().map_or(0.95, |e| e.confidence);
+    let mut table = Table::new([
+        Column::left("measure").width(15),
+        Column::right("control").width(8),
+        Column::right("variant").width(8),
+        Column::right("change").width(9),
+        Column::left(interval_header(confidence)),
+        Column::right("limit"),
+    ]);
+    let figure =
+        |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v}{}", suffix(unit)));
+    for c in &r.comparisons {
+        table.row([
+            c.measure.to_string(),
+            figure(c.control, c.unit),
+            figure(c.variant, c.unit),
+            c.difference
+                .map_or("-".to_string(), |d| format!("{d:+} {}", c.unit)),
+            c.interval.map_or("-".to_string(), |(low, high)| {
+                format!("{low:+} to {high:+}")
+            }),
+            c.limit
+                .map_or("-".to_string(), |l| format!("{l} {}", c.unit)),
+        ]);
+    }
+    Some(table)
+}
+
+fn interval_header(confidence: f64) -> &'static str {
+    if (confidence - 0.95).abs() < 1e-9 {
+        "95% interval"
+    } else {
+        "interval"
+    }
+}
+
+fn suffix(unit: &str) -> &'static str {
+    if unit == "pp" { "%" } else { " ms" }
+}
+
+fn evaluation_text(r: &TrafficReport) -> String {
+    let Some(e) = &r.evaluation else {
+        return String::new();
+    };
+    let verdict = match e.verdict {
+        Verdict::Promote => "promote",
+        Verdict::KeepCollecting => "keep collecting",
+        Verdict::Abort => "abort",
+    };
+    let mut out = format!(
+        "\nverdict: {verdict} ({:.0}% confidence, at least {} samples a side)\n",
+        e.confidence * 100.0,
+        e.min_samples
+    );
+    for reason in &e.reasons {
+        let _ = writeln!(out, "  {reason}");
+    }
+    if let Some(applied) = &e.applied {
+        let _ = writeln!(out, "applied: {applied}");
+    }
+    out
 }

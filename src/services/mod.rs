@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod ecs;
+pub mod evaluation;
 pub mod lambda;
 pub mod traffic;
 

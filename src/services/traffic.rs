@@ -11,10 +11,11 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use serde::Serialize;
 
+use super::evaluation::{self, Comparison, Evaluation, Proportion, Worse};
 use super::lambda::ALIAS;
 use crate::aws::AwsContext;
 use crate::aws::AwsError;
-use crate::config::Config;
+use crate::config::{AbGuards, Config};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Side {
@@ -27,7 +28,37 @@ pub struct Side {
     pub error_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p95_ms: Option<f64>,
+    /// What the service reports of its predictions (its metrics namespace, dimensions
+    /// `Service` and `Version`): all zero when it reports none.
+    pub predictions: PredictionCounts,
 }
+
+/// Sums over the window of the metrics a scoring service emits per version.
+#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
+pub struct PredictionCounts {
+    /// `Predictions`: every prediction made.
+    pub predictions: f64,
+    /// `Validated`: predictions whose outcome a person or a later check validated.
+    pub validated: f64,
+    /// `Agreements`: validated predictions that matched the outcome.
+    pub agreements: f64,
+    /// `FalsePositives`: validated predictions that flagged a good invoice.
+    pub false_positives: f64,
+    /// `FalseNegatives`: validated predictions that missed a bad invoice.
+    pub false_negatives: f64,
+    /// `AlertsRaised`: predictions that raised an alert.
+    pub alerts: f64,
+}
+
+/// The prediction metrics, as the service names them, and where each count goes.
+const PREDICTION_METRICS: [&str; 6] = [
+    "Predictions",
+    "Validated",
+    "Agreements",
+    "FalsePositives",
+    "FalseNegatives",
+    "AlertsRaised",
+];
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrafficReport {
@@ -40,6 +71,12 @@ pub struct TrafficReport {
     /// What was changed, for set, promote and abort.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed: Option<String>,
+    /// Each measure of both sides and the difference, with its interval (with a variant).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comparisons: Vec<Comparison>,
+    /// `traffic evaluate`: the verdict against the guard rails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
 }
 
 /// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
@@ -162,16 +199,151 @@ pub async fn show(
     if let Some((version, share)) = variant {
         sides.push((version, share));
     }
-    let stats = stats(aws, &function, &sides, window_minutes).await?;
+    let namespace = config.metrics_namespace();
+    let stats = stats(
+        aws,
+        &function,
+        (&namespace, service),
+        &sides,
+        window_minutes,
+    )
+    .await?;
     let mut stats = stats.into_iter();
+    let control = stats.next().expect("the control side");
+    let variant = stats.next();
+    let guards = guards_of(config, service);
+    let comparisons = variant
+        .as_ref()
+        .map(|v| compare(&control, v, &guards))
+        .unwrap_or_default();
     Ok(TrafficReport {
         service: service.to_string(),
         function,
         window_minutes,
-        control: stats.next().expect("the control side"),
-        variant: stats.next(),
+        control,
+        variant,
         changed: None,
+        comparisons,
+        evaluation: None,
     })
+}
+
+/// The service's guard rails, or the defaults.
+pub fn guards_of(config: &Config, service: &str) -> AbGuards {
+    config
+        .services
+        .get(service)
+        .and_then(|s| s.ab.clone())
+        .unwrap_or_default()
+}
+
+/// A prediction measure: events over trials, which way is worse, and its limit.
+struct RateMeasure {
+    measure: &'static str,
+    events: fn(&PredictionCounts) -> f64,
+    trials: fn(&PredictionCounts) -> f64,
+    worse: Worse,
+    limit: Option<f64>,
+}
+
+impl RateMeasure {
+    /// A rate among validated predictions.
+    fn of_validated(
+        measure: &'static str,
+        events: fn(&PredictionCounts) -> f64,
+        worse: Worse,
+        limit: Option<f64>,
+    ) -> Self {
+        Self {
+            measure,
+            events,
+            trials: |p| p.validated,
+            worse,
+            limit,
+        }
+    }
+}
+
+/// Each measure of the two sides, with its limit.
+fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
+    let z = evaluation::z_for(guards.confidence);
+    let over = |side: &Side,
+                events: fn(&PredictionCounts) -> f64,
+                trials: fn(&PredictionCounts) -> f64| {
+        Proportion {
+            events: events(&side.predictions),
+            trials: trials(&side.predictions),
+        }
+    };
+    let errors = |side: &Side| Proportion {
+        events: side.errors,
+        trials: side.invocations,
+    };
+    let mut comparisons = vec![evaluation::rate(
+        "error rate",
+        errors(control),
+        errors(variant),
+        Worse::Higher,
+        guards.max_error_rate_increase,
+        z,
+    )];
+    comparisons.push(Comparison {
+        measure: "p95 latency",
+        unit: "ms",
+        control: control.p95_ms,
+        variant: variant.p95_ms,
+        difference: control
+            .p95_ms
+            .zip(variant.p95_ms)
+            .map(|(c, v)| ((v - c) * 10.0).round() / 10.0),
+        interval: None,
+        samples: (control.invocations, variant.invocations),
+        worse: Worse::Higher,
+        limit: guards.max_p95_increase_ms,
+    });
+    let measures = [
+        RateMeasure::of_validated(
+            "agreement",
+            |p| p.agreements,
+            Worse::Lower,
+            guards.max_agreement_drop,
+        ),
+        RateMeasure::of_validated(
+            "false positives",
+            |p| p.false_positives,
+            Worse::Higher,
+            guards.max_false_positive_increase,
+        ),
+        RateMeasure::of_validated(
+            "false negatives",
+            |p| p.false_negatives,
+            Worse::Higher,
+            guards.max_false_negative_increase,
+        ),
+        RateMeasure {
+            measure: "alert rate",
+            events: |p| p.alerts,
+            trials: |p| p.predictions,
+            worse: Worse::Higher,
+            limit: guards.max_alert_rate_increase,
+        },
+    ];
+    for RateMeasure {
+        measure,
+        events,
+        trials,
+        worse,
+        limit,
+    } in measures
+    {
+        let (c, v) = (over(control, events, trials), over(variant, events, trials));
+        // A measure the service does not report is left out, unless it is guarded.
+        if c.trials == 0.0 && v.trials == 0.0 && limit.is_none() {
+            continue;
+        }
+        comparisons.push(evaluation::rate(measure, c, v, worse, limit, z));
+    }
+    comparisons
 }
 
 /// Routes `percent` of the alias's traffic to `variant` (a published version).
@@ -252,11 +424,43 @@ async fn route(
     Ok(super::lambda::route(aws, function, primary, variant).await?)
 }
 
+/// One statistic of one metric over the whole window.
+fn metric_query(
+    id: String,
+    (namespace, metric): (&str, &str),
+    dimensions: &[(&str, &str)],
+    period: i32,
+    stat: &str,
+) -> MetricDataQuery {
+    let dimensions = dimensions
+        .iter()
+        .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+        .collect();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace(namespace)
+                        .metric_name(metric)
+                        .set_dimensions(Some(dimensions))
+                        .build(),
+                )
+                .period(period)
+                .stat(stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
 /// Invocations, errors and p95 duration per version, in one GetMetricData call. Lambda
 /// reports per-version figures of an alias under the ExecutedVersion dimension.
 async fn stats(
     aws: &AwsContext,
     function: &str,
+    (namespace, service): (&str, &str),
     sides: &[(String, f64)],
     window_minutes: u32,
 ) -> Result<Vec<Side>, TrafficError> {
@@ -265,39 +469,29 @@ async fn stats(
     // everything reported up to now.
     let end = SystemTime::now() + Duration::from_secs(60);
     let start = end - window;
+    let period = window.as_secs() as i32;
+    let resource = format!("{function}:{ALIAS}");
     let query = |id: String, metric: &str, stat: &str, version: &str| {
         let dims = [
-            ("FunctionName", function.to_string()),
-            ("Resource", format!("{function}:{ALIAS}")),
-            ("ExecutedVersion", version.to_string()),
+            ("FunctionName", function),
+            ("Resource", resource.as_str()),
+            ("ExecutedVersion", version),
         ];
-        MetricDataQuery::builder()
-            .id(id)
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("AWS/Lambda")
-                            .metric_name(metric)
-                            .set_dimensions(Some(
-                                dims.iter()
-                                    .map(|(k, v)| Dimension::builder().name(*k).value(v).build())
-                                    .collect(),
-                            ))
-                            .build(),
-                    )
-                    .period(window.as_secs() as i32)
-                    .stat(stat)
-                    .build(),
-            )
-            .return_data(true)
-            .build()
+        metric_query(id, ("AWS/Lambda", metric), &dims, period, stat)
+    };
+    // The service's own per-version metrics (emitted with the Lambda version it runs).
+    let own = |id: String, metric: &str, version: &str| {
+        let dims = [("Service", service), ("Version", version)];
+        metric_query(id, (namespace, metric), &dims, period, "Sum")
     };
     let mut queries = Vec::new();
     for (i, (version, _)) in sides.iter().enumerate() {
         queries.push(query(format!("inv{i}"), "Invocations", "Sum", version));
         queries.push(query(format!("err{i}"), "Errors", "Sum", version));
         queries.push(query(format!("p95{i}"), "Duration", "p95", version));
+        for (m, metric) in PREDICTION_METRICS.iter().enumerate() {
+            queries.push(own(format!("own{i}x{m}"), metric, version));
+        }
     }
     let out = aws
         .cloudwatch
@@ -322,6 +516,7 @@ async fn stats(
             let invocations: f64 = values(&format!("inv{i}")).iter().sum();
             let errors: f64 = values(&format!("err{i}")).iter().sum();
             let p95 = values(&format!("p95{i}"));
+            let own = |m: usize| -> f64 { values(&format!("own{i}x{m}")).iter().sum() };
             Side {
                 version: version.clone(),
                 percent: (share * 1000.0).round() / 10.0,
@@ -330,6 +525,14 @@ async fn stats(
                 error_rate: (invocations > 0.0)
                     .then(|| (errors / invocations * 1000.0).round() / 10.0),
                 p95_ms: p95.iter().cloned().reduce(f64::max),
+                predictions: PredictionCounts {
+                    predictions: own(0),
+                    validated: own(1),
+                    agreements: own(2),
+                    false_positives: own(3),
+                    false_negatives: own(4),
+                    alerts: own(5),
+                },
             }
         })
         .collect())

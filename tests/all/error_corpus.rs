@@ -1371,6 +1371,28 @@ fn offline_cases() -> Vec<Case> {
         },
         // ---------------------------------------------------------------- services
         Case {
+            name: "A/B confidence that is not a probability",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "confidence = 0.95", "confidence = 95"),
+            file: DEPLOY,
+            at: At::Marker("confidence = 95"),
+            says: "a confidence of 95 is not a probability between 0.5 and 1",
+        },
+        Case {
+            name: "A/B limit below zero",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "max_false_negative_increase = 0.5",
+                    "max_false_negative_increase = -0.5",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("max_false_negative_increase = -0.5"),
+            says: "max_false_negative_increase = -0.5 is not a change one can accept",
+        },
+        Case {
             name: "model name the registry cannot key",
             env: "local",
             setup: |p| {

@@ -17,6 +17,7 @@ mod crashes;
 mod deploy;
 mod error_corpus;
 mod errors;
+mod experiments;
 mod forwarder;
 mod github_step;
 mod harness;

@@ -1,0 +1,238 @@
+//! A/B evaluation on the platform's measures against the harness: four published versions
+//! of the scoring function, CloudWatch data seeded per version (Lambda's own figures and
+//! the service's prediction metrics), and each verdict (keep collecting, abort, promote)
+//! given, then carried out with `--apply`.
+
+use serde_json::Value;
+
+use crate::rollouts::project;
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+const FUNCTION: &str = "facturascan-local-scoring";
+
+/// The local project with the scoring service on (all at once) and its guard rails.
+fn scoring_project(account: &Account) -> Project {
+    let project = project(account);
+    project.replace(
+        "environments/local.yaml",
+        "stacks:\n",
+        "stacks:\n  ml:\n    enabled: true\n",
+    );
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        "services:\n  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n    ab:\n      min_samples: 100\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n",
+    );
+    project
+}
+
+/// Deploys scoring code labelled `label`; the version it published.
+fn publish(project: &Project, account: &Account, label: &str) -> String {
+    let path = project.path().join(format!("scoring-{label}.zip"));
+    let code = format!("def predict(event, context):\n    return {label:?}\n");
+    std::fs::write(&path, crate::support::zip::zip(&[("scoring.py", &code)])).expect("zip");
+    let package = format!("scoring={}", path.display());
+    let (code, out, stderr) = run_json(
+        project,
+        account,
+        &["deploy", "--env", "local", "--package", &package],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    crate::rollouts::service(&out, "scoring")["running"]
+        .as_str()
+        .expect("the version")
+        .to_string()
+}
+
+/// One version's figures: (invocations, errors) as Lambda reports them, and the
+/// service's (predictions, validated, agreements, false positives, false negatives).
+async fn seed(account: &Account, version: &str, lambda: (f64, f64), own: [f64; 5]) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&account.sdk_config(3).await);
+    let datum = |name: &str, value: f64, dims: &[(&str, &str)]| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .value(value)
+            .set_dimensions(Some(
+                dims.iter()
+                    .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                    .collect(),
+            ))
+            .build()
+    };
+    let alias = format!("{FUNCTION}:live");
+    let executed = [
+        ("FunctionName", FUNCTION),
+        ("Resource", alias.as_str()),
+        ("ExecutedVersion", version),
+    ];
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(datum("Invocations", lambda.0, &executed))
+        .metric_data(datum("Errors", lambda.1, &executed))
+        .send()
+        .await
+        .expect("Lambda metrics");
+    let mine = [("Service", "scoring"), ("Version", version)];
+    let mut put = cloudwatch
+        .put_metric_data()
+        .namespace("FacturaScan360/local");
+    for (name, value) in [
+        "Predictions",
+        "Validated",
+        "Agreements",
+        "FalsePositives",
+        "FalseNegatives",
+    ]
+    .into_iter()
+    .zip(own)
+    {
+        put = put.metric_data(datum(name, value, &mine));
+    }
+    put.send().await.expect("service metrics");
+}
+
+fn traffic(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
+    let mut all = vec!["traffic", "--env", "local"];
+    all.extend_from_slice(args);
+    run_json(project, account, &all)
+}
+
+async fn alias(account: &Account) -> (String, Vec<String>) {
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let alias = lambda
+        .get_alias()
+        .function_name(FUNCTION)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    let variants = alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.keys().cloned().collect())
+        .unwrap_or_default();
+    (
+        alias.function_version().unwrap_or_default().to_string(),
+        variants,
+    )
+}
+
+fn measure<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["comparisons"]
+        .as_array()
+        .and_then(|c| c.iter().find(|m| m["measure"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+#[tokio::test]
+async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
+    let account = Account::new();
+    let project = scoring_project(&account);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let good = publish(&project, &account, "good");
+    let bad = publish(&project, &account, "bad");
+    let young = publish(&project, &account, "young");
+    let control = publish(&project, &account, "control");
+    assert_eq!(alias(&account).await.0, control);
+    // Control: 90% agreement, 5% false positives, 5% false negatives of 4000 validated.
+    seed(
+        &account,
+        &control,
+        (5000.0, 10.0),
+        [5000.0, 4000.0, 3600.0, 200.0, 200.0],
+    )
+    .await;
+    seed(
+        &account,
+        &good,
+        (5000.0, 10.0),
+        [5000.0, 4000.0, 3640.0, 190.0, 170.0],
+    )
+    .await;
+    seed(
+        &account,
+        &bad,
+        (5000.0, 10.0),
+        [5000.0, 4000.0, 3200.0, 200.0, 400.0],
+    )
+    .await;
+    seed(&account, &young, (60.0, 0.0), [60.0, 40.0, 36.0, 2.0, 2.0]).await;
+
+    // Too few validated predictions on the variant: keep collecting (exit 2).
+    let (code, _, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", &young, "--percent", "10"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        report["evaluation"]["verdict"], "keep_collecting",
+        "{report}"
+    );
+    let reasons = report["evaluation"]["reasons"].to_string();
+    assert!(
+        reasons.contains("40 samples") || reasons.contains("and 40 samples"),
+        "{reasons}"
+    );
+
+    // Twice the false negatives: abort (exit 3), the interval well past the 1 pp allowed.
+    traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", &bad, "--percent", "10"],
+    );
+    let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(report["evaluation"]["verdict"], "abort");
+    let fnr = measure(&report, "false negatives");
+    assert_eq!(
+        (
+            fnr["control"].as_f64(),
+            fnr["variant"].as_f64(),
+            fnr["difference"].as_f64()
+        ),
+        (Some(5.0), Some(10.0), Some(5.0)),
+        "{fnr}"
+    );
+    let (low, high) = (
+        fnr["interval"][0].as_f64().unwrap_or(0.0),
+        fnr["interval"][1].as_f64().unwrap_or(0.0),
+    );
+    assert!(low > 1.0 && low < 5.0 && high > 5.0, "{fnr}");
+    assert!(stderr.is_empty() || !stderr.contains("error"), "{stderr}");
+    // Shown without evaluating too: both sides and the difference with its interval.
+    let (code, shown, _) = traffic(&project, &account, &["scoring"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        measure(&shown, "agreement")["difference"].as_f64(),
+        Some(-10.0)
+    );
+    assert!(shown["evaluation"].is_null());
+    // --apply carries the abort out: all traffic back on the control.
+    let (code, report, _) = traffic(&project, &account, &["evaluate", "scoring", "--apply"]);
+    assert_eq!(code, Some(3));
+    assert!(
+        report["evaluation"]["applied"]
+            .as_str()
+            .is_some_and(|a| a.contains("removed")),
+        "{report}"
+    );
+    assert_eq!(alias(&account).await, (control.clone(), Vec::new()));
+
+    // As good or better everywhere, tightly measured: promote, and --apply moves the alias.
+    traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", &good, "--percent", "10"],
+    );
+    let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring", "--apply"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    assert_eq!(report["evaluation"]["verdict"], "promote", "{report}");
+    assert_eq!(alias(&account).await, (good, Vec::new()));
+}
