@@ -458,6 +458,15 @@ fn task_settings(
         .iter()
         .filter_map(|kv| Some((kv.name()?, kv.value().unwrap_or_default())))
         .collect();
+    if let Some(pin) = entry.and_then(|e| e.model.as_ref()) {
+        let var = |key: &str| live_env.get(key).copied();
+        findings.extend(model_finding(
+            resource,
+            pin,
+            var("MODEL_URI"),
+            var("MODEL_SHA256"),
+        ));
+    }
     for (key, expected) in &settings.environment {
         let actual = live_env.get(key.as_str()).copied();
         if actual != Some(expected.as_str()) {
@@ -472,6 +481,34 @@ fn task_settings(
         }
     }
     findings
+}
+
+/// The model a service runs (the MODEL_URI and MODEL_SHA256 of its live version or
+/// revision) against the one its record pins.
+fn model_finding(
+    resource: &str,
+    pin: &crate::models::ModelPin,
+    uri: Option<&str>,
+    sha256: Option<&str>,
+) -> Option<Finding> {
+    if uri == Some(pin.uri.as_str()) && sha256 == Some(pin.sha256.as_str()) {
+        return None;
+    }
+    Some(Finding::new(
+        Severity::High,
+        "model.live",
+        format!("{resource} model"),
+        format!("{pin}: {}", pin.uri),
+        format!(
+            "{} (sha256 {})",
+            uri.unwrap_or("no MODEL_URI"),
+            sha256.unwrap_or("-")
+        ),
+        format!(
+            "deploy the recorded model again (`facturactl deploy --model <service>={}`), or roll back",
+            pin.version
+        ),
+    ))
 }
 
 /// The rollout settings of an ECS service against the declared ones.
@@ -592,6 +629,16 @@ async fn lambda_service(
             recorded.clone(),
             actual.to_string(),
             "deploy the recorded package again",
+        ));
+    }
+    if let Some(pin) = &entry.model {
+        let env = running.environment().and_then(|e| e.variables());
+        let var = |key: &str| env.and_then(|v| v.get(key)).map(String::as_str);
+        findings.extend(model_finding(
+            &resource,
+            pin,
+            var("MODEL_URI"),
+            var("MODEL_SHA256"),
         ));
     }
     let latest = config_of("$LATEST")

@@ -351,6 +351,44 @@ async fn a_model_is_deployed_by_reference_kept_by_later_deploys_and_rolled_back(
         "{history}"
     );
 
+    // The audit compares the model the live version runs with the record: clean, then
+    // the alias moved by hand to the version that runs model one.
+    let model_findings = |audit: &Value| -> Vec<Value> {
+        audit["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["kind"] == "model.live")
+            .cloned()
+            .collect()
+    };
+    let (_, audit, stderr) = run_json(&project, &account, &["audit", "drift", "--env", "local"]);
+    assert!(model_findings(&audit).is_empty(), "{stderr}\n{audit}");
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let moved = |version: &'static str| {
+        lambda
+            .update_alias()
+            .function_name("facturascan-local-scoring")
+            .name("live")
+            .function_version(version)
+            .send()
+    };
+    moved("1").await.expect("alias moved");
+    let (code, audit, stderr) = run_json(&project, &account, &["audit", "drift", "--env", "local"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let found = model_findings(&audit);
+    assert_eq!(found.len(), 1, "{audit}");
+    assert!(
+        found[0]["expected"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("fraud-scoring v2"))
+            && found[0]["actual"]
+                .as_str()
+                .is_some_and(|a| a.contains(&sha("model one"))),
+        "{found:?}"
+    );
+    moved("2").await.expect("alias moved back");
+
     // A schema that differs is refused before any write, naming the fields.
     let before = records(&project, &account);
     let (code, out, stderr) = run_json(
