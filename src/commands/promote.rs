@@ -148,18 +148,8 @@ async fn source_models(
             .into());
         }
         let bytes = registry.read_verified(&version).await?;
-        let declared = target.services.get(service).and_then(|s| s.model.as_ref());
-        let fields = declared
-            .map(|d| crate::models::schema_mismatches(&d.input, &version.input))
-            .unwrap_or_default();
-        if !fields.is_empty() {
-            return Err(ModelError::SchemaMismatch {
-                service: service.clone(),
-                name: version.name,
-                version: version.version,
-                fields,
-            }
-            .into());
+        if let Some(declared) = target.services.get(service).and_then(|s| s.model.as_ref()) {
+            crate::models::resolve::check_input(service, declared, &version)?;
         }
         models.push((service.clone(), version, bytes));
     }

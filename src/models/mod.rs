@@ -285,6 +285,12 @@ pub enum ModelError {
     /// A Lambda service's model changes, and no code was ever deployed to run it with.
     #[error("service `{0}` has no code deployed to run a model with")]
     NoCode(String),
+    /// A registered version's object is not in S3 any more.
+    #[error("the artifact {uri} (object version {}) is gone", .version_id.as_deref().unwrap_or("-"))]
+    ArtifactGone {
+        uri: String,
+        version_id: Option<String>,
+    },
     /// The environment's models bucket is not there: its storage stack was never deployed.
     #[error("`{environment}` has no model registry yet: bucket {bucket} does not exist")]
     NoRegistry { environment: String, bucket: String },
@@ -333,6 +339,7 @@ impl ModelError {
             Self::NoModel(service) => format!("add [services.{service}.model] with the model's name and input (and enable the service), or name another service"),
             Self::BadAssignment(_) => "write `--model scoring=3` or `--model scoring=champion`".into(),
             Self::Twice(_) => "name each service once".into(),
+            Self::ArtifactGone { .. } => "restore the object version from the bucket's history, or register the model again".into(),
             Self::NoRegistry { environment, .. } => format!("deploy `{environment}`'s stacks first (its storage stack creates the bucket): `facturactl deploy --env {environment}`"),
             Self::NumberTaken { .. } => "each registry numbers its own registrations: promote from the environment that registered the version, or deploy the model registered here".into(),
             Self::NoCode(service) => format!("deploy its code with the model: `--package {service}=<zip>`"),

@@ -330,7 +330,22 @@ impl<'a> S3Registry<'a> {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<(Vec<u8>, Option<String>), ModelError> {
-        let out = self
+        self.fetch(bucket, key, version_id)
+            .await?
+            .ok_or_else(|| ModelError::ArtifactGone {
+                uri: format!("s3://{bucket}/{key}"),
+                version_id: version_id.map(str::to_string),
+            })
+    }
+
+    /// An object's bytes and the object version read; `None` when there is none.
+    async fn fetch(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, AwsError> {
+        let out = match self
             .aws
             .s3
             .get_object()
@@ -339,7 +354,11 @@ impl<'a> S3Registry<'a> {
             .set_version_id(version_id.map(str::to_string))
             .send()
             .await
-            .map_err(|e| AwsError::new("GetObject", e))?;
+        {
+            Ok(out) => out,
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) => return Err(AwsError::new("GetObject", e)),
+        };
         let read = out.version_id().map(str::to_string);
         let bytes = out
             .body
@@ -347,7 +366,7 @@ impl<'a> S3Registry<'a> {
             .await
             .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
             .into_bytes();
-        Ok((bytes.to_vec(), read))
+        Ok(Some((bytes.to_vec(), read)))
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, ModelError> {
@@ -383,25 +402,9 @@ impl<'a> S3Registry<'a> {
         &self,
         key: &str,
     ) -> Result<Option<T>, ModelError> {
-        let out = match self
-            .aws
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(AwsError::new("GetObject", e).into()),
+        let Some((bytes, _)) = self.fetch(&self.bucket, key, None).await? else {
+            return Ok(None);
         };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
-            .into_bytes();
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| ModelError::Corrupt {

@@ -55,16 +55,27 @@ pub async fn resolve(
                     .await?
             }
         };
-        let fields = schema_mismatches(&declared.input, &version.input);
-        if !fields.is_empty() {
-            return Err(ModelError::SchemaMismatch {
-                service: service.clone(),
-                name: version.name,
-                version: version.version,
-                fields,
-            });
-        }
+        check_input(service, declared, &version)?;
         resolved.insert(service.clone(), version);
     }
     Ok(resolved)
+}
+
+/// Refuses a version whose input schema is not the one `service` declares, naming every
+/// field that differs.
+pub fn check_input(
+    service: &str,
+    declared: &crate::config::ServiceModel,
+    version: &ModelVersion,
+) -> Result<(), ModelError> {
+    let fields = schema_mismatches(&declared.input, &version.input);
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(ModelError::SchemaMismatch {
+        service: service.to_string(),
+        name: version.name.clone(),
+        version: version.version,
+        fields,
+    })
 }

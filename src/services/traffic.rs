@@ -424,6 +424,11 @@ async fn route(
     Ok(super::lambda::route(aws, function, primary, variant).await?)
 }
 
+/// The sum of a metric's datapoints; 0 (not the empty sum's -0) when there are none.
+fn total(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() + 0.0
+}
+
 /// One statistic of one metric over the whole window.
 fn metric_query(
     id: String,
@@ -513,10 +518,10 @@ async fn stats(
         .iter()
         .enumerate()
         .map(|(i, (version, share))| {
-            let invocations: f64 = values(&format!("inv{i}")).iter().sum();
-            let errors: f64 = values(&format!("err{i}")).iter().sum();
+            let invocations = total(&values(&format!("inv{i}")));
+            let errors = total(&values(&format!("err{i}")));
             let p95 = values(&format!("p95{i}"));
-            let own = |m: usize| -> f64 { values(&format!("own{i}x{m}")).iter().sum() };
+            let own = |m: usize| total(&values(&format!("own{i}x{m}")));
             Side {
                 version: version.clone(),
                 percent: (share * 1000.0).round() / 10.0,

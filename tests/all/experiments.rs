@@ -5,26 +5,19 @@
 
 use serde_json::Value;
 
-use crate::rollouts::project;
 use crate::support::emulator::Account;
 use crate::support::{Project, run_json};
 
 const FUNCTION: &str = "facturascan-local-scoring";
 
 /// The local project with the scoring service on (all at once) and its guard rails.
+/// Its guard rails: tighter samples, no p95 limit (the emulator computes no percentiles of
+/// seeded data; a limited measure without data keeps an experiment collecting).
 fn scoring_project(account: &Account) -> Project {
-    let project = project(account);
-    project.replace(
-        "environments/local.yaml",
-        "stacks:\n",
-        "stacks:\n  ml:\n    enabled: true\n",
-    );
-    project.replace(
-        "environments/local.yaml",
-        "services:\n",
-        "services:\n  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n    ab:\n      min_samples: 100\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n",
-    );
-    project
+    crate::models::local_scoring(
+        account,
+        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n",
+    )
 }
 
 /// Deploys scoring code labelled `label`; the version it published.

@@ -192,11 +192,7 @@ async fn an_operator_forces_a_dead_lock_open_and_it_is_recorded() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(out["released"]["action"], "deploy");
     assert!(holder(&project, &account).is_none());
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&account.sdk_config(3).await)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = account.s3().await;
     let listed = s3
         .list_objects_v2()
         .bucket(format!("facturascan-local-releases-{}", account.account_id))

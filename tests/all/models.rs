@@ -154,11 +154,7 @@ async fn a_version_whose_bytes_are_not_the_registered_ones_is_refused() {
 
 /// Rewrites version `version`'s document with another SHA-256.
 pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, sha256: &str) {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&account.sdk_config(3).await)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = account.s3().await;
     let bucket = format!("facturascan-local-models-{}", account.account_id);
     let key = format!("registry/{name}/versions/{version:08}.json");
     let doc = s3
@@ -180,9 +176,10 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
         .expect("put the tampered document");
 }
 
-/// The local project with the ML stack and the scoring service on, deployed, its models
-/// registered: version 1 (`champion`) and 2 take the declared input, 3 does not.
-async fn scoring_project(account: &Account) -> Project {
+/// The local project with the ML stack and the scoring service on, rolled out all at once
+/// (deploy.toml's linear rollout watches five 2-minute steps), `extra` added to the
+/// service's settings (indented as they are).
+pub(crate) fn local_scoring(account: &Account, extra: &str) -> Project {
     let project = project(account);
     project.replace(
         "environments/local.yaml",
@@ -192,9 +189,17 @@ async fn scoring_project(account: &Account) -> Project {
     project.replace(
         "environments/local.yaml",
         "services:\n",
-        // All at once: the linear rollout of deploy.toml watches five 2-minute steps.
-        "services:\n  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n",
+        &format!(
+            "services:\n  scoring:\n    enabled: true\n    lambda:\n      rollout: {{ strategy: all-at-once }}\n{extra}"
+        ),
     );
+    project
+}
+
+/// The local project with the ML stack and the scoring service on, deployed, its models
+/// registered: version 1 (`champion`) and 2 take the declared input, 3 does not.
+async fn scoring_project(account: &Account) -> Project {
+    let project = local_scoring(account, "");
     let (code, _, stderr) = run_json(&project, account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}");
     let input = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
@@ -233,10 +238,14 @@ async fn scoring_project(account: &Account) -> Project {
     project
 }
 
-/// MODEL_URI and MODEL_SHA256 of the version behind the scoring function's `live` alias.
+/// MODEL_URI and MODEL_SHA256 of the version behind the local scoring function's alias.
 async fn live_model(account: &Account) -> (String, String) {
+    live_model_of(account, "facturascan-local-scoring").await
+}
+
+/// MODEL_URI and MODEL_SHA256 of the version behind `function`'s `live` alias.
+async fn live_model_of(account: &Account, function: &str) -> (String, String) {
     let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
-    let function = "facturascan-local-scoring";
     let alias = lambda
         .get_alias()
         .function_name(function)
@@ -603,26 +612,6 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(shown["versions"][0]["artifact"]["sha256"], sha.as_str());
     // And the production function's live version runs it.
-    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
-    let function = "facturascan-production-scoring";
-    let alias = lambda
-        .get_alias()
-        .function_name(function)
-        .name("live")
-        .send()
-        .await
-        .expect("alias");
-    let live = lambda
-        .get_function_configuration()
-        .function_name(function)
-        .qualifier(alias.function_version().expect("version"))
-        .send()
-        .await
-        .expect("live version");
-    let vars = live
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(vars.get("MODEL_SHA256"), Some(&sha));
+    let (_, live) = live_model_of(&account, "facturascan-production-scoring").await;
+    assert_eq!(live, sha);
 }

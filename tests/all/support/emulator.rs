@@ -116,6 +116,15 @@ impl Account {
             .await
     }
 
+    /// An S3 client for this account (path-style, as the emulator serves buckets).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config(3).await)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// Creates the secrets the shipped config refers to (the dev-monitoring webhook in SSM,
     /// the Sentry token in Secrets Manager), as an operator does once per account: without
     /// them, the preflight at the start of a staging or production deploy refuses it.
