@@ -20,9 +20,16 @@ fn sides_table(r: &TrafficReport) -> Table {
         .chain(r.variant.iter().map(|v| ("variant", v)))
         .collect();
     for (label, side) in sides {
+        // The model a version runs, by the start of its SHA-256, beside the version.
+        let version = match side.model_sha256.as_deref() {
+            Some(sha) if !sha.is_empty() => {
+                format!("{} (model {})", side.version, sha.get(..12).unwrap_or(sha))
+            }
+            _ => side.version.clone(),
+        };
         table.row([
             label.to_string(),
-            side.version.clone(),
+            version,
             format!("{:.1}%", side.percent),
             side.invocations.to_string(),
             side.error_rate

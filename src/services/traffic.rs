@@ -31,6 +31,10 @@ pub struct Side {
     /// What the service reports of its predictions (its metrics namespace, dimensions
     /// `Service` and `Version`): all zero when it reports none.
     pub predictions: PredictionCounts,
+    /// The SHA-256 of the model this version runs (its MODEL_SHA256), for a service that
+    /// declares a model: an A/B of two models shows which is which.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_sha256: Option<String>,
 }
 
 /// Sums over the window of the metrics a scoring service emits per version.
@@ -209,8 +213,17 @@ pub async fn show(
     )
     .await?;
     let mut stats = stats.into_iter();
-    let control = stats.next().expect("the control side");
-    let variant = stats.next();
+    let mut control = stats.next().expect("the control side");
+    let mut variant = stats.next();
+    if config
+        .services
+        .get(service)
+        .is_some_and(|s| s.model.is_some())
+    {
+        for side in std::iter::once(&mut control).chain(variant.as_mut()) {
+            side.model_sha256 = Some(model_of(aws, &function, &side.version).await?);
+        }
+    }
     let guards = guards_of(config, service);
     let comparisons = variant
         .as_ref()
@@ -226,6 +239,24 @@ pub async fn show(
         comparisons,
         evaluation: None,
     })
+}
+
+/// The MODEL_SHA256 a version of `function` runs (empty when none).
+async fn model_of(aws: &AwsContext, function: &str, version: &str) -> Result<String, TrafficError> {
+    let config = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(version)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    Ok(config
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get("MODEL_SHA256"))
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// The service's guard rails, or the defaults.
@@ -538,6 +569,7 @@ async fn stats(
                     false_negatives: own(4),
                     alerts: own(5),
                 },
+                model_sha256: None,
             }
         })
         .collect())

@@ -398,6 +398,45 @@ async fn a_model_is_deployed_by_reference_kept_by_later_deploys_and_rolled_back(
     );
     moved("2").await.expect("alias moved back");
 
+    // An A/B of the two models: each side of the split names the model its version runs.
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "traffic",
+            "--env",
+            "local",
+            "set",
+            "scoring",
+            "--variant",
+            "1",
+            "--percent",
+            "10",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, split, _) = run_json(
+        &project,
+        &account,
+        &["traffic", "--env", "local", "scoring"],
+    );
+    assert_eq!(
+        (
+            split["control"]["model_sha256"].as_str(),
+            split["variant"]["model_sha256"].as_str()
+        ),
+        (
+            Some(sha("model two").as_str()),
+            Some(sha("model one").as_str())
+        ),
+        "{split}"
+    );
+    run_json(
+        &project,
+        &account,
+        &["traffic", "--env", "local", "abort", "scoring"],
+    );
+
     // A schema that differs is refused before any write, naming the fields.
     let before = records(&project, &account);
     let (code, out, stderr) = run_json(
