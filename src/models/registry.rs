@@ -241,12 +241,79 @@ impl<'a> S3Registry<'a> {
         Ok(version)
     }
 
-    /// Reads the artifact (the registered object version) and compares its SHA-256.
+    /// Reads the artifact (the registered object version) as a stream, never whole in
+    /// memory, and compares its SHA-256.
     pub async fn verify(&self, version: &ModelVersion) -> Result<(), ModelError> {
-        self.read_verified(version).await.map(|_| ())
+        let artifact = &version.artifact;
+        let found = self
+            .hash_object(
+                &artifact.bucket,
+                &artifact.key,
+                artifact.version_id.as_deref(),
+            )
+            .await?;
+        self.registered(version, found)
     }
 
-    /// The artifact's bytes, once they hash to the registered SHA-256.
+    /// The SHA-256 of an object's bytes, hashed as they arrive.
+    async fn hash_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<String, ModelError> {
+        use sha2::Digest;
+        let out = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await;
+        let mut body = match out {
+            Ok(out) => out.body,
+            Err(e) if is_missing(&e) => {
+                return Err(ModelError::ArtifactGone {
+                    uri: format!("s3://{bucket}/{key}"),
+                    version_id: version_id.map(str::to_string),
+                });
+            }
+            Err(e) => return Err(AwsError::new("GetObject", e).into()),
+        };
+        let mut hasher = sha2::Sha256::new();
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
+        {
+            hasher.update(&chunk);
+        }
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+
+    /// `Ok` when `found` is the SHA-256 `version` was registered with.
+    fn registered(&self, version: &ModelVersion, found: String) -> Result<(), ModelError> {
+        let artifact = &version.artifact;
+        if found == artifact.sha256 {
+            return Ok(());
+        }
+        Err(ModelError::HashMismatch {
+            name: version.name.clone(),
+            version: version.version,
+            uri: artifact.uri.clone(),
+            expected: artifact.sha256.clone(),
+            found,
+        })
+    }
+
+    /// The artifact's bytes, once they hash to the registered SHA-256 (a promotion copies
+    /// them into another registry).
     pub async fn read_verified(&self, version: &ModelVersion) -> Result<Vec<u8>, ModelError> {
         let artifact = &version.artifact;
         let (bytes, _) = self
@@ -256,18 +323,8 @@ impl<'a> S3Registry<'a> {
                 artifact.version_id.as_deref(),
             )
             .await?;
-        let found = sha256_hex(&bytes);
-        if found == artifact.sha256 {
-            Ok(bytes)
-        } else {
-            Err(ModelError::HashMismatch {
-                name: version.name.clone(),
-                version: version.version,
-                uri: artifact.uri.clone(),
-                expected: artifact.sha256.clone(),
-                found,
-            })
-        }
+        self.registered(version, sha256_hex(&bytes))?;
+        Ok(bytes)
     }
 
     /// Refuses, read-only, when the bucket does not exist.

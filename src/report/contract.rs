@@ -72,6 +72,11 @@ impl Document {
         <Self as clap::ValueEnum>::value_variants()
     }
 
+    /// The document a command prints, by its `command` field.
+    pub fn named(command: &str) -> Option<Self> {
+        Self::all().iter().copied().find(|d| d.command() == command)
+    }
+
     /// The document's `command` field: `deploy`, `audit.drift`, ...
     pub fn command(self) -> &'static str {
         match self {

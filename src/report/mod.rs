@@ -114,6 +114,12 @@ pub fn format<R: Report>(report: &R, format: OutputFormat, command: &str) -> Str
         OutputFormat::Text => report.text(),
         OutputFormat::Markdown => report.markdown(),
         OutputFormat::Json => {
+            // Every document is published in schemas/output.schema.json: a command that
+            // prints one without a `contract::Document` fails the first test that runs it.
+            debug_assert!(
+                contract::Document::named(command).is_some(),
+                "`{command}` prints a JSON document with no schema: add it to report::contract"
+            );
             let body = serde_json::to_value(report).unwrap_or_else(
                 |e| serde_json::json!({ "message": format!("the report could not be encoded: {e}") }),
             );
