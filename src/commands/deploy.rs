@@ -2,7 +2,6 @@
 //! checked, stacks in dependency order, alarms, service rollouts, the record; then the
 //! notifications. `--dry-run` shows the plan and stops.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +64,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         let refs = &model_refs;
         let versions = crate::models::resolve::resolve(&aws, &loaded.config, refs).await?;
         let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
-        let rendered = steps::with_model_pins(&aws, &loaded.config, &rendered, &pins).await?;
+        let store = Store::new(&aws, &loaded.config);
+        let rendered = steps::pin_models(&store, &loaded.config, &rendered, &pins)
+            .await?
+            .rendered;
         let only = steps::only(&request.stacks);
         let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
         let plan =
@@ -155,33 +157,11 @@ pub(super) async fn apply(
     let resolved = &changes.resolved;
     let config = &changes.loaded.config;
     // The model parameters come from the record, so it is read first where there are any.
-    let known = if config
-        .services
-        .values()
-        .any(|s| s.enabled && s.model.is_some())
-    {
-        Some(store.current().await?)
-    } else {
-        None
-    };
-    let mut rendered = Cow::Borrowed(changes.rendered);
-    let models = match &known {
-        Some(current) => crate::models::pin_parameters(
-            rendered.to_mut(),
-            config,
-            &changes.models,
-            current.as_ref(),
-        ),
-        None => BTreeMap::new(),
-    };
-    let run = Run {
-        rendered: &rendered,
-        known,
-        models: &models,
-    };
+    // The model parameters come from the record, read first where a service has a model.
+    let pinned = steps::pin_models(store, config, changes.rendered, &changes.models).await?;
     let (report, current) = session
         .with_progress(async |progress| {
-            stacks_alarms_services(session, aws, store, changes, &run, progress).await
+            stacks_alarms_services(session, aws, store, changes, &pinned, progress).await
         })
         .await?;
     let mut report = report;
@@ -207,20 +187,12 @@ pub(super) async fn apply(
         &hashes,
         resolved,
         &packages,
-        &models,
+        &pinned.models,
         current.as_ref(),
     );
     store.put_record(&record).await?;
     report.record = Some(record.id);
     Ok(report)
-}
-
-/// What this run deploys beyond the changes: the templates with the model parameters set,
-/// the record read for them (when there were any), and the models in effect.
-struct Run<'a> {
-    rendered: &'a RenderedEnv,
-    known: Option<Option<Record>>,
-    models: &'a BTreeMap<String, ModelPin>,
 }
 
 /// The `--model` assignments resolved (bytes hashed, schemas compared) before anything
@@ -273,7 +245,7 @@ async fn stacks_alarms_services(
     aws: &AwsContext,
     store: &Store<'_>,
     changes: &Changes<'_>,
-    this: &Run<'_>,
+    pinned: &steps::Pinned<'_>,
     progress: &crate::progress::ProgressSink,
 ) -> Result<(DeployReport, Option<Record>), Error> {
     let config = &changes.loaded.config;
@@ -281,13 +253,13 @@ async fn stacks_alarms_services(
     let partial = changes.options.only.is_some();
     // The alarms and the current record are read while the stacks deploy (round trips saved).
     let read_current = async {
-        match &this.known {
-            Some(known) => Ok(known.clone()),
+        match &pinned.current {
+            Some(current) => Ok(current.clone()),
             None => store.current().await,
         }
     };
     let (run, live_alarms, current) = tokio::join!(
-        crate::stacks::deploy::deploy(aws, this.rendered, &changes.options, progress),
+        crate::stacks::deploy::deploy(aws, &pinned.rendered, &changes.options, progress),
         crate::alarms::apply::live_alarms(aws, config),
         read_current
     );
@@ -296,7 +268,7 @@ async fn stacks_alarms_services(
     let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run);
     if !report.failed() && !partial {
         let live = live_alarms?;
-        let alarms = &this.rendered.alarms;
+        let alarms = &pinned.rendered.alarms;
         report.alarms =
             Some(crate::alarms::apply::sync_with(aws, config, alarms, &live, true).await?);
     }
@@ -305,7 +277,7 @@ async fn stacks_alarms_services(
         let rollout = crate::services::RolloutOptions {
             skip_wait: changes.skip_wait,
             trace_id: session.trace_id.clone(),
-            models: this
+            models: pinned
                 .models
                 .iter()
                 .map(|(service, pin)| (service.clone(), pin.sha256.clone()))
@@ -315,7 +287,7 @@ async fn stacks_alarms_services(
         report.services = crate::services::roll_out_all(
             aws,
             config,
-            &this.rendered.alarms,
+            &pinned.rendered.alarms,
             resolved,
             &placements,
             &rollout,

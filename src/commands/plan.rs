@@ -22,8 +22,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
     steps::check_stack_names(&rendered, &request.stacks)?;
     let aws = session.aws(&loaded.config.environment).await?;
-    let rendered =
-        steps::with_model_pins(&aws, &loaded.config, &rendered, &BTreeMap::new()).await?;
+    let store = crate::release::store::Store::new(&aws, &loaded.config);
+    let pinned = steps::pin_models(&store, &loaded.config, &rendered, &BTreeMap::new()).await?;
+    let rendered = pinned.rendered;
     let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
     let plan =

@@ -235,25 +235,43 @@ pub async fn refuse_downgrade(
     Ok(())
 }
 
-/// The rendered templates with the model parameters set as a deploy would set them: the
-/// models given (`new`), else those the record says run. Without this a plan would show
-/// every deployed model going back to the template's empty default.
-pub async fn with_model_pins<'r>(
-    aws: &AwsContext,
+/// The rendered templates with the model parameters set as a deploy sets them (what
+/// [`pin_models`] returns).
+pub struct Pinned<'r> {
+    pub rendered: std::borrow::Cow<'r, RenderedEnv>,
+    /// The record the pins were read from; `None` when no service declares a model (then
+    /// nothing was read).
+    pub current: Option<Option<crate::release::record::Record>>,
+    /// The model each service runs once deployed.
+    pub models: BTreeMap<String, crate::models::ModelPin>,
+}
+
+/// The model parameters as a deploy sets them: the models given (`new`), else those the
+/// record says run. Without this a plan would show every deployed model going back to the
+/// template's empty default. Reads the record only when a service declares a model.
+pub async fn pin_models<'r>(
+    store: &crate::release::store::Store<'_>,
     config: &Config,
     rendered: &'r RenderedEnv,
     new: &BTreeMap<String, crate::models::ModelPin>,
-) -> Result<std::borrow::Cow<'r, RenderedEnv>, Error> {
-    let mut rendered = std::borrow::Cow::Borrowed(rendered);
-    if config
+) -> Result<Pinned<'r>, Error> {
+    if !config
         .services
         .values()
         .any(|s| s.enabled && s.model.is_some())
     {
-        let current = crate::release::store::Store::new(aws, config)
-            .current()
-            .await?;
-        crate::models::pin_parameters(rendered.to_mut(), config, new, current.as_ref());
+        return Ok(Pinned {
+            rendered: std::borrow::Cow::Borrowed(rendered),
+            current: None,
+            models: BTreeMap::new(),
+        });
     }
-    Ok(rendered)
+    let current = store.current().await?;
+    let mut pinned = rendered.clone();
+    let models = crate::models::pin_parameters(&mut pinned, config, new, current.as_ref());
+    Ok(Pinned {
+        rendered: std::borrow::Cow::Owned(pinned),
+        current: Some(current),
+        models,
+    })
 }

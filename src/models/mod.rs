@@ -85,6 +85,10 @@ impl std::fmt::Display for ModelPin {
     }
 }
 
+/// The environment variables a service finds its model in (templates/stacks/ml.yaml.tera).
+pub const URI_VARIABLE: &str = "MODEL_URI";
+pub const SHA256_VARIABLE: &str = "MODEL_SHA256";
+
 /// The stack parameters that carry a service's model to its template (`MODEL_URI`,
 /// `MODEL_SHA256` in the service's environment): `<Service>ModelUri`, `<Service>ModelSha256`.
 pub fn parameter_names(service: &str) -> (String, String) {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{ModelArtifact, ModelError, ModelRef, ModelVersion, sha256_hex};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::FieldType;
-use crate::release::store::{is_missing, is_precondition_failed};
+use crate::release::store::{is_missing, is_precondition_failed, list_keys};
 
 pub struct S3Registry<'a> {
     aws: &'a AwsContext,
@@ -263,25 +263,13 @@ impl<'a> S3Registry<'a> {
         version_id: Option<&str>,
     ) -> Result<String, ModelError> {
         use sha2::Digest;
-        let out = self
-            .aws
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .send()
-            .await;
-        let mut body = match out {
-            Ok(out) => out.body,
-            Err(e) if is_missing(&e) => {
-                return Err(ModelError::ArtifactGone {
-                    uri: format!("s3://{bucket}/{key}"),
-                    version_id: version_id.map(str::to_string),
-                });
-            }
-            Err(e) => return Err(AwsError::new("GetObject", e).into()),
+        let Some(out) = self.open(bucket, key, version_id).await? else {
+            return Err(ModelError::ArtifactGone {
+                uri: format!("s3://{bucket}/{key}"),
+                version_id: version_id.map(str::to_string),
+            });
         };
+        let mut body = out.body;
         let mut hasher = sha2::Sha256::new();
         while let Some(chunk) = body
             .try_next()
@@ -402,19 +390,8 @@ impl<'a> S3Registry<'a> {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Option<(Vec<u8>, Option<String>)>, AwsError> {
-        let out = match self
-            .aws
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_string))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(AwsError::new("GetObject", e)),
+        let Some(out) = self.open(bucket, key, version_id).await? else {
+            return Ok(None);
         };
         let read = out.version_id().map(str::to_string);
         let bytes = out
@@ -426,33 +403,33 @@ impl<'a> S3Registry<'a> {
         Ok(Some((bytes.to_vec(), read)))
     }
 
-    async fn keys(&self, prefix: &str) -> Result<Vec<String>, ModelError> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let page = match self
-                .aws
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(e) => return Err(AwsError::new("ListObjectsV2", e).into()),
-            };
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(keys);
-            }
+    /// GetObject of one object (version); `None` when there is none.
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, AwsError> {
+        match self
+            .aws
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(AwsError::new("GetObject", e)),
         }
+    }
+
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, ModelError> {
+        list_keys(&self.aws.s3, &self.bucket, prefix)
+            .await
+            .map_err(|e| AwsError::new("ListObjectsV2", e).into())
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(

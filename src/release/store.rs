@@ -38,6 +38,34 @@ where
     ) || matches!(e, aws_sdk_s3::error::SdkError::ServiceError(s) if s.raw().status().as_u16() == 412)
 }
 
+/// Every key under `prefix`, page after page, in S3's order.
+pub(crate) async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, S3Error<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error>> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
 pub(crate) fn is_missing<E>(e: &S3Error<E>) -> bool
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
@@ -179,33 +207,11 @@ impl<'a> Store<'a> {
     /// The newest `newest` records (all when None), oldest first. Keys sort by time, so one
     /// listing finds them and only those are read.
     pub async fn records(&self, newest: Option<usize>) -> Result<Vec<Record>, AwsError> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let page = match self
-                .aws
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix("records/")
-                .set_continuation_token(token)
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(e) if is_missing(&e) => return Ok(Vec::new()),
-                Err(e) => return Err(AwsError::new("ListObjectsV2", e)),
-            };
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let mut keys = match list_keys(&self.aws.s3, &self.bucket, "records/").await {
+            Ok(keys) => keys,
+            Err(e) if is_missing(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(AwsError::new("ListObjectsV2", e)),
+        };
         keys.sort();
         if let Some(n) = newest {
             keys.drain(..keys.len().saturating_sub(n));

@@ -75,7 +75,7 @@ pub async fn roll_out(
     let function = ctx.function_name();
     let alias = alias(ctx.aws, &function).await?;
     let live = match &alias {
-        Some(a) => Some(identity_of(ctx, &function, &a.version).await?),
+        Some(a) => Some(identity_of(ctx.aws, &function, &a.version).await?),
         None => None,
     };
     let old = alias
@@ -137,7 +137,7 @@ pub async fn restore(
         .as_ref()
         .map(|a| a.version.clone())
         .unwrap_or_else(|| "none".into());
-    let found = identity_of(ctx, &function, version)
+    let found = identity_of(ctx.aws, &function, version)
         .await
         .map(|i| i.code)
         .map_err(|e| {
@@ -180,9 +180,9 @@ pub async fn restore(
 
 /// What a version runs: its code, and the model its environment names (`MODEL_SHA256`,
 /// set from the stack's parameters; empty when none).
-struct Identity {
-    code: String,
-    model: String,
+pub(crate) struct Identity {
+    pub code: String,
+    pub model: String,
 }
 
 impl Identity {
@@ -198,7 +198,7 @@ impl Identity {
             code: code.unwrap_or_default().to_string(),
             model: environment
                 .and_then(|e| e.variables())
-                .and_then(|v| v.get(MODEL_VARIABLE))
+                .and_then(|v| v.get(crate::models::SHA256_VARIABLE))
                 .cloned()
                 .unwrap_or_default(),
         }
@@ -210,16 +210,13 @@ impl Identity {
     }
 }
 
-/// The environment variable holding the model's SHA-256 (templates/stacks/ml.yaml.tera).
-const MODEL_VARIABLE: &str = "MODEL_SHA256";
-
-async fn identity_of(
-    ctx: &ServiceContext<'_>,
+/// What version (or `$LATEST`) `qualifier` of `function` runs.
+pub(crate) async fn identity_of(
+    aws: &crate::aws::AwsContext,
     function: &str,
     qualifier: &str,
-) -> Result<Identity, RolloutError> {
-    let config = ctx
-        .aws
+) -> Result<Identity, AwsError> {
+    let config = aws
         .lambda
         .get_function_configuration()
         .function_name(function)
@@ -246,7 +243,7 @@ async fn publish(
         ctx.say(&format!("version {existing} already has this code"));
         return Ok(existing);
     }
-    let latest = identity_of(ctx, function, "$LATEST").await?;
+    let latest = identity_of(ctx.aws, function, "$LATEST").await?;
     if let Some(model) = ctx.model_sha256.filter(|m| *m != latest.model) {
         // The stack update sets the model on $LATEST; publishing now would ship another.
         return Err(RolloutError::new(format!(

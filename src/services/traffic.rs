@@ -221,7 +221,11 @@ pub async fn show(
         .is_some_and(|s| s.model.is_some())
     {
         for side in std::iter::once(&mut control).chain(variant.as_mut()) {
-            side.model_sha256 = Some(model_of(aws, &function, &side.version).await?);
+            side.model_sha256 = Some(
+                super::lambda::identity_of(aws, &function, &side.version)
+                    .await?
+                    .model,
+            );
         }
     }
     let guards = guards_of(config, service);
@@ -239,24 +243,6 @@ pub async fn show(
         comparisons,
         evaluation: None,
     })
-}
-
-/// The MODEL_SHA256 a version of `function` runs (empty when none).
-async fn model_of(aws: &AwsContext, function: &str, version: &str) -> Result<String, TrafficError> {
-    let config = aws
-        .lambda
-        .get_function_configuration()
-        .function_name(function)
-        .qualifier(version)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
-    Ok(config
-        .environment()
-        .and_then(|e| e.variables())
-        .and_then(|v| v.get("MODEL_SHA256"))
-        .cloned()
-        .unwrap_or_default())
 }
 
 /// The service's guard rails, or the defaults.

@@ -176,6 +176,16 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
         .expect("put the tampered document");
 }
 
+/// The input the scoring service declares (deploy.toml), as `model register --input` takes it.
+const SCORING_INPUT: &str = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
+
+/// `scoring.zip` in the project: a scoring handler.
+fn scoring_package(project: &Project) {
+    let code = "def predict(event, context):\n    return {'fraud_score': 0.1}\n";
+    let zip = crate::support::zip::zip(&[("scoring.py", code)]);
+    std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+}
+
 /// The local project with the ML stack and the scoring service on, rolled out all at once
 /// (deploy.toml's linear rollout watches five 2-minute steps), `extra` added to the
 /// service's settings (indented as they are).
@@ -202,8 +212,7 @@ async fn scoring_project(account: &Account) -> Project {
     let project = local_scoring(account, "");
     let (code, _, stderr) = run_json(&project, account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}");
-    let input = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
-    project.write("input.json", input);
+    project.write("input.json", SCORING_INPUT);
     project.write(
         "other-input.json",
         r#"{"supplier": "string", "total": "integer"}"#,
@@ -230,11 +239,7 @@ async fn scoring_project(account: &Account) -> Project {
         ],
     );
     assert_eq!(code, Some(0), "{stderr}");
-    let zip = crate::support::zip::zip(&[(
-        "scoring.py",
-        "def predict(event, context):\n    return {'fraud_score': 0.1}\n",
-    )]);
-    std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+    scoring_package(&project);
     project
 }
 
@@ -550,13 +555,9 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
     let account = Account::new();
     let project = Project::for_deploys_in(&account).await;
     staging_and_production_with_scoring(&project);
-    project.write("input.json", r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#);
+    project.write("input.json", SCORING_INPUT);
     project.write("m1.bin", "model one");
-    let zip = crate::support::zip::zip(&[(
-        "scoring.py",
-        "def predict(event, context):\n    return {'fraud_score': 0.1}\n",
-    )]);
-    std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+    scoring_package(&project);
     project.git_release(Some("v1.0.0"));
     let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "staging"]);
     assert_eq!(code, Some(0), "{stderr}");
