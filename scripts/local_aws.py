@@ -47,6 +47,11 @@ its route tables, internet gateway and target groups (stack_deletion_in_order); 
 them behind, so a network stack's VPC could never be deleted. A repository with
 EmptyOnDelete goes with its images.
 
+A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedules); moto's
+CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
+scripts/training_job.py as the container would and stops the task with its exit code
+(training_runs); moto's tasks run nothing and never stop.
+
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
     ValidateTemplate) is refused with AWS's ValidationError; moto accepts any size;
@@ -826,6 +831,151 @@ def versioned_stack_buckets() -> None:
     FakeBucket.update_from_cloudformation_json = classmethod(update_versioned)
 
 
+def stack_schedules() -> None:
+    """moto's CloudFormation has no AWS::Scheduler::Schedule: it skips the resource, so the
+    schedule a template declares never exists. AWS creates it; the harness does, through
+    moto's own Scheduler backend, so GetSchedule reads back what the template said."""
+    from moto.core.common_models import CloudFormationModel
+    from moto.scheduler.models import scheduler_backends
+
+    def put(properties: dict, name: str, account_id: str, region_name: str, update: bool):
+        backend = scheduler_backends[account_id][region_name]
+        arguments = dict(
+            description=properties.get("Description"),
+            end_date=properties.get("EndDate"),
+            flexible_time_window=properties["FlexibleTimeWindow"],
+            group_name=properties.get("GroupName"),
+            kms_key_arn=properties.get("KmsKeyArn"),
+            name=name,
+            schedule_expression=properties["ScheduleExpression"],
+            schedule_expression_timezone=properties.get("ScheduleExpressionTimezone"),
+            start_date=properties.get("StartDate"),
+            state=properties.get("State", "ENABLED"),
+            target=properties["Target"],
+        )
+        if update:
+            return backend.update_schedule(**arguments)
+        return backend.create_schedule(action_after_completion=None, **arguments)
+
+    class StackSchedule(CloudFormationModel):
+        __module__ = "moto.scheduler.models"  # moto's model metaclass keys models by service
+
+        def __init__(self, schedule, properties: dict):
+            self.schedule = schedule
+            self.properties = properties
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Scheduler::Schedule"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str):
+            return self.schedule.arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.schedule.name
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name, **kwargs):
+            properties = cloudformation_json["Properties"]
+            return cls(put(properties, resource_name, account_id, region_name, False), properties)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                            cloudformation_json, account_id, region_name):
+            properties = cloudformation_json["Properties"]
+            if original_resource.schedule.name != new_resource_name:  # a new name replaces
+                cls.delete_from_cloudformation_json(original_resource.schedule.name,
+                                                    {"Properties": original_resource.properties},
+                                                    account_id, region_name)
+                return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                           account_id, region_name)
+            return cls(put(properties, new_resource_name, account_id, region_name, True), properties)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name):
+            group = cloudformation_json.get("Properties", {}).get("GroupName")
+            scheduler_backends[account_id][region_name].delete_schedule(group, resource_name)
+
+        def is_created(self) -> bool:
+            return True
+
+
+def training_runs() -> None:
+    """moto's RunTask records a task that runs nothing and stays RUNNING for ever. For a
+    model's training job (a task definition family ending in `-training`) the harness does
+    what Fargate would with the training image: it runs scripts/training_job.py, the
+    reference implementation of the job's contract, with the container's environment (the
+    task definition's, then RunTask's overrides) against this emulator, in the task's
+    account, and stops the task with the program's exit code as the container's, as ECS
+    reports an essential container that exited."""
+    import subprocess
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    run_task = EC2ContainerServiceBackend.run_task
+    job = os.path.join(os.path.dirname(os.path.abspath(__file__)), "training_job.py")
+
+    def environment(backend, task) -> dict:
+        definition = backend.describe_task_definition(task.task_definition_arn)
+        container = definition.container_definitions[0]
+        env = {e["name"]: e["value"] for e in container.get("environment", [])}
+        for override in task.overrides.get("containerOverrides", []):
+            if override.get("name") in (None, container.get("name")):
+                env.update({e["name"]: e["value"] for e in override.get("environment", [])})
+        return env
+
+    def run(backend, task, env: dict) -> None:
+        account = backend.account_id
+        child = dict(os.environ)
+        child.update(env)
+        child.update({
+            "AWS_ENDPOINT_URL": HARNESS_ENDPOINT[0],
+            "AWS_ACCESS_KEY_ID": f"ACCT{account}TRAINING",
+            "AWS_SECRET_ACCESS_KEY": "training",
+            "AWS_DEFAULT_REGION": backend.region_name,
+            "ECS_TASK_ID": task.id,
+        })
+        done = subprocess.run([sys.executable, job], env=child, capture_output=True, text=True,
+                              timeout=600)
+        TRAINING_LOGS[task.id] = done.stdout + done.stderr
+        for container in task.containers:
+            container.exitCode = container.exit_code = done.returncode
+            container.last_status = "STOPPED"
+            container.reason = (done.stderr.strip().splitlines() or [""])[-1][:255] or None
+        task.stop_code = "EssentialContainerExited"
+        task.stopped_reason = "Essential container in task exited"
+        task.desired_status = "STOPPED"
+        task.status = "STOPPED"
+
+    def run_task_training(self, cluster_str, task_definition_str, *args, **kwargs):
+        tasks = run_task(self, cluster_str, task_definition_str, *args, **kwargs)
+        for task in tasks:
+            family = task.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+            if family.endswith("-training"):
+                threading.Thread(target=run, args=(self, task, environment(self, task)),
+                                 daemon=True).start()
+        return tasks
+
+    EC2ContainerServiceBackend.run_task = run_task_training
+
+
+# The harness's own endpoint (set once it listens), for the programs it runs as tasks.
+HARNESS_ENDPOINT: list[str] = [""]
+# What each training task printed, by task id (the emulator has no CloudWatch Logs stream
+# for it).
+TRAINING_LOGS: dict[str, str] = {}
+
+
 def stack_deletion_in_order() -> None:
     """moto's CloudFormation cannot delete AWS::EC2::RouteTable, AWS::EC2::InternetGateway
     or AWS::ElasticLoadBalancingV2::TargetGroup (no delete handler: they are skipped and
@@ -909,7 +1059,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     # moto answers unimplemented operations (drift detection) with a 500 the tests expect;
     # werkzeug would print a traceback for each.
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    logging.getLogger("moto").setLevel(logging.DEBUG if os.environ.get("LOCAL_AWS_DEBUG") else logging.CRITICAL)
     from moto.server import ThreadedMotoServer
 
     complete_ecs_deployments()
@@ -919,6 +1069,8 @@ def serve(port: int, exit_on_eof: bool) -> int:
     database_resource_ids()
     versioned_stack_buckets()
     stack_deletion_in_order()
+    stack_schedules()
+    training_runs()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
@@ -937,7 +1089,8 @@ def serve(port: int, exit_on_eof: bool) -> int:
         # The parent (a test process) holds our stdin: when it exits, for whatever reason,
         # the pipe closes and we go too, so no emulator outlives its tests.
         threading.Thread(target=lambda: (sys.stdin.read(), stop()), daemon=True).start()
-    print(f"endpoint http://127.0.0.1:{server.server_address[1]}", flush=True)
+    HARNESS_ENDPOINT[0] = f"http://127.0.0.1:{server.server_address[1]}"
+    print(f"endpoint {HARNESS_ENDPOINT[0]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -11,15 +11,20 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AlarmSeverity, Config, ThresholdUnit};
+use crate::config::{AlarmSettings, AlarmSeverity, Config, ThresholdUnit};
 
 /// One alarm as a template writes it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlarmEntry {
     name: String,
-    /// The key of its settings in `[alarms]`.
-    settings: String,
+    /// The key of its settings in `[alarms]`; or
+    #[serde(default)]
+    settings: Option<String>,
+    /// its own settings, for an alarm whose numbers live elsewhere in the config (a
+    /// model's drift trigger).
+    #[serde(default)]
+    inline: Option<AlarmSettings>,
     /// The service it watches, if any (for coverage checks and rollout gates).
     #[serde(default)]
     service: Option<String>,
@@ -160,18 +165,31 @@ pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>
     })?;
     let mut out = Vec::new();
     for entry in entries {
-        let Some(settings) = config.alarms.get(&entry.settings) else {
-            return Err(fail(
-                None,
-                format!(
-                    "alarm `{}` uses settings `{}`, which deploy.toml does not declare",
-                    entry.name, entry.settings
-                ),
-                &format!(
-                    "add [alarms.{}] with threshold, unit and channels",
-                    entry.settings
-                ),
-            ));
+        let (key, settings) = match (&entry.settings, &entry.inline) {
+            (Some(key), None) => match config.alarms.get(key) {
+                Some(settings) => (key.clone(), settings),
+                None => {
+                    return Err(fail(
+                        None,
+                        format!(
+                            "alarm `{}` uses settings `{key}`, which deploy.toml does not declare",
+                            entry.name
+                        ),
+                        &format!("add [alarms.{key}] with threshold, unit and channels"),
+                    ));
+                }
+            },
+            (None, Some(inline)) => (entry.name.clone(), inline),
+            _ => {
+                return Err(fail(
+                    None,
+                    format!(
+                        "alarm `{}` must have exactly one of `settings` and `inline`",
+                        entry.name
+                    ),
+                    "name its [alarms.<key>] in `settings`",
+                ));
+            }
         };
         if !settings.enabled {
             continue;
@@ -203,7 +221,7 @@ pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>
         }
         out.push(AlarmDefinition {
             name: entry.name,
-            key: entry.settings,
+            key,
             service: entry.service,
             description: entry.description.trim().to_string(),
             source,

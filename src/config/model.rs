@@ -40,6 +40,138 @@ pub struct Config {
     /// Sentry releases and deploy markers, so exceptions are grouped by release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentry: Option<SentrySettings>,
+    /// Registered models' lifecycle, by model name: retraining.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub models: IndexMap<String, ModelSettings>,
+}
+
+/// `[models.<name>]`: what happens to a model between deploys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Retraining on the batch data: on a schedule, when its drift alarm fires, and by hand
+    /// (`facturactl retrain`). Rendered into the stack of the service that serves the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retraining: Option<Retraining>,
+}
+
+/// `[models.<name>.retraining]`. Each run is one ECS Fargate task of `job` over `data`; it
+/// writes the new artifact and its metadata under the models bucket's
+/// `training/<model>/<run>/`, and `facturactl retrain` registers them as a new version
+/// (never deployed without a deploy).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retraining {
+    /// An EventBridge Scheduler expression: `cron(0 3 ? * MON *)` (six fields) or
+    /// `rate(7 days)`.
+    pub schedule: String,
+    /// The IANA time zone the cron expression is read in.
+    #[serde(default = "utc")]
+    pub timezone: String,
+    /// The batch data a run trains on.
+    pub data: TrainingData,
+    /// The container that trains.
+    pub job: TrainingJob,
+    /// The alarm on a model measure that starts a run when it fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftTrigger>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// Where the batch data lives: a prefix in one of the storage stack's buckets.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingData {
+    pub bucket: DataBucket,
+    /// The key prefix of the batch data, as `validated/` (ends in `/`).
+    pub prefix: String,
+}
+
+/// The storage stack's buckets a job may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataBucket {
+    Raw,
+    Processed,
+}
+
+impl DataBucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Processed => "processed",
+        }
+    }
+}
+
+/// The training container: an image in the environment's ECR, run as one Fargate task.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingJob {
+    /// The ECR repository, as `facturascan/fraud-training`.
+    pub repository: String,
+    /// The image: a tag, or a digest (`sha256:...`) to pin it.
+    pub image: String,
+    /// Fargate CPU units (1024 = 1 vCPU).
+    pub cpu: u32,
+    /// Fargate memory, MiB (valid with `cpu`, as for services).
+    pub memory: u32,
+    /// How long `facturactl retrain` follows a run before it stops waiting (the run goes
+    /// on; its output is not registered).
+    #[serde(default = "default_training_minutes")]
+    pub timeout_minutes: u32,
+}
+
+fn default_training_minutes() -> u32 {
+    120
+}
+
+/// The drift trigger: a CloudWatch alarm on one of the serving service's model measures
+/// (namespace `FacturaScan360/<env>`, dimension `Service`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftTrigger {
+    pub measure: DriftMeasure,
+    /// The threshold: percent for `agreement` (fires below it), the index for
+    /// `population-stability` (fires above it, 0.2 is the usual "significant shift").
+    pub threshold: f64,
+    #[serde(default = "default_drift_period")]
+    pub period_seconds: u32,
+    /// Periods the measure must be beyond the threshold before the alarm fires.
+    #[serde(default = "default_drift_periods")]
+    pub evaluation_periods: u32,
+    /// Who hears that drift started a retraining run (none: the run is the action).
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+fn default_drift_period() -> u32 {
+    3600
+}
+fn default_drift_periods() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftMeasure {
+    /// Agreements over Validated, in percent: fires when it falls below the threshold.
+    Agreement,
+    /// The `PopulationStability` metric the service emits (PSI of its inputs against the
+    /// training data): fires when it rises above the threshold.
+    PopulationStability,
+}
+
+impl DriftMeasure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agreement => "agreement",
+            Self::PopulationStability => "population-stability",
+        }
+    }
 }
 
 /// Where deploys are marked in Sentry: each successful deploy, promotion or rollback

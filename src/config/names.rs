@@ -60,7 +60,31 @@ impl Config {
 
     /// The storage stack's models bucket: the S3 model registry of this environment.
     pub fn models_bucket(&self) -> String {
-        format!("{}-models-{}", self.prefix(), self.environment.account_id)
+        self.bucket("models")
+    }
+
+    /// A storage stack bucket by purpose (`raw`, `processed`, `models`).
+    pub fn bucket(&self, purpose: &str) -> String {
+        format!(
+            "{}-{purpose}-{}",
+            self.prefix(),
+            self.environment.account_id
+        )
+    }
+
+    /// The services that serve `model` (validation wants exactly one).
+    pub fn model_servers<'a>(
+        &'a self,
+        model: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a super::Service)> + 'a {
+        self.services
+            .iter()
+            .filter(move |(_, svc)| svc.model.as_ref().is_some_and(|m| m.name == model))
+    }
+
+    /// The ECS task definition family of a model's training job.
+    pub fn training_family(&self, model: &str) -> String {
+        format!("{}-{model}-training", self.prefix())
     }
 
     /// The bucket holding this environment's records and locks.

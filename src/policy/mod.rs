@@ -82,6 +82,10 @@ pub const RULES: &[Rule] = &[
         why: "a task whose image is in ECR or whose container has secrets starts only when its execution role may pull the image and read the secrets (with kms:Decrypt for them)",
     },
     Rule {
+        id: "START_PERMISSIONS",
+        why: "a schedule or event rule that runs an ECS task needs ecs:RunTask and iam:PassRole for the task's roles on its target role, or every run fails where only a metric sees it",
+    },
+    Rule {
         id: "ENV_KEY_PERMISSIONS",
         why: "a function whose environment is encrypted with a customer managed key fails every invocation with KMSAccessDeniedException unless its role may decrypt with that key",
     },

@@ -55,6 +55,18 @@ pub(super) fn check(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
                 Some("AWS::StepFunctions::StateMachine") => state_machine(&roles, site, props),
                 Some("AWS::ECS::TaskDefinition") => task_definition(&roles, site, props),
                 Some("AWS::Lambda::EventInvokeConfig") => invoke_config(&roles, site, props),
+                Some("AWS::Scheduler::Schedule") => {
+                    ecs_targets(&roles, site, props.get("Target").into_iter())
+                }
+                Some("AWS::Events::Rule") => ecs_targets(
+                    &roles,
+                    site,
+                    props
+                        .get("Targets")
+                        .and_then(Value::as_sequence)
+                        .into_iter()
+                        .flatten(),
+                ),
                 _ => {}
             }
         }
@@ -258,6 +270,28 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             &needed,
             "injects secrets into its containers",
             "allow the execution role to read the secrets (ssm:GetParameters, secretsmanager:GetSecretValue) and kms:Decrypt with their key",
+        );
+    }
+}
+
+/// A schedule or rule that runs an ECS task does so with its target's role: RunTask, and
+/// PassRole for the task's roles (ECS refuses the task otherwise, and the run is lost with
+/// only a failed-invocation metric to show for it).
+fn ecs_targets<'v>(
+    roles: &Roles<'_>,
+    mut site: Site<'_>,
+    targets: impl Iterator<Item = &'v Value>,
+) {
+    for target in targets.filter(|t| t.get("EcsParameters").is_some()) {
+        let role = target
+            .get("RoleArn")
+            .and_then(|r| roles.resolve(site.stack, r));
+        site.require(
+            "START_PERMISSIONS",
+            role.as_ref(),
+            &["ecs:RunTask", "iam:PassRole"],
+            "starts an ECS task",
+            "allow ecs:RunTask on the task definition (conditioned on ecs:cluster) and iam:PassRole on the task's execution and task roles (iam:PassedToService ecs-tasks.amazonaws.com)",
         );
     }
 }

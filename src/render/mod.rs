@@ -117,6 +117,8 @@ struct TemplateContext<'a> {
     services: &'a indexmap::IndexMap<String, crate::config::Service>,
     alarms: &'a indexmap::IndexMap<String, crate::config::AlarmSettings>,
     channels: &'a crate::config::Channels,
+    /// `[models.<name>]`: retraining, rendered into the serving service's stack.
+    models: &'a indexmap::IndexMap<String, crate::config::ModelSettings>,
     /// Sources under `templates/functions/`, by file stem, for inline Lambda code: the code
     /// stays a real file that can be linted and tested on its own.
     functions: BTreeMap<String, String>,
@@ -177,6 +179,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         services: &config.services,
         alarms: &config.alarms,
         channels: &config.channels,
+        models: &config.models,
         functions: load_functions(&templates_dir)?,
     };
     // Serialized once; each stack only adds its own `stack` entry.

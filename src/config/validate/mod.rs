@@ -34,10 +34,13 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.release(config);
     v.sentry(config);
     v.policy(config, rule_ids);
+    v.models(config);
     v.errors
         .sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
     v.errors
 }
+
+mod models;
 
 struct Validator<'a> {
     sources: &'a Node,
@@ -469,6 +472,28 @@ impl Validator<'_> {
         }
     }
 
+    /// A task size Fargate runs: `cpu` and `memory` keys under `base`.
+    fn fargate_size(&mut self, base: &[PathSegment], cpu: u32, memory: u32) {
+        match FARGATE_SIZES.iter().find(|(size, ..)| *size == cpu) {
+            None => self.report(
+                &with_key(base.to_vec(), "cpu"),
+                format!("{cpu} is not a Fargate CPU size"),
+                "one of 256, 512, 1024, 2048, 4096, 8192, 16384",
+                "pick the nearest size",
+            ),
+            Some((cpu, min, max, step)) => {
+                if memory < *min || memory > *max || !(memory - min).is_multiple_of(*step) {
+                    self.report(
+                        &with_key(base.to_vec(), "memory"),
+                        format!("{memory} MiB of memory does not fit {cpu} CPU units on Fargate"),
+                        &format!("{min} to {max} MiB in steps of {step}"),
+                        "change memory, or cpu to a size that allows it",
+                    );
+                }
+            }
+        }
+    }
+
     fn ecs(&mut self, base: Vec<PathSegment>, ecs: &EcsService) {
         self.variable_names(&base, "environment", ecs.environment.keys());
         if !is_repository(&ecs.repository) {
@@ -491,30 +516,7 @@ impl Validator<'_> {
             );
         }
         self.variable_names(&base, "secrets", ecs.secrets.keys());
-        match FARGATE_SIZES.iter().find(|(cpu, ..)| *cpu == ecs.cpu) {
-            None => self.report(
-                &with_key(base.clone(), "cpu"),
-                format!("{} is not a Fargate CPU size", ecs.cpu),
-                "one of 256, 512, 1024, 2048, 4096, 8192, 16384",
-                "pick the nearest size",
-            ),
-            Some((cpu, min, max, step)) => {
-                if ecs.memory < *min
-                    || ecs.memory > *max
-                    || !(ecs.memory - min).is_multiple_of(*step)
-                {
-                    self.report(
-                        &with_key(base.clone(), "memory"),
-                        format!(
-                            "{} MiB of memory does not fit {cpu} CPU units on Fargate",
-                            ecs.memory
-                        ),
-                        &format!("{min} to {max} MiB in steps of {step}"),
-                        "change memory, or cpu to a size that allows it",
-                    );
-                }
-            }
-        }
+        self.fargate_size(&base, ecs.cpu, ecs.memory);
         for (key, secret) in &ecs.secrets {
             if matches!(secret, SecretRef::Env(_)) {
                 self.report(

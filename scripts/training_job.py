@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The reference training job: what a model's training image does, as facturactl expects.
+
+The contract (README, "Retraining"), from the container's environment:
+  TRAINING_DATA_URI  s3://bucket/prefix/ of the batch data: JSON Lines objects, each an
+                     input record with its validated outcome in `fraud` (true or false);
+  OUTPUT_URI         s3://models-bucket/training/<model>/: the run writes under
+                     OUTPUT_URI + RUN_ID + "/" (RUN_ID set by `facturactl retrain`; a
+                     scheduled or drift-started run uses its ECS task id);
+  MODEL_NAME         the model being trained.
+It writes `model` (the artifact's bytes) and then `model.json`:
+  {"parameters": {...}, "metrics": {...}, "input": {"field": "string|number|integer|boolean"}}
+and exits 0; anything else (no data, a bad record) exits non-zero with the reason on its
+last line of stderr, which ECS reports as the container's reason.
+
+This one learns the fraud rate of each supplier (a deliberately small model): the local
+harness runs it for every training task, since the emulator runs no containers. A real
+image replaces the learning, not the contract.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.parse
+
+import boto3
+
+
+def split(uri: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise SystemExit(f"not an s3:// URI: {uri}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def field_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def records(s3, bucket: str, prefix: str):
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            for number, line in enumerate(body.splitlines(), 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        raise SystemExit(f"{item['Key']}:{number}: not a JSON object")
+
+
+def main() -> int:
+    s3 = boto3.client("s3")
+    data_bucket, data_prefix = split(os.environ["TRAINING_DATA_URI"])
+    out_bucket, out_prefix = split(os.environ["OUTPUT_URI"])
+    run = os.environ.get("RUN_ID") or os.environ["ECS_TASK_ID"]
+    rows = list(records(s3, data_bucket, data_prefix))
+    if not rows:
+        print(f"no batch data under {os.environ['TRAINING_DATA_URI']}", file=sys.stderr)
+        return 2
+    frauds: dict[str, list[int]] = {}
+    schema: dict[str, str] = {}
+    for row in rows:
+        label = row.pop("fraud", None)
+        if not isinstance(label, bool):
+            print("a record without a boolean `fraud` outcome", file=sys.stderr)
+            return 2
+        for name, value in row.items():
+            schema.setdefault(name, field_type(value))
+        seen = frauds.setdefault(str(row.get("supplier")), [0, 0])
+        seen[0] += int(label)
+        seen[1] += 1
+    overall = sum(f for f, _ in frauds.values()) / len(rows)
+    model = {
+        "overall": overall,
+        "suppliers": {s: f / n for s, (f, n) in sorted(frauds.items())},
+    }
+    # Training accuracy of "fraud when the supplier's rate is over one half".
+    correct = sum(
+        (n - f) if f / n <= 0.5 else f for f, n in frauds.values()
+    )
+    metrics = {"samples": float(len(rows)), "accuracy": correct / len(rows),
+               "fraud_rate": overall}
+    key = f"{out_prefix}{run}/"
+    s3.put_object(Bucket=out_bucket, Key=key + "model",
+                  Body=json.dumps(model, sort_keys=True).encode())
+    s3.put_object(Bucket=out_bucket, Key=key + "model.json", Body=json.dumps({
+        "parameters": {"algorithm": "supplier-rate", "data": os.environ["TRAINING_DATA_URI"]},
+        "metrics": metrics,
+        "input": schema,
+    }).encode())
+    print(f"trained {os.environ.get('MODEL_NAME', 'model')} on {len(rows)} records: "
+          f"s3://{out_bucket}/{key}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

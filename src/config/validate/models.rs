@@ -1,0 +1,252 @@
+//! `[models.<name>]`: retraining schedules, jobs and drift triggers, checked offline so a
+//! schedule EventBridge Scheduler would refuse, or an alarm CloudWatch would, never reaches
+//! a stack update.
+
+use super::super::model::{Config, DriftMeasure, DriftTrigger, Retraining};
+use super::super::source::{PathSegment, path};
+use super::{Validator, is_repository, with_key};
+
+impl Validator<'_> {
+    pub(super) fn models(&mut self, c: &Config) {
+        for (name, settings) in &c.models {
+            let base = path(["models", name]);
+            let servers = c.model_servers(name).count();
+            if servers != 1 {
+                self.report_key(
+                    &base,
+                    format!("model `{name}` is served by {servers} services"),
+                    "exactly one service with `[services.<name>.model] name = \"<model>\"`",
+                    "the drift alarm watches the measures of the service that serves the model, and the retraining renders into that service's stack: declare the model on one service",
+                );
+            }
+            if let Some(retraining) = &settings.retraining {
+                self.retraining(c, with_key(base, "retraining"), retraining);
+            }
+        }
+    }
+
+    fn retraining(&mut self, c: &Config, base: Vec<PathSegment>, r: &Retraining) {
+        if let Err(problem) = schedule_expression(&r.schedule) {
+            self.report(
+                &with_key(base.clone(), "schedule"),
+                format!("`{}` is not a schedule: {problem}", r.schedule),
+                "`cron(minutes hours day-of-month month day-of-week year)` or `rate(N minutes|hours|days)`",
+                "as `cron(0 3 ? * MON *)` for Mondays at 03:00; one of day-of-month and day-of-week is `?`",
+            );
+        }
+        if !is_time_zone(&r.timezone) {
+            self.report(
+                &with_key(base.clone(), "timezone"),
+                format!("`{}` is not a time zone name", r.timezone),
+                "`UTC` or an IANA name, as `Europe/Madrid`",
+                "write the zone the cron expression's hours are in",
+            );
+        }
+        let prefix = &r.data.prefix;
+        if prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() > 512 {
+            self.report(
+                &with_key(with_key(base.clone(), "data"), "prefix"),
+                format!("`{prefix}` is not a key prefix"),
+                "a prefix without a leading `/`, ending in `/`, as `validated/`",
+                "the job reads every object under it; the role may read nothing else",
+            );
+        }
+        let job = with_key(base.clone(), "job");
+        if !is_repository(&r.job.repository) {
+            self.report(
+                &with_key(job.clone(), "repository"),
+                format!("`{}` is not an ECR repository name", r.job.repository),
+                "lowercase letters, digits and `._-` in `/`-separated parts, as `facturascan/fraud-training`",
+                "name the repository the training image is pushed to",
+            );
+        }
+        if !is_image(&r.job.image) {
+            self.report(
+                &with_key(job.clone(), "image"),
+                format!("`{}` is neither an image tag nor a digest", r.job.image),
+                "a tag (up to 128 of letters, digits, `._-`) or `sha256:` and 64 hex digits",
+                "pin the training image: a run should be repeatable from its record",
+            );
+        }
+        self.fargate_size(&job, r.job.cpu, r.job.memory);
+        self.range(
+            with_key(job, "timeout_minutes"),
+            r.job.timeout_minutes,
+            1,
+            24 * 60,
+            "timeout_minutes",
+        );
+        if let Some(drift) = &r.drift {
+            self.drift(c, with_key(base, "drift"), drift);
+        }
+    }
+
+    fn drift(&mut self, c: &Config, base: Vec<PathSegment>, drift: &DriftTrigger) {
+        let (valid, expected) = match drift.measure {
+            DriftMeasure::Agreement => (
+                drift.threshold > 0.0 && drift.threshold <= 100.0,
+                "a percentage above 0 and at most 100, as 90",
+            ),
+            DriftMeasure::PopulationStability => (
+                drift.threshold > 0.0 && drift.threshold.is_finite(),
+                "a positive index, as 0.2 (0.1 to 0.25 is a moderate shift)",
+            ),
+        };
+        for (i, channel) in drift.channels.iter().enumerate() {
+            if !c.channels.contains(channel) {
+                self.report(
+                    &super::with_index(with_key(base.clone(), "channels"), i),
+                    format!("channel `{channel}` is not declared"),
+                    "a key of [channels.email] or [channels.slack]",
+                    "declare the channel, or remove it from the drift trigger",
+                );
+            }
+        }
+        if !valid {
+            self.report(
+                &with_key(base.clone(), "threshold"),
+                format!(
+                    "threshold {} is out of range for {}",
+                    drift.threshold,
+                    drift.measure.as_str()
+                ),
+                expected,
+                "the alarm fires when the measure passes this value",
+            );
+        }
+        // Model measures are emitted once per prediction batch: a period under a minute
+        // would leave most datapoints missing.
+        if drift.period_seconds == 0
+            || !drift.period_seconds.is_multiple_of(60)
+            || drift.period_seconds > 86_400
+        {
+            self.report(
+                &with_key(base.clone(), "period_seconds"),
+                format!(
+                    "period {}s is not a drift alarm period",
+                    drift.period_seconds
+                ),
+                "a multiple of 60 up to 86400",
+                "3600 judges an hour of predictions at a time",
+            );
+        }
+        // CloudWatch: evaluation periods times the period at most one day for periods
+        // under an hour, seven days otherwise (PutMetricAlarm).
+        let limit = if drift.period_seconds >= 3600 {
+            7 * 86_400
+        } else {
+            86_400
+        };
+        if u64::from(drift.period_seconds) * u64::from(drift.evaluation_periods) > limit
+            || drift.evaluation_periods == 0
+        {
+            self.report(
+                &with_key(base, "evaluation_periods"),
+                format!(
+                    "{} periods of {}s is more than CloudWatch evaluates",
+                    drift.evaluation_periods, drift.period_seconds
+                ),
+                "at least 1, and periods x period_seconds at most 1 day (7 days for periods of an hour or more)",
+                "lower evaluation_periods",
+            );
+        }
+    }
+}
+
+/// An EventBridge Scheduler recurring expression (one-time `at(...)` is not a schedule for
+/// retraining).
+pub(crate) fn schedule_expression(text: &str) -> Result<(), String> {
+    if let Some(inner) = text.strip_prefix("rate(").and_then(|t| t.strip_suffix(')')) {
+        let (value, unit) = inner
+            .split_once(' ')
+            .ok_or("a rate is a number and a unit")?;
+        let value: u32 = value
+            .parse()
+            .map_err(|_| format!("`{value}` is not a whole number"))?;
+        let singular = matches!(unit, "minute" | "hour" | "day");
+        let plural = matches!(unit, "minutes" | "hours" | "days");
+        return match (value, singular, plural) {
+            (0, ..) => Err("a rate of 0".into()),
+            (1, true, _) => Ok(()),
+            (1, _, true) => Err(format!(
+                "Scheduler wants `rate(1 {})`",
+                &unit[..unit.len() - 1]
+            )),
+            (_, _, true) => Ok(()),
+            (_, true, _) => Err(format!("Scheduler wants `rate({value} {unit}s)`")),
+            _ => Err(format!("`{unit}` is not minutes, hours or days")),
+        };
+    }
+    let inner = text
+        .strip_prefix("cron(")
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or("it is neither `cron(...)` nor `rate(...)`")?;
+    let fields: Vec<&str> = inner.split_whitespace().collect();
+    if fields.len() != 6 {
+        return Err(format!("{} fields where cron takes 6", fields.len()));
+    }
+    let allowed = |f: &str| {
+        f.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ",-*/?LW#".contains(c))
+    };
+    if let Some(bad) = fields.iter().find(|f| !allowed(f)) {
+        return Err(format!("`{bad}` is not a cron field"));
+    }
+    if (fields[2] == "?") == (fields[4] == "?") {
+        return Err("exactly one of day-of-month and day-of-week must be `?`".into());
+    }
+    Ok(())
+}
+
+fn is_time_zone(text: &str) -> bool {
+    text == "UTC"
+        || text.split('/').count() >= 2
+            && text.split('/').all(|part| {
+                part.starts_with(|c: char| c.is_ascii_uppercase())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+            })
+}
+
+fn is_image(text: &str) -> bool {
+    match text.strip_prefix("sha256:") {
+        Some(hex) => hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+        None => {
+            (1..=128).contains(&text.len())
+                && text.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schedule_expression;
+
+    #[test]
+    fn schedules_scheduler_takes_and_refuses() {
+        for ok in [
+            "cron(0 3 ? * MON *)",
+            "cron(15 */6 * * ? *)",
+            "rate(1 day)",
+            "rate(7 days)",
+        ] {
+            assert_eq!(schedule_expression(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("cron(0 3 * * MON *)", "exactly one"),
+            ("cron(0 3 * * ?)", "5 fields"),
+            ("rate(1 days)", "rate(1 day)"),
+            ("rate(2 day)", "rate(2 days)"),
+            ("rate(0 hours)", "a rate of 0"),
+            ("at(2026-01-01T00:00:00)", "neither"),
+            ("cron(0 3 ? * MON; *)", "not a cron field"),
+        ] {
+            let err = schedule_expression(bad).expect_err(bad);
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}
