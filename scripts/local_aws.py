@@ -923,6 +923,24 @@ def training_runs() -> None:
     from moto.ecs.models import EC2ContainerServiceBackend
 
     run_task = EC2ContainerServiceBackend.run_task
+    requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def fargate_requirements(self, task_definition):
+        """moto sums container-level memory, which a Fargate task need not set (its size
+        is the task's): a container without one made RunTask fail with a TypeError."""
+        try:
+            return requirements(self, task_definition)
+        except TypeError:
+            return {"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []}
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = fargate_requirements
+    # moto's awsvpc tasks describe their network interface's private DNS name, which its
+    # NetworkInterface does not have: RunTask in a subnet failed with an AttributeError.
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    if not hasattr(NetworkInterface, "private_dns_name"):
+        NetworkInterface.private_dns_name = property(
+            lambda eni: f"ip-{(eni.private_ip_address or '0.0.0.0').replace('.', '-')}.ec2.internal")
     job = os.path.join(os.path.dirname(os.path.abspath(__file__)), "training_job.py")
 
     def environment(backend, task) -> dict:
@@ -960,8 +978,19 @@ def training_runs() -> None:
     def run_task_training(self, cluster_str, task_definition_str, *args, **kwargs):
         tasks = run_task(self, cluster_str, task_definition_str, *args, **kwargs)
         for task in tasks:
+            for container in task.containers:
+                # AWS: `cpu` is a string, and a container has no exit code until it stops;
+                # moto answered a number and 0 (the Rust SDK refuses the number).
+                container.cpu = None if container.cpu is None else str(container.cpu)
+                container.exitCode = None
             family = task.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
             if family.endswith("-training"):
+                # RUNNING until the container exits, as on Fargate (moto's tasks move on
+                # through DEACTIVATING to STOPPED as they are described).
+                task._transitions = []
+                task.status = "RUNNING"
+                for container in task.containers:
+                    container.last_status = "RUNNING"
                 threading.Thread(target=run, args=(self, task, environment(self, task)),
                                  daemon=True).start()
         return tasks
@@ -1058,7 +1087,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     warnings.simplefilter("ignore")
     # moto answers unimplemented operations (drift detection) with a 500 the tests expect;
     # werkzeug would print a traceback for each.
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.DEBUG if os.environ.get("LOCAL_AWS_DEBUG") else logging.CRITICAL)
     logging.getLogger("moto").setLevel(logging.DEBUG if os.environ.get("LOCAL_AWS_DEBUG") else logging.CRITICAL)
     from moto.server import ThreadedMotoServer
 

@@ -79,6 +79,7 @@ pub struct AwsContext {
     pub sns: aws_sdk_sns::Client,
     pub ses: aws_sdk_sesv2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
     /// What the SDK's retries cost so far.
@@ -161,6 +162,9 @@ impl AwsContext {
             sns: aws_sdk_sns::Client::from_conf(client!(aws_sdk_sns, "SNS").build()),
             ses: aws_sdk_sesv2::Client::from_conf(client!(aws_sdk_sesv2, "SESV2").build()),
             ssm: aws_sdk_ssm::Client::from_conf(client!(aws_sdk_ssm, "SSM").build()),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                client!(aws_sdk_scheduler, "Scheduler").build(),
+            ),
             secrets: aws_sdk_secretsmanager::Client::from_conf(
                 client!(aws_sdk_secretsmanager, "SECRETS_MANAGER").build(),
             ),

@@ -7,6 +7,7 @@ use crate::aws::AwsError;
 use crate::config::ConfigErrors;
 use crate::exit::Exit;
 use crate::models::ModelError;
+use crate::models::training::TrainingError;
 use crate::policy::Violation;
 use crate::release::gate::GateRefusal;
 use crate::release::store::LockInfo;
@@ -40,6 +41,17 @@ pub enum Error {
     Interrupted(Interruption),
     #[error("error: {}\n  = help: {}", .0, .0.help())]
     Model(ModelError),
+    #[error("error: {}\n  = help: {}", .0, .0.help())]
+    Training(TrainingError),
+}
+
+impl From<TrainingError> for Error {
+    fn from(e: TrainingError) -> Self {
+        match e {
+            TrainingError::Aws(e) => Self::Aws(e),
+            other => Self::Training(other),
+        }
+    }
 }
 
 impl From<ModelError> for Error {
@@ -84,6 +96,7 @@ impl Error {
         match self {
             Self::Refused(_) => Exit::Refused,
             Self::Model(e) if e.refused() => Exit::Refused,
+            Self::Training(e) if e.refused() => Exit::Refused,
             Self::Interrupted(_) => Exit::Interrupted,
             _ => Exit::Error,
         }
@@ -102,6 +115,8 @@ impl Error {
             Self::Interrupted(_) => "interrupted",
             Self::Model(e) if e.refused() => "refused",
             Self::Model(_) => "model",
+            Self::Training(e) if e.refused() => "refused",
+            Self::Training(_) => "training",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod alarms;
 pub mod drift;
+pub mod retraining;
 
 use serde::Serialize;
 

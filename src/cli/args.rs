@@ -124,6 +124,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// Run a model's training job now (`[models.<name>.retraining]`) and follow it to the
+    /// end; its output becomes a new registered version, deployed only by a deploy. Exit 3
+    /// when its input is not what the serving service sends (nothing registered).
+    Retrain(RetrainArgs),
     /// Tell the configured channels how a pipeline stage ended (build, test, ...).
     Notify(NotifyArgs),
     /// Generate the GitHub Actions workflows from pipelines/*.toml.
@@ -185,6 +189,7 @@ impl Command {
             }) => "traffic.evaluate",
             Self::Traffic(_) => "traffic.change",
             Self::Model { command } => command.name(),
+            Self::Retrain(_) => "retrain",
             Self::Pipeline { .. } => "pipeline.render",
             Self::Config { .. } => "config.show",
             Self::Schema(_) => "schema",
@@ -412,6 +417,29 @@ pub enum ModelCommand {
         /// The version it points at.
         version: u32,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RetrainArgs {
+    /// The model, as `fraud-scoring`.
+    pub model: String,
+    /// Point this alias at the new version, as `candidate`.
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Register what an ended run wrote (a scheduled or drift-started run, named by its
+    /// ECS task id, or one whose following timed out) instead of starting one.
+    #[arg(long, value_name = "RUN")]
+    pub register: Option<String>,
+}
+
+impl RetrainArgs {
+    pub fn request(self) -> commands::retrain::Request {
+        commands::retrain::Request {
+            model: self.model,
+            alias: self.alias,
+            register: self.register,
+        }
+    }
 }
 
 impl ModelCommand {

@@ -53,5 +53,6 @@ pub async fn dispatch(
         Command::Model { command } => {
             show.present(&c::model::run(session, command.request()).await?)
         }
+        Command::Retrain(a) => show.present(&c::retrain::run(session, a.request()).await?),
     })
 }

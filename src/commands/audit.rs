@@ -113,6 +113,10 @@ async fn audit_drift(
     if let Err(e) = drift::services(aws, config, rendered, record.as_ref(), report).await {
         report.not_run("services", e);
     }
+    match crate::audit::retraining::schedules(aws, rendered).await {
+        Ok(findings) => report.findings.extend(findings),
+        Err(e) => report.not_run("retraining schedules", e),
+    }
 }
 
 /// Tells the channels the first 20 findings.

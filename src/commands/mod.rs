@@ -19,6 +19,7 @@ pub mod preflight;
 pub mod promote;
 pub mod release_check;
 pub mod render;
+pub mod retrain;
 pub mod rollback;
 pub mod schema;
 pub mod status;

@@ -6,6 +6,7 @@
 
 pub mod registry;
 pub mod resolve;
+pub mod training;
 
 use std::collections::BTreeMap;
 
@@ -311,7 +312,7 @@ pub enum ModelError {
     },
 }
 
-fn join(fields: &[FieldMismatch]) -> String {
+pub(crate) fn join(fields: &[FieldMismatch]) -> String {
     fields
         .iter()
         .map(ToString::to_string)

@@ -55,6 +55,7 @@ pub enum Document {
     ModelShow,
     #[value(name = "model.alias")]
     ModelAlias,
+    Retrain,
 }
 
 /// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
@@ -107,6 +108,7 @@ impl Document {
             Self::ModelList => "model.list",
             Self::ModelShow => "model.show",
             Self::ModelAlias => "model.alias",
+            Self::Retrain => "retrain",
         }
     }
 
@@ -136,6 +138,7 @@ impl Document {
             Self::ModelRegister | Self::ModelList | Self::ModelShow | Self::ModelAlias => {
                 generator.subschema_for::<c::model::Outcome>()
             }
+            Self::Retrain => generator.subschema_for::<c::retrain::Outcome>(),
             // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
             // the files they looked at.
             Self::Schema => schemars::json_schema!({

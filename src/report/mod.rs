@@ -6,6 +6,7 @@ mod audit;
 mod deploy;
 mod inspect;
 mod model;
+mod retrain;
 pub use inspect::PrintedSchema;
 pub mod contract;
 mod notify;

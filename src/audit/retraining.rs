@@ -1,0 +1,111 @@
+//! The retraining audit: each rendered training schedule (`AWS::Scheduler::Schedule`)
+//! against the live one (GetSchedule): present, the same expression and time zone,
+//! enabled, and starting the job's task definition. The drift alarms are alarm
+//! definitions, audited with the others by `audit alarms`.
+
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use yaml_serde::Value;
+
+use super::{Finding, Severity};
+use crate::aws::{AwsContext, AwsError};
+use crate::render::RenderedEnv;
+
+/// One schedule as the template defines it.
+struct Defined<'a> {
+    name: &'a str,
+    expression: &'a str,
+    timezone: &'a str,
+    state: &'a str,
+    /// The task definition family the target runs (`<prefix>-<model>-training`).
+    family: String,
+}
+
+pub async fn schedules(aws: &AwsContext, rendered: &RenderedEnv) -> Result<Vec<Finding>, AwsError> {
+    let mut findings = Vec::new();
+    for stack in &rendered.stacks {
+        for (_, resource) in stack.resources_of_type("AWS::Scheduler::Schedule") {
+            let Some(defined) = defined(resource) else {
+                continue;
+            };
+            match aws.scheduler.get_schedule().name(defined.name).send().await {
+                Ok(live) => findings.extend(compare(&defined, &live)),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    findings.push(Finding::new(
+                        Severity::High,
+                        "retraining.schedule",
+                        format!("schedule {}", defined.name),
+                        "present",
+                        "missing: no scheduled retraining runs",
+                        format!("`facturactl deploy` recreates it (stack {})", stack.name),
+                    ));
+                }
+                Err(e) => return Err(AwsError::new("GetSchedule", e)),
+            }
+        }
+    }
+    Ok(findings)
+}
+
+fn defined(resource: &Value) -> Option<Defined<'_>> {
+    let props = resource.get("Properties")?;
+    let text = |key: &str| props.get(key).and_then(Value::as_str);
+    // The target's task definition is `Ref` to the stack's; its family is the name the
+    // template gives the schedule (both `<prefix>-<model>-training`).
+    let name = text("Name")?;
+    Some(Defined {
+        name,
+        expression: text("ScheduleExpression")?,
+        timezone: text("ScheduleExpressionTimezone").unwrap_or("UTC"),
+        state: text("State").unwrap_or("ENABLED"),
+        family: name.to_string(),
+    })
+}
+
+fn compare(defined: &Defined<'_>, live: &GetScheduleOutput) -> Vec<Finding> {
+    let resource = format!("schedule {}", defined.name);
+    // A deploy would not: CloudFormation updates what the template changes, not drift.
+    let fix = "set it back to the template's value (`aws scheduler update-schedule`); a deploy leaves drift alone unless the template changes";
+    let mut out = Vec::new();
+    let mut differ = |field: &str, expected: &str, actual: &str| {
+        if expected != actual {
+            out.push(Finding::new(
+                Severity::Medium,
+                "retraining.schedule",
+                format!("{resource} {field}"),
+                expected,
+                actual,
+                fix,
+            ));
+        }
+    };
+    differ(
+        "expression",
+        defined.expression,
+        live.schedule_expression().unwrap_or("-"),
+    );
+    differ(
+        "timezone",
+        defined.timezone,
+        live.schedule_expression_timezone().unwrap_or("UTC"),
+    );
+    differ(
+        "state",
+        defined.state,
+        live.state().map(|s| s.as_str()).unwrap_or("-"),
+    );
+    let task_definition = live
+        .target()
+        .and_then(|t| t.ecs_parameters())
+        .map(|e| e.task_definition_arn())
+        .unwrap_or("-");
+    let family = task_definition
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.split(':').next())
+        .unwrap_or("-");
+    differ("target", &defined.family, family);
+    out
+}

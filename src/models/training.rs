@@ -1,0 +1,390 @@
+//! Retraining runs: one ECS Fargate task of a model's training job (rendered by
+//! `templates/partials/retraining.tera` into the serving service's stack), followed to its
+//! end, and its output read back for registration.
+//!
+//! The job's contract (README, "Retraining"; `scripts/training_job.py` is its reference):
+//! the run writes `model` (the artifact) and then `model.json` (`parameters`, `metrics`,
+//! `input`) under the models bucket's `training/<model>/<run>/`, and exits 0.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType,
+    NetworkConfiguration, TaskOverride,
+};
+use serde::Deserialize;
+
+use crate::aws::{AwsContext, AwsError};
+use crate::config::{Config, FieldType, Retraining};
+use crate::stacks::live;
+
+/// The container name in the training task definition.
+const CONTAINER: &str = "training";
+
+/// Where and how a model's training task runs, read from its deployed stack.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub model: String,
+    pub cluster: String,
+    /// The task definition ARN (the stack's latest revision).
+    pub task_definition: String,
+    /// The run's log group.
+    pub logs: String,
+    subnets: Vec<String>,
+    security_groups: Vec<String>,
+}
+
+/// A run's task as ECS last described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    /// `PROVISIONING`, `PENDING`, `RUNNING`, ... (ECS's lastStatus).
+    Active(String),
+    Stopped {
+        exit_code: Option<i32>,
+        /// ECS's stoppedReason, and the container's reason when it gave one.
+        reason: String,
+    },
+}
+
+/// What a finished run wrote.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub bytes: Vec<u8>,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub input: BTreeMap<String, FieldType>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    #[error("model `{0}` has no [models.{0}.retraining]")]
+    NotDeclared(String),
+    #[error("model `{model}` is served by no enabled service in `{environment}`")]
+    NotServed { model: String, environment: String },
+    #[error("the training job of `{model}` is not deployed: {what}")]
+    NotDeployed {
+        model: String,
+        stack: String,
+        what: String,
+    },
+    #[error("ECS did not start the training task: {0}")]
+    NotStarted(String),
+    #[error("training run {run} of `{model}` failed: task {task} stopped ({reason}), exit code {}", .exit_code.map_or("none".to_string(), |c| c.to_string()))]
+    Failed {
+        model: String,
+        run: String,
+        task: String,
+        exit_code: Option<i32>,
+        reason: String,
+        logs: String,
+    },
+    #[error(
+        "training run {run} of `{model}` still runs after {minutes} minutes (task {task}); nothing was registered"
+    )]
+    StillRunning {
+        model: String,
+        run: String,
+        task: String,
+        minutes: u32,
+    },
+    #[error("`{0}` is not a run id")]
+    BadRun(String),
+    /// The run's model does not take what the service sends (exit 3).
+    #[error("training run {run} of `{model}` does not take what service `{service}` sends: {}", super::join(.fields))]
+    SchemaMismatch {
+        model: String,
+        service: String,
+        run: String,
+        fields: Vec<super::FieldMismatch>,
+    },
+    /// The run's output is a version already (exit 3).
+    #[error("training run {run} is registered already, as version {version}")]
+    Registered { run: String, version: u32 },
+    #[error("training run {run} wrote no {key}")]
+    NoOutput { run: String, key: String },
+    #[error("training run {run}'s {key} is not the job's output document: {message}")]
+    BadOutput {
+        run: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl TrainingError {
+    /// Refusals (exit 3): output that must not become a version.
+    pub fn refused(&self) -> bool {
+        matches!(self, Self::SchemaMismatch { .. } | Self::Registered { .. })
+    }
+
+    pub fn help(&self) -> String {
+        match self {
+            Self::BadRun(_) => "a run id is the folder under training/<model>/ in the models bucket: letters, digits, `-` and `_`".into(),
+            Self::SchemaMismatch { service, .. } => format!(
+                "nothing was registered: train on the fields services.{service}.model.input lists, or change that list with the service's code"
+            ),
+            Self::Registered { version, .. } => format!("it is version {version}: `facturactl model show <model> {version}`"),
+            Self::Aws(_) => "check the credentials and that the environment is deployed".into(),
+            Self::NotDeclared(model) => format!(
+                "declare [models.{model}.retraining] (schedule, data, job) and deploy, then retrain"
+            ),
+            Self::NotServed { model, .. } => format!(
+                "enable the service whose [services.<name>.model] is `{model}`: the training job lives in its stack"
+            ),
+            Self::NotDeployed { stack, .. } => {
+                format!("deploy the environment first: the job is part of stack `{stack}`")
+            }
+            Self::NotStarted(_) => {
+                "check the cluster's capacity and the job's subnets and security group".into()
+            }
+            Self::Failed { logs, .. } => format!(
+                "read the run's output in the {logs} log group; nothing was registered"
+            ),
+            Self::StillRunning { model, run, .. } => format!(
+                "the task goes on; once it ends, `facturactl retrain {model} --register {run}` registers its output"
+            ),
+            Self::NoOutput { .. } | Self::BadOutput { .. } => {
+                "the job writes `model`, then `model.json` with parameters, metrics and input (README, \"Retraining\")".into()
+            }
+        }
+    }
+}
+
+/// The retraining a model declares, and the service (and its stack) that serves it.
+pub fn declared<'a>(
+    config: &'a Config,
+    model: &'a str,
+) -> Result<(&'a Retraining, &'a str, &'a crate::config::Service), TrainingError> {
+    let retraining = config
+        .models
+        .get(model)
+        .and_then(|m| m.retraining.as_ref())
+        .ok_or_else(|| TrainingError::NotDeclared(model.to_string()))?;
+    let (service, svc) = config
+        .model_servers(model)
+        .find(|(_, svc)| svc.enabled)
+        .ok_or_else(|| TrainingError::NotServed {
+            model: model.to_string(),
+            environment: config.environment.name.clone(),
+        })?;
+    Ok((retraining, service.as_str(), svc))
+}
+
+/// The deployed job: the task definition from the stack's outputs, the network from the
+/// parameters the stack was given.
+pub async fn job(
+    aws: &AwsContext,
+    config: &Config,
+    model: &str,
+    stack: &str,
+) -> Result<Job, TrainingError> {
+    let stack_name = config.stack_name(stack);
+    let missing = |what: String| TrainingError::NotDeployed {
+        model: model.to_string(),
+        stack: stack.to_string(),
+        what,
+    };
+    let live = live::one(&aws.cloudformation, &stack_name)
+        .await?
+        .ok_or_else(|| missing(format!("stack {stack_name} does not exist")))?;
+    let output = format!("{}TrainingTaskDefinition", crate::render::logical_id(model));
+    let task_definition = live
+        .outputs
+        .get(&output)
+        .cloned()
+        .ok_or_else(|| missing(format!("stack {stack_name} has no output {output}")))?;
+    let list = |key: &str| list_parameter(live.parameters.get(key).map_or("", String::as_str));
+    Ok(Job {
+        model: model.to_string(),
+        cluster: live
+            .parameters
+            .get("ClusterName")
+            .cloned()
+            .unwrap_or_else(|| config.cluster_name()),
+        task_definition,
+        logs: format!(
+            "/facturascan/{}/ecs/{model}-training",
+            config.environment.name
+        ),
+        subnets: list("PrivateSubnetIds"),
+        security_groups: list("ServiceSecurityGroupId"),
+    })
+}
+
+/// A `List<...>` parameter's value: `a,b` from CloudFormation (moto answers `['a', 'b']`).
+fn list_parameter(value: &str) -> Vec<String> {
+    value
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|item| {
+            item.trim()
+                .trim_matches(|c| c == '\'' || c == '"')
+                .to_string()
+        })
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// Starts one run; returns its task ARN. `run` names the output folder (RUN_ID).
+pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, TrainingError> {
+    let network = AwsVpcConfiguration::builder()
+        .set_subnets(Some(job.subnets.clone()))
+        .set_security_groups(Some(job.security_groups.clone()))
+        .assign_public_ip(AssignPublicIp::Disabled)
+        .build()
+        .map_err(|e| TrainingError::NotStarted(e.to_string()))?;
+    let overrides = TaskOverride::builder()
+        .container_overrides(
+            ContainerOverride::builder()
+                .name(CONTAINER)
+                .environment(KeyValuePair::builder().name("RUN_ID").value(run).build())
+                .build(),
+        )
+        .build();
+    let out = aws
+        .ecs
+        .run_task()
+        .cluster(&job.cluster)
+        .task_definition(&job.task_definition)
+        .launch_type(LaunchType::Fargate)
+        .count(1)
+        .started_by("facturactl")
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(network)
+                .build(),
+        )
+        .overrides(overrides)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("RunTask", e))?;
+    if let Some(failure) = out.failures().first() {
+        return Err(TrainingError::NotStarted(format!(
+            "{} ({})",
+            failure.reason().unwrap_or("no reason given"),
+            failure.detail().unwrap_or("-")
+        )));
+    }
+    out.tasks()
+        .first()
+        .and_then(|t| t.task_arn())
+        .map(str::to_string)
+        .ok_or_else(|| TrainingError::NotStarted("RunTask returned no task".into()))
+}
+
+/// The run's task as ECS describes it now.
+pub async fn state(aws: &AwsContext, job: &Job, task: &str) -> Result<TaskState, TrainingError> {
+    let out = aws
+        .ecs
+        .describe_tasks()
+        .cluster(&job.cluster)
+        .tasks(task)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTasks", e))?;
+    let Some(found) = out.tasks().first() else {
+        // ECS forgets stopped tasks after about an hour.
+        return Ok(TaskState::Stopped {
+            exit_code: None,
+            reason: "the task is no longer known to ECS".into(),
+        });
+    };
+    let last = found.last_status().unwrap_or("PENDING");
+    if last != "STOPPED" {
+        return Ok(TaskState::Active(last.to_string()));
+    }
+    let container = found
+        .containers()
+        .iter()
+        .find(|c| c.name() == Some(CONTAINER))
+        .or_else(|| found.containers().first());
+    let mut reason = found.stopped_reason().unwrap_or("stopped").to_string();
+    if let Some(why) = container.and_then(|c| c.reason()).filter(|r| !r.is_empty()) {
+        reason = format!("{reason}: {why}");
+    }
+    Ok(TaskState::Stopped {
+        exit_code: container.and_then(|c| c.exit_code()),
+        reason,
+    })
+}
+
+/// The prefix a run writes under, in the models bucket.
+pub fn output_prefix(model: &str, run: &str) -> String {
+    format!("training/{model}/{run}/")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputDocument {
+    #[serde(default)]
+    parameters: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    metrics: BTreeMap<String, f64>,
+    input: BTreeMap<String, FieldType>,
+}
+
+/// Reads what a finished run wrote: `model.json` first (written last, so its presence
+/// means the run finished writing), then the artifact.
+pub async fn output(
+    aws: &AwsContext,
+    bucket: &str,
+    model: &str,
+    run: &str,
+) -> Result<RunOutput, TrainingError> {
+    let prefix = output_prefix(model, run);
+    let read = async |name: &str| -> Result<Vec<u8>, TrainingError> {
+        let key = format!("{prefix}{name}");
+        match aws.s3.get_object().bucket(bucket).key(&key).send().await {
+            Ok(out) => out
+                .body
+                .collect()
+                .await
+                .map(|b| b.into_bytes().to_vec())
+                .map_err(|e| TrainingError::BadOutput {
+                    run: run.to_string(),
+                    key: format!("s3://{bucket}/{key}"),
+                    message: e.to_string(),
+                }),
+            Err(e) if crate::release::store::is_missing(&e) => Err(TrainingError::NoOutput {
+                run: run.to_string(),
+                key: format!("s3://{bucket}/{key}"),
+            }),
+            Err(e) => Err(AwsError::new("GetObject", e).into()),
+        }
+    };
+    let document = read("model.json").await?;
+    let parsed: OutputDocument =
+        serde_json::from_slice(&document).map_err(|e| TrainingError::BadOutput {
+            run: run.to_string(),
+            key: format!("s3://{bucket}/{prefix}model.json"),
+            message: e.to_string(),
+        })?;
+    let bytes = read("model").await?;
+    Ok(RunOutput {
+        bytes,
+        params: parsed
+            .parameters
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        metrics: parsed.metrics,
+        input: parsed.input,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_parameter;
+
+    #[test]
+    fn list_parameters_as_cloudformation_and_moto_answer_them() {
+        let both = vec!["subnet-1".to_string(), "subnet-2".to_string()];
+        assert_eq!(list_parameter("subnet-1,subnet-2"), both);
+        assert_eq!(list_parameter("['subnet-1', 'subnet-2']"), both);
+        assert!(list_parameter("").is_empty());
+    }
+}
