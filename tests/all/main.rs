@@ -32,6 +32,7 @@ mod policy;
 mod real_aws;
 mod recorded;
 mod releases;
+mod retraining;
 mod rollouts;
 mod rollouts_recorded;
 mod secrets;

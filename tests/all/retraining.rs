@@ -1,0 +1,316 @@
+//! Retraining: the rendered schedule, drift rule and job (their permissions judged by the
+//! policy rules; cfn_lint.rs lints them with every stack), and `retrain` on the emulator:
+//! a run that fails registers nothing, a run that succeeds becomes a version, its input
+//! checked against the serving service's, and a schedule changed out of band is found by
+//! the drift audit.
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::Value;
+
+use crate::models::{local_scoring, model};
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+const BUCKET_DATA: &str = "validated/";
+
+fn records(rows: &[(&str, f64, bool)], total_as: &str) -> String {
+    rows.iter()
+        .map(|(supplier, total, fraud)| {
+            let total = if total_as == "string" {
+                format!("\"{total}\"")
+            } else {
+                format!("{total}")
+            };
+            format!(
+                r#"{{"supplier": "{supplier}", "vat": "ES1", "total": {total}, "currency": "EUR", "issued_at": "2026-11-30", "fraud": {fraud}}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn put_batch(account: &Account, key: &str, body: String) {
+    account
+        .s3()
+        .await
+        .put_object()
+        .bucket(format!(
+            "facturascan-local-processed-{}",
+            account.account_id
+        ))
+        .key(format!("{BUCKET_DATA}{key}"))
+        .body(ByteStream::from(body.into_bytes()))
+        .send()
+        .await
+        .expect("put batch data");
+}
+
+fn retrain(project: &Project, account: &Account, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let mut args = vec!["retrain", "fraud-scoring", "--env", "local"];
+    args.extend_from_slice(extra);
+    run_json(project, account, &args)
+}
+
+fn versions(project: &Project, account: &Account) -> usize {
+    let (code, out, stderr) = model(project, account, &["list", "fraud-scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    out["versions"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_run_is_followed_to_its_end_and_its_output_registered_never_deployed() {
+    let account = Account::new();
+    let project = local_scoring(&account, "");
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // No batch data: the job exits 2, the run is reported failed, nothing is registered.
+    let (code, out, stderr) = retrain(&project, &account, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(out["kind"], "training", "{out}");
+    assert!(stderr.contains("no batch data under"), "{stderr}");
+    assert!(stderr.contains("exit code 2"), "{stderr}");
+    assert!(
+        stderr.contains("/facturascan/local/ecs/fraud-scoring-training"),
+        "names the log group: {stderr}"
+    );
+    assert_eq!(versions(&project, &account), 0);
+
+    put_batch(
+        &account,
+        "2026-11.jsonl",
+        records(
+            &[
+                ("acme", 10.5, false),
+                ("acme", 12.0, false),
+                ("evil", 99.0, true),
+            ],
+            "number",
+        ),
+    )
+    .await;
+    let (code, out, stderr) = retrain(&project, &account, &["--alias", "candidate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("finished (exit code 0)"),
+        "followed: {stderr}"
+    );
+    let run = out["run"].as_str().expect("run id").to_string();
+    assert_eq!(out["version"]["version"], 1, "{out}");
+    assert_eq!(out["version"]["metrics"]["samples"], 3.0, "{out}");
+    assert_eq!(out["version"]["params"]["training_run"], run.as_str());
+    assert_eq!(
+        out["version"]["params"]["training_image"],
+        "facturascan/fraud-training:1.0.0"
+    );
+    assert_eq!(out["version"]["input"]["total"], "number");
+    assert_eq!(out["aliases"]["candidate"], 1);
+    assert!(
+        out["task"]
+            .as_str()
+            .is_some_and(|t| t.contains(":task/facturascan-local/")),
+        "{out}"
+    );
+    assert!(
+        out["output"]
+            .as_str()
+            .is_some_and(|o| o.ends_with(&format!("/training/fraud-scoring/{run}/"))),
+        "{out}"
+    );
+    // Registered, not deployed: the service still runs no model.
+    let (code, status, stderr) = run_json(&project, &account, &["status", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !status.to_string().contains(&run),
+        "a retrain deploys nothing: {status}"
+    );
+    // The version resolves (hash checked) like any registered one.
+    let (code, shown, stderr) = model(&project, &account, &["show", "fraud-scoring", "candidate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(shown["versions"][0]["version"], 1);
+
+    // The same run twice is one version.
+    let (code, out, stderr) = retrain(&project, &account, &["--register", &run]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(out["kind"], "refused", "{out}");
+    assert!(
+        stderr.contains("registered already, as version 1"),
+        "{stderr}"
+    );
+    assert_eq!(versions(&project, &account), 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_input_is_not_the_services_is_refused_and_registers_nothing() {
+    let account = Account::new();
+    let project = local_scoring(&account, "");
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    put_batch(
+        &account,
+        "2026-11.jsonl",
+        records(&[("acme", 10.5, false), ("evil", 99.0, true)], "string"),
+    )
+    .await;
+    let (code, out, stderr) = retrain(&project, &account, &[]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(out["kind"], "refused", "{out}");
+    assert!(
+        stderr.contains("`total` is string in the model, number as declared"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was registered"), "{stderr}");
+    assert_eq!(versions(&project, &account), 0);
+}
+
+#[tokio::test]
+async fn the_drift_audit_finds_a_schedule_changed_out_of_band() {
+    let account = Account::new();
+    let project = local_scoring(&account, "");
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let audit = || run_json(&project, &account, &["audit", "drift", "--env", "local"]);
+    let kinds = |out: &Value| -> Vec<String> {
+        out["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["kind"] == "retraining.schedule")
+            .map(|f| f["resource"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (_, out, stderr) = audit();
+    assert!(
+        kinds(&out).is_empty(),
+        "in sync after a deploy: {out} {stderr}"
+    );
+
+    let scheduler = aws_sdk_scheduler::Client::new(&account.sdk_config(3).await);
+    let name = "facturascan-local-fraud-scoring-training";
+    let live = scheduler
+        .get_schedule()
+        .name(name)
+        .send()
+        .await
+        .expect("the stack's schedule exists");
+    assert_eq!(live.schedule_expression(), Some("cron(0 3 ? * MON *)"));
+    assert_eq!(live.schedule_expression_timezone(), Some("Europe/Madrid"));
+    scheduler
+        .update_schedule()
+        .name(name)
+        .schedule_expression("rate(1 day)")
+        .schedule_expression_timezone("Europe/Madrid")
+        .state(aws_sdk_scheduler::types::ScheduleState::Disabled)
+        .set_flexible_time_window(live.flexible_time_window().cloned())
+        .set_target(live.target().cloned())
+        .send()
+        .await
+        .expect("update the schedule out of band");
+    let (code, out, stderr) = audit();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        kinds(&out),
+        vec![
+            format!("schedule {name} expression"),
+            format!("schedule {name} state")
+        ],
+        "{out}"
+    );
+
+    scheduler
+        .delete_schedule()
+        .name(name)
+        .send()
+        .await
+        .expect("delete the schedule");
+    let (_, out, _) = audit();
+    assert_eq!(kinds(&out), vec![format!("schedule {name}")], "{out}");
+}
+
+#[test]
+fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
+    let project = Project::copy();
+    project
+        .cmd()
+        .args(["render", "--env", "staging", "--out", "out"])
+        .assert()
+        .success();
+    let ml = project.read("out/ml.yaml");
+    for expected in [
+        "Type: AWS::Scheduler::Schedule",
+        r#"ScheduleExpression: "cron(0 3 ? * MON *)""#,
+        r#"ScheduleExpressionTimezone: "Europe/Madrid""#,
+        "Type: AWS::Events::Rule",
+        "detail-type: [CloudWatch Alarm State Change]",
+        "alarm:facturascan-staging-fraud-scoring-drift",
+        r#"Family: "facturascan-staging-fraud-scoring-training""#,
+        // Reads only its data prefix, writes only its own output prefix.
+        r#"StringLike: { "s3:prefix": "validated/*" }"#,
+        "facturascan-staging-processed-${AWS::AccountId}/validated/*",
+        "${ModelBucketName}/training/fraud-scoring/*",
+        "task-definition/facturascan-staging-fraud-scoring-training:*",
+        r#"StringEquals: { "iam:PassedToService": ecs-tasks.amazonaws.com }"#,
+    ] {
+        assert!(ml.contains(expected), "{expected} in ml.yaml:\n{ml}");
+    }
+    let alarms: Value = serde_json::from_str(&project.read("out/alarms.json")).expect("alarms");
+    let drift = alarms
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == "facturascan-staging-fraud-scoring-drift")
+        .unwrap_or_else(|| panic!("the drift alarm is an alarm definition: {alarms}"));
+    assert_eq!(drift["threshold"], 90.0);
+    assert_eq!(drift["comparison"], "LessThanThreshold");
+    assert_eq!(drift["evaluation_periods"], 3);
+    assert_eq!(drift["service"], "scoring");
+
+    // The policy rule sees a start role that may not pass the task's roles.
+    project.replace(
+        "templates/partials/retraining.tera",
+        "                Action: iam:PassRole\n",
+        "                Action: iam:GetRole\n",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .output()
+        .expect("validate");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("START_PERMISSIONS")
+            && stdout.contains("FraudScoringTrainingSchedule")
+            && stdout.contains("FraudScoringDriftRetraining")
+            && stdout.contains("iam:PassRole"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn retraining_settings_aws_would_refuse_are_config_errors() {
+    let project = Project::copy();
+    project.replace(
+        "deploy.toml",
+        r#"schedule = "cron(0 3 ? * MON *)""#,
+        r#"schedule = "cron(0 3 * * MON *)""#,
+    );
+    project.replace(
+        "deploy.toml",
+        r#"measure = "agreement", threshold = 90"#,
+        r#"measure = "agreement", threshold = 190"#,
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .output()
+        .expect("validate");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "deploy.toml:",
+        "exactly one of day-of-month and day-of-week must be `?`",
+        "threshold 190 is out of range for agreement",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
