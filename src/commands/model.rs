@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Session;
-use crate::config::FieldType;
+use crate::config::{FieldType, ModelRegistry};
 use crate::error::Error;
-use crate::models::registry::{NewVersion, S3Registry};
-use crate::models::{ModelError, ModelRef, ModelVersion, is_alias};
+use crate::models::registry::NewVersion;
+use crate::models::{ModelError, ModelRef, ModelVersion, Registry, is_alias, registry_kind};
 
 pub enum Request {
     Register {
@@ -62,19 +62,24 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let config = &loaded.config;
     // Everything read from files and arguments is checked before the first AWS call.
     let prepared = prepare(session, request)?;
+    if let Prepared::Register(new, _) = &prepared
+        && registry_kind(config, &new.name) == ModelRegistry::Mlflow
+    {
+        return Err(ModelError::RegisterInMlflow(new.name.clone()).into());
+    }
     let aws = session.aws(&config.environment).await?;
-    let registry = S3Registry::new(&aws, config.models_bucket());
+    let registry = Registry::of(&aws, config, prepared.model());
     let (action, name, versions) = match prepared {
         Prepared::Register(new, alias) => {
+            let Registry::S3(s3) = &registry else {
+                unreachable!("refused above");
+            };
             let name = new.name.clone();
-            let version = registry.register(new, alias.as_deref()).await?;
+            let version = s3.register(new, alias.as_deref()).await?;
             (Action::Registered, name, vec![version])
         }
         Prepared::List(name) => {
-            let mut versions = Vec::new();
-            for number in registry.versions(&name).await? {
-                versions.push(registry.version(&name, number).await?);
-            }
+            let versions = registry.versions(&name).await?;
             (Action::Listed, name, versions)
         }
         Prepared::Show(name, reference) => {
@@ -82,8 +87,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             (Action::Shown, name, vec![version])
         }
         Prepared::Alias(name, alias, number) => {
-            registry.set_alias(&name, &alias, number).await?;
-            let version = registry.version(&name, number).await?;
+            let version = registry.set_alias(&name, &alias, number).await?;
             (Action::Aliased, name, vec![version])
         }
     };
@@ -92,7 +96,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         action,
         environment: config.environment.name.clone(),
         model: name,
-        registry: format!("s3://{}", registry.bucket),
+        registry: registry.location(),
         versions,
         aliases,
     })
@@ -103,6 +107,15 @@ enum Prepared {
     List(String),
     Show(String, ModelRef),
     Alias(String, String, u32),
+}
+
+impl Prepared {
+    fn model(&self) -> &str {
+        match self {
+            Self::Register(new, _) => &new.name,
+            Self::List(name) | Self::Show(name, _) | Self::Alias(name, ..) => name,
+        }
+    }
 }
 
 fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelError> {

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::Session;
+use crate::config::ModelRegistry;
 use crate::error::Error;
 use crate::models::registry::{NewVersion, S3Registry};
 use crate::models::training::{self, Job, TaskState, TrainingError};
-use crate::models::{ModelError, ModelVersion, is_alias, schema_mismatches};
+use crate::models::{ModelError, ModelVersion, is_alias, registry_kind, schema_mismatches};
 use crate::progress::{Progress, ProgressSink};
 
 pub struct Request {
@@ -63,6 +64,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     }
     let model = request.model.as_str();
     let (retraining, service, svc) = training::declared(config, model)?;
+    // An MLflow model's versions are registered in MLflow (its job logs them there).
+    if registry_kind(config, model) == ModelRegistry::Mlflow {
+        return Err(ModelError::RegisterInMlflow(model.to_string()).into());
+    }
     let declared = &svc.model.as_ref().expect("a serving service").input;
 
     let aws = session.aws(&config.environment).await?;

@@ -43,6 +43,19 @@ pub struct Config {
     /// Registered models' lifecycle, by model name: retraining.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub models: IndexMap<String, ModelSettings>,
+    /// The MLflow tracking server of services whose model has `registry = "mlflow"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow: Option<MlflowSettings>,
+}
+
+/// `[mlflow]`: where the MLflow model registry answers (its REST API). A server behind
+/// authentication takes the bearer token in `MLFLOW_TRACKING_TOKEN`, as MLflow's own
+/// client does.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowSettings {
+    /// As `https://mlflow.internal.facturascan.com`.
+    pub tracking_uri: String,
 }
 
 /// `[models.<name>]`: what happens to a model between deploys.
@@ -513,6 +526,9 @@ pub enum ModelRegistry {
     /// environment's models bucket (`facturactl model register`).
     #[default]
     S3,
+    /// MLflow's model registry at `[mlflow] tracking_uri`: versions, aliases, the run's
+    /// parameters and metrics, the signature as the input schema.
+    Mlflow,
 }
 
 /// The type of one input field of a model.

@@ -4,6 +4,7 @@
 //! resolved before anything changes, its bytes are hashed against the registered SHA-256,
 //! and its schema is compared with the one the service declares.
 
+pub mod mlflow;
 pub mod registry;
 pub mod resolve;
 pub mod training;
@@ -12,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsError;
-use crate::config::FieldType;
+use crate::aws::{AwsContext, AwsError};
+use crate::config::{Config, FieldType, ModelRegistry};
 
 /// One registered version of a model: the metadata document the registry keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -248,12 +249,22 @@ pub enum ModelError {
     BadReference(String),
     #[error("`{0}` is not a model name or alias")]
     BadName(String),
-    #[error("model `{name}` has no {reference} in s3://{bucket}")]
+    #[error("model `{name}` has no {reference} in {registry}")]
     NotFound {
         name: String,
         reference: String,
-        bucket: String,
+        /// `s3://<bucket>` or `MLflow at <url>`.
+        registry: String,
     },
+    /// The MLflow tracking server failed or answered something else than its API.
+    #[error("MLflow at {url}: {message}")]
+    Mlflow { url: String, message: String },
+    /// An MLflow version whose `MLmodel` cannot serve a service.
+    #[error("{uri}: {message}")]
+    BadMlmodel { uri: String, message: String },
+    /// Registering is MLflow's own (`mlflow.register_model`).
+    #[error("model `{0}` is registered in MLflow, not by facturactl")]
+    RegisterInMlflow(String),
     #[error("cannot read {path}: {message}")]
     File { path: String, message: String },
     #[error("`{0}` is not `key=value`")]
@@ -335,6 +346,9 @@ impl ModelError {
             Self::BadReference(_) => "name a version as `3` (or `v3`) or an alias as `champion`".into(),
             Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter".into(),
             Self::NotFound { name, .. } => format!("`facturactl model list {name}` shows its versions and aliases"),
+            Self::Mlflow { .. } => "check that the tracking server is up at [mlflow] tracking_uri (and MLFLOW_TRACKING_TOKEN if it wants one)".into(),
+            Self::BadMlmodel { .. } => "log the model with mlflow.<flavor>.log_model(..., signature=infer_signature(X, y)) and register that version".into(),
+            Self::RegisterInMlflow(_) => "register it from the training code (mlflow.register_model), then `facturactl model alias` or `deploy --model`".into(),
             Self::File { .. } => "check the path".into(),
             Self::BadPair(_) => "write each as `key=value`, as `--metric auc=0.91`".into(),
             Self::BadMetric { .. } => "metrics are numbers, as `--metric auc=0.91`".into(),
@@ -348,6 +362,97 @@ impl ModelError {
             Self::NoRegistry { environment, .. } => format!("deploy `{environment}`'s stacks first (its storage stack creates the bucket): `facturactl deploy --env {environment}`"),
             Self::NumberTaken { .. } => "each registry numbers its own registrations: promote from the environment that registered the version, or deploy the model registered here".into(),
             Self::NoCode(service) => format!("deploy its code with the model: `--package {service}=<zip>`"),
+        }
+    }
+}
+
+/// Which registry `model` is in, as the service that serves it declares (S3 when none does).
+pub fn registry_kind(config: &Config, model: &str) -> ModelRegistry {
+    config
+        .model_servers(model)
+        .find_map(|(_, svc)| svc.model.as_ref().map(|m| m.registry))
+        .unwrap_or_default()
+}
+
+/// The registry a model lives in: the environment's S3 registry, or MLflow when the
+/// service that serves it says `registry = "mlflow"`.
+pub enum Registry<'a> {
+    S3(registry::S3Registry<'a>),
+    Mlflow(mlflow::MlflowRegistry<'a>),
+}
+
+impl<'a> Registry<'a> {
+    /// The registry of `model`, as its serving service declares it (S3 when none does).
+    pub fn of(aws: &'a AwsContext, config: &Config, model: &str) -> Self {
+        match (registry_kind(config, model), &config.mlflow) {
+            (ModelRegistry::Mlflow, Some(mlflow)) => Self::Mlflow(mlflow::MlflowRegistry::new(
+                aws,
+                &mlflow.tracking_uri,
+                std::env::var("MLFLOW_TRACKING_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+            )),
+            _ => Self::S3(registry::S3Registry::new(aws, config.models_bucket())),
+        }
+    }
+
+    /// Where it is, for reports: `s3://<bucket>` or the tracking server's URL.
+    pub fn location(&self) -> String {
+        match self {
+            Self::S3(r) => format!("s3://{}", r.bucket),
+            Self::Mlflow(r) => r.url.clone(),
+        }
+    }
+
+    /// The version `reference` names, its bytes hashed and checked.
+    pub async fn resolve(
+        &self,
+        name: &str,
+        reference: &ModelRef,
+    ) -> Result<ModelVersion, ModelError> {
+        match self {
+            Self::S3(r) => r.resolve(name, reference).await,
+            Self::Mlflow(r) => r.resolve(name, reference).await,
+        }
+    }
+
+    /// Every version, ascending.
+    pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
+        match self {
+            Self::S3(r) => {
+                let mut versions = Vec::new();
+                for number in r.versions(name).await? {
+                    versions.push(r.version(name, number).await?);
+                }
+                Ok(versions)
+            }
+            Self::Mlflow(r) => r.versions(name).await,
+        }
+    }
+
+    pub async fn aliases(&self, name: &str) -> Result<BTreeMap<String, u32>, ModelError> {
+        match self {
+            Self::S3(r) => r.aliases(name).await,
+            Self::Mlflow(r) => r.aliases(name).await,
+        }
+    }
+
+    /// Points `alias` at `version`; returns that version.
+    pub async fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<ModelVersion, ModelError> {
+        match self {
+            Self::S3(r) => {
+                r.set_alias(name, alias, version).await?;
+                r.version(name, version).await
+            }
+            Self::Mlflow(r) => {
+                r.set_alias(name, alias, version).await?;
+                r.resolve(name, &ModelRef::Version(version)).await
+            }
         }
     }
 }

@@ -245,7 +245,7 @@ impl<'a> S3Registry<'a> {
     /// memory, and compares its SHA-256.
     pub async fn verify(&self, version: &ModelVersion) -> Result<(), ModelError> {
         let artifact = &version.artifact;
-        let found = self
+        let (found, ..) = self
             .hash_object(
                 &artifact.bucket,
                 &artifact.key,
@@ -255,13 +255,14 @@ impl<'a> S3Registry<'a> {
         self.registered(version, found)
     }
 
-    /// The SHA-256 of an object's bytes, hashed as they arrive.
-    async fn hash_object(
+    /// The SHA-256 of an object's bytes, hashed as they arrive, with its size and object
+    /// version id.
+    pub(super) async fn hash_object(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-    ) -> Result<String, ModelError> {
+    ) -> Result<(String, u64, Option<String>), ModelError> {
         use sha2::Digest;
         let Some(out) = self.open(bucket, key, version_id).await? else {
             return Err(ModelError::ArtifactGone {
@@ -269,20 +270,24 @@ impl<'a> S3Registry<'a> {
                 version_id: version_id.map(str::to_string),
             });
         };
+        let found_version = out.version_id().map(str::to_string);
         let mut body = out.body;
         let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
         while let Some(chunk) = body
             .try_next()
             .await
             .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
         {
+            size += chunk.len() as u64;
             hasher.update(&chunk);
         }
-        Ok(hasher
+        let hex = hasher
             .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect())
+            .collect();
+        Ok((hex, size, found_version))
     }
 
     /// `Ok` when `found` is the SHA-256 `version` was registered with.
@@ -369,7 +374,7 @@ impl<'a> S3Registry<'a> {
     }
 
     /// An object's bytes, and the object version read.
-    async fn read_bytes(
+    pub(super) async fn read_bytes(
         &self,
         bucket: &str,
         key: &str,
@@ -451,7 +456,7 @@ impl<'a> S3Registry<'a> {
         ModelError::NotFound {
             name: name.to_string(),
             reference,
-            bucket: self.bucket.clone(),
+            registry: format!("s3://{}", self.bucket),
         }
     }
 }

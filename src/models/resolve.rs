@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::registry::S3Registry;
-use super::{ModelError, ModelRef, ModelVersion, schema_mismatches};
+use super::{ModelError, ModelRef, ModelVersion, Registry, schema_mismatches};
 use crate::aws::AwsContext;
-use crate::config::{Config, ModelRegistry};
+use crate::config::Config;
 
 /// The `--model` assignments, each naming an enabled service that declares a model, once.
 pub fn assignments(
@@ -48,13 +47,9 @@ pub async fn resolve(
         let Some(declared) = config.services.get(service).and_then(|s| s.model.as_ref()) else {
             return Err(ModelError::NoModel(service.clone()));
         };
-        let version = match declared.registry {
-            ModelRegistry::S3 => {
-                S3Registry::new(aws, config.models_bucket())
-                    .resolve(&declared.name, reference)
-                    .await?
-            }
-        };
+        let version = Registry::of(aws, config, &declared.name)
+            .resolve(&declared.name, reference)
+            .await?;
         check_input(service, declared, &version)?;
         resolved.insert(service.clone(), version);
     }

@@ -23,6 +23,7 @@ mod github_step;
 mod harness;
 mod json_logs;
 mod locks;
+mod mlflow_registry;
 mod models;
 mod notifications;
 mod output_schemas;

@@ -180,7 +180,7 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
 const SCORING_INPUT: &str = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
 
 /// `scoring.zip` in the project: a scoring handler.
-fn scoring_package(project: &Project) {
+pub(crate) fn scoring_package(project: &Project) {
     let code = "def predict(event, context):\n    return {'fraud_score': 0.1}\n";
     let zip = crate::support::zip::zip(&[("scoring.py", code)]);
     std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
@@ -249,7 +249,7 @@ async fn live_model(account: &Account) -> (String, String) {
 }
 
 /// MODEL_URI and MODEL_SHA256 of the version behind `function`'s `live` alias.
-async fn live_model_of(account: &Account, function: &str) -> (String, String) {
+pub(crate) async fn live_model_of(account: &Account, function: &str) -> (String, String) {
     let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
     let alias = lambda
         .get_alias()

@@ -35,6 +35,7 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.sentry(config);
     v.policy(config, rule_ids);
     v.models(config);
+    v.mlflow(config);
     v.errors
         .sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
     v.errors

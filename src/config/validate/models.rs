@@ -2,11 +2,36 @@
 //! schedule EventBridge Scheduler would refuse, or an alarm CloudWatch would, never reaches
 //! a stack update.
 
-use super::super::model::{Config, DriftMeasure, DriftTrigger, Retraining};
+use super::super::model::{Config, DriftMeasure, DriftTrigger, ModelRegistry, Retraining};
 use super::super::source::{PathSegment, path};
 use super::{Validator, is_repository, with_key};
 
 impl Validator<'_> {
+    pub(super) fn mlflow(&mut self, c: &Config) {
+        if let Some(mlflow) = &c.mlflow {
+            let uri = &mlflow.tracking_uri;
+            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+                self.report(
+                    &path(["mlflow", "tracking_uri"]),
+                    format!("`{uri}` is not an http(s) URL"),
+                    "the tracking server's URL, as `https://mlflow.internal.example.com`",
+                    "facturactl speaks MLflow's REST API: give the server's URL",
+                );
+            }
+        }
+        for (name, svc) in &c.services {
+            let Some(model) = &svc.model else { continue };
+            if model.registry == ModelRegistry::Mlflow && c.mlflow.is_none() {
+                self.report(
+                    &path(["services", name, "model", "registry"]),
+                    format!("service `{name}`'s model is in MLflow, but no [mlflow] is set"),
+                    "[mlflow] tracking_uri = \"https://...\"",
+                    "add [mlflow] with the tracking server's URL (per environment, in its overlay, if they differ)",
+                );
+            }
+        }
+    }
+
     pub(super) fn models(&mut self, c: &Config) {
         for (name, settings) in &c.models {
             let base = path(["models", name]);

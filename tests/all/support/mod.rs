@@ -273,6 +273,7 @@ pub fn line_of(text: &str, needle: &str) -> usize {
 
 pub mod block_kit;
 pub mod emulator;
+pub mod mlflow;
 pub mod receiver;
 pub mod zip;
 

@@ -1,0 +1,218 @@
+//! MLflow's model registry against a real `mlflow server` (sqlite backend, artifacts in
+//! the emulator's S3): versions and aliases from the registry, parameters and metrics from
+//! the run, the signature as the input schema; a deploy by alias and by number, a schema
+//! mismatch and a hash mismatch refused before any write, a rollback to the earlier model.
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
+
+use crate::models::{live_model_of, local_scoring, model, scoring_package};
+use crate::support::emulator::Account;
+use crate::support::mlflow::mlflow;
+use crate::support::{Project, run_json};
+
+const SIGNATURE: &str = r#"[{"type": "string", "name": "supplier", "required": true}, {"type": "string", "name": "vat", "required": true}, {"type": "double", "name": "total", "required": true}, {"type": "string", "name": "currency", "required": true}, {"type": "string", "name": "issued_at", "required": true}]"#;
+
+/// The scoring service serving `name` from MLflow (the shipped retraining, for
+/// `fraud-scoring` in S3, taken out).
+fn mlflow_project(account: &Account, name: &str) -> Project {
+    let project = local_scoring(
+        account,
+        &format!("    model:\n      name: {name}\n      registry: mlflow\n"),
+    );
+    let overlay = project.read("environments/local.yaml");
+    project.write(
+        "environments/local.yaml",
+        &format!(
+            "{overlay}\nmlflow:\n  tracking_uri: {}\nmodels:\n  fraud-scoring: ~\n",
+            mlflow().url
+        ),
+    );
+    scoring_package(&project);
+    project
+}
+
+/// Logs a model as MLflow's client would (MLmodel and the pickled file under the run's
+/// artifacts in S3) and registers it as the next version of `name`; returns its number.
+async fn log_version(
+    account: &Account,
+    name: &str,
+    bytes: &str,
+    signature: &str,
+    tags: Value,
+) -> String {
+    let server = mlflow();
+    let run = server
+        .run(&[("max_depth", "6")], &[("auc", 0.91), ("f1", 0.84)])
+        .await;
+    let bucket = format!("facturascan-local-models-{}", account.account_id);
+    let prefix = format!("mlflow/0/{run}/artifacts/model");
+    let mlmodel = format!(
+        "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    model_path: model.pkl\n  sklearn:\n    pickled_model: model.pkl\nsignature:\n  inputs: '{signature}'\n"
+    );
+    let s3 = account.s3().await;
+    for (file, body) in [("MLmodel", mlmodel), ("model.pkl", bytes.to_string())] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}/{file}"))
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .expect("put the artifact");
+    }
+    let created = server
+        .call(
+            "POST",
+            "model-versions/create",
+            json!({"name": name, "source": format!("s3://{bucket}/{prefix}"), "run_id": run, "tags": tags}),
+        )
+        .await;
+    created["model_version"]["version"]
+        .as_str()
+        .expect("version")
+        .to_string()
+}
+
+#[tokio::test]
+async fn mlflow_versions_are_resolved_deployed_refused_and_rolled_back() {
+    let account = Account::new();
+    let name = format!("fraud-{}", account.account_id);
+    let project = mlflow_project(&account, &name);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    mlflow()
+        .call("POST", "registered-models/create", json!({"name": name}))
+        .await;
+    let one = log_version(&account, &name, "weights one", SIGNATURE, json!([])).await;
+    assert_eq!(one, "1");
+    let two = log_version(&account, &name, "weights two", SIGNATURE, json!([])).await;
+
+    // `model alias` sets MLflow's alias; `model show` resolves it as a deploy does.
+    let (code, out, stderr) = model(&project, &account, &["alias", &name, "champion", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["aliases"]["champion"], 1, "{out}");
+    let (code, out, stderr) = model(&project, &account, &["show", &name, "champion"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let version = &out["versions"][0];
+    assert_eq!(out["registry"], mlflow().url.as_str());
+    assert_eq!(version["version"], 1);
+    assert_eq!(version["params"]["max_depth"], "6");
+    assert_eq!(version["metrics"]["auc"], 0.91);
+    assert_eq!(
+        version["input"]["total"], "number",
+        "the signature: {version}"
+    );
+    assert!(
+        version["artifact"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/artifacts/model/model.pkl")),
+        "the flavor's file: {version}"
+    );
+    let sha_one = version["artifact"]["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_string();
+    let (code, out, stderr) = model(&project, &account, &["list", &name]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["versions"].as_array().map(Vec::len), Some(2), "{out}");
+
+    // Registering is MLflow's: refused before any AWS call.
+    project.write("w.bin", "w");
+    project.write("input.json", "{}");
+    let (code, _, stderr) = model(
+        &project,
+        &account,
+        &[
+            "register",
+            &name,
+            "--file",
+            "w.bin",
+            "--input",
+            "input.json",
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("registered in MLflow, not by facturactl"),
+        "{stderr}"
+    );
+
+    let function = "facturascan-local-scoring";
+    let deploy = |reference: &str| {
+        run_json(
+            &project,
+            &account,
+            &[
+                "deploy",
+                "--env",
+                "local",
+                "--package",
+                "scoring=scoring.zip",
+                "--model",
+                &format!("scoring={reference}"),
+            ],
+        )
+    };
+    let (code, _, stderr) = deploy("champion");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (uri, sha) = live_model_of(&account, function).await;
+    assert!(uri.ends_with("/model.pkl"), "{uri}");
+    assert_eq!(sha, sha_one);
+
+    // A signature that is not what the service sends, and bytes that are not the tagged
+    // hash: each refused (exit 3), nothing changed.
+    let narrow = r#"[{"type": "string", "name": "supplier", "required": true}]"#;
+    let three = log_version(&account, &name, "weights three", narrow, json!([])).await;
+    let four = log_version(
+        &account,
+        &name,
+        "weights four",
+        SIGNATURE,
+        json!([{"key": "sha256", "value": "0".repeat(64)}]),
+    )
+    .await;
+    for (reference, expected) in [
+        (three.as_str(), "`vat` is declared but not in the model"),
+        (four.as_str(), "but was registered as 0000"),
+    ] {
+        let (code, out, stderr) = deploy(reference);
+        assert_eq!(code, Some(3), "{reference}: {stderr}");
+        assert_eq!(out["kind"], "refused", "{out}");
+        assert!(stderr.contains(expected), "{reference}: {stderr}");
+        assert_eq!(live_model_of(&account, function).await.1, sha_one);
+    }
+
+    // Version 2 by number, then a rollback restores version 1 with the code.
+    let (code, _, stderr) = deploy(&two);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, sha_two) = live_model_of(&account, function).await;
+    assert_ne!(sha_two, sha_one);
+    let (code, status, stderr) = run_json(&project, &account, &["status", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(status.to_string().contains(&sha_two), "{status}");
+    let (code, _, stderr) = run_json(&project, &account, &["rollback", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(live_model_of(&account, function).await.1, sha_one);
+}
+
+#[test]
+fn a_model_in_mlflow_needs_the_tracking_server() {
+    let project = Project::copy();
+    project.replace(
+        "deploy.toml",
+        "[services.scoring.model]\nname = \"fraud-scoring\"\n",
+        "[services.scoring.model]\nname = \"fraud-scoring\"\nregistry = \"mlflow\"\n",
+    );
+    let output = project
+        .cmd()
+        .args(["validate", "--env", "staging"])
+        .output()
+        .expect("validate");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("deploy.toml:")
+            && stderr.contains("service `scoring`'s model is in MLflow, but no [mlflow] is set"),
+        "{stderr}"
+    );
+}
