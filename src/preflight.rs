@@ -226,6 +226,25 @@ async fn image_check(aws: &AwsContext, config: &Config, service: &str, image: &s
     let id = aws_sdk_ecr::types::ImageIdentifier::builder()
         .image_digest(digest)
         .build();
+    match image_exists(aws, repository, id).await {
+        Ok(true) => Check::new("image", subject, Status::Passed, "in the registry"),
+        Ok(false) => Check::new("image", subject, Status::Blocking, "not in the registry"),
+        Err(e) => Check::new(
+            "image",
+            subject,
+            Status::NotRun,
+            format!("could not be checked: {e}"),
+        ),
+    }
+}
+
+/// Whether the image is in the environment's registry.
+async fn image_exists(
+    aws: &AwsContext,
+    repository: &str,
+    id: aws_sdk_ecr::types::ImageIdentifier,
+) -> Result<bool, crate::aws::AwsError> {
+    use aws_sdk_ecr::error::ProvideErrorMetadata;
     match aws
         .ecr
         .describe_images()
@@ -234,28 +253,55 @@ async fn image_check(aws: &AwsContext, config: &Config, service: &str, image: &s
         .send()
         .await
     {
-        Ok(out) if !out.image_details().is_empty() => {
-            Check::new("image", subject, Status::Passed, "in the registry")
-        }
-        Ok(_) => Check::new("image", subject, Status::Blocking, "not in the registry"),
-        Err(e) => {
-            use aws_sdk_ecr::error::ProvideErrorMetadata;
+        Ok(out) => Ok(!out.image_details().is_empty()),
+        Err(e)
             if matches!(
                 e.code(),
                 Some("ImageNotFoundException" | "RepositoryNotFoundException")
-            ) {
-                Check::new("image", subject, Status::Blocking, "not in the registry")
-            } else {
-                let e = crate::aws::AwsError::new("DescribeImages", e);
-                Check::new(
-                    "image",
-                    subject,
-                    Status::NotRun,
-                    format!("could not be checked: {e}"),
-                )
-            }
+            ) =>
+        {
+            Ok(false)
         }
+        Err(e) => Err(crate::aws::AwsError::new("DescribeImages", e)),
     }
+}
+
+/// Each retraining job's image is in the registry: a schedule or drift alarm that starts
+/// a task on a missing image fails where only ECS's stopped-task reason shows it. A
+/// warning, not a refusal: the deploy itself does not run it.
+pub async fn training_images(aws: &AwsContext, config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (model, settings) in &config.models {
+        let Some(retraining) = &settings.retraining else {
+            continue;
+        };
+        if !config.model_servers(model).any(|(_, svc)| svc.enabled) {
+            continue;
+        }
+        let job = &retraining.job;
+        let subject = format!("training job of {model} {}:{}", job.repository, job.image);
+        let id = match job.image.strip_prefix("sha256:") {
+            Some(_) => aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(&job.image),
+            None => aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&job.image),
+        }
+        .build();
+        checks.push(match image_exists(aws, &job.repository, id).await {
+            Ok(true) => Check::new("image", subject, Status::Passed, "in the registry"),
+            Ok(false) => Check::new(
+                "image",
+                subject,
+                Status::Warning,
+                "not in the registry: scheduled and drift-started runs will fail until it is pushed",
+            ),
+            Err(e) => Check::new(
+                "image",
+                subject,
+                Status::NotRun,
+                format!("could not be checked: {e}"),
+            ),
+        });
+    }
+    checks
 }
 
 /// Email subscriptions of the alert topics: a pending one is a warning (alarms reach nobody

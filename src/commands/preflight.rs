@@ -76,6 +76,7 @@ pub(super) async fn checks_after_account(aws: &AwsContext, config: &Config) -> V
         }),
     }
     checks.extend(subscriptions);
+    checks.extend(preflight::training_images(aws, config).await);
     checks.push(preflight::certificate(aws, config).await);
     checks
 }

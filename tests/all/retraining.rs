@@ -64,6 +64,26 @@ async fn a_run_is_followed_to_its_end_and_its_output_registered_never_deployed()
     let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}");
 
+    // The training image is checked by the preflight: a warning until it is pushed into
+    // the repository the registry stack now creates for it.
+    let training_image = || async {
+        let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+        report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("training job of fraud-scoring"))
+            })
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no training image check: {report} {stderr}"))
+    };
+    assert_eq!(training_image().await, "warning");
+    crate::rollouts::push_image(&account, "facturascan/fraud-training", "1.0.0", "t").await;
+    assert_eq!(training_image().await, "passed");
+
     // No batch data: the job exits 2, the run is reported failed, nothing is registered.
     let (code, out, stderr) = retrain(&project, &account, &[]);
     assert_eq!(code, Some(1), "{stderr}");
