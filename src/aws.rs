@@ -80,6 +80,7 @@ pub struct AwsContext {
     pub ses: aws_sdk_sesv2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
     /// What the SDK's retries cost so far.
@@ -163,7 +164,10 @@ impl AwsContext {
             ses: aws_sdk_sesv2::Client::from_conf(client!(aws_sdk_sesv2, "SESV2").build()),
             ssm: aws_sdk_ssm::Client::from_conf(client!(aws_sdk_ssm, "SSM").build()),
             scheduler: aws_sdk_scheduler::Client::from_conf(
-                client!(aws_sdk_scheduler, "Scheduler").build(),
+                client!(aws_sdk_scheduler, "SCHEDULER").build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                client!(aws_sdk_elasticloadbalancingv2, "ELASTIC_LOAD_BALANCING_V2").build(),
             ),
             secrets: aws_sdk_secretsmanager::Client::from_conf(
                 client!(aws_sdk_secretsmanager, "SECRETS_MANAGER").build(),

@@ -1,4 +1,5 @@
-//! `traffic`: the A/B split of a Lambda service with each side's figures; `set`, `promote`
+//! `traffic`: the A/B split of a Lambda service (alias weights) or an ECS service (target
+//! group weights) with each side's figures; `set`, `promote`
 //! and `abort` change it first.
 
 use super::Session;
@@ -30,7 +31,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
     let loaded = session.load_env()?;
     let config = &loaded.config;
     let service = request.service.ok_or(Usage::TrafficNeedsService)?;
-    traffic::function_of(config, &service)?;
+    traffic::target_of(config, &service)?;
     let aws = session.aws(&config.environment).await?;
     let changed = match request.change {
         Some(Change::Set { variant, percent }) => {

@@ -612,6 +612,11 @@ pub struct EcsService {
     /// The container port, for services behind the load balancer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_port: Option<u16>,
+    /// The path pattern the internal load balancer routes to this service of the ML stack,
+    /// as `/predict*`: a listener rule facturactl owns, weighing the control's and the
+    /// variant's target groups (`traffic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(default)]
     pub health: EcsHealth,
     #[serde(default)]

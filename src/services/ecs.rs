@@ -82,6 +82,9 @@ pub struct Placement {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub target_group: Option<String>,
+    /// An A/B-capable service's variant target group and the listener its path joins.
+    pub variant_target_group: Option<String>,
+    pub listener: Option<String>,
     /// The image the record says the service runs: what it is created on again when it
     /// is missing (deleted by hand, or by the stack that owned it before facturactl did).
     pub recorded_image: Option<String>,
@@ -107,6 +110,8 @@ impl Placement {
             subnets: list("Subnets")?,
             security_groups: list("SecurityGroups")?,
             target_group: outputs.get(&format!("{id}TargetGroup")).cloned(),
+            variant_target_group: outputs.get(&format!("{id}VariantTargetGroup")).cloned(),
+            listener: outputs.get(&format!("{id}Listener")).cloned(),
             recorded_image: None,
         })
     }
@@ -118,6 +123,43 @@ impl Placement {
 /// the service does not exist and no image was given, so nothing was created.
 /// `Unchanged` when it already runs that revision's settings (nothing written).
 pub async fn roll_out(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    placement: &Placement,
+    image: Option<&str>,
+    alarms: &AlarmWatch<'_>,
+) -> Result<Option<Rollout>, RolloutError> {
+    let rollout = roll_out_service(ctx, ecs, placement, image, alarms).await?;
+    if rollout.is_some() {
+        route(ctx, ecs, placement).await?;
+    }
+    Ok(rollout)
+}
+
+/// A service with a `path` gets its listener rule (control and variant target groups) once
+/// it runs; an existing rule, and so a split in progress, is left as it is.
+async fn route(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    placement: &Placement,
+) -> Result<(), RolloutError> {
+    let (Some(path), Some(listener), Some(control), Some(variant)) = (
+        &ecs.path,
+        &placement.listener,
+        &placement.target_group,
+        &placement.variant_target_group,
+    ) else {
+        return Ok(());
+    };
+    let (_, created) =
+        super::route::ensure(ctx.aws, listener, path, ctx.name, control, variant).await?;
+    if created {
+        ctx.say(&format!("routed {path} to {} (variant weight 0)", ctx.name));
+    }
+    Ok(())
+}
+
+async fn roll_out_service(
     ctx: &ServiceContext<'_>,
     ecs: &EcsService,
     placement: &Placement,
@@ -338,29 +380,59 @@ async fn create(
     placement: &Placement,
     task_definition: &str,
 ) -> Result<(), RolloutError> {
+    let service = NewService {
+        cluster: &ctx.cluster,
+        name: ctx.name,
+        container: ctx.name,
+        target_group: placement.target_group.as_deref(),
+        desired_count: ecs.desired_count,
+    };
+    create_service(ctx.aws, ecs, placement, &service, task_definition).await?;
+    ctx.say(&format!("created service {} in {}", ctx.name, ctx.cluster));
+    Ok(())
+}
+
+/// An ECS service to create: its name, the container the load balancer reaches, and the
+/// target group it joins (the control's, or an A/B variant's).
+pub struct NewService<'a> {
+    pub cluster: &'a str,
+    pub name: &'a str,
+    pub container: &'a str,
+    pub target_group: Option<&'a str>,
+    pub desired_count: u32,
+}
+
+/// CreateService on Fargate in the placement's network, with the config's deployment
+/// settings, tagged as facturactl's.
+pub async fn create_service(
+    aws: &crate::aws::AwsContext,
+    ecs: &EcsService,
+    placement: &Placement,
+    service: &NewService<'_>,
+    task_definition: &str,
+) -> Result<(), RolloutError> {
     let network = AwsVpcConfiguration::builder()
         .set_subnets(Some(placement.subnets.clone()))
         .set_security_groups(Some(placement.security_groups.clone()))
         .assign_public_ip(AssignPublicIp::Disabled)
         .build()
         .map_err(|e| RolloutError::new(e.to_string()))?;
-    let balancers = match (&placement.target_group, ecs.container_port) {
+    let balancers = match (service.target_group, ecs.container_port) {
         (Some(target_group), Some(port)) => Some(vec![
             LoadBalancer::builder()
                 .target_group_arn(target_group)
-                .container_name(ctx.name)
+                .container_name(service.container)
                 .container_port(i32::from(port))
                 .build(),
         ]),
         _ => None,
     };
-    ctx.aws
-        .ecs
+    aws.ecs
         .create_service()
-        .cluster(&ctx.cluster)
-        .service_name(ctx.name)
+        .cluster(service.cluster)
+        .service_name(service.name)
         .task_definition(task_definition)
-        .desired_count(ecs.desired_count as i32)
+        .desired_count(service.desired_count as i32)
         .launch_type(LaunchType::Fargate)
         .deployment_configuration(deployment_configuration(ecs))
         .network_configuration(
@@ -376,11 +448,15 @@ async fn create(
         .set_load_balancers(balancers)
         .enable_execute_command(false)
         .propagate_tags(PropagateTags::Service)
-        .tags(service_tag(ctx))
+        .tags(
+            Tag::builder()
+                .key("facturactl:service")
+                .value(service.name)
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| AwsError::new("CreateService", e))?;
-    ctx.say(&format!("created service {} in {}", ctx.name, ctx.cluster));
     Ok(())
 }
 

@@ -9,7 +9,9 @@ pub mod artifact;
 pub mod ecs;
 pub mod evaluation;
 pub mod lambda;
+pub mod route;
 pub mod traffic;
+pub mod traffic_ecs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -356,6 +358,7 @@ pub async fn remove_all(
         .map(|(name, _)| {
             let options = &options;
             async move {
+                unroute(aws, config, name, progress, options).await?;
                 let ctx = ServiceContext::new(aws, config, name, progress, options);
                 let removed = ecs::remove(&ctx)
                     .await
@@ -365,6 +368,33 @@ pub async fn remove_all(
         });
     let removed = futures_util::future::try_join_all(jobs).await?;
     Ok(removed.into_iter().flatten().collect())
+}
+
+/// An A/B-capable service's listener rule and `-variant` service, which facturactl made
+/// beside the service: gone before the stacks, or the target groups could not be deleted.
+async fn unroute(
+    aws: &AwsContext,
+    config: &Config,
+    name: &str,
+    progress: &ProgressSink,
+    options: &RolloutOptions,
+) -> Result<(), AwsError> {
+    let svc = &config.services[name];
+    let Some(path) = svc.ecs.as_ref().and_then(|e| e.path.as_deref()) else {
+        return Ok(());
+    };
+    let variant = format!("{name}-variant");
+    let ctx = ServiceContext::new(aws, config, &variant, progress, options);
+    ecs::remove(&ctx)
+        .await
+        .map_err(|e| AwsError::local("DeleteService", None, e.message))?;
+    let stack =
+        crate::stacks::live::one(&aws.cloudformation, &config.stack_name(&svc.stack)).await?;
+    let listener = stack.and_then(|s| Placement::from_outputs(name, &s.outputs)?.listener);
+    if let Some(listener) = listener {
+        route::remove(aws, &listener, path).await?;
+    }
+    Ok(())
 }
 
 /// Where each enabled ECS service of the config runs, from its stack's outputs (stack name

@@ -1,4 +1,4 @@
-//! A/B splits of Lambda services: a control version and a variant behind the `live` alias
+//! A/B splits: of Lambda services, a control version and a variant behind the `live` alias
 //! at a fixed share, each side's latency and error rate from CloudWatch, and the moves an
 //! experiment ends with (promote the variant, or abort it).
 //!
@@ -87,10 +87,11 @@ pub struct TrafficReport {
 /// except a failed AWS call.
 #[derive(Debug)]
 pub enum TrafficError {
-    NotLambda {
+    /// Not a service with a split: a Lambda service, or an ECS service with a `path`.
+    NotSplittable {
         service: String,
         environment: String,
-        lambdas: Vec<String>,
+        splittable: Vec<String>,
     },
     NotASplit(u32),
     AlreadyControl(String),
@@ -115,11 +116,13 @@ impl From<AwsError> for TrafficError {
 impl TrafficError {
     pub fn message(&self) -> String {
         match self {
-            Self::NotLambda {
+            Self::NotSplittable {
                 service,
                 environment,
                 ..
-            } => format!("`{service}` is not an enabled Lambda service of `{environment}`"),
+            } => format!(
+                "`{service}` is neither an enabled Lambda service of `{environment}` nor an ECS service with a path"
+            ),
             Self::NotASplit(percent) => format!("a variant share of {percent}% is not a split"),
             Self::AlreadyControl(variant) => format!("version {variant} is already the control"),
             Self::NoSuchVersion {
@@ -136,9 +139,9 @@ impl TrafficError {
 
     pub fn help(&self) -> String {
         match self {
-            Self::NotLambda { lambdas, .. } => format!(
-                "A/B splits run on Lambda aliases; services: {}",
-                lambdas.join(", ")
+            Self::NotSplittable { splittable, .. } => format!(
+                "A/B splits run on Lambda aliases and on the weighted target groups of ECS services with `path`; services: {}",
+                splittable.join(", ")
             ),
             Self::NotASplit(_) => {
                 "give 1 to 99; `traffic promote` moves all traffic, `traffic abort` none".into()
@@ -153,24 +156,44 @@ impl TrafficError {
     }
 }
 
-/// The function of a Lambda service, or a usage error naming the Lambda services.
-pub fn function_of(config: &Config, service: &str) -> Result<String, TrafficError> {
+/// What carries a service's split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The function whose `live` alias weighs two versions.
+    Lambda(String),
+    /// An ECS service whose listener rule weighs two target groups.
+    Ecs,
+}
+
+/// The target of a service's split, or a usage error naming the services that have one.
+pub fn target_of(config: &Config, service: &str) -> Result<Target, TrafficError> {
+    let splittable = |s: &crate::config::Service| {
+        s.enabled && (s.lambda.is_some() || s.ecs.as_ref().is_some_and(|e| e.path.is_some()))
+    };
     match config.services.get(service) {
-        Some(s) if s.enabled && s.lambda.is_some() => Ok(config.service_resource_name(service)),
-        _ => {
-            let lambdas: Vec<&str> = config
+        Some(s) if splittable(s) && s.lambda.is_some() => {
+            Ok(Target::Lambda(config.service_resource_name(service)))
+        }
+        Some(s) if splittable(s) => Ok(Target::Ecs),
+        _ => Err(TrafficError::NotSplittable {
+            service: service.to_string(),
+            environment: config.environment.name.clone(),
+            splittable: config
                 .services
                 .iter()
-                .filter(|(_, s)| s.enabled && s.lambda.is_some())
-                .map(|(n, _)| n.as_str())
-                .collect();
-            Err(TrafficError::NotLambda {
-                service: service.to_string(),
-                environment: config.environment.name.clone(),
-                lambdas: lambdas.into_iter().map(str::to_string).collect(),
-            })
-        }
+                .filter(|(_, s)| splittable(s))
+                .map(|(n, _)| n.to_string())
+                .collect(),
+        }),
     }
+}
+
+/// The function of a Lambda service (the ECS path is in `traffic_ecs`).
+fn function_of(config: &Config, service: &str) -> Result<Option<String>, TrafficError> {
+    Ok(match target_of(config, service)? {
+        Target::Lambda(function) => Some(function),
+        Target::Ecs => None,
+    })
 }
 
 /// (control version, variant (version, share 0..1)) of the alias.
@@ -196,7 +219,9 @@ pub async fn show(
     service: &str,
     window_minutes: u32,
 ) -> Result<TrafficReport, TrafficError> {
-    let function = function_of(config, service)?;
+    let Some(function) = function_of(config, service)? else {
+        return super::traffic_ecs::show(aws, config, service, window_minutes).await;
+    };
     let (control, variant) = split(aws, &function).await?;
     let variant_share = variant.as_ref().map_or(0.0, |(_, s)| *s);
     let mut sides = vec![(control, 1.0 - variant_share)];
@@ -206,7 +231,9 @@ pub async fn show(
     let namespace = config.metrics_namespace();
     let stats = stats(
         aws,
-        &function,
+        &Platform::Lambda {
+            function: &function,
+        },
         (&namespace, service),
         &sides,
         window_minutes,
@@ -282,7 +309,7 @@ impl RateMeasure {
 }
 
 /// Each measure of the two sides, with its limit.
-fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
+pub(super) fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
     let z = evaluation::z_for(guards.confidence);
     let over = |side: &Side,
                 events: fn(&PredictionCounts) -> f64,
@@ -371,7 +398,9 @@ pub async fn set(
     variant: &str,
     percent: u32,
 ) -> Result<String, TrafficError> {
-    let function = function_of(config, service)?;
+    let Some(function) = function_of(config, service)? else {
+        return super::traffic_ecs::set(aws, config, service, variant, percent).await;
+    };
     if !(1..=99).contains(&percent) {
         return Err(TrafficError::NotASplit(percent));
     }
@@ -403,7 +432,9 @@ pub async fn promote(
     config: &Config,
     service: &str,
 ) -> Result<String, TrafficError> {
-    let function = function_of(config, service)?;
+    let Some(function) = function_of(config, service)? else {
+        return super::traffic_ecs::promote(aws, config, service).await;
+    };
     let (control, variant) = split(aws, &function).await?;
     let Some((variant, _)) = variant else {
         return Err(TrafficError::NoVariant {
@@ -423,7 +454,9 @@ pub async fn abort(
     config: &Config,
     service: &str,
 ) -> Result<String, TrafficError> {
-    let function = function_of(config, service)?;
+    let Some(function) = function_of(config, service)? else {
+        return super::traffic_ecs::abort(aws, config, service).await;
+    };
     let (control, variant) = split(aws, &function).await?;
     route(aws, &function, &control, None).await?;
     Ok(match variant {
@@ -477,11 +510,71 @@ fn metric_query(
         .build()
 }
 
-/// Invocations, errors and p95 duration per version, in one GetMetricData call. Lambda
-/// reports per-version figures of an alias under the ExecutedVersion dimension.
-async fn stats(
+/// Where each side's requests, errors and latency are measured.
+pub(super) enum Platform<'a> {
+    /// Lambda reports per-version figures of an alias under the ExecutedVersion dimension.
+    Lambda { function: &'a str },
+    /// An application load balancer reports per target group: one per side, in order.
+    Balancer {
+        load_balancer: &'a str,
+        target_groups: [&'a str; 2],
+    },
+}
+
+impl Platform<'_> {
+    /// Requests (`inv`), errors (`err`) and p95 latency (`p95`) of side `i`.
+    fn queries(&self, i: usize, version: &str, period: i32) -> [MetricDataQuery; 3] {
+        match self {
+            Self::Lambda { function } => {
+                let resource = format!("{function}:{ALIAS}");
+                let dims = [
+                    ("FunctionName", *function),
+                    ("Resource", resource.as_str()),
+                    ("ExecutedVersion", version),
+                ];
+                let query = |id: String, metric: &str, stat: &str| {
+                    metric_query(id, ("AWS/Lambda", metric), &dims, period, stat)
+                };
+                [
+                    query(format!("inv{i}"), "Invocations", "Sum"),
+                    query(format!("err{i}"), "Errors", "Sum"),
+                    query(format!("p95{i}"), "Duration", "p95"),
+                ]
+            }
+            Self::Balancer {
+                load_balancer,
+                target_groups,
+            } => {
+                let dims = [
+                    ("LoadBalancer", *load_balancer),
+                    ("TargetGroup", target_groups[i.min(1)]),
+                ];
+                let query = |id: String, metric: &str, stat: &str| {
+                    metric_query(id, ("AWS/ApplicationELB", metric), &dims, period, stat)
+                };
+                [
+                    query(format!("inv{i}"), "RequestCount", "Sum"),
+                    query(format!("err{i}"), "HTTPCode_Target_5XX_Count", "Sum"),
+                    query(format!("p95{i}"), "TargetResponseTime", "p95"),
+                ]
+            }
+        }
+    }
+
+    /// Milliseconds per unit of the latency metric (ALB reports seconds).
+    fn ms_per_unit(&self) -> f64 {
+        match self {
+            Self::Lambda { .. } => 1.0,
+            Self::Balancer { .. } => 1000.0,
+        }
+    }
+}
+
+/// Requests, errors and p95 latency per side, with the service's own prediction measures
+/// (dimensions `Service` and `Version`), in one GetMetricData call.
+pub(super) async fn stats(
     aws: &AwsContext,
-    function: &str,
+    platform: &Platform<'_>,
     (namespace, service): (&str, &str),
     sides: &[(String, f64)],
     window_minutes: u32,
@@ -492,25 +585,14 @@ async fn stats(
     let end = SystemTime::now() + Duration::from_secs(60);
     let start = end - window;
     let period = window.as_secs() as i32;
-    let resource = format!("{function}:{ALIAS}");
-    let query = |id: String, metric: &str, stat: &str, version: &str| {
-        let dims = [
-            ("FunctionName", function),
-            ("Resource", resource.as_str()),
-            ("ExecutedVersion", version),
-        ];
-        metric_query(id, ("AWS/Lambda", metric), &dims, period, stat)
-    };
-    // The service's own per-version metrics (emitted with the Lambda version it runs).
+    // The service's own per-version metrics (emitted with the version it runs).
     let own = |id: String, metric: &str, version: &str| {
         let dims = [("Service", service), ("Version", version)];
         metric_query(id, (namespace, metric), &dims, period, "Sum")
     };
     let mut queries = Vec::new();
     for (i, (version, _)) in sides.iter().enumerate() {
-        queries.push(query(format!("inv{i}"), "Invocations", "Sum", version));
-        queries.push(query(format!("err{i}"), "Errors", "Sum", version));
-        queries.push(query(format!("p95{i}"), "Duration", "p95", version));
+        queries.extend(platform.queries(i, version, period));
         for (m, metric) in PREDICTION_METRICS.iter().enumerate() {
             queries.push(own(format!("own{i}x{m}"), metric, version));
         }
@@ -546,7 +628,11 @@ async fn stats(
                 errors,
                 error_rate: (invocations > 0.0)
                     .then(|| (errors / invocations * 1000.0).round() / 10.0),
-                p95_ms: p95.iter().cloned().reduce(f64::max),
+                p95_ms: p95
+                    .iter()
+                    .cloned()
+                    .reduce(f64::max)
+                    .map(|p| (p * platform.ms_per_unit() * 10.0).round() / 10.0),
                 predictions: PredictionCounts {
                     predictions: own(0),
                     validated: own(1),

@@ -18,6 +18,7 @@ mod deploy;
 mod error_corpus;
 mod errors;
 mod experiments;
+mod experiments_ecs;
 mod forwarder;
 mod github_step;
 mod harness;

@@ -518,6 +518,21 @@ impl Validator<'_> {
         }
         self.variable_names(&base, "secrets", ecs.secrets.keys());
         self.fargate_size(&base, ecs.cpu, ecs.memory);
+        if let Some(path) = &ecs.path {
+            let pattern_ok = path.starts_with('/')
+                && path.len() <= 128
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-.$*?~".contains(c));
+            if !pattern_ok || ecs.container_port.is_none() {
+                self.report(
+                    &with_key(base.clone(), "path"),
+                    format!("`{path}` cannot route to this service"),
+                    "a path pattern of up to 128 characters starting with `/` (letters, digits, `/_-.$*?~`), on a service with a container_port",
+                    "as `path = \"/predict*\"` with `container_port = 8080`",
+                );
+            }
+        }
         for (key, secret) in &ecs.secrets {
             if matches!(secret, SecretRef::Env(_)) {
                 self.report(

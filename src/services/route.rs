@@ -1,0 +1,217 @@
+//! The listener rule that routes an ECS service's path (`[services.<name>.ecs] path`) to
+//! its two target groups, the control's and the variant's, with weights. facturactl owns
+//! it (README, "Who owns what"): created on the service's first rollout, its weights moved
+//! by `traffic`, so no stack update can reset a split in the middle of an experiment.
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, PathPatternConditionConfig, Rule, RuleCondition,
+    Tag, TargetGroupTuple,
+};
+
+use crate::aws::{AwsContext, AwsError};
+
+/// Rules are tried in priority order; these leave room below for hand-made ones.
+const FIRST_PRIORITY: i32 = 100;
+
+/// The rule and each side's target group and weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub rule: String,
+    pub control: (String, i32),
+    pub variant: (String, i32),
+}
+
+impl Route {
+    /// The variant's share, in percent of the two weights.
+    pub fn variant_percent(&self) -> f64 {
+        let total = self.control.1 + self.variant.1;
+        if total == 0 {
+            0.0
+        } else {
+            f64::from(self.variant.1) * 100.0 / f64::from(total)
+        }
+    }
+}
+
+/// The rule routing `path` on `listener`, with the weights of `control` and `variant`.
+pub async fn find(
+    aws: &AwsContext,
+    listener: &str,
+    path: &str,
+    control: &str,
+    variant: &str,
+) -> Result<Option<Route>, AwsError> {
+    let rules = rules(aws, listener).await?;
+    Ok(rules
+        .iter()
+        .find(|rule| routes(rule, path))
+        .and_then(|rule| read(rule, control, variant)))
+}
+
+/// The route, created (all traffic on the control) when the listener has none for `path`.
+pub async fn ensure(
+    aws: &AwsContext,
+    listener: &str,
+    path: &str,
+    service: &str,
+    control: &str,
+    variant: &str,
+) -> Result<(Route, bool), AwsError> {
+    let rules = rules(aws, listener).await?;
+    if let Some(rule) = rules.iter().find(|rule| routes(rule, path)) {
+        return match read(rule, control, variant) {
+            Some(route) => Ok((route, false)),
+            None => Err(AwsError::local(
+                "CreateRule",
+                None,
+                format!(
+                    "{path} is routed by rule {} to other target groups: remove it, then deploy again",
+                    rule.rule_arn().unwrap_or("-")
+                ),
+            )),
+        };
+    }
+    let taken: Vec<i32> = rules
+        .iter()
+        .filter_map(|r| r.priority()?.parse().ok())
+        .collect();
+    let priority = (FIRST_PRIORITY..)
+        .find(|p| !taken.contains(p))
+        .unwrap_or(FIRST_PRIORITY);
+    let created = aws
+        .elb
+        .create_rule()
+        .listener_arn(listener)
+        .priority(priority)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(PathPatternConditionConfig::builder().values(path).build())
+                .build(),
+        )
+        .actions(forward(control, variant, 0))
+        .tags(
+            Tag::builder()
+                .key("facturactl:service")
+                .value(service)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new("CreateRule", e))?;
+    let rule = created
+        .rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .unwrap_or_default()
+        .to_string();
+    Ok((
+        Route {
+            rule,
+            control: (control.to_string(), 100),
+            variant: (variant.to_string(), 0),
+        },
+        true,
+    ))
+}
+
+/// Sends `variant_percent` of the path's requests to the variant, the rest to the control.
+pub async fn set(aws: &AwsContext, route: &Route, variant_percent: u32) -> Result<Route, AwsError> {
+    let variant_percent = variant_percent.min(100) as i32;
+    aws.elb
+        .modify_rule()
+        .rule_arn(&route.rule)
+        .actions(forward(&route.control.0, &route.variant.0, variant_percent))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ModifyRule", e))?;
+    Ok(Route {
+        rule: route.rule.clone(),
+        control: (route.control.0.clone(), 100 - variant_percent),
+        variant: (route.variant.0.clone(), variant_percent),
+    })
+}
+
+/// Deletes the rule routing `path` (before the stack whose target groups it forwards to
+/// goes: a target group in use by a rule cannot be deleted). `false`: there was none.
+pub async fn remove(aws: &AwsContext, listener: &str, path: &str) -> Result<bool, AwsError> {
+    let rules = rules(aws, listener).await?;
+    let Some(rule) = rules.iter().find(|rule| routes(rule, path)) else {
+        return Ok(false);
+    };
+    aws.elb
+        .delete_rule()
+        .rule_arn(rule.rule_arn().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DeleteRule", e))?;
+    Ok(true)
+}
+
+fn forward(control: &str, variant: &str, variant_percent: i32) -> Action {
+    let tuple = |arn: &str, weight: i32| {
+        TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(weight)
+            .build()
+    };
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(
+            ForwardActionConfig::builder()
+                .target_groups(tuple(control, 100 - variant_percent))
+                .target_groups(tuple(variant, variant_percent))
+                .build(),
+        )
+        .build()
+}
+
+async fn rules(aws: &AwsContext, listener: &str) -> Result<Vec<Rule>, AwsError> {
+    let mut rules = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = aws
+            .elb
+            .describe_rules()
+            .listener_arn(listener)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeRules", e))?;
+        rules.extend(page.rules().iter().cloned());
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
+fn routes(rule: &Rule, path: &str) -> bool {
+    rule.conditions().iter().any(|c| {
+        c.field() == Some("path-pattern")
+            && (c.values().iter().any(|v| v == path)
+                || c.path_pattern_config()
+                    .is_some_and(|p| p.values().iter().any(|v| v == path)))
+    })
+}
+
+/// The weights of a forward to exactly our two target groups; `None` for a rule that
+/// forwards elsewhere (someone else's, or changed by hand: not ours to move).
+fn read(rule: &Rule, control: &str, variant: &str) -> Option<Route> {
+    let groups = rule
+        .actions()
+        .iter()
+        .find_map(|a| a.forward_config())
+        .map(|f| f.target_groups())?;
+    let weight = |arn: &str| {
+        groups
+            .iter()
+            .find(|g| g.target_group_arn() == Some(arn))
+            .map(|g| g.weight().unwrap_or(1))
+    };
+    Some(Route {
+        rule: rule.rule_arn()?.to_string(),
+        control: (control.to_string(), weight(control)?),
+        variant: (variant.to_string(), weight(variant)?),
+    })
+}

@@ -1,0 +1,375 @@
+//! A/B splits of an ECS service with a `path`: the control service and its `<name>-variant`
+//! twin, each registered in its own target group, weighed by the listener rule facturactl
+//! owns (`services::route`). Each side's requests, 5xx and p95 come from the load
+//! balancer's per-target-group metrics; the prediction measures from the service's own,
+//! with its task definition revision (`family:revision`) as the `Version`.
+
+use std::collections::BTreeMap;
+
+use super::ecs::{NewService, Placement, create_service, short};
+use super::route::{self, Route};
+use super::traffic::{Platform, Side, TrafficError, TrafficReport, compare, guards_of, stats};
+use crate::aws::{AwsContext, AwsError};
+use crate::config::{Config, EcsService};
+
+/// Where one ECS service's experiment lives.
+struct Experiment<'a> {
+    service: &'a str,
+    ecs: &'a EcsService,
+    cluster: String,
+    placement: Placement,
+    path: &'a str,
+    listener: String,
+    control_group: String,
+    variant_group: String,
+}
+
+/// The variant's service: the control's name with `-variant`.
+fn variant_name(service: &str) -> String {
+    format!("{service}-variant")
+}
+
+/// A running service's task definition ARN and desired count.
+struct Running {
+    task_definition: String,
+    desired: i32,
+}
+
+async fn locate<'a>(
+    aws: &AwsContext,
+    config: &'a Config,
+    service: &'a str,
+) -> Result<Experiment<'a>, TrafficError> {
+    let svc = &config.services[service];
+    let ecs = svc.ecs.as_ref().expect("an ECS service");
+    let path = ecs.path.as_deref().expect("a routed service");
+    let stack = config.stack_name(&svc.stack);
+    let missing = |what: &str| -> TrafficError {
+        AwsError::local(
+            "DescribeStacks",
+            None,
+            format!("stack {stack} has no {what}: deploy the service first"),
+        )
+        .into()
+    };
+    let live = crate::stacks::live::one(&aws.cloudformation, &stack)
+        .await?
+        .ok_or_else(|| missing("deployment"))?;
+    let placement = Placement::from_outputs(service, &live.outputs)
+        .ok_or_else(|| missing("service outputs"))?;
+    let (Some(listener), Some(control_group), Some(variant_group)) = (
+        placement.listener.clone(),
+        placement.target_group.clone(),
+        placement.variant_target_group.clone(),
+    ) else {
+        return Err(missing("listener or target groups"));
+    };
+    Ok(Experiment {
+        service,
+        ecs,
+        cluster: config.cluster_name(),
+        placement,
+        path,
+        listener,
+        control_group,
+        variant_group,
+    })
+}
+
+async fn running(
+    aws: &AwsContext,
+    cluster: &str,
+    names: &[String],
+) -> Result<BTreeMap<String, Running>, AwsError> {
+    let out = aws
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeServices", e))?;
+    Ok(out
+        .services()
+        .iter()
+        .filter(|s| s.status() == Some("ACTIVE"))
+        .filter_map(|s| {
+            Some((
+                s.service_name()?.to_string(),
+                Running {
+                    task_definition: s.task_definition()?.to_string(),
+                    desired: s.desired_count(),
+                },
+            ))
+        })
+        .collect())
+}
+
+/// The route and the two services, as they are.
+async fn state(
+    aws: &AwsContext,
+    x: &Experiment<'_>,
+) -> Result<(Route, Running, Option<Running>), TrafficError> {
+    let route = route::find(aws, &x.listener, x.path, &x.control_group, &x.variant_group)
+        .await?
+        .ok_or_else(|| {
+            AwsError::local(
+                "DescribeRules",
+                None,
+                format!(
+                    "no rule routes {} to {}: deploy the service (its first rollout creates it)",
+                    x.path, x.service
+                ),
+            )
+        })?;
+    let mut services = running(
+        aws,
+        &x.cluster,
+        &[x.service.to_string(), variant_name(x.service)],
+    )
+    .await?;
+    let control = services.remove(x.service).ok_or_else(|| {
+        AwsError::local(
+            "DescribeServices",
+            None,
+            format!("{} does not run: deploy it first", x.service),
+        )
+    })?;
+    let variant = services
+        .remove(&variant_name(x.service))
+        .filter(|v| v.desired > 0);
+    Ok((route, control, variant))
+}
+
+/// `app/<name>/<id>` of the listener's load balancer, `targetgroup/<name>/<id>` of a
+/// target group: the dimensions the load balancer's metrics carry.
+fn dimension(arn: &str, marker: &str) -> String {
+    let tail = arn.split(':').next_back().unwrap_or(arn);
+    let tail = tail.strip_prefix("listener/").unwrap_or(tail);
+    match marker {
+        "app" => tail.split('/').take(3).collect::<Vec<_>>().join("/"),
+        _ => tail.to_string(),
+    }
+}
+
+pub async fn show(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    window_minutes: u32,
+) -> Result<TrafficReport, TrafficError> {
+    let x = locate(aws, config, service).await?;
+    let (route, control, variant) = state(aws, &x).await?;
+    let share = route.variant_percent() / 100.0;
+    let mut sides = vec![(short(&control.task_definition).to_string(), 1.0 - share)];
+    if let Some(v) = &variant {
+        sides.push((short(&v.task_definition).to_string(), share));
+    }
+    let load_balancer = dimension(&x.listener, "app");
+    let groups = [
+        dimension(&x.control_group, "targetgroup"),
+        dimension(&x.variant_group, "targetgroup"),
+    ];
+    let platform = Platform::Balancer {
+        load_balancer: &load_balancer,
+        target_groups: [&groups[0], &groups[1]],
+    };
+    let namespace = config.metrics_namespace();
+    let mut stats = stats(
+        aws,
+        &platform,
+        (&namespace, service),
+        &sides,
+        window_minutes,
+    )
+    .await?
+    .into_iter();
+    let control_side: Side = stats.next().expect("the control side");
+    let variant_side = stats.next();
+    let guards = guards_of(config, service);
+    let comparisons = variant_side
+        .as_ref()
+        .map(|v| compare(&control_side, v, &guards))
+        .unwrap_or_default();
+    Ok(TrafficReport {
+        service: service.to_string(),
+        function: format!("{}/{service}", x.cluster),
+        window_minutes,
+        control: control_side,
+        variant: variant_side,
+        changed: None,
+        comparisons,
+        evaluation: None,
+    })
+}
+
+/// Runs revision `variant` (`7` or `family:7`) as the variant service and routes `percent`
+/// of the path's requests to it.
+pub async fn set(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    variant: &str,
+    percent: u32,
+) -> Result<String, TrafficError> {
+    if !(1..=99).contains(&percent) {
+        return Err(TrafficError::NotASplit(percent));
+    }
+    let x = locate(aws, config, service).await?;
+    let (route, control, _) = state(aws, &x).await?;
+    let family = config.task_family(service);
+    let wanted = if variant.contains(':') {
+        variant.to_string()
+    } else {
+        format!("{family}:{variant}")
+    };
+    if short(&control.task_definition) == wanted {
+        return Err(TrafficError::AlreadyControl(wanted));
+    }
+    let revision = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&wanted)
+        .send()
+        .await
+        .map_err(|e| TrafficError::NoSuchVersion {
+            variant: wanted.clone(),
+            function: family.clone(),
+            error: AwsError::new("DescribeTaskDefinition", e),
+        })?
+        .task_definition
+        .and_then(|td| td.task_definition_arn)
+        .unwrap_or_else(|| wanted.clone());
+    run_variant(aws, &x, &revision, control.desired.max(1)).await?;
+    route::set(aws, &route, percent).await?;
+    Ok(format!(
+        "{percent}% on variant {wanted} ({}), {}% on control {}",
+        variant_name(service),
+        100 - percent,
+        short(&control.task_definition)
+    ))
+}
+
+/// The variant service on `task_definition`, created in the variant target group the
+/// first time.
+async fn run_variant(
+    aws: &AwsContext,
+    x: &Experiment<'_>,
+    task_definition: &str,
+    desired: i32,
+) -> Result<(), TrafficError> {
+    let name = variant_name(x.service);
+    let exists = running(aws, &x.cluster, std::slice::from_ref(&name))
+        .await?
+        .contains_key(&name);
+    if exists {
+        aws.ecs
+            .update_service()
+            .cluster(&x.cluster)
+            .service(&name)
+            .task_definition(task_definition)
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("UpdateService", e))?;
+        return Ok(());
+    }
+    let new = NewService {
+        cluster: &x.cluster,
+        name: &name,
+        container: x.service,
+        target_group: Some(&x.variant_group),
+        desired_count: desired as u32,
+    };
+    create_service(aws, x.ecs, &x.placement, &new, task_definition)
+        .await
+        .map_err(|e| TrafficError::Aws(AwsError::local("CreateService", None, e.to_string())))
+}
+
+/// The variant's revision becomes the control's, with all the requests; the variant
+/// service is scaled to zero.
+pub async fn promote(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+) -> Result<String, TrafficError> {
+    let x = locate(aws, config, service).await?;
+    let (route, control, variant) = state(aws, &x).await?;
+    let Some(variant) = variant else {
+        return Err(TrafficError::NoVariant {
+            service: service.to_string(),
+            control: short(&control.task_definition).to_string(),
+        });
+    };
+    aws.ecs
+        .update_service()
+        .cluster(&x.cluster)
+        .service(service)
+        .task_definition(&variant.task_definition)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateService", e))?;
+    route::set(aws, &route, 0).await?;
+    stop_variant(aws, &x).await?;
+    Ok(format!(
+        "{} promoted: 100% on {service} (was {}); the variant stopped",
+        short(&variant.task_definition),
+        short(&control.task_definition)
+    ))
+}
+
+/// All requests back on the control; the variant service scaled to zero.
+pub async fn abort(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+) -> Result<String, TrafficError> {
+    let x = locate(aws, config, service).await?;
+    let (route, control, variant) = state(aws, &x).await?;
+    route::set(aws, &route, 0).await?;
+    if variant.is_some() {
+        stop_variant(aws, &x).await?;
+    }
+    Ok(match variant {
+        Some(v) => format!(
+            "variant {} stopped: 100% on control {}",
+            short(&v.task_definition),
+            short(&control.task_definition)
+        ),
+        None => format!(
+            "no variant was running: 100% on {}",
+            short(&control.task_definition)
+        ),
+    })
+}
+
+async fn stop_variant(aws: &AwsContext, x: &Experiment<'_>) -> Result<(), TrafficError> {
+    aws.ecs
+        .update_service()
+        .cluster(&x.cluster)
+        .service(variant_name(x.service))
+        .desired_count(0)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateService", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dimension;
+
+    #[test]
+    fn load_balancer_metric_dimensions_come_from_the_arns() {
+        let listener = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/facturascan-api/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        assert_eq!(
+            dimension(listener, "app"),
+            "app/facturascan-api/50dc6c495c0c9188"
+        );
+        let group = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ml-Scori-1ABC/6d0ecf831eec9f09";
+        assert_eq!(
+            dimension(group, "targetgroup"),
+            "targetgroup/ml-Scori-1ABC/6d0ecf831eec9f09"
+        );
+    }
+}

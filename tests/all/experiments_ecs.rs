@@ -1,0 +1,226 @@
+//! ECS A/B on the emulator: the scoring service on Fargate behind the internal load
+//! balancer, its path routed by the listener rule facturactl creates on the first rollout;
+//! `traffic set` runs a revision as the `-variant` service and weighs the two target
+//! groups, `traffic` reads the weights back, `abort` and `promote` end the experiment.
+
+use serde_json::Value;
+
+use crate::rollouts::{project, push_image};
+use crate::support::emulator::Account;
+use crate::support::{Project, run_json};
+
+fn ecs_scoring(account: &Account) -> Project {
+    let project = project(account);
+    project.replace(
+        "environments/local.yaml",
+        "stacks:\n",
+        "stacks:\n  ml:\n    enabled: true\n",
+    );
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        "services:\n  scoring:\n    enabled: true\n    lambda: ~\n    ecs:\n      repository: facturascan/scoring\n      cpu: 256\n      memory: 512\n      desired_count: 2\n      container_port: 8080\n      path: \"/predict*\"\n",
+    );
+    project
+}
+
+async fn weights(account: &Account) -> Vec<(String, i32)> {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk_config(3).await);
+    let balancer = elb
+        .describe_load_balancers()
+        .names("facturascan-local-api")
+        .send()
+        .await
+        .expect("the api load balancer");
+    let arn = balancer.load_balancers()[0]
+        .load_balancer_arn()
+        .expect("arn")
+        .to_string();
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .expect("listeners");
+    let listener = listeners.listeners()[0].listener_arn().expect("listener");
+    let rules = elb
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("rules");
+    let rule = rules
+        .rules()
+        .iter()
+        .find(|r| {
+            r.conditions()
+                .iter()
+                .any(|c| c.field() == Some("path-pattern"))
+        })
+        .expect("the /predict* rule facturactl created");
+    rule.actions()[0]
+        .forward_config()
+        .expect("a weighted forward")
+        .target_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.target_group_arn().unwrap_or_default().to_string(),
+                g.weight().unwrap_or(1),
+            )
+        })
+        .collect()
+}
+
+fn traffic(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
+    let mut all = vec!["traffic", "--env", "local"];
+    all.extend_from_slice(args);
+    run_json(project, account, &all)
+}
+
+#[tokio::test]
+async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
+    let account = Account::new();
+    let project = ecs_scoring(&account);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "stacks first: {stderr}");
+    push_image(&account, "facturascan/scoring", "v1", "a").await;
+    push_image(&account, "facturascan/scoring", "v2", "b").await;
+    let deploy = |image: &str| {
+        run_json(
+            &project,
+            &account,
+            &[
+                "deploy",
+                "--env",
+                "local",
+                "--image",
+                &format!("scoring={image}"),
+            ],
+        )
+    };
+    let (code, _, stderr) = deploy("v1");
+    assert_eq!(code, Some(0), "{stderr}");
+    // The first rollout routed the path: everything on the control's target group.
+    let first = weights(&account).await;
+    assert_eq!(first.iter().map(|(_, w)| *w).collect::<Vec<_>>(), [100, 0]);
+    let (code, _, stderr) = deploy("v2");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        weights(&account).await,
+        first,
+        "a deploy leaves the route as it is"
+    );
+
+    // Revision 1 (v1) as the variant, at 10%.
+    let (code, out, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "1", "--percent", "10"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        out["control"]["version"], "facturascan-local-scoring:2",
+        "{out}"
+    );
+    assert_eq!(
+        out["variant"]["version"], "facturascan-local-scoring:1",
+        "{out}"
+    );
+    assert_eq!(out["control"]["percent"], 90.0);
+    assert_eq!(out["variant"]["percent"], 10.0);
+    assert!(
+        out["function"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("/scoring")),
+        "{out}"
+    );
+    assert_eq!(
+        weights(&account)
+            .await
+            .iter()
+            .map(|(_, w)| *w)
+            .collect::<Vec<_>>(),
+        [90, 10]
+    );
+    let (code, out, stderr) = traffic(&project, &account, &["scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["variant"]["percent"], 10.0, "read back: {out}");
+    assert!(
+        out["comparisons"].as_array().is_some_and(|c| !c.is_empty()),
+        "both sides compared: {out}"
+    );
+
+    // A revision that does not exist, and the control itself, are refused.
+    let (code, _, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "9", "--percent", "10"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let (code, _, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "2", "--percent", "10"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("already the control"), "{stderr}");
+
+    // Abort: all on the control, the variant scaled to zero.
+    let (code, out, stderr) = traffic(&project, &account, &["abort", "scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(out["variant"].is_null(), "{out}");
+    assert_eq!(
+        weights(&account)
+            .await
+            .iter()
+            .map(|(_, w)| *w)
+            .collect::<Vec<_>>(),
+        [100, 0]
+    );
+
+    // Promote: the variant's revision becomes the control's.
+    let (code, _, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "1", "--percent", "50"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = traffic(&project, &account, &["promote", "scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        out["control"]["version"], "facturascan-local-scoring:1",
+        "{out}"
+    );
+    assert!(out["variant"].is_null(), "{out}");
+    assert_eq!(
+        weights(&account)
+            .await
+            .iter()
+            .map(|(_, w)| *w)
+            .collect::<Vec<_>>(),
+        [100, 0]
+    );
+
+    // Destroy removes what facturactl made beside the service (the variant service and the
+    // rule, which would keep the target groups in use) before the stacks.
+    let (code, _, stderr) = run_json(&project, &account, &["destroy", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let active: Vec<String> = ecs
+        .describe_services()
+        .cluster("facturascan-local")
+        .services("scoring")
+        .services("scoring-variant")
+        .send()
+        .await
+        .map(|o| {
+            o.services()
+                .iter()
+                .filter(|s| s.status() == Some("ACTIVE"))
+                .filter_map(|s| s.service_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(active.is_empty(), "no service left behind: {active:?}");
+}
