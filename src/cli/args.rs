@@ -116,8 +116,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Release a deploy lock left by a dead run (recorded with who forced it).
     Unlock(UnlockArgs),
-    /// A/B splits of Lambda services: `traffic SERVICE` shows the split with each side's
-    /// latency and error rate; `set`, `promote` and `abort` change it.
+    /// A/B splits of Lambda services (alias weights) and of ECS services with a `path`
+    /// (target group weights): `traffic SERVICE` shows the split with each side's latency,
+    /// error rate and prediction measures; `set`, `promote`, `abort` and `evaluate` change it.
     Traffic(TrafficArgs),
     /// The model registry: register a model version, list, resolve, set aliases.
     Model {
@@ -660,11 +661,12 @@ pub struct TrafficArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TrafficCommand {
-    /// Send a share of the traffic to a variant version (the alias's version stays control).
+    /// Send a share of the traffic to a variant (the control keeps the rest).
     Set {
-        /// The Lambda service whose split to change.
+        /// The service whose split to change.
         service: String,
-        /// The variant: a published version number.
+        /// The variant: a published Lambda version number, or an ECS task definition
+        /// revision (`7` or `family:7`, run as the `<service>-variant` service).
         #[arg(long)]
         variant: String,
         /// The variant's share, 1 to 99.
@@ -673,19 +675,19 @@ pub enum TrafficCommand {
     },
     /// The variant becomes the control, with all the traffic.
     Promote {
-        /// The Lambda service whose variant to promote.
+        /// The service whose variant to promote.
         service: String,
     },
     /// All traffic back on the control; the variant gets none.
     Abort {
-        /// The Lambda service whose variant to drop.
+        /// The service whose variant to drop.
         service: String,
     },
     /// Compare the variant with the control against the service's guard rails
     /// ([services.<name>.ab]) and say promote (exit 0), keep collecting (exit 2) or abort
     /// (exit 3), with the reasons.
     Evaluate {
-        /// The Lambda service whose experiment to evaluate.
+        /// The service whose experiment to evaluate.
         service: String,
         /// Carry the verdict out: promote the variant, or abort it.
         #[arg(long)]

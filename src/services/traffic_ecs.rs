@@ -22,6 +22,8 @@ struct Experiment<'a> {
     listener: String,
     control_group: String,
     variant_group: String,
+    /// Whether the service declares a model (each side shows the one it runs).
+    models: bool,
 }
 
 /// The variant's service: the control's name with `-variant`.
@@ -73,6 +75,7 @@ async fn locate<'a>(
         listener,
         control_group,
         variant_group,
+        models: svc.model.is_some(),
     })
 }
 
@@ -141,6 +144,26 @@ async fn state(
     Ok((route, control, variant))
 }
 
+/// The MODEL_SHA256 a revision's container runs with ("" when it has none).
+async fn model_of(aws: &AwsContext, task_definition: &str) -> Result<String, AwsError> {
+    let described = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?;
+    Ok(described
+        .task_definition()
+        .into_iter()
+        .flat_map(|td| td.container_definitions())
+        .flat_map(|c| c.environment())
+        .find(|kv| kv.name() == Some(crate::models::SHA256_VARIABLE))
+        .and_then(|kv| kv.value())
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// `app/<name>/<id>` of the listener's load balancer, `targetgroup/<name>/<id>` of a
 /// target group: the dimensions the load balancer's metrics carry.
 fn dimension(arn: &str, marker: &str) -> String {
@@ -184,8 +207,15 @@ pub async fn show(
     )
     .await?
     .into_iter();
-    let control_side: Side = stats.next().expect("the control side");
-    let variant_side = stats.next();
+    let mut control_side: Side = stats.next().expect("the control side");
+    let mut variant_side = stats.next();
+    if x.models {
+        let revisions = std::iter::once((&mut control_side, &control))
+            .chain(variant_side.as_mut().zip(variant.as_ref()));
+        for (side, running) in revisions {
+            side.model_sha256 = Some(model_of(aws, &running.task_definition).await?);
+        }
+    }
     let guards = guards_of(config, service);
     let comparisons = variant_side
         .as_ref()

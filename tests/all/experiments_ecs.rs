@@ -112,7 +112,41 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
         "a deploy leaves the route as it is"
     );
 
-    // Revision 1 (v1) as the variant, at 10%.
+    // The model goes to ECS as to Lambda: by reference, in a new revision of the control.
+    project.write("m1.bin", "model one");
+    project.write("input.json", crate::models::SCORING_INPUT);
+    let (code, _, stderr) = crate::models::model(
+        &project,
+        &account,
+        &[
+            "register",
+            "fraud-scoring",
+            "--file",
+            "m1.bin",
+            "--input",
+            "input.json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "local", "--model", "scoring=1"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = traffic(&project, &account, &["scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        out["control"]["version"], "facturascan-local-scoring:3",
+        "{out}"
+    );
+    let model_sha = out["control"]["model_sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(model_sha.len(), 64, "the control runs the model: {out}");
+
+    // Revision 1 (v1, no model) as the variant, at 10%.
     let (code, out, stderr) = traffic(
         &project,
         &account,
@@ -120,13 +154,15 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     );
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
-        out["control"]["version"], "facturascan-local-scoring:2",
+        out["control"]["version"], "facturascan-local-scoring:3",
         "{out}"
     );
     assert_eq!(
         out["variant"]["version"], "facturascan-local-scoring:1",
         "{out}"
     );
+    assert_eq!(out["control"]["model_sha256"], model_sha.as_str(), "{out}");
+    assert_eq!(out["variant"]["model_sha256"], "", "{out}");
     assert_eq!(out["control"]["percent"], 90.0);
     assert_eq!(out["variant"]["percent"], 10.0);
     assert!(
@@ -161,7 +197,7 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     let (code, _, stderr) = traffic(
         &project,
         &account,
-        &["set", "scoring", "--variant", "2", "--percent", "10"],
+        &["set", "scoring", "--variant", "3", "--percent", "10"],
     );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("already the control"), "{stderr}");

@@ -177,7 +177,7 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
 }
 
 /// The input the scoring service declares (deploy.toml), as `model register --input` takes it.
-const SCORING_INPUT: &str = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
+pub(crate) const SCORING_INPUT: &str = r#"{"supplier": "string", "vat": "string", "total": "number", "currency": "string", "issued_at": "string"}"#;
 
 /// `scoring.zip` in the project: a scoring handler.
 pub(crate) fn scoring_package(project: &Project) {
