@@ -621,7 +621,9 @@ async fn an_ab_split_is_shown_with_each_sides_figures_then_promoted() {
     let (code, _, stderr) = run_json(&project, &account, &["traffic", "--env", "local", "ocr"]);
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("is not an enabled Lambda service"),
+        stderr.contains(
+            "is neither an enabled Lambda service of `local` nor an ECS service with a path"
+        ),
         "{stderr}"
     );
 }
