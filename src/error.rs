@@ -42,14 +42,15 @@ pub enum Error {
     #[error("error: {}\n  = help: {}", .0, .0.help())]
     Model(ModelError),
     #[error("error: {}\n  = help: {}", .0, .0.help())]
-    Training(TrainingError),
+    /// Boxed: its largest variant would make every `Result<_, Error>` large.
+    Training(Box<TrainingError>),
 }
 
 impl From<TrainingError> for Error {
     fn from(e: TrainingError) -> Self {
         match e {
             TrainingError::Aws(e) => Self::Aws(e),
-            other => Self::Training(other),
+            other => Self::Training(Box::new(other)),
         }
     }
 }

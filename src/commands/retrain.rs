@@ -10,7 +10,7 @@ use super::Session;
 use crate::config::ModelRegistry;
 use crate::error::Error;
 use crate::models::registry::{NewVersion, S3Registry};
-use crate::models::training::{self, Job, TaskState, TrainingError};
+use crate::models::training::{self, FailedRun, Job, TaskState, TrainingError};
 use crate::models::{ModelError, ModelVersion, is_alias, registry_kind, schema_mismatches};
 use crate::progress::{Progress, ProgressSink};
 
@@ -181,14 +181,14 @@ async fn follow(
                 return Ok(());
             }
             TaskState::Stopped { exit_code, reason } => {
-                return Err(TrainingError::Failed {
+                return Err(TrainingError::Failed(Box::new(FailedRun {
                     model: job.model.clone(),
                     run: run.to_string(),
                     task: task.to_string(),
                     exit_code,
                     reason,
                     logs: job.logs.clone(),
-                });
+                })));
             }
         }
     }

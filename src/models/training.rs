@@ -55,6 +55,19 @@ pub struct RunOutput {
     pub input: BTreeMap<String, FieldType>,
 }
 
+/// A run whose container did not exit 0.
+#[derive(Debug)]
+pub struct FailedRun {
+    pub model: String,
+    pub run: String,
+    pub task: String,
+    pub exit_code: Option<i32>,
+    /// ECS's stoppedReason, with the container's reason.
+    pub reason: String,
+    /// Its log group.
+    pub logs: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
     #[error("{0}")]
@@ -71,15 +84,8 @@ pub enum TrainingError {
     },
     #[error("ECS did not start the training task: {0}")]
     NotStarted(String),
-    #[error("training run {run} of `{model}` failed: task {task} stopped ({reason}), exit code {}", .exit_code.map_or("none".to_string(), |c| c.to_string()))]
-    Failed {
-        model: String,
-        run: String,
-        task: String,
-        exit_code: Option<i32>,
-        reason: String,
-        logs: String,
-    },
+    #[error("training run {} of `{}` failed: task {} stopped ({}), exit code {}", .0.run, .0.model, .0.task, .0.reason, .0.exit_code.map_or("none".to_string(), |c| c.to_string()))]
+    Failed(Box<FailedRun>),
     #[error(
         "training run {run} of `{model}` still runs after {minutes} minutes (task {task}); nothing was registered"
     )]
@@ -138,8 +144,9 @@ impl TrainingError {
             Self::NotStarted(_) => {
                 "check the cluster's capacity and the job's subnets and security group".into()
             }
-            Self::Failed { logs, .. } => format!(
-                "read the run's output in the {logs} log group; nothing was registered"
+            Self::Failed(failed) => format!(
+                "read the run's output in the {} log group; nothing was registered",
+                failed.logs
             ),
             Self::StillRunning { model, run, .. } => format!(
                 "the task goes on; once it ends, `facturactl retrain {model} --register {run}` registers its output"
