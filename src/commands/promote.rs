@@ -11,7 +11,7 @@ use crate::config::{Config, RuntimeKind, Tier};
 use crate::deployment::Operation;
 use crate::error::{Error, NothingToPromote, Refusal, Unconfirmed, Usage};
 use crate::models::registry::S3Registry;
-use crate::models::{ModelError, ModelPin, ModelVersion};
+use crate::models::{ModelError, ModelPin, ModelVersion, Registry};
 use crate::release::record::Record;
 use crate::release::store::Store;
 
@@ -133,9 +133,10 @@ async fn source_models(
         return Ok(Vec::new());
     }
     let source_aws = session.aws_to_read(&source.environment).await;
-    let registry = S3Registry::new(&source_aws, source.models_bucket());
     let mut models = Vec::new();
     for (service, pin) in pinned {
+        // The source's registry, S3 or MLflow: the pinned version as it registered it.
+        let registry = Registry::of(&source_aws, source, &pin.name);
         let version = registry.version(&pin.name, pin.version).await?;
         if version.artifact.sha256 != pin.sha256 {
             return Err(ModelError::HashMismatch {

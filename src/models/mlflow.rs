@@ -135,6 +135,11 @@ impl<'a> MlflowRegistry<'a> {
         }
     }
 
+    /// The artifact store's bucket, read with the environment's credentials.
+    pub fn store(&self, bucket: &str) -> S3Registry<'a> {
+        S3Registry::new(self.aws, bucket.to_string())
+    }
+
     fn api(&self, path: &str) -> String {
         format!("{}/api/2.0/mlflow/{path}", self.url)
     }
@@ -227,7 +232,7 @@ impl<'a> MlflowRegistry<'a> {
             uri: found.source.clone(),
             message: "the version's source is not in S3 (s3://...)".into(),
         })?;
-        let store = S3Registry::new(self.aws, bucket.clone());
+        let store = self.store(&bucket);
         let mlmodel_key = format!("{prefix}/MLmodel");
         let mlmodel_uri = format!("s3://{bucket}/{mlmodel_key}");
         let (text, _) = store.read_bytes(&bucket, &mlmodel_key, None).await?;

@@ -416,6 +416,27 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// One version as registered (an MLflow version is read, and hashed, as on resolve).
+    pub async fn version(&self, name: &str, number: u32) -> Result<ModelVersion, ModelError> {
+        match self {
+            Self::S3(r) => r.version(name, number).await,
+            Self::Mlflow(r) => r.resolve(name, &ModelRef::Version(number)).await,
+        }
+    }
+
+    /// The artifact's bytes, once they hash to the version's SHA-256 (wherever it is
+    /// stored: the models bucket, or MLflow's artifact store).
+    pub async fn read_verified(&self, version: &ModelVersion) -> Result<Vec<u8>, ModelError> {
+        match self {
+            Self::S3(r) => r.read_verified(version).await,
+            Self::Mlflow(r) => {
+                r.store(&version.artifact.bucket)
+                    .read_verified(version)
+                    .await
+            }
+        }
+    }
+
     /// Every version, ascending.
     pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
         match self {

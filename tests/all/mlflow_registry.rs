@@ -36,6 +36,7 @@ fn mlflow_project(account: &Account, name: &str) -> Project {
 /// artifacts in S3) and registers it as the next version of `name`; returns its number.
 async fn log_version(
     account: &Account,
+    env: &str,
     name: &str,
     bytes: &str,
     signature: &str,
@@ -45,7 +46,7 @@ async fn log_version(
     let run = server
         .run(&[("max_depth", "6")], &[("auc", 0.91), ("f1", 0.84)])
         .await;
-    let bucket = format!("facturascan-local-models-{}", account.account_id);
+    let bucket = format!("facturascan-{env}-models-{}", account.account_id);
     let prefix = format!("mlflow/0/{run}/artifacts/model");
     let mlmodel = format!(
         "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    model_path: model.pkl\n  sklearn:\n    pickled_model: model.pkl\nsignature:\n  inputs: '{signature}'\n"
@@ -83,9 +84,25 @@ async fn mlflow_versions_are_resolved_deployed_refused_and_rolled_back() {
     mlflow()
         .call("POST", "registered-models/create", json!({"name": name}))
         .await;
-    let one = log_version(&account, &name, "weights one", SIGNATURE, json!([])).await;
+    let one = log_version(
+        &account,
+        "local",
+        &name,
+        "weights one",
+        SIGNATURE,
+        json!([]),
+    )
+    .await;
     assert_eq!(one, "1");
-    let two = log_version(&account, &name, "weights two", SIGNATURE, json!([])).await;
+    let two = log_version(
+        &account,
+        "local",
+        &name,
+        "weights two",
+        SIGNATURE,
+        json!([]),
+    )
+    .await;
 
     // `model alias` sets MLflow's alias; `model show` resolves it as a deploy does.
     let (code, out, stderr) = model(&project, &account, &["alias", &name, "champion", "1"]);
@@ -162,9 +179,10 @@ async fn mlflow_versions_are_resolved_deployed_refused_and_rolled_back() {
     // A signature that is not what the service sends, and bytes that are not the tagged
     // hash: each refused (exit 3), nothing changed.
     let narrow = r#"[{"type": "string", "name": "supplier", "required": true}]"#;
-    let three = log_version(&account, &name, "weights three", narrow, json!([])).await;
+    let three = log_version(&account, "local", &name, "weights three", narrow, json!([])).await;
     let four = log_version(
         &account,
+        "local",
         &name,
         "weights four",
         SIGNATURE,
@@ -215,4 +233,98 @@ fn a_model_in_mlflow_needs_the_tracking_server() {
             && stderr.contains("service `scoring`'s model is in MLflow, but no [mlflow] is set"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
+    let account = Account::new();
+    let project = Project::for_deploys_in(&account).await;
+    crate::models::staging_and_production_with_scoring(&project);
+    let name = format!("promoted-{}", account.account_id);
+    for env in ["staging", "production"] {
+        let file = format!("environments/{env}.yaml");
+        let registry = if env == "staging" {
+            "\n      registry: mlflow"
+        } else {
+            ""
+        };
+        project.replace(
+            &file,
+            "  scoring:\n    enabled: true\n",
+            &format!("  scoring:\n    enabled: true\n    model:\n      name: {name}{registry}\n"),
+        );
+        let overlay = project.read(&file);
+        project.write(
+            &file,
+            &format!(
+                "{overlay}\nmlflow:\n  tracking_uri: {}\nmodels:\n  fraud-scoring: ~\n",
+                mlflow().url
+            ),
+        );
+    }
+    scoring_package(&project);
+    project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    mlflow()
+        .call("POST", "registered-models/create", json!({"name": name}))
+        .await;
+    log_version(
+        &account,
+        "staging",
+        &name,
+        "promoted weights",
+        SIGNATURE,
+        json!([]),
+    )
+    .await;
+    let (code, staged, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "staging",
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            "scoring=1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{staged}");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &["deploy", "--env", "production", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, promoted, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{promoted}");
+    // Production runs the bytes MLflow's version names, copied into its own registry.
+    let sha = crate::support::sha256_hex(b"promoted weights");
+    let (code, shown, stderr) = run_json(
+        &project,
+        &account,
+        &["model", "show", &name, "1", "--env", "production"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        shown["versions"][0]["artifact"]["sha256"],
+        sha.as_str(),
+        "{shown}"
+    );
+    assert_eq!(shown["versions"][0]["metrics"]["auc"], 0.91, "{shown}");
+    let (_, live) = live_model_of(&account, "facturascan-production-scoring").await;
+    assert_eq!(live, sha);
 }

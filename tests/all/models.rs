@@ -520,7 +520,7 @@ fn model_assignments_are_checked_before_any_aws_call() {
 
 /// Staging and production in one emulator account, both running the scoring service (all
 /// at once); the database and production's registry left out as in `releases`.
-fn staging_and_production_with_scoring(project: &Project) {
+pub(crate) fn staging_and_production_with_scoring(project: &Project) {
     for env in ["staging", "production"] {
         let file = format!("environments/{env}.yaml");
         project.replace(&file, "  database:\n", "  database:\n    enabled: false\n");
