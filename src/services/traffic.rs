@@ -255,21 +255,41 @@ pub async fn show(
             );
         }
     }
-    let guards = guards_of(config, service);
-    let comparisons = variant
-        .as_ref()
-        .map(|v| compare(&control, v, &guards))
-        .unwrap_or_default();
-    Ok(TrafficReport {
-        service: service.to_string(),
+    Ok(TrafficReport::of(
+        config,
+        service,
         function,
         window_minutes,
-        control,
-        variant,
-        changed: None,
-        comparisons,
-        evaluation: None,
-    })
+        (control, variant),
+    ))
+}
+
+impl TrafficReport {
+    /// Both sides and, with a variant, each measure compared under the service's guard
+    /// rails.
+    pub(super) fn of(
+        config: &Config,
+        service: &str,
+        function: String,
+        window_minutes: u32,
+        (control, variant): (Side, Option<Side>),
+    ) -> Self {
+        let guards = guards_of(config, service);
+        let comparisons = variant
+            .as_ref()
+            .map(|v| compare(&control, v, &guards))
+            .unwrap_or_default();
+        Self {
+            service: service.to_string(),
+            function,
+            window_minutes,
+            control,
+            variant,
+            changed: None,
+            comparisons,
+            evaluation: None,
+        }
+    }
 }
 
 /// The service's guard rails, or the defaults.
@@ -309,7 +329,7 @@ impl RateMeasure {
 }
 
 /// Each measure of the two sides, with its limit.
-pub(super) fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
+fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
     let z = evaluation::z_for(guards.confidence);
     let over = |side: &Side,
                 events: fn(&PredictionCounts) -> f64,

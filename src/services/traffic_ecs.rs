@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::ecs::{NewService, Placement, create_service, short};
 use super::route::{self, Route};
-use super::traffic::{Platform, Side, TrafficError, TrafficReport, compare, guards_of, stats};
+use super::traffic::{Platform, Side, TrafficError, TrafficReport, stats};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::{Config, EcsService};
 
@@ -216,21 +216,13 @@ pub async fn show(
             side.model_sha256 = Some(model_of(aws, &running.task_definition).await?);
         }
     }
-    let guards = guards_of(config, service);
-    let comparisons = variant_side
-        .as_ref()
-        .map(|v| compare(&control_side, v, &guards))
-        .unwrap_or_default();
-    Ok(TrafficReport {
-        service: service.to_string(),
-        function: format!("{}/{service}", x.cluster),
+    Ok(TrafficReport::of(
+        config,
+        service,
+        format!("{}/{service}", x.cluster),
         window_minutes,
-        control: control_side,
-        variant: variant_side,
-        changed: None,
-        comparisons,
-        evaluation: None,
-    })
+        (control_side, variant_side),
+    ))
 }
 
 /// Runs revision `variant` (`7` or `family:7`) as the variant service and routes `percent`
