@@ -965,9 +965,8 @@ def training_runs() -> None:
         })
         done = subprocess.run([sys.executable, job], env=child, capture_output=True, text=True,
                               timeout=600)
-        TRAINING_LOGS[task.id] = done.stdout + done.stderr
         for container in task.containers:
-            container.exitCode = container.exit_code = done.returncode
+            container.exitCode = done.returncode
             container.last_status = "STOPPED"
             container.reason = (done.stderr.strip().splitlines() or [""])[-1][:255] or None
         task.stop_code = "EssentialContainerExited"
@@ -1000,9 +999,6 @@ def training_runs() -> None:
 
 # The harness's own endpoint (set once it listens), for the programs it runs as tasks.
 HARNESS_ENDPOINT: list[str] = [""]
-# What each training task printed, by task id (the emulator has no CloudWatch Logs stream
-# for it).
-TRAINING_LOGS: dict[str, str] = {}
 
 
 def stack_deletion_in_order() -> None:

@@ -16,8 +16,6 @@ struct Defined<'a> {
     expression: &'a str,
     timezone: &'a str,
     state: &'a str,
-    /// The task definition family the target runs (`<prefix>-<model>-training`).
-    family: String,
 }
 
 pub async fn schedules(aws: &AwsContext, rendered: &RenderedEnv) -> Result<Vec<Finding>, AwsError> {
@@ -52,15 +50,11 @@ pub async fn schedules(aws: &AwsContext, rendered: &RenderedEnv) -> Result<Vec<F
 fn defined(resource: &Value) -> Option<Defined<'_>> {
     let props = resource.get("Properties")?;
     let text = |key: &str| props.get(key).and_then(Value::as_str);
-    // The target's task definition is `Ref` to the stack's; its family is the name the
-    // template gives the schedule (both `<prefix>-<model>-training`).
-    let name = text("Name")?;
     Some(Defined {
-        name,
+        name: text("Name")?,
         expression: text("ScheduleExpression")?,
         timezone: text("ScheduleExpressionTimezone").unwrap_or("UTC"),
         state: text("State").unwrap_or("ENABLED"),
-        family: name.to_string(),
     })
 }
 
@@ -106,6 +100,8 @@ fn compare(defined: &Defined<'_>, live: &GetScheduleOutput) -> Vec<Finding> {
         .next()
         .and_then(|f| f.split(':').next())
         .unwrap_or("-");
-    differ("target", &defined.family, family);
+    // The target's task definition is `Ref` to the stack's, whose family is the name the
+    // template gives the schedule (both `<prefix>-<model>-training`).
+    differ("target", defined.name, family);
     out
 }

@@ -200,17 +200,18 @@ async fn already_registered(
     model: &str,
     run: &str,
 ) -> Result<(), Error> {
-    for number in registry.versions(model).await? {
-        let version = registry.version(model, number).await?;
-        if version.params.get("training_run").map(String::as_str) == Some(run) {
-            return Err(TrainingError::Registered {
-                run: run.to_string(),
-                version: number,
-            }
-            .into());
+    let registered = registry.all(model).await?;
+    match registered
+        .iter()
+        .find(|v| v.params.get("training_run").map(String::as_str) == Some(run))
+    {
+        Some(version) => Err(TrainingError::Registered {
+            run: run.to_string(),
+            version: version.version,
         }
+        .into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `20261202T221500Z-3f9a1c`: sorts by start time, unique without coordination.

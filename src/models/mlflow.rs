@@ -363,7 +363,8 @@ impl<'a> MlflowRegistry<'a> {
     }
 }
 
-fn text_of(value: &serde_json::Value) -> String {
+/// A JSON value as a parameter's text: a string as it is, anything else as JSON.
+pub(super) fn text_of(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

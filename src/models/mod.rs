@@ -440,13 +440,7 @@ impl<'a> Registry<'a> {
     /// Every version, ascending.
     pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
         match self {
-            Self::S3(r) => {
-                let mut versions = Vec::new();
-                for number in r.versions(name).await? {
-                    versions.push(r.version(name, number).await?);
-                }
-                Ok(versions)
-            }
+            Self::S3(r) => r.all(name).await,
             Self::Mlflow(r) => r.versions(name).await,
         }
     }

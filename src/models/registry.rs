@@ -175,6 +175,15 @@ impl<'a> S3Registry<'a> {
         Ok(numbers)
     }
 
+    /// Every version document of `name`, ascending.
+    pub async fn all(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
+        let mut versions = Vec::new();
+        for number in self.versions(name).await? {
+            versions.push(self.version(name, number).await?);
+        }
+        Ok(versions)
+    }
+
     /// Every alias of `name` and the version it points at.
     pub async fn aliases(&self, name: &str) -> Result<BTreeMap<String, u32>, ModelError> {
         let prefix = format!("registry/{name}/aliases/");
@@ -389,7 +398,7 @@ impl<'a> S3Registry<'a> {
     }
 
     /// An object's bytes and the object version read; `None` when there is none.
-    async fn fetch(
+    pub(super) async fn fetch(
         &self,
         bucket: &str,
         key: &str,

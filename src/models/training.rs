@@ -8,10 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType,
-    NetworkConfiguration, TaskOverride,
-};
+use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, TaskOverride};
 use serde::Deserialize;
 
 use crate::aws::{AwsContext, AwsError};
@@ -235,12 +232,8 @@ fn list_parameter(value: &str) -> Vec<String> {
 
 /// Starts one run; returns its task ARN. `run` names the output folder (RUN_ID).
 pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, TrainingError> {
-    let network = AwsVpcConfiguration::builder()
-        .set_subnets(Some(job.subnets.clone()))
-        .set_security_groups(Some(job.security_groups.clone()))
-        .assign_public_ip(AssignPublicIp::Disabled)
-        .build()
-        .map_err(|e| TrainingError::NotStarted(e.to_string()))?;
+    let network = crate::services::ecs::private_network(&job.subnets, &job.security_groups)
+        .map_err(TrainingError::NotStarted)?;
     let overrides = TaskOverride::builder()
         .container_overrides(
             ContainerOverride::builder()
@@ -257,11 +250,7 @@ pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, Tra
         .launch_type(LaunchType::Fargate)
         .count(1)
         .started_by("facturactl")
-        .network_configuration(
-            NetworkConfiguration::builder()
-                .awsvpc_configuration(network)
-                .build(),
-        )
+        .network_configuration(network)
         .overrides(overrides)
         .send()
         .await
@@ -340,24 +329,15 @@ pub async fn output(
     run: &str,
 ) -> Result<RunOutput, TrainingError> {
     let prefix = output_prefix(model, run);
+    let store = super::registry::S3Registry::new(aws, bucket.to_string());
     let read = async |name: &str| -> Result<Vec<u8>, TrainingError> {
         let key = format!("{prefix}{name}");
-        match aws.s3.get_object().bucket(bucket).key(&key).send().await {
-            Ok(out) => out
-                .body
-                .collect()
-                .await
-                .map(|b| b.into_bytes().to_vec())
-                .map_err(|e| TrainingError::BadOutput {
-                    run: run.to_string(),
-                    key: format!("s3://{bucket}/{key}"),
-                    message: e.to_string(),
-                }),
-            Err(e) if crate::release::store::is_missing(&e) => Err(TrainingError::NoOutput {
+        match store.fetch(bucket, &key, None).await? {
+            Some((bytes, _)) => Ok(bytes),
+            None => Err(TrainingError::NoOutput {
                 run: run.to_string(),
                 key: format!("s3://{bucket}/{key}"),
             }),
-            Err(e) => Err(AwsError::new("GetObject", e).into()),
         }
     };
     let document = read("model.json").await?;
@@ -373,10 +353,7 @@ pub async fn output(
         params: parsed
             .parameters
             .into_iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => (k, s),
-                other => (k, other.to_string()),
-            })
+            .map(|(k, v)| (k, super::mlflow::text_of(&v)))
             .collect(),
         metrics: parsed.metrics,
         input: parsed.input,

@@ -402,6 +402,23 @@ pub struct NewService<'a> {
     pub desired_count: u32,
 }
 
+/// The private subnets and security groups a task of facturactl's runs in, with no public
+/// IP (a service's, or a training run's).
+pub fn private_network(
+    subnets: &[String],
+    security_groups: &[String],
+) -> Result<NetworkConfiguration, String> {
+    let awsvpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(subnets.to_vec()))
+        .set_security_groups(Some(security_groups.to_vec()))
+        .assign_public_ip(AssignPublicIp::Disabled)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(NetworkConfiguration::builder()
+        .awsvpc_configuration(awsvpc)
+        .build())
+}
+
 /// CreateService on Fargate in the placement's network, with the config's deployment
 /// settings, tagged as facturactl's.
 pub async fn create_service(
@@ -411,12 +428,8 @@ pub async fn create_service(
     service: &NewService<'_>,
     task_definition: &str,
 ) -> Result<(), RolloutError> {
-    let network = AwsVpcConfiguration::builder()
-        .set_subnets(Some(placement.subnets.clone()))
-        .set_security_groups(Some(placement.security_groups.clone()))
-        .assign_public_ip(AssignPublicIp::Disabled)
-        .build()
-        .map_err(|e| RolloutError::new(e.to_string()))?;
+    let network = private_network(&placement.subnets, &placement.security_groups)
+        .map_err(RolloutError::new)?;
     let balancers = match (service.target_group, ecs.container_port) {
         (Some(target_group), Some(port)) => Some(vec![
             LoadBalancer::builder()
@@ -435,11 +448,7 @@ pub async fn create_service(
         .desired_count(service.desired_count as i32)
         .launch_type(LaunchType::Fargate)
         .deployment_configuration(deployment_configuration(ecs))
-        .network_configuration(
-            NetworkConfiguration::builder()
-                .awsvpc_configuration(network)
-                .build(),
-        )
+        .network_configuration(network)
         .set_health_check_grace_period_seconds(
             balancers
                 .as_ref()

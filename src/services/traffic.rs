@@ -418,12 +418,13 @@ pub async fn set(
     variant: &str,
     percent: u32,
 ) -> Result<String, TrafficError> {
-    let Some(function) = function_of(config, service)? else {
-        return super::traffic_ecs::set(aws, config, service, variant, percent).await;
-    };
+    let target = function_of(config, service)?;
     if !(1..=99).contains(&percent) {
         return Err(TrafficError::NotASplit(percent));
     }
+    let Some(function) = target else {
+        return super::traffic_ecs::set(aws, config, service, variant, percent).await;
+    };
     let (control, _) = split(aws, &function).await?;
     if control == variant {
         return Err(TrafficError::AlreadyControl(variant.to_string()));

@@ -226,7 +226,7 @@ pub async fn show(
 }
 
 /// Runs revision `variant` (`7` or `family:7`) as the variant service and routes `percent`
-/// of the path's requests to it.
+/// (1 to 99, checked by `traffic::set`) of the path's requests to it.
 pub async fn set(
     aws: &AwsContext,
     config: &Config,
@@ -234,9 +234,6 @@ pub async fn set(
     variant: &str,
     percent: u32,
 ) -> Result<String, TrafficError> {
-    if !(1..=99).contains(&percent) {
-        return Err(TrafficError::NotASplit(percent));
-    }
     let x = locate(aws, config, service).await?;
     let (route, control, _) = state(aws, &x).await?;
     let family = config.task_family(service);
@@ -285,16 +282,7 @@ async fn run_variant(
         .await?
         .contains_key(&name);
     if exists {
-        aws.ecs
-            .update_service()
-            .cluster(&x.cluster)
-            .service(&name)
-            .task_definition(task_definition)
-            .desired_count(desired)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("UpdateService", e))?;
-        return Ok(());
+        return update(aws, x, &name, Some(task_definition), Some(desired)).await;
     }
     let new = NewService {
         cluster: &x.cluster,
@@ -323,14 +311,7 @@ pub async fn promote(
             control: short(&control.task_definition).to_string(),
         });
     };
-    aws.ecs
-        .update_service()
-        .cluster(&x.cluster)
-        .service(service)
-        .task_definition(&variant.task_definition)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("UpdateService", e))?;
+    update(aws, &x, service, Some(&variant.task_definition), None).await?;
     route::set(aws, &route, 0).await?;
     stop_variant(aws, &x).await?;
     Ok(format!(
@@ -366,11 +347,23 @@ pub async fn abort(
 }
 
 async fn stop_variant(aws: &AwsContext, x: &Experiment<'_>) -> Result<(), TrafficError> {
+    update(aws, x, &variant_name(x.service), None, Some(0)).await
+}
+
+/// UpdateService of one side: its revision, its task count, or both.
+async fn update(
+    aws: &AwsContext,
+    x: &Experiment<'_>,
+    service: &str,
+    task_definition: Option<&str>,
+    desired: Option<i32>,
+) -> Result<(), TrafficError> {
     aws.ecs
         .update_service()
         .cluster(&x.cluster)
-        .service(variant_name(x.service))
-        .desired_count(0)
+        .service(service)
+        .set_task_definition(task_definition.map(str::to_string))
+        .set_desired_count(desired)
         .send()
         .await
         .map_err(|e| AwsError::new("UpdateService", e))?;

@@ -72,6 +72,11 @@ async fn weights(account: &Account) -> Vec<(String, i32)> {
         .collect()
 }
 
+/// The rule's weights alone, control first.
+async fn shares(account: &Account) -> Vec<i32> {
+    weights(account).await.into_iter().map(|(_, w)| w).collect()
+}
+
 fn traffic(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>, Value, String) {
     let mut all = vec!["traffic", "--env", "local"];
     all.extend_from_slice(args);
@@ -171,14 +176,7 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
             .is_some_and(|f| f.ends_with("/scoring")),
         "{out}"
     );
-    assert_eq!(
-        weights(&account)
-            .await
-            .iter()
-            .map(|(_, w)| *w)
-            .collect::<Vec<_>>(),
-        [90, 10]
-    );
+    assert_eq!(shares(&account).await, [90, 10]);
     let (code, out, stderr) = traffic(&project, &account, &["scoring"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(out["variant"]["percent"], 10.0, "read back: {out}");
@@ -206,14 +204,7 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     let (code, out, stderr) = traffic(&project, &account, &["abort", "scoring"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(out["variant"].is_null(), "{out}");
-    assert_eq!(
-        weights(&account)
-            .await
-            .iter()
-            .map(|(_, w)| *w)
-            .collect::<Vec<_>>(),
-        [100, 0]
-    );
+    assert_eq!(shares(&account).await, [100, 0]);
 
     // Promote: the variant's revision becomes the control's.
     let (code, _, stderr) = traffic(
@@ -229,14 +220,7 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
         "{out}"
     );
     assert!(out["variant"].is_null(), "{out}");
-    assert_eq!(
-        weights(&account)
-            .await
-            .iter()
-            .map(|(_, w)| *w)
-            .collect::<Vec<_>>(),
-        [100, 0]
-    );
+    assert_eq!(shares(&account).await, [100, 0]);
 
     // Destroy removes what facturactl made beside the service (the variant service and the
     // rule, which would keep the target groups in use) before the stacks.
