@@ -36,7 +36,8 @@ Commands:
   local_aws.py status
 
 Beyond moto: CreateService and UpdateService complete their ECS deployment at once (see
-complete_ecs_deployments and complete_ecs_services), since moto's deployments never move.
+complete_ecs_deployments and complete_ecs_services), since moto's deployments never move;
+CreateService refuses a target group no listener or rule forwards to, as AWS does.
 A stack's AWS::ECS::TaskDefinition is registered with every property and replaced on any
 change, as AWS does (complete_stack_task_definitions); moto drops most properties.
 A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
@@ -691,6 +692,7 @@ def complete_ecs_services() -> None:
     original = EC2ContainerServiceBackend.create_service
 
     def create_service(self, *args, **kwargs):
+        associated(self, args[4] if len(args) > 4 else kwargs.get("load_balancers"))
         service = original(self, *args, **kwargs)
         service.running_count = service.desired_count
         service.pending_count = 0
@@ -708,6 +710,20 @@ def complete_ecs_services() -> None:
             "message": f"(service {service.name}) has reached a steady state.",
         })
         return service
+
+    def associated(backend, load_balancers) -> None:
+        """AWS refuses a service whose target group no listener or rule forwards to yet;
+        moto accepted it."""
+        from moto.ecs.exceptions import InvalidParameterException
+        from moto.elbv2.models import elbv2_backends
+
+        groups = elbv2_backends[backend.account_id][backend.region_name].target_groups
+        for balancer in load_balancers or []:
+            arn = balancer.get("targetGroupArn")
+            group = groups.get(arn)
+            if group is not None and not group.load_balancer_arns:
+                raise InvalidParameterException(
+                    f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
 
     EC2ContainerServiceBackend.create_service = create_service
 

@@ -129,15 +129,14 @@ pub async fn roll_out(
     image: Option<&str>,
     alarms: &AlarmWatch<'_>,
 ) -> Result<Option<Rollout>, RolloutError> {
-    let rollout = roll_out_service(ctx, ecs, placement, image, alarms).await?;
-    if rollout.is_some() {
-        route(ctx, ecs, placement).await?;
-    }
-    Ok(rollout)
+    // First the rule: ECS refuses to create a service in a target group that no listener
+    // or rule forwards to yet.
+    route(ctx, ecs, placement).await?;
+    roll_out_service(ctx, ecs, placement, image, alarms).await
 }
 
-/// A service with a `path` gets its listener rule (control and variant target groups) once
-/// it runs; an existing rule, and so a split in progress, is left as it is.
+/// A service with a `path` gets its listener rule (control and variant target groups)
+/// before it is created; an existing rule, and so a split in progress, is left as it is.
 async fn route(
     ctx: &ServiceContext<'_>,
     ecs: &EcsService,
