@@ -190,6 +190,7 @@ impl Command {
             }) => "traffic.evaluate",
             Self::Traffic(_) => "traffic.change",
             Self::Model { command } => command.name(),
+            Self::Retrain(a) if a.register_pending => "retrain.pending",
             Self::Retrain(_) => "retrain",
             Self::Pipeline { .. } => "pipeline.render",
             Self::Config { .. } => "config.show",
@@ -431,9 +432,22 @@ pub struct RetrainArgs {
     /// ECS task id, or one whose following timed out) instead of starting one.
     #[arg(long, value_name = "RUN")]
     pub register: Option<String>,
+    /// Register every ended run not yet a version (scheduled and drift-started runs), oldest
+    /// first; `--alias` moves to the newest. For an unattended job after the schedule. Exit
+    /// 3 when a run's output is refused, 1 when one could not be read; the others are
+    /// registered all the same.
+    #[arg(long, conflicts_with = "register")]
+    pub register_pending: bool,
 }
 
 impl RetrainArgs {
+    pub fn pending(self) -> commands::retrain::PendingRequest {
+        commands::retrain::PendingRequest {
+            model: self.model,
+            alias: self.alias,
+        }
+    }
+
     pub fn request(self) -> commands::retrain::Request {
         commands::retrain::Request {
             model: self.model,

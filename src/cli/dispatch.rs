@@ -53,6 +53,9 @@ pub async fn dispatch(
         Command::Model { command } => {
             show.present(&c::model::run(session, command.request()).await?)
         }
+        Command::Retrain(a) if a.register_pending => {
+            show.present(&c::retrain::register_pending(session, a.pending()).await?)
+        }
         Command::Retrain(a) => show.present(&c::retrain::run(session, a.request()).await?),
     })
 }

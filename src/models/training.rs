@@ -310,6 +310,83 @@ pub fn output_prefix(model: &str, run: &str) -> String {
     format!("training/{model}/{run}/")
 }
 
+/// A run id as a key part: letters, digits, `-` and `_` (ours, or an ECS task id).
+pub fn is_run_id(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The run folders under `training/<model>/`, by whether their run finished writing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunFolders {
+    /// Runs with `model.json` (written last), oldest first.
+    pub ended: Vec<String>,
+    /// Runs without it: still running, or stopped before the end of their output.
+    pub unfinished: Vec<String>,
+}
+
+/// Lists the runs of `model` whose output is in the bucket: one listing, whatever started
+/// them (`retrain`, the schedule, the drift rule).
+pub async fn run_folders(
+    aws: &AwsContext,
+    bucket: &str,
+    model: &str,
+) -> Result<RunFolders, TrainingError> {
+    let prefix = format!("training/{model}/");
+    let mut objects: Vec<(String, i64)> = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListObjectsV2", e))?;
+        objects.extend(page.contents().iter().filter_map(|o| {
+            let key = o.key()?.strip_prefix(&prefix)?.to_string();
+            Some((key, o.last_modified().map_or(0, |t| t.secs())))
+        }));
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(sort_runs(objects));
+        }
+    }
+}
+
+/// `(key under training/<model>/, last modified)` into ended and unfinished runs; ended
+/// ones ordered by when their `model.json` was written, so versions follow the runs.
+fn sort_runs(objects: Vec<(String, i64)>) -> RunFolders {
+    let mut ended: BTreeMap<String, i64> = BTreeMap::new();
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (key, modified) in objects {
+        let Some((run, name)) = key.split_once('/') else {
+            continue;
+        };
+        if !is_run_id(run) {
+            continue;
+        }
+        seen.insert(run.to_string());
+        if name == "model.json" {
+            ended.insert(run.to_string(), modified);
+        }
+    }
+    let unfinished = seen
+        .into_iter()
+        .filter(|run| !ended.contains_key(run))
+        .collect();
+    let mut ended: Vec<(String, i64)> = ended.into_iter().collect();
+    ended.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    RunFolders {
+        ended: ended.into_iter().map(|(run, _)| run).collect(),
+        unfinished,
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutputDocument {
@@ -362,7 +439,35 @@ pub async fn output(
 
 #[cfg(test)]
 mod tests {
-    use super::list_parameter;
+    use super::{RunFolders, is_run_id, list_parameter, sort_runs};
+
+    #[test]
+    fn ended_runs_are_those_with_model_json_oldest_first() {
+        let objects = vec![
+            ("b7e1/model".to_string(), 5),
+            ("b7e1/model.json".to_string(), 6),
+            ("a91c/model".to_string(), 20),
+            ("a91c/model.json".to_string(), 21),
+            ("c000/model".to_string(), 30),
+            ("stray.txt".to_string(), 1),
+            ("../x/model.json".to_string(), 1),
+        ];
+        assert_eq!(
+            sort_runs(objects),
+            RunFolders {
+                ended: vec!["b7e1".into(), "a91c".into()],
+                unfinished: vec!["c000".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn run_ids_are_key_parts() {
+        assert!(is_run_id("20261202T221500Z-3f9a1c"));
+        assert!(is_run_id("0123456789abcdef0123456789abcdef"));
+        assert!(!is_run_id("../other"));
+        assert!(!is_run_id(""));
+    }
 
     #[test]
     fn list_parameters_as_cloudformation_and_moto_answer_them() {

@@ -56,6 +56,8 @@ pub enum Document {
     #[value(name = "model.alias")]
     ModelAlias,
     Retrain,
+    #[value(name = "retrain.pending")]
+    RetrainPending,
 }
 
 /// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
@@ -109,6 +111,7 @@ impl Document {
             Self::ModelShow => "model.show",
             Self::ModelAlias => "model.alias",
             Self::Retrain => "retrain",
+            Self::RetrainPending => "retrain.pending",
         }
     }
 
@@ -139,6 +142,7 @@ impl Document {
                 generator.subschema_for::<c::model::Outcome>()
             }
             Self::Retrain => generator.subschema_for::<c::retrain::Outcome>(),
+            Self::RetrainPending => generator.subschema_for::<c::retrain::PendingOutcome>(),
             // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
             // the files they looked at.
             Self::Schema => schemars::json_schema!({

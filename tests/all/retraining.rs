@@ -183,6 +183,116 @@ async fn a_run_whose_input_is_not_the_services_is_refused_and_registers_nothing(
     assert_eq!(versions(&project, &account), 0);
 }
 
+/// Writes what a run started by the schedule writes (its id is its ECS task id): the
+/// artifact, then `model.json` unless the run is still going.
+async fn put_run(account: &Account, run: &str, total: &str, ended: bool) {
+    let s3 = account.s3().await;
+    let bucket = format!("facturascan-local-models-{}", account.account_id);
+    let mut files = vec![("model", format!("weights of {run}"))];
+    if ended {
+        files.push((
+            "model.json",
+            format!(
+                r#"{{"parameters": {{"smoothing": 1}}, "metrics": {{"samples": 40}},
+                    "input": {{"supplier": "string", "vat": "string", "total": "{total}",
+                               "currency": "string", "issued_at": "string"}}}}"#
+            ),
+        ));
+    }
+    for (name, body) in files {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("training/fraud-scoring/{run}/{name}"))
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .expect("put run output");
+    }
+}
+
+#[tokio::test]
+async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
+    let account = Account::new();
+    let project = local_scoring(&account, "");
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
+    assert_eq!(code, Some(0), "nothing waits: {stderr}");
+    assert_eq!(out["command"], "retrain.pending");
+    assert_eq!(out["runs"], serde_json::json!([]), "{out}");
+
+    // A run `retrain` followed is a version already, and is left alone.
+    put_batch(
+        &account,
+        "2026-11.jsonl",
+        records(&[("acme", 10.5, false), ("evil", 99.0, true)], "number"),
+    )
+    .await;
+    let (code, out, stderr) = retrain(&project, &account, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let followed = out["run"].as_str().expect("run id").to_string();
+    // Three runs the schedule started: one ended with the service's input, one whose input
+    // is not the service's, one still writing.
+    let good = "0f3a9c2e5b7d41e8a6c4f2b9d1e7a3c5";
+    let wrong = "1b2c8d4e6f0a42b9c7d5e3f1a8b6c4d2";
+    let running = "2d4e1f3a5b7c49d8e6f4a2c0b9d7e5f3";
+    put_run(&account, good, "number", true).await;
+    put_run(&account, wrong, "string", true).await;
+    put_run(&account, running, "number", false).await;
+
+    let (code, out, stderr) = retrain(
+        &project,
+        &account,
+        &["--register-pending", "--alias", "candidate"],
+    );
+    assert_eq!(code, Some(3), "a refused run is exit 3: {stderr} {out}");
+    assert_eq!(out["status"], "refused", "{out}");
+    let runs = out["runs"].as_array().expect("runs");
+    assert_eq!(
+        runs.len(),
+        2,
+        "the followed run is not registered twice: {out}"
+    );
+    assert_eq!(runs[0]["run"], good);
+    assert_eq!(runs[0]["status"], "registered");
+    assert_eq!(runs[0]["version"]["version"], 2, "{out}");
+    assert_eq!(runs[0]["version"]["params"]["training_run"], good);
+    assert_eq!(runs[0]["version"]["metrics"]["samples"], 40.0);
+    assert_eq!(runs[1]["run"], wrong);
+    assert_eq!(runs[1]["status"], "refused");
+    assert!(
+        runs[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`total` is string in the model, number as declared")),
+        "{out}"
+    );
+    assert_eq!(out["unfinished"], serde_json::json!([running]), "{out}");
+    assert_eq!(out["alias"]["version"], 2, "{out}");
+    assert_eq!(out["aliases"]["candidate"], 2, "{out}");
+    assert_eq!(versions(&project, &account), 2);
+    assert!(!out.to_string().contains(&followed), "{out}");
+
+    // Once the running one ends it is registered; the refused one stays refused.
+    put_run(&account, running, "number", true).await;
+    let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    let statuses: Vec<(&str, &str)> = out["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| (r["run"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![(wrong, "refused"), (running, "registered")],
+        "{out}"
+    );
+    assert_eq!(out["unfinished"], serde_json::json!([]), "{out}");
+    assert_eq!(versions(&project, &account), 3);
+    // The alias stays where it was when none is asked for.
+    assert_eq!(out["aliases"]["candidate"], 2, "{out}");
+}
+
 #[tokio::test]
 async fn the_drift_audit_finds_a_schedule_changed_out_of_band() {
     let account = Account::new();
