@@ -98,6 +98,8 @@ pub async fn register_pending(
         .into_iter()
         .filter_map(|v| v.params.get("training_run").cloned())
         .collect();
+    // Read before the first write: a failed read after it would hide what was registered.
+    let mut aliases = registrar.registry.aliases(model).await?;
     let mut runs = Vec::new();
     // One run's refusal or failure does not hold back the others: each is reported.
     for run in folders.ended {
@@ -126,6 +128,9 @@ pub async fn register_pending(
                 .await
                 .map(|()| version)
                 .map_err(|e| e.to_string());
+            if result.is_ok() {
+                aliases.insert(alias.clone(), version);
+            }
             Some(AliasMove { alias, result })
         }
         _ => None,
@@ -136,7 +141,7 @@ pub async fn register_pending(
         runs,
         unfinished: folders.unfinished,
         alias,
-        aliases: registrar.registry.aliases(model).await?,
+        aliases,
     })
 }
 

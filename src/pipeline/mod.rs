@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub plan: Option<PlanStage>,
     #[serde(default)]
     pub audit: Option<Audit>,
+    #[serde(default)]
+    pub training: Option<Training>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +199,19 @@ pub struct Audit {
     pub roles: IndexMap<String, String>,
 }
 
+/// `retrain MODEL --register-pending` on a schedule: the runs the training schedules and
+/// drift alarms started become registered versions (never deployed).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// A cron expression (UTC), five fields: after the training schedules.
+    pub schedule: String,
+    /// The environments whose runs are registered, each with the role its job assumes
+    /// (lists and reads `training/` and `registry/` of the models bucket, writes
+    /// `registry/`, uses the platform key).
+    pub roles: IndexMap<String, String>,
+}
+
 /// A pipeline definition with the file it came from.
 #[derive(Debug)]
 pub struct Definition {
@@ -314,14 +329,22 @@ fn check_pins_and_schedule(pipeline: &Pipeline, node: &Node, errors: &mut Vec<Co
             );
         }
     }
-    if !is_cron(pipeline.audit.as_ref().map_or("* * * * *", |a| &a.schedule)) {
-        errors.push(
-            ConfigError::new(
-                node.locate(&at(&["audit", "schedule"])),
-                "the audit schedule is not a cron expression",
-            )
-            .expected("five fields: minute hour day-of-month month day-of-week, as `17 6 * * 1-5`"),
-        );
+    let schedules = [
+        ("audit", pipeline.audit.as_ref().map(|a| &a.schedule)),
+        ("training", pipeline.training.as_ref().map(|t| &t.schedule)),
+    ];
+    for (section, schedule) in schedules {
+        if schedule.is_some_and(|s| !is_cron(s)) {
+            errors.push(
+                ConfigError::new(
+                    node.locate(&at(&[section, "schedule"])),
+                    format!("the {section} schedule is not a cron expression"),
+                )
+                .expected(
+                    "five fields: minute hour day-of-month month day-of-week, as `17 6 * * 1-5`",
+                ),
+            );
+        }
     }
 }
 
@@ -349,6 +372,9 @@ fn load_environments(
     }
     if let Some(plan) = &pipeline.plan {
         wanted.push((plan.environment.clone(), at(&["plan", "environment"])));
+    }
+    for env in pipeline.training.iter().flat_map(|t| t.roles.keys()) {
+        wanted.push((env.clone(), at(&["training", "roles", env])));
     }
     for (env, path) in wanted {
         if environments.contains_key(&env) {
@@ -441,6 +467,36 @@ fn check_stages(
             );
         }
     }
+    for (env, role) in pipeline.training.iter().flat_map(|t| &t.roles) {
+        let Some(config) = environments.get(env) else {
+            continue;
+        };
+        let place = node.locate(&at(&["training", "roles", env]));
+        check_role(role, &config.environment.account_id, place.clone(), errors);
+        if retrained_models(config).is_empty() {
+            errors.push(
+                ConfigError::new(place, format!("`{env}` retrains no model"))
+                    .expected("an environment whose enabled service serves a model with [models.<name>.retraining] in facturactl's S3 registry")
+                    .help(format!("remove `{env}` from [training.roles], or declare the model's retraining in deploy.toml")),
+            );
+        }
+    }
+}
+
+/// The models whose training runs facturactl registers in `config`'s environment: declared
+/// retraining, served by an enabled service, in the S3 registry (MLflow's jobs register
+/// their own versions).
+pub fn retrained_models(config: &config::Config) -> Vec<&str> {
+    config
+        .models
+        .iter()
+        .filter(|(name, m)| {
+            m.retraining.is_some()
+                && crate::models::training::declared(config, name).is_ok()
+                && crate::models::registry_kind(config, name) == config::ModelRegistry::S3
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
 }
 
 /// Images are built for the branch deploys: their services must be ECS services there.

@@ -34,6 +34,12 @@ pub fn render(definition: &Definition) -> Vec<WorkflowFile> {
             text: audit(definition, &source),
         });
     }
+    if p.training.is_some() {
+        files.push(WorkflowFile {
+            path: Path::new(WORKFLOWS_DIR).join(format!("{}-training.yml", p.pipeline.name)),
+            text: training(definition, &source),
+        });
+    }
     files
 }
 
@@ -620,6 +626,69 @@ fn audit(definition: &Definition, source: &str) -> String {
             Some("${{ !cancelled() }}"),
             &quoted(&alarms),
         );
+    }
+    out
+}
+
+/// One job per environment: `retrain MODEL --register-pending` for each model it retrains,
+/// so what the schedules and drift alarms trained becomes registered versions. Each step
+/// runs even when an earlier model's run was refused (exit 3), which fails the job.
+fn training(definition: &Definition, source: &str) -> String {
+    let p = &definition.pipeline;
+    let Some(training) = &p.training else {
+        return String::new();
+    };
+    let mut out = String::new();
+    header(&mut out, source, &format!("{}-training", p.pipeline.name));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "on:");
+    let _ = writeln!(out, "  schedule:");
+    let _ = writeln!(out, "    - cron: {}", quoted(&training.schedule));
+    let _ = writeln!(out, "  workflow_dispatch:");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "permissions: {{}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "jobs:");
+    for (env, role) in &training.roles {
+        let id = format!("register-{env}");
+        let name = format!("register training runs ({env})");
+        Job {
+            id: &id,
+            name: &name,
+            needs: vec![],
+            condition: None,
+            environment: None,
+            // One registration at a time per environment: two would number the same runs.
+            concurrency: Some(format!("register-{env}")),
+            id_token: true,
+            pull_requests: false,
+            runner: None,
+        }
+        .open(&mut out, p);
+        checkout(&mut out, p, false);
+        aws_credentials(
+            &mut out,
+            p,
+            role,
+            region_of(definition, env),
+            &format!("{id}-${{{{ github.run_id }}}}"),
+        );
+        let models = definition
+            .environments
+            .get(env)
+            .map(super::retrained_models)
+            .unwrap_or_default();
+        for (i, model) in models.iter().enumerate() {
+            let script = format!("retrain --env {env} {model} --register-pending");
+            let condition = (i > 0).then_some("${{ !cancelled() }}");
+            facturactl(
+                &mut out,
+                p,
+                &format!("register {model}"),
+                condition,
+                &quoted(&script),
+            );
+        }
     }
     out
 }

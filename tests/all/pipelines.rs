@@ -11,6 +11,7 @@ fn project() -> Project {
         "pipelines/platform.toml",
         ".github/workflows/platform.yml",
         ".github/workflows/platform-audit.yml",
+        ".github/workflows/platform-training.yml",
         ".github/workflows/ci.yml",
     ] {
         project.write(
@@ -29,7 +30,7 @@ fn committed_workflows_are_the_rendered_ones() {
         .args(["pipeline", "render", "--check"])
         .assert()
         .code(0)
-        .stdout(predicates::str::contains("2 workflows up to date"));
+        .stdout(predicates::str::contains("3 workflows up to date"));
     insta::assert_snapshot!(
         "platform_workflow",
         project.read(".github/workflows/platform.yml")
@@ -37,6 +38,10 @@ fn committed_workflows_are_the_rendered_ones() {
     insta::assert_snapshot!(
         "platform_audit_workflow",
         project.read(".github/workflows/platform-audit.yml")
+    );
+    insta::assert_snapshot!(
+        "platform_training_workflow",
+        project.read(".github/workflows/platform-training.yml")
     );
 }
 
@@ -124,6 +129,21 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "timeout_minutes = 45",
             "timeout_minutes = 45\ntimeout = 3",
             "unknown key `timeout`",
+        ),
+        (
+            r#"schedule = "45 5 * * 1""#,
+            r#"schedule = "cron(45 5 ? * MON *)""#,
+            "the training schedule is not a cron expression",
+        ),
+        (
+            r#"staging = "arn:aws:iam::210987654321:role/facturascan-models-staging""#,
+            r#"staging = "arn:aws:iam::345678901234:role/facturascan-models-staging""#,
+            "the role is in account 345678901234, the environment in 210987654321",
+        ),
+        (
+            r#"staging = "arn:aws:iam::210987654321:role/facturascan-models-staging""#,
+            "staging = \"arn:aws:iam::210987654321:role/facturascan-models-staging\"\nproduction = \"arn:aws:iam::345678901234:role/facturascan-models-production\"",
+            "`production` retrains no model",
         ),
     ];
     for (from, to, message) in cases {
@@ -371,6 +391,68 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
         post.contains("--method PATCH") && post.contains("startswith(env.MARKER)"),
         "{post}"
     );
+}
+
+#[test]
+fn scheduled_training_runs_are_registered_by_a_job_per_environment() {
+    let workflow: yaml_serde::Value = yaml_serde::from_str(
+        &std::fs::read_to_string(repo_root().join(".github/workflows/platform-training.yml"))
+            .expect("the committed workflow"),
+    )
+    .expect("YAML");
+    assert_eq!(workflow["on"]["schedule"][0]["cron"], "45 5 * * 1");
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    assert_eq!(jobs.len(), 1, "staging alone retrains a model");
+    let (env, account) = ("staging", "210987654321");
+    let job = &workflow["jobs"][format!("register-{env}").as_str()];
+    assert_eq!(job["permissions"]["id-token"], "write", "{env}");
+    assert_eq!(job["concurrency"]["group"], format!("register-{env}"));
+    let steps = job["steps"].as_sequence().expect("steps");
+    let role = steps
+        .iter()
+        .find_map(|s| s["with"]["role-to-assume"].as_str())
+        .expect("AWS credentials");
+    assert_eq!(
+        role,
+        format!("arn:aws:iam::{account}:role/facturascan-models-{env}")
+    );
+    let registered: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["uses"] == "./")
+        .filter_map(|s| s["with"]["args"].as_str())
+        .collect();
+    assert_eq!(
+        registered,
+        vec![format!(
+            "retrain --env {env} fraud-scoring --register-pending"
+        )],
+        "{env}"
+    );
+}
+
+#[test]
+fn an_environment_that_retrains_no_model_has_no_training_job() {
+    let project = project();
+    // Staging without the model's retraining: its registration job would have nothing to do.
+    let deploy = project.read("deploy.toml");
+    let start = deploy
+        .find("[models.fraud-scoring.retraining]")
+        .expect("the retraining section");
+    let end = deploy[start + 1..]
+        .find("\n[")
+        .map_or(deploy.len(), |i| start + 1 + i);
+    project.write(
+        "deploy.toml",
+        &format!("{}{}", &deploy[..start], &deploy[end..]),
+    );
+    let out = project
+        .cmd()
+        .args(["pipeline", "render", "--check"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`staging` retrains no model"), "{stderr}");
 }
 
 #[test]
