@@ -580,40 +580,16 @@ fn audit(definition: &Definition, source: &str) -> String {
     let Some(audit) = &p.audit else {
         return String::new();
     };
-    let mut out = String::new();
-    header(&mut out, source, &format!("{}-audit", p.pipeline.name));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "on:");
-    let _ = writeln!(out, "  schedule:");
-    let _ = writeln!(out, "    - cron: {}", quoted(&audit.schedule));
-    let _ = writeln!(out, "  workflow_dispatch:");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "permissions: {{}}");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "jobs:");
+    let mut out = scheduled(p, source, "audit", &audit.schedule);
     for (env, role) in &audit.roles {
         let id = format!("audit-{env}");
-        let name = format!("audit ({env})");
-        Job {
-            id: &id,
-            name: &name,
-            needs: vec![],
-            condition: None,
-            environment: None,
-            concurrency: Some(format!("audit-{env}")),
-            id_token: true,
-            pull_requests: false,
-            runner: None,
-        }
-        .open(&mut out, p);
-        checkout(&mut out, p, false);
-        let region = region_of(definition, env);
-        aws_credentials(
+        aws_job(
             &mut out,
-            p,
+            definition,
+            &id,
+            &format!("audit ({env})"),
+            env,
             role,
-            region,
-            &format!("{id}-${{{{ github.run_id }}}}"),
         );
         let drift = format!("audit drift --env {env} --notify");
         facturactl(&mut out, p, "drift", None, &quoted(&drift));
@@ -638,41 +614,13 @@ fn training(definition: &Definition, source: &str) -> String {
     let Some(training) = &p.training else {
         return String::new();
     };
-    let mut out = String::new();
-    header(&mut out, source, &format!("{}-training", p.pipeline.name));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "on:");
-    let _ = writeln!(out, "  schedule:");
-    let _ = writeln!(out, "    - cron: {}", quoted(&training.schedule));
-    let _ = writeln!(out, "  workflow_dispatch:");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "permissions: {{}}");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "jobs:");
+    let mut out = scheduled(p, source, "training", &training.schedule);
     for (env, role) in &training.roles {
+        // Its concurrency group (the job id) keeps registrations of one environment one at
+        // a time: two would number the same runs.
         let id = format!("register-{env}");
         let name = format!("register training runs ({env})");
-        Job {
-            id: &id,
-            name: &name,
-            needs: vec![],
-            condition: None,
-            environment: None,
-            // One registration at a time per environment: two would number the same runs.
-            concurrency: Some(format!("register-{env}")),
-            id_token: true,
-            pull_requests: false,
-            runner: None,
-        }
-        .open(&mut out, p);
-        checkout(&mut out, p, false);
-        aws_credentials(
-            &mut out,
-            p,
-            role,
-            region_of(definition, env),
-            &format!("{id}-${{{{ github.run_id }}}}"),
-        );
+        aws_job(&mut out, definition, &id, &name, env, role);
         let models = definition
             .environments
             .get(env)
@@ -691,6 +639,49 @@ fn training(definition: &Definition, source: &str) -> String {
         }
     }
     out
+}
+
+/// The top of `<name>-<kind>.yml`, a workflow that runs on a cron schedule (and by hand),
+/// up to its `jobs:` key.
+fn scheduled(p: &Pipeline, source: &str, kind: &str, schedule: &str) -> String {
+    let mut out = String::new();
+    header(&mut out, source, &format!("{}-{kind}", p.pipeline.name));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "on:");
+    let _ = writeln!(out, "  schedule:");
+    let _ = writeln!(out, "    - cron: {}", quoted(schedule));
+    let _ = writeln!(out, "  workflow_dispatch:");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "permissions: {{}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "jobs:");
+    out
+}
+
+/// A scheduled job in one environment's account: the checkout and the role's credentials,
+/// in a concurrency group of its own id.
+fn aws_job(out: &mut String, definition: &Definition, id: &str, name: &str, env: &str, role: &str) {
+    let p = &definition.pipeline;
+    Job {
+        id,
+        name,
+        needs: vec![],
+        condition: None,
+        environment: None,
+        concurrency: Some(id.to_string()),
+        id_token: true,
+        pull_requests: false,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        role,
+        region_of(definition, env),
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
 }
 
 /// Whether a script must be a block scalar to stay one YAML string.

@@ -344,13 +344,24 @@ fn schema_hints_and_files_are_checked_and_rewritten() {
     assert_eq!(project.read("environments/staging.yaml"), text);
 }
 
+/// A committed workflow of `.github/workflows/`, parsed.
+fn committed_workflow(file: &str) -> yaml_serde::Value {
+    let path = repo_root().join(".github/workflows").join(file);
+    yaml_serde::from_str(&std::fs::read_to_string(path).expect("the committed workflow"))
+        .expect("YAML")
+}
+
+/// The role a job's steps assume.
+fn role_of(steps: &[yaml_serde::Value]) -> &str {
+    steps
+        .iter()
+        .find_map(|s| s["with"]["role-to-assume"].as_str())
+        .expect("AWS credentials")
+}
+
 #[test]
 fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
-    let workflow: yaml_serde::Value = yaml_serde::from_str(
-        &std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
-            .expect("the committed workflow"),
-    )
-    .expect("YAML");
+    let workflow = committed_workflow("platform.yml");
     assert!(!workflow["on"]["pull_request"].is_null());
     let job = &workflow["jobs"]["plan-staging"];
     // Same-repository pull requests only (a fork gets no OIDC token), never a push.
@@ -367,10 +378,7 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
     assert!(job["environment"].is_null());
     assert_eq!(job["permissions"]["pull-requests"], "write");
     let steps = job["steps"].as_sequence().expect("steps");
-    let role = steps
-        .iter()
-        .find_map(|s| s["with"]["role-to-assume"].as_str())
-        .expect("AWS credentials");
+    let role = role_of(steps);
     assert_eq!(
         role,
         "arn:aws:iam::210987654321:role/facturascan-plan-staging"
@@ -395,11 +403,7 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
 
 #[test]
 fn scheduled_training_runs_are_registered_by_a_job_per_environment() {
-    let workflow: yaml_serde::Value = yaml_serde::from_str(
-        &std::fs::read_to_string(repo_root().join(".github/workflows/platform-training.yml"))
-            .expect("the committed workflow"),
-    )
-    .expect("YAML");
+    let workflow = committed_workflow("platform-training.yml");
     assert_eq!(workflow["on"]["schedule"][0]["cron"], "45 5 * * 1");
     let jobs = workflow["jobs"].as_mapping().expect("jobs");
     assert_eq!(jobs.len(), 1, "staging alone retrains a model");
@@ -408,10 +412,7 @@ fn scheduled_training_runs_are_registered_by_a_job_per_environment() {
     assert_eq!(job["permissions"]["id-token"], "write", "{env}");
     assert_eq!(job["concurrency"]["group"], format!("register-{env}"));
     let steps = job["steps"].as_sequence().expect("steps");
-    let role = steps
-        .iter()
-        .find_map(|s| s["with"]["role-to-assume"].as_str())
-        .expect("AWS credentials");
+    let role = role_of(steps);
     assert_eq!(
         role,
         format!("arn:aws:iam::{account}:role/facturascan-models-{env}")
