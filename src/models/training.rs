@@ -335,27 +335,14 @@ pub async fn run_folders(
     model: &str,
 ) -> Result<RunFolders, TrainingError> {
     let prefix = format!("training/{model}/");
-    let mut objects: Vec<(String, i64)> = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("ListObjectsV2", e))?;
-        objects.extend(page.contents().iter().filter_map(|o| {
-            let key = o.key()?.strip_prefix(&prefix)?.to_string();
-            Some((key, o.last_modified().map_or(0, |t| t.secs())))
-        }));
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(sort_runs(objects));
-        }
-    }
+    let objects = crate::release::store::list_objects(&aws.s3, bucket, &prefix)
+        .await
+        .map_err(|e| AwsError::new("ListObjectsV2", e))?;
+    let under = objects
+        .into_iter()
+        .filter_map(|(key, modified)| Some((key.strip_prefix(&prefix)?.to_string(), modified)))
+        .collect();
+    Ok(sort_runs(under))
 }
 
 /// `(key under training/<model>/, last modified)` into ended and unfinished runs; ended

@@ -44,7 +44,19 @@ pub(crate) async fn list_keys(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<String>, S3Error<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error>> {
-    let mut keys = Vec::new();
+    let objects = list_objects(s3, bucket, prefix).await?;
+    Ok(objects.into_iter().map(|(key, _)| key).collect())
+}
+
+/// Every object under `prefix` as (key, last modified in epoch seconds), page after page,
+/// in S3's order.
+pub(crate) async fn list_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<(String, i64)>, S3Error<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error>>
+{
+    let mut objects = Vec::new();
     let mut token = None;
     loop {
         let page = s3
@@ -54,14 +66,13 @@ pub(crate) async fn list_keys(
             .set_continuation_token(token)
             .send()
             .await?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
+        objects.extend(page.contents().iter().filter_map(|o| {
+            let modified = o.last_modified().map_or(0, |t| t.secs());
+            Some((o.key()?.to_string(), modified))
+        }));
         token = page.next_continuation_token().map(str::to_string);
         if token.is_none() {
-            return Ok(keys);
+            return Ok(objects);
         }
     }
 }
