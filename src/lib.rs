@@ -14,6 +14,7 @@ pub mod config;
 pub mod deployment;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod git;
 pub mod graph;
 pub mod logging;
@@ -31,3 +32,9 @@ pub mod secrets;
 pub mod services;
 pub mod stacks;
 pub mod wiring;
+
+/// The system allocator, with renders' allocations charged to their budget
+/// (`render::bound`): a template cannot exhaust memory. In the library, so every binary
+/// that renders (the CLI, the tests, the fuzzer) has the bound.
+#[global_allocator]
+static ALLOCATOR: render::bound::Bounded = render::bound::Bounded;

@@ -1,8 +1,11 @@
 //! The renderer on arbitrary templates: the network stack's template and two partials it
 //! may include or import, split at NUL bytes, rendered with the local environment. Every
 //! input must give rendered stacks or a located error (include cycles, recursive macros,
-//! undefined variables, bad filters, YAML that does not parse), never a panic, a stack
-//! overflow or an unbounded allocation.
+//! undefined variables, bad filters, YAML that does not parse, a render stopped by its time
+//! or memory bound), never a panic, a stack overflow or an unbounded allocation. The bounds
+//! are smaller than the CLI's, so that deep nesting and long loops (`templates.dict`) are
+//! explored quickly: a stopped render leaves its thread asleep, holding at most the
+//! memory bound.
 #![no_main]
 
 use std::path::{Path, PathBuf};
@@ -72,7 +75,12 @@ fuzz_target!(|data: &[u8]| {
         let body = parts.next().unwrap_or("");
         std::fs::write(templates.join(file), body).expect("write template");
     }
-    match facturactl::render::render(loaded) {
+    let limits = facturactl::render::bound::Limits {
+        time: std::time::Duration::from_secs(2),
+        memory: 32 << 20,
+        stack: 64 << 20,
+    };
+    match facturactl::render::render_within(loaded, limits) {
         Ok(rendered) => assert!(!rendered.stacks.is_empty()),
         Err(error) => {
             assert!(!error.message.is_empty(), "an error without a message");

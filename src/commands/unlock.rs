@@ -3,7 +3,7 @@
 
 use super::Session;
 use crate::error::{Error, Refusal, Unconfirmed};
-use crate::release::store::{LockInfo, Store};
+use crate::release::store::{Released, Store};
 
 pub struct Request {
     pub yes: bool,
@@ -11,8 +11,8 @@ pub struct Request {
 
 pub struct Outcome {
     pub environment: String,
-    /// The lock that was released; none when the environment was not locked.
-    pub released: Option<LockInfo>,
+    /// What was released: a lock, an object that was not one, or nothing.
+    pub released: Released,
     pub forced_by: String,
 }
 

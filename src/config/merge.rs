@@ -9,14 +9,20 @@
 //!
 //! Every value keeps its origin, so errors point into whichever file set it.
 
-use super::source::{Node, NodeValue};
+use super::diagnostic::ConfigError;
+use super::source::{Entry, Node, NodeValue};
 
-pub fn merge(base: Node, overlay: Node) -> Node {
+/// Lays `overlay` over `base`. A `~` for a key the base does not set is an error: it
+/// removes nothing, so it is a typo (`sentyr: ~`) or a leftover, and a silent no-op would
+/// leave the setting it meant to remove in place.
+pub fn merge(base: Node, overlay: Node) -> Result<Node, ConfigError> {
     match (base.value, overlay.value) {
         (NodeValue::Map(mut base_map), NodeValue::Map(overlay_map)) => {
             for (key, entry) in overlay_map {
                 if entry.node.value == NodeValue::Null {
-                    base_map.shift_remove(&key);
+                    if base_map.shift_remove(&key).is_none() {
+                        return Err(nothing_to_remove(&key, &entry, base_map.keys()));
+                    }
                     continue;
                 }
                 match base_map.get_mut(&key) {
@@ -28,25 +34,59 @@ pub fn merge(base: Node, overlay: Node) -> Node {
                             origin: entry.node.origin.clone(),
                         };
                         let old = std::mem::replace(&mut existing.node, placeholder);
-                        existing.node = merge(old, entry.node);
+                        existing.node = merge(old, entry.node)?;
                         existing.key_origin = entry.key_origin;
                     }
                     None => {
+                        if let Some((key, removal)) = first_removal(&key, &entry) {
+                            return Err(nothing_to_remove(&key, removal, std::iter::empty()));
+                        }
                         base_map.insert(key, entry);
                     }
                 }
             }
-            Node {
+            Ok(Node {
                 value: NodeValue::Map(base_map),
                 // A merged map is attributed to the base: that is where it is declared.
                 origin: base.origin,
-            }
+            })
         }
-        (_, value) => Node {
+        (_, value) => Ok(Node {
             value,
             origin: overlay.origin,
-        },
+        }),
     }
+}
+
+/// A `~` anywhere inside an entry the base does not have: it can remove nothing.
+fn first_removal<'e>(key: &str, entry: &'e Entry) -> Option<(String, &'e Entry)> {
+    match &entry.node.value {
+        NodeValue::Null => Some((key.to_string(), entry)),
+        NodeValue::Map(map) => map.iter().find_map(|(k, e)| first_removal(k, e)),
+        _ => None,
+    }
+}
+
+fn nothing_to_remove<'k>(
+    key: &str,
+    entry: &Entry,
+    siblings: impl Iterator<Item = &'k String>,
+) -> ConfigError {
+    let closest = siblings
+        .map(|s| (super::regions::edit_distance(key, s), s))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d);
+    let help = match closest {
+        Some((_, name)) => format!("did you mean `{name}: ~`?"),
+        None => "remove the line: deploy.toml does not set this key, so there is nothing to remove"
+            .to_string(),
+    };
+    ConfigError::new(
+        entry.key_origin.clone(),
+        format!("`{key}: ~` removes a key that deploy.toml does not set here"),
+    )
+    .expected("`~` only for a key deploy.toml sets at this place")
+    .help(help)
 }
 
 #[cfg(test)]
@@ -58,7 +98,7 @@ mod tests {
     fn layered(toml: &str, yaml: &str) -> Node {
         let base = parse_toml(Path::new("deploy.toml"), toml).unwrap();
         let overlay = parse_yaml(Path::new("environments/staging.yaml"), yaml).unwrap();
-        merge(base, overlay)
+        merge(base, overlay).unwrap()
     }
 
     #[test]
@@ -103,6 +143,28 @@ mod tests {
     fn null_removes_a_key() {
         let node = layered("[c]\na = 1\nb = 2\n", "c:\n  a: ~\n");
         assert_eq!(node.to_json()["c"], serde_json::json!({"b": 2}));
+    }
+
+    #[test]
+    fn removing_a_key_the_base_does_not_set_is_an_error_with_a_suggestion() {
+        let base = parse_toml(Path::new("deploy.toml"), "[c]\nsentry = 1\nb = 2\n").unwrap();
+        let overlay =
+            parse_yaml(Path::new("environments/staging.yaml"), "c:\n  sentyr: ~\n").unwrap();
+        let error = merge(base.clone(), overlay).unwrap_err();
+        assert_eq!(error.origin.line, 2);
+        assert!(error.to_string().contains("`sentyr: ~`"), "{error}");
+        assert!(
+            format!("{error:?}").contains("did you mean `sentry: ~`"),
+            "{error:?}"
+        );
+        // Inside a map the base does not have at all: nothing to remove either.
+        let overlay = parse_yaml(
+            Path::new("environments/staging.yaml"),
+            "d:\n  e:\n    f: ~\n",
+        )
+        .unwrap();
+        let error = merge(base, overlay).unwrap_err();
+        assert_eq!(error.origin.line, 3);
     }
 
     #[test]

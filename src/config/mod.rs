@@ -87,11 +87,22 @@ fn load_inner(
         ));
     }
 
+    // A missing file's help says where the tool looks; other failures keep their own.
+    let not_found = |e: &ConfigError| e.message == "file not found";
     let project_text = read(root, &project_path).map_err(|e| {
-        single(e.help("run facturactl from the project root, or pass --project-dir"))
+        single(if not_found(&e) {
+            e.help("run facturactl from the project root, or pass --project-dir")
+        } else {
+            e
+        })
     })?;
-    let env_text =
-        read(root, &env_path).map_err(|e| single(e.help(available_environments(root))))?;
+    let env_text = read(root, &env_path).map_err(|e| {
+        single(if not_found(&e) {
+            e.help(available_environments(root))
+        } else {
+            e
+        })
+    })?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
     from_texts(root, env, &project_text, &env_text, rule_ids)
@@ -124,7 +135,7 @@ pub fn from_texts(
     if let Some(error) = project_file_alone(&base, &overlay) {
         return Err(single(error));
     }
-    let sources = merge::merge(base, overlay);
+    let sources = merge::merge(base, overlay).map_err(single)?;
 
     let mut config: Config = deserialize(&sources)?;
     config.environment.name = env.to_string();
@@ -147,15 +158,44 @@ pub(crate) fn whole_file(path: &Path) -> Origin {
     }
 }
 
+/// The most a configuration file may hold: far above any real one, far below memory.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
 pub(crate) fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(root.join(relative)).map_err(|e| {
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "file not found".to_string()
-        } else {
-            format!("cannot read the file: {e}")
-        };
+    use crate::files::ReadError;
+    let failed = |what: String, help: &str| {
         ConfigError::new(whole_file(relative), what)
             .expected(format!("a readable {}", relative.display()))
+            .help(help)
+    };
+    let bytes = crate::files::read_bounded(&root.join(relative), MAX_CONFIG_BYTES).map_err(
+        |e| match e {
+            ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => failed(
+                "file not found".into(),
+                "create it, or run from the project's root",
+            ),
+            ReadError::Io(e) => failed(
+                format!("cannot read the file: {e}"),
+                "check its permissions",
+            ),
+            ReadError::NotRegular => failed(
+                "not a regular file (a directory, FIFO or device)".into(),
+                "configuration files are plain text files: replace it with one",
+            ),
+            ReadError::TooLarge { limit } => failed(
+                format!("the file is larger than {limit} bytes"),
+                "a configuration file this large is not one: check the path",
+            ),
+        },
+    )?;
+    String::from_utf8(bytes).map_err(|e| {
+        failed(
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the file as UTF-8",
+        )
     })
 }
 
@@ -185,7 +225,8 @@ fn available_environments(root: &Path) -> String {
 /// in what the project file leaves to it, and its removals are ignored. Only the project
 /// file's own mistakes are reported here; the overlay's are the layered check's.
 fn project_file_alone(base: &Node, overlay: &Node) -> Option<ConfigError> {
-    let layered = merge::merge(without_removals(overlay.clone()), base.clone());
+    // Without removals the merge cannot fail.
+    let layered = merge::merge(without_removals(overlay.clone()), base.clone()).ok()?;
     let (problem, path) = typed::<Config>(&layered).err()?;
     if matches!(problem, SerdeProblem::MissingField(_)) {
         return None;

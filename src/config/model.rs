@@ -135,6 +135,7 @@ pub struct TrainingJob {
     /// How long `facturactl retrain` follows a run before it stops waiting (the run goes
     /// on; its output is not registered).
     #[serde(default = "default_training_minutes")]
+    #[schemars(range(min = TRAINING_TIMEOUT_MINUTES.min, max = TRAINING_TIMEOUT_MINUTES.max))]
     pub timeout_minutes: u32,
 }
 
@@ -262,9 +263,11 @@ pub struct RetrySettings {
     /// throttling crawl: a throttled call is usually fine again within a fraction of a
     /// second.
     #[serde(default = "default_initial_backoff_ms")]
+    #[schemars(range(min = INITIAL_BACKOFF_MS.min, max = INITIAL_BACKOFF_MS.max))]
     pub initial_backoff_ms: u64,
     /// The longest wait between two attempts, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
+    #[schemars(range(min = MAX_BACKOFF_MS.min, max = MAX_BACKOFF_MS.max))]
     pub max_backoff_ms: u64,
 }
 
@@ -320,6 +323,7 @@ pub struct Stack {
     pub termination_protection: bool,
     /// How long one create or update may take before it is reported as stuck.
     #[serde(default = "default_stack_timeout")]
+    #[schemars(range(min = STACK_TIMEOUT_MINUTES.min, max = STACK_TIMEOUT_MINUTES.max))]
     pub timeout_minutes: u32,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -640,6 +644,7 @@ pub struct EcsHealth {
     #[serde(default = "default_health_path")]
     pub path: String,
     #[serde(default = "default_grace")]
+    #[schemars(range(min = GRACE_PERIOD_SECONDS.min, max = GRACE_PERIOD_SECONDS.max))]
     pub grace_period_seconds: u32,
 }
 
@@ -669,6 +674,7 @@ pub struct EcsRollout {
     pub max_percent: u32,
     /// How long a rollout may take before it is reported as failed.
     #[serde(default = "default_rollout_deadline")]
+    #[schemars(range(min = ROLLOUT_DEADLINE_SECONDS.min, max = ROLLOUT_DEADLINE_SECONDS.max))]
     pub deadline_seconds: u32,
 }
 
@@ -698,6 +704,7 @@ pub struct LambdaService {
     pub runtime: String,
     pub handler: String,
     pub memory_mb: u32,
+    #[schemars(range(min = LAMBDA_TIMEOUT_SECONDS.min, max = LAMBDA_TIMEOUT_SECONDS.max))]
     pub timeout_seconds: u32,
     /// Where the code package comes from when no artifact is given: `s3://bucket/key` or a
     /// local zip path.
@@ -723,6 +730,7 @@ pub struct LambdaRollout {
     pub step_percent: u32,
     /// Time each step is watched before moving on.
     #[serde(default = "default_step_interval")]
+    #[schemars(range(min = STEP_INTERVAL_SECONDS.min, max = STEP_INTERVAL_SECONDS.max))]
     pub step_interval_seconds: u32,
     /// What to do when one of the service's alarms already fires before the deploy.
     #[serde(default)]
@@ -906,6 +914,7 @@ pub struct Notifications {
     pub on: NotifyOn,
     /// Seconds one attempt to send may take (1 to 60).
     #[serde(default = "default_notify_timeout")]
+    #[schemars(range(min = NOTIFY_TIMEOUT_SECONDS.min, max = NOTIFY_TIMEOUT_SECONDS.max))]
     pub timeout_seconds: u32,
     /// Attempts per message, the first included (1 to 10). 429 and 5xx answers and network
     /// errors are retried with backoff; Slack's Retry-After is honoured.
@@ -968,11 +977,15 @@ pub struct ReleasePolicy {
     /// in production.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<Gate>,
-    /// How long a deploy lock holds without being renewed (a killed deploy's lock expires).
+    /// How long a deploy lock holds without being renewed (a killed deploy's lock expires),
+    /// 60 to 86,400: renewed every third of it, so shorter would renew in a busy loop.
     #[serde(default = "default_lock_ttl")]
+    #[schemars(range(min = LOCK_TTL_SECONDS.min, max = LOCK_TTL_SECONDS.max))]
     pub lock_ttl_seconds: u32,
-    /// How long a deploy waits for another one's lock before refusing (0: refuse at once).
+    /// How long a deploy waits for another one's lock before refusing (0: refuse at once),
+    /// at most 3,600.
     #[serde(default)]
+    #[schemars(range(min = LOCK_WAIT_SECONDS.min, max = LOCK_WAIT_SECONDS.max))]
     pub lock_wait_seconds: u32,
     /// The S3 bucket of deployment records, deploy locks and promoted packages (versioned;
     /// created by the first deploy). Default `<project>-<env>-releases-<account>`.
@@ -1070,3 +1083,40 @@ impl Config {
         })
     }
 }
+
+/// The inclusive bounds of a duration setting: written once, enforced by `validate` and
+/// published in the JSON schema (`minimum`, `maximum`), so the documentation cannot drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+pub const TRAINING_TIMEOUT_MINUTES: Bounds = Bounds {
+    min: 1,
+    max: 24 * 60,
+};
+pub const INITIAL_BACKOFF_MS: Bounds = Bounds {
+    min: 1,
+    max: 20_000,
+};
+pub const MAX_BACKOFF_MS: Bounds = Bounds {
+    min: 1,
+    max: 60_000,
+};
+pub const STACK_TIMEOUT_MINUTES: Bounds = Bounds { min: 1, max: 720 };
+pub const GRACE_PERIOD_SECONDS: Bounds = Bounds { min: 0, max: 7200 };
+pub const ROLLOUT_DEADLINE_SECONDS: Bounds = Bounds { min: 10, max: 7200 };
+/// Lambda's own limit is 900 s.
+pub const LAMBDA_TIMEOUT_SECONDS: Bounds = Bounds { min: 1, max: 900 };
+pub const STEP_INTERVAL_SECONDS: Bounds = Bounds { min: 1, max: 3600 };
+pub const NOTIFY_TIMEOUT_SECONDS: Bounds = Bounds { min: 1, max: 60 };
+/// A lock renewed every third of its life: under a minute it renews in a busy loop and
+/// two runs' clocks may disagree by more than it lasts; over a day a killed run's lock
+/// blocks the environment for longer than anyone waits.
+pub const LOCK_TTL_SECONDS: Bounds = Bounds {
+    min: 60,
+    max: 86_400,
+};
+/// A CI job waiting for another one's lock: an hour at most.
+pub const LOCK_WAIT_SECONDS: Bounds = Bounds { min: 0, max: 3600 };

@@ -93,7 +93,7 @@ pub fn check(region: &str) -> Result<(), UnknownRegion> {
 }
 
 /// Levenshtein distance, for "did you mean" (short strings only).
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -244,7 +244,26 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
             column,
         }
     };
-    Ok(toml_table(doc.as_table(), at(None), &at))
+    let root = toml_table(doc.as_table(), at(None), &at);
+    finite(&root)?;
+    Ok(root)
+}
+
+/// A number that is not finite (`nan`, `inf`, `1e999`, YAML's `.inf`) has no JSON form: it
+/// would reach the validator as null and the setting would vanish (a guard rail of `nan`
+/// silently gone). Refused at its line.
+fn finite(node: &Node) -> Result<(), ConfigError> {
+    match &node.value {
+        NodeValue::Float(f) if !f.is_finite() => Err(ConfigError::new(
+            node.origin.clone(),
+            format!("`{f}` is not a finite number"),
+        )
+        .expected("a finite number, as `0.5`")
+        .help("write the value in range (a number too large for 64 bits, `nan` and `inf` cannot be used)")),
+        NodeValue::List(items) => items.iter().try_for_each(finite),
+        NodeValue::Map(map) => map.values().try_for_each(|e| finite(&e.node)),
+        _ => Ok(()),
+    }
 }
 
 fn toml_table(
@@ -340,6 +359,9 @@ pub fn parse_yaml(file: &Path, text: &str) -> Result<Node, ConfigError> {
     }
     if let Some(error) = builder.error {
         return Err(error);
+    }
+    if let Some(root) = &builder.root {
+        finite(root)?;
     }
     Ok(builder.root.unwrap_or(Node {
         // An empty overlay is a valid overlay that changes nothing.
@@ -499,6 +521,14 @@ impl<'input> SpannedEventReceiver<'input> for YamlBuilder {
                     NO_ALIASES,
                 );
             }
+            Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
+                self.fail(
+                    origin,
+                    "YAML tags are not supported in overlays",
+                    "plain maps and lists",
+                    NO_ALIASES,
+                );
+            }
             Event::SequenceStart(..) => self.stack.push(Frame::List(Node {
                 value: NodeValue::List(Vec::new()),
                 origin,
@@ -544,6 +574,10 @@ fn yaml_scalar(text: String, style: ScalarStyle) -> NodeValue {
     }
     match text.as_str() {
         "~" | "null" | "Null" | "NULL" => NodeValue::Null,
+        // The core schema's non-finite floats: typed as numbers so they are refused as such.
+        ".nan" | ".NaN" | ".NAN" => NodeValue::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => NodeValue::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => NodeValue::Float(f64::NEG_INFINITY),
         "true" | "True" | "TRUE" => NodeValue::Bool(true),
         "false" | "False" | "FALSE" => NodeValue::Bool(false),
         _ => {
@@ -624,6 +658,48 @@ mod tests {
         assert_eq!(yaml("a: ~\n").get("a").unwrap().node.value, NodeValue::Null);
         assert!(parse_yaml(Path::new("e.yaml"), "").is_ok());
         assert!(parse_yaml(Path::new("e.yaml"), "# only a comment\n").is_ok());
+    }
+
+    #[test]
+    fn non_finite_numbers_are_errors_at_their_line() {
+        for text in ["a = 1\nb = nan\n", "a = 1\nb = inf\n", "a = 1\nb = -inf\n"] {
+            let error = parse_toml(Path::new("deploy.toml"), text).unwrap_err();
+            assert_eq!(error.origin.line, 2, "{text}");
+            assert!(error.message.contains("not a finite number"), "{error}");
+        }
+        // TOML's parser refuses an overflow itself, at the same place.
+        let error = parse_toml(Path::new("deploy.toml"), "a = 1\nb = 1e999\n").unwrap_err();
+        assert_eq!(error.origin.line, 2);
+        for text in [
+            "a: 1\nb: .nan\n",
+            "a: 1\nb: .inf\n",
+            "a: 1\nb: -.inf\n",
+            "a: 1\nb: 1e999\n",
+            "a: 1\nb: [1, .nan]\n",
+        ] {
+            let error = parse_yaml(Path::new("e.yaml"), text).unwrap_err();
+            assert_eq!(error.origin.line, 2, "{text}");
+            assert!(error.message.contains("not a finite number"), "{error}");
+        }
+        // Quoted, they are text, and typing decides.
+        assert!(parse_yaml(Path::new("e.yaml"), "b: \".nan\"\n").is_ok());
+        assert!(parse_toml(Path::new("deploy.toml"), "b = 1e300\n").is_ok());
+    }
+
+    #[test]
+    fn yaml_tags_on_maps_and_lists_are_errors() {
+        for text in [
+            "a: !!map\n  b: 1\n",
+            "a: !!seq\n  - 1\n",
+            "a: !custom {b: 1}\n",
+            "a: !!set [1]\n",
+        ] {
+            let error = parse_yaml(Path::new("e.yaml"), text).unwrap_err();
+            assert!(
+                error.message.contains("tags are not supported"),
+                "{text}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,32 @@ pub struct Store<'a> {
 }
 
 const LOCK_KEY: &str = "lock.json";
+const CURRENT_KEY: &str = "current.json";
+
+/// What reading one JSON object of the store found.
+enum Read<T> {
+    Absent,
+    Found(T, String),
+    /// It exists but does not parse: `problem` says where and why; `etag` lets an operator's
+    /// forced unlock delete exactly what was read.
+    Unreadable {
+        problem: String,
+        etag: String,
+    },
+}
+
+/// How many times taking the lock may find it changing under it (released, taken over by
+/// another run) before giving up: each such round means another run is active.
+const LOCK_ROUNDS: u32 = 20;
+
+/// A parse error as a person reads it: serde's line and column, and what the object
+/// starts with when it is not even JSON (never the whole body: it may be large).
+fn problem_of(bytes: &[u8], e: &serde_json::Error) -> String {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return "it is empty".to_string();
+    }
+    format!("{e}")
+}
 
 pub(crate) type S3Error<E> = aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>;
 
@@ -164,10 +190,10 @@ impl<'a> Store<'a> {
         Ok(())
     }
 
-    async fn get_json<T: for<'de> Deserialize<'de>>(
-        &self,
-        key: &str,
-    ) -> Result<Option<(T, String)>, AwsError> {
+    /// Reads a JSON object. One that exists but does not parse is `Unreadable`, never
+    /// absent: a corrupt lock read as "free" or a corrupt record as "no release" would let
+    /// the tool loop or lie.
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Read<T>, AwsError> {
         match self
             .aws
             .s3
@@ -185,11 +211,53 @@ impl<'a> Store<'a> {
                     .await
                     .map_err(|e| AwsError::local("GetObject", None, e.to_string()))?
                     .into_bytes();
-                Ok(serde_json::from_slice(&bytes).ok().map(|v| (v, etag)))
+                Ok(match serde_json::from_slice(&bytes) {
+                    Ok(value) => Read::Found(value, etag),
+                    Err(e) => Read::Unreadable {
+                        problem: problem_of(&bytes, &e),
+                        etag,
+                    },
+                })
             }
-            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) if is_missing(&e) => Ok(Read::Absent),
             Err(e) => Err(AwsError::new("GetObject", e)),
         }
+    }
+
+    /// The error for an object that does not parse: where it is, what is wrong, the fix.
+    fn unreadable(&self, key: &str, what: &str, problem: &str, fix: &str) -> AwsError {
+        AwsError::local(
+            "GetObject",
+            None,
+            format!(
+                "s3://{}/{key} is not {what} ({problem}); {fix}",
+                self.bucket
+            ),
+        )
+    }
+
+    /// A record that does not parse: the bucket is versioned, so an earlier version of
+    /// the object is the way back.
+    fn unreadable_record(&self, key: &str, problem: &str) -> AwsError {
+        self.unreadable(
+            key,
+            "a deployment record",
+            problem,
+            &format!(
+                "restore its last good version (`aws s3api list-object-versions --bucket {} --prefix {key}`, then copy that version over it)",
+                self.bucket
+            ),
+        )
+    }
+
+    /// A lock that does not parse: only an operator can say no run is under way.
+    fn unreadable_lock(&self, problem: &str) -> AwsError {
+        self.unreadable(
+            LOCK_KEY,
+            "a deploy lock",
+            problem,
+            "if no deploy is under way, clear it with `facturactl unlock --env <env> --yes` (recorded)",
+        )
     }
 
     /// Writes the record; a successful one also becomes `current.json`, what runs now.
@@ -198,7 +266,7 @@ impl<'a> Store<'a> {
         if record.succeeded() {
             futures_util::try_join!(
                 self.put_json(&key, record),
-                self.put_json("current.json", record)
+                self.put_json(CURRENT_KEY, record)
             )?;
             Ok(())
         } else {
@@ -208,8 +276,12 @@ impl<'a> Store<'a> {
 
     /// The last successful record (one read, however long the history).
     pub async fn current(&self) -> Result<Option<Record>, AwsError> {
-        match self.get_json::<Record>("current.json").await {
-            Ok(found) => Ok(found.map(|(r, _)| r)),
+        match self.get_json::<Record>(CURRENT_KEY).await {
+            Ok(Read::Found(r, _)) => Ok(Some(r)),
+            Ok(Read::Absent) => Ok(None),
+            Ok(Read::Unreadable { problem, .. }) => {
+                Err(self.unreadable_record(CURRENT_KEY, &problem))
+            }
             Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Ok(None),
             Err(e) => Err(e),
         }
@@ -230,8 +302,15 @@ impl<'a> Store<'a> {
         let mut records = Vec::with_capacity(keys.len());
         for batch in keys.chunks(16) {
             let reads = batch.iter().map(|k| self.get_json::<Record>(k));
-            for found in futures_util::future::try_join_all(reads).await? {
-                records.extend(found.map(|(r, _)| r));
+            let found = futures_util::future::try_join_all(reads).await?;
+            for (key, read) in batch.iter().zip(found) {
+                match read {
+                    Read::Found(r, _) => records.push(r),
+                    Read::Absent => {} // deleted since the listing
+                    Read::Unreadable { problem, .. } => {
+                        return Err(self.unreadable_record(key, &problem));
+                    }
+                }
             }
         }
         Ok(records)
@@ -316,6 +395,16 @@ fn unix(at: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+impl HeldLock {
+    fn new(info: LockInfo, etag: String, took_over: Option<LockInfo>) -> Self {
+        Self {
+            info,
+            etag: tokio::sync::Mutex::new(etag),
+            took_over,
+        }
+    }
+}
+
 /// A held lock: released with the ETag it was written with, so an expired lock that
 /// someone else took over is never released by its old holder.
 #[derive(Debug)]
@@ -367,45 +456,66 @@ impl Store<'_> {
     }
 
     /// Takes the lock: at once when free, by takeover when the holder's expired, after
-    /// waiting up to `wait` otherwise.
+    /// waiting up to `wait` otherwise. Every round waits: a lock that keeps changing under
+    /// this run (released and taken, taken over first) ends it after `LOCK_ROUNDS` rounds,
+    /// and one that does not parse ends it at once, naming the fix.
     pub async fn lock(&self, info: LockInfo, wait: Duration) -> Result<HeldLock, LockError> {
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
+        let mut made_bucket = false;
+        let mut changed = 0;
+        let mut last_holder = None;
+        while changed < LOCK_ROUNDS {
             let written = match self.write_lock(&info, Precondition::Absent).await {
                 // The first deploy of an environment makes its bucket (no check before:
                 // one round trip less on every other deploy).
-                Err(e) if e.code.as_deref() == Some("NoSuchBucket") => {
+                Err(e) if e.code.as_deref() == Some("NoSuchBucket") && !made_bucket => {
                     self.ensure().await?;
+                    made_bucket = true;
                     continue;
                 }
                 other => other?,
             };
             if let Some(etag) = written {
-                return Ok(HeldLock {
-                    info,
-                    etag: tokio::sync::Mutex::new(etag),
-                    took_over: None,
-                });
+                return Ok(HeldLock::new(info, etag, None));
             }
-            let Some((holder, etag)) = self.get_json::<LockInfo>(LOCK_KEY).await? else {
-                continue; // released in between
+            let (holder, etag) = match self.get_json::<LockInfo>(LOCK_KEY).await? {
+                Read::Found(holder, etag) => (holder, etag),
+                Read::Unreadable { problem, .. } => {
+                    return Err(LockError::Aws(self.unreadable_lock(&problem)));
+                }
+                Read::Absent => {
+                    changed += 1; // released in between
+                    pause(changed).await;
+                    continue;
+                }
             };
             if holder.expired() {
                 if let Some(etag) = self.write_lock(&info, Precondition::Is(&etag)).await? {
-                    return Ok(HeldLock {
-                        info,
-                        etag: tokio::sync::Mutex::new(etag),
-                        took_over: Some(holder),
-                    });
+                    return Ok(HeldLock::new(info, etag, Some(holder)));
                 }
-                continue; // someone else took it over first
+                changed += 1; // someone else took it over first
+                last_holder = Some(holder);
+                pause(changed).await;
+                continue;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(LockError::Held(holder));
             }
+            last_holder = Some(holder);
             tokio::time::sleep(Duration::from_secs(2).min(deadline - tokio::time::Instant::now()))
                 .await;
         }
+        Err(match last_holder {
+            Some(holder) => LockError::Held(holder),
+            None => LockError::Aws(AwsError::local(
+                "PutObject",
+                None,
+                format!(
+                    "the deploy lock s3://{}/{LOCK_KEY} was taken and released {LOCK_ROUNDS} times while this run tried to take it: other runs are deploying this environment",
+                    self.bucket
+                ),
+            )),
+        })
     }
 
     /// Extends the lock's expiry (long deploys); false when it is no longer ours.
@@ -431,7 +541,7 @@ impl Store<'_> {
         // A renewal still in flight when the run ended may have landed with an ETag this
         // run never saw: the lock is still ours while it carries our trace.
         match self.get_json::<LockInfo>(LOCK_KEY).await? {
-            Some((holder, etag)) if holder.trace_id == lock.info.trace_id => {
+            Read::Found(holder, etag) if holder.trace_id == lock.info.trace_id => {
                 self.delete_lock(&etag).await
             }
             _ => Ok(false),
@@ -456,22 +566,22 @@ impl Store<'_> {
         }
     }
 
-    /// The current holder, if any.
+    /// The current holder, if any; an unreadable lock is an error naming the fix.
     pub async fn holder(&self) -> Result<Option<LockInfo>, AwsError> {
-        Ok(self
-            .get_json::<LockInfo>(LOCK_KEY)
-            .await?
-            .map(|(info, _)| info))
+        match self.get_json::<LockInfo>(LOCK_KEY).await? {
+            Read::Found(info, _) => Ok(Some(info)),
+            Read::Absent => Ok(None),
+            Read::Unreadable { problem, .. } => Err(self.unreadable_lock(&problem)),
+        }
     }
 
-    /// An operator's forced release: the lock is deleted and the act recorded.
-    pub async fn force_unlock(
-        &self,
-        who: &str,
-        trace_id: &str,
-    ) -> Result<Option<LockInfo>, AwsError> {
-        let Some((holder, etag)) = self.get_json::<LockInfo>(LOCK_KEY).await? else {
-            return Ok(None);
+    /// An operator's forced release: the lock is deleted and the act recorded. A lock that
+    /// does not parse is cleared too (it is what traps every run), and so recorded.
+    pub async fn force_unlock(&self, who: &str, trace_id: &str) -> Result<Released, AwsError> {
+        let (released, etag) = match self.get_json::<LockInfo>(LOCK_KEY).await? {
+            Read::Absent => return Ok(Released::Nothing),
+            Read::Found(holder, etag) => (Released::Lock(holder), etag),
+            Read::Unreadable { problem, etag } => (Released::Unreadable(problem), etag),
         };
         self.aws
             .s3
@@ -483,19 +593,40 @@ impl Store<'_> {
             .await
             .map_err(|e| AwsError::new("DeleteObject", e))?;
         let now = SystemTime::now();
-        let entry = serde_json::json!({
+        let mut entry = serde_json::json!({
             "forced_by": who,
             "trace_id": trace_id,
             "at": stamps(now).1,
-            "released": holder,
         });
+        match &released {
+            Released::Lock(holder) => entry["released"] = serde_json::json!(holder),
+            Released::Unreadable(problem) => entry["unreadable"] = serde_json::json!(problem),
+            Released::Nothing => {}
+        }
         self.put_json(
             &format!("unlocks/{}.json", super::record::new_id(now, trace_id)),
             &entry,
         )
         .await?;
-        Ok(Some(holder))
+        Ok(released)
     }
+}
+
+/// What a forced unlock removed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Released {
+    /// The environment was not locked.
+    Nothing,
+    Lock(LockInfo),
+    /// An object that was not a lock (its problem): it blocked every run.
+    Unreadable(String),
+}
+
+/// The wait before the next try at a lock that changed under us: 100 ms, doubling, at
+/// most 2 s, so contending runs spread out instead of hammering the bucket.
+async fn pause(round: u32) {
+    let ms = 100u64.saturating_mul(1 << round.min(5)).min(2_000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 enum Precondition<'e> {

@@ -14,7 +14,9 @@ use crate::alarms::{self, AlarmDefinition};
 use crate::config::{Config, LoadedConfig, OutputRef};
 use crate::graph::StackGraph;
 
+pub mod bound;
 mod recursion;
+mod shape;
 
 /// Everything one environment deploys, rendered.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -143,9 +145,23 @@ struct StackContext {
 }
 
 /// Renders every enabled stack and every alarm definition of the loaded environment.
-/// Errors name template files relative to the project root, as config errors do.
+/// Errors name template files relative to the project root, as config errors do. Runs
+/// under `bound::Limits::default()`: no template can hang or crash the tool.
 pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
-    render_inner(loaded).map_err(|mut e| {
+    render_within(loaded, bound::Limits::default())
+}
+
+/// `render` under the given limits (the fuzzer's are smaller).
+pub fn render_within(
+    loaded: &LoadedConfig,
+    limits: bound::Limits,
+) -> Result<RenderedEnv, RenderError> {
+    let owned = loaded.clone();
+    let progress = std::sync::Arc::new(Progress::default());
+    let watched = progress.clone();
+    let outcome = bound::run(limits, move || render_inner(&owned, &watched))
+        .unwrap_or_else(|exceeded| Err(stopped(loaded, &progress, exceeded)));
+    outcome.map_err(|mut e| {
         if let Ok(relative) = e.template.strip_prefix(&loaded.root) {
             e.template = relative.to_path_buf();
         }
@@ -153,7 +169,62 @@ pub fn render(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
     })
 }
 
-fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
+/// The templates being rendered right now, to name in an error if the render is stopped.
+#[derive(Default)]
+struct Progress(std::sync::Mutex<Vec<String>>);
+
+impl Progress {
+    fn start(&self, name: &str) {
+        let name = name.to_string();
+        if let Ok(mut names) = self.0.lock() {
+            names.push(name);
+        }
+    }
+
+    fn end(&self, name: &str) {
+        if let Ok(mut names) = self.0.lock() {
+            names.retain(|n| n != name);
+        }
+    }
+
+    /// The first template under way. `try_lock`: a render thread stopped while holding
+    /// the lock must not stop the caller too.
+    fn first(&self) -> Option<String> {
+        self.0.try_lock().ok()?.first().cloned()
+    }
+}
+
+/// The error for a render stopped by its bounds.
+fn stopped(loaded: &LoadedConfig, progress: &Progress, exceeded: bound::Exceeded) -> RenderError {
+    let dir = loaded.templates_dir();
+    let under_way = progress.first();
+    let (template, place) = match &under_way {
+        Some(name) => (dir.join(name), format!("rendering `{name}`")),
+        None => (dir, "parsing the templates".to_string()),
+    };
+    let (message, help) = match exceeded {
+        bound::Exceeded::Time(limit) => (
+            format!("{place} did not finish within {} s", limit.as_secs()),
+            "a loop runs too long: look for loops nested over large ranges or lists",
+        ),
+        bound::Exceeded::Memory(limit) => (
+            format!("{place} used more than {} MiB of memory", limit >> 20),
+            "a value grows without bound: look for a string or list built from itself in a loop (as `set_global s = s ~ s`)",
+        ),
+        bound::Exceeded::NoThread => (
+            format!("{place} could not start: no thread could be created"),
+            "the process is at its thread or memory limit (ulimit -u, -v): raise it",
+        ),
+    };
+    RenderError {
+        template,
+        line: None,
+        message,
+        help: help.into(),
+    }
+}
+
+fn render_inner(loaded: &LoadedConfig, progress: &Progress) -> Result<RenderedEnv, RenderError> {
     let templates_dir = loaded.templates_dir();
     let config = &loaded.config;
     let order = stack_order(config);
@@ -165,6 +236,7 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
     let tera = load_templates(&templates_dir, |name| {
         !name.starts_with("stacks/") || wanted.iter().any(|w| w == name)
     })?;
+    missing_template(loaded, &tera, &order, &wanted)?;
     let ctx = TemplateContext {
         project: &config.project,
         env: EnvContext {
@@ -197,7 +269,17 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
                 stack_name: config.stack_name(&name),
             },
         );
-        render_stack(config, &tera, &templates_dir, name, template_name, &context)
+        progress.start(&template_name);
+        let rendered = render_stack(
+            config,
+            &tera,
+            &templates_dir,
+            name,
+            &template_name,
+            &context,
+        );
+        progress.end(&template_name);
+        rendered
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
@@ -211,7 +293,9 @@ fn render_inner(loaded: &LoadedConfig) -> Result<RenderedEnv, RenderError> {
         if !template_name.ends_with(".yaml.tera") {
             continue;
         }
+        progress.start(template_name);
         let text = render_one(&tera, &templates_dir, template_name, &context)?;
+        progress.end(template_name);
         let defined = alarms::from_rendered(&text, config).map_err(|e| RenderError {
             template: templates_dir.join(template_name),
             line: e.line,
@@ -234,14 +318,14 @@ fn render_stack(
     tera: &tera::Tera,
     templates_dir: &Path,
     name: String,
-    template_name: String,
+    template_name: &str,
     context: &tera::Context,
 ) -> Result<RenderedStack, RenderError> {
     let stack = &config.stacks[&name];
-    let body = render_one(tera, templates_dir, &template_name, context)?;
+    let body = render_one(tera, templates_dir, template_name, context)?;
     if body.len() > MAX_TEMPLATE_BYTES {
         return Err(RenderError {
-            template: templates_dir.join(&template_name),
+            template: templates_dir.join(template_name),
             line: None,
             message: format!(
                 "stack `{name}` renders to {} bytes, over the {MAX_TEMPLATE_BYTES} bytes CloudFormation accepts for a template in S3",
@@ -250,18 +334,18 @@ fn render_stack(
             help: "split the stack in two (a dependent stack reads the first one's outputs through `inputs`)".into(),
         });
     }
-    let mut document = parse_stack(&templates_dir.join(&template_name), &body)?;
+    let mut document = parse_stack(&templates_dir.join(template_name), &body)?;
     let body = match api_definition_hash(&document) {
         Some(hash) if body.contains(API_HASH_PLACEHOLDER) => {
             let body = body.replace(API_HASH_PLACEHOLDER, &hash);
-            document = parse_stack(&templates_dir.join(&template_name), &body)?;
+            document = parse_stack(&templates_dir.join(template_name), &body)?;
             body
         }
         _ => body,
     };
     Ok(RenderedStack {
         stack_name: config.stack_name(&name),
-        template_file: template_name,
+        template_file: template_name.to_string(),
         hash: content_hash(&body),
         body,
         document,
@@ -284,40 +368,46 @@ fn render_stack(
 }
 
 /// Maps `items` on up to one thread per core, and returns the results in input order.
+/// Workers take items from one queue and this thread works too, so a thread that cannot be
+/// started costs only speed. Workers inherit the render's bounds (`bound`).
 fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    use std::sync::{Mutex, PoisonError};
+    let count = items.len();
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(items.len());
+        .min(count);
     if workers <= 1 {
         return items.into_iter().map(f).collect();
     }
-    // Round-robin into one bucket per worker, remembering each item's position.
-    let mut buckets: Vec<Vec<(usize, T)>> = (0..workers).map(|_| Vec::new()).collect();
-    for (i, item) in items.into_iter().enumerate() {
-        buckets[i % workers].push((i, item));
-    }
-    let f = &f;
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|bucket| {
-                scope.spawn(move || {
-                    bucket
-                        .into_iter()
-                        .map(|(i, t)| (i, f(t)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    let queue = Mutex::new(items.into_iter().enumerate().collect::<Vec<_>>());
+    // Room for every result up front: pushing never allocates under the lock.
+    let results = Mutex::new(Vec::with_capacity(count));
+    let work = &|| {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let Some((i, item)) = next else { return };
+            let result = f(item);
+            results
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((i, result));
+        }
+    };
+    std::thread::scope(|scope| {
+        let inherited = bound::inherit();
+        for _ in 1..workers {
+            let inherited = inherited.clone();
+            let mut builder = std::thread::Builder::new();
+            if let Some(stack) = inherited.stack() {
+                builder = builder.stack_size(stack);
+            }
+            // A worker that cannot start leaves its share to the others.
+            let _ = builder.spawn_scoped(scope, move || inherited.run(work));
+        }
+        work();
     });
+    let mut results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
@@ -371,14 +461,15 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
     files.sort();
     let mut raw = Vec::with_capacity(files.len());
     for (name, path) in files.into_iter().filter(|(name, _)| wanted(name)) {
-        let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
-            template: path.clone(),
-            line: None,
-            message: format!("cannot read the template: {e}"),
-            help: "check the file's permissions".into(),
-        })?;
+        let text = read_template(&path)?;
         raw.push((name, text));
     }
+    shape::check(&raw).map_err(|p| RenderError {
+        template: dir.join(&p.file),
+        line: Some(p.line),
+        message: p.message,
+        help: p.help.into(),
+    })?;
     let tera = parse_templates(raw).map_err(|e| tera_error(dir, None, &e))?;
     // Tera recurses without a limit: a template that includes itself (directly or through
     // others), or macros that call each other, would overflow the stack, not fail.
@@ -386,6 +477,63 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         Some(error) => Err(error),
         None => Ok(tera),
     }
+}
+
+/// A template's text: a regular file of at most `shape::MAX_FILE_BYTES` (a FIFO would
+/// block the read, a device would never end), in UTF-8.
+fn read_template(path: &Path) -> Result<String, RenderError> {
+    let failed = |message: String, help: &str| RenderError {
+        template: path.to_path_buf(),
+        line: None,
+        message,
+        help: help.into(),
+    };
+    let text = crate::files::read_bounded(path, shape::MAX_FILE_BYTES).map_err(|e| match e {
+        crate::files::ReadError::NotRegular => failed(
+            "the template is not a regular file".into(),
+            "templates are plain files: replace it with one",
+        ),
+        crate::files::ReadError::TooLarge { limit } => failed(
+            format!("the template is larger than {limit} bytes"),
+            "split it into partials",
+        ),
+        crate::files::ReadError::Io(e) => failed(
+            format!("cannot read the template: {e}"),
+            "check the file's permissions",
+        ),
+    })?;
+    String::from_utf8(text)
+        .map_err(|_| failed("the template is not UTF-8 text".into(), "save it as UTF-8"))
+}
+
+/// A stack whose template file does not exist, reported where deploy.toml names it (the
+/// file that is missing cannot be pointed at).
+fn missing_template(
+    loaded: &LoadedConfig,
+    tera: &tera::Tera,
+    stacks: &[String],
+    templates: &[String],
+) -> Result<(), RenderError> {
+    let Some((stack, template)) = stacks
+        .iter()
+        .zip(templates)
+        .find(|(_, t)| !tera.get_template_names().any(|n| n == t.as_str()))
+    else {
+        return Ok(());
+    };
+    let origin = loaded
+        .sources
+        .locate(&crate::config::source::path(["stacks", stack, "template"]));
+    Err(RenderError {
+        template: loaded.root.join(origin.file.as_path()),
+        line: Some(origin.line),
+        message: format!(
+            "stack `{stack}` names the template `{template}`, which does not exist under {}",
+            loaded.config.project.templates
+        ),
+        help: "fix the stack's `template` (a file name under templates/stacks/), or add the file"
+            .into(),
+    })
 }
 
 /// The first recursion among the parsed templates, as an error naming the template and
@@ -441,7 +589,12 @@ fn load_functions(dir: &Path) -> Result<BTreeMap<String, String>, RenderError> {
 fn new_tera() -> tera::Tera {
     let mut tera = tera::Tera::default();
     tera.register_filter("logical_id", logical_id_filter);
-    tera.register_function("range", bounded_range);
+    // One count per Tera instance, that is per render: nested loops multiply.
+    let given = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tera.register_function(
+        "range",
+        move |args: &std::collections::HashMap<String, tera::Value>| bounded_range(args, &given),
+    );
     for name in ["now", "get_random", "get_env"] {
         tera.register_function(name, move |_: &std::collections::HashMap<String, tera::Value>| {
             Err(tera::Error::msg(format!(
@@ -454,9 +607,14 @@ fn new_tera() -> tera::Tera {
 
 /// The most items one `range()` may give: far above any template's loop, far below memory.
 const MAX_RANGE: usize = 10_000;
+/// The most items all `range()` calls of one render may give together: a loop nested in a
+/// loop calls `range` once per outer item, so three nested `range(end=10000)` (10^12
+/// iterations) fail at once instead of running for days.
+const MAX_RANGE_TOTAL: usize = 100_000;
 
 fn bounded_range(
     args: &std::collections::HashMap<String, tera::Value>,
+    given: &std::sync::atomic::AtomicUsize,
 ) -> tera::Result<tera::Value> {
     let number = |key: &str, default: Option<u64>| -> tera::Result<u64> {
         match args.get(key) {
@@ -483,6 +641,12 @@ fn bounded_range(
     if count > MAX_RANGE as u64 {
         return Err(tera::Error::msg(format!(
             "`range` would give {count} items; templates may loop at most {MAX_RANGE} times"
+        )));
+    }
+    let before = given.fetch_add(count as usize, std::sync::atomic::Ordering::Relaxed);
+    if before + count as usize > MAX_RANGE_TOTAL {
+        return Err(tera::Error::msg(format!(
+            "`range` calls would give more than {MAX_RANGE_TOTAL} items in all (loops over `range` nested in loops); templates may loop at most that many times per render"
         )));
     }
     Ok(tera::Value::from(

@@ -8,6 +8,7 @@ use super::{Column, Report, Table, short_commit};
 use crate::commands::{history, status, unlock};
 use crate::config::RuntimeKind;
 use crate::release::gate::Accepted;
+use crate::release::store::Released;
 
 impl Report for Accepted {
     fn text(&self) -> String {
@@ -203,6 +204,8 @@ impl Report for history::Outcome {
 struct UnlockJson<'a> {
     environment: &'a str,
     released: Option<&'a crate::release::store::LockInfo>,
+    /// Set when the lock object did not parse and was cleared: what was wrong with it.
+    unreadable: Option<&'a str>,
     forced_by: &'a str,
 }
 
@@ -210,7 +213,14 @@ impl Serialize for unlock::Outcome {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         UnlockJson {
             environment: &self.environment,
-            released: self.released.as_ref(),
+            released: match &self.released {
+                Released::Lock(holder) => Some(holder),
+                _ => None,
+            },
+            unreadable: match &self.released {
+                Released::Unreadable(problem) => Some(problem),
+                _ => None,
+            },
             forced_by: &self.forced_by,
         }
         .serialize(s)
@@ -222,13 +232,17 @@ super::schema_as!(unlock::Outcome => UnlockJson<'static>);
 impl Report for unlock::Outcome {
     fn text(&self) -> String {
         match &self.released {
-            Some(holder) => format!(
+            Released::Lock(holder) => format!(
                 "released the lock of `{}`: {} (recorded as forced by {})\n",
                 self.environment,
                 holder.describe(),
                 self.forced_by
             ),
-            None => format!("`{}` was not locked\n", self.environment),
+            Released::Unreadable(problem) => format!(
+                "cleared the lock of `{}`, which was not a lock ({problem}) (recorded as forced by {})\n",
+                self.environment, self.forced_by
+            ),
+            Released::Nothing => format!("`{}` was not locked\n", self.environment),
         }
     }
 

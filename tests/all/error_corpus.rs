@@ -522,6 +522,214 @@ fn cases() -> Vec<Case> {
             at: At::Marker("\"app\" = \"xxx"),
             says: "tag `app` breaks AWS's tag rules",
         },
+        // Templates cannot hang or crash the tool (issue 33): each is refused at its line,
+        // or stopped by the render's bounds, with the template named.
+        Case {
+            name: "three nested loops of range(end=10000)",
+            env: "local",
+            setup: |p| {
+                p.append(
+                "templates/stacks/auth.yaml.tera",
+                "\n# {% for a in range(end=10000) %}{% for b in range(end=10000) %}{% for c in range(end=10000) %}{% endfor %}{% endfor %}{% endfor %}\n",
+            )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("range(end=10000)"),
+            says: "more than 100000 items in all",
+        },
+        Case {
+            name: "10,000 nested parentheses",
+            env: "local",
+            setup: |p| {
+                p.append(
+                    "templates/stacks/auth.yaml.tera",
+                    &format!(
+                        "\n# {{{{ {}1{} }}}}\n",
+                        "(".repeat(10_000),
+                        ")".repeat(10_000)
+                    ),
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("((((("),
+            says: "tags may have at most 2000",
+        },
+        Case {
+            name: "1,000 nested ifs",
+            env: "local",
+            setup: |p| {
+                p.append(
+                    "templates/stacks/auth.yaml.tera",
+                    &format!(
+                        "\n{}\n{{% if 25 %}}\n{}x{}\n",
+                        "{% if true %}".repeat(24),
+                        "{% if true %}".repeat(975),
+                        "{% endif %}".repeat(1000)
+                    ),
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("{% if 25 %}"),
+            says: "blocks nest 25 deep here",
+        },
+        Case {
+            name: "500 nested fors",
+            env: "local",
+            setup: |p| {
+                p.append(
+                    "templates/stacks/auth.yaml.tera",
+                    &format!(
+                        "\n# {}x{}\n",
+                        "{% for i in [1] %}".repeat(500),
+                        "{% endfor %}".repeat(500)
+                    ),
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("{% for i in [1] %}"),
+            says: "templates may nest at most 24",
+        },
+        Case {
+            name: "a set_global string doubled in a loop",
+            env: "local",
+            setup: |p| {
+                p.append(
+                "templates/stacks/auth.yaml.tera",
+                "\n# {% set_global s = \"ab\" %}{% for i in range(end=64) %}{% set_global s = s ~ s %}{% endfor %}{{ s | length }}\n",
+            )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Line(0),
+            says: "rendering `stacks/auth.yaml.tera` used more than 256 MiB of memory",
+        },
+        Case {
+            name: "a stack template that imports itself",
+            env: "local",
+            setup: |p| {
+                let text = p.read("templates/stacks/auth.yaml.tera");
+                p.write(
+                    "templates/stacks/auth.yaml.tera",
+                    &format!("{{% import \"stacks/auth.yaml.tera\" as m %}}\n{text}"),
+                );
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Line(1),
+            says: "recursive import: stacks/auth.yaml.tera -> stacks/auth.yaml.tera",
+        },
+        // No setting vanishes.
+        Case {
+            name: "a guard rail of nan",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "max_error_rate_increase = 1.0",
+                    "max_error_rate_increase = nan",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("max_error_rate_increase = nan"),
+            says: "`NaN` is not a finite number",
+        },
+        Case {
+            name: "a guard rail of inf in the overlay",
+            env: "staging",
+            setup: |p| p.append(STAGING, "\nab_inf_probe:\n  x: .inf\n"),
+            file: STAGING,
+            at: At::Marker("x: .inf"),
+            says: "`inf` is not a finite number",
+        },
+        Case {
+            name: "a guard rail too large for 64 bits",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "max_error_rate_increase = 1.0",
+                    "max_error_rate_increase = 1e999",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("max_error_rate_increase = 1e999"),
+            says: "floating-point number overflowed",
+        },
+        Case {
+            name: "removing a key deploy.toml does not set",
+            env: "staging",
+            setup: |p| p.append(STAGING, "\nsentyr: ~\n"),
+            file: STAGING,
+            at: At::Marker("sentyr: ~"),
+            says: "did you mean `sentry: ~`?",
+        },
+        Case {
+            name: "a YAML tag on a map",
+            env: "staging",
+            setup: |p| p.append(STAGING, "\nsentry: !!map\n  project: x\n"),
+            file: STAGING,
+            at: At::Marker("sentry: !!map"),
+            says: "YAML tags are not supported",
+        },
+        // Limits that keep the lock honest.
+        Case {
+            name: "a deploy lock that never lasts",
+            env: "local",
+            setup: |p| p.replace(DEPLOY, "[release]\n", "[release]\nlock_ttl_seconds = 0\n"),
+            file: DEPLOY,
+            at: At::Marker("lock_ttl_seconds = 0"),
+            says: "lock_ttl_seconds 0 is out of range",
+        },
+        Case {
+            name: "a lock wait of 136 years",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "[release]\n",
+                    "[release]\nlock_wait_seconds = 4294967295\n",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("lock_wait_seconds = 4294967295"),
+            says: "lock_wait_seconds 4294967295 is out of range",
+        },
+        // Config files that are not files.
+        Case {
+            name: "deploy.toml is a directory",
+            env: "local",
+            setup: |p| {
+                std::fs::remove_file(p.path().join(DEPLOY)).unwrap();
+                std::fs::create_dir(p.path().join(DEPLOY)).unwrap();
+            },
+            file: DEPLOY,
+            at: At::Line(1),
+            says: "not a regular file",
+        },
+        Case {
+            name: "the overlay is /dev/zero",
+            env: "local",
+            setup: |p| {
+                std::fs::remove_file(p.path().join(LOCAL)).unwrap();
+                std::os::unix::fs::symlink("/dev/zero", p.path().join(LOCAL)).unwrap();
+            },
+            file: LOCAL,
+            at: At::Line(1),
+            says: "not a regular file",
+        },
+        Case {
+            name: "deploy.toml is a FIFO",
+            env: "local",
+            setup: |p| {
+                std::fs::remove_file(p.path().join(DEPLOY)).unwrap();
+                let status = std::process::Command::new("mkfifo")
+                    .arg(p.path().join(DEPLOY))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            },
+            file: DEPLOY,
+            at: At::Line(1),
+            says: "not a regular file",
+        },
         Case {
             name: "template that includes itself",
             env: "local",
@@ -764,9 +972,9 @@ fn cases() -> Vec<Case> {
                     "template = \"authn.yaml.tera\"",
                 )
             },
-            file: "templates/stacks/authn.yaml.tera",
-            at: At::Line(0),
-            says: "does not exist",
+            file: DEPLOY,
+            at: At::Marker("template = \"authn.yaml.tera\""),
+            says: "names the template `stacks/authn.yaml.tera`, which does not exist",
         },
         Case {
             name: "alarm using undeclared settings",
@@ -1546,16 +1754,31 @@ fn offline_cases() -> Vec<Case> {
             setup: |p| {
                 p.write(
                     "templates/partials/ping.tera",
-                    "{% import \"partials/pong.tera\" as pong %}\n{% macro ping(n) %}\n{{ pong::pong(n=n) }}\n{% endmacro ping %}\n",
+                    "{% macro ping(n) %}\n{{ self::pong(n=n) }}\n{% endmacro ping %}\n{% macro pong(n) %}\n{{ self::ping(n=n) }}\n{% endmacro pong %}\n",
+                );
+            },
+            file: "templates/partials/ping.tera",
+            at: At::Marker("self::ping"),
+            says: "macros call each other in a cycle",
+        },
+        // Tera resolves imports while it parses, before any check on the parsed templates:
+        // a cycle of imports overflowed the stack as soon as a stack imported one of them.
+        Case {
+            name: "partials importing each other",
+            env: "local",
+            setup: |p| {
+                p.write(
+                    "templates/partials/ping.tera",
+                    "{% import \"partials/pong.tera\" as pong %}\n{% macro ping(n) %}1{% endmacro ping %}\n",
                 );
                 p.write(
                     "templates/partials/pong.tera",
-                    "{% import \"partials/ping.tera\" as ping %}\n{% macro pong(n) %}\n{{ ping::ping(n=n) }}\n{% endmacro pong %}\n",
+                    "{% import \"partials/ping.tera\" as ping %}\n{% macro pong(n) %}{{ ping::ping(n=n) }}{% endmacro pong %}\n",
                 );
             },
             file: "templates/partials/pong.tera",
-            at: At::Marker("ping::ping"),
-            says: "macros call each other in a cycle",
+            at: At::Line(1),
+            says: "recursive import: partials/ping.tera -> partials/pong.tera -> partials/ping.tera",
         },
         Case {
             name: "partials including each other",
@@ -1693,6 +1916,8 @@ fn every_bad_input_is_located_and_exits_1_without_touching_aws() {
     for case in &cases {
         let project = Project::copy();
         (case.setup)(&project);
+        // The render's own deadline is 20 s: a case still running at 60 s hangs, and is
+        // killed and failed.
         let output = project
             .cmd()
             .args([
@@ -1702,8 +1927,9 @@ fn every_bad_input_is_located_and_exits_1_without_touching_aws() {
                 "--endpoint-url",
                 &tripwire.url,
             ])
+            .timeout(std::time::Duration::from_secs(60))
             .output()
-            .expect("run");
+            .unwrap_or_else(|e| panic!("{}: did not end: {e}", case.name));
         let stderr = String::from_utf8_lossy(&output.stderr);
         let want = location(case, &project);
         let problems: Vec<String> = [

@@ -2,7 +2,12 @@
 //! the stack graph. Every problem is collected (not just the first) with its location.
 
 use super::diagnostic::ConfigError;
-use super::model::{Config, EcsService, LambdaService, Runtime, SlackChannel, ThresholdUnit, Tier};
+use super::model::{
+    Bounds, Config, EcsService, GRACE_PERIOD_SECONDS, INITIAL_BACKOFF_MS, LAMBDA_TIMEOUT_SECONDS,
+    LOCK_TTL_SECONDS, LOCK_WAIT_SECONDS, LambdaService, MAX_BACKOFF_MS, NOTIFY_TIMEOUT_SECONDS,
+    ROLLOUT_DEADLINE_SECONDS, Runtime, STACK_TIMEOUT_MINUTES, STEP_INTERVAL_SECONDS, SlackChannel,
+    ThresholdUnit, Tier,
+};
 use super::regions::{self, UnknownRegion};
 use super::secret::SecretRef;
 use super::source::{Node, PathSegment, path};
@@ -183,6 +188,10 @@ impl Validator<'_> {
         }
     }
 
+    fn bounded(&mut self, at: Vec<PathSegment>, value: u32, bounds: Bounds, what: &str) {
+        self.range(at, value, bounds.min, bounds.max, what);
+    }
+
     fn project(&mut self, c: &Config) {
         if !is_name(&c.project.name) {
             self.report(
@@ -247,15 +256,15 @@ impl Validator<'_> {
         self.range(
             path(["environment", "retry", "initial_backoff_ms"]),
             backoff(env.retry.initial_backoff_ms),
-            1,
-            20_000,
+            INITIAL_BACKOFF_MS.min,
+            INITIAL_BACKOFF_MS.max,
             "initial_backoff_ms",
         );
         self.range(
             path(["environment", "retry", "max_backoff_ms"]),
             backoff(env.retry.max_backoff_ms),
-            backoff(env.retry.initial_backoff_ms).clamp(1, 20_000),
-            60_000,
+            backoff(env.retry.initial_backoff_ms).clamp(MAX_BACKOFF_MS.min, INITIAL_BACKOFF_MS.max),
+            MAX_BACKOFF_MS.max,
             "max_backoff_ms",
         );
     }
@@ -335,8 +344,8 @@ impl Validator<'_> {
             self.range(
                 with_key(base, "timeout_minutes"),
                 stack.timeout_minutes,
-                1,
-                720,
+                STACK_TIMEOUT_MINUTES.min,
+                STACK_TIMEOUT_MINUTES.max,
                 "timeout_minutes",
             );
         }
@@ -570,15 +579,15 @@ impl Validator<'_> {
         self.range(
             with_key(rollout, "deadline_seconds"),
             ecs.rollout.deadline_seconds,
-            10,
-            7200,
+            ROLLOUT_DEADLINE_SECONDS.min,
+            ROLLOUT_DEADLINE_SECONDS.max,
             "deadline_seconds",
         );
         self.range(
             with_key(with_key(base, "health"), "grace_period_seconds"),
             ecs.health.grace_period_seconds,
-            0,
-            7200,
+            GRACE_PERIOD_SECONDS.min,
+            GRACE_PERIOD_SECONDS.max,
             "grace_period_seconds",
         );
     }
@@ -627,8 +636,8 @@ impl Validator<'_> {
         self.range(
             with_key(base.clone(), "timeout_seconds"),
             l.timeout_seconds,
-            1,
-            900,
+            LAMBDA_TIMEOUT_SECONDS.min,
+            LAMBDA_TIMEOUT_SECONDS.max,
             "timeout_seconds",
         );
         let rollout = with_key(base, "rollout");
@@ -642,8 +651,8 @@ impl Validator<'_> {
         self.range(
             with_key(rollout, "step_interval_seconds"),
             l.rollout.step_interval_seconds,
-            1,
-            3600,
+            STEP_INTERVAL_SECONDS.min,
+            STEP_INTERVAL_SECONDS.max,
             "step_interval_seconds",
         );
     }
@@ -776,8 +785,8 @@ impl Validator<'_> {
         self.range(
             with_key(base.clone(), "timeout_seconds"),
             n.timeout_seconds,
-            1,
-            60,
+            NOTIFY_TIMEOUT_SECONDS.min,
+            NOTIFY_TIMEOUT_SECONDS.max,
             "timeout_seconds",
         );
         self.range(with_key(base, "attempts"), n.attempts, 1, 10, "attempts");
@@ -910,6 +919,18 @@ impl Validator<'_> {
                 );
             }
         }
+        self.bounded(
+            path(["release", "lock_ttl_seconds"]),
+            c.release.lock_ttl_seconds,
+            LOCK_TTL_SECONDS,
+            "lock_ttl_seconds",
+        );
+        self.bounded(
+            path(["release", "lock_wait_seconds"]),
+            c.release.lock_wait_seconds,
+            LOCK_WAIT_SECONDS,
+            "lock_wait_seconds",
+        );
         if c.release.protected_branch.trim().is_empty() {
             self.report(
                 &path(["release", "protected_branch"]),

@@ -97,8 +97,8 @@ impl Validator<'_> {
         self.range(
             with_key(job, "timeout_minutes"),
             r.job.timeout_minutes,
-            1,
-            24 * 60,
+            crate::config::model::TRAINING_TIMEOUT_MINUTES.min,
+            crate::config::model::TRAINING_TIMEOUT_MINUTES.max,
             "timeout_minutes",
         );
         if let Some(drift) = &r.drift {
