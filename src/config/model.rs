@@ -978,7 +978,7 @@ pub struct ReleasePolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<Gate>,
     /// How long a deploy lock holds without being renewed (a killed deploy's lock expires),
-    /// 60 to 86,400: renewed every third of it, so shorter would renew in a busy loop.
+    /// 3 to 86,400 (renewed every third of it; see `LOCK_TTL_SECONDS`).
     #[serde(default = "default_lock_ttl")]
     #[schemars(range(min = LOCK_TTL_SECONDS.min, max = LOCK_TTL_SECONDS.max))]
     pub lock_ttl_seconds: u32,
@@ -1111,12 +1111,11 @@ pub const ROLLOUT_DEADLINE_SECONDS: Bounds = Bounds { min: 10, max: 7200 };
 pub const LAMBDA_TIMEOUT_SECONDS: Bounds = Bounds { min: 1, max: 900 };
 pub const STEP_INTERVAL_SECONDS: Bounds = Bounds { min: 1, max: 3600 };
 pub const NOTIFY_TIMEOUT_SECONDS: Bounds = Bounds { min: 1, max: 60 };
-/// A lock renewed every third of its life: under a minute it renews in a busy loop and
-/// two runs' clocks may disagree by more than it lasts; over a day a killed run's lock
-/// blocks the environment for longer than anyone waits.
-pub const LOCK_TTL_SECONDS: Bounds = Bounds {
-    min: 60,
-    max: 86_400,
-};
+/// A lock renewed every third of its life, its expiry written in whole seconds and judged
+/// by the clock of the run that would take it over: below 3 s rounding and clock skew
+/// between runners make a live lock look expired (and at 0 two runs both win while the
+/// renewal spins); over a day a killed run's lock blocks the environment for longer than
+/// anyone waits. The default, 900 s, tolerates minutes of skew; the tests use 3 s.
+pub const LOCK_TTL_SECONDS: Bounds = Bounds { min: 3, max: 86_400 };
 /// A CI job waiting for another one's lock: an hour at most.
 pub const LOCK_WAIT_SECONDS: Bounds = Bounds { min: 0, max: 3600 };

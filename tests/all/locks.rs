@@ -202,3 +202,96 @@ async fn an_operator_forces_a_dead_lock_open_and_it_is_recorded() {
         .expect("list");
     assert_eq!(listed.contents().len(), 1, "the forced unlock is recorded");
 }
+
+/// Runs facturactl like `run_json`, but fails the test (instead of hanging it) when the run
+/// has not ended within `limit`.
+fn run_within(
+    project: &Project,
+    account: &Account,
+    args: &[&str],
+    limit: Duration,
+) -> (Option<i32>, serde_json::Value, String) {
+    project.use_account(account);
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(args)
+        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
+        .timeout(limit)
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?} did not end within {limit:?}: {e}"));
+    (
+        output.status.code(),
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn put(account: &Account, key: &str, body: &[u8]) {
+    account
+        .s3()
+        .await
+        .put_object()
+        .bucket(format!("facturascan-local-releases-{}", account.account_id))
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .expect("put");
+}
+
+/// Corrupt state never traps the tool: a lock or a record that does not parse is an error
+/// naming the object and the fix (never "free" or "no release"), a deploy ends at once
+/// instead of looping, and `unlock --yes` clears an unreadable lock, recorded.
+#[tokio::test]
+async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    let bucket = format!("facturascan-local-releases-{}", account.account_id);
+    let limit = Duration::from_secs(60);
+    for garbage in [&b"not a lock {"[..], b""] {
+        put(&account, "lock.json", garbage).await;
+        account.reset_requests().await;
+        let (code, _, stderr) = run_within(&project, &account, &["deploy", "--env", "local"], limit);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("s3://{bucket}/lock.json is not a deploy lock")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("facturactl unlock --env"), "{stderr}");
+        let requests = account.requests().await;
+        let total = requests["total"].as_u64().unwrap_or(u64::MAX);
+        assert!(total < 20, "a corrupt lock is no reason to loop: {requests}");
+        let (code, _, stderr) = run_within(&project, &account, &["status", "--env", "local"], limit);
+        assert_eq!(code, Some(1), "status cannot say who holds it: {stderr}");
+        assert!(stderr.contains("lock.json is not a deploy lock"), "{stderr}");
+
+        let (code, out, stderr) =
+            run_within(&project, &account, &["unlock", "--env", "local", "--yes"], limit);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(out["released"].is_null(), "{out}");
+        assert!(out["unreadable"].is_string(), "{out}");
+        assert!(holder(&project, &account).is_none());
+    }
+    let unlocks = account
+        .s3()
+        .await
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("unlocks/")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(unlocks.contents().len(), 2, "each clearing is recorded");
+
+    // A corrupt current record: not "no successful release".
+    put(&account, "current.json", b"{\"id\": 12").await;
+    let (code, _, stderr) = run_within(&project, &account, &["status", "--env", "local"], limit);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("s3://{bucket}/current.json is not a deployment record")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("list-object-versions"), "{stderr}");
+}
