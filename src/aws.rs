@@ -119,7 +119,8 @@ impl AwsContext {
         let endpoint_url = endpoint.resolve(env).map(str::to_string);
         let mut loader = loader
             .region(Region::new(env.region.clone()))
-            .retry_config(retry);
+            .retry_config(retry)
+            .timeout_config(call_timeouts());
         if let (Some(profile), _) = endpoint.profile(env) {
             loader = loader.profile_name(profile);
         }
@@ -178,15 +179,20 @@ impl AwsContext {
         }
     }
 
+    /// The address the STS client calls: the override, or the region's own endpoint.
+    pub fn sts_endpoint(&self) -> String {
+        self.endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", self.region))
+    }
+
     /// Whose credentials these are: sts:GetCallerIdentity, which needs no permission (an
     /// explicit deny does not stop it), so it fails only when the credentials do.
     pub async fn caller(&self) -> Result<Caller, AwsError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::new("GetCallerIdentity", e))?;
+        let out =
+            self.sts.get_caller_identity().send().await.map_err(|e| {
+                AwsError::new("GetCallerIdentity", e).at_endpoint(&self.sts_endpoint())
+            })?;
         Ok(Caller {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -276,6 +282,63 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryClock {
     }
 }
 
+/// AWS answers an API call in well under a second, including the writes that start long
+/// work (a stack update, a deployment: those are followed by polling, each poll a call): a
+/// call that has had no answer for 20 s will not get one (the emulator, on a busy CI machine,
+/// takes a few seconds for the largest stack). Bounded per attempt and over all
+/// retries, so an endpoint that accepts connections and never answers fails a run in under
+/// a minute instead of hanging it.
+pub const CALL_TIMEOUTS: CallTimeouts = CallTimeouts {
+    connect: std::time::Duration::from_secs(5),
+    first_byte: std::time::Duration::from_secs(20),
+    attempt: std::time::Duration::from_secs(30),
+    all_attempts: std::time::Duration::from_secs(60),
+};
+
+/// A call that sends a body of any size (a Lambda package, a model, a template uploaded to
+/// S3): its first byte of answer comes only after the upload, which may take minutes.
+pub const TRANSFER_TIMEOUTS: CallTimeouts = CallTimeouts {
+    connect: std::time::Duration::from_secs(5),
+    first_byte: std::time::Duration::from_secs(300),
+    attempt: std::time::Duration::from_secs(600),
+    all_attempts: std::time::Duration::from_secs(1800),
+};
+
+/// The timeouts of one kind of call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTimeouts {
+    pub connect: std::time::Duration,
+    /// From the start of the request to the first byte of the answer.
+    pub first_byte: std::time::Duration,
+    pub attempt: std::time::Duration,
+    pub all_attempts: std::time::Duration,
+}
+
+impl CallTimeouts {
+    fn config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.first_byte)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.all_attempts)
+            .build()
+    }
+}
+
+fn call_timeouts() -> aws_config::timeout::TimeoutConfig {
+    CALL_TIMEOUTS.config()
+}
+
+/// For `.customize().config_override(..)` of an S3 upload.
+pub fn s3_transfer() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(TRANSFER_TIMEOUTS.config())
+}
+
+/// For `.customize().config_override(..)` of a Lambda call carrying a zip.
+pub fn lambda_transfer() -> aws_sdk_lambda::config::Builder {
+    aws_sdk_lambda::config::Builder::default().timeout_config(TRANSFER_TIMEOUTS.config())
+}
+
 /// How much of a failed call's detail errors show: set once by the CLI from `-v`.
 static ERROR_DETAIL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
@@ -346,6 +409,18 @@ impl AwsError {
 
     pub fn failure(&self) -> Failure {
         self.detail.failure
+    }
+
+    /// Names the endpoint in an error that is about reaching it (timeout, unreachable,
+    /// unresolvable): which address did not answer is the first thing to check.
+    pub fn at_endpoint(mut self, endpoint: &str) -> Self {
+        if matches!(
+            self.detail.failure,
+            Failure::Timeout | Failure::Unreachable | Failure::Dns
+        ) {
+            self.message = format!("{} (endpoint {endpoint})", self.message);
+        }
+        self
     }
 }
 
@@ -531,7 +606,11 @@ where
             } else if failure.is_timeout() {
                 (
                     Failure::Timeout,
-                    format!("timed out reaching the endpoint ({cause})"),
+                    format!(
+                        "the endpoint did not answer in time (a connection within {} s, the answer's first byte within {} s: {cause})",
+                        CALL_TIMEOUTS.connect.as_secs(),
+                        CALL_TIMEOUTS.first_byte.as_secs()
+                    ),
                 )
             } else if failure.is_io() {
                 (
@@ -547,7 +626,11 @@ where
         }
         SdkError::TimeoutError(_) => (
             Failure::Timeout,
-            "timed out waiting for the answer".to_string(),
+            format!(
+                "the endpoint did not answer in time (at most {} s per attempt, {} s in all; an endpoint that accepts connections and never answers)",
+                CALL_TIMEOUTS.attempt.as_secs(),
+                CALL_TIMEOUTS.all_attempts.as_secs()
+            ),
         ),
         SdkError::ConstructionFailure(_) => (
             Failure::Other,

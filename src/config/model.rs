@@ -1116,6 +1116,9 @@ pub const NOTIFY_TIMEOUT_SECONDS: Bounds = Bounds { min: 1, max: 60 };
 /// between runners make a live lock look expired (and at 0 two runs both win while the
 /// renewal spins); over a day a killed run's lock blocks the environment for longer than
 /// anyone waits. The default, 900 s, tolerates minutes of skew; the tests use 3 s.
-pub const LOCK_TTL_SECONDS: Bounds = Bounds { min: 3, max: 86_400 };
+pub const LOCK_TTL_SECONDS: Bounds = Bounds {
+    min: 3,
+    max: 86_400,
+};
 /// A CI job waiting for another one's lock: an hour at most.
 pub const LOCK_WAIT_SECONDS: Bounds = Bounds { min: 0, max: 3600 };

@@ -124,12 +124,36 @@ struct ApiError {
     message: String,
 }
 
+/// A tracking server answers a REST call in milliseconds: one that has not answered in
+/// 30 s is stuck, and a run must not wait for it forever.
+const MLFLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(MLFLOW_TIMEOUT)
+        .user_agent(concat!("facturactl/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// What went wrong reaching the server, in words (reqwest's own say "error sending request").
+fn transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s", MLFLOW_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
 impl<'a> MlflowRegistry<'a> {
     /// `token`: a bearer token for a server behind authentication (`MLFLOW_TRACKING_TOKEN`).
     pub fn new(aws: &'a AwsContext, url: &str, token: Option<String>) -> Self {
         Self {
             aws,
-            http: reqwest::Client::new(),
+            http: client(),
             url: url.trim_end_matches('/').to_string(),
             token,
         }
@@ -161,9 +185,15 @@ impl<'a> MlflowRegistry<'a> {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let response = request.send().await.map_err(|e| self.failed(what, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.failed(what, transport(&e)))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.failed(what, e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.failed(what, transport(&e)))?;
         if status.is_success() {
             return serde_json::from_slice(&body)
                 .map(Some)

@@ -153,6 +153,8 @@ impl<'a> S3Registry<'a> {
             // S3 checks the bytes it received against this (x-amz-checksum-sha256).
             .checksum_sha256(checksum)
             .body(ByteStream::from(body))
+            .customize()
+            .config_override(crate::aws::s3_transfer())
             .send()
             .await;
         match result {

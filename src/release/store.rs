@@ -339,6 +339,8 @@ impl<'a> Store<'a> {
             .key(&key)
             .if_none_match("*")
             .body(ByteStream::from(bytes.to_vec()))
+            .customize()
+            .config_override(crate::aws::s3_transfer())
             .send()
             .await;
         match result {

@@ -283,6 +283,8 @@ async fn publish(
             }
         };
         update
+            .customize()
+            .config_override(crate::aws::lambda_transfer())
             .send()
             .await
             .map_err(|e| AwsError::new("UpdateFunctionCode", e))?;

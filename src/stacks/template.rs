@@ -65,6 +65,8 @@ pub async fn source(
             .key(&key)
             .content_type("application/x-yaml")
             .body(stack.body.clone().into_bytes().into())
+            .customize()
+            .config_override(crate::aws::s3_transfer())
             .send()
             .await
             .map_err(|e| AwsError::new("PutObject", e))?;

@@ -253,7 +253,8 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
     for garbage in [&b"not a lock {"[..], b""] {
         put(&account, "lock.json", garbage).await;
         account.reset_requests().await;
-        let (code, _, stderr) = run_within(&project, &account, &["deploy", "--env", "local"], limit);
+        let (code, _, stderr) =
+            run_within(&project, &account, &["deploy", "--env", "local"], limit);
         assert_eq!(code, Some(1), "{stderr}");
         assert!(
             stderr.contains(&format!("s3://{bucket}/lock.json is not a deploy lock")),
@@ -262,13 +263,24 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
         assert!(stderr.contains("facturactl unlock --env"), "{stderr}");
         let requests = account.requests().await;
         let total = requests["total"].as_u64().unwrap_or(u64::MAX);
-        assert!(total < 20, "a corrupt lock is no reason to loop: {requests}");
-        let (code, _, stderr) = run_within(&project, &account, &["status", "--env", "local"], limit);
+        assert!(
+            total < 20,
+            "a corrupt lock is no reason to loop: {requests}"
+        );
+        let (code, _, stderr) =
+            run_within(&project, &account, &["status", "--env", "local"], limit);
         assert_eq!(code, Some(1), "status cannot say who holds it: {stderr}");
-        assert!(stderr.contains("lock.json is not a deploy lock"), "{stderr}");
+        assert!(
+            stderr.contains("lock.json is not a deploy lock"),
+            "{stderr}"
+        );
 
-        let (code, out, stderr) =
-            run_within(&project, &account, &["unlock", "--env", "local", "--yes"], limit);
+        let (code, out, stderr) = run_within(
+            &project,
+            &account,
+            &["unlock", "--env", "local", "--yes"],
+            limit,
+        );
         assert_eq!(code, Some(0), "{stderr}");
         assert!(out["released"].is_null(), "{out}");
         assert!(out["unreadable"].is_string(), "{out}");
@@ -290,7 +302,9 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
     let (code, _, stderr) = run_within(&project, &account, &["status", "--env", "local"], limit);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("s3://{bucket}/current.json is not a deployment record")),
+        stderr.contains(&format!(
+            "s3://{bucket}/current.json is not a deployment record"
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("list-object-versions"), "{stderr}");

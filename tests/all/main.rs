@@ -21,6 +21,7 @@ mod experiments;
 mod experiments_ecs;
 mod forwarder;
 mod github_step;
+mod hangs;
 mod harness;
 mod json_logs;
 mod locks;
