@@ -27,7 +27,42 @@ pub struct EndpointOverride {
     pub profile_var: Option<String>,
 }
 
+/// What is wrong with an endpoint URL, if anything: the SDK would otherwise fail on it
+/// at the first call (or, for an empty one, silently use AWS itself).
+pub fn endpoint_problem(url: &str) -> Option<&'static str> {
+    if url.trim().is_empty() {
+        return Some("it is empty");
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Some("it is not a URL");
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some("its scheme is not http or https");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some("it has no host");
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Some("it has a path, query or fragment (an endpoint is scheme, host and port)");
+    }
+    None
+}
+
 impl EndpointOverride {
+    /// The endpoint given for the run that is not a usable URL: (where it came from, the
+    /// URL, what is wrong). An empty `--endpoint-url` is an error, never "use AWS".
+    pub fn invalid(&self) -> Option<(&'static str, String, &'static str)> {
+        [
+            ("--endpoint-url", &self.flag),
+            ("AWS_ENDPOINT_URL", &self.env_var),
+        ]
+        .into_iter()
+        .find_map(|(source, url)| {
+            let url = url.as_ref()?;
+            endpoint_problem(url).map(|problem| (source, url.clone(), problem))
+        })
+    }
+
     /// The endpoint every client uses, if any.
     pub fn resolve<'a>(&'a self, env: &'a Environment) -> Option<&'a str> {
         self.flag

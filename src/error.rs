@@ -126,12 +126,29 @@ impl Error {
 #[derive(Debug)]
 pub enum Usage {
     NoEnvironment,
-    UnknownStack { name: String, known: Vec<String> },
-    TwoArtifacts { service: String },
-    PromoteToItself { environment: String },
-    StageName { stage: String },
+    UnknownStack {
+        name: String,
+        known: Vec<String>,
+    },
+    TwoArtifacts {
+        service: String,
+    },
+    PromoteToItself {
+        environment: String,
+    },
+    StageName {
+        stage: String,
+    },
     TrafficNeedsService,
-    UnknownRegion { region: String },
+    UnknownRegion {
+        region: String,
+    },
+    /// `--endpoint-url` or `AWS_ENDPOINT_URL` is not a usable endpoint.
+    EndpointUrl {
+        source: &'static str,
+        url: String,
+        problem: &'static str,
+    },
 }
 
 impl Usage {
@@ -148,6 +165,11 @@ impl Usage {
             Self::StageName { stage } => format!("`{stage}` is not a stage name"),
             Self::TrafficNeedsService => "which service?".into(),
             Self::UnknownRegion { region } => format!("--region `{region}` is not an AWS region"),
+            Self::EndpointUrl {
+                source,
+                url,
+                problem,
+            } => format!("{source} `{url}` is not an endpoint: {problem}"),
         }
     }
 
@@ -175,6 +197,9 @@ impl Usage {
                 }
                 _ => "a region code, as `eu-west-1`".into(),
             },
+            Self::EndpointUrl { source, .. } => format!(
+                "give the endpoint as scheme, host and port, as `http://127.0.0.1:4566`, or leave {source} unset to use AWS"
+            ),
         }
     }
 }

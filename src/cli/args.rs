@@ -416,9 +416,30 @@ pub enum ModelCommand {
         name: String,
         /// The alias, as `champion`.
         alias: String,
-        /// The version it points at.
+        /// The version it points at (versions count from 1).
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         version: u32,
     },
+}
+
+/// `--variant`: a Lambda version number (`7`) or an ECS task definition revision (`7`,
+/// `family:7`), checked before any AWS call.
+fn variant_ref(text: &str) -> Result<String, String> {
+    let (family, number) = match text.rsplit_once(':') {
+        Some((family, number)) => (Some(family), number),
+        None => (None, text),
+    };
+    let family_ok = family.is_none_or(|f| {
+        (1..=255).contains(&f.len())
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    let number_ok = number.parse::<u64>().is_ok_and(|n| n >= 1) && !number.starts_with('+');
+    if family_ok && number_ok {
+        Ok(text.to_string())
+    } else {
+        Err("expected a version or revision number, as `7`, or `family:7` for an ECS task definition".into())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -681,10 +702,10 @@ pub enum TrafficCommand {
         service: String,
         /// The variant: a published Lambda version number, or an ECS task definition
         /// revision (`7` or `family:7`, run as the `<service>-variant` service).
-        #[arg(long)]
+        #[arg(long, value_parser = variant_ref)]
         variant: String,
-        /// The variant's share, 1 to 99.
-        #[arg(long)]
+        /// The variant's share, 1 to 99 (0 is `abort`, 100 is `promote`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=99))]
         percent: u32,
     },
     /// The variant becomes the control, with all the traffic.

@@ -174,13 +174,17 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, ModelError> {
 }
 
 fn pairs(items: &[String]) -> Result<BTreeMap<String, String>, ModelError> {
-    items
-        .iter()
-        .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(ModelError::BadPair(item.clone())),
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for item in items {
+        let (key, value) = match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
+            _ => return Err(ModelError::BadPair(item.clone())),
+        };
+        if out.insert(key.clone(), value).is_some() {
+            return Err(ModelError::DuplicateKey(key));
+        }
+    }
+    Ok(out)
 }
 
 /// `{"supplier": "string", "total": "number"}`: the model's input fields.

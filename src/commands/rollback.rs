@@ -26,6 +26,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let rendered = render::render(&loaded)?;
     let config = &loaded.config;
     let env = &config.environment.name;
+    // Off a terminal without --yes the answer can only be no: refused before any AWS call.
+    if !request.yes && !session.console.interactive() {
+        return Err(Refusal::NotConfirmed(Unconfirmed::Rollback).into());
+    }
     let aws = session.aws(&config.environment).await?;
     let records = Store::new(&aws, config).records(None).await?;
     let (current, target) = choose(env, &records, request.to.as_deref())?;

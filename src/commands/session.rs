@@ -55,6 +55,14 @@ impl Session<'_> {
 
     /// Loads and validates the config of `env` (no AWS call), with `--region` applied.
     pub fn load(&self, env: &str) -> Result<LoadedConfig, Error> {
+        if let Some((source, url, problem)) = self.endpoint.invalid() {
+            return Err(Usage::EndpointUrl {
+                source,
+                url,
+                problem,
+            }
+            .into());
+        }
         let rule_ids = crate::policy::rule_ids();
         let mut loaded = crate::config::load(&self.project_dir, env, &rule_ids)?;
         if let Some(region) = &self.region.flag {

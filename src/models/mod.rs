@@ -176,6 +176,16 @@ pub fn is_alias(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !looks_like_version(text)
+        && text != "latest"
+}
+
+/// `v1` names version 1 wherever a reference is read (`model show m v1`, `--model s=v1`):
+/// an alias of that shape could never be reached. MLflow refuses such aliases, and
+/// `latest`, for the same reason.
+fn looks_like_version(text: &str) -> bool {
+    text.strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// How a registered input schema differs from the one a service declares.
@@ -269,6 +279,8 @@ pub enum ModelError {
     File { path: String, message: String },
     #[error("`{0}` is not `key=value`")]
     BadPair(String),
+    #[error("`{0}` is given twice")]
+    DuplicateKey(String),
     #[error("metric `{key}`: `{value}` is not a number")]
     BadMetric { key: String, value: String },
     #[error("the registry document {key} cannot be read: {message}")]
@@ -344,13 +356,14 @@ impl ModelError {
         match self {
             Self::Aws(_) => "check the credentials and that the environment's storage stack is deployed (it creates the models bucket)".into(),
             Self::BadReference(_) => "name a version as `3` (or `v3`) or an alias as `champion`".into(),
-            Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter".into(),
+            Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter; not `latest` and not `v<number>`, which name versions".into(),
             Self::NotFound { name, .. } => format!("`facturactl model list {name}` shows its versions and aliases"),
             Self::Mlflow { .. } => "check that the tracking server is up at [mlflow] tracking_uri (and MLFLOW_TRACKING_TOKEN if it wants one)".into(),
             Self::BadMlmodel { .. } => "log the model with mlflow.<flavor>.log_model(..., signature=infer_signature(X, y)) and register that version".into(),
             Self::RegisterInMlflow(_) => "register it from the training code (mlflow.register_model), then `facturactl model alias` or `deploy --model`".into(),
             Self::File { .. } => "check the path".into(),
             Self::BadPair(_) => "write each as `key=value`, as `--metric auc=0.91`".into(),
+            Self::DuplicateKey(_) => "give each key once: the second would silently replace the first".into(),
             Self::BadMetric { .. } => "metrics are numbers, as `--metric auc=0.91`".into(),
             Self::Corrupt { .. } => "the registry's documents are written by `facturactl model register`; restore the document from an earlier S3 object version".into(),
             Self::HashMismatch { .. } => "the object was overwritten or damaged: register the model again, or restore the object version that was registered".into(),

@@ -289,10 +289,29 @@ fn check(
     errors: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, config::Config> {
     check_pins_and_schedule(pipeline, node, errors);
+    check_timeout(pipeline, node, errors);
     let environments = load_environments(root, pipeline, node, errors);
     check_stages(pipeline, &environments, node, errors);
     check_images(pipeline, &environments, node, errors);
     environments
+}
+
+/// GitHub-hosted runners end a job after 6 hours whatever it says; 0 would end every job
+/// before it starts.
+const JOB_TIMEOUT_MINUTES: std::ops::RangeInclusive<u32> = 1..=360;
+
+fn check_timeout(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
+    let minutes = pipeline.pipeline.timeout_minutes;
+    if !JOB_TIMEOUT_MINUTES.contains(&minutes) {
+        errors.push(
+            ConfigError::new(
+                node.locate(&at(&["pipeline", "timeout_minutes"])),
+                format!("timeout_minutes {minutes} is out of range"),
+            )
+            .expected("a whole number from 1 to 360 (GitHub-hosted runners stop a job at 6 hours)")
+            .help("set `pipeline.timeout_minutes` between 1 and 360"),
+        );
+    }
 }
 
 /// `["deploy", "staging"]` as a located path.
@@ -554,14 +573,42 @@ fn check_role(role: &str, account: &str, origin: source::Origin, errors: &mut Ve
     }
 }
 
-/// Five whitespace-separated fields of digits and `*,-/`: what GitHub's schedule accepts.
+/// Five fields, each within its range (minute 0-59, hour 0-23, day of month 1-31, month
+/// 1-12, day of week 0-6), of `*`, numbers, ranges `a-b` with `a <= b`, lists `,` and steps
+/// `/n` (n >= 1): what GitHub's schedule accepts. A field out of range would be refused
+/// by GitHub when the workflow is pushed, or never fire.
 fn is_cron(expression: &str) -> bool {
+    const RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)];
     let fields: Vec<&str> = expression.split_whitespace().collect();
     fields.len() == 5
-        && fields.iter().all(|f| {
-            f.chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '*' | ',' | '-' | '/'))
-        })
+        && fields
+            .iter()
+            .zip(RANGES)
+            .all(|(field, (low, high))| field.split(',').all(|item| cron_item(item, low, high)))
+}
+
+/// One item of a cron field: `*`, `n` or `a-b`, optionally followed by `/step`.
+fn cron_item(item: &str, low: u32, high: u32) -> bool {
+    let (range, step) = match item.split_once('/') {
+        Some((range, step)) => (range, Some(step)),
+        None => (item, None),
+    };
+    let number = |text: &str| {
+        (!text.is_empty() && text.len() <= 2 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| (low..=high).contains(n))
+    };
+    let step_ok = step.is_none_or(|s| {
+        s.bytes().all(|b| b.is_ascii_digit())
+            && s.parse::<u32>().is_ok_and(|n| (1..=high).contains(&n))
+    });
+    let range_ok = range == "*"
+        || match range.split_once('-') {
+            Some((a, b)) => matches!((number(a), number(b)), (Some(a), Some(b)) if a <= b),
+            None => number(range).is_some(),
+        };
+    step_ok && range_ok
 }
 
 /// A workflow file to write: its path under the project root and its text.
@@ -633,6 +680,15 @@ mod tests {
     fn cron_expressions_have_five_fields_of_cron_characters() {
         assert!(is_cron("17 6 * * 1-5"));
         assert!(is_cron("*/15 * * * *"));
+        assert!(is_cron("0,30 8-18/2 1 1,6,12 0"));
+        assert!(!is_cron("61 6 * * *"), "minute 61");
+        assert!(!is_cron("0 24 * * *"), "hour 24");
+        assert!(!is_cron("0 6 0 * *"), "day 0");
+        assert!(!is_cron("0 6 * 13 *"), "month 13");
+        assert!(!is_cron("0 6 * * 7"), "GitHub's day of week is 0-6");
+        assert!(!is_cron("0 6 * * 5-1"), "a backwards range");
+        assert!(!is_cron("*/0 * * * *"), "a step of 0");
+        assert!(!is_cron("0 6 ,, * *"));
         assert!(!is_cron("17 6 * *"));
         assert!(!is_cron("17 6 * * mon; rm -rf /"));
     }

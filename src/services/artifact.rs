@@ -192,7 +192,43 @@ pub fn parse_package(text: &str, base: &Path) -> Result<PackageSource, ArtifactE
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ArtifactsFile {
+    #[serde(deserialize_with = "unique_services")]
     services: BTreeMap<String, FileEntry>,
+}
+
+/// The services of an artifacts file, each once: JSON lets a key repeat and serde keeps the
+/// last, so a build job that wrote a service twice would deploy one of the two silently.
+fn unique_services<'de, D>(deserializer: D) -> Result<BTreeMap<String, FileEntry>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Unique;
+    impl<'de> serde::de::Visitor<'de> for Unique {
+        type Value = BTreeMap<String, FileEntry>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of service name to its artifact")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            // Refused at the key, so the error's line is the second naming's.
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "service `{key}` is named twice"
+                    )));
+                }
+                let value = map.next_value::<FileEntry>()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Unique)
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,12 +242,18 @@ struct FileEntry {
 
 /// Reads an artifacts file; package paths are relative to the file.
 pub fn read_file(path: &Path) -> Result<BTreeMap<String, ArtifactRef>, ArtifactError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = crate::files::read_bounded(path, 1 << 20).map_err(|e| {
+        let why = match e {
+            crate::files::ReadError::Io(e) => e.to_string(),
+            crate::files::ReadError::NotRegular => "not a regular file".into(),
+            crate::files::ReadError::TooLarge { limit } => format!("larger than {limit} bytes"),
+        };
         fail(
-            format!("cannot read the artifacts file {}: {e}", path.display()),
+            format!("cannot read the artifacts file {}: {why}", path.display()),
             "pass the file the build job wrote (--artifacts artifacts.json)",
         )
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     let file: ArtifactsFile = serde_json::from_str(&text).map_err(|e| {
         fail(
             format!(
@@ -280,8 +322,136 @@ pub fn check(
                 "write the full reference, as `facturascan/scoring@sha256:...`",
             ));
         }
+        match artifact {
+            ArtifactRef::Image(image) => check_image(config, name, image)?,
+            ArtifactRef::Package(PackageSource::File(path)) => check_package(name, path)?,
+            ArtifactRef::Package(PackageSource::S3 { .. }) => {}
+        }
     }
     Ok(())
+}
+
+/// What ECR would refuse, found offline: another registry, a repository name ECR does not
+/// allow (uppercase, say), a tag Docker does not allow.
+fn check_image(config: &Config, service: &str, image: &ImageRef) -> Result<(), ArtifactError> {
+    let (registry, repository) = image_location(config, service, image);
+    if !is_ecr_registry(&registry) {
+        return Err(fail(
+            format!("`{service}`: {registry} is not an ECR registry"),
+            "push the image to the environment's ECR repository; deploys take ECR images only, so digests can be verified",
+        ));
+    }
+    if !is_repository_name(&repository) {
+        return Err(fail(
+            format!("`{service}`: `{repository}` is not an ECR repository name"),
+            "ECR repository names are 2 to 256 lowercase letters, digits and `._-/`, as `facturascan/ocr`",
+        ));
+    }
+    if let Some(tag) = &image.tag
+        && !is_tag(tag)
+    {
+        return Err(fail(
+            format!("`{service}`: `{tag}` is not an image tag"),
+            "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+        ));
+    }
+    Ok(())
+}
+
+/// `<account>.dkr.ecr.<region>.amazonaws.com` (or `.amazonaws.com.cn`).
+fn is_ecr_registry(registry: &str) -> bool {
+    let parts: Vec<&str> = registry.split('.').collect();
+    parts.len() >= 6
+        && parts[0].len() == 12
+        && parts[0].bytes().all(|b| b.is_ascii_digit())
+        && parts[1] == "dkr"
+        && parts[2] == "ecr"
+        && parts[4] == "amazonaws"
+}
+
+/// ECR's pattern: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to
+/// 256 characters.
+fn is_repository_name(name: &str) -> bool {
+    let component = |c: &str| {
+        !c.is_empty()
+            && c.split(['.', '_', '-']).all(|run| {
+                !run.is_empty()
+                    && run
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+    };
+    (2..=256).contains(&name.len()) && name.split('/').all(component)
+}
+
+/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_tag(tag: &str) -> bool {
+    (1..=128).contains(&tag.len())
+        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// A package Lambda would refuse, found offline: missing, not a file, empty, not a zip, or
+/// over Lambda's size limits.
+fn check_package(service: &str, path: &Path) -> Result<(), ArtifactError> {
+    use super::package;
+    use crate::files::ReadError;
+    let shown = path.display();
+    let bytes = crate::files::read_bounded(path, package::MAX_ZIPPED_BYTES as usize).map_err(
+        |e| match e {
+            ReadError::Io(e) => fail(
+                format!("`{service}`: cannot read the package {shown}: {e}"),
+                "build the zip first, or fix the path",
+            ),
+            ReadError::NotRegular => fail(
+                format!("`{service}`: the package {shown} is not a file (a directory?)"),
+                "name the .zip the build wrote",
+            ),
+            ReadError::TooLarge { .. } => fail(
+                format!(
+                    "`{service}`: the package {shown} is larger than the {} bytes Lambda takes in a direct upload",
+                    package::MAX_ZIPPED_BYTES
+                ),
+                "upload it to S3 and deploy it as `s3://bucket/key.zip`, or make it smaller (layers, fewer dependencies)",
+            ),
+        },
+    )?;
+    package::inspect(&bytes).map(|_| ()).map_err(|problem| {
+        fail(
+            format!("`{service}`: the package {shown} {}", problem.message()),
+            "a Lambda package is a .zip of the handler and its dependencies (`zip -r package.zip .`)",
+        )
+    })
+}
+
+/// The registry and repository an image reference points at, with the service's
+/// configured repository and the environment's registry filled in.
+fn image_location(config: &Config, service: &str, image: &ImageRef) -> (String, String) {
+    let configured = config
+        .services
+        .get(service)
+        .and_then(|s| s.ecs.as_ref())
+        .map(|e| e.repository.clone())
+        .unwrap_or_default();
+    let repository = if image.repository.is_empty() {
+        configured
+    } else {
+        image.repository.clone()
+    };
+    // A configured repository may be a full URI: its registry part is not the name.
+    let (registry_in_repo, repository) = match repository.split_once(".amazonaws.com/") {
+        Some((registry, name)) => (Some(format!("{registry}.amazonaws.com")), name.to_string()),
+        None => (None, repository),
+    };
+    let env = &config.environment;
+    let registry = image
+        .registry
+        .clone()
+        .or(registry_in_repo)
+        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region));
+    (registry, repository)
 }
 
 /// Resolves every artifact: images to digests (one DescribeImages per repository), packages
@@ -309,34 +479,8 @@ async fn resolve_image(
     service: &str,
     image: &ImageRef,
 ) -> Result<Artifact, ArtifactError> {
-    let configured = config
-        .services
-        .get(service)
-        .and_then(|s| s.ecs.as_ref())
-        .map(|e| e.repository.clone())
-        .unwrap_or_default();
-    let repository = if image.repository.is_empty() {
-        configured
-    } else {
-        image.repository.clone()
-    };
-    // A configured repository may be a full URI: its registry part is not the name.
-    let (registry_in_repo, repository) = match repository.split_once(".amazonaws.com/") {
-        Some((registry, name)) => (Some(format!("{registry}.amazonaws.com")), name.to_string()),
-        None => (None, repository),
-    };
-    let env = &config.environment;
-    let registry = image
-        .registry
-        .clone()
-        .or(registry_in_repo)
-        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region));
-    if !registry.contains(".dkr.ecr.") {
-        return Err(fail(
-            format!("`{service}`: {registry} is not an ECR registry"),
-            "push the image to the environment's ECR repository; deploys take ECR images only, so digests can be verified",
-        ));
-    }
+    // `check` has refused what ECR would: the location is an ECR repository.
+    let (registry, repository) = image_location(config, service, image);
     let registry_id = registry.split('.').next().unwrap_or_default().to_string();
     let id = aws_sdk_ecr::types::ImageIdentifier::builder()
         .set_image_tag(image.tag.clone().filter(|_| image.digest.is_none()))
@@ -520,5 +664,89 @@ mod tests {
             code_sha256(b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
+    }
+
+    #[test]
+    fn ecr_names_are_checked_as_ecr_checks_them() {
+        for good in ["facturascan/ocr", "ocr", "a/b-c/d_e.f", "ab"] {
+            assert!(is_repository_name(good), "{good}");
+        }
+        for bad in [
+            "Facturascan/ocr",
+            "ocr/",
+            "/ocr",
+            "a--b/",
+            "a",
+            "o__",
+            "ocr//x",
+            "ocr:x",
+        ] {
+            assert!(!is_repository_name(bad), "{bad}");
+        }
+        assert!(is_ecr_registry(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        ));
+        assert!(is_ecr_registry(
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+        ));
+        for bad in [
+            "docker.io",
+            "localhost:5000",
+            "12345.dkr.ecr.eu-west-1.amazonaws.com",
+            "ghcr.io",
+        ] {
+            assert!(!is_ecr_registry(bad), "{bad}");
+        }
+        assert!(is_tag("v1.4.2") && is_tag("_x") && !is_tag(".x") && !is_tag("-x"));
+        assert!(!is_tag(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn packages_lambda_would_refuse_are_refused_offline() {
+        let dir = std::env::temp_dir().join(format!("facturactl-pkg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases: [(&str, &[u8], &str); 3] = [
+            ("empty.zip", b"", "is empty"),
+            ("text.zip", b"hello", "is not a zip file"),
+            ("fake.zip", b"PK\x03\x04 not really", "is not a zip file"),
+        ];
+        for (name, bytes, says) in cases {
+            std::fs::write(dir.join(name), bytes).unwrap();
+            let error = check_package("parser", &dir.join(name)).unwrap_err();
+            assert!(error.message.contains(says), "{name}: {}", error.message);
+        }
+        let error = check_package("parser", &dir).unwrap_err();
+        assert!(error.message.contains("is not a file"), "{}", error.message);
+        let error = check_package("parser", &dir.join("missing.zip")).unwrap_err();
+        assert!(
+            error.message.contains("cannot read the package"),
+            "{}",
+            error.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_artifacts_file_naming_a_service_twice_is_refused_at_its_line() {
+        let dir = std::env::temp_dir().join(format!("facturactl-art-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("artifacts.json");
+        std::fs::write(
+            &file,
+            "{\"services\": {\n  \"ocr\": {\"image\": \"v1\"},\n  \"ocr\": {\"image\": \"v2\"}\n}}\n",
+        )
+        .unwrap();
+        let error = read_file(&file).unwrap_err();
+        assert!(
+            error.message.contains("service `ocr` is named twice"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("artifacts.json:3:"),
+            "{}",
+            error.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod ecs;
 pub mod evaluation;
 pub mod lambda;
+pub mod package;
 pub mod route;
 pub mod traffic;
 pub mod traffic_ecs;

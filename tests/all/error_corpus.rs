@@ -692,6 +692,49 @@ fn cases() -> Vec<Case> {
             at: At::Marker("lock_wait_seconds = 4294967295"),
             says: "lock_wait_seconds 4294967295 is out of range",
         },
+        // Values AWS refuses, offline (issue 33, item 7).
+        Case {
+            name: "a retraining time zone that is not an IANA zone",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "timezone = \"Europe/Madrid\"",
+                    "timezone = \"Europe/Madird\"",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("timezone = \"Europe/Madird\""),
+            says: "`Europe/Madird` is not an IANA time zone",
+        },
+        Case {
+            name: "a records bucket S3 would refuse",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "[release]\n",
+                    "[release]\nrecords_bucket = \"Releases_Bucket\"\n",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("records_bucket = \"Releases_Bucket\""),
+            says: "`Releases_Bucket` is not an S3 bucket name",
+        },
+        Case {
+            name: "an empty profile",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    STAGING,
+                    "  region: eu-west-1\n",
+                    "  region: eu-west-1\n  profile: \"\"\n",
+                )
+            },
+            file: STAGING,
+            at: At::Marker("profile: \"\""),
+            says: "is not a profile name",
+        },
         // Config files that are not files.
         Case {
             name: "deploy.toml is a directory",

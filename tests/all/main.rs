@@ -28,6 +28,7 @@ mod locks;
 mod mlflow_registry;
 mod models;
 mod notifications;
+mod offline;
 mod output_schemas;
 mod permissions;
 mod pipelines;

@@ -135,6 +135,17 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             r#"schedule = "cron(45 5 ? * MON *)""#,
             "the training schedule is not a cron expression",
         ),
+        // Values GitHub refuses (issue 33, item 7).
+        (
+            r#"schedule = "17 6 * * 1-5""#,
+            r#"schedule = "61 6 * * 1-5""#,
+            "the audit schedule is not a cron expression",
+        ),
+        (
+            "timeout_minutes = 45",
+            "timeout_minutes = 0",
+            "timeout_minutes 0 is out of range",
+        ),
         (
             r#"staging = "arn:aws:iam::210987654321:role/facturascan-models-staging""#,
             r#"staging = "arn:aws:iam::345678901234:role/facturascan-models-staging""#,

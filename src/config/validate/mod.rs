@@ -121,6 +121,35 @@ fn is_repository(repository: &str) -> bool {
     (2..=256).contains(&name.len()) && name.split('/').all(part_ok)
 }
 
+/// What S3 refuses in a general purpose bucket's name (its naming rules), if anything.
+pub(crate) fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=63).contains(&name.len()) {
+        Some("it must have 3 to 63 characters")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        Some("only lowercase letters, digits, `.` and `-` are allowed")
+    } else if !edge(name.chars().next()) || !edge(name.chars().last()) {
+        Some("it must start and end with a letter or digit")
+    } else if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        Some("dots may not be next to each other or to a dash")
+    } else if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        Some("it may not look like an IP address")
+    } else if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", "--x-s3", ".mrap"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        Some("it uses a prefix or suffix S3 reserves")
+    } else {
+        None
+    }
+}
+
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
@@ -213,6 +242,16 @@ impl Validator<'_> {
                 "copy the id from `aws sts get-caller-identity`",
             );
         }
+        if let Some(profile) = &env.profile
+            && profile.trim().is_empty()
+        {
+            self.report(
+                &path(["environment", "profile"]),
+                format!("`{profile}` is not a profile name"),
+                "a profile of ~/.aws/config, as `facturascan-staging`",
+                "name the profile, or remove the key to use the default credential chain",
+            );
+        }
         if let Err(unknown) = regions::check(&env.region) {
             let help = match unknown {
                 UnknownRegion::DisplayName { code } => {
@@ -236,10 +275,10 @@ impl Validator<'_> {
                     "endpoint_url only in environments with `tier: local`",
                     "remove endpoint_url: staging and production talk to AWS itself",
                 );
-            } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+            } else if let Some(problem) = crate::aws::endpoint_problem(url) {
                 self.report(
                     &path(["environment", "endpoint_url"]),
-                    format!("`{url}` is not a URL"),
+                    format!("`{url}` is not an endpoint URL: {problem}"),
                     "http://host:port or https://host:port",
                     "write the emulator's URL, as printed by `scripts/local-aws start`",
                 );
@@ -931,6 +970,16 @@ impl Validator<'_> {
             LOCK_WAIT_SECONDS,
             "lock_wait_seconds",
         );
+        if let Some(bucket) = &c.release.records_bucket
+            && let Some(problem) = bucket_name_problem(bucket)
+        {
+            self.report(
+                &path(["release", "records_bucket"]),
+                format!("`{bucket}` is not an S3 bucket name: {problem}"),
+                "3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit",
+                "leave it unset for `<project>-<env>-releases-<account>`, or fix the name",
+            );
+        }
         if c.release.protected_branch.trim().is_empty() {
             self.report(
                 &path(["release", "protected_branch"]),

@@ -60,11 +60,15 @@ impl Validator<'_> {
             );
         }
         if !is_time_zone(&r.timezone) {
+            let help = match closest_time_zone(&r.timezone) {
+                Some(zone) => format!("did you mean `{zone}`?"),
+                None => "write the zone the cron expression's hours are in".to_string(),
+            };
             self.report(
                 &with_key(base.clone(), "timezone"),
-                format!("`{}` is not a time zone name", r.timezone),
+                format!("`{}` is not an IANA time zone", r.timezone),
                 "`UTC` or an IANA name, as `Europe/Madrid`",
-                "write the zone the cron expression's hours are in",
+                &help,
             );
         }
         let prefix = &r.data.prefix;
@@ -223,15 +227,22 @@ pub(crate) fn schedule_expression(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The IANA time zone names EventBridge Scheduler takes (tzdata 2025b, the names Python's
+/// `zoneinfo.available_timezones()` lists), one a line, sorted.
+const TIME_ZONES: &str = include_str!("../timezones.txt");
+
 fn is_time_zone(text: &str) -> bool {
-    text == "UTC"
-        || text.split('/').count() >= 2
-            && text.split('/').all(|part| {
-                part.starts_with(|c: char| c.is_ascii_uppercase())
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-            })
+    TIME_ZONES.lines().any(|zone| zone == text)
+}
+
+/// The zone a mistyped name most likely meant.
+fn closest_time_zone(text: &str) -> Option<&'static str> {
+    TIME_ZONES
+        .lines()
+        .map(|zone| (super::super::regions::edit_distance(text, zone), zone))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, zone)| zone)
 }
 
 fn is_image(text: &str) -> bool {
@@ -273,5 +284,29 @@ mod tests {
             let err = schedule_expression(bad).expect_err(bad);
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        use super::{closest_time_zone, is_time_zone};
+        for zone in [
+            "UTC",
+            "Europe/Madrid",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+3",
+        ] {
+            assert!(is_time_zone(zone), "{zone}");
+        }
+        for bad in [
+            "Europe/Madird",
+            "Mars/Olympus",
+            "europe/madrid",
+            "",
+            "Madrid",
+        ] {
+            assert!(!is_time_zone(bad), "{bad}");
+        }
+        assert_eq!(closest_time_zone("Europe/Madird"), Some("Europe/Madrid"));
+        assert_eq!(closest_time_zone("Mars/Olympus_Mons"), None);
     }
 }
