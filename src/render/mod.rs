@@ -16,6 +16,7 @@ use crate::graph::StackGraph;
 
 pub mod bound;
 mod recursion;
+mod references;
 mod shape;
 
 /// Everything one environment deploys, rendered.
@@ -335,6 +336,15 @@ fn render_stack(
         });
     }
     let mut document = parse_stack(&templates_dir.join(template_name), &body)?;
+    if let Some(problem) = references::check(&document) {
+        let template = templates_dir.join(template_name);
+        return Err(RenderError {
+            line: line_of_text(&template, problem.needle()),
+            template,
+            message: format!("stack `{name}`: {}", problem.message()),
+            help: problem.help().into(),
+        });
+    }
     let body = match api_definition_hash(&document) {
         Some(hash) if body.contains(API_HASH_PLACEHOLDER) => {
             let body = body.replace(API_HASH_PLACEHOLDER, &hash);
@@ -794,6 +804,12 @@ fn tera_error(dir: &Path, name: Option<&str>, error: &tera::Error) -> RenderErro
         help: tera_help(&message).into(),
         message,
     }
+}
+
+/// The first line of `template` holding `needle`.
+fn line_of_text(template: &Path, needle: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(template).ok()?;
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
 /// The first line of `template` holding a name the message quotes (not a template's).

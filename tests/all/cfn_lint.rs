@@ -83,3 +83,25 @@ fn cfn_lint_catches_a_broken_template() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// The resource types `validate` knows offline (src/render/resource_types.txt) are the
+/// pinned cfn-lint's, every region's: `scripts/resource-types` writes them after a bump.
+#[test]
+fn the_known_resource_types_are_the_pinned_cfn_lints() {
+    let script = "import json,pathlib,cfnlint\np=pathlib.Path(cfnlint.__file__).parent/'data'/'schemas'/'providers'\nn=set()\nfor r in p.glob('*.json'): n.update(json.loads(r.read_text()))\nprint(''.join(f'{x}\\n' for x in sorted(n)), end='')";
+    let out = Command::new("python")
+        .args(["-c", script])
+        .output()
+        .expect("python of the tools' venv (scripts/test puts it first on PATH)");
+    assert!(
+        out.status.success(),
+        "cfn-lint is not importable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = std::fs::read_to_string(repo_root().join("src/render/resource_types.txt"))
+        .expect("the list");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "src/render/resource_types.txt differs from the installed cfn-lint's: run scripts/resource-types"
+    );
+}

@@ -735,6 +735,34 @@ fn cases() -> Vec<Case> {
             at: At::Marker("profile: \"\""),
             says: "is not a profile name",
         },
+        Case {
+            name: "a Ref to a name the template does not define",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/stacks/auth.yaml.tera",
+                    "Outputs:\n",
+                    "Outputs:\n  Probe:\n    Value: {Ref: UserPoool}\n",
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("UserPoool"),
+            says: "`Ref` names `UserPoool`, which is no parameter or resource of the template",
+        },
+        Case {
+            name: "an unknown resource type",
+            env: "local",
+            setup: |p| {
+                p.replace(
+                    "templates/stacks/auth.yaml.tera",
+                    "Outputs:\n",
+                    "  Probe:\n    Type: AWS::Cognito::UserPoolz\nOutputs:\n",
+                )
+            },
+            file: "templates/stacks/auth.yaml.tera",
+            at: At::Marker("AWS::Cognito::UserPoolz"),
+            says: "has the type `AWS::Cognito::UserPoolz`, which CloudFormation does not know",
+        },
         // Config files that are not files.
         Case {
             name: "deploy.toml is a directory",
