@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(
             with("  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: {Ref: Env}\n      Tags:\n        - Key: a\n          Value: {'Fn::GetAtt': [Queue, Arn]}\n        - Key: b\n          Value: {'Fn::Sub': '${Env}-${Queue.QueueName}-${AWS::Region}-${!Literal}-${X}'}\n        - Key: c\n          Value: {'Fn::Sub': ['${X}', {X: {Ref: Queue}}]}\nOutputs:\n  Arn:\n    Value: {'Fn::GetAtt': Queue.Arn}\n").map(|p| p.message()),
             Some("`Fn::Sub` names `X`, which is no parameter or resource of the template".into()),
-            "only the last `${X}` (no variable map) is undefined"
+            "only the last `${{X}}` (no variable map) is undefined"
         );
         assert_eq!(with("  Custom:\n    Type: Custom::Anything\n"), None);
     }
