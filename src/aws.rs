@@ -27,6 +27,27 @@ pub struct EndpointOverride {
     pub profile_var: Option<String>,
 }
 
+/// The profiles of the shared config and credentials files, read as the SDK reads them
+/// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, `~/.aws`); empty when there are none.
+pub async fn profile_names() -> Vec<String> {
+    // The default files, as the SDK's loader uses them (the type's own name is deprecated).
+    match aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &Default::default(),
+        None,
+    )
+    .await
+    {
+        Ok(set) => {
+            let mut names: Vec<String> = set.profiles().map(str::to_string).collect();
+            names.sort();
+            names
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
 /// What is wrong with an endpoint URL, if anything: the SDK would otherwise fail on it
 /// at the first call (or, for an empty one, silently use AWS itself).
 pub fn endpoint_problem(url: &str) -> Option<&'static str> {
@@ -534,7 +555,7 @@ impl AwsError {
             detail: Box::new(CallDetail {
                 failure,
                 request_id: error.request_id().map(str::to_string),
-                raw: format!("{error:?}"),
+                raw: without_process_output(&format!("{error:?}")),
             }),
             code,
             message,
@@ -614,7 +635,10 @@ where
     R: std::fmt::Debug + 'static,
 {
     use aws_sdk_cloudformation::error::SdkError;
-    let chain = causes(error);
+    let chain: Vec<String> = causes(error)
+        .iter()
+        .map(|c| without_process_output(c))
+        .collect();
     if chain
         .iter()
         .any(|c| c.contains("credentials") || c.contains("credential provider"))
@@ -685,6 +709,19 @@ where
             None => (Failure::Other, cause),
         },
         _ => (Failure::Other, cause),
+    }
+}
+
+/// A failed `credential_process`'s error as the SDK words it carries the process's whole
+/// stderr, which may hold a token or a key: only its exit status is kept, with where to see
+/// the rest.
+pub fn without_process_output(text: &str) -> String {
+    match text.find("Stderr:") {
+        Some(at) if text.contains("external process") => format!(
+            "{}its stderr is not shown, since it may hold a secret: run the profile's credential_process yourself to read it",
+            &text[..at]
+        ),
+        _ => text.to_string(),
     }
 }
 

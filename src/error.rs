@@ -143,6 +143,11 @@ pub enum Usage {
     UnknownRegion {
         region: String,
     },
+    /// No credentials, and the profile chosen is in no profile file.
+    UnknownProfile {
+        profile: String,
+        known: Vec<String>,
+    },
     /// `--endpoint-url` or `AWS_ENDPOINT_URL` is not a usable endpoint.
     EndpointUrl {
         source: &'static str,
@@ -170,6 +175,9 @@ impl Usage {
                 url,
                 problem,
             } => format!("{source} `{url}` is not an endpoint: {problem}"),
+            Self::UnknownProfile { profile, .. } => format!(
+                "no usable AWS credentials: profile `{profile}` is in neither the config nor the credentials file"
+            ),
         }
     }
 
@@ -197,6 +205,12 @@ impl Usage {
                 }
                 _ => "a region code, as `eu-west-1`".into(),
             },
+            Self::UnknownProfile { known, .. } if known.is_empty() => {
+                "no profile file was found (~/.aws/config, or AWS_CONFIG_FILE): create the profile, or use other credentials".into()
+            }
+            Self::UnknownProfile { known, .. } => {
+                format!("profiles there: {}", known.join(", "))
+            }
             Self::EndpointUrl { source, .. } => format!(
                 "give the endpoint as scheme, host and port, as `http://127.0.0.1:4566`, or leave {source} unset to use AWS"
             ),

@@ -90,11 +90,15 @@ pub fn init(
     };
     // Our own crate at the chosen level. The SDK's own warnings print raw structures
     // (a credential provider's whole HTTP response): from -v only, everything from -vv.
+    // The credential chain's own events quote a failed credential_process's stderr, which
+    // may hold a secret: never shown (the run's error says which provider failed and how).
+    const CREDENTIALS: &str = "aws_config::meta::credentials=off,aws_config::profile=off,aws_config::credential_process=off";
     let filter = match verbosity {
-        0 => tracing_subscriber::EnvFilter::new("error,facturactl=info"),
-        1 => tracing_subscriber::EnvFilter::new(format!("warn,facturactl={level}")),
-        _ => tracing_subscriber::EnvFilter::new(level),
+        0 => format!("error,facturactl=info,{CREDENTIALS}"),
+        1 => format!("warn,facturactl={level},{CREDENTIALS}"),
+        _ => format!("{level},{CREDENTIALS}"),
     };
+    let filter = tracing_subscriber::EnvFilter::new(filter);
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,

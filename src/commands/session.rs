@@ -87,7 +87,13 @@ impl Session<'_> {
     pub async fn aws(&self, env: &Environment) -> Result<AwsContext, Error> {
         self.note_overrides(env);
         let aws = AwsContext::new(env, &self.endpoint).await;
-        let caller = aws.caller().await?;
+        let caller = match aws.caller().await {
+            Ok(caller) => caller,
+            Err(e) if e.failure() == crate::aws::Failure::NoCredentials => {
+                return Err(self.no_credentials(env, e).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if caller.account != env.account_id {
             return Err(Refusal::AccountMismatch {
                 environment: env.name.clone(),
@@ -98,6 +104,23 @@ impl Session<'_> {
             .into());
         }
         Ok(aws)
+    }
+
+    /// No credentials: when the profile chosen is in no profile file, that is why (the SDK
+    /// would only say that every provider of its chain failed).
+    async fn no_credentials(&self, env: &Environment, error: crate::aws::AwsError) -> Error {
+        let (Some(profile), _) = self.endpoint.profile(env) else {
+            return error.into();
+        };
+        let known = crate::aws::profile_names().await;
+        if known.iter().any(|p| p == profile) {
+            return error.into();
+        }
+        Usage::UnknownProfile {
+            profile: profile.to_string(),
+            known,
+        }
+        .into()
     }
 
     /// Clients to read another environment's records (promote's source): no account check,

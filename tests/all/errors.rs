@@ -148,3 +148,63 @@ fn missing_credentials_say_how_to_provide_them_without_the_providers_raw_errors(
     assert_plain(&stderr);
     assert_eq!(tripwire.hits(), 0);
 }
+
+/// A profile whose credential_process fails and one that exists nowhere (issue 33, item
+/// 8): the process's stderr (it can hold a secret) is never shown, at any verbosity or log
+/// format, and a missing profile is named with the profiles that do exist.
+#[test]
+fn a_failing_credential_process_keeps_its_output_and_a_missing_profile_is_named() {
+    let project = Project::copy();
+    let tripwire = Tripwire::start();
+    project.write(
+        "aws-config",
+        "[profile leaky]\ncredential_process = sh -c \"echo CANARYSECRET-token >&2; exit 3\"\n\n[profile other]\nregion = eu-west-1\n",
+    );
+    let config = project.path().join("aws-config");
+    let run = |profile: &str, extra: &[&str]| {
+        let output = project
+            .cmd()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["status", "--env", "staging", "--profile", profile])
+            .args(["--endpoint-url", &tripwire.url])
+            .args(extra)
+            .output()
+            .expect("run");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    for extra in [
+        &[][..],
+        &["-v"],
+        &["-vvv"],
+        &["--log-format", "json", "-vv"],
+        &["-o", "json"],
+    ] {
+        let (code, out) = run("leaky", extra);
+        assert_eq!(code, Some(1), "{extra:?}: {out}");
+        assert!(
+            !out.contains("CANARYSECRET"),
+            "{extra:?} showed the process's stderr:\n{out}"
+        );
+        assert!(out.contains("exit status: 3"), "{extra:?}: {out}");
+        assert!(
+            out.contains("run the profile's credential_process yourself"),
+            "{extra:?}: {out}"
+        );
+    }
+    let (code, out) = run("nope", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("profile `nope` is in neither the config nor the credentials file"),
+        "{out}"
+    );
+    assert!(out.contains("profiles there: leaky, other"), "{out}");
+    assert_eq!(tripwire.hits(), 0);
+}
