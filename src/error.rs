@@ -21,11 +21,13 @@ pub enum Error {
     Config(#[from] ConfigErrors),
     #[error("{0}")]
     Render(#[from] RenderError),
-    #[error("error: cannot write {path}: {source}")]
+    #[error("error: cannot write {path}: {source}\n  = help: {}", write_help(*.nothing_written))]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+        /// The write was all or nothing (`render --out`), and left nothing.
+        nothing_written: bool,
     },
     #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
     Usage(Usage),
@@ -122,6 +124,14 @@ impl Error {
     }
 }
 
+fn write_help(nothing_written: bool) -> &'static str {
+    if nothing_written {
+        "nothing was written; check that the directory is writable and the disk has room, then run again"
+    } else {
+        "check that the directory is writable and the disk has room, then run again"
+    }
+}
+
 /// A command asked for something that cannot be (exit 1), found before any AWS call.
 #[derive(Debug)]
 pub enum Usage {
@@ -143,6 +153,8 @@ pub enum Usage {
     UnknownRegion {
         region: String,
     },
+    /// The command line did not parse (clap's message).
+    Arguments(String),
     /// No credentials, and the profile chosen is in no profile file.
     UnknownProfile {
         profile: String,
@@ -175,6 +187,7 @@ impl Usage {
                 url,
                 problem,
             } => format!("{source} `{url}` is not an endpoint: {problem}"),
+            Self::Arguments(message) => message.lines().next().unwrap_or_default().to_string(),
             Self::UnknownProfile { profile, .. } => format!(
                 "no usable AWS credentials: profile `{profile}` is in neither the config nor the credentials file"
             ),
@@ -205,6 +218,7 @@ impl Usage {
                 }
                 _ => "a region code, as `eu-west-1`".into(),
             },
+            Self::Arguments(_) => "`facturactl --help` lists the commands, `facturactl <command> --help` their options".into(),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 "no profile file was found (~/.aws/config, or AWS_CONFIG_FILE): create the profile, or use other credentials".into()
             }

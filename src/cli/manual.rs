@@ -22,6 +22,7 @@ pub fn man_page() -> Result<String, Error> {
         .map_err(|source| Error::Write {
             path: "facturactl.1".into(),
             source,
+            nothing_written: true,
         })?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

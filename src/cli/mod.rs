@@ -28,15 +28,69 @@ use crate::report::{self, OutputFormat};
 use console::{Presenter, ProgressStyle, TerminalConsole};
 
 /// Parses arguments; usage errors exit 1 (exit 2 means "changes found" here, not "bad flag").
+/// A usage error honours `-o json` (an error document on stdout) and JSON logs (one error
+/// event on stderr), as every other error does: a pipeline parsing either gets its kind.
 pub fn parse() -> Result<Cli, Exit> {
     Cli::try_parse().map_err(|e| {
-        let _ = e.print();
-        if e.use_stderr() {
-            Exit::Error
-        } else {
-            Exit::Ok
+        if !e.use_stderr() {
+            let _ = e.print();
+            return Exit::Ok;
         }
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let message = e.render().to_string();
+        let error = Error::Usage(crate::error::Usage::Arguments(
+            message.trim_end().trim_start_matches("error: ").to_string(),
+        ));
+        if option_value(&args, &["-o", "--output", "--format"]).as_deref() == Some("json") {
+            console::print_stdout(&report::format_error(&error, ARGUMENTS));
+        }
+        let host = Host::from_process_env();
+        let json_logs = match option_value(&args, &["--log-format"]).as_deref() {
+            Some("json") => true,
+            Some(_) => false,
+            None => host.in_ci,
+        };
+        if json_logs {
+            let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
+            logging::init(
+                logging::LogFormat::Json,
+                host.in_ci,
+                false,
+                0,
+                identity,
+                ARGUMENTS,
+            );
+            tracing::error!(result = "error", kind = error.kind(), "{message}");
+        } else {
+            let _ = e.print();
+        }
+        Exit::Error
     })
+}
+
+/// The `command` of the document a command line that does not parse prints.
+pub const ARGUMENTS: &str = "arguments";
+
+/// The value of the last of `names` in `args` (`-o json`, `--output=json`, `-ojson`), read
+/// by hand: the line did not parse.
+fn option_value(args: &[String], names: &[&str]) -> Option<String> {
+    let mut found = None;
+    for (i, arg) in args.iter().enumerate() {
+        for name in names {
+            if arg == name {
+                found = args.get(i + 1).cloned();
+            } else if let Some(value) = arg.strip_prefix(&format!("{name}=")) {
+                found = Some(value.to_string());
+            } else if name.len() == 2
+                && let Some(value) = arg.strip_prefix(name)
+                && !value.is_empty()
+                && !arg.starts_with("--")
+            {
+                found = Some(value.to_string());
+            }
+        }
+    }
+    found
 }
 
 /// Runs one command to its exit code, on the runtime `main` created.

@@ -90,5 +90,9 @@ pub(crate) fn write(root: &Path, path: &Path, text: Option<&str>) -> Result<(), 
             .and_then(|()| std::fs::write(&full, text)),
         None => std::fs::remove_file(&full),
     };
-    result.map_err(|source| Error::Write { path: full, source })
+    result.map_err(|source| Error::Write {
+        path: full,
+        source,
+        nothing_written: false,
+    })
 }

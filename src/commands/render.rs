@@ -27,6 +27,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             .map_err(|source| Error::Write {
                 path: dir.clone(),
                 source,
+                nothing_written: true,
             })?
             .len(),
         None => 0,

@@ -896,16 +896,12 @@ impl RenderedEnv {
     /// Writes `<stack>.yaml`, `<stack>.params.json` and `alarms.json` into `dir`, and an
     /// `index.json` with every hash. Returns the files written.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        std::fs::create_dir_all(dir)?;
-        let mut written = Vec::new();
-        let mut write = |name: String, contents: &[u8]| -> std::io::Result<()> {
-            let path = dir.join(name);
-            std::fs::write(&path, contents)?;
-            written.push(path);
-            Ok(())
-        };
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for stack in &self.stacks {
-            write(format!("{}.yaml", stack.name), stack.body.as_bytes())?;
+            files.push((
+                format!("{}.yaml", stack.name),
+                stack.body.clone().into_bytes(),
+            ));
             let params = serde_json::json!({
                 "stack_name": stack.stack_name,
                 "hash": stack.hash,
@@ -913,15 +909,51 @@ impl RenderedEnv {
                 "inputs": stack.inputs,
                 "tags": stack.tags,
             });
-            write(
+            files.push((
                 format!("{}.params.json", stack.name),
-                &to_pretty_json(&params),
-            )?;
+                to_pretty_json(&params),
+            ));
         }
-        write("alarms.json".into(), &to_pretty_json(&self.alarms))?;
-        write("index.json".into(), &to_pretty_json(self))?;
-        Ok(written)
+        files.push(("alarms.json".into(), to_pretty_json(&self.alarms)));
+        files.push(("index.json".into(), to_pretty_json(self)));
+        write_all_or_none(dir, &files)
     }
+}
+
+/// Writes every file or none: each goes to a temporary name first, and only when all are
+/// written are they renamed into place; a failure removes the temporary files, so a full
+/// disk or a bad path never leaves half a rendering that looks whole.
+fn write_all_or_none(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    for (name, _) in files {
+        let path = dir.join(name);
+        if path.exists() && !path.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} exists and is not a file",
+                path.display()
+            )));
+        }
+    }
+    let temporary = |name: &str| dir.join(format!(".{name}.partial-{}", std::process::id()));
+    let mut written = Vec::new();
+    for (name, contents) in files {
+        let path = temporary(name);
+        if let Err(e) = std::fs::write(&path, contents) {
+            let _ = std::fs::remove_file(&path);
+            for path in &written {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+        written.push(path);
+    }
+    let mut placed = Vec::with_capacity(files.len());
+    for (name, _) in files {
+        let path = dir.join(name);
+        std::fs::rename(temporary(name), &path)?;
+        placed.push(path);
+    }
+    Ok(placed)
 }
 
 fn to_pretty_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -950,6 +982,38 @@ fn check_unique(alarms: &[AlarmDefinition], dir: &Path) -> Result<(), RenderErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_that_fails_midway_leaves_no_file_behind() {
+        let dir = std::env::temp_dir().join(format!("facturactl-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The second file's temporary name is taken by a directory: its write fails after
+        // the first file's has succeeded.
+        std::fs::create_dir(dir.join(format!(".b.json.partial-{}", std::process::id()))).unwrap();
+        let files = vec![
+            ("a.yaml".to_string(), b"a".to_vec()),
+            ("b.json".to_string(), b"b".to_vec()),
+        ];
+        assert!(super::write_all_or_none(&dir, &files).is_err());
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".b.json"))
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        // A target that is a directory is refused before anything is written.
+        std::fs::remove_dir(dir.join(format!(".b.json.partial-{}", std::process::id()))).unwrap();
+        std::fs::create_dir(dir.join("b.json")).unwrap();
+        assert!(super::write_all_or_none(&dir, &files).is_err());
+        assert!(!dir.join("a.yaml").exists());
+        std::fs::remove_dir(dir.join("b.json")).unwrap();
+        let placed = super::write_all_or_none(&dir, &files).unwrap();
+        assert_eq!(placed.len(), 2);
+        assert_eq!(std::fs::read(dir.join("b.json")).unwrap(), b"b");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn logical_ids_are_pascal_case_alphanumerics() {

@@ -58,6 +58,8 @@ pub enum Document {
     Retrain,
     #[value(name = "retrain.pending")]
     RetrainPending,
+    // A command line that did not parse: only an error document.
+    Arguments,
 }
 
 /// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
@@ -112,6 +114,7 @@ impl Document {
             Self::ModelAlias => "model.alias",
             Self::Retrain => "retrain",
             Self::RetrainPending => "retrain.pending",
+            Self::Arguments => "arguments",
         }
     }
 
@@ -143,6 +146,8 @@ impl Document {
             }
             Self::Retrain => generator.subschema_for::<c::retrain::Outcome>(),
             Self::RetrainPending => generator.subschema_for::<c::retrain::PendingOutcome>(),
+            // Nothing ran: there is no outcome, only the error document.
+            Self::Arguments => schemars::json_schema!(false),
             // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
             // the files they looked at.
             Self::Schema => schemars::json_schema!({

@@ -251,3 +251,60 @@ fn everything_refusable_offline_is_refused_before_any_aws_call() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// clap's own usage errors speak the run's formats (issue 33, item 8): an error document
+/// on stdout with `-o json` (it holds to the output schema), one JSON event on stderr with
+/// `--log-format json`, exit 1 either way.
+#[test]
+fn usage_errors_honour_json_output_and_json_logs() {
+    let project = Project::copy();
+    let bad = [
+        "traffic",
+        "--env",
+        "local",
+        "set",
+        "validator",
+        "--variant",
+        "2",
+        "--percent",
+        "0",
+    ];
+    let output = project
+        .cmd()
+        .args(bad)
+        .args(["-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("a JSON document");
+    crate::support::assert_conforms(&document);
+    assert_eq!(document["command"], "arguments");
+    assert_eq!(document["status"], "error");
+    assert_eq!(document["kind"], "usage");
+    assert!(
+        document["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--percent"),
+        "{document}"
+    );
+
+    let output = project
+        .cmd()
+        .args(bad)
+        .args(["--log-format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let event: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON event");
+    assert_eq!(event["kind"], "usage", "{event}");
+    assert_eq!(event["result"], "error", "{event}");
+    assert!(event["trace_id"].is_string(), "{event}");
+
+    let output = project.cmd().args(bad).output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: invalid value '0'"));
+}
