@@ -89,17 +89,19 @@ pub(crate) async fn list_objects(
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
-            .set_continuation_token(token)
+            .set_continuation_token(token.clone())
             .send()
             .await?;
         objects.extend(page.contents().iter().filter_map(|o| {
             let modified = o.last_modified().map_or(0, |t| t.secs());
             Some((o.key()?.to_string(), modified))
         }));
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
+        let next = page.next_continuation_token().map(str::to_string);
+        // A token that does not move would page forever: what was listed is all there is.
+        if next.is_none() || next == token {
             return Ok(objects);
         }
+        token = next;
     }
 }
 

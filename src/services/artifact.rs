@@ -583,10 +583,18 @@ async fn resolve_package(
                 .body
                 .collect()
                 .await
-                .map_err(|e| fail(format!("cannot read {named}: {e}"), "retry the deploy"))?;
+                .map_err(|e| fail(format!("cannot read {named}: {e}"), "retry the deploy"))?
+                .into_bytes();
+            // Lambda would refuse it mid-rollout: refused here, before any stack moves.
+            super::package::inspect_from_s3(&bytes).map_err(|problem| {
+                fail(
+                    format!("the package {named} {}", problem.message()),
+                    "a Lambda package is a .zip of the handler and its dependencies",
+                )
+            })?;
             Ok(Artifact::Package {
                 source: named,
-                code_sha256: code_sha256(&bytes.into_bytes()),
+                code_sha256: code_sha256(&bytes),
                 code: PackageCode::S3 {
                     bucket: bucket.clone(),
                     key: key.clone(),

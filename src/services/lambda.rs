@@ -355,7 +355,7 @@ async fn version_with_code(
             .lambda
             .list_versions_by_function()
             .function_name(function)
-            .set_marker(marker)
+            .set_marker(marker.clone())
             .send()
             .await
             .map_err(|e| AwsError::new("ListVersionsByFunction", e))?;
@@ -366,10 +366,12 @@ async fn version_with_code(
                 best = best.max(Some(n));
             }
         }
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
+        let next = page.next_marker().map(str::to_string);
+        // A marker that does not move would page forever.
+        if next.is_none() || next == marker {
             return Ok(best.map(|n| n.to_string()));
         }
+        marker = next;
     }
 }
 

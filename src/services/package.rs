@@ -42,10 +42,20 @@ const END_RECORD: usize = 22;
 /// Checks `bytes` as Lambda would: a readable zip with at least one file, within both
 /// size limits. Returns the extracted size.
 pub fn inspect(bytes: &[u8]) -> Result<u64, Problem> {
+    inspect_within(bytes, Some(MAX_ZIPPED_BYTES))
+}
+
+/// A package Lambda reads from S3: no limit on the zip's own size (Lambda's is the
+/// extracted size), the rest as `inspect`.
+pub fn inspect_from_s3(bytes: &[u8]) -> Result<u64, Problem> {
+    inspect_within(bytes, None)
+}
+
+fn inspect_within(bytes: &[u8], max_zipped: Option<u64>) -> Result<u64, Problem> {
     if bytes.is_empty() {
         return Err(Problem::Empty);
     }
-    if bytes.len() as u64 > MAX_ZIPPED_BYTES {
+    if max_zipped.is_some_and(|max| bytes.len() as u64 > max) {
         return Err(Problem::TooLarge {
             bytes: bytes.len() as u64,
         });

@@ -174,15 +174,17 @@ async fn rules(aws: &AwsContext, listener: &str) -> Result<Vec<Rule>, AwsError> 
             .elb
             .describe_rules()
             .listener_arn(listener)
-            .set_marker(marker)
+            .set_marker(marker.clone())
             .send()
             .await
             .map_err(|e| AwsError::new("DescribeRules", e))?;
         rules.extend(page.rules().iter().cloned());
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
+        let next = page.next_marker().map(str::to_string);
+        // A marker that does not move would page forever.
+        if next.is_none() || next == marker {
             return Ok(rules);
         }
+        marker = next;
     }
 }
 
