@@ -38,6 +38,8 @@ Commands:
 Beyond moto: CreateService and UpdateService complete their ECS deployment at once (see
 complete_ecs_deployments and complete_ecs_services), since moto's deployments never move;
 CreateService refuses a target group no listener or rule forwards to, as AWS does.
+Lambda's GetAccountSettings (moto has none) answers a quota of 1,000 concurrent
+executions less the functions' reservations; a test scripts a new account's smaller one.
 A stack's AWS::ECS::TaskDefinition is registered with every property and replaced on any
 change, as AWS does (complete_stack_task_definitions); moto drops most properties.
 A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
@@ -224,6 +226,9 @@ LAMBDA_ROUTES = [
     ("PUT", r"^/2015-03-31/functions/[^/]+/aliases/[^/]+/?$", "UpdateAlias"),
     ("DELETE", r"^/2015-03-31/functions/[^/]+/aliases/[^/]+/?$", "DeleteAlias"),
     ("POST", r"^/2015-03-31/functions/[^/]+/invocations/?$", "Invoke"),
+    ("GET", r"^/2016-08-19/account-settings/?$", "GetAccountSettings"),
+    ("GET", r"^/2019-09-30/functions/[^/]+/concurrency/?$", "GetFunctionConcurrency"),
+    ("PUT", r"^/2017-10-31/functions/[^/]+/concurrency/?$", "PutFunctionConcurrency"),
     ("POST", r"^/2017-03-31/tags/.+$", "TagResource"),
     ("GET", r"^/2017-03-31/tags/.+$", "ListTags"),
     ("DELETE", r"^/2017-03-31/tags/.+$", "UntagResource"),
@@ -432,6 +437,37 @@ class CloudFormationRules:
                 self.answers[(key, operation, params.get("StackName"), token)] = answer
 
 
+# ------------------------------------------------------------------ Lambda
+
+# An established account's quota; a new one starts lower (a test scripts that answer).
+LAMBDA_CONCURRENCY_QUOTA = 1000
+
+
+def lambda_account_settings(account: str, region: str) -> tuple[int, dict, bytes]:
+    """GetAccountSettings, which moto does not implement, as Lambda answers it: the quota,
+    and what is left unreserved after every function's ReservedConcurrentExecutions."""
+    from moto.awslambda.models import lambda_backends
+    functions = list(lambda_backends[account][region].list_functions())
+    reserved = sum(int(f.reserved_concurrency or 0) for f in functions)
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": LAMBDA_CONCURRENCY_QUOTA,
+            "UnreservedConcurrentExecutions": LAMBDA_CONCURRENCY_QUOTA - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(functions)},
+    }
+    return 200, {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}, \
+        json.dumps(body).encode()
+
+
+def signed_region(headers) -> str:
+    m = CREDENTIAL.search(headers.get("Authorization", ""))
+    return m.group(2) if m else "us-east-1"
+
+
 # ------------------------------------------------------------------ the proxy
 
 class Harness:
@@ -529,6 +565,8 @@ def make_handler(harness: Harness):
             self.reply(*self.forward(service, operation, key, body))
 
         def forward(self, service: str, operation: str, key: str, body: bytes):
+            if service == "lambda" and operation == "GetAccountSettings":
+                return lambda_account_settings(account_for(key), signed_region(self.headers))
             if service != "cloudformation":
                 return self.forward_to_moto(service, operation, key, body)
             rules = harness.cloudformation

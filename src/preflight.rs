@@ -9,7 +9,10 @@
 //! - every image the ECS services run (from the last record) exists in the registry the
 //!   tasks pull from: their own account's ECR;
 //! - the alert topics' email subscriptions are confirmed (a pending one pages nobody);
-//! - the certificate, when one is configured.
+//! - the certificate, when one is configured;
+//! - the account's Lambda concurrency fits the reservations the functions declare (a new
+//!   account starts at 10 concurrent executions, and Lambda keeps 100 unreserved, so
+//!   CreateFunction with a reservation fails there).
 
 use serde::Serialize;
 
@@ -426,9 +429,179 @@ pub async fn certificate(aws: &AwsContext, config: &Config) -> Check {
     }
 }
 
+/// Executions Lambda keeps unreserved: a reservation that would leave fewer is refused
+/// (PutFunctionConcurrency, and CreateFunction with ReservedConcurrentExecutions).
+pub const UNRESERVED_FLOOR: i64 = 100;
+
+/// The account's Lambda concurrency as GetAccountSettings reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// `ConcurrentExecutions`: the account's quota in the region.
+    pub limit: i64,
+    /// `UnreservedConcurrentExecutions`: the quota less every function's reservation.
+    pub unreserved: i64,
+}
+
+/// Whether the reservations `wanted` fit, given what the same functions hold now (`held`:
+/// given back when they are reserved again). `Err` is how many executions the quota must
+/// at least have.
+pub fn reservations_fit(wanted: i64, held: i64, account: Concurrency) -> Result<(), i64> {
+    let available = account.unreserved + held - UNRESERVED_FLOOR;
+    if wanted <= available {
+        Ok(())
+    } else {
+        Err(account.limit + (wanted - available))
+    }
+}
+
+/// The reservations of the enabled Lambda services (function name, executions).
+fn reservations(config: &Config) -> Vec<(String, i64)> {
+    config
+        .services
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .filter_map(|(name, s)| {
+            let reserved = s.lambda.as_ref()?.reserved_concurrency?;
+            Some((config.service_resource_name(name), i64::from(reserved)))
+        })
+        .collect()
+}
+
+/// The account's Lambda concurrency against the functions' reservations: blocking, naming
+/// the quota to raise, when they cannot fit; not run when the settings cannot be read.
+pub async fn concurrency(aws: &AwsContext, config: &Config) -> Check {
+    let wanted = reservations(config);
+    if wanted.is_empty() {
+        return Check::new(
+            "concurrency",
+            "lambda",
+            Status::Passed,
+            "no function reserves concurrency",
+        );
+    }
+    let total: i64 = wanted.iter().map(|(_, n)| n).sum();
+    let subject = wanted
+        .iter()
+        .map(|(f, n)| format!("{f} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let settings = match aws.lambda.get_account_settings().send().await {
+        Ok(out) => out,
+        Err(e) => {
+            return Check::new(
+                "concurrency",
+                subject,
+                Status::NotRun,
+                format!(
+                    "the account's settings could not be read: {}",
+                    AwsError::new("GetAccountSettings", e)
+                ),
+            );
+        }
+    };
+    let Some(limit) = settings.account_limit() else {
+        return Check::new(
+            "concurrency",
+            subject,
+            Status::NotRun,
+            "GetAccountSettings gave no account limit",
+        );
+    };
+    let account = Concurrency {
+        limit: i64::from(limit.concurrent_executions()),
+        unreserved: i64::from(limit.unreserved_concurrent_executions().unwrap_or_default()),
+    };
+    let held = match held_reservations(aws, &wanted).await {
+        Ok(held) => held,
+        Err(e) => {
+            return Check::new(
+                "concurrency",
+                subject,
+                Status::NotRun,
+                format!("the functions' reservations could not be read: {e}"),
+            );
+        }
+    };
+    match reservations_fit(total, held, account) {
+        Ok(()) => Check::new(
+            "concurrency",
+            subject,
+            Status::Passed,
+            format!(
+                "{total} reserved of the account's {} ({} unreserved now)",
+                account.limit, account.unreserved
+            ),
+        ),
+        Err(needed) => Check::new(
+            "concurrency",
+            subject,
+            Status::Blocking,
+            format!(
+                "the functions reserve {total} concurrent executions, but the account allows {} in {} ({} unreserved, of which Lambda keeps {UNRESERVED_FLOOR}): raise the Service Quotas quota \"Concurrent executions\" (L-B99A9384) to at least {needed}, or lower reserved_concurrency",
+                account.limit, config.environment.region, account.unreserved
+            ),
+        ),
+    }
+}
+
+/// What the functions reserve now (a missing function holds nothing).
+async fn held_reservations(aws: &AwsContext, wanted: &[(String, i64)]) -> Result<i64, AwsError> {
+    let reads = wanted.iter().map(|(function, _)| async move {
+        match aws
+            .lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(i64::from(
+                out.reserved_concurrent_executions().unwrap_or_default(),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(AwsError::new("GetFunctionConcurrency", e)),
+        }
+    });
+    Ok(futures_util::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reservations_fit_what_the_account_leaves_above_lambdas_floor() {
+        let fresh = Concurrency {
+            limit: 10,
+            unreserved: 10,
+        };
+        assert_eq!(reservations_fit(200, 0, fresh), Err(300), "a new account");
+        let usual = Concurrency {
+            limit: 1000,
+            unreserved: 1000,
+        };
+        assert_eq!(reservations_fit(200, 0, usual), Ok(()));
+        assert_eq!(reservations_fit(900, 0, usual), Ok(()));
+        assert_eq!(reservations_fit(901, 0, usual), Err(1001));
+        // A redeploy: the 200 the parser holds come back before it reserves them again.
+        let held = Concurrency {
+            limit: 1000,
+            unreserved: 150,
+        };
+        assert_eq!(reservations_fit(200, 200, held), Ok(()));
+        assert_eq!(
+            reservations_fit(200, 0, held),
+            Err(1150),
+            "another function took them"
+        );
+    }
 
     #[test]
     fn a_foreign_account_blocks_and_names_the_credentials() {

@@ -77,7 +77,12 @@ pub(super) async fn checks_after_account(aws: &AwsContext, config: &Config) -> V
     }
     checks.extend(subscriptions);
     checks.extend(preflight::training_images(aws, config).await);
-    checks.push(preflight::certificate(aws, config).await);
+    let (certificate, concurrency) = tokio::join!(
+        preflight::certificate(aws, config),
+        preflight::concurrency(aws, config)
+    );
+    checks.push(certificate);
+    checks.push(concurrency);
     checks
 }
 

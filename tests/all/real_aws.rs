@@ -259,3 +259,55 @@ async fn preflight_finds_what_a_deploy_would_trip_on() {
         "{report}"
     );
 }
+
+/// Lambda's concurrency quota (issue 27, item 7): a function reserving 200 executions fits
+/// an established account's 1,000, and blocks (exit 3, naming the quota to raise) in a new
+/// account whose GetAccountSettings says 10, before any change.
+#[tokio::test]
+async fn preflight_blocks_reservations_the_accounts_concurrency_cannot_hold() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "services:\n",
+        "services:\n  validator:\n    lambda:\n      reserved_concurrency: 200\n",
+    );
+    let concurrency = |report: &serde_json::Value| {
+        report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["check"] == "concurrency")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    let check = concurrency(&report);
+    assert_eq!(check["status"], "passed", "{stderr}\n{report}");
+    assert!(
+        check["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("facturascan-local-validator (200)"),
+        "{check}"
+    );
+
+    let fresh = serde_json::json!({
+        "status": 200,
+        "content_type": "application/json",
+        "body": r#"{"AccountLimit": {"ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 10, "CodeSizeZipped": 52428800, "CodeSizeUnzipped": 262144000, "TotalCodeSize": 80530636800}, "AccountUsage": {"FunctionCount": 0, "TotalCodeSize": 0}}"#,
+    });
+    account
+        .script("lambda:GetAccountSettings", vec![fresh])
+        .await;
+    let (code, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    assert_eq!(code, Some(3), "{stderr}\n{report}");
+    let check = concurrency(&report);
+    assert_eq!(check["status"], "blocking", "{check}");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("the account allows 10"), "{detail}");
+    assert!(
+        detail.contains("L-B99A9384") && detail.contains("at least 300"),
+        "{detail}"
+    );
+}
