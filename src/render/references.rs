@@ -11,6 +11,12 @@ use yaml_serde::Value;
 /// (`scripts/resource-types` writes it; a test keeps it in step with cfn-lint).
 const RESOURCE_TYPES: &str = include_str!("resource_types.txt");
 
+/// The types, split once per process (the file is sorted, so a lookup is a binary search).
+fn resource_types() -> &'static [&'static str] {
+    static TYPES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    TYPES.get_or_init(|| RESOURCE_TYPES.lines().collect())
+}
+
 /// The pseudo parameters every template may `Ref`.
 const PSEUDO: [&str; 8] = [
     "AWS::AccountId",
@@ -113,7 +119,7 @@ fn unknown_type(document: &Value) -> Option<Problem> {
         let kind = resource.get("Type")?.as_str()?;
         let known = kind.starts_with("Custom::")
             || kind.ends_with("::MODULE")
-            || RESOURCE_TYPES.lines().any(|t| t == kind);
+            || resource_types().binary_search(&kind).is_ok();
         (!known).then(|| Problem::UnknownType {
             resource: name.as_str().unwrap_or_default().to_string(),
             kind: kind.to_string(),
@@ -293,6 +299,7 @@ mod tests {
                 kind: "AWS::S3::Buckett".into()
             })
         );
-        assert!(RESOURCE_TYPES.lines().any(|t| t == "AWS::ECS::Service"));
+        assert!(resource_types().binary_search(&"AWS::ECS::Service").is_ok());
+        assert!(resource_types().is_sorted(), "a binary search needs the file sorted");
     }
 }
