@@ -577,7 +577,8 @@ fn has_tls_only_policy(stack: &RenderedStack, bucket_id: &str) -> bool {
 /// Every API Gateway deployment's logical id carries the hash of the API it snapshots.
 fn api_deployments(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     for stack in &rendered.stacks {
-        let Some(hash) = crate::render::api_definition_hash(&stack.document) else {
+        let Some(hash) = crate::render::api_definition_hash(&stack.document, &stack.parameters)
+        else {
             continue;
         };
         for (id, resource) in stack.resources() {

@@ -61,13 +61,20 @@ pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 /// otherwise never does, and the stage serves the edited API.
 pub const API_HASH_PLACEHOLDER: &str = "ApiDefinitionHash";
 
-/// A short hash of the API Gateway resources of a stack that a deployment snapshots
-/// (every `AWS::ApiGateway::*` but deployments and stages); none without any.
-pub fn api_definition_hash(document: &yaml_serde::Value) -> Option<String> {
+/// A short hash of what a deployment snapshots: the API Gateway resources of a stack (every
+/// `AWS::ApiGateway::*` but deployments and stages) and the values of the parameters they
+/// `Ref` (`parameters`, else the template's `Default`): a method that reads
+/// `ApiDomainName` changes when the domain does, and the stage must get a new deployment
+/// then too. None without any API resource.
+pub fn api_definition_hash(
+    document: &yaml_serde::Value,
+    parameters: &BTreeMap<String, String>,
+) -> Option<String> {
     use sha2::{Digest, Sha256};
     let resources = document.get("Resources")?.as_mapping()?;
     let mut hasher = Sha256::new();
     let mut any = false;
+    let mut referenced = std::collections::BTreeSet::new();
     for (id, resource) in resources {
         let kind = resource.get("Type").and_then(yaml_serde::Value::as_str)?;
         let snapshotted = kind.starts_with("AWS::ApiGateway::")
@@ -79,10 +86,56 @@ pub fn api_definition_hash(document: &yaml_serde::Value) -> Option<String> {
             any = true;
             hasher.update(yaml_serde::to_string(id).unwrap_or_default());
             hasher.update(yaml_serde::to_string(resource).unwrap_or_default());
+            refs(resource, &mut referenced);
+        }
+    }
+    let declared = document
+        .get("Parameters")
+        .and_then(yaml_serde::Value::as_mapping);
+    for name in referenced {
+        let value = parameters.get(&name).cloned().or_else(|| {
+            let default = declared?.get(name.as_str())?.get("Default")?;
+            Some(yaml_serde::to_string(default).unwrap_or_default())
+        });
+        if let Some(value) = value {
+            hasher.update(format!("\0{name}={value}"));
         }
     }
     let digest = hasher.finalize();
     any.then(|| digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The names a value `Ref`s or substitutes (`Fn::Sub`), anywhere inside it.
+fn refs(value: &yaml_serde::Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        yaml_serde::Value::Mapping(map) => {
+            for (key, inner) in map {
+                if key.as_str() == Some("Ref")
+                    && let Some(name) = inner.as_str()
+                {
+                    out.insert(name.to_string());
+                }
+                // `${Name}` of a `Fn::Sub`, in its string or its `[string, variables]` form.
+                let sub = match inner {
+                    yaml_serde::Value::Sequence(parts) => parts.first(),
+                    other => Some(other),
+                };
+                if key.as_str() == Some("Fn::Sub")
+                    && let Some(text) = sub.and_then(yaml_serde::Value::as_str)
+                {
+                    out.extend(
+                        references::sub_variables(text)
+                            .into_iter()
+                            .map(str::to_string),
+                    );
+                }
+                refs(inner, out);
+            }
+        }
+        yaml_serde::Value::Sequence(items) => items.iter().for_each(|v| refs(v, out)),
+        yaml_serde::Value::Tagged(tagged) => refs(&tagged.value, out),
+        _ => {}
+    }
 }
 
 /// A rendering failure, naming the template and what went wrong in it.
@@ -345,7 +398,12 @@ fn render_stack(
             help: problem.help().into(),
         });
     }
-    let body = match api_definition_hash(&document) {
+    let parameters: BTreeMap<String, String> = stack
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    let body = match api_definition_hash(&document, &parameters) {
         Some(hash) if body.contains(API_HASH_PLACEHOLDER) => {
             let body = body.replace(API_HASH_PLACEHOLDER, &hash);
             document = parse_stack(&templates_dir.join(template_name), &body)?;
@@ -359,11 +417,7 @@ fn render_stack(
         hash: content_hash(&body),
         body,
         document,
-        parameters: stack
-            .parameters
-            .iter()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect(),
+        parameters,
         inputs: stack
             .inputs
             .iter()

@@ -210,7 +210,7 @@ impl Scope<'_> {
 }
 
 /// The `${Name}` variables of a `Fn::Sub` string; `${!Literal}` is text, not a variable.
-fn sub_variables(text: &str) -> Vec<&str> {
+pub(super) fn sub_variables(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -300,6 +300,9 @@ mod tests {
             })
         );
         assert!(resource_types().binary_search(&"AWS::ECS::Service").is_ok());
-        assert!(resource_types().is_sorted(), "a binary search needs the file sorted");
+        assert!(
+            resource_types().is_sorted(),
+            "a binary search needs the file sorted"
+        );
     }
 }

@@ -197,6 +197,16 @@ fn api_deployments_follow_the_api_definition() {
     let after = deployment_id(&project);
     assert_ne!(before, after, "an edited integration is a new deployment");
 
+    // A value the methods use (the backend's domain, through `${ApiDomainName}`) is part
+    // of what the stage serves: changing it is a new deployment too (issue 27, item 3).
+    project.replace(
+        "environments/production.yaml",
+        "ApiDomainName: api.facturascan.com",
+        "ApiDomainName: api2.facturascan.com",
+    );
+    let moved = deployment_id(&project);
+    assert_ne!(after, moved, "a new domain is a new deployment");
+
     project.replace(
         "templates/stacks/api.yaml.tera",
         "DeploymentApiDefinitionHash",
