@@ -83,7 +83,8 @@ def console_link(alarm):
 
 
 def anomalies(logs, log_group, alarm, limit=5):
-    """(top (rule, tenant, count), examples, total) of validation failures in the alarm's window."""
+    """(top (rule, tenant, count), examples, total, capped) of validation failures in the
+    alarm's window; capped when more than MAX_EVENTS were logged (total is then a floor)."""
     trigger = alarm.get("Trigger", {})
     window = int(trigger.get("Period") or 300) * int(trigger.get("EvaluationPeriods") or 1)
     end = parse_time(alarm.get("StateChangeTime"))
@@ -92,9 +93,15 @@ def anomalies(logs, log_group, alarm, limit=5):
         "logGroupName": log_group,
         "startTime": int(start.timestamp() * 1000),
         "endTime": int(end.timestamp() * 1000) + 1,
+        # CloudWatch Logs keeps only the failures: the MAX_EVENTS read are all failures, not
+        # the window's first lines of any kind (the check below stays for other sources).
+        "filterPattern": '{ ($.action = "validate") && ($.result = "failure") }',
     }
-    counts, examples, seen = {}, [], 0
-    while seen < MAX_EVENTS:
+    counts, examples, seen, capped = {}, [], 0, False
+    while True:
+        if seen >= MAX_EVENTS:
+            capped = True
+            break
         page = logs.filter_log_events(**args)
         for event in page.get("events", []):
             seen += 1
@@ -112,14 +119,16 @@ def anomalies(logs, log_group, alarm, limit=5):
             break
         args["nextToken"] = page["nextToken"]
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return [(rule, tenant, n) for (rule, tenant), n in top], examples, sum(counts.values())
+    return [(rule, tenant, n) for (rule, tenant), n in top], examples, sum(counts.values()), capped
 
 
 def anomaly_text(details):
-    top, examples, total = details
+    top, examples, total, capped = details
     if not total:
         return "*Input anomalies:* no failing validations logged in the alarm's window."
-    lines = [f"*Input anomalies:* {total} failed validations in the alarm's window, by rule and tenant:"]
+    # Past MAX_EVENTS the count is a floor, and says so.
+    count = f"at least {total}" if capped else f"{total}"
+    lines = [f"*Input anomalies:* {count} failed validations in the alarm's window, by rule and tenant:"]
     # Log content is tenant data: escaped, so it can neither mention nor link.
     lines += [f"• `{escape(rule)}` tenant `{escape(tenant)}`: {n}" for rule, tenant, n in top]
     for record in examples:
