@@ -40,6 +40,7 @@ complete_ecs_deployments and complete_ecs_services), since moto's deployments ne
 CreateService refuses a target group no listener or rule forwards to, as AWS does.
 Lambda's GetAccountSettings (moto has none) answers a quota of 1,000 concurrent
 executions less the functions' reservations; a test scripts a new account's smaller one.
+SES v2's GetAccount (moto has none) answers a new account's: in the sandbox.
 A stack's AWS::ECS::TaskDefinition is registered with every property and replaced on any
 change, as AWS does (complete_stack_task_definitions); moto drops most properties.
 A requested ACM certificate is ISSUED at once (DNS validation played as done). A stack's
@@ -246,6 +247,10 @@ def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str, st
         return "monitoring", url_path.rsplit("/", 1)[-1], access_key
     if target:
         return service, target.rsplit(".", 1)[-1], access_key
+    if service == "ses" and method == "GET" and re.match(r"^/v2/email/account/?$", url_path):
+        return service, "GetAccount", access_key
+    if service == "ses" and method == "GET" and re.match(r"^/v2/email/identities/[^/]+/?$", url_path):
+        return service, "GetEmailIdentity", access_key
     if service == "lambda":
         for verb, pattern, op in LAMBDA_ROUTES:
             if verb == method and re.match(pattern, url_path):
@@ -463,6 +468,21 @@ def lambda_account_settings(account: str, region: str) -> tuple[int, dict, bytes
         json.dumps(body).encode()
 
 
+def ses_account() -> tuple[int, dict, bytes]:
+    """SES v2 GetAccount, which moto does not implement: a new account, as AWS creates it,
+    in the sandbox (only verified recipients get mail) until production access is granted.
+    A test scripts the other answer."""
+    body = {
+        "DedicatedIpAutoWarmupEnabled": False,
+        "EnforcementStatus": "HEALTHY",
+        "ProductionAccessEnabled": False,
+        "SendingEnabled": True,
+        "SendQuota": {"Max24HourSend": 200.0, "MaxSendRate": 1.0, "SentLast24Hours": 0.0},
+    }
+    return 200, {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}, \
+        json.dumps(body).encode()
+
+
 def signed_region(headers) -> str:
     m = CREDENTIAL.search(headers.get("Authorization", ""))
     return m.group(2) if m else "us-east-1"
@@ -567,6 +587,8 @@ def make_handler(harness: Harness):
         def forward(self, service: str, operation: str, key: str, body: bytes):
             if service == "lambda" and operation == "GetAccountSettings":
                 return lambda_account_settings(account_for(key), signed_region(self.headers))
+            if service == "ses" and operation == "GetAccount":
+                return ses_account()
             if service != "cloudformation":
                 return self.forward_to_moto(service, operation, key, body)
             rules = harness.cloudformation

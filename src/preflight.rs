@@ -10,6 +10,9 @@
 //!   tasks pull from: their own account's ECR;
 //! - the alert topics' email subscriptions are confirmed (a pending one pages nobody);
 //! - the certificate, when one is configured;
+//! - an email channel's `ses_from` is a verified SES identity (the address, or its domain),
+//!   and whether the account is still in SES's sandbox (where only verified recipients get
+//!   mail);
 //! - the account's Lambda concurrency fits the reservations the functions declare (a new
 //!   account starts at 10 concurrent executions, and Lambda keeps 100 unreserved, so
 //!   CreateFunction with a reservation fails there).
@@ -426,6 +429,97 @@ pub async fn certificate(aws: &AwsContext, config: &Config) -> Check {
                 ),
             }
         }
+    }
+}
+
+/// Each email channel's SES sender: a verified identity (the address or its domain), and
+/// the account out of the sandbox, else a warning (a deploy notification that SES refuses
+/// is a warning too, never a failed deploy).
+pub async fn ses_senders(aws: &AwsContext, config: &Config) -> Vec<Check> {
+    let senders: Vec<(&String, &String)> = config
+        .channels
+        .email
+        .iter()
+        .filter_map(|(name, channel)| Some((name, channel.ses_from.as_ref()?)))
+        .collect();
+    if senders.is_empty() {
+        return Vec::new();
+    }
+    let mut checks = Vec::new();
+    for (channel, from) in senders {
+        checks.push(ses_identity(aws, channel, from).await);
+    }
+    checks.push(ses_sandbox(aws).await);
+    checks
+}
+
+async fn ses_identity(aws: &AwsContext, channel: &str, from: &str) -> Check {
+    let subject = format!("{channel}: {from}");
+    let domain = from.rsplit_once('@').map_or(from, |(_, d)| d);
+    for identity in [from, domain] {
+        match aws
+            .ses
+            .get_email_identity()
+            .email_identity(identity)
+            .send()
+            .await
+        {
+            Ok(out) if out.verified_for_sending_status() => {
+                return Check::new(
+                    "ses",
+                    subject,
+                    Status::Passed,
+                    format!("{identity} is verified for sending"),
+                );
+            }
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) => {}
+            Err(e) => {
+                return Check::new(
+                    "ses",
+                    subject,
+                    Status::NotRun,
+                    format!(
+                        "could not be read: {}",
+                        AwsError::new("GetEmailIdentity", e)
+                    ),
+                );
+            }
+        }
+    }
+    Check::new(
+        "ses",
+        subject,
+        Status::Warning,
+        format!(
+            "neither {from} nor {domain} is a verified SES identity in {}: SES refuses to send from it, so deploy notifications to this channel would fail; verify the domain (DKIM) or the address",
+            aws.region
+        ),
+    )
+}
+
+async fn ses_sandbox(aws: &AwsContext) -> Check {
+    match aws.ses.get_account().send().await {
+        Ok(account) if account.production_access_enabled() => {
+            Check::new("ses", "account", Status::Passed, "out of the SES sandbox")
+        }
+        Ok(_) => Check::new(
+            "ses",
+            "account",
+            Status::Warning,
+            "in the SES sandbox: mail goes only to verified addresses; request production access for this region",
+        ),
+        Err(e) => Check::new(
+            "ses",
+            "account",
+            Status::NotRun,
+            format!(
+                "the sandbox status could not be read: {}",
+                AwsError::new("GetAccount", e)
+            ),
+        ),
     }
 }
 

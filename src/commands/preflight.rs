@@ -77,12 +77,14 @@ pub(super) async fn checks_after_account(aws: &AwsContext, config: &Config) -> V
     }
     checks.extend(subscriptions);
     checks.extend(preflight::training_images(aws, config).await);
-    let (certificate, concurrency) = tokio::join!(
+    let (certificate, concurrency, ses) = tokio::join!(
         preflight::certificate(aws, config),
-        preflight::concurrency(aws, config)
+        preflight::concurrency(aws, config),
+        preflight::ses_senders(aws, config)
     );
     checks.push(certificate);
     checks.push(concurrency);
+    checks.extend(ses);
     checks
 }
 

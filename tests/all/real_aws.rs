@@ -311,3 +311,61 @@ async fn preflight_blocks_reservations_the_accounts_concurrency_cannot_hold() {
         "{detail}"
     );
 }
+
+/// SES senders (issue 27, item 10): an unverified `ses_from` is a warning naming the
+/// address and its domain, a verified identity passes; the account in SES's sandbox (a new
+/// account, as the emulator answers) is a warning, out of it passes.
+#[tokio::test]
+async fn preflight_warns_of_an_unverified_ses_sender_and_the_sandbox() {
+    let account = Account::new();
+    let project = Project::copy();
+    project.replace(
+        "environments/local.yaml",
+        "      addresses: [\"devops+local@facturascan.com\"]",
+        "      addresses: [\"devops+local@facturascan.com\"]\n      ses_from: deploys@facturascan.com",
+    );
+    let ses = |report: &serde_json::Value, subject: &str| {
+        report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c["check"] == "ses" && c["subject"].as_str().is_some_and(|s| s.contains(subject))
+            })
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    let sender = ses(&report, "deploys@facturascan.com");
+    assert_eq!(sender["status"], "warning", "{stderr}\n{report}");
+    assert!(
+        sender["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("neither deploys@facturascan.com nor facturascan.com"),
+        "{sender}"
+    );
+    assert_eq!(ses(&report, "account")["status"], "warning", "{report}");
+
+    // A domain becomes verified once its DKIM records are published: the emulator cannot
+    // see DNS, so the verified answer is scripted.
+    let verified = serde_json::json!({
+        "status": 200,
+        "content_type": "application/json",
+        "body": r#"{"IdentityType": "DOMAIN", "VerifiedForSendingStatus": true, "VerificationStatus": "SUCCESS"}"#,
+    });
+    account.script("ses:GetEmailIdentity", vec![verified]).await;
+    let production = serde_json::json!({
+        "status": 200,
+        "content_type": "application/json",
+        "body": r#"{"ProductionAccessEnabled": true, "SendingEnabled": true, "EnforcementStatus": "HEALTHY"}"#,
+    });
+    account.script("ses:GetAccount", vec![production]).await;
+    let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
+    assert_eq!(
+        ses(&report, "deploys@facturascan.com")["status"],
+        "passed",
+        "{stderr}\n{report}"
+    );
+    assert_eq!(ses(&report, "account")["status"], "passed", "{report}");
+}
