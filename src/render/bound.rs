@@ -69,7 +69,19 @@ thread_local! {
     /// pointer because the allocator may not allocate or run destructors; it is set only
     /// while the thread holds an `Arc` of the budget (see `Charged`).
     static BUDGET: Cell<*const Budget> = const { Cell::new(std::ptr::null()) };
+    /// What this thread has allocated (net) and how many calls since it last settled with
+    /// the budget: the shared counter is touched once per `SETTLE_BYTES` or `SETTLE_CALLS`,
+    /// not on every allocation (render threads allocate constantly, and an atomic shared by
+    /// all of them on each call cost a fifth of a render).
+    static PENDING: Cell<(i64, u32)> = const { Cell::new((0, 0)) };
 }
+
+/// Bytes a thread may be ahead of the budget before it settles: the limit is enforced to
+/// within this much per render thread.
+const SETTLE_BYTES: i64 = 256 << 10;
+/// Calls between two looks at the budget: a thread that allocates and frees in a loop
+/// (its net near zero) still sees a cancellation within this many allocations.
+const SETTLE_CALLS: u32 = 512;
 
 /// The process's allocator: the system's, with render threads' allocations charged.
 pub struct Bounded;
@@ -116,12 +128,20 @@ fn charge(bytes: usize) {
     if budget.is_null() {
         return;
     }
+    let Ok((pending, calls)) = PENDING.try_with(|p| {
+        let (pending, calls) = p.get();
+        let next = (pending + bytes as i64, calls + 1);
+        p.set(next);
+        next
+    }) else {
+        return;
+    };
+    if pending < SETTLE_BYTES && calls < SETTLE_CALLS {
+        return;
+    }
     // SAFETY: non-null only while this thread holds an Arc of the budget (`Charged`).
     let budget = unsafe { &*budget };
-    let live = budget.live.fetch_add(bytes as i64, Ordering::Relaxed) + bytes as i64;
-    if live > budget.limit {
-        budget.over.store(true, Ordering::Relaxed);
-    }
+    settle(budget, pending);
     if budget.over.load(Ordering::Relaxed) || budget.cancelled.load(Ordering::Relaxed) {
         stop_here();
     }
@@ -129,10 +149,28 @@ fn charge(bytes: usize) {
 
 fn refund(bytes: usize) {
     let budget = current();
-    if !budget.is_null() {
+    if budget.is_null() {
+        return;
+    }
+    let Ok(pending) = PENDING.try_with(|p| {
+        let (pending, calls) = p.get();
+        p.set((pending - bytes as i64, calls));
+        pending - bytes as i64
+    }) else {
+        return;
+    };
+    if pending <= -SETTLE_BYTES {
         // SAFETY: as in `charge`.
-        let budget = unsafe { &*budget };
-        budget.live.fetch_sub(bytes as i64, Ordering::Relaxed);
+        settle(unsafe { &*budget }, pending);
+    }
+}
+
+/// Moves this thread's pending bytes to the budget, and marks it over when it is.
+fn settle(budget: &Budget, pending: i64) {
+    let _ = PENDING.try_with(|p| p.set((0, 0)));
+    let live = budget.live.fetch_add(pending, Ordering::Relaxed) + pending;
+    if live > budget.limit {
+        budget.over.store(true, Ordering::Relaxed);
     }
 }
 
@@ -151,6 +189,7 @@ struct Charged {
 
 impl Charged {
     fn new(budget: Arc<Budget>) -> Self {
+        PENDING.with(|p| p.set((0, 0)));
         BUDGET.with(|slot| slot.set(Arc::as_ptr(&budget)));
         Self { _budget: budget }
     }
