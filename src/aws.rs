@@ -176,7 +176,7 @@ impl AwsContext {
         let mut loader = loader
             .region(Region::new(env.region.clone()))
             .retry_config(retry)
-            .timeout_config(call_timeouts());
+            .timeout_config(CALL_TIMEOUTS.config());
         if let (Some(profile), _) = endpoint.profile(env) {
             loader = loader.profile_name(profile);
         }
@@ -379,10 +379,6 @@ impl CallTimeouts {
             .operation_timeout(self.all_attempts)
             .build()
     }
-}
-
-fn call_timeouts() -> aws_config::timeout::TimeoutConfig {
-    CALL_TIMEOUTS.config()
 }
 
 /// For `.customize().config_override(..)` of an S3 upload.

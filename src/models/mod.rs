@@ -143,8 +143,7 @@ pub enum ModelRef {
 
 impl ModelRef {
     pub fn parse(text: &str) -> Result<Self, ModelError> {
-        let bare = text.strip_prefix('v').unwrap_or(text);
-        if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(bare) = version_digits(text) {
             return bare
                 .parse()
                 .ok()
@@ -176,16 +175,17 @@ pub fn is_alias(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !looks_like_version(text)
+        // `v1` names version 1 wherever a reference is read (`model show m v1`, `--model
+        // s=v1`): an alias of that shape could never be reached. MLflow refuses such
+        // aliases, and `latest`, for the same reason.
+        && version_digits(text).is_none()
         && text != "latest"
 }
 
-/// `v1` names version 1 wherever a reference is read (`model show m v1`, `--model s=v1`):
-/// an alias of that shape could never be reached. MLflow refuses such aliases, and
-/// `latest`, for the same reason.
-fn looks_like_version(text: &str) -> bool {
-    text.strip_prefix('v')
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// The number of a version reference (`3`, `v3`), if `text` is shaped like one.
+fn version_digits(text: &str) -> Option<&str> {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit())).then_some(bare)
 }
 
 /// How a registered input schema differs from the one a service declares.

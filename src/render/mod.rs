@@ -86,7 +86,7 @@ pub fn api_definition_hash(
             any = true;
             hasher.update(yaml_serde::to_string(id).unwrap_or_default());
             hasher.update(yaml_serde::to_string(resource).unwrap_or_default());
-            refs(resource, &mut referenced);
+            references::referenced_names(resource, &mut referenced);
         }
     }
     let declared = document
@@ -103,39 +103,6 @@ pub fn api_definition_hash(
     }
     let digest = hasher.finalize();
     any.then(|| digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
-}
-
-/// The names a value `Ref`s or substitutes (`Fn::Sub`), anywhere inside it.
-fn refs(value: &yaml_serde::Value, out: &mut std::collections::BTreeSet<String>) {
-    match value {
-        yaml_serde::Value::Mapping(map) => {
-            for (key, inner) in map {
-                if key.as_str() == Some("Ref")
-                    && let Some(name) = inner.as_str()
-                {
-                    out.insert(name.to_string());
-                }
-                // `${Name}` of a `Fn::Sub`, in its string or its `[string, variables]` form.
-                let sub = match inner {
-                    yaml_serde::Value::Sequence(parts) => parts.first(),
-                    other => Some(other),
-                };
-                if key.as_str() == Some("Fn::Sub")
-                    && let Some(text) = sub.and_then(yaml_serde::Value::as_str)
-                {
-                    out.extend(
-                        references::sub_variables(text)
-                            .into_iter()
-                            .map(str::to_string),
-                    );
-                }
-                refs(inner, out);
-            }
-        }
-        yaml_serde::Value::Sequence(items) => items.iter().for_each(|v| refs(v, out)),
-        yaml_serde::Value::Tagged(tagged) => refs(&tagged.value, out),
-        _ => {}
-    }
 }
 
 /// A rendering failure, naming the template and what went wrong in it.
@@ -605,13 +572,10 @@ fn missing_template(
 fn recursion(dir: &Path, tera: &tera::Tera) -> Option<RenderError> {
     let cycle = recursion::find(tera)?;
     // Read again only on this error path: the parsed templates keep no text.
-    let line = std::fs::read_to_string(dir.join(&cycle.file))
-        .ok()
-        .and_then(|text| text.lines().position(|l| l.contains(&cycle.needle)))
-        .map(|index| index + 1);
+    let template = dir.join(&cycle.file);
     Some(RenderError {
-        template: dir.join(&cycle.file),
-        line,
+        line: line_of_text(&template, &cycle.needle),
+        template,
         message: cycle.message,
         help: "templates may not recurse (Tera has no depth limit and would overflow the stack): break the cycle".into(),
     })

@@ -209,8 +209,37 @@ impl Scope<'_> {
     }
 }
 
+/// The names a value `Ref`s or substitutes (`Fn::Sub`), anywhere inside it.
+pub(super) fn referenced_names(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Mapping(map) => {
+            for (key, inner) in map {
+                if key.as_str() == Some("Ref")
+                    && let Some(name) = inner.as_str()
+                {
+                    out.insert(name.to_string());
+                }
+                // `${Name}` of a `Fn::Sub`, in its string or its `[string, variables]` form.
+                let sub = match inner {
+                    Value::Sequence(parts) => parts.first(),
+                    other => Some(other),
+                };
+                if key.as_str() == Some("Fn::Sub")
+                    && let Some(text) = sub.and_then(Value::as_str)
+                {
+                    out.extend(sub_variables(text).into_iter().map(str::to_string));
+                }
+                referenced_names(inner, out);
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| referenced_names(v, out)),
+        Value::Tagged(tagged) => referenced_names(&tagged.value, out),
+        _ => {}
+    }
+}
+
 /// The `${Name}` variables of a `Fn::Sub` string; `${!Literal}` is text, not a variable.
-pub(super) fn sub_variables(text: &str) -> Vec<&str> {
+fn sub_variables(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {

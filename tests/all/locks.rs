@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::rollouts::{package, project};
 use crate::support::emulator::Account;
-use crate::support::{Project, run_json, spawn_json};
+use crate::support::{Project, run_json, run_json_within, spawn_json};
 
 /// A deploy of a validator package in the background: its canary step holds the deploy
 /// (and the lock) for the step's 6 s.
@@ -203,31 +203,6 @@ async fn an_operator_forces_a_dead_lock_open_and_it_is_recorded() {
     assert_eq!(listed.contents().len(), 1, "the forced unlock is recorded");
 }
 
-/// Runs facturactl like `run_json`, but fails the test (instead of hanging it) when the run
-/// has not ended within `limit`.
-fn run_within(
-    project: &Project,
-    account: &Account,
-    args: &[&str],
-    limit: Duration,
-) -> (Option<i32>, serde_json::Value, String) {
-    project.use_account(account);
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args(args)
-        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
-        .timeout(limit)
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?} did not end within {limit:?}: {e}"));
-    (
-        output.status.code(),
-        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 async fn put(account: &Account, key: &str, body: &[u8]) {
     account
         .s3()
@@ -254,7 +229,7 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
         put(&account, "lock.json", garbage).await;
         account.reset_requests().await;
         let (code, _, stderr) =
-            run_within(&project, &account, &["deploy", "--env", "local"], limit);
+            run_json_within(&project, &account, &["deploy", "--env", "local"], limit);
         assert_eq!(code, Some(1), "{stderr}");
         assert!(
             stderr.contains(&format!("s3://{bucket}/lock.json is not a deploy lock")),
@@ -268,14 +243,14 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
             "a corrupt lock is no reason to loop: {requests}"
         );
         let (code, _, stderr) =
-            run_within(&project, &account, &["status", "--env", "local"], limit);
+            run_json_within(&project, &account, &["status", "--env", "local"], limit);
         assert_eq!(code, Some(1), "status cannot say who holds it: {stderr}");
         assert!(
             stderr.contains("lock.json is not a deploy lock"),
             "{stderr}"
         );
 
-        let (code, out, stderr) = run_within(
+        let (code, out, stderr) = run_json_within(
             &project,
             &account,
             &["unlock", "--env", "local", "--yes"],
@@ -299,7 +274,8 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
 
     // A corrupt current record: not "no successful release".
     put(&account, "current.json", b"{\"id\": 12").await;
-    let (code, _, stderr) = run_within(&project, &account, &["status", "--env", "local"], limit);
+    let (code, _, stderr) =
+        run_json_within(&project, &account, &["status", "--env", "local"], limit);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(

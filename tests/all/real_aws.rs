@@ -168,6 +168,16 @@ async fn stack_operations_carry_request_tokens_and_a_lost_answer_is_retried_safe
     assert_eq!(tokens["UpdateStack"]["with"], 1, "{tokens}");
 }
 
+/// The first check of a preflight report named `check` whose subject holds `subject`.
+fn check_of(report: &serde_json::Value, check: &str, subject: &str) -> Option<serde_json::Value> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["check"] == check && c["subject"].as_str().is_some_and(|s| s.contains(subject)))
+        .cloned()
+}
+
 /// `preflight` on the emulator: a missing secret blocks (exit 3) until it exists; checks
 /// that cannot run (nothing deployed yet, a runner's variable) say so and are not counted
 /// as passed; another account's credentials block and stop the rest.
@@ -181,13 +191,7 @@ async fn preflight_finds_what_a_deploy_would_trip_on() {
         "  ocr:\n    ecs:\n      secrets:\n        API_KEY: \"ssm:/facturascan/local/ocr-api-key\"\n      cpu: 256\n",
     );
     let status_of = |report: &serde_json::Value, check: &str, subject: &str| {
-        report["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| {
-                c["check"] == check && c["subject"].as_str().is_some_and(|s| s.contains(subject))
-            })
+        check_of(report, check, subject)
             .map(|c| c["status"].as_str().unwrap_or_default().to_string())
     };
     let (code, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
@@ -272,15 +276,8 @@ async fn preflight_blocks_reservations_the_accounts_concurrency_cannot_hold() {
         "services:\n",
         "services:\n  validator:\n    lambda:\n      reserved_concurrency: 200\n",
     );
-    let concurrency = |report: &serde_json::Value| {
-        report["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["check"] == "concurrency")
-            .cloned()
-            .unwrap_or_default()
-    };
+    let concurrency =
+        |report: &serde_json::Value| check_of(report, "concurrency", "").unwrap_or_default();
     let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
     let check = concurrency(&report);
     assert_eq!(check["status"], "passed", "{stderr}\n{report}");
@@ -325,15 +322,7 @@ async fn preflight_warns_of_an_unverified_ses_sender_and_the_sandbox() {
         "      addresses: [\"devops+local@facturascan.com\"]\n      ses_from: deploys@facturascan.com",
     );
     let ses = |report: &serde_json::Value, subject: &str| {
-        report["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| {
-                c["check"] == "ses" && c["subject"].as_str().is_some_and(|s| s.contains(subject))
-            })
-            .cloned()
-            .unwrap_or_default()
+        check_of(report, "ses", subject).unwrap_or_default()
     };
     let (_, report, stderr) = run_json(&project, &account, &["preflight", "--env", "local"]);
     let sender = ses(&report, "deploys@facturascan.com");

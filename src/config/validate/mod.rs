@@ -292,11 +292,10 @@ impl Validator<'_> {
             "max_attempts",
         );
         let backoff = |ms: u64| u32::try_from(ms).unwrap_or(u32::MAX);
-        self.range(
+        self.bounded(
             path(["environment", "retry", "initial_backoff_ms"]),
             backoff(env.retry.initial_backoff_ms),
-            INITIAL_BACKOFF_MS.min,
-            INITIAL_BACKOFF_MS.max,
+            INITIAL_BACKOFF_MS,
             "initial_backoff_ms",
         );
         self.range(
@@ -380,11 +379,10 @@ impl Validator<'_> {
                     );
                 }
             }
-            self.range(
+            self.bounded(
                 with_key(base, "timeout_minutes"),
                 stack.timeout_minutes,
-                STACK_TIMEOUT_MINUTES.min,
-                STACK_TIMEOUT_MINUTES.max,
+                STACK_TIMEOUT_MINUTES,
                 "timeout_minutes",
             );
         }
@@ -615,18 +613,16 @@ impl Validator<'_> {
             400,
             "max_percent",
         );
-        self.range(
+        self.bounded(
             with_key(rollout, "deadline_seconds"),
             ecs.rollout.deadline_seconds,
-            ROLLOUT_DEADLINE_SECONDS.min,
-            ROLLOUT_DEADLINE_SECONDS.max,
+            ROLLOUT_DEADLINE_SECONDS,
             "deadline_seconds",
         );
-        self.range(
+        self.bounded(
             with_key(with_key(base, "health"), "grace_period_seconds"),
             ecs.health.grace_period_seconds,
-            GRACE_PERIOD_SECONDS.min,
-            GRACE_PERIOD_SECONDS.max,
+            GRACE_PERIOD_SECONDS,
             "grace_period_seconds",
         );
     }
@@ -672,11 +668,10 @@ impl Validator<'_> {
             10240,
             "memory_mb",
         );
-        self.range(
+        self.bounded(
             with_key(base.clone(), "timeout_seconds"),
             l.timeout_seconds,
-            LAMBDA_TIMEOUT_SECONDS.min,
-            LAMBDA_TIMEOUT_SECONDS.max,
+            LAMBDA_TIMEOUT_SECONDS,
             "timeout_seconds",
         );
         let rollout = with_key(base, "rollout");
@@ -687,11 +682,10 @@ impl Validator<'_> {
             99,
             "step_percent",
         );
-        self.range(
+        self.bounded(
             with_key(rollout, "step_interval_seconds"),
             l.rollout.step_interval_seconds,
-            STEP_INTERVAL_SECONDS.min,
-            STEP_INTERVAL_SECONDS.max,
+            STEP_INTERVAL_SECONDS,
             "step_interval_seconds",
         );
     }
@@ -821,11 +815,10 @@ impl Validator<'_> {
                 );
             }
         }
-        self.range(
+        self.bounded(
             with_key(base.clone(), "timeout_seconds"),
             n.timeout_seconds,
-            NOTIFY_TIMEOUT_SECONDS.min,
-            NOTIFY_TIMEOUT_SECONDS.max,
+            NOTIFY_TIMEOUT_SECONDS,
             "timeout_seconds",
         );
         self.range(with_key(base, "attempts"), n.attempts, 1, 10, "attempts");

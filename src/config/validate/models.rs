@@ -98,11 +98,10 @@ impl Validator<'_> {
             );
         }
         self.fargate_size(&job, r.job.cpu, r.job.memory);
-        self.range(
+        self.bounded(
             with_key(job, "timeout_minutes"),
             r.job.timeout_minutes,
-            crate::config::model::TRAINING_TIMEOUT_MINUTES.min,
-            crate::config::model::TRAINING_TIMEOUT_MINUTES.max,
+            crate::config::model::TRAINING_TIMEOUT_MINUTES,
             "timeout_minutes",
         );
         if let Some(drift) = &r.drift {

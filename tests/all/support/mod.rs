@@ -186,15 +186,38 @@ pub fn run_json(
     account: &emulator::Account,
     args: &[&str],
 ) -> (Option<i32>, serde_json::Value, String) {
+    run_json_with(project, account, args, None)
+}
+
+/// `run_json`, failing the test (instead of hanging it) when the run has not ended within
+/// `limit`.
+pub fn run_json_within(
+    project: &Project,
+    account: &emulator::Account,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> (Option<i32>, serde_json::Value, String) {
+    run_json_with(project, account, args, Some(limit))
+}
+
+fn run_json_with(
+    project: &Project,
+    account: &emulator::Account,
+    args: &[&str],
+    limit: Option<std::time::Duration>,
+) -> (Option<i32>, serde_json::Value, String) {
     project.use_account(account);
-    let output = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+    let mut cmd = project.cmd();
+    cmd.env("AWS_ACCESS_KEY_ID", &account.access_key)
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .args(args)
-        .args(["--endpoint-url", &account.endpoint, "--output", "json"])
+        .args(["--endpoint-url", &account.endpoint, "--output", "json"]);
+    if let Some(limit) = limit {
+        cmd.timeout(limit);
+    }
+    let output = cmd
         .output()
-        .expect("run facturactl");
+        .unwrap_or_else(|e| panic!("{args:?} did not end (within {limit:?}): {e}"));
     let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
     assert_conforms(&report);
     (
