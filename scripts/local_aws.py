@@ -27,6 +27,7 @@ Control endpoints (never counted, never faulted):
                                           replaced by the time); then moto answers again
   DELETE /__harness/script[?key=AKID]     scripts cleared
   POST   /__harness/reset                 moto state, counters and faults cleared
+  GET    /__harness/replications       every ECR replication attempt and its outcome
   GET    /__harness/health                200 when ready
 
 Commands:
@@ -55,6 +56,10 @@ A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedul
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
 scripts/training_job.py as the container would and stops the task with its exit code
 (training_runs); moto's tasks run nothing and never stop.
+
+Across accounts, the proxy enforces what AWS does (resource policies, key policies, trust
+policies, ECR replication): scripts/cross_account.py says each rule, scripts/access_rules.py
+evaluates the policies (unit tests: scripts/test_access_rules.py).
 
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
@@ -87,6 +92,8 @@ import time
 import urllib.parse
 import uuid
 import warnings
+
+import cross_account
 
 DEFAULT_ACCOUNT = "123456789012"
 CBOR_SERVICE = "GraniteServiceVersion20100801"
@@ -203,6 +210,9 @@ class Registry:
 
 
 def account_for(access_key: str) -> str:
+    assumed = cross_account.session_account(access_key)
+    if assumed:
+        return assumed
     m = re.match(r"^ACCT(\d{12})", access_key or "")
     return m.group(1) if m else DEFAULT_ACCOUNT
 
@@ -589,8 +599,16 @@ def make_handler(harness: Harness):
                 return lambda_account_settings(account_for(key), signed_region(self.headers))
             if service == "ses" and operation == "GetAccount":
                 return ses_account()
+            caller = cross_account.caller_of(key, account_for(key))
+            owner, denied = cross_account.check(service, operation, caller, self.command, self.path,
+                                                self.headers, body, signed_region(self.headers))
+            if denied:
+                return denied
             if service != "cloudformation":
-                return self.forward_to_moto(service, operation, key, body)
+                answer = self.forward_to_moto(service, operation, key, body, owner)
+                if service == "sts" and operation == "AssumeRole" and answer[0] == 200:
+                    cross_account.remember_session(answer[2])
+                return answer
             rules = harness.cloudformation
             scopes = [harness.registry.everyone, harness.registry.scope(key)]
             answer = rules.before(key, operation, body, scopes)
@@ -599,10 +617,12 @@ def make_handler(harness: Harness):
                 rules.after(key, operation, body, answer)
             return answer
 
-        def forward_to_moto(self, service: str, operation: str, key: str, body: bytes):
+        def forward_to_moto(self, service: str, operation: str, key: str, body: bytes,
+                            owner: str | None = None):
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "content-length", "transfer-encoding", "connection", "expect")}
-            headers["x-moto-account-id"] = account_for(key)
+            # A resource of another account (allowed by its policy) is served from there.
+            headers["x-moto-account-id"] = owner or account_for(key)
             method, path, cbor = self.command, self.path, False
             if self.path.startswith(f"/service/{CBOR_SERVICE}/operation/"):
                 if not harness.bridge.implemented(operation):
@@ -655,6 +675,8 @@ def make_handler(harness: Harness):
             scope = registry.scope(key) if key else registry.everyone
             reply = lambda status, value: self.reply(status, {"Content-Type": "application/json"},  # noqa: E731
                                                      json.dumps(value).encode())
+            if what == "replications" and self.command == "GET":
+                return reply(200, list(cross_account.REPLICATIONS))
             if what == "health":
                 return reply(200, {"ok": True})
             if what == "requests" and self.command == "GET":
@@ -686,6 +708,9 @@ def make_handler(harness: Harness):
                 connection.request("POST", "/moto-api/reset")
                 connection.getresponse().read()
                 registry.clear()
+                cross_account.REPLICATIONS.clear()
+                with cross_account.SESSIONS_LOCK:
+                    cross_account.SESSIONS.clear()
                 return reply(200, {"ok": True})
             return reply(404, {"error": f"unknown control endpoint {self.command} {url.path}"})
 
@@ -1172,6 +1197,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     stack_deletion_in_order()
     stack_schedules()
     training_runs()
+    cross_account.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

@@ -814,6 +814,7 @@ mod tests {
             endpoint_url: url.map(str::to_string),
             profile: None,
             retry: RetrySettings::default(),
+            promoted_to: None,
         }
     }
 

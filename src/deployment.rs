@@ -20,6 +20,8 @@ pub enum Operation {
     Promote,
     Rollback,
     Destroy,
+    /// Day 0: the release store and the stacks that must exist before any image or package.
+    Bootstrap,
 }
 
 impl Operation {
@@ -29,6 +31,7 @@ impl Operation {
             Self::Promote => "promote",
             Self::Rollback => "rollback",
             Self::Destroy => "destroy",
+            Self::Bootstrap => "bootstrap",
         }
     }
 }

@@ -146,6 +146,10 @@ pub enum Usage {
     PromoteToItself {
         environment: String,
     },
+    /// `bootstrap` of an environment with no stack marked `bootstrap`.
+    NothingToBootstrap {
+        environment: String,
+    },
     StageName {
         stage: String,
     },
@@ -179,6 +183,9 @@ impl Usage {
             Self::PromoteToItself { environment } => {
                 format!("cannot promote `{environment}` to itself")
             }
+            Self::NothingToBootstrap { environment } => {
+                format!("`{environment}` has no enabled stack marked `bootstrap`")
+            }
             Self::StageName { stage } => format!("`{stage}` is not a stage name"),
             Self::TrafficNeedsService => "which service?".into(),
             Self::UnknownRegion { region } => format!("--region `{region}` is not an AWS region"),
@@ -202,6 +209,9 @@ impl Usage {
                 "name each service once, in --image, --package or the artifacts file".into()
             }
             Self::PromoteToItself { .. } => "promote --from staging --to production".into(),
+            Self::NothingToBootstrap { .. } => {
+                "mark the stacks that must exist before any image or package (the registry) with `bootstrap = true` in deploy.toml".into()
+            }
             Self::StageName { .. } => {
                 "use lowercase letters, digits and dashes, as `build` or `integration-tests`".into()
             }

@@ -79,6 +79,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what a deploy would change, stack by stack, from change sets (nothing applied).
     Plan(PlanArgs),
+    /// Day 0: create the release store (with the promotion grant) and the stacks marked
+    /// `bootstrap` (the registry), before any image or package. Safe to run again.
+    Bootstrap(BootstrapArgs),
     /// Deploy the environment's stacks in dependency order (independent ones concurrently);
     /// unchanged stacks are skipped without a write.
     Deploy(DeployArgs),
@@ -162,6 +165,7 @@ impl Command {
             Self::Plan(_) => "plan",
             Self::Deploy(_) => "deploy",
             Self::Destroy(_) => "destroy",
+            Self::Bootstrap(_) => "bootstrap",
             Self::Alarms {
                 command: AlarmsCommand::Plan { .. },
             } => "alarms.plan",
@@ -323,6 +327,21 @@ impl DeployArgs {
             skip_wait: self.skip_wait,
             tag: self.tag,
             allow_downgrade: self.allow_downgrade,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Stacks deployed at once (independent ones), 1 to 64.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    max_concurrency: u16,
+}
+
+impl BootstrapArgs {
+    pub fn request(self) -> commands::bootstrap::Request {
+        commands::bootstrap::Request {
+            max_concurrency: usize::from(self.max_concurrency),
         }
     }
 }

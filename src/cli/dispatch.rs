@@ -32,6 +32,7 @@ pub async fn dispatch(
         Command::Render(a) => show.present(&c::render::run(session, a.request()).await?),
         Command::Plan(a) => show.present(&c::plan::run(session, a.request()).await?),
         Command::Deploy(a) => show.present(&c::deploy::run(session, a.request()).await?),
+        Command::Bootstrap(a) => show.present(&c::bootstrap::run(session, a.request()).await?),
         Command::Destroy(a) => show.present(&c::destroy::run(session, a.request()).await?),
         Command::Alarms { command } => {
             show.present(&c::alarms::run(session, command.request()).await?)

@@ -6,6 +6,7 @@
 
 pub mod alarms;
 pub mod audit;
+pub mod bootstrap;
 pub mod config_show;
 pub mod deploy;
 pub mod destroy;

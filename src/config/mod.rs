@@ -105,7 +105,61 @@ fn load_inner(
     })?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
-    from_texts(root, env, &project_text, &env_text, rule_ids)
+    let mut loaded = from_texts(root, env, &project_text, &env_text, rule_ids)?;
+    if let Some(target) = loaded.config.environment.promoted_to.clone() {
+        loaded.config.promotion = promotion_target(root, &loaded, &target, rule_ids, &env_path)?;
+    }
+    Ok(loaded)
+}
+
+/// The environment promoted from `loaded` (`environment.promoted_to`), read from its own
+/// file: its account, region and repositories. Its own `promoted_to` is not followed. None
+/// when both share one account: within an account, IAM alone grants access, and there is
+/// nothing to replicate.
+fn promotion_target(
+    root: &Path,
+    loaded: &LoadedConfig,
+    target: &str,
+    rule_ids: &[&str],
+    env_path: &Path,
+) -> Result<Option<PromotionTarget>, ConfigErrors> {
+    let at = loaded
+        .sources
+        .get("environment")
+        .and_then(|e| e.node.get("promoted_to"))
+        .map(|e| e.node.origin.clone())
+        .unwrap_or_else(|| whole_file(env_path));
+    let refuse = |message: String, help: String| {
+        ConfigErrors(vec![
+            ConfigError::new(at.clone(), message)
+                .expected("the name of another environment, in another account, as `production`")
+                .help(help),
+        ])
+    };
+    if target == loaded.config.environment.name {
+        return Err(refuse(
+            format!("`{target}` is promoted to itself"),
+            "name the environment `promote --to` takes from this one".into(),
+        ));
+    }
+    let other = load_inner(root, target, rule_ids, &mut HashMap::new()).map_err(|_| {
+        refuse(
+            format!("`promoted_to: {target}`: environments/{target}.yaml does not load"),
+            format!(
+                "fix it first (`facturactl validate --env {target}`), or name another environment"
+            ),
+        )
+    })?;
+    let other = other.config;
+    if other.environment.account_id == loaded.config.environment.account_id {
+        return Ok(None);
+    }
+    Ok(Some(PromotionTarget {
+        environment: target.to_string(),
+        account_id: other.environment.account_id.clone(),
+        region: other.environment.region.clone(),
+        repositories: other.repositories(),
+    }))
 }
 
 /// Parses, layers and validates the two files' texts (no file is read: the fuzzer's entry).

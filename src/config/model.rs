@@ -46,6 +46,11 @@ pub struct Config {
     /// The MLflow tracking server of services whose model has `registry = "mlflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlflow: Option<MlflowSettings>,
+    /// Derived, never written: the environment promoted from this one, when it is another
+    /// account (see `environment.promoted_to`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub promotion: Option<PromotionTarget>,
 }
 
 /// `[mlflow]`: where the MLflow model registry answers (its REST API). A server behind
@@ -239,6 +244,23 @@ pub struct Environment {
     pub profile: Option<String>,
     #[serde(default)]
     pub retry: RetrySettings,
+    /// The environment promoted from this one (`promote --from <this> --to <it>`), which
+    /// lives in another account: its account is granted read access to this environment's
+    /// release store, models and key, and this registry replicates to it the repositories
+    /// it declares. Its account, region and repositories are read from its own file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_to: Option<String>,
+}
+
+/// What an environment knows of the one promoted from it (`environment.promoted_to`),
+/// read from that environment's own file when this one is loaded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromotionTarget {
+    pub environment: String,
+    pub account_id: String,
+    pub region: String,
+    /// The ECR repositories its registry declares: the only ones replicated to it.
+    pub repositories: Vec<String>,
 }
 
 /// What kind of environment this is: decides policy enforcement and deletion protection.
@@ -321,6 +343,10 @@ pub struct Stack {
     pub inputs: IndexMap<String, OutputRef>,
     #[serde(default)]
     pub termination_protection: bool,
+    /// Day 0: `facturactl bootstrap` deploys it before any image or package exists (the
+    /// registry the image jobs push to). A bootstrap stack depends only on bootstrap stacks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap: bool,
     /// How long one create or update may take before it is reported as stuck.
     #[serde(default = "default_stack_timeout")]
     #[schemars(range(min = STACK_TIMEOUT_MINUTES.min, max = STACK_TIMEOUT_MINUTES.max))]

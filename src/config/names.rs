@@ -87,6 +87,27 @@ impl Config {
         format!("{}-{model}-training", self.prefix())
     }
 
+    /// The ECR repositories this environment's registry stack declares: each enabled ECS
+    /// service's, and the training job's of each model a service here serves.
+    pub fn repositories(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .services
+            .values()
+            .filter(|s| s.enabled)
+            .filter_map(|s| s.ecs.as_ref().map(|e| e.repository.clone()))
+            .collect();
+        for (model, settings) in &self.models {
+            if let Some(retraining) = &settings.retraining
+                && self.model_servers(model).any(|(_, s)| s.enabled)
+            {
+                names.push(retraining.job.repository.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The bucket holding this environment's records and locks.
     pub fn records_bucket(&self) -> String {
         self.release.records_bucket.clone().unwrap_or_else(|| {

@@ -123,6 +123,34 @@ pub struct Build {
     pub runner: String,
     #[serde(default)]
     pub images: Vec<Image>,
+    /// One zip per Lambda service (the handler and its dependencies), built from source:
+    /// the deploy's artifacts file names each, so a fresh account gets code behind `live`.
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    /// One image per model's training job (`[models.<name>.retraining.job]`), pushed under
+    /// the tag deploy.toml pins when the repository does not hold it yet (tags are immutable).
+    #[serde(default)]
+    pub training: Vec<TrainingImage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// A Lambda service of deploy.toml.
+    pub service: String,
+    /// The directory zipped: the handler module at its root, dependencies beside it.
+    pub context: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingImage {
+    /// A model of deploy.toml with `[models.<name>.retraining.job]`.
+    pub model: String,
+    /// The Docker build context, relative to the repository root.
+    pub context: String,
+    #[serde(default)]
+    pub dockerfile: Option<String>,
 }
 
 /// The platform every image is built for: the ECS tasks run on ARM64 (Graviton), as
@@ -546,7 +574,53 @@ fn check_images(
                     node.locate(&path),
                     format!("`{}` is not an ECS service of deploy.toml", image.service),
                 )
-                .help("images are built for ECS services; Lambda packages are deployed with --package"),
+                .help("images are built for ECS services; Lambda packages go under [[build.packages]]"),
+            );
+        }
+    }
+    for (i, package) in pipeline.build.packages.iter().enumerate() {
+        let path = vec![
+            PathSegment::Key("build".into()),
+            PathSegment::Key("packages".into()),
+            PathSegment::Index(i),
+            PathSegment::Key("service".into()),
+        ];
+        let lambda = branch_env
+            .and_then(|c| c.services.get(&package.service))
+            .and_then(|s| s.lambda.as_ref());
+        if branch_env.is_some() && lambda.is_none() {
+            errors.push(
+                ConfigError::new(
+                    node.locate(&path),
+                    format!(
+                        "`{}` is not a Lambda service of deploy.toml",
+                        package.service
+                    ),
+                )
+                .help("packages are built for Lambda services; ECS services get [[build.images]]"),
+            );
+        }
+    }
+    for (i, training) in pipeline.build.training.iter().enumerate() {
+        let path = vec![
+            PathSegment::Key("build".into()),
+            PathSegment::Key("training".into()),
+            PathSegment::Index(i),
+            PathSegment::Key("model".into()),
+        ];
+        let job = branch_env
+            .and_then(|c| c.models.get(&training.model))
+            .and_then(|m| m.retraining.as_ref());
+        if branch_env.is_some() && job.is_none() {
+            errors.push(
+                ConfigError::new(
+                    node.locate(&path),
+                    format!(
+                        "`{}` is not a model retrained by deploy.toml",
+                        training.model
+                    ),
+                )
+                .help("a training image is built for `[models.<name>.retraining.job]`"),
             );
         }
     }

@@ -264,34 +264,83 @@ fn platform(definition: &Definition, source: &str) -> String {
     if let Some(plan) = &p.plan {
         plan_job(&mut out, p, plan, region_of(definition, &plan.environment));
     }
-    let mut images = Vec::new();
-    let branch_env = p
+    let branch = p
         .deploy
         .iter()
-        .find(|(_, stage)| stage.trigger == Trigger::Branch)
-        .and_then(|(env, _)| definition.environments.get(env));
-    for image in &p.build.images {
-        let id = format!("image-{}", image.service);
-        let repository = branch_env
-            .and_then(|c| c.services.get(&image.service))
-            .and_then(|s| s.ecs.as_ref())
-            .map_or(image.service.as_str(), |e| e.repository.as_str());
-        image_job(&mut out, p, image, repository, &id, &checks);
-        images.push(id);
+        .find(|(_, stage)| stage.trigger == Trigger::Branch);
+    let branch_env = branch.and_then(|(env, _)| definition.environments.get(env));
+    // Day 0 first: the registry and the release store exist before anything is pushed.
+    let mut bootstrap = Vec::new();
+    if let Some((env, stage)) = branch {
+        let id = format!("bootstrap-{env}");
+        bootstrap_job(
+            &mut out,
+            p,
+            (env, region_of(definition, env)),
+            stage,
+            &id,
+            &checks,
+        );
+        bootstrap.push(id);
     }
+    let after_bootstrap = [checks.clone(), bootstrap.clone()].concat();
+    let images = build_jobs(&mut out, p, branch_env, &checks, &after_bootstrap);
     let mut deploys = Vec::new();
     for (env, stage) in &p.deploy {
         let id = format!("deploy-{env}");
         let needs = match stage.trigger {
-            Trigger::Branch => [checks.clone(), images.clone()].concat(),
+            Trigger::Branch => [after_bootstrap.clone(), images.clone()].concat(),
             Trigger::Tag => checks.clone(),
         };
         let region = region_of(definition, env);
         deploy_job(&mut out, p, (env, region), stage, &id, needs);
         deploys.push(id);
     }
-    notify_job(&mut out, definition, [checks, images, deploys].concat());
+    notify_job(
+        &mut out,
+        definition,
+        [checks, bootstrap, images, deploys].concat(),
+    );
     out
+}
+
+/// One job per image, package and training image of the branch environment; their ids.
+/// What is pushed to ECR waits for the bootstrap; packages touch no AWS.
+fn build_jobs(
+    out: &mut String,
+    p: &Pipeline,
+    branch_env: Option<&crate::config::Config>,
+    checks: &[String],
+    after_bootstrap: &[String],
+) -> Vec<String> {
+    let mut images = Vec::new();
+    for image in &p.build.images {
+        let id = format!("image-{}", image.service);
+        let repository = branch_env
+            .and_then(|c| c.services.get(&image.service))
+            .and_then(|s| s.ecs.as_ref())
+            .map_or(image.service.as_str(), |e| e.repository.as_str());
+        image_job(out, p, image, repository, &id, after_bootstrap);
+        images.push(id);
+    }
+    for package in &p.build.packages {
+        let id = format!("package-{}", package.service);
+        package_job(out, p, package, &id, checks);
+        images.push(id);
+    }
+    for training in &p.build.training {
+        let id = format!("image-{}-training", training.model);
+        let job = branch_env
+            .and_then(|c| c.models.get(&training.model))
+            .and_then(|m| m.retraining.as_ref())
+            .map(|r| &r.job);
+        let (repository, tag) = job.map_or((training.model.as_str(), "latest"), |j| {
+            (j.repository.as_str(), j.image.as_str())
+        });
+        training_job(out, p, training, (repository, tag), &id, after_bootstrap);
+        images.push(id);
+    }
+    images
 }
 
 fn lint_python(out: &mut String, p: &Pipeline) {
@@ -449,20 +498,38 @@ fn deploy_job(
     }
     .open(out, p);
     checkout(out, p, true);
+    let built = p.build.images.len() + p.build.packages.len() + p.build.training.len();
     let args = match &stage.promote_from {
         Some(source) => format!("promote --from {source} --to {env} --yes"),
-        None if p.build.images.is_empty() => format!("deploy --env {env} --yes"),
+        None if built == 0 => format!("deploy --env {env} --yes"),
         None => {
-            let _ = writeln!(out, "      - uses: {}", uses(p, "download-artifact"));
-            let _ = writeln!(out, "        with:");
-            let _ = writeln!(out, "          pattern: image-*");
-            let _ = writeln!(out, "          path: image-artifacts");
-            let _ = writeln!(out, "          merge-multiple: true");
+            let mut folders = Vec::new();
+            for (pattern, folder, any) in [
+                ("image-*", "image-artifacts", !p.build.images.is_empty()),
+                (
+                    "package-*",
+                    "package-artifacts",
+                    !p.build.packages.is_empty(),
+                ),
+            ] {
+                if !any {
+                    continue;
+                }
+                let _ = writeln!(out, "      - uses: {}", uses(p, "download-artifact"));
+                let _ = writeln!(out, "        with:");
+                let _ = writeln!(out, "          pattern: {pattern}");
+                let _ = writeln!(out, "          path: {folder}");
+                let _ = writeln!(out, "          merge-multiple: true");
+                folders.push(format!("{folder}/*.json"));
+            }
             run(
                 out,
                 "Artifacts file",
                 &[],
-                "jq -s '{services: (map(.services) | add)}' image-artifacts/*.json > artifacts.json",
+                &format!(
+                    "jq -s '{{services: (map(.services) | add)}}' {} > artifacts.json",
+                    folders.join(" ")
+                ),
             );
             format!("deploy --env {env} --artifacts artifacts.json --yes")
         }
@@ -474,7 +541,172 @@ fn deploy_job(
         region,
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
+    if stage.promote_from.is_some() {
+        // Day 0 of the target, in the same job (its reviewers approve once): its registry
+        // and release store exist before the promotion looks for what it promotes.
+        let bootstrap = format!("bootstrap --env {env}");
+        facturactl(
+            out,
+            p,
+            &format!("facturactl {bootstrap}"),
+            None,
+            &quoted(&bootstrap),
+        );
+    }
     facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+}
+
+/// Day 0 of the branch environment, before its images: `facturactl bootstrap` creates the
+/// release store and the registry (idempotent: unchanged stacks are skipped).
+fn bootstrap_job(
+    out: &mut String,
+    p: &Pipeline,
+    (env, region): (&str, &str),
+    stage: &super::DeployStage,
+    id: &str,
+    checks: &[String],
+) {
+    let name = format!("bootstrap ({env})");
+    Job {
+        id,
+        name: &name,
+        needs: checks.to_vec(),
+        condition: Some(ON_BRANCH),
+        // The deploy role's trust is for this GitHub environment's jobs.
+        environment: Some(env),
+        concurrency: None,
+        id_token: true,
+        pull_requests: false,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        &stage.role_arn,
+        region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    let args = format!("bootstrap --env {env}");
+    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+}
+
+/// A Lambda service's zip, built from its directory (and its pure-Python requirements),
+/// with the artifacts-file entry that names it; no AWS.
+fn package_job(
+    out: &mut String,
+    p: &Pipeline,
+    package: &super::Package,
+    id: &str,
+    checks: &[String],
+) {
+    let name = format!("package ({})", package.service);
+    Job {
+        id,
+        name: &name,
+        needs: checks.to_vec(),
+        condition: Some(ON_BRANCH),
+        environment: None,
+        concurrency: None,
+        id_token: false,
+        pull_requests: false,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    setup_python(out, p);
+    let env = [
+        ("SERVICE", quoted(&package.service)),
+        ("CONTEXT", quoted(&package.context)),
+    ];
+    let script = r#"set -euo pipefail
+build="$RUNNER_TEMP/package-$SERVICE"
+rm -rf "$build" && mkdir -p "$build" package-artifacts
+cp -R "$CONTEXT"/. "$build"/
+if [ -f "$CONTEXT/requirements.txt" ]; then
+  python -m pip install --quiet --requirement "$CONTEXT/requirements.txt" --target "$build"
+fi
+find "$build" -name '__pycache__' -type d -prune -exec rm -rf {} +
+(cd "$build" && zip -q -r -X "$GITHUB_WORKSPACE/package-artifacts/$SERVICE.zip" .)
+jq -n --arg s "$SERVICE" --arg p "package-artifacts/$SERVICE.zip" '{services: {($s): {package: $p}}}' > "package-artifacts/$SERVICE.json""#;
+    run(out, "Build the package", &env, script);
+    let _ = writeln!(out, "      - uses: {}", uses(p, "upload-artifact"));
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          name: {id}");
+    let _ = writeln!(out, "          path: |");
+    let _ = writeln!(out, "            package-artifacts/{}.zip", package.service);
+    let _ = writeln!(
+        out,
+        "            package-artifacts/{}.json",
+        package.service
+    );
+    let _ = writeln!(out, "          if-no-files-found: error");
+    let _ = writeln!(out, "          retention-days: 7");
+}
+
+/// A model's training image (the tasks' architecture), pushed under the tag deploy.toml
+/// pins unless the repository already holds it: tags are immutable, and the tag is what
+/// the training task definition runs.
+fn training_job(
+    out: &mut String,
+    p: &Pipeline,
+    training: &super::TrainingImage,
+    (repository, tag): (&str, &str),
+    id: &str,
+    needs: &[String],
+) {
+    let name = format!("training image ({})", training.model);
+    Job {
+        id,
+        name: &name,
+        needs: needs.to_vec(),
+        condition: Some(ON_BRANCH),
+        environment: None,
+        concurrency: None,
+        id_token: true,
+        pull_requests: false,
+        runner: Some(&p.build.runner),
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    aws_credentials(
+        out,
+        p,
+        &p.build.role_arn,
+        &p.build.region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    let dockerfile = training
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| format!("{}/Dockerfile", training.context));
+    let env = [
+        ("CONTEXT", quoted(&training.context)),
+        ("DOCKERFILE", quoted(&dockerfile)),
+        (
+            "REGISTRY",
+            quoted(&format!(
+                "{}.dkr.ecr.{}.amazonaws.com",
+                account_of(&p.build.role_arn),
+                p.build.region
+            )),
+        ),
+        ("REPOSITORY", quoted(repository)),
+        ("TAG", quoted(tag)),
+        ("REGION", quoted(&p.build.region)),
+        ("PLATFORM", quoted(super::TASK_PLATFORM)),
+    ];
+    let script = r#"set -euo pipefail
+image="$REGISTRY/$REPOSITORY:$TAG"
+if aws ecr describe-images --region "$REGION" --repository-name "$REPOSITORY" --image-ids imageTag="$TAG" > /dev/null 2>&1; then
+  echo "$image is already pushed (tags are immutable): nothing to build"
+  exit 0
+fi
+aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+docker build --platform "$PLATFORM" --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
+docker push "$image""#;
+    run(out, "Build and push", &env, script);
 }
 
 /// The plan of an environment on a pull request from this repository (a fork's gets no

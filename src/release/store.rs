@@ -177,6 +177,29 @@ impl<'a> Store<'a> {
         Ok(())
     }
 
+    /// The bucket's policy for the environment promoted from this one (another account):
+    /// it lists and reads the records and reads the Lambda packages it promotes; nothing
+    /// else, and no write. Its account's IAM delegates to its deploy role. Without a
+    /// promotion target there is nothing to grant and the policy is left as it is.
+    pub async fn grant_promotion(
+        &self,
+        target: Option<&crate::config::PromotionTarget>,
+    ) -> Result<Option<String>, AwsError> {
+        let Some(target) = target else {
+            return Ok(None);
+        };
+        let policy = promotion_policy(&self.bucket, &target.account_id);
+        self.aws
+            .s3
+            .put_bucket_policy()
+            .bucket(&self.bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutBucketPolicy", e))?;
+        Ok(Some(target.account_id.clone()))
+    }
+
     async fn put_json(&self, key: &str, value: &impl Serialize) -> Result<(), AwsError> {
         let body = serde_json::to_vec_pretty(value).unwrap_or_default();
         self.aws
@@ -352,6 +375,34 @@ impl<'a> Store<'a> {
         }
         Ok(format!("s3://{}/{key}", self.bucket))
     }
+}
+
+/// The release bucket's policy for account `reader`: records listed and read, packages read.
+pub fn promotion_policy(bucket: &str, reader: &str) -> serde_json::Value {
+    let principal = serde_json::json!({ "AWS": format!("arn:aws:iam::{reader}:root") });
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PromotionReadsRecordsAndPackages",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:GetObject",
+                "Resource": [
+                    format!("arn:aws:s3:::{bucket}/records/*"),
+                    format!("arn:aws:s3:::{bucket}/packages/*"),
+                ],
+            },
+            {
+                "Sid": "PromotionListsRecords",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:ListBucket",
+                "Resource": format!("arn:aws:s3:::{bucket}"),
+                "Condition": { "StringLike": { "s3:prefix": ["records/", "records/*"] } },
+            },
+        ],
+    })
 }
 
 /// Who holds the deploy lock, and until when.

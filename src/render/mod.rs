@@ -145,6 +145,9 @@ struct TemplateContext<'a> {
     /// Sources under `templates/functions/`, by file stem, for inline Lambda code: the code
     /// stays a real file that can be linted and tested on its own.
     functions: BTreeMap<String, String>,
+    /// The environment promoted from this one, in another account (`environment.promoted_to`):
+    /// `environment`, `account_id`, `region`, `repositories`; null when there is none.
+    promotion: Option<&'a crate::config::PromotionTarget>,
 }
 
 #[derive(Serialize)]
@@ -274,6 +277,7 @@ fn render_inner(loaded: &LoadedConfig, progress: &Progress) -> Result<RenderedEn
         channels: &config.channels,
         models: &config.models,
         functions: load_functions(&templates_dir)?,
+        promotion: config.promotion.as_ref(),
     };
     // Serialized once; each stack only adds its own `stack` entry.
     let context =

@@ -19,6 +19,7 @@ pub enum Document {
     Plan,
     Deploy,
     Destroy,
+    Bootstrap,
     Promote,
     Rollback,
     #[value(name = "alarms.plan")]
@@ -90,6 +91,7 @@ impl Document {
             Self::Plan => "plan",
             Self::Deploy => "deploy",
             Self::Destroy => "destroy",
+            Self::Bootstrap => "bootstrap",
             Self::Promote => "promote",
             Self::Rollback => "rollback",
             Self::AlarmsPlan => "alarms.plan",
@@ -125,7 +127,7 @@ impl Document {
             Self::Render => generator.subschema_for::<c::render::Outcome>(),
             Self::Plan => generator.subschema_for::<c::plan::Outcome>(),
             Self::Deploy => generator.subschema_for::<c::deploy::Outcome>(),
-            Self::Destroy | Self::Promote | Self::Rollback => {
+            Self::Destroy | Self::Bootstrap | Self::Promote | Self::Rollback => {
                 generator.subschema_for::<c::guarded::Deployed>()
             }
             Self::AlarmsPlan | Self::AlarmsApply => generator.subschema_for::<c::alarms::Outcome>(),

@@ -14,6 +14,7 @@ mod cfn_lint;
 mod cli;
 mod commands;
 mod crashes;
+mod cross_account;
 mod deploy;
 mod error_corpus;
 mod errors;
