@@ -48,6 +48,8 @@ SESSIONS: dict[str, tuple[str, str, str]] = {}
 SESSIONS_LOCK = threading.Lock()
 # Every replication attempt: {source, destination, repository, digest, outcome}.
 REPLICATIONS: list[dict] = []
+# The CloudFormation models the harness adds (kept alive: see stack_policies).
+STACK_MODELS: list = []
 
 
 def session_account(access_key: str) -> str | None:
@@ -402,6 +404,9 @@ def stack_policies() -> None:
             def is_created(self) -> bool:
                 return True
 
+        # __subclasses__ (how moto's CloudFormation finds models) holds weak references:
+        # keep each class alive.
+        STACK_MODELS.append(Applied)
         return Applied
 
     def bucket_policy(properties, account_id, region_name):

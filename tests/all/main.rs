@@ -25,6 +25,7 @@ mod github_step;
 mod hangs;
 mod harness;
 mod json_logs;
+mod lifecycle;
 mod locks;
 mod mlflow_registry;
 mod models;

@@ -1,0 +1,382 @@
+//! The platform's life across two accounts, rehearsed on the strict emulator: staging and
+//! production each in their own account (one access key each, the cross-account rules on),
+//! from empty accounts, playing the committed `platform.yml`'s jobs in their `needs:` order.
+//! A job order that cannot work on AWS (an image pushed before its repository exists, a
+//! promotion before the target's registry accepts replicas) fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::rollouts::{package, push_image, service};
+use crate::support::emulator::Account;
+use crate::support::{Project, repo_root, run_json};
+
+/// The jobs of a workflow in an order their `needs:` allow (file order among the ready).
+fn job_order(workflow: &str) -> Vec<(String, Value)> {
+    let parsed: Value = yaml_serde::from_str(workflow).expect("the workflow is YAML");
+    let jobs = parsed["jobs"].as_object().expect("jobs").clone();
+    let needs = |job: &Value| -> BTreeSet<String> {
+        match &job["needs"] {
+            Value::String(one) => [one.clone()].into(),
+            Value::Array(many) => many
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    };
+    let mut done: Vec<(String, Value)> = Vec::new();
+    let mut left: Vec<(String, Value)> = jobs.into_iter().collect();
+    while !left.is_empty() {
+        let names: BTreeSet<String> = done.iter().map(|(n, _)| n.clone()).collect();
+        let ready = left
+            .iter()
+            .position(|(_, job)| needs(job).is_subset(&names))
+            .unwrap_or_else(|| panic!("a `needs:` cycle among {left:?}"));
+        done.push(left.remove(ready));
+    }
+    done
+}
+
+/// Whether a job runs on this event (`push` of a branch or of a tag), by its `if:`.
+fn runs_on(job: &Value, ref_type: &str) -> bool {
+    let condition = job["if"].as_str().unwrap_or_default();
+    if condition.contains("pull_request") {
+        return false;
+    }
+    if condition.contains("contains(needs.*.result, 'failure')") {
+        return false; // notify: only after a failure
+    }
+    !condition.contains("github.ref_type ==")
+        || condition.contains(&format!("github.ref_type == '{ref_type}'"))
+}
+
+/// The `args:` of each facturactl step of a job, in order.
+fn facturactl_steps(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["uses"] == "./")
+        .filter_map(|s| s["with"]["args"].as_str().map(str::to_string))
+        .collect()
+}
+
+struct Life {
+    project: Project,
+    staging: Account,
+    production: Account,
+}
+
+impl Life {
+    async fn new() -> Self {
+        let (staging, production) = (Account::new(), Account::new());
+        let project = Project::copy();
+        for (env, account, id, domain) in [
+            (
+                "staging",
+                &staging,
+                "210987654321",
+                "api.staging.facturascan.com",
+            ),
+            (
+                "production",
+                &production,
+                "345678901234",
+                "api.facturascan.com",
+            ),
+        ] {
+            account.seed_platform_secrets().await;
+            let file = format!("environments/{env}.yaml");
+            let _ = (account, id);
+            let text = project
+                .read(&file)
+                .replace("210987654321", &staging.account_id)
+                .replace("345678901234", &production.account_id);
+            project.write(&file, &text);
+            let arn = account.certificate(domain).await;
+            let text: Vec<String> = project
+                .read(&file)
+                .lines()
+                .map(|line| match line.split_once("CertificateArn: ") {
+                    Some((indent, _)) => format!("{indent}CertificateArn: {arn}"),
+                    None => line.to_string(),
+                })
+                .collect();
+            project.write(&file, &(text.join("\n") + "\n"));
+        }
+        // Production's file names staging's account (SourceAccountId) and staging's
+        // `promoted_to` reads production's: both were rewritten above. Left out: the ML
+        // stack and the database (moto cannot create its parameter group outside local).
+        project.replace(
+            "environments/staging.yaml",
+            "  ml:\n    enabled: true\n",
+            "  ml:\n    enabled: false\n",
+        );
+        project.replace(
+            "environments/staging.yaml",
+            "  scoring:\n    enabled: true\n",
+            "  scoring:\n    enabled: false\n",
+        );
+        for env in ["staging", "production"] {
+            project.replace(
+                &format!("environments/{env}.yaml"),
+                "  database:\n",
+                "  database:\n    enabled: false\n",
+            );
+        }
+        // The local environment is not played; its account is settled now, so that no run
+        // rewrites a committed file.
+        project.use_account(&staging);
+        Self {
+            project,
+            staging,
+            production,
+        }
+    }
+
+    fn account(&self, env: &str) -> &Account {
+        if env == "production" {
+            &self.production
+        } else {
+            &self.staging
+        }
+    }
+
+    fn facturactl(&self, args: &str) -> (Option<i32>, Value, String) {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let env = words
+            .windows(2)
+            .find(|w| w[0] == "--env" || w[0] == "--to")
+            .map_or("staging", |w| w[1]);
+        run_json(&self.project, self.account(env), &words)
+    }
+
+    /// Plays the committed workflow's jobs for a push of `ref_type`; the artifacts file is
+    /// what the image and package jobs wrote. Returns each facturactl step's JSON.
+    async fn play(&self, ref_type: &str, label: &str) -> Vec<(String, Value)> {
+        let workflow = std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
+            .expect("the committed workflow");
+        // Off in this rehearsal, as the ML stack.
+        let enabled = |service: &str| service != "scoring";
+        let mut artifacts = serde_json::Map::new();
+        let mut reports = Vec::new();
+        for (id, job) in job_order(&workflow) {
+            if !runs_on(&job, ref_type) {
+                continue;
+            }
+            if let Some(name) = id.strip_prefix("image-") {
+                if name.ends_with("-training") {
+                    continue; // the model's service is off here
+                }
+                let repository = format!("facturascan/{name}");
+                // A layer per release (hex), so each release's image has its own digest.
+                let layer = if label == "one" { "a1" } else { "b2" };
+                let digest = push_image(&self.staging, &repository, label, layer).await;
+                let image = format!(
+                    "{}.dkr.ecr.eu-west-1.amazonaws.com/{repository}@{digest}",
+                    self.staging.account_id
+                );
+                artifacts.insert(name.into(), serde_json::json!({ "image": image }));
+            } else if let Some(name) = id.strip_prefix("package-") {
+                if enabled(name) {
+                    let zip = package(&self.project, name, label);
+                    artifacts.insert(name.into(), serde_json::json!({ "package": zip }));
+                }
+            } else {
+                if !artifacts.is_empty() {
+                    let file = serde_json::json!({ "services": artifacts });
+                    self.project.write("artifacts.json", &file.to_string());
+                    // What the jobs built is not part of the release (a dirty tree is
+                    // refused by the gate).
+                    self.project.write(".git/info/exclude", "artifacts.json\n");
+                }
+                for args in facturactl_steps(&job) {
+                    let (code, report, stderr) = self.facturactl(&args);
+                    assert_eq!(
+                        code,
+                        Some(0),
+                        "job {id}: facturactl {args}\n{stderr}\n{report}"
+                    );
+                    reports.push((args, report));
+                }
+            }
+        }
+        reports
+    }
+}
+
+fn by_command<'a>(reports: &'a [(String, Value)], prefix: &str) -> &'a Value {
+    &reports
+        .iter()
+        .find(|(args, _)| args.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` step ran: {reports:?}"))
+        .1
+}
+
+async fn production_digest(life: &Life, repository: &str) -> Vec<String> {
+    let ecr = aws_sdk_ecr::Client::new(&life.production.sdk_config(3).await);
+    let found = ecr
+        .describe_images()
+        .repository_name(repository)
+        .send()
+        .await
+        .expect("production's own repository");
+    found
+        .image_details()
+        .iter()
+        .filter_map(|d| d.image_digest().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "issue 26, open: Day 0, the image and package jobs and the staging deploy pass across two accounts; the promotion into production's account does not end yet (it waits, for a reason not found this session)"]
+async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pipeline() {
+    let life = Life::new().await;
+    life.project.git_release(Some("v1.0.0"));
+    // Day 0, by hand once (README "Day 0"): production's registry accepts staging's
+    // replicas before staging pushes anything.
+    let (code, _, stderr) = life.facturactl("bootstrap --env production");
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // A push to main: bootstrap, images, packages, deploy to staging.
+    let staged = life.play("branch", "one").await;
+    let deployed = by_command(&staged, "deploy --env staging");
+    let ocr = service(deployed, "ocr")["artifact"]
+        .as_str()
+        .expect("a digest")
+        .to_string();
+    // Replication kept the digest in production's own registry.
+    let log: Value = reqwest::get(format!("{}/__harness/replications", life.staging.endpoint))
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        production_digest(&life, "facturascan/ocr")
+            .await
+            .contains(&ocr),
+        "{ocr} {:?} {log}",
+        production_digest(&life, "facturascan/ocr").await
+    );
+
+    // The release tag: production bootstraps (a no-op) and promotes across accounts.
+    let released = life.play("tag", "one").await;
+    let promoted = by_command(&released, "promote --from staging");
+    assert_eq!(promoted["operation"], "promote");
+    assert_eq!(service(promoted, "ocr")["artifact"], ocr.as_str());
+    assert_eq!(
+        service(promoted, "parser")["artifact"],
+        service(deployed, "parser")["artifact"]
+    );
+
+    // A second release, through staging to production.
+    life.project.write("release-two.txt", "two");
+    life.project.git(&["add", "release-two.txt"]);
+    life.project.git(&["commit", "--quiet", "-m", "two"]);
+    life.project.git(&["tag", "-a", "v1.1.0", "-m", "1.1.0"]);
+    let staged = life.play("branch", "two").await;
+    let second = service(by_command(&staged, "deploy --env staging"), "ocr")["artifact"].clone();
+    assert_ne!(second, Value::String(ocr.clone()));
+    let released = life.play("tag", "two").await;
+    assert_eq!(
+        service(by_command(&released, "promote --from staging"), "ocr")["artifact"],
+        second
+    );
+
+    // Production rolls back to the first release, in its own account.
+    let (code, rolled, stderr) = life.facturactl("rollback --env production --yes");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(service(&rolled, "ocr")["artifact"], ocr.as_str());
+
+    // Staging goes; production stays.
+    let (code, _, stderr) = life.facturactl("destroy --env staging --yes");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, status, _) = life.facturactl("status --env production");
+    assert_eq!(code, Some(0));
+    assert_eq!(status["current"]["action"], "rollback");
+}
+
+#[tokio::test]
+#[ignore = "issue 26, open: runs with the rehearsal above once its promotion ends"]
+async fn without_the_grant_the_promotion_fails_before_any_change_naming_it() {
+    let life = Life::new().await;
+    // Staging names no environment promoted from it: its release store grants nothing.
+    life.project.replace(
+        "environments/staging.yaml",
+        "  promoted_to: production\n",
+        "",
+    );
+    life.project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = life.facturactl("bootstrap --env production");
+    assert_eq!(code, Some(0), "{stderr}");
+    life.play("branch", "one").await;
+    let (code, _, stderr) = life.facturactl("promote --from staging --to production --yes");
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("AccessDenied")
+            && stderr.contains(&format!("arn:aws:iam::{}:root", life.production.account_id))
+            && stderr.contains("facturascan-staging-releases-")
+            && (stderr.contains("s3:ListBucket") || stderr.contains("s3:GetObject")),
+        "{stderr}"
+    );
+    // Nothing changed in production: no record, no lock.
+    let (_, status, _) = life.facturactl("status --env production");
+    assert_eq!(status["current"], Value::Null, "{status}");
+}
+
+#[test]
+fn every_job_that_pushes_runs_after_the_job_that_creates_its_repository() {
+    let workflow = std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
+        .expect("the committed workflow");
+    let order: Vec<String> = job_order(&workflow).into_iter().map(|(id, _)| id).collect();
+    let at = |id: &str| order.iter().position(|j| j == id);
+    let parsed: Value = yaml_serde::from_str(&workflow).expect("YAML");
+    let mut checked = BTreeMap::new();
+    for (id, job) in parsed["jobs"].as_object().expect("jobs") {
+        let pushes = job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["run"].as_str().is_some_and(|r| r.contains("docker push")));
+        if pushes {
+            let needs: Vec<&str> = job["needs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                needs.contains(&"bootstrap-staging"),
+                "{id} pushes without needing bootstrap-staging: {needs:?}"
+            );
+            assert!(at("bootstrap-staging") < at(id));
+            checked.insert(id.clone(), true);
+        }
+    }
+    assert!(checked.len() >= 3, "image jobs found: {checked:?}");
+    // The promotion bootstraps its target before it promotes, in the same job.
+    let steps = facturactl_steps(&parsed["jobs"]["deploy-production"]);
+    assert_eq!(
+        steps,
+        [
+            "bootstrap --env production",
+            "promote --from staging --to production --yes"
+        ]
+    );
+    // The staging deploy waits for every image and package.
+    let deploy = &parsed["jobs"]["deploy-staging"]["needs"];
+    for job in order
+        .iter()
+        .filter(|j| j.starts_with("image-") || j.starts_with("package-"))
+    {
+        assert!(
+            deploy
+                .as_array()
+                .is_some_and(|n| n.iter().any(|x| x == job.as_str())),
+            "deploy-staging does not wait for {job}"
+        );
+    }
+}
