@@ -204,8 +204,10 @@ fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
     };
     let workflow = std::fs::read_to_string(root.join(".github/workflows/platform.yml"))
         .expect("the committed workflow");
-    let images = workflow.matches("name: \"image (").count();
-    assert_eq!(images, 2, "{workflow}");
+    // The two services' images and the model's training image.
+    let images = workflow.matches("name: \"image (").count()
+        + workflow.matches("name: \"training image (").count();
+    assert_eq!(images, 3, "{workflow}");
     assert_eq!(
         workflow
             .matches(&format!("PLATFORM: \"{platform}\""))
