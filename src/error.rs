@@ -275,6 +275,13 @@ pub enum Refusal {
     NothingToPromote(NothingToPromote),
     /// `rollback` found no release to go back to.
     NoRollbackTarget(NoRollbackTarget),
+    /// The promotion's target may not read what the source keeps (its release store), with
+    /// the target's credentials: the grant is missing. `denied` is AWS's message.
+    SourceNotReadable {
+        from: String,
+        to: String,
+        denied: String,
+    },
     /// Images the target's tasks cannot pull: in another account's registry. (service, registry)
     ImagesNotPullable {
         environment: String,
@@ -431,6 +438,9 @@ impl Refusal {
                     .iter()
                     .map(|(check, subject, detail)| format!("{check} {subject}: {detail}")),
             ),
+            Self::SourceNotReadable { from, to, denied } => format!(
+                "`{to}` may not read what `{from}` promotes (nothing was promoted): {denied}"
+            ),
             Self::ImagesNotPullable {
                 environment,
                 registry,
@@ -469,9 +479,12 @@ impl Refusal {
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
             Self::Downgrade { .. } => "deploy a newer release, or pass --allow-downgrade if going back is intended (`facturactl rollback` returns the services to an earlier release)".into(),
-            Self::ImagesMissing { .. } => "replication copies each push within minutes: wait and promote again; if it never arrives, check the source registry's replication rule and the target's registry policy (the registry stacks)".into(),
+            Self::ImagesMissing { .. } => "replication copies each push within minutes: wait and promote again. ECR replicates only pushes made after the target's registry accepted them (`facturactl bootstrap` of the target first): copy an image pushed before, by digest (`skopeo copy docker://<source registry>/<repository>@<digest> docker://<target registry>/<repository>:<tag>`), or push it again to the source; then promote".into(),
             Self::Preflight { environment, .. } => format!(
                 "fix each finding (`facturactl preflight --env {environment}` shows every check), then run again"
+            ),
+            Self::SourceNotReadable { from, to, .. } => format!(
+                "the promotion reads `{from}` with `{to}`'s credentials: set `promoted_to: {to}` under `environment:` in environments/{from}.yaml, then run `facturactl bootstrap --env {from}` (the release store's grant) and `facturactl deploy --env {from}` (the models bucket's and the key's); `{to}`'s deploy role needs s3:ListBucket and s3:GetObject on them (README \"Day 0\")"
             ),
             Self::ImagesNotPullable { .. } => "replicate the source registry's repositories to the target's (ECR replication keeps the digest), or copy the images by digest, then promote".into(),
             Self::AccountMismatch { environment, .. } => format!(

@@ -44,7 +44,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         let aws = session.aws_to_read(&source.config.environment).await;
         Store::new(&aws, &source.config)
             .records(Some(1))
-            .await?
+            .await
+            .map_err(|e| unreadable(from, to, e))?
             .pop()
     };
     let (record, commit) = promotable(from, last)?;
@@ -170,6 +171,19 @@ async fn adopt_models(
         pins.insert(service, adopted.pin());
     }
     Ok(pins)
+}
+
+/// A read of the source refused by AWS: the grant the target reads through is missing.
+fn unreadable(from: &str, to: &str, error: crate::aws::AwsError) -> Error {
+    if error.failure() == crate::aws::Failure::AccessDenied {
+        return Refusal::SourceNotReadable {
+            from: from.into(),
+            to: to.into(),
+            denied: error.message,
+        }
+        .into();
+    }
+    error.into()
 }
 
 /// The source's last record, if it may be promoted: it succeeded and names its commit.
