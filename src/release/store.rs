@@ -387,7 +387,8 @@ pub fn promotion_policy(bucket: &str, reader: &str) -> serde_json::Value {
                 "Sid": "PromotionReadsRecordsAndPackages",
                 "Effect": "Allow",
                 "Principal": principal,
-                "Action": "s3:GetObject",
+                // Versions too: a recorded package is read by the version it was kept as.
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Resource": [
                     format!("arn:aws:s3:::{bucket}/records/*"),
                     format!("arn:aws:s3:::{bucket}/packages/*"),

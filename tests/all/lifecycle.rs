@@ -67,10 +67,17 @@ struct Life {
     project: Project,
     staging: Account,
     production: Account,
+    /// The ML stack and the scoring service are on.
+    models: bool,
 }
 
 impl Life {
     async fn new() -> Self {
+        Self::with(false).await
+    }
+
+    /// `models`: the ML stack and the scoring service on in both environments.
+    async fn with(models: bool) -> Self {
         let (staging, production) = (Account::new(), Account::new());
         let project = Project::copy();
         for (env, account, id, domain) in [
@@ -109,16 +116,36 @@ impl Life {
         // Production's file names staging's account (SourceAccountId) and staging's
         // `promoted_to` reads production's: both were rewritten above. Left out: the ML
         // stack and the database (moto cannot create its parameter group outside local).
-        project.replace(
-            "environments/staging.yaml",
-            "  ml:\n    enabled: true\n",
-            "  ml:\n    enabled: false\n",
-        );
-        project.replace(
-            "environments/staging.yaml",
-            "  scoring:\n    enabled: true\n",
-            "  scoring:\n    enabled: false\n",
-        );
+        if models {
+            // All at once: deploy.toml's linear rollout watches five 2-minute steps.
+            let scoring = "  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n";
+            project.replace(
+                "environments/staging.yaml",
+                "  scoring:\n    enabled: true\n",
+                scoring,
+            );
+            project.replace(
+                "environments/production.yaml",
+                "services:\n",
+                &format!("services:\n{scoring}"),
+            );
+            project.replace(
+                "environments/production.yaml",
+                "stacks:\n",
+                "stacks:\n  ml:\n    enabled: true\n",
+            );
+        } else {
+            project.replace(
+                "environments/staging.yaml",
+                "  ml:\n    enabled: true\n",
+                "  ml:\n    enabled: false\n",
+            );
+            project.replace(
+                "environments/staging.yaml",
+                "  scoring:\n    enabled: true\n",
+                "  scoring:\n    enabled: false\n",
+            );
+        }
         for env in ["staging", "production"] {
             project.replace(
                 &format!("environments/{env}.yaml"),
@@ -145,6 +172,7 @@ impl Life {
             project,
             staging,
             production,
+            models,
         }
     }
 
@@ -184,8 +212,8 @@ impl Life {
     async fn try_play(&self, ref_type: &str, label: &str) -> Result<Vec<(String, Value)>, Failed> {
         let workflow = std::fs::read_to_string(repo_root().join(".github/workflows/platform.yml"))
             .expect("the committed workflow");
-        // Off in this rehearsal, as the ML stack.
-        let enabled = |service: &str| service != "scoring";
+        // Off unless the rehearsal runs the ML stack.
+        let enabled = |service: &str| self.models || service != "scoring";
         let mut artifacts = serde_json::Map::new();
         let mut reports = Vec::new();
         for (id, job) in job_order(&workflow) {
@@ -193,12 +221,22 @@ impl Life {
                 continue;
             }
             if let Some(name) = id.strip_prefix("image-") {
+                let repository = match name.strip_suffix("-training") {
+                    // The training job's own repository, under the tag deploy.toml pins.
+                    Some(_) if self.models => "facturascan/fraud-training".to_string(),
+                    Some(_) => continue, // the model's service is off here
+                    None => format!("facturascan/{name}"),
+                };
                 if name.ends_with("-training") {
-                    continue; // the model's service is off here
+                    push_image(&self.staging, &repository, "1.0.0", "c3").await;
+                    continue;
                 }
-                let repository = format!("facturascan/{name}");
                 // A layer per release (hex), so each release's image has its own digest.
-                let layer = if label == "one" { "a1" } else { "b2" };
+                let layer = match label {
+                    "one" => "a1",
+                    "two" => "b2",
+                    _ => "d4",
+                };
                 let digest = push_image(&self.staging, &repository, label, layer).await;
                 let image = format!(
                     "{}.dkr.ecr.eu-west-1.amazonaws.com/{repository}@{digest}",
@@ -253,6 +291,33 @@ impl std::fmt::Display for Failed {
             self.job, self.args, self.code, self.stderr
         )
     }
+}
+
+/// The cpu of the task definition an ECS service runs.
+async fn task_cpu(account: &Account, cluster: &str, service: &str) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let services = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .expect("describe services");
+    let task = services.services()[0]
+        .task_definition()
+        .expect("a task definition")
+        .to_string();
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(task)
+        .send()
+        .await
+        .expect("describe the task definition");
+    described
+        .task_definition()
+        .and_then(|t| t.cpu())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn by_command<'a>(reports: &'a [(String, Value)], prefix: &str) -> &'a Value {
@@ -333,10 +398,31 @@ async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pi
         second
     );
 
-    // Production rolls back to the first release, in its own account.
+    // A cpu change in deploy.toml (staging takes it; production keeps its own override),
+    // through the pipeline.
+    life.project.replace(
+        "deploy.toml",
+        "repository = \"facturascan/ocr\"\ncpu = 1024\nmemory = 2048\n",
+        "repository = \"facturascan/ocr\"\ncpu = 2048\nmemory = 4096\n",
+    );
+    life.project
+        .git(&["commit", "--quiet", "-am", "ocr: more cpu"]);
+    life.project.git(&["tag", "-a", "v1.2.0", "-m", "1.2.0"]);
+    life.play("branch", "three").await;
+    assert_eq!(
+        task_cpu(&life.staging, "facturascan-staging", "ocr").await,
+        "2048"
+    );
+    let released = life.play("tag", "three").await;
+    assert_eq!(
+        by_command(&released, "promote --from staging")["operation"],
+        "promote"
+    );
+
+    // Production rolls back to the release before (two), in its own account.
     let (code, rolled, stderr) = life.facturactl("rollback --env production --yes");
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(service(&rolled, "ocr")["artifact"], ocr.as_str());
+    assert_eq!(service(&rolled, "ocr")["artifact"], second);
 
     // Staging goes; production stays.
     let (code, _, stderr) = life.facturactl("destroy --env staging --yes");
@@ -465,4 +551,41 @@ async fn images_pushed_before_the_target_accepted_replicas_are_refused_with_the_
     );
     let (_, status, _) = life.facturactl("status --env production");
     assert_eq!(status["current"]["action"], "promote");
+}
+
+#[tokio::test]
+async fn a_model_is_promoted_across_accounts_through_the_grants() {
+    let life = Life::with(true).await;
+    life.project
+        .write("input.json", crate::models::SCORING_INPUT);
+    life.project.write("m1.bin", "model one");
+    life.project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = life.facturactl("bootstrap --env production");
+    assert_eq!(code, Some(0), "{stderr}");
+    life.play("branch", "one").await;
+    // The ML engineer's steps in staging: register the trained model, deploy it.
+    for args in [
+        "model register fraud-scoring --file m1.bin --input input.json --env staging",
+        "deploy --env staging --model scoring=1 --yes",
+    ] {
+        let (code, report, stderr) = life.facturactl(args);
+        assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");
+    }
+    // The release tag: production reads staging's models bucket (encrypted with staging's
+    // key) with its own credentials, through the storage and security stacks' grants.
+    life.play("tag", "one").await;
+    let (_, status, _) = life.facturactl("status --env production");
+    let pin = &status["current"]["services"]["scoring"]["model"];
+    let sha = crate::support::sha256_hex(b"model one");
+    assert_eq!(pin["sha256"], sha.as_str(), "{status}");
+    let production_bucket = format!(
+        "s3://facturascan-production-models-{}/",
+        life.production.account_id
+    );
+    assert!(
+        pin["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&production_bucket)),
+        "{pin}"
+    );
 }

@@ -344,6 +344,14 @@ impl Validator<'_> {
                         "dependencies of an enabled stack are enabled",
                         &format!("enable `{dep}` or disable `{name}` in this environment"),
                     ),
+                    // `bootstrap` deploys only the bootstrap stacks: a dependency outside
+                    // them would not exist yet on Day 0.
+                    Some(d) if stack.bootstrap && !d.bootstrap => self.report(
+                        &at,
+                        format!("bootstrap stack `{name}` depends on `{dep}`, which is not one"),
+                        "a bootstrap stack depends only on bootstrap stacks",
+                        &format!("add `bootstrap = true` to stacks.{dep}, or drop the dependency"),
+                    ),
                     Some(_) => {}
                 }
             }
