@@ -1507,6 +1507,28 @@ fn offline_cases() -> Vec<Case> {
             says: "`CertificateArn` = \"4f1c2a9e-facture-api\" does not match",
         },
         Case {
+            name: "bootstrap stack depending on a later one",
+            env: "staging",
+            setup: |p| {
+                p.replace(
+                    DEPLOY,
+                    "template = \"registry.yaml.tera\"\nbootstrap = true\n",
+                    "template = \"registry.yaml.tera\"\nbootstrap = true\ndepends_on = [\"network\"]\n",
+                )
+            },
+            file: DEPLOY,
+            at: At::Marker("depends_on = [\"network\"]"),
+            says: "bootstrap stack `registry` depends on `network`, which is not one",
+        },
+        Case {
+            name: "promoted to an environment that does not exist",
+            env: "staging",
+            setup: |p| p.replace(STAGING, "promoted_to: production", "promoted_to: prod"),
+            file: STAGING,
+            at: At::Marker("promoted_to: prod"),
+            says: "`promoted_to: prod`: environments/prod.yaml does not load",
+        },
+        Case {
             name: "source account id too short",
             env: "production",
             setup: |p| {

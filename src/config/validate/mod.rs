@@ -307,6 +307,46 @@ impl Validator<'_> {
         );
     }
 
+    /// Each dependency of a stack: declared, enabled with it, and a bootstrap stack when
+    /// it is one.
+    fn dependencies(
+        &mut self,
+        c: &Config,
+        name: &str,
+        stack: &crate::config::Stack,
+        base: &[PathSegment],
+    ) {
+        for (i, dep) in stack.depends_on.iter().enumerate() {
+            let at = with_index(with_key(base.to_vec(), "depends_on"), i);
+            match c.stacks.get(dep) {
+                None => self.report(
+                    &at,
+                    format!("stack `{name}` depends on `{dep}`, which is not a stack"),
+                    &format!(
+                        "one of: {}",
+                        c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    "fix the name or declare the stack under [stacks]",
+                ),
+                Some(d) if stack.enabled && !d.enabled => self.report(
+                    &at,
+                    format!("stack `{name}` depends on `{dep}`, which is disabled here"),
+                    "dependencies of an enabled stack are enabled",
+                    &format!("enable `{dep}` or disable `{name}` in this environment"),
+                ),
+                // `bootstrap` deploys only the bootstrap stacks: a dependency outside
+                // them would not exist yet on Day 0.
+                Some(d) if stack.bootstrap && !d.bootstrap => self.report(
+                    &at,
+                    format!("bootstrap stack `{name}` depends on `{dep}`, which is not one"),
+                    "a bootstrap stack depends only on bootstrap stacks",
+                    &format!("add `bootstrap = true` to stacks.{dep}, or drop the dependency"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+
     fn stacks(&mut self, c: &Config) {
         for (name, stack) in &c.stacks {
             let base = path(["stacks", name]);
@@ -326,35 +366,7 @@ impl Validator<'_> {
                     "name the template file",
                 );
             }
-            for (i, dep) in stack.depends_on.iter().enumerate() {
-                let at = with_index(with_key(base.clone(), "depends_on"), i);
-                match c.stacks.get(dep) {
-                    None => self.report(
-                        &at,
-                        format!("stack `{name}` depends on `{dep}`, which is not a stack"),
-                        &format!(
-                            "one of: {}",
-                            c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                        "fix the name or declare the stack under [stacks]",
-                    ),
-                    Some(d) if stack.enabled && !d.enabled => self.report(
-                        &at,
-                        format!("stack `{name}` depends on `{dep}`, which is disabled here"),
-                        "dependencies of an enabled stack are enabled",
-                        &format!("enable `{dep}` or disable `{name}` in this environment"),
-                    ),
-                    // `bootstrap` deploys only the bootstrap stacks: a dependency outside
-                    // them would not exist yet on Day 0.
-                    Some(d) if stack.bootstrap && !d.bootstrap => self.report(
-                        &at,
-                        format!("bootstrap stack `{name}` depends on `{dep}`, which is not one"),
-                        "a bootstrap stack depends only on bootstrap stacks",
-                        &format!("add `bootstrap = true` to stacks.{dep}, or drop the dependency"),
-                    ),
-                    Some(_) => {}
-                }
-            }
+            self.dependencies(c, name, stack, &base);
             for (param, input) in &stack.inputs {
                 let at = with_key(with_key(base.clone(), "inputs"), param);
                 if !c.stacks.contains_key(&input.stack) {
