@@ -61,6 +61,9 @@ Across accounts, the proxy enforces what AWS does (resource policies, key polici
 policies, ECR replication): scripts/cross_account.py says each rule, scripts/access_rules.py
 evaluates the policies (unit tests: scripts/test_access_rules.py).
 
+An update that must replace a resource whose custom name it keeps fails and rolls back, as
+CloudFormation fails it (scripts/stack_rules.py; moto replaced it in place).
+
 Where moto is more lenient than AWS, the proxy answers as AWS does (CloudFormationRules):
   * a TemplateBody over 51,200 bytes (CreateStack, UpdateStack, CreateChangeSet,
     ValidateTemplate) is refused with AWS's ValidationError; moto accepts any size;
@@ -94,6 +97,7 @@ import uuid
 import warnings
 
 import cross_account
+import stack_rules
 
 DEFAULT_ACCOUNT = "123456789012"
 CBOR_SERVICE = "GraniteServiceVersion20100801"
@@ -865,11 +869,15 @@ def complete_stack_task_definitions() -> None:
     TaskDefinition.update_from_cloudformation_json = classmethod(update)
 
 
+# Load balancers a stack update replaced, deleted once their listeners have moved.
+REPLACED_LOAD_BALANCERS: list[tuple[str, str, str]] = []
+
+
 def typed_stack_load_balancers() -> None:
     """moto's CloudFormation creates every AWS::ElasticLoadBalancingV2::LoadBalancer as an
     application load balancer, ignoring `Type` (and `Name`), so a network load balancer's
     TCP listener is refused. AWS creates the type the template says."""
-    from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
+    from moto.elbv2.models import FakeListener, FakeLoadBalancer, elbv2_backends
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = cloudformation_json["Properties"]
@@ -882,6 +890,48 @@ def typed_stack_load_balancers() -> None:
         )
 
     FakeLoadBalancer.create_from_cloudformation_json = classmethod(create)
+
+    # moto has no update for a load balancer: the stack lost it, and the listeners that
+    # name it failed with LoadBalancerNotFound. AWS replaces one whose name, scheme or type
+    # changes (a new one, then the old one deleted) and updates the rest in place (security
+    # groups, subnets, attributes). The custom-named case is refused before this
+    # (scripts/stack_rules.py).
+    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+               region_name):
+        properties = cloudformation_json["Properties"]
+        wanted = (properties.get("Name", new_resource_name), properties.get("Scheme", "internet-facing"),
+                  properties.get("Type", "application"))
+        current = (original_resource.name, original_resource.scheme, original_resource.type)
+        if wanted == current:
+            return original_resource
+        # The old one goes in the cleanup phase, after its listeners moved (below).
+        REPLACED_LOAD_BALANCERS.append((account_id, region_name, original_resource.arn))
+        return create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+
+    FakeLoadBalancer.update_from_cloudformation_json = classmethod(update)
+
+    # A listener whose load balancer changed is a new listener on the new one (AWS:
+    # LoadBalancerArn requires replacement); moto modified the old one in place.
+    listener_update = FakeListener.update_from_cloudformation_json.__func__
+
+    def update_listener(cls, original_resource, new_resource_name, cloudformation_json,
+                        account_id, region_name):
+        wanted = cloudformation_json["Properties"].get("LoadBalancerArn")
+        if wanted and wanted != original_resource.load_balancer_arn:
+            made = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                       account_id, region_name)
+            backend = elbv2_backends[account_id][region_name]
+            backend.delete_listener(original_resource.arn)
+            for account, region, arn in list(REPLACED_LOAD_BALANCERS):
+                old = backend.load_balancers.get(arn)
+                if account == account_id and region == region_name and old is not None and not old.listeners:
+                    backend.delete_load_balancer(arn)
+                    REPLACED_LOAD_BALANCERS.remove((account, region, arn))
+            return made
+        return listener_update(cls, original_resource, new_resource_name, cloudformation_json,
+                               account_id, region_name)
+
+    FakeListener.update_from_cloudformation_json = classmethod(update_listener)
 
 
 def database_resource_ids() -> None:
@@ -1198,6 +1248,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     stack_schedules()
     training_runs()
     cross_account.install()
+    stack_rules.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

@@ -5,5 +5,6 @@ pub mod destroy;
 pub mod events;
 pub mod live;
 pub mod plan;
+pub mod replacements;
 pub mod scheduler;
 pub mod template;

@@ -59,6 +59,10 @@ pub struct StackPlan {
     pub template_diff: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Replacements CloudFormation would refuse: resources whose custom name stays while a
+    /// change requires a new resource. A deploy of this stack would fail and roll back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreplaceable: Vec<super::replacements::NamedReplacement>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -128,6 +132,7 @@ async fn plan_stack(
         resources: Vec::new(),
         template_diff: None,
         note: None,
+        unreplaceable: Vec::new(),
     };
     let Some(live) = live else {
         plan.action = PlanAction::Create;
@@ -182,19 +187,28 @@ async fn plan_stack(
             }
         })
         .collect();
-    plan.resources = change_set(aws, stack, &params, ChangeSetType::Update, templates).await?;
-    if with_diff {
-        let deployed = aws
-            .cloudformation
+    // The deployed template: named replacements CloudFormation would refuse (found here,
+    // not in the change set, which does not say so), and the diff when asked.
+    let (changes, deployed) = tokio::join!(
+        change_set(aws, stack, &params, ChangeSetType::Update, templates),
+        aws.cloudformation
             .get_template()
             .stack_name(&stack.stack_name)
             .send()
-            .await
-            .map_err(|e| AwsError::new("GetTemplate", e))?;
-        plan.template_diff = Some(diff(
-            deployed.template_body().unwrap_or_default(),
-            &stack.body,
+    );
+    plan.resources = changes?;
+    let deployed = deployed.map_err(|e| AwsError::new("GetTemplate", e))?;
+    let deployed = deployed.template_body().unwrap_or_default();
+    plan.unreplaceable =
+        super::replacements::named(deployed, &live.parameters, &stack.body, &params);
+    if let Some(first) = plan.unreplaceable.first() {
+        plan.note = Some(format!(
+            "CloudFormation cannot replace {} `{}` while it keeps its name {}: a deploy would fail and roll back. Change its name in the template (or remove it), then deploy",
+            first.resource_type, first.logical_id, first.name
         ));
+    }
+    if with_diff {
+        plan.template_diff = Some(diff(deployed, &stack.body));
     }
     Ok(plan)
 }

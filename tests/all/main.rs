@@ -43,3 +43,4 @@ mod rollouts;
 mod rollouts_recorded;
 mod secrets;
 mod snapshots;
+mod upgrades;
