@@ -408,3 +408,52 @@ async fn a_role_of_another_account_is_assumed_only_as_its_trust_policy_says() {
         "{me:?}"
     );
 }
+
+#[tokio::test]
+async fn another_accounts_topic_takes_messages_only_as_its_policy_allows() {
+    let (owner, sender) = (Account::new(), Account::new());
+    let topic = aws_sdk_sns::Client::new(&owner.sdk_config(3).await)
+        .create_topic()
+        .name(format!("alerts-{}", owner.account_id))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_string();
+    let theirs = aws_sdk_sns::Client::new(&sender.sdk_config(1).await);
+    let refused = theirs
+        .publish()
+        .topic_arn(&topic)
+        .message("hello")
+        .send()
+        .await
+        .expect_err("no topic policy names the sender");
+    use aws_sdk_sns::error::ProvideErrorMetadata;
+    assert_eq!(refused.code(), Some("AuthorizationError"), "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .unwrap_or_default()
+            .contains("sns:Publish"),
+        "{refused:?}"
+    );
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", sender.account_id)},
+        "Action": "sns:Publish", "Resource": topic}]});
+    aws_sdk_sns::Client::new(&owner.sdk_config(3).await)
+        .set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(policy.to_string())
+        .send()
+        .await
+        .expect("policy");
+    theirs
+        .publish()
+        .topic_arn(&topic)
+        .message("hello")
+        .send()
+        .await
+        .expect("the policy names the sender");
+}

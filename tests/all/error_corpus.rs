@@ -1654,7 +1654,7 @@ fn offline_cases() -> Vec<Case> {
             },
             file: DEPLOY,
             at: At::Marker("template = \"api.yaml.tera\""),
-            says: "would be named `facturascan-invoices-platform-staging-api` (41 characters)",
+            says: "would be named `facturascan-invoices-platform-staging-api-int` (45 characters)",
         },
         Case {
             name: "repository name in upper case",

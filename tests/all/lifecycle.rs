@@ -589,3 +589,46 @@ async fn a_model_is_promoted_across_accounts_through_the_grants() {
         "{pin}"
     );
 }
+
+#[tokio::test]
+async fn without_the_key_grant_a_model_promotion_fails_naming_the_key() {
+    let life = Life::with(true).await;
+    // Staging's key policy without the statement that lets production decrypt through S3.
+    let security = life.project.read("templates/stacks/security.yaml.tera");
+    let start = security
+        .find("{%- if promotion %}")
+        .expect("the promotion statement");
+    let end = security[start..].find("{%- endif %}").expect("its end") + start;
+    let without = format!(
+        "{}{}",
+        &security[..start],
+        &security[end + "{%- endif %}".len()..]
+    );
+    life.project
+        .write("templates/stacks/security.yaml.tera", &without);
+    life.project
+        .write("input.json", crate::models::SCORING_INPUT);
+    life.project.write("m1.bin", "model one");
+    life.project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = life.facturactl("bootstrap --env production");
+    assert_eq!(code, Some(0), "{stderr}");
+    life.play("branch", "one").await;
+    for args in [
+        "model register fraud-scoring --file m1.bin --input input.json --env staging",
+        "deploy --env staging --model scoring=1 --yes",
+    ] {
+        let (code, report, stderr) = life.facturactl(args);
+        assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");
+    }
+    let failed = life.try_play("tag", "one").await.expect_err("no key grant");
+    assert_eq!(failed.job, "deploy-production");
+    assert!(
+        failed.stderr.contains("kms:Decrypt")
+            && failed
+                .stderr
+                .contains(&format!(":{}:key/", life.staging.account_id)),
+        "{failed}"
+    );
+    let (_, status, _) = life.facturactl("status --env production");
+    assert_eq!(status["current"], Value::Null, "nothing changed: {status}");
+}
