@@ -274,9 +274,15 @@ def lambda_target(operation: str, path: str, region: str):
         return None
     function = name.split(":")[6] if len(name.split(":")) > 6 else name
     try:
-        policy = lambda_backends[owner][region].get_policy(function, None)
+        wire = json.loads(lambda_backends[owner][region].get_policy(function, None))
+        policy = json.loads(wire["Policy"]) if isinstance(wire.get("Policy"), str) else wire.get("Policy")
     except Exception:  # noqa: BLE001 - no policy: nothing allows another account
         policy = None
+    # AddPermission with an account id as principal: AWS stores {"AWS": "arn:...:root"};
+    # moto keeps the bare id.
+    for statement in (policy or {}).get("Statement", []):
+        if isinstance(statement.get("Principal"), str) and statement["Principal"].isdigit():
+            statement["Principal"] = {"AWS": f"arn:aws:iam::{statement['Principal']}:root"}
     action = "lambda:InvokeFunction" if operation == "Invoke" else f"lambda:{operation}"
     return owner, action, f"arn:aws:lambda:{region}:{owner}:function:{function}", policy, "resource-based policy"
 

@@ -553,74 +553,70 @@ fn check_images(
     node: &Node,
     errors: &mut Vec<ConfigError>,
 ) {
-    let branch_env = pipeline
+    let Some(branch_env) = pipeline
         .deploy
         .iter()
         .find(|(_, s)| s.trigger == Trigger::Branch)
-        .and_then(|(e, _)| environments.get(e));
-    for (i, image) in pipeline.build.images.iter().enumerate() {
+        .and_then(|(e, _)| environments.get(e))
+    else {
+        return;
+    };
+    let service = |name: &str| branch_env.services.get(name);
+    let mut refuse = |list: &str, i: usize, field: &str, message: String, help: &str| {
         let path = vec![
             PathSegment::Key("build".into()),
-            PathSegment::Key("images".into()),
+            PathSegment::Key(list.into()),
             PathSegment::Index(i),
-            PathSegment::Key("service".into()),
+            PathSegment::Key(field.into()),
         ];
-        let ecs = branch_env
-            .and_then(|c| c.services.get(&image.service))
-            .and_then(|s| s.ecs.as_ref());
-        if branch_env.is_some() && ecs.is_none() {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&path),
-                    format!("`{}` is not an ECS service of deploy.toml", image.service),
-                )
-                .help("images are built for ECS services; Lambda packages go under [[build.packages]]"),
+        errors.push(ConfigError::new(node.locate(&path), message).help(help));
+    };
+    for (i, image) in pipeline.build.images.iter().enumerate() {
+        if service(&image.service)
+            .and_then(|s| s.ecs.as_ref())
+            .is_none()
+        {
+            refuse(
+                "images",
+                i,
+                "service",
+                format!("`{}` is not an ECS service of deploy.toml", image.service),
+                "images are built for ECS services; Lambda packages go under [[build.packages]]",
             );
         }
     }
     for (i, package) in pipeline.build.packages.iter().enumerate() {
-        let path = vec![
-            PathSegment::Key("build".into()),
-            PathSegment::Key("packages".into()),
-            PathSegment::Index(i),
-            PathSegment::Key("service".into()),
-        ];
-        let lambda = branch_env
-            .and_then(|c| c.services.get(&package.service))
-            .and_then(|s| s.lambda.as_ref());
-        if branch_env.is_some() && lambda.is_none() {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&path),
-                    format!(
-                        "`{}` is not a Lambda service of deploy.toml",
-                        package.service
-                    ),
-                )
-                .help("packages are built for Lambda services; ECS services get [[build.images]]"),
+        if service(&package.service)
+            .and_then(|s| s.lambda.as_ref())
+            .is_none()
+        {
+            refuse(
+                "packages",
+                i,
+                "service",
+                format!(
+                    "`{}` is not a Lambda service of deploy.toml",
+                    package.service
+                ),
+                "packages are built for Lambda services; ECS services get [[build.images]]",
             );
         }
     }
     for (i, training) in pipeline.build.training.iter().enumerate() {
-        let path = vec![
-            PathSegment::Key("build".into()),
-            PathSegment::Key("training".into()),
-            PathSegment::Index(i),
-            PathSegment::Key("model".into()),
-        ];
-        let job = branch_env
-            .and_then(|c| c.models.get(&training.model))
+        let retrained = branch_env
+            .models
+            .get(&training.model)
             .and_then(|m| m.retraining.as_ref());
-        if branch_env.is_some() && job.is_none() {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&path),
-                    format!(
-                        "`{}` is not a model retrained by deploy.toml",
-                        training.model
-                    ),
-                )
-                .help("a training image is built for `[models.<name>.retraining.job]`"),
+        if retrained.is_none() {
+            refuse(
+                "training",
+                i,
+                "model",
+                format!(
+                    "`{}` is not a model retrained by deploy.toml",
+                    training.model
+                ),
+                "a training image is built for `[models.<name>.retraining.job]`",
             );
         }
     }

@@ -400,19 +400,12 @@ fn test(out: &mut String, p: &Pipeline) {
     }
 }
 
-fn image_job(
-    out: &mut String,
-    p: &Pipeline,
-    image: &super::Image,
-    repository: &str,
-    id: &str,
-    checks: &[String],
-) {
-    let name = format!("image ({})", image.service);
+/// A job that builds on the tasks' architecture and pushes to the build account's ECR.
+fn open_build_job(out: &mut String, p: &Pipeline, id: &str, name: &str, needs: &[String]) {
     Job {
         id,
-        name: &name,
-        needs: checks.to_vec(),
+        name,
+        needs: needs.to_vec(),
         condition: Some(ON_BRANCH),
         environment: None,
         concurrency: None,
@@ -429,6 +422,26 @@ fn image_job(
         &p.build.region,
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
+}
+
+/// The registry the build role pushes to: its account's ECR in the build region.
+fn build_registry(p: &Pipeline) -> String {
+    format!(
+        "{}.dkr.ecr.{}.amazonaws.com",
+        account_of(&p.build.role_arn),
+        p.build.region
+    )
+}
+
+fn image_job(
+    out: &mut String,
+    p: &Pipeline,
+    image: &super::Image,
+    repository: &str,
+    id: &str,
+    checks: &[String],
+) {
+    open_build_job(out, p, id, &format!("image ({})", image.service), checks);
     let dockerfile = image
         .dockerfile
         .clone()
@@ -437,14 +450,7 @@ fn image_job(
         ("SERVICE", quoted(&image.service)),
         ("CONTEXT", quoted(&image.context)),
         ("DOCKERFILE", quoted(&dockerfile)),
-        (
-            "REGISTRY",
-            quoted(&format!(
-                "{}.dkr.ecr.{}.amazonaws.com",
-                account_of(&p.build.role_arn),
-                p.build.region
-            )),
-        ),
+        ("REGISTRY", quoted(&build_registry(p))),
         ("REPOSITORY", quoted(repository)),
         ("REGION", quoted(&p.build.region)),
         // The tasks' architecture (RuntimePlatform ARM64 in the ECS partial).
@@ -656,26 +662,12 @@ fn training_job(
     id: &str,
     needs: &[String],
 ) {
-    let name = format!("training image ({})", training.model);
-    Job {
-        id,
-        name: &name,
-        needs: needs.to_vec(),
-        condition: Some(ON_BRANCH),
-        environment: None,
-        concurrency: None,
-        id_token: true,
-        pull_requests: false,
-        runner: Some(&p.build.runner),
-    }
-    .open(out, p);
-    checkout(out, p, false);
-    aws_credentials(
+    open_build_job(
         out,
         p,
-        &p.build.role_arn,
-        &p.build.region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
+        id,
+        &format!("training image ({})", training.model),
+        needs,
     );
     let dockerfile = training
         .dockerfile
@@ -684,14 +676,7 @@ fn training_job(
     let env = [
         ("CONTEXT", quoted(&training.context)),
         ("DOCKERFILE", quoted(&dockerfile)),
-        (
-            "REGISTRY",
-            quoted(&format!(
-                "{}.dkr.ecr.{}.amazonaws.com",
-                account_of(&p.build.role_arn),
-                p.build.region
-            )),
-        ),
+        ("REGISTRY", quoted(&build_registry(p))),
         ("REPOSITORY", quoted(repository)),
         ("TAG", quoted(tag)),
         ("REGION", quoted(&p.build.region)),

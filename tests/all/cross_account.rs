@@ -457,3 +457,62 @@ async fn another_accounts_topic_takes_messages_only_as_its_policy_allows() {
         .await
         .expect("the policy names the sender");
 }
+
+#[tokio::test]
+async fn another_accounts_function_is_reached_only_as_its_policy_allows() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    let (owner, caller) = (Account::new(), Account::new());
+    let role = format!("fn-{}", owner.account_id);
+    let template = json!({"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": role,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}}}});
+    let role_arn = output(
+        &stack(&owner, &format!("fn-{}", owner.account_id), &template).await,
+        "Arn",
+    );
+    let code = crate::support::zip::zip(&[("f.py", "def handler(e, c):\n    return 1\n")]);
+    let function = aws_sdk_lambda::Client::new(&owner.sdk_config(3).await)
+        .create_function()
+        .function_name("shared")
+        .runtime(Runtime::Python312)
+        .handler("f.handler")
+        .role(role_arn)
+        .code(FunctionCode::builder().zip_file(Blob::new(code)).build())
+        .send()
+        .await
+        .expect("function")
+        .function_arn()
+        .expect("arn")
+        .to_string();
+    let theirs = aws_sdk_lambda::Client::new(&caller.sdk_config(1).await);
+    let refused = theirs
+        .get_function()
+        .function_name(&function)
+        .send()
+        .await
+        .expect_err("no function policy names the caller");
+    use aws_sdk_lambda::error::ProvideErrorMetadata;
+    assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
+    aws_sdk_lambda::Client::new(&owner.sdk_config(3).await)
+        .add_permission()
+        .function_name("shared")
+        .statement_id("caller-reads")
+        .action("lambda:GetFunction")
+        .principal(&caller.account_id)
+        .send()
+        .await
+        .expect("permission");
+    let found = theirs
+        .get_function()
+        .function_name(&function)
+        .send()
+        .await
+        .expect("the function policy names the caller");
+    assert_eq!(
+        found.configuration().and_then(|c| c.function_arn()),
+        Some(function.as_str())
+    );
+}

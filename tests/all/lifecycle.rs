@@ -80,79 +80,26 @@ impl Life {
     async fn with(models: bool) -> Self {
         let (staging, production) = (Account::new(), Account::new());
         let project = Project::copy();
-        for (env, account, id, domain) in [
-            (
-                "staging",
-                &staging,
-                "210987654321",
-                "api.staging.facturascan.com",
-            ),
-            (
-                "production",
-                &production,
-                "345678901234",
-                "api.facturascan.com",
-            ),
-        ] {
+        for (env, account) in [("staging", &staging), ("production", &production)] {
             account.seed_platform_secrets().await;
             let file = format!("environments/{env}.yaml");
-            let _ = (account, id);
             let text = project
                 .read(&file)
                 .replace("210987654321", &staging.account_id)
                 .replace("345678901234", &production.account_id);
             project.write(&file, &text);
-            let arn = account.certificate(domain).await;
-            let text: Vec<String> = project
-                .read(&file)
-                .lines()
-                .map(|line| match line.split_once("CertificateArn: ") {
-                    Some((indent, _)) => format!("{indent}CertificateArn: {arn}"),
-                    None => line.to_string(),
-                })
-                .collect();
-            project.write(&file, &(text.join("\n") + "\n"));
+            project.use_certificate(env, account).await;
         }
         // Production's file names staging's account (SourceAccountId) and staging's
-        // `promoted_to` reads production's: both were rewritten above. Left out: the ML
-        // stack and the database (moto cannot create its parameter group outside local).
+        // `promoted_to` reads production's: both were rewritten above. Left out: the
+        // database (moto cannot create its parameter group outside local), and the ML stack
+        // unless the rehearsal is about models.
         if models {
-            // All at once: deploy.toml's linear rollout watches five 2-minute steps.
-            let scoring = "  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n";
-            project.replace(
-                "environments/staging.yaml",
-                "  scoring:\n    enabled: true\n",
-                scoring,
-            );
-            project.replace(
-                "environments/production.yaml",
-                "services:\n",
-                &format!("services:\n{scoring}"),
-            );
-            project.replace(
-                "environments/production.yaml",
-                "stacks:\n",
-                "stacks:\n  ml:\n    enabled: true\n",
-            );
+            project.with_scoring_everywhere();
         } else {
-            project.replace(
-                "environments/staging.yaml",
-                "  ml:\n    enabled: true\n",
-                "  ml:\n    enabled: false\n",
-            );
-            project.replace(
-                "environments/staging.yaml",
-                "  scoring:\n    enabled: true\n",
-                "  scoring:\n    enabled: false\n",
-            );
+            project.without_ml();
         }
-        for env in ["staging", "production"] {
-            project.replace(
-                &format!("environments/{env}.yaml"),
-                "  database:\n",
-                "  database:\n    enabled: false\n",
-            );
-        }
+        project.without_database();
         // The validator's canary waits 5 and 10 minutes a step; rollout strategies have
         // their own tests (rollouts.rs): here every release goes at once.
         project.replace(
@@ -173,6 +120,18 @@ impl Life {
             staging,
             production,
             models,
+        }
+    }
+
+    /// The ML engineer's steps in staging: register the trained model (`m1.bin`, its
+    /// input `input.json`), deploy it.
+    fn deploy_model_in_staging(&self) {
+        for args in [
+            "model register fraud-scoring --file m1.bin --input input.json --env staging",
+            "deploy --env staging --model scoring=1 --yes",
+        ] {
+            let (code, report, stderr) = self.facturactl(args);
+            assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");
         }
     }
 
@@ -563,14 +522,7 @@ async fn a_model_is_promoted_across_accounts_through_the_grants() {
     let (code, _, stderr) = life.facturactl("bootstrap --env production");
     assert_eq!(code, Some(0), "{stderr}");
     life.play("branch", "one").await;
-    // The ML engineer's steps in staging: register the trained model, deploy it.
-    for args in [
-        "model register fraud-scoring --file m1.bin --input input.json --env staging",
-        "deploy --env staging --model scoring=1 --yes",
-    ] {
-        let (code, report, stderr) = life.facturactl(args);
-        assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");
-    }
+    life.deploy_model_in_staging();
     // The release tag: production reads staging's models bucket (encrypted with staging's
     // key) with its own credentials, through the storage and security stacks' grants.
     life.play("tag", "one").await;
@@ -613,13 +565,7 @@ async fn without_the_key_grant_a_model_promotion_fails_naming_the_key() {
     let (code, _, stderr) = life.facturactl("bootstrap --env production");
     assert_eq!(code, Some(0), "{stderr}");
     life.play("branch", "one").await;
-    for args in [
-        "model register fraud-scoring --file m1.bin --input input.json --env staging",
-        "deploy --env staging --model scoring=1 --yes",
-    ] {
-        let (code, report, stderr) = life.facturactl(args);
-        assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");
-    }
+    life.deploy_model_in_staging();
     let failed = life.try_play("tag", "one").await.expect_err("no key grant");
     assert_eq!(failed.job, "deploy-production");
     assert!(

@@ -521,28 +521,8 @@ fn model_assignments_are_checked_before_any_aws_call() {
 /// Staging and production in one emulator account, both running the scoring service (all
 /// at once); the database and production's registry left out as in `releases`.
 pub(crate) fn staging_and_production_with_scoring(project: &Project) {
-    for env in ["staging", "production"] {
-        let file = format!("environments/{env}.yaml");
-        project.replace(&file, "  database:\n", "  database:\n    enabled: false\n");
-    }
-    // Staging runs it already (deploy.toml leaves it off); production gets it here.
-    let scoring =
-        "  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n";
-    project.replace(
-        "environments/staging.yaml",
-        "  scoring:\n    enabled: true\n",
-        scoring,
-    );
-    project.replace(
-        "environments/production.yaml",
-        "services:\n",
-        &format!("services:\n{scoring}"),
-    );
-    project.replace(
-        "environments/production.yaml",
-        "stacks:\n",
-        "stacks:\n  ml:\n    enabled: true\n",
-    );
+    project.without_database();
+    project.with_scoring_everywhere();
     project.replace(
         "environments/production.yaml",
         "  registry:\n",

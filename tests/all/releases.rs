@@ -122,23 +122,8 @@ fn staging_takes_main_or_a_release_candidate_tag() {
 }
 
 fn without_ml_and_database(project: &Project) {
-    project.replace(
-        "environments/staging.yaml",
-        "  ml:\n    enabled: true\n",
-        "  ml:\n    enabled: false\n",
-    );
-    project.replace(
-        "environments/staging.yaml",
-        "  scoring:\n    enabled: true\n",
-        "  scoring:\n    enabled: false\n",
-    );
-    for env in ["staging", "production"] {
-        project.replace(
-            &format!("environments/{env}.yaml"),
-            "  database:\n",
-            "  database:\n    enabled: false\n",
-        );
-    }
+    project.without_ml();
+    project.without_database();
     // One emulator account plays both environments: staging's registry stack owns the
     // repositories, so production's (the same names in the same account) stays out.
     project.replace(

@@ -41,21 +41,8 @@ fn use_files(project: &Project, from: &Path) {
 async fn staging_in(project: &Project, account: &Account) {
     project.use_account(account);
     project.use_certificates(account).await;
-    project.replace(
-        "environments/staging.yaml",
-        "  ml:\n    enabled: true\n",
-        "  ml:\n    enabled: false\n",
-    );
-    project.replace(
-        "environments/staging.yaml",
-        "  scoring:\n    enabled: true\n",
-        "  scoring:\n    enabled: false\n",
-    );
-    project.replace(
-        "environments/staging.yaml",
-        "  database:\n",
-        "  database:\n    enabled: false\n",
-    );
+    project.without_ml();
+    project.without_database();
 }
 
 fn stack<'a>(plan: &'a Value, name: &str) -> &'a Value {

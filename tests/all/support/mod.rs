@@ -73,22 +73,76 @@ impl Project {
     /// Points staging's and production's API at certificates issued in `account` (the
     /// emulator's load balancer refuses a certificate ACM does not have, as AWS does).
     pub async fn use_certificates(&self, account: &emulator::Account) {
-        for (env, domain) in [
-            ("staging", "api.staging.facturascan.com"),
-            ("production", "api.facturascan.com"),
-        ] {
-            let file = format!("environments/{env}.yaml");
-            let text = self.read(&file);
-            let arn = account.certificate(domain).await;
-            let replaced: Vec<String> = text
-                .lines()
-                .map(|line| match line.split_once("CertificateArn: ") {
-                    Some((indent, _)) => format!("{indent}CertificateArn: {arn}"),
-                    None => line.to_string(),
-                })
-                .collect();
-            self.write(&file, &(replaced.join("\n") + "\n"));
+        for env in ["staging", "production"] {
+            self.use_certificate(env, account).await;
         }
+    }
+
+    /// Points `env`'s API (staging or production) at a certificate issued in `account`.
+    pub async fn use_certificate(&self, env: &str, account: &emulator::Account) {
+        let domain = if env == "production" {
+            "api.facturascan.com"
+        } else {
+            "api.staging.facturascan.com"
+        };
+        let file = format!("environments/{env}.yaml");
+        let text = self.read(&file);
+        let arn = account.certificate(domain).await;
+        let replaced: Vec<String> = text
+            .lines()
+            .map(|line| match line.split_once("CertificateArn: ") {
+                Some((indent, _)) => format!("{indent}CertificateArn: {arn}"),
+                None => line.to_string(),
+            })
+            .collect();
+        self.write(&file, &(replaced.join("\n") + "\n"));
+    }
+
+    /// Staging without the ML stack and the scoring service.
+    pub fn without_ml(&self) {
+        self.replace(
+            "environments/staging.yaml",
+            "  ml:\n    enabled: true\n",
+            "  ml:\n    enabled: false\n",
+        );
+        self.replace(
+            "environments/staging.yaml",
+            "  scoring:\n    enabled: true\n",
+            "  scoring:\n    enabled: false\n",
+        );
+    }
+
+    /// Staging and production without the database: moto cannot create its parameter
+    /// group outside the local tier (see templates/stacks/database.yaml.tera).
+    pub fn without_database(&self) {
+        for env in ["staging", "production"] {
+            self.replace(
+                &format!("environments/{env}.yaml"),
+                "  database:\n",
+                "  database:\n    enabled: false\n",
+            );
+        }
+    }
+
+    /// The scoring service in staging and production (and the ML stack in production),
+    /// rolled out all at once: deploy.toml's linear rollout watches five 2-minute steps.
+    pub fn with_scoring_everywhere(&self) {
+        let scoring = "  scoring:\n    enabled: true\n    lambda:\n      rollout: { strategy: all-at-once }\n";
+        self.replace(
+            "environments/staging.yaml",
+            "  scoring:\n    enabled: true\n",
+            scoring,
+        );
+        self.replace(
+            "environments/production.yaml",
+            "services:\n",
+            &format!("services:\n{scoring}"),
+        );
+        self.replace(
+            "environments/production.yaml",
+            "stacks:\n",
+            "stacks:\n  ml:\n    enabled: true\n",
+        );
     }
 
     pub fn use_account(&self, account: &emulator::Account) {
