@@ -180,8 +180,10 @@ def evaluate(policy, caller: Caller | None, action: str, resource: str, context:
 
 def request_context(caller: Caller, extra: dict | None = None) -> dict:
     """The global condition keys AWS sets for every request, plus the service's own."""
+    # aws:SecureTransport is true: the SDKs speak HTTPS to AWS, and the harness's plain HTTP
+    # stands for it (a TLS-only policy would otherwise refuse every emulated request).
     context = {"aws:PrincipalAccount": caller.account, "aws:PrincipalArn": caller.principal_arn,
-               "aws:userid": caller.arn}
+               "aws:userid": caller.arn, "aws:SecureTransport": "true"}
     context.update(extra or {})
     return context
 

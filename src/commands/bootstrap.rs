@@ -32,15 +32,12 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let aws = session.aws(&config.environment).await?;
     let store = Store::new(&aws, config);
     store.ensure().await?;
-    if let Some(account) = store.grant_promotion(config.promotion.as_ref()).await? {
+    // Again on every run: a bucket made by an earlier version, or a new promotion target.
+    store.settle().await?;
+    if let (Some(account), Some(target)) = (store.reader(), config.promotion.as_ref()) {
         session.console.note(&format!(
             "release store s3://{}: account {account} ({}) may read its records and packages",
-            store.bucket,
-            config
-                .promotion
-                .as_ref()
-                .map(|p| p.environment.as_str())
-                .unwrap_or_default()
+            store.bucket, target.environment
         ));
     }
     let options = DeployOptions {

@@ -457,12 +457,19 @@ fn image_job(
         ("PLATFORM", quoted(super::TASK_PLATFORM)),
         ("COMMIT", "${{ github.sha }}".to_string()),
     ];
+    // A re-run of the same commit finds its tag taken (tags are immutable): the image
+    // pushed then is the one, and its digest is what the deploy gets.
     let script = r#"set -euo pipefail
-aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
 image="$REGISTRY/$REPOSITORY:$COMMIT"
-docker build --platform "$PLATFORM" --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
-docker push "$image"
-digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$image")"
+if pushed="$(aws ecr describe-images --region "$REGION" --repository-name "$REPOSITORY" --image-ids imageTag="$COMMIT" --query 'imageDetails[0].imageDigest' --output text 2> /dev/null)"; then
+  echo "$image is already pushed (tags are immutable): using its digest $pushed"
+  digest="$REGISTRY/$REPOSITORY@$pushed"
+else
+  aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "$REGISTRY"
+  docker build --platform "$PLATFORM" --file "$DOCKERFILE" --tag "$image" "$CONTEXT"
+  docker push "$image"
+  digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$image")"
+fi
 mkdir -p image-artifacts
 jq -n --arg s "$SERVICE" --arg d "$digest" '{services: {($s): {image: $d}}}' > "image-artifacts/$SERVICE.json""#;
     run(out, "Build and push", &env, script);

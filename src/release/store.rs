@@ -21,6 +21,8 @@ pub struct Store<'a> {
     aws: &'a AwsContext,
     pub bucket: String,
     region: String,
+    /// The account of the environment promoted from this one, granted its reads.
+    reader: Option<String>,
 }
 
 const LOCK_KEY: &str = "lock.json";
@@ -120,6 +122,7 @@ impl<'a> Store<'a> {
             aws,
             bucket: config.records_bucket(),
             region: config.environment.region.clone(),
+            reader: config.promotion.as_ref().map(|p| p.account_id.clone()),
         }
     }
 
@@ -174,21 +177,16 @@ impl<'a> Store<'a> {
             .send()
             .await
             .map_err(|e| AwsError::new("PutPublicAccessBlock", e))?;
-        Ok(())
+        self.settle().await
     }
 
-    /// The bucket's policy for the environment promoted from this one (another account):
-    /// it lists and reads the records and reads the Lambda packages it promotes; nothing
-    /// else, and no write. Its account's IAM delegates to its deploy role. Without a
-    /// promotion target there is nothing to grant and the policy is left as it is.
-    pub async fn grant_promotion(
-        &self,
-        target: Option<&crate::config::PromotionTarget>,
-    ) -> Result<Option<String>, AwsError> {
-        let Some(target) = target else {
-            return Ok(None);
-        };
-        let policy = promotion_policy(&self.bucket, &target.account_id);
+    /// The bucket's policy and lifecycle, as they should be (`bootstrap` runs it each time,
+    /// a bucket's creation once): TLS only; the environment promoted from this one (another
+    /// account) lists and reads the records and reads the Lambda packages it promotes,
+    /// nothing else; overwritten versions (the lock, `current.json`) kept 90 days, then
+    /// gone; unfinished uploads gone after 7 days.
+    pub async fn settle(&self) -> Result<(), AwsError> {
+        let policy = bucket_policy(&self.bucket, self.reader.as_deref());
         self.aws
             .s3
             .put_bucket_policy()
@@ -197,7 +195,22 @@ impl<'a> Store<'a> {
             .send()
             .await
             .map_err(|e| AwsError::new("PutBucketPolicy", e))?;
-        Ok(Some(target.account_id.clone()))
+        let lifecycle = lifecycle()
+            .map_err(|e| AwsError::local("PutBucketLifecycleConfiguration", None, e.to_string()))?;
+        self.aws
+            .s3
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(lifecycle)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutBucketLifecycleConfiguration", e))?;
+        Ok(())
+    }
+
+    /// The account granted the promotion's reads, if any.
+    pub fn reader(&self) -> Option<&str> {
+        self.reader.as_deref()
     }
 
     async fn put_json(&self, key: &str, value: &impl Serialize) -> Result<(), AwsError> {
@@ -377,33 +390,69 @@ impl<'a> Store<'a> {
     }
 }
 
-/// The release bucket's policy for account `reader`: records listed and read, packages read.
-pub fn promotion_policy(bucket: &str, reader: &str) -> serde_json::Value {
-    let principal = serde_json::json!({ "AWS": format!("arn:aws:iam::{reader}:root") });
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PromotionReadsRecordsAndPackages",
-                "Effect": "Allow",
-                "Principal": principal,
-                // Versions too: a recorded package is read by the version it was kept as.
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": [
-                    format!("arn:aws:s3:::{bucket}/records/*"),
-                    format!("arn:aws:s3:::{bucket}/packages/*"),
-                ],
-            },
-            {
-                "Sid": "PromotionListsRecords",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "s3:ListBucket",
-                "Resource": format!("arn:aws:s3:::{bucket}"),
-                "Condition": { "StringLike": { "s3:prefix": ["records/", "records/*"] } },
-            },
-        ],
-    })
+/// How long an overwritten version of a store object is kept (an operator restores a
+/// record or a lock from it within that time).
+const NONCURRENT_DAYS: i32 = 90;
+
+/// Old versions expire after `NONCURRENT_DAYS`; unfinished uploads after 7 days.
+fn lifecycle()
+-> Result<aws_sdk_s3::types::BucketLifecycleConfiguration, aws_sdk_s3::error::BuildError> {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    };
+    let rule = LifecycleRule::builder()
+        .id("old-versions")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(NONCURRENT_DAYS)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(7)
+                .build(),
+        )
+        .build()?;
+    BucketLifecycleConfiguration::builder().rules(rule).build()
+}
+
+/// The release bucket's policy: requests over TLS only; for account `reader` (the
+/// environment promoted from this one), records listed and read, packages read (with
+/// their versions: a recorded package is read by the version it was kept as).
+pub fn bucket_policy(bucket: &str, reader: Option<&str>) -> serde_json::Value {
+    let mut statements = vec![serde_json::json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+    })];
+    if let Some(reader) = reader {
+        let principal = serde_json::json!({ "AWS": format!("arn:aws:iam::{reader}:root") });
+        statements.push(serde_json::json!({
+            "Sid": "PromotionReadsRecordsAndPackages",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": [
+                format!("arn:aws:s3:::{bucket}/records/*"),
+                format!("arn:aws:s3:::{bucket}/packages/*"),
+            ],
+        }));
+        statements.push(serde_json::json!({
+            "Sid": "PromotionListsRecords",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:ListBucket",
+            "Resource": format!("arn:aws:s3:::{bucket}"),
+            "Condition": { "StringLike": { "s3:prefix": ["records/", "records/*"] } },
+        }));
+    }
+    serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
 /// Who holds the deploy lock, and until when.
@@ -688,4 +737,46 @@ async fn pause(round: u32) {
 enum Precondition<'e> {
     Absent,
     Is(&'e str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_bucket_takes_tls_only_and_grants_the_promotion_reads_only() {
+        let alone = bucket_policy("b", None);
+        let statements = alone["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Effect"], "Deny");
+        assert_eq!(
+            statements[0]["Condition"]["Bool"]["aws:SecureTransport"],
+            "false"
+        );
+        let granted = bucket_policy("b", Some("345678901234"));
+        let statements = granted["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 3);
+        let allowed: Vec<String> = statements
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(|s| match &s["Action"] {
+                serde_json::Value::Array(a) => a.iter().map(|v| v.to_string()).collect(),
+                one => vec![one.to_string()],
+            })
+            .collect();
+        // Reads only: no write, no delete, nothing on the lock.
+        assert!(
+            allowed
+                .iter()
+                .all(|a| a.contains("Get") || a.contains("List")),
+            "{allowed:?}"
+        );
+        assert!(!granted.to_string().contains("lock.json"));
+        assert!(
+            granted
+                .to_string()
+                .contains("arn:aws:iam::345678901234:root")
+        );
+        assert!(lifecycle().is_ok());
+    }
 }

@@ -333,6 +333,34 @@ async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pi
         production_digest(&life, "facturascan/ocr").await
     );
 
+    // Staging's release store: TLS only, production's account may read, old versions go.
+    let s3 = life.staging.s3().await;
+    let bucket = format!("facturascan-staging-releases-{}", life.staging.account_id);
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("policy");
+    let policy = policy.policy().unwrap_or_default();
+    assert!(
+        policy.contains("DenyInsecureTransport")
+            && policy.contains(&format!("arn:aws:iam::{}:root", life.production.account_id)),
+        "{policy}"
+    );
+    let lifecycle = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("lifecycle");
+    assert_eq!(
+        lifecycle.rules()[0]
+            .noncurrent_version_expiration()
+            .and_then(|e| e.noncurrent_days()),
+        Some(90)
+    );
+
     // The release tag: production bootstraps (a no-op) and promotes across accounts.
     let released = life.play("tag", "one").await;
     let promoted = by_command(&released, "promote --from staging");
