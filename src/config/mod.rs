@@ -45,7 +45,12 @@ impl LoadedConfig {
 /// `rule_ids` are the policy rules that exceptions may name.
 pub fn load(root: &Path, env: &str, rule_ids: &[&str]) -> Result<LoadedConfig, ConfigErrors> {
     let mut texts = HashMap::new();
-    let result = load_inner(root, env, rule_ids, &mut texts);
+    let result = load_inner(root, env, rule_ids, &mut texts).and_then(|mut loaded| {
+        if let Some(target) = loaded.config.environment.promoted_to.clone() {
+            loaded.config.promotion = promotion_target(root, &loaded, &target, rule_ids)?;
+        }
+        Ok(loaded)
+    });
     result.map_err(|mut errors| {
         quote_lines(&mut errors, &texts);
         errors
@@ -105,15 +110,12 @@ fn load_inner(
     })?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
-    let mut loaded = from_texts(root, env, &project_text, &env_text, rule_ids)?;
-    if let Some(target) = loaded.config.environment.promoted_to.clone() {
-        loaded.config.promotion = promotion_target(root, &loaded, &target, rule_ids, &env_path)?;
-    }
-    Ok(loaded)
+    from_texts(root, env, &project_text, &env_text, rule_ids)
 }
 
 /// The environment promoted from `loaded` (`environment.promoted_to`), read from its own
-/// file: its account, region and repositories. Its own `promoted_to` is not followed. None
+/// file (read as `load_inner` reads it: its own `promoted_to` is not followed, so two
+/// environments may name each other). None
 /// when both share one account: within an account, IAM alone grants access, and there is
 /// nothing to replicate.
 fn promotion_target(
@@ -121,14 +123,15 @@ fn promotion_target(
     loaded: &LoadedConfig,
     target: &str,
     rule_ids: &[&str],
-    env_path: &Path,
 ) -> Result<Option<PromotionTarget>, ConfigErrors> {
+    let env_path =
+        Path::new(ENVIRONMENTS_DIR).join(format!("{}.yaml", loaded.config.environment.name));
     let at = loaded
         .sources
         .get("environment")
         .and_then(|e| e.node.get("promoted_to"))
         .map(|e| e.node.origin.clone())
-        .unwrap_or_else(|| whole_file(env_path));
+        .unwrap_or_else(|| whole_file(&env_path));
     let refuse = |message: String, help: String| {
         ConfigErrors(vec![
             ConfigError::new(at.clone(), message)
@@ -449,6 +452,38 @@ fn plain_type(expected: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_environments_may_name_each_other_as_promoted_to() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(repo.join(PROJECT_FILE), dir.path().join(PROJECT_FILE)).expect("copy");
+        std::fs::create_dir(dir.path().join(ENVIRONMENTS_DIR)).expect("mkdir");
+        for env in ["staging", "production"] {
+            let file = format!("{ENVIRONMENTS_DIR}/{env}.yaml");
+            std::fs::copy(repo.join(&file), dir.path().join(&file)).expect("copy");
+        }
+        let production = dir.path().join(ENVIRONMENTS_DIR).join("production.yaml");
+        let text = std::fs::read_to_string(&production).expect("read");
+        let text = text.replacen(
+            "  region: eu-west-1\n",
+            "  region: eu-west-1\n  promoted_to: staging\n",
+            1,
+        );
+        std::fs::write(&production, text).expect("write");
+        let rules = crate::policy::rule_ids();
+        let staging = load(dir.path(), "staging", &rules).expect("staging loads");
+        let target = staging
+            .config
+            .promotion
+            .expect("production is another account");
+        assert_eq!(target.account_id, "345678901234");
+        let production = load(dir.path(), "production", &rules).expect("production loads");
+        assert_eq!(
+            production.config.promotion.map(|p| p.account_id).as_deref(),
+            Some("210987654321")
+        );
+    }
 
     #[test]
     fn serde_messages_become_plain_words() {
