@@ -242,7 +242,8 @@ def ecr_target(operation: str, body: bytes, region: str):
 
 def sns_target(operation: str, body: bytes, region: str):
     from moto.sns.models import sns_backends
-    arn = form_body(body).get("TopicArn") or form_body(body).get("TargetArn")
+    request = form_body(body)
+    arn = request.get("TopicArn") or request.get("TargetArn")
     owner = account_of_arn(arn or "")
     if not owner:
         return None

@@ -12,6 +12,7 @@ facturactl's `plan` reads too (from the CloudFormation resource reference).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -20,7 +21,9 @@ TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src
                           "named_replacements.json")
 
 
+@functools.cache
 def table() -> dict:
+    """The table, read once."""
     with open(TABLE_PATH, encoding="utf-8") as f:
         return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
 

@@ -31,9 +31,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     }
     let aws = session.aws(&config.environment).await?;
     let store = Store::new(&aws, config);
-    store.ensure().await?;
-    // Again on every run: a bucket made by an earlier version, or a new promotion target.
-    store.settle().await?;
+    store.ensure_settled().await?;
     if let (Some(account), Some(target)) = (store.reader(), config.promotion.as_ref()) {
         session.console.note(&format!(
             "release store s3://{}: account {account} ({}) may read its records and packages",

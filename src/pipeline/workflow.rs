@@ -197,6 +197,11 @@ fn run(out: &mut String, name: &str, env: &[(&str, String)], script: &str) {
 
 /// The composite action at the repository root, installing the pinned facturactl.
 /// `args` is a YAML scalar, already quoted.
+/// A step that runs `facturactl ARGS`, named after its command line.
+fn facturactl_step(out: &mut String, p: &Pipeline, args: &str) {
+    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(args));
+}
+
 fn facturactl(out: &mut String, p: &Pipeline, name: &str, condition: Option<&str>, args: &str) {
     let _ = writeln!(out, "      - name: {}", quoted(name));
     if let Some(condition) = condition {
@@ -557,16 +562,9 @@ fn deploy_job(
     if stage.promote_from.is_some() {
         // Day 0 of the target, in the same job (its reviewers approve once): its registry
         // and release store exist before the promotion looks for what it promotes.
-        let bootstrap = format!("bootstrap --env {env}");
-        facturactl(
-            out,
-            p,
-            &format!("facturactl {bootstrap}"),
-            None,
-            &quoted(&bootstrap),
-        );
+        facturactl_step(out, p, &format!("bootstrap --env {env}"));
     }
-    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+    facturactl_step(out, p, &args);
 }
 
 /// Day 0 of the branch environment, before its images: `facturactl bootstrap` creates the
@@ -602,7 +600,7 @@ fn bootstrap_job(
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
     let args = format!("bootstrap --env {env}");
-    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+    facturactl_step(out, p, &args);
 }
 
 /// A Lambda service's zip, built from its directory (and its pure-Python requirements),
@@ -728,7 +726,7 @@ fn plan_job(out: &mut String, p: &Pipeline, plan: &super::PlanStage, region: &st
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
     let args = format!("plan --env {env} --output markdown");
-    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(&args));
+    facturactl_step(out, p, &args);
     let _ = writeln!(out, "          stdout: plan.md");
     run(
         out,

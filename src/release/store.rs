@@ -126,10 +126,19 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Creates the bucket on first use: versioned, public access blocked, encrypted.
+    /// Creates the bucket on first use: versioned, public access blocked, encrypted, its
+    /// policy and lifecycle settled.
     pub async fn ensure(&self) -> Result<(), AwsError> {
+        if self.create_if_missing().await? {
+            self.settle().await?;
+        }
+        Ok(())
+    }
+
+    /// The bucket, created when it does not exist; whether it was.
+    async fn create_if_missing(&self) -> Result<bool, AwsError> {
         match self.aws.s3.head_bucket().bucket(&self.bucket).send().await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(false),
             Err(e) if is_missing(&e) => {}
             Err(e) => return Err(AwsError::new("HeadBucket", e)),
         }
@@ -177,6 +186,13 @@ impl<'a> Store<'a> {
             .send()
             .await
             .map_err(|e| AwsError::new("PutPublicAccessBlock", e))?;
+        Ok(true)
+    }
+
+    /// The bucket as `ensure` makes it, its policy and lifecycle set again even when it
+    /// exists (a bucket made by an earlier version, or a new promotion target).
+    pub async fn ensure_settled(&self) -> Result<(), AwsError> {
+        self.create_if_missing().await?;
         self.settle().await
     }
 
@@ -185,7 +201,7 @@ impl<'a> Store<'a> {
     /// account) lists and reads the records and reads the Lambda packages it promotes,
     /// nothing else; overwritten versions (the lock, `current.json`) kept 90 days, then
     /// gone; unfinished uploads gone after 7 days.
-    pub async fn settle(&self) -> Result<(), AwsError> {
+    async fn settle(&self) -> Result<(), AwsError> {
         let policy = bucket_policy(&self.bucket, self.reader.as_deref());
         self.aws
             .s3

@@ -126,28 +126,31 @@ fn with_defaults(template: &Value, given: &BTreeMap<String, String>) -> BTreeMap
 /// functions are compared as written.
 fn resolve(value: &Value, parameters: &BTreeMap<String, String>) -> Value {
     match value {
-        Value::Object(map) if map.len() == 1 => {
-            let (key, inner) = map.iter().next().expect("one entry");
-            match (key.as_str(), inner) {
-                ("Ref", Value::String(name)) => parameters
-                    .get(name)
-                    .map_or_else(|| value.clone(), |v| Value::String(v.clone())),
-                ("Fn::Sub", Value::String(text)) => Value::String(substitute(text, parameters)),
-                _ => Value::Object(
-                    map.iter()
-                        .map(|(k, v)| (k.clone(), resolve(v, parameters)))
-                        .collect(),
-                ),
+        Value::Object(map) if map.len() == 1 => match map.iter().next() {
+            Some((key, Value::String(name))) if key == "Ref" && parameters.contains_key(name) => {
+                Value::String(parameters[name].clone())
             }
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), resolve(v, parameters)))
-                .collect(),
-        ),
+            Some((key, Value::String(text))) if key == "Fn::Sub" => {
+                Value::String(substitute(text, parameters))
+            }
+            _ => resolve_each(map, parameters),
+        },
+        Value::Object(map) => resolve_each(map, parameters),
         Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, parameters)).collect()),
         other => other.clone(),
     }
+}
+
+/// Each value of a map, resolved.
+fn resolve_each(
+    map: &serde_json::Map<String, Value>,
+    parameters: &BTreeMap<String, String>,
+) -> Value {
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| (k.clone(), resolve(v, parameters)))
+            .collect(),
+    )
 }
 
 /// `${Name}` replaced by the parameter's value; pseudo parameters and attributes stay.

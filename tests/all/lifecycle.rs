@@ -123,6 +123,25 @@ impl Life {
         }
     }
 
+    /// Day 0 of production, by hand once (README "Day 0"): its registry accepts staging's
+    /// replicas before staging pushes anything.
+    fn bootstrap_production(&self) {
+        let (code, _, stderr) = self.facturactl("bootstrap --env production");
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+
+    /// Release v1.0.0 with a trained model: Day 0 of production, the push to main through
+    /// the pipeline, then the model registered and deployed in staging.
+    async fn release_with_a_model(&self) {
+        self.project
+            .write("input.json", crate::models::SCORING_INPUT);
+        self.project.write("m1.bin", "model one");
+        self.project.git_release(Some("v1.0.0"));
+        self.bootstrap_production();
+        self.play("branch", "one").await;
+        self.deploy_model_in_staging();
+    }
+
     /// The ML engineer's steps in staging: register the trained model (`m1.bin`, its
     /// input `input.json`), deploy it.
     fn deploy_model_in_staging(&self) {
@@ -306,10 +325,7 @@ async fn production_digest(life: &Life, repository: &str) -> Vec<String> {
 async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pipeline() {
     let life = Life::new().await;
     life.project.git_release(Some("v1.0.0"));
-    // Day 0, by hand once (README "Day 0"): production's registry accepts staging's
-    // replicas before staging pushes anything.
-    let (code, _, stderr) = life.facturactl("bootstrap --env production");
-    assert_eq!(code, Some(0), "{stderr}");
+    life.bootstrap_production();
 
     // A push to main: bootstrap, images, packages, deploy to staging.
     let staged = life.play("branch", "one").await;
@@ -429,8 +445,7 @@ async fn without_the_grant_the_promotion_fails_before_any_change_naming_it() {
         "",
     );
     life.project.git_release(Some("v1.0.0"));
-    let (code, _, stderr) = life.facturactl("bootstrap --env production");
-    assert_eq!(code, Some(0), "{stderr}");
+    life.bootstrap_production();
     life.play("branch", "one").await;
     let failed = life.try_play("tag", "one").await.expect_err("no grant");
     assert_eq!(failed.job, "deploy-production");
@@ -543,14 +558,7 @@ async fn images_pushed_before_the_target_accepted_replicas_are_refused_with_the_
 #[tokio::test]
 async fn a_model_is_promoted_across_accounts_through_the_grants() {
     let life = Life::with(true).await;
-    life.project
-        .write("input.json", crate::models::SCORING_INPUT);
-    life.project.write("m1.bin", "model one");
-    life.project.git_release(Some("v1.0.0"));
-    let (code, _, stderr) = life.facturactl("bootstrap --env production");
-    assert_eq!(code, Some(0), "{stderr}");
-    life.play("branch", "one").await;
-    life.deploy_model_in_staging();
+    life.release_with_a_model().await;
     // The release tag: production reads staging's models bucket (encrypted with staging's
     // key) with its own credentials, through the storage and security stacks' grants.
     life.play("tag", "one").await;
@@ -586,14 +594,7 @@ async fn without_the_key_grant_a_model_promotion_fails_naming_the_key() {
     );
     life.project
         .write("templates/stacks/security.yaml.tera", &without);
-    life.project
-        .write("input.json", crate::models::SCORING_INPUT);
-    life.project.write("m1.bin", "model one");
-    life.project.git_release(Some("v1.0.0"));
-    let (code, _, stderr) = life.facturactl("bootstrap --env production");
-    assert_eq!(code, Some(0), "{stderr}");
-    life.play("branch", "one").await;
-    life.deploy_model_in_staging();
+    life.release_with_a_model().await;
     let failed = life.try_play("tag", "one").await.expect_err("no key grant");
     assert_eq!(failed.job, "deploy-production");
     assert!(
