@@ -580,7 +580,7 @@ impl NoRollbackTarget {
 /// A guarded run stopped by SIGINT or SIGTERM (exit 130): what it had done, and the lock.
 #[derive(Debug)]
 pub struct Interruption {
-    pub operation: crate::deployment::Operation,
+    pub operation: crate::release::record::Operation,
     pub environment: String,
     pub lock_released: bool,
     /// What had started and finished (`progress::Tally::summary`); empty when nothing had.

@@ -31,9 +31,17 @@ pub struct ProjectFile {
     pub wanted: String,
 }
 
-/// Every file `schema --write` keeps, each read once: the two schemas, and deploy.toml and
-/// each environment file with its editor hint as the first line.
-pub fn project_files(root: &Path) -> Vec<ProjectFile> {
+/// The schema of every `--output json` document: where it is kept and its text. `report`
+/// derives it from the commands' outcomes; this module only writes it.
+pub struct OutputContract {
+    pub path: String,
+    pub text: String,
+}
+
+/// Every file `schema --write` keeps, each read once: the config schemas, the output
+/// contract, and deploy.toml and each environment file with its editor hint as the first
+/// line.
+pub fn project_files(root: &Path, contract: OutputContract) -> Vec<ProjectFile> {
     let read = |path: &Path| std::fs::read_to_string(root.join(path)).ok();
     let mut files: Vec<ProjectFile> = [
         (DEPLOY_SCHEMA, SchemaFile::Deploy),
@@ -49,11 +57,10 @@ pub fn project_files(root: &Path) -> Vec<ProjectFile> {
         }
     })
     .collect();
-    let (output, wanted) = crate::report::contract::file();
-    let output = PathBuf::from(output);
+    let output = PathBuf::from(contract.path);
     files.push(ProjectFile {
         current: read(&output).unwrap_or_default(),
-        wanted,
+        wanted: contract.text,
         path: output,
     });
     let project = PathBuf::from(crate::config::PROJECT_FILE);

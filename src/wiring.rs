@@ -87,7 +87,7 @@ fn model_parameters(loaded: &LoadedConfig, rendered: &RenderedEnv, errors: &mut 
             continue; // a disabled stack with an enabled service: config validation says so
         };
         let declared = names(section(stack, "Parameters"));
-        let (uri, sha) = crate::models::parameter_names(service);
+        let (uri, sha) = crate::config::names::model_parameter_names(service);
         let missing: Vec<&String> = [&uri, &sha]
             .into_iter()
             .filter(|p| !declared.contains(p))

@@ -463,8 +463,8 @@ fn task_settings(
         findings.extend(model_finding(
             resource,
             pin,
-            var(crate::models::URI_VARIABLE),
-            var(crate::models::SHA256_VARIABLE),
+            var(crate::config::names::MODEL_URI_VARIABLE),
+            var(crate::config::names::MODEL_SHA256_VARIABLE),
         ));
     }
     for (key, expected) in &settings.environment {
@@ -637,8 +637,8 @@ async fn lambda_service(
         findings.extend(model_finding(
             &resource,
             pin,
-            var(crate::models::URI_VARIABLE),
-            var(crate::models::SHA256_VARIABLE),
+            var(crate::config::names::MODEL_URI_VARIABLE),
+            var(crate::config::names::MODEL_SHA256_VARIABLE),
         ));
     }
     let latest = config_of("$LATEST")

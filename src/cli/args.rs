@@ -863,9 +863,12 @@ pub struct SchemaArgs {
 impl SchemaArgs {
     pub fn request(self) -> commands::schema::Request {
         if self.write || self.check {
-            commands::schema::Request::Files { check: self.check }
+            commands::schema::Request::Files {
+                check: self.check,
+                contract: crate::report::contract::file(),
+            }
         } else if let Some(document) = self.output_of {
-            commands::schema::Request::Output(document)
+            commands::schema::Request::Output(crate::report::contract::schema(document))
         } else {
             commands::schema::Request::Print(self.file)
         }

@@ -10,8 +10,9 @@
 
 use super::Session;
 use super::guarded::Deployed;
-use crate::deployment::{DeployReport, Operation};
+use crate::deployment::DeployReport;
 use crate::error::{Error, Usage};
+use crate::release::record::Operation;
 use crate::release::store::Store;
 use crate::stacks::deploy::DeployOptions;
 

@@ -9,9 +9,10 @@ use super::guarded::{self, Deployed, Guard};
 use super::{Session, steps};
 use crate::aws::AwsContext;
 use crate::config::{LoadedConfig, Tier};
-use crate::deployment::{DeployReport, Operation};
+use crate::deployment::DeployReport;
 use crate::error::{Error, Refusal, Usage};
 use crate::models::ModelPin;
+use crate::release::record::Operation;
 use crate::release::record::Record;
 use crate::release::store::Store;
 use crate::render::RenderedEnv;
@@ -181,7 +182,7 @@ pub(super) async fn apply(
         .iter()
         .map(|s| (s.name.clone(), s.hash.clone()))
         .collect();
-    let record = crate::release::record_of(
+    let record = crate::deployment::record_of(
         guard.record_input(&session.trace_id),
         &report,
         &hashes,

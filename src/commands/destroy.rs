@@ -4,8 +4,9 @@
 use super::Session;
 use super::guarded::Deployed;
 use crate::config::Tier;
-use crate::deployment::{DeployReport, Operation};
+use crate::deployment::DeployReport;
 use crate::error::{Error, Refusal, Unconfirmed};
+use crate::release::record::Operation;
 use crate::render;
 
 pub struct Request {

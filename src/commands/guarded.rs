@@ -8,11 +8,13 @@ use std::time::{Instant, SystemTime};
 use super::Session;
 use crate::aws::{AwsContext, AwsError};
 use crate::config::Config;
-use crate::deployment::{DeployReport, Operation};
+use crate::deployment::DeployReport;
+use crate::deployment::RecordInput;
 use crate::error::{Error, Interruption, Refusal};
 use crate::notify::{Notice, Provenance};
+use crate::release;
+use crate::release::record::Operation;
 use crate::release::store::{HeldLock, LockError, Store};
-use crate::release::{self, RecordInput};
 
 /// Who changes what, for the lock, the record and the notice.
 pub struct Guard<'a> {
@@ -157,7 +159,7 @@ async fn record_failure(
     guard: &Guard<'_>,
     error: &Error,
 ) {
-    let record = release::error_record(
+    let record = crate::deployment::error_record(
         guard.record_input(&session.trace_id),
         &guard.config.environment.name,
         &error.to_string(),

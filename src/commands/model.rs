@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Session;
+use crate::config::names::is_alias;
 use crate::config::{FieldType, ModelRegistry};
 use crate::error::Error;
 use crate::models::registry::NewVersion;
-use crate::models::{ModelError, ModelRef, ModelVersion, Registry, is_alias, registry_kind};
+use crate::models::{ModelError, ModelRef, ModelVersion, Registry, registry_kind};
 
 pub enum Request {
     Register {

@@ -8,10 +8,10 @@ use super::deploy::{self, Changes};
 use super::guarded::{self, Deployed, Guard};
 use super::{Session, steps};
 use crate::config::{Config, RuntimeKind, Tier};
-use crate::deployment::Operation;
 use crate::error::{Error, NothingToPromote, Refusal, Unconfirmed, Usage};
 use crate::models::registry::S3Registry;
 use crate::models::{ModelError, ModelPin, ModelVersion, Registry};
+use crate::release::record::Operation;
 use crate::release::record::Record;
 use crate::release::store::Store;
 

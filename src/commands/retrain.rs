@@ -8,11 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::Session;
 use crate::aws::AwsContext;
+use crate::config::names::is_alias;
 use crate::config::{Config, FieldType, ModelRegistry, Retraining};
 use crate::error::Error;
 use crate::models::registry::{NewVersion, S3Registry};
 use crate::models::training::{self, FailedRun, Job, TaskState, TrainingError};
-use crate::models::{ModelError, ModelVersion, is_alias, registry_kind, schema_mismatches};
+use crate::models::{ModelError, ModelVersion, registry_kind, schema_mismatches};
 use crate::progress::{Progress, ProgressSink};
 
 pub struct Request {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use super::Session;
 use super::guarded::{self, Deployed, Guard};
 use crate::config::{Config, RuntimeKind};
-use crate::deployment::{DeployReport, Operation};
+use crate::deployment::DeployReport;
 use crate::error::{Error, NoRollbackTarget, Refusal, Unconfirmed};
 use crate::notify::Provenance;
+use crate::release::record::Operation;
 use crate::release::record::Record;
 use crate::release::store::Store;
 use crate::render;
@@ -205,7 +206,7 @@ fn record_of(
     current: &Record,
     target: &Record,
 ) -> Record {
-    let mut record = crate::release::record_of(
+    let mut record = crate::deployment::record_of(
         guard.record_input(&session.trace_id),
         report,
         &BTreeMap::new(),

@@ -6,16 +6,17 @@
 use super::Session;
 use super::pipeline::{Generated, Outcome as FilesOutcome, write};
 use crate::error::Error;
-use crate::report::contract::{self, Document};
-use crate::schema::SchemaFile;
+use crate::schema::{OutputContract, SchemaFile};
 
 pub enum Request {
     Print(SchemaFile),
-    /// The schema of a command's `--output json` document.
-    Output(Document),
+    /// The schema of a command's `--output json` document (the contract `report` keeps).
+    Output(serde_json::Value),
     /// Write the schemas and hints (`check` false) or report the stale ones (`check`).
     Files {
         check: bool,
+        /// The output schema file, which `report` derives from the commands' outcomes.
+        contract: OutputContract,
     },
 }
 
@@ -26,13 +27,13 @@ pub enum Outcome {
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
-    let check = match request {
+    let (check, contract) = match request {
         Request::Print(file) => return Ok(Outcome::Printed(crate::schema::schema(file))),
-        Request::Output(document) => return Ok(Outcome::Printed(contract::schema(document))),
-        Request::Files { check } => check,
+        Request::Output(schema) => return Ok(Outcome::Printed(schema)),
+        Request::Files { check, contract } => (check, contract),
     };
     let root = &session.project_dir;
-    let files = crate::schema::project_files(root);
+    let files = crate::schema::project_files(root, contract);
     let stale: Vec<_> = files.iter().filter(|f| f.current != f.wanted).collect();
     let mut outcome = FilesOutcome {
         kind: Generated::Schemas,

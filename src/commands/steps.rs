@@ -10,6 +10,7 @@ use crate::error::{Error, Refusal, Unconfirmed, Usage};
 use crate::notify::Provenance;
 use crate::policy::{self, Level};
 use crate::release::gate::{self, Accepted, GateInput};
+use crate::release::record::Record;
 use crate::render::{self, RenderedEnv};
 use crate::stacks::plan::Plan;
 use crate::stacks::template::TemplateBucket;
@@ -268,7 +269,8 @@ pub async fn pin_models<'r>(
     }
     let current = store.current().await?;
     let mut pinned = rendered.clone();
-    let models = crate::models::pin_parameters(&mut pinned, config, new, current.as_ref());
+    let running = current.as_ref().map(Record::model_pins).unwrap_or_default();
+    let models = crate::models::pin_parameters(&mut pinned, config, new, &running);
     Ok(Pinned {
         rendered: std::borrow::Cow::Owned(pinned),
         current: Some(current),

@@ -7,9 +7,10 @@
 #![allow(clippy::result_large_err)]
 
 pub mod diagnostic;
+mod endpoint;
 pub mod merge;
 pub mod model;
-mod names;
+pub mod names;
 pub mod regions;
 pub mod secret;
 pub mod source;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
+pub use endpoint::endpoint_problem;
 pub use model::*;
 pub use secret::{Secret, SecretRef};
 use source::{Node, Origin, PathSegment};

@@ -115,3 +115,49 @@ impl Config {
         })
     }
 }
+
+/// A name made usable as a CloudFormation logical id: `ops-email` is `OpsEmail` (the
+/// templates' `logical_id` filter).
+pub fn logical_id(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The environment variables a service finds its model in (templates/stacks/ml.yaml.tera).
+pub const MODEL_URI_VARIABLE: &str = "MODEL_URI";
+pub const MODEL_SHA256_VARIABLE: &str = "MODEL_SHA256";
+
+/// The stack parameters that carry a service's model to its template (`MODEL_URI`,
+/// `MODEL_SHA256` in the service's environment): `<Service>ModelUri`, `<Service>ModelSha256`.
+pub fn model_parameter_names(service: &str) -> (String, String) {
+    let id = logical_id(service);
+    (format!("{id}ModelUri"), format!("{id}ModelSha256"))
+}
+
+/// Aliases and model names: lowercase letters, digits, `-` and `_`, starting with a letter.
+pub fn is_alias(text: &str) -> bool {
+    text.len() <= 64
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        // `v1` names version 1 wherever a reference is read (`model show m v1`, `--model
+        // s=v1`): an alias of that shape could never be reached. MLflow refuses such
+        // aliases, and `latest`, for the same reason.
+        && version_digits(text).is_none()
+        && text != "latest"
+}
+
+/// The number of a version reference (`3`, `v3`), if `text` is shaped like one.
+pub fn version_digits(text: &str) -> Option<&str> {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit())).then_some(bare)
+}

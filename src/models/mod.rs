@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{AwsContext, AwsError};
+use crate::config::names::{is_alias, model_parameter_names, version_digits};
 use crate::config::{Config, FieldType, ModelRegistry};
 
 /// One registered version of a model: the metadata document the registry keeps.
@@ -87,38 +88,23 @@ impl std::fmt::Display for ModelPin {
     }
 }
 
-/// The environment variables a service finds its model in (templates/stacks/ml.yaml.tera).
-pub const URI_VARIABLE: &str = "MODEL_URI";
-pub const SHA256_VARIABLE: &str = "MODEL_SHA256";
-
-/// The stack parameters that carry a service's model to its template (`MODEL_URI`,
-/// `MODEL_SHA256` in the service's environment): `<Service>ModelUri`, `<Service>ModelSha256`.
-pub fn parameter_names(service: &str) -> (String, String) {
-    let id = crate::render::logical_id(service);
-    (format!("{id}ModelUri"), format!("{id}ModelSha256"))
-}
-
 /// Sets the model parameters of every enabled service that declares a model, in the
-/// rendered stacks: the newly resolved pin, else the one the record says runs, else empty
+/// rendered stacks: the newly resolved pin, else the one `running` (the record) says, else empty
 /// (no model yet). A deploy without `--model` so keeps what runs: the template's empty
 /// default never replaces a deployed model. Returns the pins in effect.
 pub fn pin_parameters(
     rendered: &mut crate::render::RenderedEnv,
     config: &crate::config::Config,
     new: &BTreeMap<String, ModelPin>,
-    current: Option<&crate::release::record::Record>,
+    running: &BTreeMap<String, ModelPin>,
 ) -> BTreeMap<String, ModelPin> {
     let mut in_effect = BTreeMap::new();
     for (service, svc) in config.services.iter().filter(|(_, s)| s.enabled) {
         if svc.model.is_none() {
             continue;
         }
-        let pin = new.get(service).cloned().or_else(|| {
-            current
-                .and_then(|r| r.services.get(service))
-                .and_then(|s| s.model.clone())
-        });
-        let (uri, sha) = parameter_names(service);
+        let pin = new.get(service).or_else(|| running.get(service)).cloned();
+        let (uri, sha) = model_parameter_names(service);
         if let Some(stack) = rendered.stacks.iter_mut().find(|s| s.name == svc.stack) {
             let (uri_value, sha_value) = pin
                 .as_ref()
@@ -166,26 +152,6 @@ impl std::fmt::Display for ModelRef {
             Self::Alias(a) => write!(f, "alias `{a}`"),
         }
     }
-}
-
-/// Aliases and model names: lowercase letters, digits, `-` and `_`, starting with a letter.
-pub fn is_alias(text: &str) -> bool {
-    text.len() <= 64
-        && text.starts_with(|c: char| c.is_ascii_lowercase())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        // `v1` names version 1 wherever a reference is read (`model show m v1`, `--model
-        // s=v1`): an alias of that shape could never be reached. MLflow refuses such
-        // aliases, and `latest`, for the same reason.
-        && version_digits(text).is_none()
-        && text != "latest"
-}
-
-/// The number of a version reference (`3`, `v3`), if `text` is shaped like one.
-fn version_digits(text: &str) -> Option<&str> {
-    let bare = text.strip_prefix('v').unwrap_or(text);
-    (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit())).then_some(bare)
 }
 
 /// How a registered input schema differs from the one a service declares.

@@ -16,9 +16,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 
 use super::{ModelArtifact, ModelError, ModelRef, ModelVersion, sha256_hex};
+use crate::aws::s3::{is_missing, is_precondition_failed, list_keys, put_json};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::FieldType;
-use crate::release::store::{is_missing, is_precondition_failed, list_keys};
 
 pub struct S3Registry<'a> {
     aws: &'a AwsContext,
@@ -206,19 +206,12 @@ impl<'a> S3Registry<'a> {
 
     /// Points `alias` at `version`, which must exist.
     pub async fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<(), ModelError> {
-        if !super::is_alias(alias) {
+        if !crate::config::names::is_alias(alias) {
             return Err(ModelError::BadName(alias.into()));
         }
         self.version(name, version).await?;
-        let body = serde_json::to_vec(&AliasDocument { version }).unwrap_or_default();
-        self.aws
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::alias_key(name, alias))
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
+        let key = Self::alias_key(name, alias);
+        put_json(&self.aws.s3, &self.bucket, &key, &AliasDocument { version })
             .await
             .map_err(|e| AwsError::new("PutObject", e))?;
         Ok(())

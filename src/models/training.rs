@@ -192,7 +192,10 @@ pub async fn job(
     let live = live::one(&aws.cloudformation, &stack_name)
         .await?
         .ok_or_else(|| missing(format!("stack {stack_name} does not exist")))?;
-    let output = format!("{}TrainingTaskDefinition", crate::render::logical_id(model));
+    let output = format!(
+        "{}TrainingTaskDefinition",
+        crate::config::names::logical_id(model)
+    );
     let task_definition = live
         .outputs
         .get(&output)
@@ -335,7 +338,7 @@ pub async fn run_folders(
     model: &str,
 ) -> Result<RunFolders, TrainingError> {
     let prefix = format!("training/{model}/");
-    let objects = crate::release::store::list_objects(&aws.s3, bucket, &prefix)
+    let objects = crate::aws::s3::list_objects(&aws.s3, bucket, &prefix)
         .await
         .map_err(|e| AwsError::new("ListObjectsV2", e))?;
     let under = objects

@@ -6,10 +6,39 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RuntimeKind;
-use crate::deployment::Operation;
 use crate::notify::Verdict;
 
 /// One deploy, promotion or rollback of one environment.
+/// What changed an environment. Records, reports, locks and notices name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Deploy,
+    Promote,
+    Rollback,
+    Destroy,
+    /// Day 0: the release store and the stacks that must exist before any image or package.
+    Bootstrap,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deploy => "deploy",
+            Self::Promote => "promote",
+            Self::Rollback => "rollback",
+            Self::Destroy => "destroy",
+            Self::Bootstrap => "bootstrap",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Record {
     /// `20261126T092300.123Z-<trace>`: sorts by time (to the millisecond), unique per run.
@@ -36,6 +65,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// The model each service runs, by service.
+    pub fn model_pins(&self) -> BTreeMap<String, crate::models::ModelPin> {
+        self.services
+            .iter()
+            .filter_map(|(service, s)| Some((service.clone(), s.model.clone()?)))
+            .collect()
+    }
+
     pub fn succeeded(&self) -> bool {
         self.result == Verdict::Succeeded
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::alarms::{self, AlarmDefinition};
+use crate::config::names::logical_id;
 use crate::config::{Config, LoadedConfig, OutputRef};
 use crate::graph::StackGraph;
 
@@ -699,19 +700,6 @@ fn logical_id_filter(
         .as_str()
         .ok_or_else(|| tera::Error::msg("logical_id takes a string"))?;
     Ok(tera::Value::String(logical_id(text)))
-}
-
-pub fn logical_id(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 /// Parsing is most of a render's time, and templates parse independently: parse shards on

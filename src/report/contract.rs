@@ -260,10 +260,13 @@ fn finish(schema: &mut Value, header: Value, generator: &mut SchemaGenerator) {
 }
 
 /// The combined schema as `schema --write` writes it.
-pub fn file() -> (String, String) {
+pub fn file() -> crate::schema::OutputContract {
     let mut text = serde_json::to_string_pretty(&combined()).unwrap_or_default();
     text.push('\n');
-    (OUTPUT_SCHEMA.into(), text)
+    crate::schema::OutputContract {
+        path: OUTPUT_SCHEMA.into(),
+        text,
+    }
 }
 
 #[cfg(test)]
@@ -293,7 +296,7 @@ mod tests {
     #[test]
     fn committed_output_schemas_match_the_reports() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (path, wanted) = file();
+        let crate::schema::OutputContract { path, text: wanted } = file();
         let current = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
         assert!(
             current == wanted,

@@ -94,7 +94,7 @@ impl Placement {
     /// Read from the outputs the ecs-service-outputs partial declares, `None` when the
     /// stack has not declared them (it was deployed by an older template).
     pub fn from_outputs(service: &str, outputs: &BTreeMap<String, String>) -> Option<Self> {
-        let id = crate::render::logical_id(service);
+        let id = crate::config::names::logical_id(service);
         let list = |key: &str| -> Option<Vec<String>> {
             let value = outputs.get(&format!("{id}{key}"))?;
             Some(

@@ -198,7 +198,7 @@ impl Identity {
             code: code.unwrap_or_default().to_string(),
             model: environment
                 .and_then(|e| e.variables())
-                .and_then(|v| v.get(crate::models::SHA256_VARIABLE))
+                .and_then(|v| v.get(crate::config::names::MODEL_SHA256_VARIABLE))
                 .cloned()
                 .unwrap_or_default(),
         }

@@ -158,7 +158,7 @@ async fn model_of(aws: &AwsContext, task_definition: &str) -> Result<String, Aws
         .into_iter()
         .flat_map(|td| td.container_definitions())
         .flat_map(|c| c.environment())
-        .find(|kv| kv.name() == Some(crate::models::SHA256_VARIABLE))
+        .find(|kv| kv.name() == Some(crate::config::names::MODEL_SHA256_VARIABLE))
         .and_then(|kv| kv.value())
         .unwrap_or_default()
         .to_string())

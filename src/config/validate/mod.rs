@@ -275,7 +275,7 @@ impl Validator<'_> {
                     "endpoint_url only in environments with `tier: local`",
                     "remove endpoint_url: staging and production talk to AWS itself",
                 );
-            } else if let Some(problem) = crate::aws::endpoint_problem(url) {
+            } else if let Some(problem) = crate::config::endpoint_problem(url) {
                 self.report(
                     &path(["environment", "endpoint_url"]),
                     format!("`{url}` is not an endpoint URL: {problem}"),
@@ -475,7 +475,7 @@ impl Validator<'_> {
     }
 
     fn model(&mut self, base: Vec<PathSegment>, model: &crate::config::ServiceModel) {
-        if !crate::models::is_alias(&model.name) {
+        if !crate::config::names::is_alias(&model.name) {
             self.report(
                 &with_key(base.clone(), "name"),
                 format!("`{}` is not a model name", model.name),

@@ -4,7 +4,7 @@
 //! It lives apart from `stacks` because it gathers the results of every stage; `stacks`,
 //! `alarms`, `services` and `notify` know nothing of it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::alarms::apply::{AlarmAction, AlarmsReport};
 use crate::aws::RetryTotals;
@@ -12,35 +12,10 @@ use crate::notify::{Delivery, Notice, Provenance, Verdict};
 use crate::services::{ServiceReport, ServiceResult};
 use crate::stacks::deploy::{Action, StackReport, StackResult, StacksRun};
 
-/// What changed an environment. Records, reports, locks and notices name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    Deploy,
-    Promote,
-    Rollback,
-    Destroy,
-    /// Day 0: the release store and the stacks that must exist before any image or package.
-    Bootstrap,
-}
+mod record;
 
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deploy => "deploy",
-            Self::Promote => "promote",
-            Self::Rollback => "rollback",
-            Self::Destroy => "destroy",
-            Self::Bootstrap => "bootstrap",
-        }
-    }
-}
-
-impl std::fmt::Display for Operation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::release::record::Operation;
+pub use record::{RecordInput, error_record, record_of};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {

@@ -9,6 +9,8 @@ use aws_config::{BehaviorVersion, Region};
 
 use crate::config::{Environment, RetryMode};
 
+pub mod s3;
+
 /// How to reach AWS, from outside the config files: flags first, then variables, then the
 /// environment file (the AWS CLI's order: what is given for this run beats what is
 /// written down). The README's "AWS settings" says each rule and why.
@@ -48,27 +50,6 @@ pub async fn profile_names() -> Vec<String> {
     }
 }
 
-/// What is wrong with an endpoint URL, if anything: the SDK would otherwise fail on it
-/// at the first call (or, for an empty one, silently use AWS itself).
-pub fn endpoint_problem(url: &str) -> Option<&'static str> {
-    if url.trim().is_empty() {
-        return Some("it is empty");
-    }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return Some("it is not a URL");
-    };
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Some("its scheme is not http or https");
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Some("it has no host");
-    }
-    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
-        return Some("it has a path, query or fragment (an endpoint is scheme, host and port)");
-    }
-    None
-}
-
 impl EndpointOverride {
     /// The endpoint given for the run that is not a usable URL: (where it came from, the
     /// URL, what is wrong). An empty `--endpoint-url` is an error, never "use AWS".
@@ -80,7 +61,7 @@ impl EndpointOverride {
         .into_iter()
         .find_map(|(source, url)| {
             let url = url.as_ref()?;
-            endpoint_problem(url).map(|problem| (source, url.clone(), problem))
+            crate::config::endpoint_problem(url).map(|problem| (source, url.clone(), problem))
         })
     }
 
