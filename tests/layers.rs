@@ -1,7 +1,9 @@
 //! The layers stay true: no two top-level modules of `src/` import each other, directly or
-//! through others (ARCHITECTURE.md). Read from the sources: every `crate::` path outside
-//! the test modules is an edge from the file's top-level module to the one it names.
-//! Part of the fast tier (no emulator): `cargo test --test layers`.
+//! through others, and no two files of one module do (ARCHITECTURE.md). Read from the
+//! sources: every `crate::` (or, between sibling files, `super::`) path outside the test
+//! modules is an edge. A module's `mod.rs` may use its files and they its shared types
+//! only through a leaf (`services/rollout.rs`, `services/traffic/report.rs`): sibling
+//! files never form a cycle. Part of the fast tier (no emulator): `cargo test --test layers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -29,6 +31,24 @@ fn no_import_cycle_between_top_level_modules() {
 }
 
 #[test]
+fn no_import_cycle_between_the_files_of_a_module() {
+    let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut cycles = Vec::new();
+    for dir in directories(src) {
+        let graph = sibling_imports(src, &dir);
+        for cycle in components(&graph).into_iter().filter(|c| c.len() > 1) {
+            let module = dir.strip_prefix(src).unwrap().display().to_string();
+            cycles.push(format!("  {module}/: {}\n", explain(&cycle, &graph)));
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "files of one module that import each other (move what they share to a leaf file):\n{}",
+        cycles.concat()
+    );
+}
+
+#[test]
 fn the_reader_finds_braced_and_inline_paths_and_skips_tests() {
     let source = "use crate::{config::{self, Config}, render};\nfn f() { crate::aws::x(); }\n\
                   #[cfg(test)]\nmod tests { use crate::cli; }\n";
@@ -50,6 +70,47 @@ fn a_cycle_of_three_is_one_component() {
         .filter(|c| c.len() > 1)
         .collect();
     assert_eq!(cycles, [vec!["a", "b", "c"]]);
+}
+
+/// Every directory under `src` (each is a module with files).
+fn directories(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(path).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(directories(&path));
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The files of one module directory other than `mod.rs`, and the siblings each names
+/// (`super::x` or `crate::<module>::x`).
+fn sibling_imports(src: &Path, dir: &Path) -> Graph {
+    let module = dir
+        .strip_prefix(src)
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', "::");
+    let files: BTreeMap<String, String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("mod.rs"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        .map(|(name, p)| (name, fs::read_to_string(p).unwrap()))
+        .collect();
+    let mut graph = Graph::new();
+    for (name, source) in &files {
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        let named = ["super::".to_owned(), format!("crate::{module}::")]
+            .iter()
+            .flat_map(|prefix| paths_after(code, prefix))
+            .filter(|target| target != name && files.contains_key(target))
+            .collect();
+        graph.insert(name.clone(), named);
+    }
+    graph
 }
 
 /// Each top-level module (`src/x.rs` or `src/x/`) and the top-level modules it names.
@@ -87,9 +148,19 @@ fn rust_files(path: &Path) -> Vec<std::path::PathBuf> {
 /// The top-level modules a file's code names through `crate::`, test modules left out.
 fn targets(source: &str) -> BTreeSet<String> {
     let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    paths_after(code, "crate::")
+}
+
+/// The first segment of every path after `prefix` (each item of a braced group).
+fn paths_after(code: &str, prefix: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for (at, _) in code.match_indices("crate::") {
-        let rest = &code[at + "crate::".len()..];
+    for (at, _) in code.match_indices(prefix) {
+        // `crate::services::x` is not a `super::x`; only whole path starts count.
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c == ':' || c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[at + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             found.extend(braced_heads(group));
         } else {

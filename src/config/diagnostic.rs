@@ -1,10 +1,26 @@
 //! Configuration errors that say where, what was expected, and how to fix it.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::source::Origin;
+/// Where a key or value was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<PathBuf>,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub column: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
 
 /// One problem in the configuration, located in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,11 +20,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use diagnostic::Origin;
 pub use diagnostic::{ConfigError, ConfigErrors};
 pub use endpoint::endpoint_problem;
 pub use model::*;
 pub use secret::{Secret, SecretRef};
-use source::{Node, Origin, PathSegment};
+use source::{Node, PathSegment};
 
 pub const PROJECT_FILE: &str = "deploy.toml";
 pub const ENVIRONMENTS_DIR: &str = "environments";

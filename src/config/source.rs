@@ -5,30 +5,13 @@
 //! merge each value still knows which file it came from, and any later error (a wrong type, an
 //! unknown stack, a threshold out of range) can point at the exact place to fix.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, SpannedEventReceiver};
 
-use super::diagnostic::ConfigError;
-
-/// Where a key or value was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub file: Arc<PathBuf>,
-    /// 1-based.
-    pub line: usize,
-    /// 1-based.
-    pub column: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
+use super::diagnostic::{ConfigError, Origin};
 
 /// A scalar, list or map, with where it was written.
 #[derive(Debug, Clone, PartialEq)]

@@ -622,7 +622,12 @@ fn check_images(
     }
 }
 
-fn check_role(role: &str, account: &str, origin: source::Origin, errors: &mut Vec<ConfigError>) {
+fn check_role(
+    role: &str,
+    account: &str,
+    origin: crate::config::diagnostic::Origin,
+    errors: &mut Vec<ConfigError>,
+) {
     let role_account = role
         .strip_prefix("arn:aws:iam::")
         .and_then(|rest| rest.split_once(":role/"))

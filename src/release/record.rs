@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use crate::config::RuntimeKind;
 use crate::notify::Verdict;
 
-/// One deploy, promotion or rollback of one environment.
 /// What changed an environment. Records, reports, locks and notices name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,6 +38,7 @@ impl std::fmt::Display for Operation {
     }
 }
 
+/// One deploy, promotion or rollback of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
 pub struct Record {
     /// `20261126T092300.123Z-<trace>`: sorts by time (to the millisecond), unique per run.

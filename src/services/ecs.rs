@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
     Service, Tag, TaskDefinition,
 };
 
-use super::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use super::rollout::{AlarmWatch, Rollout, RolloutError, ServiceContext};
 use crate::aws::AwsError;
 use crate::config::EcsService;
 

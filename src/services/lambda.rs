@@ -8,7 +8,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, LastUpdateStatus};
 
 use super::artifact::{Artifact, PackageCode};
-use super::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use super::rollout::{AlarmWatch, Rollout, RolloutError, ServiceContext};
 use crate::aws::AwsError;
 use crate::config::{LambdaService, Strategy};
 

@@ -7,8 +7,28 @@ use std::collections::BTreeSet;
 use aws_sdk_cloudformation::primitives::DateTime;
 use aws_sdk_cloudformation::types::{Change, StackEvent};
 
-use super::deploy::ResourceFailure;
-use super::plan::ResourceChange;
+use serde::Serialize;
+
+/// A resource that failed, from the stack's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ResourceFailure {
+    pub resource: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// A resource a change set would add, modify or remove.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ResourceChange {
+    /// Add, Modify, Remove (as CloudFormation says).
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// True, False or Conditional, for modifications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
 
 /// Whether an event happened at or after `since` (every event when there is no `since`).
 fn after(event: &StackEvent, since: Option<DateTime>) -> bool {

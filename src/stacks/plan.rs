@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 use serde::Serialize;
 
-use super::deploy::{desired_parameters, desired_tags, differences};
+use super::desired::{desired_parameters, desired_tags, differences};
+use super::events::ResourceChange;
 use super::live::{self, Condition};
 use crate::aws::AwsContext;
 use crate::aws::AwsError;
@@ -30,17 +31,6 @@ pub struct ParameterChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     pub to: String,
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ResourceChange {
-    /// Add, Modify, Remove (as CloudFormation says).
-    pub action: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    /// True, False or Conditional, for modifications.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replacement: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

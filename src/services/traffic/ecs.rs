@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use super::ecs::{NewService, Placement, create_service, short};
-use super::route::{self, Route};
-use super::traffic::{Platform, Side, TrafficError, TrafficReport, stats};
+use super::metrics::{Platform, stats};
+use super::report::{Side, TrafficError, TrafficReport};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::{Config, EcsService};
+use crate::services::ecs::{NewService, Placement, create_service, short};
+use crate::services::route::{self, Route};
 
 /// Where one ECS service's experiment lives.
 struct Experiment<'a> {

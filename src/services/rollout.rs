@@ -1,0 +1,244 @@
+//! What every rollout shares, whichever platform runs the service: how it is paced, the
+//! context it runs in, what it reports, how it fails, and the alarms that guard it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::alarms::AlarmDefinition;
+use crate::aws::AwsContext;
+use crate::aws::AwsError;
+use crate::config::Config;
+use crate::progress::{Progress, ProgressSink};
+
+/// How often rollouts look at AWS: at once, then doubling up to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct PollPacing {
+    pub first: Duration,
+    pub max: Duration,
+    /// How often alarms are checked while a canary step is watched.
+    pub alarm_check: Duration,
+}
+
+impl Default for PollPacing {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(10),
+            alarm_check: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolloutOptions {
+    /// `--skip-wait`: canary and linear steps are not watched (an engineer's decision).
+    pub skip_wait: bool,
+    pub poll: PollPacing,
+    pub trace_id: String,
+    /// The SHA-256 of the model each service with a model runs after this deploy (its
+    /// stack's parameters): a Lambda version is the same only with the same code and model.
+    pub models: BTreeMap<String, String>,
+}
+
+/// What one service's rollout needs to know.
+pub struct ServiceContext<'a> {
+    pub aws: &'a AwsContext,
+    pub config: &'a Config,
+    pub name: &'a str,
+    pub cluster: String,
+    pub progress: &'a ProgressSink,
+    pub poll: PollPacing,
+    pub skip_wait: bool,
+    pub trace_id: &'a str,
+    /// The SHA-256 of the model the service must run, when it declares one.
+    pub model_sha256: Option<&'a str>,
+}
+
+impl<'a> ServiceContext<'a> {
+    pub fn new(
+        aws: &'a AwsContext,
+        config: &'a Config,
+        name: &'a str,
+        progress: &'a ProgressSink,
+        options: &'a RolloutOptions,
+    ) -> Self {
+        Self {
+            aws,
+            config,
+            name,
+            cluster: config.cluster_name(),
+            progress,
+            poll: options.poll,
+            skip_wait: options.skip_wait,
+            trace_id: &options.trace_id,
+            model_sha256: config
+                .services
+                .get(name)
+                .and_then(|s| s.model.as_ref())
+                .map(|_| options.models.get(name).map_or("", String::as_str)),
+        }
+    }
+
+    pub fn function_name(&self) -> String {
+        self.config.service_resource_name(self.name)
+    }
+
+    pub(super) fn say(&self, message: &str) {
+        self.progress.send(Progress::ServiceEvent {
+            service: self.name.to_string(),
+            message: message.to_string(),
+        });
+    }
+}
+
+/// What a rollout changed (or found already in place).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Rollout {
+    pub changed: bool,
+    /// What ran before: an image or `version N`.
+    pub old: String,
+    /// What runs now, when changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What runs once this rollout is done, for the deployment record: the image (ECS) or
+    /// the alias's version number (Lambda).
+    pub running: String,
+    /// ECS: the task definition revision the service runs, for drift audits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// ECS: the stack's base task definition that revision was made from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_task_definition: Option<String>,
+}
+
+impl Rollout {
+    pub(super) fn unchanged(old: String, running: String) -> Self {
+        Self {
+            changed: false,
+            old,
+            new: None,
+            detail: None,
+            running,
+            task_definition: None,
+            base_task_definition: None,
+        }
+    }
+
+    pub(super) fn changed(old: String, new: String, running: String) -> Self {
+        Self {
+            changed: true,
+            old,
+            new: Some(new),
+            detail: None,
+            running,
+            task_definition: None,
+            base_task_definition: None,
+        }
+    }
+
+    pub(super) fn with_task_definition(mut self, arn: &str) -> Self {
+        self.task_definition = Some(arn.to_string());
+        self
+    }
+
+    pub(super) fn with_base(mut self, arn: &str) -> Self {
+        self.base_task_definition = Some(arn.to_string());
+        self
+    }
+
+    pub(super) fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+/// A rollout that did not succeed: why, and what it had changed by then.
+#[derive(Debug, Clone)]
+pub struct RolloutError {
+    pub message: String,
+    pub rollout: Option<Box<Rollout>>,
+}
+
+impl RolloutError {
+    pub(super) fn new(message: String) -> Self {
+        Self {
+            message,
+            rollout: None,
+        }
+    }
+
+    pub(super) fn with_rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout.get_or_insert(Box::new(rollout));
+        self
+    }
+}
+
+impl From<AwsError> for RolloutError {
+    fn from(e: AwsError) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+impl std::fmt::Display for RolloutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The alarms that guard one service, read together in one call.
+pub struct AlarmWatch<'a> {
+    aws: &'a AwsContext,
+    names: Vec<String>,
+}
+
+impl<'a> AlarmWatch<'a> {
+    pub fn new(aws: &'a AwsContext, alarms: &[AlarmDefinition], service: &str) -> Self {
+        Self {
+            aws,
+            names: alarms
+                .iter()
+                .filter(|a| a.service.as_deref() == Some(service))
+                .map(|a| a.name.clone())
+                .collect(),
+        }
+    }
+
+    /// State of each alarm that exists (an alarm not yet created has no state).
+    pub async fn states(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        if self.names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = self
+            .aws
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(self.names.clone()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("DescribeAlarms", e))?;
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.alarm_name()?.to_string(),
+                    a.state_value()?.as_str().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// The first alarm in ALARM, if any.
+    pub async fn firing(&self) -> Result<Option<String>, AwsError> {
+        Ok(self
+            .states()
+            .await?
+            .into_iter()
+            .find(|(_, state)| state == "ALARM")
+            .map(|(name, _)| name))
+    }
+}
