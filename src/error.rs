@@ -10,6 +10,9 @@ use crate::models::ModelError;
 use crate::models::training::TrainingError;
 use crate::policy::Violation;
 use crate::release::gate::GateRefusal;
+pub use crate::release::promotion::NothingToPromote;
+use crate::release::promotion::PromotionError;
+pub use crate::release::rollback::NoRollbackTarget;
 use crate::release::store::LockInfo;
 use crate::render::RenderError;
 use crate::services::artifact::ArtifactError;
@@ -324,41 +327,6 @@ pub enum Unconfirmed {
     Rollback,
 }
 
-#[derive(Debug)]
-pub enum NothingToPromote {
-    NoRecord {
-        from: String,
-    },
-    Failed {
-        from: String,
-        record: String,
-        at: String,
-    },
-    NoCommit {
-        from: String,
-        record: String,
-    },
-    NoArtifact {
-        from: String,
-        service: String,
-    },
-}
-
-#[derive(Debug)]
-pub enum NoRollbackTarget {
-    NoRelease {
-        environment: String,
-    },
-    NotFound {
-        environment: String,
-        wanted: String,
-    },
-    NoEarlier {
-        environment: String,
-        current: String,
-    },
-}
-
 /// `head:` then one indented line each.
 fn bulleted(head: String, lines: impl Iterator<Item = String>) -> String {
     let lines: Vec<String> = lines.collect();
@@ -520,59 +488,40 @@ impl Unconfirmed {
     }
 }
 
-impl NothingToPromote {
-    fn message(&self) -> String {
-        match self {
-            Self::NoRecord { from } => format!("`{from}` has no deployment record to promote"),
-            Self::Failed { from, record, at } => format!(
-                "`{from}`'s last deploy ({record}, {at}) failed: nothing is promoted from a failed release"
-            ),
-            Self::NoCommit { from, record } => {
-                format!("`{from}`'s last deploy ({record}) recorded no commit")
+impl From<PromotionError> for Error {
+    fn from(e: PromotionError) -> Self {
+        match e {
+            PromotionError::Nothing(why) => Refusal::NothingToPromote(why).into(),
+            PromotionError::Artifact(e) => e.into(),
+            PromotionError::ImagesNotPullable {
+                environment,
+                registry,
+                images,
+            } => Refusal::ImagesNotPullable {
+                environment,
+                registry,
+                images,
             }
-            Self::NoArtifact { from, service } => format!(
-                "`{from}` records no artifact location for `{service}`: it cannot be promoted"
-            ),
-        }
-    }
-
-    fn help(&self) -> String {
-        match self {
-            Self::NoRecord { .. } => "deploy it first".into(),
-            Self::Failed { from, .. } => format!("fix and deploy `{from}` again, then promote"),
-            Self::NoCommit { .. } => "deploy it from a git checkout".into(),
-            Self::NoArtifact { from, service } => format!(
-                "deploy `{service}` to `{from}` again with this version of facturactl, then promote"
-            ),
+            .into(),
+            PromotionError::ImagesMissing {
+                environment,
+                registry,
+                images,
+            } => Refusal::ImagesMissing {
+                environment,
+                registry,
+                images,
+            }
+            .into(),
         }
     }
 }
 
-impl NoRollbackTarget {
-    fn message(&self) -> String {
-        match self {
-            Self::NoRelease { environment } => {
-                format!("`{environment}` has no successful release to roll back from")
-            }
-            Self::NotFound {
-                environment,
-                wanted,
-            } => format!("no successful release `{wanted}` in `{environment}`'s records"),
-            Self::NoEarlier {
-                environment,
-                current,
-            } => format!(
-                "no earlier release of `{environment}` runs different services than the current one ({current})"
-            ),
-        }
-    }
-
-    fn help(&self) -> String {
-        match self {
-            Self::NoRelease { .. } => "deploy it first".into(),
-            Self::NotFound { environment, .. } | Self::NoEarlier { environment, .. } => {
-                format!("`facturactl history --env {environment}` lists the releases")
-            }
+impl From<crate::models::retraining::RetrainError> for Error {
+    fn from(e: crate::models::retraining::RetrainError) -> Self {
+        match e {
+            crate::models::retraining::RetrainError::Training(e) => e.into(),
+            crate::models::retraining::RetrainError::Model(e) => e.into(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::stacks::deploy::{Action, StackReport, StackResult, StacksRun};
 mod record;
 
 use crate::release::record::Operation;
-pub use record::{RecordInput, error_record, record_of};
+pub use record::{RecordInput, error_record, record_of, rollback_record};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {

@@ -136,3 +136,41 @@ fn service_record(
         },
     })
 }
+
+/// The rollback's record: the services as they now run; Lambda entries keep the target's
+/// package, for a later promotion.
+pub fn rollback_record(
+    input: RecordInput<'_>,
+    report: &DeployReport,
+    current: &Record,
+    target: &Record,
+) -> Record {
+    let mut record = record_of(
+        input,
+        report,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        Some(current),
+    );
+    let restored = |service: &str| {
+        report
+            .services
+            .iter()
+            .any(|s| s.service == service && s.result != ServiceResult::Failed)
+    };
+    for (service, entry) in record.services.iter_mut() {
+        let Some(t) = target.services.get(service) else {
+            continue;
+        };
+        if entry.code_sha256 == t.code_sha256 {
+            entry.package = t.package.clone();
+        }
+        // The restored version or revision runs the model it was made with.
+        if restored(service) {
+            entry.model = t.model.clone();
+        }
+    }
+    record
+}

@@ -5,8 +5,10 @@
 //! and its schema is compared with the one the service declares.
 
 pub mod mlflow;
+pub mod promotion;
 pub mod registry;
 pub mod resolve;
+pub mod retraining;
 pub mod training;
 
 use std::collections::BTreeMap;

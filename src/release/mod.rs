@@ -3,7 +3,9 @@
 //! (`commands::promote`, `commands::rollback`) built on these.
 
 pub mod gate;
+pub mod promotion;
 pub mod record;
+pub mod rollback;
 pub mod store;
 pub mod version;
 

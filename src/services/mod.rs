@@ -185,6 +185,28 @@ pub fn placements(
         .collect()
 }
 
+/// Where the ECS services to restore run (their stacks' outputs); no read when only Lambda
+/// functions go back. A recorded image is restored on the stack's current base.
+pub async fn restore_placements(
+    aws: &AwsContext,
+    config: &Config,
+    targets: &BTreeMap<String, Restore<'_>>,
+) -> Result<BTreeMap<String, Placement>, AwsError> {
+    if !targets.values().any(|t| matches!(t, Restore::Image(_))) {
+        return Ok(BTreeMap::new());
+    }
+    let live = crate::stacks::live::all(&aws.cloudformation).await?;
+    let outputs = config
+        .stacks
+        .keys()
+        .filter_map(|stack| {
+            let live = live.get(&config.stack_name(stack))?;
+            Some((stack.clone(), live.outputs.clone()))
+        })
+        .collect();
+    Ok(placements(config, &outputs))
+}
+
 /// What a rollback restores for one service.
 pub enum Restore<'r> {
     Image(&'r str),

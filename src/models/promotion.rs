@@ -1,0 +1,67 @@
+//! Models in a promotion: the versions the source runs, read from its registry and checked,
+//! then written into the target's registry (same bytes, same number) so the target's
+//! services run them from their own account.
+
+use std::collections::BTreeMap;
+
+use super::registry::S3Registry;
+use super::{ModelError, ModelPin, ModelVersion, Registry};
+use crate::aws::AwsContext;
+use crate::config::Config;
+
+/// A model the target will run: its service, the source's version and its bytes.
+pub type SourceModel = (String, ModelVersion, Vec<u8>);
+
+/// The models `pins` (what the source's record says its services run) names, for the
+/// target's services that declare one: each version read from the source's registry, its
+/// bytes hashed against the pin and the registry, its input compared with the target's
+/// declaration. Read-only.
+pub async fn read_source(
+    source_aws: &AwsContext,
+    source: &Config,
+    target: &Config,
+    pins: &BTreeMap<String, ModelPin>,
+) -> Result<Vec<SourceModel>, ModelError> {
+    let pinned = pins.iter().filter(|(service, _)| {
+        target
+            .services
+            .get(*service)
+            .is_some_and(|s| s.enabled && s.model.is_some())
+    });
+    let mut models = Vec::new();
+    for (service, pin) in pinned {
+        // The source's registry, S3 or MLflow: the pinned version as it registered it.
+        let registry = Registry::of(source_aws, source, &pin.name);
+        let version = registry.version(&pin.name, pin.version).await?;
+        if version.artifact.sha256 != pin.sha256 {
+            return Err(ModelError::HashMismatch {
+                name: pin.name.clone(),
+                version: pin.version,
+                uri: pin.uri.clone(),
+                expected: pin.sha256.clone(),
+                found: version.artifact.sha256,
+            });
+        }
+        let bytes = registry.read_verified(&version).await?;
+        if let Some(declared) = target.services.get(service).and_then(|s| s.model.as_ref()) {
+            super::resolve::check_input(service, declared, &version)?;
+        }
+        models.push((service.clone(), version, bytes));
+    }
+    Ok(models)
+}
+
+/// Each source model written into the target's registry; the pins the target will run.
+pub async fn adopt(
+    aws: &AwsContext,
+    target: &Config,
+    models: Vec<SourceModel>,
+) -> Result<BTreeMap<String, ModelPin>, ModelError> {
+    let registry = S3Registry::new(aws, target.models_bucket());
+    let mut pins = BTreeMap::new();
+    for (service, version, bytes) in models {
+        let adopted = registry.adopt(&version, &bytes).await?;
+        pins.insert(service, adopted.pin());
+    }
+    Ok(pins)
+}

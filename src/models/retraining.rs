@@ -1,0 +1,246 @@
+//! A retraining run, by hand: the checks before it, following its task to the end, and
+//! registering what it wrote as the next version of its model (never deploying it).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::registry::{NewVersion, S3Registry};
+use super::training::{self, FailedRun, Job, TaskState, TrainingError};
+use super::{ModelError, ModelVersion, registry_kind, schema_mismatches};
+use crate::aws::AwsContext;
+use crate::config::names::is_alias;
+use crate::config::{Config, FieldType, ModelRegistry, Retraining};
+use crate::progress::{Progress, ProgressSink};
+
+/// Why a run could not be checked or registered: its training, or the model registry.
+#[derive(Debug)]
+pub enum RetrainError {
+    Training(TrainingError),
+    Model(ModelError),
+}
+
+impl From<TrainingError> for RetrainError {
+    fn from(e: TrainingError) -> Self {
+        Self::Training(e)
+    }
+}
+
+impl From<ModelError> for RetrainError {
+    fn from(e: ModelError) -> Self {
+        Self::Model(e)
+    }
+}
+
+/// The first look at a new task, then slower: most runs take minutes, the emulator's
+/// less than one.
+pub const POLL: [Duration; 5] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+];
+
+/// The checks the config and the arguments decide, before any AWS call: the names, the
+/// model's retraining and serving service, and a registry facturactl writes.
+pub fn checked<'a>(
+    config: &'a Config,
+    model: &'a str,
+    alias: Option<&str>,
+) -> Result<&'a Retraining, RetrainError> {
+    for name in std::iter::once(model).chain(alias) {
+        if !is_alias(name) {
+            return Err(ModelError::BadName(name.to_string()).into());
+        }
+    }
+    let (retraining, _, _) = training::declared(config, model)?;
+    // An MLflow model's versions are registered in MLflow (its job logs them there).
+    if registry_kind(config, model) == ModelRegistry::Mlflow {
+        return Err(ModelError::RegisterInMlflow(model.to_string()).into());
+    }
+    Ok(retraining)
+}
+
+/// Turns an ended run's output into a registered version of one model.
+pub struct Registrar<'a> {
+    aws: &'a AwsContext,
+    pub registry: S3Registry<'a>,
+    model: String,
+    /// The service that serves the model, whose input the run's must be.
+    service: String,
+    /// That service's stack (it holds the training job).
+    pub stack: String,
+    declared: BTreeMap<String, FieldType>,
+    image: String,
+    who: String,
+}
+
+impl<'a> Registrar<'a> {
+    /// For a model [`checked`] accepted.
+    /// `who` is named in each version it registers.
+    pub fn new(
+        aws: &'a AwsContext,
+        config: &Config,
+        model: &str,
+        who: String,
+    ) -> Result<Self, TrainingError> {
+        let (retraining, service, svc) = training::declared(config, model)?;
+        Ok(Self {
+            aws,
+            registry: S3Registry::new(aws, config.models_bucket()),
+            model: model.to_string(),
+            service: service.to_string(),
+            stack: svc.stack.clone(),
+            declared: svc
+                .model
+                .as_ref()
+                .map(|m| m.input.clone())
+                .unwrap_or_default(),
+            image: format!("{}:{}", retraining.job.repository, retraining.job.image),
+            who,
+        })
+    }
+
+    /// `s3://<models bucket>/training/<model>/<run>/`.
+    pub fn output_uri(&self, run: &str) -> String {
+        format!(
+            "s3://{}/{}",
+            self.registry.bucket,
+            training::output_prefix(&self.model, run)
+        )
+    }
+
+    /// Reads the run's output, refuses an input that is not the service's (nothing
+    /// registered), and registers the next version with the run and image as parameters.
+    pub async fn register(
+        &self,
+        run: &str,
+        alias: Option<&str>,
+    ) -> Result<ModelVersion, RetrainError> {
+        let model = self.model.as_str();
+        let output = training::output(self.aws, &self.registry.bucket, model, run).await?;
+        let fields = schema_mismatches(&self.declared, &output.input);
+        if !fields.is_empty() {
+            return Err(TrainingError::SchemaMismatch {
+                model: model.to_string(),
+                service: self.service.clone(),
+                run: run.to_string(),
+                fields,
+            }
+            .into());
+        }
+        let mut params = output.params;
+        params.insert("training_run".into(), run.to_string());
+        params.insert("training_image".into(), self.image.clone());
+        let version = NewVersion {
+            name: model.to_string(),
+            bytes: output.bytes,
+            params,
+            metrics: output.metrics,
+            input: output.input,
+            registered_by: format!("{} (retrain)", self.who),
+            registered_at: crate::logging::rfc3339(SystemTime::now()),
+        };
+        Ok(self.registry.register(version, alias).await?)
+    }
+}
+
+/// Polls the task until it stops, saying each status change; fails unless it exited 0.
+pub async fn follow(
+    aws: &AwsContext,
+    job: &Job,
+    run: &str,
+    task: &str,
+    limit: Duration,
+    sink: &ProgressSink,
+) -> Result<(), TrainingError> {
+    let started = Instant::now();
+    let say = |message: String| {
+        sink.send(Progress::ServiceEvent {
+            service: format!("{} training", job.model),
+            message,
+        })
+    };
+    say(format!("run {run}: task {task} started"));
+    let mut last = String::new();
+    let mut polls = 0;
+    loop {
+        tokio::time::sleep(POLL[polls.min(POLL.len() - 1)]).await;
+        polls += 1;
+        match training::state(aws, job, task).await? {
+            TaskState::Active(status) => {
+                if status != last {
+                    say(format!("run {run}: {status}"));
+                    last = status;
+                }
+                if started.elapsed() >= limit {
+                    return Err(TrainingError::StillRunning {
+                        model: job.model.clone(),
+                        run: run.to_string(),
+                        task: task.to_string(),
+                        minutes: (limit.as_secs() / 60) as u32,
+                    });
+                }
+            }
+            TaskState::Stopped {
+                exit_code: Some(0), ..
+            } => {
+                say(format!("run {run}: finished (exit code 0)"));
+                return Ok(());
+            }
+            TaskState::Stopped { exit_code, reason } => {
+                return Err(TrainingError::Failed(Box::new(FailedRun {
+                    model: job.model.clone(),
+                    run: run.to_string(),
+                    task: task.to_string(),
+                    exit_code,
+                    reason,
+                    logs: job.logs.clone(),
+                })));
+            }
+        }
+    }
+}
+
+/// Registering one run twice would make two versions of the same training.
+pub async fn already_registered(
+    registry: &S3Registry<'_>,
+    model: &str,
+    run: &str,
+) -> Result<(), RetrainError> {
+    let registered = registry.all(model).await?;
+    match registered
+        .iter()
+        .find(|v| v.params.get("training_run").map(String::as_str) == Some(run))
+    {
+        Some(version) => Err(TrainingError::Registered {
+            run: run.to_string(),
+            version: version.version,
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// `20261202T221500Z-3f9a1c`: sorts by start time, unique without coordination.
+pub fn run_id() -> String {
+    let stamp: String = crate::logging::rfc3339(SystemTime::now())
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{stamp}-{}", &random[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_key_parts_that_sort_by_time() {
+        let id = run_id();
+        assert!(training::is_run_id(&id), "{id}");
+        assert!(id.starts_with("20") && id.contains('T'), "{id}");
+        assert_ne!(run_id(), run_id());
+    }
+}
