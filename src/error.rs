@@ -526,6 +526,15 @@ impl From<crate::models::retraining::RetrainError> for Error {
     }
 }
 
+impl From<crate::deployment::rollouts::RecordedCodeError> for Error {
+    fn from(e: crate::deployment::rollouts::RecordedCodeError) -> Self {
+        match e {
+            crate::deployment::rollouts::RecordedCodeError::Missing(e) => e.into(),
+            crate::deployment::rollouts::RecordedCodeError::Unparsable(e) => e.into(),
+        }
+    }
+}
+
 /// A guarded run stopped by SIGINT or SIGTERM (exit 130): what it had done, and the lock.
 #[derive(Debug)]
 pub struct Interruption {

@@ -68,6 +68,41 @@ impl Check {
     }
 }
 
+/// Every check but the account's (which the caller has made): the config's secrets, the
+/// recorded images, the alert topics' email subscriptions and the certificate.
+pub async fn after_account(aws: &AwsContext, config: &Config) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let refs = secret_refs(config);
+    let secrets = futures_util::future::join_all(
+        refs.iter()
+            .map(|(used_by, reference)| secret(aws, used_by, reference)),
+    );
+    let store = crate::release::store::Store::new(aws, config);
+    let (secrets, record, subscriptions) =
+        tokio::join!(secrets, store.current(), subscriptions(aws, config));
+    checks.extend(secrets);
+    match record {
+        Ok(record) => checks.extend(images(aws, config, record.as_ref()).await),
+        Err(e) => checks.push(Check {
+            check: "image",
+            subject: "ecs services".into(),
+            status: Status::NotRun,
+            detail: format!("the release record could not be read: {e}"),
+        }),
+    }
+    checks.extend(subscriptions);
+    checks.extend(training_images(aws, config).await);
+    let (certificate, concurrency, ses) = tokio::join!(
+        certificate(aws, config),
+        concurrency(aws, config),
+        ses_senders(aws, config)
+    );
+    checks.push(certificate);
+    checks.push(concurrency);
+    checks.extend(ses);
+    checks
+}
+
 /// The account check: everything else is meaningless with another account's credentials.
 pub fn account(config: &Config, caller: &Caller) -> Check {
     let expected = &config.environment.account_id;

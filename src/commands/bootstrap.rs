@@ -43,7 +43,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         max_concurrency: request.max_concurrency,
         only: Some(stacks.into_iter().collect()),
         protect_data: config.environment.tier == crate::config::Tier::Production,
-        templates: super::steps::template_bucket(config),
+        templates: crate::stacks::template::TemplateBucket::of(config),
         ..DeployOptions::default()
     };
     let run = session

@@ -28,6 +28,7 @@ pub mod traffic;
 pub mod unlock;
 pub mod validate;
 
+mod apply;
 mod console;
 mod session;
 mod steps;

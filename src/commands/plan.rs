@@ -23,9 +23,10 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     steps::check_stack_names(&rendered, &request.stacks)?;
     let aws = session.aws(&loaded.config.environment).await?;
     let store = crate::release::store::Store::new(&aws, &loaded.config);
-    let pinned = steps::pin_models(&store, &loaded.config, &rendered, &BTreeMap::new()).await?;
+    let pinned =
+        crate::release::pin_models(&store, &loaded.config, &rendered, &BTreeMap::new()).await?;
     let rendered = pinned.rendered;
-    let templates = steps::prepare_templates(&aws, &loaded.config, &rendered).await?;
+    let templates = crate::release::template_bucket(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
     let plan =
         crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), request.diff, &templates).await?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::deploy::{self, Changes};
+use super::apply::{self, Changes};
 use super::guarded::{self, Deployed, Guard};
 use super::{Session, steps};
 use crate::config::{Config, Tier};
@@ -59,7 +59,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     refuse_unpullable(&target.config, &wanted)?;
     // The target's account is checked before anything else reaches it.
     let aws = session.aws(&target.config.environment).await?;
-    super::preflight::gate(session, &aws, &target.config).await?;
+    steps::preflight(session, &aws, &target.config).await?;
     let requested = record.tag.as_deref();
     steps::refuse_downgrade(&aws, &target.config, requested, request.allow_downgrade).await?;
     refuse_missing(&aws, &target.config, &wanted).await?;
@@ -87,7 +87,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         rendered: &rendered,
         options: DeployOptions {
             protect_data: production,
-            templates: steps::template_bucket(&target.config),
+            templates: crate::stacks::template::TemplateBucket::of(&target.config),
             ..DeployOptions::default()
         },
         wanted,
@@ -104,7 +104,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         from: Some(format!("{from}/{}", record.id)),
     };
     guarded::run(session, &aws, &guard, async |store| {
-        deploy::apply(session, &aws, store, &guard, &changes).await
+        apply::apply(session, &aws, store, &guard, &changes).await
     })
     .await
 }

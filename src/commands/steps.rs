@@ -1,7 +1,7 @@
 //! Steps that several commands take in the same way: load and check before any AWS call,
 //! the release gate, who and what a run is about, and the confirmation of destructive plans.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::Session;
 use crate::aws::AwsContext;
@@ -10,10 +10,7 @@ use crate::error::{Error, Refusal, Unconfirmed, Usage};
 use crate::notify::Provenance;
 use crate::policy::{self, Level};
 use crate::release::gate::{self, Accepted, GateInput};
-use crate::release::record::Record;
 use crate::render::{self, RenderedEnv};
-use crate::stacks::plan::Plan;
-use crate::stacks::template::TemplateBucket;
 
 /// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS
 /// before the environment is valid.
@@ -62,33 +59,6 @@ pub fn check_stack_names(rendered: &RenderedEnv, names: &[String]) -> Result<(),
             known: rendered.stacks.iter().map(|s| s.name.clone()).collect(),
         }
         .into()),
-    }
-}
-
-/// The template bucket, created first when a template must go by URL (a plan on a fresh
-/// account runs before any deploy made the release bucket).
-pub async fn prepare_templates(
-    aws: &AwsContext,
-    config: &Config,
-    rendered: &RenderedEnv,
-) -> Result<TemplateBucket, Error> {
-    if rendered
-        .stacks
-        .iter()
-        .any(crate::stacks::template::needs_url)
-    {
-        crate::release::store::Store::new(aws, config)
-            .ensure()
-            .await?;
-    }
-    Ok(template_bucket(config))
-}
-
-/// Where an environment's templates too large to send inline are kept: its release bucket.
-pub fn template_bucket(config: &Config) -> TemplateBucket {
-    TemplateBucket {
-        name: config.records_bucket(),
-        region: config.environment.region.clone(),
     }
 }
 
@@ -149,29 +119,6 @@ pub fn provenance(
     }
 }
 
-/// The replacements and deletions a plan would make, one line each.
-pub fn destructive_changes(plan: &Plan) -> Vec<String> {
-    plan.stacks
-        .iter()
-        .flat_map(|s| {
-            s.resources
-                .iter()
-                .filter(|r| {
-                    r.action == "Remove"
-                        || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
-                })
-                .map(move |r| {
-                    let what = if r.action == "Remove" {
-                        "delete"
-                    } else {
-                        "replace"
-                    };
-                    format!("{what} {}/{} ({})", s.stack, r.logical_id, r.resource_type)
-                })
-        })
-        .collect()
-}
-
 /// Before a deploy that would replace or remove resources: on a terminal, show them and ask;
 /// without one, refuse in production (exit 3) and go on elsewhere. Only planned when it can
 /// matter, so a CI deploy to staging costs no extra call.
@@ -187,10 +134,10 @@ pub async fn confirm_destructive(
     if !interactive && !production {
         return Ok(());
     }
-    let templates = prepare_templates(aws, &loaded.config, rendered).await?;
+    let templates = crate::release::template_bucket(aws, &loaded.config, rendered).await?;
     let plan =
         crate::stacks::plan::plan(aws, rendered, only(stacks).as_ref(), false, &templates).await?;
-    let changes = destructive_changes(&plan);
+    let changes = plan.destructive_changes();
     if changes.is_empty() {
         return Ok(());
     }
@@ -208,72 +155,53 @@ pub async fn confirm_destructive(
 }
 
 /// Refuses (exit 3) deploying or promoting `requested` where the environment runs a newer
-/// semantic version, unless `allowed`. Reads the current record only when there is a
-/// version to compare.
+/// semantic version, unless `allowed`.
 pub async fn refuse_downgrade(
-    aws: &crate::aws::AwsContext,
-    config: &crate::config::Config,
+    aws: &AwsContext,
+    config: &Config,
     requested: Option<&str>,
     allowed: bool,
 ) -> Result<(), Error> {
     let Some(requested) = requested.filter(|_| !allowed) else {
         return Ok(());
     };
-    let current = crate::release::store::Store::new(aws, config)
-        .current()
-        .await?;
-    let Some(running) = current.and_then(|r| r.tag) else {
-        return Ok(());
-    };
-    if crate::release::version::is_downgrade(&running, requested) == Some(true) {
-        return Err(Refusal::Downgrade {
+    match crate::release::downgrade_from(aws, config, requested).await? {
+        Some(running) => Err(Refusal::Downgrade {
             environment: config.environment.name.clone(),
             running,
             requested: requested.to_string(),
         }
-        .into());
+        .into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The rendered templates with the model parameters set as a deploy sets them (what
-/// [`pin_models`] returns).
-pub struct Pinned<'r> {
-    pub rendered: std::borrow::Cow<'r, RenderedEnv>,
-    /// The record the pins were read from; `None` when no service declares a model (then
-    /// nothing was read).
-    pub current: Option<Option<crate::release::record::Record>>,
-    /// The model each service runs once deployed.
-    pub models: BTreeMap<String, crate::models::ModelPin>,
-}
-
-/// The model parameters as a deploy sets them: the models given (`new`), else those the
-/// record says run. Without this a plan would show every deployed model going back to the
-/// template's empty default. Reads the record only when a service declares a model.
-pub async fn pin_models<'r>(
-    store: &crate::release::store::Store<'_>,
+/// Runs the checks at the start of `deploy` and `promote` (read-only, before the lock):
+/// a blocking finding refuses the run (exit 3); warnings are shown and the run goes on.
+pub async fn preflight(
+    session: &Session<'_>,
+    aws: &AwsContext,
     config: &Config,
-    rendered: &'r RenderedEnv,
-    new: &BTreeMap<String, crate::models::ModelPin>,
-) -> Result<Pinned<'r>, Error> {
-    if !config
-        .services
-        .values()
-        .any(|s| s.enabled && s.model.is_some())
+) -> Result<(), Error> {
+    let checks = crate::preflight::after_account(aws, config).await;
+    for check in checks
+        .iter()
+        .filter(|c| c.status == crate::preflight::Status::Warning)
     {
-        return Ok(Pinned {
-            rendered: std::borrow::Cow::Borrowed(rendered),
-            current: None,
-            models: BTreeMap::new(),
-        });
+        let title = format!("preflight {} {}", check.check, check.subject);
+        session.console.warn(&title, &check.detail);
     }
-    let current = store.current().await?;
-    let mut pinned = rendered.clone();
-    let running = current.as_ref().map(Record::model_pins).unwrap_or_default();
-    let models = crate::models::pin_parameters(&mut pinned, config, new, &running);
-    Ok(Pinned {
-        rendered: std::borrow::Cow::Owned(pinned),
-        current: Some(current),
-        models,
-    })
+    let blocking: Vec<(String, String, String)> = checks
+        .into_iter()
+        .filter(|c| c.status == crate::preflight::Status::Blocking)
+        .map(|c| (c.check.to_string(), c.subject, c.detail))
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::Preflight {
+        environment: config.environment.name.clone(),
+        blocking,
+    }
+    .into())
 }

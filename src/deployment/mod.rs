@@ -13,6 +13,7 @@ use crate::services::{ServiceReport, ServiceResult};
 use crate::stacks::deploy::{Action, StackReport, StackResult, StacksRun};
 
 mod record;
+pub mod rollouts;
 
 use crate::release::record::Operation;
 pub use record::{RecordInput, error_record, record_of, rollback_record};

@@ -12,9 +12,11 @@ pub mod version;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::aws::AwsError;
+use crate::aws::{AwsContext, AwsError};
 use crate::config::Config;
+use crate::render::RenderedEnv;
 use crate::services::artifact::{Artifact, PackageCode};
+use crate::stacks::template::TemplateBucket;
 use record::Operation;
 use store::{HeldLock, LockError, LockInfo, Store};
 
@@ -68,6 +70,81 @@ pub async fn keep_alive(
             Err(e) => tracing::warn!("cannot renew the deploy lock: {e}"),
         }
     }
+}
+
+/// The template bucket, created first when a template must go by URL (a plan on a fresh
+/// account runs before any deploy made the release bucket).
+pub async fn template_bucket(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+) -> Result<TemplateBucket, AwsError> {
+    if rendered
+        .stacks
+        .iter()
+        .any(crate::stacks::template::needs_url)
+    {
+        store::Store::new(aws, config).ensure().await?;
+    }
+    Ok(TemplateBucket::of(config))
+}
+
+/// The newer release the environment runs, if `requested` would be a downgrade from it
+/// (semantic versions compared). Reads the current record.
+pub async fn downgrade_from(
+    aws: &AwsContext,
+    config: &Config,
+    requested: &str,
+) -> Result<Option<String>, AwsError> {
+    let current = store::Store::new(aws, config).current().await?;
+    Ok(current
+        .and_then(|r| r.tag)
+        .filter(|running| version::is_downgrade(running, requested) == Some(true)))
+}
+
+/// The rendered templates with the model parameters set as a deploy sets them (what
+/// [`pin_models`] returns).
+pub struct Pinned<'r> {
+    pub rendered: std::borrow::Cow<'r, RenderedEnv>,
+    /// The record the pins were read from; `None` when no service declares a model (then
+    /// nothing was read).
+    pub current: Option<Option<record::Record>>,
+    /// The model each service runs once deployed.
+    pub models: BTreeMap<String, crate::models::ModelPin>,
+}
+
+/// The model parameters as a deploy sets them: the models given (`new`), else those the
+/// record says run. Without this a plan would show every deployed model going back to the
+/// template's empty default. Reads the record only when a service declares a model.
+pub async fn pin_models<'r>(
+    store: &store::Store<'_>,
+    config: &Config,
+    rendered: &'r RenderedEnv,
+    new: &BTreeMap<String, crate::models::ModelPin>,
+) -> Result<Pinned<'r>, AwsError> {
+    if !config
+        .services
+        .values()
+        .any(|s| s.enabled && s.model.is_some())
+    {
+        return Ok(Pinned {
+            rendered: std::borrow::Cow::Borrowed(rendered),
+            current: None,
+            models: BTreeMap::new(),
+        });
+    }
+    let current = store.current().await?;
+    let mut pinned = rendered.clone();
+    let running = current
+        .as_ref()
+        .map(record::Record::model_pins)
+        .unwrap_or_default();
+    let models = crate::models::pin_parameters(&mut pinned, config, new, &running);
+    Ok(Pinned {
+        rendered: std::borrow::Cow::Owned(pinned),
+        current: Some(current),
+        models,
+    })
 }
 
 /// Keeps each rolled-out Lambda package in the store (content-addressed), so a promotion

@@ -62,6 +62,29 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The replacements and deletions a plan would make, one line each.
+    pub fn destructive_changes(&self) -> Vec<String> {
+        self.stacks
+            .iter()
+            .flat_map(|s| {
+                s.resources
+                    .iter()
+                    .filter(|r| {
+                        r.action == "Remove"
+                            || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
+                    })
+                    .map(move |r| {
+                        let what = if r.action == "Remove" {
+                            "delete"
+                        } else {
+                            "replace"
+                        };
+                        format!("{what} {}/{} ({})", s.stack, r.logical_id, r.resource_type)
+                    })
+            })
+            .collect()
+    }
+
     pub fn has_changes(&self) -> bool {
         self.stacks.iter().any(|s| s.action != PlanAction::NoChange)
     }

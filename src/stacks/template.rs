@@ -17,6 +17,17 @@ pub struct TemplateBucket {
     pub region: String,
 }
 
+impl TemplateBucket {
+    /// Where an environment's templates too large to send inline are kept: its release
+    /// bucket.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            name: config.records_bucket(),
+            region: config.environment.region.clone(),
+        }
+    }
+}
+
 /// Where CloudFormation reads one stack's template from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
