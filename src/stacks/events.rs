@@ -18,7 +18,6 @@ pub struct ResourceFailure {
     pub reason: String,
 }
 
-/// A resource a change set would add, modify or remove.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ResourceChange {
     /// Add, Modify, Remove (as CloudFormation says).
