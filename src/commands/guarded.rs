@@ -106,6 +106,35 @@ pub async fn run(
     })
 }
 
+/// Runs `work` under the environment's deploy lock, renewed while it runs, stopped by Ctrl-C
+/// or SIGTERM; then releases the lock. No record and no notice: for `destroy`, which
+/// removes what a release would record (the records themselves stay).
+pub async fn locked<T>(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    guard: &Guard<'_>,
+    work: impl AsyncFnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let config = guard.config;
+    let store = Store::new(aws, config);
+    let lock = take_lock(session, &store, guard).await?;
+    let outcome = work_renewing(&store, &lock, config, async |_| work().await).await;
+    let released = store.unlock(&lock).await;
+    warn_unreleased(&released);
+    outcome.unwrap_or_else(|| {
+        Err(Error::Interrupted(Interruption {
+            operation: guard.operation,
+            environment: config.environment.name.clone(),
+            lock_released: matches!(released, Ok(true)),
+            tally: session
+                .tally
+                .lock()
+                .map(|t| t.summary())
+                .unwrap_or_default(),
+        }))
+    })
+}
+
 /// The deploy lock, or a refusal (exit 3) naming who holds it.
 async fn take_lock(
     session: &Session<'_>,

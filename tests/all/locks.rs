@@ -104,6 +104,43 @@ async fn two_deploys_at_once_one_proceeds_and_the_lock_is_gone_after() {
 }
 
 #[tokio::test]
+async fn a_destroy_is_refused_while_a_deploy_holds_the_lock_and_deletes_nothing() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    let deploy = spawn_deploy(&project, &account, "one");
+    wait_for_lock(&project, &account).await;
+    account.reset_requests().await;
+    let (code, _, stderr) = run_json(&project, &account, &["destroy", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(3), "refused while the deploy runs: {stderr}");
+    assert!(
+        stderr.contains("`local` is being deployed: deploy by"),
+        "names the holder: {stderr}"
+    );
+    // The deploy writes meanwhile; the destroy deleted nothing.
+    let counters = account.requests().await;
+    for deletion in [
+        "cloudformation:DeleteStack",
+        "ecs:DeleteService",
+        "cloudwatch:DeleteAlarms",
+    ] {
+        assert!(
+            counters["by_operation"][deletion].is_null(),
+            "{deletion}: {counters}"
+        );
+    }
+    let (deployed, stderr) = finish(deploy);
+    assert_eq!(deployed, Some(0), "the deploy finishes: {stderr}");
+
+    // Free again: the destroy takes the lock, removes everything and releases it.
+    let (code, _, stderr) = run_json(&project, &account, &["destroy", "--env", "local", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        holder(&project, &account).is_none(),
+        "released after the destroy"
+    );
+}
+
+#[tokio::test]
 async fn a_killed_deploys_lock_expires_and_is_taken_over_and_ctrl_c_releases_it() {
     let account = Account::new();
     let project = deployed(&account).await;

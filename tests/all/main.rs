@@ -9,6 +9,7 @@ mod support;
 
 mod alarms;
 mod audits;
+mod aws_rules;
 mod aws_settings;
 mod cfn_lint;
 mod cli;
@@ -35,7 +36,6 @@ mod output_schemas;
 mod permissions;
 mod pipelines;
 mod policy;
-mod real_aws;
 mod recorded;
 mod releases;
 mod retraining;
