@@ -127,7 +127,7 @@ pub fn account(config: &Config, caller: &Caller) -> Check {
 }
 
 /// Every secret reference of the config, with where it is used.
-pub fn secret_refs(config: &Config) -> Vec<(String, &SecretRef)> {
+fn secret_refs(config: &Config) -> Vec<(String, &SecretRef)> {
     let mut refs = Vec::new();
     for (name, slack) in &config.channels.slack {
         if let Some(webhook) = &slack.webhook {
@@ -310,7 +310,7 @@ async fn image_exists(
 /// Each retraining job's image is in the registry: a schedule or drift alarm that starts
 /// a task on a missing image fails where only ECS's stopped-task reason shows it. A
 /// warning, not a refusal: the deploy itself does not run it.
-pub async fn training_images(aws: &AwsContext, config: &Config) -> Vec<Check> {
+async fn training_images(aws: &AwsContext, config: &Config) -> Vec<Check> {
     let mut checks = Vec::new();
     for (model, settings) in &config.models {
         let Some(retraining) = &settings.retraining else {
@@ -470,7 +470,7 @@ pub async fn certificate(aws: &AwsContext, config: &Config) -> Check {
 /// Each email channel's SES sender: a verified identity (the address or its domain), and
 /// the account out of the sandbox, else a warning (a deploy notification that SES refuses
 /// is a warning too, never a failed deploy).
-pub async fn ses_senders(aws: &AwsContext, config: &Config) -> Vec<Check> {
+async fn ses_senders(aws: &AwsContext, config: &Config) -> Vec<Check> {
     let senders: Vec<(&String, &String)> = config
         .channels
         .email
@@ -560,7 +560,7 @@ async fn ses_sandbox(aws: &AwsContext) -> Check {
 
 /// Executions Lambda keeps unreserved: a reservation that would leave fewer is refused
 /// (PutFunctionConcurrency, and CreateFunction with ReservedConcurrentExecutions).
-pub const UNRESERVED_FLOOR: i64 = 100;
+const UNRESERVED_FLOOR: i64 = 100;
 
 /// The account's Lambda concurrency as GetAccountSettings reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -574,7 +574,7 @@ pub struct Concurrency {
 /// Whether the reservations `wanted` fit, given what the same functions hold now (`held`:
 /// given back when they are reserved again). `Err` is how many executions the quota must
 /// at least have.
-pub fn reservations_fit(wanted: i64, held: i64, account: Concurrency) -> Result<(), i64> {
+fn reservations_fit(wanted: i64, held: i64, account: Concurrency) -> Result<(), i64> {
     let available = account.unreserved + held - UNRESERVED_FLOOR;
     if wanted <= available {
         Ok(())

@@ -16,8 +16,8 @@ pub enum SchemaFile {
 }
 
 /// Where `schema --write` keeps the schemas, relative to the project.
-pub const DEPLOY_SCHEMA: &str = "schemas/deploy.schema.json";
-pub const ENVIRONMENT_SCHEMA: &str = "schemas/environment.schema.json";
+const DEPLOY_SCHEMA: &str = "schemas/deploy.schema.json";
+const ENVIRONMENT_SCHEMA: &str = "schemas/environment.schema.json";
 
 /// The hint Taplo (Even Better TOML) reads on deploy.toml's first line.
 const TOML_HINT: &str = "#:schema ./schemas/deploy.schema.json";

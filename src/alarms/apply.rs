@@ -15,7 +15,7 @@ use crate::aws::AwsError;
 use crate::config::Config;
 
 /// The tag that marks an alarm as the tool's, with `<project>-<env>` as value.
-pub const OWNER_TAG: &str = "facturactl:owner";
+const OWNER_TAG: &str = "facturactl:owner";
 
 /// An alarm in the shape both sides can be compared in: definitions and CloudWatch.
 #[derive(Debug, Clone, PartialEq, Serialize)]

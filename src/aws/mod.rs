@@ -217,7 +217,7 @@ impl AwsContext {
     }
 
     /// The address the STS client calls: the override, or the region's own endpoint.
-    pub fn sts_endpoint(&self) -> String {
+    fn sts_endpoint(&self) -> String {
         self.endpoint_url
             .clone()
             .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", self.region))
@@ -325,7 +325,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryClock {
 /// takes a few seconds for the largest stack). Bounded per attempt and over all
 /// retries, so an endpoint that accepts connections and never answers fails a run in under
 /// a minute instead of hanging it.
-pub const CALL_TIMEOUTS: CallTimeouts = CallTimeouts {
+const CALL_TIMEOUTS: CallTimeouts = CallTimeouts {
     connect: std::time::Duration::from_secs(5),
     first_byte: std::time::Duration::from_secs(20),
     attempt: std::time::Duration::from_secs(30),
@@ -334,7 +334,7 @@ pub const CALL_TIMEOUTS: CallTimeouts = CallTimeouts {
 
 /// A call that sends a body of any size (a Lambda package, a model, a template uploaded to
 /// S3): its first byte of answer comes only after the upload, which may take minutes.
-pub const TRANSFER_TIMEOUTS: CallTimeouts = CallTimeouts {
+const TRANSFER_TIMEOUTS: CallTimeouts = CallTimeouts {
     connect: std::time::Duration::from_secs(5),
     first_byte: std::time::Duration::from_secs(300),
     attempt: std::time::Duration::from_secs(600),
@@ -446,7 +446,7 @@ impl AwsError {
 
     /// Names the endpoint in an error that is about reaching it (timeout, unreachable,
     /// unresolvable): which address did not answer is the first thing to check.
-    pub fn at_endpoint(mut self, endpoint: &str) -> Self {
+    fn at_endpoint(mut self, endpoint: &str) -> Self {
         if matches!(
             self.detail.failure,
             Failure::Timeout | Failure::Unreachable | Failure::Dns
@@ -692,7 +692,7 @@ where
 /// A failed `credential_process`'s error as the SDK words it carries the process's whole
 /// stderr, which may hold a token or a key: only its exit status is kept, with where to see
 /// the rest.
-pub fn without_process_output(text: &str) -> String {
+fn without_process_output(text: &str) -> String {
     match text.find("Stderr:") {
         Some(at) if text.contains("external process") => format!(
             "{}its stderr is not shown, since it may hold a secret: run the profile's credential_process yourself to read it",

@@ -69,7 +69,7 @@ pub fn parse() -> Result<Cli, Exit> {
 }
 
 /// The `command` of the document a command line that does not parse prints.
-pub const ARGUMENTS: &str = "arguments";
+const ARGUMENTS: &str = "arguments";
 
 /// The value of the last of `names` in `args` (`-o json`, `--output=json`, `-ojson`), read
 /// by hand: the line did not parse.

@@ -61,7 +61,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
 }
 
 /// The enabled stacks marked `bootstrap`, in the config's order.
-pub fn bootstrap_stacks(config: &crate::config::Config) -> Vec<String> {
+fn bootstrap_stacks(config: &crate::config::Config) -> Vec<String> {
     config
         .stacks
         .iter()

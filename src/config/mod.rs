@@ -219,7 +219,7 @@ pub(crate) fn whole_file(path: &Path) -> Origin {
 }
 
 /// The most a configuration file may hold: far above any real one, far below memory.
-pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 pub(crate) fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
     use crate::files::ReadError;

@@ -33,7 +33,7 @@ impl From<ModelError> for RetrainError {
 
 /// The first look at a new task, then slower: most runs take minutes, the emulator's
 /// less than one.
-pub const POLL: [Duration; 5] = [
+const POLL: [Duration; 5] = [
     Duration::from_millis(250),
     Duration::from_secs(1),
     Duration::from_secs(2),

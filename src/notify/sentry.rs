@@ -13,7 +13,7 @@ use crate::aws::AwsContext;
 use crate::config::{Config, Secret, SentrySettings};
 
 /// `<project>@<tag or commit>`: one Sentry release per version of the platform.
-pub fn release_version(config: &Config, notice: &Notice) -> Option<String> {
+fn release_version(config: &Config, notice: &Notice) -> Option<String> {
     let version = notice.version.as_ref().or(notice.commit.as_ref())?;
     Some(format!("{}@{version}", config.project.name))
 }

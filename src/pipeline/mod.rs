@@ -18,7 +18,7 @@ use crate::config::source::{self, Node, PathSegment};
 use crate::config::{self, ConfigError, ConfigErrors};
 
 /// Where pipeline definitions live, relative to the project root.
-pub const PIPELINES_DIR: &str = "pipelines";
+const PIPELINES_DIR: &str = "pipelines";
 /// Where the generated workflows go.
 pub const WORKFLOWS_DIR: &str = ".github/workflows";
 /// The first line of every generated workflow: how `render` recognises its own files.

@@ -675,8 +675,8 @@ fn ingress_from_load_balancer(resource: &Value) -> Vec<(i64, i64)> {
 }
 
 /// The alarms every service of a kind must have, by settings key.
-pub const REQUIRED_ALARMS_ECS: &[&str] = &["ecs-cpu", "ecs-memory"];
-pub const REQUIRED_ALARMS_LAMBDA: &[&str] = &["lambda-error-rate"];
+const REQUIRED_ALARMS_ECS: &[&str] = &["ecs-cpu", "ecs-memory"];
+const REQUIRED_ALARMS_LAMBDA: &[&str] = &["lambda-error-rate"];
 
 fn alarm_coverage(config: &Config, alarms: &[AlarmDefinition], out: &mut Vec<Raw>) {
     for (name, service) in config.services.iter().filter(|(_, s)| s.enabled) {

@@ -155,7 +155,7 @@ pub fn artifacts_of(
 }
 
 /// The registry an environment's tasks pull from: its own account's ECR in its region.
-pub fn own_registry(config: &Config) -> String {
+fn own_registry(config: &Config) -> String {
     format!(
         "{}.dkr.ecr.{}.amazonaws.com",
         config.environment.account_id, config.environment.region

@@ -367,7 +367,7 @@ fn lifecycle()
 /// The release bucket's policy: requests over TLS only; for account `reader` (the
 /// environment promoted from this one), records listed and read, packages read (with
 /// their versions: a recorded package is read by the version it was kept as).
-pub fn bucket_policy(bucket: &str, reader: Option<&str>) -> serde_json::Value {
+fn bucket_policy(bucket: &str, reader: Option<&str>) -> serde_json::Value {
     let mut statements = vec![serde_json::json!({
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",

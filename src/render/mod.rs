@@ -60,7 +60,7 @@ pub const MAX_TEMPLATE_BYTES: usize = 1_048_576;
 /// replaced by a hash of the API's definition, so that any change to its resources,
 /// methods, integrations or authorizers creates a new deployment, which CloudFormation
 /// otherwise never does, and the stage serves the edited API.
-pub const API_HASH_PLACEHOLDER: &str = "ApiDefinitionHash";
+const API_HASH_PLACEHOLDER: &str = "ApiDefinitionHash";
 
 /// A short hash of what a deployment snapshots: the API Gateway resources of a stack (every
 /// `AWS::ApiGateway::*` but deployments and stages) and the values of the parameters they

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Bytes of one template file (CloudFormation's own limit on a template is 1 MB).
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// Characters of one `{{ }}` or `{% %}` tag.
-pub const MAX_TAG_CHARS: usize = 2_000;
+const MAX_TAG_CHARS: usize = 2_000;
 /// Levels of `if`, `for`, `macro`, `filter`, `block` inside each other.
-pub const MAX_NESTING: usize = 24;
+const MAX_NESTING: usize = 24;
 
 /// What is wrong with a template's text, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

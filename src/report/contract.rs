@@ -180,7 +180,7 @@ pub fn schema(document: Document) -> Value {
 
 /// One schema for every document (`schemas/output.schema.json`): the branch of the
 /// document's `command` applies.
-pub fn combined() -> Value {
+fn combined() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator();
@@ -210,7 +210,7 @@ pub fn combined() -> Value {
 }
 
 /// Where `schema --write` keeps the combined schema, relative to the project.
-pub const OUTPUT_SCHEMA: &str = "schemas/output.schema.json";
+const OUTPUT_SCHEMA: &str = "schemas/output.schema.json";
 
 const VERSIONING: &str = "`schema_version` is raised when a field is removed, renamed or \
                           changes meaning; new fields keep it.";

@@ -6,7 +6,7 @@
 /// Lambda's `CodeSizeZipped`: a package sent in the request (`ZipFile`).
 pub const MAX_ZIPPED_BYTES: u64 = 52_428_800;
 /// Lambda's `CodeSizeUnzipped`: the package extracted (with its layers; we have none).
-pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
+const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
 
 /// Why Lambda would refuse a package.
 #[derive(Debug, Clone, PartialEq, Eq)]

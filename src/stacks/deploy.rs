@@ -305,7 +305,7 @@ const DATA_TYPES: &[&str] = &[
 
 /// A stack policy that allows every update except replacing or deleting the stack's data
 /// resources; `None` when the stack has none.
-pub fn data_protection_policy(stack: &RenderedStack) -> Option<String> {
+fn data_protection_policy(stack: &RenderedStack) -> Option<String> {
     let protected: Vec<String> = DATA_TYPES
         .iter()
         .flat_map(|kind| stack.resources_of_type(kind))

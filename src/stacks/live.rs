@@ -64,7 +64,7 @@ pub fn is_failure(status: &str) -> bool {
 }
 
 impl LiveStack {
-    pub fn from_sdk(stack: &Stack) -> Self {
+    fn from_sdk(stack: &Stack) -> Self {
         Self {
             name: stack.stack_name().unwrap_or_default().to_string(),
             status: stack

@@ -8,7 +8,7 @@ use crate::aws::{AwsContext, AwsError};
 use crate::render::RenderedStack;
 
 /// CloudFormation's limit on a template sent in the request.
-pub const MAX_BODY_BYTES: usize = 51_200;
+const MAX_BODY_BYTES: usize = 51_200;
 
 /// The bucket that holds templates too large to send inline (the release bucket).
 #[derive(Debug, Clone, Default)]
