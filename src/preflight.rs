@@ -564,7 +564,7 @@ const UNRESERVED_FLOOR: i64 = 100;
 
 /// The account's Lambda concurrency as GetAccountSettings reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Concurrency {
+struct Concurrency {
     /// `ConcurrentExecutions`: the account's quota in the region.
     pub limit: i64,
     /// `UnreservedConcurrentExecutions`: the quota less every function's reservation.

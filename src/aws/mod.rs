@@ -343,7 +343,7 @@ const TRANSFER_TIMEOUTS: CallTimeouts = CallTimeouts {
 
 /// The timeouts of one kind of call.
 #[derive(Debug, Clone, Copy)]
-pub struct CallTimeouts {
+struct CallTimeouts {
     pub connect: std::time::Duration,
     /// From the start of the request to the first byte of the answer.
     pub first_byte: std::time::Duration,
