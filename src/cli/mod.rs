@@ -4,7 +4,6 @@
 
 pub mod args;
 mod console;
-mod dispatch;
 pub mod github;
 mod host;
 pub mod live;
@@ -107,7 +106,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         color,
         cli.verbose,
         identity,
-        cli.command.action(),
+        cli.command.action().name(),
     );
     crate::aws::set_error_detail(cli.verbose);
     let console = TerminalConsole {
@@ -139,14 +138,14 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         tally: Default::default(),
         console: &console,
     };
-    let action = cli.command.action();
+    let action = cli.command.action().name();
     let presenter = Presenter {
         format: cli.output,
         command: action,
         step: host.github.as_ref(),
     };
     let started = Instant::now();
-    let result = dispatch::dispatch(cli.command, &session, &presenter).await;
+    let result = cli.command.run(&session, &presenter).await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok((stdout, exit)) => {

@@ -1,7 +1,8 @@
 //! `retrain MODEL`: one run of the model's training job, started by hand and followed to
 //! its end; its output is registered as a new version (never deployed: that takes a
 //! deploy). `--register RUN` registers what an ended run wrote (a scheduled or
-//! drift-started run, or one this command stopped following).
+//! drift-started run, or one this command stopped following); `--register-pending`, every
+//! ended run not yet a version.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,12 +13,43 @@ use crate::models::ModelVersion;
 use crate::models::retraining::{Registrar, already_registered, checked, follow, run_id};
 use crate::models::training::{self, TrainingError};
 
-pub struct Request {
-    pub model: String,
-    /// Point this alias at the new version.
-    pub alias: Option<String>,
-    /// Register an ended run's output instead of starting one.
-    pub register: Option<String>,
+pub enum Request {
+    /// One run: started and followed, or (`register`) one that ended, registered.
+    Run {
+        model: String,
+        /// Point this alias at the new version.
+        alias: Option<String>,
+        /// Register an ended run's output instead of starting one.
+        register: Option<String>,
+    },
+    /// Every ended run of the model not yet a version, registered.
+    Pending {
+        model: String,
+        /// Point this alias at the newest version registered.
+        alias: Option<String>,
+    },
+}
+
+/// What `retrain` did, as its request asked.
+pub enum Retrained {
+    /// Boxed: a run's outcome holds a whole version document.
+    Run(Box<Outcome>),
+    Pending(PendingOutcome),
+}
+
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Retrained, Error> {
+    Ok(match request {
+        Request::Run {
+            model,
+            alias,
+            register,
+        } => Retrained::Run(Box::new(
+            run_one(session, &model, alias.as_deref(), register).await?,
+        )),
+        Request::Pending { model, alias } => {
+            Retrained::Pending(register_pending(session, &model, alias).await?)
+        }
+    })
 }
 
 pub struct Outcome {
@@ -31,15 +63,6 @@ pub struct Outcome {
     pub output: String,
     pub version: ModelVersion,
     pub aliases: BTreeMap<String, u32>,
-}
-
-/// `retrain MODEL --register-pending`: registers every ended run of the model that is not
-/// a version yet (a scheduled or drift-started run, or one `retrain` stopped following),
-/// so an unattended job can turn scheduled training into versions.
-pub struct PendingRequest {
-    pub model: String,
-    /// Point this alias at the newest version registered.
-    pub alias: Option<String>,
 }
 
 pub struct PendingOutcome {
@@ -76,14 +99,17 @@ pub struct AliasMove {
     pub result: Result<u32, String>,
 }
 
-pub async fn register_pending(
+/// `--register-pending`: registers every ended run of the model that is not a version yet
+/// (a scheduled or drift-started run, or one `retrain` stopped following), so an
+/// unattended job can turn scheduled training into versions.
+async fn register_pending(
     session: &Session<'_>,
-    request: PendingRequest,
+    model: &str,
+    alias: Option<String>,
 ) -> Result<PendingOutcome, Error> {
     let loaded = session.load_env()?;
     let config = &loaded.config;
-    let model = request.model.as_str();
-    checked(config, model, request.alias.as_deref())?;
+    checked(config, model, alias.as_deref())?;
 
     let aws = session.aws(&config.environment).await?;
     let registrar = Registrar::new(&aws, config, model, session.who())?;
@@ -117,7 +143,7 @@ pub async fn register_pending(
         RunResult::Registered(v) => Some(v.version),
         _ => None,
     });
-    let alias = match (request.alias, newest) {
+    let alias = match (alias, newest) {
         (Some(alias), Some(version)) => {
             let result = registrar
                 .registry
@@ -155,21 +181,26 @@ impl From<Error> for RunResult {
     }
 }
 
-pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+/// One run: started and followed to its end, or (`register`) one that ended; registered.
+async fn run_one(
+    session: &Session<'_>,
+    model: &str,
+    alias: Option<&str>,
+    register: Option<String>,
+) -> Result<Outcome, Error> {
     let loaded = session.load_env()?;
     let config = &loaded.config;
     // Everything the config and the arguments decide is checked before the first AWS call.
-    if let Some(run) = &request.register
+    if let Some(run) = &register
         && !training::is_run_id(run)
     {
         return Err(TrainingError::BadRun(run.clone()).into());
     }
-    let model = request.model.as_str();
-    let retraining = checked(config, model, request.alias.as_deref())?;
+    let retraining = checked(config, model, alias)?;
 
     let aws = session.aws(&config.environment).await?;
     let registrar = Registrar::new(&aws, config, model, session.who())?;
-    let (run, task, duration_ms) = match request.register {
+    let (run, task, duration_ms) = match register {
         Some(run) => {
             already_registered(&registrar.registry, model, &run).await?;
             (run, None, None)
@@ -187,7 +218,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             (run, Some(task), Some(elapsed))
         }
     };
-    let version = registrar.register(&run, request.alias.as_deref()).await?;
+    let version = registrar.register(&run, alias).await?;
     Ok(Outcome {
         environment: config.environment.name.clone(),
         model: model.to_string(),

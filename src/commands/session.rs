@@ -45,6 +45,35 @@ pub struct Session<'a> {
     pub console: &'a dyn Console,
 }
 
+impl<'a> Session<'a> {
+    /// A session outside the CLI (tests, other front ends): the project and environment,
+    /// every AWS client sent to `endpoint`, the given console, and no CI facts.
+    pub fn new(
+        project_dir: PathBuf,
+        env: Option<String>,
+        endpoint: &str,
+        console: &'a dyn Console,
+    ) -> Self {
+        Self {
+            project_dir,
+            env,
+            endpoint: EndpointOverride {
+                flag: Some(endpoint.to_string()),
+                ..Default::default()
+            },
+            region: RegionOverride::default(),
+            user: None,
+            trace_id: uuid::Uuid::new_v4().simple().to_string(),
+            in_ci: false,
+            github_sha: None,
+            github_tag: None,
+            run_url: None,
+            tally: SharedTally::default(),
+            console,
+        }
+    }
+}
+
 impl Session<'_> {
     /// The environment named by `--env`, or a usage error.
     pub fn env(&self) -> Result<&str, Error> {

@@ -10,57 +10,82 @@ use serde_json::{Value, json};
 use super::{ErrorReport, PrintedSchema, SCHEMA_VERSION};
 use crate::commands as c;
 
-/// A command whose `--output json` document has a schema; named as the document's
-/// `command` field names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Document {
-    Validate,
-    Render,
-    Plan,
-    Deploy,
-    Destroy,
-    Bootstrap,
-    Promote,
-    Rollback,
-    #[value(name = "alarms.plan")]
-    AlarmsPlan,
-    #[value(name = "alarms.apply")]
-    AlarmsApply,
-    #[value(name = "audit.drift")]
-    AuditDrift,
-    #[value(name = "audit.alarms")]
-    AuditAlarms,
-    #[value(name = "release.check")]
-    ReleaseCheck,
-    Status,
-    Preflight,
-    History,
-    Unlock,
-    #[value(name = "traffic.show")]
-    TrafficShow,
-    #[value(name = "traffic.change")]
-    TrafficChange,
-    #[value(name = "traffic.evaluate")]
-    TrafficEvaluate,
-    #[value(name = "pipeline.render")]
-    PipelineRender,
-    #[value(name = "config.show")]
-    ConfigShow,
-    Notify,
-    Schema,
-    #[value(name = "model.register")]
-    ModelRegister,
-    #[value(name = "model.list")]
-    ModelList,
-    #[value(name = "model.show")]
-    ModelShow,
-    #[value(name = "model.alias")]
-    ModelAlias,
-    Retrain,
-    #[value(name = "retrain.pending")]
-    RetrainPending,
-    // A command line that did not parse: only an error document.
-    Arguments,
+/// Declares every `--output json` document once: its variant, the name its `command`
+/// field (and `--output-of`, and the run's logs) use, and the schema of its outcome.
+macro_rules! documents {
+    ($( $(#[$attr:meta])* $variant:ident = $name:literal => $outcome:expr ),* $(,)?) => {
+        /// A command whose `--output json` document has a schema; named as the document's
+        /// `command` field names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+        pub enum Document {
+            $( $(#[$attr])* #[value(name = $name)] $variant, )*
+        }
+
+        impl Document {
+            /// The document's `command` field: `deploy`, `audit.drift`, ...
+            pub fn command(self) -> &'static str {
+                match self {
+                    $( Self::$variant => $name, )*
+                }
+            }
+
+            /// The schema of the outcome's own keys: the type the command's report
+            /// serializes.
+            fn outcome(self, generator: &mut SchemaGenerator) -> schemars::Schema {
+                match self {
+                    $( Self::$variant => ($outcome)(generator), )*
+                }
+            }
+        }
+    };
+}
+
+/// The schema of `T`, as the outcome of a document.
+fn outcome<T: schemars::JsonSchema>(generator: &mut SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
+documents! {
+    Validate = "validate" => outcome::<c::validate::Outcome>,
+    Render = "render" => outcome::<c::render::Outcome>,
+    Plan = "plan" => outcome::<c::plan::Outcome>,
+    Deploy = "deploy" => outcome::<c::deploy::Outcome>,
+    Destroy = "destroy" => outcome::<c::guarded::Deployed>,
+    Bootstrap = "bootstrap" => outcome::<c::guarded::Deployed>,
+    Promote = "promote" => outcome::<c::guarded::Deployed>,
+    Rollback = "rollback" => outcome::<c::guarded::Deployed>,
+    AlarmsPlan = "alarms.plan" => outcome::<c::alarms::Outcome>,
+    AlarmsApply = "alarms.apply" => outcome::<c::alarms::Outcome>,
+    AuditDrift = "audit.drift" => outcome::<c::audit::Outcome>,
+    AuditAlarms = "audit.alarms" => outcome::<c::audit::Outcome>,
+    ReleaseCheck = "release.check" => outcome::<crate::release::gate::Accepted>,
+    Status = "status" => outcome::<c::status::Outcome>,
+    Preflight = "preflight" => outcome::<c::preflight::Outcome>,
+    History = "history" => outcome::<c::history::Outcome>,
+    Unlock = "unlock" => outcome::<c::unlock::Outcome>,
+    TrafficShow = "traffic.show" => outcome::<crate::services::traffic::TrafficReport>,
+    TrafficChange = "traffic.change" => outcome::<crate::services::traffic::TrafficReport>,
+    TrafficEvaluate = "traffic.evaluate" => outcome::<crate::services::traffic::TrafficReport>,
+    PipelineRender = "pipeline.render" => outcome::<c::pipeline::Outcome>,
+    ConfigShow = "config.show" => outcome::<c::config_show::Outcome>,
+    Notify = "notify" => outcome::<c::notify::Outcome>,
+    // A printed schema's keys sit beside the envelope's; `--write`/`--check` report the
+    // files they looked at.
+    Schema = "schema" => |generator: &mut SchemaGenerator| schemars::json_schema!({
+        "anyOf": [
+            generator.subschema_for::<c::pipeline::Outcome>(),
+            generator.subschema_for::<PrintedSchema>(),
+        ]
+    }),
+    ModelRegister = "model.register" => outcome::<c::model::Outcome>,
+    ModelList = "model.list" => outcome::<c::model::Outcome>,
+    ModelShow = "model.show" => outcome::<c::model::Outcome>,
+    ModelAlias = "model.alias" => outcome::<c::model::Outcome>,
+    Retrain = "retrain" => outcome::<c::retrain::Outcome>,
+    RetrainPending = "retrain.pending" => outcome::<c::retrain::PendingOutcome>,
+    // A command line that did not parse: nothing ran, there is no outcome, only the error
+    // document.
+    Arguments = "arguments" => |_: &mut SchemaGenerator| schemars::json_schema!(false),
 }
 
 /// The statuses of an outcome (`super::exit_result`); `error` is the error document's.
@@ -81,84 +106,6 @@ impl Document {
     /// The document a command prints, by its `command` field.
     pub fn named(command: &str) -> Option<Self> {
         Self::all().iter().copied().find(|d| d.command() == command)
-    }
-
-    /// The document's `command` field: `deploy`, `audit.drift`, ...
-    pub fn command(self) -> &'static str {
-        match self {
-            Self::Validate => "validate",
-            Self::Render => "render",
-            Self::Plan => "plan",
-            Self::Deploy => "deploy",
-            Self::Destroy => "destroy",
-            Self::Bootstrap => "bootstrap",
-            Self::Promote => "promote",
-            Self::Rollback => "rollback",
-            Self::AlarmsPlan => "alarms.plan",
-            Self::AlarmsApply => "alarms.apply",
-            Self::AuditDrift => "audit.drift",
-            Self::AuditAlarms => "audit.alarms",
-            Self::ReleaseCheck => "release.check",
-            Self::Status => "status",
-            Self::Preflight => "preflight",
-            Self::History => "history",
-            Self::Unlock => "unlock",
-            Self::TrafficShow => "traffic.show",
-            Self::TrafficChange => "traffic.change",
-            Self::TrafficEvaluate => "traffic.evaluate",
-            Self::PipelineRender => "pipeline.render",
-            Self::ConfigShow => "config.show",
-            Self::Notify => "notify",
-            Self::Schema => "schema",
-            Self::ModelRegister => "model.register",
-            Self::ModelList => "model.list",
-            Self::ModelShow => "model.show",
-            Self::ModelAlias => "model.alias",
-            Self::Retrain => "retrain",
-            Self::RetrainPending => "retrain.pending",
-            Self::Arguments => "arguments",
-        }
-    }
-
-    /// The schema of the outcome's own keys: the type the command's report serializes.
-    fn outcome(self, generator: &mut SchemaGenerator) -> schemars::Schema {
-        match self {
-            Self::Validate => generator.subschema_for::<c::validate::Outcome>(),
-            Self::Render => generator.subschema_for::<c::render::Outcome>(),
-            Self::Plan => generator.subschema_for::<c::plan::Outcome>(),
-            Self::Deploy => generator.subschema_for::<c::deploy::Outcome>(),
-            Self::Destroy | Self::Bootstrap | Self::Promote | Self::Rollback => {
-                generator.subschema_for::<c::guarded::Deployed>()
-            }
-            Self::AlarmsPlan | Self::AlarmsApply => generator.subschema_for::<c::alarms::Outcome>(),
-            Self::AuditDrift | Self::AuditAlarms => generator.subschema_for::<c::audit::Outcome>(),
-            Self::ReleaseCheck => generator.subschema_for::<crate::release::gate::Accepted>(),
-            Self::Status => generator.subschema_for::<c::status::Outcome>(),
-            Self::Preflight => generator.subschema_for::<c::preflight::Outcome>(),
-            Self::History => generator.subschema_for::<c::history::Outcome>(),
-            Self::Unlock => generator.subschema_for::<c::unlock::Outcome>(),
-            Self::TrafficShow | Self::TrafficChange | Self::TrafficEvaluate => {
-                generator.subschema_for::<crate::services::traffic::TrafficReport>()
-            }
-            Self::PipelineRender => generator.subschema_for::<c::pipeline::Outcome>(),
-            Self::ConfigShow => generator.subschema_for::<c::config_show::Outcome>(),
-            Self::Notify => generator.subschema_for::<c::notify::Outcome>(),
-            Self::ModelRegister | Self::ModelList | Self::ModelShow | Self::ModelAlias => {
-                generator.subschema_for::<c::model::Outcome>()
-            }
-            Self::Retrain => generator.subschema_for::<c::retrain::Outcome>(),
-            Self::RetrainPending => generator.subschema_for::<c::retrain::PendingOutcome>(),
-            // Nothing ran: there is no outcome, only the error document.
-            Self::Arguments => schemars::json_schema!(false),
-            // A printed schema's keys sit beside the envelope's; `--write`/`--check` report
-            // the files they looked at.
-            Self::Schema => schemars::json_schema!({
-                "anyOf": [
-                    generator.subschema_for::<c::pipeline::Outcome>(),
-                    generator.subschema_for::<PrintedSchema>(),
-                ]
-            }),
-        }
     }
 }
 

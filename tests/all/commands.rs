@@ -10,24 +10,16 @@ use facturactl::report::Report;
 use crate::support::Project;
 
 fn session<'a>(project: &Project, env: &str, console: &'a ScriptedConsole) -> Session<'a> {
-    Session {
-        project_dir: project.path().to_path_buf(),
-        env: Some(env.into()),
-        endpoint: facturactl::aws::EndpointOverride {
-            // Port 9 (discard): nothing answers, so a use case that reached AWS would err.
-            flag: Some("http://127.0.0.1:9".into()),
-            ..Default::default()
-        },
-        region: Default::default(),
-        user: Some("tester".into()),
-        trace_id: "trace-commands".into(),
-        in_ci: false,
-        github_sha: None,
-        github_tag: None,
-        run_url: None,
-        tally: Default::default(),
+    // Port 9 (discard): nothing answers, so a use case that reached AWS would err.
+    let mut session = Session::new(
+        project.path().to_path_buf(),
+        Some(env.into()),
+        "http://127.0.0.1:9",
         console,
-    }
+    );
+    session.user = Some("tester".into());
+    session.trace_id = "trace-commands".into();
+    session
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -1,0 +1,55 @@
+//! `promote`: its arguments and its use case.
+
+use clap::Args;
+
+use super::{Action, Document, Error, Exit, Invocation, Presenter, Session};
+use crate::commands;
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose running release is promoted (its last successful record).
+    #[arg(long)]
+    from: String,
+    /// The environment that takes it; its release gate and preflight must pass.
+    #[arg(long)]
+    to: String,
+    /// Go ahead without asking (CI).
+    #[arg(long)]
+    yes: bool,
+    /// The release tag (default: GITHUB_REF_NAME on a tag build, else the tag on the commit).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Finish canary and linear rollouts without watching their steps.
+    #[arg(long)]
+    skip_wait: bool,
+    /// Promote a release older (as a semantic version) than the one the target runs.
+    #[arg(long)]
+    allow_downgrade: bool,
+}
+
+impl PromoteArgs {
+    fn request(self) -> commands::promote::Request {
+        commands::promote::Request {
+            from: self.from,
+            to: self.to,
+            yes: self.yes,
+            tag: self.tag,
+            skip_wait: self.skip_wait,
+            allow_downgrade: self.allow_downgrade,
+        }
+    }
+}
+
+impl Invocation for PromoteArgs {
+    fn action(&self) -> Action {
+        Action::Document(Document::Promote)
+    }
+
+    async fn run(
+        self,
+        session: &Session<'_>,
+        show: &Presenter<'_>,
+    ) -> Result<(String, Exit), Error> {
+        Ok(show.present(&commands::promote::run(session, self.request()).await?))
+    }
+}

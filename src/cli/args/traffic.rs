@@ -1,0 +1,115 @@
+//! `traffic`: its arguments (show, set, promote, abort, evaluate) and its use case.
+
+use clap::{Args, Subcommand};
+
+use super::{Action, Document, Error, Exit, Invocation, Presenter, Session};
+use crate::commands;
+
+/// `--variant`: a Lambda version number (`7`) or an ECS task definition revision (`7`,
+/// `family:7`), checked before any AWS call.
+fn variant_ref(text: &str) -> Result<String, String> {
+    let (family, number) = match text.rsplit_once(':') {
+        Some((family, number)) => (Some(family), number),
+        None => (None, text),
+    };
+    let family_ok = family.is_none_or(|f| {
+        (1..=255).contains(&f.len())
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    let number_ok = number.parse::<u64>().is_ok_and(|n| n >= 1) && !number.starts_with('+');
+    if family_ok && number_ok {
+        Ok(text.to_string())
+    } else {
+        Err("expected a version or revision number, as `7`, or `family:7` for an ECS task definition".into())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    #[command(subcommand)]
+    command: Option<TrafficCommand>,
+    /// The service whose split to show.
+    service: Option<String>,
+    /// The metrics window, in minutes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    window_minutes: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Send a share of the traffic to a variant (the control keeps the rest).
+    Set {
+        /// The service whose split to change.
+        service: String,
+        /// The variant: a published Lambda version number, or an ECS task definition
+        /// revision (`7` or `family:7`, run as the `<service>-variant` service).
+        #[arg(long, value_parser = variant_ref)]
+        variant: String,
+        /// The variant's share, 1 to 99 (0 is `abort`, 100 is `promote`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=99))]
+        percent: u32,
+    },
+    /// The variant becomes the control, with all the traffic.
+    Promote {
+        /// The service whose variant to promote.
+        service: String,
+    },
+    /// All traffic back on the control; the variant gets none.
+    Abort {
+        /// The service whose variant to drop.
+        service: String,
+    },
+    /// Compare the variant with the control against the service's guard rails
+    /// ([services.<name>.ab]) and say promote (exit 0), keep collecting (exit 2) or abort
+    /// (exit 3), with the reasons.
+    Evaluate {
+        /// The service whose experiment to evaluate.
+        service: String,
+        /// Carry the verdict out: promote the variant, or abort it.
+        #[arg(long)]
+        apply: bool,
+    },
+}
+
+impl TrafficArgs {
+    fn request(self) -> commands::traffic::Request {
+        use commands::traffic::Change;
+        let (service, change) = match self.command {
+            None => (self.service, None),
+            Some(TrafficCommand::Set {
+                service,
+                variant,
+                percent,
+            }) => (Some(service), Some(Change::Set { variant, percent })),
+            Some(TrafficCommand::Promote { service }) => (Some(service), Some(Change::Promote)),
+            Some(TrafficCommand::Abort { service }) => (Some(service), Some(Change::Abort)),
+            Some(TrafficCommand::Evaluate { service, apply }) => {
+                (Some(service), Some(Change::Evaluate { apply }))
+            }
+        };
+        commands::traffic::Request {
+            service,
+            change,
+            window_minutes: self.window_minutes,
+        }
+    }
+}
+
+impl Invocation for TrafficArgs {
+    fn action(&self) -> Action {
+        Action::Document(match self.command {
+            None => Document::TrafficShow,
+            Some(TrafficCommand::Evaluate { .. }) => Document::TrafficEvaluate,
+            Some(_) => Document::TrafficChange,
+        })
+    }
+
+    async fn run(
+        self,
+        session: &Session<'_>,
+        show: &Presenter<'_>,
+    ) -> Result<(String, Exit), Error> {
+        Ok(show.present(&commands::traffic::run(session, self.request()).await?))
+    }
+}
