@@ -98,6 +98,15 @@ impl From<Refusal> for Error {
 }
 
 impl Error {
+    /// The error as the CLI shows it: with `-v` (`verbosity` 1) a failed AWS call names
+    /// its request id, with `-vv` the SDK's raw error too.
+    pub fn detailed(&self, verbosity: u8) -> String {
+        match self {
+            Self::Aws(e) if verbosity > 0 => format!("error: {}", e.with_detail(verbosity)),
+            other => other.to_string(),
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Self::Refused(_) => Exit::Refused,
@@ -260,8 +269,10 @@ pub enum Refusal {
     },
     /// Blocking policy findings in the rendered templates.
     Policy { violations: Vec<Violation> },
-    /// A service's guarding alarm fires: (service, alarm).
-    AlarmsFiring { alarms: Vec<(String, String)> },
+    /// A service's guarding alarm fires.
+    AlarmsFiring {
+        alarms: Vec<crate::services::FiringAlarm>,
+    },
     /// A question on the terminal was not answered `yes` (or there was no terminal).
     NotConfirmed(Unconfirmed),
     /// A production deploy would replace or delete resources, and no one confirmed it.
@@ -285,11 +296,11 @@ pub enum Refusal {
         to: String,
         denied: String,
     },
-    /// Images the target's tasks cannot pull: in another account's registry. (service, registry)
+    /// Images the target's tasks cannot pull: in another account's registry.
     ImagesNotPullable {
         environment: String,
         registry: String,
-        images: Vec<(String, String)>,
+        images: Vec<crate::release::promotion::ForeignImage>,
     },
     /// A release older than what the environment runs, without `--allow-downgrade`.
     Downgrade {
@@ -297,16 +308,16 @@ pub enum Refusal {
         running: String,
         requested: String,
     },
-    /// Images the target's registry does not hold (yet). (service, why)
+    /// Images the target's registry does not hold (yet).
     ImagesMissing {
         environment: String,
         registry: String,
-        images: Vec<(String, String)>,
+        images: Vec<crate::release::promotion::MissingImage>,
     },
-    /// Preflight found what would make the run fail on AWS. (check, subject, detail)
+    /// Preflight found what would make the run fail on AWS: its blocking checks.
     Preflight {
         environment: String,
-        blocking: Vec<(String, String, String)>,
+        blocking: Vec<crate::preflight::Check>,
     },
     /// The credentials belong to another account than the environment's.
     AccountMismatch {
@@ -357,7 +368,7 @@ impl Refusal {
                 "alarms are firing, nothing was deployed".into(),
                 alarms
                     .iter()
-                    .map(|(service, alarm)| format!("{service}: alarm {alarm} is in ALARM")),
+                    .map(|a| format!("{}: alarm {} is in ALARM", a.service, a.alarm)),
             ),
             Self::NotConfirmed(what) => what.message(),
             Self::Destructive { changes } => {
@@ -391,9 +402,7 @@ impl Refusal {
                 format!(
                     "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted"
                 ),
-                images
-                    .iter()
-                    .map(|(service, why)| format!("{service}: {why}")),
+                images.iter().map(|i| format!("{}: {}", i.service, i.why)),
             ),
             Self::Preflight {
                 environment,
@@ -404,7 +413,7 @@ impl Refusal {
                 ),
                 blocking
                     .iter()
-                    .map(|(check, subject, detail)| format!("{check} {subject}: {detail}")),
+                    .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail)),
             ),
             Self::SourceNotReadable { from, to, denied } => format!(
                 "`{to}` may not read what `{from}` promotes (nothing was promoted): {denied}"
@@ -419,7 +428,7 @@ impl Refusal {
                 ),
                 images
                     .iter()
-                    .map(|(service, from)| format!("{service}: in {from}")),
+                    .map(|i| format!("{}: in {}", i.service, i.registry)),
             ),
             Self::AccountMismatch {
                 environment,

@@ -288,11 +288,40 @@ fn cidr_violation(name: &str, value: &str) -> Option<String> {
     None
 }
 
+/// Why a text is not a CIDR block EC2 takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CidrProblem {
+    NoPrefix,
+    Octets {
+        address: String,
+    },
+    Prefix {
+        prefix: String,
+    },
+    /// Host bits set: the block it most likely meant.
+    HostBits {
+        network: String,
+    },
+}
+
+impl std::fmt::Display for CidrProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoPrefix => f.write_str("is not a CIDR block (no `/prefix`)"),
+            Self::Octets { address } => {
+                write!(f, "has `{address}`, not four octets of 0 to 255")
+            }
+            Self::Prefix { prefix } => write!(f, "has prefix `/{prefix}`, not 0 to 32"),
+            Self::HostBits { network } => {
+                write!(f, "sets host bits (the block is `{network}`)")
+            }
+        }
+    }
+}
+
 /// An IPv4 CIDR block, as EC2 takes it: four octets, a prefix of 0 to 32, host bits zero.
-fn parse_cidr(text: &str) -> Result<(), String> {
-    let (address, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| "is not a CIDR block (no `/prefix`)".to_string())?;
+fn parse_cidr(text: &str) -> Result<(), CidrProblem> {
+    let (address, prefix) = text.split_once('/').ok_or(CidrProblem::NoPrefix)?;
     let octets: Vec<u32> = address
         .split('.')
         .map(|o| {
@@ -302,20 +331,24 @@ fn parse_cidr(text: &str) -> Result<(), String> {
         })
         .collect::<Option<_>>()
         .filter(|v: &Vec<u32>| v.len() == 4)
-        .ok_or_else(|| format!("has `{address}`, not four octets of 0 to 255"))?;
-    let prefix: u32 = prefix
-        .parse()
-        .ok()
-        .filter(|p| *p <= 32)
-        .ok_or_else(|| format!("has prefix `/{prefix}`, not 0 to 32"))?;
+        .ok_or_else(|| CidrProblem::Octets {
+            address: address.to_string(),
+        })?;
+    let prefix: u32 =
+        prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| CidrProblem::Prefix {
+                prefix: prefix.to_string(),
+            })?;
     let bits = octets.iter().fold(0u32, |acc, o| (acc << 8) | o);
     let host = if prefix == 32 { 0 } else { u32::MAX >> prefix };
     if bits & host != 0 {
-        let network = bits & !host;
-        let [a, b, c, d] = network.to_be_bytes();
-        return Err(format!(
-            "sets host bits (the block is `{a}.{b}.{c}.{d}/{prefix}`)"
-        ));
+        let [a, b, c, d] = (bits & !host).to_be_bytes();
+        return Err(CidrProblem::HostBits {
+            network: format!("{a}.{b}.{c}.{d}/{prefix}"),
+        });
     }
     Ok(())
 }
@@ -497,13 +530,25 @@ mod tests {
         assert!(
             parse_cidr("10.40.1.0/16")
                 .unwrap_err()
+                .to_string()
                 .contains("`10.40.0.0/16`")
         );
-        assert!(parse_cidr("10.400.0.0/16").unwrap_err().contains("octets"));
-        assert!(parse_cidr("10.40.0.0/33").unwrap_err().contains("prefix"));
+        assert!(
+            parse_cidr("10.400.0.0/16")
+                .unwrap_err()
+                .to_string()
+                .contains("octets")
+        );
+        assert!(
+            parse_cidr("10.40.0.0/33")
+                .unwrap_err()
+                .to_string()
+                .contains("prefix")
+        );
         assert!(
             parse_cidr("10.40.0.0")
                 .unwrap_err()
+                .to_string()
                 .contains("no `/prefix`")
         );
         assert!(cidr_violation("VpcCidr", "vpc").is_some());

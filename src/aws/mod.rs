@@ -372,16 +372,10 @@ pub fn lambda_transfer() -> aws_sdk_lambda::config::Builder {
     aws_sdk_lambda::config::Builder::default().timeout_config(TRANSFER_TIMEOUTS.config())
 }
 
-/// How much of a failed call's detail errors show: set once by the CLI from `-v`.
-static ERROR_DETAIL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// `-v` adds each failed call's request id to its error, `-vv` the SDK's raw error too.
-pub fn set_error_detail(verbosity: u8) {
-    ERROR_DETAIL.store(verbosity, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// What kind of failure a call met, for the sentence that explains it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of failure a call met, for the sentence that explains it (and, in reports,
+/// for a machine to tell throttling from a denial).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// Nothing listens at the endpoint, or the network path is down.
     Unreachable,
@@ -419,14 +413,16 @@ struct CallDetail {
     raw: String,
 }
 
+/// The sentence alone; `with_detail` adds what `-v` and `-vv` ask for, at display time.
 impl std::fmt::Display for AwsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.with_detail(ERROR_DETAIL.load(std::sync::atomic::Ordering::Relaxed)))
+        f.write_str(&self.with_detail(0))
     }
 }
 
 impl AwsError {
-    /// The sentence, with the request id from `detail` 1 and the raw error from 2.
+    /// The sentence, with the request id from `detail` 1 (`-v`) and the raw error from 2
+    /// (`-vv`).
     pub fn with_detail(&self, detail: u8) -> String {
         let mut text = format!("{} failed: {}", self.operation, self.message);
         if detail >= 1

@@ -41,7 +41,7 @@ pub fn parse() -> Result<Cli, Exit> {
             message.trim_end().trim_start_matches("error: ").to_string(),
         ));
         if option_value(&args, &["-o", "--output", "--format"]).as_deref() == Some("json") {
-            console::print_stdout(&report::format_error(&error, ARGUMENTS));
+            console::print_stdout(&report::format_error(&error, ARGUMENTS, 0));
         }
         let host = Host::from_process_env();
         let json_logs = match option_value(&args, &["--log-format"]).as_deref() {
@@ -108,7 +108,6 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         identity,
         cli.command.action().name(),
     );
-    crate::aws::set_error_detail(cli.verbose);
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
         json: json_logs,
@@ -162,15 +161,16 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         Err(error) => {
             log_end(json_logs, action, "error", latency_ms, Some(error.kind()));
             if cli.output == OutputFormat::Json {
-                console::print_stdout(&report::format_error(&error, action));
+                console::print_stdout(&report::format_error(&error, action, cli.verbose));
             }
+            let shown = error.detailed(cli.verbose);
             if json_logs {
-                tracing::error!(result = "error", kind = error.kind(), "{error}");
+                tracing::error!(result = "error", kind = error.kind(), "{shown}");
             } else {
-                let _ = writeln!(std::io::stderr().lock(), "{error}");
+                let _ = writeln!(std::io::stderr().lock(), "{shown}");
             }
             if let Some(step) = &host.github {
-                github_failure(step, &session, action, &error);
+                github_failure(step, &session, action, &error, &shown);
             }
             error.exit()
         }
@@ -213,18 +213,24 @@ fn log_end(json: bool, action: &str, result: &str, latency_ms: u64, kind: Option
 /// A failed command in a GitHub Actions step: annotations (on the file and line for
 /// configuration errors, so they show on the pull request), the error in the step summary,
 /// and the `result` output.
-fn github_failure(step: &github::Step, session: &Session<'_>, action: &str, error: &Error) {
+fn github_failure(
+    step: &github::Step,
+    session: &Session<'_>,
+    action: &str,
+    error: &Error,
+    shown: &str,
+) {
     let annotations: Vec<String> = match error {
         Error::Config(errors) => errors
             .0
             .iter()
             .map(|e| github::config_annotation(e, &session.project_dir))
             .collect(),
-        other => vec![github::annotation(
+        _ => vec![github::annotation(
             github::Level::Error,
             None,
             &format!("facturactl {action}"),
-            other.to_string().trim_start_matches("error: "),
+            shown.trim_start_matches("error: "),
         )],
     };
     let mut stderr = std::io::stderr().lock();
@@ -235,7 +241,7 @@ fn github_failure(step: &github::Step, session: &Session<'_>, action: &str, erro
     let result = report::exit_result(error.exit());
     let summary = format!(
         "### facturactl {action}: {result}\n\n```text\n{}\n```\n",
-        error.to_string().trim_end()
+        shown.trim_end()
     );
     if let Err(e) = step.append_summary(&summary) {
         tracing::warn!("the step summary could not be written: {e}");

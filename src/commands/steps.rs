@@ -191,10 +191,9 @@ pub async fn preflight(
         let title = format!("preflight {} {}", check.check, check.subject);
         session.console.warn(&title, &check.detail);
     }
-    let blocking: Vec<(String, String, String)> = checks
+    let blocking: Vec<crate::preflight::Check> = checks
         .into_iter()
         .filter(|c| c.status == crate::preflight::Status::Blocking)
-        .map(|c| (c.check.to_string(), c.subject, c.detail))
         .collect();
     if blocking.is_empty() {
         return Ok(());

@@ -427,9 +427,25 @@ pub struct OutputRef {
     pub output: String,
 }
 
+/// A text that is not `<stack>.<OutputName>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAnOutputRef {
+    pub text: String,
+}
+
+impl std::fmt::Display for NotAnOutputRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not an output reference: write `<stack>.<OutputName>`, as `network.VpcId`",
+            self.text
+        )
+    }
+}
+
 impl TryFrom<String> for OutputRef {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = NotAnOutputRef;
+    fn try_from(text: String) -> Result<Self, NotAnOutputRef> {
         match text.split_once('.') {
             Some((stack, output))
                 if !stack.is_empty()
@@ -441,9 +457,7 @@ impl TryFrom<String> for OutputRef {
                     output: output.to_string(),
                 })
             }
-            _ => Err(format!(
-                "`{text}` is not an output reference: write `<stack>.<OutputName>`, as `network.VpcId`"
-            )),
+            _ => Err(NotAnOutputRef { text }),
         }
     }
 }

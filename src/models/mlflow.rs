@@ -271,9 +271,9 @@ impl<'a> MlflowRegistry<'a> {
                 uri: mlmodel_uri.clone(),
                 message: e.to_string(),
             })?;
-        let input = signature(&mlmodel).map_err(|message| ModelError::BadMlmodel {
+        let input = signature(&mlmodel).map_err(|problem| ModelError::BadMlmodel {
             uri: mlmodel_uri.clone(),
-            message,
+            message: problem.to_string(),
         })?;
         let file = model_file(&mlmodel).ok_or_else(|| ModelError::BadMlmodel {
             uri: mlmodel_uri,
@@ -409,30 +409,60 @@ fn split_s3(uri: &str) -> Option<(String, String)> {
         .then(|| (bucket.to_string(), prefix.trim_end_matches('/').to_string()))
 }
 
+/// Why a model's signature cannot be read as the fields a service sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureProblem {
+    Missing,
+    NotColumns { error: String },
+    UnnamedInput,
+    UnknownType { input: String, kind: String },
+}
+
+impl std::fmt::Display for SignatureProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => f.write_str(
+                "the model has no signature: log it with one (mlflow.models.infer_signature)",
+            ),
+            Self::NotColumns { error } => {
+                write!(f, "its signature's inputs are not a column list: {error}")
+            }
+            Self::UnnamedInput => {
+                f.write_str("its signature has an unnamed input (a tensor signature)")
+            }
+            Self::UnknownType { input, kind } => write!(
+                f,
+                "input `{input}` has type `{kind}`, which no service field takes"
+            ),
+        }
+    }
+}
+
 /// The model signature's inputs as the fields a service sends.
-fn signature(mlmodel: &MlModel) -> Result<BTreeMap<String, FieldType>, String> {
+fn signature(mlmodel: &MlModel) -> Result<BTreeMap<String, FieldType>, SignatureProblem> {
     let inputs = mlmodel
         .signature
         .as_ref()
         .and_then(|s| s.inputs.as_deref())
-        .ok_or("the model has no signature: log it with one (mlflow.models.infer_signature)")?;
-    let columns: Vec<Column> = serde_json::from_str(inputs)
-        .map_err(|e| format!("its signature's inputs are not a column list: {e}"))?;
+        .ok_or(SignatureProblem::Missing)?;
+    let columns: Vec<Column> =
+        serde_json::from_str(inputs).map_err(|e| SignatureProblem::NotColumns {
+            error: e.to_string(),
+        })?;
     columns
         .into_iter()
         .map(|c| {
-            let name = c
-                .name
-                .ok_or("its signature has an unnamed input (a tensor signature)")?;
+            let name = c.name.ok_or(SignatureProblem::UnnamedInput)?;
             let kind = match c.kind.as_str() {
                 "string" => FieldType::String,
                 "double" | "float" => FieldType::Number,
                 "long" | "integer" => FieldType::Integer,
                 "boolean" => FieldType::Boolean,
                 other => {
-                    return Err(format!(
-                        "input `{name}` has type `{other}`, which no service field takes"
-                    ));
+                    return Err(SignatureProblem::UnknownType {
+                        input: name,
+                        kind: other.to_string(),
+                    });
                 }
             };
             Ok((name, kind))
@@ -484,12 +514,22 @@ signature:
     #[test]
     fn a_model_without_a_signature_or_with_a_tensor_one_is_refused() {
         let bare: MlModel = yaml_serde::from_str("flavors: {}\n").expect("MLmodel");
-        assert!(signature(&bare).unwrap_err().contains("no signature"));
+        assert!(
+            signature(&bare)
+                .unwrap_err()
+                .to_string()
+                .contains("no signature")
+        );
         let tensor: MlModel = yaml_serde::from_str(
             "signature:\n  inputs: '[{\"type\": \"tensor\", \"tensor-spec\": {\"dtype\": \"float64\"}}]'\n",
         )
         .expect("MLmodel");
-        assert!(signature(&tensor).unwrap_err().contains("unnamed input"));
+        assert!(
+            signature(&tensor)
+                .unwrap_err()
+                .to_string()
+                .contains("unnamed input")
+        );
     }
 
     #[test]

@@ -236,7 +236,7 @@ fn list_parameter(value: &str) -> Vec<String> {
 /// Starts one run; returns its task ARN. `run` names the output folder (RUN_ID).
 pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, TrainingError> {
     let network = crate::services::ecs::private_network(&job.subnets, &job.security_groups)
-        .map_err(TrainingError::NotStarted)?;
+        .map_err(|e| TrainingError::NotStarted(e.to_string()))?;
     let overrides = TaskOverride::builder()
         .container_overrides(
             ContainerOverride::builder()

@@ -93,6 +93,31 @@ pub async fn mark(
     ))
 }
 
+/// Why a POST to Sentry did not succeed, on its last attempt.
+enum PostFailure {
+    /// Its answer (the body scrubbed of the token).
+    Status {
+        status: StatusCode,
+        body: String,
+    },
+    TimedOut,
+    Unreachable {
+        url: String,
+    },
+    Failed,
+}
+
+impl std::fmt::Display for PostFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Status { status, body } => write!(f, "{status}: {body}"),
+            Self::TimedOut => f.write_str("timed out"),
+            Self::Unreachable { url } => write!(f, "cannot connect to {url}"),
+            Self::Failed => f.write_str("the request failed"),
+        }
+    }
+}
+
 struct Client<'a> {
     http: reqwest::Client,
     sentry: &'a SentrySettings,
@@ -102,7 +127,7 @@ struct Client<'a> {
 
 impl Client<'_> {
     /// POSTs JSON, retrying 429, 5xx and network errors; returns the attempts made.
-    async fn post(&self, url: &str, body: &serde_json::Value) -> (u32, Result<(), String>) {
+    async fn post(&self, url: &str, body: &serde_json::Value) -> (u32, Result<(), PostFailure>) {
         let mut backoff = self.policy.backoff;
         let mut attempt = 0;
         loop {
@@ -120,14 +145,18 @@ impl Client<'_> {
                     let status = response.status();
                     let text = response.text().await.unwrap_or_default();
                     let retry = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    (retry, format!("{status}: {}", self.scrub(&text)))
+                    let body = self.scrub(&text);
+                    (retry, PostFailure::Status { status, body })
                 }
                 // reqwest's error display holds the URL (not secret) but never the header.
-                Err(e) if e.is_timeout() => (true, "timed out".to_string()),
-                Err(e) if e.is_connect() => {
-                    (true, format!("cannot connect to {}", self.sentry.url))
-                }
-                Err(_) => (true, "the request failed".to_string()),
+                Err(e) if e.is_timeout() => (true, PostFailure::TimedOut),
+                Err(e) if e.is_connect() => (
+                    true,
+                    PostFailure::Unreachable {
+                        url: self.sentry.url.clone(),
+                    },
+                ),
+                Err(_) => (true, PostFailure::Failed),
             };
             if !retry || attempt >= self.policy.attempts {
                 return (attempt, Err(error));

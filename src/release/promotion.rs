@@ -17,18 +17,32 @@ pub enum PromotionError {
     Nothing(NothingToPromote),
     /// A recorded artifact does not parse.
     Artifact(ArtifactError),
-    /// Images the target's tasks cannot pull: in another account's registry. (service, registry)
+    /// Images the target's tasks cannot pull: in another account's registry.
     ImagesNotPullable {
         environment: String,
         registry: String,
-        images: Vec<(String, String)>,
+        images: Vec<ForeignImage>,
     },
-    /// Images the target's registry does not hold (yet). (service, why)
+    /// Images the target's registry does not hold (yet).
     ImagesMissing {
         environment: String,
         registry: String,
-        images: Vec<(String, String)>,
+        images: Vec<MissingImage>,
     },
+}
+
+/// A service's image in another account's registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignImage {
+    pub service: String,
+    pub registry: String,
+}
+
+/// A service's image the target's registry does not hold, and what the lookup said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingImage {
+    pub service: String,
+    pub why: String,
 }
 
 impl From<ArtifactError> for PromotionError {
@@ -203,10 +217,13 @@ pub async fn refuse_missing(
         let one = BTreeMap::from([(service.clone(), reference.clone())]);
         Some(async move {
             let found = artifact::resolve(aws, target, &one).await;
-            found.err().map(|e| (service.clone(), e.message))
+            found.err().map(|e| MissingImage {
+                service: service.clone(),
+                why: e.message,
+            })
         })
     });
-    let images: Vec<(String, String)> = futures_util::future::join_all(lookups)
+    let images: Vec<MissingImage> = futures_util::future::join_all(lookups)
         .await
         .into_iter()
         .flatten()
@@ -228,17 +245,21 @@ pub fn refuse_unpullable(
     wanted: &BTreeMap<String, ArtifactRef>,
 ) -> Result<(), PromotionError> {
     let registry = own_registry(target);
-    let images: Vec<(String, String)> = wanted
-        .iter()
-        .filter_map(|(service, reference)| match reference {
-            ArtifactRef::Image(image) => image
-                .registry
-                .as_ref()
-                .filter(|r| **r != registry)
-                .map(|r| (service.clone(), r.clone())),
-            ArtifactRef::Package(_) => None,
-        })
-        .collect();
+    let images: Vec<ForeignImage> =
+        wanted
+            .iter()
+            .filter_map(|(service, reference)| match reference {
+                ArtifactRef::Image(image) => image
+                    .registry
+                    .as_ref()
+                    .filter(|r| **r != registry)
+                    .map(|r| ForeignImage {
+                        service: service.clone(),
+                        registry: r.clone(),
+                    }),
+                ArtifactRef::Package(_) => None,
+            })
+            .collect();
     if images.is_empty() {
         Ok(())
     } else {
@@ -378,10 +399,10 @@ mod tests {
         match refuse_unpullable(&target, &wanted(&foreign)) {
             Err(PromotionError::ImagesNotPullable { images, .. }) => assert_eq!(
                 images,
-                [(
-                    "ocr".to_string(),
-                    "111122223333.dkr.ecr.eu-west-1.amazonaws.com".to_string()
-                )]
+                [ForeignImage {
+                    service: "ocr".to_string(),
+                    registry: "111122223333.dkr.ecr.eu-west-1.amazonaws.com".to_string()
+                }]
             ),
             other => panic!("expected a refusal, got {other:?}"),
         }

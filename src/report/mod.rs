@@ -157,21 +157,22 @@ pub struct ErrorReport<'a> {
 }
 
 impl<'a> ErrorReport<'a> {
-    pub fn new(error: &'a Error) -> Self {
+    /// `verbosity` as `-v` gives it: how much of a failed call's detail the message names.
+    pub fn new(error: &'a Error, verbosity: u8) -> Self {
         let errors = match error {
             Error::Config(ConfigErrors(list)) => list.iter().map(ConfigErrorReport::from).collect(),
             _ => Vec::new(),
         };
         Self {
             kind: error.kind(),
-            message: error.to_string(),
+            message: error.detailed(verbosity),
             errors,
         }
     }
 }
 
-pub fn format_error(error: &Error, command: &str) -> String {
-    let body = serde_json::to_value(ErrorReport::new(error)).unwrap_or_default();
+pub fn format_error(error: &Error, command: &str, verbosity: u8) -> String {
+    let body = serde_json::to_value(ErrorReport::new(error, verbosity)).unwrap_or_default();
     let mut s = serde_json::to_string_pretty(&envelope(command, "error", body)).unwrap_or_default();
     s.push('\n');
     s

@@ -406,13 +406,12 @@ pub struct NewService<'a> {
 pub fn private_network(
     subnets: &[String],
     security_groups: &[String],
-) -> Result<NetworkConfiguration, String> {
+) -> Result<NetworkConfiguration, aws_sdk_ecs::error::BuildError> {
     let awsvpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(subnets.to_vec()))
         .set_security_groups(Some(security_groups.to_vec()))
         .assign_public_ip(AssignPublicIp::Disabled)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     Ok(NetworkConfiguration::builder()
         .awsvpc_configuration(awsvpc)
         .build())
@@ -428,7 +427,7 @@ pub async fn create_service(
     task_definition: &str,
 ) -> Result<(), RolloutError> {
     let network = private_network(&placement.subnets, &placement.security_groups)
-        .map_err(RolloutError::new)?;
+        .map_err(|e| RolloutError::new(e.to_string()))?;
     let balancers = match (service.target_group, ecs.container_port) {
         (Some(target_group), Some(port)) => Some(vec![
             LoadBalancer::builder()

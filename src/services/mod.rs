@@ -64,14 +64,21 @@ pub struct ServiceReport {
     pub message: Option<String>,
 }
 
+/// A service's guarding alarm that is in ALARM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiringAlarm {
+    pub service: String,
+    pub alarm: String,
+}
+
 /// Before anything changes: Lambda services set to `block` refuse to roll out while one of
-/// their alarms fires. Returns the refusals (service, alarm).
+/// their alarms fires. Returns the refusals.
 pub async fn blocked_by_alarms(
     aws: &AwsContext,
     config: &Config,
     alarms: &[AlarmDefinition],
     services: impl Iterator<Item = &str>,
-) -> Result<Vec<(String, String)>, AwsError> {
+) -> Result<Vec<FiringAlarm>, AwsError> {
     let mut blocked = Vec::new();
     for name in services {
         let blocks = config
@@ -83,7 +90,10 @@ pub async fn blocked_by_alarms(
             continue;
         }
         if let Some(alarm) = AlarmWatch::new(aws, alarms, name).firing().await? {
-            blocked.push((name.to_string(), alarm));
+            blocked.push(FiringAlarm {
+                service: name.to_string(),
+                alarm,
+            });
         }
     }
     Ok(blocked)

@@ -99,6 +99,10 @@ pub struct StackReport {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<ResourceFailure>,
+    /// What kind of failure an AWS call met, when one failed the stack (a stack that
+    /// failed in CloudFormation has its `failures` instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_failure: Option<crate::aws::Failure>,
 }
 
 /// The stacks of one deploy or destroy, each with its result, in the order they were given.
@@ -124,6 +128,8 @@ pub(super) struct StackError {
     pub(super) message: String,
     pub(super) status: Option<String>,
     pub(super) failures: Vec<ResourceFailure>,
+    /// The kind of the failed AWS call, when one failed it.
+    pub(super) aws_failure: Option<crate::aws::Failure>,
 }
 
 impl StackError {
@@ -137,13 +143,17 @@ impl StackError {
             message,
             status: None,
             failures: Vec::new(),
+            aws_failure: None,
         }
     }
 }
 
 impl From<AwsError> for StackError {
     fn from(e: AwsError) -> Self {
-        Self::refused(e.to_string())
+        Self {
+            aws_failure: Some(e.failure()),
+            ..Self::refused(e.to_string())
+        }
     }
 }
 
@@ -271,6 +281,7 @@ fn stack_report(
             status: Some(status),
             message: None,
             failures: Vec::new(),
+            aws_failure: None,
         },
         Completion::Failed(failure) => StackReport {
             stack,
@@ -281,6 +292,7 @@ fn stack_report(
             status: failure.status,
             message: Some(failure.message),
             failures: failure.failures,
+            aws_failure: failure.aws_failure,
         },
         Completion::Skipped { because } => StackReport {
             stack,
@@ -291,6 +303,7 @@ fn stack_report(
             status: None,
             message: Some(format!("not deployed: `{because}` did not succeed")),
             failures: Vec::new(),
+            aws_failure: None,
         },
     }
 }
@@ -338,7 +351,7 @@ async fn deploy_one(
 ) -> Result<Deployed, StackError> {
     let params = {
         let outputs = outputs.lock().map(|o| o.clone()).unwrap_or_default();
-        desired_parameters(stack, &outputs).map_err(StackError::refused)?
+        desired_parameters(stack, &outputs).map_err(|e| StackError::refused(e.to_string()))?
     };
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
     let (current, recreate) = settle(aws, stack, initial, options, deadline, progress).await?;
@@ -481,6 +494,7 @@ async fn stuck(
         failures: recent_failures(aws, &stack.stack_name, None)
             .await
             .unwrap_or_default(),
+        aws_failure: None,
     }
 }
 
@@ -602,6 +616,7 @@ async fn failed_stack(
         message: format!("{} ended {}{first}", stack.stack_name, finished.status),
         status: Some(finished.status.clone()),
         failures,
+        aws_failure: None,
     }
 }
 
@@ -703,6 +718,7 @@ async fn wait_for_terminal(
                 ),
                 status: Some(live.status),
                 failures: Vec::new(),
+                aws_failure: None,
             });
         }
         progress.send(Progress::StackWaiting {

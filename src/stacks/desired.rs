@@ -11,22 +11,43 @@ use crate::render::RenderedStack;
 pub fn desired_parameters(
     stack: &RenderedStack,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, MissingInput> {
     let mut params = template_defaults(stack);
     params.extend(stack.parameters.clone());
     for (param, input) in &stack.inputs {
         let value = outputs
             .get(&input.stack)
             .and_then(|o| o.get(&input.output))
-            .ok_or_else(|| {
-                format!(
-                    "parameter {param} needs output {} of stack `{}`, which it does not have (deploy `{}` first, or check that its template declares the output)",
-                    input.output, input.stack, input.stack
-                )
+            .ok_or_else(|| MissingInput {
+                parameter: param.clone(),
+                stack: input.stack.clone(),
+                output: input.output.clone(),
             })?;
         params.insert(param.clone(), value.clone());
     }
     Ok(params)
+}
+
+/// A parameter fed by another stack's output that the stack does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingInput {
+    pub parameter: String,
+    pub stack: String,
+    pub output: String,
+}
+
+impl std::fmt::Display for MissingInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            parameter,
+            stack,
+            output,
+        } = self;
+        write!(
+            f,
+            "parameter {parameter} needs output {output} of stack `{stack}`, which it does not have (deploy `{stack}` first, or check that its template declares the output)"
+        )
+    }
 }
 
 /// `Default` of each template parameter, as CloudFormation reports it back.

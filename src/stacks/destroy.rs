@@ -50,7 +50,7 @@ pub async fn destroy(
         let live = stack.and_then(|s| live.get(&s.stack_name));
         async move {
             let Some(stack) = stack else {
-                return Err(format!("{name} is not rendered"));
+                return Err(DeleteError::refused(format!("{name} is not rendered")));
             };
             destroy_one(aws, run_id, stack, live, progress).await
         }
@@ -82,15 +82,15 @@ async fn destroy_one(
     stack: &RenderedStack,
     live: Option<&live::LiveStack>,
     progress: &ProgressSink,
-) -> Result<(String, u64), String> {
+) -> Result<(String, u64), DeleteError> {
     let Some(live) = live else {
         return Ok(("absent".to_string(), 0));
     };
     if live.termination_protection {
-        return Err(format!(
+        return Err(DeleteError::refused(format!(
             "{} has termination protection: turn it off (`aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {}`) if it really must go",
             stack.stack_name, stack.stack_name
-        ));
+        )));
     }
     let t0 = Instant::now();
     progress.send(Progress::StackStarted {
@@ -100,10 +100,10 @@ async fn destroy_one(
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
     // CloudFormation cannot delete a bucket that holds objects: empty ours first.
     if let Err(e) = empty_buckets(aws, stack).await {
-        return Err(format!(
-            "{}: could not empty its buckets: {e}",
-            stack.stack_name
-        ));
+        return Err(DeleteError {
+            message: format!("{}: could not empty its buckets: {e}", stack.stack_name),
+            aws_failure: Some(e.failure()),
+        });
     }
     let result = delete_and_wait(aws, stack, run_id, deadline, progress).await;
     let elapsed = t0.elapsed().as_millis() as u64;
@@ -119,15 +119,38 @@ async fn destroy_one(
     });
     result
         .map(|()| ("DELETE_COMPLETE".to_string(), elapsed))
-        .map_err(|e| e.message)
+        .map_err(|e| DeleteError {
+            message: e.message,
+            aws_failure: e.aws_failure,
+        })
+}
+
+/// A stack that was not deleted: why, and the kind of the AWS call's failure when one
+/// failed it.
+struct DeleteError {
+    message: String,
+    aws_failure: Option<crate::aws::Failure>,
+}
+
+impl DeleteError {
+    fn refused(message: String) -> Self {
+        Self {
+            message,
+            aws_failure: None,
+        }
+    }
 }
 
 /// One stack's line in the destroy report.
 fn stack_report(
     stack: String,
     stack_name: String,
-    completion: Completion<(String, u64), String>,
+    completion: Completion<(String, u64), DeleteError>,
 ) -> StackReport {
+    let aws_failure = match &completion {
+        Completion::Failed(e) => e.aws_failure,
+        _ => None,
+    };
     let (action, result, status, duration_ms, message) = match completion {
         Completion::Done((status, ms)) if status == "absent" => {
             (Action::None, StackResult::Succeeded, None, ms, None)
@@ -139,9 +162,13 @@ fn stack_report(
             ms,
             None,
         ),
-        Completion::Failed(message) => {
-            (Action::Delete, StackResult::Failed, None, 0, Some(message))
-        }
+        Completion::Failed(e) => (
+            Action::Delete,
+            StackResult::Failed,
+            None,
+            0,
+            Some(e.message),
+        ),
         Completion::Skipped { because } => (
             Action::None,
             StackResult::Skipped,
@@ -161,6 +188,7 @@ fn stack_report(
         status,
         message,
         failures: Vec::new(),
+        aws_failure,
     }
 }
 

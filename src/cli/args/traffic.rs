@@ -7,7 +7,7 @@ use crate::commands;
 
 /// `--variant`: a Lambda version number (`7`) or an ECS task definition revision (`7`,
 /// `family:7`), checked before any AWS call.
-fn variant_ref(text: &str) -> Result<String, String> {
+fn variant_ref(text: &str) -> Result<String, NotAVariant> {
     let (family, number) = match text.rsplit_once(':') {
         Some((family, number)) => (Some(family), number),
         None => (None, text),
@@ -21,9 +21,23 @@ fn variant_ref(text: &str) -> Result<String, String> {
     if family_ok && number_ok {
         Ok(text.to_string())
     } else {
-        Err("expected a version or revision number, as `7`, or `family:7` for an ECS task definition".into())
+        Err(NotAVariant)
     }
 }
+
+/// `--variant` is neither a version nor a task definition revision.
+#[derive(Debug)]
+struct NotAVariant;
+
+impl std::fmt::Display for NotAVariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "expected a version or revision number, as `7`, or `family:7` for an ECS task definition",
+        )
+    }
+}
+
+impl std::error::Error for NotAVariant {}
 
 #[derive(Debug, Args)]
 pub struct TrafficArgs {

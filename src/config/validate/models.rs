@@ -181,47 +181,100 @@ impl Validator<'_> {
     }
 }
 
+/// Why a text is not a schedule EventBridge Scheduler takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScheduleProblem {
+    RateShape,
+    NotWholeNumber {
+        value: String,
+    },
+    ZeroRate,
+    /// `rate(1 days)`: Scheduler wants the singular.
+    OneWantsSingular {
+        unit: String,
+    },
+    /// `rate(2 day)`: Scheduler wants the plural.
+    ManyWantPlural {
+        value: u32,
+        unit: String,
+    },
+    UnknownUnit {
+        unit: String,
+    },
+    NeitherCronNorRate,
+    CronFieldCount {
+        found: usize,
+    },
+    NotACronField {
+        field: String,
+    },
+    DayFields,
+}
+
+impl std::fmt::Display for ScheduleProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RateShape => f.write_str("a rate is a number and a unit"),
+            Self::NotWholeNumber { value } => write!(f, "`{value}` is not a whole number"),
+            Self::ZeroRate => f.write_str("a rate of 0"),
+            Self::OneWantsSingular { unit } => {
+                write!(f, "Scheduler wants `rate(1 {})`", &unit[..unit.len() - 1])
+            }
+            Self::ManyWantPlural { value, unit } => {
+                write!(f, "Scheduler wants `rate({value} {unit}s)`")
+            }
+            Self::UnknownUnit { unit } => write!(f, "`{unit}` is not minutes, hours or days"),
+            Self::NeitherCronNorRate => f.write_str("it is neither `cron(...)` nor `rate(...)`"),
+            Self::CronFieldCount { found } => write!(f, "{found} fields where cron takes 6"),
+            Self::NotACronField { field } => write!(f, "`{field}` is not a cron field"),
+            Self::DayFields => {
+                f.write_str("exactly one of day-of-month and day-of-week must be `?`")
+            }
+        }
+    }
+}
+
 /// An EventBridge Scheduler recurring expression (one-time `at(...)` is not a schedule for
 /// retraining).
-pub(crate) fn schedule_expression(text: &str) -> Result<(), String> {
+pub(crate) fn schedule_expression(text: &str) -> Result<(), ScheduleProblem> {
     if let Some(inner) = text.strip_prefix("rate(").and_then(|t| t.strip_suffix(')')) {
-        let (value, unit) = inner
-            .split_once(' ')
-            .ok_or("a rate is a number and a unit")?;
-        let value: u32 = value
-            .parse()
-            .map_err(|_| format!("`{value}` is not a whole number"))?;
+        let (value, unit) = inner.split_once(' ').ok_or(ScheduleProblem::RateShape)?;
+        let value: u32 = value.parse().map_err(|_| ScheduleProblem::NotWholeNumber {
+            value: value.to_string(),
+        })?;
         let singular = matches!(unit, "minute" | "hour" | "day");
         let plural = matches!(unit, "minutes" | "hours" | "days");
+        let unit = unit.to_string();
         return match (value, singular, plural) {
-            (0, ..) => Err("a rate of 0".into()),
+            (0, ..) => Err(ScheduleProblem::ZeroRate),
             (1, true, _) => Ok(()),
-            (1, _, true) => Err(format!(
-                "Scheduler wants `rate(1 {})`",
-                &unit[..unit.len() - 1]
-            )),
+            (1, _, true) => Err(ScheduleProblem::OneWantsSingular { unit }),
             (_, _, true) => Ok(()),
-            (_, true, _) => Err(format!("Scheduler wants `rate({value} {unit}s)`")),
-            _ => Err(format!("`{unit}` is not minutes, hours or days")),
+            (_, true, _) => Err(ScheduleProblem::ManyWantPlural { value, unit }),
+            _ => Err(ScheduleProblem::UnknownUnit { unit }),
         };
     }
     let inner = text
         .strip_prefix("cron(")
         .and_then(|t| t.strip_suffix(')'))
-        .ok_or("it is neither `cron(...)` nor `rate(...)`")?;
+        .ok_or(ScheduleProblem::NeitherCronNorRate)?;
     let fields: Vec<&str> = inner.split_whitespace().collect();
     if fields.len() != 6 {
-        return Err(format!("{} fields where cron takes 6", fields.len()));
+        return Err(ScheduleProblem::CronFieldCount {
+            found: fields.len(),
+        });
     }
     let allowed = |f: &str| {
         f.chars()
             .all(|c| c.is_ascii_alphanumeric() || ",-*/?LW#".contains(c))
     };
     if let Some(bad) = fields.iter().find(|f| !allowed(f)) {
-        return Err(format!("`{bad}` is not a cron field"));
+        return Err(ScheduleProblem::NotACronField {
+            field: bad.to_string(),
+        });
     }
     if (fields[2] == "?") == (fields[4] == "?") {
-        return Err("exactly one of day-of-month and day-of-week must be `?`".into());
+        return Err(ScheduleProblem::DayFields);
     }
     Ok(())
 }
@@ -280,7 +333,7 @@ mod tests {
             ("at(2026-01-01T00:00:00)", "neither"),
             ("cron(0 3 ? * MON; *)", "not a cron field"),
         ] {
-            let err = schedule_expression(bad).expect_err(bad);
+            let err = schedule_expression(bad).expect_err(bad).to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
     }
