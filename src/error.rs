@@ -38,7 +38,7 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error("error: {}\n  = help: {}", .0.message(), .0.help())]
     Refused(Refusal),
-    #[error("error: {}\n  = help: {}", .0.message, .0.help)]
+    #[error("error: {}\n  = help: {}", .0, .0.help())]
     Artifact(#[from] ArtifactError),
     #[error("{}", traffic_text(.0))]
     Traffic(TrafficError),
@@ -350,7 +350,7 @@ impl Refusal {
             Self::Gate {
                 environment,
                 refusal,
-            } => format!("release gate of `{environment}`: {}", refusal.message),
+            } => format!("release gate of `{environment}`: {refusal}"),
             Self::Lock {
                 environment,
                 holder,
@@ -443,7 +443,7 @@ impl Refusal {
 
     pub fn help(&self) -> String {
         match self {
-            Self::Gate { refusal, .. } => refusal.help.clone(),
+            Self::Gate { refusal, .. } => refusal.help(),
             Self::Lock { environment, .. } => format!(
                 "wait for it (release.lock_wait_seconds), or if that run is dead and you are sure, `facturactl unlock --env {environment}`"
             ),

@@ -139,56 +139,75 @@ fn valid_stat(stat: &str) -> bool {
 }
 
 /// A rendered alarm template that does not describe alarms; rendering names the template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DefinitionError {
-    pub line: Option<usize>,
-    pub message: String,
-    pub help: String,
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("rendered alarm definitions are invalid: {error}")]
+    Invalid { line: Option<usize>, error: String },
+    #[error("alarm `{alarm}` uses settings `{key}`, which deploy.toml does not declare")]
+    UnknownSettings { alarm: String, key: String },
+    #[error("alarm `{alarm}` must have exactly one of `settings` and `inline`")]
+    SettingsOrInline { alarm: String },
+    #[error("alarm `{alarm}` must have exactly one of `metric` and `math`")]
+    MetricOrMath { alarm: String },
+    #[error("alarm `{alarm}` uses statistic `{stat}`")]
+    Statistic { alarm: String, stat: String },
+}
+
+impl DefinitionError {
+    /// The line of the rendered text, when the parser knows it.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Invalid { line, .. } => *line,
+            _ => None,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::Invalid { .. } => {
+                "each alarm needs name, settings, description, metric or math, and comparison"
+                    .into()
+            }
+            Self::UnknownSettings { key, .. } => {
+                format!("add [alarms.{key}] with threshold, unit and channels")
+            }
+            Self::SettingsOrInline { .. } => "name its [alarms.<key>] in `settings`".into(),
+            Self::MetricOrMath { .. } => {
+                "use `math` for rates (errors over invocations), `metric` otherwise".into()
+            }
+            Self::Statistic { .. } => {
+                "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95".into()
+            }
+        }
+    }
 }
 
 /// Parses one rendered alarm template and joins each entry with its settings.
 pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>, DefinitionError> {
-    let fail = |line: Option<usize>, message: String, help: &str| DefinitionError {
-        line,
-        message,
-        help: help.to_string(),
-    };
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let entries: Vec<AlarmEntry> = yaml_serde::from_str(text).map_err(|e| {
-        fail(
-            e.location().map(|l| l.line()),
-            format!("rendered alarm definitions are invalid: {e}"),
-            "each alarm needs name, settings, description, metric or math, and comparison",
-        )
-    })?;
+    let entries: Vec<AlarmEntry> =
+        yaml_serde::from_str(text).map_err(|e| DefinitionError::Invalid {
+            line: e.location().map(|l| l.line()),
+            error: e.to_string(),
+        })?;
     let mut out = Vec::new();
     for entry in entries {
         let (key, settings) = match (&entry.settings, &entry.inline) {
             (Some(key), None) => match config.alarms.get(key) {
                 Some(settings) => (key.clone(), settings),
                 None => {
-                    return Err(fail(
-                        None,
-                        format!(
-                            "alarm `{}` uses settings `{key}`, which deploy.toml does not declare",
-                            entry.name
-                        ),
-                        &format!("add [alarms.{key}] with threshold, unit and channels"),
-                    ));
+                    return Err(DefinitionError::UnknownSettings {
+                        alarm: entry.name,
+                        key: key.clone(),
+                    });
                 }
             },
             (None, Some(inline)) => (entry.name.clone(), inline),
             _ => {
-                return Err(fail(
-                    None,
-                    format!(
-                        "alarm `{}` must have exactly one of `settings` and `inline`",
-                        entry.name
-                    ),
-                    "name its [alarms.<key>] in `settings`",
-                ));
+                return Err(DefinitionError::SettingsOrInline { alarm: entry.name });
             }
         };
         if !settings.enabled {
@@ -198,14 +217,7 @@ pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>
             (Some(metric), None) => AlarmSource::Metric(metric),
             (None, Some(math)) => AlarmSource::Math(math),
             _ => {
-                return Err(fail(
-                    None,
-                    format!(
-                        "alarm `{}` must have exactly one of `metric` and `math`",
-                        entry.name
-                    ),
-                    "use `math` for rates (errors over invocations), `metric` otherwise",
-                ));
+                return Err(DefinitionError::MetricOrMath { alarm: entry.name });
             }
         };
         let stats: Vec<&str> = match &source {
@@ -213,11 +225,10 @@ pub fn from_rendered(text: &str, config: &Config) -> Result<Vec<AlarmDefinition>
             AlarmSource::Math(m) => m.metrics.values().map(|m| m.stat.as_str()).collect(),
         };
         if let Some(bad) = stats.into_iter().find(|s| !valid_stat(s)) {
-            return Err(fail(
-                None,
-                format!("alarm `{}` uses statistic `{bad}`", entry.name),
-                "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95",
-            ));
+            return Err(DefinitionError::Statistic {
+                alarm: entry.name,
+                stat: bad.to_string(),
+            });
         }
         out.push(AlarmDefinition {
             name: entry.name,

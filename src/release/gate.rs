@@ -2,7 +2,7 @@
 //! Actions from its variables) before anything reaches AWS. A refusal says which condition
 //! failed and how to fix it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde::Serialize;
@@ -36,17 +36,197 @@ pub struct Accepted {
     pub checks: Vec<String>,
 }
 
-/// A refusal: the failed condition and its fix.
+/// A refusal: the failed condition (`Display`) and its fix (`help`). Commits are kept
+/// whole and shortened when shown.
 #[derive(Debug, Clone)]
-pub struct GateRefusal {
-    pub message: String,
-    pub help: String,
+pub enum GateRefusal {
+    NotACheckout {
+        dir: PathBuf,
+    },
+    /// GITHUB_SHA names another commit than the checkout's.
+    WorkflowElsewhere {
+        github_sha: String,
+        head: String,
+    },
+    ReleaseElsewhere {
+        commit: String,
+        head: String,
+    },
+    /// A git command failed (the first line of what it said, or all of it).
+    GitFailed {
+        command: String,
+        said: String,
+    },
+    Dirty {
+        files: Vec<String>,
+    },
+    /// Not on the protected branch, and no release candidate tag.
+    NoCandidate {
+        commit: String,
+        branch: String,
+        environment: String,
+        rc_pattern: String,
+    },
+    TagElsewhere {
+        tag: String,
+        target: String,
+        commit: String,
+    },
+    TagOffBranch {
+        tag: String,
+        branch: String,
+        commit: String,
+    },
+    Unsigned {
+        tag: String,
+        said: String,
+    },
+    BadPattern {
+        key: String,
+        error: String,
+    },
+    NoBranch {
+        branch: String,
+    },
+    Shallow {
+        commit: String,
+    },
+    TagPattern {
+        tag: String,
+        pattern: String,
+    },
+    TagMissing {
+        tag: String,
+    },
+    NoReleaseTag {
+        commit: String,
+        tags: Vec<String>,
+        pattern: String,
+    },
+    Lightweight {
+        tag: String,
+    },
 }
 
-fn refuse(message: String, help: impl Into<String>) -> GateRefusal {
-    GateRefusal {
-        message,
-        help: help.into(),
+impl std::fmt::Display for GateRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotACheckout { dir } => {
+                write!(f, "{} is not a git checkout with a commit", dir.display())
+            }
+            Self::WorkflowElsewhere { github_sha, head } => write!(
+                f,
+                "GITHUB_SHA is {} but the checkout is at {}",
+                short(github_sha),
+                short(head)
+            ),
+            Self::ReleaseElsewhere { commit, head } => write!(
+                f,
+                "the release is commit {} but the checkout is at {}",
+                short(commit),
+                short(head)
+            ),
+            Self::GitFailed { command, said } => write!(f, "{command} failed: {said}"),
+            Self::Dirty { files } => {
+                write!(
+                    f,
+                    "the working tree has uncommitted changes: {}",
+                    list(files)
+                )
+            }
+            Self::NoCandidate { commit, branch, .. } => write!(
+                f,
+                "{} is not on {branch} and has no release candidate tag",
+                short(commit)
+            ),
+            Self::TagElsewhere {
+                tag,
+                target,
+                commit,
+            } => write!(
+                f,
+                "tag {tag} points at {}, not at {} (the commit being deployed)",
+                short(target),
+                short(commit)
+            ),
+            Self::TagOffBranch {
+                tag,
+                branch,
+                commit,
+            } => write!(
+                f,
+                "tag {tag} is not on {branch}: its commit {} is not reachable from it",
+                short(commit)
+            ),
+            Self::Unsigned { tag, said } => write!(f, "tag {tag} has no valid signature: {said}"),
+            Self::BadPattern { key, error } => write!(f, "release.{key} does not compile: {error}"),
+            Self::NoBranch { branch } => write!(
+                f,
+                "the checkout has no `{branch}` branch to check the release against"
+            ),
+            Self::Shallow { commit } => write!(
+                f,
+                "the checkout is shallow: cannot tell whether {} is on the protected branch",
+                short(commit)
+            ),
+            Self::TagPattern { tag, pattern } => {
+                write!(f, "tag {tag} does not match the release pattern {pattern}")
+            }
+            Self::TagMissing { tag } => write!(f, "tag {tag} is not in the checkout"),
+            Self::NoReleaseTag {
+                commit,
+                tags,
+                pattern,
+            } => {
+                write!(f, "{} has no release tag", short(commit))?;
+                if !tags.is_empty() {
+                    write!(f, " (its tags {} do not match {pattern})", tags.join(", "))?;
+                }
+                Ok(())
+            }
+            Self::Lightweight { tag } => write!(
+                f,
+                "tag {tag} is a lightweight tag: releases need annotated tags (who tagged, when, why)"
+            ),
+        }
+    }
+}
+
+impl GateRefusal {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::NotACheckout { .. } => "deploy from a clone of the repository (the gate checks what is checked out)".into(),
+            Self::WorkflowElsewhere { .. } => "check out the workflow's commit (actions/checkout does by default)".into(),
+            Self::ReleaseElsewhere { commit, .. } => format!(
+                "check out {} first: templates are rendered from the checkout",
+                short(commit)
+            ),
+            Self::GitFailed { .. } => "check the checkout".into(),
+            Self::Dirty { .. } => "commit or stash them: a release deploys exactly a commit".into(),
+            Self::NoCandidate {
+                branch,
+                environment,
+                rc_pattern,
+                ..
+            } => format!("`{environment}` takes commits merged to {branch} or tags matching {rc_pattern}"),
+            Self::TagElsewhere { tag, .. } => format!("check out {tag} and deploy from there, or tag this commit with a new version"),
+            Self::TagOffBranch { branch, .. } => format!(
+                "merge the change into {branch} and tag the merge commit; tags on side branches never deploy"
+            ),
+            Self::Unsigned { .. } => "sign release tags (`git tag -s`) with a key this machine trusts".into(),
+            Self::BadPattern { .. } => "fix the pattern in deploy.toml".into(),
+            Self::NoBranch { branch } => format!(
+                "fetch it (`git fetch origin {branch}`; in GitHub Actions, actions/checkout with fetch-depth: 0)"
+            ),
+            Self::Shallow { .. } => "fetch the history (`git fetch --unshallow`; in GitHub Actions, actions/checkout with fetch-depth: 0)".into(),
+            Self::TagPattern { .. } => "production deploys release tags only, as v1.4.2".into(),
+            Self::TagMissing { tag } => format!("fetch it: `git fetch origin tag {tag}`"),
+            Self::NoReleaseTag { .. } => "tag the release on main: `git tag -a v1.4.2 -m \"FacturaScan 1.4.2\" && git push origin v1.4.2`".into(),
+            Self::Lightweight { tag } => format!(
+                "replace it: `git tag -d {tag} && git tag -a {tag} -m \"...\"`, then push it again"
+            ),
+        }
     }
 }
 
@@ -109,53 +289,33 @@ fn checkout(
     input: &GateInput,
     accepted: &mut Accepted,
 ) -> Result<String, GateRefusal> {
-    let head = repo.commit_of("HEAD").ok_or_else(|| {
-        refuse(
-            format!("{} is not a git checkout with a commit", dir.display()),
-            "deploy from a clone of the repository (the gate checks what is checked out)",
-        )
-    })?;
+    let head = repo
+        .commit_of("HEAD")
+        .ok_or_else(|| GateRefusal::NotACheckout {
+            dir: dir.to_path_buf(),
+        })?;
     let commit = input.commit.clone().unwrap_or_else(|| head.clone());
     if let Some(sha) = &input.github_sha
         && input.commit.is_none()
         && sha != &head
     {
-        return Err(refuse(
-            format!(
-                "GITHUB_SHA is {} but the checkout is at {}",
-                short(sha),
-                short(&head)
-            ),
-            "check out the workflow's commit (actions/checkout does by default)",
-        ));
+        return Err(GateRefusal::WorkflowElsewhere {
+            github_sha: sha.clone(),
+            head,
+        });
     }
     if commit != head {
-        return Err(refuse(
-            format!(
-                "the release is commit {} but the checkout is at {}",
-                short(&commit),
-                short(&head)
-            ),
-            format!(
-                "check out {} first: templates are rendered from the checkout",
-                short(&commit)
-            ),
-        ));
+        return Err(GateRefusal::ReleaseElsewhere { commit, head });
     }
     accepted
         .checks
         .push(format!("checkout at {}", short(&commit)));
-    let dirty = repo.dirty_files().map_err(|e| {
-        refuse(
-            format!("{} failed: {}", e.command, e.stderr),
-            "check the checkout",
-        )
+    let dirty = repo.dirty_files().map_err(|e| GateRefusal::GitFailed {
+        command: e.command.clone(),
+        said: e.stderr.clone(),
     })?;
     if !dirty.is_empty() {
-        return Err(refuse(
-            format!("the working tree has uncommitted changes: {}", list(&dirty)),
-            "commit or stash them: a release deploys exactly a commit",
-        ));
+        return Err(GateRefusal::Dirty { files: dirty });
     }
     accepted.checks.push("working tree clean".into());
     Ok(commit)
@@ -189,19 +349,12 @@ fn branch_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted
             accepted.tag = Some(tag);
             Ok(accepted)
         }
-        None => Err(refuse(
-            format!(
-                "{} is not on {} and has no release candidate tag",
-                short(commit),
-                config.release.protected_branch
-            ),
-            format!(
-                "`{}` takes commits merged to {} or tags matching {}",
-                config.environment.name,
-                config.release.protected_branch,
-                config.release.rc_tag_pattern
-            ),
-        )),
+        None => Err(GateRefusal::NoCandidate {
+            commit: commit.to_string(),
+            branch: config.release.protected_branch.clone(),
+            environment: config.environment.name.clone(),
+            rc_pattern: config.release.rc_tag_pattern.clone(),
+        }),
     }
 }
 
@@ -222,30 +375,21 @@ fn tag_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, G
         .commit_of(&format!("refs/tags/{tag}"))
         .unwrap_or_default();
     if target != commit {
-        return Err(refuse(
-            format!(
-                "tag {tag} points at {}, not at {} (the commit being deployed)",
-                short(&target),
-                short(commit)
-            ),
-            format!("check out {tag} and deploy from there, or tag this commit with a new version"),
-        ));
+        return Err(GateRefusal::TagElsewhere {
+            tag,
+            target,
+            commit: commit.to_string(),
+        });
     }
     accepted
         .checks
         .push(format!("{tag} points at {}", short(commit)));
     if !on_branch(repo, commit, branch_ref)? {
-        return Err(refuse(
-            format!(
-                "tag {tag} is not on {}: its commit {} is not reachable from it",
-                config.release.protected_branch,
-                short(commit)
-            ),
-            format!(
-                "merge the change into {} and tag the merge commit; tags on side branches never deploy",
-                config.release.protected_branch
-            ),
-        ));
+        return Err(GateRefusal::TagOffBranch {
+            tag,
+            branch: config.release.protected_branch.clone(),
+            commit: commit.to_string(),
+        });
     }
     accepted.checks.push(format!(
         "{} is on {}",
@@ -253,15 +397,11 @@ fn tag_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, G
         config.release.protected_branch
     ));
     if config.release.require_signed_tags {
-        repo.run(&["verify-tag", &tag]).map_err(|e| {
-            refuse(
-                format!(
-                    "tag {tag} has no valid signature: {}",
-                    first_line(&e.stderr)
-                ),
-                "sign release tags (`git tag -s`) with a key this machine trusts",
-            )
-        })?;
+        repo.run(&["verify-tag", &tag])
+            .map_err(|e| GateRefusal::Unsigned {
+                tag: tag.clone(),
+                said: first_line(&e.stderr).to_string(),
+            })?;
         accepted.checks.push(format!("{tag} signature verified"));
     }
     accepted.tag = Some(tag);
@@ -269,11 +409,9 @@ fn tag_gate(release: &Release<'_>, mut accepted: Accepted) -> Result<Accepted, G
 }
 
 fn compile(pattern: &str, key: &str) -> Result<Regex, GateRefusal> {
-    Regex::new(pattern).map_err(|e| {
-        refuse(
-            format!("release.{key} does not compile: {e}"),
-            "fix the pattern in deploy.toml",
-        )
+    Regex::new(pattern).map_err(|e| GateRefusal::BadPattern {
+        key: key.to_string(),
+        error: e.to_string(),
     })
 }
 
@@ -309,12 +447,9 @@ fn protected_branch(
             return Ok(r);
         }
     }
-    Err(refuse(
-        format!("the checkout has no `{branch}` branch to check the release against"),
-        format!(
-            "fetch it (`git fetch origin {branch}`; in GitHub Actions, actions/checkout with fetch-depth: 0)"
-        ),
-    ))
+    Err(GateRefusal::NoBranch {
+        branch: branch.to_string(),
+    })
 }
 
 /// Whether `commit` is reachable from the branch. A shallow checkout may not know: it is
@@ -332,19 +467,15 @@ fn on_branch(repo: &Repo, commit: &str, branch_ref: &str) -> Result<bool, GateRe
             {
                 return Ok(true);
             }
-            Err(refuse(
-                format!(
-                    "the checkout is shallow: cannot tell whether {} is on the protected branch",
-                    short(commit)
-                ),
-                "fetch the history (`git fetch --unshallow`; in GitHub Actions, actions/checkout with fetch-depth: 0)",
-            ))
+            Err(GateRefusal::Shallow {
+                commit: commit.to_string(),
+            })
         }
         Ok(false) => Ok(false),
-        Err(e) => Err(refuse(
-            format!("{} failed: {}", e.command, first_line(&e.stderr)),
-            "check the checkout",
-        )),
+        Err(e) => Err(GateRefusal::GitFailed {
+            said: first_line(&e.stderr).to_string(),
+            command: e.command,
+        }),
     }
 }
 
@@ -366,13 +497,10 @@ fn release_tag(
     let named = input.tag.clone().or_else(|| input.github_tag.clone());
     if let Some(tag) = named {
         if !pattern.is_match(&tag) {
-            return Err(refuse(
-                format!(
-                    "tag {tag} does not match the release pattern {}",
-                    config.release.tag_pattern
-                ),
-                "production deploys release tags only, as v1.4.2",
-            ));
+            return Err(GateRefusal::TagPattern {
+                tag,
+                pattern: config.release.tag_pattern.clone(),
+            });
         }
         if repo.commit_of(&format!("refs/tags/{tag}")).is_none() {
             if input.may_fetch {
@@ -384,26 +512,20 @@ fn release_tag(
                 ]);
             }
             if repo.commit_of(&format!("refs/tags/{tag}")).is_none() {
-                return Err(refuse(
-                    format!("tag {tag} is not in the checkout"),
-                    format!("fetch it: `git fetch origin tag {tag}`"),
-                ));
+                return Err(GateRefusal::TagMissing { tag });
             }
         }
         return Ok(tag);
     }
     let tags = repo.tags_at(commit);
-    tags.iter().find(|t| pattern.is_match(t)).cloned().ok_or_else(|| {
-        let others = if tags.is_empty() {
-            String::new()
-        } else {
-            format!(" (its tags {} do not match {})", tags.join(", "), config.release.tag_pattern)
-        };
-        refuse(
-            format!("{} has no release tag{others}", short(commit)),
-            "tag the release on main: `git tag -a v1.4.2 -m \"FacturaScan 1.4.2\" && git push origin v1.4.2`",
-        )
-    })
+    tags.iter()
+        .find(|t| pattern.is_match(t))
+        .cloned()
+        .ok_or_else(|| GateRefusal::NoReleaseTag {
+            commit: commit.to_string(),
+            pattern: config.release.tag_pattern.clone(),
+            tags: tags.clone(),
+        })
 }
 
 fn annotated(repo: &Repo, tag: &str) -> Result<(), GateRefusal> {
@@ -412,14 +534,9 @@ fn annotated(repo: &Repo, tag: &str) -> Result<(), GateRefusal> {
         .as_deref()
     {
         Ok("tag") => Ok(()),
-        _ => Err(refuse(
-            format!(
-                "tag {tag} is a lightweight tag: releases need annotated tags (who tagged, when, why)"
-            ),
-            format!(
-                "replace it: `git tag -d {tag} && git tag -a {tag} -m \"...\"`, then push it again"
-            ),
-        )),
+        _ => Err(GateRefusal::Lightweight {
+            tag: tag.to_string(),
+        }),
     }
 }
 

@@ -219,7 +219,7 @@ pub async fn refuse_missing(
             let found = artifact::resolve(aws, target, &one).await;
             found.err().map(|e| MissingImage {
                 service: service.clone(),
-                why: e.message,
+                why: e.to_string(),
             })
         })
     });

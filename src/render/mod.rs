@@ -324,9 +324,9 @@ fn render_inner(loaded: &LoadedConfig, progress: &Progress) -> Result<RenderedEn
         progress.end(template_name);
         let defined = alarms::from_rendered(&text, config).map_err(|e| RenderError {
             template: templates_dir.join(template_name),
-            line: e.line,
-            message: e.message,
-            help: e.help,
+            line: e.line(),
+            message: e.to_string(),
+            help: e.help(),
         })?;
         alarm_defs.extend(defined);
     }

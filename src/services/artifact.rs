@@ -87,18 +87,141 @@ impl Artifact {
     }
 }
 
-/// A problem with the artifacts as given; nothing has been changed.
+/// A problem with the artifacts as given; nothing has been changed. The words are in
+/// `Display` (what is wrong) and `help` (what to do).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ArtifactError {
-    pub message: String,
-    pub help: String,
+pub enum ArtifactError {
+    #[error("`{text}` is not `service=artifact`")]
+    NotAnAssignment { text: String },
+    #[error("`{text}` is not an image reference")]
+    NotAnImage { text: String },
+    #[error("`{text}` is not an S3 location")]
+    NotAnS3Location { text: String },
+    #[error("cannot read the artifacts file {}: {problem}", path.display())]
+    UnreadableFile { path: PathBuf, problem: FileProblem },
+    #[error("{}:{line}:{column}: the artifacts file is invalid: {error}", path.display())]
+    InvalidFile {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        error: String,
+    },
+    #[error("{}: service `{service}` needs exactly one of `image` and `package`", path.display())]
+    OneOfImageAndPackage { path: PathBuf, service: String },
+    #[error("`{service}` is not an enabled service of `{environment}`")]
+    UnknownService {
+        service: String,
+        environment: String,
+        enabled: Vec<String>,
+    },
+    #[error("`{service}` runs on ECS: it takes an image, not a package")]
+    PackageForEcs { service: String },
+    #[error("`{service}` is a Lambda function: its image needs a repository")]
+    LambdaImageWithoutRepository { service: String },
+    #[error("`{service}`: {registry} is not an ECR registry")]
+    NotEcr { service: String, registry: String },
+    #[error("`{service}`: `{repository}` is not an ECR repository name")]
+    NotARepositoryName { service: String, repository: String },
+    #[error("`{service}`: `{tag}` is not an image tag")]
+    NotATag { service: String, tag: String },
+    #[error("`{service}`: cannot read the package {}: {error}", path.display())]
+    UnreadablePackage {
+        service: String,
+        path: PathBuf,
+        error: String,
+    },
+    #[error("`{service}`: the package {} is not a file (a directory?)", path.display())]
+    PackageNotAFile { service: String, path: PathBuf },
+    #[error(
+        "`{service}`: the package {} is larger than the {limit} bytes Lambda takes in a direct upload",
+        path.display()
+    )]
+    PackageTooLarge {
+        service: String,
+        path: PathBuf,
+        limit: u64,
+    },
+    #[error("`{service}`: the package {} {}", path.display(), problem.message())]
+    BadPackage {
+        service: String,
+        path: PathBuf,
+        problem: super::package::Problem,
+    },
+    /// DescribeImages refused (what AWS said).
+    #[error("`{service}`: image {repository}:{named} not found ({said})")]
+    ImageLookupFailed {
+        service: String,
+        repository: String,
+        named: String,
+        said: String,
+    },
+    #[error("`{service}`: image {repository}:{named} not found")]
+    ImageNotFound {
+        service: String,
+        repository: String,
+        named: String,
+    },
+    #[error("cannot read the package {}: {error}", path.display())]
+    UnreadableLocalPackage { path: PathBuf, error: String },
+    #[error("{} is not a zip file", path.display())]
+    NotAZip { path: PathBuf },
+    /// GetObject refused (what AWS said).
+    #[error("cannot read {location}: {said}")]
+    UnreadableS3Package { location: String, said: String },
+    /// The object's body broke off.
+    #[error("cannot read {location}: {error}")]
+    S3PackageCutOff { location: String, error: String },
+    #[error("the package {location} {}", problem.message())]
+    BadS3Package {
+        location: String,
+        problem: super::package::Problem,
+    },
 }
 
-fn fail(message: String, help: &str) -> ArtifactError {
-    ArtifactError {
-        message,
-        help: help.to_string(),
+/// Why an artifacts file could not be read.
+#[derive(Debug, Clone)]
+pub enum FileProblem {
+    Io(String),
+    NotRegular,
+    TooLarge { limit: u64 },
+}
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(error) => f.write_str(error),
+            Self::NotRegular => f.write_str("not a regular file"),
+            Self::TooLarge { limit } => write!(f, "larger than {limit} bytes"),
+        }
+    }
+}
+
+impl ArtifactError {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::NotAnAssignment { .. } => "write it as `--image ocr=v1.4.2` or `--package parser=dist/parser.zip`".into(),
+            Self::NotAnImage { .. } => "use a tag (`v1.4.2`), a digest (`sha256:<64 hex>`), or `repository:tag` / `repository@sha256:...`, optionally after an ECR registry".into(),
+            Self::NotAnS3Location { .. } => "write `s3://bucket/key.zip` (optionally `?versionId=...`)".into(),
+            Self::UnreadableFile { .. } => "pass the file the build job wrote (--artifacts artifacts.json)".into(),
+            Self::InvalidFile { .. } => "expected {\"services\": {\"<service>\": {\"image\": \"...\"} or {\"package\": \"...\"}}}".into(),
+            Self::OneOfImageAndPackage { .. } => "an ECS service takes an image; a Lambda service a package or an image".into(),
+            Self::UnknownService { enabled, .. } => format!("services: {}", enabled.join(", ")),
+            Self::PackageForEcs { .. } => "pass --image instead".into(),
+            Self::LambdaImageWithoutRepository { .. } => "write the full reference, as `facturascan/scoring@sha256:...`".into(),
+            Self::NotEcr { .. } => "push the image to the environment's ECR repository; deploys take ECR images only, so digests can be verified".into(),
+            Self::NotARepositoryName { .. } => "ECR repository names are 2 to 256 lowercase letters, digits and `._-/`, as `facturascan/ocr`".into(),
+            Self::NotATag { .. } => "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`".into(),
+            Self::UnreadablePackage { .. } | Self::UnreadableLocalPackage { .. } => "build the zip first, or fix the path".into(),
+            Self::PackageNotAFile { .. } => "name the .zip the build wrote".into(),
+            Self::PackageTooLarge { .. } => "upload it to S3 and deploy it as `s3://bucket/key.zip`, or make it smaller (layers, fewer dependencies)".into(),
+            Self::BadPackage { .. } => "a Lambda package is a .zip of the handler and its dependencies (`zip -r package.zip .`)".into(),
+            Self::ImageLookupFailed { .. } => "push it first, or check the tag; a digest must exist in the repository".into(),
+            Self::ImageNotFound { .. } => "push it first, or check the tag".into(),
+            Self::NotAZip { .. } | Self::BadS3Package { .. } => "a Lambda package is a .zip of the handler and its dependencies".into(),
+            Self::UnreadableS3Package { .. } => "check the bucket, the key and the deploy role's s3:GetObject permission".into(),
+            Self::S3PackageCutOff { .. } => "retry the deploy".into(),
+        }
     }
 }
 
@@ -108,19 +231,15 @@ pub fn parse_assignment(text: &str) -> Result<(String, String), ArtifactError> {
         Some((service, value)) if !service.is_empty() && !value.is_empty() => {
             Ok((service.to_string(), value.to_string()))
         }
-        _ => Err(fail(
-            format!("`{text}` is not `service=artifact`"),
-            "write it as `--image ocr=v1.4.2` or `--package parser=dist/parser.zip`",
-        )),
+        _ => Err(ArtifactError::NotAnAssignment {
+            text: text.to_string(),
+        }),
     }
 }
 
 pub fn parse_image(text: &str) -> Result<ImageRef, ArtifactError> {
-    let bad = || {
-        fail(
-            format!("`{text}` is not an image reference"),
-            "use a tag (`v1.4.2`), a digest (`sha256:<64 hex>`), or `repository:tag` / `repository@sha256:...`, optionally after an ECR registry",
-        )
+    let bad = || ArtifactError::NotAnImage {
+        text: text.to_string(),
     };
     let (name, digest) = match text.split_once('@') {
         Some((name, digest)) => (name, Some(digest.to_string())),
@@ -178,10 +297,9 @@ pub fn parse_package(text: &str, base: &Path) -> Result<PackageSource, ArtifactE
                 key: key.to_string(),
                 version,
             }),
-            _ => Err(fail(
-                format!("`{text}` is not an S3 location"),
-                "write `s3://bucket/key.zip` (optionally `?versionId=...`)",
-            )),
+            _ => Err(ArtifactError::NotAnS3Location {
+                text: text.to_string(),
+            }),
         };
     }
     Ok(PackageSource::File(base.join(text)))
@@ -243,28 +361,26 @@ struct FileEntry {
 /// Reads an artifacts file; package paths are relative to the file.
 pub fn read_file(path: &Path) -> Result<BTreeMap<String, ArtifactRef>, ArtifactError> {
     let bytes = crate::files::read_bounded(path, 1 << 20).map_err(|e| {
-        let why = match e {
-            crate::files::ReadError::Io(e) => e.to_string(),
-            crate::files::ReadError::NotRegular => "not a regular file".into(),
-            crate::files::ReadError::TooLarge { limit } => format!("larger than {limit} bytes"),
+        let problem = match e {
+            crate::files::ReadError::Io(e) => FileProblem::Io(e.to_string()),
+            crate::files::ReadError::NotRegular => FileProblem::NotRegular,
+            crate::files::ReadError::TooLarge { limit } => FileProblem::TooLarge {
+                limit: limit as u64,
+            },
         };
-        fail(
-            format!("cannot read the artifacts file {}: {why}", path.display()),
-            "pass the file the build job wrote (--artifacts artifacts.json)",
-        )
+        ArtifactError::UnreadableFile {
+            path: path.to_path_buf(),
+            problem,
+        }
     })?;
     let text = String::from_utf8_lossy(&bytes);
-    let file: ArtifactsFile = serde_json::from_str(&text).map_err(|e| {
-        fail(
-            format!(
-                "{}:{}:{}: the artifacts file is invalid: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-            "expected {\"services\": {\"<service>\": {\"image\": \"...\"} or {\"package\": \"...\"}}}",
-        )
-    })?;
+    let file: ArtifactsFile =
+        serde_json::from_str(&text).map_err(|e| ArtifactError::InvalidFile {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            error: e.to_string(),
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = BTreeMap::new();
     for (service, entry) in file.services {
@@ -272,13 +388,10 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, ArtifactRef>, ArtifactE
             (Some(image), None) => ArtifactRef::Image(parse_image(&image)?),
             (None, Some(package)) => ArtifactRef::Package(parse_package(&package, base)?),
             _ => {
-                return Err(fail(
-                    format!(
-                        "{}: service `{service}` needs exactly one of `image` and `package`",
-                        path.display()
-                    ),
-                    "an ECS service takes an image; a Lambda service a package or an image",
-                ));
+                return Err(ArtifactError::OneOfImageAndPackage {
+                    path: path.to_path_buf(),
+                    service,
+                });
             }
         };
         out.insert(service, artifact);
@@ -294,33 +407,28 @@ pub fn check(
 ) -> Result<(), ArtifactError> {
     for (name, artifact) in artifacts {
         let Some(service) = config.services.get(name).filter(|s| s.enabled) else {
-            let known: Vec<&str> = config
-                .services
-                .iter()
-                .filter(|(_, s)| s.enabled)
-                .map(|(n, _)| n.as_str())
-                .collect();
-            return Err(fail(
-                format!(
-                    "`{name}` is not an enabled service of `{}`",
-                    config.environment.name
-                ),
-                &format!("services: {}", known.join(", ")),
-            ));
+            return Err(ArtifactError::UnknownService {
+                service: name.clone(),
+                environment: config.environment.name.clone(),
+                enabled: config
+                    .services
+                    .iter()
+                    .filter(|(_, s)| s.enabled)
+                    .map(|(n, _)| n.clone())
+                    .collect(),
+            });
         };
         if let (Some(Runtime::Ecs(_)), ArtifactRef::Package(_)) = (service.runtime(), artifact) {
-            return Err(fail(
-                format!("`{name}` runs on ECS: it takes an image, not a package"),
-                "pass --image instead",
-            ));
+            return Err(ArtifactError::PackageForEcs {
+                service: name.clone(),
+            });
         }
         if let (Some(Runtime::Lambda(_)), ArtifactRef::Image(image)) = (service.runtime(), artifact)
             && image.repository.is_empty()
         {
-            return Err(fail(
-                format!("`{name}` is a Lambda function: its image needs a repository"),
-                "write the full reference, as `facturascan/scoring@sha256:...`",
-            ));
+            return Err(ArtifactError::LambdaImageWithoutRepository {
+                service: name.clone(),
+            });
         }
         match artifact {
             ArtifactRef::Image(image) => check_image(config, name, image)?,
@@ -336,24 +444,24 @@ pub fn check(
 fn check_image(config: &Config, service: &str, image: &ImageRef) -> Result<(), ArtifactError> {
     let (registry, repository) = image_location(config, service, image);
     if !is_ecr_registry(&registry) {
-        return Err(fail(
-            format!("`{service}`: {registry} is not an ECR registry"),
-            "push the image to the environment's ECR repository; deploys take ECR images only, so digests can be verified",
-        ));
+        return Err(ArtifactError::NotEcr {
+            service: service.to_string(),
+            registry,
+        });
     }
     if !is_repository_name(&repository) {
-        return Err(fail(
-            format!("`{service}`: `{repository}` is not an ECR repository name"),
-            "ECR repository names are 2 to 256 lowercase letters, digits and `._-/`, as `facturascan/ocr`",
-        ));
+        return Err(ArtifactError::NotARepositoryName {
+            service: service.to_string(),
+            repository,
+        });
     }
     if let Some(tag) = &image.tag
         && !is_tag(tag)
     {
-        return Err(fail(
-            format!("`{service}`: `{tag}` is not an image tag"),
-            "a tag is 1 to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
-        ));
+        return Err(ArtifactError::NotATag {
+            service: service.to_string(),
+            tag: tag.clone(),
+        });
     }
     Ok(())
 }
@@ -398,32 +506,32 @@ fn is_tag(tag: &str) -> bool {
 fn check_package(service: &str, path: &Path) -> Result<(), ArtifactError> {
     use super::package;
     use crate::files::ReadError;
-    let shown = path.display();
-    let bytes = crate::files::read_bounded(path, package::MAX_ZIPPED_BYTES as usize).map_err(
+    let (service, path) = (service.to_string(), path.to_path_buf());
+    let bytes = crate::files::read_bounded(&path, package::MAX_ZIPPED_BYTES as usize).map_err(
         |e| match e {
-            ReadError::Io(e) => fail(
-                format!("`{service}`: cannot read the package {shown}: {e}"),
-                "build the zip first, or fix the path",
-            ),
-            ReadError::NotRegular => fail(
-                format!("`{service}`: the package {shown} is not a file (a directory?)"),
-                "name the .zip the build wrote",
-            ),
-            ReadError::TooLarge { .. } => fail(
-                format!(
-                    "`{service}`: the package {shown} is larger than the {} bytes Lambda takes in a direct upload",
-                    package::MAX_ZIPPED_BYTES
-                ),
-                "upload it to S3 and deploy it as `s3://bucket/key.zip`, or make it smaller (layers, fewer dependencies)",
-            ),
+            ReadError::Io(e) => ArtifactError::UnreadablePackage {
+                service: service.clone(),
+                path: path.clone(),
+                error: e.to_string(),
+            },
+            ReadError::NotRegular => ArtifactError::PackageNotAFile {
+                service: service.clone(),
+                path: path.clone(),
+            },
+            ReadError::TooLarge { .. } => ArtifactError::PackageTooLarge {
+                service: service.clone(),
+                path: path.clone(),
+                limit: package::MAX_ZIPPED_BYTES,
+            },
         },
     )?;
-    package::inspect(&bytes).map(|_| ()).map_err(|problem| {
-        fail(
-            format!("`{service}`: the package {shown} {}", problem.message()),
-            "a Lambda package is a .zip of the handler and its dependencies (`zip -r package.zip .`)",
-        )
-    })
+    package::inspect(&bytes)
+        .map(|_| ())
+        .map_err(|problem| ArtifactError::BadPackage {
+            service,
+            path,
+            problem,
+        })
 }
 
 /// The registry and repository an image reference points at, with the service's
@@ -499,26 +607,21 @@ async fn resolve_image(
         .image_ids(id)
         .send()
         .await
-        .map_err(|e| {
-            let e = crate::aws::AwsError::new("DescribeImages", e);
-            fail(
-                format!(
-                    "`{service}`: image {repository}:{named} not found ({})",
-                    e.message
-                ),
-                "push it first, or check the tag; a digest must exist in the repository",
-            )
+        .map_err(|e| ArtifactError::ImageLookupFailed {
+            service: service.to_string(),
+            repository: repository.clone(),
+            named: named.clone(),
+            said: crate::aws::AwsError::new("DescribeImages", e).message,
         })?;
     let digest = found
         .image_details()
         .first()
         .and_then(|d| d.image_digest())
         .map(str::to_string)
-        .ok_or_else(|| {
-            fail(
-                format!("`{service}`: image {repository}:{named} not found"),
-                "push it first, or check the tag",
-            )
+        .ok_or_else(|| ArtifactError::ImageNotFound {
+            service: service.to_string(),
+            repository: repository.clone(),
+            named: named.clone(),
         })?;
     Ok(Artifact::Image {
         uri: format!("{registry}/{repository}@{digest}"),
@@ -538,17 +641,12 @@ async fn resolve_package(
 ) -> Result<Artifact, ArtifactError> {
     match source {
         PackageSource::File(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                fail(
-                    format!("cannot read the package {}: {e}", path.display()),
-                    "build the zip first, or fix the path",
-                )
+            let bytes = std::fs::read(path).map_err(|e| ArtifactError::UnreadableLocalPackage {
+                path: path.clone(),
+                error: e.to_string(),
             })?;
             if !bytes.starts_with(b"PK") {
-                return Err(fail(
-                    format!("{} is not a zip file", path.display()),
-                    "a Lambda package is a .zip of the handler and its dependencies",
-                ));
+                return Err(ArtifactError::NotAZip { path: path.clone() });
             }
             Ok(Artifact::Package {
                 source: path.display().to_string(),
@@ -570,27 +668,25 @@ async fn resolve_package(
                 .set_version_id(version.clone())
                 .send()
                 .await
-                .map_err(|e| {
-                    fail(
-                        format!(
-                            "cannot read {named}: {}",
-                            crate::aws::AwsError::new("GetObject", e).message
-                        ),
-                        "check the bucket, the key and the deploy role's s3:GetObject permission",
-                    )
+                .map_err(|e| ArtifactError::UnreadableS3Package {
+                    location: named.clone(),
+                    said: crate::aws::AwsError::new("GetObject", e).message,
                 })?;
             let bytes = object
                 .body
                 .collect()
                 .await
-                .map_err(|e| fail(format!("cannot read {named}: {e}"), "retry the deploy"))?
+                .map_err(|e| ArtifactError::S3PackageCutOff {
+                    location: named.clone(),
+                    error: e.to_string(),
+                })?
                 .into_bytes();
             // Lambda would refuse it mid-rollout: refused here, before any stack moves.
             super::package::inspect_from_s3(&bytes).map_err(|problem| {
-                fail(
-                    format!("the package {named} {}", problem.message()),
-                    "a Lambda package is a .zip of the handler and its dependencies",
-                )
+                ArtifactError::BadS3Package {
+                    location: named.clone(),
+                    problem,
+                }
             })?;
             Ok(Artifact::Package {
                 source: named,
@@ -721,15 +817,14 @@ mod tests {
         for (name, bytes, says) in cases {
             std::fs::write(dir.join(name), bytes).unwrap();
             let error = check_package("parser", &dir.join(name)).unwrap_err();
-            assert!(error.message.contains(says), "{name}: {}", error.message);
+            assert!(error.to_string().contains(says), "{name}: {error}");
         }
         let error = check_package("parser", &dir).unwrap_err();
-        assert!(error.message.contains("is not a file"), "{}", error.message);
+        assert!(error.to_string().contains("is not a file"), "{error}");
         let error = check_package("parser", &dir.join("missing.zip")).unwrap_err();
         assert!(
-            error.message.contains("cannot read the package"),
-            "{}",
-            error.message
+            error.to_string().contains("cannot read the package"),
+            "{error}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -746,15 +841,10 @@ mod tests {
         .unwrap();
         let error = read_file(&file).unwrap_err();
         assert!(
-            error.message.contains("service `ocr` is named twice"),
-            "{}",
-            error.message
+            error.to_string().contains("service `ocr` is named twice"),
+            "{error}"
         );
-        assert!(
-            error.message.contains("artifacts.json:3:"),
-            "{}",
-            error.message
-        );
+        assert!(error.to_string().contains("artifacts.json:3:"), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
