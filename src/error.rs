@@ -107,6 +107,49 @@ impl Error {
         }
     }
 
+    /// What to do about it, alone (the text shows it after `= help:`); none for
+    /// configuration errors (each carries its own) and failed AWS calls.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Self::Config(_) | Self::Aws(_) => None,
+            Self::Render(e) => Some(e.help.clone()),
+            Self::Write {
+                nothing_written, ..
+            } => Some(write_help(*nothing_written).into()),
+            Self::Usage(e) => Some(e.help()),
+            Self::Refused(e) => Some(e.help()),
+            Self::Artifact(e) => Some(e.help()),
+            Self::Traffic(TrafficError::Aws(_)) => None,
+            Self::Traffic(e) => Some(e.help()),
+            Self::Interrupted(e) => Some(e.help().into()),
+            Self::Model(e) => Some(e.help()),
+            Self::Training(e) => Some(e.help()),
+        }
+    }
+
+    /// The error's data, for machines: one key naming the reason, holding its fields
+    /// (`{"lock": {"environment": ..., "holder": {...}}}`); a failed AWS call's operation,
+    /// code and kind of failure. None for configuration errors (listed one by one).
+    pub fn detail(&self) -> Option<serde_json::Value> {
+        let value = match self {
+            Self::Config(_) => return None,
+            Self::Render(e) => serde_json::json!({
+                "template": e.template.display().to_string(),
+                "line": e.line,
+            }),
+            Self::Write { path, .. } => serde_json::json!({ "path": path.display().to_string() }),
+            Self::Usage(e) => serde_json::to_value(e).ok()?,
+            Self::Aws(e) => serde_json::to_value(e).ok()?,
+            Self::Refused(e) => serde_json::to_value(e).ok()?,
+            Self::Artifact(e) => serde_json::to_value(e).ok()?,
+            Self::Traffic(e) => serde_json::to_value(e).ok()?,
+            Self::Interrupted(e) => serde_json::to_value(e).ok()?,
+            Self::Model(e) => serde_json::to_value(e).ok()?,
+            Self::Training(e) => serde_json::to_value(e).ok()?,
+        };
+        Some(value)
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             Self::Refused(_) => Exit::Refused,
@@ -145,7 +188,8 @@ fn write_help(nothing_written: bool) -> &'static str {
 }
 
 /// A command asked for something that cannot be (exit 1), found before any AWS call.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Usage {
     NoEnvironment,
     UnknownStack {
@@ -255,7 +299,8 @@ impl Usage {
 }
 
 /// Why a command refused to change anything (exit 3). Nothing was written.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// The release gate of the environment said no.
     Gate {
@@ -329,7 +374,8 @@ pub enum Refusal {
 }
 
 /// What was not confirmed, and so left unchanged.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Unconfirmed {
     Unlock { environment: String },
     Destroy { environment: String },
@@ -545,7 +591,7 @@ impl From<crate::deployment::rollouts::RecordedCodeError> for Error {
 }
 
 /// A guarded run stopped by SIGINT or SIGTERM (exit 130): what it had done, and the lock.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct Interruption {
     pub operation: crate::release::record::Operation,
     pub environment: String,

@@ -413,6 +413,21 @@ struct CallDetail {
     raw: String,
 }
 
+/// As the JSON error document carries it: the operation, AWS's error code, the kind of
+/// failure, the sentence and the request id.
+impl serde::Serialize for AwsError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut fields = serializer.serialize_struct("AwsError", 5)?;
+        fields.serialize_field("operation", self.operation)?;
+        fields.serialize_field("code", &self.code)?;
+        fields.serialize_field("failure", &self.detail.failure)?;
+        fields.serialize_field("message", &self.message)?;
+        fields.serialize_field("request_id", &self.detail.request_id)?;
+        fields.end()
+    }
+}
+
 /// The sentence alone; `with_detail` adds what `-v` and `-vv` ask for, at display time.
 impl std::fmt::Display for AwsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -219,7 +219,8 @@ pub fn schema_mismatches(
 }
 
 /// Why a model could not be registered or resolved.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ModelError {
     #[error("{0}")]
     Aws(#[from] AwsError),

@@ -53,7 +53,7 @@ pub struct RunOutput {
 }
 
 /// A run whose container did not exit 0.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct FailedRun {
     pub model: String,
     pub run: String,
@@ -65,7 +65,8 @@ pub struct FailedRun {
     pub logs: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TrainingError {
     #[error("{0}")]
     Aws(#[from] AwsError),

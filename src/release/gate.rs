@@ -38,7 +38,8 @@ pub struct Accepted {
 
 /// A refusal: the failed condition (`Display`) and its fix (`help`). Commits are kept
 /// whole and shortened when shown.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GateRefusal {
     NotACheckout {
         dir: PathBuf,

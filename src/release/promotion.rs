@@ -32,14 +32,14 @@ pub enum PromotionError {
 }
 
 /// A service's image in another account's registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ForeignImage {
     pub service: String,
     pub registry: String,
 }
 
 /// A service's image the target's registry does not hold, and what the lookup said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MissingImage {
     pub service: String,
     pub why: String,
@@ -51,7 +51,8 @@ impl From<ArtifactError> for PromotionError {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NothingToPromote {
     NoRecord {
         from: String,

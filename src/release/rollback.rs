@@ -7,7 +7,8 @@ use super::record::Record;
 use crate::config::{Config, RuntimeKind};
 use crate::services::Restore;
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NoRollbackTarget {
     NoRelease {
         environment: String,

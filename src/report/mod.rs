@@ -151,7 +151,16 @@ pub fn exit_result(exit: Exit) -> &'static str {
 pub struct ErrorReport<'a> {
     /// What kind of error (`config`, `aws`, `refused`, ...).
     pub kind: &'static str,
+    /// The error as a person reads it (with its help).
     pub message: String,
+    /// What to do about it, alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// The error's data: one key naming the reason (`lock`, `gate`, `not_an_image`, ...)
+    /// holding its fields; for a failed AWS call, its operation, code, kind of failure and
+    /// request id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ConfigErrorReport<'a>>,
 }
@@ -166,6 +175,8 @@ impl<'a> ErrorReport<'a> {
         Self {
             kind: error.kind(),
             message: error.detailed(verbosity),
+            help: error.help(),
+            detail: error.detail(),
             errors,
         }
     }

@@ -89,7 +89,8 @@ impl Artifact {
 
 /// A problem with the artifacts as given; nothing has been changed. The words are in
 /// `Display` (what is wrong) and `help` (what to do).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ArtifactError {
     #[error("`{text}` is not `service=artifact`")]
     NotAnAssignment { text: String },
@@ -179,7 +180,8 @@ pub enum ArtifactError {
 }
 
 /// Why an artifacts file could not be read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FileProblem {
     Io(String),
     NotRegular,

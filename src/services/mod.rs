@@ -65,7 +65,7 @@ pub struct ServiceReport {
 }
 
 /// A service's guarding alarm that is in ALARM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FiringAlarm {
     pub service: String,
     pub alarm: String,

@@ -9,7 +9,8 @@ pub const MAX_ZIPPED_BYTES: u64 = 52_428_800;
 const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
 
 /// Why Lambda would refuse a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Problem {
     Empty,
     NotZip(&'static str),

@@ -290,3 +290,28 @@ fn success_and_error_json_documents_share_one_envelope() {
             .is_some_and(|m| m.contains("nowhere"))
     );
 }
+
+#[test]
+fn an_error_document_carries_the_errors_data_and_its_help_apart() {
+    let output = facturactl()
+        .current_dir(repo_root())
+        .args(["deploy", "--env", "local", "--image", "ocr=Not An Image"])
+        .args(["--output", "json"])
+        .output()
+        .expect("run");
+    let error: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    assert_eq!(error["kind"], "artifact", "{error}");
+    assert_eq!(
+        error["detail"],
+        serde_json::json!({"not_a_tag": {"service": "ocr", "tag": "Not An Image"}}),
+        "the reason names the variant, its fields the data: {error}"
+    );
+    let help = error["help"].as_str().expect("help apart from the message");
+    assert!(help.contains("1 to 128"), "{help}");
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.contains("`Not An Image` is not an image tag") && message.contains(help),
+        "{message}"
+    );
+}

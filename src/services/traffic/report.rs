@@ -66,7 +66,8 @@ pub struct TrafficReport {
 
 /// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
 /// except a failed AWS call.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TrafficError {
     /// Not a service with a split: a Lambda service, or an ECS service with a `path`.
     NotSplittable {
