@@ -112,7 +112,7 @@ impl Error {
     pub fn help(&self) -> Option<String> {
         match self {
             Self::Config(_) | Self::Aws(_) => None,
-            Self::Render(e) => Some(e.help.clone()),
+            Self::Render(e) => Some(e.help()),
             Self::Write {
                 nothing_written, ..
             } => Some(write_help(*nothing_written).into()),

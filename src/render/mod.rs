@@ -106,13 +106,173 @@ pub fn api_definition_hash(
     any.then(|| digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
 }
 
-/// A rendering failure, naming the template and what went wrong in it.
+/// A rendering failure, naming the template (and line) and what went wrong in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {
     pub template: PathBuf,
     pub line: Option<usize>,
-    pub message: String,
-    pub help: String,
+    pub problem: RenderProblem,
+}
+
+/// What went wrong in a template; the words are in `Display` and `help`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderProblem {
+    /// The render ran past its time bound; `place` says what was under way.
+    TimedOut {
+        place: String,
+        seconds: u64,
+    },
+    OutOfMemory {
+        place: String,
+        mib: usize,
+    },
+    NoThread {
+        place: String,
+    },
+    Alarms(alarms::DefinitionError),
+    StackTooLarge {
+        stack: String,
+        bytes: usize,
+    },
+    Reference {
+        stack: String,
+        problem: references::Problem,
+    },
+    UnreadableDirectory {
+        error: String,
+    },
+    /// The text fails a check made before Tera parses it.
+    Shape {
+        message: String,
+        help: &'static str,
+    },
+    NotRegular,
+    FileTooLarge {
+        limit: usize,
+    },
+    Unreadable {
+        error: String,
+    },
+    NotUtf8,
+    MissingTemplate {
+        stack: String,
+        template: String,
+        templates: String,
+    },
+    Recursion {
+        message: String,
+    },
+    UnreadableFunction {
+        error: String,
+    },
+    NoSuchTemplate {
+        name: String,
+    },
+    /// Tera's error, its chain flattened.
+    Tera {
+        message: String,
+    },
+    InvalidYaml {
+        error: String,
+    },
+    NoResources,
+    DuplicateAlarm {
+        name: String,
+    },
+}
+
+impl fmt::Display for RenderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TimedOut { place, seconds } => {
+                write!(f, "{place} did not finish within {seconds} s")
+            }
+            Self::OutOfMemory { place, mib } => {
+                write!(f, "{place} used more than {mib} MiB of memory")
+            }
+            Self::NoThread { place } => {
+                write!(f, "{place} could not start: no thread could be created")
+            }
+            Self::Alarms(e) => write!(f, "{e}"),
+            Self::StackTooLarge { stack, bytes } => write!(
+                f,
+                "stack `{stack}` renders to {bytes} bytes, over the {MAX_TEMPLATE_BYTES} bytes CloudFormation accepts for a template in S3"
+            ),
+            Self::Reference { stack, problem } => {
+                write!(f, "stack `{stack}`: {}", problem.message())
+            }
+            Self::UnreadableDirectory { error } => {
+                write!(f, "cannot read the templates directory: {error}")
+            }
+            Self::Shape { message, .. } => f.write_str(message),
+            Self::NotRegular => f.write_str("the template is not a regular file"),
+            Self::FileTooLarge { limit } => write!(f, "the template is larger than {limit} bytes"),
+            Self::Unreadable { error } => write!(f, "cannot read the template: {error}"),
+            Self::NotUtf8 => f.write_str("the template is not UTF-8 text"),
+            Self::MissingTemplate {
+                stack,
+                template,
+                templates,
+            } => write!(
+                f,
+                "stack `{stack}` names the template `{template}`, which does not exist under {templates}"
+            ),
+            Self::Recursion { message } | Self::Tera { message } => f.write_str(message),
+            Self::UnreadableFunction { error } => {
+                write!(f, "cannot read the function source: {error}")
+            }
+            Self::NoSuchTemplate { name } => write!(f, "template `{name}` does not exist"),
+            Self::InvalidYaml { error } => {
+                write!(f, "the rendered template is not valid YAML: {error}")
+            }
+            Self::NoResources => f.write_str("the rendered template has no `Resources` map"),
+            Self::DuplicateAlarm { name } => {
+                write!(f, "two alarm definitions are named `{name}`")
+            }
+        }
+    }
+}
+
+impl RenderProblem {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            Self::TimedOut { .. } => "a loop runs too long: look for loops nested over large ranges or lists".into(),
+            Self::OutOfMemory { .. } => "a value grows without bound: look for a string or list built from itself in a loop (as `set_global s = s ~ s`)".into(),
+            Self::NoThread { .. } => "the process is at its thread or memory limit (ulimit -u, -v): raise it".into(),
+            Self::Alarms(e) => e.help(),
+            Self::StackTooLarge { .. } => "split the stack in two (a dependent stack reads the first one's outputs through `inputs`)".into(),
+            Self::Reference { problem, .. } => problem.help().into(),
+            Self::UnreadableDirectory { .. } => "check `project.templates` in deploy.toml".into(),
+            Self::Shape { help, .. } => (*help).into(),
+            Self::NotRegular => "templates are plain files: replace it with one".into(),
+            Self::FileTooLarge { .. } => "split it into partials".into(),
+            Self::Unreadable { .. } | Self::UnreadableFunction { .. } => "check the file's permissions".into(),
+            Self::NotUtf8 => "save it as UTF-8".into(),
+            Self::MissingTemplate { .. } => "fix the stack's `template` (a file name under templates/stacks/), or add the file".into(),
+            Self::Recursion { .. } => "templates may not recurse (Tera has no depth limit and would overflow the stack): break the cycle".into(),
+            Self::NoSuchTemplate { .. } => "fix the stack's `template` in deploy.toml or add the file".into(),
+            Self::Tera { message } => tera_help(message).into(),
+            Self::InvalidYaml { .. } => "render it with `facturactl render --out DIR` and look at that line; quote interpolated strings with `| json_encode`".into(),
+            Self::NoResources => "a CloudFormation template needs at least one resource".into(),
+            Self::DuplicateAlarm { .. } => "include the service name in each alarm's name".into(),
+        }
+    }
+}
+
+impl RenderError {
+    fn new(template: PathBuf, line: Option<usize>, problem: RenderProblem) -> Self {
+        Self {
+            template,
+            line,
+            problem,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        self.problem.help()
+    }
 }
 
 impl fmt::Display for RenderError {
@@ -120,13 +280,13 @@ impl fmt::Display for RenderError {
         write!(
             f,
             "error: {}\n --> {}",
-            self.message,
+            self.problem,
             self.template.display()
         )?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
-        write!(f, "\n  = help: {}", self.help)
+        write!(f, "\n  = help: {}", self.help())
     }
 }
 
@@ -227,26 +387,18 @@ fn stopped(loaded: &LoadedConfig, progress: &Progress, exceeded: bound::Exceeded
         Some(name) => (dir.join(name), format!("rendering `{name}`")),
         None => (dir, "parsing the templates".to_string()),
     };
-    let (message, help) = match exceeded {
-        bound::Exceeded::Time(limit) => (
-            format!("{place} did not finish within {} s", limit.as_secs()),
-            "a loop runs too long: look for loops nested over large ranges or lists",
-        ),
-        bound::Exceeded::Memory(limit) => (
-            format!("{place} used more than {} MiB of memory", limit >> 20),
-            "a value grows without bound: look for a string or list built from itself in a loop (as `set_global s = s ~ s`)",
-        ),
-        bound::Exceeded::NoThread => (
-            format!("{place} could not start: no thread could be created"),
-            "the process is at its thread or memory limit (ulimit -u, -v): raise it",
-        ),
+    let problem = match exceeded {
+        bound::Exceeded::Time(limit) => RenderProblem::TimedOut {
+            place,
+            seconds: limit.as_secs(),
+        },
+        bound::Exceeded::Memory(limit) => RenderProblem::OutOfMemory {
+            place,
+            mib: limit >> 20,
+        },
+        bound::Exceeded::NoThread => RenderProblem::NoThread { place },
     };
-    RenderError {
-        template,
-        line: None,
-        message,
-        help: help.into(),
-    }
+    RenderError::new(template, None, problem)
 }
 
 fn render_inner(loaded: &LoadedConfig, progress: &Progress) -> Result<RenderedEnv, RenderError> {
@@ -322,11 +474,12 @@ fn render_inner(loaded: &LoadedConfig, progress: &Progress) -> Result<RenderedEn
         progress.start(template_name);
         let text = render_one(&tera, &templates_dir, template_name, &context)?;
         progress.end(template_name);
-        let defined = alarms::from_rendered(&text, config).map_err(|e| RenderError {
-            template: templates_dir.join(template_name),
-            line: e.line(),
-            message: e.to_string(),
-            help: e.help(),
+        let defined = alarms::from_rendered(&text, config).map_err(|e| {
+            RenderError::new(
+                templates_dir.join(template_name),
+                e.line(),
+                RenderProblem::Alarms(e),
+            )
         })?;
         alarm_defs.extend(defined);
     }
@@ -350,25 +503,27 @@ fn render_stack(
     let stack = &config.stacks[&name];
     let body = render_one(tera, templates_dir, template_name, context)?;
     if body.len() > MAX_TEMPLATE_BYTES {
-        return Err(RenderError {
-            template: templates_dir.join(template_name),
-            line: None,
-            message: format!(
-                "stack `{name}` renders to {} bytes, over the {MAX_TEMPLATE_BYTES} bytes CloudFormation accepts for a template in S3",
-                body.len()
-            ),
-            help: "split the stack in two (a dependent stack reads the first one's outputs through `inputs`)".into(),
-        });
+        return Err(RenderError::new(
+            templates_dir.join(template_name),
+            None,
+            RenderProblem::StackTooLarge {
+                stack: name,
+                bytes: body.len(),
+            },
+        ));
     }
     let mut document = parse_stack(&templates_dir.join(template_name), &body)?;
     if let Some(problem) = references::check(&document) {
         let template = templates_dir.join(template_name);
-        return Err(RenderError {
-            line: line_of_text(&template, problem.needle()),
+        let line = line_of_text(&template, problem.needle());
+        return Err(RenderError::new(
             template,
-            message: format!("stack `{name}`: {}", problem.message()),
-            help: problem.help().into(),
-        });
+            line,
+            RenderProblem::Reference {
+                stack: name,
+                problem,
+            },
+        ));
     }
     let parameters: BTreeMap<String, String> = stack
         .parameters
@@ -488,11 +643,14 @@ pub fn content_hash(text: &str) -> String {
 /// Partials (`partials/`) and alarm templates are always wanted.
 fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Tera, RenderError> {
     let mut files = Vec::new();
-    collect_templates(dir, dir, &mut files).map_err(|e| RenderError {
-        template: dir.to_path_buf(),
-        line: None,
-        message: format!("cannot read the templates directory: {e}"),
-        help: "check `project.templates` in deploy.toml".into(),
+    collect_templates(dir, dir, &mut files).map_err(|e| {
+        RenderError::new(
+            dir.to_path_buf(),
+            None,
+            RenderProblem::UnreadableDirectory {
+                error: e.to_string(),
+            },
+        )
     })?;
     files.sort();
     let mut raw = Vec::with_capacity(files.len());
@@ -500,11 +658,15 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
         let text = read_template(&path)?;
         raw.push((name, text));
     }
-    shape::check(&raw).map_err(|p| RenderError {
-        template: dir.join(&p.file),
-        line: Some(p.line),
-        message: p.message,
-        help: p.help.into(),
+    shape::check(&raw).map_err(|p| {
+        RenderError::new(
+            dir.join(&p.file),
+            Some(p.line),
+            RenderProblem::Shape {
+                message: p.message,
+                help: p.help,
+            },
+        )
     })?;
     let tera = parse_templates(raw).map_err(|e| tera_error(dir, None, &e))?;
     // Tera recurses without a limit: a template that includes itself (directly or through
@@ -518,28 +680,17 @@ fn load_templates(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<tera::Ter
 /// A template's text: a regular file of at most `shape::MAX_FILE_BYTES` (a FIFO would
 /// block the read, a device would never end), in UTF-8.
 fn read_template(path: &Path) -> Result<String, RenderError> {
-    let failed = |message: String, help: &str| RenderError {
-        template: path.to_path_buf(),
-        line: None,
-        message,
-        help: help.into(),
-    };
+    let failed = |problem| RenderError::new(path.to_path_buf(), None, problem);
     let text = crate::files::read_bounded(path, shape::MAX_FILE_BYTES).map_err(|e| match e {
-        crate::files::ReadError::NotRegular => failed(
-            "the template is not a regular file".into(),
-            "templates are plain files: replace it with one",
-        ),
-        crate::files::ReadError::TooLarge { limit } => failed(
-            format!("the template is larger than {limit} bytes"),
-            "split it into partials",
-        ),
-        crate::files::ReadError::Io(e) => failed(
-            format!("cannot read the template: {e}"),
-            "check the file's permissions",
-        ),
+        crate::files::ReadError::NotRegular => failed(RenderProblem::NotRegular),
+        crate::files::ReadError::TooLarge { limit } => {
+            failed(RenderProblem::FileTooLarge { limit })
+        }
+        crate::files::ReadError::Io(e) => failed(RenderProblem::Unreadable {
+            error: e.to_string(),
+        }),
     })?;
-    String::from_utf8(text)
-        .map_err(|_| failed("the template is not UTF-8 text".into(), "save it as UTF-8"))
+    String::from_utf8(text).map_err(|_| failed(RenderProblem::NotUtf8))
 }
 
 /// A stack whose template file does not exist, reported where deploy.toml names it (the
@@ -560,16 +711,15 @@ fn missing_template(
     let origin = loaded
         .sources
         .locate(&crate::config::source::path(["stacks", stack, "template"]));
-    Err(RenderError {
-        template: loaded.root.join(origin.file.as_path()),
-        line: Some(origin.line),
-        message: format!(
-            "stack `{stack}` names the template `{template}`, which does not exist under {}",
-            loaded.config.project.templates
-        ),
-        help: "fix the stack's `template` (a file name under templates/stacks/), or add the file"
-            .into(),
-    })
+    Err(RenderError::new(
+        loaded.root.join(origin.file.as_path()),
+        Some(origin.line),
+        RenderProblem::MissingTemplate {
+            stack: stack.clone(),
+            template: template.clone(),
+            templates: loaded.config.project.templates.clone(),
+        },
+    ))
 }
 
 /// The first recursion among the parsed templates, as an error naming the template and
@@ -578,12 +728,14 @@ fn recursion(dir: &Path, tera: &tera::Tera) -> Option<RenderError> {
     let cycle = recursion::find(tera)?;
     // Read again only on this error path: the parsed templates keep no text.
     let template = dir.join(&cycle.file);
-    Some(RenderError {
-        line: line_of_text(&template, &cycle.needle),
+    let line = line_of_text(&template, &cycle.needle);
+    Some(RenderError::new(
         template,
-        message: cycle.message,
-        help: "templates may not recurse (Tera has no depth limit and would overflow the stack): break the cycle".into(),
-    })
+        line,
+        RenderProblem::Recursion {
+            message: cycle.message,
+        },
+    ))
 }
 
 /// The `*.py` files of `templates/functions/`, by stem. No directory means no functions.
@@ -598,11 +750,14 @@ fn load_functions(dir: &Path) -> Result<BTreeMap<String, String>, RenderError> {
         if path.extension().is_none_or(|e| e != "py") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| RenderError {
-            template: path.clone(),
-            line: None,
-            message: format!("cannot read the function source: {e}"),
-            help: "check the file's permissions".into(),
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            RenderError::new(
+                path.clone(),
+                None,
+                RenderProblem::UnreadableFunction {
+                    error: e.to_string(),
+                },
+            )
         })?;
         let stem = path
             .file_stem()
@@ -770,12 +925,13 @@ fn render_one(
     context: &tera::Context,
 ) -> Result<String, RenderError> {
     if !tera.get_template_names().any(|n| n == name) {
-        return Err(RenderError {
-            template: dir.join(name),
-            line: None,
-            message: format!("template `{name}` does not exist"),
-            help: "fix the stack's `template` in deploy.toml or add the file".into(),
-        });
+        return Err(RenderError::new(
+            dir.join(name),
+            None,
+            RenderProblem::NoSuchTemplate {
+                name: name.to_string(),
+            },
+        ));
     }
     tera.render(name, context)
         .map_err(|e| tera_error(dir, Some(name), &e))
@@ -808,12 +964,7 @@ fn tera_error(dir: &Path, name: Option<&str>, error: &tera::Error) -> RenderErro
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.trim().parse().ok())
         .or_else(|| line_naming(&template, &message));
-    RenderError {
-        template,
-        line,
-        help: tera_help(&message).into(),
-        message,
-    }
+    RenderError::new(template, line, RenderProblem::Tera { message })
 }
 
 /// The first line of `template` holding `needle`.
@@ -848,23 +999,25 @@ fn tera_help(message: &str) -> &'static str {
 }
 
 fn parse_stack(path: &Path, body: &str) -> Result<yaml_serde::Value, RenderError> {
-    let document: yaml_serde::Value = yaml_serde::from_str(body).map_err(|e| RenderError {
-        template: path.to_path_buf(),
-        line: e.location().map(|l| l.line()),
-        message: format!("the rendered template is not valid YAML: {e}"),
-        help: "render it with `facturactl render --out DIR` and look at that line; quote interpolated strings with `| json_encode`".into(),
+    let document: yaml_serde::Value = yaml_serde::from_str(body).map_err(|e| {
+        RenderError::new(
+            path.to_path_buf(),
+            e.location().map(|l| l.line()),
+            RenderProblem::InvalidYaml {
+                error: e.to_string(),
+            },
+        )
     })?;
     if document
         .get("Resources")
         .and_then(|r| r.as_mapping())
         .is_none()
     {
-        return Err(RenderError {
-            template: path.to_path_buf(),
-            line: None,
-            message: "the rendered template has no `Resources` map".into(),
-            help: "a CloudFormation template needs at least one resource".into(),
-        });
+        return Err(RenderError::new(
+            path.to_path_buf(),
+            None,
+            RenderProblem::NoResources,
+        ));
     }
     Ok(document)
 }
@@ -978,12 +1131,13 @@ fn check_unique(alarms: &[AlarmDefinition], dir: &Path) -> Result<(), RenderErro
     let mut seen = std::collections::BTreeSet::new();
     for alarm in alarms {
         if !seen.insert(alarm.name.as_str()) {
-            return Err(RenderError {
-                template: dir.join("alarms"),
-                line: None,
-                message: format!("two alarm definitions are named `{}`", alarm.name),
-                help: "include the service name in each alarm's name".into(),
-            });
+            return Err(RenderError::new(
+                dir.join("alarms"),
+                None,
+                RenderProblem::DuplicateAlarm {
+                    name: alarm.name.clone(),
+                },
+            ));
         }
     }
     Ok(())
