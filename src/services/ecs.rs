@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
     Service, Tag, TaskDefinition,
 };
 
-use super::rollout::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use super::rollout::{AlarmWatch, Rollout, RolloutError, RolloutFailure, ServiceContext};
 use crate::aws::AwsError;
 use crate::config::EcsService;
 
@@ -250,10 +250,10 @@ pub async fn remove(ctx: &ServiceContext<'_>) -> Result<bool, RolloutError> {
         let mut delay = ctx.poll.first;
         while find(ctx).await?.is_some() {
             if Instant::now() + delay > deadline {
-                return Err(RolloutError::new(format!(
-                    "service {} still draining after 600 s",
-                    ctx.name
-                )));
+                return Err(RolloutError::new(RolloutFailure::StillDraining {
+                    service: ctx.name.to_string(),
+                    seconds: 600,
+                }));
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(ctx.poll.max);
@@ -336,7 +336,11 @@ async fn task_definition(
         .await
         .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?
         .task_definition
-        .ok_or_else(|| RolloutError::new(format!("task definition {arn} not found")))
+        .ok_or_else(|| {
+            RolloutError::new(RolloutFailure::NoTaskDefinition {
+                arn: arn.to_string(),
+            })
+        })
 }
 
 /// Registers the base's settings with `containers` in facturactl's family.
@@ -366,7 +370,7 @@ async fn register(
     let arn = registered
         .task_definition()
         .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| RolloutError::new("RegisterTaskDefinition returned no ARN".into()))?
+        .ok_or_else(|| RolloutError::new(RolloutFailure::NoArn))?
         .to_string();
     ctx.say(&format!("registered {}", short(&arn)));
     Ok(arn)
@@ -426,8 +430,11 @@ pub async fn create_service(
     service: &NewService<'_>,
     task_definition: &str,
 ) -> Result<(), RolloutError> {
-    let network = private_network(&placement.subnets, &placement.security_groups)
-        .map_err(|e| RolloutError::new(e.to_string()))?;
+    let network = private_network(&placement.subnets, &placement.security_groups).map_err(|e| {
+        RolloutError::new(RolloutFailure::Network {
+            error: e.to_string(),
+        })
+    })?;
     let balancers = match (service.target_group, ecs.container_port) {
         (Some(target_group), Some(port)) => Some(vec![
             LoadBalancer::builder()
@@ -508,9 +515,9 @@ fn with_image(
     image: &str,
 ) -> Result<Vec<ContainerDefinition>, RolloutError> {
     if !base.iter().any(|c| c.name() == Some(name)) {
-        return Err(RolloutError::new(format!(
-            "the base task definition has no container named `{name}`"
-        )));
+        return Err(RolloutError::new(RolloutFailure::NoContainer {
+            name: name.to_string(),
+        }));
     }
     Ok(base
         .iter()
@@ -573,10 +580,10 @@ async fn find(ctx: &ServiceContext<'_>) -> Result<Option<Service>, RolloutError>
 
 async fn describe(ctx: &ServiceContext<'_>) -> Result<Service, RolloutError> {
     find(ctx).await?.ok_or_else(|| {
-        RolloutError::new(format!(
-            "service {} not found in cluster {}",
-            ctx.name, ctx.cluster
-        ))
+        RolloutError::new(RolloutFailure::ServiceNotFound {
+            service: ctx.name.to_string(),
+            cluster: ctx.cluster.to_string(),
+        })
     })
 }
 
@@ -615,14 +622,16 @@ async fn wait(
         }
         match judge(&service, new_arn) {
             Verdict::Done => return Ok(()),
-            Verdict::Failed(reason) => return Err(RolloutError::new(reason)),
+            Verdict::Failed(reason) => {
+                return Err(RolloutError::new(RolloutFailure::Deployment { reason }));
+            }
             Verdict::Waiting(state) => last = state,
         }
         if started.elapsed() + delay > deadline {
-            return Err(RolloutError::new(format!(
-                "not finished within {} s (deadline_seconds): {last}",
-                deadline.as_secs()
-            )));
+            return Err(RolloutError::new(RolloutFailure::DeadlineExceeded {
+                seconds: deadline.as_secs(),
+                last,
+            }));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(ctx.poll.max);

@@ -8,7 +8,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{AliasRoutingConfiguration, LastUpdateStatus};
 
 use super::artifact::{Artifact, PackageCode};
-use super::rollout::{AlarmWatch, Rollout, RolloutError, ServiceContext};
+use super::rollout::{AlarmWatch, Rollout, RolloutError, RolloutFailure, ServiceContext};
 use crate::aws::AwsError;
 use crate::config::{LambdaService, Strategy};
 
@@ -140,15 +140,20 @@ pub async fn restore(
     let found = identity_of(ctx.aws, &function, version)
         .await
         .map(|i| i.code)
-        .map_err(|e| {
-            RolloutError::new(format!(
-                "version {version} of {function} cannot be read: {e}"
-            ))
+        .map_err(|error| {
+            RolloutError::new(RolloutFailure::UnreadableVersion {
+                version: version.to_string(),
+                function: function.clone(),
+                error,
+            })
         })?;
     if found != code_sha256 {
-        return Err(RolloutError::new(format!(
-            "version {version} of {function} holds code {found}, not the recorded {code_sha256}"
-        )));
+        return Err(RolloutError::new(RolloutFailure::WrongCode {
+            version: version.to_string(),
+            function,
+            found,
+            recorded: code_sha256.to_string(),
+        }));
     }
     if alias
         .as_ref()
@@ -246,10 +251,11 @@ async fn publish(
     let latest = identity_of(ctx.aws, function, "$LATEST").await?;
     if let Some(model) = ctx.model_sha256.filter(|m| *m != latest.model) {
         // The stack update sets the model on $LATEST; publishing now would ship another.
-        return Err(RolloutError::new(format!(
-            "{function} ($LATEST) names model {:?}, not {model:?}: its stack's model parameters were not applied",
-            latest.model
-        )));
+        return Err(RolloutError::new(RolloutFailure::ModelNotApplied {
+            function: function.to_string(),
+            found: latest.model,
+            wanted: model.to_string(),
+        }));
     }
     if latest.code != wanted {
         let mut update = ctx
@@ -279,7 +285,7 @@ async fn publish(
                 code: PackageCode::None,
                 ..
             } => {
-                return Err(RolloutError::new("the package has no code".into()));
+                return Err(RolloutError::new(RolloutFailure::NoCode));
             }
         };
         update
@@ -391,17 +397,17 @@ async fn wait_for_update(ctx: &ServiceContext<'_>, function: &str) -> Result<(),
         match config.last_update_status() {
             None | Some(LastUpdateStatus::Successful) => return Ok(()),
             Some(LastUpdateStatus::Failed) => {
-                return Err(RolloutError::new(format!(
-                    "the code update failed: {}",
-                    config
+                return Err(RolloutError::new(RolloutFailure::CodeUpdateFailed {
+                    reason: config
                         .last_update_status_reason()
                         .unwrap_or("no reason given")
-                )));
+                        .to_string(),
+                }));
             }
             Some(_) if started.elapsed() > Duration::from_secs(300) => {
-                return Err(RolloutError::new(
-                    "the code update did not finish within 300 s".into(),
-                ));
+                return Err(RolloutError::new(RolloutFailure::CodeUpdateTimedOut {
+                    seconds: 300,
+                }));
             }
             Some(_) => {}
         }
@@ -476,14 +482,14 @@ async fn roll_back(
     alarm: &str,
 ) -> RolloutError {
     let restored = point(ctx, function, old, None).await;
-    let mut message = format!("alarm {alarm} fired with {percent}% of traffic on version {new}");
-    match restored {
-        Ok(()) => message.push_str(&format!("; the alias is back on version {old}")),
-        Err(e) => message.push_str(&format!(
-            "; moving the alias back to version {old} FAILED ({e}): run `aws lambda update-alias --function-name {function} --name {ALIAS} --function-version {old} --routing-config '{{}}'`"
-        )),
-    }
-    RolloutError::new(message)
+    RolloutError::new(RolloutFailure::AlarmFired {
+        alarm: alarm.to_string(),
+        percent,
+        function: function.to_string(),
+        new: new.to_string(),
+        old: old.to_string(),
+        restore_failed: restored.err().map(|e| e.to_string()),
+    })
 }
 
 /// Points the alias at `primary`, with `extra` (version, percent) weighted beside it.

@@ -26,7 +26,9 @@ use crate::config::{Config, Runtime, RuntimeKind, WhenAlarmFiring};
 use crate::progress::{Progress, ProgressSink};
 use artifact::Artifact;
 pub use ecs::Placement;
-pub use rollout::{AlarmWatch, PollPacing, Rollout, RolloutError, RolloutOptions, ServiceContext};
+pub use rollout::{
+    AlarmWatch, PollPacing, Rollout, RolloutError, RolloutFailure, RolloutOptions, ServiceContext,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -143,7 +145,7 @@ pub async fn remove_all(
                 let ctx = ServiceContext::new(aws, config, name, progress, options);
                 let removed = ecs::remove(&ctx)
                     .await
-                    .map_err(|e| AwsError::local("DeleteService", None, e.message))?;
+                    .map_err(|e| AwsError::local("DeleteService", None, e.failure.to_string()))?;
                 Ok::<_, AwsError>(removed.then(|| name.clone()))
             }
         });
@@ -168,7 +170,7 @@ async fn unroute(
     let ctx = ServiceContext::new(aws, config, &variant, progress, options);
     ecs::remove(&ctx)
         .await
-        .map_err(|e| AwsError::local("DeleteService", None, e.message))?;
+        .map_err(|e| AwsError::local("DeleteService", None, e.failure.to_string()))?;
     let stack =
         crate::stacks::live::one(&aws.cloudformation, &config.stack_name(&svc.stack)).await?;
     let listener = stack.and_then(|s| Placement::from_outputs(name, &s.outputs)?.listener);
@@ -265,9 +267,7 @@ pub async fn restore_all(
                 ),
                 _ => (
                     String::new(),
-                    Err(RolloutError::new(
-                        "the record does not match the service's runtime".into(),
-                    )),
+                    Err(RolloutError::new(RolloutFailure::RuntimeMismatch)),
                 ),
             };
             finish(&ctx, runtime.kind(), identity, started, result)
@@ -289,10 +289,10 @@ fn no_placement(ctx: &ServiceContext<'_>) -> RolloutError {
         .services
         .get(ctx.name)
         .map_or("its stack", |s| s.stack.as_str());
-    RolloutError::new(format!(
-        "the `{stack}` stack does not say where {} runs (no base task definition output): deploy the stack first",
-        ctx.name
-    ))
+    RolloutError::new(RolloutFailure::NoPlacement {
+        stack: stack.to_string(),
+        service: ctx.name.to_string(),
+    })
 }
 
 fn finish(
@@ -336,7 +336,7 @@ fn finish(
             artifact,
             rollout: error.rollout.map(|o| *o),
             duration_ms,
-            message: Some(error.message),
+            message: Some(error.failure.to_string()),
         },
     };
     ctx.progress.send(Progress::ServiceFinished {
@@ -377,7 +377,7 @@ async fn roll_out_one(
         }
         (Runtime::Lambda(_), None) => Ok(None),
         (Runtime::Ecs(_), Some(Artifact::Package { .. })) => {
-            Err(RolloutError::new("an ECS service takes an image".into()))
+            Err(RolloutError::new(RolloutFailure::NotAnImage))
         }
     };
     // Without an artifact, the service's identity is the digest it keeps running.

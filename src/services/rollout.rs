@@ -159,14 +159,173 @@ impl Rollout {
 /// A rollout that did not succeed: why, and what it had changed by then.
 #[derive(Debug, Clone)]
 pub struct RolloutError {
-    pub message: String,
+    /// Boxed: errors travel in every `Result` of a rollout.
+    pub failure: Box<RolloutFailure>,
     pub rollout: Option<Box<Rollout>>,
 }
 
+/// Why a service's rollout stopped; the words are in `Display`.
+#[derive(Debug, Clone)]
+pub enum RolloutFailure {
+    Aws(AwsError),
+    /// A recorded Lambda version could not be read back.
+    UnreadableVersion {
+        version: String,
+        function: String,
+        error: AwsError,
+    },
+    /// A recorded Lambda version holds other code than the record says.
+    WrongCode {
+        version: String,
+        function: String,
+        found: String,
+        recorded: String,
+    },
+    /// `$LATEST` does not name the model the stack's parameters set.
+    ModelNotApplied {
+        function: String,
+        found: String,
+        wanted: String,
+    },
+    NoCode,
+    CodeUpdateFailed {
+        reason: String,
+    },
+    CodeUpdateTimedOut {
+        seconds: u64,
+    },
+    /// A guarding alarm fired mid-rollout; `restore_failed` says why the alias could not
+    /// be moved back, when it could not.
+    AlarmFired {
+        alarm: String,
+        percent: u32,
+        function: String,
+        new: String,
+        old: String,
+        restore_failed: Option<String>,
+    },
+    RuntimeMismatch,
+    NoPlacement {
+        stack: String,
+        service: String,
+    },
+    NotAnImage,
+    StillDraining {
+        service: String,
+        seconds: u64,
+    },
+    NoTaskDefinition {
+        arn: String,
+    },
+    NoArn,
+    Network {
+        error: String,
+    },
+    NoContainer {
+        name: String,
+    },
+    ServiceNotFound {
+        service: String,
+        cluster: String,
+    },
+    /// The deployment failed, as ECS said (`ecs::verdict`).
+    Deployment {
+        reason: String,
+    },
+    DeadlineExceeded {
+        seconds: u64,
+        last: String,
+    },
+}
+
+impl std::fmt::Display for RolloutFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Aws(e) => write!(f, "{e}"),
+            Self::UnreadableVersion {
+                version,
+                function,
+                error,
+            } => write!(f, "version {version} of {function} cannot be read: {error}"),
+            Self::WrongCode {
+                version,
+                function,
+                found,
+                recorded,
+            } => write!(
+                f,
+                "version {version} of {function} holds code {found}, not the recorded {recorded}"
+            ),
+            Self::ModelNotApplied {
+                function,
+                found,
+                wanted,
+            } => write!(
+                f,
+                "{function} ($LATEST) names model {found:?}, not {wanted:?}: its stack's model parameters were not applied"
+            ),
+            Self::NoCode => f.write_str("the package has no code"),
+            Self::CodeUpdateFailed { reason } => write!(f, "the code update failed: {reason}"),
+            Self::CodeUpdateTimedOut { seconds } => {
+                write!(f, "the code update did not finish within {seconds} s")
+            }
+            Self::AlarmFired {
+                alarm,
+                percent,
+                function,
+                new,
+                old,
+                restore_failed,
+            } => {
+                write!(
+                    f,
+                    "alarm {alarm} fired with {percent}% of traffic on version {new}"
+                )?;
+                match restore_failed {
+                    None => write!(f, "; the alias is back on version {old}"),
+                    Some(e) => write!(
+                        f,
+                        "; moving the alias back to version {old} FAILED ({e}): run `aws lambda update-alias --function-name {function} --name {} --function-version {old} --routing-config '{{}}'`",
+                        super::lambda::ALIAS
+                    ),
+                }
+            }
+            Self::RuntimeMismatch => f.write_str("the record does not match the service's runtime"),
+            Self::NoPlacement { stack, service } => write!(
+                f,
+                "the `{stack}` stack does not say where {service} runs (no base task definition output): deploy the stack first"
+            ),
+            Self::NotAnImage => f.write_str("an ECS service takes an image"),
+            Self::StillDraining { service, seconds } => {
+                write!(f, "service {service} still draining after {seconds} s")
+            }
+            Self::NoTaskDefinition { arn } => write!(f, "task definition {arn} not found"),
+            Self::NoArn => f.write_str("RegisterTaskDefinition returned no ARN"),
+            Self::Network { error } => f.write_str(error),
+            Self::NoContainer { name } => {
+                write!(
+                    f,
+                    "the base task definition has no container named `{name}`"
+                )
+            }
+            Self::ServiceNotFound { service, cluster } => {
+                write!(f, "service {service} not found in cluster {cluster}")
+            }
+            Self::Deployment { reason } => f.write_str(reason),
+            Self::DeadlineExceeded { seconds, last } => {
+                write!(
+                    f,
+                    "not finished within {seconds} s (deadline_seconds): {last}"
+                )
+            }
+        }
+    }
+}
+
 impl RolloutError {
-    pub(super) fn new(message: String) -> Self {
+    pub(super) fn new(failure: RolloutFailure) -> Self {
         Self {
-            message,
+            failure: Box::new(failure),
             rollout: None,
         }
     }
@@ -179,13 +338,19 @@ impl RolloutError {
 
 impl From<AwsError> for RolloutError {
     fn from(e: AwsError) -> Self {
-        Self::new(e.to_string())
+        Self::new(RolloutFailure::Aws(e))
+    }
+}
+
+impl From<RolloutFailure> for RolloutError {
+    fn from(failure: RolloutFailure) -> Self {
+        Self::new(failure)
     }
 }
 
 impl std::fmt::Display for RolloutError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "{}", self.failure)
     }
 }
 
