@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Session;
+use crate::config::ModelRegistry;
 use crate::config::names::is_alias;
-use crate::config::{FieldType, ModelRegistry};
 use crate::error::Error;
+use crate::models::registration;
 use crate::models::registry::NewVersion;
 use crate::models::{ModelError, ModelRef, ModelVersion, Registry, registry_kind};
 
@@ -138,21 +139,13 @@ fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelErr
         } => {
             let name = named(name)?;
             let alias = alias.map(named).transpose()?;
-            let new = NewVersion {
-                name,
-                bytes: read(&file)?,
-                params: pairs(&params)?,
-                metrics: pairs(&metrics)?
-                    .into_iter()
-                    .map(|(key, value)| match value.parse::<f64>() {
-                        Ok(n) if n.is_finite() => Ok((key, n)),
-                        _ => Err(ModelError::BadMetric { key, value }),
-                    })
-                    .collect::<Result<_, _>>()?,
-                input: input_schema(&input)?,
-                registered_by: session.who(),
-                registered_at: crate::logging::rfc3339(std::time::SystemTime::now()),
+            let files = registration::Files {
+                artifact: &file,
+                input: &input,
+                params: &params,
+                metrics: &metrics,
             };
+            let new = registration::new_version(name, &files, session.who())?;
             Prepared::Register(new, alias)
         }
         Request::List { name } => Prepared::List(named(name)?),
@@ -164,37 +157,5 @@ fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelErr
             alias,
             version,
         } => Prepared::Alias(named(name)?, named(alias)?, version),
-    })
-}
-
-fn read(path: &std::path::Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|e| ModelError::File {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
-}
-
-fn pairs(items: &[String]) -> Result<BTreeMap<String, String>, ModelError> {
-    let mut out = BTreeMap::new();
-    for item in items {
-        let (key, value) = match item.split_once('=') {
-            Some((k, v)) if !k.is_empty() => (k.to_string(), v.to_string()),
-            _ => return Err(ModelError::BadPair(item.clone())),
-        };
-        if out.insert(key.clone(), value).is_some() {
-            return Err(ModelError::DuplicateKey(key));
-        }
-    }
-    Ok(out)
-}
-
-/// `{"supplier": "string", "total": "number"}`: the model's input fields.
-fn input_schema(path: &std::path::Path) -> Result<BTreeMap<String, FieldType>, ModelError> {
-    let text = read(path)?;
-    serde_json::from_slice(&text).map_err(|e| ModelError::File {
-        path: path.display().to_string(),
-        message: format!(
-            "{e}: expected a JSON object of field name to `string`, `number`, `integer` or `boolean`"
-        ),
     })
 }

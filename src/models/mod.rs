@@ -6,6 +6,7 @@
 
 pub mod mlflow;
 pub mod promotion;
+pub mod registration;
 pub mod registry;
 pub mod resolve;
 pub mod retraining;
