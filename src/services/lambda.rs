@@ -486,6 +486,7 @@ async fn roll_back(
         alarm: alarm.to_string(),
         percent,
         function: function.to_string(),
+        alias: ALIAS.to_string(),
         new: new.to_string(),
         old: old.to_string(),
         restore_failed: restored.err().map(|e| e.to_string()),

@@ -200,6 +200,8 @@ pub enum RolloutFailure {
         alarm: String,
         percent: u32,
         function: String,
+        /// The alias that carries the split (`live`).
+        alias: String,
         new: String,
         old: String,
         restore_failed: Option<String>,
@@ -273,6 +275,7 @@ impl std::fmt::Display for RolloutFailure {
                 alarm,
                 percent,
                 function,
+                alias,
                 new,
                 old,
                 restore_failed,
@@ -285,8 +288,7 @@ impl std::fmt::Display for RolloutFailure {
                     None => write!(f, "; the alias is back on version {old}"),
                     Some(e) => write!(
                         f,
-                        "; moving the alias back to version {old} FAILED ({e}): run `aws lambda update-alias --function-name {function} --name {} --function-version {old} --routing-config '{{}}'`",
-                        super::lambda::ALIAS
+                        "; moving the alias back to version {old} FAILED ({e}): run `aws lambda update-alias --function-name {function} --name {alias} --function-version {old} --routing-config '{{}}'`"
                     ),
                 }
             }
