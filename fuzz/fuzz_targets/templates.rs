@@ -83,7 +83,10 @@ fuzz_target!(|data: &[u8]| {
     match facturactl::render::render_within(loaded, limits) {
         Ok(rendered) => assert!(!rendered.stacks.is_empty()),
         Err(error) => {
-            assert!(!error.message.is_empty(), "an error without a message");
+            assert!(
+                !error.problem.to_string().is_empty(),
+                "an error without a message"
+            );
             assert!(error.line.is_none_or(|l| l >= 1), "lines are 1-based: {error:?}");
             let _ = error.to_string();
         }

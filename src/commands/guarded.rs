@@ -63,16 +63,7 @@ pub async fn run(
     let Some(result) = work_renewing(&store, &lock, config, work).await else {
         let released = store.unlock(&lock).await;
         warn_unreleased(&released);
-        return Err(Error::Interrupted(Interruption {
-            operation: guard.operation,
-            environment: config.environment.name.clone(),
-            lock_released: matches!(released, Ok(true)),
-            tally: session
-                .tally
-                .lock()
-                .map(|t| t.summary())
-                .unwrap_or_default(),
-        }));
+        return Err(interrupted_error(session, guard, &released));
     };
     // Still under the lock: a run that erred is recorded before anyone else may deploy.
     // Refusals (alarm gates, changed artifacts) changed nothing and leave no record.
@@ -121,17 +112,24 @@ pub async fn locked<T>(
     let outcome = work_renewing(&store, &lock, config, async |_| work().await).await;
     let released = store.unlock(&lock).await;
     warn_unreleased(&released);
-    outcome.unwrap_or_else(|| {
-        Err(Error::Interrupted(Interruption {
-            operation: guard.operation,
-            environment: config.environment.name.clone(),
-            lock_released: matches!(released, Ok(true)),
-            tally: session
-                .tally
-                .lock()
-                .map(|t| t.summary())
-                .unwrap_or_default(),
-        }))
+    outcome.unwrap_or_else(|| Err(interrupted_error(session, guard, &released)))
+}
+
+/// A run stopped by Ctrl-C or SIGTERM: what had started and finished, and the lock.
+fn interrupted_error(
+    session: &Session<'_>,
+    guard: &Guard<'_>,
+    released: &Result<bool, AwsError>,
+) -> Error {
+    Error::Interrupted(Interruption {
+        operation: guard.operation,
+        environment: guard.config.environment.name.clone(),
+        lock_released: matches!(released, Ok(true)),
+        tally: session
+            .tally
+            .lock()
+            .map(|t| t.summary())
+            .unwrap_or_default(),
     })
 }
 
