@@ -3,7 +3,9 @@
 //! sources: every `crate::` (or, between sibling files, `super::`) path outside the test
 //! modules is an edge. A module's `mod.rs` may use its files and they its shared types
 //! only through a leaf (`services/rollout.rs`, `services/traffic/report.rs`): sibling
-//! files never form a cycle. Part of the fast tier (no emulator): `cargo test --test layers`.
+//! files never form a cycle. Every import also points down ARCHITECTURE.md's table
+//! (`LAYERS`, in its order). Part of the fast tier (no emulator):
+//! `cargo test --test layers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -27,6 +29,63 @@ fn no_import_cycle_between_top_level_modules() {
             .iter()
             .map(|cycle| format!("  {}\n", explain(cycle, &graph)))
             .collect::<String>()
+    );
+}
+
+/// The layers of ARCHITECTURE.md, top to bottom, each row in its listed order: a module
+/// imports only modules after it in this list.
+const LAYERS: &[&str] = &[
+    "cli",
+    "report",
+    "commands",
+    "error",
+    // domain, releases
+    "deployment",
+    "preflight",
+    "audit",
+    "release",
+    "pipeline",
+    // domain, AWS work
+    "models",
+    "services",
+    "stacks",
+    // domain, rendering
+    "wiring",
+    "policy",
+    "render",
+    "notify",
+    "secrets",
+    "alarms",
+    // base
+    "aws",
+    "schema",
+    "config",
+    "files",
+    "graph",
+    "git",
+    "logging",
+    "progress",
+    "exit",
+];
+
+#[test]
+fn every_import_points_down_the_layers_of_the_architecture() {
+    let graph = imports(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")));
+    let rank = |module: &str| LAYERS.iter().position(|m| *m == module);
+    let unplaced: Vec<&String> = graph.keys().filter(|m| rank(m).is_none()).collect();
+    assert!(
+        unplaced.is_empty(),
+        "modules with no place in ARCHITECTURE.md's layers (add them there and to LAYERS): {unplaced:?}"
+    );
+    let upward: Vec<String> = graph
+        .iter()
+        .flat_map(|(from, targets)| targets.iter().map(move |to| (from, to)))
+        .filter(|(from, to)| rank(to).is_some_and(|t| Some(t) < rank(from)))
+        .map(|(from, to)| format!("{from}→{to}"))
+        .collect();
+    assert!(
+        upward.is_empty(),
+        "imports that climb ARCHITECTURE.md's layers: {upward:?}"
     );
 }
 
