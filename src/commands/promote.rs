@@ -116,13 +116,8 @@ async fn source_models(
     target: &Config,
     record: &Record,
 ) -> Result<Vec<models::promotion::SourceModel>, Error> {
-    let pins = record.model_pins();
-    if !pins.keys().any(|s| {
-        target
-            .services
-            .get(s)
-            .is_some_and(|s| s.enabled && s.model.is_some())
-    }) {
+    let pins = models::promotion::served_by(target, record.model_pins());
+    if pins.is_empty() {
         return Ok(Vec::new());
     }
     let source_aws = session.aws_to_read(&source.environment).await;

@@ -12,9 +12,21 @@ use crate::config::Config;
 /// A model the target will run: its service, the source's version and its bytes.
 pub type SourceModel = (String, ModelVersion, Vec<u8>);
 
-/// The models `pins` (what the source's record says its services run) names, for the
-/// target's services that declare one: each version read from the source's registry, its
-/// bytes hashed against the pin and the registry, its input compared with the target's
+/// Of `pins` (what the source's record says its services run), those of the target's
+/// enabled services that declare a model: what a promotion carries over.
+pub fn served_by(target: &Config, pins: BTreeMap<String, ModelPin>) -> BTreeMap<String, ModelPin> {
+    pins.into_iter()
+        .filter(|(service, _)| {
+            target
+                .services
+                .get(service)
+                .is_some_and(|s| s.enabled && s.model.is_some())
+        })
+        .collect()
+}
+
+/// Each of `pins` ([`served_by`] the target) read from the source's registry, its bytes
+/// hashed against the pin and the registry, its input compared with the target's
 /// declaration. Read-only.
 pub async fn read_source(
     source_aws: &AwsContext,
@@ -22,14 +34,8 @@ pub async fn read_source(
     target: &Config,
     pins: &BTreeMap<String, ModelPin>,
 ) -> Result<Vec<SourceModel>, ModelError> {
-    let pinned = pins.iter().filter(|(service, _)| {
-        target
-            .services
-            .get(*service)
-            .is_some_and(|s| s.enabled && s.model.is_some())
-    });
     let mut models = Vec::new();
-    for (service, pin) in pinned {
+    for (service, pin) in pins {
         // The source's registry, S3 or MLflow: the pinned version as it registered it.
         let registry = Registry::of(source_aws, source, &pin.name);
         let version = registry.version(&pin.name, pin.version).await?;

@@ -133,7 +133,7 @@ pub(super) struct StackError {
 }
 
 impl StackError {
-    fn refused(message: String) -> Self {
+    pub(super) fn refused(message: String) -> Self {
         Self::failed(Action::None, message)
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::deploy::{Action, StackReport, StackResult, StacksRun, delete_and_wait};
+use super::deploy::{Action, StackError, StackReport, StackResult, StacksRun, delete_and_wait};
 use super::live;
 use super::scheduler::{self, Completion};
 use crate::aws::AwsContext;
@@ -50,7 +50,7 @@ pub async fn destroy(
         let live = stack.and_then(|s| live.get(&s.stack_name));
         async move {
             let Some(stack) = stack else {
-                return Err(DeleteError::refused(format!("{name} is not rendered")));
+                return Err(StackError::refused(format!("{name} is not rendered")));
             };
             destroy_one(aws, run_id, stack, live, progress).await
         }
@@ -82,12 +82,12 @@ async fn destroy_one(
     stack: &RenderedStack,
     live: Option<&live::LiveStack>,
     progress: &ProgressSink,
-) -> Result<(String, u64), DeleteError> {
+) -> Result<(String, u64), StackError> {
     let Some(live) = live else {
         return Ok(("absent".to_string(), 0));
     };
     if live.termination_protection {
-        return Err(DeleteError::refused(format!(
+        return Err(StackError::refused(format!(
             "{} has termination protection: turn it off (`aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {}`) if it really must go",
             stack.stack_name, stack.stack_name
         )));
@@ -100,9 +100,12 @@ async fn destroy_one(
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
     // CloudFormation cannot delete a bucket that holds objects: empty ours first.
     if let Err(e) = empty_buckets(aws, stack).await {
-        return Err(DeleteError {
-            message: format!("{}: could not empty its buckets: {e}", stack.stack_name),
+        return Err(StackError {
             aws_failure: Some(e.failure()),
+            ..StackError::refused(format!(
+                "{}: could not empty its buckets: {e}",
+                stack.stack_name
+            ))
         });
     }
     let result = delete_and_wait(aws, stack, run_id, deadline, progress).await;
@@ -117,35 +120,14 @@ async fn destroy_one(
         },
         elapsed_ms: elapsed,
     });
-    result
-        .map(|()| ("DELETE_COMPLETE".to_string(), elapsed))
-        .map_err(|e| DeleteError {
-            message: e.message,
-            aws_failure: e.aws_failure,
-        })
-}
-
-/// A stack that was not deleted: why, and the kind of the AWS call's failure when one
-/// failed it.
-struct DeleteError {
-    message: String,
-    aws_failure: Option<crate::aws::Failure>,
-}
-
-impl DeleteError {
-    fn refused(message: String) -> Self {
-        Self {
-            message,
-            aws_failure: None,
-        }
-    }
+    result.map(|()| ("DELETE_COMPLETE".to_string(), elapsed))
 }
 
 /// One stack's line in the destroy report.
 fn stack_report(
     stack: String,
     stack_name: String,
-    completion: Completion<(String, u64), DeleteError>,
+    completion: Completion<(String, u64), StackError>,
 ) -> StackReport {
     let aws_failure = match &completion {
         Completion::Failed(e) => e.aws_failure,
