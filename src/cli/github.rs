@@ -111,11 +111,11 @@ pub fn config_annotation(error: &ConfigError, project_dir: &Path) -> String {
         .unwrap_or(&file)
         .to_string_lossy()
         .replace('\\', "/");
-    let mut message = error.message.clone();
-    if let Some(expected) = &error.expected {
+    let mut message = error.message();
+    if let Some(expected) = error.expected() {
         message.push_str(&format!("\nexpected: {expected}"));
     }
-    if let Some(help) = &error.help {
+    if let Some(help) = error.help() {
         message.push_str(&format!("\nhelp: {help}"));
     }
     annotation(

@@ -1,4 +1,9 @@
 //! Configuration errors that say where, what was expected, and how to fix it.
+//!
+//! A problem is data: each module that reads configuration (the sources, the validator,
+//! the models, the pipeline, the wiring of templates) names its own problems in an enum
+//! with the values involved, and the words (message, expected, help) are produced only
+//! when the error is shown. A `ConfigError` is one such problem at its place in a file.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,52 +27,74 @@ impl fmt::Display for Origin {
     }
 }
 
+/// One kind of problem in the configuration. `Display` is the message.
+pub trait Problem: fmt::Display + fmt::Debug + Send + Sync {
+    /// What a correct value looks like.
+    fn expected(&self) -> Option<String> {
+        None
+    }
+    /// How to fix it.
+    fn help(&self) -> Option<String> {
+        None
+    }
+    /// The offending line may hold a secret pasted in clear: it is never quoted.
+    fn sensitive(&self) -> bool {
+        false
+    }
+}
+
 /// One problem in the configuration, located in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConfigError {
     pub origin: Origin,
-    pub message: String,
-    pub expected: Option<String>,
-    pub help: Option<String>,
+    pub problem: Arc<dyn Problem>,
     /// The text of the offending line, filled in by the loader for display.
     pub line_text: Option<String>,
-    /// The offending line may hold a secret pasted in clear: never quote it.
-    pub sensitive: bool,
 }
 
 impl ConfigError {
-    pub fn new(origin: Origin, message: impl Into<String>) -> Self {
+    pub fn new(origin: Origin, problem: impl Problem + 'static) -> Self {
         Self {
             origin,
-            message: message.into(),
-            expected: None,
-            help: None,
+            problem: Arc::new(problem),
             line_text: None,
-            sensitive: false,
         }
     }
 
-    /// Marks the error as being about a secret, so its line is never shown.
-    pub fn sensitive(mut self) -> Self {
-        self.sensitive = true;
-        self
+    pub fn message(&self) -> String {
+        self.problem.to_string()
     }
 
-    pub fn expected(mut self, expected: impl Into<String>) -> Self {
-        self.expected = Some(expected.into());
-        self
+    pub fn expected(&self) -> Option<String> {
+        self.problem.expected()
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
+    pub fn help(&self) -> Option<String> {
+        self.problem.help()
+    }
+
+    pub fn sensitive(&self) -> bool {
+        self.problem.sensitive()
     }
 }
+
+/// Two errors are the same when they say the same thing at the same place.
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin
+            && self.line_text == other.line_text
+            && self.message() == other.message()
+            && self.expected() == other.expected()
+            && self.help() == other.help()
+    }
+}
+
+impl Eq for ConfigError {}
 
 impl fmt::Display for ConfigError {
     /// rustc-style: message, location, the line with a caret, then expected and help.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "error: {}", self.problem)?;
         let line_no = self.origin.line.to_string();
         let pad = " ".repeat(line_no.len());
         write!(f, "{pad}--> {}", self.origin)?;
@@ -79,10 +106,10 @@ impl fmt::Display for ConfigError {
                 .collect();
             write!(f, "\n{pad} |\n{line_no} | {text}\n{pad} | {caret_pad}^")?;
         }
-        if let Some(expected) = &self.expected {
+        if let Some(expected) = self.expected() {
             write!(f, "\n{pad} = expected: {expected}")?;
         }
-        if let Some(help) = &self.help {
+        if let Some(help) = self.help() {
             write!(f, "\n{pad} = help: {help}")?;
         }
         Ok(())
@@ -92,24 +119,24 @@ impl fmt::Display for ConfigError {
 /// The JSON form of a config error, for `--output json` and GitHub annotations.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "ConfigError")]
-pub struct ConfigErrorReport<'a> {
+pub struct ConfigErrorReport {
     pub file: String,
     pub line: usize,
     pub column: usize,
-    pub message: &'a str,
-    pub expected: Option<&'a str>,
-    pub help: Option<&'a str>,
+    pub message: String,
+    pub expected: Option<String>,
+    pub help: Option<String>,
 }
 
-impl<'a> From<&'a ConfigError> for ConfigErrorReport<'a> {
-    fn from(e: &'a ConfigError) -> Self {
+impl From<&ConfigError> for ConfigErrorReport {
+    fn from(e: &ConfigError) -> Self {
         Self {
             file: e.origin.file.display().to_string(),
             line: e.origin.line,
             column: e.origin.column,
-            message: &e.message,
-            expected: e.expected.as_deref(),
-            help: e.help.as_deref(),
+            message: e.message(),
+            expected: e.expected(),
+            help: e.help(),
         }
     }
 }
@@ -144,16 +171,29 @@ mod tests {
 
     #[test]
     fn display_points_a_caret_at_the_column() {
+        #[derive(Debug)]
+        struct Misspelt;
+        impl fmt::Display for Misspelt {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("unknown field `cpuu`")
+            }
+        }
+        impl Problem for Misspelt {
+            fn expected(&self) -> Option<String> {
+                Some("one of `cpu`, `memory`".into())
+            }
+            fn help(&self) -> Option<String> {
+                Some("fix the spelling".into())
+            }
+        }
         let mut e = ConfigError::new(
             Origin {
                 file: Arc::new(PathBuf::from("deploy.toml")),
                 line: 7,
                 column: 5,
             },
-            "unknown field `cpuu`",
-        )
-        .expected("one of `cpu`, `memory`")
-        .help("fix the spelling");
+            Misspelt,
+        );
         e.line_text = Some("    cpuu = 1".into());
         let text = e.to_string();
         assert_eq!(

@@ -9,7 +9,9 @@
 //!
 //! Every value keeps its origin, so errors point into whichever file set it.
 
-use super::diagnostic::ConfigError;
+use std::fmt;
+
+use super::diagnostic::{ConfigError, Problem};
 use super::source::{Entry, Node, NodeValue};
 
 /// Lays `overlay` over `base`. A `~` for a key the base does not set is an error: it
@@ -76,17 +78,46 @@ fn nothing_to_remove<'k>(
         .map(|s| (super::regions::edit_distance(key, s), s))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d);
-    let help = match closest {
-        Some((_, name)) => format!("did you mean `{name}: ~`?"),
-        None => "remove the line: deploy.toml does not set this key, so there is nothing to remove"
-            .to_string(),
-    };
     ConfigError::new(
         entry.key_origin.clone(),
-        format!("`{key}: ~` removes a key that deploy.toml does not set here"),
+        NothingToRemove {
+            key: key.to_string(),
+            closest: closest.map(|(_, name)| name.clone()),
+        },
     )
-    .expected("`~` only for a key deploy.toml sets at this place")
-    .help(help)
+}
+
+/// `key: ~` where deploy.toml does not set the key; `closest` is a near spelling that it does.
+#[derive(Debug)]
+pub struct NothingToRemove {
+    pub key: String,
+    pub closest: Option<String>,
+}
+
+impl fmt::Display for NothingToRemove {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}: ~` removes a key that deploy.toml does not set here",
+            self.key
+        )
+    }
+}
+
+impl Problem for NothingToRemove {
+    fn expected(&self) -> Option<String> {
+        Some("`~` only for a key deploy.toml sets at this place".into())
+    }
+
+    fn help(&self) -> Option<String> {
+        Some(match &self.closest {
+            Some(name) => format!("did you mean `{name}: ~`?"),
+            None => {
+                "remove the line: deploy.toml does not set this key, so there is nothing to remove"
+                    .into()
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -153,10 +184,7 @@ mod tests {
         let error = merge(base.clone(), overlay).unwrap_err();
         assert_eq!(error.origin.line, 2);
         assert!(error.to_string().contains("`sentyr: ~`"), "{error}");
-        assert!(
-            format!("{error:?}").contains("did you mean `sentry: ~`"),
-            "{error:?}"
-        );
+        assert_eq!(error.help().as_deref(), Some("did you mean `sentry: ~`?"));
         // Inside a map the base does not have at all: nothing to remove either.
         let overlay = parse_yaml(
             Path::new("environments/staging.yaml"),

@@ -11,6 +11,7 @@ mod endpoint;
 pub mod merge;
 pub mod model;
 pub mod names;
+pub mod problems;
 pub mod regions;
 pub mod secret;
 pub mod source;
@@ -24,6 +25,7 @@ use diagnostic::Origin;
 pub use diagnostic::{ConfigError, ConfigErrors};
 pub use endpoint::endpoint_problem;
 pub use model::*;
+use problems::{EnvironmentProblem, MissingHint, ReadFailure, SerdeProblem, Unreadable, Untyped};
 pub use secret::{Secret, SecretRef};
 use source::{Node, PathSegment};
 
@@ -62,7 +64,7 @@ pub fn load(root: &Path, env: &str, rule_ids: &[&str]) -> Result<LoadedConfig, C
 
 /// Fills in each error's offending line from the files' texts (never for secrets).
 pub(crate) fn quote_lines(errors: &mut ConfigErrors, texts: &HashMap<PathBuf, String>) {
-    for e in errors.0.iter_mut().filter(|e| !e.sensitive) {
+    for e in errors.0.iter_mut().filter(|e| !e.sensitive()) {
         e.line_text = texts
             .get(e.origin.file.as_path())
             .and_then(|t: &String| t.lines().nth(e.origin.line.saturating_sub(1)))
@@ -85,32 +87,22 @@ fn load_inner(
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Err(single(
-            ConfigError::new(
-                whole_file(&env_path),
-                format!("`{env}` is not an environment name"),
-            )
-            .expected("lowercase letters, digits and dashes, as `staging`")
-            .help(available_environments(root)),
-        ));
+        return Err(single(ConfigError::new(
+            whole_file(&env_path),
+            EnvironmentProblem::BadName {
+                name: env.to_string(),
+                hint: MissingHint::Environments(environments(root)),
+            },
+        )));
     }
 
     // A missing file's help says where the tool looks; other failures keep their own.
-    let not_found = |e: &ConfigError| e.message == "file not found";
-    let project_text = read(root, &project_path).map_err(|e| {
-        single(if not_found(&e) {
-            e.help("run facturactl from the project root, or pass --project-dir")
-        } else {
-            e
-        })
-    })?;
-    let env_text = read(root, &env_path).map_err(|e| {
-        single(if not_found(&e) {
-            e.help(available_environments(root))
-        } else {
-            e
-        })
-    })?;
+    let project_text = read_text(root, &project_path, || MissingHint::ProjectRoot)
+        .map_err(|e| single(unreadable(e)))?;
+    let env_text = read_text(root, &env_path, || {
+        MissingHint::Environments(environments(root))
+    })
+    .map_err(|e| single(unreadable(e)))?;
     texts.insert(project_path.clone(), project_text.clone());
     texts.insert(env_path.clone(), env_text.clone());
     from_texts(root, env, &project_text, &env_text, rule_ids)
@@ -135,26 +127,17 @@ fn promotion_target(
         .and_then(|e| e.node.get("promoted_to"))
         .map(|e| e.node.origin.clone())
         .unwrap_or_else(|| whole_file(&env_path));
-    let refuse = |message: String, help: String| {
-        ConfigErrors(vec![
-            ConfigError::new(at.clone(), message)
-                .expected("the name of another environment, in another account, as `production`")
-                .help(help),
-        ])
-    };
+    let refuse = |problem| ConfigErrors(vec![ConfigError::new(at.clone(), problem)]);
+    let target_name = target.to_string();
     if target == loaded.config.environment.name {
-        return Err(refuse(
-            format!("`{target}` is promoted to itself"),
-            "name the environment `promote --to` takes from this one".into(),
-        ));
+        return Err(refuse(EnvironmentProblem::PromotedToItself {
+            target: target_name,
+        }));
     }
     let other = load_inner(root, target, rule_ids, &mut HashMap::new()).map_err(|_| {
-        refuse(
-            format!("`promoted_to: {target}`: environments/{target}.yaml does not load"),
-            format!(
-                "fix it first (`facturactl validate --env {target}`), or name another environment"
-            ),
-        )
+        refuse(EnvironmentProblem::TargetDoesNotLoad {
+            target: target_name,
+        })
     })?;
     let other = other.config;
     if other.environment.account_id == loaded.config.environment.account_id {
@@ -183,14 +166,12 @@ pub fn from_texts(
     let base = source::parse_toml(&project_path, project_text).map_err(single)?;
     let overlay = source::parse_yaml(&env_path, env_text).map_err(single)?;
     if overlay.as_map().is_none() {
-        return Err(single(
-            ConfigError::new(
-                overlay.origin.clone(),
-                format!("the overlay is {}", overlay.kind()),
-            )
-            .expected("a map of settings at the top level, as `environment:`")
-            .help("start the file with `environment:` and indent its settings"),
-        ));
+        return Err(single(ConfigError::new(
+            overlay.origin.clone(),
+            EnvironmentProblem::OverlayNotMap {
+                found: overlay.kind(),
+            },
+        )));
     }
     if let Some(error) = project_file_alone(&base, &overlay) {
         return Err(single(error));
@@ -221,45 +202,46 @@ pub(crate) fn whole_file(path: &Path) -> Origin {
 /// The most a configuration file may hold: far above any real one, far below memory.
 const MAX_CONFIG_BYTES: usize = 1 << 20;
 
+/// Reads a configuration file of the project; a missing one's help suggests where to look.
 pub(crate) fn read(root: &Path, relative: &Path) -> Result<String, ConfigError> {
+    read_text(root, relative, || MissingHint::Create).map_err(unreadable)
+}
+
+fn unreadable(problem: Unreadable) -> ConfigError {
+    ConfigError::new(whole_file(&problem.file), problem)
+}
+
+fn read_text(
+    root: &Path,
+    relative: &Path,
+    hint: impl FnOnce() -> MissingHint,
+) -> Result<String, Unreadable> {
     use crate::files::ReadError;
-    let failed = |what: String, help: &str| {
-        ConfigError::new(whole_file(relative), what)
-            .expected(format!("a readable {}", relative.display()))
-            .help(help)
+    let failed = |failure| Unreadable {
+        file: relative.to_path_buf(),
+        failure,
     };
     let bytes = crate::files::read_bounded(&root.join(relative), MAX_CONFIG_BYTES).map_err(
         |e| match e {
-            ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => failed(
-                "file not found".into(),
-                "create it, or run from the project's root",
-            ),
-            ReadError::Io(e) => failed(
-                format!("cannot read the file: {e}"),
-                "check its permissions",
-            ),
-            ReadError::NotRegular => failed(
-                "not a regular file (a directory, FIFO or device)".into(),
-                "configuration files are plain text files: replace it with one",
-            ),
-            ReadError::TooLarge { limit } => failed(
-                format!("the file is larger than {limit} bytes"),
-                "a configuration file this large is not one: check the path",
-            ),
+            ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                failed(ReadFailure::NotFound { hint: hint() })
+            }
+            ReadError::Io(e) => failed(ReadFailure::Io {
+                reason: e.to_string(),
+            }),
+            ReadError::NotRegular => failed(ReadFailure::NotRegular),
+            ReadError::TooLarge { limit } => failed(ReadFailure::TooLarge { limit }),
         },
     )?;
     String::from_utf8(bytes).map_err(|e| {
-        failed(
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-            "save the file as UTF-8",
-        )
+        failed(ReadFailure::NotUtf8 {
+            offset: e.utf8_error().valid_up_to(),
+        })
     })
 }
 
-fn available_environments(root: &Path) -> String {
+/// The environments the project defines (its overlays' names), sorted.
+fn environments(root: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root.join(ENVIRONMENTS_DIR))
         .into_iter()
         .flatten()
@@ -272,11 +254,7 @@ fn available_environments(root: &Path) -> String {
         })
         .collect();
     names.sort();
-    if names.is_empty() {
-        format!("create {ENVIRONMENTS_DIR}/<env>.yaml for the environment")
-    } else {
-        format!("environments here: {}", names.join(", "))
-    }
+    names
 }
 
 /// `deploy.toml` is committed whatever the overlays do with it, so its own values must be
@@ -320,44 +298,6 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// What serde found wrong, parsed out of its message once.
-enum SerdeProblem {
-    UnknownField { field: String, expected: String },
-    MissingField(String),
-    InvalidType { found: String, expected: String },
-    UnknownVariant { found: String, expected: String },
-    InvalidValue { found: String, expected: String },
-    Other(String),
-}
-
-impl SerdeProblem {
-    fn parse(message: &str) -> Self {
-        // serde_json appends " at line 1 column N" of the intermediate JSON: meaningless here.
-        let message = message.split(" at line ").next().unwrap_or(message);
-        let pair = |rest: &str, default: &str| {
-            let (a, b) = rest.split_once(", expected ").unwrap_or((rest, default));
-            (a.to_string(), b.to_string())
-        };
-        if let Some(rest) = message.strip_prefix("unknown field ") {
-            let (field, expected) = pair(rest, "no other keys");
-            Self::UnknownField { field, expected }
-        } else if let Some(rest) = message.strip_prefix("missing field ") {
-            Self::MissingField(rest.to_string())
-        } else if let Some(rest) = message.strip_prefix("invalid type: ") {
-            let (found, expected) = pair(rest, "another type");
-            Self::InvalidType { found, expected }
-        } else if let Some(rest) = message.strip_prefix("unknown variant ") {
-            let (found, expected) = pair(rest, "a known value");
-            Self::UnknownVariant { found, expected }
-        } else if let Some(rest) = message.strip_prefix("invalid value: ") {
-            let (found, expected) = pair(rest, "another value");
-            Self::InvalidValue { found, expected }
-        } else {
-            Self::Other(message.to_string())
-        }
-    }
-}
-
 fn typed<T: serde::de::DeserializeOwned>(
     sources: &Node,
 ) -> Result<T, (SerdeProblem, Vec<PathSegment>)> {
@@ -382,74 +322,18 @@ fn describe_serde_error(
     path: &[PathSegment],
     sources: &Node,
 ) -> ConfigError {
-    let at = source::display_path(path);
-    let place = |p: &str| {
-        if p.is_empty() {
-            "at the top level".to_string()
-        } else {
-            format!("in `{p}`")
-        }
+    let at = match problem {
+        SerdeProblem::UnknownField { .. } => sources.locate_key(path),
+        _ => sources.locate(path),
     };
-    match problem {
-        SerdeProblem::UnknownField { field, expected } => {
-            let parent = source::display_path(&path[..path.len().saturating_sub(1)]);
-            ConfigError::new(
-                sources.locate_key(path),
-                format!("unknown key {field} {}", place(&parent)),
-            )
-            .expected(expected.replace("there are no fields", "no keys here"))
-            .help("fix the spelling or remove the key; `facturactl schema` lists every key")
-        }
-        SerdeProblem::MissingField(field) => ConfigError::new(
-            sources.locate(path),
-            format!("missing key {field} {}", place(&at)),
-        )
-        .expected(format!(
-            "{field} to be set in deploy.toml or in the environment file"
-        ))
-        .help("add the key; `facturactl schema` describes it"),
-        SerdeProblem::InvalidType { found, expected } => ConfigError::new(
-            sources.locate(path),
-            format!("`{at}` has the wrong type: found {found}"),
-        )
-        .expected(plain_type(&expected))
-        .help("change the value's type; quote strings in YAML when they look like numbers"),
-        SerdeProblem::UnknownVariant { found, expected } => ConfigError::new(
-            sources.locate(path),
-            format!("`{at}` does not accept {found}"),
-        )
-        .expected(expected)
-        .help("use one of the listed values"),
-        SerdeProblem::InvalidValue { found, expected } => ConfigError::new(
-            sources.locate(path),
-            format!("`{at}` is out of range: found {found}"),
-        )
-        .expected(plain_type(&expected))
-        .help("change the value"),
-        SerdeProblem::Other(message) => {
-            let error = ConfigError::new(sources.locate(path), format!("`{at}`: {message}"));
-            if message.contains("secret must be a reference") {
-                error.help(SecretRef::HELP).sensitive()
-            } else {
-                error.help("fix the value")
-            }
-        }
-    }
-}
-
-/// serde names Rust types; users think in YAML and TOML types.
-fn plain_type(expected: &str) -> String {
-    match expected {
-        "u16" | "u32" | "u64" | "usize" => "a whole number of 0 or more".into(),
-        "i32" | "i64" => "a whole number".into(),
-        "f32" | "f64" => "a number".into(),
-        "a boolean" | "bool" => "true or false".into(),
-        "a sequence" => "a list".into(),
-        other if other.starts_with("struct ") || other.starts_with("a map") => {
-            "a map of keys".into()
-        }
-        other => other.into(),
-    }
+    ConfigError::new(
+        at,
+        Untyped {
+            problem,
+            at: source::display_path(path),
+            parent: source::display_path(&path[..path.len().saturating_sub(1)]),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -486,12 +370,5 @@ mod tests {
             production.config.promotion.map(|p| p.account_id).as_deref(),
             Some("210987654321")
         );
-    }
-
-    #[test]
-    fn serde_messages_become_plain_words() {
-        assert_eq!(plain_type("u32"), "a whole number of 0 or more");
-        assert_eq!(plain_type("struct Stack"), "a map of keys");
-        assert_eq!(plain_type("a string"), "a string");
     }
 }

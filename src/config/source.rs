@@ -5,13 +5,14 @@
 //! merge each value still knows which file it came from, and any later error (a wrong type, an
 //! unknown stack, a threshold out of range) can point at the exact place to fix.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, SpannedEventReceiver};
 
-use super::diagnostic::{ConfigError, Origin};
+use super::diagnostic::{ConfigError, Origin, Problem};
 
 /// A scalar, list or map, with where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,10 +215,10 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, ConfigError> {
                 line,
                 column,
             },
-            format!("invalid TOML: {}", e.message().trim()),
+            SourceProblem::InvalidToml {
+                reason: e.message().trim().to_string(),
+            },
         )
-        .expected("valid TOML (https://toml.io)")
-        .help("fix the syntax at the caret; a key or table may appear only once")
     })?;
     let at = |span: Option<std::ops::Range<usize>>| {
         let (line, column) = span.map(|s| index.line_col(s.start)).unwrap_or((1, 1));
@@ -239,10 +240,8 @@ fn finite(node: &Node) -> Result<(), ConfigError> {
     match &node.value {
         NodeValue::Float(f) if !f.is_finite() => Err(ConfigError::new(
             node.origin.clone(),
-            format!("`{f}` is not a finite number"),
-        )
-        .expected("a finite number, as `0.5`")
-        .help("write the value in range (a number too large for 64 bits, `nan` and `inf` cannot be used)")),
+            SourceProblem::NotFinite { value: *f },
+        )),
         NodeValue::List(items) => items.iter().try_for_each(finite),
         NodeValue::Map(map) => map.values().try_for_each(|e| finite(&e.node)),
         _ => Ok(()),
@@ -335,10 +334,10 @@ pub fn parse_yaml(file: &Path, text: &str) -> Result<Node, ConfigError> {
     if let Err(e) = parser.load(&mut builder, true) {
         return Err(ConfigError::new(
             yaml_origin(&file, e.marker()),
-            format!("invalid YAML: {}", e.info()),
-        )
-        .expected("valid YAML (check indentation, and quote values that contain `: ` or `#`)")
-        .help("indent with spaces, never tabs, and line up keys of the same map"));
+            SourceProblem::InvalidYaml {
+                reason: e.info().to_string(),
+            },
+        ));
     }
     if let Some(error) = builder.error {
         return Err(error);
@@ -365,7 +364,122 @@ fn yaml_origin(file: &Arc<PathBuf>, mark: &Marker) -> Origin {
     }
 }
 
-const NO_ALIASES: &str = "write the value where it is used, without `&`, `*` or `!!`";
+/// What is wrong in the text of a file, before its values are read.
+#[derive(Debug)]
+pub enum SourceProblem {
+    InvalidToml {
+        reason: String,
+    },
+    InvalidYaml {
+        reason: String,
+    },
+    /// `nan`, `inf`, or a number too large for 64 bits.
+    NotFinite {
+        value: f64,
+    },
+    /// `key:` with nothing after it (YAML's null); `comment` when a ` #` cut the value off.
+    NoValue {
+        key: Option<String>,
+        comment: bool,
+    },
+    DuplicateKey {
+        key: String,
+    },
+    KeyNotPlain,
+    /// An anchor, alias or tag: `what` names which.
+    Unsupported {
+        what: Unsupported,
+    },
+    SecondDocument,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Unsupported {
+    AnchorsAndTags,
+    Anchors,
+    Tags,
+    Aliases,
+}
+
+impl fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidToml { reason } => write!(f, "invalid TOML: {reason}"),
+            Self::InvalidYaml { reason } => write!(f, "invalid YAML: {reason}"),
+            Self::NotFinite { value } => write!(f, "`{value}` is not a finite number"),
+            Self::NoValue { key: Some(key), .. } => write!(f, "`{key}` has no value"),
+            Self::NoValue { key: None, .. } => f.write_str("a value is missing"),
+            Self::DuplicateKey { key } => write!(f, "duplicate key `{key}`"),
+            Self::KeyNotPlain => f.write_str("a map key must be a plain value"),
+            Self::Unsupported { what } => {
+                let what = match what {
+                    Unsupported::AnchorsAndTags => "anchors and tags",
+                    Unsupported::Anchors => "anchors",
+                    Unsupported::Tags => "tags",
+                    Unsupported::Aliases => "aliases",
+                };
+                write!(f, "YAML {what} are not supported in overlays")
+            }
+            Self::SecondDocument => f.write_str("a second YAML document in the overlay"),
+        }
+    }
+}
+
+impl Problem for SourceProblem {
+    fn expected(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::InvalidToml { .. } => "valid TOML (https://toml.io)",
+                Self::InvalidYaml { .. } => {
+                    "valid YAML (check indentation, and quote values that contain `: ` or `#`)"
+                }
+                Self::NotFinite { .. } => "a finite number, as `0.5`",
+                Self::NoValue { .. } => "a value, or `~` to remove the key",
+                Self::DuplicateKey { .. } => "each key once per map",
+                Self::KeyNotPlain => "a string key",
+                Self::Unsupported {
+                    what: Unsupported::Tags,
+                } => "plain maps and lists",
+                Self::Unsupported { .. } => "plain values",
+                Self::SecondDocument => "one document per environment file",
+            }
+            .to_string(),
+        )
+    }
+
+    fn help(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::InvalidToml { .. } => {
+                    "fix the syntax at the caret; a key or table may appear only once"
+                }
+                Self::InvalidYaml { .. } => {
+                    "indent with spaces, never tabs, and line up keys of the same map"
+                }
+                Self::NotFinite { .. } => {
+                    "write the value in range (a number too large for 64 bits, `nan` and `inf` cannot be used)"
+                }
+                Self::NoValue { comment: true, .. } => {
+                    "a ` #` starts a comment in YAML: quote the value, as `channel: \"#ops\"`"
+                }
+                Self::NoValue { .. } => {
+                    "write the value, or `~` to remove the key that deploy.toml sets"
+                }
+                Self::DuplicateKey { .. } => {
+                    "keep one of the two: YAML would silently use the last"
+                }
+                Self::KeyNotPlain => "write the key as text",
+                Self::Unsupported { .. } => {
+                    "write the value where it is used, without `&`, `*` or `!!`"
+                }
+                Self::SecondDocument => {
+                    "remove the `---` line and merge the settings into one document"
+                }
+            }
+            .to_string(),
+        )
+    }
+}
 
 enum Frame {
     List(Node),
@@ -388,38 +502,22 @@ impl YamlBuilder {
     /// setting. Removal must be written `~`.
     fn empty_value(&mut self, origin: &Origin) {
         // The parser marks an empty value where the next token starts: point at its key.
-        let (message, at) = match self.stack.last() {
-            Some(Frame::Map(_, Some((key, key_origin)))) => {
-                (format!("`{key}` has no value"), key_origin.clone())
-            }
-            _ => ("a value is missing".to_string(), origin.clone()),
+        let (key, at) = match self.stack.last() {
+            Some(Frame::Map(_, Some((key, key_origin)))) => (Some(key.clone()), key_origin.clone()),
+            _ => (None, origin.clone()),
         };
         let line = self
             .text
             .lines()
             .nth(at.line.saturating_sub(1))
             .unwrap_or("");
-        let help = if line.contains(" #") {
-            "a ` #` starts a comment in YAML: quote the value, as `channel: \"#ops\"`"
-        } else {
-            "write the value, or `~` to remove the key that deploy.toml sets"
-        };
-        if self.error.is_none() {
-            self.error = Some(
-                ConfigError::new(at, message)
-                    .expected("a value, or `~` to remove the key")
-                    .help(help),
-            );
-        }
+        let comment = line.contains(" #");
+        self.fail(at, SourceProblem::NoValue { key, comment });
     }
 
-    fn fail(&mut self, origin: Origin, message: &str, expected: &str, help: &str) {
+    fn fail(&mut self, origin: Origin, problem: SourceProblem) {
         if self.error.is_none() {
-            self.error = Some(
-                ConfigError::new(origin, message)
-                    .expected(expected)
-                    .help(help),
-            );
+            self.error = Some(ConfigError::new(origin, problem));
         }
     }
 
@@ -436,13 +534,7 @@ impl YamlBuilder {
                 Some((key, key_origin)) => {
                     if let NodeValue::Map(entries) = &mut map.value {
                         if entries.contains_key(&key) {
-                            let message = format!("duplicate key `{key}`");
-                            self.fail(
-                                key_origin,
-                                &message,
-                                "each key once per map",
-                                "keep one of the two: YAML would silently use the last",
-                            );
+                            self.fail(key_origin, SourceProblem::DuplicateKey { key });
                             return;
                         }
                         entries.insert(key, Entry { key_origin, node });
@@ -455,12 +547,7 @@ impl YamlBuilder {
                         NodeValue::Bool(b) => b.to_string(),
                         NodeValue::Float(f) => f.to_string(),
                         _ => {
-                            self.fail(
-                                node.origin,
-                                "a map key must be a plain value",
-                                "a string key",
-                                "write the key as text",
-                            );
+                            self.fail(node.origin, SourceProblem::KeyNotPlain);
                             return;
                         }
                     };
@@ -483,9 +570,9 @@ impl<'input> SpannedEventReceiver<'input> for YamlBuilder {
                 if anchor != 0 || tag.is_some() {
                     self.fail(
                         origin,
-                        "YAML anchors and tags are not supported in overlays",
-                        "plain values",
-                        NO_ALIASES,
+                        SourceProblem::Unsupported {
+                            what: Unsupported::AnchorsAndTags,
+                        },
                     );
                     return;
                 }
@@ -499,17 +586,17 @@ impl<'input> SpannedEventReceiver<'input> for YamlBuilder {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) if anchor != 0 => {
                 self.fail(
                     origin,
-                    "YAML anchors are not supported in overlays",
-                    "plain values",
-                    NO_ALIASES,
+                    SourceProblem::Unsupported {
+                        what: Unsupported::Anchors,
+                    },
                 );
             }
             Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
                 self.fail(
                     origin,
-                    "YAML tags are not supported in overlays",
-                    "plain maps and lists",
-                    NO_ALIASES,
+                    SourceProblem::Unsupported {
+                        what: Unsupported::Tags,
+                    },
                 );
             }
             Event::SequenceStart(..) => self.stack.push(Frame::List(Node {
@@ -530,19 +617,15 @@ impl<'input> SpannedEventReceiver<'input> for YamlBuilder {
             Event::Alias(_) => {
                 self.fail(
                     origin,
-                    "YAML aliases are not supported in overlays",
-                    "plain values",
-                    NO_ALIASES,
+                    SourceProblem::Unsupported {
+                        what: Unsupported::Aliases,
+                    },
                 );
             }
             Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    self.error = Some(
-                        ConfigError::new(origin, "a second YAML document in the overlay")
-                            .expected("one document per environment file")
-                            .help("remove the `---` line and merge the settings into one document"),
-                    );
+                    self.error = Some(ConfigError::new(origin, SourceProblem::SecondDocument));
                 }
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
@@ -630,14 +713,14 @@ mod tests {
     fn yaml_empty_values_and_second_documents_are_errors_not_removals() {
         let err = parse_yaml(Path::new("e.yaml"), "a:\n  b: 1\n  c:\n").unwrap_err();
         assert_eq!(
-            (err.origin.line, err.message.as_str()),
+            (err.origin.line, err.message().as_str()),
             (3, "`c` has no value")
         );
         let err = parse_yaml(Path::new("e.yaml"), "channel: #ops\n").unwrap_err();
-        assert!(err.help.unwrap().contains("comment"));
+        assert!(err.help().unwrap().contains("comment"));
         let err = parse_yaml(Path::new("e.yaml"), "a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(err.origin.line, 2);
-        assert!(err.message.contains("second YAML document"));
+        assert!(err.message().contains("second YAML document"));
         assert_eq!(yaml("a: ~\n").get("a").unwrap().node.value, NodeValue::Null);
         assert!(parse_yaml(Path::new("e.yaml"), "").is_ok());
         assert!(parse_yaml(Path::new("e.yaml"), "# only a comment\n").is_ok());
@@ -648,7 +731,7 @@ mod tests {
         for text in ["a = 1\nb = nan\n", "a = 1\nb = inf\n", "a = 1\nb = -inf\n"] {
             let error = parse_toml(Path::new("deploy.toml"), text).unwrap_err();
             assert_eq!(error.origin.line, 2, "{text}");
-            assert!(error.message.contains("not a finite number"), "{error}");
+            assert!(error.message().contains("not a finite number"), "{error}");
         }
         // TOML's parser refuses an overflow itself, at the same place.
         let error = parse_toml(Path::new("deploy.toml"), "a = 1\nb = 1e999\n").unwrap_err();
@@ -662,7 +745,7 @@ mod tests {
         ] {
             let error = parse_yaml(Path::new("e.yaml"), text).unwrap_err();
             assert_eq!(error.origin.line, 2, "{text}");
-            assert!(error.message.contains("not a finite number"), "{error}");
+            assert!(error.message().contains("not a finite number"), "{error}");
         }
         // Quoted, they are text, and typing decides.
         assert!(parse_yaml(Path::new("e.yaml"), "b: \".nan\"\n").is_ok());
@@ -679,7 +762,7 @@ mod tests {
         ] {
             let error = parse_yaml(Path::new("e.yaml"), text).unwrap_err();
             assert!(
-                error.message.contains("tags are not supported"),
+                error.message().contains("tags are not supported"),
                 "{text}: {error}"
             );
         }
@@ -689,9 +772,9 @@ mod tests {
     fn yaml_duplicate_keys_and_aliases_are_errors() {
         let err = parse_yaml(Path::new("e.yaml"), "a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.origin.line, 2);
-        assert!(err.message.contains("duplicate key `a`"));
+        assert!(err.message().contains("duplicate key `a`"));
         let err = parse_yaml(Path::new("e.yaml"), "a: &x 1\nb: *x\n").unwrap_err();
-        assert!(err.message.contains("anchors"));
+        assert!(err.message().contains("anchors"));
     }
 
     #[test]

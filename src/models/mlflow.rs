@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::mlmodel::{MlmodelProblem, SignatureProblem};
 use super::registry::S3Registry;
 use super::{ModelArtifact, ModelError, ModelRef, ModelVersion};
 use crate::aws::AwsContext;
@@ -260,7 +261,7 @@ impl<'a> MlflowRegistry<'a> {
             .map_err(|_| self.failed("model-versions/get", "a version that is not a number"))?;
         let (bucket, prefix) = split_s3(&found.source).ok_or_else(|| ModelError::BadMlmodel {
             uri: found.source.clone(),
-            message: "the version's source is not in S3 (s3://...)".into(),
+            problem: MlmodelProblem::NotInS3,
         })?;
         let store = self.store(&bucket);
         let mlmodel_key = format!("{prefix}/MLmodel");
@@ -269,15 +270,17 @@ impl<'a> MlflowRegistry<'a> {
         let mlmodel: MlModel =
             yaml_serde::from_slice(&text).map_err(|e| ModelError::BadMlmodel {
                 uri: mlmodel_uri.clone(),
-                message: e.to_string(),
+                problem: MlmodelProblem::Unreadable {
+                    reason: e.to_string(),
+                },
             })?;
         let input = signature(&mlmodel).map_err(|problem| ModelError::BadMlmodel {
             uri: mlmodel_uri.clone(),
-            message: problem.to_string(),
+            problem: MlmodelProblem::Signature(problem),
         })?;
         let file = model_file(&mlmodel).ok_or_else(|| ModelError::BadMlmodel {
             uri: mlmodel_uri,
-            message: "it names no model file (sklearn.pickled_model, python_function.model_path or python_function.data)".into(),
+            problem: MlmodelProblem::NoModelFile,
         })?;
         let key = format!("{prefix}/{file}");
         let (sha256, size, version_id) = store.hash_object(&bucket, &key, None).await?;
@@ -407,35 +410,6 @@ fn split_s3(uri: &str) -> Option<(String, String)> {
     let (bucket, prefix) = rest.split_once('/')?;
     (!bucket.is_empty() && !prefix.is_empty())
         .then(|| (bucket.to_string(), prefix.trim_end_matches('/').to_string()))
-}
-
-/// Why a model's signature cannot be read as the fields a service sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignatureProblem {
-    Missing,
-    NotColumns { error: String },
-    UnnamedInput,
-    UnknownType { input: String, kind: String },
-}
-
-impl std::fmt::Display for SignatureProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Missing => f.write_str(
-                "the model has no signature: log it with one (mlflow.models.infer_signature)",
-            ),
-            Self::NotColumns { error } => {
-                write!(f, "its signature's inputs are not a column list: {error}")
-            }
-            Self::UnnamedInput => {
-                f.write_str("its signature has an unnamed input (a tensor signature)")
-            }
-            Self::UnknownType { input, kind } => write!(
-                f,
-                "input `{input}` has type `{kind}`, which no service field takes"
-            ),
-        }
-    }
 }
 
 /// The model signature's inputs as the fields a service sends.

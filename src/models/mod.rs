@@ -5,6 +5,7 @@
 //! and its schema is compared with the one the service declares.
 
 pub mod mlflow;
+pub mod mlmodel;
 pub mod promotion;
 pub mod registration;
 pub mod registry;
@@ -240,8 +241,11 @@ pub enum ModelError {
     #[error("MLflow at {url}: {message}")]
     Mlflow { url: String, message: String },
     /// An MLflow version whose `MLmodel` cannot serve a service.
-    #[error("{uri}: {message}")]
-    BadMlmodel { uri: String, message: String },
+    #[error("{uri}: {problem}")]
+    BadMlmodel {
+        uri: String,
+        problem: mlmodel::MlmodelProblem,
+    },
     /// Registering is MLflow's own (`mlflow.register_model`).
     #[error("model `{0}` is registered in MLflow, not by facturactl")]
     RegisterInMlflow(String),

@@ -81,7 +81,7 @@ pub enum TrainingError {
         what: String,
     },
     #[error("ECS did not start the training task: {0}")]
-    NotStarted(String),
+    NotStarted(StartFailure),
     #[error("training run {} of `{}` failed: task {} stopped ({}), exit code {}", .0.run, .0.model, .0.task, .0.reason, .0.exit_code.map_or("none".to_string(), |c| c.to_string()))]
     Failed(Box<FailedRun>),
     #[error(
@@ -234,10 +234,45 @@ fn list_parameter(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Why RunTask started no training task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFailure {
+    /// The job's subnets or security groups do not make a network configuration.
+    Network {
+        reason: String,
+    },
+    /// RunTask's `failures`: ECS's reason (as `RESOURCE:MEMORY`) and its detail.
+    Refused {
+        reason: Option<String>,
+        detail: Option<String>,
+    },
+    NoTask,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Network { reason } => write!(f, "{reason}"),
+            Self::Refused { reason, detail } => write!(
+                f,
+                "{} ({})",
+                reason.as_deref().unwrap_or("no reason given"),
+                detail.as_deref().unwrap_or("-")
+            ),
+            Self::NoTask => f.write_str("RunTask returned no task"),
+        }
+    }
+}
+
 /// Starts one run; returns its task ARN. `run` names the output folder (RUN_ID).
 pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, TrainingError> {
     let network = crate::services::ecs::private_network(&job.subnets, &job.security_groups)
-        .map_err(|e| TrainingError::NotStarted(e.to_string()))?;
+        .map_err(|e| {
+            TrainingError::NotStarted(StartFailure::Network {
+                reason: e.to_string(),
+            })
+        })?;
     let overrides = TaskOverride::builder()
         .container_overrides(
             ContainerOverride::builder()
@@ -260,17 +295,16 @@ pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, Tra
         .await
         .map_err(|e| AwsError::new("RunTask", e))?;
     if let Some(failure) = out.failures().first() {
-        return Err(TrainingError::NotStarted(format!(
-            "{} ({})",
-            failure.reason().unwrap_or("no reason given"),
-            failure.detail().unwrap_or("-")
-        )));
+        return Err(TrainingError::NotStarted(StartFailure::Refused {
+            reason: failure.reason().map(str::to_string),
+            detail: failure.detail().map(str::to_string),
+        }));
     }
     out.tasks()
         .first()
         .and_then(|t| t.task_arn())
         .map(str::to_string)
-        .ok_or_else(|| TrainingError::NotStarted("RunTask returned no task".into()))
+        .ok_or(TrainingError::NotStarted(StartFailure::NoTask))
 }
 
 /// The run's task as ECS describes it now.

@@ -6,6 +6,7 @@
 //! accounts, services) before anything is written, with the same located errors as
 //! `deploy.toml`.
 
+mod problem;
 pub mod workflow;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::config::source::{self, Node, PathSegment};
 use crate::config::{self, ConfigError, ConfigErrors};
+use problem::Invalid;
 
 /// Where pipeline definitions live, relative to the project root.
 const PIPELINES_DIR: &str = "pipelines";
@@ -253,13 +255,12 @@ pub struct Definition {
 pub fn load_all(root: &Path) -> Result<Vec<Definition>, ConfigErrors> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(PIPELINES_DIR))
         .map_err(|e| {
-            ConfigErrors(vec![
-                ConfigError::new(
-                    config::whole_file(Path::new(PIPELINES_DIR)),
-                    format!("cannot read the pipelines folder: {e}"),
-                )
-                .help("create pipelines/<name>.toml (see pipelines/platform.toml in the README)"),
-            ])
+            ConfigErrors(vec![ConfigError::new(
+                config::whole_file(Path::new(PIPELINES_DIR)),
+                Invalid::FolderUnreadable {
+                    reason: e.to_string(),
+                },
+            )])
         })?
         .flatten()
         .map(|e| e.path())
@@ -331,14 +332,10 @@ const JOB_TIMEOUT_MINUTES: std::ops::RangeInclusive<u32> = 1..=360;
 fn check_timeout(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
     let minutes = pipeline.pipeline.timeout_minutes;
     if !JOB_TIMEOUT_MINUTES.contains(&minutes) {
-        errors.push(
-            ConfigError::new(
-                node.locate(&at(&["pipeline", "timeout_minutes"])),
-                format!("timeout_minutes {minutes} is out of range"),
-            )
-            .expected("a whole number from 1 to 360 (GitHub-hosted runners stop a job at 6 hours)")
-            .help("set `pipeline.timeout_minutes` between 1 and 360"),
-        );
+        errors.push(ConfigError::new(
+            node.locate(&at(&["pipeline", "timeout_minutes"])),
+            Invalid::JobTimeout { minutes },
+        ));
     }
 }
 
@@ -353,27 +350,22 @@ fn at(keys: &[&str]) -> Vec<PathSegment> {
 fn check_pins_and_schedule(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
     for (name, pin) in &pipeline.actions {
         if pin.sha.len() != 40 || !pin.sha.chars().all(|c| c.is_ascii_hexdigit()) {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&at(&["actions", name, "sha"])),
-                    format!("action `{name}` is not pinned to a commit"),
-                )
-                .expected("the full 40-character commit SHA of the release")
-                .help("tags can be moved by whoever controls the action; look up the commit of the tag and write it here"),
-            );
+            errors.push(ConfigError::new(
+                node.locate(&at(&["actions", name, "sha"])),
+                Invalid::Unpinned {
+                    action: name.clone(),
+                },
+            ));
         }
     }
     for required in workflow::REQUIRED_ACTIONS {
         if !pipeline.actions.contains_key(*required) {
-            errors.push(
-                ConfigError::new(
-                    node.locate_key(&at(&["actions"])),
-                    format!("no pin for the action `{required}`"),
-                )
-                .expected(format!(
-                    "`{required} = {{ repo, sha, version }}` in [actions]"
-                )),
-            );
+            errors.push(ConfigError::new(
+                node.locate_key(&at(&["actions"])),
+                Invalid::MissingPin {
+                    action: (*required).to_string(),
+                },
+            ));
         }
     }
     let schedules = [
@@ -382,15 +374,10 @@ fn check_pins_and_schedule(pipeline: &Pipeline, node: &Node, errors: &mut Vec<Co
     ];
     for (section, schedule) in schedules {
         if schedule.is_some_and(|s| !is_cron(s)) {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&at(&[section, "schedule"])),
-                    format!("the {section} schedule is not a cron expression"),
-                )
-                .expected(
-                    "five fields: minute hour day-of-month month day-of-week, as `17 6 * * 1-5`",
-                ),
-            );
+            errors.push(ConfigError::new(
+                node.locate(&at(&[section, "schedule"])),
+                Invalid::Schedule { section },
+            ));
         }
     }
 }
@@ -431,15 +418,10 @@ fn load_environments(
             Ok(loaded) => {
                 environments.insert(env, loaded.config);
             }
-            Err(_) => errors.push(
-                ConfigError::new(
-                    node.locate_key(&path),
-                    format!("`{env}` is not a valid environment of this project"),
-                )
-                .help(format!(
-                    "it needs environments/{env}.yaml that `facturactl validate --env {env}` accepts"
-                )),
-            ),
+            Err(_) => errors.push(ConfigError::new(
+                node.locate_key(&path),
+                Invalid::Environment { env },
+            )),
         }
     }
     environments
@@ -464,33 +446,26 @@ fn check_stages(
             errors,
         );
         if config.environment.tier == config::Tier::Production && stage.trigger != Trigger::Tag {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&at(&["deploy", env, "trigger"])),
-                    format!("production environment `{env}` deploys on every push"),
-                )
-                .expected("`trigger = \"tag\"`: production deploys release tags only"),
-            );
+            errors.push(ConfigError::new(
+                node.locate(&at(&["deploy", env, "trigger"])),
+                Invalid::ProductionOnPush { env: env.clone() },
+            ));
         }
         if let Some(source) = &stage.promote_from
             && (!pipeline.deploy.contains_key(source) || source == env)
         {
-            errors.push(
-                ConfigError::new(
-                    node.locate(&at(&["deploy", env, "promote_from"])),
-                    format!("`{source}` is not another deploy stage of this pipeline"),
-                )
-                .expected(format!(
-                    "one of: {}",
-                    pipeline
+            errors.push(ConfigError::new(
+                node.locate(&at(&["deploy", env, "promote_from"])),
+                Invalid::PromoteFrom {
+                    source: source.clone(),
+                    stages: pipeline
                         .deploy
                         .keys()
                         .filter(|k| *k != env)
                         .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
+                        .collect(),
+                },
+            ));
         }
     }
 
@@ -521,11 +496,10 @@ fn check_stages(
         let place = node.locate(&at(&["training", "roles", env]));
         check_role(role, &config.environment.account_id, place.clone(), errors);
         if retrained_models(config).is_empty() {
-            errors.push(
-                ConfigError::new(place, format!("`{env}` retrains no model"))
-                    .expected("an environment whose enabled service serves a model with [models.<name>.retraining] in facturactl's S3 registry")
-                    .help(format!("remove `{env}` from [training.roles], or declare the model's retraining in deploy.toml")),
-            );
+            errors.push(ConfigError::new(
+                place,
+                Invalid::RetrainsNothing { env: env.clone() },
+            ));
         }
     }
 }
@@ -562,14 +536,14 @@ fn check_images(
         return;
     };
     let service = |name: &str| branch_env.services.get(name);
-    let mut refuse = |list: &str, i: usize, field: &str, message: String, help: &str| {
+    let mut refuse = |list: &str, i: usize, field: &str, problem: Invalid| {
         let path = vec![
             PathSegment::Key("build".into()),
             PathSegment::Key(list.into()),
             PathSegment::Index(i),
             PathSegment::Key(field.into()),
         ];
-        errors.push(ConfigError::new(node.locate(&path), message).help(help));
+        errors.push(ConfigError::new(node.locate(&path), problem));
     };
     for (i, image) in pipeline.build.images.iter().enumerate() {
         if service(&image.service)
@@ -580,8 +554,9 @@ fn check_images(
                 "images",
                 i,
                 "service",
-                format!("`{}` is not an ECS service of deploy.toml", image.service),
-                "images are built for ECS services; Lambda packages go under [[build.packages]]",
+                Invalid::NotEcsService {
+                    service: image.service.clone(),
+                },
             );
         }
     }
@@ -594,11 +569,9 @@ fn check_images(
                 "packages",
                 i,
                 "service",
-                format!(
-                    "`{}` is not a Lambda service of deploy.toml",
-                    package.service
-                ),
-                "packages are built for Lambda services; ECS services get [[build.images]]",
+                Invalid::NotLambdaService {
+                    service: package.service.clone(),
+                },
             );
         }
     }
@@ -612,11 +585,9 @@ fn check_images(
                 "training",
                 i,
                 "model",
-                format!(
-                    "`{}` is not a model retrained by deploy.toml",
-                    training.model
-                ),
-                "a training image is built for `[models.<name>.retraining.job]`",
+                Invalid::NotRetrained {
+                    model: training.model.clone(),
+                },
             );
         }
     }
@@ -633,17 +604,19 @@ fn check_role(
         .and_then(|rest| rest.split_once(":role/"))
         .map(|(account, _)| account);
     match role_account {
-        None => errors.push(
-            ConfigError::new(origin, format!("`{role}` is not an IAM role ARN"))
-                .expected("arn:aws:iam::<account>:role/<name>"),
-        ),
-        Some(found) if found != account => errors.push(
-            ConfigError::new(
-                origin,
-                format!("the role is in account {found}, the environment in {account}"),
-            )
-            .help("use the deploy role of the environment's own account"),
-        ),
+        None => errors.push(ConfigError::new(
+            origin,
+            Invalid::RoleArn {
+                role: role.to_string(),
+            },
+        )),
+        Some(found) if found != account => errors.push(ConfigError::new(
+            origin,
+            Invalid::RoleAccount {
+                found: found.to_string(),
+                account: account.to_string(),
+            },
+        )),
         Some(_) => {}
     }
 }
@@ -787,7 +760,7 @@ mod tests {
         );
         check_role("deploy", "111111111111", origin, &mut errors);
         assert_eq!(errors.len(), 2);
-        assert!(errors[0].message.contains("222222222222"));
-        assert!(errors[1].message.contains("not an IAM role ARN"));
+        assert!(errors[0].message().contains("222222222222"));
+        assert!(errors[1].message().contains("not an IAM role ARN"));
     }
 }

@@ -166,7 +166,7 @@ const VERSIONING: &str = "`schema_version` is raised when a field is removed, re
 /// when `status` is `error`.
 fn shape(document: Document, generator: &mut SchemaGenerator) -> Value {
     let outcome = document.outcome(generator);
-    let error = generator.subschema_for::<ErrorReport<'static>>();
+    let error = generator.subschema_for::<ErrorReport>();
     let mut statuses: Vec<&str> = STATUSES.to_vec();
     statuses.push("error");
     json!({

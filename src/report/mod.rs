@@ -148,7 +148,7 @@ pub fn exit_result(exit: Exit) -> &'static str {
 /// the same envelope as outcomes (`status` is `error`).
 #[derive(Serialize, schemars::JsonSchema)]
 #[schemars(rename = "ErrorDocument")]
-pub struct ErrorReport<'a> {
+pub struct ErrorReport {
     /// What kind of error (`config`, `aws`, `refused`, ...).
     pub kind: &'static str,
     /// The error as a person reads it (with its help).
@@ -162,12 +162,12 @@ pub struct ErrorReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<ConfigErrorReport<'a>>,
+    pub errors: Vec<ConfigErrorReport>,
 }
 
-impl<'a> ErrorReport<'a> {
+impl ErrorReport {
     /// `verbosity` as `-v` gives it: how much of a failed call's detail the message names.
-    pub fn new(error: &'a Error, verbosity: u8) -> Self {
+    pub fn new(error: &Error, verbosity: u8) -> Self {
         let errors = match error {
             Error::Config(ConfigErrors(list)) => list.iter().map(ConfigErrorReport::from).collect(),
             _ => Vec::new(),

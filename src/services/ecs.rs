@@ -14,7 +14,10 @@ use aws_sdk_ecs::types::{
     Service, Tag, TaskDefinition,
 };
 
-use super::rollout::{AlarmWatch, Rollout, RolloutError, RolloutFailure, ServiceContext};
+use super::rollout::{
+    AlarmWatch, DeploymentFailure, DeploymentState, Rollout, RolloutError, RolloutFailure,
+    ServiceContext,
+};
 use crate::aws::AwsError;
 use crate::config::EcsService;
 
@@ -22,8 +25,8 @@ use crate::config::EcsService;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Done,
-    Waiting(String),
-    Failed(String),
+    Waiting(DeploymentState),
+    Failed(DeploymentFailure),
 }
 
 /// Judges a DescribeServices snapshot. ECS makes the new deployment PRIMARY at once; a
@@ -35,7 +38,7 @@ pub fn judge(service: &Service, new_task_definition: &str) -> Verdict {
         .iter()
         .find(|d| d.status() == Some("PRIMARY"))
     else {
-        return Verdict::Waiting("no PRIMARY deployment yet".into());
+        return Verdict::Waiting(DeploymentState::NoPrimary);
     };
     let state = primary
         .rollout_state()
@@ -43,24 +46,22 @@ pub fn judge(service: &Service, new_task_definition: &str) -> Verdict {
         .unwrap_or_else(|| "UNKNOWN".into());
     let reason = primary.rollout_state_reason().unwrap_or_default();
     if primary.task_definition() != Some(new_task_definition) {
-        return Verdict::Failed(format!(
-            "rolled back: the PRIMARY deployment runs {} ({state}){}",
-            short(primary.task_definition().unwrap_or("?")),
-            if reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {reason}")
-            }
-        ));
+        return Verdict::Failed(DeploymentFailure::RolledBack {
+            running: short(primary.task_definition().unwrap_or("?")).to_string(),
+            state,
+            reason: reason.to_string(),
+        });
     }
     match state.as_str() {
-        "FAILED" => Verdict::Failed(format!("deployment FAILED: {reason}")),
+        "FAILED" => Verdict::Failed(DeploymentFailure::Failed {
+            reason: reason.to_string(),
+        }),
         "COMPLETED" if running_matches(primary) => Verdict::Done,
-        _ => Verdict::Waiting(format!(
-            "{state}, running {} of {}",
-            primary.running_count(),
-            primary.desired_count()
-        )),
+        _ => Verdict::Waiting(DeploymentState::Rolling {
+            state,
+            running: primary.running_count(),
+            desired: primary.desired_count(),
+        }),
     }
 }
 
@@ -622,8 +623,8 @@ async fn wait(
         }
         match judge(&service, new_arn) {
             Verdict::Done => return Ok(()),
-            Verdict::Failed(reason) => {
-                return Err(RolloutError::new(RolloutFailure::Deployment { reason }));
+            Verdict::Failed(failure) => {
+                return Err(RolloutError::new(RolloutFailure::Deployment { failure }));
             }
             Verdict::Waiting(state) => last = state,
         }
@@ -734,10 +735,10 @@ mod tests {
             deployment("PRIMARY", NEW, DeploymentRolloutState::InProgress, 1),
             deployment("ACTIVE", OLD, DeploymentRolloutState::Completed, 2),
         ]);
-        assert_eq!(
-            judge(&s, NEW),
-            Verdict::Waiting("IN_PROGRESS, running 1 of 2".into())
-        );
+        let Verdict::Waiting(state) = judge(&s, NEW) else {
+            panic!("not waiting")
+        };
+        assert_eq!(state.to_string(), "IN_PROGRESS, running 1 of 2");
         let s = service(vec![deployment(
             "PRIMARY",
             NEW,
@@ -755,10 +756,11 @@ mod tests {
             DeploymentRolloutState::Failed,
             0,
         )]);
-        assert_eq!(
-            judge(&s, NEW),
-            Verdict::Failed("deployment FAILED: reason".into())
-        );
+        let failure = |verdict| match verdict {
+            Verdict::Failed(failure) => failure.to_string(),
+            other => panic!("not a failure: {other:?}"),
+        };
+        assert_eq!(failure(judge(&s, NEW)), "deployment FAILED: reason");
         // Stable, complete, every task running: on the old revision, so a failure.
         let s = service(vec![deployment(
             "PRIMARY",
@@ -767,10 +769,8 @@ mod tests {
             2,
         )]);
         assert_eq!(
-            judge(&s, NEW),
-            Verdict::Failed(
-                "rolled back: the PRIMARY deployment runs ocr:7 (COMPLETED): reason".into()
-            )
+            failure(judge(&s, NEW)),
+            "rolled back: the PRIMARY deployment runs ocr:7 (COMPLETED): reason"
         );
     }
 }

@@ -230,14 +230,76 @@ pub enum RolloutFailure {
         service: String,
         cluster: String,
     },
-    /// The deployment failed, as ECS said (`ecs::verdict`).
+    /// The deployment failed, as ECS said (`ecs::judge`).
     Deployment {
-        reason: String,
+        failure: DeploymentFailure,
     },
+    /// `last` is where the deployment stood at the last look.
     DeadlineExceeded {
         seconds: u64,
-        last: String,
+        last: DeploymentState,
     },
+}
+
+/// Where an ECS deployment stands while it is not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentState {
+    NoPrimary,
+    /// ECS's rollout state (`IN_PROGRESS`) and the PRIMARY deployment's task counts.
+    Rolling {
+        state: String,
+        running: i32,
+        desired: i32,
+    },
+}
+
+impl std::fmt::Display for DeploymentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoPrimary => f.write_str("no PRIMARY deployment yet"),
+            Self::Rolling {
+                state,
+                running,
+                desired,
+            } => write!(f, "{state}, running {running} of {desired}"),
+        }
+    }
+}
+
+/// How an ECS deployment failed; `reason` is ECS's rolloutStateReason (may be empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentFailure {
+    /// The circuit breaker put another revision (`running`, as `family:revision`) back.
+    RolledBack {
+        running: String,
+        state: String,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for DeploymentFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RolledBack {
+                running,
+                state,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "rolled back: the PRIMARY deployment runs {running} ({state})"
+                )?;
+                if !reason.is_empty() {
+                    write!(f, ": {reason}")?;
+                }
+                Ok(())
+            }
+            Self::Failed { reason } => write!(f, "deployment FAILED: {reason}"),
+        }
+    }
 }
 
 impl std::fmt::Display for RolloutFailure {
@@ -313,7 +375,7 @@ impl std::fmt::Display for RolloutFailure {
             Self::ServiceNotFound { service, cluster } => {
                 write!(f, "service {service} not found in cluster {cluster}")
             }
-            Self::Deployment { reason } => f.write_str(reason),
+            Self::Deployment { failure } => write!(f, "{failure}"),
             Self::DeadlineExceeded { seconds, last } => {
                 write!(
                     f,

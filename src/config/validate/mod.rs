@@ -8,7 +8,7 @@ use super::model::{
     ROLLOUT_DEADLINE_SECONDS, Runtime, STACK_TIMEOUT_MINUTES, STEP_INTERVAL_SECONDS, SlackChannel,
     ThresholdUnit, Tier,
 };
-use super::regions::{self, UnknownRegion};
+use super::regions;
 use super::secret::SecretRef;
 use super::source::{Node, PathSegment, path};
 use crate::graph::StackGraph;
@@ -46,7 +46,11 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.errors
 }
 
+mod invalid;
 mod models;
+
+use super::diagnostic::Problem;
+use invalid::{ChannelInvalid, ModelInvalid, ServiceInvalid, Setting, StackInvalid};
 
 struct Validator<'a> {
     sources: &'a Node,
@@ -159,12 +163,9 @@ fn is_name(s: &str) -> bool {
 }
 
 impl Validator<'_> {
-    fn report(&mut self, at: &[PathSegment], message: String, expected: &str, help: &str) {
-        self.errors.push(
-            ConfigError::new(self.sources.locate(at), message)
-                .expected(expected)
-                .help(help),
-        );
+    fn report(&mut self, at: &[PathSegment], problem: impl Problem + 'static) {
+        self.errors
+            .push(ConfigError::new(self.sources.locate(at), problem));
     }
 
     /// Environment variable names as ECS and Lambda take them (and as templates write them,
@@ -184,35 +185,31 @@ impl Validator<'_> {
             if !valid {
                 self.report_key(
                     &with_key(with_key(base.to_vec(), table), name),
-                    format!(
-                        "`{}` is not an environment variable name",
-                        name.escape_debug()
-                    ),
-                    "letters, digits and `_`, not starting with a digit, as `LOG_FORMAT`",
-                    "rename the variable",
+                    Setting::VariableName {
+                        name: name.to_string(),
+                    },
                 );
             }
         }
     }
 
-    fn report_key(&mut self, at: &[PathSegment], message: String, expected: &str, help: &str) {
-        self.errors.push(
-            ConfigError::new(self.sources.locate_key(at), message)
-                .expected(expected)
-                .help(help),
-        );
+    /// Points at the key rather than its value (a name that is itself the problem).
+    fn report_key(&mut self, at: &[PathSegment], problem: impl Problem + 'static) {
+        self.errors
+            .push(ConfigError::new(self.sources.locate_key(at), problem));
     }
 
     fn range(&mut self, at: Vec<PathSegment>, value: u32, min: u32, max: u32, what: &str) {
         if !(min..=max).contains(&value) {
             self.report(
                 &at,
-                format!("{what} {value} is out of range"),
-                &format!("a whole number from {min} to {max}"),
-                &format!(
-                    "set `{}` between {min} and {max}",
-                    super::source::display_path(&at)
-                ),
+                Setting::OutOfRange {
+                    key: what.to_string(),
+                    at: super::source::display_path(&at),
+                    value,
+                    min,
+                    max,
+                },
             );
         }
     }
@@ -225,9 +222,9 @@ impl Validator<'_> {
         if !is_name(&c.project.name) {
             self.report(
                 &path(["project", "name"]),
-                format!("project name `{}` cannot prefix AWS resource names", c.project.name),
-                "lowercase letters, digits and dashes, starting with a letter, at most 32 characters",
-                "rename the project, as `facturascan`",
+                Setting::ProjectName {
+                    name: c.project.name.clone(),
+                },
             );
         }
     }
@@ -237,9 +234,9 @@ impl Validator<'_> {
         if env.account_id.len() != 12 || !env.account_id.chars().all(|c| c.is_ascii_digit()) {
             self.report(
                 &path(["environment", "account_id"]),
-                format!("`{}` is not an AWS account id", env.account_id),
-                "12 digits, quoted so that leading zeros survive: \"012345678901\"",
-                "copy the id from `aws sts get-caller-identity`",
+                Setting::AccountId {
+                    value: env.account_id.clone(),
+                },
             );
         }
         if let Some(profile) = &env.profile
@@ -247,40 +244,33 @@ impl Validator<'_> {
         {
             self.report(
                 &path(["environment", "profile"]),
-                format!("`{profile}` is not a profile name"),
-                "a profile of ~/.aws/config, as `facturascan-staging`",
-                "name the profile, or remove the key to use the default credential chain",
+                Setting::Profile {
+                    value: profile.clone(),
+                },
             );
         }
         if let Err(unknown) = regions::check(&env.region) {
-            let help = match unknown {
-                UnknownRegion::DisplayName { code } => {
-                    format!("write the region's code, `{code}`, not its name")
-                }
-                UnknownRegion::Typo { code, name } => format!("did you mean `{code}` ({name})?"),
-                UnknownRegion::Unknown => "`aws account list-regions` lists the codes; a region newer than this facturactl needs a newer release".to_string(),
-            };
             self.report(
                 &path(["environment", "region"]),
-                format!("`{}` is not an AWS region", env.region),
-                "a region code, as `eu-west-1`",
-                &help,
+                Setting::Region {
+                    value: env.region.clone(),
+                    unknown,
+                },
             );
         }
         if let Some(url) = &env.endpoint_url {
             if env.tier != Tier::Local {
                 self.report_key(
                     &path(["environment", "endpoint_url"]),
-                    format!("endpoint_url is set in a {:?} environment", env.tier).to_lowercase(),
-                    "endpoint_url only in environments with `tier: local`",
-                    "remove endpoint_url: staging and production talk to AWS itself",
+                    Setting::EndpointOutsideLocal { tier: env.tier },
                 );
             } else if let Some(problem) = crate::config::endpoint_problem(url) {
                 self.report(
                     &path(["environment", "endpoint_url"]),
-                    format!("`{url}` is not an endpoint URL: {problem}"),
-                    "http://host:port or https://host:port",
-                    "write the emulator's URL, as printed by `scripts/local-aws start`",
+                    Setting::EndpointUrl {
+                        url: url.clone(),
+                        problem,
+                    },
                 );
             }
         }
@@ -321,26 +311,27 @@ impl Validator<'_> {
             match c.stacks.get(dep) {
                 None => self.report(
                     &at,
-                    format!("stack `{name}` depends on `{dep}`, which is not a stack"),
-                    &format!(
-                        "one of: {}",
-                        c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                    "fix the name or declare the stack under [stacks]",
+                    StackInvalid::UnknownDependency {
+                        stack: name.to_string(),
+                        dependency: dep.clone(),
+                        stacks: c.stacks.keys().cloned().collect(),
+                    },
                 ),
                 Some(d) if stack.enabled && !d.enabled => self.report(
                     &at,
-                    format!("stack `{name}` depends on `{dep}`, which is disabled here"),
-                    "dependencies of an enabled stack are enabled",
-                    &format!("enable `{dep}` or disable `{name}` in this environment"),
+                    StackInvalid::DisabledDependency {
+                        stack: name.to_string(),
+                        dependency: dep.clone(),
+                    },
                 ),
                 // `bootstrap` deploys only the bootstrap stacks: a dependency outside
                 // them would not exist yet on Day 0.
                 Some(d) if stack.bootstrap && !d.bootstrap => self.report(
                     &at,
-                    format!("bootstrap stack `{name}` depends on `{dep}`, which is not one"),
-                    "a bootstrap stack depends only on bootstrap stacks",
-                    &format!("add `bootstrap = true` to stacks.{dep}, or drop the dependency"),
+                    StackInvalid::BootstrapDependency {
+                        stack: name.to_string(),
+                        dependency: dep.clone(),
+                    },
                 ),
                 Some(_) => {}
             }
@@ -351,19 +342,14 @@ impl Validator<'_> {
         for (name, stack) in &c.stacks {
             let base = path(["stacks", name]);
             if !is_name(name) {
-                self.report_key(
-                    &base,
-                    format!("stack name `{name}` is not usable in a CloudFormation stack name"),
-                    "lowercase letters, digits and dashes, starting with a letter",
-                    "rename the stack",
-                );
+                self.report_key(&base, StackInvalid::StackName { name: name.clone() });
             }
             if stack.template.trim().is_empty() {
                 self.report(
                     &with_key(base.clone(), "template"),
-                    format!("stack `{name}` has an empty template path"),
-                    "a file under templates/stacks/, as `network.yaml.tera`",
-                    "name the template file",
+                    StackInvalid::EmptyTemplate {
+                        stack: name.clone(),
+                    },
                 );
             }
             self.dependencies(c, name, stack, &base);
@@ -372,30 +358,27 @@ impl Validator<'_> {
                 if !c.stacks.contains_key(&input.stack) {
                     self.report(
                         &at,
-                        format!(
-                            "input `{param}` reads from `{}`, which is not a stack",
-                            input.stack
-                        ),
-                        "`<stack>.<Output>` naming a declared stack",
-                        "fix the stack name",
+                        StackInvalid::InputFromUnknownStack {
+                            parameter: param.clone(),
+                            from: input.stack.clone(),
+                        },
                     );
                 } else if !stack.depends_on.contains(&input.stack) {
                     self.report(
                         &at,
-                        format!(
-                            "input `{param}` reads an output of `{}`, but `{name}` does not depend on it",
-                            input.stack
-                        ),
-                        &format!("`{}` in stacks.{name}.depends_on", input.stack),
-                        &format!("add \"{}\" to depends_on so it is deployed first", input.stack),
+                        StackInvalid::InputWithoutDependency {
+                            parameter: param.clone(),
+                            from: input.stack.clone(),
+                            stack: name.clone(),
+                        },
                     );
                 }
                 if stack.parameters.contains_key(param) {
                     self.report(
                         &at,
-                        format!("parameter `{param}` is set both as a value and as an input"),
-                        "each parameter set once",
-                        "remove it from `parameters` or from `inputs`",
+                        StackInvalid::ParameterTwice {
+                            parameter: param.clone(),
+                        },
                     );
                 }
             }
@@ -418,9 +401,9 @@ impl Validator<'_> {
         if let Some(cycle) = StackGraph::new(known).find_cycle() {
             self.report(
                 &path(["stacks", &cycle[0], "depends_on"]),
-                format!("stacks depend on each other in a cycle: {}", cycle.join(" -> ")),
-                "dependencies that form no cycle",
-                "move the shared resources into a stack both can depend on, or pass the value as a parameter",
+                StackInvalid::StackCycle {
+                    cycle: cycle.clone(),
+                },
             );
         }
     }
@@ -431,27 +414,18 @@ impl Validator<'_> {
             match c.stacks.get(&svc.stack) {
                 None => self.report(
                     &with_key(base.clone(), "stack"),
-                    format!(
-                        "service `{name}` belongs to stack `{}`, which is not a stack",
-                        svc.stack
-                    ),
-                    &format!(
-                        "one of: {}",
-                        c.stacks.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                    "point `stack` at the stack whose template creates the service",
+                    ServiceInvalid::ServiceStackUnknown {
+                        service: name.clone(),
+                        stack: svc.stack.clone(),
+                        stacks: c.stacks.keys().cloned().collect(),
+                    },
                 ),
                 Some(s) if svc.enabled && !s.enabled => self.report(
                     &with_key(base.clone(), "enabled"),
-                    format!(
-                        "service `{name}` is enabled but its stack `{}` is disabled",
-                        svc.stack
-                    ),
-                    "a service's stack enabled when the service is",
-                    &format!(
-                        "set services.{name}.enabled = false, or enable stacks.{}",
-                        svc.stack
-                    ),
+                    ServiceInvalid::ServiceStackDisabled {
+                        service: name.clone(),
+                        stack: svc.stack.clone(),
+                    },
                 ),
                 Some(_) => {}
             }
@@ -466,9 +440,9 @@ impl Validator<'_> {
                 Some(Runtime::Lambda(l)) => self.lambda(with_key(base, "lambda"), l),
                 None => self.report(
                     &base,
-                    format!("service `{name}` must have exactly one of `ecs` and `lambda`"),
-                    &format!("a [services.{name}.ecs] or a [services.{name}.lambda] table"),
-                    "keep the table of the runtime the service uses",
+                    ServiceInvalid::ServiceRuntime {
+                        service: name.clone(),
+                    },
                 ),
             }
         }
@@ -478,18 +452,13 @@ impl Validator<'_> {
         if !crate::config::names::is_alias(&model.name) {
             self.report(
                 &with_key(base.clone(), "name"),
-                format!("`{}` is not a model name", model.name),
-                "lowercase letters, digits, `-` and `_`, starting with a letter, at most 64",
-                "the registry keys objects by this name: write it as `fraud-scoring`",
+                ModelInvalid::ModelName {
+                    name: model.name.clone(),
+                },
             );
         }
         if model.input.is_empty() {
-            self.report(
-                &with_key(base, "input"),
-                "the model's input lists no field".to_string(),
-                "the fields the service sends, as `{ supplier = \"string\", total = \"number\" }`",
-                "list them: a deploy compares them with each model version's schema",
-            );
+            self.report(&with_key(base, "input"), ModelInvalid::ModelInputEmpty);
         }
     }
 
@@ -497,20 +466,15 @@ impl Validator<'_> {
         if !(0.5..1.0).contains(&ab.confidence) {
             self.report(
                 &with_key(base.clone(), "confidence"),
-                format!(
-                    "a confidence of {} is not a probability between 0.5 and 1",
-                    ab.confidence
-                ),
-                "a number such as 0.9, 0.95 or 0.99",
-                "0.95 is the usual choice: intervals that miss one time in twenty",
+                ModelInvalid::Confidence {
+                    value: ab.confidence,
+                },
             );
         }
         if ab.min_samples == 0 {
             self.report(
                 &with_key(base.clone(), "min_samples"),
-                "min_samples = 0 would decide on no data".to_string(),
-                "at least 1 (hundreds in practice)",
-                "set the samples each side needs before a verdict, as 500",
+                ModelInvalid::MinSamplesZero,
             );
         }
         let limits = [
@@ -531,9 +495,7 @@ impl Validator<'_> {
             if let Some(limit) = limit.filter(|l| !(l.is_finite() && *l >= 0.0)) {
                 self.report(
                     &with_key(base.clone(), key),
-                    format!("{key} = {limit} is not a change one can accept"),
-                    "a number of 0 or more: the worst change accepted",
-                    "0 accepts no worsening at all; leave the key out to only show the measure",
+                    ModelInvalid::AbLimit { key, limit },
                 );
             }
         }
@@ -544,17 +506,19 @@ impl Validator<'_> {
         match FARGATE_SIZES.iter().find(|(size, ..)| *size == cpu) {
             None => self.report(
                 &with_key(base.to_vec(), "cpu"),
-                format!("{cpu} is not a Fargate CPU size"),
-                "one of 256, 512, 1024, 2048, 4096, 8192, 16384",
-                "pick the nearest size",
+                ServiceInvalid::FargateCpu { cpu },
             ),
             Some((cpu, min, max, step)) => {
                 if memory < *min || memory > *max || !(memory - min).is_multiple_of(*step) {
                     self.report(
                         &with_key(base.to_vec(), "memory"),
-                        format!("{memory} MiB of memory does not fit {cpu} CPU units on Fargate"),
-                        &format!("{min} to {max} MiB in steps of {step}"),
-                        "change memory, or cpu to a size that allows it",
+                        ServiceInvalid::FargateMemory {
+                            cpu: *cpu,
+                            memory,
+                            min: *min,
+                            max: *max,
+                            step: *step,
+                        },
                     );
                 }
             }
@@ -566,20 +530,17 @@ impl Validator<'_> {
         if !is_repository(&ecs.repository) {
             self.report(
                 &with_key(base.clone(), "repository"),
-                format!("`{}` is not an ECR repository name", ecs.repository),
-                "2 to 256 lowercase letters, digits and `._-` in `/`-separated parts, as `facturascan/ocr`",
-                "ECR and Docker refuse upper case: write the name in lower case",
+                ServiceInvalid::Repository {
+                    name: ecs.repository.clone(),
+                },
             );
         }
         if !ecs.health.path.starts_with('/') || ecs.health.path.len() > 1024 {
             self.report(
                 &with_key(with_key(base.clone(), "health"), "path"),
-                format!(
-                    "health check path `{}` does not start with `/`",
-                    ecs.health.path
-                ),
-                "a path of at most 1024 characters starting with `/`, as `/health`",
-                "write the path the load balancer requests, from the root",
+                ServiceInvalid::HealthPath {
+                    path: ecs.health.path.clone(),
+                },
             );
         }
         self.variable_names(&base, "secrets", ecs.secrets.keys());
@@ -593,9 +554,7 @@ impl Validator<'_> {
             if !pattern_ok || ecs.container_port.is_none() {
                 self.report(
                     &with_key(base.clone(), "path"),
-                    format!("`{path}` cannot route to this service"),
-                    "a path pattern of up to 128 characters starting with `/` (letters, digits, `/_-.$*?~`), on a service with a container_port",
-                    "as `path = \"/predict*\"` with `container_port = 8080`",
+                    ServiceInvalid::RoutePath { path: path.clone() },
                 );
             }
         }
@@ -603,11 +562,7 @@ impl Validator<'_> {
             if matches!(secret, SecretRef::Env(_)) {
                 self.report(
                     &with_key(with_key(base.clone(), "secrets"), key),
-                    format!(
-                        "container secret `{key}` reads a variable of the machine running facturactl"
-                    ),
-                    "an `ssm:` or `secretsmanager:` reference, which ECS resolves when the task starts",
-                    "store the value in SSM Parameter Store or Secrets Manager and reference it",
+                    ServiceInvalid::ContainerSecretFromEnv { key: key.clone() },
                 );
             }
         }
@@ -660,25 +615,26 @@ impl Validator<'_> {
                 .copied()
                 .filter(|r| !family.is_empty() && r.starts_with(&family))
                 .collect();
-            let expected = if same.is_empty() {
-                LAMBDA_RUNTIMES.join(", ")
+            let supported = if same.is_empty() {
+                LAMBDA_RUNTIMES.to_vec()
             } else {
-                same.join(", ")
+                same
             };
             self.report(
                 &with_key(base.clone(), "runtime"),
-                format!("`{}` is not a runtime Lambda takes for new functions", l.runtime),
-                &expected,
-                "Lambda refuses to create or update functions on a deprecated runtime: move to a supported one",
+                ServiceInvalid::LambdaRuntime {
+                    runtime: l.runtime.clone(),
+                    supported,
+                },
             );
         } else if (l.runtime.starts_with("python") || l.runtime.starts_with("nodejs"))
             && !is_script_handler(&l.handler)
         {
             self.report(
                 &with_key(base.clone(), "handler"),
-                format!("handler `{}` does not name a function in a file", l.handler),
-                "`<file>.<function>`, as `parser.handler` for handler() in parser.py",
-                "add the function's name after the file's",
+                ServiceInvalid::Handler {
+                    handler: l.handler.clone(),
+                },
             );
         }
         self.range(
@@ -715,9 +671,7 @@ impl Validator<'_> {
             if c.channels.slack.contains_key(name) {
                 self.report_key(
                     &path(["channels", "slack", name]),
-                    format!("channel name `{name}` is used for both an email and a Slack channel"),
-                    "channel names unique across kinds",
-                    "rename one of them; alarms refer to channels by name",
+                    ChannelInvalid::ChannelNameTwice { name: name.clone() },
                 );
             }
         }
@@ -726,9 +680,9 @@ impl Validator<'_> {
             if email.addresses.is_empty() {
                 self.report(
                     &base,
-                    format!("email channel `{name}` has no addresses"),
-                    "at least one address",
-                    "add an address",
+                    ChannelInvalid::NoAddresses {
+                        channel: name.clone(),
+                    },
                 );
             }
             for (i, address) in email.addresses.iter().enumerate() {
@@ -738,9 +692,9 @@ impl Validator<'_> {
                 if !ok {
                     self.report(
                         &with_index(base.clone(), i),
-                        format!("`{address}` is not an email address"),
-                        "name@domain.tld",
-                        "fix the address",
+                        ChannelInvalid::EmailAddress {
+                            address: address.clone(),
+                        },
                     );
                 }
             }
@@ -756,9 +710,9 @@ impl Validator<'_> {
             {
                 self.report(
                     &path(["channels", "email", name, "ses_from"]),
-                    format!("`{from}` is not an email address"),
-                    "a sender address verified in SES",
-                    "fix the address, or remove ses_from to send through the SNS topic",
+                    ChannelInvalid::SesFrom {
+                        address: from.clone(),
+                    },
                 );
             }
         }
@@ -775,25 +729,19 @@ impl Validator<'_> {
         if !valid {
             self.report(
                 &path(["channels", "slack", name, "channel"]),
-                format!(
-                    "`{}` is not a Slack channel name",
-                    slack.channel.escape_debug()
-                ),
-                "`#` and 1 to 80 lowercase letters, digits, `-` or `_`, as `#dev-monitoring`",
-                "write the channel as Slack shows it, with its `#`",
+                ChannelInvalid::SlackChannelName {
+                    channel: slack.channel.clone(),
+                },
             );
         }
         if slack.route().is_none() {
             let both = slack.webhook.is_some();
             self.report_key(
                 &path(["channels", "slack", name]),
-                if both {
-                    format!("Slack channel `{name}` sets both `webhook` and `chatbot`")
-                } else {
-                    format!("Slack channel `{name}` sets neither `webhook` nor `chatbot`")
+                ChannelInvalid::SlackRoute {
+                    channel: name.to_string(),
+                    both,
                 },
-                "exactly one of `webhook` (a secret reference) and `chatbot`",
-                "keep `webhook = \"ssm:/...\"` for the forwarder Lambda, or `chatbot = { workspace_id, channel_id }` for AWS Chatbot",
             );
         }
         if let Some(bot) = &slack.chatbot {
@@ -810,9 +758,11 @@ impl Validator<'_> {
                 if !ok {
                     self.report(
                         &path(["channels", "slack", name, "chatbot", field]),
-                        format!("`{value}` is not a Slack {field}"),
-                        &format!("an id starting with `{first}`, as in Slack's channel details"),
-                        "copy the id from Slack (channel details, at the bottom) or the Chatbot console",
+                        ChannelInvalid::ChatbotId {
+                            field,
+                            value: value.clone(),
+                            first,
+                        },
                     );
                 }
             }
@@ -826,12 +776,10 @@ impl Validator<'_> {
             if !c.channels.contains(channel) {
                 self.report(
                     &with_index(with_key(base.clone(), "channels"), i),
-                    format!("notifications go to `{channel}`, which is not a channel"),
-                    &format!(
-                        "one of: {}",
-                        c.channels.names().collect::<Vec<_>>().join(", ")
-                    ),
-                    "declare it under [channels.email] or [channels.slack], or fix the name",
+                    ChannelInvalid::NotificationChannel {
+                        channel: channel.clone(),
+                        channels: c.channels.names().map(str::to_string).collect(),
+                    },
                 );
             }
         }
@@ -851,19 +799,13 @@ impl Validator<'_> {
                 && alarm.threshold >= 0.0
                 && (alarm.unit != ThresholdUnit::Percent || alarm.threshold <= 100.0);
             if !threshold_ok {
-                let expected = if alarm.unit == ThresholdUnit::Percent {
-                    "a percentage from 0 to 100"
-                } else {
-                    "a number of 0 or more"
-                };
                 self.report(
                     &with_key(base.clone(), "threshold"),
-                    format!(
-                        "threshold {} of alarm `{name}` is out of range",
-                        alarm.threshold
-                    ),
-                    expected,
-                    "percent thresholds are written as 1 for 1%, not 0.01 or 100 for all",
+                    ChannelInvalid::AlarmThreshold {
+                        alarm: name.clone(),
+                        threshold: alarm.threshold,
+                        percent: alarm.unit == ThresholdUnit::Percent,
+                    },
                 );
             }
             if !(alarm.period_seconds == 10
@@ -874,12 +816,9 @@ impl Validator<'_> {
             {
                 self.report(
                     &with_key(base.clone(), "period_seconds"),
-                    format!(
-                        "period {}s is not a CloudWatch alarm period",
-                        alarm.period_seconds
-                    ),
-                    "10, 30, or a multiple of 60 up to 86400",
-                    "use 60 for one-minute datapoints",
+                    ChannelInvalid::AlarmPeriod {
+                        seconds: alarm.period_seconds,
+                    },
                 );
             }
             self.range(
@@ -895,29 +834,29 @@ impl Validator<'_> {
             {
                 self.report(
                     &with_key(base.clone(), "datapoints_to_alarm"),
-                    format!("datapoints_to_alarm {dp} is out of range"),
-                    &format!("1 to evaluation_periods ({})", alarm.evaluation_periods),
-                    "lower datapoints_to_alarm or raise evaluation_periods",
+                    ChannelInvalid::DatapointsToAlarm {
+                        datapoints: dp,
+                        evaluation_periods: alarm.evaluation_periods,
+                    },
                 );
             }
             if alarm.channels.is_empty() && alarm.enabled {
                 self.report(
                     &with_key(base.clone(), "channels"),
-                    format!("alarm `{name}` notifies nobody"),
-                    "at least one channel",
-                    "add a channel, or set enabled = false",
+                    ChannelInvalid::AlarmNotifiesNobody {
+                        alarm: name.clone(),
+                    },
                 );
             }
             for (i, channel) in alarm.channels.iter().enumerate() {
                 if !c.channels.contains(channel) {
                     self.report(
                         &with_index(with_key(base.clone(), "channels"), i),
-                        format!("alarm `{name}` notifies `{channel}`, which is not a channel"),
-                        &format!(
-                            "one of: {}",
-                            c.channels.names().collect::<Vec<_>>().join(", ")
-                        ),
-                        "declare it under [channels.email] or [channels.slack], or fix the name",
+                        ChannelInvalid::AlarmChannel {
+                            alarm: name.clone(),
+                            channel: channel.clone(),
+                            channels: c.channels.names().map(str::to_string).collect(),
+                        },
                     );
                 }
             }
@@ -934,18 +873,13 @@ impl Validator<'_> {
         if !scheme_ok || sentry.url.trim_end_matches('/').ends_with("/api/0") {
             self.report(
                 &path(["sentry", "url"]),
-                format!("`{}` is not a Sentry server address", sentry.url),
-                "the server's https:// address without the API path, as `https://sentry.io`",
-                "http:// is accepted only for an environment with endpoint_url (the local emulator)",
+                Setting::SentryUrl {
+                    url: sentry.url.clone(),
+                },
             );
         }
         if sentry.organization.trim().is_empty() || sentry.projects.is_empty() {
-            self.report(
-                &path(["sentry", "projects"]),
-                "Sentry needs an organization and at least one project".into(),
-                "`organization = \"facturascan\"` and `projects = [\"facturascan-ocr\"]`",
-                "the slugs are in the project's Sentry settings",
-            );
+            self.report(&path(["sentry", "projects"]), Setting::SentryProjects);
         }
     }
 
@@ -965,9 +899,7 @@ impl Validator<'_> {
                     .to_string();
                 self.report(
                     &path(["release", key]),
-                    format!("`{key}` is not a valid regular expression: {last}"),
-                    "a regular expression, as '^v\\d+\\.\\d+\\.\\d+$'",
-                    "in TOML, write it as a literal string in single quotes so backslashes stay",
+                    Setting::TagPattern { key, reason: last },
                 );
             }
         }
@@ -988,17 +920,16 @@ impl Validator<'_> {
         {
             self.report(
                 &path(["release", "records_bucket"]),
-                format!("`{bucket}` is not an S3 bucket name: {problem}"),
-                "3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit",
-                "leave it unset for `<project>-<env>-releases-<account>`, or fix the name",
+                Setting::RecordsBucket {
+                    bucket: bucket.clone(),
+                    problem,
+                },
             );
         }
         if c.release.protected_branch.trim().is_empty() {
             self.report(
                 &path(["release", "protected_branch"]),
-                "protected_branch is empty".into(),
-                "a branch name, as `main`",
-                "name the branch releases are cut from",
+                Setting::ProtectedBranch,
             );
         }
     }
@@ -1009,25 +940,21 @@ impl Validator<'_> {
             if !rule_ids.contains(&exception.rule.as_str()) {
                 self.report(
                     &with_key(base.clone(), "rule"),
-                    format!("`{}` is not a policy rule", exception.rule),
-                    &format!("one of: {}", rule_ids.join(", ")),
-                    "`facturactl validate --output json` shows rule ids of findings",
+                    Setting::PolicyRule {
+                        rule: exception.rule.clone(),
+                        rules: rule_ids.iter().map(|r| r.to_string()).collect(),
+                    },
                 );
             }
             if exception.reason.trim().len() < 10 {
-                self.report(
-                    &with_key(base.clone(), "reason"),
-                    "a policy exception needs a reason".into(),
-                    "a sentence saying why the rule does not apply",
-                    "write the reason a reviewer would accept",
-                );
+                self.report(&with_key(base.clone(), "reason"), Setting::ExceptionReason);
             }
             if !exception.resource.contains('/') {
                 self.report(
                     &with_key(base, "resource"),
-                    format!("`{}` does not name a resource", exception.resource),
-                    "`<stack>/<LogicalId>` or `<stack>/*`",
-                    "write the stack and logical id from the finding",
+                    Setting::ExceptionResource {
+                        resource: exception.resource.clone(),
+                    },
                 );
             }
         }

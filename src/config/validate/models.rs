@@ -4,7 +4,7 @@
 
 use super::super::model::{Config, DriftMeasure, DriftTrigger, ModelRegistry, Retraining};
 use super::super::source::{PathSegment, path};
-use super::{Validator, is_repository, with_key};
+use super::{ModelInvalid, ServiceInvalid, Setting, Validator, is_repository, with_key};
 
 impl Validator<'_> {
     pub(super) fn mlflow(&mut self, c: &Config) {
@@ -13,9 +13,7 @@ impl Validator<'_> {
             if !(uri.starts_with("https://") || uri.starts_with("http://")) {
                 self.report(
                     &path(["mlflow", "tracking_uri"]),
-                    format!("`{uri}` is not an http(s) URL"),
-                    "the tracking server's URL, as `https://mlflow.internal.example.com`",
-                    "facturactl speaks MLflow's REST API: give the server's URL",
+                    Setting::TrackingUri { uri: uri.clone() },
                 );
             }
         }
@@ -24,9 +22,9 @@ impl Validator<'_> {
             if model.registry == ModelRegistry::Mlflow && c.mlflow.is_none() {
                 self.report(
                     &path(["services", name, "model", "registry"]),
-                    format!("service `{name}`'s model is in MLflow, but no [mlflow] is set"),
-                    "[mlflow] tracking_uri = \"https://...\"",
-                    "add [mlflow] with the tracking server's URL (per environment, in its overlay, if they differ)",
+                    ServiceInvalid::MlflowMissing {
+                        service: name.clone(),
+                    },
                 );
             }
         }
@@ -39,9 +37,10 @@ impl Validator<'_> {
             if servers != 1 {
                 self.report_key(
                     &base,
-                    format!("model `{name}` is served by {servers} services"),
-                    "exactly one service with `[services.<name>.model] name = \"<model>\"`",
-                    "the drift alarm watches the measures of the service that serves the model, and the retraining renders into that service's stack: declare the model on one service",
+                    ModelInvalid::ModelServers {
+                        model: name.clone(),
+                        servers,
+                    },
                 );
             }
             if let Some(retraining) = &settings.retraining {
@@ -54,47 +53,45 @@ impl Validator<'_> {
         if let Err(problem) = schedule_expression(&r.schedule) {
             self.report(
                 &with_key(base.clone(), "schedule"),
-                format!("`{}` is not a schedule: {problem}", r.schedule),
-                "`cron(minutes hours day-of-month month day-of-week year)` or `rate(N minutes|hours|days)`",
-                "as `cron(0 3 ? * MON *)` for Mondays at 03:00; one of day-of-month and day-of-week is `?`",
+                ModelInvalid::Schedule {
+                    schedule: r.schedule.clone(),
+                    problem,
+                },
             );
         }
         if !is_time_zone(&r.timezone) {
-            let help = match closest_time_zone(&r.timezone) {
-                Some(zone) => format!("did you mean `{zone}`?"),
-                None => "write the zone the cron expression's hours are in".to_string(),
-            };
             self.report(
                 &with_key(base.clone(), "timezone"),
-                format!("`{}` is not an IANA time zone", r.timezone),
-                "`UTC` or an IANA name, as `Europe/Madrid`",
-                &help,
+                ModelInvalid::TimeZone {
+                    zone: r.timezone.clone(),
+                    closest: closest_time_zone(&r.timezone),
+                },
             );
         }
         let prefix = &r.data.prefix;
         if prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() > 512 {
             self.report(
                 &with_key(with_key(base.clone(), "data"), "prefix"),
-                format!("`{prefix}` is not a key prefix"),
-                "a prefix without a leading `/`, ending in `/`, as `validated/`",
-                "the job reads every object under it; the role may read nothing else",
+                ModelInvalid::DataPrefix {
+                    prefix: prefix.clone(),
+                },
             );
         }
         let job = with_key(base.clone(), "job");
         if !is_repository(&r.job.repository) {
             self.report(
                 &with_key(job.clone(), "repository"),
-                format!("`{}` is not an ECR repository name", r.job.repository),
-                "lowercase letters, digits and `._-` in `/`-separated parts, as `facturascan/fraud-training`",
-                "name the repository the training image is pushed to",
+                ModelInvalid::TrainingRepository {
+                    name: r.job.repository.clone(),
+                },
             );
         }
         if !is_image(&r.job.image) {
             self.report(
                 &with_key(job.clone(), "image"),
-                format!("`{}` is neither an image tag nor a digest", r.job.image),
-                "a tag (up to 128 of letters, digits, `._-`) or `sha256:` and 64 hex digits",
-                "pin the training image: a run should be repeatable from its record",
+                ModelInvalid::TrainingImage {
+                    image: r.job.image.clone(),
+                },
             );
         }
         self.fargate_size(&job, r.job.cpu, r.job.memory);
@@ -110,36 +107,29 @@ impl Validator<'_> {
     }
 
     fn drift(&mut self, c: &Config, base: Vec<PathSegment>, drift: &DriftTrigger) {
-        let (valid, expected) = match drift.measure {
-            DriftMeasure::Agreement => (
-                drift.threshold > 0.0 && drift.threshold <= 100.0,
-                "a percentage above 0 and at most 100, as 90",
-            ),
-            DriftMeasure::PopulationStability => (
-                drift.threshold > 0.0 && drift.threshold.is_finite(),
-                "a positive index, as 0.2 (0.1 to 0.25 is a moderate shift)",
-            ),
+        let valid = match drift.measure {
+            DriftMeasure::Agreement => drift.threshold > 0.0 && drift.threshold <= 100.0,
+            DriftMeasure::PopulationStability => {
+                drift.threshold > 0.0 && drift.threshold.is_finite()
+            }
         };
         for (i, channel) in drift.channels.iter().enumerate() {
             if !c.channels.contains(channel) {
                 self.report(
                     &super::with_index(with_key(base.clone(), "channels"), i),
-                    format!("channel `{channel}` is not declared"),
-                    "a key of [channels.email] or [channels.slack]",
-                    "declare the channel, or remove it from the drift trigger",
+                    ModelInvalid::DriftChannel {
+                        channel: channel.clone(),
+                    },
                 );
             }
         }
         if !valid {
             self.report(
                 &with_key(base.clone(), "threshold"),
-                format!(
-                    "threshold {} is out of range for {}",
-                    drift.threshold,
-                    drift.measure.as_str()
-                ),
-                expected,
-                "the alarm fires when the measure passes this value",
+                ModelInvalid::DriftThreshold {
+                    threshold: drift.threshold,
+                    measure: drift.measure,
+                },
             );
         }
         // Model measures are emitted once per prediction batch: a period under a minute
@@ -150,12 +140,9 @@ impl Validator<'_> {
         {
             self.report(
                 &with_key(base.clone(), "period_seconds"),
-                format!(
-                    "period {}s is not a drift alarm period",
-                    drift.period_seconds
-                ),
-                "a multiple of 60 up to 86400",
-                "3600 judges an hour of predictions at a time",
+                ModelInvalid::DriftPeriod {
+                    seconds: drift.period_seconds,
+                },
             );
         }
         // CloudWatch: evaluation periods times the period at most one day for periods
@@ -170,12 +157,10 @@ impl Validator<'_> {
         {
             self.report(
                 &with_key(base, "evaluation_periods"),
-                format!(
-                    "{} periods of {}s is more than CloudWatch evaluates",
-                    drift.evaluation_periods, drift.period_seconds
-                ),
-                "at least 1, and periods x period_seconds at most 1 day (7 days for periods of an hour or more)",
-                "lower evaluation_periods",
+                ModelInvalid::DriftEvaluation {
+                    periods: drift.evaluation_periods,
+                    period_seconds: drift.period_seconds,
+                },
             );
         }
     }

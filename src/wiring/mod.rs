@@ -26,6 +26,10 @@ use crate::config::source::{PathSegment, path};
 use crate::config::{ConfigError, ConfigErrors, LoadedConfig};
 use crate::render::{RenderedEnv, RenderedStack};
 
+mod problem;
+
+use problem::{CidrProblem, Invalid, Violation};
+
 /// AWS's limits on the tags of a stack (CloudFormation propagates them to resources).
 const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
@@ -67,13 +71,9 @@ impl Site<'_> {
         at
     }
 
-    fn report(&mut self, keys: &[&str], message: String, expected: &str, help: &str) {
+    fn report(&mut self, keys: &[&str], problem: Invalid) {
         let origin = self.loaded.sources.locate(&self.at(keys));
-        self.errors.push(
-            ConfigError::new(origin, message)
-                .expected(expected)
-                .help(help),
-        );
+        self.errors.push(ConfigError::new(origin, problem));
     }
 }
 
@@ -96,18 +96,18 @@ fn model_parameters(loaded: &LoadedConfig, rendered: &RenderedEnv, errors: &mut 
             continue;
         }
         let origin = loaded.sources.locate(&path(["services", service, "model"]));
-        errors.push(
-            ConfigError::new(
-                origin,
-                format!(
-                    "service `{service}` declares a model, but template `{}` has no parameter {}",
-                    stack.template_file,
-                    missing.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")
-                ),
-            )
-            .expected(format!("parameters `{uri}` and `{sha}` in the `{}` template", stack.name))
-            .help("declare them (String, Default \"\") and pass them to the service as MODEL_URI and MODEL_SHA256, as templates/stacks/ml.yaml.tera does"),
-        );
+        let missing = missing.into_iter().cloned().collect();
+        errors.push(ConfigError::new(
+            origin,
+            Invalid::ModelParameters {
+                service: service.clone(),
+                template: stack.template_file.clone(),
+                stack: stack.name.clone(),
+                missing,
+                uri,
+                sha,
+            },
+        ));
     }
 }
 
@@ -129,12 +129,10 @@ fn resources(site: &mut Site<'_>, stack: &RenderedStack) {
     if section(stack, "Resources").is_none_or(yaml_serde::Mapping::is_empty) {
         site.report(
             &["template"],
-            format!(
-                "template `{}` renders no resources for `{}`",
-                stack.template_file, stack.name
-            ),
-            "at least one resource (CloudFormation refuses an empty template)",
-            "check the template's conditions and loops for this environment, or disable the stack",
+            Invalid::NoResources {
+                template: stack.template_file.clone(),
+                stack: stack.name.clone(),
+            },
         );
     }
 }
@@ -148,12 +146,12 @@ fn outputs_read(site: &mut Site<'_>, stack: &RenderedStack, rendered: &RenderedE
         if !declared.contains(&input.output) {
             site.report(
                 &["inputs", param],
-                format!(
-                    "input `{param}` reads `{}.{}`, which the `{}` template does not declare",
-                    input.stack, input.output, input.stack
-                ),
-                &format!("one of its outputs: {}", declared.join(", ")),
-                "fix the output name, or declare the output in the upstream template",
+                Invalid::UndeclaredOutput {
+                    parameter: param.clone(),
+                    stack: input.stack.clone(),
+                    output: input.output.clone(),
+                    declared,
+                },
             );
         }
     }
@@ -171,12 +169,11 @@ fn parameters(site: &mut Site<'_>, stack: &RenderedStack) {
         if !declared_names.contains(name) {
             site.report(
                 &[table, name],
-                format!(
-                    "`{name}` is not a parameter of template `{}`",
-                    stack.template_file
-                ),
-                &format!("one of: {}", declared_names.join(", ")),
-                "fix the name, or declare the parameter in the template",
+                Invalid::UnknownParameter {
+                    name: name.clone(),
+                    template: stack.template_file.clone(),
+                    declared: declared_names.clone(),
+                },
             );
         }
     }
@@ -186,29 +183,30 @@ fn parameters(site: &mut Site<'_>, stack: &RenderedStack) {
         if !set && spec.get("Default").is_none() {
             site.report(
                 &[],
-                format!(
-                    "template `{}` needs a value for parameter `{name}`",
-                    stack.template_file
-                ),
-                &format!("`{name}` in this stack's parameters or inputs"),
-                "set it, or give the template parameter a Default",
+                Invalid::ParameterWithoutValue {
+                    name: name.to_string(),
+                    template: stack.template_file.clone(),
+                },
             );
         }
         if let Some(value) = stack.parameters.get(name)
-            && let Some(problem) = violation(spec, value).or_else(|| cidr_violation(name, value))
+            && let Some(violation) = violation(spec, value).or_else(|| cidr_violation(name, value))
         {
             site.report(
                 &["parameters", name],
-                format!("parameter `{name}` = {value:?} {problem}"),
-                &constraint_text(spec),
-                "change the value, or the template's constraint if it is wrong",
+                Invalid::ParameterValue {
+                    name: name.to_string(),
+                    value: value.clone(),
+                    violation,
+                    constraints: constraint_text(spec),
+                },
             );
         }
     }
 }
 
 /// The first constraint of `spec` that `value` breaks, as a phrase.
-fn violation(spec: &Value, value: &str) -> Option<String> {
+fn violation(spec: &Value, value: &str) -> Option<Violation> {
     let kind = spec.get("Type").and_then(Value::as_str).unwrap_or("String");
     let is_list = kind.starts_with("List<") || kind == "CommaDelimitedList";
     let items: Vec<&str> = if is_list {
@@ -224,14 +222,14 @@ fn violation(spec: &Value, value: &str) -> Option<String> {
     None
 }
 
-fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<String> {
+fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<Violation> {
     if (kind == "Number" || kind == "List<Number>") && item.parse::<f64>().is_err() {
-        return Some("is not a number".into());
+        return Some(Violation::NotANumber);
     }
     if let Some(allowed) = spec.get("AllowedValues").and_then(Value::as_sequence) {
         let allowed: Vec<String> = allowed.iter().filter_map(scalar).collect();
         if !allowed.iter().any(|a| a == item) {
-            return Some(format!("is not one of {}", allowed.join(", ")));
+            return Some(Violation::NotAllowed { allowed });
         }
     }
     if let Some(pattern) = spec.get("AllowedPattern").and_then(Value::as_str) {
@@ -240,7 +238,9 @@ fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<String> {
         if let Ok(re) = regex::Regex::new(&anchored)
             && !re.is_match(item)
         {
-            return Some(format!("does not match the pattern {pattern}"));
+            return Some(Violation::Pattern {
+                pattern: pattern.to_string(),
+            });
         }
     }
     let length = item.chars().count() as f64;
@@ -263,7 +263,10 @@ fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<String> {
             continue;
         }
         if (minimum && actual < limit) || (!minimum && actual > limit) {
-            return Some(format!("breaks {key} {limit}"));
+            return Some(Violation::Bound {
+                key,
+                limit: limit.to_string(),
+            });
         }
     }
     None
@@ -271,7 +274,7 @@ fn item_violation(spec: &Value, kind: &str, item: &str) -> Option<String> {
 
 /// CloudFormation's constraints say nothing of CIDR arithmetic, and EC2 refuses a block
 /// with host bits set or an octet over 255 only when the VPC or subnet is created.
-fn cidr_violation(name: &str, value: &str) -> Option<String> {
+fn cidr_violation(name: &str, value: &str) -> Option<Violation> {
     let named_cidr = name.ends_with("Cidr") || name.ends_with("Cidrs");
     for item in value.split(',').map(str::trim) {
         let shaped = item.contains('/')
@@ -282,41 +285,13 @@ fn cidr_violation(name: &str, value: &str) -> Option<String> {
             continue;
         }
         if let Err(problem) = parse_cidr(item) {
-            return Some(format!("has `{item}`, which {problem}"));
+            return Some(Violation::Cidr {
+                item: item.to_string(),
+                problem,
+            });
         }
     }
     None
-}
-
-/// Why a text is not a CIDR block EC2 takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CidrProblem {
-    NoPrefix,
-    Octets {
-        address: String,
-    },
-    Prefix {
-        prefix: String,
-    },
-    /// Host bits set: the block it most likely meant.
-    HostBits {
-        network: String,
-    },
-}
-
-impl std::fmt::Display for CidrProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NoPrefix => f.write_str("is not a CIDR block (no `/prefix`)"),
-            Self::Octets { address } => {
-                write!(f, "has `{address}`, not four octets of 0 to 255")
-            }
-            Self::Prefix { prefix } => write!(f, "has prefix `/{prefix}`, not 0 to 32"),
-            Self::HostBits { network } => {
-                write!(f, "sets host bits (the block is `{network}`)")
-            }
-        }
-    }
 }
 
 /// An IPv4 CIDR block, as EC2 takes it: four octets, a prefix of 0 to 32, host bits zero.
@@ -378,7 +353,7 @@ const NAME_LIMITS: &[(&str, &str, usize)] = &[
 fn resource_names(site: &mut Site<'_>, stack: &RenderedStack) {
     for (id, resource) in section(stack, "Resources").into_iter().flatten() {
         let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
-        let Some((_, property, limit)) = NAME_LIMITS.iter().find(|(t, ..)| *t == kind) else {
+        let Some((kind, property, limit)) = NAME_LIMITS.iter().find(|(t, ..)| *t == kind) else {
             continue;
         };
         // Only literal names: a name built with !Sub or !Join is CloudFormation's to judge.
@@ -393,13 +368,15 @@ fn resource_names(site: &mut Site<'_>, stack: &RenderedStack) {
         if length > *limit {
             site.report(
                 &["template"],
-                format!(
-                    "`{}` in stack `{}` would be named `{name}` ({length} characters)",
-                    id.as_str().unwrap_or("?"),
-                    stack.name
-                ),
-                &format!("a {property} of at most {limit} characters ({kind})"),
-                "shorten `project.name` (every name starts with `<project>-<env>`) or the name in the template",
+                Invalid::NameTooLong {
+                    id: id.as_str().unwrap_or("?").to_string(),
+                    stack: stack.name.clone(),
+                    name: name.to_string(),
+                    length,
+                    property,
+                    limit: *limit,
+                    kind,
+                },
             );
         }
     }
@@ -451,13 +428,11 @@ fn tags(site: &mut Site<'_>, stack: &RenderedStack) {
     if stack.tags.len() > MAX_TAGS {
         site.report(
             &["tags"],
-            format!(
-                "`{}` would carry {} tags (project, stack and facturactl's own)",
-                stack.name,
-                stack.tags.len()
-            ),
-            &format!("at most {MAX_TAGS} tags per resource"),
-            "drop tags from [project.tags] or the stack's tags",
+            Invalid::TooManyTags {
+                stack: stack.name.clone(),
+                count: stack.tags.len(),
+                max: MAX_TAGS,
+            },
         );
     }
     // Project tags are judged once, where they are written (`project_tags`).
@@ -466,9 +441,10 @@ fn tags(site: &mut Site<'_>, stack: &RenderedStack) {
         if project.get(key) != Some(value) && !tag_fits(key, value) {
             site.report(
                 &["tags", key],
-                format!("tag `{key}` breaks AWS's tag rules"),
-                &tag_limits(),
-                "change the tag to fit AWS's tag rules",
+                Invalid::Tag {
+                    key: key.clone(),
+                    limits: tag_limits(),
+                },
             );
         }
     }
@@ -484,9 +460,13 @@ fn project_tags(loaded: &LoadedConfig) -> Vec<ConfigError> {
         .filter(|(key, value)| !tag_fits(key, value))
         .map(|(key, _)| {
             let origin = loaded.sources.locate(&path(["project", "tags", key]));
-            ConfigError::new(origin, format!("tag `{key}` breaks AWS's tag rules"))
-                .expected(tag_limits())
-                .help("change the tag to fit AWS's tag rules")
+            ConfigError::new(
+                origin,
+                Invalid::Tag {
+                    key: key.clone(),
+                    limits: tag_limits(),
+                },
+            )
         })
         .collect()
 }
@@ -572,8 +552,11 @@ mod tests {
     fn values_are_judged_by_the_templates_own_constraints() {
         let number = spec("{Type: Number, MinValue: 20, MaxValue: 100}");
         assert_eq!(violation(&number, "50"), None);
-        assert_eq!(violation(&number, "10"), Some("breaks MinValue 20".into()));
-        assert_eq!(violation(&number, "ten"), Some("is not a number".into()));
+        assert_eq!(
+            violation(&number, "10").map(|v| v.to_string()),
+            Some("breaks MinValue 20".into())
+        );
+        assert_eq!(violation(&number, "ten"), Some(Violation::NotANumber));
         let pattern = spec(r#"{Type: String, AllowedPattern: 'db\.[a-z0-9]+\.[a-z0-9]+'}"#);
         assert_eq!(violation(&pattern, "db.t4g.micro"), None);
         assert!(violation(&pattern, "t4g.micro").is_some());
@@ -581,7 +564,10 @@ mod tests {
         assert!(violation(&pattern, "xdb.t4g.micro").is_some());
         let allowed = spec("{Type: String, AllowedValues: [a, b]}");
         assert_eq!(violation(&allowed, "b"), None);
-        assert_eq!(violation(&allowed, "c"), Some("is not one of a, b".into()));
+        assert_eq!(
+            violation(&allowed, "c").map(|v| v.to_string()),
+            Some("is not one of a, b".into())
+        );
         let list = spec("{Type: CommaDelimitedList, AllowedPattern: '10\\..*'}");
         assert_eq!(violation(&list, "10.0.0.0/20, 10.1.0.0/20"), None);
         assert!(violation(&list, "10.0.0.0/20,192.168.0.0/24").is_some());
