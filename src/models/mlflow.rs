@@ -278,7 +278,7 @@ impl<'a> MlflowRegistry<'a> {
             uri: mlmodel_uri.clone(),
             problem: MlmodelProblem::Signature(problem),
         })?;
-        let file = model_file(&mlmodel).ok_or_else(|| ModelError::BadMlmodel {
+        let file = model_file(&mlmodel).ok_or(ModelError::BadMlmodel {
             uri: mlmodel_uri,
             problem: MlmodelProblem::NoModelFile,
         })?;
