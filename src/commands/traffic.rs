@@ -66,13 +66,16 @@ async fn evaluate(
         }
         .into());
     }
-    let mut evaluation =
-        evaluation::evaluate(&report.comparisons, &traffic::guards_of(config, service));
+    let mut evaluation = evaluation::evaluate(
+        &report.comparisons,
+        &traffic::guards_of(config, service),
+        report.sample_ratio,
+    );
     if apply {
         evaluation.applied = match evaluation.verdict {
             Verdict::Promote => Some(traffic::promote(aws, config, service).await?),
             Verdict::Abort => Some(traffic::abort(aws, config, service).await?),
-            Verdict::KeepCollecting => None,
+            Verdict::KeepCollecting | Verdict::SampleRatioMismatch => None,
         };
     }
     report.evaluation = Some(evaluation);

@@ -500,13 +500,19 @@ pub struct AbGuards {
     /// and latency, validated predictions for the prediction measures.
     #[serde(default = "default_min_samples")]
     pub min_samples: u32,
-    /// The confidence of the intervals (two-proportion, unpooled), as 0.95.
+    /// The confidence of the decision intervals (always valid, so that `evaluate` may be
+    /// run at every hour of the experiment), as 0.95.
     #[serde(default = "default_confidence")]
     pub confidence: f64,
+    /// The chance that a variant as good as the control is promoted once it has the
+    /// samples `traffic` says a limit needs, as 0.8.
+    #[serde(default = "default_power")]
+    pub power: f64,
     /// Error rate (Lambda Errors over Invocations).
     #[serde(default = "default_error_rate_limit")]
     pub max_error_rate_increase: Option<f64>,
-    /// p95 duration, in milliseconds (observed, no interval).
+    /// p95 duration, in milliseconds: shown beside its change, not judged (CloudWatch's
+    /// percentiles come without the durations an interval of a quantile needs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_p95_increase_ms: Option<f64>,
     /// Agreement with validated outcomes (Agreements over Validated): the drop accepted.
@@ -528,6 +534,7 @@ impl Default for AbGuards {
         Self {
             min_samples: default_min_samples(),
             confidence: default_confidence(),
+            power: default_power(),
             max_error_rate_increase: default_error_rate_limit(),
             max_p95_increase_ms: None,
             max_agreement_drop: None,
@@ -543,6 +550,9 @@ fn default_min_samples() -> u32 {
 }
 fn default_confidence() -> f64 {
     0.95
+}
+fn default_power() -> f64 {
+    0.8
 }
 fn default_error_rate_limit() -> Option<f64> {
     Some(1.0)

@@ -60,6 +60,7 @@ impl Report for TrafficReport {
             out.push('\n');
             out.push_str(&table.text());
         }
+        out.push_str(&sample_ratio_text(self));
         out.push_str(&evaluation_text(self));
         out
     }
@@ -75,16 +76,18 @@ impl Report for TrafficReport {
             out.push('\n');
             out.push_str(&table.markdown());
         }
+        out.push_str(&sample_ratio_text(self));
         out.push_str(&evaluation_text(self));
         out
     }
 
-    /// `traffic evaluate`: promote 0, keep collecting 2, abort 3 (a guard rail refused).
+    /// `traffic evaluate`: promote 0, keep collecting 2, abort 3 (a guard rail refused), and
+    /// 3 for a sample ratio mismatch (the split cannot be judged; `--apply` changes nothing).
     fn exit(&self) -> Exit {
         match self.evaluation.as_ref().map(|e| e.verdict) {
             None | Some(Verdict::Promote) => Exit::Ok,
             Some(Verdict::KeepCollecting) => Exit::Changes,
-            Some(Verdict::Abort) => Exit::Refused,
+            Some(Verdict::Abort | Verdict::SampleRatioMismatch) => Exit::Refused,
         }
     }
 }
@@ -102,6 +105,7 @@ fn comparisons_table(r: &TrafficReport) -> Option<Table> {
         Column::right("change").width(9),
         Column::left(interval_header(confidence)),
         Column::right("limit"),
+        Column::left("needed (variant, time)"),
     ]);
     let figure =
         |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v}{}", suffix(unit)));
@@ -115,11 +119,48 @@ fn comparisons_table(r: &TrafficReport) -> Option<Table> {
             c.interval.map_or("-".to_string(), |(low, high)| {
                 format!("{low:+} to {high:+}")
             }),
-            c.limit
-                .map_or("-".to_string(), |l| format!("{l} {}", c.unit)),
+            match c.limit {
+                Some(l) if c.judged => format!("{l} {}", c.unit),
+                Some(l) => format!("{l} {} (shown)", c.unit),
+                None => "-".to_string(),
+            },
+            needed_text(c),
         ]);
     }
     Some(table)
+}
+
+/// `8,164 (about 3 h)`: the variant's samples a limit needs, and the time to them.
+fn needed_text(c: &crate::services::evaluation::Comparison) -> String {
+    let Some(needed) = c.needed else {
+        return "-".to_string();
+    };
+    let time = match needed.minutes_left {
+        Some(m) if m <= 0.0 => " (reached)".to_string(),
+        Some(m) if m < 120.0 => format!(" (about {m:.0} min)"),
+        Some(m) if m < 2880.0 => format!(" (about {:.0} h)", m / 60.0),
+        Some(m) => format!(" (about {:.0} days)", m / 1440.0),
+        None => String::new(),
+    };
+    format!("{}{time}", needed.variant)
+}
+
+/// The observed split against the configured one, when it is measured.
+fn sample_ratio_text(r: &TrafficReport) -> String {
+    let Some(ratio) = r.sample_ratio else {
+        return String::new();
+    };
+    let judged = if ratio.mismatched() {
+        "MISMATCH: no verdict can be trusted"
+    } else {
+        "as configured"
+    };
+    format!(
+        "\nsplit: {}% of requests on the variant for {}% configured (p {}): {judged}\n",
+        ratio.observed_percent,
+        ratio.expected_percent,
+        crate::services::evaluation::ratio::p_text(ratio.p_value)
+    )
 }
 
 fn interval_header(confidence: f64) -> &'static str {
@@ -142,6 +183,7 @@ fn evaluation_text(r: &TrafficReport) -> String {
         Verdict::Promote => "promote",
         Verdict::KeepCollecting => "keep collecting",
         Verdict::Abort => "abort",
+        Verdict::SampleRatioMismatch => "no verdict (sample ratio mismatch)",
     };
     let mut out = format!(
         "\nverdict: {verdict} ({:.0}% confidence, at least {} samples a side)\n",
@@ -151,6 +193,7 @@ fn evaluation_text(r: &TrafficReport) -> String {
     for reason in &e.reasons {
         let _ = writeln!(out, "  {reason}");
     }
+    let _ = writeln!(out, "method: {}", e.method);
     if let Some(applied) = &e.applied {
         let _ = writeln!(out, "applied: {applied}");
     }

@@ -129,14 +129,17 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
     let good = publish(&project, &account, "good");
     let bad = publish(&project, &account, "bad");
     let young = publish(&project, &account, "young");
+    let lopsided = publish(&project, &account, "lopsided");
     let control = publish(&project, &account, "control");
     assert_eq!(alias(&account).await.0, control);
-    // Control: 90% agreement, 5% false positives, 5% false negatives of 4000 validated.
+    // Control: 90% agreement, 5% false positives, 5% false negatives of 36000 validated;
+    // nine times each variant's requests, as a 10% split gives (else the sample ratio
+    // check refuses to judge).
     seed(
         &account,
         &control,
-        (5000.0, 10.0),
-        [5000.0, 4000.0, 3600.0, 200.0, 200.0],
+        (45000.0, 90.0),
+        [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
     )
     .await;
     seed(
@@ -153,7 +156,14 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
         [5000.0, 4000.0, 3200.0, 200.0, 400.0],
     )
     .await;
-    seed(&account, &young, (60.0, 0.0), [60.0, 40.0, 36.0, 2.0, 2.0]).await;
+    // Young: its share of requests, but only 40 of its predictions validated yet.
+    seed(
+        &account,
+        &young,
+        (5000.0, 10.0),
+        [5000.0, 40.0, 36.0, 2.0, 2.0],
+    )
+    .await;
 
     // Too few validated predictions on the variant: keep collecting (exit 2).
     let (code, _, stderr) = traffic(
@@ -173,6 +183,35 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
         reasons.contains("40 samples") || reasons.contains("and 40 samples"),
         "{reasons}"
     );
+
+    // As many requests on a 10% variant as on the control: the split is not what it
+    // says, so no verdict (exit 3), and --apply changes nothing.
+    seed(
+        &account,
+        &lopsided,
+        (45000.0, 90.0),
+        [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
+    )
+    .await;
+    traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", &lopsided, "--percent", "10"],
+    );
+    let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring", "--apply"]);
+    assert_eq!(code, Some(3), "{stderr}\n{report}");
+    assert_eq!(
+        report["evaluation"]["verdict"], "sample_ratio_mismatch",
+        "{report}"
+    );
+    assert_eq!(
+        report["sample_ratio"]["observed_percent"].as_f64(),
+        Some(50.0)
+    );
+    assert!(report["evaluation"]["applied"].is_null(), "{report}");
+    let (on, weights) = alias(&account).await;
+    assert_eq!(on, control);
+    assert!(!weights.is_empty(), "the split was left as it was");
 
     // Twice the false negatives: abort (exit 3), the interval well past the 1 pp allowed.
     traffic(

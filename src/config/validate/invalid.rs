@@ -671,6 +671,9 @@ pub enum ModelInvalid {
         value: f64,
     },
     MinSamplesZero,
+    Power {
+        value: f64,
+    },
     AbLimit {
         key: &'static str,
         limit: f64,
@@ -722,6 +725,12 @@ impl fmt::Display for ModelInvalid {
                 "a confidence of {value} is not a probability between 0.5 and 1"
             ),
             Self::MinSamplesZero => f.write_str("min_samples = 0 would decide on no data"),
+            Self::Power { value } => {
+                write!(
+                    f,
+                    "a power of {value} is not a probability between 0.5 and 1"
+                )
+            }
             Self::AbLimit { key, limit } => {
                 write!(f, "{key} = {limit} is not a change one can accept")
             }
@@ -768,6 +777,7 @@ impl Problem for ModelInvalid {
             Self::ModelInputEmpty => "the fields the service sends, as `{ supplier = \"string\", total = \"number\" }`".into(),
             Self::Confidence { .. } => "a number such as 0.9, 0.95 or 0.99".into(),
             Self::MinSamplesZero => "at least 1 (hundreds in practice)".into(),
+            Self::Power { .. } => "a number such as 0.8 or 0.9".into(),
             Self::AbLimit { .. } => "a number of 0 or more: the worst change accepted".into(),
             Self::ModelServers { .. } => {
                 "exactly one service with `[services.<name>.model] name = \"<model>\"`".into()
@@ -806,6 +816,9 @@ impl Problem for ModelInvalid {
             }
             Self::Confidence { .. } => {
                 "0.95 is the usual choice: intervals that miss one time in twenty".into()
+            }
+            Self::Power { .. } => {
+                "0.8 is the usual choice: a variant as good as the control is promoted four times in five once it has the samples `traffic` shows".into()
             }
             Self::MinSamplesZero => {
                 "set the samples each side needs before a verdict, as 500".into()

@@ -471,6 +471,12 @@ impl Validator<'_> {
                 },
             );
         }
+        if !(0.5..1.0).contains(&ab.power) {
+            self.report(
+                &with_key(base.clone(), "power"),
+                ModelInvalid::Power { value: ab.power },
+            );
+        }
         if ab.min_samples == 0 {
             self.report(
                 &with_key(base.clone(), "min_samples"),

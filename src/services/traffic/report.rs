@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::aws::AwsError;
 use crate::config::{AbGuards, Config};
-use crate::services::evaluation::{self, Comparison, Evaluation, Proportion, Worse};
+use crate::services::evaluation::{
+    self, Comparison, Evaluation, Proportion, SampleRatio, Worse, ratio,
+};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Side {
@@ -59,6 +61,9 @@ pub struct TrafficReport {
     /// Each measure of both sides and the difference, with its interval (with a variant).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub comparisons: Vec<Comparison>,
+    /// The requests each side received against the split's weights (with a variant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_ratio: Option<SampleRatio>,
     /// `traffic evaluate`: the verdict against the guard rails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<Evaluation>,
@@ -151,8 +156,11 @@ impl TrafficReport {
         let guards = guards_of(config, service);
         let comparisons = variant
             .as_ref()
-            .map(|v| compare(&control, v, &guards))
+            .map(|v| compare(&control, v, &guards, window_minutes))
             .unwrap_or_default();
+        let sample_ratio = variant
+            .as_ref()
+            .and_then(|v| ratio::check(control.invocations, v.invocations, v.percent));
         Self {
             service: service.to_string(),
             function,
@@ -161,6 +169,7 @@ impl TrafficReport {
             variant,
             changed: None,
             comparisons,
+            sample_ratio,
             evaluation: None,
         }
     }
@@ -203,8 +212,12 @@ impl RateMeasure {
 }
 
 /// Each measure of the two sides, with its limit.
-fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison> {
-    let z = evaluation::z_for(guards.confidence);
+fn compare(
+    control: &Side,
+    variant: &Side,
+    guards: &AbGuards,
+    window_minutes: u32,
+) -> Vec<Comparison> {
     let over = |side: &Side,
                 events: fn(&PredictionCounts) -> f64,
                 trials: fn(&PredictionCounts) -> f64| {
@@ -219,11 +232,11 @@ fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison>
     };
     let mut comparisons = vec![evaluation::rate(
         "error rate",
-        errors(control),
-        errors(variant),
+        (errors(control), errors(variant)),
         Worse::Higher,
         guards.max_error_rate_increase,
-        z,
+        guards,
+        window_minutes,
     )];
     comparisons.push(Comparison {
         measure: "p95 latency",
@@ -238,6 +251,8 @@ fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison>
         samples: (control.invocations, variant.invocations),
         worse: Worse::Higher,
         limit: guards.max_p95_increase_ms,
+        judged: false,
+        needed: None,
     });
     let measures = [
         RateMeasure::of_validated(
@@ -279,7 +294,14 @@ fn compare(control: &Side, variant: &Side, guards: &AbGuards) -> Vec<Comparison>
         if c.trials == 0.0 && v.trials == 0.0 && limit.is_none() {
             continue;
         }
-        comparisons.push(evaluation::rate(measure, c, v, worse, limit, z));
+        comparisons.push(evaluation::rate(
+            measure,
+            (c, v),
+            worse,
+            limit,
+            guards,
+            window_minutes,
+        ));
     }
     comparisons
 }
