@@ -599,7 +599,10 @@ async fn lambda_service(
     }
     let weights: BTreeMap<String, f64> = alias.weights.into_iter().collect();
     let ab = settings.rollout.strategy == crate::config::Strategy::Ab;
-    if !weights.is_empty() && !ab {
+    if let Some(split) = &entry.split {
+        // A recorded experiment is desired state: its variant at its share.
+        findings.extend(split_finding(&resource, split, &weights));
+    } else if !weights.is_empty() && !ab {
         findings.push(Finding::new(
             Severity::High,
             "lambda.weights",
@@ -648,6 +651,30 @@ async fn lambda_service(
         &resource, settings, rendered, &function, &latest,
     ));
     Ok(findings)
+}
+
+/// The alias's weights against the recorded split: the variant's version at its share.
+fn split_finding(
+    resource: &str,
+    split: &crate::release::record::SplitRecord,
+    weights: &BTreeMap<String, f64>,
+) -> Option<Finding> {
+    let variant = split.variant.version.as_deref().unwrap_or("?");
+    let expected = f64::from(split.percent) / 100.0;
+    let matches = weights.len() == 1
+        && weights
+            .get(variant)
+            .is_some_and(|w| (w - expected).abs() < 1e-6);
+    (!matches).then(|| {
+        Finding::new(
+            Severity::High,
+            "lambda.weights",
+            resource.to_string(),
+            format!("version {variant} at {}%", split.percent),
+            format!("{weights:?}"),
+            "change the split only through `facturactl traffic`, which records it; `traffic set` restores the recorded one",
+        )
+    })
 }
 
 /// A function's memory, timeout and environment keys against the declared ones.

@@ -6,12 +6,13 @@
 use std::time::{Instant, SystemTime};
 
 use super::Session;
+use crate::aws::RetryTotals;
 use crate::aws::{AwsContext, AwsError};
 use crate::config::Config;
 use crate::deployment::DeployReport;
 use crate::deployment::RecordInput;
 use crate::error::{Error, Interruption, Refusal};
-use crate::notify::{Notice, Provenance};
+use crate::notify::{Delivery, Notice, Provenance};
 use crate::release;
 use crate::release::record::Operation;
 use crate::release::store::{HeldLock, LockError, Store};
@@ -48,6 +49,23 @@ pub struct Deployed {
     pub warning_exit: bool,
 }
 
+/// What a guarded run returns: what to tell the channels, and room for what was told.
+pub trait Outcome {
+    fn notice(&self, provenance: &Provenance) -> Notice;
+    fn told(&mut self, deliveries: Vec<Delivery>, retries: RetryTotals);
+}
+
+impl Outcome for DeployReport {
+    fn notice(&self, provenance: &Provenance) -> Notice {
+        DeployReport::notice(self, provenance)
+    }
+
+    fn told(&mut self, deliveries: Vec<Delivery>, retries: RetryTotals) {
+        self.notifications = deliveries;
+        self.retries = retries;
+    }
+}
+
 /// Runs `work` under the environment's deploy lock; see the module's documentation.
 pub async fn run(
     session: &Session<'_>,
@@ -55,6 +73,26 @@ pub async fn run(
     guard: &Guard<'_>,
     work: impl AsyncFnOnce(&Store<'_>) -> Result<DeployReport, Error>,
 ) -> Result<Deployed, Error> {
+    let report = recorded(session, aws, guard, work).await?;
+    Ok(Deployed {
+        report,
+        version: guard
+            .provenance
+            .version
+            .clone()
+            .or_else(|| guard.provenance.commit.clone()),
+        warning_exit: guard.config.notifications.warning_exit,
+    })
+}
+
+/// The guarded sequence for any outcome: lock, work (which writes its own success
+/// record), a failure record when it erred, release and tell.
+pub async fn recorded<R: Outcome>(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    guard: &Guard<'_>,
+    work: impl AsyncFnOnce(&Store<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
     let config = guard.config;
     let store = Store::new(aws, config);
     let lock = take_lock(session, &store, guard).await?;
@@ -84,17 +122,8 @@ pub async fn run(
     let deliveries =
         release_and_tell(session, aws, &store, &lock, config, &notice, started_at).await;
     let mut report = result?;
-    report.notifications = deliveries;
-    report.retries = aws.retries.totals();
-    Ok(Deployed {
-        report,
-        version: guard
-            .provenance
-            .version
-            .clone()
-            .or_else(|| guard.provenance.commit.clone()),
-        warning_exit: config.notifications.warning_exit,
-    })
+    report.told(deliveries, aws.retries.totals());
+    Ok(report)
 }
 
 /// Runs `work` under the environment's deploy lock, renewed while it runs, stopped by Ctrl-C

@@ -10,7 +10,8 @@ use crate::config::{Config, Tier};
 use crate::error::{Error, Refusal, Unconfirmed, Usage};
 use crate::models::{self, registry::S3Registry};
 use crate::release::promotion::{
-    Artifacts, artifacts_of, into_target_registry, promotable, refuse_missing, refuse_unpullable,
+    Artifacts, Side, artifacts_of, into_target_registry, promotable, refuse_missing,
+    refuse_unpullable, settle_experiments,
 };
 use crate::release::record::{Operation, Record};
 use crate::release::store::Store;
@@ -25,6 +26,8 @@ pub struct Request {
     pub skip_wait: bool,
     /// Promote even a release older than what the target runs.
     pub allow_downgrade: bool,
+    /// Which side of a running A/B split goes, when one runs in the source.
+    pub side: Option<Side>,
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Error> {
@@ -48,6 +51,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
             .pop()
     };
     let (record, commit) = promotable(from, last).map_err(Refusal::NothingToPromote)?;
+    let record = settle_experiments(from, record, &target.config, request.side)
+        .map_err(Refusal::NothingToPromote)?;
     // The target's gate, for the commit the source runs: its release tag must point there.
     let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
     let Artifacts {

@@ -1,11 +1,22 @@
 //! `traffic`: the A/B split of a Lambda service (alias weights) or an ECS service (target
-//! group weights) with each side's figures; `set`, `promote`
-//! and `abort` change it first.
+//! group weights) with each side's figures; `set`, `promote` and `abort` change it first.
+//!
+//! A change is a release operation: it runs under the deploy lock, writes a record (the
+//! service's control, and the split with its variant and start while one runs), and is
+//! told to the channels like a deploy. Figures are read from the split's recorded start.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Session;
+use super::guarded::{self, Guard, Outcome};
+use crate::aws::{AwsContext, RetryTotals};
+use crate::config::Config;
 use crate::error::{Error, Usage};
-use crate::services::evaluation::{self, Verdict};
-use crate::services::traffic::{self, TrafficReport};
+use crate::notify::{Delivery, Notice, Provenance, Verdict as Ended};
+use crate::release::record::{Operation, Record, ServiceRecord, SplitRecord, TrafficChange};
+use crate::release::store::Store;
+use crate::services::evaluation::{self, Evaluation, Verdict};
+use crate::services::traffic::{self, Moved, TrafficError, TrafficReport};
 
 /// What to change before showing the split.
 pub enum Change {
@@ -27,57 +38,238 @@ pub struct Request {
     pub window_minutes: u32,
 }
 
+/// A move to make under the lock.
+enum Move {
+    Set { variant: String, percent: u32 },
+    Promote,
+    Abort,
+}
+
 pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficReport, Error> {
     let loaded = session.load_env()?;
     let config = &loaded.config;
     let service = request.service.ok_or(Usage::TrafficNeedsService)?;
     traffic::target_of(config, &service)?;
     let aws = session.aws(&config.environment).await?;
-    let changed = match request.change {
-        Some(Change::Set { variant, percent }) => {
-            Some(traffic::set(&aws, config, &service, &variant, percent).await?)
-        }
-        Some(Change::Promote) => Some(traffic::promote(&aws, config, &service).await?),
-        Some(Change::Abort) => Some(traffic::abort(&aws, config, &service).await?),
-        Some(Change::Evaluate { apply }) => {
-            return evaluate(&aws, config, &service, request.window_minutes, apply).await;
-        }
-        None => None,
+    let store = Store::new(&aws, config);
+    let look = Look {
+        aws: &aws,
+        config,
+        store: &store,
+        service: &service,
+        window_minutes: request.window_minutes,
     };
-    let mut report = traffic::show(&aws, config, &service, request.window_minutes).await?;
-    report.changed = changed;
-    Ok(report)
+    let (step, evaluation) = match request.change {
+        None => return look.show().await,
+        Some(Change::Evaluate { apply }) => {
+            let report = look.evaluate().await?;
+            let verdict = report.evaluation.as_ref().map(|e| e.verdict);
+            match verdict {
+                Some(Verdict::Promote) if apply => (Move::Promote, report.evaluation),
+                Some(Verdict::Abort) if apply => (Move::Abort, report.evaluation),
+                // Nothing to carry out: no lock, no record, no notice.
+                _ => return Ok(report),
+            }
+        }
+        Some(Change::Set { variant, percent }) => (Move::Set { variant, percent }, None),
+        Some(Change::Promote) => (Move::Promote, None),
+        Some(Change::Abort) => (Move::Abort, None),
+    };
+    let guard = Guard {
+        operation: Operation::Traffic,
+        config,
+        provenance: Provenance {
+            who: session.who(),
+            trace_id: session.trace_id.clone(),
+            commit: None,
+            version: None,
+            link: session.run_url.clone(),
+        },
+        from: None,
+    };
+    guarded::recorded(session, &aws, &guard, async |store| {
+        let previous = store
+            .current()
+            .await?
+            .ok_or_else(|| TrafficError::NotRecorded {
+                environment: config.environment.name.clone(),
+            })?;
+        let moved = match &step {
+            Move::Set { variant, percent } => {
+                traffic::set(&aws, config, &service, variant, *percent).await?
+            }
+            Move::Promote => traffic::promote(&aws, config, &service).await?,
+            Move::Abort => traffic::abort(&aws, config, &service).await?,
+        };
+        let entry = next_entry(&look, &previous, &moved).await?;
+        let change = TrafficChange {
+            service: service.clone(),
+            moved: moved.to_string(),
+            evaluation: evaluation
+                .as_ref()
+                .and_then(|e| serde_json::to_value(e).ok()),
+        };
+        let record = crate::deployment::traffic_record(
+            guard.record_input(&session.trace_id),
+            &previous,
+            entry,
+            change,
+        );
+        store.put_record(&record).await?;
+        let mut report = look.show_as_recorded(Some(&record)).await?;
+        report.changed = Some(moved.to_string());
+        report.evaluation = evaluation.map(|mut e: Evaluation| {
+            e.applied = Some(moved.to_string());
+            e
+        });
+        Ok(Changed(report, config.environment.name.clone()))
+    })
+    .await
+    .map(|told| told.0)
 }
 
-/// The split as it is, judged against the guard rails; the verdict carried out with
-/// `apply` (keep collecting changes nothing).
-async fn evaluate(
-    aws: &crate::aws::AwsContext,
-    config: &crate::config::Config,
-    service: &str,
+/// A traffic change's report as a guarded outcome, with the environment its notice names.
+struct Changed(TrafficReport, String);
+
+impl Outcome for Changed {
+    fn notice(&self, provenance: &Provenance) -> Notice {
+        let mut notice = provenance.notice("traffic", &self.1, Ended::Succeeded, 0);
+        notice.changes = self
+            .0
+            .changed
+            .iter()
+            .map(|moved| format!("{}: {moved}", self.0.service))
+            .collect();
+        notice
+    }
+
+    fn told(&mut self, deliveries: Vec<Delivery>, _retries: RetryTotals) {
+        self.0.notifications = deliveries;
+    }
+}
+
+/// Where a split is looked at.
+struct Look<'a> {
+    aws: &'a AwsContext,
+    config: &'a Config,
+    store: &'a Store<'a>,
+    service: &'a str,
     window_minutes: u32,
-    apply: bool,
-) -> Result<TrafficReport, Error> {
-    let mut report = traffic::show(aws, config, service, window_minutes).await?;
-    if report.variant.is_none() {
-        return Err(traffic::TrafficError::NoVariant {
-            service: service.to_string(),
-            control: report.control.version.clone(),
+}
+
+impl Look<'_> {
+    async fn show(&self) -> Result<TrafficReport, Error> {
+        let current = self.store.current().await?;
+        self.show_as_recorded(current.as_ref()).await
+    }
+
+    /// The split and its figures, the window starting no earlier than the split's
+    /// recorded start (a young experiment is judged on what it served).
+    async fn show_as_recorded(&self, record: Option<&Record>) -> Result<TrafficReport, Error> {
+        let split = record
+            .and_then(|r| r.services.get(self.service))
+            .and_then(|s| s.split.as_ref());
+        let since = split.map(|s| UNIX_EPOCH + Duration::from_secs(s.since_epoch));
+        let window = traffic::Window::since(self.window_minutes, since);
+        let mut report = traffic::show(self.aws, self.config, self.service, window).await?;
+        report.since = split.map(|s| s.since.clone());
+        Ok(report)
+    }
+
+    /// The split as it is, judged against the guard rails.
+    async fn evaluate(&self) -> Result<TrafficReport, Error> {
+        let mut report = self.show().await?;
+        if report.variant.is_none() {
+            return Err(TrafficError::NoVariant {
+                service: self.service.to_string(),
+                control: report.control.version.clone(),
+            }
+            .into());
         }
-        .into());
+        report.evaluation = Some(evaluation::evaluate(
+            &report.comparisons,
+            &traffic::guards_of(self.config, self.service),
+            report.sample_ratio,
+        ));
+        Ok(report)
     }
-    let mut evaluation = evaluation::evaluate(
-        &report.comparisons,
-        &traffic::guards_of(config, service),
-        report.sample_ratio,
-    );
-    if apply {
-        evaluation.applied = match evaluation.verdict {
-            Verdict::Promote => Some(traffic::promote(aws, config, service).await?),
-            Verdict::Abort => Some(traffic::abort(aws, config, service).await?),
-            Verdict::KeepCollecting | Verdict::SampleRatioMismatch => None,
-        };
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The service's record entry after `moved`: its control, and the split while one runs.
+async fn next_entry(
+    look: &Look<'_>,
+    previous: &Record,
+    moved: &Moved,
+) -> Result<ServiceRecord, Error> {
+    let service = look.service;
+    let current = previous.services.get(service).cloned();
+    let recorded_variant = current.as_ref().and_then(|c| c.split.clone());
+    Ok(match moved {
+        Moved::Set {
+            variant, percent, ..
+        } => {
+            let mut entry = match current {
+                Some(c) => c,
+                None => side_entry(look, moved.control()).await?,
+            };
+            let now = now_epoch();
+            entry.split = Some(SplitRecord {
+                percent: *percent,
+                since: crate::release::record::stamps(SystemTime::now()).1,
+                since_epoch: now,
+                variant: Box::new(side_entry(look, variant).await?),
+            });
+            entry
+        }
+        Moved::Promoted { variant, .. } => match recorded_variant {
+            Some(split) if runs(&split.variant, variant) => *split.variant,
+            _ => side_entry(look, variant).await?,
+        },
+        Moved::Aborted { control, .. } => {
+            let mut entry = match current {
+                Some(c) if runs(&c, control) => c,
+                _ => side_entry(look, control).await?,
+            };
+            entry.split = None;
+            entry
+        }
+    })
+}
+
+/// Whether a record entry runs `side` (a Lambda version or an ECS task definition ARN).
+fn runs(entry: &ServiceRecord, side: &str) -> bool {
+    entry.version.as_deref() == Some(side) || entry.task_definition.as_deref() == Some(side)
+}
+
+/// The record entry of a side: the newest release of the service that ran it (its code,
+/// package and model), else what AWS says it runs.
+async fn side_entry(look: &Look<'_>, side: &str) -> Result<ServiceRecord, Error> {
+    let records = look.store.records(Some(100)).await?;
+    let released = records
+        .iter()
+        .rev()
+        .filter(|r| r.succeeded())
+        .filter_map(|r| r.services.get(look.service))
+        .find(|s| runs(s, side));
+    if let Some(entry) = released {
+        let mut entry = entry.clone();
+        entry.split = None;
+        return Ok(entry);
     }
-    report.evaluation = Some(evaluation);
-    Ok(report)
+    let (mut entry, model) = traffic::live_entry(look.aws, look.config, look.service, side).await?;
+    // The model it loads, by its bytes, as some release pinned it.
+    entry.model = records
+        .iter()
+        .rev()
+        .flat_map(|r| r.services.values())
+        .filter_map(|s| s.model.as_ref())
+        .find(|pin| !model.is_empty() && pin.sha256 == model)
+        .cloned();
+    Ok(entry)
 }

@@ -16,7 +16,7 @@ mod record;
 pub mod rollouts;
 
 use crate::release::record::Operation;
-pub use record::{RecordInput, error_record, record_of, rollback_record};
+pub use record::{RecordInput, error_record, record_of, rollback_record, traffic_record};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {

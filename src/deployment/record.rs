@@ -8,7 +8,7 @@ use super::DeployReport;
 use crate::config::RuntimeKind;
 use crate::models::ModelPin;
 use crate::notify::Verdict;
-use crate::release::record::{self, Operation, Record, ServiceRecord};
+use crate::release::record::{self, Operation, Record, ServiceRecord, TrafficChange};
 use crate::services::artifact::Artifact;
 use crate::services::{ServiceReport, ServiceResult};
 use crate::stacks::deploy::StackResult;
@@ -73,6 +73,7 @@ pub fn record_of(
         services,
         from: input.from,
         error: None,
+        traffic: None,
     }
 }
 
@@ -99,6 +100,36 @@ pub fn error_record(
         services: previous.map(|p| p.services.clone()).unwrap_or_default(),
         from: input.from,
         error: Some(error.to_string()),
+        traffic: None,
+    }
+}
+
+/// The record of a traffic change: the last successful record with `service`'s entry
+/// replaced by `entry` (its control, and the split when one runs).
+pub fn traffic_record(
+    input: RecordInput<'_>,
+    previous: &Record,
+    entry: ServiceRecord,
+    change: TrafficChange,
+) -> Record {
+    let now = SystemTime::now();
+    let mut services = previous.services.clone();
+    services.insert(change.service.clone(), entry);
+    Record {
+        id: record::new_id(now, input.trace_id),
+        action: input.action,
+        environment: previous.environment.clone(),
+        commit: previous.commit.clone(),
+        tag: previous.tag.clone(),
+        who: input.who.to_string(),
+        at: record::stamps(now).1,
+        trace_id: input.trace_id.to_string(),
+        result: Verdict::Succeeded,
+        stacks: previous.stacks.clone(),
+        services,
+        from: Some(previous.id.clone()),
+        error: None,
+        traffic: Some(change),
     }
 }
 
@@ -119,6 +150,7 @@ fn service_record(
             code_sha256: None,
             package: None,
             model: None,
+            split: None,
         },
         RuntimeKind::Lambda => ServiceRecord {
             runtime: RuntimeKind::Lambda,
@@ -133,6 +165,7 @@ fn service_record(
             code_sha256: Some(report.artifact.clone()),
             package: package.cloned(),
             model: None,
+            split: None,
         },
     })
 }

@@ -70,6 +70,12 @@ pub enum NothingToPromote {
         from: String,
         service: String,
     },
+    /// A/B experiments run in the source: which side goes was not said.
+    Experiments {
+        from: String,
+        /// `service (variant at P%)`, one per experiment.
+        running: Vec<String>,
+    },
 }
 
 impl NothingToPromote {
@@ -85,6 +91,10 @@ impl NothingToPromote {
             Self::NoArtifact { from, service } => format!(
                 "`{from}` records no artifact location for `{service}`: it cannot be promoted"
             ),
+            Self::Experiments { from, running } => format!(
+                "A/B experiments run in `{from}`: {}; which side is promoted was not said",
+                running.join(", ")
+            ),
         }
     }
 
@@ -96,6 +106,7 @@ impl NothingToPromote {
             Self::NoArtifact { from, service } => format!(
                 "deploy `{service}` to `{from}` again with this version of facturactl, then promote"
             ),
+            Self::Experiments { .. } => "end them first (`facturactl traffic evaluate --apply`, `traffic promote` or `traffic abort`), or pass `--side control` or `--side variant`".into(),
         }
     }
 }
@@ -119,6 +130,50 @@ pub fn promotable(from: &str, last: Option<Record>) -> Result<(Record, String), 
         });
     };
     Ok((record, commit))
+}
+
+/// Which side of a running A/B split a promotion takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Side {
+    Control,
+    Variant,
+}
+
+/// The source's record as a promotion takes it: each service the target runs at the side
+/// `side` names while an experiment runs, refused when one runs and no side was named.
+pub fn settle_experiments(
+    from: &str,
+    mut record: Record,
+    target: &Config,
+    side: Option<Side>,
+) -> Result<Record, NothingToPromote> {
+    let running: Vec<String> = record
+        .services
+        .iter()
+        .filter(|(service, _)| target.services.get(*service).is_some_and(|s| s.enabled))
+        .filter_map(|(service, entry)| {
+            let split = entry.split.as_ref()?;
+            Some(format!("{service} (variant at {}%)", split.percent))
+        })
+        .collect();
+    if running.is_empty() {
+        return Ok(record);
+    }
+    let Some(side) = side else {
+        return Err(NothingToPromote::Experiments {
+            from: from.into(),
+            running,
+        });
+    };
+    for entry in record.services.values_mut() {
+        let Some(split) = entry.split.take() else {
+            continue;
+        };
+        if side == Side::Variant {
+            *entry = *split.variant;
+        }
+    }
+    Ok(record)
 }
 
 /// What a promotion rolls out.
@@ -298,6 +353,7 @@ mod tests {
             code_sha256: None,
             package: None,
             model: None,
+            split: None,
         }
     }
 
@@ -312,6 +368,7 @@ mod tests {
             code_sha256: Some(sha.into()),
             package: package.map(Into::into),
             model: None,
+            split: None,
         }
     }
 
@@ -330,7 +387,50 @@ mod tests {
             services: BTreeMap::new(),
             from: None,
             error: None,
+            traffic: None,
         }
+    }
+
+    #[test]
+    fn a_running_experiment_is_promoted_only_by_the_side_named() {
+        let mut source = record(Verdict::Succeeded, Some("c0ffee"));
+        let mut control = lambda(Some("s3://b/packages/scoring-3.zip"), "code-3");
+        let mut variant = lambda(Some("s3://b/packages/scoring-4.zip"), "code-4");
+        variant.version = Some("4".into());
+        control.split = Some(crate::release::record::SplitRecord {
+            percent: 10,
+            since: "2026-12-01T10:00:00Z".into(),
+            since_epoch: 1_764_583_200,
+            variant: Box::new(variant.clone()),
+        });
+        source.services.insert("scoring".into(), control.clone());
+        source
+            .services
+            .insert("parser".into(), lambda(Some("s3://b/p.zip"), "p"));
+        let target = staging();
+        match settle_experiments("staging", source.clone(), &target, None) {
+            Err(NothingToPromote::Experiments { running, .. }) => {
+                assert_eq!(running, vec!["scoring (variant at 10%)".to_string()]);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let taken = |side| {
+            settle_experiments("staging", source.clone(), &target, Some(side))
+                .expect("a side was named")
+                .services["scoring"]
+                .clone()
+        };
+        assert_eq!(taken(Side::Variant), variant);
+        let kept = taken(Side::Control);
+        assert_eq!(kept.version.as_deref(), Some("3"));
+        assert_eq!(kept.split, None);
+        // Without an experiment, nothing to say.
+        let mut plain = source.clone();
+        plain.services.get_mut("scoring").expect("scoring").split = None;
+        assert_eq!(
+            settle_experiments("staging", plain.clone(), &target, None).expect("no experiment"),
+            plain
+        );
     }
 
     const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";

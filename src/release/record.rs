@@ -18,6 +18,8 @@ pub enum Operation {
     Destroy,
     /// Day 0: the release store and the stacks that must exist before any image or package.
     Bootstrap,
+    /// An A/B split set, promoted or aborted (`traffic`).
+    Traffic,
 }
 
 impl Operation {
@@ -28,6 +30,7 @@ impl Operation {
             Self::Rollback => "rollback",
             Self::Destroy => "destroy",
             Self::Bootstrap => "bootstrap",
+            Self::Traffic => "traffic",
         }
     }
 }
@@ -56,12 +59,42 @@ pub struct Record {
     pub stacks: BTreeMap<String, String>,
     /// What each service runs after this release (carried over when not rolled out).
     pub services: BTreeMap<String, ServiceRecord>,
-    /// For a promotion, the source environment's record id; for a rollback, the target's.
+    /// For a promotion, the source environment's record id; for a rollback, the target's;
+    /// for a traffic change, the record it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Why a run ended before it had a report (an AWS error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a traffic change: which service, what moved, and the evaluation that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficChange>,
+}
+
+/// A traffic change, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct TrafficChange {
+    pub service: String,
+    /// What moved, as `traffic` printed it.
+    pub moved: String,
+    /// `traffic evaluate --apply`: the evaluation that decided the move, with its figures
+    /// (each measure, its interval and limit, the sample ratio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<serde_json::Value>,
+}
+
+/// A running A/B split of a service: what the variant runs, its share, and since when
+/// (every evaluation's window starts there).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct SplitRecord {
+    /// The variant's share of requests, 1 to 99.
+    pub percent: u32,
+    /// RFC 3339, UTC: when this split was set.
+    pub since: String,
+    /// Seconds since the Unix epoch of `since`, for the window's arithmetic.
+    pub since_epoch: u64,
+    /// The variant's code and model, as a release of the service records them.
+    pub variant: Box<ServiceRecord>,
 }
 
 impl Record {
@@ -107,6 +140,9 @@ pub struct ServiceRecord {
     /// The model version the service runs (`[services.<name>.model]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<crate::models::ModelPin>,
+    /// A running A/B split: the fields above are its control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitRecord>,
 }
 
 /// (`20261126T092300Z`, `2026-11-26T09:23:00Z`) for a moment.

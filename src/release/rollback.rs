@@ -134,6 +134,7 @@ mod tests {
             code_sha256: None,
             package: None,
             model: None,
+            split: None,
         }
     }
 
@@ -152,6 +153,7 @@ mod tests {
             services: [("ocr".to_string(), image(ocr))].into(),
             from: None,
             error: None,
+            traffic: None,
         }
     }
 

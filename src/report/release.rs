@@ -99,6 +99,22 @@ impl Report for status::Outcome {
                 "  {name:width$}  {:6}  {what}{model}",
                 s.runtime.as_str()
             );
+            if let Some(split) = &s.split {
+                let _ = writeln!(
+                    out,
+                    "  {:width$}  A/B     {}% on {}{} since {}",
+                    "",
+                    split.percent,
+                    side_text(&split.variant),
+                    split
+                        .variant
+                        .model
+                        .as_ref()
+                        .map(|m| format!(", model {m}"))
+                        .unwrap_or_default(),
+                    split.since
+                );
+            }
         }
         for (name, hash) in &r.stacks {
             let _ = writeln!(out, "  stack {name}: {}", hash.get(..19).unwrap_or(hash));
@@ -113,6 +129,15 @@ impl Report for status::Outcome {
 
     fn summarize(&self) -> bool {
         false
+    }
+}
+
+/// A side of a split as `status` names it: the version, or the revision of an ECS service.
+fn side_text(entry: &crate::release::record::ServiceRecord) -> String {
+    match (&entry.version, &entry.task_definition) {
+        (Some(v), _) => format!("version {v}"),
+        (None, Some(td)) => crate::services::ecs::short(td).to_string(),
+        _ => "?".to_string(),
     }
 }
 

@@ -120,6 +120,34 @@ fn measure<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {report}"))
 }
 
+/// The control of a running experiment, to which splits are set.
+struct Served<'a> {
+    project: &'a Project,
+    account: &'a Account,
+    control: &'a str,
+}
+
+impl Served<'_> {
+    /// Sets a 10% split on `variant`, then seeds what each side served since it started
+    /// (the window of every evaluation): the control nine times the variant's requests,
+    /// with 90% agreement and 5% false positives and negatives of 36000 validated.
+    async fn split(&self, variant: &str, lambda: (f64, f64), own: [f64; 5]) {
+        // A split starts at its whole second: the last experiment's figures end before it.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let set = ["set", "scoring", "--variant", variant, "--percent", "10"];
+        let (code, _, stderr) = traffic(self.project, self.account, &set);
+        assert_eq!(code, Some(0), "{stderr}");
+        seed(
+            self.account,
+            self.control,
+            (45000.0, 90.0),
+            [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
+        )
+        .await;
+        seed(self.account, variant, lambda, own).await;
+    }
+}
+
 #[tokio::test]
 async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
     let account = Account::new();
@@ -132,46 +160,16 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
     let lopsided = publish(&project, &account, "lopsided");
     let control = publish(&project, &account, "control");
     assert_eq!(alias(&account).await.0, control);
-    // Control: 90% agreement, 5% false positives, 5% false negatives of 36000 validated;
-    // nine times each variant's requests, as a 10% split gives (else the sample ratio
-    // check refuses to judge).
-    seed(
-        &account,
-        &control,
-        (45000.0, 90.0),
-        [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
-    )
-    .await;
-    seed(
-        &account,
-        &good,
-        (5000.0, 10.0),
-        [5000.0, 4000.0, 3640.0, 190.0, 170.0],
-    )
-    .await;
-    seed(
-        &account,
-        &bad,
-        (5000.0, 10.0),
-        [5000.0, 4000.0, 3200.0, 200.0, 400.0],
-    )
-    .await;
-    // Young: its share of requests, but only 40 of its predictions validated yet.
-    seed(
-        &account,
-        &young,
-        (5000.0, 10.0),
-        [5000.0, 40.0, 36.0, 2.0, 2.0],
-    )
-    .await;
-
-    // Too few validated predictions on the variant: keep collecting (exit 2).
-    let (code, _, stderr) = traffic(
-        &project,
-        &account,
-        &["set", "scoring", "--variant", &young, "--percent", "10"],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
+    // Too few validated predictions on the variant (its share of requests, but only 40 of
+    // its predictions validated yet): keep collecting (exit 2).
+    let serves = Served {
+        project: &project,
+        account: &account,
+        control: &control,
+    };
+    serves
+        .split(&young, (5000.0, 10.0), [5000.0, 40.0, 36.0, 2.0, 2.0])
+        .await;
     let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
@@ -186,18 +184,13 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
 
     // As many requests on a 10% variant as on the control: the split is not what it
     // says, so no verdict (exit 3), and --apply changes nothing.
-    seed(
-        &account,
-        &lopsided,
-        (45000.0, 90.0),
-        [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
-    )
-    .await;
-    traffic(
-        &project,
-        &account,
-        &["set", "scoring", "--variant", &lopsided, "--percent", "10"],
-    );
+    serves
+        .split(
+            &lopsided,
+            (45000.0, 90.0),
+            [45000.0, 36000.0, 32400.0, 1800.0, 1800.0],
+        )
+        .await;
     let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring", "--apply"]);
     assert_eq!(code, Some(3), "{stderr}\n{report}");
     assert_eq!(
@@ -214,11 +207,9 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
     assert!(!weights.is_empty(), "the split was left as it was");
 
     // Twice the false negatives: abort (exit 3), the interval well past the 1 pp allowed.
-    traffic(
-        &project,
-        &account,
-        &["set", "scoring", "--variant", &bad, "--percent", "10"],
-    );
+    serves
+        .split(&bad, (5000.0, 10.0), [5000.0, 4000.0, 3200.0, 200.0, 400.0])
+        .await;
     let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring"]);
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(report["evaluation"]["verdict"], "abort");
@@ -258,13 +249,144 @@ async fn each_verdict_from_the_platforms_measures_and_apply_carries_it_out() {
     assert_eq!(alias(&account).await, (control.clone(), Vec::new()));
 
     // As good or better everywhere, tightly measured: promote, and --apply moves the alias.
-    traffic(
-        &project,
-        &account,
-        &["set", "scoring", "--variant", &good, "--percent", "10"],
-    );
+    serves
+        .split(
+            &good,
+            (5000.0, 10.0),
+            [5000.0, 4000.0, 3640.0, 190.0, 170.0],
+        )
+        .await;
     let (code, report, stderr) = traffic(&project, &account, &["evaluate", "scoring", "--apply"]);
     assert_eq!(code, Some(0), "{stderr}\n{report}");
     assert_eq!(report["evaluation"]["verdict"], "promote", "{report}");
     assert_eq!(alias(&account).await, (good, Vec::new()));
+}
+
+/// The environment's current record, as `status` shows it.
+fn current(project: &Project, account: &Account) -> Value {
+    let (code, status, stderr) = run_json(project, account, &["status", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    status["current"].clone()
+}
+
+/// Findings of `audit drift` on the scoring function's alias and weights.
+fn alias_findings(project: &Project, account: &Account) -> Vec<Value> {
+    let (_, report, stderr) = run_json(project, account, &["audit", "drift", "--env", "local"]);
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings list: {stderr}"))
+        .iter()
+        .filter(|f| f["kind"].as_str().is_some_and(|k| k.starts_with("lambda.")))
+        .filter(|f| f["resource"] == "service scoring")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn traffic_changes_are_releases_locked_recorded_and_audited() {
+    let account = Account::new();
+    let project = scoring_project(&account);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let candidate = publish(&project, &account, "candidate");
+    let champion = publish(&project, &account, "champion");
+    assert_eq!(alias(&account).await.0, champion);
+
+    // Another run holds the deploy lock: the split is refused before any change (exit 3).
+    let bucket = format!("facturascan-local-releases-{}", account.account_id);
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let lock = serde_json::json!({
+        "owner": "someone else",
+        "trace_id": "t-1",
+        "action": "deploy",
+        "started_at": "2026-12-06T10:00:00Z",
+        "expires_at": expires,
+    });
+    let s3 = account.s3().await;
+    s3.put_object()
+        .bucket(&bucket)
+        .key("lock.json")
+        .body(lock.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("a foreign lock");
+    let set = ["set", "scoring", "--variant", &candidate, "--percent", "10"];
+    let (code, _, stderr) = traffic(&project, &account, &set);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("someone else"), "{stderr}");
+    assert_eq!(alias(&account).await, (champion.clone(), Vec::new()));
+    s3.delete_object()
+        .bucket(&bucket)
+        .key("lock.json")
+        .send()
+        .await
+        .expect("lock removed");
+
+    // The split is a release: recorded with both sides, the window starting at it, and
+    // the drift audit takes it as desired state.
+    let (code, report, stderr) = traffic(&project, &account, &set);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(report["since"].is_string(), "{report}");
+    assert!(report["window_minutes"].as_u64() <= Some(1), "{report}");
+    let record = current(&project, &account);
+    assert_eq!(record["action"], "traffic", "{record}");
+    let scoring = &record["services"]["scoring"];
+    assert_eq!(scoring["version"].as_str(), Some(champion.as_str()));
+    assert_eq!(scoring["split"]["percent"], 10, "{scoring}");
+    assert_eq!(
+        scoring["split"]["variant"]["version"].as_str(),
+        Some(candidate.as_str())
+    );
+    assert!(
+        scoring["split"]["variant"]["package"].is_string(),
+        "the variant as its release recorded it: {scoring}"
+    );
+    assert!(
+        record["traffic"]["moved"]
+            .as_str()
+            .is_some_and(|m| m.contains("10% on variant"))
+    );
+    assert_eq!(alias_findings(&project, &account), Vec::<Value>::new());
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    assert!(status["lock"].is_null(), "the lock was released: {status}");
+
+    // Promoting the variant records it as what the service runs: the next promotion
+    // ships it, and the audit is clean.
+    let (code, _, stderr) = traffic(&project, &account, &["promote", "scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let record = current(&project, &account);
+    let scoring = &record["services"]["scoring"];
+    assert_eq!(
+        scoring["version"].as_str(),
+        Some(candidate.as_str()),
+        "{record}"
+    );
+    assert!(scoring["split"].is_null(), "{scoring}");
+    assert_eq!(alias_findings(&project, &account), Vec::<Value>::new());
+
+    // An alias moved by hand is still drift.
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    lambda
+        .update_alias()
+        .function_name(FUNCTION)
+        .name("live")
+        .function_version(&champion)
+        .send()
+        .await
+        .expect("alias moved by hand");
+    assert!(!alias_findings(&project, &account).is_empty());
+
+    // Each change is in the history, by who made it.
+    let (_, history, _) = run_json(&project, &account, &["history", "--env", "local"]);
+    let traffic_records = history["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["action"] == "traffic")
+        .count();
+    assert_eq!(traffic_records, 2, "{history}");
 }

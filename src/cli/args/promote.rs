@@ -25,6 +25,9 @@ pub struct PromoteArgs {
     /// Promote a release older (as a semantic version) than the one the target runs.
     #[arg(long)]
     allow_downgrade: bool,
+    /// While an A/B experiment runs in the source, which side is promoted (else refused).
+    #[arg(long, value_enum)]
+    side: Option<crate::release::promotion::Side>,
 }
 
 impl PromoteArgs {
@@ -36,6 +39,7 @@ impl PromoteArgs {
             tag: self.tag,
             skip_wait: self.skip_wait,
             allow_downgrade: self.allow_downgrade,
+            side: self.side,
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::metrics::{Platform, stats};
+use super::moved::{Carrier, Moved};
 use super::report::{Side, TrafficError, TrafficReport};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::{Config, EcsService};
@@ -25,6 +26,12 @@ struct Experiment<'a> {
     variant_group: String,
     /// Whether the service declares a model (each side shows the one it runs).
     models: bool,
+}
+
+fn carrier(service: &str) -> Carrier {
+    Carrier::Ecs {
+        service: service.to_string(),
+    }
 }
 
 /// The variant's service: the control's name with `-variant`.
@@ -147,6 +154,14 @@ async fn state(
 
 /// The MODEL_SHA256 a revision's container runs with ("" when it has none).
 async fn model_of(aws: &AwsContext, task_definition: &str) -> Result<String, AwsError> {
+    Ok(image_and_model(aws, task_definition).await?.1)
+}
+
+/// A revision's first container image, and the MODEL_SHA256 it runs with ("" without).
+pub(super) async fn image_and_model(
+    aws: &AwsContext,
+    task_definition: &str,
+) -> Result<(Option<String>, String), AwsError> {
     let described = aws
         .ecs
         .describe_task_definition()
@@ -154,15 +169,22 @@ async fn model_of(aws: &AwsContext, task_definition: &str) -> Result<String, Aws
         .send()
         .await
         .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?;
-    Ok(described
+    let containers = described
         .task_definition()
-        .into_iter()
-        .flat_map(|td| td.container_definitions())
+        .map(|td| td.container_definitions())
+        .unwrap_or_default();
+    let image = containers
+        .first()
+        .and_then(|c| c.image())
+        .map(str::to_string);
+    let model = containers
+        .iter()
         .flat_map(|c| c.environment())
         .find(|kv| kv.name() == Some(crate::config::names::MODEL_SHA256_VARIABLE))
         .and_then(|kv| kv.value())
         .unwrap_or_default()
-        .to_string())
+        .to_string();
+    Ok((image, model))
 }
 
 /// `app/<name>/<id>` of the listener's load balancer, `targetgroup/<name>/<id>` of a
@@ -180,7 +202,7 @@ pub async fn show(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-    window_minutes: u32,
+    window: super::Window,
 ) -> Result<TrafficReport, TrafficError> {
     let x = locate(aws, config, service).await?;
     let (route, control, variant) = state(aws, &x).await?;
@@ -199,15 +221,9 @@ pub async fn show(
         target_groups: [&groups[0], &groups[1]],
     };
     let namespace = config.metrics_namespace();
-    let mut stats = stats(
-        aws,
-        &platform,
-        (&namespace, service),
-        &sides,
-        window_minutes,
-    )
-    .await?
-    .into_iter();
+    let mut stats = stats(aws, &platform, (&namespace, service), &sides, window)
+        .await?
+        .into_iter();
     let mut control_side: Side = stats.next().expect("the control side");
     let mut variant_side = stats.next();
     if x.models {
@@ -221,7 +237,7 @@ pub async fn show(
         config,
         service,
         format!("{}/{service}", x.cluster),
-        window_minutes,
+        window.minutes,
         (control_side, variant_side),
     ))
 }
@@ -234,7 +250,7 @@ pub async fn set(
     service: &str,
     variant: &str,
     percent: u32,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let x = locate(aws, config, service).await?;
     let (route, control, _) = state(aws, &x).await?;
     let family = config.task_family(service);
@@ -262,12 +278,12 @@ pub async fn set(
         .unwrap_or_else(|| wanted.clone());
     run_variant(aws, &x, &revision, control.desired.max(1)).await?;
     route::set(aws, &route, percent).await?;
-    Ok(format!(
-        "{percent}% on variant {wanted} ({}), {}% on control {}",
-        variant_name(service),
-        100 - percent,
-        short(&control.task_definition)
-    ))
+    Ok(Moved::Set {
+        carrier: carrier(service),
+        variant: revision,
+        percent,
+        control: control.task_definition,
+    })
 }
 
 /// The variant service on `task_definition`, created in the variant target group the
@@ -303,7 +319,7 @@ pub async fn promote(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let x = locate(aws, config, service).await?;
     let (route, control, variant) = state(aws, &x).await?;
     let Some(variant) = variant else {
@@ -315,11 +331,11 @@ pub async fn promote(
     update(aws, &x, service, Some(&variant.task_definition), None).await?;
     route::set(aws, &route, 0).await?;
     stop_variant(aws, &x).await?;
-    Ok(format!(
-        "{} promoted: 100% on {service} (was {}); the variant stopped",
-        short(&variant.task_definition),
-        short(&control.task_definition)
-    ))
+    Ok(Moved::Promoted {
+        carrier: carrier(service),
+        variant: variant.task_definition,
+        retired: control.task_definition,
+    })
 }
 
 /// All requests back on the control; the variant service scaled to zero.
@@ -327,23 +343,17 @@ pub async fn abort(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let x = locate(aws, config, service).await?;
     let (route, control, variant) = state(aws, &x).await?;
     route::set(aws, &route, 0).await?;
     if variant.is_some() {
         stop_variant(aws, &x).await?;
     }
-    Ok(match variant {
-        Some(v) => format!(
-            "variant {} stopped: 100% on control {}",
-            short(&v.task_definition),
-            short(&control.task_definition)
-        ),
-        None => format!(
-            "no variant was running: 100% on {}",
-            short(&control.task_definition)
-        ),
+    Ok(Moved::Aborted {
+        carrier: carrier(service),
+        variant: variant.map(|v| v.task_definition),
+        control: control.task_definition,
     })
 }
 

@@ -3,6 +3,7 @@
 //! so what this shows is what serves traffic.
 
 use super::metrics::{Platform, stats};
+use super::moved::{Carrier, Moved};
 use super::report::{TrafficError, TrafficReport};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::Config;
@@ -24,13 +25,13 @@ async fn split(
     }
 }
 
-/// The split and each side's figures over the last `window_minutes`.
+/// The split and each side's figures over `window`.
 pub(super) async fn show(
     aws: &AwsContext,
     config: &Config,
     service: &str,
     function: String,
-    window_minutes: u32,
+    window: super::Window,
 ) -> Result<TrafficReport, TrafficError> {
     let (control, variant) = split(aws, &function).await?;
     let variant_share = variant.as_ref().map_or(0.0, |(_, s)| *s);
@@ -46,7 +47,7 @@ pub(super) async fn show(
         },
         (&namespace, service),
         &sides,
-        window_minutes,
+        window,
     )
     .await?;
     let mut stats = stats.into_iter();
@@ -69,7 +70,7 @@ pub(super) async fn show(
         config,
         service,
         function,
-        window_minutes,
+        window.minutes,
         (control, variant),
     ))
 }
@@ -80,7 +81,7 @@ pub(super) async fn set(
     function: String,
     variant: &str,
     percent: u32,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let (control, _) = split(aws, &function).await?;
     if control == variant {
         return Err(TrafficError::AlreadyControl(variant.to_string()));
@@ -97,10 +98,12 @@ pub(super) async fn set(
             error: AwsError::new("GetFunctionConfiguration", e),
         })?;
     route(aws, &function, &control, Some((variant, percent))).await?;
-    Ok(format!(
-        "{percent}% on variant version {variant}, {}% on control version {control}",
-        100 - percent
-    ))
+    Ok(Moved::Set {
+        carrier: Carrier::Lambda,
+        variant: variant.to_string(),
+        percent,
+        control,
+    })
 }
 
 /// The variant becomes the control, with all the traffic.
@@ -108,7 +111,7 @@ pub(super) async fn promote(
     aws: &AwsContext,
     service: &str,
     function: String,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let (control, variant) = split(aws, &function).await?;
     let Some((variant, _)) = variant else {
         return Err(TrafficError::NoVariant {
@@ -117,18 +120,21 @@ pub(super) async fn promote(
         });
     };
     route(aws, &function, &variant, None).await?;
-    Ok(format!(
-        "version {variant} promoted: 100% (was the variant; version {control} retired)"
-    ))
+    Ok(Moved::Promoted {
+        carrier: Carrier::Lambda,
+        variant,
+        retired: control,
+    })
 }
 
 /// The experiment ends: all traffic back on the control.
-pub(super) async fn abort(aws: &AwsContext, function: String) -> Result<String, TrafficError> {
+pub(super) async fn abort(aws: &AwsContext, function: String) -> Result<Moved, TrafficError> {
     let (control, variant) = split(aws, &function).await?;
     route(aws, &function, &control, None).await?;
-    Ok(match variant {
-        Some((v, _)) => format!("variant version {v} removed: 100% on control version {control}"),
-        None => format!("no variant was running: 100% on version {control}"),
+    Ok(Moved::Aborted {
+        carrier: Carrier::Lambda,
+        variant: variant.map(|(v, _)| v),
+        control,
     })
 }
 

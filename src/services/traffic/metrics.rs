@@ -124,14 +124,15 @@ pub(super) async fn stats(
     platform: &Platform<'_>,
     (namespace, service): (&str, &str),
     sides: &[(String, f64)],
-    window_minutes: u32,
+    window: super::Window,
 ) -> Result<Vec<Side>, TrafficError> {
-    let window = Duration::from_secs(u64::from(window_minutes) * 60);
-    // The end is exclusive and datapoints carry whole seconds: a minute ahead takes in
-    // everything reported up to now.
+    // The end is exclusive and datapoints carry whole seconds: it is a minute ahead, to
+    // take in everything reported up to now. One period spans it all (a multiple of 60,
+    // as GetMetricData requires).
+    let start = window.start;
     let end = SystemTime::now() + Duration::from_secs(60);
-    let start = end - window;
-    let period = window.as_secs() as i32;
+    let seconds = end.duration_since(start).map_or(60, |d| d.as_secs());
+    let period = (seconds.div_ceil(60) * 60) as i32;
     // The service's own per-version metrics (emitted with the version it runs).
     let own = |id: String, metric: &str, version: &str| {
         let dims = [("Service", service), ("Version", version)];

@@ -6,12 +6,17 @@
 mod ecs;
 mod lambda;
 mod metrics;
+mod moved;
 mod report;
 
+pub use moved::{Carrier, Moved};
 pub use report::{PredictionCounts, Side, TrafficError, TrafficReport, guards_of};
 
+use std::time::{Duration, SystemTime};
+
 use crate::aws::AwsContext;
-use crate::config::Config;
+use crate::config::{Config, RuntimeKind};
+use crate::release::record::ServiceRecord;
 
 /// What carries a service's split.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,18 +50,40 @@ pub fn target_of(config: &Config, service: &str) -> Result<Target, TrafficError>
     }
 }
 
-/// The split and each side's figures over the last `window_minutes`.
+/// The span of time a report's figures cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Its length, in whole minutes (rounded up), as the report shows it.
+    pub minutes: u32,
+    pub start: SystemTime,
+}
+
+impl Window {
+    /// The last `minutes`, or less when `since` (a split's start) is later: an experiment
+    /// is judged on what it served, never on what came before it. CloudWatch rounds a
+    /// start down to its minute, so up to 59 s before the split may count on AWS.
+    pub fn since(minutes: u32, since: Option<SystemTime>) -> Self {
+        let now = SystemTime::now();
+        let last = now - Duration::from_secs(u64::from(minutes) * 60);
+        let start = since.map_or(last, |s| s.max(last));
+        let seconds = now.duration_since(start).map_or(0, |d| d.as_secs());
+        Self {
+            minutes: u32::try_from(seconds.div_ceil(60).max(1)).unwrap_or(minutes),
+            start,
+        }
+    }
+}
+
+/// The split and each side's figures over `window`.
 pub async fn show(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-    window_minutes: u32,
+    window: Window,
 ) -> Result<TrafficReport, TrafficError> {
     match target_of(config, service)? {
-        Target::Lambda(function) => {
-            lambda::show(aws, config, service, function, window_minutes).await
-        }
-        Target::Ecs => ecs::show(aws, config, service, window_minutes).await,
+        Target::Lambda(function) => lambda::show(aws, config, service, function, window).await,
+        Target::Ecs => ecs::show(aws, config, service, window).await,
     }
 }
 
@@ -67,7 +94,7 @@ pub async fn set(
     service: &str,
     variant: &str,
     percent: u32,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     let target = target_of(config, service)?;
     if !(1..=99).contains(&percent) {
         return Err(TrafficError::NotASplit(percent));
@@ -83,7 +110,7 @@ pub async fn promote(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     match target_of(config, service)? {
         Target::Lambda(function) => lambda::promote(aws, service, function).await,
         Target::Ecs => ecs::promote(aws, config, service).await,
@@ -95,9 +122,55 @@ pub async fn abort(
     aws: &AwsContext,
     config: &Config,
     service: &str,
-) -> Result<String, TrafficError> {
+) -> Result<Moved, TrafficError> {
     match target_of(config, service)? {
         Target::Lambda(function) => lambda::abort(aws, function).await,
         Target::Ecs => ecs::abort(aws, config, service).await,
+    }
+}
+
+/// What a side runs as AWS says, for a side no release recorded (a version published by
+/// hand): its code, and the SHA-256 of the model it loads ("" without one). The model's
+/// pin is the registry's to say, not AWS's.
+pub async fn live_entry(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    side: &str,
+) -> Result<(ServiceRecord, String), TrafficError> {
+    let lambda = |version: Option<String>, code: Option<String>| ServiceRecord {
+        runtime: RuntimeKind::Lambda,
+        image: None,
+        digest: None,
+        task_definition: None,
+        base_task_definition: None,
+        version,
+        code_sha256: code,
+        package: None,
+        model: None,
+        split: None,
+    };
+    match target_of(config, service)? {
+        Target::Lambda(function) => {
+            let identity = crate::services::lambda::identity_of(aws, &function, side).await?;
+            Ok((
+                lambda(Some(side.to_string()), Some(identity.code)),
+                identity.model,
+            ))
+        }
+        Target::Ecs => {
+            let (image, model) = ecs::image_and_model(aws, side).await?;
+            let entry = ServiceRecord {
+                runtime: RuntimeKind::Ecs,
+                digest: image
+                    .as_deref()
+                    .and_then(|i| i.rsplit_once('@'))
+                    .map(|(_, d)| d.to_string()),
+                image,
+                task_definition: Some(side.to_string()),
+                ..lambda(None, None)
+            };
+            Ok((entry, model))
+        }
     }
 }

@@ -52,6 +52,9 @@ pub struct TrafficReport {
     pub service: String,
     pub function: String,
     pub window_minutes: u32,
+    /// When the running split was set, as recorded: the window starts no earlier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     pub control: Side,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<Side>,
@@ -67,6 +70,9 @@ pub struct TrafficReport {
     /// `traffic evaluate`: the verdict against the guard rails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<Evaluation>,
+    /// How each channel was told of a change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 /// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
@@ -90,6 +96,11 @@ pub enum TrafficError {
     NoVariant {
         service: String,
         control: String,
+    },
+    /// No successful release of the environment is recorded: a traffic change is recorded
+    /// on top of the release it changes.
+    NotRecorded {
+        environment: String,
     },
     Aws(AwsError),
 }
@@ -120,6 +131,9 @@ impl TrafficError {
             Self::NoVariant { service, control } => {
                 format!("{service} has no variant to promote: all traffic is on version {control}")
             }
+            Self::NotRecorded { environment } => {
+                format!("`{environment}` has no successful release recorded")
+            }
             Self::Aws(e) => e.to_string(),
         }
     }
@@ -138,6 +152,9 @@ impl TrafficError {
                 "name a published version (a deploy prints the version it published)".into()
             }
             Self::NoVariant { .. } => "start an experiment with `facturactl traffic set`".into(),
+            Self::NotRecorded { environment } => format!(
+                "deploy it first (`facturactl deploy --env {environment}`): a split is recorded on top of the release it changes"
+            ),
             Self::Aws(_) => String::new(),
         }
     }
@@ -169,8 +186,10 @@ impl TrafficReport {
             variant,
             changed: None,
             comparisons,
+            since: None,
             sample_ratio,
             evaluation: None,
+            notifications: Vec::new(),
         }
     }
 }
