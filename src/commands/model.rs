@@ -48,6 +48,8 @@ pub struct Outcome {
     pub registry: String,
     /// Registered, resolved or listed (ascending).
     pub versions: Vec<ModelVersion>,
+    /// Listed versions that cannot serve a service, each with why.
+    pub unusable: Vec<crate::models::Unusable>,
     pub aliases: BTreeMap<String, u32>,
 }
 
@@ -71,6 +73,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     }
     let aws = session.aws(&config.environment).await?;
     let registry = Registry::of(&aws, config, prepared.model());
+    let mut unusable = Vec::new();
     let (action, name, versions) = match prepared {
         Prepared::Register(new, alias) => {
             let Registry::S3(s3) = &registry else {
@@ -81,8 +84,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             (Action::Registered, name, vec![version])
         }
         Prepared::List(name) => {
-            let versions = registry.versions(&name).await?;
-            (Action::Listed, name, versions)
+            let listing = registry.versions(&name).await?;
+            unusable = listing.unusable;
+            (Action::Listed, name, listing.versions)
         }
         Prepared::Show(name, reference) => {
             let version = registry.resolve(&name, &reference).await?;
@@ -100,6 +104,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         model: name,
         registry: registry.location(),
         versions,
+        unusable,
         aliases,
     })
 }

@@ -118,6 +118,7 @@ async fn register_pending(
         .registry
         .all(model)
         .await?
+        .all_or_first_problem()?
         .into_iter()
         .filter_map(|v| v.params.get("training_run").cloned())
         .collect();

@@ -96,6 +96,11 @@ struct SearchDocument {
     model_versions: Vec<MlflowVersion>,
 }
 
+#[derive(Deserialize)]
+struct DownloadUri {
+    artifact_uri: String,
+}
+
 /// The parts of an `MLmodel` file read here.
 #[derive(Deserialize)]
 struct MlModel {
@@ -259,10 +264,7 @@ impl<'a> MlflowRegistry<'a> {
             .version
             .parse()
             .map_err(|_| self.failed("model-versions/get", "a version that is not a number"))?;
-        let (bucket, prefix) = split_s3(&found.source).ok_or_else(|| ModelError::BadMlmodel {
-            uri: found.source.clone(),
-            problem: MlmodelProblem::NotInS3,
-        })?;
+        let (bucket, prefix) = self.location(name, &found).await?;
         let store = self.store(&bucket);
         let mlmodel_key = format!("{prefix}/MLmodel");
         let mlmodel_uri = format!("s3://{bucket}/{mlmodel_key}");
@@ -323,6 +325,30 @@ impl<'a> MlflowRegistry<'a> {
         self.with_run(version, &found.run_id).await
     }
 
+    /// Where a version's model directory is: its source when that is in S3; else where
+    /// the server resolves it (MLflow 3's `log_model(..., registered_model_name=...)`
+    /// registers `models:/m-<id>`, whose files are the logged model's artifact location).
+    async fn location(
+        &self,
+        name: &str,
+        found: &MlflowVersion,
+    ) -> Result<(String, String), ModelError> {
+        if let Some(location) = split_s3(&found.source) {
+            return Ok(location);
+        }
+        let answer: Option<DownloadUri> = self
+            .get(
+                "model-versions/get-download-uri",
+                &[("name", name), ("version", &found.version)],
+            )
+            .await?;
+        let uri = answer.map_or_else(|| found.source.clone(), |a| a.artifact_uri);
+        split_s3(&uri).ok_or(ModelError::BadMlmodel {
+            uri,
+            problem: MlmodelProblem::NotInS3,
+        })
+    }
+
     /// The version's run's parameters and metrics (latest value of each).
     async fn with_run(
         &self,
@@ -350,8 +376,9 @@ impl<'a> MlflowRegistry<'a> {
         Ok(version)
     }
 
-    /// Every version of `name`, ascending, each resolved (hashed) as a deploy would.
-    pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
+    /// Every version of `name`, ascending, each resolved (hashed) as a deploy would; one
+    /// that cannot be is listed as unusable, with why.
+    pub async fn versions(&self, name: &str) -> Result<super::Listing, ModelError> {
         let filter = format!("name='{}'", name.replace('\'', ""));
         let found: Option<SearchDocument> = self
             .get(
@@ -359,12 +386,24 @@ impl<'a> MlflowRegistry<'a> {
                 &[("filter", filter.as_str()), ("max_results", "1000")],
             )
             .await?;
-        let mut versions = Vec::new();
+        let mut listing = super::Listing::default();
         for found in found.map(|f| f.model_versions).unwrap_or_default() {
-            versions.push(self.version(name, found).await?);
+            let number = found.version.clone();
+            match self.version(name, found).await {
+                Ok(version) => listing.versions.push(version),
+                // The server itself failing is not one version's problem.
+                Err(e @ ModelError::Mlflow { .. }) => return Err(e),
+                Err(problem) => listing.unusable.push(super::Unusable {
+                    version: number,
+                    problem,
+                }),
+            }
         }
-        versions.sort_by_key(|v| v.version);
-        Ok(versions)
+        listing.versions.sort_by_key(|v| v.version);
+        listing
+            .unusable
+            .sort_by_key(|u| u.version.parse::<u64>().unwrap_or(u64::MAX));
+        Ok(listing)
     }
 
     pub async fn aliases(&self, name: &str) -> Result<BTreeMap<String, u32>, ModelError> {

@@ -15,6 +15,23 @@ pub enum MlmodelProblem {
     NoModelFile,
 }
 
+impl MlmodelProblem {
+    /// How to make the version usable.
+    pub fn help(&self) -> &'static str {
+        match self {
+            Self::NotInS3 => {
+                "facturactl reads models from S3: give the experiment an s3:// artifact location (or the server --default-artifact-root s3://...)"
+            }
+            Self::Unreadable { .. } | Self::NoModelFile => {
+                "log the model with mlflow.sklearn.log_model or mlflow.pyfunc.log_model and register that version"
+            }
+            Self::Signature(_) => {
+                "log the model with mlflow.<flavor>.log_model(..., signature=infer_signature(X, y)) and register that version"
+            }
+        }
+    }
+}
+
 impl fmt::Display for MlmodelProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -220,6 +220,39 @@ pub fn schema_mismatches(
         .collect()
 }
 
+/// A model's versions as a listing finds them.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Resolved (hashed, schema read), ascending.
+    pub versions: Vec<ModelVersion>,
+    pub unusable: Vec<Unusable>,
+}
+
+impl Listing {
+    /// Every version, or the first one's problem: for decisions that must see them all
+    /// (whether a training run was registered already).
+    pub fn all_or_first_problem(self) -> Result<Vec<ModelVersion>, ModelError> {
+        match self.unusable.into_iter().next() {
+            Some(unusable) => Err(unusable.problem),
+            None => Ok(self.versions),
+        }
+    }
+}
+
+/// A version that cannot serve a service, and why.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Unusable {
+    pub version: String,
+    /// Why, as a person reads it.
+    #[serde(serialize_with = "as_text")]
+    #[schemars(with = "String")]
+    pub problem: ModelError,
+}
+
+fn as_text<S: serde::Serializer>(error: &ModelError, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(error)
+}
+
 /// Why a model could not be registered or resolved.
 #[derive(Debug, thiserror::Error, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -333,7 +366,7 @@ impl ModelError {
             Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter; not `latest` and not `v<number>`, which name versions".into(),
             Self::NotFound { name, .. } => format!("`facturactl model list {name}` shows its versions and aliases"),
             Self::Mlflow { .. } => "check that the tracking server is up at [mlflow] tracking_uri (and MLFLOW_TRACKING_TOKEN if it wants one)".into(),
-            Self::BadMlmodel { .. } => "log the model with mlflow.<flavor>.log_model(..., signature=infer_signature(X, y)) and register that version".into(),
+            Self::BadMlmodel { problem, .. } => problem.help().into(),
             Self::RegisterInMlflow(_) => "register it from the training code (mlflow.register_model), then `facturactl model alias` or `deploy --model`".into(),
             Self::File { .. } => "check the path".into(),
             Self::BadPair(_) => "write each as `key=value`, as `--metric auc=0.91`".into(),
@@ -424,8 +457,9 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// Every version, ascending.
-    pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
+    /// Every version, ascending: those that resolve, and each one that does not with why
+    /// (one bad version never hides the others).
+    pub async fn versions(&self, name: &str) -> Result<Listing, ModelError> {
         match self {
             Self::S3(r) => r.all(name).await,
             Self::Mlflow(r) => r.versions(name).await,

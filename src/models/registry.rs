@@ -177,13 +177,20 @@ impl<'a> S3Registry<'a> {
         Ok(numbers)
     }
 
-    /// Every version document of `name`, ascending.
-    pub async fn all(&self, name: &str) -> Result<Vec<ModelVersion>, ModelError> {
-        let mut versions = Vec::new();
+    /// Every version document of `name`, ascending; one that does not read is listed as
+    /// unusable.
+    pub async fn all(&self, name: &str) -> Result<super::Listing, ModelError> {
+        let mut listing = super::Listing::default();
         for number in self.versions(name).await? {
-            versions.push(self.version(name, number).await?);
+            match self.version(name, number).await {
+                Ok(version) => listing.versions.push(version),
+                Err(problem) => listing.unusable.push(super::Unusable {
+                    version: number.to_string(),
+                    problem,
+                }),
+            }
         }
-        Ok(versions)
+        Ok(listing)
     }
 
     /// Every alias of `name` and the version it points at.

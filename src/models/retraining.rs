@@ -208,7 +208,7 @@ pub async fn already_registered(
     model: &str,
     run: &str,
 ) -> Result<(), RetrainError> {
-    let registered = registry.all(model).await?;
+    let registered = registry.all(model).await?.all_or_first_problem()?;
     match registered
         .iter()
         .find(|v| v.params.get("training_run").map(String::as_str) == Some(run))

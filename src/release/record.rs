@@ -145,6 +145,25 @@ pub struct ServiceRecord {
     pub split: Option<SplitRecord>,
 }
 
+impl ServiceRecord {
+    /// Whether both run the same control (code, image, model), whatever experiment runs
+    /// beside it: a traffic change alone is not another release to go back to.
+    pub fn runs_as(&self, other: &ServiceRecord) -> bool {
+        let control = |s: &ServiceRecord| ServiceRecord {
+            split: None,
+            ..s.clone()
+        };
+        control(self) == control(other)
+    }
+}
+
+/// Whether two releases run the same services (`ServiceRecord::runs_as`).
+pub fn run_alike(a: &BTreeMap<String, ServiceRecord>, b: &BTreeMap<String, ServiceRecord>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(name, entry)| b.get(name).is_some_and(|other| entry.runs_as(other)))
+}
+
 /// (`20261126T092300Z`, `2026-11-26T09:23:00Z`) for a moment.
 pub fn stamps(at: SystemTime) -> (String, String) {
     let secs = at

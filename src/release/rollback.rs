@@ -70,7 +70,10 @@ pub fn choose<'r>(
             .iter()
             .rev()
             .find(|r| r.id == wanted || r.tag.as_deref() == Some(wanted)),
-        None => good.iter().rev().find(|r| r.services != current.services),
+        None => good
+            .iter()
+            .rev()
+            .find(|r| !super::record::run_alike(&r.services, &current.services)),
     };
     match (target, to) {
         (Some(target), _) => Ok((current, target)),
@@ -94,7 +97,10 @@ pub fn restores<'r>(
 ) -> BTreeMap<String, Restore<'r>> {
     let mut targets = BTreeMap::new();
     for (service, entry) in &target.services {
-        if current.services.get(service) == Some(entry)
+        if current
+            .services
+            .get(service)
+            .is_some_and(|c| c.runs_as(entry))
             || !config.services.get(service).is_some_and(|s| s.enabled)
         {
             continue;
@@ -173,6 +179,24 @@ mod tests {
         let records = history();
         let (current, target) = choose("staging", &records, None).unwrap();
         assert_eq!((current.id.as_str(), target.id.as_str()), ("r5", "r3"));
+    }
+
+    #[test]
+    fn an_experiment_set_and_ended_is_not_a_release_to_go_back_to() {
+        // r6 starts a split beside what r5 runs, r7 ends it: both run r5's control.
+        let mut records = history();
+        let mut split = record("r6", None, Verdict::Succeeded, "ccc");
+        split.services.get_mut("ocr").expect("ocr").split =
+            Some(crate::release::record::SplitRecord {
+                percent: 10,
+                since: "2026-12-01T10:00:00Z".into(),
+                since_epoch: 1_764_583_200,
+                variant: Box::new(image("ddd")),
+            });
+        records.push(split);
+        records.push(record("r7", None, Verdict::Succeeded, "ccc"));
+        let (current, target) = choose("staging", &records, None).unwrap();
+        assert_eq!((current.id.as_str(), target.id.as_str()), ("r7", "r3"));
     }
 
     #[test]

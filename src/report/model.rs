@@ -18,6 +18,9 @@ struct Json<'a> {
     registry: &'a str,
     /// Registered, resolved (hash checked) or listed, ascending.
     versions: &'a [ModelVersion],
+    /// Listed versions that cannot serve a service, each with why.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unusable: &'a [crate::models::Unusable],
     /// Each alias and the version it points at.
     aliases: &'a BTreeMap<String, u32>,
 }
@@ -29,6 +32,7 @@ impl Serialize for Outcome {
             model: &self.model,
             registry: &self.registry,
             versions: &self.versions,
+            unusable: &self.unusable,
             aliases: &self.aliases,
         }
         .serialize(s)
@@ -119,6 +123,9 @@ impl Report for Outcome {
     fn text(&self) -> String {
         let mut out = format!("{}\n\n", headline(self));
         out.push_str(&table(self).text());
+        for u in &self.unusable {
+            let _ = writeln!(out, "version {} cannot serve: {}", u.version, u.problem);
+        }
         if let (Action::Shown | Action::Registered, Some(v)) = (self.action, self.versions.first())
         {
             let fields: Vec<String> = v
@@ -132,7 +139,11 @@ impl Report for Outcome {
     }
 
     fn markdown(&self) -> String {
-        format!("### {}\n\n{}", headline(self), table(self).markdown())
+        let mut out = format!("### {}\n\n{}", headline(self), table(self).markdown());
+        for u in &self.unusable {
+            let _ = writeln!(out, "- version {} cannot serve: {}", u.version, u.problem);
+        }
+        out
     }
 
     fn summarize(&self) -> bool {

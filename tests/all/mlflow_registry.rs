@@ -328,3 +328,117 @@ async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
     let (_, live) = live_model_of(&account, "facturascan-production-scoring").await;
     assert_eq!(live, sha);
 }
+
+/// Logs a model with MLflow's own client, as ordinary MLflow 3 training code does
+/// (`tests/all/support/log_model.py`: `mlflow.sklearn.log_model(...,
+/// registered_model_name=...)`), its artifacts in the environment's models bucket; the
+/// version it registered.
+fn log_with_client(account: &Account, name: &str, signed: bool) -> String {
+    let bucket = format!("facturascan-local-models-{}", account.account_id);
+    let mut command = std::process::Command::new(crate::support::emulator::python());
+    command
+        .arg(crate::support::repo_root().join("tests/all/support/log_model.py"))
+        .args([name, bucket.as_str()]);
+    if !signed {
+        command.arg("--no-signature");
+    }
+    let output = command
+        .env("MLFLOW_TRACKING_URI", &mlflow().url)
+        .env("MLFLOW_S3_ENDPOINT_URL", &account.endpoint)
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("run log_model.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "log_model.py: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .last()
+        .expect("the version printed")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_model_logged_by_mlflow_3_is_deployed_and_an_unusable_version_listed_alone() {
+    let account = Account::new();
+    let name = format!("fraud-{}", account.account_id);
+    let project = mlflow_project(&account, &name);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let signed = log_with_client(&account, &name, true);
+    let unsigned = log_with_client(&account, &name, false);
+    let again = log_with_client(&account, &name, true);
+
+    // MLflow 3 registers `models:/m-...`: resolved through the server's download URI.
+    let (code, out, stderr) = model(&project, &account, &["show", &name, &signed]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let version = &out["versions"][0];
+    assert_eq!(version["metrics"]["auc"], 0.91, "{version}");
+    assert_eq!(version["input"]["total"], "number", "{version}");
+    let uri = version["artifact"]["uri"].as_str().unwrap_or_default();
+    // The flavor's file of the logged model (MLflow 3.17 writes scikit-learn as skops).
+    assert!(
+        uri.contains("/mlflow/models/m-") && uri.contains("/artifacts/model."),
+        "the logged model's file: {uri}"
+    );
+
+    // The version without a signature is listed on its own line; the others are listed.
+    let (code, out, stderr) = model(&project, &account, &["list", &name]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let listed: Vec<String> = out["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v["version"].to_string())
+        .collect();
+    assert_eq!(listed, vec![signed.clone(), again.clone()], "{out}");
+    assert_eq!(out["unusable"][0]["version"], unsigned.as_str(), "{out}");
+    assert!(
+        out["unusable"][0]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("no signature")),
+        "{out}"
+    );
+    let text = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(["model", "list", &name, "--env", "local"])
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("model list");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("version {unsigned} cannot serve")),
+        "{text}"
+    );
+
+    // Deployed as logged: the service loads the pickled pipeline MLflow wrote.
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            &format!("scoring={signed}"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (live, sha) = live_model_of(&account, "facturascan-local-scoring").await;
+    assert_eq!(live, uri);
+    assert_eq!(Some(sha.as_str()), version["artifact"]["sha256"].as_str());
+}
