@@ -31,7 +31,9 @@ evaluation; shared/notes/cross-account.md the sources). Here:
     RepositoryPolicyText; the harness applies them, so the rules above see what a stack
     declared.
 
-Requests within one account behave as before.
+Requests within one account behave as before, except that an explicit Deny of a bucket
+policy applies to the owner's principals too, as on AWS (the models bucket's write-once
+rule for registered objects).
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ import threading
 import urllib.parse
 import uuid
 
-from access_rules import Caller, Decision, account_of_arn, decide, replication_destinations
+from access_rules import (DENY, Caller, Decision, account_of_arn, decide, evaluate,
+                          replication_destinations, request_context)
 
 # Role sessions from AssumeRole: access key -> (role account, session ARN, role ARN).
 SESSIONS: dict[str, tuple[str, str, str]] = {}
@@ -161,12 +164,14 @@ def s3_check(caller: Caller, method: str, path: str, headers, region: str) -> De
     if not bucket_name or owner is None:
         return None
     partition, owner_account = owner
-    if owner_account == caller.account:
-        return None
     bucket = s3_backends[owner_account][partition].buckets.get(bucket_name)
     action = s3_action(method, key, query)
     resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key}" if key is not None else "")
     context = {"s3:prefix": query.get("prefix", [""])[0]} if action == "s3:ListBucket" else {}
+    if headers.get("If-None-Match") is not None:
+        context["s3:if-none-match"] = headers.get("If-None-Match")
+    if owner_account == caller.account:
+        return own_bucket_denial(caller, action, resource, bucket, context)
     decided = decide(caller, owner_account, action, resource, bucket.policy if bucket else None,
                      context)
     if not decided.allowed or key is None or bucket is None:
@@ -185,6 +190,20 @@ def s3_check(caller: Caller, method: str, path: str, headers, region: str) -> De
         if key_id is not None:
             return kms_through_s3(caller, owner_account, key_id, "kms:GenerateDataKey", region)
     return decided
+
+
+def own_bucket_denial(caller: Caller, action: str, resource: str, bucket, context: dict
+                      ) -> Decision | None:
+    """Within its account, IAM decides (not modelled here), but an explicit Deny in the
+    bucket policy applies to the owner's principals too, as on AWS (enforced conditional
+    writes, TLS only)."""
+    policy = bucket.policy if bucket else None
+    if policy and evaluate(policy, caller, action, resource,
+                           request_context(caller, context)) == DENY:
+        return Decision(False, f"User: {caller.arn} is not authorized to perform: {action} on "
+                               f"resource: {resource} with an explicit deny in a resource-based "
+                               "policy")
+    return None
 
 
 def kms_through_s3(caller: Caller, bucket_account: str, key_id: str | None, action: str,

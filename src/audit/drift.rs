@@ -391,6 +391,9 @@ async fn ecs_service(
     if let Some(running) = &running {
         findings.extend(task_settings(&resource, name, settings, entry, running));
     }
+    if let Some(pin) = entry.and_then(|e| e.model.as_ref()) {
+        findings.extend(model_bytes(aws, &resource, pin).await?);
+    }
     if live.desired_count() != settings.desired_count as i32 {
         findings.push(Finding::new(
             Severity::Medium,
@@ -509,6 +512,31 @@ fn model_finding(
             pin.version
         ),
     ))
+}
+
+/// The bytes behind the recorded model's URI, hashed as the service would load them (the
+/// object's current version), against the pin: an overwrite, or a delete and a new upload,
+/// changes what the next cold start loads without any deploy.
+async fn model_bytes(
+    aws: &AwsContext,
+    resource: &str,
+    pin: &crate::models::ModelPin,
+) -> Result<Option<Finding>, AwsError> {
+    let found = match crate::models::hash_current(aws, &pin.uri).await {
+        Ok(Some(sha)) if sha == pin.sha256 => return Ok(None),
+        Ok(None) => return Ok(None),
+        Ok(Some(sha)) => format!("sha256 {sha}"),
+        Err(crate::models::ModelError::Aws(e)) => return Err(e),
+        Err(e) => e.to_string(),
+    };
+    Ok(Some(Finding::new(
+        Severity::High,
+        "model.bytes",
+        format!("{resource} model"),
+        format!("{}: sha256 {}", pin.uri, pin.sha256),
+        found,
+        "the registered bytes changed under the live MODEL_URI: restore the registered object version, or deploy a registered version again",
+    )))
 }
 
 /// The rollout settings of an ECS service against the declared ones.
@@ -643,6 +671,7 @@ async fn lambda_service(
             var(crate::config::names::MODEL_URI_VARIABLE),
             var(crate::config::names::MODEL_SHA256_VARIABLE),
         ));
+        findings.extend(model_bytes(aws, &resource, pin).await?);
     }
     let latest = config_of("$LATEST")
         .await

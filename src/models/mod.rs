@@ -228,6 +228,17 @@ pub struct Listing {
     pub unusable: Vec<Unusable>,
 }
 
+/// The SHA-256 of the object an `s3://bucket/key` MODEL_URI names now (its current
+/// version: what a service loading it gets); none for a URI outside S3.
+pub async fn hash_current(aws: &AwsContext, uri: &str) -> Result<Option<String>, ModelError> {
+    let Some((bucket, key)) = uri.strip_prefix("s3://").and_then(|r| r.split_once('/')) else {
+        return Ok(None);
+    };
+    let registry = registry::S3Registry::new(aws, bucket.to_string());
+    let (sha256, _, _) = registry.hash_object(bucket, key, None).await?;
+    Ok(Some(sha256))
+}
+
 impl Listing {
     /// Every version, or the first one's problem: for decisions that must see them all
     /// (whether a training run was registered already).

@@ -167,13 +167,95 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
     let bytes = doc.body.collect().await.expect("body").into_bytes();
     let mut document: Value = serde_json::from_slice(&bytes).expect("json");
     document["artifact"]["sha256"] = sha256.into();
+    // The bucket refuses overwrites of version documents: deleted, then written anew.
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("delete the version document");
     s3.put_object()
         .bucket(&bucket)
         .key(&key)
+        .if_none_match("*")
         .body(serde_json::to_vec(&document).expect("json").into())
         .send()
         .await
         .expect("put the tampered document");
+}
+
+#[tokio::test]
+async fn registered_bytes_are_written_once_and_the_audit_hashes_what_the_service_loads() {
+    let account = Account::new();
+    let project = scoring_project(&account).await;
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            "scoring=champion",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (uri, _) = live_model(&account).await;
+    let (bucket, key) = uri
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .expect("an S3 URI");
+    let s3 = account.s3().await;
+    let put = |conditional: bool| {
+        let request = s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(b"other bytes".to_vec().into());
+        if conditional {
+            request.if_none_match("*")
+        } else {
+            request
+        }
+    };
+    // An overwrite is refused by the bucket's policy, and a write-once one by S3.
+    let refused = put(false).send().await.expect_err("an overwrite");
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("AccessDenied"),
+        "{refused:?}"
+    );
+    let refused = put(true).send().await.expect_err("a second first write");
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(412),
+        "{refused:?}"
+    );
+    let (_, report, stderr) = run_json(&project, &account, &["audit", "drift", "--env", "local"]);
+    let kinds = report["findings"].to_string();
+    assert!(!kinds.contains("model.bytes"), "{stderr}\n{report}");
+
+    // Deleted and uploaded anew under the same key: the audit hashes what the service
+    // would load and reports it.
+    s3.delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("delete");
+    put(true).send().await.expect("a new object");
+    let (code, report, stderr) =
+        run_json(&project, &account, &["audit", "drift", "--env", "local"]);
+    assert_eq!(code, Some(2), "findings exit 2: {stderr}");
+    let found = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["kind"] == "model.bytes")
+        .unwrap_or_else(|| panic!("no model.bytes finding: {report}"));
+    assert_eq!(found["severity"], "high", "{found}");
 }
 
 /// The input the scoring service declares (deploy.toml), as `model register --input` takes it.
