@@ -65,7 +65,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
             let report = look.evaluate().await?;
             let verdict = report.evaluation.as_ref().map(|e| e.verdict);
             match verdict {
-                Some(Verdict::Promote) if apply => (Move::Promote, report.evaluation),
+                Some(Verdict::Promote) if apply => {
+                    (ramp(config, &service, &report), report.evaluation)
+                }
                 Some(Verdict::Abort) if apply => (Move::Abort, report.evaluation),
                 // Nothing to carry out: no lock, no record, no notice.
                 _ => return Ok(report),
@@ -126,6 +128,21 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
     })
     .await
     .map(|told| told.0)
+}
+
+/// What a promote verdict does: the ramp's next step, or the promotion at its end.
+fn ramp(config: &Config, service: &str, report: &TrafficReport) -> Move {
+    let steps = traffic::guards_of(config, service).steps;
+    match &report.variant {
+        Some(variant) => match traffic::next_step(&steps, variant.percent) {
+            Some(percent) => Move::Set {
+                variant: variant.version.clone(),
+                percent,
+            },
+            None => Move::Promote,
+        },
+        None => Move::Promote,
+    }
 }
 
 /// A traffic change's report as a guarded outcome, with the environment its notice names.

@@ -527,6 +527,12 @@ pub struct AbGuards {
     /// Alerts raised over predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_alert_rate_increase: Option<f64>,
+    /// A progressive ramp, as `[10, 50, 100]`: the variant's shares, ascending, ending at
+    /// 100. `traffic evaluate --apply` moves to the next step when a step's evaluation says
+    /// promote (each step judged on what it served), and aborts on abort. Empty: a promote
+    /// verdict moves all traffic at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<u32>,
 }
 
 impl Default for AbGuards {
@@ -541,6 +547,7 @@ impl Default for AbGuards {
             max_false_positive_increase: None,
             max_false_negative_increase: None,
             max_alert_rate_increase: None,
+            steps: Vec::new(),
         }
     }
 }

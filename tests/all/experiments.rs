@@ -390,3 +390,118 @@ async fn traffic_changes_are_releases_locked_recorded_and_audited() {
         .count();
     assert_eq!(traffic_records, 2, "{history}");
 }
+
+/// What both sides served at an even split: the control's figures (90% agreement, 5%
+/// false positives and negatives of 40000 validated) and the variant's.
+async fn served_evenly(account: &Account, control: &str, variant: &str, own: [f64; 5]) {
+    seed(
+        account,
+        control,
+        (50000.0, 100.0),
+        [50000.0, 40000.0, 36000.0, 2000.0, 2000.0],
+    )
+    .await;
+    seed(account, variant, (50000.0, 100.0), own).await;
+}
+
+#[tokio::test]
+async fn a_ramp_moves_step_by_step_on_promote_and_stops_on_abort() {
+    let account = Account::new();
+    let project = crate::models::local_scoring(
+        &account,
+        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n      steps: [10, 50, 100]\n",
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let good = publish(&project, &account, "good");
+    let bad = publish(&project, &account, "bad");
+    let control = publish(&project, &account, "control");
+    let serves = Served {
+        project: &project,
+        account: &account,
+        control: &control,
+    };
+    let better = [5000.0, 4000.0, 3640.0, 190.0, 170.0];
+    let evaluate_apply = || {
+        // Each step starts at its whole second: the last step's figures end before it.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        traffic(&project, &account, &["evaluate", "scoring", "--apply"])
+    };
+    let share = |weights: &[(String, f64)]| weights.first().map(|(_, w)| *w);
+
+    // 10% promoted: the ramp moves to 50%, recorded as a step, not a promotion.
+    serves.split(&good, (5000.0, 10.0), better).await;
+    let (code, report, stderr) = evaluate_apply();
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    assert!(
+        report["evaluation"]["applied"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("50% on variant")),
+        "{report}"
+    );
+    assert_eq!(share(&weights(&account).await), Some(0.5));
+    assert_eq!(
+        current(&project, &account)["services"]["scoring"]["split"]["percent"],
+        50
+    );
+    // 50% promoted: the last step is the promotion.
+    served_evenly(
+        &account,
+        &control,
+        &good,
+        [50000.0, 40000.0, 36400.0, 1900.0, 1700.0],
+    )
+    .await;
+    let (code, report, stderr) = evaluate_apply();
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    assert_eq!(alias(&account).await, (good.clone(), Vec::new()));
+
+    // Another ramp, worse at its second step: aborted there, all back on the control.
+    let serves = Served {
+        control: &good,
+        ..serves
+    };
+    serves.split(&bad, (5000.0, 10.0), better).await;
+    let (code, _, stderr) = evaluate_apply();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(share(&weights(&account).await), Some(0.5));
+    served_evenly(
+        &account,
+        &good,
+        &bad,
+        [50000.0, 40000.0, 32000.0, 2000.0, 4000.0],
+    )
+    .await;
+    let (code, report, stderr) = evaluate_apply();
+    assert_eq!(code, Some(3), "{stderr}\n{report}");
+    assert_eq!(report["evaluation"]["verdict"], "abort");
+    assert_eq!(alias(&account).await, (good, Vec::new()));
+    let (_, history, _) = run_json(&project, &account, &["history", "--env", "local"]);
+    let steps = history["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["action"] == "traffic")
+        .count();
+    assert_eq!(
+        steps, 6,
+        "two sets, two steps, a promotion, an abort: {history}"
+    );
+}
+
+/// The `live` alias's additional version weights.
+async fn weights(account: &Account) -> Vec<(String, f64)> {
+    let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
+    let alias = lambda
+        .get_alias()
+        .function_name(FUNCTION)
+        .name("live")
+        .send()
+        .await
+        .expect("alias");
+    alias
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default()
+}

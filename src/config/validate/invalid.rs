@@ -674,6 +674,9 @@ pub enum ModelInvalid {
     Power {
         value: f64,
     },
+    Steps {
+        steps: Vec<u32>,
+    },
     AbLimit {
         key: &'static str,
         limit: f64,
@@ -725,6 +728,7 @@ impl fmt::Display for ModelInvalid {
                 "a confidence of {value} is not a probability between 0.5 and 1"
             ),
             Self::MinSamplesZero => f.write_str("min_samples = 0 would decide on no data"),
+            Self::Steps { steps } => write!(f, "{steps:?} is not a ramp"),
             Self::Power { value } => {
                 write!(
                     f,
@@ -778,6 +782,10 @@ impl Problem for ModelInvalid {
             Self::Confidence { .. } => "a number such as 0.9, 0.95 or 0.99".into(),
             Self::MinSamplesZero => "at least 1 (hundreds in practice)".into(),
             Self::Power { .. } => "a number such as 0.8 or 0.9".into(),
+            Self::Steps { .. } => {
+                "shares from 1 to 100, each above the last, ending at 100, as [10, 50, 100]"
+                    .into()
+            }
             Self::AbLimit { .. } => "a number of 0 or more: the worst change accepted".into(),
             Self::ModelServers { .. } => {
                 "exactly one service with `[services.<name>.model] name = \"<model>\"`".into()
@@ -816,6 +824,9 @@ impl Problem for ModelInvalid {
             }
             Self::Confidence { .. } => {
                 "0.95 is the usual choice: intervals that miss one time in twenty".into()
+            }
+            Self::Steps { .. } => {
+                "the variant's share at each step; the last, 100, is the promotion".into()
             }
             Self::Power { .. } => {
                 "0.8 is the usual choice: a variant as good as the control is promoted four times in five once it has the samples `traffic` shows".into()

@@ -471,6 +471,17 @@ impl Validator<'_> {
                 },
             );
         }
+        let ascending = ab.steps.windows(2).all(|w| w[0] < w[1]);
+        let in_range = ab.steps.iter().all(|s| (1..=100).contains(s));
+        let ramp = ascending && in_range && ab.steps.last() == Some(&100);
+        if !ab.steps.is_empty() && !ramp {
+            self.report(
+                &with_key(base.clone(), "steps"),
+                ModelInvalid::Steps {
+                    steps: ab.steps.clone(),
+                },
+            );
+        }
         if !(0.5..1.0).contains(&ab.power) {
             self.report(
                 &with_key(base.clone(), "power"),

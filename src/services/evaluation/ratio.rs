@@ -53,7 +53,8 @@ pub fn check(control: f64, variant: f64, variant_percent: f64) -> Option<SampleR
     let (ev, ec) = (total * share, total * (1.0 - share));
     let chi2 = (variant - ev).powi(2) / ev + (control - ec).powi(2) / ec;
     // The chi-square survival function of one degree of freedom.
-    let p_value = erfc((chi2 / 2.0).sqrt());
+    // (The approximation's error may put it a hair above 1 at chi-square 0.)
+    let p_value = erfc((chi2 / 2.0).sqrt()).min(1.0);
     Some(SampleRatio {
         expected_percent: variant_percent,
         observed_percent: (variant / total * 10_000.0).round() / 100.0,

@@ -50,6 +50,17 @@ pub fn target_of(config: &Config, service: &str) -> Result<Target, TrafficError>
     }
 }
 
+/// Where a promote verdict takes a ramp (`[services.<name>.ab] steps`) from the variant's
+/// share now: the next step's share, or none when the next is 100 (or there is no ramp),
+/// which is the promotion itself.
+pub fn next_step(steps: &[u32], percent: f64) -> Option<u32> {
+    steps
+        .iter()
+        .copied()
+        .find(|s| f64::from(*s) > percent + 0.5)
+        .filter(|s| *s < 100)
+}
+
 /// The span of time a report's figures cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -172,5 +183,25 @@ pub async fn live_entry(
             };
             Ok((entry, model))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_step;
+
+    #[test]
+    fn a_ramp_moves_to_its_next_step_and_ends_in_the_promotion() {
+        let steps = [10, 50, 100];
+        assert_eq!(next_step(&steps, 10.0), Some(50));
+        assert_eq!(next_step(&steps, 9.99), Some(50), "read back from weights");
+        assert_eq!(next_step(&steps, 5.0), Some(10));
+        assert_eq!(
+            next_step(&steps, 50.0),
+            None,
+            "the next step is the promotion"
+        );
+        assert_eq!(next_step(&[], 10.0), None, "no ramp: promote at once");
+        assert_eq!(next_step(&[25, 100], 30.0), None);
     }
 }
