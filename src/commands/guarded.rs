@@ -262,7 +262,7 @@ fn warn_unreleased(released: &Result<bool, AwsError>) {
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (a cancelled CI job): the run stops, releases
 /// the deploy lock and says what may be half-done.
-async fn interrupted() {
+pub(super) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -36,6 +36,9 @@ pub struct Request {
     pub service: Option<String>,
     pub change: Option<Change>,
     pub window_minutes: u32,
+    /// `evaluate --apply --watch`: look again after this long until the experiment ends
+    /// (promoted at its last step, aborted, or a sample ratio mismatch a person must see).
+    pub watch: Option<Duration>,
 }
 
 /// A move to make under the lock.
@@ -59,7 +62,52 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
         service: &service,
         window_minutes: request.window_minutes,
     };
-    let (step, evaluation) = match request.change {
+    match (request.change, request.watch) {
+        (Some(Change::Evaluate { apply: true }), Some(every)) => watch(session, &look, every).await,
+        (change, _) => once(session, &look, change).await,
+    }
+}
+
+/// `evaluate --apply` again and again, `every` apart, until the experiment ends or Ctrl-C
+/// or SIGTERM stops the wait; the last evaluation is the report (and its exit code). Each
+/// look that changes the split is recorded, locked and told like any traffic change.
+async fn watch(
+    session: &Session<'_>,
+    look: &Look<'_>,
+    every: Duration,
+) -> Result<TrafficReport, Error> {
+    let mut looks = 0;
+    loop {
+        let report = once(session, look, Some(Change::Evaluate { apply: true })).await?;
+        looks += 1;
+        let verdict = report.evaluation.as_ref().map(|e| e.verdict);
+        let running = report.changed.is_none() || report.variant.is_some();
+        let ended = matches!(verdict, Some(Verdict::SampleRatioMismatch)) || !running;
+        if ended {
+            return Ok(report);
+        }
+        tracing::info!(
+            service = look.service,
+            looks,
+            "{}; next look in {} s",
+            report.changed.as_deref().unwrap_or("keep collecting"),
+            every.as_secs()
+        );
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = guarded::interrupted() => return Ok(report),
+        }
+    }
+}
+
+/// One look, and the change it makes, if any.
+async fn once(
+    session: &Session<'_>,
+    look: &Look<'_>,
+    change: Option<Change>,
+) -> Result<TrafficReport, Error> {
+    let (config, service, aws) = (look.config, look.service.to_string(), look.aws);
+    let (step, evaluation) = match change {
         None => return look.show().await,
         Some(Change::Evaluate { apply }) => {
             let report = look.evaluate().await?;
@@ -89,7 +137,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
         },
         from: None,
     };
-    guarded::recorded(session, &aws, &guard, async |store| {
+    guarded::recorded(session, aws, &guard, async |store| {
         let previous = store
             .current()
             .await?
@@ -98,12 +146,12 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
             })?;
         let moved = match &step {
             Move::Set { variant, percent } => {
-                traffic::set(&aws, config, &service, variant, *percent).await?
+                traffic::set(aws, config, &service, variant, *percent).await?
             }
-            Move::Promote => traffic::promote(&aws, config, &service).await?,
-            Move::Abort => traffic::abort(&aws, config, &service).await?,
+            Move::Promote => traffic::promote(aws, config, &service).await?,
+            Move::Abort => traffic::abort(aws, config, &service).await?,
         };
-        let entry = next_entry(&look, &previous, &moved).await?;
+        let entry = next_entry(look, &previous, &moved).await?;
         let change = TrafficChange {
             service: service.clone(),
             moved: moved.to_string(),

@@ -505,3 +505,61 @@ async fn weights(account: &Account) -> Vec<(String, f64)> {
         .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
         .unwrap_or_default()
 }
+
+#[tokio::test]
+async fn evaluate_watch_follows_a_ramp_to_its_end() {
+    let account = Account::new();
+    let project = crate::models::local_scoring(
+        &account,
+        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n      steps: [10, 50, 100]\n",
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let good = publish(&project, &account, "good");
+    let control = publish(&project, &account, "control");
+    let serves = Served {
+        project: &project,
+        account: &account,
+        control: &control,
+    };
+    serves
+        .split(
+            &good,
+            (5000.0, 10.0),
+            [5000.0, 4000.0, 3640.0, 190.0, 170.0],
+        )
+        .await;
+    // The step starts at its whole second: the first step's figures end before it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let watching = crate::support::spawn_json(
+        &project,
+        &account,
+        &[
+            "traffic", "--env", "local", "evaluate", "scoring", "--apply", "--watch", "6s",
+        ],
+    );
+    // Its first look moves the ramp to 50%; what the variant serves there, it promotes.
+    let started = std::time::Instant::now();
+    while weights(&account).await.first().map(|(_, w)| *w) != Some(0.5) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the first step never came"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    served_evenly(
+        &account,
+        &control,
+        &good,
+        [50000.0, 40000.0, 36400.0, 1900.0, 1700.0],
+    )
+    .await;
+    let output = watching.wait_with_output().expect("the watch ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(report["evaluation"]["verdict"], "promote", "{report}");
+    assert_eq!(alias(&account).await, (good, Vec::new()));
+}

@@ -25,6 +25,34 @@ fn variant_ref(text: &str) -> Result<String, NotAVariant> {
     }
 }
 
+/// `--watch`: a whole number of seconds, minutes or hours, from 1 s to a day.
+fn interval(text: &str) -> Result<std::time::Duration, NotAnInterval> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(NotAnInterval),
+    };
+    let n: u64 = number.parse().map_err(|_| NotAnInterval)?;
+    let total = n.checked_mul(seconds).filter(|t| (1..=86_400).contains(t));
+    total
+        .map(std::time::Duration::from_secs)
+        .ok_or(NotAnInterval)
+}
+
+/// `--watch` is not an interval.
+#[derive(Debug)]
+struct NotAnInterval;
+
+impl std::fmt::Display for NotAnInterval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("expected a whole number and a unit, as `30s`, `15m` or `1h` (at most 24h)")
+    }
+}
+
+impl std::error::Error for NotAnInterval {}
+
 /// `--variant` is neither a version nor a task definition revision.
 #[derive(Debug)]
 struct NotAVariant;
@@ -80,15 +108,25 @@ pub enum TrafficCommand {
     Evaluate {
         /// The service whose experiment to evaluate.
         service: String,
-        /// Carry the verdict out: promote the variant, or abort it.
+        /// Carry the verdict out: promote the variant (or move a ramp to its next step),
+        /// or abort it.
         #[arg(long)]
         apply: bool,
+        /// With --apply: look again every INTERVAL (`30s`, `15m`, `1h`; at most a day)
+        /// until the experiment ends (promoted at its last step, aborted, or a sample ratio
+        /// mismatch); Ctrl-C stops the wait.
+        #[arg(long, value_name = "INTERVAL", requires = "apply", value_parser = interval)]
+        watch: Option<std::time::Duration>,
     },
 }
 
 impl TrafficArgs {
     fn request(self) -> commands::traffic::Request {
         use commands::traffic::Change;
+        let watch = match &self.command {
+            Some(TrafficCommand::Evaluate { watch, .. }) => *watch,
+            _ => None,
+        };
         let (service, change) = match self.command {
             None => (self.service, None),
             Some(TrafficCommand::Set {
@@ -98,7 +136,7 @@ impl TrafficArgs {
             }) => (Some(service), Some(Change::Set { variant, percent })),
             Some(TrafficCommand::Promote { service }) => (Some(service), Some(Change::Promote)),
             Some(TrafficCommand::Abort { service }) => (Some(service), Some(Change::Abort)),
-            Some(TrafficCommand::Evaluate { service, apply }) => {
+            Some(TrafficCommand::Evaluate { service, apply, .. }) => {
                 (Some(service), Some(Change::Evaluate { apply }))
             }
         };
@@ -106,6 +144,7 @@ impl TrafficArgs {
             service,
             change,
             window_minutes: self.window_minutes,
+            watch,
         }
     }
 }
@@ -125,5 +164,30 @@ impl Invocation for TrafficArgs {
         show: &Presenter<'_>,
     ) -> Result<(String, Exit), Error> {
         Ok(show.present(&commands::traffic::run(session, self.request()).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interval;
+    use std::time::Duration;
+
+    #[test]
+    fn watch_intervals_are_seconds_minutes_or_hours_up_to_a_day() {
+        assert_eq!(interval("30s").ok(), Some(Duration::from_secs(30)));
+        assert_eq!(interval("15m").ok(), Some(Duration::from_secs(900)));
+        assert_eq!(interval("24h").ok(), Some(Duration::from_secs(86_400)));
+        for bad in [
+            "0s",
+            "25h",
+            "15",
+            "m",
+            "1.5m",
+            "-1m",
+            "99999999999999999999h",
+            "",
+        ] {
+            assert!(interval(bad).is_err(), "{bad}");
+        }
     }
 }
