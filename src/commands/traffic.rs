@@ -327,14 +327,29 @@ async fn side_entry(look: &Look<'_>, side: &str) -> Result<ServiceRecord, Error>
         entry.split = None;
         return Ok(entry);
     }
-    let (mut entry, model) = traffic::live_entry(look.aws, look.config, look.service, side).await?;
+    let live = traffic::live_side(look.aws, look.config, look.service, side).await?;
     // The model it loads, by its bytes, as some release pinned it.
-    entry.model = records
+    let model = records
         .iter()
         .rev()
         .flat_map(|r| r.services.values())
         .filter_map(|s| s.model.as_ref())
-        .find(|pin| !model.is_empty() && pin.sha256 == model)
+        .find(|pin| !live.model_sha256.is_empty() && pin.sha256 == live.model_sha256)
         .cloned();
-    Ok(entry)
+    Ok(ServiceRecord {
+        runtime: live.runtime,
+        digest: live
+            .image
+            .as_deref()
+            .and_then(|i| i.rsplit_once('@'))
+            .map(|(_, d)| d.to_string()),
+        image: live.image,
+        task_definition: live.task_definition,
+        base_task_definition: None,
+        version: live.version,
+        code_sha256: live.code_sha256,
+        package: None,
+        model,
+        split: None,
+    })
 }

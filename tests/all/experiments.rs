@@ -14,10 +14,18 @@ const FUNCTION: &str = "facturascan-local-scoring";
 /// Its guard rails: tighter samples, no p95 limit (the emulator computes no percentiles of
 /// seeded data; a limited measure without data keeps an experiment collecting).
 fn scoring_project(account: &Account) -> Project {
-    crate::models::local_scoring(
-        account,
-        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n",
-    )
+    crate::models::local_scoring(account, GUARDS)
+}
+
+const GUARDS: &str = "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n";
+
+/// The scoring project with a ramp of three steps (10%, 50%, 100%), deployed.
+fn ramp_project(account: &Account) -> Project {
+    let project =
+        crate::models::local_scoring(account, &format!("{GUARDS}      steps: [10, 50, 100]\n"));
+    let (code, _, stderr) = run_json(&project, account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    project
 }
 
 /// Deploys scoring code labelled `label`; the version it published.
@@ -407,12 +415,7 @@ async fn served_evenly(account: &Account, control: &str, variant: &str, own: [f6
 #[tokio::test]
 async fn a_ramp_moves_step_by_step_on_promote_and_stops_on_abort() {
     let account = Account::new();
-    let project = crate::models::local_scoring(
-        &account,
-        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n      steps: [10, 50, 100]\n",
-    );
-    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let project = ramp_project(&account);
     let good = publish(&project, &account, "good");
     let bad = publish(&project, &account, "bad");
     let control = publish(&project, &account, "control");
@@ -509,12 +512,7 @@ async fn weights(account: &Account) -> Vec<(String, f64)> {
 #[tokio::test]
 async fn evaluate_watch_follows_a_ramp_to_its_end() {
     let account = Account::new();
-    let project = crate::models::local_scoring(
-        &account,
-        "    ab:\n      min_samples: 100\n      max_p95_increase_ms: ~\n      max_error_rate_increase: 1.0\n      max_agreement_drop: 2.0\n      max_false_positive_increase: 1.0\n      max_false_negative_increase: 1.0\n      steps: [10, 50, 100]\n",
-    );
-    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let project = ramp_project(&account);
     let good = publish(&project, &account, "good");
     let control = publish(&project, &account, "control");
     let serves = Served {

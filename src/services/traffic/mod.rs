@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::aws::AwsContext;
 use crate::config::{Config, RuntimeKind};
-use crate::release::record::ServiceRecord;
 
 /// What carries a service's split.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,48 +139,51 @@ pub async fn abort(
     }
 }
 
-/// What a side runs as AWS says, for a side no release recorded (a version published by
-/// hand): its code, and the SHA-256 of the model it loads ("" without one). The model's
-/// pin is the registry's to say, not AWS's.
-pub async fn live_entry(
+/// What a side runs, as AWS says: for a side no release recorded (a version published
+/// by hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSide {
+    pub runtime: RuntimeKind,
+    /// Lambda: the version.
+    pub version: Option<String>,
+    pub code_sha256: Option<String>,
+    /// ECS: the task definition ARN and its container's image.
+    pub task_definition: Option<String>,
+    pub image: Option<String>,
+    /// The SHA-256 of the model it loads ("" without one). The model's pin is the
+    /// registry's to say, not AWS's.
+    pub model_sha256: String,
+}
+
+/// What `side` (a Lambda version or an ECS task definition ARN) runs, as AWS says.
+pub async fn live_side(
     aws: &AwsContext,
     config: &Config,
     service: &str,
     side: &str,
-) -> Result<(ServiceRecord, String), TrafficError> {
-    let lambda = |version: Option<String>, code: Option<String>| ServiceRecord {
-        runtime: RuntimeKind::Lambda,
-        image: None,
-        digest: None,
-        task_definition: None,
-        base_task_definition: None,
-        version,
-        code_sha256: code,
-        package: None,
-        model: None,
-        split: None,
-    };
+) -> Result<LiveSide, TrafficError> {
     match target_of(config, service)? {
         Target::Lambda(function) => {
             let identity = crate::services::lambda::identity_of(aws, &function, side).await?;
-            Ok((
-                lambda(Some(side.to_string()), Some(identity.code)),
-                identity.model,
-            ))
+            Ok(LiveSide {
+                runtime: RuntimeKind::Lambda,
+                version: Some(side.to_string()),
+                code_sha256: Some(identity.code),
+                task_definition: None,
+                image: None,
+                model_sha256: identity.model,
+            })
         }
         Target::Ecs => {
-            let (image, model) = ecs::image_and_model(aws, side).await?;
-            let entry = ServiceRecord {
+            let (image, model_sha256) = ecs::image_and_model(aws, side).await?;
+            Ok(LiveSide {
                 runtime: RuntimeKind::Ecs,
-                digest: image
-                    .as_deref()
-                    .and_then(|i| i.rsplit_once('@'))
-                    .map(|(_, d)| d.to_string()),
-                image,
+                version: None,
+                code_sha256: None,
                 task_definition: Some(side.to_string()),
-                ..lambda(None, None)
-            };
-            Ok((entry, model))
+                image,
+                model_sha256,
+            })
         }
     }
 }
