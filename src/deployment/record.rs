@@ -8,7 +8,7 @@ use super::DeployReport;
 use crate::config::RuntimeKind;
 use crate::models::ModelPin;
 use crate::notify::Verdict;
-use crate::release::record::{self, Operation, Record, ServiceRecord, TrafficChange};
+use crate::release::record::{self, Operation, Record, ServiceRecord, SplitRecord, TrafficChange};
 use crate::services::artifact::Artifact;
 use crate::services::{ServiceReport, ServiceResult};
 use crate::stacks::deploy::StackResult;
@@ -56,6 +56,14 @@ pub fn record_of(
         {
             // What it runs now was made with the model in effect (the stack's parameters).
             entry.model = models.get(&s.service).cloned();
+            let control = previous.and_then(|p| p.services.get(&s.service));
+            let percent = s.rollout.as_ref().and_then(|r| r.variant_percent);
+            let entry = match (percent, control) {
+                // An `ab` rollout: the old version stays the control, the new one is the
+                // split's variant, as `traffic set` would record it.
+                (Some(percent), Some(control)) => as_split(control, entry, percent, now),
+                _ => entry,
+            };
             services.insert(s.service.clone(), entry);
         }
     }
@@ -130,6 +138,27 @@ pub fn traffic_record(
         from: Some(previous.id.clone()),
         error: None,
         traffic: Some(change),
+    }
+}
+
+/// `control` with `variant` beside it at `percent`, from `now`.
+fn as_split(
+    control: &ServiceRecord,
+    variant: ServiceRecord,
+    percent: u32,
+    now: SystemTime,
+) -> ServiceRecord {
+    let since_epoch = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    ServiceRecord {
+        split: Some(SplitRecord {
+            percent,
+            since: record::stamps(now).1,
+            since_epoch,
+            variant: Box::new(variant),
+        }),
+        ..control.clone()
     }
 }
 

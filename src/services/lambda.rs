@@ -118,6 +118,10 @@ pub async fn roll_out(
         ctx.say(&format!("alias {ALIAS} created on version {version}"));
         return Ok(rollout);
     };
+    let rollout = match service.rollout.strategy {
+        Strategy::Ab => rollout.with_variant_share(service.rollout.step_percent.clamp(1, 99)),
+        _ => rollout,
+    };
     shift(ctx, service, &function, &alias.version, &version, alarms)
         .await
         .map(|()| rollout.clone())

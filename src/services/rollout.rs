@@ -113,6 +113,10 @@ pub struct Rollout {
     /// ECS: the stack's base task definition that revision was made from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_task_definition: Option<String>,
+    /// An `ab` rollout: the new version is the variant with this share, and the old one
+    /// stays the control (the record keeps both, as a traffic split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant_percent: Option<u32>,
 }
 
 impl Rollout {
@@ -125,6 +129,7 @@ impl Rollout {
             running,
             task_definition: None,
             base_task_definition: None,
+            variant_percent: None,
         }
     }
 
@@ -137,7 +142,14 @@ impl Rollout {
             running,
             task_definition: None,
             base_task_definition: None,
+            variant_percent: None,
         }
+    }
+
+    /// The new version runs as an A/B variant with `percent` of the traffic.
+    pub(super) fn with_variant_share(mut self, percent: u32) -> Self {
+        self.variant_percent = Some(percent);
+        self
     }
 
     pub(super) fn with_task_definition(mut self, arn: &str) -> Self {

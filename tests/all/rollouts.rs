@@ -495,6 +495,20 @@ async fn an_ab_split_is_shown_with_each_sides_figures_then_promoted() {
     let (version, weights, _) = alias(&account, "facturascan-local-parser").await;
     assert_eq!(version, control, "the control keeps the alias");
     assert_eq!(weights, Some(serde_json::json!({ variant.clone(): 0.1 })));
+    // Recorded as what it is: the control, with the new version as the split's variant.
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    let parser = &status["current"]["services"]["parser"];
+    assert_eq!(
+        parser["version"].as_str(),
+        Some(control.as_str()),
+        "{parser}"
+    );
+    assert_eq!(parser["split"]["percent"], 10, "{parser}");
+    assert_eq!(
+        parser["split"]["variant"]["version"].as_str(),
+        Some(variant.as_str()),
+        "{parser}"
+    );
 
     // What Lambda would report per executed version: 90 calls and 1 error on the control,
     // 10 calls and 2 errors on the variant.
