@@ -5,7 +5,7 @@
 //! service's control, and the split with its variant and start while one runs), and is
 //! told to the channels like a deploy. Figures are read from the split's recorded start.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::Session;
 use super::guarded::{self, Guard, Outcome};
@@ -13,10 +13,10 @@ use crate::aws::{AwsContext, RetryTotals};
 use crate::config::Config;
 use crate::error::{Error, Usage};
 use crate::notify::{Delivery, Notice, Provenance, Verdict as Ended};
-use crate::release::record::{Operation, Record, ServiceRecord, SplitRecord, TrafficChange};
+use crate::release::record::{Operation, Record, TrafficChange};
 use crate::release::store::Store;
 use crate::services::evaluation::{self, Evaluation, Verdict};
-use crate::services::traffic::{self, Moved, TrafficError, TrafficReport};
+use crate::services::traffic::{self, TrafficError, TrafficReport};
 
 /// What to change before showing the split.
 pub enum Change {
@@ -151,7 +151,13 @@ async fn once(
             Move::Promote => traffic::promote(aws, config, &service).await?,
             Move::Abort => traffic::abort(aws, config, &service).await?,
         };
-        let entry = next_entry(look, &previous, &moved).await?;
+        let sides = crate::deployment::Sides {
+            aws,
+            config,
+            store,
+            service: &service,
+        };
+        let entry = sides.entry_after(&previous, &moved).await?;
         let change = TrafficChange {
             service: service.clone(),
             moved: moved.to_string(),
@@ -258,98 +264,4 @@ impl Look<'_> {
         ));
         Ok(report)
     }
-}
-
-fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The service's record entry after `moved`: its control, and the split while one runs.
-async fn next_entry(
-    look: &Look<'_>,
-    previous: &Record,
-    moved: &Moved,
-) -> Result<ServiceRecord, Error> {
-    let service = look.service;
-    let current = previous.services.get(service).cloned();
-    let recorded_variant = current.as_ref().and_then(|c| c.split.clone());
-    Ok(match moved {
-        Moved::Set {
-            variant, percent, ..
-        } => {
-            let mut entry = match current {
-                Some(c) => c,
-                None => side_entry(look, moved.control()).await?,
-            };
-            let now = now_epoch();
-            entry.split = Some(SplitRecord {
-                percent: *percent,
-                since: crate::release::record::stamps(SystemTime::now()).1,
-                since_epoch: now,
-                variant: Box::new(side_entry(look, variant).await?),
-            });
-            entry
-        }
-        Moved::Promoted { variant, .. } => match recorded_variant {
-            Some(split) if runs(&split.variant, variant) => *split.variant,
-            _ => side_entry(look, variant).await?,
-        },
-        Moved::Aborted { control, .. } => {
-            let mut entry = match current {
-                Some(c) if runs(&c, control) => c,
-                _ => side_entry(look, control).await?,
-            };
-            entry.split = None;
-            entry
-        }
-    })
-}
-
-/// Whether a record entry runs `side` (a Lambda version or an ECS task definition ARN).
-fn runs(entry: &ServiceRecord, side: &str) -> bool {
-    entry.version.as_deref() == Some(side) || entry.task_definition.as_deref() == Some(side)
-}
-
-/// The record entry of a side: the newest release of the service that ran it (its code,
-/// package and model), else what AWS says it runs.
-async fn side_entry(look: &Look<'_>, side: &str) -> Result<ServiceRecord, Error> {
-    let records = look.store.records(Some(100)).await?;
-    let released = records
-        .iter()
-        .rev()
-        .filter(|r| r.succeeded())
-        .filter_map(|r| r.services.get(look.service))
-        .find(|s| runs(s, side));
-    if let Some(entry) = released {
-        let mut entry = entry.clone();
-        entry.split = None;
-        return Ok(entry);
-    }
-    let live = traffic::live_side(look.aws, look.config, look.service, side).await?;
-    // The model it loads, by its bytes, as some release pinned it.
-    let model = records
-        .iter()
-        .rev()
-        .flat_map(|r| r.services.values())
-        .filter_map(|s| s.model.as_ref())
-        .find(|pin| !live.model_sha256.is_empty() && pin.sha256 == live.model_sha256)
-        .cloned();
-    Ok(ServiceRecord {
-        runtime: live.runtime,
-        digest: live
-            .image
-            .as_deref()
-            .and_then(|i| i.rsplit_once('@'))
-            .map(|(_, d)| d.to_string()),
-        image: live.image,
-        task_definition: live.task_definition,
-        base_task_definition: None,
-        version: live.version,
-        code_sha256: live.code_sha256,
-        package: None,
-        model,
-        split: None,
-    })
 }

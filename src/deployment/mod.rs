@@ -14,9 +14,11 @@ use crate::stacks::deploy::{Action, StackReport, StackResult, StacksRun};
 
 mod record;
 pub mod rollouts;
+mod split;
 
 use crate::release::record::Operation;
 pub use record::{RecordInput, error_record, record_of, rollback_record, traffic_record};
+pub use split::Sides;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DeployReport {

@@ -1,0 +1,118 @@
+//! A service's record entry after a traffic move: its control, and the split while one
+//! runs, each side as the release that deployed it recorded it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::aws::AwsContext;
+use crate::config::Config;
+use crate::release::record::{self, Record, ServiceRecord, SplitRecord};
+use crate::release::store::Store;
+use crate::services::traffic::{self, Moved, TrafficError};
+
+/// Where the sides of one service's split are looked up.
+pub struct Sides<'a> {
+    pub aws: &'a AwsContext,
+    pub config: &'a Config,
+    pub store: &'a Store<'a>,
+    pub service: &'a str,
+}
+
+impl Sides<'_> {
+    /// The service's record entry after `moved`, on top of `previous`.
+    pub async fn entry_after(
+        &self,
+        previous: &Record,
+        moved: &Moved,
+    ) -> Result<ServiceRecord, TrafficError> {
+        let current = previous
+            .services
+            .get(self.service)
+            .cloned()
+            .filter(|c| runs(c, moved.control()));
+        Ok(match moved {
+            Moved::Set {
+                variant, percent, ..
+            } => {
+                let mut entry = match current {
+                    Some(c) => c,
+                    None => self.entry(moved.control()).await?,
+                };
+                let now = SystemTime::now();
+                entry.split = Some(SplitRecord {
+                    percent: *percent,
+                    since: record::stamps(now).1,
+                    since_epoch: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                    variant: Box::new(self.entry(variant).await?),
+                });
+                entry
+            }
+            Moved::Promoted { variant, .. } => {
+                let recorded = previous
+                    .services
+                    .get(self.service)
+                    .and_then(|c| c.split.clone())
+                    .filter(|split| runs(&split.variant, variant));
+                match recorded {
+                    Some(split) => *split.variant,
+                    None => self.entry(variant).await?,
+                }
+            }
+            Moved::Aborted { .. } => {
+                let mut entry = match current {
+                    Some(c) => c,
+                    None => self.entry(moved.control()).await?,
+                };
+                entry.split = None;
+                entry
+            }
+        })
+    }
+
+    /// The record entry of a side: the newest release of the service that ran it (its
+    /// code, package and model), else what AWS says it runs, with the model pin some
+    /// release gave the bytes it loads.
+    async fn entry(&self, side: &str) -> Result<ServiceRecord, TrafficError> {
+        let records = self.store.records(Some(100)).await?;
+        let released = records
+            .iter()
+            .rev()
+            .filter(|r| r.succeeded())
+            .filter_map(|r| r.services.get(self.service))
+            .find(|s| runs(s, side));
+        if let Some(entry) = released {
+            return Ok(ServiceRecord {
+                split: None,
+                ..entry.clone()
+            });
+        }
+        let live = traffic::live_side(self.aws, self.config, self.service, side).await?;
+        let model = records
+            .iter()
+            .rev()
+            .flat_map(|r| r.services.values())
+            .filter_map(|s| s.model.as_ref())
+            .find(|pin| !live.model_sha256.is_empty() && pin.sha256 == live.model_sha256)
+            .cloned();
+        Ok(ServiceRecord {
+            runtime: live.runtime,
+            digest: live
+                .image
+                .as_deref()
+                .and_then(|i| i.rsplit_once('@'))
+                .map(|(_, d)| d.to_string()),
+            image: live.image,
+            task_definition: live.task_definition,
+            base_task_definition: None,
+            version: live.version,
+            code_sha256: live.code_sha256,
+            package: None,
+            model,
+            split: None,
+        })
+    }
+}
+
+/// Whether a record entry runs `side` (a Lambda version or an ECS task definition ARN).
+fn runs(entry: &ServiceRecord, side: &str) -> bool {
+    entry.version.as_deref() == Some(side) || entry.task_definition.as_deref() == Some(side)
+}
