@@ -5,7 +5,7 @@
 //! service's control, and the split with its variant and start while one runs), and is
 //! told to the channels like a deploy. Figures are read from the split's recorded start.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::Session;
 use super::guarded::{self, Guard, Outcome};
@@ -240,8 +240,7 @@ impl Look<'_> {
         let split = record
             .and_then(|r| r.services.get(self.service))
             .and_then(|s| s.split.as_ref());
-        let since = split.map(|s| UNIX_EPOCH + Duration::from_secs(s.since_epoch));
-        let window = traffic::Window::since(self.window_minutes, since);
+        let window = traffic::Window::since(self.window_minutes, split.map(|s| s.started()));
         let mut report = traffic::show(self.aws, self.config, self.service, window).await?;
         report.since = split.map(|s| s.since.clone());
         Ok(report)

@@ -61,7 +61,10 @@ pub fn record_of(
             let entry = match (percent, control) {
                 // An `ab` rollout: the old version stays the control, the new one is the
                 // split's variant, as `traffic set` would record it.
-                (Some(percent), Some(control)) => as_split(control, entry, percent, now),
+                (Some(percent), Some(control)) => ServiceRecord {
+                    split: Some(SplitRecord::starting(percent, entry, now)),
+                    ..control.clone()
+                },
                 _ => entry,
             };
             services.insert(s.service.clone(), entry);
@@ -138,27 +141,6 @@ pub fn traffic_record(
         from: Some(previous.id.clone()),
         error: None,
         traffic: Some(change),
-    }
-}
-
-/// `control` with `variant` beside it at `percent`, from `now`.
-fn as_split(
-    control: &ServiceRecord,
-    variant: ServiceRecord,
-    percent: u32,
-    now: SystemTime,
-) -> ServiceRecord {
-    let since_epoch = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    ServiceRecord {
-        split: Some(SplitRecord {
-            percent,
-            since: record::stamps(now).1,
-            since_epoch,
-            variant: Box::new(variant),
-        }),
-        ..control.clone()
     }
 }
 

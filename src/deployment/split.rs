@@ -1,11 +1,11 @@
 //! A service's record entry after a traffic move: its control, and the split while one
 //! runs, each side as the release that deployed it recorded it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::aws::AwsContext;
 use crate::config::Config;
-use crate::release::record::{self, Record, ServiceRecord, SplitRecord};
+use crate::release::record::{Record, ServiceRecord, SplitRecord};
 use crate::release::store::Store;
 use crate::services::traffic::{self, Moved, TrafficError};
 
@@ -24,55 +24,51 @@ impl Sides<'_> {
         previous: &Record,
         moved: &Moved,
     ) -> Result<ServiceRecord, TrafficError> {
-        let current = previous
-            .services
-            .get(self.service)
-            .cloned()
-            .filter(|c| runs(c, moved.control()));
+        let recorded = previous.services.get(self.service);
+        // After a promotion the control is the variant, as the split recorded it.
+        if let Moved::Promoted { variant, .. } = moved
+            && let Some(split) = recorded
+                .and_then(|c| c.split.as_ref())
+                .filter(|split| runs(&split.variant, variant))
+        {
+            return Ok((*split.variant).clone());
+        }
+        // The service's history, read once and only when a side is not in `previous`.
+        let mut history = None;
+        let control = match recorded.filter(|c| runs(c, moved.control())) {
+            Some(c) => c.clone(),
+            None => self.entry(&mut history, moved.control()).await?,
+        };
         Ok(match moved {
             Moved::Set {
                 variant, percent, ..
             } => {
-                let mut entry = match current {
-                    Some(c) => c,
-                    None => self.entry(moved.control()).await?,
-                };
-                let now = SystemTime::now();
-                entry.split = Some(SplitRecord {
-                    percent: *percent,
-                    since: record::stamps(now).1,
-                    since_epoch: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-                    variant: Box::new(self.entry(variant).await?),
-                });
-                entry
-            }
-            Moved::Promoted { variant, .. } => {
-                let recorded = previous
-                    .services
-                    .get(self.service)
-                    .and_then(|c| c.split.clone())
-                    .filter(|split| runs(&split.variant, variant));
-                match recorded {
-                    Some(split) => *split.variant,
-                    None => self.entry(variant).await?,
+                let variant = self.entry(&mut history, variant).await?;
+                ServiceRecord {
+                    split: Some(SplitRecord::starting(*percent, variant, SystemTime::now())),
+                    ..control
                 }
             }
-            Moved::Aborted { .. } => {
-                let mut entry = match current {
-                    Some(c) => c,
-                    None => self.entry(moved.control()).await?,
-                };
-                entry.split = None;
-                entry
-            }
+            Moved::Promoted { .. } => control,
+            Moved::Aborted { .. } => ServiceRecord {
+                split: None,
+                ..control
+            },
         })
     }
 
     /// The record entry of a side: the newest release of the service that ran it (its
     /// code, package and model), else what AWS says it runs, with the model pin some
-    /// release gave the bytes it loads.
-    async fn entry(&self, side: &str) -> Result<ServiceRecord, TrafficError> {
-        let records = self.store.records(Some(100)).await?;
+    /// release gave the bytes it loads. `history` holds the records once read.
+    async fn entry(
+        &self,
+        history: &mut Option<Vec<Record>>,
+        side: &str,
+    ) -> Result<ServiceRecord, TrafficError> {
+        if history.is_none() {
+            *history = Some(self.store.records(Some(100)).await?);
+        }
+        let records = history.as_deref().unwrap_or_default();
         let released = records
             .iter()
             .rev()

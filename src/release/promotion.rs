@@ -397,12 +397,11 @@ mod tests {
         let mut control = lambda(Some("s3://b/packages/scoring-3.zip"), "code-3");
         let mut variant = lambda(Some("s3://b/packages/scoring-4.zip"), "code-4");
         variant.version = Some("4".into());
-        control.split = Some(crate::release::record::SplitRecord {
-            percent: 10,
-            since: "2026-12-01T10:00:00Z".into(),
-            since_epoch: 1_764_583_200,
-            variant: Box::new(variant.clone()),
-        });
+        control.split = Some(crate::release::record::SplitRecord::starting(
+            10,
+            variant.clone(),
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_583_200),
+        ));
         source.services.insert("scoring".into(), control.clone());
         source
             .services

@@ -145,6 +145,23 @@ pub struct ServiceRecord {
     pub split: Option<SplitRecord>,
 }
 
+impl SplitRecord {
+    /// A split of `variant` at `percent` that starts `at`.
+    pub fn starting(percent: u32, variant: ServiceRecord, at: SystemTime) -> Self {
+        Self {
+            percent,
+            since: stamps(at).1,
+            since_epoch: at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            variant: Box::new(variant),
+        }
+    }
+
+    /// When it started (to the second).
+    pub fn started(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_secs(self.since_epoch)
+    }
+}
+
 impl ServiceRecord {
     /// Whether both run the same control (code, image, model), whatever experiment runs
     /// beside it: a traffic change alone is not another release to go back to.

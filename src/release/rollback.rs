@@ -187,12 +187,11 @@ mod tests {
         let mut records = history();
         let mut split = record("r6", None, Verdict::Succeeded, "ccc");
         split.services.get_mut("ocr").expect("ocr").split =
-            Some(crate::release::record::SplitRecord {
-                percent: 10,
-                since: "2026-12-01T10:00:00Z".into(),
-                since_epoch: 1_764_583_200,
-                variant: Box::new(image("ddd")),
-            });
+            Some(crate::release::record::SplitRecord::starting(
+                10,
+                image("ddd"),
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_764_583_200),
+            ));
         records.push(split);
         records.push(record("r7", None, Verdict::Succeeded, "ccc"));
         let (current, target) = choose("staging", &records, None).unwrap();

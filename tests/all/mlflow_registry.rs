@@ -6,7 +6,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 
-use crate::models::{live_model_of, local_scoring, model, scoring_package};
+use crate::models::{deploy_model, live_model_of, local_scoring, model, scoring_package};
 use crate::support::emulator::Account;
 use crate::support::mlflow::mlflow;
 use crate::support::{Project, run_json};
@@ -155,21 +155,7 @@ async fn mlflow_versions_are_resolved_deployed_refused_and_rolled_back() {
     );
 
     let function = "facturascan-local-scoring";
-    let deploy = |reference: &str| {
-        run_json(
-            &project,
-            &account,
-            &[
-                "deploy",
-                "--env",
-                "local",
-                "--package",
-                "scoring=scoring.zip",
-                "--model",
-                &format!("scoring={reference}"),
-            ],
-        )
-    };
+    let deploy = |reference: &str| deploy_model(&project, &account, "local", reference);
     let (code, _, stderr) = deploy("champion");
     assert_eq!(code, Some(0), "{stderr}");
     let (uri, sha) = live_model_of(&account, function).await;
@@ -278,19 +264,7 @@ async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
         json!([]),
     )
     .await;
-    let (code, staged, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--package",
-            "scoring=scoring.zip",
-            "--model",
-            "scoring=1",
-        ],
-    );
+    let (code, staged, stderr) = deploy_model(&project, &account, "staging", "1");
     assert_eq!(code, Some(0), "{stderr}\n{staged}");
     let (code, _, stderr) = run_json(
         &project,
@@ -424,19 +398,7 @@ async fn a_model_logged_by_mlflow_3_is_deployed_and_an_unusable_version_listed_a
     );
 
     // Deployed as logged: the service loads the pickled pipeline MLflow wrote.
-    let (code, _, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--env",
-            "local",
-            "--package",
-            "scoring=scoring.zip",
-            "--model",
-            &format!("scoring={signed}"),
-        ],
-    );
+    let (code, _, stderr) = deploy_model(&project, &account, "local", &signed);
     assert_eq!(code, Some(0), "{stderr}");
     let (live, sha) = live_model_of(&account, "facturascan-local-scoring").await;
     assert_eq!(live, uri);

@@ -188,19 +188,7 @@ pub(crate) async fn tamper_version(account: &Account, name: &str, version: u32, 
 async fn registered_bytes_are_written_once_and_the_audit_hashes_what_the_service_loads() {
     let account = Account::new();
     let project = scoring_project(&account).await;
-    let (code, _, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--env",
-            "local",
-            "--package",
-            "scoring=scoring.zip",
-            "--model",
-            "scoring=champion",
-        ],
-    );
+    let (code, _, stderr) = deploy_model(&project, &account, "local", "champion");
     assert_eq!(code, Some(0), "{stderr}");
     let (uri, _) = live_model(&account).await;
     let (bucket, key) = uri
@@ -266,6 +254,30 @@ pub(crate) fn scoring_package(project: &Project) {
     let code = "def predict(event, context):\n    return {'fraud_score': 0.1}\n";
     let zip = crate::support::zip::zip(&[("scoring.py", code)]);
     std::fs::write(project.path().join("scoring.zip"), zip).expect("zip");
+}
+
+/// `deploy --env <env> --package scoring=scoring.zip --model scoring=<reference>`: the
+/// scoring package with a model of the registry.
+pub(crate) fn deploy_model(
+    project: &Project,
+    account: &Account,
+    env: &str,
+    reference: &str,
+) -> (Option<i32>, Value, String) {
+    let model = format!("scoring={reference}");
+    run_json(
+        project,
+        account,
+        &[
+            "deploy",
+            "--env",
+            env,
+            "--package",
+            "scoring=scoring.zip",
+            "--model",
+            &model,
+        ],
+    )
 }
 
 /// The local project with the ML stack and the scoring service on, rolled out all at once
@@ -376,19 +388,7 @@ async fn a_model_is_deployed_by_reference_kept_by_later_deploys_and_rolled_back(
     let sha = |text: &str| crate::support::sha256_hex(text.as_bytes());
 
     // By alias, with the code: the live version names the model by its content address.
-    let (code, out, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--env",
-            "local",
-            "--package",
-            "scoring=scoring.zip",
-            "--model",
-            "scoring=champion",
-        ],
-    );
+    let (code, out, stderr) = deploy_model(&project, &account, "local", "champion");
     assert_eq!(code, Some(0), "{stderr}\n{out}");
     let (uri, live_sha) = live_model(&account).await;
     assert_eq!(live_sha, sha("model one"));
@@ -639,19 +639,7 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
         ],
     );
     assert_eq!(code, Some(0), "{stderr}");
-    let (code, staged, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "deploy",
-            "--env",
-            "staging",
-            "--package",
-            "scoring=scoring.zip",
-            "--model",
-            "scoring=1",
-        ],
-    );
+    let (code, staged, stderr) = deploy_model(&project, &account, "staging", "1");
     assert_eq!(code, Some(0), "{stderr}\n{staged}");
 
     // Production's stacks are deployed before its first promotion: its storage stack
