@@ -1125,6 +1125,22 @@ def training_runs() -> None:
         task.desired_status = "STOPPED"
         task.status = "STOPPED"
 
+    def pulled_digest(account: str, image: str | None):
+        """The digest ECR holds for `<registry>/<repository>:<tag>`, or None (Fargate
+        would fail to pull it; moto starts the task regardless)."""
+        from moto.ecr.models import ecr_backends
+
+        if image and "@" in image:
+            return image.rsplit("@", 1)[1]
+        if not image or ".dkr.ecr." not in image or ":" not in image.rsplit("/", 1)[-1]:
+            return None
+        registry, path = image.split("/", 1)
+        repository, tag = path.rsplit(":", 1)
+        region = registry.split(".")[3]
+        repo = ecr_backends[account][region].repositories.get(repository)
+        found = [i for i in (repo.images if repo else []) if tag in i.image_tags]
+        return found[0].get_image_digest() if found else None
+
     def run_task_training(self, cluster_str, task_definition_str, *args, **kwargs):
         tasks = run_task(self, cluster_str, task_definition_str, *args, **kwargs)
         for task in tasks:
@@ -1135,6 +1151,10 @@ def training_runs() -> None:
                 container.exitCode = None
             family = task.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
             if family.endswith("-training"):
+                # Fargate resolves the image's tag to a digest when it pulls, and
+                # DescribeTasks reports it (containers[].imageDigest); moto has no pull.
+                for container in task.containers:
+                    container.image_digest = pulled_digest(self.account_id, container.image)
                 # RUNNING until the container exits, as on Fargate (moto's tasks move on
                 # through DEACTIVATING to STOPPED as they are described).
                 task._transitions = []

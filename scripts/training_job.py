@@ -8,9 +8,14 @@ The contract (README, "Retraining"), from the container's environment:
                      OUTPUT_URI + RUN_ID + "/" (RUN_ID set by `facturactl retrain`; a
                      scheduled or drift-started run uses its ECS task id);
   MODEL_NAME         the model being trained.
-It writes `model` (the artifact's bytes) and then `model.json`:
-  {"parameters": {...}, "metrics": {...}, "input": {"field": "string|number|integer|boolean"}}
-and exits 0; anything else (no data, a bad record) exits non-zero with the reason on its
+It writes `model` (the artifact's bytes), `reference.json` (the training inputs'
+distribution, which the population-stability measure compares served inputs with: for each
+field, its bins and the share of rows in each) and then `model.json`:
+  {"parameters": {...}, "metrics": {...}, "input": {"field": "string|number|integer|boolean"},
+   "lineage": {"data": [{"key": ..., "etag": ..., "version_id": ...}],
+               "image_digest": "sha256:..."}}
+(`lineage.data`: every object it read, as it read it; `image_digest`: from the task
+metadata endpoint, when it has one) and exits 0; anything else (no data, a bad record) exits non-zero with the reason on its
 last line of stderr, which ECS reports as the container's reason.
 
 This one learns the fraud rate of each supplier (a deliberately small model): the local
@@ -44,11 +49,26 @@ def field_type(value) -> str:
     return "string"
 
 
-def records(s3, bucket: str, prefix: str):
+def image_digest():
+    """The digest of this container's image, from the ECS task metadata endpoint (v4)."""
+    base = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if not base:
+        return None
+    import urllib.request
+    with urllib.request.urlopen(base, timeout=2) as answer:
+        return json.load(answer).get("ImageID")
+
+
+def records(s3, bucket: str, prefix: str, read: list):
+    """Every row under the prefix; each object read is appended to `read` (lineage)."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            got = s3.get_object(Bucket=bucket, Key=item["Key"])
+            read.append({"key": item["Key"], "etag": got["ETag"].strip('"'),
+                         **({"version_id": got["VersionId"]}
+                            if got.get("VersionId") not in (None, "null") else {})})
+            body = got["Body"].read().decode()
             for number, line in enumerate(body.splitlines(), 1):
                 if line.strip():
                     try:
@@ -57,12 +77,37 @@ def records(s3, bucket: str, prefix: str):
                         raise SystemExit(f"{item['Key']}:{number}: not a JSON object")
 
 
+def reference(rows: list) -> dict:
+    """Each field's distribution in the training rows: numbers in ten equal-width bins
+    (edges and shares), other values by share of each. The service computes the population
+    stability index of what it serves against these bins."""
+    fields: dict = {}
+    for name in sorted({k for row in rows for k in row}):
+        values = [row.get(name) for row in rows]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and len(numbers) == len(values):
+            low, high = min(numbers), max(numbers)
+            width = (high - low) / 10 or 1.0
+            counts = [0] * 10
+            for v in numbers:
+                counts[min(int((v - low) / width), 9)] += 1
+            fields[name] = {"edges": [low + i * width for i in range(11)],
+                            "shares": [c / len(numbers) for c in counts]}
+        else:
+            shares: dict = {}
+            for v in values:
+                shares[str(v)] = shares.get(str(v), 0) + 1 / len(values)
+            fields[name] = {"shares": shares}
+    return {"rows": len(rows), "fields": fields}
+
+
 def main() -> int:
     s3 = boto3.client("s3")
     data_bucket, data_prefix = split(os.environ["TRAINING_DATA_URI"])
     out_bucket, out_prefix = split(os.environ["OUTPUT_URI"])
     run = os.environ.get("RUN_ID") or os.environ["ECS_TASK_ID"]
-    rows = list(records(s3, data_bucket, data_prefix))
+    read: list = []
+    rows = list(records(s3, data_bucket, data_prefix, read))
     if not rows:
         print(f"no batch data under {os.environ['TRAINING_DATA_URI']}", file=sys.stderr)
         return 2
@@ -92,10 +137,17 @@ def main() -> int:
     key = f"{out_prefix}{run}/"
     s3.put_object(Bucket=out_bucket, Key=key + "model",
                   Body=json.dumps(model, sort_keys=True).encode())
+    s3.put_object(Bucket=out_bucket, Key=key + "reference.json",
+                  Body=json.dumps(reference(rows), sort_keys=True).encode())
+    lineage = {"data": read}
+    digest = image_digest()
+    if digest:
+        lineage["image_digest"] = digest
     s3.put_object(Bucket=out_bucket, Key=key + "model.json", Body=json.dumps({
         "parameters": {"algorithm": "supplier-rate", "data": os.environ["TRAINING_DATA_URI"]},
         "metrics": metrics,
         "input": schema,
+        "lineage": lineage,
     }).encode())
     print(f"trained {os.environ.get('MODEL_NAME', 'model')} on {len(rows)} records: "
           f"s3://{out_bucket}/{key}")

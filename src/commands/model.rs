@@ -1,4 +1,4 @@
-//! `model register|list|show|alias`: the environment's model registry (S3: the models
+//! `model register|list|show|alias|approve|reject`: the environment's model registry (S3: the models
 //! bucket of its storage stack). `show` resolves a version or alias the way a deploy does,
 //! the artifact's bytes hashed against the registered SHA-256.
 
@@ -9,6 +9,7 @@ use super::Session;
 use crate::config::ModelRegistry;
 use crate::config::names::is_alias;
 use crate::error::Error;
+use crate::models::approval::{Approval, ApprovalState};
 use crate::models::registration;
 use crate::models::registry::NewVersion;
 use crate::models::{ModelError, ModelRef, ModelVersion, Registry, registry_kind};
@@ -37,6 +38,20 @@ pub enum Request {
         alias: String,
         version: u32,
     },
+    /// Approve or reject a version (production runs approved versions only).
+    Decide {
+        name: String,
+        version: u32,
+        state: Decision,
+        /// Why (required to reject).
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
 }
 
 /// What the registry holds for one model after the command.
@@ -51,6 +66,8 @@ pub struct Outcome {
     /// Listed versions that cannot serve a service, each with why.
     pub unusable: Vec<crate::models::Unusable>,
     pub aliases: BTreeMap<String, u32>,
+    /// The approval of each version shown that has one (the others are pending).
+    pub approvals: BTreeMap<u32, Approval>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +76,8 @@ pub enum Action {
     Listed,
     Shown,
     Aliased,
+    Approved,
+    Rejected,
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
@@ -80,7 +99,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
                 unreachable!("refused above");
             };
             let name = new.name.clone();
-            let version = s3.register(new, alias.as_deref()).await?;
+            let (version, _) = s3.register(*new, alias.as_deref()).await?;
             (Action::Registered, name, vec![version])
         }
         Prepared::List(name) => {
@@ -96,8 +115,25 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             let version = registry.set_alias(&name, &alias, number).await?;
             (Action::Aliased, name, vec![version])
         }
+        Prepared::Decide(name, number, decision, reason) => {
+            let version = registry.resolve(&name, &ModelRef::Version(number)).await?;
+            let previous = registry.approval(&name, number).await?;
+            let (state, action) = match decision {
+                Decision::Approve => (ApprovalState::Approved, Action::Approved),
+                Decision::Reject => (ApprovalState::Rejected, Action::Rejected),
+            };
+            let approval = Approval::decided(previous, state, session.who(), reason);
+            registry.set_approval(&name, number, &approval).await?;
+            (action, name, vec![version])
+        }
     };
     let aliases = registry.aliases(&name).await?;
+    let mut approvals = BTreeMap::new();
+    for v in &versions {
+        if let Some(approval) = registry.approval(&name, v.version).await? {
+            approvals.insert(v.version, approval);
+        }
+    }
     Ok(Outcome {
         action,
         environment: config.environment.name.clone(),
@@ -106,21 +142,26 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         versions,
         unusable,
         aliases,
+        approvals,
     })
 }
 
 enum Prepared {
-    Register(NewVersion, Option<String>),
+    Register(Box<NewVersion>, Option<String>),
     List(String),
     Show(String, ModelRef),
     Alias(String, String, u32),
+    Decide(String, u32, Decision, Option<String>),
 }
 
 impl Prepared {
     fn model(&self) -> &str {
         match self {
             Self::Register(new, _) => &new.name,
-            Self::List(name) | Self::Show(name, _) | Self::Alias(name, ..) => name,
+            Self::List(name)
+            | Self::Show(name, _)
+            | Self::Alias(name, ..)
+            | Self::Decide(name, ..) => name,
         }
     }
 }
@@ -151,7 +192,7 @@ fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelErr
                 metrics: &metrics,
             };
             let new = registration::new_version(name, &files, session.who())?;
-            Prepared::Register(new, alias)
+            Prepared::Register(Box::new(new), alias)
         }
         Request::List { name } => Prepared::List(named(name)?),
         Request::Show { name, reference } => {
@@ -162,5 +203,19 @@ fn prepare(session: &Session<'_>, request: Request) -> Result<Prepared, ModelErr
             alias,
             version,
         } => Prepared::Alias(named(name)?, named(alias)?, version),
+        Request::Decide {
+            name,
+            version,
+            state,
+            reason,
+        } => {
+            let reason = reason
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty());
+            if state == Decision::Reject && reason.is_none() {
+                return Err(ModelError::NoReason);
+            }
+            Prepared::Decide(named(name)?, version, state, reason)
+        }
     })
 }

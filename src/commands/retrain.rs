@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use super::Session;
 use crate::error::Error;
 use crate::models::ModelVersion;
-use crate::models::retraining::{Registrar, already_registered, checked, follow, run_id};
-use crate::models::training::{self, TrainingError};
+use crate::models::approval::Approval;
+use crate::models::retraining::{Registered, Registrar, already_decided, checked, follow, run_id};
+use crate::models::training::{self, RunOutcome, TaskState, TrainingError};
 
 pub enum Request {
     /// One run: started and followed, or (`register`) one that ended, registered.
@@ -62,6 +63,9 @@ pub struct Outcome {
     /// `s3://<models bucket>/training/<model>/<run>/`.
     pub output: String,
     pub version: ModelVersion,
+    /// The new version's approval (pending) and comparison; `None` when the run's bytes
+    /// were an existing version's, which `version` is then.
+    pub approval: Option<Approval>,
     pub aliases: BTreeMap<String, u32>,
 }
 
@@ -87,6 +91,8 @@ pub struct PendingRun {
 pub enum RunResult {
     /// Boxed: a version document is ten times the size of the other results.
     Registered(Box<ModelVersion>),
+    /// Its bytes were this version's already: no new version.
+    Identical(Box<ModelVersion>),
     /// Output that must not become a version (its input is not the service's): exit 3.
     Refused(String),
     /// The output could not be read or registered: exit 1.
@@ -112,8 +118,10 @@ async fn register_pending(
     checked(config, model, alias.as_deref())?;
 
     let aws = session.aws(&config.environment).await?;
-    let registrar = Registrar::new(&aws, config, model, session.who())?;
+    let registrar = Registrar::new(&aws, config, model, session.who()).await?;
     let folders = training::run_folders(&aws, &registrar.registry.bucket, model).await?;
+    let decided = registrar.registry.decided_runs(model).await?;
+    // Versions registered before outcomes were recorded name their run.
     let registered: Vec<String> = registrar
         .registry
         .all(model)
@@ -122,26 +130,64 @@ async fn register_pending(
         .into_iter()
         .filter_map(|v| v.params.get("training_run").cloned())
         .collect();
+    let known = |run: &str| decided.contains(run) || registered.iter().any(|r| r == run);
     // Read before the first write: a failed read after it would hide what was registered.
     let mut aliases = registrar.registry.aliases(model).await?;
+    let stopped = training::stopped_runs(&aws, &registrar.job).await?;
     let mut runs = Vec::new();
     // One run's refusal or failure does not hold back the others: each is reported.
-    for run in folders.ended {
-        if registered.contains(&run) {
-            continue;
-        }
-        let result = match registrar.register(&run, None).await {
-            Ok(version) => RunResult::Registered(Box::new(version)),
+    for run in folders.ended.iter().filter(|r| !known(r)) {
+        let result = match registrar.register(run, None, None).await {
+            Ok(Registered::New(version, _)) => RunResult::Registered(version),
+            Ok(Registered::Identical(version)) => RunResult::Identical(version),
             Err(e) => RunResult::from(Error::from(e)),
         };
         runs.push(PendingRun {
-            output: registrar.output_uri(&run),
-            run,
+            output: registrar.output_uri(run),
+            run: run.clone(),
             result,
         });
     }
+    // Unattended runs whose task ended without output (ECS is asked: a run that died
+    // before writing has no folder at all); `retrain` reported the runs it followed.
+    let mut died = Vec::new();
+    for task in stopped {
+        let TaskState::Stopped { exit_code, reason } = task.state else {
+            continue;
+        };
+        if task.started_by.as_deref() == Some(training::STARTED_BY)
+            || known(&task.id)
+            || folders.ended.contains(&task.id)
+        {
+            continue;
+        }
+        let reason = format!(
+            "task stopped ({reason}), exit code {}, without writing model.json; its log group is {}",
+            exit_code.map_or("none".to_string(), |c| c.to_string()),
+            registrar.job.logs
+        );
+        registrar
+            .record(
+                &task.id,
+                RunOutcome::Failed {
+                    reason: reason.clone(),
+                },
+            )
+            .await?;
+        died.push(task.id.clone());
+        runs.push(PendingRun {
+            output: registrar.output_uri(&task.id),
+            run: task.id,
+            result: RunResult::Failed(reason),
+        });
+    }
+    let unfinished = folders
+        .unfinished
+        .into_iter()
+        .filter(|r| !known(r) && !died.contains(r))
+        .collect();
     let newest = runs.iter().rev().find_map(|r| match &r.result {
-        RunResult::Registered(v) => Some(v.version),
+        RunResult::Registered(v) | RunResult::Identical(v) => Some(v.version),
         _ => None,
     });
     let alias = match (alias, newest) {
@@ -163,7 +209,7 @@ async fn register_pending(
         environment: config.environment.name.clone(),
         model: model.to_string(),
         runs,
-        unfinished: folders.unfinished,
+        unfinished,
         alias,
         aliases,
     })
@@ -200,26 +246,29 @@ async fn run_one(
     let retraining = checked(config, model, alias)?;
 
     let aws = session.aws(&config.environment).await?;
-    let registrar = Registrar::new(&aws, config, model, session.who())?;
+    let registrar = Registrar::new(&aws, config, model, session.who()).await?;
     let (run, task, duration_ms) = match register {
         Some(run) => {
-            already_registered(&registrar.registry, model, &run).await?;
+            already_decided(&registrar.registry, model, &run).await?;
             (run, None, None)
         }
         None => {
-            let job = training::job(&aws, config, model, &registrar.stack).await?;
+            let job = &registrar.job;
             let run = run_id();
             let started = Instant::now();
-            let task = training::start(&aws, &job, &run).await?;
+            let task = training::start(&aws, job, &run).await?;
             let limit = Duration::from_secs(u64::from(retraining.job.timeout_minutes) * 60);
             session
-                .with_progress(async |sink| follow(&aws, &job, &run, &task, limit, sink).await)
+                .with_progress(async |sink| follow(&aws, job, &run, &task, limit, sink).await)
                 .await?;
             let elapsed = started.elapsed().as_millis() as u64;
             (run, Some(task), Some(elapsed))
         }
     };
-    let version = registrar.register(&run, alias).await?;
+    let (version, approval) = match registrar.register(&run, task.as_deref(), alias).await? {
+        Registered::New(version, approval) => (*version, Some(approval)),
+        Registered::Identical(version) => (*version, None),
+    };
     Ok(Outcome {
         environment: config.environment.name.clone(),
         model: model.to_string(),
@@ -229,5 +278,6 @@ async fn run_one(
         duration_ms,
         aliases: registrar.registry.aliases(model).await?,
         version,
+        approval,
     })
 }

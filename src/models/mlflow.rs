@@ -15,11 +15,15 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::approval::Approval;
 use super::mlmodel::{MlmodelProblem, SignatureProblem};
 use super::registry::S3Registry;
 use super::{ModelArtifact, ModelError, ModelRef, ModelVersion};
 use crate::aws::AwsContext;
 use crate::config::FieldType;
+
+/// The model version tag that holds facturactl's approval document.
+const APPROVAL_TAG: &str = "facturactl.approval";
 
 pub struct MlflowRegistry<'a> {
     aws: &'a AwsContext,
@@ -309,6 +313,8 @@ impl<'a> MlflowRegistry<'a> {
             } else {
                 found.user_id.clone()
             },
+            lineage: None,
+            reference: None,
         };
         if let Some(tagged) = found.tags.iter().find(|t| t.key == "sha256") {
             let expected = text_of(&tagged.value);
@@ -416,6 +422,51 @@ impl<'a> MlflowRegistry<'a> {
             .into_iter()
             .filter_map(|a| Some((a.alias, a.version.parse().ok()?)))
             .collect())
+    }
+
+    /// The version's approval: its `facturactl.approval` tag (a JSON document).
+    pub async fn approval(&self, name: &str, version: u32) -> Result<Option<Approval>, ModelError> {
+        let document: Option<VersionDocument> = self
+            .get(
+                "model-versions/get",
+                &[("name", name), ("version", &version.to_string())],
+            )
+            .await?;
+        let found = document
+            .ok_or_else(|| self.not_found(name, format!("version {version}")))?
+            .model_version;
+        let Some(tag) = found.tags.iter().find(|t| t.key == APPROVAL_TAG) else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text_of(&tag.value))
+            .map(Some)
+            .map_err(|e| ModelError::Corrupt {
+                key: format!("{name} version {version} tag {APPROVAL_TAG}"),
+                message: e.to_string(),
+            })
+    }
+
+    /// Writes the version's approval as its `facturactl.approval` tag.
+    pub async fn set_approval(
+        &self,
+        name: &str,
+        version: u32,
+        approval: &Approval,
+    ) -> Result<(), ModelError> {
+        let value = serde_json::to_string(approval).unwrap_or_default();
+        let body = serde_json::json!({
+            "name": name, "version": version.to_string(), "key": APPROVAL_TAG, "value": value
+        });
+        let done: Option<serde_json::Value> = self
+            .call(
+                self.http
+                    .post(self.api("model-versions/set-tag"))
+                    .json(&body),
+                "model-versions/set-tag",
+            )
+            .await?;
+        done.map(|_| ())
+            .ok_or_else(|| self.not_found(name, format!("version {version}")))
     }
 
     pub async fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<(), ModelError> {

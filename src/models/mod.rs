@@ -4,6 +4,7 @@
 //! resolved before anything changes, its bytes are hashed against the registered SHA-256,
 //! and its schema is compared with the one the service declares.
 
+pub mod approval;
 pub mod mlflow;
 pub mod mlmodel;
 pub mod promotion;
@@ -38,6 +39,46 @@ pub struct ModelVersion {
     /// RFC 3339, UTC.
     pub registered_at: String,
     pub registered_by: String,
+    /// What it was trained from, for a version a training run registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+    /// The training inputs' distribution, which the population-stability measure compares
+    /// the served inputs with (written by the training job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+}
+
+/// A training run's lineage: the image by digest (a tag can move) and every data object it
+/// read, by ETag and object version (a prefix can change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Lineage {
+    pub run: String,
+    /// `repository:tag`, as the job declares it.
+    pub image: String,
+    /// `sha256:<hex>`: what ran.
+    pub image_digest: String,
+    /// `s3://bucket/prefix/` the job was given.
+    pub data_uri: String,
+    pub data: Vec<DataObject>,
+}
+
+/// One object a training run read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DataObject {
+    pub key: String,
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// A stored reference distribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Reference {
+    /// `s3://bucket/registry/<model>/references/sha256-<hex>`.
+    pub uri: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 /// Where a model version's bytes are, exactly.
@@ -322,6 +363,15 @@ pub enum ModelError {
         version: u32,
         fields: Vec<FieldMismatch>,
     },
+    /// Production runs approved versions only (exit 3).
+    #[error("model `{name}` version {version} is {}, not approved: production runs approved versions only", .state.as_str())]
+    NotApproved {
+        name: String,
+        version: u32,
+        state: approval::ApprovalState,
+    },
+    #[error("a rejection needs a reason")]
+    NoReason,
     #[error("service `{0}` declares no model ([services.{0}.model]), or is not enabled")]
     NoModel(String),
     #[error("`{0}` is not `<service>=<version or alias>`")]
@@ -366,7 +416,10 @@ impl ModelError {
     pub fn refused(&self) -> bool {
         matches!(
             self,
-            Self::HashMismatch { .. } | Self::SchemaMismatch { .. } | Self::NumberTaken { .. }
+            Self::HashMismatch { .. }
+                | Self::SchemaMismatch { .. }
+                | Self::NumberTaken { .. }
+                | Self::NotApproved { .. }
         )
     }
 
@@ -392,6 +445,8 @@ impl ModelError {
             Self::ArtifactGone { .. } => "restore the object version from the bucket's history, or register the model again".into(),
             Self::NoRegistry { environment, .. } => format!("deploy `{environment}`'s stacks first (its storage stack creates the bucket): `facturactl deploy --env {environment}`"),
             Self::NumberTaken { .. } => "each registry numbers its own registrations: promote from the environment that registered the version, or deploy the model registered here".into(),
+            Self::NotApproved { name, version, .. } => format!("review its comparison with the champion (`facturactl model show {name} {version}`), then `facturactl model approve {name} {version}` in the environment it was registered in (a promotion carries the approval)"),
+            Self::NoReason => "say why with `--reason \"...\"`: the next reviewer reads it".into(),
             Self::NoCode(service) => format!("deploy its code with the model: `--package {service}=<zip>`"),
         }
     }
@@ -481,6 +536,44 @@ impl<'a> Registry<'a> {
         match self {
             Self::S3(r) => r.aliases(name).await,
             Self::Mlflow(r) => r.aliases(name).await,
+        }
+    }
+
+    /// A version's approval; `None` when it has none (pending).
+    pub async fn approval(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<approval::Approval>, ModelError> {
+        match self {
+            Self::S3(r) => r.approval(name, version).await,
+            Self::Mlflow(r) => r.approval(name, version).await,
+        }
+    }
+
+    /// Records a decision on a version; returns that version.
+    pub async fn set_approval(
+        &self,
+        name: &str,
+        version: u32,
+        approval: &approval::Approval,
+    ) -> Result<(), ModelError> {
+        match self {
+            Self::S3(r) => r.set_approval(name, version, approval).await,
+            Self::Mlflow(r) => r.set_approval(name, version, approval).await,
+        }
+    }
+
+    /// Refuses a version that is not approved (production runs approved versions only).
+    pub async fn require_approved(&self, version: &ModelVersion) -> Result<(), ModelError> {
+        let approval = self.approval(&version.name, version.version).await?;
+        match approval::state_of(approval.as_ref()) {
+            approval::ApprovalState::Approved => Ok(()),
+            state => Err(ModelError::NotApproved {
+                name: version.name.clone(),
+                version: version.version,
+                state,
+            }),
         }
     }
 

@@ -4,13 +4,20 @@
 
 use std::collections::BTreeMap;
 
+use super::approval::Approval;
 use super::registry::S3Registry;
 use super::{ModelError, ModelPin, ModelVersion, Registry};
 use crate::aws::AwsContext;
-use crate::config::Config;
+use crate::config::{Config, Tier};
 
-/// A model the target will run: its service, the source's version and its bytes.
-pub type SourceModel = (String, ModelVersion, Vec<u8>);
+/// A model the target will run: its service, the source's version and its bytes, and the
+/// source's approval of it (carried into the target's registry).
+pub struct SourceModel {
+    pub service: String,
+    pub version: ModelVersion,
+    pub bytes: Vec<u8>,
+    pub approval: Option<Approval>,
+}
 
 /// Of `pins` (what the source's record says its services run), those of the target's
 /// enabled services that declare a model: what a promotion carries over.
@@ -27,7 +34,7 @@ pub fn served_by(target: &Config, pins: BTreeMap<String, ModelPin>) -> BTreeMap<
 
 /// Each of `pins` ([`served_by`] the target) read from the source's registry, its bytes
 /// hashed against the pin and the registry, its input compared with the target's
-/// declaration. Read-only.
+/// declaration and, into production, its approval required. Read-only.
 pub async fn read_source(
     source_aws: &AwsContext,
     source: &Config,
@@ -52,7 +59,16 @@ pub async fn read_source(
         if let Some(declared) = target.services.get(service).and_then(|s| s.model.as_ref()) {
             super::resolve::check_input(service, declared, &version)?;
         }
-        models.push((service.clone(), version, bytes));
+        if target.environment.tier == Tier::Production {
+            registry.require_approved(&version).await?;
+        }
+        let approval = registry.approval(&pin.name, pin.version).await?;
+        models.push(SourceModel {
+            service: service.clone(),
+            version,
+            bytes,
+            approval,
+        });
     }
     Ok(models)
 }
@@ -65,9 +81,15 @@ pub async fn adopt(
 ) -> Result<BTreeMap<String, ModelPin>, ModelError> {
     let registry = S3Registry::new(aws, target.models_bucket());
     let mut pins = BTreeMap::new();
-    for (service, version, bytes) in models {
-        let adopted = registry.adopt(&version, &bytes).await?;
-        pins.insert(service, adopted.pin());
+    for model in models {
+        let adopted = registry.adopt(&model.version, &model.bytes).await?;
+        // The decision travels with the bytes: approved once, where it was reviewed.
+        if let Some(approval) = &model.approval {
+            registry
+                .set_approval(&adopted.name, adopted.version, approval)
+                .await?;
+        }
+        pins.insert(model.service, adopted.pin());
     }
     Ok(pins)
 }

@@ -33,6 +33,8 @@ pub fn new_version(name: String, files: &Files<'_>, who: String) -> Result<NewVe
         input: input_schema(files.input)?,
         registered_by: who,
         registered_at: crate::logging::rfc3339(std::time::SystemTime::now()),
+        lineage: None,
+        reference: None,
     })
 }
 

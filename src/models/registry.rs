@@ -4,8 +4,13 @@
 //!   (If-None-Match), so a key always names the same bytes;
 //! - `registry/<model>/versions/<00000001>.json`: one metadata document per version
 //!   ([`ModelVersion`]), written once; two registrations racing get different numbers;
-//! - `registry/<model>/aliases/<alias>.json`: `{"version": N}`, the only documents that
-//!   change (the bucket is versioned, so every earlier target is kept).
+//! - `registry/<model>/aliases/<alias>.json`: `{"version": N}`, and
+//!   `registry/<model>/approvals/<00000001>.json`: a version's approval; the only documents
+//!   that change (the bucket is versioned, so every earlier one is kept);
+//! - `registry/<model>/references/sha256-<hex>`: a version's reference distribution (the
+//!   training inputs' bins), content-addressed, written once;
+//! - `registry/<model>/runs/<run>.json`: what became of a training run (registered,
+//!   identical to a version, refused, failed), written once, so it is decided once.
 //!
 //! Objects are encrypted with the bucket's default (the platform KMS key): writing needs
 //! `kms:GenerateDataKey`, reading `kms:Decrypt`, besides the S3 actions.
@@ -15,6 +20,7 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 
+use super::approval::{Approval, CHAMPION, Comparison};
 use super::{ModelArtifact, ModelError, ModelRef, ModelVersion, sha256_hex};
 use crate::aws::s3::{is_missing, is_precondition_failed, list_keys, put_json};
 use crate::aws::{AwsContext, AwsError};
@@ -34,6 +40,10 @@ pub struct NewVersion {
     pub input: BTreeMap<String, FieldType>,
     pub registered_by: String,
     pub registered_at: String,
+    /// A training run's: what it was trained from.
+    pub lineage: Option<super::Lineage>,
+    /// A training run's reference distribution, stored already.
+    pub reference: Option<super::Reference>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,13 +71,110 @@ impl<'a> S3Registry<'a> {
         format!("registry/{name}/aliases/{alias}.json")
     }
 
-    /// Stores the bytes (once per content), then the next version's document; sets
-    /// `alias` to it when given.
+    fn approval_key(name: &str, version: u32) -> String {
+        format!("registry/{name}/approvals/{version:08}.json")
+    }
+
+    fn run_key(name: &str, run: &str) -> String {
+        format!("registry/{name}/runs/{run}.json")
+    }
+
+    /// A version's approval document; `None` when it has none (pending).
+    pub async fn approval(&self, name: &str, version: u32) -> Result<Option<Approval>, ModelError> {
+        self.get_json(&Self::approval_key(name, version)).await
+    }
+
+    /// Writes a version's approval; the version must exist.
+    pub async fn set_approval(
+        &self,
+        name: &str,
+        version: u32,
+        approval: &Approval,
+    ) -> Result<(), ModelError> {
+        self.version(name, version).await?;
+        put_json(
+            &self.aws.s3,
+            &self.bucket,
+            &Self::approval_key(name, version),
+            approval,
+        )
+        .await
+        .map_err(|e| AwsError::new("PutObject", e).into())
+    }
+
+    /// What became of training run `run`, if it was decided.
+    pub async fn run_record<T: for<'de> Deserialize<'de>>(
+        &self,
+        name: &str,
+        run: &str,
+    ) -> Result<Option<T>, ModelError> {
+        self.get_json(&Self::run_key(name, run)).await
+    }
+
+    /// The runs of `name` already decided (one listing).
+    pub async fn decided_runs(
+        &self,
+        name: &str,
+    ) -> Result<std::collections::BTreeSet<String>, ModelError> {
+        let prefix = format!("registry/{name}/runs/");
+        Ok(self
+            .keys(&prefix)
+            .await?
+            .iter()
+            .filter_map(|k| Some(k.strip_prefix(&prefix)?.strip_suffix(".json")?.to_string()))
+            .collect())
+    }
+
+    /// Records what became of a run, once: `false` when it was decided already.
+    pub async fn record_run<T: Serialize>(
+        &self,
+        name: &str,
+        run: &str,
+        record: &T,
+    ) -> Result<bool, ModelError> {
+        let body = serde_json::to_vec_pretty(record).unwrap_or_default();
+        Ok(matches!(
+            self.put_once(&Self::run_key(name, run), body).await?,
+            Written::Yes(_)
+        ))
+    }
+
+    /// Stores a reference distribution, content-addressed and once.
+    pub async fn store_reference(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<super::Reference, ModelError> {
+        let sha256 = sha256_hex(bytes);
+        let key = format!("registry/{name}/references/sha256-{sha256}");
+        let version_id = match self.put_once(&key, bytes.to_vec()).await? {
+            Written::Yes(version_id) => version_id,
+            // The key names the content: what is there is these bytes.
+            Written::Exists => None,
+        };
+        Ok(super::Reference {
+            uri: format!("s3://{}/{key}", self.bucket),
+            sha256,
+            version_id,
+        })
+    }
+
+    /// Stores the bytes (once per content), then the next version's document, then its
+    /// approval (pending, compared with the champion as it was); sets `alias` to it when
+    /// given.
     pub async fn register(
         &self,
         new: NewVersion,
         alias: Option<&str>,
-    ) -> Result<ModelVersion, ModelError> {
+    ) -> Result<(ModelVersion, Approval), ModelError> {
+        let champion = match self.aliases(&new.name).await?.get(CHAMPION) {
+            Some(&n) => Some(self.version(&new.name, n).await?),
+            None => None,
+        };
+        let comparison = Comparison::of(
+            &new.metrics,
+            champion.as_ref().map(|c| (c.version, &c.metrics)),
+        );
         let artifact = self.store_artifact(&new.name, &new.bytes).await?;
         let mut number = self.versions(&new.name).await?.last().copied().unwrap_or(0) + 1;
         let mut version = ModelVersion {
@@ -79,6 +186,8 @@ impl<'a> S3Registry<'a> {
             input: new.input,
             registered_at: new.registered_at,
             registered_by: new.registered_by,
+            lineage: new.lineage,
+            reference: new.reference,
         };
         for attempt in 1..=NUMBER_ATTEMPTS {
             version.version = number;
@@ -102,11 +211,14 @@ impl<'a> S3Registry<'a> {
                 }
             }
         }
+        let approval = Approval::pending(version.registered_by.clone(), comparison);
+        self.set_approval(&version.name, version.version, &approval)
+            .await?;
         if let Some(alias) = alias {
             self.set_alias(&version.name, alias, version.version)
                 .await?;
         }
-        Ok(version)
+        Ok((version, approval))
     }
 
     /// The artifact's object: written with If-None-Match, so existing bytes under the

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{ModelError, ModelRef, ModelVersion, Registry, schema_mismatches};
 use crate::aws::AwsContext;
-use crate::config::Config;
+use crate::config::{Config, Tier};
 
 /// The `--model` assignments, each naming an enabled service that declares a model, once.
 pub fn assignments(
@@ -36,7 +36,8 @@ pub fn assignments(
 }
 
 /// Each assignment resolved to a version whose bytes hash to the registered SHA-256 and
-/// whose input is the one its service declares; the first that is not is the error.
+/// whose input is the one its service declares (and, in production, that is approved);
+/// the first that is not is the error.
 pub async fn resolve(
     aws: &AwsContext,
     config: &Config,
@@ -47,10 +48,12 @@ pub async fn resolve(
         let Some(declared) = config.services.get(service).and_then(|s| s.model.as_ref()) else {
             return Err(ModelError::NoModel(service.clone()));
         };
-        let version = Registry::of(aws, config, &declared.name)
-            .resolve(&declared.name, reference)
-            .await?;
+        let registry = Registry::of(aws, config, &declared.name);
+        let version = registry.resolve(&declared.name, reference).await?;
         check_input(service, declared, &version)?;
+        if config.environment.tier == Tier::Production {
+            registry.require_approved(&version).await?;
+        }
         resolved.insert(service.clone(), version);
     }
     Ok(resolved)

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::approval::Approval;
 use super::registry::{NewVersion, S3Registry};
-use super::training::{self, FailedRun, Job, TaskState, TrainingError};
-use super::{ModelError, ModelVersion, registry_kind, schema_mismatches};
+use super::training::LineageGap;
+use super::training::{self, FailedRun, Job, RunOutcome, RunRecord, TaskState, TrainingError};
+use super::{Lineage, ModelError, ModelVersion, registry_kind, schema_mismatches};
 use crate::aws::AwsContext;
 use crate::config::names::is_alias;
-use crate::config::{Config, FieldType, ModelRegistry, Retraining};
+use crate::config::{Config, DriftMeasure, FieldType, ModelRegistry, Retraining};
 use crate::progress::{Progress, ProgressSink};
 
 /// Why a run could not be checked or registered: its training, or the model registry.
@@ -61,42 +63,73 @@ pub fn checked<'a>(
     Ok(retraining)
 }
 
-/// Turns an ended run's output into a registered version of one model.
+/// Turns an ended run's output into a registered version of one model, and records what
+/// became of the run (once).
 pub struct Registrar<'a> {
     aws: &'a AwsContext,
     pub registry: S3Registry<'a>,
     model: String,
     /// The service that serves the model, whose input the run's must be.
     service: String,
-    /// That service's stack (it holds the training job).
-    pub stack: String,
+    /// The deployed training job (its cluster knows the runs' tasks).
+    pub job: Job,
     declared: BTreeMap<String, FieldType>,
     image: String,
+    data_uri: String,
+    /// The drift measure compares served inputs with the training distribution.
+    needs_reference: bool,
     who: String,
 }
 
+/// What a run's output became.
+pub enum Registered {
+    /// A new version, pending approval.
+    New(Box<ModelVersion>, Approval),
+    /// Bytes some version has already: that version, and no new one.
+    Identical(Box<ModelVersion>),
+}
+
+impl Registered {
+    pub fn version(&self) -> &ModelVersion {
+        match self {
+            Self::New(v, _) | Self::Identical(v) => v,
+        }
+    }
+}
+
 impl<'a> Registrar<'a> {
-    /// For a model [`checked`] accepted.
+    /// For a model [`checked`] accepted: reads its deployed job.
     /// `who` is named in each version it registers.
-    pub fn new(
+    pub async fn new(
         aws: &'a AwsContext,
         config: &Config,
         model: &str,
         who: String,
     ) -> Result<Self, TrainingError> {
         let (retraining, service, svc) = training::declared(config, model)?;
+        let job = training::job(aws, config, model, &svc.stack).await?;
+        let data = &retraining.data;
         Ok(Self {
             aws,
             registry: S3Registry::new(aws, config.models_bucket()),
             model: model.to_string(),
             service: service.to_string(),
-            stack: svc.stack.clone(),
+            job,
             declared: svc
                 .model
                 .as_ref()
                 .map(|m| m.input.clone())
                 .unwrap_or_default(),
             image: format!("{}:{}", retraining.job.repository, retraining.job.image),
+            data_uri: format!(
+                "s3://{}/{}",
+                config.bucket(data.bucket.as_str()),
+                data.prefix
+            ),
+            needs_reference: retraining
+                .drift
+                .as_ref()
+                .is_some_and(|d| d.measure == DriftMeasure::PopulationStability),
             who,
         })
     }
@@ -110,13 +143,63 @@ impl<'a> Registrar<'a> {
         )
     }
 
-    /// Reads the run's output, refuses an input that is not the service's (nothing
-    /// registered), and registers the next version with the run and image as parameters.
+    /// Registers the run's output (or finds the version with its bytes), then records what
+    /// became of the run; a refusal or output that does not read is recorded too, so the
+    /// run is decided once. `task`: the run's ECS task (its id is the run id for an
+    /// unattended run).
     pub async fn register(
         &self,
         run: &str,
+        task: Option<&str>,
         alias: Option<&str>,
-    ) -> Result<ModelVersion, RetrainError> {
+    ) -> Result<Registered, RetrainError> {
+        let result = self.decide(run, task.unwrap_or(run), alias).await;
+        let outcome = match &result {
+            Ok(Registered::New(v, _)) => RunOutcome::Registered { version: v.version },
+            Ok(Registered::Identical(v)) => RunOutcome::Identical { version: v.version },
+            Err(RetrainError::Training(e @ TrainingError::BadOutput { .. })) => {
+                RunOutcome::Failed {
+                    reason: e.to_string(),
+                }
+            }
+            Err(RetrainError::Training(e))
+                if e.refused()
+                    && !matches!(
+                        e,
+                        TrainingError::Registered { .. } | TrainingError::Decided { .. }
+                    ) =>
+            {
+                RunOutcome::Refused {
+                    reason: e.to_string(),
+                }
+            }
+            // Not the run's doing (AWS, the registry): it is tried again next time.
+            Err(_) => return result,
+        };
+        self.record(run, outcome).await?;
+        result
+    }
+
+    /// Writes what became of `run`, once.
+    pub async fn record(&self, run: &str, outcome: RunOutcome) -> Result<(), ModelError> {
+        let record = RunRecord {
+            run: run.to_string(),
+            outcome,
+            by: self.who.clone(),
+            at: crate::logging::rfc3339(SystemTime::now()),
+        };
+        self.registry
+            .record_run(&self.model, run, &record)
+            .await
+            .map(|_| ())
+    }
+
+    async fn decide(
+        &self,
+        run: &str,
+        task: &str,
+        alias: Option<&str>,
+    ) -> Result<Registered, RetrainError> {
         let model = self.model.as_str();
         let output = training::output(self.aws, &self.registry.bucket, model, run).await?;
         let fields = schema_mismatches(&self.declared, &output.input);
@@ -129,6 +212,37 @@ impl<'a> Registrar<'a> {
             }
             .into());
         }
+        if self.needs_reference && output.reference.is_none() {
+            return Err(TrainingError::NoReference {
+                model: model.to_string(),
+                run: run.to_string(),
+            }
+            .into());
+        }
+        // What ECS says ran is preferred to what the job says it was.
+        let digest = match training::image_digest(self.aws, &self.job, task).await? {
+            Some(digest) => digest,
+            None => output
+                .image_digest
+                .clone()
+                .ok_or(TrainingError::NoLineage {
+                    model: model.to_string(),
+                    run: run.to_string(),
+                    missing: LineageGap::ImageDigest,
+                })?,
+        };
+        let listing = self.registry.all(model).await?.all_or_first_problem()?;
+        let sha = super::sha256_hex(&output.bytes);
+        if let Some(same) = listing.iter().find(|v| v.artifact.sha256 == sha) {
+            if let Some(alias) = alias {
+                self.registry.set_alias(model, alias, same.version).await?;
+            }
+            return Ok(Registered::Identical(Box::new(same.clone())));
+        }
+        let reference = match &output.reference {
+            Some(bytes) => Some(self.registry.store_reference(model, bytes).await?),
+            None => None,
+        };
         let mut params = output.params;
         params.insert("training_run".into(), run.to_string());
         params.insert("training_image".into(), self.image.clone());
@@ -140,8 +254,17 @@ impl<'a> Registrar<'a> {
             input: output.input,
             registered_by: format!("{} (retrain)", self.who),
             registered_at: crate::logging::rfc3339(SystemTime::now()),
+            lineage: Some(Lineage {
+                run: run.to_string(),
+                image: self.image.clone(),
+                image_digest: digest,
+                data_uri: self.data_uri.clone(),
+                data: output.data,
+            }),
+            reference,
         };
-        Ok(self.registry.register(version, alias).await?)
+        let (version, approval) = self.registry.register(version, alias).await?;
+        Ok(Registered::New(Box::new(version), approval))
     }
 }
 
@@ -202,12 +325,20 @@ pub async fn follow(
     }
 }
 
-/// Registering one run twice would make two versions of the same training.
-pub async fn already_registered(
+/// A run is decided once: one with a recorded outcome, or that some version came from
+/// (registered before outcomes were recorded), is refused.
+pub async fn already_decided(
     registry: &S3Registry<'_>,
     model: &str,
     run: &str,
 ) -> Result<(), RetrainError> {
+    if let Some(record) = registry.run_record::<RunRecord>(model, run).await? {
+        return Err(TrainingError::Decided {
+            run: run.to_string(),
+            outcome: record.outcome,
+        }
+        .into());
+    }
     let registered = registry.all(model).await?.all_or_first_problem()?;
     match registered
         .iter()

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, TaskOverride};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::{AwsContext, AwsError};
 use crate::config::{Config, FieldType, Retraining};
@@ -47,6 +47,12 @@ pub enum TaskState {
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     pub bytes: Vec<u8>,
+    /// `reference.json`: the training inputs' distribution, when the job wrote one.
+    pub reference: Option<Vec<u8>>,
+    /// Every data object the run read.
+    pub data: Vec<super::DataObject>,
+    /// The image digest the job saw (ECS's answer is preferred).
+    pub image_digest: Option<String>,
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, f64>,
     pub input: BTreeMap<String, FieldType>,
@@ -103,9 +109,25 @@ pub enum TrainingError {
         run: String,
         fields: Vec<super::FieldMismatch>,
     },
+    /// The run was decided already (exit 3): it is reported once.
+    #[error("training run {run} was decided already: {outcome}")]
+    Decided { run: String, outcome: RunOutcome },
     /// The run's output is a version already (exit 3).
     #[error("training run {run} is registered already, as version {version}")]
     Registered { run: String, version: u32 },
+    /// The run's lineage is not known (exit 3): what it trained from cannot be said.
+    #[error("training run {run} of `{model}` cannot be registered: {missing}")]
+    NoLineage {
+        model: String,
+        run: String,
+        missing: LineageGap,
+    },
+    /// The model's drift measure needs a reference distribution the run did not write
+    /// (exit 3).
+    #[error(
+        "training run {run} of `{model}` wrote no reference.json, which the population-stability measure needs"
+    )]
+    NoReference { model: String, run: String },
     #[error("training run {run} wrote no {key}")]
     NoOutput { run: String, key: String },
     #[error("training run {run}'s {key} is not the job's output document: {message}")]
@@ -119,7 +141,14 @@ pub enum TrainingError {
 impl TrainingError {
     /// Refusals (exit 3): output that must not become a version.
     pub fn refused(&self) -> bool {
-        matches!(self, Self::SchemaMismatch { .. } | Self::Registered { .. })
+        matches!(
+            self,
+            Self::SchemaMismatch { .. }
+                | Self::Registered { .. }
+                | Self::Decided { .. }
+                | Self::NoLineage { .. }
+                | Self::NoReference { .. }
+        )
     }
 
     pub fn help(&self) -> String {
@@ -129,6 +158,7 @@ impl TrainingError {
                 "nothing was registered: train on the fields services.{service}.model.input lists, or change that list with the service's code"
             ),
             Self::Registered { version, .. } => format!("it is version {version}: `facturactl model show <model> {version}`"),
+            Self::Decided { .. } => "a run is decided once; `facturactl model list <model>` shows the versions".into(),
             Self::Aws(_) => "check the credentials and that the environment is deployed".into(),
             Self::NotDeclared(model) => format!(
                 "declare [models.{model}.retraining] (schedule, data, job) and deploy, then retrain"
@@ -149,10 +179,74 @@ impl TrainingError {
             Self::StillRunning { model, run, .. } => format!(
                 "the task goes on; once it ends, `facturactl retrain {model} --register {run}` registers its output"
             ),
+            Self::NoLineage { missing: LineageGap::Data, .. } => "the job lists every object it read in model.json's `lineage.data` (key, etag, version_id): README, \"Retraining\"".into(),
+            Self::NoLineage { missing: LineageGap::ImageDigest, .. } => "ECS no longer knows the run's task and the job wrote no `lineage.image_digest`: have the job read it from the task metadata endpoint (ECS_CONTAINER_METADATA_URI_V4)".into(),
+            Self::NoReference { .. } => "the job writes reference.json (each input field's bins and proportions) beside model.json: README, \"Retraining\"".into(),
             Self::NoOutput { .. } | Self::BadOutput { .. } => {
                 "the job writes `model`, then `model.json` with parameters, metrics and input (README, \"Retraining\")".into()
             }
         }
+    }
+}
+
+/// What became of a training run, as `registry/<model>/runs/<run>.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run: String,
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
+    pub by: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RunOutcome {
+    Registered {
+        version: u32,
+    },
+    /// Its bytes were those of this version already.
+    Identical {
+        version: u32,
+    },
+    /// Its output must not become a version.
+    Refused {
+        reason: String,
+    },
+    /// It ended without usable output (its task failed, or what it wrote does not read).
+    Failed {
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Registered { version } => write!(f, "registered as version {version}"),
+            Self::Identical { version } => write!(f, "identical to version {version}"),
+            Self::Refused { reason } => write!(f, "refused: {reason}"),
+            Self::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
+/// What a run's lineage lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineageGap {
+    /// model.json lists no data objects.
+    Data,
+    /// Neither ECS nor the job says which image ran.
+    ImageDigest,
+}
+
+impl std::fmt::Display for LineageGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Data => "its model.json has no `lineage` listing the data objects it read",
+            Self::ImageDigest => "the digest of the image that ran is not known",
+        })
     }
 }
 
@@ -288,7 +382,7 @@ pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, Tra
         .task_definition(&job.task_definition)
         .launch_type(LaunchType::Fargate)
         .count(1)
-        .started_by("facturactl")
+        .started_by(STARTED_BY)
         .network_configuration(network)
         .overrides(overrides)
         .send()
@@ -309,38 +403,129 @@ pub async fn start(aws: &AwsContext, job: &Job, run: &str) -> Result<String, Tra
 
 /// The run's task as ECS describes it now.
 pub async fn state(aws: &AwsContext, job: &Job, task: &str) -> Result<TaskState, TrainingError> {
-    let out = aws
-        .ecs
-        .describe_tasks()
-        .cluster(&job.cluster)
-        .tasks(task)
-        .send()
-        .await
-        .map_err(|e| AwsError::new("DescribeTasks", e))?;
-    let Some(found) = out.tasks().first() else {
+    let Some(found) = describe(aws, job, &[task.to_string()])
+        .await?
+        .into_iter()
+        .next()
+    else {
         // ECS forgets stopped tasks after about an hour.
         return Ok(TaskState::Stopped {
             exit_code: None,
             reason: "the task is no longer known to ECS".into(),
         });
     };
-    let last = found.last_status().unwrap_or("PENDING");
-    if last != "STOPPED" {
-        return Ok(TaskState::Active(last.to_string()));
+    Ok(task_state(&found))
+}
+
+/// The digest of the image the run's task ran (`sha256:...`), while ECS knows the task.
+pub async fn image_digest(
+    aws: &AwsContext,
+    job: &Job,
+    task: &str,
+) -> Result<Option<String>, TrainingError> {
+    let found = describe(aws, job, &[task.to_string()]).await?;
+    Ok(found.first().and_then(|t| {
+        container(t)
+            .and_then(|c| c.image_digest())
+            .map(str::to_string)
+    }))
+}
+
+/// A stopped task of the training job.
+#[derive(Debug, Clone)]
+pub struct StoppedTask {
+    /// The task id: an unattended run's id.
+    pub id: String,
+    /// `facturactl` for a run `retrain` started (and followed, so reported).
+    pub started_by: Option<String>,
+    pub state: TaskState,
+}
+
+/// Who `retrain` says started its tasks (RunTask's `startedBy`).
+pub const STARTED_BY: &str = "facturactl";
+
+/// The job's stopped tasks ECS still knows (about an hour after they stop), by task id:
+/// each one's end, so a run that died before writing anything is seen.
+pub async fn stopped_runs(aws: &AwsContext, job: &Job) -> Result<Vec<StoppedTask>, TrainingError> {
+    let family = job
+        .task_definition
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.split(':').next())
+        .unwrap_or_default();
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .ecs
+            .list_tasks()
+            .cluster(&job.cluster)
+            .family(family)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("ListTasks", e))?;
+        arns.extend(page.task_arns().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
     }
-    let container = found
-        .containers()
+    let mut runs = Vec::new();
+    // DescribeTasks takes up to 100 tasks a call.
+    for chunk in arns.chunks(100) {
+        for task in describe(aws, job, chunk).await? {
+            let id = task.task_arn().and_then(|a| a.rsplit('/').next());
+            if let Some(id) = id.map(str::to_string) {
+                runs.push(StoppedTask {
+                    id,
+                    started_by: task.started_by().map(str::to_string),
+                    state: task_state(&task),
+                });
+            }
+        }
+    }
+    Ok(runs)
+}
+
+async fn describe(
+    aws: &AwsContext,
+    job: &Job,
+    tasks: &[String],
+) -> Result<Vec<aws_sdk_ecs::types::Task>, TrainingError> {
+    let out = aws
+        .ecs
+        .describe_tasks()
+        .cluster(&job.cluster)
+        .set_tasks(Some(tasks.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTasks", e))?;
+    Ok(out.tasks.unwrap_or_default())
+}
+
+fn container(task: &aws_sdk_ecs::types::Task) -> Option<&aws_sdk_ecs::types::Container> {
+    task.containers()
         .iter()
         .find(|c| c.name() == Some(CONTAINER))
-        .or_else(|| found.containers().first());
-    let mut reason = found.stopped_reason().unwrap_or("stopped").to_string();
+        .or_else(|| task.containers().first())
+}
+
+fn task_state(task: &aws_sdk_ecs::types::Task) -> TaskState {
+    let last = task.last_status().unwrap_or("PENDING");
+    if last != "STOPPED" {
+        return TaskState::Active(last.to_string());
+    }
+    let container = container(task);
+    let mut reason = task.stopped_reason().unwrap_or("stopped").to_string();
     if let Some(why) = container.and_then(|c| c.reason()).filter(|r| !r.is_empty()) {
         reason = format!("{reason}: {why}");
     }
-    Ok(TaskState::Stopped {
+    TaskState::Stopped {
         exit_code: container.and_then(|c| c.exit_code()),
         reason,
-    })
+    }
 }
 
 /// The prefix a run writes under, in the models bucket.
@@ -420,6 +605,16 @@ struct OutputDocument {
     #[serde(default)]
     metrics: BTreeMap<String, f64>,
     input: BTreeMap<String, FieldType>,
+    /// What the run read (required) and, when the job could see it, its image's digest.
+    lineage: Option<OutputLineage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputLineage {
+    #[serde(default)]
+    image_digest: Option<String>,
+    data: Vec<super::DataObject>,
 }
 
 /// Reads what a finished run wrote: `model.json` first (written last, so its presence
@@ -449,9 +644,22 @@ pub async fn output(
             key: format!("s3://{bucket}/{prefix}model.json"),
             message: e.to_string(),
         })?;
+    let lineage = parsed.lineage.ok_or_else(|| TrainingError::NoLineage {
+        model: model.to_string(),
+        run: run.to_string(),
+        missing: LineageGap::Data,
+    })?;
     let bytes = read("model").await?;
+    let reference = match read("reference.json").await {
+        Ok(bytes) => Some(bytes),
+        Err(TrainingError::NoOutput { .. }) => None,
+        Err(e) => return Err(e),
+    };
     Ok(RunOutput {
         bytes,
+        reference,
+        data: lineage.data,
+        image_digest: lineage.image_digest,
         params: parsed
             .parameters
             .into_iter()

@@ -81,6 +81,7 @@ documents! {
     ModelList = "model.list" => outcome::<c::model::Outcome>,
     ModelShow = "model.show" => outcome::<c::model::Outcome>,
     ModelAlias = "model.alias" => outcome::<c::model::Outcome>,
+    ModelApproval = "model.approval" => outcome::<c::model::Outcome>,
     Retrain = "retrain" => outcome::<c::retrain::Outcome>,
     RetrainPending = "retrain.pending" => outcome::<c::retrain::PendingOutcome>,
     // A command line that did not parse: nothing ran, there is no outcome, only the error

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Column, Report, Table};
 use crate::commands::model::{Action, Outcome};
 use crate::models::ModelVersion;
+use crate::models::approval::{Approval, ApprovalState, state_of};
 
 #[derive(Serialize, schemars::JsonSchema)]
 #[schemars(rename = "ModelDocument")]
@@ -23,6 +24,9 @@ struct Json<'a> {
     unusable: &'a [crate::models::Unusable],
     /// Each alias and the version it points at.
     aliases: &'a BTreeMap<String, u32>,
+    /// The approval of each version listed that has one (by number; the others are
+    /// pending), with its comparison with the champion.
+    approvals: &'a BTreeMap<u32, Approval>,
 }
 
 impl Serialize for Outcome {
@@ -34,6 +38,7 @@ impl Serialize for Outcome {
             versions: &self.versions,
             unusable: &self.unusable,
             aliases: &self.aliases,
+            approvals: &self.approvals,
         }
         .serialize(s)
     }
@@ -69,10 +74,51 @@ fn metrics(version: &ModelVersion) -> String {
     }
 }
 
+/// What a reviewer reads: the decision, the comparison with the champion, the lineage.
+fn review(outcome: &Outcome, v: &ModelVersion) -> String {
+    let mut out = String::new();
+    let approval = outcome.approvals.get(&v.version);
+    match approval {
+        Some(a) if a.state != ApprovalState::Pending => {
+            let reason = a
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "approval: {} by {} at {}{reason}",
+                a.state.as_str(),
+                a.by,
+                a.at
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "approval: pending");
+        }
+    }
+    if let Some(c) = approval.and_then(|a| a.comparison.as_ref()) {
+        let _ = writeln!(out, "champion: {c}");
+    }
+    if let Some(l) = &v.lineage {
+        let _ = writeln!(
+            out,
+            "lineage: run {} on {} ({}), {} data objects under {}",
+            l.run,
+            l.image,
+            l.image_digest,
+            l.data.len(),
+            l.data_uri
+        );
+    }
+    out
+}
+
 fn table(outcome: &Outcome) -> Table {
     let mut table = Table::new([
         Column::right("version").width(7),
         Column::left("aliases").width(9),
+        Column::left("approval").width(8),
         Column::left("sha256").code(),
         Column::left("metrics"),
         Column::left("registered").width(20),
@@ -81,6 +127,9 @@ fn table(outcome: &Outcome) -> Table {
         table.row([
             v.version.to_string(),
             aliases_of(outcome, v.version),
+            state_of(outcome.approvals.get(&v.version))
+                .as_str()
+                .to_string(),
             v.artifact.sha256.get(..12).unwrap_or_default().to_string(),
             metrics(v),
             format!("{} by {}", v.registered_at, v.registered_by),
@@ -103,6 +152,13 @@ fn headline(outcome: &Outcome) -> String {
             v.artifact.uri,
             v.artifact.version_id.as_deref().unwrap_or("-"),
             v.artifact.sha256
+        ),
+        (Action::Approved | Action::Rejected, Some(v)) => format!(
+            "`{}` version {} is {} in {}",
+            outcome.model,
+            v.version,
+            state_of(outcome.approvals.get(&v.version)).as_str(),
+            outcome.registry
         ),
         (Action::Aliased, Some(v)) => format!(
             "`{}` version {} is now {}",
@@ -134,6 +190,11 @@ impl Report for Outcome {
                 .map(|(k, t)| format!("{k}: {}", t.as_str()))
                 .collect();
             let _ = writeln!(out, "\ninput: {}", fields.join(", "));
+        }
+        if let (Action::Shown | Action::Approved | Action::Rejected, Some(v)) =
+            (self.action, self.versions.first())
+        {
+            out.push_str(&review(self, v));
         }
         out
     }

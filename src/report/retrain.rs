@@ -9,6 +9,7 @@ use super::Report;
 use crate::commands::retrain::{Outcome, PendingOutcome, RunResult};
 use crate::exit::Exit;
 use crate::models::ModelVersion;
+use crate::models::approval::Approval;
 
 #[derive(Serialize, schemars::JsonSchema)]
 #[schemars(rename = "RetrainDocument")]
@@ -24,8 +25,14 @@ struct Json<'a> {
     duration_ms: Option<u64>,
     /// `s3://<models bucket>/training/<model>/<run>/`.
     output: &'a str,
-    /// The version registered from the run's output (not deployed).
+    /// The version registered from the run's output (not deployed), or the existing one
+    /// with the same bytes (`identical`).
     version: &'a ModelVersion,
+    /// The run's bytes were `version`'s already: nothing was registered.
+    identical: bool,
+    /// The new version's approval (pending) and its comparison with the champion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<&'a Approval>,
     aliases: &'a BTreeMap<String, u32>,
 }
 
@@ -39,6 +46,8 @@ impl Serialize for Outcome {
             duration_ms: self.duration_ms,
             output: &self.output,
             version: &self.version,
+            identical: self.approval.is_none(),
+            approval: self.approval.as_ref(),
             aliases: &self.aliases,
         }
         .serialize(s)
@@ -52,8 +61,13 @@ fn headline(o: &Outcome) -> String {
         .duration_ms
         .map(|ms| format!(" ran {:.1}s and", ms as f64 / 1000.0))
         .unwrap_or_default();
+    let what = if o.approval.is_some() {
+        "registered, pending approval, not deployed"
+    } else {
+        "its bytes were that version's already: nothing registered"
+    };
     format!(
-        "training run {} of `{}`{ran} is version {} in `{}` (registered, not deployed)",
+        "training run {} of `{}`{ran} is version {} in `{}` ({what})",
         o.run, o.model, o.version.version, o.environment
     )
 }
@@ -78,6 +92,27 @@ fn details(o: &Outcome) -> Vec<(&'static str, String)> {
         ("artifact", v.artifact.uri.clone()),
         ("sha256", v.artifact.sha256.clone()),
         ("metrics", metrics.join(" ")),
+        (
+            "champion",
+            o.approval
+                .as_ref()
+                .and_then(|a| a.comparison.as_ref())
+                .map_or_else(|| "-".into(), ToString::to_string),
+        ),
+        (
+            "lineage",
+            v.lineage.as_ref().map_or_else(
+                || "-".into(),
+                |l| {
+                    format!(
+                        "{} ({}), {} data objects",
+                        l.image,
+                        l.image_digest,
+                        l.data.len()
+                    )
+                },
+            ),
+        ),
         ("input", input.join(", ")),
         (
             "aliases",
@@ -98,8 +133,10 @@ impl Report for Outcome {
         }
         let _ = writeln!(
             out,
-            "\ndeploy it with `facturactl deploy --env {} --model <service>={}`",
-            self.environment, self.version.version
+            "\nreview it: `facturactl model approve --env {env} {model} {n}` (or `reject`); deploy it with `facturactl deploy --env {env} --model <service>={n}`",
+            env = self.environment,
+            model = self.model,
+            n = self.version.version
         );
         out
     }
@@ -123,6 +160,8 @@ impl Report for Outcome {
 enum RunStatus {
     /// It is a new version.
     Registered,
+    /// Its bytes were an existing version's (`version`): nothing registered.
+    Identical,
     /// Its output must not become a version (exit 3).
     Refused,
     /// Its output could not be read or registered (exit 1).
@@ -177,6 +216,7 @@ impl Serialize for PendingOutcome {
             .map(|r| {
                 let (status, version, message) = match &r.result {
                     RunResult::Registered(v) => (RunStatus::Registered, Some(&**v), None),
+                    RunResult::Identical(v) => (RunStatus::Identical, Some(&**v), None),
                     RunResult::Refused(m) => (RunStatus::Refused, None, Some(m.as_str())),
                     RunResult::Failed(m) => (RunStatus::Failed, None, Some(m.as_str())),
                 };
@@ -241,6 +281,10 @@ impl PendingOutcome {
         )];
         for (word, n) in [
             (
+                "identical to a version",
+                self.count(|r| matches!(r, RunResult::Identical(_))),
+            ),
+            (
                 "refused",
                 self.count(|r| matches!(r, RunResult::Refused(_))),
             ),
@@ -267,7 +311,12 @@ impl PendingOutcome {
             .iter()
             .map(|r| {
                 let what = match &r.result {
-                    RunResult::Registered(v) => format!("registered as {}", v.pin()),
+                    RunResult::Registered(v) => {
+                        format!("registered as {}, pending approval", v.pin())
+                    }
+                    RunResult::Identical(v) => {
+                        format!("identical to {}: nothing registered", v.pin())
+                    }
                     RunResult::Refused(m) => format!("refused: {m}"),
                     RunResult::Failed(m) => format!("failed: {m}"),
                 };
@@ -380,7 +429,7 @@ mod tests {
         let headline = "2 ended runs of `fraud-scoring` in `staging`: 1 registered (version 2), 1 refused (not deployed)\n\n";
         assert!(text.starts_with(headline), "{text}");
         for line in [
-            "  0f3a   registered as fraud-scoring v2 (9c1e5f0a7b3d)\n",
+            "  0f3a   registered as fraud-scoring v2 (9c1e5f0a7b3d), pending approval\n",
             "  1b2c   refused: `total` is string\n",
             "  2d4e   unfinished: no model.json yet (running, or stopped before the end)\n",
             "  alias  alias candidate -> version 2\n",

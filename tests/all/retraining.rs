@@ -149,14 +149,48 @@ async fn a_run_is_followed_to_its_end_and_its_output_registered_never_deployed()
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(shown["versions"][0]["version"], 1);
 
-    // The same run twice is one version.
+    // Its lineage: the image by the digest ECS reports (the tag can move) and every
+    // object the run read, by ETag; pending approval, with nothing to compare with yet.
+    let lineage = &out["version"]["lineage"];
+    assert_eq!(lineage["run"], run.as_str(), "{out}");
+    assert!(
+        lineage["image_digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{out}"
+    );
+    assert_eq!(
+        lineage["data"][0]["key"], "validated/2026-11.jsonl",
+        "{out}"
+    );
+    assert!(
+        lineage["data"][0]["etag"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    assert_eq!(out["approval"]["state"], "pending", "{out}");
+    assert_eq!(
+        out["approval"]["comparison"]["kind"], "no_champion",
+        "{out}"
+    );
+    assert_eq!(out["identical"], false);
+
+    // The same run twice is one version: the run was decided.
     let (code, out, stderr) = retrain(&project, &account, &["--register", &run]);
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(out["kind"], "refused", "{out}");
     assert!(
-        stderr.contains("registered already, as version 1"),
+        stderr.contains("was decided already: registered as version 1"),
         "{stderr}"
     );
+    assert_eq!(versions(&project, &account), 1);
+
+    // The same data again trains the same bytes: that version, not a new one.
+    let (code, out, stderr) = retrain(&project, &account, &["--alias", "again"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["identical"], true, "{out}");
+    assert_eq!(out["version"]["version"], 1, "{out}");
+    assert_eq!(out["aliases"]["again"], 1, "{out}");
     assert_eq!(versions(&project, &account), 1);
 }
 
@@ -184,18 +218,41 @@ async fn a_run_whose_input_is_not_the_services_is_refused_and_registers_nothing(
 }
 
 /// Writes what a run started by the schedule writes (its id is its ECS task id): the
-/// artifact, then `model.json` unless the run is still going.
+/// artifact, then `model.json` (with `metrics`) unless the run is still going. Its lineage
+/// names the image digest itself: ECS knows no task of that id.
 async fn put_run(account: &Account, run: &str, total: &str, ended: bool) {
+    put_run_as(
+        account,
+        run,
+        total,
+        ended,
+        &format!("weights of {run}"),
+        r#"{"samples": 40}"#,
+    )
+    .await;
+}
+
+async fn put_run_as(
+    account: &Account,
+    run: &str,
+    total: &str,
+    ended: bool,
+    bytes: &str,
+    metrics: &str,
+) {
     let s3 = account.s3().await;
     let bucket = format!("facturascan-local-models-{}", account.account_id);
-    let mut files = vec![("model", format!("weights of {run}"))];
+    let mut files = vec![("model", bytes.to_string())];
     if ended {
         files.push((
             "model.json",
             format!(
-                r#"{{"parameters": {{"smoothing": 1}}, "metrics": {{"samples": 40}},
+                r#"{{"parameters": {{"smoothing": 1}}, "metrics": {metrics},
                     "input": {{"supplier": "string", "vat": "string", "total": "{total}",
-                               "currency": "string", "issued_at": "string"}}}}"#
+                               "currency": "string", "issued_at": "string"}},
+                    "lineage": {{"image_digest": "sha256:{digest}",
+                                 "data": [{{"key": "validated/2026-11.jsonl", "etag": "e1"}}]}}}}"#,
+                digest = "ab".repeat(32)
             ),
         ));
     }
@@ -216,6 +273,7 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
     let project = local_scoring(&account, "");
     let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(0), "{stderr}");
+    crate::rollouts::push_image(&account, "facturascan/fraud-training", "1.0.0", "t").await;
     let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
     assert_eq!(code, Some(0), "nothing waits: {stderr}");
     assert_eq!(out["command"], "retrain.pending");
@@ -231,6 +289,12 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
     let (code, out, stderr) = retrain(&project, &account, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let followed = out["run"].as_str().expect("run id").to_string();
+    let (code, _, stderr) = model(
+        &project,
+        &account,
+        &["alias", "fraud-scoring", "champion", "1"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
     // Three runs the schedule started: one ended with the service's input, one whose input
     // is not the service's, one still writing.
     let good = "0f3a9c2e5b7d41e8a6c4f2b9d1e7a3c5";
@@ -258,6 +322,18 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
     assert_eq!(runs[0]["version"]["version"], 2, "{out}");
     assert_eq!(runs[0]["version"]["params"]["training_run"], good);
     assert_eq!(runs[0]["version"]["metrics"]["samples"], 40.0);
+    // Pending approval, compared with the champion on the metric both have.
+    let (code, shown, stderr) = model(&project, &account, &["show", "fraud-scoring", "2"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let approval = &shown["approvals"]["2"];
+    assert_eq!(approval["state"], "pending", "{shown}");
+    assert_eq!(approval["comparison"]["kind"], "compared", "{shown}");
+    assert_eq!(approval["comparison"]["champion"], 1, "{shown}");
+    assert_eq!(approval["comparison"]["metrics"][0]["metric"], "samples");
+    assert_eq!(
+        approval["comparison"]["metrics"][0]["change"], 38.0,
+        "{shown}"
+    );
     assert_eq!(runs[1]["run"], wrong);
     assert_eq!(runs[1]["status"], "refused");
     assert!(
@@ -272,10 +348,24 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
     assert_eq!(versions(&project, &account), 2);
     assert!(!out.to_string().contains(&followed), "{out}");
 
-    // Once the running one ends it is registered; the refused one stays refused.
+    // Once the running one ends it is registered; the refused one was decided and is not
+    // reported again (the job goes green). A run with the bytes of version 2 is that
+    // version; one sharing no metric with the champion is registered, flagged.
     put_run(&account, running, "number", true).await;
+    let same = "3e5f2a4b6c8d40e9f7a5b3c1d0e8f6a4";
+    put_run_as(
+        &account,
+        same,
+        "number",
+        true,
+        &format!("weights of {good}"),
+        "{}",
+    )
+    .await;
+    let odd = "4f6a3b5c7d9e41f0a8b6c4d2e1f9a7b5";
+    put_run_as(&account, odd, "number", true, "odd", r#"{"recall": 0.5}"#).await;
     let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr} {out}");
     let statuses: Vec<(&str, &str)> = out["runs"]
         .as_array()
         .expect("runs")
@@ -284,13 +374,123 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
         .collect();
     assert_eq!(
         statuses,
-        vec![(wrong, "refused"), (running, "registered")],
+        vec![
+            (running, "registered"),
+            (same, "identical"),
+            (odd, "registered")
+        ],
         "{out}"
     );
+    assert_eq!(out["runs"][1]["version"]["version"], 2, "{out}");
     assert_eq!(out["unfinished"], serde_json::json!([]), "{out}");
-    assert_eq!(versions(&project, &account), 3);
+    assert_eq!(versions(&project, &account), 4);
     // The alias stays where it was when none is asked for.
     assert_eq!(out["aliases"]["candidate"], 2, "{out}");
+    let (_, shown, _) = model(&project, &account, &["show", "fraud-scoring", "4"]);
+    assert_eq!(
+        shown["approvals"]["4"]["comparison"]["kind"], "incomparable",
+        "{shown}"
+    );
+
+    // A run the drift rule started that died before writing anything: ECS is asked, it is
+    // reported failed once, and recorded.
+    let died = run_unattended(&account, "s3://nowhere-bucket/empty/").await;
+    let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
+    assert_eq!(code, Some(1), "a failed run is exit 1: {stderr} {out}");
+    assert_eq!(out["runs"][0]["run"], died.as_str(), "{out}");
+    assert_eq!(out["runs"][0]["status"], "failed", "{out}");
+    assert!(
+        out["runs"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exit code") && m.contains("without writing model.json")),
+        "{out}"
+    );
+    let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
+    assert_eq!(code, Some(0), "reported once: {stderr} {out}");
+    assert_eq!(out["runs"], serde_json::json!([]), "{out}");
+}
+
+/// Starts the training task as the drift rule does (RunTask, not by facturactl), with
+/// its data overridden; returns the task id once it stopped.
+async fn run_unattended(account: &Account, data_uri: &str) -> String {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType, NetworkConfiguration,
+        TaskOverride,
+    };
+    let config = account.sdk_config(3).await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    // The private subnets the stacks were given (the schedule's and the drift rule's).
+    let stacks = aws_sdk_cloudformation::Client::new(&config)
+        .describe_stacks()
+        .send()
+        .await
+        .expect("stacks");
+    let parameter = |key: &str| -> Vec<String> {
+        stacks
+            .stacks()
+            .iter()
+            .flat_map(|s| s.parameters())
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .unwrap_or_else(|| panic!("a stack with {key}"))
+            .split(',')
+            .map(|s| s.trim_matches(|c| "[]' ".contains(c)).to_string())
+            .collect()
+    };
+    let (subnets, groups) = (
+        parameter("PrivateSubnetIds"),
+        parameter("ServiceSecurityGroupId"),
+    );
+    let out = ecs
+        .run_task()
+        .cluster("facturascan-local")
+        .task_definition("facturascan-local-fraud-scoring-training")
+        .launch_type(LaunchType::Fargate)
+        .started_by("events-rule/drift")
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(subnets))
+                        .set_security_groups(Some(groups))
+                        .build()
+                        .expect("awsvpc"),
+                )
+                .build(),
+        )
+        .overrides(
+            TaskOverride::builder()
+                .container_overrides(
+                    ContainerOverride::builder()
+                        .name("training")
+                        .environment(
+                            KeyValuePair::builder()
+                                .name("TRAINING_DATA_URI")
+                                .value(data_uri)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RunTask");
+    let arn = out.tasks()[0].task_arn().expect("task arn").to_string();
+    for _ in 0..100 {
+        let described = ecs
+            .describe_tasks()
+            .cluster("facturascan-local")
+            .tasks(&arn)
+            .send()
+            .await
+            .expect("DescribeTasks");
+        if described.tasks()[0].last_status() == Some("STOPPED") {
+            return arn.rsplit('/').next().unwrap_or_default().to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the task never stopped");
 }
 
 #[tokio::test]

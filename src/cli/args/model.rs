@@ -1,4 +1,4 @@
-//! `model register|list|show|alias`: their arguments and their use case.
+//! `model register|list|show|alias|approve|reject`: their arguments and their use case.
 
 use std::path::PathBuf;
 
@@ -54,11 +54,34 @@ pub enum ModelCommand {
         #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         version: u32,
     },
+    /// Approve a version: production deploys, traffic moves and promotions run approved
+    /// versions only. Review its comparison with the champion first (`model show`).
+    Approve {
+        /// The model's name.
+        name: String,
+        /// The version approved.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        version: u32,
+        /// Why, for the next reviewer.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a version: it is never deployed to production.
+    Reject {
+        /// The model's name.
+        name: String,
+        /// The version rejected.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        version: u32,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 impl ModelCommand {
     fn request(self) -> commands::model::Request {
-        use commands::model::Request;
+        use commands::model::{Decision, Request};
         match self {
             Self::Register {
                 name,
@@ -86,6 +109,26 @@ impl ModelCommand {
                 alias,
                 version,
             },
+            Self::Approve {
+                name,
+                version,
+                reason,
+            } => Request::Decide {
+                name,
+                version,
+                state: Decision::Approve,
+                reason,
+            },
+            Self::Reject {
+                name,
+                version,
+                reason,
+            } => Request::Decide {
+                name,
+                version,
+                state: Decision::Reject,
+                reason: Some(reason),
+            },
         }
     }
 }
@@ -97,6 +140,7 @@ impl Invocation for ModelCommand {
             Self::List { .. } => Document::ModelList,
             Self::Show { .. } => Document::ModelShow,
             Self::Alias { .. } => Document::ModelAlias,
+            Self::Approve { .. } | Self::Reject { .. } => Document::ModelApproval,
         })
     }
 
