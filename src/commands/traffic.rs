@@ -12,16 +12,17 @@ use super::guarded::{self, Guard, Outcome};
 use crate::aws::{AwsContext, RetryTotals};
 use crate::config::Config;
 use crate::error::{Error, Usage};
+use crate::models::{self, ModelError, ModelRef, ModelVersion};
 use crate::notify::{Delivery, Notice, Provenance, Verdict as Ended};
 use crate::release::record::{Operation, Record, TrafficChange};
 use crate::release::store::Store;
 use crate::services::evaluation::{self, Evaluation, Verdict};
-use crate::services::traffic::{self, TrafficError, TrafficReport};
+use crate::services::traffic::{self, ModelVariables, TrafficError, TrafficReport};
 
 /// What to change before showing the split.
 pub enum Change {
     Set {
-        variant: String,
+        variant: Variant,
         percent: u32,
     },
     Promote,
@@ -30,6 +31,15 @@ pub enum Change {
     Evaluate {
         apply: bool,
     },
+}
+
+/// What the variant of `traffic set` runs.
+pub enum Variant {
+    /// A published Lambda version or an ECS revision, as given.
+    Version(String),
+    /// A registered model version or alias, run on the control's code (a new Lambda
+    /// version or ECS revision is made for it).
+    Model(String),
 }
 
 pub struct Request {
@@ -43,7 +53,15 @@ pub struct Request {
 
 /// A move to make under the lock.
 enum Move {
-    Set { variant: String, percent: u32 },
+    Set {
+        variant: String,
+        percent: u32,
+    },
+    /// A variant made for this model first, then set.
+    SetModel {
+        model: Box<ModelVersion>,
+        percent: u32,
+    },
     Promote,
     Abort,
 }
@@ -100,6 +118,75 @@ async fn watch(
     }
 }
 
+/// What a look decided, before any lock.
+enum Plan {
+    /// A move to make (with the evaluation that decided it, if one did).
+    Move(Move, Option<Evaluation>),
+    /// Nothing to carry out: no lock, no record, no notice.
+    Shown(Box<TrafficReport>),
+}
+
+/// What `change` asks for, read and checked before the lock (a model is resolved: hashed,
+/// its input checked, approved in production).
+async fn plan(look: &Look<'_>, change: Option<Change>) -> Result<Plan, Error> {
+    let (config, service) = (look.config, look.service);
+    Ok(match change {
+        None => Plan::Shown(Box::new(look.show().await?)),
+        Some(Change::Evaluate { apply }) => {
+            let report = look.evaluate().await?;
+            match report.evaluation.as_ref().map(|e| e.verdict) {
+                Some(Verdict::Promote) if apply => {
+                    Plan::Move(ramp(config, service, &report), report.evaluation)
+                }
+                Some(Verdict::Abort) if apply => Plan::Move(Move::Abort, report.evaluation),
+                _ => Plan::Shown(Box::new(report)),
+            }
+        }
+        Some(Change::Set {
+            variant: Variant::Version(variant),
+            percent,
+        }) => Plan::Move(Move::Set { variant, percent }, None),
+        Some(Change::Set {
+            variant: Variant::Model(reference),
+            percent,
+        }) => {
+            let refs = [(service.to_string(), ModelRef::parse(&reference)?)]
+                .into_iter()
+                .collect();
+            let mut resolved = models::resolve::resolve(look.aws, config, &refs).await?;
+            let model = resolved
+                .remove(service)
+                .ok_or_else(|| ModelError::NoModel(service.to_string()))?;
+            let model = Box::new(model);
+            Plan::Move(Move::SetModel { model, percent }, None)
+        }
+        Some(Change::Promote) => Plan::Move(Move::Promote, None),
+        Some(Change::Abort) => Plan::Move(Move::Abort, None),
+    })
+}
+
+/// Carries out a move on AWS.
+async fn make(look: &Look<'_>, step: &Move) -> Result<traffic::Moved, TrafficError> {
+    let (aws, config, service) = (look.aws, look.config, look.service);
+    match step {
+        Move::Set { variant, percent } => {
+            traffic::set(aws, config, service, variant, *percent).await
+        }
+        Move::SetModel { model, percent } => {
+            let pin = model.pin();
+            let variables = ModelVariables {
+                uri: pin.uri.clone(),
+                sha256: pin.sha256.clone(),
+                label: pin.to_string(),
+            };
+            let variant = traffic::variant_with_model(aws, config, service, &variables).await?;
+            traffic::set(aws, config, service, &variant, *percent).await
+        }
+        Move::Promote => traffic::promote(aws, config, service).await,
+        Move::Abort => traffic::abort(aws, config, service).await,
+    }
+}
+
 /// One look, and the change it makes, if any.
 async fn once(
     session: &Session<'_>,
@@ -107,23 +194,9 @@ async fn once(
     change: Option<Change>,
 ) -> Result<TrafficReport, Error> {
     let (config, service, aws) = (look.config, look.service.to_string(), look.aws);
-    let (step, evaluation) = match change {
-        None => return look.show().await,
-        Some(Change::Evaluate { apply }) => {
-            let report = look.evaluate().await?;
-            let verdict = report.evaluation.as_ref().map(|e| e.verdict);
-            match verdict {
-                Some(Verdict::Promote) if apply => {
-                    (ramp(config, &service, &report), report.evaluation)
-                }
-                Some(Verdict::Abort) if apply => (Move::Abort, report.evaluation),
-                // Nothing to carry out: no lock, no record, no notice.
-                _ => return Ok(report),
-            }
-        }
-        Some(Change::Set { variant, percent }) => (Move::Set { variant, percent }, None),
-        Some(Change::Promote) => (Move::Promote, None),
-        Some(Change::Abort) => (Move::Abort, None),
+    let (step, evaluation) = match plan(look, change).await? {
+        Plan::Move(step, evaluation) => (step, evaluation),
+        Plan::Shown(report) => return Ok(*report),
     };
     let guard = Guard {
         operation: Operation::Traffic,
@@ -137,6 +210,10 @@ async fn once(
         },
         from: None,
     };
+    let new_model = match &step {
+        Move::SetModel { model, .. } => Some(model.pin()),
+        _ => None,
+    };
     guarded::recorded(session, aws, &guard, async |store| {
         let previous = store
             .current()
@@ -144,18 +221,13 @@ async fn once(
             .ok_or_else(|| TrafficError::NotRecorded {
                 environment: config.environment.name.clone(),
             })?;
-        let moved = match &step {
-            Move::Set { variant, percent } => {
-                traffic::set(aws, config, &service, variant, *percent).await?
-            }
-            Move::Promote => traffic::promote(aws, config, &service).await?,
-            Move::Abort => traffic::abort(aws, config, &service).await?,
-        };
+        let moved = make(look, &step).await?;
         let sides = crate::deployment::Sides {
             aws,
             config,
             store,
             service: &service,
+            new_model: new_model.as_ref(),
         };
         let entry = sides.entry_after(&previous, &moved).await?;
         let change = TrafficChange {

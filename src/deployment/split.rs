@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use crate::aws::AwsContext;
 use crate::config::Config;
+use crate::models::ModelPin;
 use crate::release::record::{Record, ServiceRecord, SplitRecord};
 use crate::release::store::Store;
 use crate::services::traffic::{self, Moved, TrafficError};
@@ -15,6 +16,9 @@ pub struct Sides<'a> {
     pub config: &'a Config,
     pub store: &'a Store<'a>,
     pub service: &'a str,
+    /// The model a move just put on a new variant (`traffic set --model`): no release
+    /// recorded it yet.
+    pub new_model: Option<&'a ModelPin>,
 }
 
 impl Sides<'_> {
@@ -82,11 +86,16 @@ impl Sides<'_> {
             });
         }
         let live = traffic::live_side(self.aws, self.config, self.service, side).await?;
-        let model = records
-            .iter()
-            .rev()
-            .flat_map(|r| r.services.values())
-            .filter_map(|s| s.model.as_ref())
+        let model = self
+            .new_model
+            .into_iter()
+            .chain(
+                records
+                    .iter()
+                    .rev()
+                    .flat_map(|r| r.services.values())
+                    .filter_map(|s| s.model.as_ref()),
+            )
             .find(|pin| !live.model_sha256.is_empty() && pin.sha256 == live.model_sha256)
             .cloned();
         Ok(ServiceRecord {

@@ -18,7 +18,7 @@ use super::rollout::{
     AlarmWatch, DeploymentFailure, DeploymentState, Rollout, RolloutError, RolloutFailure,
     ServiceContext,
 };
-use crate::aws::AwsError;
+use crate::aws::{AwsContext, AwsError};
 use crate::config::EcsService;
 
 /// What one look at the service says about the rollout of `new_task_definition`.
@@ -296,14 +296,6 @@ async fn deregister_revisions(ctx: &ServiceContext<'_>) -> Result<(), RolloutErr
     Ok(())
 }
 
-/// The tag that names the config service on what facturactl creates for it.
-fn service_tag(ctx: &ServiceContext<'_>) -> Tag {
-    Tag::builder()
-        .key("facturactl:service")
-        .value(ctx.name)
-        .build()
-}
-
 /// The revision's family: facturactl's own, apart from the stack's `-base` family.
 fn family(ctx: &ServiceContext<'_>) -> String {
     ctx.config.task_family(ctx.name)
@@ -350,11 +342,26 @@ async fn register(
     base: &TaskDefinition,
     containers: Vec<ContainerDefinition>,
 ) -> Result<String, RolloutError> {
-    let registered = ctx
-        .aws
+    let arn = register_revision(ctx.aws, &family(ctx), ctx.name, base, containers)
+        .await?
+        .ok_or_else(|| RolloutError::new(RolloutFailure::NoArn))?;
+    ctx.say(&format!("registered {}", short(&arn)));
+    Ok(arn)
+}
+
+/// Registers `base`'s settings with `containers` in `family`, tagged as `service`'s; the
+/// new revision's ARN (`None` if ECS answered none).
+pub async fn register_revision(
+    aws: &AwsContext,
+    family: &str,
+    service: &str,
+    base: &TaskDefinition,
+    containers: Vec<ContainerDefinition>,
+) -> Result<Option<String>, AwsError> {
+    let registered = aws
         .ecs
         .register_task_definition()
-        .family(family(ctx))
+        .family(family)
         .set_task_role_arn(base.task_role_arn().map(str::to_string))
         .set_execution_role_arn(base.execution_role_arn().map(str::to_string))
         .set_network_mode(base.network_mode().cloned())
@@ -364,17 +371,19 @@ async fn register(
         .set_cpu(base.cpu().map(str::to_string))
         .set_memory(base.memory().map(str::to_string))
         .set_container_definitions(Some(containers))
-        .tags(service_tag(ctx))
+        .tags(
+            Tag::builder()
+                .key("facturactl:service")
+                .value(service)
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| AwsError::new("RegisterTaskDefinition", e))?;
-    let arn = registered
+    Ok(registered
         .task_definition()
         .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| RolloutError::new(RolloutFailure::NoArn))?
-        .to_string();
-    ctx.say(&format!("registered {}", short(&arn)));
-    Ok(arn)
+        .map(str::to_string))
 }
 
 /// The first image of a service: the service is created on it, as the config describes.

@@ -387,11 +387,19 @@ async fn version_with_code(
 
 /// Waits for UpdateFunctionCode to finish (LastUpdateStatus Successful).
 async fn wait_for_update(ctx: &ServiceContext<'_>, function: &str) -> Result<(), RolloutError> {
+    settled(ctx.aws, function, &ctx.poll).await
+}
+
+/// Waits until `function`'s last code or configuration update settled (Successful).
+pub(crate) async fn settled(
+    aws: &crate::aws::AwsContext,
+    function: &str,
+    poll: &super::rollout::PollPacing,
+) -> Result<(), RolloutError> {
     let started = Instant::now();
-    let mut delay = ctx.poll.first;
+    let mut delay = poll.first;
     loop {
-        let config = ctx
-            .aws
+        let config = aws
             .lambda
             .get_function_configuration()
             .function_name(function)
@@ -416,7 +424,7 @@ async fn wait_for_update(ctx: &ServiceContext<'_>, function: &str) -> Result<(),
             Some(_) => {}
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(ctx.poll.max);
+        delay = (delay * 2).min(poll.max);
     }
 }
 

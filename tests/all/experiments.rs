@@ -102,10 +102,15 @@ fn traffic(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>,
 }
 
 async fn alias(account: &Account) -> (String, Vec<String>) {
+    alias_of(account, FUNCTION).await
+}
+
+/// The `live` alias of `function`: its version and the variants weighted beside it.
+pub(crate) async fn alias_of(account: &Account, function: &str) -> (String, Vec<String>) {
     let lambda = aws_sdk_lambda::Client::new(&account.sdk_config(3).await);
     let alias = lambda
         .get_alias()
-        .function_name(FUNCTION)
+        .function_name(function)
         .name("live")
         .send()
         .await

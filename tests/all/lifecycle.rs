@@ -143,11 +143,12 @@ impl Life {
     }
 
     /// The ML engineer's steps in staging: register the trained model (`m1.bin`, its
-    /// input `input.json`), deploy it.
+    /// input `input.json`), deploy it, approve it for production.
     fn deploy_model_in_staging(&self) {
         for args in [
             "model register fraud-scoring --file m1.bin --input input.json --env staging",
             "deploy --env staging --model scoring=1 --yes",
+            "model approve fraud-scoring 1 --env staging",
         ] {
             let (code, report, stderr) = self.facturactl(args);
             assert_eq!(code, Some(0), "{args}\n{stderr}\n{report}");

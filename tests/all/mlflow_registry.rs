@@ -272,6 +272,17 @@ async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
         &["deploy", "--env", "production", "--yes"],
     );
     assert_eq!(code, Some(0), "{stderr}");
+    // Approved in MLflow (the version's `facturactl.approval` tag), then promoted.
+    let (code, approved, stderr) = run_json(
+        &project,
+        &account,
+        &["model", "approve", &name, "1", "--env", "staging"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        approved["approvals"]["1"]["state"], "approved",
+        "{approved}"
+    );
     let (code, promoted, stderr) = run_json(
         &project,
         &account,
@@ -299,6 +310,7 @@ async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
         "{shown}"
     );
     assert_eq!(shown["versions"][0]["metrics"]["auc"], 0.91, "{shown}");
+    assert_eq!(shown["approvals"]["1"]["state"], "approved", "{shown}");
     let (_, live) = live_model_of(&account, "facturascan-production-scoring").await;
     assert_eq!(live, sha);
 }

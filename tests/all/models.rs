@@ -642,8 +642,6 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
     let (code, staged, stderr) = deploy_model(&project, &account, "staging", "1");
     assert_eq!(code, Some(0), "{stderr}\n{staged}");
 
-    // Production's stacks are deployed before its first promotion: its storage stack
-    // creates the registry the model is copied into.
     let promote = [
         "promote",
         "--from",
@@ -652,6 +650,32 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
         "production",
         "--yes",
     ];
+    // Production runs approved versions only: refused before anything changes, then
+    // approved where it was registered and reviewed.
+    let (code, out, stderr) = run_json(&project, &account, &promote);
+    assert_eq!(code, Some(3), "{stderr}\n{out}");
+    assert!(
+        stderr.contains("`fraud-scoring` version 1 is pending, not approved"),
+        "{stderr}"
+    );
+    let approve = |state: &str, reason: &str| {
+        let mut args = vec!["model", state, "fraud-scoring", "1", "--env", "staging"];
+        if !reason.is_empty() {
+            args.extend(["--reason", reason]);
+        }
+        run_json(&project, &account, &args)
+    };
+    let (code, _, stderr) = approve("reject", "");
+    assert_eq!(code, Some(1), "a rejection needs a reason: {stderr}");
+    let (code, decided, stderr) = approve("approve", "beats v0 on the holdout");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(decided["approvals"]["1"]["state"], "approved", "{decided}");
+    assert_eq!(
+        decided["approvals"]["1"]["reason"],
+        "beats v0 on the holdout"
+    );
+    // Production's stacks are deployed before its first promotion: its storage stack
+    // creates the registry the model is copied into.
     let (code, _, stderr) = run_json(&project, &account, &promote);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -665,18 +689,7 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
         &["deploy", "--env", "production", "--yes"],
     );
     assert_eq!(code, Some(0), "{stderr}");
-    let (code, promoted, stderr) = run_json(
-        &project,
-        &account,
-        &[
-            "promote",
-            "--from",
-            "staging",
-            "--to",
-            "production",
-            "--yes",
-        ],
-    );
+    let (code, promoted, stderr) = run_json(&project, &account, &promote);
     assert_eq!(code, Some(0), "{stderr}\n{promoted}");
     let (_, status, _) = run_json(&project, &account, &["status", "--env", "production"]);
     let pin = &status["current"]["services"]["scoring"]["model"];
@@ -701,7 +714,126 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
     );
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(shown["versions"][0]["artifact"]["sha256"], sha.as_str());
+    // Its approval came with it.
+    assert_eq!(shown["approvals"]["1"]["state"], "approved", "{shown}");
     // And the production function's live version runs it.
     let (_, live) = live_model_of(&account, "facturascan-production-scoring").await;
     assert_eq!(live, sha);
+
+    // A version registered in production itself is pending there: a deploy refuses it
+    // before any change, and runs it once approved.
+    // (The file is outside the checkout: production deploys a clean commit.)
+    let outside = std::env::temp_dir().join(format!("m2-{}.bin", account.account_id));
+    std::fs::write(&outside, "model two").expect("write the model file");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "model",
+            "register",
+            "fraud-scoring",
+            "--file",
+            outside.to_str().expect("a UTF-8 path"),
+            "--input",
+            "input.json",
+            "--env",
+            "production",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = deploy_model(&project, &account, "production", "2");
+    assert_eq!(code, Some(3), "{stderr}\n{out}");
+    assert!(
+        stderr.contains("version 2 is pending, not approved"),
+        "{stderr}"
+    );
+    let (_, live_after) = live_model_of(&account, "facturascan-production-scoring").await;
+    assert_eq!(live_after, sha, "nothing changed");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "model",
+            "reject",
+            "fraud-scoring",
+            "2",
+            "--env",
+            "production",
+            "--reason",
+            "drifts",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = deploy_model(&project, &account, "production", "2");
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("version 2 is rejected, not approved"),
+        "{stderr}"
+    );
+}
+
+/// `MODEL_SHA256` of one version (or `$LATEST`) of the local scoring function, and its code.
+async fn model_and_code_of(account: &Account, qualifier: &str) -> (String, String) {
+    let config = aws_sdk_lambda::Client::new(&account.sdk_config(3).await)
+        .get_function_configuration()
+        .function_name("facturascan-local-scoring")
+        .qualifier(qualifier)
+        .send()
+        .await
+        .expect("the version");
+    let model = config
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get("MODEL_SHA256").cloned())
+        .unwrap_or_default();
+    (model, config.code_sha256().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn traffic_set_model_runs_a_registered_version_beside_the_control_on_its_code() {
+    let account = Account::new();
+    let project = scoring_project(&account).await;
+    let (code, deployed, stderr) = deploy_model(&project, &account, "local", "champion");
+    assert_eq!(code, Some(0), "{stderr}\n{deployed}");
+    let (control, _) = crate::experiments::alias_of(&account, "facturascan-local-scoring").await;
+    let (one, control_code) = model_and_code_of(&account, &control).await;
+    assert_eq!(one, crate::support::sha256_hex(b"model one"));
+
+    // A version whose input is not the service's is refused before anything changes.
+    let traffic = |args: &[&str]| {
+        let mut all = vec!["traffic", "--env", "local"];
+        all.extend_from_slice(args);
+        run_json(&project, &account, &all)
+    };
+    let (code, _, stderr) = traffic(&["set", "scoring", "--model", "3", "--percent", "10"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("does not take what service `scoring` sends"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = traffic(&["set", "scoring", "--percent", "10"]);
+    assert_eq!(code, Some(1), "a variant or a model: {stderr}");
+
+    // Version 2 of the model on the control's code, at 10%, recorded with its model.
+    let (code, report, stderr) = traffic(&["set", "scoring", "--model", "2", "--percent", "10"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let (now, variants) = crate::experiments::alias_of(&account, "facturascan-local-scoring").await;
+    assert_eq!(now, control, "the control keeps its version");
+    let variant = variants.first().expect("a variant").clone();
+    let (two, variant_code) = model_and_code_of(&account, &variant).await;
+    assert_eq!(two, crate::support::sha256_hex(b"model two"));
+    assert_eq!(variant_code, control_code, "the control's code");
+    // $LATEST has its own variables back: it is still what the stack describes.
+    let (latest, _) = model_and_code_of(&account, "$LATEST").await;
+    assert_eq!(latest, one, "$LATEST restored");
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    let split = &status["current"]["services"]["scoring"]["split"];
+    assert_eq!(split["percent"], 10, "{status}");
+    assert_eq!(split["variant"]["model"]["version"], 2, "{status}");
+    assert_eq!(split["variant"]["version"], variant.as_str(), "{status}");
+
+    // Promoted: the control runs version 2, and the record says so.
+    let (code, _, stderr) = traffic(&["promote", "scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(recorded_model(&project, &account)["version"], 2);
 }

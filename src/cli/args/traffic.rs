@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::{Action, Document, Error, Exit, Invocation, Presenter, Session};
 use crate::commands;
+use crate::commands::traffic::Variant;
 
 /// `--variant`: a Lambda version number (`7`) or an ECS task definition revision (`7`,
 /// `family:7`), checked before any AWS call.
@@ -86,8 +87,13 @@ pub enum TrafficCommand {
         service: String,
         /// The variant: a published Lambda version number, or an ECS task definition
         /// revision (`7` or `family:7`, run as the `<service>-variant` service).
-        #[arg(long, value_parser = variant_ref)]
-        variant: String,
+        #[arg(long, value_parser = variant_ref, required_unless_present = "model", conflicts_with = "model")]
+        variant: Option<String>,
+        /// Or a registered model version or alias (`3`, `candidate`), run on the control's
+        /// code: a new Lambda version or ECS revision is made for it (checked as a deploy's
+        /// `--model` is: hashed, its input compared, approved in production).
+        #[arg(long, value_name = "VERSION|ALIAS")]
+        model: Option<String>,
         /// The variant's share, 1 to 99 (0 is `abort`, 100 is `promote`).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=99))]
         percent: u32,
@@ -132,8 +138,17 @@ impl TrafficArgs {
             Some(TrafficCommand::Set {
                 service,
                 variant,
+                model,
                 percent,
-            }) => (Some(service), Some(Change::Set { variant, percent })),
+            }) => {
+                let variant = match (variant, model) {
+                    (Some(version), _) => Variant::Version(version),
+                    (None, Some(model)) => Variant::Model(model),
+                    // clap requires one of them.
+                    (None, None) => Variant::Version(String::new()),
+                };
+                (Some(service), Some(Change::Set { variant, percent }))
+            }
             Some(TrafficCommand::Promote { service }) => (Some(service), Some(Change::Promote)),
             Some(TrafficCommand::Abort { service }) => (Some(service), Some(Change::Abort)),
             Some(TrafficCommand::Evaluate { service, apply, .. }) => {

@@ -8,10 +8,13 @@ use std::collections::BTreeMap;
 
 use super::metrics::{Platform, stats};
 use super::moved::{Carrier, Moved};
-use super::report::{Side, TrafficError, TrafficReport};
+use aws_sdk_ecs::types::KeyValuePair;
+
+use super::report::{ModelVariables, Side, TrafficError, TrafficReport, VariantFailure};
 use crate::aws::{AwsContext, AwsError};
+use crate::config::names::{MODEL_SHA256_VARIABLE, MODEL_URI_VARIABLE};
 use crate::config::{Config, EcsService};
-use crate::services::ecs::{NewService, Placement, create_service, short};
+use crate::services::ecs::{NewService, Placement, create_service, register_revision, short};
 use crate::services::route::{self, Route};
 
 /// Where one ECS service's experiment lives.
@@ -284,6 +287,62 @@ pub async fn set(
         percent,
         control: control.task_definition,
     })
+}
+
+/// Registers a revision of the control's (same image and settings) whose containers run
+/// `model`; returns it as `family:revision`.
+pub async fn revision_with_model(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    model: &ModelVariables,
+) -> Result<String, TrafficError> {
+    let failed = |failure: VariantFailure| TrafficError::Variant {
+        service: service.to_string(),
+        failure,
+    };
+    let x = locate(aws, config, service).await?;
+    let (_, control, _) = state(aws, &x).await?;
+    let base = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&control.task_definition)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTaskDefinition", e))?
+        .task_definition
+        .ok_or(failed(VariantFailure::NoRevision))?;
+    let mut takes_model = false;
+    let containers = base
+        .container_definitions()
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            let names = [MODEL_URI_VARIABLE, MODEL_SHA256_VARIABLE];
+            let env = c.environment.get_or_insert_with(Vec::new);
+            if env
+                .iter()
+                .any(|kv| kv.name() == Some(MODEL_SHA256_VARIABLE))
+            {
+                takes_model = true;
+                env.retain(|kv| !names.iter().any(|n| kv.name() == Some(*n)));
+                for (name, value) in names.into_iter().zip([&model.uri, &model.sha256]) {
+                    env.push(KeyValuePair::builder().name(name).value(value).build());
+                }
+            }
+            c
+        })
+        .collect();
+    if !takes_model {
+        return Err(failed(VariantFailure::NoModelVariable {
+            task_definition: short(&control.task_definition).to_string(),
+        }));
+    }
+    let family = config.task_family(service);
+    let arn = register_revision(aws, &family, service, &base, containers)
+        .await?
+        .ok_or(failed(VariantFailure::NoRevision))?;
+    Ok(short(&arn).to_string())
 }
 
 /// The variant service on `task_definition`, created in the variant target group the

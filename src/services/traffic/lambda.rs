@@ -4,10 +4,17 @@
 
 use super::metrics::{Platform, stats};
 use super::moved::{Carrier, Moved};
-use super::report::{TrafficError, TrafficReport};
+use std::collections::HashMap;
+
+use aws_sdk_lambda::types::Environment;
+
+use super::report::{ModelVariables, TrafficError, TrafficReport, VariantFailure};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::Config;
+use crate::config::names::{MODEL_SHA256_VARIABLE, MODEL_URI_VARIABLE};
 use crate::services::lambda::ALIAS;
+use crate::services::lambda::identity_of;
+use crate::services::rollout::PollPacing;
 
 /// (control version, variant (version, share 0..1)) of the alias.
 async fn split(
@@ -104,6 +111,94 @@ pub(super) async fn set(
         percent,
         control,
     })
+}
+
+/// Publishes a version that runs the control's code with `model`: `$LATEST` (the
+/// control's code, checked) is given the model's variables, published, and given its own
+/// back, so it stays what the stack describes. Returns the version.
+pub(super) async fn publish_with_model(
+    aws: &AwsContext,
+    service: &str,
+    function: String,
+    model: &ModelVariables,
+) -> Result<String, TrafficError> {
+    let failed = |failure: VariantFailure| TrafficError::Variant {
+        service: service.to_string(),
+        failure,
+    };
+    let (control, _) = split(aws, &function).await?;
+    let control_code = identity_of(aws, &function, &control).await?.code;
+    let latest = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetFunctionConfiguration", e))?;
+    let latest_code = latest.code_sha256().unwrap_or_default();
+    if latest_code != control_code {
+        return Err(failed(VariantFailure::CodeMoved {
+            function,
+            latest: latest_code.to_string(),
+            control: control_code,
+        }));
+    }
+    let own: HashMap<String, String> = latest
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    let mut variant = own.clone();
+    variant.insert(MODEL_URI_VARIABLE.into(), model.uri.clone());
+    variant.insert(MODEL_SHA256_VARIABLE.into(), model.sha256.clone());
+    set_variables(aws, &function, variant)
+        .await
+        .map_err(|reason| failed(VariantFailure::Update { reason }))?;
+    let published = aws
+        .lambda
+        .publish_version()
+        .function_name(&function)
+        .code_sha256(&control_code)
+        .description(format!(
+            "facturactl: {} on version {control}'s code",
+            model.label
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("PublishVersion", e));
+    // Put back whatever happened to the publish: $LATEST is the stack's.
+    let restored = set_variables(aws, &function, own).await;
+    let version = published?.version().unwrap_or_default().to_string();
+    restored.map_err(|reason| {
+        failed(VariantFailure::NotRestored {
+            function: function.clone(),
+            version: version.clone(),
+            reason,
+        })
+    })?;
+    Ok(version)
+}
+
+/// `$LATEST`'s environment variables, replaced whole, once the update settled.
+async fn set_variables(
+    aws: &AwsContext,
+    function: &str,
+    variables: HashMap<String, String>,
+) -> Result<(), String> {
+    aws.lambda
+        .update_function_configuration()
+        .function_name(function)
+        .environment(
+            Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateFunctionConfiguration", e).to_string())?;
+    crate::services::lambda::settled(aws, function, &PollPacing::default())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The variant becomes the control, with all the traffic.

@@ -10,7 +10,9 @@ mod moved;
 mod report;
 
 pub use moved::{Carrier, Moved};
-pub use report::{PredictionCounts, Side, TrafficError, TrafficReport, guards_of};
+pub use report::{
+    ModelVariables, PredictionCounts, Side, TrafficError, TrafficReport, VariantFailure, guards_of,
+};
 
 use std::time::{Duration, SystemTime};
 
@@ -112,6 +114,20 @@ pub async fn set(
     match target {
         Target::Lambda(function) => lambda::set(aws, function, variant, percent).await,
         Target::Ecs => ecs::set(aws, config, service, variant, percent).await,
+    }
+}
+
+/// Makes a variant that runs `model` on the control's code (a Lambda version, or an ECS
+/// revision); returns it as `set` takes it.
+pub async fn variant_with_model(
+    aws: &AwsContext,
+    config: &Config,
+    service: &str,
+    model: &ModelVariables,
+) -> Result<String, TrafficError> {
+    match target_of(config, service)? {
+        Target::Lambda(function) => lambda::publish_with_model(aws, service, function, model).await,
+        Target::Ecs => ecs::revision_with_model(aws, config, service, model).await,
     }
 }
 

@@ -102,7 +102,74 @@ pub enum TrafficError {
     NotRecorded {
         environment: String,
     },
+    /// `set --model`: the variant running that model could not be made.
+    Variant {
+        service: String,
+        failure: VariantFailure,
+    },
     Aws(AwsError),
+}
+
+/// The model a variant runs: what its MODEL_URI and MODEL_SHA256 say.
+#[derive(Debug, Clone)]
+pub struct ModelVariables {
+    pub uri: String,
+    pub sha256: String,
+    /// As people name it: `fraud-scoring v3 (9c1e5f0a7b3d)`.
+    pub label: String,
+}
+
+/// Why no variant runs a model on the control's code.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariantFailure {
+    /// `$LATEST` is not the control's code: a version published from it would not be.
+    CodeMoved {
+        function: String,
+        latest: String,
+        control: String,
+    },
+    /// No container of the control's revision takes a model (none has MODEL_SHA256).
+    NoModelVariable { task_definition: String },
+    /// The function's configuration update did not settle (the function's words).
+    Update { reason: String },
+    /// RegisterTaskDefinition answered no revision.
+    NoRevision,
+    /// The variant was published, but `$LATEST` kept its model variables (it is not what
+    /// the stack describes until they are put back).
+    NotRestored {
+        function: String,
+        version: String,
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for VariantFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CodeMoved {
+                function,
+                latest,
+                control,
+            } => write!(
+                f,
+                "$LATEST of {function} holds code {latest}, not the control's {control}"
+            ),
+            Self::NoModelVariable { task_definition } => {
+                write!(f, "no container of {task_definition} has MODEL_SHA256")
+            }
+            Self::Update { reason } => write!(f, "the configuration update failed: {reason}"),
+            Self::NoRevision => f.write_str("RegisterTaskDefinition answered no revision"),
+            Self::NotRestored {
+                function,
+                version,
+                reason,
+            } => write!(
+                f,
+                "version {version} was published, but $LATEST of {function} still has the variant's model variables: {reason}"
+            ),
+        }
+    }
 }
 
 impl From<AwsError> for TrafficError {
@@ -134,6 +201,9 @@ impl TrafficError {
             Self::NotRecorded { environment } => {
                 format!("`{environment}` has no successful release recorded")
             }
+            Self::Variant { service, failure } => {
+                format!("no variant of {service} runs the model: {failure}")
+            }
             Self::Aws(e) => e.to_string(),
         }
     }
@@ -155,6 +225,13 @@ impl TrafficError {
             Self::NotRecorded { environment } => format!(
                 "deploy it first (`facturactl deploy --env {environment}`): a split is recorded on top of the release it changes"
             ),
+            Self::Variant {
+                failure: VariantFailure::NotRestored { .. },
+                ..
+            } => "the split was not changed; `facturactl deploy` puts the stack's variables back on $LATEST".into(),
+            Self::Variant { .. } => {
+                "deploy the service first (the variant runs the control's code), then try again".into()
+            }
             Self::Aws(_) => String::new(),
         }
     }
