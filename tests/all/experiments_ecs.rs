@@ -206,6 +206,60 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     assert!(out["variant"].is_null(), "{out}");
     assert_eq!(shares(&account).await, [100, 0]);
 
+    // A registered model as the variant, on the control's image: a revision is made for it.
+    project.write("m2.bin", "model two");
+    let (code, _, stderr) = crate::models::model(
+        &project,
+        &account,
+        &[
+            "register",
+            "fraud-scoring",
+            "--file",
+            "m2.bin",
+            "--input",
+            "input.json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--model", "2", "--percent", "20"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{out}");
+    assert_eq!(
+        out["control"]["version"], "facturascan-local-scoring:3",
+        "{out}"
+    );
+    assert_eq!(
+        out["variant"]["version"], "facturascan-local-scoring:4",
+        "{out}"
+    );
+    assert_eq!(
+        out["variant"]["model_sha256"],
+        crate::support::sha256_hex(b"model two").as_str(),
+        "{out}"
+    );
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let mut images = Vec::new();
+    for revision in ["facturascan-local-scoring:3", "facturascan-local-scoring:4"] {
+        let described = ecs
+            .describe_task_definition()
+            .task_definition(revision)
+            .send()
+            .await
+            .expect("the revision");
+        let definition = described.task_definition().expect("a task definition");
+        images.push(
+            definition.container_definitions()[0]
+                .image()
+                .map(str::to_string),
+        );
+    }
+    assert_eq!(images[0], images[1], "the control's image");
+    let (code, _, stderr) = traffic(&project, &account, &["abort", "scoring"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
     // Promote: the variant's revision becomes the control's.
     let (code, _, stderr) = traffic(
         &project,
