@@ -93,6 +93,23 @@ pub struct Retraining {
     /// The alarm on a model measure that starts a run when it fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftTrigger>,
+    /// Registers a run when it ends: an EventBridge rule on the job's stopped tasks calls
+    /// GitHub's `repository_dispatch`, which starts the generated training workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_end: Option<RunEnded>,
+}
+
+/// Where a run's end is announced: the repository whose training workflow registers it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunEnded {
+    /// `owner/name` on GitHub.
+    pub repository: String,
+    /// The Secrets Manager secret (name) holding a GitHub token that may create
+    /// repository dispatch events (a fine-grained token with Contents: read and write on
+    /// that repository only). CloudFormation reads it when the stack is deployed and
+    /// EventBridge keeps it in the connection; rotating it takes a deploy.
+    pub token_secret: String,
 }
 
 fn utc() -> String {

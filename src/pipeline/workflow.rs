@@ -802,7 +802,7 @@ fn audit(definition: &Definition, source: &str) -> String {
     let Some(audit) = &p.audit else {
         return String::new();
     };
-    let mut out = scheduled(p, source, "audit", &audit.schedule);
+    let mut out = scheduled(p, source, "audit", &audit.schedule, None);
     for (env, role) in &audit.roles {
         let id = format!("audit-{env}");
         aws_job(
@@ -828,6 +828,9 @@ fn audit(definition: &Definition, source: &str) -> String {
     out
 }
 
+/// The repository dispatch event a training run's end sends (templates/partials/retraining.tera).
+const RUN_ENDED: &str = "training-run-ended";
+
 /// One job per environment: `retrain MODEL --register-pending` for each model it retrains,
 /// so what the schedules and drift alarms trained becomes registered versions. Each step
 /// runs even when an earlier model's run was refused (exit 3), which fails the job.
@@ -836,7 +839,9 @@ fn training(definition: &Definition, source: &str) -> String {
     let Some(training) = &p.training else {
         return String::new();
     };
-    let mut out = scheduled(p, source, "training", &training.schedule);
+    // And when a run ends: an environment whose retraining says `on_end` announces each
+    // run's end as this repository dispatch event.
+    let mut out = scheduled(p, source, "training", &training.schedule, Some(RUN_ENDED));
     for (env, role) in &training.roles {
         // Its concurrency group (the job id) keeps registrations of one environment one at
         // a time: two would number the same runs.
@@ -865,7 +870,13 @@ fn training(definition: &Definition, source: &str) -> String {
 
 /// The top of `<name>-<kind>.yml`, a workflow that runs on a cron schedule (and by hand),
 /// up to its `jobs:` key.
-fn scheduled(p: &Pipeline, source: &str, kind: &str, schedule: &str) -> String {
+fn scheduled(
+    p: &Pipeline,
+    source: &str,
+    kind: &str,
+    schedule: &str,
+    dispatch: Option<&str>,
+) -> String {
     let mut out = String::new();
     header(&mut out, source, &format!("{}-{kind}", p.pipeline.name));
     let _ = writeln!(out);
@@ -873,6 +884,10 @@ fn scheduled(p: &Pipeline, source: &str, kind: &str, schedule: &str) -> String {
     let _ = writeln!(out, "  schedule:");
     let _ = writeln!(out, "    - cron: {}", quoted(schedule));
     let _ = writeln!(out, "  workflow_dispatch:");
+    if let Some(event) = dispatch {
+        let _ = writeln!(out, "  repository_dispatch:");
+        let _ = writeln!(out, "    types: [{event}]");
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "permissions: {{}}");
     let _ = writeln!(out);

@@ -282,18 +282,45 @@ fn ecs_targets<'v>(
     mut site: Site<'_>,
     targets: impl Iterator<Item = &'v Value>,
 ) {
-    for target in targets.filter(|t| t.get("EcsParameters").is_some()) {
-        let role = target
-            .get("RoleArn")
-            .and_then(|r| roles.resolve(site.stack, r));
-        site.require(
-            "START_PERMISSIONS",
-            role.as_ref(),
-            &["ecs:RunTask", "iam:PassRole"],
-            "starts an ECS task",
-            "allow ecs:RunTask on the task definition (conditioned on ecs:cluster) and iam:PassRole on the task's execution and task roles (iam:PassedToService ecs-tasks.amazonaws.com)",
-        );
+    for target in targets {
+        let role = || {
+            target
+                .get("RoleArn")
+                .and_then(|r| roles.resolve(site.stack, r))
+        };
+        if target.get("EcsParameters").is_some() {
+            let role = role();
+            site.require(
+                "START_PERMISSIONS",
+                role.as_ref(),
+                &["ecs:RunTask", "iam:PassRole"],
+                "starts an ECS task",
+                "allow ecs:RunTask on the task definition (conditioned on ecs:cluster) and iam:PassRole on the task's execution and task roles (iam:PassedToService ecs-tasks.amazonaws.com)",
+            );
+        } else if is_api_destination(site.stack, target.get("Arn")) {
+            // An API destination is invoked with the target's role, never without one.
+            let role = role();
+            site.require(
+                "START_PERMISSIONS",
+                role.as_ref(),
+                &["events:InvokeApiDestination"],
+                "calls an API destination",
+                "give the target a role that allows events:InvokeApiDestination on the destination's ARN (api-destination/<name>/*)",
+            );
+        }
     }
+}
+
+/// Whether `arn` is `Fn::GetAtt` of an `AWS::Events::ApiDestination` of the stack.
+fn is_api_destination(stack: &RenderedStack, arn: Option<&Value>) -> bool {
+    let id = arn
+        .and_then(|a| a.get("Fn::GetAtt"))
+        .and_then(Value::as_sequence)
+        .and_then(|parts| parts.first())
+        .and_then(Value::as_str);
+    id.and_then(|id| stack.document.get("Resources")?.get(id)?.get("Type"))
+        .and_then(Value::as_str)
+        == Some("AWS::Events::ApiDestination")
 }
 
 /// An on-failure (or on-success) destination of asynchronous invocations is sent to with

@@ -580,6 +580,14 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
         "${ModelBucketName}/training/fraud-scoring/*",
         "task-definition/facturascan-staging-fraud-scoring-training:*",
         r#"StringEquals: { "iam:PassedToService": ecs-tasks.amazonaws.com }"#,
+        // Staging announces each run's end to the repository's training workflow, the
+        // token read from Secrets Manager by CloudFormation, never written here.
+        "Type: AWS::Events::ApiDestination",
+        r#"InvocationEndpoint: "https://api.github.com/repos/facturascan/facturascan-360/dispatches""#,
+        "{{resolve:secretsmanager:facturascan/github-dispatch:SecretString:authorization}}",
+        "task-definition/facturascan-staging-fraud-scoring-training:",
+        r#""event_type": "training-run-ended""#,
+        "Action: events:InvokeApiDestination",
     ] {
         assert!(ml.contains(expected), "{expected} in ml.yaml:\n{ml}");
     }
@@ -601,6 +609,11 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
         "                Action: iam:PassRole\n",
         "                Action: iam:GetRole\n",
     );
+    project.replace(
+        "templates/partials/retraining.tera",
+        "                Action: events:InvokeApiDestination\n",
+        "                Action: events:PutEvents\n",
+    );
     let output = project
         .cmd()
         .args(["validate", "--env", "staging"])
@@ -611,7 +624,9 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
         stdout.contains("START_PERMISSIONS")
             && stdout.contains("FraudScoringTrainingSchedule")
             && stdout.contains("FraudScoringDriftRetraining")
-            && stdout.contains("iam:PassRole"),
+            && stdout.contains("iam:PassRole")
+            && stdout.contains("FraudScoringRunEnded")
+            && stdout.contains("events:InvokeApiDestination"),
         "{stdout}"
     );
 }
@@ -629,6 +644,16 @@ fn retraining_settings_aws_would_refuse_are_config_errors() {
         r#"measure = "agreement", threshold = 90"#,
         r#"measure = "agreement", threshold = 190"#,
     );
+    project.replace(
+        "environments/staging.yaml",
+        "repository: facturascan/facturascan-360",
+        "repository: https://github.com/facturascan/facturascan-360",
+    );
+    project.replace(
+        "environments/staging.yaml",
+        "token_secret: facturascan/github-dispatch",
+        "token_secret: \"arn:aws:secretsmanager:eu-west-1:1:secret:x\"",
+    );
     let output = project
         .cmd()
         .args(["validate", "--env", "staging"])
@@ -640,6 +665,9 @@ fn retraining_settings_aws_would_refuse_are_config_errors() {
         "deploy.toml:",
         "exactly one of day-of-month and day-of-week must be `?`",
         "threshold 190 is out of range for agreement",
+        "environments/staging.yaml:",
+        "`https://github.com/facturascan/facturascan-360` is not a GitHub repository",
+        "is not a secret name",
     ] {
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }

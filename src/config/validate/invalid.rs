@@ -696,6 +696,12 @@ pub enum ModelInvalid {
     DataPrefix {
         prefix: String,
     },
+    GithubRepository {
+        name: String,
+    },
+    TokenSecret {
+        name: String,
+    },
     TrainingRepository {
         name: String,
     },
@@ -752,6 +758,10 @@ impl fmt::Display for ModelInvalid {
             Self::TrainingImage { image } => {
                 write!(f, "`{image}` is neither an image tag nor a digest")
             }
+            Self::GithubRepository { name } => {
+                write!(f, "`{name}` is not a GitHub repository")
+            }
+            Self::TokenSecret { name } => write!(f, "`{name}` is not a secret name"),
             Self::DriftChannel { channel } => write!(f, "channel `{channel}` is not declared"),
             Self::DriftThreshold { threshold, measure } => write!(
                 f,
@@ -798,6 +808,12 @@ impl Problem for ModelInvalid {
             Self::TrainingRepository { .. } => "lowercase letters, digits and `._-` in `/`-separated parts, as `facturascan/fraud-training`".into(),
             Self::TrainingImage { .. } => {
                 "a tag (up to 128 of letters, digits, `._-`) or `sha256:` and 64 hex digits".into()
+            }
+            Self::GithubRepository { .. } => {
+                "`owner/name`, each of letters, digits and `._-`".into()
+            }
+            Self::TokenSecret { .. } => {
+                "a Secrets Manager name: 1 to 512 of letters, digits and `/_+=.@-`".into()
             }
             Self::DriftChannel { .. } => "a key of [channels.email] or [channels.slack]".into(),
             Self::DriftThreshold {
@@ -854,6 +870,12 @@ impl Problem for ModelInvalid {
             }
             Self::TrainingImage { .. } => {
                 "pin the training image: a run should be repeatable from its record".into()
+            }
+            Self::GithubRepository { .. } => {
+                "the repository whose generated training workflow registers the runs".into()
+            }
+            Self::TokenSecret { .. } => {
+                "name the secret, not its value: the token never appears in a file".into()
             }
             Self::DriftChannel { .. } => {
                 "declare the channel, or remove it from the drift trigger".into()

@@ -101,6 +101,25 @@ impl Validator<'_> {
             crate::config::model::TRAINING_TIMEOUT_MINUTES,
             "timeout_minutes",
         );
+        if let Some(ended) = &r.on_end {
+            let at = with_key(base.clone(), "on_end");
+            if !is_github_repository(&ended.repository) {
+                self.report(
+                    &with_key(at.clone(), "repository"),
+                    ModelInvalid::GithubRepository {
+                        name: ended.repository.clone(),
+                    },
+                );
+            }
+            if !is_secret_name(&ended.token_secret) {
+                self.report(
+                    &with_key(at, "token_secret"),
+                    ModelInvalid::TokenSecret {
+                        name: ended.token_secret.clone(),
+                    },
+                );
+            }
+        }
         if let Some(drift) = &r.drift {
             self.drift(c, with_key(base, "drift"), drift);
         }
@@ -293,6 +312,25 @@ fn is_image(text: &str) -> bool {
                     .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         }
     }
+}
+
+/// `owner/name`: GitHub's characters, one `/`.
+fn is_github_repository(text: &str) -> bool {
+    let part = |p: &str| {
+        (1..=100).contains(&p.len())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    text.split_once('/')
+        .is_some_and(|(owner, name)| part(owner) && part(name))
+}
+
+/// A Secrets Manager secret name (CreateSecret's `Name`).
+fn is_secret_name(text: &str) -> bool {
+    (1..=512).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 #[cfg(test)]
