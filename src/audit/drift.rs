@@ -464,7 +464,7 @@ fn task_settings(
     if let Some(pin) = entry.and_then(|e| e.model.as_ref()) {
         let var = |key: &str| live_env.get(key).copied();
         findings.extend(model_finding(
-            resource,
+            (resource, name),
             pin,
             var(crate::config::names::MODEL_URI_VARIABLE),
             var(crate::config::names::MODEL_SHA256_VARIABLE),
@@ -489,7 +489,7 @@ fn task_settings(
 /// The model a service runs (the MODEL_URI and MODEL_SHA256 of its live version or
 /// revision) against the one its record pins.
 fn model_finding(
-    resource: &str,
+    (resource, service): (&str, &str),
     pin: &crate::models::ModelPin,
     uri: Option<&str>,
     sha256: Option<&str>,
@@ -508,7 +508,7 @@ fn model_finding(
             sha256.unwrap_or("-")
         ),
         format!(
-            "deploy the recorded model again (`facturactl deploy --model <service>={}`), or roll back",
+            "deploy the recorded model again (`facturactl deploy --model {service}={}`), or roll back",
             pin.version
         ),
     ))
@@ -666,7 +666,7 @@ async fn lambda_service(
         let env = running.environment().and_then(|e| e.variables());
         let var = |key: &str| env.and_then(|v| v.get(key)).map(String::as_str);
         findings.extend(model_finding(
-            &resource,
+            (&resource, name),
             pin,
             var(crate::config::names::MODEL_URI_VARIABLE),
             var(crate::config::names::MODEL_SHA256_VARIABLE),

@@ -136,6 +136,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         run_url: host.run_url.clone(),
         tally: Default::default(),
         console: &console,
+        started: std::time::Instant::now(),
     };
     let action = cli.command.action().name();
     let presenter = Presenter {

@@ -3,7 +3,7 @@
 //! a failure record when the work erred; then release the lock, tell the channels and
 //! Sentry at once; report. The sequence exists here and nowhere else.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::Session;
 use crate::aws::RetryTotals;
@@ -53,9 +53,16 @@ pub struct Deployed {
 pub trait Outcome {
     fn notice(&self, provenance: &Provenance) -> Notice;
     fn told(&mut self, deliveries: Vec<Delivery>, retries: RetryTotals);
+    /// The whole run took `ms` so far (from the command's start: checks, the lock's wait,
+    /// the work), before its notice is built.
+    fn ran(&mut self, _ms: u64) {}
 }
 
 impl Outcome for DeployReport {
+    fn ran(&mut self, ms: u64) {
+        self.duration_ms = ms;
+    }
+
     fn notice(&self, provenance: &Provenance) -> Notice {
         DeployReport::notice(self, provenance)
     }
@@ -96,7 +103,6 @@ pub async fn recorded<R: Outcome>(
     let config = guard.config;
     let store = Store::new(aws, config);
     let lock = take_lock(session, &store, guard).await?;
-    let started = Instant::now();
     let started_at = SystemTime::now();
     let Some(result) = work_renewing(&store, &lock, config, work).await else {
         let released = store.unlock(&lock).await;
@@ -110,13 +116,18 @@ pub async fn recorded<R: Outcome>(
     {
         record_failure(session, &store, guard, error).await;
     }
+    let elapsed = session.started.elapsed().as_millis() as u64;
+    let mut result = result;
+    if let Ok(report) = &mut result {
+        report.ran(elapsed);
+    }
     let notice = match &result {
         Ok(report) => report.notice(&guard.provenance),
         Err(error) => guard.provenance.error_notice(
             guard.operation.as_str(),
             &config.environment.name,
             &error.to_string(),
-            started.elapsed().as_millis() as u64,
+            elapsed,
         ),
     };
     let deliveries =

@@ -56,6 +56,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Retrained, E
 pub struct Outcome {
     pub environment: String,
     pub model: String,
+    /// The service that serves the model (a deploy names it).
+    pub service: String,
     pub run: String,
     /// The task this command started and followed (none with `--register`).
     pub task: Option<String>,
@@ -272,6 +274,7 @@ async fn run_one(
     Ok(Outcome {
         environment: config.environment.name.clone(),
         model: model.to_string(),
+        service: registrar.service.clone(),
         output: registrar.output_uri(&run),
         run,
         task,

@@ -43,6 +43,8 @@ pub struct Session<'a> {
     /// How far an interrupted run's stacks and services got.
     pub tally: SharedTally,
     pub console: &'a dyn Console,
+    /// When the command started: a report's time is the whole run's.
+    pub started: std::time::Instant,
 }
 
 impl<'a> Session<'a> {
@@ -70,6 +72,7 @@ impl<'a> Session<'a> {
             run_url: None,
             tally: SharedTally::default(),
             console,
+            started: std::time::Instant::now(),
         }
     }
 }

@@ -70,7 +70,7 @@ pub struct Registrar<'a> {
     pub registry: S3Registry<'a>,
     model: String,
     /// The service that serves the model, whose input the run's must be.
-    service: String,
+    pub service: String,
     /// The deployed training job (its cluster knows the runs' tasks).
     pub job: Job,
     declared: BTreeMap<String, FieldType>,
@@ -334,6 +334,7 @@ pub async fn already_decided(
 ) -> Result<(), RetrainError> {
     if let Some(record) = registry.run_record::<RunRecord>(model, run).await? {
         return Err(TrainingError::Decided {
+            model: model.to_string(),
             run: run.to_string(),
             outcome: record.outcome,
         }
@@ -345,6 +346,7 @@ pub async fn already_decided(
         .find(|v| v.params.get("training_run").map(String::as_str) == Some(run))
     {
         Some(version) => Err(TrainingError::Registered {
+            model: model.to_string(),
             run: run.to_string(),
             version: version.version,
         }

@@ -111,10 +111,18 @@ pub enum TrainingError {
     },
     /// The run was decided already (exit 3): it is reported once.
     #[error("training run {run} was decided already: {outcome}")]
-    Decided { run: String, outcome: RunOutcome },
+    Decided {
+        model: String,
+        run: String,
+        outcome: RunOutcome,
+    },
     /// The run's output is a version already (exit 3).
     #[error("training run {run} is registered already, as version {version}")]
-    Registered { run: String, version: u32 },
+    Registered {
+        model: String,
+        run: String,
+        version: u32,
+    },
     /// The run's lineage is not known (exit 3): what it trained from cannot be said.
     #[error("training run {run} of `{model}` cannot be registered: {missing}")]
     NoLineage {
@@ -153,12 +161,12 @@ impl TrainingError {
 
     pub fn help(&self) -> String {
         match self {
-            Self::BadRun(_) => "a run id is the folder under training/<model>/ in the models bucket: letters, digits, `-` and `_`".into(),
+            Self::BadRun(_) => "a run id is a run's folder under training/ in the models bucket (as `retrain` or `--register-pending` prints it): letters, digits, `-` and `_`".into(),
             Self::SchemaMismatch { service, .. } => format!(
                 "nothing was registered: train on the fields services.{service}.model.input lists, or change that list with the service's code"
             ),
-            Self::Registered { version, .. } => format!("it is version {version}: `facturactl model show <model> {version}`"),
-            Self::Decided { .. } => "a run is decided once; `facturactl model list <model>` shows the versions".into(),
+            Self::Registered { model, version, .. } => format!("it is version {version}: `facturactl model show {model} {version}`"),
+            Self::Decided { model, .. } => format!("a run is decided once; `facturactl model list {model}` shows the versions"),
             Self::Aws(_) => "check the credentials and that the environment is deployed".into(),
             Self::NotDeclared(model) => format!(
                 "declare [models.{model}.retraining] (schedule, data, job) and deploy, then retrain"

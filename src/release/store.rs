@@ -22,6 +22,8 @@ pub struct Store<'a> {
     aws: &'a AwsContext,
     pub bucket: String,
     region: String,
+    /// The environment's name, for the commands a message names.
+    environment: String,
     /// The account of the environment promoted from this one, granted its reads.
     reader: Option<String>,
 }
@@ -60,6 +62,7 @@ impl<'a> Store<'a> {
             aws,
             bucket: config.records_bucket(),
             region: config.environment.region.clone(),
+            environment: config.environment.name.clone(),
             reader: config.promotion.as_ref().map(|p| p.account_id.clone()),
         }
     }
@@ -239,7 +242,10 @@ impl<'a> Store<'a> {
             LOCK_KEY,
             "a deploy lock",
             problem,
-            "if no deploy is under way, clear it with `facturactl unlock --env <env> --yes` (recorded)",
+            &format!(
+                "if no deploy is under way, clear it with `facturactl unlock --env {} --yes` (recorded)",
+                self.environment
+            ),
         )
     }
 

@@ -133,9 +133,10 @@ impl Report for Outcome {
         }
         let _ = writeln!(
             out,
-            "\nreview it: `facturactl model approve --env {env} {model} {n}` (or `reject`); deploy it with `facturactl deploy --env {env} --model <service>={n}`",
+            "\nreview it: `facturactl model approve --env {env} {model} {n}` (or `reject`); deploy it with `facturactl deploy --env {env} --model {service}={n}`",
             env = self.environment,
             model = self.model,
+            service = self.service,
             n = self.version.version
         );
         out
