@@ -55,7 +55,13 @@ EmptyOnDelete goes with its images.
 A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedules); moto's
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
 scripts/training_job.py as the container would and stops the task with its exit code
-(training_runs); moto's tasks run nothing and never stop.
+(training_runs); moto's tasks run nothing and never stop. The task's container reports
+the digest ECR holds for its image, as Fargate's pull would.
+
+What the world does to the emulator, from the command line (the README's walk-throughs):
+`push-image REPOSITORY:TAG` (a manifest in ECR, as `docker push` leaves), `put-object
+s3://BUCKET/KEY TEXT` (a producer's object), `traffic FUNCTION --service S --namespace N`
+(the CloudWatch figures requests to a Lambda's live alias would leave, split by its weights).
 
 Across accounts, the proxy enforces what AWS does (resource policies, key policies, trust
 policies, ECR replication): scripts/cross_account.py says each rule, scripts/access_rules.py
@@ -79,6 +85,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import http.client
 import http.server
 import json
@@ -1386,6 +1393,73 @@ def status_command() -> int:
     return 3
 
 
+def client(service: str):
+    """A boto3 client of the running emulator, as the default local account."""
+    import boto3
+
+    state = read_state()
+    if not state:
+        raise SystemExit("local-aws: not running (scripts/local-aws start)")
+    return boto3.client(service, endpoint_url=state["endpoint"], region_name="eu-west-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def push_image_command(reference: str) -> int:
+    """What `docker push` would leave in ECR: an image manifest under the tag (the harness
+    plays Fargate, so no layers are needed), and its digest."""
+    repository, _, tag = reference.partition(":")
+    if not tag:
+        raise SystemExit(f"local-aws: `{reference}` is not REPOSITORY:TAG")
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                   "digest": "sha256:" + hashlib.sha256(reference.encode()).hexdigest()},
+        "layers": [],
+    }
+    out = client("ecr").put_image(repositoryName=repository, imageTag=tag,
+                                  imageManifest=json.dumps(manifest))
+    print(f"{reference} {out['image']['imageId']['imageDigest']}")
+    return 0
+
+
+def put_object_command(uri: str, body: str) -> int:
+    """One object, as a producer would write it: `s3://bucket/key` and its text."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key:
+        raise SystemExit(f"local-aws: `{uri}` is not s3://BUCKET/KEY")
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
+    print(f"put {uri} ({len(body.encode())} bytes)")
+    return 0
+
+
+def traffic_command(function: str, service: str, namespace: str, requests: int) -> int:
+    """What `requests` invocations of a Lambda service's `live` alias would leave in
+    CloudWatch, split by the alias's weights: Lambda's Invocations and Errors per executed
+    version, and the service's own prediction measures per version (every prediction
+    validated, 95% agreeing, 1% false positives, 0.1% false negatives, on both sides)."""
+    alias = client("lambda").get_alias(FunctionName=function, Name="live")
+    weights = alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+    sides = [(alias["FunctionVersion"], 1.0 - sum(weights.values()))] + list(weights.items())
+    cloudwatch = client("cloudwatch")
+    for version, share in sides:
+        n = round(requests * share)
+        executed = [{"Name": "FunctionName", "Value": function},
+                    {"Name": "Resource", "Value": f"{function}:live"},
+                    {"Name": "ExecutedVersion", "Value": version}]
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+            {"MetricName": "Invocations", "Value": n, "Dimensions": executed},
+            {"MetricName": "Errors", "Value": 0, "Dimensions": executed},
+        ])
+        mine = [{"Name": "Service", "Value": service}, {"Name": "Version", "Value": version}]
+        figures = {"Predictions": n, "Validated": n, "Agreements": round(n * 0.95),
+                   "FalsePositives": round(n * 0.01), "FalseNegatives": round(n * 0.001)}
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": k, "Value": v, "Dimensions": mine} for k, v in figures.items()])
+        print(f"version {version}: {n} requests ({share:.0%})")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="local-aws", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1396,7 +1470,23 @@ def main() -> int:
             p.add_argument("--exit-on-stdin-eof", action="store_true")
     sub.add_parser("stop")
     sub.add_parser("status")
+    p = sub.add_parser("push-image", help="put an image manifest in the emulator's ECR")
+    p.add_argument("reference", metavar="REPOSITORY:TAG")
+    p = sub.add_parser("put-object", help="write one object into the emulator's S3")
+    p.add_argument("uri", metavar="s3://BUCKET/KEY")
+    p.add_argument("body")
+    p = sub.add_parser("traffic", help="CloudWatch figures of requests to a Lambda's live alias")
+    p.add_argument("function")
+    p.add_argument("--service", required=True)
+    p.add_argument("--namespace", required=True)
+    p.add_argument("--requests", type=int, default=100_000)
     args = parser.parse_args()
+    if args.command == "push-image":
+        return push_image_command(args.reference)
+    if args.command == "put-object":
+        return put_object_command(args.uri, args.body)
+    if args.command == "traffic":
+        return traffic_command(args.function, args.service, args.namespace, args.requests)
     if args.command == "serve":
         return serve(args.port, args.exit_on_stdin_eof)
     if args.command == "start":

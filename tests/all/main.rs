@@ -44,3 +44,4 @@ mod rollouts_recorded;
 mod secrets;
 mod snapshots;
 mod upgrades;
+mod walkthrough;
