@@ -42,10 +42,12 @@ fn variant_name(service: &str) -> String {
     format!("{service}-variant")
 }
 
-/// A running service's task definition ARN and desired count.
+/// A running service's task definition ARN and desired count, and since when it runs
+/// that revision (its PRIMARY deployment's start).
 struct Running {
     task_definition: String,
     desired: i32,
+    since: Option<std::time::SystemTime>,
 }
 
 async fn locate<'a>(
@@ -113,6 +115,12 @@ async fn running(
                 Running {
                     task_definition: s.task_definition()?.to_string(),
                     desired: s.desired_count(),
+                    since: s
+                        .deployments()
+                        .iter()
+                        .find(|d| d.status() == Some("PRIMARY"))
+                        .and_then(|d| d.created_at())
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
                 },
             ))
         })
@@ -209,6 +217,11 @@ pub async fn show(
 ) -> Result<TrafficReport, TrafficError> {
     let x = locate(aws, config, service).await?;
     let (route, control, variant) = state(aws, &x).await?;
+    // A target group's figures are its revision's only from when that revision took over
+    // (a deploy during the experiment replaces the control's): both sides are read from
+    // the later of those starts, so no earlier revision's requests are credited.
+    let revisions = std::iter::once(&control).chain(variant.as_ref());
+    let window = window.not_before(revisions.filter_map(|r| r.since).max());
     let share = route.variant_percent() / 100.0;
     let mut sides = vec![(short(&control.task_definition).to_string(), 1.0 - share)];
     if let Some(v) = &variant {

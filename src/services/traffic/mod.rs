@@ -75,13 +75,28 @@ impl Window {
     /// is judged on what it served, never on what came before it. CloudWatch rounds a
     /// start down to its minute, so up to 59 s before the split may count on AWS.
     pub fn since(minutes: u32, since: Option<SystemTime>) -> Self {
-        let now = SystemTime::now();
-        let last = now - Duration::from_secs(u64::from(minutes) * 60);
-        let start = since.map_or(last, |s| s.max(last));
-        let seconds = now.duration_since(start).map_or(0, |d| d.as_secs());
+        let last = SystemTime::now() - Duration::from_secs(u64::from(minutes) * 60);
         Self {
-            minutes: u32::try_from(seconds.div_ceil(60).max(1)).unwrap_or(minutes),
-            start,
+            minutes,
+            start: last,
+        }
+        .not_before(since)
+    }
+}
+
+impl Window {
+    /// The same window, starting no earlier than `start`.
+    pub fn not_before(self, start: Option<SystemTime>) -> Self {
+        match start {
+            Some(start) if start > self.start => {
+                let now = SystemTime::now();
+                let seconds = now.duration_since(start).map_or(0, |d| d.as_secs());
+                Self {
+                    minutes: u32::try_from(seconds.div_ceil(60).max(1)).unwrap_or(self.minutes),
+                    start,
+                }
+            }
+            _ => self,
         }
     }
 }
@@ -206,7 +221,25 @@ pub async fn live_side(
 
 #[cfg(test)]
 mod tests {
-    use super::next_step;
+    use super::{Window, next_step};
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn a_window_starts_at_the_latest_of_its_length_the_split_and_the_revisions() {
+        let now = SystemTime::now();
+        let hour = Window::since(60, None);
+        assert_eq!(hour.minutes, 60);
+        let split = now - Duration::from_secs(600);
+        let young = Window::since(60, Some(split));
+        assert_eq!((young.start, young.minutes), (split, 10));
+        // A revision that took over 2 minutes ago: only its figures.
+        let deployed = now - Duration::from_secs(115);
+        let after = young.not_before(Some(deployed));
+        assert_eq!((after.start, after.minutes), (deployed, 2));
+        // An older start changes nothing.
+        assert_eq!(young.not_before(Some(now - Duration::from_secs(7200))), young);
+        assert_eq!(young.not_before(None), young);
+    }
 
     #[test]
     fn a_ramp_moves_to_its_next_step_and_ends_in_the_promotion() {
