@@ -5,6 +5,9 @@ use std::process::Command;
 
 use crate::support::{Project, repo_root};
 
+/// An environment overlay's `on_end` for the fraud-scoring model's retraining.
+pub(crate) const ON_END: &str = "\nmodels:\n  fraud-scoring:\n    retraining:\n      on_end:\n        repository: facturascan/facturascan-360\n        token_secret: facturascan/github-dispatch\n";
+
 #[test]
 fn rendered_templates_pass_cfn_lint() {
     let version = Command::new("cfn-lint").arg("--version").output();
@@ -17,8 +20,11 @@ fn rendered_templates_pass_cfn_lint() {
     let chatbot = project.read("environments/production.yaml")
         + "\nchannels:\n  slack:\n    dev-monitoring:\n      webhook: ~\n      chatbot: { workspace_id: T0123ABCD, channel_id: C0123ABCD }\n";
     project.write("environments/chatbot.yaml", &chatbot);
+    // Staging again, announcing each training run's end (an API destination).
+    let announced = project.read("environments/staging.yaml") + ON_END;
+    project.write("environments/announced.yaml", &announced);
     let mut files = Vec::new();
-    for env in ["local", "staging", "production", "chatbot"] {
+    for env in ["local", "staging", "production", "chatbot", "announced"] {
         let dir = format!("out-{env}");
         project
             .cmd()
@@ -32,6 +38,11 @@ fn rendered_templates_pass_cfn_lint() {
             }
         }
     }
+    assert!(
+        project
+            .read("out-announced/ml.yaml")
+            .contains("Type: AWS::Events::ApiDestination")
+    );
     let alerts = project.read("out-chatbot/alerts.yaml");
     assert!(
         alerts.contains("Type: AWS::Chatbot::SlackChannelConfiguration"),

@@ -459,12 +459,6 @@ fn an_environment_that_retrains_no_model_has_no_training_job() {
         "deploy.toml",
         &format!("{}{}", &deploy[..start], &deploy[end..]),
     );
-    // And its overlay's announcement of the runs' ends.
-    let staging = project.read("environments/staging.yaml");
-    let announced = staging
-        .find("\n# A training run's end")
-        .expect("staging's on_end");
-    project.write("environments/staging.yaml", &staging[..announced + 1]);
     let out = project
         .cmd()
         .args(["pipeline", "render", "--check"])

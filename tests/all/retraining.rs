@@ -560,6 +560,8 @@ async fn the_drift_audit_finds_a_schedule_changed_out_of_band() {
 #[test]
 fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
     let project = Project::copy();
+    let staging = project.read("environments/staging.yaml") + crate::cfn_lint::ON_END;
+    project.write("environments/staging.yaml", &staging);
     project
         .cmd()
         .args(["render", "--env", "staging", "--out", "out"])
@@ -644,16 +646,17 @@ fn retraining_settings_aws_would_refuse_are_config_errors() {
         r#"measure = "agreement", threshold = 90"#,
         r#"measure = "agreement", threshold = 190"#,
     );
-    project.replace(
-        "environments/staging.yaml",
-        "repository: facturascan/facturascan-360",
-        "repository: https://github.com/facturascan/facturascan-360",
-    );
-    project.replace(
-        "environments/staging.yaml",
-        "token_secret: facturascan/github-dispatch",
-        "token_secret: \"arn:aws:secretsmanager:eu-west-1:1:secret:x\"",
-    );
+    let on_end = crate::cfn_lint::ON_END
+        .replace(
+            "repository: facturascan/facturascan-360",
+            "repository: https://github.com/facturascan/facturascan-360",
+        )
+        .replace(
+            "token_secret: facturascan/github-dispatch",
+            "token_secret: \"arn:aws:secretsmanager:eu-west-1:1:secret:x\"",
+        );
+    let staging = project.read("environments/staging.yaml") + &on_end;
+    project.write("environments/staging.yaml", &staging);
     let output = project
         .cmd()
         .args(["validate", "--env", "staging"])

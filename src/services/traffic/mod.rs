@@ -237,7 +237,10 @@ mod tests {
         let after = young.not_before(Some(deployed));
         assert_eq!((after.start, after.minutes), (deployed, 2));
         // An older start changes nothing.
-        assert_eq!(young.not_before(Some(now - Duration::from_secs(7200))), young);
+        assert_eq!(
+            young.not_before(Some(now - Duration::from_secs(7200))),
+            young
+        );
         assert_eq!(young.not_before(None), young);
     }
 
