@@ -62,6 +62,8 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     if request.dry_run {
         let refs = &model_refs;
         let versions = crate::models::resolve::resolve(&aws, &loaded.config, refs).await?;
+        let versions =
+            crate::models::resolve::into_registry(&aws, &loaded.config, versions, false).await?;
         let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
         let store = Store::new(&aws, &loaded.config);
         let rendered = crate::release::pin_models(&store, &loaded.config, &rendered, &pins)
@@ -133,6 +135,8 @@ async fn resolve_models(
     }
     let config = &loaded.config;
     let versions = crate::models::resolve::resolve(aws, config, refs).await?;
+    // Copied before the lock: registry writes are content-addressed and write-once.
+    let versions = crate::models::resolve::into_registry(aws, config, versions, true).await?;
     let without_code = rollouts::lambdas_without_code(config, versions.keys(), wanted);
     if !without_code.is_empty() {
         let current = Store::new(aws, config).current().await?;

@@ -153,7 +153,9 @@ async fn plan(look: &Look<'_>, change: Option<Change>) -> Result<Plan, Error> {
             let refs = [(service.to_string(), ModelRef::parse(&reference)?)]
                 .into_iter()
                 .collect();
-            let mut resolved = models::resolve::resolve(look.aws, config, &refs).await?;
+            let resolved = models::resolve::resolve(look.aws, config, &refs).await?;
+            let mut resolved =
+                models::resolve::into_registry(look.aws, config, resolved, true).await?;
             let model = resolved
                 .remove(service)
                 .ok_or_else(|| ModelError::NoModel(service.to_string()))?;

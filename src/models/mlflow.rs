@@ -31,6 +31,8 @@ pub struct MlflowRegistry<'a> {
     /// The tracking server, without a trailing `/`.
     pub url: String,
     token: Option<String>,
+    /// Whether a token may go over `http://` (the local environment only).
+    plain_http: bool,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +168,15 @@ impl<'a> MlflowRegistry<'a> {
             http: client(),
             url: url.trim_end_matches('/').to_string(),
             token,
+            plain_http: true,
+        }
+    }
+
+    /// Whether a token may be sent over `http://`; refused (before any request) if not.
+    pub fn plain_http(self, allowed: bool) -> Self {
+        Self {
+            plain_http: allowed,
+            ..self
         }
     }
 
@@ -192,6 +203,11 @@ impl<'a> MlflowRegistry<'a> {
         what: &str,
     ) -> Result<Option<T>, ModelError> {
         let request = match &self.token {
+            Some(_) if !self.plain_http && self.url.starts_with("http://") => {
+                return Err(ModelError::PlainHttpToken {
+                    url: self.url.clone(),
+                });
+            }
             Some(token) => request.bearer_auth(token),
             None => request,
         };

@@ -322,6 +322,11 @@ pub enum ModelError {
         /// `s3://<bucket>` or `MLflow at <url>`.
         registry: String,
     },
+    /// A token would cross the network in clear text (exit 3).
+    #[error(
+        "MLflow at {url}: a tracking token is not sent over plain http outside the local environment"
+    )]
+    PlainHttpToken { url: String },
     /// The MLflow tracking server failed or answered something else than its API.
     #[error("MLflow at {url}: {message}")]
     Mlflow { url: String, message: String },
@@ -420,6 +425,7 @@ impl ModelError {
                 | Self::SchemaMismatch { .. }
                 | Self::NumberTaken { .. }
                 | Self::NotApproved { .. }
+                | Self::PlainHttpToken { .. }
         )
     }
 
@@ -430,6 +436,7 @@ impl ModelError {
             Self::BadName(_) => "use lowercase letters, digits, `-` and `_`, starting with a letter; not `latest` and not `v<number>`, which name versions".into(),
             Self::NotFound { name, .. } => format!("`facturactl model list {name}` shows its versions and aliases"),
             Self::Mlflow { .. } => "check that the tracking server is up at [mlflow] tracking_uri (and MLFLOW_TRACKING_TOKEN if it wants one)".into(),
+            Self::PlainHttpToken { .. } => "serve the tracking server over https (`[mlflow] tracking_uri = \"https://...\"`)".into(),
             Self::BadMlmodel { problem, .. } => problem.help().into(),
             Self::RegisterInMlflow(_) => "register it from the training code (mlflow.register_model), then `facturactl model alias` or `deploy --model`".into(),
             Self::File { .. } => "check the path".into(),
@@ -471,13 +478,18 @@ impl<'a> Registry<'a> {
     /// The registry of `model`, as its serving service declares it (S3 when none does).
     pub fn of(aws: &'a AwsContext, config: &Config, model: &str) -> Self {
         match (registry_kind(config, model), &config.mlflow) {
-            (ModelRegistry::Mlflow, Some(mlflow)) => Self::Mlflow(mlflow::MlflowRegistry::new(
-                aws,
-                &mlflow.tracking_uri,
-                std::env::var("MLFLOW_TRACKING_TOKEN")
-                    .ok()
-                    .filter(|t| !t.is_empty()),
-            )),
+            (ModelRegistry::Mlflow, Some(mlflow)) => Self::Mlflow(
+                mlflow::MlflowRegistry::new(
+                    aws,
+                    &mlflow.tracking_uri,
+                    std::env::var("MLFLOW_TRACKING_TOKEN")
+                        .ok()
+                        .filter(|t| !t.is_empty()),
+                )
+                // A token over plain HTTP is readable by anyone on the path: only the
+                // local environment may send one.
+                .plain_http(config.environment.tier == crate::config::Tier::Local),
+            ),
             _ => Self::S3(registry::S3Registry::new(aws, config.models_bucket())),
         }
     }

@@ -139,6 +139,19 @@ impl<'a> S3Registry<'a> {
         ))
     }
 
+    /// Where `artifact`'s bytes would be stored in this registry (its content address; the
+    /// object version is known once written).
+    pub fn address(&self, name: &str, artifact: &ModelArtifact) -> ModelArtifact {
+        let key = Self::artifact_key(name, &artifact.sha256);
+        ModelArtifact {
+            uri: format!("s3://{}/{key}", self.bucket),
+            bucket: self.bucket.clone(),
+            key,
+            version_id: None,
+            ..artifact.clone()
+        }
+    }
+
     /// Stores a reference distribution, content-addressed and once.
     pub async fn store_reference(
         &self,

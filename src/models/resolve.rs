@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{ModelError, ModelRef, ModelVersion, Registry, schema_mismatches};
+use super::{ModelError, ModelRef, ModelVersion, Registry, registry_kind, schema_mismatches};
 use crate::aws::AwsContext;
-use crate::config::{Config, Tier};
+use crate::config::{Config, ModelRegistry, Tier};
 
 /// The `--model` assignments, each naming an enabled service that declares a model, once.
 pub fn assignments(
@@ -76,4 +76,44 @@ pub fn check_input(
         version: version.version,
         fields,
     })
+}
+
+/// Each version from MLflow copied into the environment's own registry (its bytes hashed
+/// on the way, as a promotion copies them), so `MODEL_URI` names the models bucket, which
+/// the service's role may read, not MLflow's artifact store, which it may not; with its
+/// approval. Versions of the S3 registry are returned as they are. `write: false` (a dry
+/// run) names where the copy would be, writing nothing.
+pub async fn into_registry(
+    aws: &AwsContext,
+    config: &Config,
+    versions: BTreeMap<String, ModelVersion>,
+    write: bool,
+) -> Result<BTreeMap<String, ModelVersion>, ModelError> {
+    let store = super::registry::S3Registry::new(aws, config.models_bucket());
+    let mut out = BTreeMap::new();
+    for (service, version) in versions {
+        if registry_kind(config, &version.name) != ModelRegistry::Mlflow {
+            out.insert(service, version);
+            continue;
+        }
+        let adopted = if write {
+            let registry = Registry::of(aws, config, &version.name);
+            let bytes = registry.read_verified(&version).await?;
+            let approval = registry.approval(&version.name, version.version).await?;
+            let adopted = store.adopt(&version, &bytes).await?;
+            if let Some(approval) = approval {
+                store
+                    .set_approval(&adopted.name, adopted.version, &approval)
+                    .await?;
+            }
+            adopted
+        } else {
+            ModelVersion {
+                artifact: store.address(&version.name, &version.artifact),
+                ..version
+            }
+        };
+        out.insert(service, adopted);
+    }
+    Ok(out)
 }

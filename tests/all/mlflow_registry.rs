@@ -158,9 +158,30 @@ async fn mlflow_versions_are_resolved_deployed_refused_and_rolled_back() {
     let deploy = |reference: &str| deploy_model(&project, &account, "local", reference);
     let (code, _, stderr) = deploy("champion");
     assert_eq!(code, Some(0), "{stderr}");
+    // The service loads it from the environment's registry, where its role may read: the
+    // bytes MLflow's version names, copied and hashed on the way.
     let (uri, sha) = live_model_of(&account, function).await;
-    assert!(uri.ends_with("/model.pkl"), "{uri}");
+    let registry = format!(
+        "s3://facturascan-local-models-{}/registry/{name}/artifacts/sha256-{sha_one}",
+        account.account_id
+    );
+    assert_eq!(uri, registry);
     assert_eq!(sha, sha_one);
+    let copied = account
+        .s3()
+        .await
+        .get_object()
+        .bucket(format!("facturascan-local-models-{}", account.account_id))
+        .key(format!("registry/{name}/artifacts/sha256-{sha_one}"))
+        .send()
+        .await
+        .expect("the copy is in the registry")
+        .body
+        .collect()
+        .await
+        .expect("its bytes")
+        .into_bytes();
+    assert_eq!(crate::support::sha256_hex(&copied), sha_one);
 
     // A signature that is not what the service sends, and bytes that are not the tagged
     // hash: each refused (exit 3), nothing changed.
@@ -217,6 +238,44 @@ fn a_model_in_mlflow_needs_the_tracking_server() {
     assert!(
         stderr.contains("deploy.toml:")
             && stderr.contains("service `scoring`'s model is in MLflow, but no [mlflow] is set"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_tracking_token_never_crosses_plain_http_outside_local() {
+    let account = Account::new();
+    let project = Project::for_deploys_in(&account).await;
+    crate::models::staging_and_production_with_scoring(&project);
+    let file = "environments/staging.yaml";
+    project.replace(
+        file,
+        "  scoring:\n    enabled: true\n",
+        "  scoring:\n    enabled: true\n    model:\n      name: guarded\n      registry: mlflow\n",
+    );
+    let overlay = project.read(file);
+    // The test server answers plain http: staging refuses to send it a token.
+    project.write(
+        file,
+        &format!(
+            "{overlay}\nmlflow:\n  tracking_uri: {}\nmodels:\n  fraud-scoring: ~\n",
+            mlflow().url
+        ),
+    );
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("MLFLOW_TRACKING_TOKEN", "t0ken")
+        .args(["model", "list", "guarded", "--env", "staging"])
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("model list");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr
+            .contains("a tracking token is not sent over plain http outside the local environment"),
         "{stderr}"
     );
 }
@@ -413,6 +472,9 @@ async fn a_model_logged_by_mlflow_3_is_deployed_and_an_unusable_version_listed_a
     let (code, _, stderr) = deploy_model(&project, &account, "local", &signed);
     assert_eq!(code, Some(0), "{stderr}");
     let (live, sha) = live_model_of(&account, "facturascan-local-scoring").await;
-    assert_eq!(live, uri);
+    assert!(
+        live.contains("/registry/") && live.ends_with(&format!("sha256-{sha}")),
+        "copied into the environment's registry: {live}"
+    );
     assert_eq!(Some(sha.as_str()), version["artifact"]["sha256"].as_str());
 }
