@@ -56,7 +56,9 @@ A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedul
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
 scripts/training_job.py as the container would and stops the task with its exit code
 (training_runs); moto's tasks run nothing and never stop. The task's container reports
-the digest ECR holds for its image, as Fargate's pull would.
+the digest ECR holds for its image, as Fargate's pull would, and the run gets the task
+metadata endpoint (v4) at ECS_CONTAINER_METADATA_URI_V4, as on Fargate (no variable holds
+the task id).
 
 What the world does to the emulator, from the command line (the README's walk-throughs):
 `push-image REPOSITORY:TAG` (a manifest in ECR, as `docker push` leaves), `put-object
@@ -1110,6 +1112,40 @@ def training_runs() -> None:
                 env.update({e["name"]: e["value"] for e in override.get("environment", [])})
         return env
 
+    def metadata_server(task):
+        """An HTTP server of one task's metadata, as the ECS agent serves it (v4)."""
+        container = task.containers[0]
+        documents = {
+            "": {"Name": container.name, "Image": container.image,
+                 "ImageID": getattr(container, "image_digest", None),
+                 "DockerId": task.id, "Type": "NORMAL"},
+            "/task": {"Cluster": task.cluster_arn, "TaskARN": task.task_arn,
+                      "Family": task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0],
+                      "Revision": task.task_definition_arn.rsplit(":", 1)[-1],
+                      "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING",
+                      "LaunchType": "FARGATE"},
+        }
+        base = f"/v4/{task.id}"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                document = documents.get(self.path.removeprefix(base)) \
+                    if self.path.startswith(base) else None
+                body = json.dumps(document).encode() if document is not None else b"{}"
+                self.send_response(200 if document is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server.url = f"http://127.0.0.1:{server.server_address[1]}{base}"
+        return server
+
     def run(backend, task, env: dict) -> None:
         account = backend.account_id
         child = dict(os.environ)
@@ -1119,10 +1155,17 @@ def training_runs() -> None:
             "AWS_ACCESS_KEY_ID": f"ACCT{account}TRAINING",
             "AWS_SECRET_ACCESS_KEY": "training",
             "AWS_DEFAULT_REGION": backend.region_name,
-            "ECS_TASK_ID": task.id,
         })
-        done = subprocess.run([sys.executable, job], env=child, capture_output=True, text=True,
-                              timeout=600)
+        # Fargate sets no variable with the task's id: it serves the task metadata
+        # endpoint (v4), the container's and the task's documents, at
+        # ECS_CONTAINER_METADATA_URI_V4. So does the harness, for the run's length.
+        metadata = metadata_server(task)
+        child["ECS_CONTAINER_METADATA_URI_V4"] = metadata.url
+        try:
+            done = subprocess.run([sys.executable, job], env=child, capture_output=True,
+                                  text=True, timeout=600)
+        finally:
+            metadata.shutdown()
         for container in task.containers:
             container.exitCode = done.returncode
             container.last_status = "STOPPED"

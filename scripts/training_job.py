@@ -6,7 +6,8 @@ The contract (README, "Retraining"), from the container's environment:
                      input record with its validated outcome in `fraud` (true or false);
   OUTPUT_URI         s3://models-bucket/training/<model>/: the run writes under
                      OUTPUT_URI + RUN_ID + "/" (RUN_ID set by `facturactl retrain`; a
-                     scheduled or drift-started run uses its ECS task id);
+                     scheduled or drift-started run uses its ECS task id, read from the
+                     task metadata endpoint at $ECS_CONTAINER_METADATA_URI_V4);
   MODEL_NAME         the model being trained.
 It writes `model` (the artifact's bytes), `reference.json` (the training inputs'
 distribution, which the population-stability measure compares served inputs with: for each
@@ -49,14 +50,20 @@ def field_type(value) -> str:
     return "string"
 
 
-def image_digest():
-    """The digest of this container's image, from the ECS task metadata endpoint (v4)."""
+def task_metadata() -> tuple[dict, dict]:
+    """This container's and this task's metadata, from the ECS task metadata endpoint
+    (v4), which Fargate serves at $ECS_CONTAINER_METADATA_URI_V4: the container's ImageID
+    is the digest of the image that runs, the task's TaskARN ends with the task id."""
     base = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
     if not base:
-        return None
+        return {}, {}
     import urllib.request
-    with urllib.request.urlopen(base, timeout=2) as answer:
-        return json.load(answer).get("ImageID")
+
+    def read(url: str) -> dict:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return json.load(answer)
+
+    return read(base), read(base + "/task")
 
 
 def records(s3, bucket: str, prefix: str, read: list):
@@ -105,7 +112,13 @@ def main() -> int:
     s3 = boto3.client("s3")
     data_bucket, data_prefix = split(os.environ["TRAINING_DATA_URI"])
     out_bucket, out_prefix = split(os.environ["OUTPUT_URI"])
-    run = os.environ.get("RUN_ID") or os.environ["ECS_TASK_ID"]
+    container, task = task_metadata()
+    # `facturactl retrain` names its run; a scheduled or drift-started run is its task id
+    # (ECS sets no variable for it: the metadata endpoint has the task's ARN).
+    run = os.environ.get("RUN_ID") or task.get("TaskARN", "").rsplit("/", 1)[-1]
+    if not run:
+        print("no RUN_ID and no task metadata (ECS_CONTAINER_METADATA_URI_V4)", file=sys.stderr)
+        return 2
     read: list = []
     rows = list(records(s3, data_bucket, data_prefix, read))
     if not rows:
@@ -140,9 +153,8 @@ def main() -> int:
     s3.put_object(Bucket=out_bucket, Key=key + "reference.json",
                   Body=json.dumps(reference(rows), sort_keys=True).encode())
     lineage = {"data": read}
-    digest = image_digest()
-    if digest:
-        lineage["image_digest"] = digest
+    if container.get("ImageID"):
+        lineage["image_digest"] = container["ImageID"]
     s3.put_object(Bucket=out_bucket, Key=key + "model.json", Body=json.dumps({
         "parameters": {"algorithm": "supplier-rate", "data": os.environ["TRAINING_DATA_URI"]},
         "metrics": metrics,

@@ -394,7 +394,7 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
 
     // A run the drift rule started that died before writing anything: ECS is asked, it is
     // reported failed once, and recorded.
-    let died = run_unattended(&account, "s3://nowhere-bucket/empty/").await;
+    let died = run_unattended(&account, Some("s3://nowhere-bucket/empty/")).await;
     let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
     assert_eq!(code, Some(1), "a failed run is exit 1: {stderr} {out}");
     assert_eq!(out["runs"][0]["run"], died.as_str(), "{out}");
@@ -408,11 +408,21 @@ async fn ended_runs_nobody_followed_are_registered_by_register_pending() {
     let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
     assert_eq!(code, Some(0), "reported once: {stderr} {out}");
     assert_eq!(out["runs"], serde_json::json!([]), "{out}");
+
+    // A run the schedule started on Fargate: no variable names its task, so the job reads
+    // its id from the task metadata endpoint and writes under it. (The same batch data as
+    // the followed run: the same bytes, so that version.)
+    let scheduled = run_unattended(&account, None).await;
+    let (code, out, stderr) = retrain(&project, &account, &["--register-pending"]);
+    assert_eq!(code, Some(0), "{stderr} {out}");
+    assert_eq!(out["runs"][0]["run"], scheduled.as_str(), "{out}");
+    assert_eq!(out["runs"][0]["status"], "identical", "{out}");
+    assert_eq!(out["runs"][0]["version"]["version"], 1, "{out}");
 }
 
-/// Starts the training task as the drift rule does (RunTask, not by facturactl), with
-/// its data overridden; returns the task id once it stopped.
-async fn run_unattended(account: &Account, data_uri: &str) -> String {
+/// Starts the training task as the drift rule does (RunTask, not by facturactl), its data
+/// overridden when given; returns the task id once it stopped.
+async fn run_unattended(account: &Account, data_uri: Option<&str>) -> String {
     use aws_sdk_ecs::types::{
         AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType, NetworkConfiguration,
         TaskOverride,
@@ -458,7 +468,7 @@ async fn run_unattended(account: &Account, data_uri: &str) -> String {
                 )
                 .build(),
         )
-        .overrides(
+        .set_overrides(data_uri.map(|uri| {
             TaskOverride::builder()
                 .container_overrides(
                     ContainerOverride::builder()
@@ -466,13 +476,13 @@ async fn run_unattended(account: &Account, data_uri: &str) -> String {
                         .environment(
                             KeyValuePair::builder()
                                 .name("TRAINING_DATA_URI")
-                                .value(data_uri)
+                                .value(uri)
                                 .build(),
                         )
                         .build(),
                 )
-                .build(),
-        )
+                .build()
+        }))
         .send()
         .await
         .expect("RunTask");
