@@ -79,7 +79,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "ECS_EXECUTION_PERMISSIONS",
-        why: "a task whose image is in ECR or whose container has secrets starts only when its execution role may pull the image and read the secrets (with kms:Decrypt for them)",
+        why: "a task whose image is in ECR or whose container has secrets starts only when its execution role may pull the image and read each secret where it is (the action on a resource that covers the secret's ARN, with kms:Decrypt for them)",
     },
     Rule {
         id: "START_PERMISSIONS",

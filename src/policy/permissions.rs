@@ -2,8 +2,9 @@
 //! a function's `Role: { Ref: LambdaRoleArn }` is followed through the stack's inputs to
 //! the output of the stack that creates the role, and to the role's policies there.
 //!
-//! Only actions are compared (not resource scoping), and only roles that can be found
-//! offline: a role passed in from outside the rendered stacks is not judged.
+//! Actions are compared, and for the secrets an ECS task injects, their ARNs against the
+//! resources the execution role is granted them on; only roles that can be found offline
+//! are judged (a role passed in from outside the rendered stacks is not).
 
 use yaml_serde::Value;
 
@@ -249,6 +250,7 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
         .flatten()
         .filter_map(|s| s.get("ValueFrom"))
         .collect();
+    secret_resources(&mut site, role.as_ref(), &secrets);
     let mut needed = Vec::new();
     if secrets
         .iter()
@@ -271,6 +273,39 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             "injects secrets into its containers",
             "allow the execution role to read the secrets (ssm:GetParameters, secretsmanager:GetSecretValue) and kms:Decrypt with their key",
         );
+    }
+}
+
+/// Each secret's ARN against the resources the execution role may read it on: a secret
+/// outside them stops every task with ResourceInitializationError (the action alone is
+/// not enough).
+fn secret_resources(site: &mut Site<'_>, role: Option<&Role<'_>>, secrets: &[&Value]) {
+    let Some(role) = role else { return };
+    for arn in secrets.iter().filter_map(|v| arn_text(v)) {
+        let action = if arn.contains(":secretsmanager:") {
+            "secretsmanager:GetSecretValue"
+        } else if arn.contains(":ssm:") || arn.contains(":parameter/") {
+            "ssm:GetParameters"
+        } else {
+            continue;
+        };
+        // Granted nowhere: the action check above names it.
+        if !role.allows(action) || role.allows_on(action, arn) {
+            continue;
+        }
+        site.out.push(Raw {
+            rule: "ECS_EXECUTION_PERMISSIONS",
+            stack: site.stack.name.clone(),
+            resource: site.id.to_string(),
+            message: format!(
+                "{} injects the secret {arn}, but its role {}/{} allows {action} only on {}",
+                site.id,
+                role.stack,
+                role.id,
+                role.resources_of(action).join(", ")
+            ),
+            hint: "name secrets under the prefix the execution role may read (facturascan/<env>/ in Secrets Manager, /facturascan/<env>/ in Parameter Store), or widen the role's statement to the secret",
+        });
     }
 }
 
@@ -385,17 +420,58 @@ fn mentions(value: Option<&Value>, needle: &str) -> bool {
     })
 }
 
-/// A role found in the rendered stacks, with the actions its policies allow.
+/// A role found in the rendered stacks, with what its policies' Allow statements grant.
 struct Role<'a> {
     stack: &'a str,
     id: &'a str,
-    allowed: Vec<String>,
+    grants: Vec<Grant>,
+}
+
+/// One Allow statement: its action patterns and its resource patterns, each as the
+/// template writes it (a string, or the text of its `Fn::Sub`; `*` for any other
+/// intrinsic, which cannot be read offline).
+struct Grant {
+    actions: Vec<String>,
+    resources: Vec<String>,
 }
 
 impl Role<'_> {
     /// Whether an Allow statement names `action`, exactly or by a wildcard pattern.
     fn allows(&self, action: &str) -> bool {
-        self.allowed.iter().any(|pattern| glob(pattern, action))
+        self.grants
+            .iter()
+            .any(|g| g.actions.iter().any(|pattern| glob(pattern, action)))
+    }
+
+    /// Whether an Allow statement grants `action` on `resource` (written as the template
+    /// writes ARNs: `${AWS::Partition}` and the like stay as they are on both sides).
+    fn allows_on(&self, action: &str, resource: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.actions.iter().any(|pattern| glob(pattern, action))
+                && g.resources.iter().any(|pattern| glob(pattern, resource))
+        })
+    }
+
+    /// The resource patterns `action` is granted on, for a message.
+    fn resources_of(&self, action: &str) -> Vec<&str> {
+        self.grants
+            .iter()
+            .filter(|g| g.actions.iter().any(|pattern| glob(pattern, action)))
+            .flat_map(|g| g.resources.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// A resource or ARN as text: a string, or the string of `Fn::Sub`; `None` for anything
+/// else (a `Ref`, a `GetAtt`, a `Join`: not readable offline).
+fn arn_text(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        other => match other.get("Fn::Sub")? {
+            Value::String(s) => Some(s),
+            Value::Sequence(items) => items.first()?.as_str(),
+            _ => None,
+        },
     }
 }
 
@@ -441,7 +517,7 @@ impl<'a> Roles<'a> {
         if resource.get("Type").and_then(Value::as_str) != Some("AWS::IAM::Role") {
             return None;
         }
-        let mut allowed = Vec::new();
+        let mut grants = Vec::new();
         let inline = get(resource, &["Properties", "Policies"])
             .and_then(Value::as_sequence)
             .map(Vec::as_slice)
@@ -463,12 +539,12 @@ impl<'a> Roles<'a> {
             .chain(attached)
             .filter_map(|p| p.get("PolicyDocument"))
         {
-            allowed.extend(allowed_actions(document));
+            grants.extend(allow_statements(document));
         }
         Some(Role {
             stack: &stack.name,
             id,
-            allowed,
+            grants,
         })
     }
 }
@@ -484,8 +560,8 @@ fn getatt_arn(value: &Value) -> Option<&str> {
     }
 }
 
-/// The actions of a policy document's Allow statements.
-fn allowed_actions(document: &Value) -> Vec<String> {
+/// A policy document's Allow statements, each with its actions and resources.
+fn allow_statements(document: &Value) -> Vec<Grant> {
     let statements = match document.get("Statement") {
         Some(Value::Sequence(items)) => items.iter().collect(),
         Some(one) => vec![one],
@@ -494,8 +570,23 @@ fn allowed_actions(document: &Value) -> Vec<String> {
     statements
         .into_iter()
         .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-        .flat_map(|s| strings(s.get("Action")))
-        .map(str::to_string)
+        .map(|s| {
+            let resources = match s.get("Resource") {
+                Some(Value::Sequence(items)) => items.iter().collect(),
+                Some(one) => vec![one],
+                None => Vec::new(),
+            };
+            Grant {
+                actions: strings(s.get("Action"))
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+                resources: resources
+                    .into_iter()
+                    .map(|r| arn_text(r).unwrap_or("*").to_string())
+                    .collect(),
+            }
+        })
         .collect()
 }
 

@@ -124,6 +124,59 @@ fn tasks_that_cannot_pull_or_read_their_secrets_are_named() {
 }
 
 #[test]
+fn a_secret_outside_the_execution_roles_resources_is_named() {
+    let project = Project::copy();
+    // Under the environment's prefix (Secrets Manager and Parameter Store): readable.
+    project.replace(
+        "environments/production.yaml",
+        "      desired_count: 4\n",
+        "      desired_count: 4\n      secrets:\n        API_KEY: \"secretsmanager:facturascan/production/ocr-api-key\"\n        REGION_HINT: \"ssm:/facturascan/production/ocr/region\"\n",
+    );
+    assert!(
+        permission_findings(&project, "production").is_empty(),
+        "inside the role's resources"
+    );
+    // Another team's secret and another environment's parameter: the action is granted,
+    // the resources are not, and ECS would stop every task (ResourceInitializationError).
+    project.replace(
+        "environments/production.yaml",
+        "secretsmanager:facturascan/production/ocr-api-key",
+        "secretsmanager:payments/ocr-api-key",
+    );
+    project.replace(
+        "environments/production.yaml",
+        "ssm:/facturascan/production/ocr/region",
+        "ssm:/facturascan/staging/ocr/region",
+    );
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded =
+        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let messages: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "ECS_EXECUTION_PERMISSIONS")
+        .map(|f| f.message.clone())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("secret:payments/ocr-api-key")
+                && m.contains("allows secretsmanager:GetSecretValue only on")
+                && m.contains("secret:facturascan/production/*")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("parameter/facturascan/staging/ocr/region")),
+        "{messages:?}"
+    );
+}
+
+#[test]
 fn a_destination_the_role_cannot_send_to_is_named() {
     let project = Project::copy();
     let on_failure = |destination: &str| {
