@@ -748,6 +748,8 @@ def complete_ecs_deployments() -> None:
     def update_service(self, service_properties):
         requested = service_properties.get("task_definition")
         service = original(self, service_properties)
+        if requested or service_properties.get("desired_count") is not None:
+            service_targets(self, service)
         if requested and service.deployments:
             arn = self.describe_task_definition(requested).arn
             deployment_id = f"ecs-svc/{random.randint(0, 10**18)}"
@@ -779,6 +781,26 @@ def complete_ecs_deployments() -> None:
     EC2ContainerServiceBackend.update_service = update_service
 
 
+def service_targets(backend, service) -> None:
+    """ECS registers a service's running tasks (by IP, awsvpc) in its target groups and the
+    load balancer marks them healthy once they pass their checks; moto registers nothing,
+    so a target group stayed empty. The harness registers as many healthy IP targets as
+    the service's desired count, on its container port; a test serves a failed health
+    check as a recorded DescribeTargetHealth answer."""
+    from moto.elbv2.models import elbv2_backends
+
+    groups = elbv2_backends[backend.account_id][backend.region_name].target_groups
+    for balancer in getattr(service, "load_balancers", None) or []:
+        group = groups.get(balancer.get("targetGroupArn"))
+        if group is None:
+            continue
+        group.targets.clear()
+        port = balancer.get("containerPort") or group.port
+        seed = sum(service.name.encode()) % 200
+        group.register([{"Id": f"10.{seed}.{i // 250}.{i % 250 + 2}", "Port": port}
+                        for i in range(service.desired_count or 0)])
+
+
 def complete_ecs_services() -> None:
     """moto's CreateService leaves the first deployment IN_PROGRESS with no task running
     (unless MOTO_ECS_SERVICE_RUNNING is set for the whole process). Real ECS starts the
@@ -794,6 +816,7 @@ def complete_ecs_services() -> None:
         service = original(self, *args, **kwargs)
         service.running_count = service.desired_count
         service.pending_count = 0
+        service_targets(self, service)
         for deployment in service.deployments:
             deployment.update(
                 rolloutState="COMPLETED",

@@ -155,6 +155,7 @@ impl Error {
             Self::Refused(_) => Exit::Refused,
             Self::Model(e) if e.refused() => Exit::Refused,
             Self::Training(e) if e.refused() => Exit::Refused,
+            Self::Traffic(e) if e.refused() => Exit::Refused,
             Self::Interrupted(_) => Exit::Interrupted,
             _ => Exit::Error,
         }
@@ -166,6 +167,7 @@ impl Error {
             Self::Config(_) => "config",
             Self::Render(_) => "render",
             Self::Write { .. } => "io",
+            Self::Traffic(e) if e.refused() => "refused",
             Self::Usage(_) | Self::Traffic(_) => "usage",
             Self::Aws(_) => "aws",
             Self::Refused(_) => "refused",

@@ -83,6 +83,24 @@ fn traffic(project: &Project, account: &Account, args: &[&str]) -> (Option<i32>,
     run_json(project, account, &all)
 }
 
+/// DescribeTargetHealth as the load balancer answers it for a target failing its checks.
+const UNHEALTHY: &str = r#"<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+  <DescribeTargetHealthResult>
+    <TargetHealthDescriptions>
+      <member>
+        <Target><Id>10.0.3.17</Id><Port>8080</Port></Target>
+        <HealthCheckPort>8080</HealthCheckPort>
+        <TargetHealth>
+          <State>unhealthy</State>
+          <Reason>Target.ResponseCodeMismatch</Reason>
+          <Description>Health checks failed with these codes: [500]</Description>
+        </TargetHealth>
+      </member>
+    </TargetHealthDescriptions>
+  </DescribeTargetHealthResult>
+  <ResponseMetadata><RequestId>9f1c7a52-1b1e-4c39-9a57-5d1e0c7f2a11</RequestId></ResponseMetadata>
+</DescribeTargetHealthResponse>"#;
+
 #[tokio::test]
 async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     let account = Account::new();
@@ -205,6 +223,41 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(out["variant"].is_null(), "{out}");
     assert_eq!(shares(&account).await, [100, 0]);
+
+    // A variant whose targets fail their health checks gets no traffic: refused (exit 3),
+    // scaled back to zero, the split unchanged. (A failed check is a recorded answer: the
+    // emulator's targets are always healthy.)
+    account
+        .script(
+            "elasticloadbalancing:DescribeTargetHealth",
+            vec![serde_json::json!({"status": 200, "content_type": "text/xml", "body": UNHEALTHY})],
+        )
+        .await;
+    let (code, out, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "1", "--percent", "10"],
+    );
+    assert_eq!(code, Some(3), "{stderr}\n{out}");
+    assert!(
+        stderr.contains("failed their health checks")
+            && stderr.contains("Health checks failed with these codes: [500]"),
+        "{stderr}"
+    );
+    assert_eq!(shares(&account).await, [100, 0], "the split is unchanged");
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let variant = ecs
+        .describe_services()
+        .cluster("facturascan-local")
+        .services("scoring-variant")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        variant.services()[0].desired_count(),
+        0,
+        "scaled back to zero"
+    );
 
     // A registered model as the variant, on the control's image: a revision is made for it.
     project.write("m2.bin", "model two");

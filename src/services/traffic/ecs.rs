@@ -5,6 +5,7 @@
 //! with its task definition revision (`family:revision`) as the `Version`.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use super::metrics::{Platform, stats};
 use super::moved::{Carrier, Moved};
@@ -293,6 +294,16 @@ pub async fn set(
         .and_then(|td| td.task_definition_arn)
         .unwrap_or_else(|| wanted.clone());
     run_variant(aws, &x, &revision, control.desired.max(1)).await?;
+    // No request is moved to a variant that cannot serve it: its deployment must complete
+    // and its targets pass their health checks first; one that does not is scaled back
+    // to zero and the split stays as it was.
+    if let Err(not_ready) = ready(aws, &x, &revision).await {
+        update(aws, &x, &variant_name(service), None, Some(0)).await?;
+        return Err(TrafficError::Variant {
+            service: service.to_string(),
+            failure: not_ready,
+        });
+    }
     route::set(aws, &route, percent).await?;
     Ok(Moved::Set {
         carrier: carrier(service),
@@ -356,6 +367,121 @@ pub async fn revision_with_model(
         .await?
         .ok_or(failed(VariantFailure::NoRevision))?;
     Ok(short(&arn).to_string())
+}
+
+/// Waits until the variant service's deployment of `revision` completed and the variant
+/// target group's targets settled healthy (none still `initial`); within the service's
+/// rollout deadline. Read-only.
+async fn ready(aws: &AwsContext, x: &Experiment<'_>, revision: &str) -> Result<(), VariantFailure> {
+    let deadline = Duration::from_secs(u64::from(x.ecs.rollout.deadline_seconds));
+    let started = Instant::now();
+    let poll = crate::services::rollout::PollPacing::default();
+    let mut delay = poll.first;
+    let name = variant_name(x.service);
+    loop {
+        let state = variant_state(aws, x, &name, revision).await?;
+        match state {
+            Readiness::Ready => return Ok(()),
+            Readiness::Unhealthy(reasons) => {
+                return Err(VariantFailure::Unhealthy {
+                    service: name,
+                    reasons,
+                });
+            }
+            Readiness::Failed(reason) => return Err(VariantFailure::Update { reason }),
+            Readiness::Waiting(what) if started.elapsed() + delay > deadline => {
+                return Err(VariantFailure::NotReady {
+                    service: name,
+                    seconds: deadline.as_secs(),
+                    last: what,
+                });
+            }
+            Readiness::Waiting(_) => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(poll.max);
+    }
+}
+
+/// What one look at the variant says.
+enum Readiness {
+    Ready,
+    Waiting(String),
+    /// Targets that failed their health checks: each target and the load balancer's reason.
+    Unhealthy(Vec<String>),
+    Failed(String),
+}
+
+async fn variant_state(
+    aws: &AwsContext,
+    x: &Experiment<'_>,
+    name: &str,
+    revision: &str,
+) -> Result<Readiness, VariantFailure> {
+    let aws_failed = |e: AwsError| VariantFailure::Update {
+        reason: e.to_string(),
+    };
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster(&x.cluster)
+        .services(name)
+        .send()
+        .await
+        .map_err(|e| aws_failed(AwsError::new("DescribeServices", e)))?;
+    let Some(service) = described.services().first() else {
+        return Ok(Readiness::Waiting(
+            "the variant service is not there yet".into(),
+        ));
+    };
+    let wanted = service.task_definition().unwrap_or(revision).to_string();
+    match crate::services::ecs::judge(service, &wanted) {
+        crate::services::ecs::Verdict::Done => {}
+        crate::services::ecs::Verdict::Failed(failure) => {
+            return Ok(Readiness::Failed(failure.to_string()));
+        }
+        crate::services::ecs::Verdict::Waiting(state) => {
+            return Ok(Readiness::Waiting(state.to_string()));
+        }
+    }
+    let health = aws
+        .elb
+        .describe_target_health()
+        .target_group_arn(&x.variant_group)
+        .send()
+        .await
+        .map_err(|e| aws_failed(AwsError::new("DescribeTargetHealth", e)))?;
+    let mut healthy = 0;
+    let mut unhealthy = Vec::new();
+    let mut settling = 0;
+    for target in health.target_health_descriptions() {
+        let id = target
+            .target()
+            .and_then(|t| t.id())
+            .unwrap_or("?")
+            .to_string();
+        let state = target.target_health();
+        match state.and_then(|h| h.state()).map(|s| s.as_str()) {
+            Some("healthy") => healthy += 1,
+            Some("unhealthy") => unhealthy.push(format!(
+                "{id}: {}",
+                state
+                    .and_then(|h| h.description().or(h.reason().map(|r| r.as_str())))
+                    .unwrap_or("failed its health checks")
+            )),
+            // initial, draining, unused, unavailable: not settled yet.
+            _ => settling += 1,
+        }
+    }
+    Ok(if !unhealthy.is_empty() {
+        Readiness::Unhealthy(unhealthy)
+    } else if healthy > 0 && settling == 0 {
+        Readiness::Ready
+    } else {
+        Readiness::Waiting(format!(
+            "{healthy} healthy target(s), {settling} not settled"
+        ))
+    })
 }
 
 /// The variant service on `task_definition`, created in the variant target group the

@@ -76,7 +76,7 @@ pub struct TrafficReport {
 }
 
 /// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
-/// except a failed AWS call.
+/// except a failed AWS call and a variant that cannot serve (refused, exit 3).
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrafficError {
@@ -135,6 +135,17 @@ pub enum VariantFailure {
     Update { reason: String },
     /// RegisterTaskDefinition answered no revision.
     NoRevision,
+    /// The variant's targets failed their health checks: each target and why.
+    Unhealthy {
+        service: String,
+        reasons: Vec<String>,
+    },
+    /// The variant did not become ready within the rollout deadline.
+    NotReady {
+        service: String,
+        seconds: u64,
+        last: String,
+    },
     /// The variant was published, but `$LATEST` kept its model variables (it is not what
     /// the stack describes until they are put back).
     NotRestored {
@@ -160,6 +171,19 @@ impl std::fmt::Display for VariantFailure {
             }
             Self::Update { reason } => write!(f, "the configuration update failed: {reason}"),
             Self::NoRevision => f.write_str("RegisterTaskDefinition answered no revision"),
+            Self::Unhealthy { service, reasons } => write!(
+                f,
+                "{service}'s targets failed their health checks ({}); it was scaled back to zero and the split is unchanged",
+                reasons.join("; ")
+            ),
+            Self::NotReady {
+                service,
+                seconds,
+                last,
+            } => write!(
+                f,
+                "{service} was not ready after {seconds} s ({last}); it was scaled back to zero and the split is unchanged"
+            ),
             Self::NotRestored {
                 function,
                 version,
@@ -179,6 +203,17 @@ impl From<AwsError> for TrafficError {
 }
 
 impl TrafficError {
+    /// Refusals (exit 3): a variant that cannot serve is not given traffic.
+    pub fn refused(&self) -> bool {
+        matches!(
+            self,
+            Self::Variant {
+                failure: VariantFailure::Unhealthy { .. } | VariantFailure::NotReady { .. },
+                ..
+            }
+        )
+    }
+
     pub fn message(&self) -> String {
         match self {
             Self::NotSplittable {
@@ -229,6 +264,10 @@ impl TrafficError {
                 failure: VariantFailure::NotRestored { .. },
                 ..
             } => "the split was not changed; `facturactl deploy` puts the stack's variables back on $LATEST".into(),
+            Self::Variant {
+                failure: VariantFailure::Unhealthy { .. } | VariantFailure::NotReady { .. },
+                ..
+            } => "read the variant's task logs and stopped tasks (`aws ecs describe-services`); fix the revision, then set the split again".into(),
             Self::Variant { .. } => {
                 "deploy the service first (the variant runs the control's code), then try again".into()
             }
