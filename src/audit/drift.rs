@@ -46,6 +46,13 @@ pub async fn stacks(
     report: &mut AuditReport,
 ) -> Result<(), AwsError> {
     let live = crate::stacks::live::all(&aws.cloudformation).await?;
+    // Each stack's outputs by its config name: the inputs a deploy gave the others.
+    let outputs: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        rendered
+            .stacks
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), live.get(&s.stack_name)?.outputs.clone())))
+            .collect();
     let wanted = |name: &str| options.only.as_ref().is_none_or(|o| o.contains(name));
     let mut detect = Vec::new();
     for stack in rendered.stacks.iter().filter(|s| wanted(&s.name)) {
@@ -66,6 +73,11 @@ pub async fn stacks(
             .get(crate::stacks::live::HASH_TAG)
             .cloned()
             .unwrap_or_default();
+        // As the deploy stamped it: the API deployment's id over the inputs' values too.
+        let restamped = crate::stacks::desired::desired_parameters(stack, &outputs)
+            .ok()
+            .and_then(|params| crate::render::restamp_api(stack, &params));
+        let stack = restamped.as_ref().unwrap_or(stack);
         if deployed != stack.hash {
             report.findings.push(Finding::new(
                 Severity::Medium,

@@ -106,6 +106,29 @@ pub fn api_definition_hash(
     any.then(|| digest.iter().take(6).map(|b| format!("{b:02x}")).collect())
 }
 
+/// The stack with its API deployment's logical id hashed over every parameter value its
+/// API resources reference, other stacks' outputs included: those are known at deploy, not
+/// at render, and a replaced user pool or a new domain must give the stage a new
+/// deployment too. `None` when the stack has no stamped deployment or nothing changes.
+pub fn restamp_api(stack: &RenderedStack, all: &BTreeMap<String, String>) -> Option<RenderedStack> {
+    let rendered = api_definition_hash(&stack.document, &stack.parameters)?;
+    let complete = api_definition_hash(&stack.document, all)?;
+    let stamped = format!("Deployment{rendered}");
+    if rendered == complete || !stack.body.contains(&stamped) {
+        return None;
+    }
+    let body = stack
+        .body
+        .replace(&stamped, &format!("Deployment{complete}"));
+    let document = yaml_serde::from_str(&body).ok()?;
+    Some(RenderedStack {
+        hash: content_hash(&body),
+        body,
+        document,
+        ..stack.clone()
+    })
+}
+
 /// A rendering failure, naming the template (and line) and what went wrong in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {

@@ -353,6 +353,8 @@ async fn deploy_one(
         let outputs = outputs.lock().map(|o| o.clone()).unwrap_or_default();
         desired_parameters(stack, &outputs).map_err(|e| StackError::refused(e.to_string()))?
     };
+    let restamped = crate::render::restamp_api(stack, &params);
+    let stack = restamped.as_ref().unwrap_or(stack);
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
     let (current, recreate) = settle(aws, stack, initial, options, deadline, progress).await?;
     let changes = current

@@ -135,6 +135,12 @@ async fn plan_stack(
     templates: &TemplateBucket,
 ) -> Result<StackPlan, AwsError> {
     let params = desired_parameters(stack, outputs);
+    // The API deployment's id over the inputs' values too, as the deploy will send it.
+    let restamped = params
+        .as_ref()
+        .ok()
+        .and_then(|p| crate::render::restamp_api(stack, p));
+    let stack = restamped.as_ref().unwrap_or(stack);
     let masked = masked_parameters(stack);
     let mut plan = StackPlan {
         stack: stack.name.clone(),

@@ -358,3 +358,63 @@ async fn preflight_warns_of_an_unverified_ses_sender_and_the_sandbox() {
     );
     assert_eq!(ses(&report, "account")["status"], "passed", "{report}");
 }
+
+/// The API stage serves a new deployment whenever a value its methods use changes, other
+/// stacks' outputs included (known at deploy, not at render): a replaced user pool gives
+/// the deployment a new logical id; the same inputs give the same one.
+#[test]
+fn an_api_deployment_is_new_when_an_input_its_methods_use_changes() {
+    use std::collections::BTreeMap;
+    let project = Project::copy();
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded = facturactl::config::load(project.path(), "staging", &rule_ids).expect("loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let api = rendered
+        .stacks
+        .iter()
+        .find(|s| s.name == "api")
+        .expect("the api stack");
+    let with_pool = |pool: &str| -> BTreeMap<String, String> {
+        let mut params = api.parameters.clone();
+        params.insert("UserPoolArn".into(), pool.into());
+        params
+    };
+    let deployment = |params: &BTreeMap<String, String>| -> String {
+        let stamped = facturactl::render::restamp_api(api, params).expect("restamped");
+        stamped
+            .document
+            .get("Resources")
+            .and_then(|r| r.as_mapping())
+            .into_iter()
+            .flatten()
+            .filter_map(|(id, r)| {
+                (r.get("Type")?.as_str()? == "AWS::ApiGateway::Deployment")
+                    .then(|| id.as_str().map(str::to_string))
+                    .flatten()
+            })
+            .next()
+            .expect("a deployment")
+    };
+    let first = deployment(&with_pool(
+        "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_A",
+    ));
+    let again = deployment(&with_pool(
+        "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_A",
+    ));
+    let replaced = deployment(&with_pool(
+        "arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_B",
+    ));
+    assert_eq!(first, again, "the same inputs, the same deployment");
+    assert_ne!(first, replaced, "a new user pool, a new deployment");
+    // The stage follows its deployment.
+    let stamped = facturactl::render::restamp_api(
+        api,
+        &with_pool("arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_B"),
+    )
+    .expect("restamped");
+    assert!(
+        stamped.body.contains(&format!("Ref: {replaced}"))
+            || stamped.body.contains(&format!("\"Ref\": \"{replaced}\"")),
+        "the stage names the new deployment"
+    );
+}
