@@ -418,3 +418,40 @@ fn an_api_deployment_is_new_when_an_input_its_methods_use_changes() {
         "the stage names the new deployment"
     );
 }
+
+/// Each role receives from its own stack's queues only: never from every
+/// `<prefix>-*` queue, never from a dead-letter queue (an operator redrives those).
+#[test]
+fn roles_receive_from_their_own_queues_and_no_dead_letter_queue() {
+    let project = Project::copy();
+    let rule_ids = facturactl::policy::rule_ids();
+    for env in ["staging", "production"] {
+        let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("loads");
+        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let security = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "security")
+            .expect("the security stack");
+        let mut receiving = 0;
+        for statement in security.body.split("- Effect: Allow").skip(1) {
+            let statement = statement.split("- Effect:").next().unwrap_or_default();
+            if !statement.contains("sqs:ReceiveMessage") {
+                continue;
+            }
+            receiving += 1;
+            assert!(
+                !statement.contains(":facturascan-") || !statement.contains("-*\""),
+                "{env}: a role receives from every queue:\n{statement}"
+            );
+            assert!(
+                !statement.contains("-dlq"),
+                "{env}: a role receives from a dead-letter queue:\n{statement}"
+            );
+        }
+        assert!(
+            receiving >= 2,
+            "{env}: the functions and the OCR task receive"
+        );
+    }
+}
