@@ -455,3 +455,45 @@ fn roles_receive_from_their_own_queues_and_no_dead_letter_queue() {
         );
     }
 }
+
+/// The network load balancer of the VPC link checks the application load balancer through
+/// its HTTPS listener: a check in the default protocol (HTTP) on port 443 never passes,
+/// and the API would answer 503 for ever.
+#[test]
+fn the_vpc_links_balancer_checks_the_alb_over_https() {
+    let project = Project::copy();
+    let rule_ids = facturactl::policy::rule_ids();
+    for env in ["staging", "production"] {
+        let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("loads");
+        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let api = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "api")
+            .expect("api");
+        let groups: Vec<&yaml_serde::Value> = api
+            .document
+            .get("Resources")
+            .and_then(|r| r.as_mapping())
+            .into_iter()
+            .flatten()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                r.get("Type").and_then(|t| t.as_str())
+                    == Some("AWS::ElasticLoadBalancingV2::TargetGroup")
+                    && r.get("Properties")
+                        .and_then(|p| p.get("TargetType"))
+                        .and_then(|t| t.as_str())
+                        == Some("alb")
+            })
+            .collect();
+        assert_eq!(groups.len(), 1, "{env}: the VPC link's target group");
+        let props = &groups[0]["Properties"];
+        assert_eq!(
+            props["HealthCheckProtocol"].as_str(),
+            Some("HTTPS"),
+            "{env}"
+        );
+        assert_eq!(props["HealthCheckPath"].as_str(), Some("/health"), "{env}");
+    }
+}
