@@ -365,10 +365,7 @@ async fn preflight_warns_of_an_unverified_ses_sender_and_the_sandbox() {
 #[test]
 fn an_api_deployment_is_new_when_an_input_its_methods_use_changes() {
     use std::collections::BTreeMap;
-    let project = Project::copy();
-    let rule_ids = facturactl::policy::rule_ids();
-    let loaded = facturactl::config::load(project.path(), "staging", &rule_ids).expect("loads");
-    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let rendered = rendered(&Project::copy(), "staging");
     let api = rendered
         .stacks
         .iter()
@@ -424,10 +421,8 @@ fn an_api_deployment_is_new_when_an_input_its_methods_use_changes() {
 #[test]
 fn roles_receive_from_their_own_queues_and_no_dead_letter_queue() {
     let project = Project::copy();
-    let rule_ids = facturactl::policy::rule_ids();
     for env in ["staging", "production"] {
-        let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("loads");
-        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let rendered = rendered(&project, env);
         let security = rendered
             .stacks
             .iter()
@@ -462,10 +457,8 @@ fn roles_receive_from_their_own_queues_and_no_dead_letter_queue() {
 #[test]
 fn the_vpc_links_balancer_checks_the_alb_over_https() {
     let project = Project::copy();
-    let rule_ids = facturactl::policy::rule_ids();
     for env in ["staging", "production"] {
-        let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("loads");
-        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let rendered = rendered(&project, env);
         let api = rendered
             .stacks
             .iter()
@@ -496,4 +489,11 @@ fn the_vpc_links_balancer_checks_the_alb_over_https() {
         );
         assert_eq!(props["HealthCheckPath"].as_str(), Some("/health"), "{env}");
     }
+}
+
+/// An environment of `project` as the library renders it.
+fn rendered(project: &Project, env: &str) -> facturactl::render::RenderedEnv {
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("loads");
+    facturactl::render::render(&loaded).expect("renders")
 }
