@@ -252,6 +252,7 @@ async fn once(
             e.applied = Some(moved.to_string());
             e
         });
+        report.warning_exit = config.notifications.warning_exit;
         Ok(Changed(report, config.environment.name.clone()))
     })
     .await

@@ -84,7 +84,9 @@ impl Report for TrafficReport {
     /// `traffic evaluate`: promote 0, keep collecting 2, abort 3 (a guard rail refused), and
     /// 3 for a sample ratio mismatch (the split cannot be judged; `--apply` changes nothing).
     fn exit(&self) -> Exit {
+        let undelivered = self.warning_exit && self.notifications.iter().any(|d| !d.sent);
         match self.evaluation.as_ref().map(|e| e.verdict) {
+            None | Some(Verdict::Promote) if undelivered => Exit::Warning,
             None | Some(Verdict::Promote) => Exit::Ok,
             Some(Verdict::KeepCollecting) => Exit::Changes,
             Some(Verdict::Abort | Verdict::SampleRatioMismatch) => Exit::Refused,

@@ -402,6 +402,24 @@ async fn traffic_changes_are_releases_locked_recorded_and_audited() {
         .filter(|r| r["action"] == "traffic")
         .count();
     assert_eq!(traffic_records, 2, "{history}");
+
+    // A change whose notice did not reach a channel (the Slack webhook's host answers
+    // nothing here) exits 4 when the environment asks for it, as a deploy does.
+    project.replace(
+        "environments/local.yaml",
+        "  channels: [\"ops-email\"]",
+        "  channels: [\"dev-monitoring\", \"ops-email\"]\n  warning_exit: true\n  attempts: 1\n  timeout_seconds: 1",
+    );
+    // (The alias was put back on the champion by hand above.)
+    let set = ["set", "scoring", "--variant", &candidate, "--percent", "10"];
+    let (code, report, stderr) = traffic(&project, &account, &set);
+    assert_eq!(code, Some(4), "{stderr}\n{report}");
+    assert!(
+        report["notifications"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|d| d["sent"] == false)),
+        "{report}"
+    );
 }
 
 /// What both sides served at an even split: the control's figures (90% agreement, 5%

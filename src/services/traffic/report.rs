@@ -73,6 +73,9 @@ pub struct TrafficReport {
     /// How each channel was told of a change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
+    /// `notifications.warning_exit`: a change whose notice was not delivered exits 4.
+    #[serde(skip)]
+    pub warning_exit: bool,
 }
 
 /// Why a traffic command cannot do what it was asked. Each is a usage error (exit 1),
@@ -306,6 +309,7 @@ impl TrafficReport {
             sample_ratio,
             evaluation: None,
             notifications: Vec::new(),
+            warning_exit: false,
         }
     }
 }
