@@ -25,7 +25,7 @@ pub struct DeployArgs {
     #[arg(long)]
     dry_run: bool,
     /// Answer yes: go ahead with replacements and deletions without asking.
-    #[arg(long)]
+    #[arg(short = 'y', long)]
     yes: bool,
     /// Let this deploy replace or delete production databases and buckets, which the
     /// stack policy otherwise denies.

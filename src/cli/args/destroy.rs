@@ -8,7 +8,7 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Do not ask (required without a terminal).
-    #[arg(long)]
+    #[arg(short = 'y', long)]
     yes: bool,
     /// Stacks deleted at once (independent ones), 1 to 64.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]

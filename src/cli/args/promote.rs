@@ -14,7 +14,7 @@ pub struct PromoteArgs {
     #[arg(long)]
     to: String,
     /// Go ahead without asking (CI).
-    #[arg(long)]
+    #[arg(short = 'y', long)]
     yes: bool,
     /// The release tag (default: GITHUB_REF_NAME on a tag build, else the tag on the commit).
     #[arg(long)]

@@ -12,7 +12,7 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "RELEASE")]
     to: Option<String>,
     /// Do not ask (required without a terminal).
-    #[arg(long)]
+    #[arg(short = 'y', long)]
     yes: bool,
 }
 

@@ -8,7 +8,7 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// Do not ask (required without a terminal).
-    #[arg(long)]
+    #[arg(short = 'y', long)]
     yes: bool,
 }
 
