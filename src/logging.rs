@@ -44,6 +44,8 @@ impl ColorChoice {
             {
                 true
             }
+            // A terminal that says it cannot do escapes (Emacs shells, some CI consoles).
+            Self::Auto if var("TERM").as_deref() == Some("dumb") => false,
             Self::Auto => terminal,
         }
     }
@@ -288,5 +290,9 @@ mod color_tests {
         );
         assert!(ColorChoice::Always.enabled(false, env(&[("NO_COLOR", "1")])));
         assert!(!ColorChoice::Never.enabled(true, env(&[("CLICOLOR_FORCE", "1")])));
+        // A dumb terminal gets no escapes, unless colour is forced.
+        assert!(!ColorChoice::Auto.enabled(true, env(&[("TERM", "dumb")])));
+        assert!(ColorChoice::Auto.enabled(true, env(&[("TERM", "xterm-256color")])));
+        assert!(ColorChoice::Auto.enabled(true, env(&[("TERM", "dumb"), ("CLICOLOR_FORCE", "1")])));
     }
 }

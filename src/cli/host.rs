@@ -29,6 +29,8 @@ pub struct Host {
     pub run_url: Option<String>,
     /// `GITHUB_ACTIONS=true`: the step's summary and output files.
     pub github: Option<super::github::Step>,
+    /// `TERM=dumb`: no colour and no live view, even on a terminal.
+    pub dumb_terminal: bool,
 }
 
 impl Host {
@@ -66,6 +68,7 @@ impl Host {
                     output: var("GITHUB_OUTPUT").map(PathBuf::from),
                 }
             }),
+            dumb_terminal: var("TERM").as_deref() == Some("dumb"),
         }
     }
 }

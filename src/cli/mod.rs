@@ -179,7 +179,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
 }
 
 /// How progress reaches stderr: GitHub log groups in a step, a live view on a terminal
-/// with text logs, else one line per event.
+/// with text logs (not a `TERM=dumb` one), else one line per event.
 fn progress_style(host: &Host, json_logs: bool) -> ProgressStyle {
     use std::io::IsTerminal;
     if host.github.is_some() {
@@ -190,7 +190,7 @@ fn progress_style(host: &Host, json_logs: bool) -> ProgressStyle {
         }
     } else if json_logs {
         ProgressStyle::Json
-    } else if !host.in_ci && std::io::stderr().is_terminal() {
+    } else if !host.in_ci && !host.dumb_terminal && std::io::stderr().is_terminal() {
         ProgressStyle::Live
     } else {
         ProgressStyle::Lines
