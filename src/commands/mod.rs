@@ -14,6 +14,7 @@ pub mod guarded;
 pub mod history;
 pub mod model;
 pub mod notify;
+pub mod outputs;
 pub mod pipeline;
 pub mod plan;
 pub mod preflight;

@@ -60,6 +60,7 @@ documents! {
     AuditAlarms = "audit.alarms" => outcome::<c::audit::Outcome>,
     ReleaseCheck = "release.check" => outcome::<crate::release::gate::Accepted>,
     Status = "status" => outcome::<c::status::Outcome>,
+    Outputs = "outputs" => outcome::<c::outputs::Outcome>,
     Preflight = "preflight" => outcome::<c::preflight::Outcome>,
     History = "history" => outcome::<c::history::Outcome>,
     Unlock = "unlock" => outcome::<c::unlock::Outcome>,

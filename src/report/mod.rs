@@ -10,6 +10,7 @@ mod retrain;
 pub use inspect::PrintedSchema;
 pub mod contract;
 mod notify;
+mod outputs;
 mod pipeline;
 mod plan;
 mod preflight;

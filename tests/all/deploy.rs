@@ -544,3 +544,47 @@ async fn changed_outputs_update_exactly_the_dependents_that_read_them() {
         .collect();
     assert_eq!(changed, ["storage:update", "processing:update"]);
 }
+
+#[tokio::test]
+async fn outputs_shows_each_stacks_outputs_as_they_are() {
+    let account = Account::new();
+    let project = Project::copy();
+    // Before any deploy: every stack listed, none deployed.
+    let (code, out, stderr) = run(&project, &account, &["outputs", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let stacks = out["stacks"].as_array().expect("stacks");
+    assert_eq!(stacks.len(), 9, "{out}");
+    assert!(stacks.iter().all(|s| s["status"].is_null()), "{out}");
+
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, out, stderr) = run(
+        &project,
+        &account,
+        &["outputs", "--env", "local", "--stack", "network"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(out["command"], "outputs");
+    let stacks = out["stacks"].as_array().expect("stacks");
+    assert_eq!(stacks.len(), 1, "{out}");
+    assert_eq!(stacks[0]["stack_name"], "facturascan-local-network");
+    assert_eq!(stacks[0]["status"], "CREATE_COMPLETE", "{out}");
+    assert!(
+        stacks[0]["outputs"]["VpcId"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("vpc-")),
+        "{out}"
+    );
+
+    // An unknown stack is a usage error before any AWS call, naming the known ones.
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["outputs", "--env", "local", "--stack", "netwrok"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("netwrok") && stderr.contains("network"),
+        "{stderr}"
+    );
+}

@@ -14,6 +14,7 @@ mod history;
 mod manual;
 mod model;
 mod notify;
+mod outputs;
 mod pipeline;
 mod plan;
 mod preflight;
@@ -190,6 +191,8 @@ commands! {
     Preflight(preflight::PreflightArgs),
     /// What runs in the environment now, from its last successful deployment record.
     Status(status::StatusArgs),
+    /// Each enabled stack's CloudFormation outputs as they are now (`--stack` for some).
+    Outputs(outputs::OutputsArgs),
     /// Past deploys, promotions and rollbacks of the environment, newest first.
     History(history::HistoryArgs),
     /// Deploy to one environment exactly what another runs (same digests, same code, same
