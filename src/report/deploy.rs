@@ -109,11 +109,22 @@ impl Report for Deployed {
         } else {
             Exit::Ok
         };
+        // Each stack's outputs, for the steps after this one (`fromJSON(...).api.ApiUrl`).
+        let stack_outputs: serde_json::Map<String, serde_json::Value> = report
+            .stacks
+            .iter()
+            .filter(|s| !s.outputs.is_empty())
+            .map(|s| (s.stack.clone(), serde_json::json!(s.outputs)))
+            .collect();
         vec![
             ("environment", report.environment.clone()),
             ("version", self.version.clone().unwrap_or_default()),
             ("changed-stacks", changed.join(",")),
             ("digests", serde_json::Value::Object(digests).to_string()),
+            (
+                "stack-outputs",
+                serde_json::Value::Object(stack_outputs).to_string(),
+            ),
             ("result", exit_result(exit).to_string()),
         ]
     }

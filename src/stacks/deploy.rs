@@ -103,6 +103,9 @@ pub struct StackReport {
     /// failed in CloudFormation has its `failures` instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_failure: Option<crate::aws::Failure>,
+    /// Its CloudFormation outputs after the run (a stack that succeeded).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// The stacks of one deploy or destroy, each with its result, in the order they were given.
@@ -245,6 +248,7 @@ pub async fn deploy(
     .await;
 
     let timings = timings.into_inner().unwrap_or_default();
+    let outputs = outputs.into_inner().unwrap_or_default();
     let stacks = results
         .into_iter()
         .map(|(name, completion)| {
@@ -254,14 +258,26 @@ pub async fn deploy(
                 .map(|s| s.stack_name.clone())
                 .unwrap_or_default();
             let (duration_ms, _) = timings.get(&name).copied().unwrap_or((0, Action::None));
-            stack_report(name, stack_name, duration_ms, completion)
+            let report = stack_report(name, stack_name, duration_ms, completion);
+            with_outputs(report, &outputs)
         })
         .collect();
     Ok(StacksRun {
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
-        outputs: outputs.into_inner().unwrap_or_default(),
+        outputs,
     })
+}
+
+/// A stack that succeeded, with its outputs after the run.
+fn with_outputs(
+    mut report: StackReport,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> StackReport {
+    if report.result == StackResult::Succeeded {
+        report.outputs = outputs.get(&report.stack).cloned().unwrap_or_default();
+    }
+    report
 }
 
 /// One stack's line in the report, from how the scheduler saw it complete.
@@ -282,6 +298,7 @@ fn stack_report(
             message: None,
             failures: Vec::new(),
             aws_failure: None,
+            outputs: BTreeMap::new(),
         },
         Completion::Failed(failure) => StackReport {
             stack,
@@ -293,6 +310,7 @@ fn stack_report(
             message: Some(failure.message),
             failures: failure.failures,
             aws_failure: failure.aws_failure,
+            outputs: BTreeMap::new(),
         },
         Completion::Skipped { because } => StackReport {
             stack,
@@ -304,6 +322,7 @@ fn stack_report(
             message: Some(format!("not deployed: `{because}` did not succeed")),
             failures: Vec::new(),
             aws_failure: None,
+            outputs: BTreeMap::new(),
         },
     }
 }

@@ -171,6 +171,7 @@ fn stack_report(
         message,
         failures: Vec::new(),
         aws_failure,
+        outputs: Default::default(),
     }
 }
 

@@ -56,6 +56,17 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         .expect("alarms applied");
     assert_eq!(alarms.len(), 13);
     assert!(alarms.iter().all(|a| a["action"] == "create"), "{alarms:?}");
+    // Each stack's outputs are in the report, for scripts.
+    let network = report["stacks"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stack"] == "network"))
+        .expect("the network stack");
+    assert!(
+        network["outputs"]["VpcId"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("vpc-")),
+        "{network}"
+    );
 
     // Deployed stacks carry the template hash and feed their outputs to dependents.
     let config = account.sdk_config(3).await;

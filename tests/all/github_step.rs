@@ -136,6 +136,14 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
         ]
     );
     assert_eq!(deploy.outputs["digests"], "{}");
+    let stack_outputs: serde_json::Value =
+        serde_json::from_str(&deploy.outputs["stack-outputs"]).expect("stack outputs are JSON");
+    assert!(
+        stack_outputs["network"]["VpcId"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("vpc-")),
+        "{stack_outputs}"
+    );
 
     // A rollout: the digest deployed is an output.
     let digest = push_image(&account, "facturascan/ocr", "v2", "b").await;
