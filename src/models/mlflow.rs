@@ -242,6 +242,32 @@ impl<'a> MlflowRegistry<'a> {
         self.call(self.http.get(url), path).await
     }
 
+    /// One version's document (`None`: MLflow has no such version).
+    async fn version_document(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<VersionDocument>, ModelError> {
+        self.get(
+            "model-versions/get",
+            &[("name", name), ("version", &version.to_string())],
+        )
+        .await
+    }
+
+    /// A POST of `body` to `path`; `missing` when MLflow answers RESOURCE_DOES_NOT_EXIST.
+    async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        missing: impl FnOnce() -> ModelError,
+    ) -> Result<(), ModelError> {
+        let done: Option<serde_json::Value> = self
+            .call(self.http.post(self.api(path)).json(body), path)
+            .await?;
+        done.map(|_| ()).ok_or_else(missing)
+    }
+
     fn not_found(&self, name: &str, reference: String) -> ModelError {
         ModelError::NotFound {
             name: name.to_string(),
@@ -258,13 +284,7 @@ impl<'a> MlflowRegistry<'a> {
         reference: &ModelRef,
     ) -> Result<ModelVersion, ModelError> {
         let document: Option<VersionDocument> = match reference {
-            ModelRef::Version(n) => {
-                self.get(
-                    "model-versions/get",
-                    &[("name", name), ("version", &n.to_string())],
-                )
-                .await?
-            }
+            ModelRef::Version(n) => self.version_document(name, *n).await?,
             ModelRef::Alias(alias) => {
                 self.get(
                     "registered-models/alias",
@@ -442,13 +462,9 @@ impl<'a> MlflowRegistry<'a> {
 
     /// The version's approval: its `facturactl.approval` tag (a JSON document).
     pub async fn approval(&self, name: &str, version: u32) -> Result<Option<Approval>, ModelError> {
-        let document: Option<VersionDocument> = self
-            .get(
-                "model-versions/get",
-                &[("name", name), ("version", &version.to_string())],
-            )
-            .await?;
-        let found = document
+        let found = self
+            .version_document(name, version)
+            .await?
             .ok_or_else(|| self.not_found(name, format!("version {version}")))?
             .model_version;
         let Some(tag) = found.tags.iter().find(|t| t.key == APPROVAL_TAG) else {
@@ -473,32 +489,20 @@ impl<'a> MlflowRegistry<'a> {
         let body = serde_json::json!({
             "name": name, "version": version.to_string(), "key": APPROVAL_TAG, "value": value
         });
-        let done: Option<serde_json::Value> = self
-            .call(
-                self.http
-                    .post(self.api("model-versions/set-tag"))
-                    .json(&body),
-                "model-versions/set-tag",
-            )
-            .await?;
-        done.map(|_| ())
-            .ok_or_else(|| self.not_found(name, format!("version {version}")))
+        self.post("model-versions/set-tag", &body, || {
+            self.not_found(name, format!("version {version}"))
+        })
+        .await
     }
 
     pub async fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<(), ModelError> {
         // The version must exist: MLflow answers RESOURCE_DOES_NOT_EXIST otherwise.
         let body =
             serde_json::json!({"name": name, "alias": alias, "version": version.to_string()});
-        let done: Option<serde_json::Value> = self
-            .call(
-                self.http
-                    .post(self.api("registered-models/alias"))
-                    .json(&body),
-                "registered-models/alias",
-            )
-            .await?;
-        done.map(|_| ())
-            .ok_or_else(|| self.not_found(name, format!("version {version}")))
+        self.post("registered-models/alias", &body, || {
+            self.not_found(name, format!("version {version}"))
+        })
+        .await
     }
 }
 

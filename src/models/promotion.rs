@@ -82,13 +82,9 @@ pub async fn adopt(
     let registry = S3Registry::new(aws, target.models_bucket());
     let mut pins = BTreeMap::new();
     for model in models {
-        let adopted = registry.adopt(&model.version, &model.bytes).await?;
-        // The decision travels with the bytes: approved once, where it was reviewed.
-        if let Some(approval) = &model.approval {
-            registry
-                .set_approval(&adopted.name, adopted.version, approval)
-                .await?;
-        }
+        let adopted = registry
+            .adopt(&model.version, &model.bytes, model.approval.as_ref())
+            .await?;
         pins.insert(model.service, adopted.pin());
     }
     Ok(pins)

@@ -51,6 +51,11 @@ struct AliasDocument {
     version: u32,
 }
 
+/// The content-addressed folders of a model: its versions' bytes, their reference
+/// distributions.
+const ARTIFACTS: &str = "artifacts";
+const REFERENCES: &str = "references";
+
 /// Two registrations racing for one number: the loser takes the next, this many times.
 const NUMBER_ATTEMPTS: u32 = 10;
 
@@ -59,8 +64,9 @@ impl<'a> S3Registry<'a> {
         Self { aws, bucket }
     }
 
-    fn artifact_key(name: &str, sha: &str) -> String {
-        format!("registry/{name}/artifacts/sha256-{sha}")
+    /// `registry/<model>/<kind>/sha256-<hex>`: content-addressed (`artifacts`, `references`).
+    fn content_key(name: &str, kind: &str, sha: &str) -> String {
+        format!("registry/{name}/{kind}/sha256-{sha}")
     }
 
     fn version_key(name: &str, version: u32) -> String {
@@ -142,7 +148,7 @@ impl<'a> S3Registry<'a> {
     /// Where `artifact`'s bytes would be stored in this registry (its content address; the
     /// object version is known once written).
     pub fn address(&self, name: &str, artifact: &ModelArtifact) -> ModelArtifact {
-        let key = Self::artifact_key(name, &artifact.sha256);
+        let key = Self::content_key(name, ARTIFACTS, &artifact.sha256);
         ModelArtifact {
             uri: format!("s3://{}/{key}", self.bucket),
             bucket: self.bucket.clone(),
@@ -158,17 +164,11 @@ impl<'a> S3Registry<'a> {
         name: &str,
         bytes: &[u8],
     ) -> Result<super::Reference, ModelError> {
-        let sha256 = sha256_hex(bytes);
-        let key = format!("registry/{name}/references/sha256-{sha256}");
-        let version_id = match self.put_once(&key, bytes.to_vec()).await? {
-            Written::Yes(version_id) => version_id,
-            // The key names the content: what is there is these bytes.
-            Written::Exists => None,
-        };
+        let stored = self.store_content(name, REFERENCES, bytes).await?;
         Ok(super::Reference {
-            uri: format!("s3://{}/{key}", self.bucket),
-            sha256,
-            version_id,
+            uri: stored.uri,
+            sha256: stored.sha256,
+            version_id: stored.version_id,
         })
     }
 
@@ -237,8 +237,19 @@ impl<'a> S3Registry<'a> {
     /// The artifact's object: written with If-None-Match, so existing bytes under the
     /// content's key are never replaced (and are checked to be that content).
     async fn store_artifact(&self, name: &str, bytes: &[u8]) -> Result<ModelArtifact, ModelError> {
+        self.store_content(name, ARTIFACTS, bytes).await
+    }
+
+    /// `bytes` under `registry/<model>/<kind>/sha256-<hex>`, written once (If-None-Match);
+    /// what is there already is checked to be this content.
+    async fn store_content(
+        &self,
+        name: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<ModelArtifact, ModelError> {
         let sha256 = sha256_hex(bytes);
-        let key = Self::artifact_key(name, &sha256);
+        let key = Self::content_key(name, kind, &sha256);
         let version_id = match self.put_once(&key, bytes.to_vec()).await? {
             Written::Yes(version_id) => version_id,
             Written::Exists => {
@@ -473,6 +484,21 @@ impl<'a> S3Registry<'a> {
     /// environments name the model alike. A number already taken here by other bytes is
     /// refused.
     pub async fn adopt(
+        &self,
+        version: &ModelVersion,
+        bytes: &[u8],
+        approval: Option<&Approval>,
+    ) -> Result<ModelVersion, ModelError> {
+        let adopted = self.adopt_version(version, bytes).await?;
+        // The decision travels with the bytes: approved once, where it was reviewed.
+        if let Some(approval) = approval {
+            self.set_approval(&adopted.name, adopted.version, approval)
+                .await?;
+        }
+        Ok(adopted)
+    }
+
+    async fn adopt_version(
         &self,
         version: &ModelVersion,
         bytes: &[u8],

@@ -100,13 +100,7 @@ pub async fn into_registry(
             let registry = Registry::of(aws, config, &version.name);
             let bytes = registry.read_verified(&version).await?;
             let approval = registry.approval(&version.name, version.version).await?;
-            let adopted = store.adopt(&version, &bytes).await?;
-            if let Some(approval) = approval {
-                store
-                    .set_approval(&adopted.name, adopted.version, &approval)
-                    .await?;
-            }
-            adopted
+            store.adopt(&version, &bytes, approval.as_ref()).await?
         } else {
             ModelVersion {
                 artifact: store.address(&version.name, &version.artifact),

@@ -89,14 +89,6 @@ pub enum Registered {
     Identical(Box<ModelVersion>),
 }
 
-impl Registered {
-    pub fn version(&self) -> &ModelVersion {
-        match self {
-            Self::New(v, _) | Self::Identical(v) => v,
-        }
-    }
-}
-
 impl<'a> Registrar<'a> {
     /// For a model [`checked`] accepted: reads its deployed job.
     /// `who` is named in each version it registers.

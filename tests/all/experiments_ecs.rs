@@ -261,19 +261,7 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
 
     // A registered model as the variant, on the control's image: a revision is made for it.
     project.write("m2.bin", "model two");
-    let (code, _, stderr) = crate::models::model(
-        &project,
-        &account,
-        &[
-            "register",
-            "fraud-scoring",
-            "--file",
-            "m2.bin",
-            "--input",
-            "input.json",
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
+    crate::models::register(&project, &account, "m2.bin", &[]);
     let (code, out, stderr) = traffic(
         &project,
         &account,
