@@ -903,13 +903,14 @@ def complete_stack_task_definitions() -> None:
 
 # Load balancers a stack update replaced, deleted once their listeners have moved.
 REPLACED_LOAD_BALANCERS: list[tuple[str, str, str]] = []
+REPLACED_TARGET_GROUPS: list[tuple[str, str, str]] = []
 
 
 def typed_stack_load_balancers() -> None:
     """moto's CloudFormation creates every AWS::ElasticLoadBalancingV2::LoadBalancer as an
     application load balancer, ignoring `Type` (and `Name`), so a network load balancer's
     TCP listener is refused. AWS creates the type the template says."""
-    from moto.elbv2.models import FakeListener, FakeLoadBalancer, elbv2_backends
+    from moto.elbv2.models import FakeListener, FakeLoadBalancer, FakeTargetGroup, elbv2_backends
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = cloudformation_json["Properties"]
@@ -964,6 +965,111 @@ def typed_stack_load_balancers() -> None:
                                account_id, region_name)
 
     FakeListener.update_from_cloudformation_json = classmethod(update_listener)
+
+    # moto has no update for a target group either: the stack's entry became None and the
+    # listeners forwarding to it lost it. AWS replaces one whose name, port, protocol, type
+    # or VPC changes and deletes the old one in the cleanup phase, once nothing forwards to
+    # it; other properties (health checks) change in place, which is not modelled here.
+    def update_target_group(cls, original_resource, new_resource_name, cloudformation_json,
+                            account_id, region_name):
+        properties = cloudformation_json["Properties"]
+        wanted = (properties.get("Name", new_resource_name), properties.get("Port"),
+                  properties.get("Protocol"), properties.get("TargetType", "instance"),
+                  properties.get("VpcId"))
+        current = (original_resource.name, original_resource.port, original_resource.protocol,
+                   original_resource.target_type, original_resource.vpc_id)
+        if tuple(str(v) for v in wanted) == tuple(str(v) for v in current):
+            return original_resource
+        REPLACED_TARGET_GROUPS.append((account_id, region_name, original_resource.arn))
+        return cls.create_from_cloudformation_json(properties.get("Name", new_resource_name),
+                                                   cloudformation_json, account_id, region_name)
+
+    FakeTargetGroup.update_from_cloudformation_json = classmethod(update_target_group)
+
+
+
+def references(value) -> set[str]:
+    """The logical ids a resource's definition names: Ref, Fn::GetAtt, Fn::Sub's ${X}."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                first = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+                found.add(first)
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                if isinstance(inner, list):
+                    found |= references(inner[1])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def stack_updates_reach_dependents() -> None:
+    """moto updates only the resources whose own definition changed: a resource that names
+    a replaced one (a listener on a renamed load balancer, forwarding to a renamed target
+    group) kept pointing at the old one, and the old one was never deleted. AWS updates every
+    resource whose referenced values changed, then deletes the replaced resources in the
+    cleanup phase. Here an update follows replacements to their dependents, then deletes the
+    replaced load balancers and target groups nothing uses any more (a target group a
+    listener rule outside the stack still forwards to stays, as AWS leaves it DELETE_FAILED)."""
+    from moto.cloudformation.parsing import ResourceMap, parse_and_update_resource
+    from moto.elbv2.models import elbv2_backends
+
+    def physical(resource) -> str | None:
+        for attribute in ("physical_resource_id", "arn", "id"):
+            value = getattr(resource, attribute, None)
+            if isinstance(value, str):
+                return value
+        return None
+
+    resource_map_update = ResourceMap.update
+
+    def update_and_clean(self, template, parameters=None):
+        diff = self.build_resource_diff(template, parameters)
+        before = {name: physical(r) for name, r in self._parsed_resources.items()}
+        resource_map_update(self, template, parameters)
+        touched = set(diff["Add"]) | set(diff["Modify"])
+        replaced = {name for name, r in self._parsed_resources.items()
+                    if name in before and physical(r) != before[name]}
+        while replaced:
+            following = set()
+            for name, definition in self._resource_json_map.items():
+                if name in touched or not references(definition) & replaced:
+                    continue
+                touched.add(name)
+                old = physical(self._parsed_resources.get(name))
+                new = parse_and_update_resource(name, definition, self, self._account_id,
+                                                self._region_name)
+                if new is not None:
+                    self._parsed_resources[name] = new
+                    if physical(new) != old:
+                        following.add(name)
+            replaced = following
+        for entry in list(REPLACED_LOAD_BALANCERS):
+            account, region, arn = entry
+            backend = elbv2_backends[account][region]
+            old = backend.load_balancers.get(arn)
+            if old is None or not old.listeners:
+                if old is not None:
+                    backend.delete_load_balancer(arn)
+                REPLACED_LOAD_BALANCERS.remove(entry)
+        for entry in list(REPLACED_TARGET_GROUPS):
+            account, region, arn = entry
+            backend = elbv2_backends[account][region]
+            if arn not in backend.target_groups:
+                REPLACED_TARGET_GROUPS.remove(entry)
+            elif not backend._any_listener_using(arn):
+                backend.delete_target_group(arn)
+                REPLACED_TARGET_GROUPS.remove(entry)
+
+    ResourceMap.update = update_and_clean
 
 
 def database_resource_ids() -> None:
@@ -1335,6 +1441,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_ecs_services()
     complete_stack_task_definitions()
     typed_stack_load_balancers()
+    stack_updates_reach_dependents()
     database_resource_ids()
     versioned_stack_buckets()
     stack_deletion_in_order()

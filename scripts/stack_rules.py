@@ -1,4 +1,5 @@
-"""CloudFormation's custom-named replacement rule, for the local AWS harness.
+"""CloudFormation's custom-named replacement rule, and updates AWS refuses in place, for
+the local AWS harness.
 
 AWS: an update that must replace a resource whose physical name the template sets (and
 keeps) fails: the new resource cannot be created under the old one's name while the old
@@ -81,6 +82,33 @@ def conflicts(old: dict, old_parameters: dict, new: dict, new_parameters: dict) 
     return found
 
 
+def refused_in_place(old: dict, old_parameters: dict, new: dict, new_parameters: dict) -> list[dict]:
+    """The in-place updates AWS refuses: a security group given to a network load balancer
+    created without one (SetSecurityGroups: "You can't perform this operation on a Network
+    Load Balancer unless you specified a security group for the load balancer when you
+    created it"). A renamed one is a new load balancer, which may have them."""
+    old_values, new_values = with_defaults(old, old_parameters), with_defaults(new, new_parameters)
+    found = []
+    for logical_id, resource in (new.get("Resources") or {}).items():
+        before = (old.get("Resources") or {}).get(logical_id)
+        if (resource.get("Type") != "AWS::ElasticLoadBalancingV2::LoadBalancer" or not before
+                or before.get("Type") != resource.get("Type")):
+            continue
+        props, old_props = resource.get("Properties") or {}, before.get("Properties") or {}
+        if props.get("Type") != "network" or old_props.get("Type") != "network":
+            continue
+        name = resolve(props.get("Name"), new_values)
+        if name is None or name != resolve(old_props.get("Name"), old_values):
+            continue
+        if props.get("SecurityGroups") and not old_props.get("SecurityGroups"):
+            found.append({"logical_id": logical_id, "type": resource["Type"], "name": name,
+                          "reason": ("You can't perform this operation on a Network Load Balancer "
+                                     "unless you specified a security group for the load balancer "
+                                     "when you created it. (Service: ElasticLoadBalancingV2; "
+                                     "Error Code: InvalidConfigurationRequest)")})
+    return found
+
+
 def install() -> None:
     """Patches moto's UpdateStack and ExecuteChangeSet with the rule."""
     from moto.cloudformation.models import CloudFormationBackend, Event, Stack
@@ -95,7 +123,7 @@ def install() -> None:
                 logical_resource_id=conflict["logical_id"],
                 physical_resource_id=getattr(existing, "physical_resource_id", conflict["name"]),
                 resource_type=conflict["type"], resource_status="UPDATE_FAILED",
-                resource_status_reason=(
+                resource_status_reason=conflict.get("reason") or (
                     "CloudFormation cannot update a stack when a custom-named resource requires "
                     f"replacing. Rename {conflict['name']} and update the stack again."),
                 resource_properties=None))
@@ -119,7 +147,9 @@ def install() -> None:
     def checked_update(self, name, template, role_arn, parameters, tags):
         stack = self.get_stack(name)
         incoming = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
-        found = conflicts(parsed(stack.template), current(stack), parsed(template), incoming)
+        old, new = parsed(stack.template), parsed(template)
+        found = (conflicts(old, current(stack), new, incoming)
+                 + refused_in_place(old, current(stack), new, incoming))
         if found:
             fail(stack, found)
             return stack
@@ -135,8 +165,9 @@ def install() -> None:
             incoming = change_set.parameters or {}
             if isinstance(incoming, list):
                 incoming = {p["ParameterKey"]: p.get("ParameterValue") for p in incoming}
-            found = conflicts(parsed(stack.template), current(stack), parsed(change_set.template),
-                              incoming)
+            old, new = parsed(stack.template), parsed(change_set.template)
+            found = (conflicts(old, current(stack), new, incoming)
+                     + refused_in_place(old, current(stack), new, incoming))
             if found:
                 fail(stack, found)
                 change_set.execution_status = "EXECUTE_FAILED"

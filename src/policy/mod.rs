@@ -4,6 +4,7 @@
 //! definitions, and returns findings with a rule id, the stack and logical resource, and a
 //! fix hint. In `enforce` mode (production by default) findings block a deploy.
 
+mod network;
 mod permissions;
 mod principals;
 
@@ -126,6 +127,10 @@ pub const RULES: &[Rule] = &[
         why: "a load balancer reaches its targets, and their health checks, only on a port their security group admits from the load balancer's: a target group on another port never becomes healthy and ECS rolls every deployment back",
     },
     Rule {
+        id: "PRIVATE_BACKEND",
+        why: "the backend is reached only through API Gateway's VPC link, so only past the Cognito authorizer: the link's network load balancer has a security group and nothing in front of the backend admits an address range, which every workload in the VPC is inside",
+    },
+    Rule {
         id: "ALARM_COVERAGE",
         why: "every running service has the alarms an on-call engineer needs to hear it fail",
     },
@@ -198,7 +203,8 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
     permissions::check(rendered, &mut raw);
     principals::check(config, rendered, &mut raw);
     api_deployments(rendered, &mut raw);
-    target_ports(rendered, &mut raw);
+    network::target_ports(rendered, &mut raw);
+    network::private_backend(rendered, &mut raw);
     alarm_coverage(config, &rendered.alarms, &mut raw);
     alarm_channels(config, rendered, &mut raw);
 
@@ -599,81 +605,6 @@ fn api_deployments(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     }
 }
 
-/// Every target group of tasks or instances must have its port admitted from
-/// the load balancer's security group, by a rule in any stack of the environment.
-fn target_ports(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
-    let admitted: Vec<(i64, i64)> = rendered
-        .stacks
-        .iter()
-        .flat_map(|stack| stack.resources())
-        .flat_map(|(_, resource)| ingress_from_load_balancer(resource))
-        .collect();
-    for stack in &rendered.stacks {
-        for (id, resource) in stack.resources_of_type("AWS::ElasticLoadBalancingV2::TargetGroup") {
-            // Tasks and instances sit in a security group; a Lambda target group has no
-            // port, and an `alb` target (a network load balancer in front of an
-            // application one) is reached on the application load balancer's listener.
-            let target = get(resource, &["Properties", "TargetType"]).and_then(Value::as_str);
-            if !matches!(target, None | Some("ip" | "instance")) {
-                continue;
-            }
-            let Some(port) = get(resource, &["Properties", "Port"]).and_then(Value::as_i64) else {
-                continue;
-            };
-            if admitted
-                .iter()
-                .any(|(from, to)| (*from..=*to).contains(&port))
-            {
-                continue;
-            }
-            out.push(Raw {
-                rule: "TARGET_PORT_INGRESS",
-                stack: stack.name.clone(),
-                resource: id.to_string(),
-                message: format!(
-                    "target group {id} sends to port {port}, which no security group rule admits from the load balancer's security group: its targets never become healthy"
-                ),
-                hint: "admit the port from the load balancer's security group (an AWS::EC2::SecurityGroupIngress on the service security group), or use the port that is admitted",
-            });
-        }
-    }
-}
-
-/// The port ranges a security group resource admits from a load balancer's security group
-/// (a `Ref` to `LoadBalancerSecurityGroup...`): inline rules or a standalone ingress.
-fn ingress_from_load_balancer(resource: &Value) -> Vec<(i64, i64)> {
-    let rules: Vec<&Value> = match resource.get("Type").and_then(Value::as_str) {
-        Some("AWS::EC2::SecurityGroup") => get(resource, &["Properties", "SecurityGroupIngress"])
-            .and_then(Value::as_sequence)
-            .map(|rules| rules.iter().collect())
-            .unwrap_or_default(),
-        Some("AWS::EC2::SecurityGroupIngress") => resource.get("Properties").into_iter().collect(),
-        _ => Vec::new(),
-    };
-    rules
-        .into_iter()
-        .filter(|rule| {
-            get(rule, &["SourceSecurityGroupId", "Ref"])
-                .and_then(Value::as_str)
-                .is_some_and(|source| source.starts_with("LoadBalancerSecurityGroup"))
-        })
-        .filter_map(|rule| {
-            let protocol = rule.get("IpProtocol").map(|p| match p {
-                Value::Number(n) => n.to_string(),
-                other => other.as_str().unwrap_or_default().to_string(),
-            });
-            match protocol.as_deref() {
-                Some("-1") => Some((0, 65_535)),
-                Some("tcp" | "6") => Some((
-                    rule.get("FromPort")?.as_i64()?,
-                    rule.get("ToPort")?.as_i64()?,
-                )),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// The alarms every service of a kind must have, by settings key.
 const REQUIRED_ALARMS_ECS: &[&str] = &["ecs-cpu", "ecs-memory"];
 const REQUIRED_ALARMS_LAMBDA: &[&str] = &["lambda-error-rate"];
@@ -726,14 +657,14 @@ fn alarm_channels(config: &Config, rendered: &RenderedEnv, out: &mut Vec<Raw>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn yaml(text: &str) -> Value {
         yaml_serde::from_str(text).unwrap()
     }
 
-    fn env_of(stacks: &[(&str, &str)]) -> RenderedEnv {
+    pub(super) fn env_of(stacks: &[(&str, &str)]) -> RenderedEnv {
         RenderedEnv {
             environment: "staging".into(),
             stacks: stacks
@@ -755,27 +686,6 @@ mod tests {
                 .collect(),
             alarms: Vec::new(),
         }
-    }
-
-    #[test]
-    fn target_groups_need_their_port_admitted_from_the_load_balancer() {
-        let network = "Resources:\n  LoadBalancerSecurityGroup:\n    Type: AWS::EC2::SecurityGroup\n  ServiceSecurityGroup:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n      SecurityGroupIngress:\n        - { IpProtocol: tcp, FromPort: 8000, ToPort: 8000, SourceSecurityGroupId: { Ref: LoadBalancerSecurityGroup } }\n        - { IpProtocol: tcp, FromPort: 8080, ToPort: 8080, CidrIp: 10.0.0.0/8 }\n";
-        let ml = |ingress: &str| {
-            format!(
-                "Resources:\n{ingress}  ScoringControlTargets:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{ Port: 8080, TargetType: ip }}\n  Backend:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{ Port: 8000 }}\n  LambdaTargets:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{ TargetType: lambda }}\n  PrivateLinkTargets:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties: {{ Port: 443, TargetType: alb }}\n"
-            )
-        };
-        let found = |ml: &str| {
-            let mut raw = Vec::new();
-            target_ports(&env_of(&[("network", network), ("ml", ml)]), &mut raw);
-            raw.into_iter().map(|r| r.resource).collect::<Vec<_>>()
-        };
-        // 8080 is admitted from a CIDR only, not from the load balancer: refused.
-        assert_eq!(found(&ml("")), ["ScoringControlTargets"]);
-        let own_rule = "  ScoringFromLoadBalancer:\n    Type: AWS::EC2::SecurityGroupIngress\n    Properties: { IpProtocol: tcp, FromPort: 8080, ToPort: 8080, SourceSecurityGroupId: { Ref: LoadBalancerSecurityGroupId } }\n";
-        assert!(found(&ml(own_rule)).is_empty());
-        let all_traffic = own_rule.replace("IpProtocol: tcp", "IpProtocol: -1");
-        assert!(found(&ml(&all_traffic)).is_empty());
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! a function's `Role: { Ref: LambdaRoleArn }` is followed through the stack's inputs to
 //! the output of the stack that creates the role, and to the role's policies there.
 //!
-//! Actions are compared, and for the secrets an ECS task injects, their ARNs against the
-//! resources the execution role is granted them on; only roles that can be found offline
-//! are judged (a role passed in from outside the rendered stacks is not).
+//! Actions are compared, and where the judged resource names what it uses (the secrets an
+//! ECS task injects, a function's or task's log group, a dead-letter queue or destination),
+//! that resource's ARN against the resources the role is granted the action on; only roles
+//! that can be found offline are judged (a role passed in from outside the rendered stacks
+//! is not), and only names written as plain strings can be compared.
 
 use yaml_serde::Value;
 
@@ -148,6 +150,69 @@ impl Site<'_> {
     }
 }
 
+impl Site<'_> {
+    /// A finding when `role` grants `action` (a missing action is `require`'s finding),
+    /// but not on `arn`, the resource the judged resource uses: AWS refuses the call.
+    fn require_on(
+        &mut self,
+        rule: &'static str,
+        role: Option<&Role<'_>>,
+        action: &str,
+        arn: Option<String>,
+    ) {
+        let (Some(role), Some(arn)) = (role, arn) else {
+            return;
+        };
+        if !role.allows(action) || role.allows_on(action, &arn) {
+            return;
+        }
+        self.out.push(Raw {
+            rule,
+            stack: self.stack.name.clone(),
+            resource: self.id.to_string(),
+            message: format!(
+                "{} uses {arn}, but its role {}/{} allows {action} only on {}",
+                self.id,
+                role.stack,
+                role.id,
+                role.resources_of(action).join(", ")
+            ),
+            hint: "widen the role's statement to the resource, or name the resource under the pattern the role is granted (security stack)",
+        });
+    }
+}
+
+/// The ARN of the queue, topic or log group a value names (`Ref` or `Fn::GetAtt`) in the
+/// stack, written as the roles write ARNs (`${AWS::Partition}`, `${AWS::Region}`,
+/// `${AWS::AccountId}` left as they are); for a log group, a stream in it (what
+/// logs:PutLogEvents is authorized on). `None` when the name is not a plain string.
+fn named_arn(stack: &RenderedStack, value: &Value) -> Option<String> {
+    let id =
+        value
+            .get("Ref")
+            .and_then(Value::as_str)
+            .or_else(|| match value.get("Fn::GetAtt")? {
+                Value::Sequence(items) => items.first()?.as_str(),
+                Value::String(s) => s.split('.').next(),
+                _ => None,
+            })?;
+    let resource = stack.document.get("Resources")?.get(id)?;
+    let props = resource.get("Properties")?;
+    let name = |key: &str| props.get(key).and_then(Value::as_str);
+    let region = "${AWS::Partition}:{}:${AWS::Region}:${AWS::AccountId}";
+    let prefix = |service: &str| format!("arn:{}", region.replace("{}", service));
+    match resource.get("Type").and_then(Value::as_str)? {
+        "AWS::SQS::Queue" => Some(format!("{}:{}", prefix("sqs"), name("QueueName")?)),
+        "AWS::SNS::Topic" => Some(format!("{}:{}", prefix("sns"), name("TopicName")?)),
+        "AWS::Logs::LogGroup" => Some(format!(
+            "{}:log-group:{}:log-stream:stream",
+            prefix("logs"),
+            name("LogGroupName")?
+        )),
+        _ => None,
+    }
+}
+
 fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
     let role = props.get("Role").and_then(|r| roles.resolve(site.stack, r));
     if get(props, &["TracingConfig", "Mode"]).and_then(Value::as_str) == Some("Active") {
@@ -166,6 +231,14 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
         "writes logs",
         "allow logs:CreateLogStream and logs:PutLogEvents on the function's log group",
     );
+    let log_group = get(props, &["LoggingConfig", "LogGroup"]);
+    let log_arn = log_group.and_then(|g| named_arn(site.stack, g));
+    site.require_on(
+        "LOG_PERMISSIONS",
+        role.as_ref(),
+        "logs:PutLogEvents",
+        log_arn,
+    );
     if props.get("KmsKeyArn").is_some() {
         site.require(
             "ENV_KEY_PERMISSIONS",
@@ -183,6 +256,12 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             &[needed],
             "sends failed events to a dead-letter target",
             "allow the role to send to the dead-letter queue or topic (and kms:GenerateDataKey for its key)",
+        );
+        site.require_on(
+            "DESTINATION_PERMISSIONS",
+            role.as_ref(),
+            needed,
+            named_arn(site.stack, target),
         );
     }
 }
@@ -231,6 +310,13 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             "logs through the awslogs driver",
             "allow logs:CreateLogStream and logs:PutLogEvents on the task's log group to the execution role",
         );
+        for group in containers
+            .iter()
+            .filter_map(|c| get(c, &["LogConfiguration", "Options", "awslogs-group"]))
+        {
+            let arn = named_arn(site.stack, group);
+            site.require_on("LOG_PERMISSIONS", role.as_ref(), "logs:PutLogEvents", arn);
+        }
     }
     if containers
         .iter()
@@ -374,6 +460,12 @@ fn invoke_config(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
                 &[needed],
                 "sends asynchronous results to a destination",
                 "allow the function's role to send to the destination (sqs:SendMessage, sns:Publish, lambda:InvokeFunction or events:PutEvents)",
+            );
+            site.require_on(
+                "DESTINATION_PERMISSIONS",
+                role.as_ref(),
+                needed,
+                named_arn(site.stack, target),
             );
         }
     }

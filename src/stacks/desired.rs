@@ -28,6 +28,22 @@ pub fn desired_parameters(
     Ok(params)
 }
 
+/// The parameters that can be known now: those of `desired_parameters` whose inputs'
+/// stacks have the output (an update's named replacements are still found with them).
+pub fn known_parameters(
+    stack: &RenderedStack,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut params = template_defaults(stack);
+    params.extend(stack.parameters.clone());
+    for (param, input) in &stack.inputs {
+        if let Some(value) = outputs.get(&input.stack).and_then(|o| o.get(&input.output)) {
+            params.insert(param.clone(), value.clone());
+        }
+    }
+    params
+}
+
 /// A parameter fed by another stack's output that the stack does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingInput {

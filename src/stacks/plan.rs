@@ -179,8 +179,16 @@ async fn plan_stack(
         return Ok(plan);
     }
     let Ok(params) = params else {
+        // No change set without every parameter; what the templates alone say is still
+        // said: the replacements CloudFormation would refuse, and the diff.
         plan.action = PlanAction::Update;
         plan.note = Some("an input comes from a stack that does not have the output yet".into());
+        let known = super::desired::known_parameters(stack, outputs);
+        let deployed = deployed_template(aws, stack).await?;
+        unreplaceable(&mut plan, &deployed, live, stack, &known);
+        if with_diff {
+            plan.template_diff = Some(diff(&deployed, &stack.body));
+        }
         return Ok(plan);
     };
     plan.reasons = differences(live, &params, stack);
@@ -210,26 +218,45 @@ async fn plan_stack(
     // not in the change set, which does not say so), and the diff when asked.
     let (changes, deployed) = tokio::join!(
         change_set(aws, stack, &params, ChangeSetType::Update, templates),
-        aws.cloudformation
-            .get_template()
-            .stack_name(&stack.stack_name)
-            .send()
+        deployed_template(aws, stack)
     );
     plan.resources = changes?;
-    let deployed = deployed.map_err(|e| AwsError::new("GetTemplate", e))?;
-    let deployed = deployed.template_body().unwrap_or_default();
+    let deployed = deployed?;
+    unreplaceable(&mut plan, &deployed, live, stack, &params);
+    if with_diff {
+        plan.template_diff = Some(diff(&deployed, &stack.body));
+    }
+    Ok(plan)
+}
+
+async fn deployed_template(aws: &AwsContext, stack: &RenderedStack) -> Result<String, AwsError> {
+    let deployed = aws
+        .cloudformation
+        .get_template()
+        .stack_name(&stack.stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("GetTemplate", e))?;
+    Ok(deployed.template_body().unwrap_or_default().to_string())
+}
+
+/// The named replacements CloudFormation would refuse (found from the templates: a change
+/// set does not say so), the first one named in the plan's note.
+fn unreplaceable(
+    plan: &mut StackPlan,
+    deployed: &str,
+    live: &live::LiveStack,
+    stack: &RenderedStack,
+    params: &BTreeMap<String, String>,
+) {
     plan.unreplaceable =
-        super::replacements::named(deployed, &live.parameters, &stack.body, &params);
+        super::replacements::named(deployed, &live.parameters, &stack.body, params);
     if let Some(first) = plan.unreplaceable.first() {
         plan.note = Some(format!(
             "CloudFormation cannot replace {} `{}` while it keeps its name {}: a deploy would fail and roll back. Change its name in the template (or remove it), then deploy",
             first.resource_type, first.logical_id, first.name
         ));
     }
-    if with_diff {
-        plan.template_diff = Some(diff(deployed, &stack.body));
-    }
-    Ok(plan)
 }
 
 /// Creates a change set, reads its resource changes, and deletes it again (with the

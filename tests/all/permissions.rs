@@ -189,16 +189,16 @@ fn a_destination_the_role_cannot_send_to_is_named() {
         "\nOutputs:",
         &format!(
             "\n{}",
-            on_failure("{ \"Fn::GetAtt\": [InvoicesDeadLetterQueue, Arn] }")
+            on_failure("{ \"Fn::GetAtt\": [ValidationQueue, Arn] }")
         ),
     );
     assert!(
         permission_findings(&project, "production").is_empty(),
-        "the Lambda role may send to the pipeline's queues"
+        "the parser's role may send to the validation queue"
     );
     project.replace(
         "templates/stacks/processing.yaml.tera",
-        "Destination: { \"Fn::GetAtt\": [InvoicesDeadLetterQueue, Arn] }",
+        "Destination: { \"Fn::GetAtt\": [ValidationQueue, Arn] }",
         "Destination: { \"Fn::Sub\": \"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:failures\" }",
     );
     let findings = permission_findings(&project, "production");
@@ -384,5 +384,46 @@ fn a_function_whose_role_cannot_decrypt_its_environment_is_named() {
     assert!(
         !findings.iter().any(|(_, r)| r.ends_with("Forwarder")),
         "the forwarder's own role still decrypts: {findings:?}"
+    );
+}
+
+#[test]
+fn a_destination_or_log_group_outside_the_roles_resources_is_named() {
+    let project = Project::copy();
+    // A dead-letter queue the action is granted for, but under another name than the
+    // role's queues: SQS refuses every send, and the failed events are dropped.
+    project.replace(
+        "templates/stacks/processing.yaml.tera",
+        "\nOutputs:",
+        "\n  Elsewhere:\n    Type: AWS::SQS::Queue\n    Properties: { QueueName: payments-failures, KmsMasterKeyId: { Ref: KmsKeyArn } }\n  ParserOnFailure:\n    Type: AWS::Lambda::EventInvokeConfig\n    Properties:\n      FunctionName: { Ref: ParserFunction }\n      Qualifier: \"$LATEST\"\n      DestinationConfig:\n        OnFailure:\n          Destination: { \"Fn::GetAtt\": [Elsewhere, Arn] }\n\nOutputs:",
+    );
+    // Functions' log groups moved outside `/facturascan/<env>/lambda/`: their logs are lost.
+    project.replace(
+        "templates/partials/lambda-function.tera",
+        "LogGroupName: \"/facturascan/{{ env.name }}/lambda/{{ name }}\"",
+        "LogGroupName: \"/facturascan/{{ env.name }}/functions/{{ name }}\"",
+    );
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded =
+        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let found = |rule: &str, resource: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.rule == rule && f.resource == resource)
+            .map(|f| f.message.clone())
+    };
+    let queue = found("DESTINATION_PERMISSIONS", "ParserOnFailure").expect("the queue");
+    assert!(
+        queue.contains(":payments-failures") && queue.contains("allows sqs:SendMessage only on"),
+        "{queue}"
+    );
+    let logs = found("LOG_PERMISSIONS", "ParserFunction").expect("the log group");
+    assert!(
+        logs.contains("log-group:/facturascan/production/functions/parser")
+            && logs.contains("/lambda/parser:*"),
+        "{logs}"
     );
 }

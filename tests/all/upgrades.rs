@@ -110,3 +110,85 @@ async fn an_environment_deployed_by_52fdc43_upgrades_with_one_deploy() {
         assert_eq!(s["action"], "no_change", "{s}");
     }
 }
+
+/// The VPC link's network load balancer as versions before the backend's security group
+/// made it: no security group, named `-api-link`, its target group too.
+fn without_link_group(api: &str) -> String {
+    let old = api
+        .replace("-api-nlb\"", "-api-link\"")
+        .replace("      SecurityGroups: [{ Ref: LinkSecurityGroupId }]\n", "")
+        .replace(
+            "      EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: \"off\"\n",
+            "",
+        );
+    assert_eq!(old.matches("-api-link\"").count(), 2, "{old}");
+    assert!(!old.contains("EnforceSecurityGroup"));
+    old
+}
+
+async fn network_balancers(account: &Account) -> Vec<(String, Vec<String>)> {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk_config(3).await);
+    let found = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers");
+    found
+        .load_balancers()
+        .iter()
+        .filter(|lb| lb.r#type().map(|t| t.as_str()) == Some("network"))
+        .map(|lb| {
+            (
+                lb.load_balancer_name().unwrap_or_default().to_string(),
+                lb.security_groups().to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// A network load balancer takes a security group only when it is created (AWS refuses
+/// SetSecurityGroups on one made without): the emulator refuses that update as AWS does,
+/// and today's template, which names the load balancer anew, upgrades with one deploy.
+#[tokio::test]
+async fn the_vpc_links_load_balancer_gets_its_security_group_by_a_new_name() {
+    let account = Account::new();
+    account.seed_platform_secrets().await;
+    let project = Project::copy();
+    staging_in(&project, &account).await;
+    let api = project.read("templates/stacks/api.yaml.tera");
+    project.write("templates/stacks/api.yaml.tera", &without_link_group(&api));
+    project.git_release(None);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "staging", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        network_balancers(&account).await,
+        [("facturascan-staging-api-link".to_string(), Vec::new())]
+    );
+
+    // The group added under the old name: refused, as AWS refuses it.
+    let kept = without_link_group(&api).replace(
+        "      Type: network\n",
+        "      Type: network\n      SecurityGroups: [{ Ref: LinkSecurityGroupId }]\n",
+    );
+    project.write("templates/stacks/api.yaml.tera", &kept);
+    project.git(&["commit", "--quiet", "-am", "the group, old name"]);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "staging", "--yes"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains(
+            "unless you specified a security group for the load balancer when you created it"
+        ),
+        "{stderr}"
+    );
+
+    // Today's template: a new load balancer in the group, the old one gone.
+    project.write("templates/stacks/api.yaml.tera", &api);
+    project.git(&["commit", "--quiet", "-am", "today's"]);
+    let (code, report, stderr) =
+        run_json(&project, &account, &["deploy", "--env", "staging", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let balancers = network_balancers(&account).await;
+    assert_eq!(balancers.len(), 1, "{balancers:?}");
+    assert_eq!(balancers[0].0, "facturascan-staging-api-nlb");
+    assert_eq!(balancers[0].1.len(), 1, "{balancers:?}");
+}
