@@ -346,7 +346,8 @@ pub enum RetryMode {
 pub struct Stack {
     /// Template file under `templates/stacks/`.
     pub template: String,
-    /// Stacks that must be deployed first.
+    /// Stacks that must be deployed first, besides those its inputs come from (an input
+    /// is a dependency by itself).
     #[serde(default)]
     pub depends_on: Vec<String>,
     /// A disabled stack is neither rendered nor deployed.
@@ -370,6 +371,19 @@ pub struct Stack {
     pub timeout_minutes: u32,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// The stacks deployed before this one: `depends_on`, then each input's stack.
+    pub fn dependencies(&self) -> Vec<String> {
+        let mut all = self.depends_on.clone();
+        for input in self.inputs.values() {
+            if !all.contains(&input.stack) {
+                all.push(input.stack.clone());
+            }
+        }
+        all
+    }
 }
 
 pub(crate) fn yes() -> bool {

@@ -573,7 +573,7 @@ fn render_stack(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        depends_on: stack.depends_on.clone(),
+        depends_on: stack.dependencies(),
         tags: stack_tags(config, &name),
         termination_protection: stack.termination_protection,
         timeout_minutes: stack.timeout_minutes,
@@ -628,11 +628,11 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
 
 /// Enabled stacks in dependency order (config validation has ruled out cycles).
 fn stack_order(config: &Config) -> Vec<String> {
-    let graph = StackGraph::new(
-        config
-            .enabled_stacks()
-            .map(|(n, s)| (n.as_str(), s.depends_on.as_slice())),
-    );
+    let dependencies: Vec<(&str, Vec<String>)> = config
+        .enabled_stacks()
+        .map(|(n, s)| (n.as_str(), s.dependencies()))
+        .collect();
+    let graph = StackGraph::new(dependencies.iter().map(|(n, d)| (*n, d.as_slice())));
     graph
         .topological_order()
         .unwrap_or_else(|| config.enabled_stacks().map(|(n, _)| n.clone()).collect())

@@ -323,14 +323,16 @@ fn cases() -> Vec<Case> {
             says: "is not a Slack channel name",
         },
         Case {
-            name: "input from a stack that is not a dependency",
+            // An input's stack is a dependency: one that is disabled here is named at the
+            // input.
+            name: "input from a disabled stack",
             env: "local",
             setup: |p| {
-                p.replace(DEPLOY, "inputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]", "inputs = { KmsKeyArn = \"security.KmsKeyArn\", VpcId = \"network.VpcId\" }\n\n[stacks.database]")
+                p.replace(DEPLOY, "inputs = { KmsKeyArn = \"security.KmsKeyArn\" }\n\n[stacks.database]", "inputs = { KmsKeyArn = \"security.KmsKeyArn\", Queue = \"ml.ScoringQueueUrl\" }\n\n[stacks.database]")
             },
             file: DEPLOY,
-            at: At::Marker("KmsKeyArn = \"security.KmsKeyArn\", VpcId = \"network.VpcId\" }"),
-            says: "does not depend on it",
+            at: At::Marker("KmsKeyArn = \"security.KmsKeyArn\", Queue = \"ml.ScoringQueueUrl\" }"),
+            says: "depends on `ml`, which is disabled here",
         },
         Case {
             name: "malformed output reference",

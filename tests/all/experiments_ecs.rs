@@ -14,7 +14,7 @@ fn ecs_scoring(account: &Account) -> Project {
     project.replace(
         "environments/local.yaml",
         "stacks:\n",
-        "stacks:\n  ml:\n    enabled: true\n",
+        "stacks:\n  ml:\n    enabled: true\n    inputs:\n      VpcId: network.VpcId\n      LoadBalancerSecurityGroupId: network.LoadBalancerSecurityGroupId\n      ListenerArn: api.ListenerArn\n",
     );
     project.replace(
         "environments/local.yaml",

@@ -427,3 +427,44 @@ fn a_destination_or_log_group_outside_the_roles_resources_is_named() {
         "{logs}"
     );
 }
+
+/// An input's stack is a dependency by itself: the ML stack waits for the api stack only
+/// when its scoring service runs on Fargate behind the api's listener.
+#[test]
+fn inputs_are_dependencies_and_the_ml_stack_waits_for_api_only_on_fargate() {
+    let project = Project::copy();
+    let depends_on = |project: &Project| {
+        let rule_ids = facturactl::policy::rule_ids();
+        let loaded =
+            facturactl::config::load(project.path(), "staging", &rule_ids).expect("config loads");
+        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let ml = rendered
+            .stacks
+            .iter()
+            .find(|s| s.name == "ml")
+            .expect("ml is enabled in staging");
+        let order: Vec<String> = rendered.stacks.iter().map(|s| s.name.clone()).collect();
+        (ml.depends_on.clone(), order)
+    };
+    let (lambda, _) = depends_on(&project);
+    assert_eq!(
+        lambda,
+        ["security", "storage", "network"],
+        "from its inputs"
+    );
+
+    project.replace(
+        "environments/staging.yaml",
+        "  ml:\n    enabled: true\n",
+        "  ml:\n    enabled: true\n    inputs:\n      VpcId: network.VpcId\n      LoadBalancerSecurityGroupId: network.LoadBalancerSecurityGroupId\n      ListenerArn: api.ListenerArn\n",
+    );
+    project.replace(
+        "environments/staging.yaml",
+        "  scoring:\n    enabled: true\n",
+        "  scoring:\n    enabled: true\n    lambda: ~\n    ecs: { repository: facturascan/scoring, cpu: 512, memory: 1024, desired_count: 2, container_port: 8080, path: \"/predict*\" }\n",
+    );
+    let (fargate, order) = depends_on(&project);
+    assert!(fargate.contains(&"api".to_string()), "{fargate:?}");
+    let position = |name: &str| order.iter().position(|s| s == name).expect(name);
+    assert!(position("api") < position("ml"), "{order:?}");
+}

@@ -222,11 +222,6 @@ pub enum StackInvalid {
         parameter: String,
         from: String,
     },
-    InputWithoutDependency {
-        parameter: String,
-        from: String,
-        stack: String,
-    },
     ParameterTwice {
         parameter: String,
     },
@@ -263,14 +258,6 @@ impl fmt::Display for StackInvalid {
                 f,
                 "input `{parameter}` reads from `{from}`, which is not a stack"
             ),
-            Self::InputWithoutDependency {
-                parameter,
-                from,
-                stack,
-            } => write!(
-                f,
-                "input `{parameter}` reads an output of `{from}`, but `{stack}` does not depend on it"
-            ),
             Self::ParameterTwice { parameter } => write!(
                 f,
                 "parameter `{parameter}` is set both as a value and as an input"
@@ -303,9 +290,6 @@ impl Problem for StackInvalid {
             Self::InputFromUnknownStack { .. } => {
                 "`<stack>.<Output>` naming a declared stack".into()
             }
-            Self::InputWithoutDependency { from, stack, .. } => {
-                format!("`{from}` in stacks.{stack}.depends_on")
-            }
             Self::ParameterTwice { .. } => "each parameter set once".into(),
             Self::StackCycle { .. } => "dependencies that form no cycle".into(),
         })
@@ -325,9 +309,6 @@ impl Problem for StackInvalid {
             Self::StackName { .. } => "rename the stack".into(),
             Self::EmptyTemplate { .. } => "name the template file".into(),
             Self::InputFromUnknownStack { .. } => "fix the stack name".into(),
-            Self::InputWithoutDependency { from, .. } => {
-                format!("add \"{from}\" to depends_on so it is deployed first")
-            }
             Self::ParameterTwice { .. } => "remove it from `parameters` or from `inputs`".into(),
             Self::StackCycle { .. } => "move the shared resources into a stack both can depend on, or pass the value as a parameter".into(),
         })

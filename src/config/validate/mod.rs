@@ -306,8 +306,24 @@ impl Validator<'_> {
         stack: &crate::config::Stack,
         base: &[PathSegment],
     ) {
-        for (i, dep) in stack.depends_on.iter().enumerate() {
-            let at = with_index(with_key(base.to_vec(), "depends_on"), i);
+        // An input's stack is a dependency too, judged where the input is written (an
+        // unknown one is InputFromUnknownStack's).
+        let listed = stack
+            .depends_on
+            .iter()
+            .enumerate()
+            .map(|(i, dep)| (with_index(with_key(base.to_vec(), "depends_on"), i), dep));
+        let inputs = stack
+            .inputs
+            .iter()
+            .filter(|(_, input)| c.stacks.contains_key(&input.stack))
+            .map(|(param, input)| {
+                (
+                    with_key(with_key(base.to_vec(), "inputs"), param),
+                    &input.stack,
+                )
+            });
+        for (at, dep) in listed.chain(inputs) {
             match c.stacks.get(dep) {
                 None => self.report(
                     &at,
@@ -363,15 +379,6 @@ impl Validator<'_> {
                             from: input.stack.clone(),
                         },
                     );
-                } else if !stack.depends_on.contains(&input.stack) {
-                    self.report(
-                        &at,
-                        StackInvalid::InputWithoutDependency {
-                            parameter: param.clone(),
-                            from: input.stack.clone(),
-                            stack: name.clone(),
-                        },
-                    );
                 }
                 if stack.parameters.contains_key(param) {
                     self.report(
@@ -389,15 +396,14 @@ impl Validator<'_> {
                 "timeout_minutes",
             );
         }
-        let known: Vec<(&str, &[String])> = c
+        // Inputs are edges too: a stack cannot feed on one that waits for it.
+        let dependencies: Vec<(&str, Vec<String>)> = c
             .stacks
             .iter()
-            .map(|(n, s)| {
-                let deps: &[String] = &s.depends_on;
-                (n.as_str(), deps)
-            })
+            .map(|(n, s)| (n.as_str(), s.dependencies()))
             .filter(|(_, deps)| deps.iter().all(|d| c.stacks.contains_key(d)))
             .collect();
+        let known = dependencies.iter().map(|(n, deps)| (*n, deps.as_slice()));
         if let Some(cycle) = StackGraph::new(known).find_cycle() {
             self.report(
                 &path(["stacks", &cycle[0], "depends_on"]),
