@@ -732,6 +732,21 @@ def make_handler(harness: Harness):
 
 # ------------------------------------------------------------------ moto, made closer to AWS
 
+def associated(backend, load_balancers) -> None:
+    """AWS refuses a service (created, or updated into other target groups) whose target
+    group no listener or rule forwards to yet; moto accepted it."""
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.elbv2.models import elbv2_backends
+
+    groups = elbv2_backends[backend.account_id][backend.region_name].target_groups
+    for balancer in load_balancers or []:
+        arn = balancer.get("targetGroupArn")
+        group = groups.get(arn)
+        if group is not None and not group.load_balancer_arns:
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
+
+
 def complete_ecs_deployments() -> None:
     """moto's ECS deployments are static: UpdateService with a new task definition changes
     `taskDefinition` and nothing else, so the PRIMARY deployment would still name the old
@@ -747,8 +762,16 @@ def complete_ecs_deployments() -> None:
 
     def update_service(self, service_properties):
         requested = service_properties.get("task_definition")
+        moved = service_properties.get("load_balancers")
+        if moved:
+            associated(self, moved)
+            # The tasks leave the groups they were in (ECS deregisters them).
+            cluster = service_properties.get("cluster", "default")
+            name = service_properties["service"].split("/")[-1]
+            before = self._get_service(cluster, name)
+            leave_targets(self, before)
         service = original(self, service_properties)
-        if requested or service_properties.get("desired_count") is not None:
+        if requested or moved or service_properties.get("desired_count") is not None:
             service_targets(self, service)
         if requested and service.deployments:
             arn = self.describe_task_definition(requested).arn
@@ -801,6 +824,17 @@ def service_targets(backend, service) -> None:
                         for i in range(service.desired_count or 0)])
 
 
+def leave_targets(backend, service) -> None:
+    """The service's tasks deregistered from the target groups it is in."""
+    from moto.elbv2.models import elbv2_backends
+
+    groups = elbv2_backends[backend.account_id][backend.region_name].target_groups
+    for balancer in getattr(service, "load_balancers", None) or []:
+        group = groups.get(balancer.get("targetGroupArn"))
+        if group is not None:
+            group.targets.clear()
+
+
 def complete_ecs_services() -> None:
     """moto's CreateService leaves the first deployment IN_PROGRESS with no task running
     (unless MOTO_ECS_SERVICE_RUNNING is set for the whole process). Real ECS starts the
@@ -831,20 +865,6 @@ def complete_ecs_services() -> None:
             "message": f"(service {service.name}) has reached a steady state.",
         })
         return service
-
-    def associated(backend, load_balancers) -> None:
-        """AWS refuses a service whose target group no listener or rule forwards to yet;
-        moto accepted it."""
-        from moto.ecs.exceptions import InvalidParameterException
-        from moto.elbv2.models import elbv2_backends
-
-        groups = elbv2_backends[backend.account_id][backend.region_name].target_groups
-        for balancer in load_balancers or []:
-            arn = balancer.get("targetGroupArn")
-            group = groups.get(arn)
-            if group is not None and not group.load_balancer_arns:
-                raise InvalidParameterException(
-                    f"The target group with targetGroupArn {arn} does not have an associated load balancer.")
 
     EC2ContainerServiceBackend.create_service = create_service
 
@@ -1031,10 +1051,31 @@ def stack_updates_reach_dependents() -> None:
 
     resource_map_update = ResourceMap.update
 
+    # A resource removed by an update is deleted in the cleanup phase: when that delete
+    # fails (a target group a rule outside the stack forwards to), AWS gives up on it with a
+    # DELETE_FAILED event and the update completes; moto failed the whole update. (A stack
+    # delete still fails on it, as on AWS.)
+    delete_resource = ResourceMap._delete_resource
+
+    def delete_in_cleanup(self, parsed_resource, resource_json):
+        try:
+            delete_resource(self, parsed_resource, resource_json)
+        except Exception as error:  # noqa: BLE001 - moto raises its own exception types
+            if not getattr(self, "_harness_updating", False) or "InUse" not in type(error).__name__:
+                raise
+            delete_failed(self, physical(parsed_resource) or "", resource_json.get("Type", ""),
+                          str(getattr(error, "message", error)))
+
+    ResourceMap._delete_resource = delete_in_cleanup
+
     def update_and_clean(self, template, parameters=None):
         diff = self.build_resource_diff(template, parameters)
         before = {name: physical(r) for name, r in self._parsed_resources.items()}
-        resource_map_update(self, template, parameters)
+        self._harness_updating = True
+        try:
+            resource_map_update(self, template, parameters)
+        finally:
+            self._harness_updating = False
         touched = set(diff["Add"]) | set(diff["Modify"])
         replaced = {name for name, r in self._parsed_resources.items()
                     if name in before and physical(r) != before[name]}
@@ -1068,9 +1109,67 @@ def stack_updates_reach_dependents() -> None:
             elif not backend._any_listener_using(arn):
                 backend.delete_target_group(arn)
                 REPLACED_TARGET_GROUPS.remove(entry)
+            else:
+                # AWS retries, then gives up: the update completes and the group is left
+                # outside the stack, with a DELETE_FAILED event saying why.
+                delete_failed(self, arn, "AWS::ElasticLoadBalancingV2::TargetGroup",
+                              f"The target group '{arn}' is currently in use by a listener or a rule")
+                REPLACED_TARGET_GROUPS.remove(entry)
+
+    def delete_failed(resource_map, physical_id: str, resource_type: str, reason: str) -> None:
+        from moto.cloudformation.models import Event, cloudformation_backends
+
+        backend = cloudformation_backends[resource_map._account_id][resource_map._region_name]
+        stack = backend.stacks.get(resource_map.stack_id)
+        if stack is None:
+            return
+        logical_id = next((name for name, r in resource_map._parsed_resources.items()
+                           if physical(r) == physical_id), physical_id.rsplit("/", 2)[-2])
+        stack.events.append(Event(
+            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+            physical_resource_id=physical_id, resource_type=resource_type,
+            resource_status="DELETE_FAILED", resource_status_reason=reason,
+            resource_properties=None))
 
     ResourceMap.update = update_and_clean
 
+
+def stack_target_groups_as_aws_keeps_them() -> None:
+    """moto's CloudFormation creates a target group without its `Tags` (AWS tags it), and
+    moto's ModifyRule does not associate the groups a rule now forwards to with the
+    listener's load balancer (AWS does: ECS then accepts a service in them)."""
+    from moto.elbv2.models import ELBv2Backend, FakeTargetGroup, elbv2_backends
+
+    create = FakeTargetGroup.create_from_cloudformation_json.__func__
+
+    def create_tagged(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        group = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        tags = (cloudformation_json.get("Properties") or {}).get("Tags") or []
+        if tags:
+            backend = elbv2_backends[account_id][region_name]
+            backend.tagging_service.tag_resource(group.arn, tags)
+        return group
+
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(create_tagged)
+
+    modify_rule = ELBv2Backend.modify_rule
+
+    def modify_associating(self, rule_arn, conditions, actions):
+        rule = modify_rule(self, rule_arn, conditions, actions)
+        listener = next((l for b in self.load_balancers.values() for l in b.listeners.values()
+                         if rule_arn in getattr(l, "_rules", {}) or rule.listener_arn == l.arn),
+                        None)
+        if listener is not None:
+            for action in rule.actions:
+                if action.type != "forward":
+                    continue
+                for arn in self._get_target_group_arns_from(action_data=action.data):
+                    group = self.target_groups.get(arn)
+                    if group is not None and listener.load_balancer_arn not in group.load_balancer_arns:
+                        group.load_balancer_arns.append(listener.load_balancer_arn)
+        return rule
+
+    ELBv2Backend.modify_rule = modify_associating
 
 def database_resource_ids() -> None:
     """moto's AWS::RDS::DBInstance answers Fn::GetAtt for Endpoint.Address and
@@ -1442,6 +1541,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     complete_stack_task_definitions()
     typed_stack_load_balancers()
     stack_updates_reach_dependents()
+    stack_target_groups_as_aws_keeps_them()
     database_resource_ids()
     versioned_stack_buckets()
     stack_deletion_in_order()

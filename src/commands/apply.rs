@@ -123,7 +123,15 @@ async fn stacks_alarms_services(
     );
     let (run, current) = (run?, current?);
     let placements = rollouts::moved_bases(config, &run, resolved, current.as_ref());
+    let retired = crate::services::retired(config, &run.before, &run.outputs);
     let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run);
+    if !report.failed() {
+        // Before any rollout: a service moved to Lambda rolls out under the same name.
+        for (name, placement) in &retired {
+            let retiring = crate::services::retire(aws, config, name, placement, progress);
+            report.services.push(retiring.await);
+        }
+    }
     if !report.failed() && !partial {
         let live = live_alarms?;
         let alarms = &pinned.rendered.alarms;
@@ -142,7 +150,7 @@ async fn stacks_alarms_services(
                 .collect(),
             ..Default::default()
         };
-        report.services = crate::services::roll_out_all(
+        let rolled = crate::services::roll_out_all(
             aws,
             config,
             &pinned.rendered.alarms,
@@ -152,6 +160,7 @@ async fn stacks_alarms_services(
             progress,
         )
         .await;
+        report.services.extend(rolled);
     }
     Ok((report, current))
 }

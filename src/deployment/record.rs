@@ -46,6 +46,11 @@ pub fn record_of(
         }
     }
     let mut services = previous.map(|p| p.services.clone()).unwrap_or_default();
+    for s in &report.services {
+        if s.result == ServiceResult::Retired {
+            services.remove(&s.service);
+        }
+    }
     for s in report
         .services
         .iter()

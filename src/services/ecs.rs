@@ -18,6 +18,7 @@ use super::rollout::{
     AlarmWatch, DeploymentFailure, DeploymentState, Rollout, RolloutError, RolloutFailure,
     ServiceContext,
 };
+use super::route::{Route, Routed};
 use crate::aws::{AwsContext, AwsError};
 use crate::config::EcsService;
 
@@ -132,31 +133,134 @@ pub async fn roll_out(
 ) -> Result<Option<Rollout>, RolloutError> {
     // First the rule: ECS refuses to create a service in a target group that no listener
     // or rule forwards to yet.
-    route(ctx, ecs, placement).await?;
-    roll_out_service(ctx, ecs, placement, image, alarms).await
+    let moving = route(ctx, ecs, placement).await?;
+    let rollout = roll_out_service(ctx, ecs, placement, image, alarms).await?;
+    if let Some(old) = moving {
+        settle(ctx, ecs, placement, &old).await?;
+    }
+    Ok(rollout)
 }
 
 /// A service with a `path` gets its listener rule (control and variant target groups)
 /// before it is created; an existing rule, and so a split in progress, is left as it is.
+/// `Some`: the rule forwarded to the service's earlier target groups, which the stack
+/// replaced; the new ones are attached beside them until the service runs in them.
 async fn route(
     ctx: &ServiceContext<'_>,
     ecs: &EcsService,
     placement: &Placement,
-) -> Result<(), RolloutError> {
+) -> Result<Option<Route>, RolloutError> {
     let (Some(path), Some(listener), Some(control), Some(variant)) = (
         &ecs.path,
         &placement.listener,
         &placement.target_group,
         &placement.variant_target_group,
     ) else {
+        return Ok(None);
+    };
+    match super::route::ensure(ctx.aws, listener, path, ctx.name, control, variant).await? {
+        Routed::Created(_) => {
+            ctx.say(&format!("routed {path} to {} (variant weight 0)", ctx.name));
+            Ok(None)
+        }
+        Routed::Existing(_) => Ok(None),
+        Routed::Moving { old } => {
+            ctx.say(&format!(
+                "the stack replaced {}'s target groups: the new ones are attached to the {path} rule with weight 0 until the service runs in them",
+                ctx.name
+            ));
+            Ok(Some(old))
+        }
+    }
+}
+
+/// The service runs in the new control group: the `-variant` service (an experiment's)
+/// moves to the new variant group, the rule's weights move onto the new groups, and the
+/// earlier groups are deleted.
+async fn settle(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    placement: &Placement,
+    old: &Route,
+) -> Result<(), RolloutError> {
+    let (Some(control), Some(variant)) = (&placement.target_group, &placement.variant_target_group)
+    else {
         return Ok(());
     };
-    let (_, created) =
-        super::route::ensure(ctx.aws, listener, path, ctx.name, control, variant).await?;
-    if created {
-        ctx.say(&format!("routed {path} to {} (variant weight 0)", ctx.name));
+    let variant_name = format!("{}-variant", ctx.name);
+    let variant_ctx = ServiceContext {
+        aws: ctx.aws,
+        config: ctx.config,
+        name: &variant_name,
+        cluster: ctx.cluster.clone(),
+        progress: ctx.progress,
+        poll: ctx.poll,
+        skip_wait: ctx.skip_wait,
+        trace_id: ctx.trace_id,
+        model_sha256: ctx.model_sha256,
+    };
+    if let Some(service) = find(&variant_ctx).await? {
+        move_balancer(&variant_ctx, ecs, &service, variant).await?;
     }
+    let route = super::route::settle(ctx.aws, old, control, variant).await?;
+    ctx.say(&format!(
+        "moved the rule to the new target groups (variant {:.0}%) and deleted the earlier ones",
+        route.variant_percent()
+    ));
     Ok(())
+}
+
+/// Moves a running service into `target_group` on its current revision and waits for it.
+async fn move_balancer(
+    ctx: &ServiceContext<'_>,
+    ecs: &EcsService,
+    service: &Service,
+    target_group: &str,
+) -> Result<(), RolloutError> {
+    let revision = service.task_definition().unwrap_or_default().to_string();
+    let mut seen: BTreeSet<String> = service
+        .events()
+        .iter()
+        .filter_map(|e| e.id().map(str::to_string))
+        .collect();
+    ctx.aws
+        .ecs
+        .update_service()
+        .cluster(&ctx.cluster)
+        .service(ctx.name)
+        .task_definition(&revision)
+        .set_load_balancers(balancers(ecs, ctx.name, Some(target_group)))
+        .send()
+        .await
+        .map_err(|e| AwsError::new("UpdateService", e))?;
+    let unwatched = AlarmWatch::new(ctx.aws, &[], ctx.name);
+    wait(ctx, ecs, &revision, &unwatched, &mut seen).await
+}
+
+/// The load balancer entry of a service's container in `target_group`.
+fn balancers(
+    ecs: &EcsService,
+    container: &str,
+    target_group: Option<&str>,
+) -> Option<Vec<LoadBalancer>> {
+    match (target_group, ecs.container_port) {
+        (Some(target_group), Some(port)) => Some(vec![
+            LoadBalancer::builder()
+                .target_group_arn(target_group)
+                .container_name(container)
+                .container_port(i32::from(port))
+                .build(),
+        ]),
+        _ => None,
+    }
+}
+
+/// Whether the service is in other target groups (or on another port) than `balancers`.
+fn balancers_moved(service: &Service, wanted: Option<&[LoadBalancer]>) -> bool {
+    let key = |b: &LoadBalancer| (b.target_group_arn().map(str::to_string), b.container_port());
+    let now: Vec<_> = service.load_balancers().iter().map(key).collect();
+    let wanted: Vec<_> = wanted.unwrap_or_default().iter().map(key).collect();
+    !wanted.is_empty() && now != wanted
 }
 
 async fn roll_out_service(
@@ -192,7 +296,11 @@ async fn roll_out_service(
         .as_ref()
         .is_some_and(|td| same_task(td, &base, &containers));
     let base_arn = placement.base_task_definition.as_str();
-    if let (Some(service), true) = (&service, same_revision) {
+    let wanted = balancers(ecs, ctx.name, placement.target_group.as_deref());
+    let moved = service
+        .as_ref()
+        .is_some_and(|s| balancers_moved(s, wanted.as_deref()));
+    if let (Some(service), true, false) = (&service, same_revision, moved) {
         let running = service.task_definition().unwrap_or_default().to_string();
         if service.desired_count() == ecs.desired_count as i32 {
             return Ok(Some(
@@ -217,7 +325,9 @@ async fn roll_out_service(
         .filter_map(|e| e.id().map(str::to_string))
         .collect();
     if service.is_some() {
-        update(ctx, ecs, &new_arn).await?;
+        // A service in the stack's earlier target groups moves with this deployment.
+        let balancers = if moved { wanted } else { None };
+        update(ctx, ecs, &new_arn, balancers).await?;
     } else {
         create(ctx, ecs, placement, &new_arn).await?;
     }
@@ -445,16 +555,7 @@ pub async fn create_service(
             error: e.to_string(),
         })
     })?;
-    let balancers = match (service.target_group, ecs.container_port) {
-        (Some(target_group), Some(port)) => Some(vec![
-            LoadBalancer::builder()
-                .target_group_arn(target_group)
-                .container_name(service.container)
-                .container_port(i32::from(port))
-                .build(),
-        ]),
-        _ => None,
-    };
+    let balancers = balancers(ecs, service.container, service.target_group);
     aws.ecs
         .create_service()
         .cluster(service.cluster)
@@ -488,6 +589,7 @@ async fn update(
     ctx: &ServiceContext<'_>,
     ecs: &EcsService,
     task_definition: &str,
+    balancers: Option<Vec<LoadBalancer>>,
 ) -> Result<(), RolloutError> {
     ctx.aws
         .ecs
@@ -496,6 +598,7 @@ async fn update(
         .service(ctx.name)
         .task_definition(task_definition)
         .desired_count(ecs.desired_count as i32)
+        .set_load_balancers(balancers)
         .deployment_configuration(deployment_configuration(ecs))
         .send()
         .await

@@ -37,6 +37,9 @@ pub enum ServiceResult {
     Unchanged,
     /// An ECS service with no image yet: not created until a deploy names its first image.
     AwaitingImage,
+    /// The config no longer runs it on ECS (disabled, or moved to Lambda): its ECS
+    /// services, listener rule and target groups were removed.
+    Retired,
     Failed,
 }
 
@@ -47,6 +50,7 @@ impl ServiceResult {
             Self::RolledOut => "rolled out",
             Self::Unchanged => "unchanged",
             Self::AwaitingImage => "awaiting image",
+            Self::Retired => "retired",
             Self::Failed => "FAILED",
         }
     }
@@ -178,6 +182,77 @@ async fn unroute(
         route::remove(aws, &listener, path).await?;
     }
     Ok(())
+}
+
+/// The ECS services a stack ran before this run (`before`: each stack's outputs then)
+/// that the config no longer runs on ECS: disabled, or moved to Lambda. Their stack has
+/// dropped their target groups, which CloudFormation could not delete while facturactl's
+/// rule forwarded to them.
+pub fn retired(
+    config: &Config,
+    before: &BTreeMap<String, BTreeMap<String, String>>,
+    after: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<String, Placement> {
+    config
+        .services
+        .iter()
+        .filter(|(_, s)| !(s.enabled && s.ecs.is_some()))
+        .filter_map(|(name, s)| {
+            let placement = Placement::from_outputs(name, before.get(&s.stack)?)?;
+            let gone = after
+                .get(&s.stack)
+                .is_none_or(|o| Placement::from_outputs(name, o).is_none());
+            gone.then(|| (name.clone(), placement))
+        })
+        .collect()
+}
+
+/// Removes a retired service: its `-variant` and own ECS services, the listener rule that
+/// forwards to its target groups, then the groups themselves.
+pub async fn retire(
+    aws: &AwsContext,
+    config: &Config,
+    name: &str,
+    placement: &Placement,
+    progress: &ProgressSink,
+) -> ServiceReport {
+    let started = std::time::Instant::now();
+    let options = RolloutOptions::default();
+    let result = async {
+        let variant = format!("{name}-variant");
+        for service in [variant.as_str(), name] {
+            let ctx = ServiceContext::new(aws, config, service, progress, &options);
+            ecs::remove(&ctx)
+                .await
+                .map_err(|e| AwsError::local("DeleteService", None, e.failure.to_string()))?;
+        }
+        let groups: Vec<&str> = [&placement.target_group, &placement.variant_target_group]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if let Some(listener) = &placement.listener {
+            route::remove_forwarding(aws, listener, &groups).await?;
+        }
+        route::delete_groups(aws, &groups).await
+    }
+    .await;
+    ServiceReport {
+        service: name.to_string(),
+        runtime: RuntimeKind::Ecs,
+        result: if result.is_ok() {
+            ServiceResult::Retired
+        } else {
+            ServiceResult::Failed
+        },
+        artifact: String::new(),
+        rollout: None,
+        duration_ms: started.elapsed().as_millis() as u64,
+        message: Some(match result {
+            Ok(()) => "no longer on ECS here: its ECS services, listener rule and target groups were removed".into(),
+            Err(e) => format!("retiring its ECS service failed: {e}"),
+        }),
+    }
 }
 
 /// Where each enabled ECS service of the config runs, from its stack's outputs (stack name

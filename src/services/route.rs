@@ -8,6 +8,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Tag, TargetGroupTuple,
 };
 
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+
 use crate::aws::{AwsContext, AwsError};
 
 /// Rules are tried in priority order; these leave room below for hand-made ones.
@@ -48,6 +50,20 @@ pub async fn find(
         .and_then(|rule| read(rule, control, variant)))
 }
 
+/// What [`ensure`] found or made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    /// A new rule, all traffic on the control.
+    Created(Route),
+    /// The rule, to the stack's two target groups, as it was.
+    Existing(Route),
+    /// The rule forwarded to the service's earlier target groups (the stack replaced them:
+    /// a new port, or a switch from Lambda and back). The new ones are attached with weight
+    /// 0 beside them, so ECS accepts them and no request moves yet; [`settle`] moves the
+    /// weights once the service runs in the new groups. `old` is the rule as it was.
+    Moving { old: Route },
+}
+
 /// The route, created (all traffic on the control) when the listener has none for `path`.
 pub async fn ensure(
     aws: &AwsContext,
@@ -56,11 +72,17 @@ pub async fn ensure(
     service: &str,
     control: &str,
     variant: &str,
-) -> Result<(Route, bool), AwsError> {
+) -> Result<Routed, AwsError> {
     let rules = rules(aws, listener).await?;
     if let Some(rule) = rules.iter().find(|rule| routes(rule, path)) {
-        return match read(rule, control, variant) {
-            Some(route) => Ok((route, false)),
+        if let Some(route) = read(rule, control, variant) {
+            return Ok(Routed::Existing(route));
+        }
+        return match earlier_groups(aws, rule, service).await? {
+            Some(old) => {
+                attach(aws, &old, control, variant).await?;
+                Ok(Routed::Moving { old })
+            }
             None => Err(AwsError::local(
                 "CreateRule",
                 None,
@@ -105,14 +127,179 @@ pub async fn ensure(
         .and_then(|r| r.rule_arn())
         .unwrap_or_default()
         .to_string();
-    Ok((
-        Route {
-            rule,
-            control: (control.to_string(), 100),
-            variant: (variant.to_string(), 0),
-        },
-        true,
-    ))
+    Ok(Routed::Created(Route {
+        rule,
+        control: (control.to_string(), 100),
+        variant: (variant.to_string(), 0),
+    }))
+}
+
+/// The rule's two target groups when the rule and both groups are the service's own
+/// (tagged by facturactl and by the ML stack, each group with its side): the groups an
+/// earlier stack made. `None` for anything else, which is not ours to move.
+async fn earlier_groups(
+    aws: &AwsContext,
+    rule: &Rule,
+    service: &str,
+) -> Result<Option<Route>, AwsError> {
+    let Some(rule_arn) = rule.rule_arn() else {
+        return Ok(None);
+    };
+    let groups: Vec<(String, i32)> = rule
+        .actions()
+        .iter()
+        .find_map(|a| a.forward_config())
+        .map(|f| {
+            f.target_groups()
+                .iter()
+                .filter_map(|g| Some((g.target_group_arn()?.to_string(), g.weight().unwrap_or(1))))
+                .collect()
+        })
+        .unwrap_or_default();
+    if groups.len() != 2 {
+        return Ok(None);
+    }
+    let described = aws
+        .elb
+        .describe_tags()
+        .resource_arns(rule_arn)
+        .resource_arns(&groups[0].0)
+        .resource_arns(&groups[1].0)
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeTags", e))?;
+    let tag = |arn: &str, key: &str| {
+        described
+            .tag_descriptions()
+            .iter()
+            .find(|d| d.resource_arn() == Some(arn))
+            .and_then(|d| d.tags().iter().find(|t| t.key() == Some(key)))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    let ours = |arn: &str| tag(arn, "facturactl:service").as_deref() == Some(service);
+    if !ours(rule_arn) || !groups.iter().all(|(arn, _)| ours(arn)) {
+        return Ok(None);
+    }
+    let side = |name: &str| {
+        groups
+            .iter()
+            .find(|(arn, _)| tag(arn, "facturactl:side").as_deref() == Some(name))
+            .cloned()
+    };
+    Ok(match (side("control"), side("variant")) {
+        (Some(control), Some(variant)) => Some(Route {
+            rule: rule_arn.to_string(),
+            control,
+            variant,
+        }),
+        _ => None,
+    })
+}
+
+/// Forwards to the earlier groups with their weights and to the new ones with none.
+async fn attach(
+    aws: &AwsContext,
+    old: &Route,
+    control: &str,
+    variant: &str,
+) -> Result<(), AwsError> {
+    let groups = [
+        (old.control.0.as_str(), old.control.1),
+        (old.variant.0.as_str(), old.variant.1),
+        (control, 0),
+        (variant, 0),
+    ];
+    modify(aws, &old.rule, &groups).await
+}
+
+/// The earlier groups' weights moved onto the new ones, then the earlier groups deleted
+/// (CloudFormation could not: the rule forwarded to them; they are outside the stack now).
+pub async fn settle(
+    aws: &AwsContext,
+    old: &Route,
+    control: &str,
+    variant: &str,
+) -> Result<Route, AwsError> {
+    let groups = [(control, old.control.1), (variant, old.variant.1)];
+    modify(aws, &old.rule, &groups).await?;
+    delete_groups(aws, &[&old.control.0, &old.variant.0]).await?;
+    Ok(Route {
+        rule: old.rule.clone(),
+        control: (control.to_string(), old.control.1),
+        variant: (variant.to_string(), old.variant.1),
+    })
+}
+
+/// Deletes the rules of `listener` that forward to any of `groups`.
+pub async fn remove_forwarding(
+    aws: &AwsContext,
+    listener: &str,
+    groups: &[&str],
+) -> Result<(), AwsError> {
+    for rule in rules(aws, listener).await? {
+        let forwards = rule
+            .actions()
+            .iter()
+            .filter_map(|a| a.forward_config())
+            .flat_map(|f| f.target_groups())
+            .any(|g| {
+                g.target_group_arn()
+                    .is_some_and(|arn| groups.contains(&arn))
+            });
+        if forwards && let Some(arn) = rule.rule_arn() {
+            aws.elb
+                .delete_rule()
+                .rule_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("DeleteRule", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes target groups; one already gone is fine.
+pub async fn delete_groups(aws: &AwsContext, groups: &[&str]) -> Result<(), AwsError> {
+    for arn in groups {
+        let deleted = aws
+            .elb
+            .delete_target_group()
+            .target_group_arn(*arn)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("TargetGroupNotFound") => {}
+            Err(e) => return Err(AwsError::new("DeleteTargetGroup", e)),
+        }
+    }
+    Ok(())
+}
+
+async fn modify(aws: &AwsContext, rule: &str, groups: &[(&str, i32)]) -> Result<(), AwsError> {
+    let mut forward = ForwardActionConfig::builder();
+    for (arn, weight) in groups {
+        forward = forward.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*weight)
+                .build(),
+        );
+    }
+    aws.elb
+        .modify_rule()
+        .rule_arn(rule)
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(forward.build())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new("ModifyRule", e))?;
+    Ok(())
 }
 
 /// Sends `variant_percent` of the path's requests to the variant, the rest to the control.

@@ -116,6 +116,9 @@ pub struct StacksRun {
     /// Each stack's outputs once the run is over (config stack name to outputs): what the
     /// run deployed, else what is live.
     pub outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Each stack's outputs before the run (what ran then; a stack that did not exist has
+    /// none).
+    pub before: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// What one stack's deploy produced for its dependents.
@@ -186,16 +189,15 @@ pub async fn deploy(
         (s.name.as_str(), deps)
     }))
     .restricted_to(&order);
-    let outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>> = Mutex::new(
-        rendered
-            .stacks
-            .iter()
-            .filter_map(|s| {
-                live.get(&s.stack_name)
-                    .map(|l| (s.name.clone(), l.outputs.clone()))
-            })
-            .collect(),
-    );
+    let before: BTreeMap<String, BTreeMap<String, String>> = rendered
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            live.get(&s.stack_name)
+                .map(|l| (s.name.clone(), l.outputs.clone()))
+        })
+        .collect();
+    let outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>> = Mutex::new(before.clone());
     let timings: Mutex<BTreeMap<String, (u64, Action)>> = Mutex::new(BTreeMap::new());
 
     let results = scheduler::run(&graph, &order, options.max_concurrency, |name| {
@@ -266,6 +268,7 @@ pub async fn deploy(
         stacks,
         duration_ms: started.elapsed().as_millis() as u64,
         outputs,
+        before,
     })
 }
 

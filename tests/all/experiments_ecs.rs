@@ -339,3 +339,169 @@ async fn an_ecs_split_is_weighed_by_target_groups_set_read_back_and_ended() {
         .unwrap_or_default();
     assert!(active.is_empty(), "no service left behind: {active:?}");
 }
+
+/// The target group an active ECS service is in.
+async fn service_group(account: &Account, service: &str) -> Option<String> {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk_config(3).await);
+    let found = ecs
+        .describe_services()
+        .cluster("facturascan-local")
+        .services(service)
+        .send()
+        .await
+        .expect("describe");
+    found
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))?
+        .load_balancers()
+        .first()?
+        .target_group_arn()
+        .map(str::to_string)
+}
+
+/// A new `container_port` replaces the ML stack's target groups, which facturactl's rule
+/// forwards to (CloudFormation cannot delete them: AWS leaves them DELETE_FAILED and
+/// outside the stack). The deploy attaches the new groups to the rule with weight 0,
+/// moves the service (and an experiment's variant) into them, moves the split onto them
+/// and deletes the earlier groups; the next deploy has nothing to refuse.
+#[tokio::test]
+async fn replaced_target_groups_take_the_service_and_the_split_with_them() {
+    let account = Account::new();
+    let project = ecs_scoring(&account);
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "stacks first: {stderr}");
+    push_image(&account, "facturascan/scoring", "v1", "a").await;
+    push_image(&account, "facturascan/scoring", "v2", "b").await;
+    let deploy = |project: &Project, image: &str| {
+        run_json(
+            project,
+            &account,
+            &[
+                "deploy",
+                "--env",
+                "local",
+                "--image",
+                &format!("scoring={image}"),
+            ],
+        )
+    };
+    let (code, _, stderr) = deploy(&project, "v1");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = deploy(&project, "v2");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = traffic(
+        &project,
+        &account,
+        &["set", "scoring", "--variant", "1", "--percent", "10"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let before = weights(&account).await;
+    assert_eq!(before.iter().map(|(_, w)| *w).collect::<Vec<_>>(), [90, 10]);
+    assert_eq!(
+        service_group(&account, "scoring").await.as_deref(),
+        Some(before[0].0.as_str())
+    );
+
+    project.replace(
+        "environments/local.yaml",
+        "container_port: 8080",
+        "container_port: 8081",
+    );
+    let (code, report, stderr) = deploy(&project, "v2");
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    assert!(
+        stderr.contains("replaced scoring's target groups"),
+        "{stderr}"
+    );
+    let after = weights(&account).await;
+    assert_eq!(
+        after.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
+        [90, 10],
+        "the split moved with them"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|(arn, _)| !before.iter().any(|(old, _)| old == arn)),
+        "{after:?}"
+    );
+    assert_eq!(
+        service_group(&account, "scoring").await.as_deref(),
+        Some(after[0].0.as_str())
+    );
+    assert_eq!(
+        service_group(&account, "scoring-variant").await.as_deref(),
+        Some(after[1].0.as_str())
+    );
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk_config(3).await);
+    let groups = elb.describe_target_groups().send().await.expect("groups");
+    let left: Vec<&str> = groups
+        .target_groups()
+        .iter()
+        .filter_map(|g| g.target_group_arn())
+        .filter(|arn| before.iter().any(|(old, _)| old == arn))
+        .collect();
+    assert!(left.is_empty(), "the earlier groups are deleted: {left:?}");
+    let ports: Vec<Option<i32>> = groups
+        .target_groups()
+        .iter()
+        .filter(|g| {
+            after
+                .iter()
+                .any(|(arn, _)| g.target_group_arn() == Some(arn))
+        })
+        .map(|g| g.port())
+        .collect();
+    assert_eq!(ports, [Some(8081), Some(8081)]);
+
+    // Nothing left to move: the next deploy leaves the rule as it is.
+    let (code, _, stderr) = deploy(&project, "v2");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(weights(&account).await, after);
+
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    assert_eq!(
+        status["current"]["services"]["scoring"]["runtime"], "ecs",
+        "{status}"
+    );
+
+    // Back on Lambda: the stack drops its groups, and the deploy retires what facturactl
+    // made around them (both services, the rule), then the groups themselves.
+    let overlay = project.read("environments/local.yaml");
+    let start = overlay.find("  scoring:\n").expect("the scoring overlay");
+    let last = "path: \"/predict*\"\n";
+    let end = start + overlay[start..].find(last).expect("its end") + last.len();
+    let lambda = format!(
+        "{}  scoring:\n    enabled: true\n{}",
+        &overlay[..start],
+        &overlay[end..]
+    )
+    .replace(
+        "    inputs:\n      VpcId: network.VpcId\n      LoadBalancerSecurityGroupId: network.LoadBalancerSecurityGroupId\n      ListenerArn: api.ListenerArn\n",
+        "",
+    );
+    project.write("environments/local.yaml", &lambda);
+    let (code, report, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let scoring = report["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service"] == "scoring"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(scoring["result"], "retired", "{report}");
+    let groups = elb.describe_target_groups().send().await.expect("groups");
+    assert!(
+        groups.target_groups().iter().all(|g| !after
+            .iter()
+            .any(|(arn, _)| g.target_group_arn() == Some(arn))),
+        "the groups are gone"
+    );
+    assert_eq!(service_group(&account, "scoring").await, None);
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    let recorded = &status["current"]["services"];
+    assert!(recorded.is_object(), "{status}");
+    assert!(
+        recorded["scoring"].is_null(),
+        "retired from the record: {status}"
+    );
+}
