@@ -289,11 +289,17 @@ pub async fn follow(
                     last = status;
                 }
                 if started.elapsed() >= limit {
-                    return Err(TrainingError::StillRunning {
+                    // A hung run holds its Fargate capacity forever: stopped, as the
+                    // scheduled runs' state machine stops them.
+                    let minutes = (limit.as_secs() / 60) as u32;
+                    let reason = format!("facturactl: ran past timeout_minutes ({minutes})");
+                    training::stop(aws, job, task, &reason).await?;
+                    say(format!("run {run}: stopped after {minutes} minutes"));
+                    return Err(TrainingError::TimedOut {
                         model: job.model.clone(),
                         run: run.to_string(),
                         task: task.to_string(),
-                        minutes: (limit.as_secs() / 60) as u32,
+                        minutes,
                     });
                 }
             }

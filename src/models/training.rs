@@ -91,9 +91,9 @@ pub enum TrainingError {
     #[error("training run {} of `{}` failed: task {} stopped ({}), exit code {}", .0.run, .0.model, .0.task, .0.reason, .0.exit_code.map_or("none".to_string(), |c| c.to_string()))]
     Failed(Box<FailedRun>),
     #[error(
-        "training run {run} of `{model}` still runs after {minutes} minutes (task {task}); nothing was registered"
+        "training run {run} of `{model}` ran past its {minutes} minutes (timeout_minutes) and was stopped (task {task}); nothing was registered"
     )]
-    StillRunning {
+    TimedOut {
         model: String,
         run: String,
         task: String,
@@ -184,8 +184,8 @@ impl TrainingError {
                 "read the run's output in the {} log group; nothing was registered",
                 failed.logs
             ),
-            Self::StillRunning { model, run, .. } => format!(
-                "the task goes on; once it ends, `facturactl retrain {model} --register {run}` registers its output"
+            Self::TimedOut { model, .. } => format!(
+                "read the run's log group for where it hung; raise [models.{model}.retraining.job] timeout_minutes if the data needs longer"
             ),
             Self::NoLineage { missing: LineageGap::Data, .. } => "the job lists every object it read in model.json's `lineage.data` (key, etag, version_id): README, \"Retraining\"".into(),
             Self::NoLineage { missing: LineageGap::ImageDigest, .. } => "ECS no longer knows the run's task and the job wrote no `lineage.image_digest`: have the job read it from the task metadata endpoint (ECS_CONTAINER_METADATA_URI_V4)".into(),
@@ -423,6 +423,20 @@ pub async fn state(aws: &AwsContext, job: &Job, task: &str) -> Result<TaskState,
         });
     };
     Ok(task_state(&found))
+}
+
+/// Stops a run's task (a hung run: nothing else ever would), saying why in ECS's
+/// stoppedReason.
+pub async fn stop(aws: &AwsContext, job: &Job, task: &str, reason: &str) -> Result<(), TrainingError> {
+    aws.ecs
+        .stop_task()
+        .cluster(&job.cluster)
+        .task(task)
+        .reason(reason)
+        .send()
+        .await
+        .map_err(|e| TrainingError::Aws(AwsError::new("StopTask", e)))?;
+    Ok(())
 }
 
 /// The digest of the image the run's task ran (`sha256:...`), while ECS knows the task.
