@@ -26,6 +26,8 @@ Control endpoints (never counted, never faulted):
                                           recorded answers served in order ({{now}} is
                                           replaced by the time); then moto answers again
   DELETE /__harness/script[?key=AKID]     scripts cleared
+  PUT    /__harness/clock                 JSON {key, seconds_per_minute}: a state machine's
+                                         TimeoutSeconds pass that much faster for the account
   POST   /__harness/reset                 moto state, counters and faults cleared
   GET    /__harness/replications       every ECR replication attempt and its outcome
   GET    /__harness/health                200 when ready
@@ -716,6 +718,10 @@ def make_handler(harness: Harness):
                 with scope.lock:
                     scope.scripts.clear()
                 return reply(200, {"ok": True})
+            if what == "clock" and self.command in ("PUT", "POST"):
+                clock = json.loads(body or b"{}")
+                CLOCK[account_for(clock["key"])] = float(clock["seconds_per_minute"])
+                return reply(200, {"ok": True})
             if what == "reset" and self.command == "POST":
                 connection = http.client.HTTPConnection(*harness.moto, timeout=30)
                 connection.request("POST", "/moto-api/reset")
@@ -1389,17 +1395,28 @@ def training_runs() -> None:
         # ECS_CONTAINER_METADATA_URI_V4. So does the harness, for the run's length.
         metadata = metadata_server(task)
         child["ECS_CONTAINER_METADATA_URI_V4"] = metadata.url
+        process = subprocess.Popen([sys.executable, job], env=child, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        RUNNING_JOBS[task.task_arn] = process
         try:
-            done = subprocess.run([sys.executable, job], env=child, capture_output=True,
-                                  text=True, timeout=600)
+            _, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
         finally:
+            RUNNING_JOBS.pop(task.task_arn, None)
             metadata.shutdown()
+        # A container killed by a signal exits 128 + the signal, as Docker reports it.
+        code = process.returncode if process.returncode >= 0 else 128 - process.returncode
         for container in task.containers:
-            container.exitCode = done.returncode
+            container.exitCode = code
             container.last_status = "STOPPED"
-            container.reason = (done.stderr.strip().splitlines() or [""])[-1][:255] or None
-        task.stop_code = "EssentialContainerExited"
-        task.stopped_reason = "Essential container in task exited"
+            container.reason = (stderr.strip().splitlines() or [""])[-1][:255] or None
+        if getattr(task, "_harness_stopped", False):
+            task.stop_code = "UserInitiated"  # StopTask: its reason stays
+        else:
+            task.stop_code = "EssentialContainerExited"
+            task.stopped_reason = "Essential container in task exited"
         task.desired_status = "STOPPED"
         task.status = "STOPPED"
 
@@ -1444,6 +1461,104 @@ def training_runs() -> None:
         return tasks
 
     EC2ContainerServiceBackend.run_task = run_task_training
+
+    # StopTask stops the container (SIGTERM), as ECS does; moto only relabelled the task
+    # while its program ran on.
+    stop_task = EC2ContainerServiceBackend.stop_task
+
+    def stop_task_running(self, cluster_str, task_str, reason):
+        task = stop_task(self, cluster_str, task_str, reason)
+        process = RUNNING_JOBS.get(task.task_arn)
+        if process is not None:
+            task._harness_stopped = True
+            task.status = "RUNNING"  # until the container has exited
+            process.terminate()
+        return task
+
+    EC2ContainerServiceBackend.stop_task = stop_task_running
+
+
+def training_state_machines() -> None:
+    """moto's StartExecution records an execution that runs nothing. A state machine whose
+    start state is one Task `ecs:runTask.sync` (a model's training runner) the harness runs
+    as Step Functions does: RunTask with the state's parameters, then SUCCEEDED when the
+    task's container exits 0, FAILED when it exits otherwise, and when the state's
+    TimeoutSeconds pass first, StopTask and TIMED_OUT. A test speeds the clock up per
+    account (PUT /__harness/clock {seconds_per_minute}) so a two-hour timeout passes in
+    seconds, and may ask the job to hang (the execution input's `harness_hang_seconds`,
+    given to the job as TRAINING_JOB_HANG_SECONDS)."""
+    import time
+    from moto.core.utils import utcnow
+    from moto.ecs.models import ecs_backends
+    from moto.stepfunctions.models import StateMachine
+
+    start = StateMachine.start_execution
+
+    def task_state(definition) -> dict:
+        if isinstance(definition, str):
+            try:
+                definition = json.loads(definition)
+            except ValueError:
+                return {}
+        states = (definition or {}).get("States") or {}
+        return states.get((definition or {}).get("StartAt"), {})
+
+    def run_sync(execution, state: dict, account_id: str, region_name: str) -> None:
+        params = state.get("Parameters") or {}
+        network = (params.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+        backend = ecs_backends[account_id][region_name]
+        hang = json.loads(execution.execution_input or "{}").get("harness_hang_seconds")
+        overrides = {"containerOverrides": [{"environment": [
+            {"name": "TRAINING_JOB_HANG_SECONDS", "value": str(hang)}]}]} if hang else {}
+        try:
+            task = backend.run_task(
+                params["Cluster"], params["TaskDefinition"], 1, overrides,
+                "AWS Step Functions", None, params.get("LaunchType"),
+                {"awsvpcConfiguration": {"subnets": network.get("Subnets"),
+                                         "securityGroups": network.get("SecurityGroups"),
+                                         "assignPublicIp": network.get("AssignPublicIp")}})[0]
+        except Exception as error:  # noqa: BLE001 - RunTask's refusal fails the state
+            execution.status, execution.error, execution.cause = "FAILED", "ECS.AmazonECSException", str(error)
+            execution.stop_date = utcnow()
+            return
+        seconds = float(state.get("TimeoutSeconds") or 99_999_999)
+        limit = seconds / 60 * CLOCK.get(account_id, 60.0)
+        began = time.monotonic()
+        while task.status != "STOPPED":
+            if time.monotonic() - began > limit:
+                backend.stop_task(params["Cluster"], task.task_arn,
+                                  "Step Functions: the state timed out (States.Timeout)")
+                execution.status, execution.error = "TIMED_OUT", "States.Timeout"
+                execution.cause = f"Train timed out after {int(seconds)} seconds"
+                execution.stop_date = utcnow()
+                return
+            time.sleep(0.05)
+        code = task.containers[0].exitCode if task.containers else None
+        if code == 0:
+            execution.status = "SUCCEEDED"
+        else:
+            execution.status, execution.error = "FAILED", "States.TaskFailed"
+            execution.cause = f"Essential container in task exited (exit code {code})"
+        execution.stop_date = utcnow()
+
+    def start_running(self, region_name, account_id, execution_name, execution_input):
+        execution = start(self, region_name, account_id, execution_name, execution_input)
+        state = task_state(self.definition)
+        resource = str(state.get("Resource", ""))
+        if state.get("Type") == "Task" and resource.endswith(":states:::ecs:runTask.sync"):
+            execution.status = "RUNNING"
+            threading.Thread(target=run_sync,
+                             args=(execution, state, account_id, region_name),
+                             daemon=True).start()
+        return execution
+
+    StateMachine.start_execution = start_running
+
+
+# The training programs running as tasks (task ARN to process), for StopTask.
+RUNNING_JOBS: dict = {}
+# Seconds per minute of a state's TimeoutSeconds, per account (PUT /__harness/clock).
+CLOCK: dict[str, float] = {}
 
 
 # The harness's own endpoint (set once it listens), for the programs it runs as tasks.
@@ -1547,6 +1662,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     stack_deletion_in_order()
     stack_schedules()
     training_runs()
+    training_state_machines()
     cross_account.install()
     stack_rules.install()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.parse
 
 import boto3
@@ -109,6 +110,10 @@ def reference(rows: list) -> dict:
 
 
 def main() -> int:
+    # A hung run, on the harness's request (a test of what stops one).
+    hang = os.environ.get("TRAINING_JOB_HANG_SECONDS")
+    if hang:
+        time.sleep(float(hang))
     s3 = boto3.client("s3")
     data_bucket, data_prefix = split(os.environ["TRAINING_DATA_URI"])
     out_bucket, out_prefix = split(os.environ["OUTPUT_URI"])

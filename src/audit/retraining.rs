@@ -90,18 +90,12 @@ fn compare(defined: &Defined<'_>, live: &GetScheduleOutput) -> Vec<Finding> {
         defined.state,
         live.state().map(|s| s.as_str()).unwrap_or("-"),
     );
-    let task_definition = live
-        .target()
-        .and_then(|t| t.ecs_parameters())
-        .map(|e| e.task_definition_arn())
-        .unwrap_or("-");
-    let family = task_definition
-        .rsplit('/')
-        .next()
-        .and_then(|f| f.split(':').next())
-        .unwrap_or("-");
-    // The target's task definition is `Ref` to the stack's, whose family is the name the
-    // template gives the schedule (both `<prefix>-<model>-training`).
-    differ("target", defined.name, family);
+    // The target is the run's state machine, named as the template names the schedule
+    // (both `<prefix>-<model>-training`): `...:stateMachine:<name>`.
+    let target = live.target().map(|t| t.arn()).unwrap_or("-");
+    let machine = target
+        .split_once(":stateMachine:")
+        .map_or(target, |(_, name)| name);
+    differ("target", defined.name, machine);
     out
 }

@@ -154,8 +154,9 @@ pub struct TrainingJob {
     pub cpu: u32,
     /// Fargate memory, MiB (valid with `cpu`, as for services).
     pub memory: u32,
-    /// How long `facturactl retrain` follows a run before it stops waiting (the run goes
-    /// on; its output is not registered).
+    /// How long a run may take: past it, a scheduled or drift-started run is stopped by
+    /// its runner (the state's timeout) and one `retrain` follows is stopped by facturactl;
+    /// nothing is registered from either.
     #[serde(default = "default_training_minutes")]
     #[schemars(range(min = TRAINING_TIMEOUT_MINUTES.min, max = TRAINING_TIMEOUT_MINUTES.max))]
     pub timeout_minutes: u32,

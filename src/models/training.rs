@@ -427,7 +427,12 @@ pub async fn state(aws: &AwsContext, job: &Job, task: &str) -> Result<TaskState,
 
 /// Stops a run's task (a hung run: nothing else ever would), saying why in ECS's
 /// stoppedReason.
-pub async fn stop(aws: &AwsContext, job: &Job, task: &str, reason: &str) -> Result<(), TrainingError> {
+pub async fn stop(
+    aws: &AwsContext,
+    job: &Job,
+    task: &str,
+    reason: &str,
+) -> Result<(), TrainingError> {
     aws.ecs
         .stop_task()
         .cluster(&job.cluster)

@@ -84,7 +84,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "START_PERMISSIONS",
-        why: "a schedule or event rule that runs an ECS task needs ecs:RunTask and iam:PassRole for the task's roles on its target role, and one that calls an API destination needs events:InvokeApiDestination, or every run (or call) fails where only a metric sees it",
+        why: "a schedule or event rule that runs an ECS task needs ecs:RunTask and iam:PassRole for the task's roles on its target role, one that starts a state machine states:StartExecution, one that calls an API destination events:InvokeApiDestination, and a state machine that runs a task and waits for it (ecs:runTask.sync) RunTask, PassRole, StopTask, DescribeTasks and its managed events rule, or every run (or call) fails where only a metric sees it",
     },
     Rule {
         id: "ENV_KEY_PERMISSIONS",

@@ -32,6 +32,18 @@ const LOG_DELIVERY: &[&str] = &[
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 ];
+/// What Step Functions needs to run an ECS task and wait for it (`ecs:runTask.sync`): the
+/// start, the roles, the stop of a task whose state timed out, and the managed rule it hears
+/// the task stop by.
+const RUN_TASK_SYNC: &[&str] = &[
+    "ecs:RunTask",
+    "iam:PassRole",
+    "ecs:StopTask",
+    "ecs:DescribeTasks",
+    "events:PutTargets",
+    "events:PutRule",
+    "events:DescribeRule",
+];
 const ECR_PULL: &[&str] = &[
     "ecr:GetAuthorizationToken",
     "ecr:BatchGetImage",
@@ -279,6 +291,16 @@ fn state_machine(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             "add xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSamplingRules and xray:GetSamplingTargets (Resource \"*\") to the role",
         );
     }
+    let definition = props.get("DefinitionString").or(props.get("Definition"));
+    if mentions(definition, "ecs:runTask.sync") {
+        site.require(
+            "START_PERMISSIONS",
+            role.as_ref(),
+            RUN_TASK_SYNC,
+            "runs an ECS task and waits for it (ecs:runTask.sync)",
+            "allow ecs:RunTask on the task definition, iam:PassRole for its roles, ecs:StopTask and ecs:DescribeTasks on the cluster's tasks, and events:PutTargets, events:PutRule, events:DescribeRule on rule/StepFunctionsGetEventsForECSTaskRule",
+        );
+    }
     if props.get("LoggingConfiguration").is_some() {
         site.require(
             "LOG_PERMISSIONS",
@@ -418,6 +440,19 @@ fn ecs_targets<'v>(
                 "starts an ECS task",
                 "allow ecs:RunTask on the task definition (conditioned on ecs:cluster) and iam:PassRole on the task's execution and task roles (iam:PassedToService ecs-tasks.amazonaws.com)",
             );
+        } else if is_resource_of(
+            site.stack,
+            target.get("Arn"),
+            "AWS::StepFunctions::StateMachine",
+        ) {
+            let role = role();
+            site.require(
+                "START_PERMISSIONS",
+                role.as_ref(),
+                &["states:StartExecution"],
+                "starts a state machine",
+                "give the target a role that allows states:StartExecution on the state machine",
+            );
         } else if is_api_destination(site.stack, target.get("Arn")) {
             // An API destination is invoked with the target's role, never without one.
             let role = role();
@@ -430,6 +465,21 @@ fn ecs_targets<'v>(
             );
         }
     }
+}
+
+/// Whether `arn` is `Ref` or `Fn::GetAtt` of a resource of `kind` in the stack.
+fn is_resource_of(stack: &RenderedStack, arn: Option<&Value>, kind: &str) -> bool {
+    let id = arn.and_then(|a| {
+        a.get("Ref").and_then(Value::as_str).or_else(|| {
+            a.get("Fn::GetAtt")
+                .and_then(Value::as_sequence)
+                .and_then(|parts| parts.first())
+                .and_then(Value::as_str)
+        })
+    });
+    id.and_then(|id| stack.document.get("Resources")?.get(id)?.get("Type"))
+        .and_then(Value::as_str)
+        == Some(kind)
 }
 
 /// Whether `arn` is `Fn::GetAtt` of an `AWS::Events::ApiDestination` of the stack.

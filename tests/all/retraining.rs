@@ -592,6 +592,14 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
         "${ModelBucketName}/training/fraud-scoring/*",
         "task-definition/facturascan-staging-fraud-scoring-training:*",
         r#"StringEquals: { "iam:PassedToService": ecs-tasks.amazonaws.com }"#,
+        // Scheduled and drift-started runs go through the runner, which stops a run past
+        // its 120 minutes, and which alone the start role may start.
+        "Type: AWS::StepFunctions::StateMachine",
+        r#"StateMachineName: "facturascan-staging-fraud-scoring-training""#,
+        r#""Resource": "arn:${AWS::Partition}:states:::ecs:runTask.sync", "TimeoutSeconds": 7200"#,
+        "Action: [ecs:StopTask, ecs:DescribeTasks]",
+        "Action: states:StartExecution",
+        "Arn: { Ref: FraudScoringTrainingRunner }",
         // Staging announces each run's end to the repository's training workflow, the
         // token read from Secrets Manager by CloudFormation, never written here.
         "Type: AWS::Events::ApiDestination",
@@ -614,12 +622,42 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
     assert_eq!(drift["comparison"], "LessThanThreshold");
     assert_eq!(drift["evaluation_periods"], 3);
     assert_eq!(drift["service"], "scoring");
+    // A run that failed, timed out or was aborted pages the training alarm's channels.
+    let failed = alarms
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == "facturascan-staging-fraud-scoring-training-failed")
+        .unwrap_or_else(|| panic!("the training alarm: {alarms}"));
+    let text = failed.to_string();
+    for metric in [
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+    ] {
+        assert!(text.contains(metric), "{metric}: {failed}");
+    }
+    assert!(
+        text.contains("stateMachine:facturascan-staging-fraud-scoring-training"),
+        "{failed}"
+    );
+    assert_eq!(
+        failed["channels"],
+        serde_json::json!(["ops-email"]),
+        "{failed}"
+    );
 
-    // The policy rule sees a start role that may not pass the task's roles.
+    // The policy rule sees a runner that may not pass the task's roles, and a start role
+    // that may not start the runner.
     project.replace(
         "templates/partials/retraining.tera",
         "                Action: iam:PassRole\n",
         "                Action: iam:GetRole\n",
+    );
+    project.replace(
+        "templates/partials/retraining.tera",
+        "                Action: states:StartExecution\n",
+        "                Action: states:DescribeExecution\n",
     );
     project.replace(
         "templates/partials/retraining.tera",
@@ -636,6 +674,8 @@ fn the_rendered_retraining_is_least_privilege_and_starts_the_job() {
         stdout.contains("START_PERMISSIONS")
             && stdout.contains("FraudScoringTrainingSchedule")
             && stdout.contains("FraudScoringDriftRetraining")
+            && stdout.contains("states:StartExecution")
+            && stdout.contains("FraudScoringTrainingRunner")
             && stdout.contains("iam:PassRole")
             && stdout.contains("FraudScoringRunEnded")
             && stdout.contains("events:InvokeApiDestination"),
@@ -684,4 +724,111 @@ fn retraining_settings_aws_would_refuse_are_config_errors() {
     ] {
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
+}
+
+/// Starts the training runner as the schedule does (StartExecution with `input`) and
+/// waits for the execution to end; its status, and the run's task as ECS left it.
+async fn run_scheduled(account: &Account, input: &str) -> (String, aws_sdk_ecs::types::Task) {
+    let config = account.sdk_config(3).await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let machine = format!(
+        "arn:aws:states:eu-west-1:{}:stateMachine:facturascan-local-fraud-scoring-training",
+        account.account_id
+    );
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .input(input)
+        .send()
+        .await
+        .expect("StartExecution");
+    let mut status = String::new();
+    for _ in 0..400 {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .expect("DescribeExecution");
+        status = described.status().as_str().to_string();
+        if status != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The execution ends first; the task it stopped stops within seconds.
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    for _ in 0..200 {
+        let stopped = ecs
+            .list_tasks()
+            .cluster("facturascan-local")
+            .family("facturascan-local-fraud-scoring-training")
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .send()
+            .await
+            .expect("ListTasks");
+        let described = ecs
+            .describe_tasks()
+            .cluster("facturascan-local")
+            .set_tasks(Some(stopped.task_arns().to_vec()))
+            .send()
+            .await
+            .expect("DescribeTasks");
+        let task = described
+            .tasks()
+            .iter()
+            .max_by_key(|t| t.created_at().map(|d| (d.secs(), d.subsec_nanos())))
+            .cloned()
+            .expect("the run's task");
+        if task.last_status() == Some("STOPPED") {
+            return (status, task);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the run's task never stopped");
+}
+
+/// A scheduled or drift-started run goes through the runner: one that hangs is stopped
+/// when its `timeout_minutes` pass (the emulator's clock sped up: two hours in seconds),
+/// one that fails ends the execution FAILED; both are what the training alarm counts.
+#[tokio::test]
+async fn a_hung_scheduled_run_is_stopped_and_a_failed_one_fails_its_execution() {
+    let account = Account::new();
+    let project = local_scoring(&account, "");
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    crate::rollouts::push_image(&account, "facturascan/fraud-training", "1.0.0", "t").await;
+    put_batch(
+        &account,
+        "2026-11.jsonl",
+        records(&[("acme", 10.5, false), ("evil", 99.0, true)], "number"),
+    )
+    .await;
+    // 120 minutes pass in 1.2 seconds.
+    account.clock(0.01).await;
+
+    let (status, task) = run_scheduled(&account, r#"{"harness_hang_seconds": 300}"#).await;
+    assert_eq!(status, "TIMED_OUT");
+    assert!(
+        task.stopped_reason()
+            .is_some_and(|r| r.contains("timed out")),
+        "{task:?}"
+    );
+
+    let (status, task) = run_scheduled(&account, r#"{"started_by": "schedule"}"#).await;
+    assert_eq!(status, "SUCCEEDED", "{task:?}");
+    assert_eq!(task.containers()[0].exit_code(), Some(0));
+
+    // No data: the job exits non-zero, the execution fails.
+    let s3 = account.s3().await;
+    let bucket = format!("facturascan-local-processed-{}", account.account_id);
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(format!("{BUCKET_DATA}2026-11.jsonl"))
+        .send()
+        .await
+        .expect("delete the batch");
+    let (status, task) = run_scheduled(&account, r#"{"started_by": "drift"}"#).await;
+    assert_eq!(status, "FAILED", "{task:?}");
+    assert_ne!(task.containers()[0].exit_code(), Some(0));
 }

@@ -199,6 +199,14 @@ impl Account {
             .await;
     }
 
+    /// Speeds this account's Step Functions clock: a state's TimeoutSeconds pass at
+    /// `seconds_per_minute` real seconds a minute (the harness's training runner).
+    pub async fn clock(&self, seconds_per_minute: f64) {
+        let body = json!({"key": self.access_key, "seconds_per_minute": seconds_per_minute});
+        self.control(reqwest::Method::PUT, "clock", Some(body))
+            .await;
+    }
+
     pub async fn faults_off(&self) {
         self.control(reqwest::Method::DELETE, "faults", None).await;
     }
