@@ -240,6 +240,39 @@ pub fn check(config: &Config, rendered: &RenderedEnv) -> PolicyReport {
     }
 }
 
+/// A resource of the environment, as a template names it.
+pub(crate) struct Named<'a> {
+    pub stack: &'a RenderedStack,
+    pub id: &'a str,
+    pub resource: &'a Value,
+}
+
+/// The resource a value names: `Ref` or `Fn::GetAtt` in the stack, or through the stack's
+/// input, the resource another stack's output names.
+pub(crate) fn referenced<'a>(
+    rendered: &'a RenderedEnv,
+    stack: &'a RenderedStack,
+    value: &Value,
+) -> Option<Named<'a>> {
+    let name = value.get("Ref").and_then(Value::as_str).or_else(|| {
+        value
+            .get("Fn::GetAtt")
+            .and_then(|a| a.get(0))
+            .and_then(Value::as_str)
+    })?;
+    if let Some((id, resource)) = stack.resources().find(|(id, _)| *id == name) {
+        return Some(Named {
+            stack,
+            id,
+            resource,
+        });
+    }
+    let input = stack.inputs.get(name)?;
+    let source = rendered.stacks.iter().find(|s| s.name == input.stack)?;
+    let output = get(&source.document, &["Outputs", &input.output, "Value"])?;
+    referenced(rendered, source, output)
+}
+
 fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(*key))
 }

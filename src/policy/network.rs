@@ -2,8 +2,8 @@
 
 use yaml_serde::Value;
 
-use super::{Raw, get};
-use crate::render::{RenderedEnv, RenderedStack};
+use super::{Named, Raw, get, referenced};
+use crate::render::RenderedEnv;
 
 /// Every target group of tasks or instances must have its port admitted from
 /// the load balancer's security group, by a rule in any stack of the environment.
@@ -98,13 +98,6 @@ pub(super) fn private_backend(rendered: &RenderedEnv, out: &mut Vec<Raw>) {
     }
 }
 
-/// A resource of the environment, as a template names it.
-struct Named<'a> {
-    stack: &'a RenderedStack,
-    id: &'a str,
-    resource: &'a Value,
-}
-
 fn check_link_balancer(rendered: &RenderedEnv, link: &str, nlb: Named<'_>, out: &mut Vec<Raw>) {
     let groups = security_groups(rendered, &nlb);
     if groups.is_empty() {
@@ -137,32 +130,6 @@ fn check_link_balancer(rendered: &RenderedEnv, link: &str, nlb: Named<'_>, out: 
             });
         }
     }
-}
-
-/// The resource a value names: `Ref` or `Fn::GetAtt` in the stack, or through the stack's
-/// input, the resource another stack's output names.
-fn referenced<'a>(
-    rendered: &'a RenderedEnv,
-    stack: &'a RenderedStack,
-    value: &Value,
-) -> Option<Named<'a>> {
-    let name = value.get("Ref").and_then(Value::as_str).or_else(|| {
-        value
-            .get("Fn::GetAtt")
-            .and_then(|a| a.get(0))
-            .and_then(Value::as_str)
-    })?;
-    if let Some((id, resource)) = stack.resources().find(|(id, _)| *id == name) {
-        return Some(Named {
-            stack,
-            id,
-            resource,
-        });
-    }
-    let input = stack.inputs.get(name)?;
-    let source = rendered.stacks.iter().find(|s| s.name == input.stack)?;
-    let output = get(&source.document, &["Outputs", &input.output, "Value"])?;
-    referenced(rendered, source, output)
 }
 
 fn security_groups<'a>(rendered: &'a RenderedEnv, balancer: &Named<'a>) -> Vec<Named<'a>> {

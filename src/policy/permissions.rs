@@ -251,7 +251,7 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
         "logs:PutLogEvents",
         log_arn,
     );
-    if props.get("KmsKeyArn").is_some() {
+    if let Some(key) = props.get("KmsKeyArn") {
         site.require(
             "ENV_KEY_PERMISSIONS",
             role.as_ref(),
@@ -259,6 +259,7 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             "keeps its environment under a customer managed key",
             "allow kms:Decrypt on the key (Lambda cannot start the function otherwise: KMSAccessDeniedException)",
         );
+        env_key(roles, &mut site, role.as_ref(), key);
     }
     if let Some(target) = get(props, &["DeadLetterConfig", "TargetArn"]) {
         let needed = send_action(site.stack, target);
@@ -276,6 +277,30 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             named_arn(site.stack, target),
         );
     }
+}
+
+/// The key a function's environment is encrypted with, against the keys its role may
+/// decrypt with: the action on another key is as good as none.
+fn env_key(roles: &Roles<'_>, site: &mut Site<'_>, role: Option<&Role<'_>>, key: &Value) {
+    let (Some(role), Some(key)) = (role, super::referenced(roles.rendered, site.stack, key)) else {
+        return;
+    };
+    let arn = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/00000000-0000-0000-0000-000000000000";
+    if !role.allows("kms:Decrypt")
+        || role.allows_on_resource("kms:Decrypt", (&key.stack.name, key.id), arn)
+    {
+        return;
+    }
+    site.out.push(Raw {
+        rule: "ENV_KEY_PERMISSIONS",
+        stack: site.stack.name.clone(),
+        resource: site.id.to_string(),
+        message: format!(
+            "{} keeps its environment under key {}/{}, but its role {}/{} may decrypt with other keys only",
+            site.id, key.stack.name, key.id, role.stack, role.id
+        ),
+        hint: "allow kms:Decrypt on the key the function's KmsKeyArn names (Lambda cannot start the function otherwise: KMSAccessDeniedException)",
+    });
 }
 
 fn state_machine(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
@@ -571,10 +596,23 @@ struct Role<'a> {
 
 /// One Allow statement: its action patterns and its resource patterns, each as the
 /// template writes it (a string, or the text of its `Fn::Sub`; `*` for any other
-/// intrinsic, which cannot be read offline).
+/// intrinsic, which cannot be read offline), and each resource as far as it names one of
+/// the environment's resources (`Ref`/`Fn::GetAtt`, through the stack's inputs).
 struct Grant {
     actions: Vec<String>,
     resources: Vec<String>,
+    names: Vec<ResourceName>,
+}
+
+/// A statement's resource, as a resource of the environment when it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ResourceName {
+    /// A pattern written out (`*`, an ARN with wildcards).
+    Pattern(String),
+    /// A resource of a stack: (stack, logical id).
+    Resource(String, String),
+    /// An intrinsic that cannot be followed offline: it may name anything.
+    Unknown,
 }
 
 impl Role<'_> {
@@ -591,6 +629,20 @@ impl Role<'_> {
         self.grants.iter().any(|g| {
             g.actions.iter().any(|pattern| glob(pattern, action))
                 && g.resources.iter().any(|pattern| glob(pattern, resource))
+        })
+    }
+
+    /// Whether an Allow statement grants `action` on the stack resource `target`: by
+    /// naming it, by a written pattern that covers `arn` (its ARN's shape), or by an
+    /// intrinsic that cannot be read.
+    fn allows_on_resource(&self, action: &str, target: (&str, &str), arn: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.actions.iter().any(|pattern| glob(pattern, action))
+                && g.names.iter().any(|name| match name {
+                    ResourceName::Pattern(pattern) => glob(pattern, arn),
+                    ResourceName::Resource(stack, id) => (stack.as_str(), id.as_str()) == target,
+                    ResourceName::Unknown => true,
+                })
         })
     }
 
@@ -681,7 +733,16 @@ impl<'a> Roles<'a> {
             .chain(attached)
             .filter_map(|p| p.get("PolicyDocument"))
         {
-            grants.extend(allow_statements(document));
+            let name = |value: &Value| match arn_text(value) {
+                Some(text) => ResourceName::Pattern(text.to_string()),
+                None => match super::referenced(self.rendered, stack, value) {
+                    Some(found) => {
+                        ResourceName::Resource(found.stack.name.clone(), found.id.to_string())
+                    }
+                    None => ResourceName::Unknown,
+                },
+            };
+            grants.extend(allow_statements(document, &name));
         }
         Some(Role {
             stack: &stack.name,
@@ -702,8 +763,9 @@ fn getatt_arn(value: &Value) -> Option<&str> {
     }
 }
 
-/// A policy document's Allow statements, each with its actions and resources.
-fn allow_statements(document: &Value) -> Vec<Grant> {
+/// A policy document's Allow statements, each with its actions and resources (`name`
+/// follows a resource value to the environment's resource it names).
+fn allow_statements(document: &Value, name: &dyn Fn(&Value) -> ResourceName) -> Vec<Grant> {
     let statements = match document.get("Statement") {
         Some(Value::Sequence(items)) => items.iter().collect(),
         Some(one) => vec![one],
@@ -723,6 +785,7 @@ fn allow_statements(document: &Value) -> Vec<Grant> {
                     .into_iter()
                     .map(str::to_string)
                     .collect(),
+                names: resources.iter().map(|r| name(r)).collect(),
                 resources: resources
                     .into_iter()
                     .map(|r| arn_text(r).unwrap_or("*").to_string())

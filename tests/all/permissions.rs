@@ -388,6 +388,44 @@ fn a_function_whose_role_cannot_decrypt_its_environment_is_named() {
 }
 
 #[test]
+fn a_function_environment_under_another_key_than_its_roles_is_named() {
+    let project = Project::copy();
+    // The processing stack's functions keep their environment under a key of their own,
+    // which their roles (granted the platform key) cannot decrypt with.
+    project.replace(
+        "templates/stacks/processing.yaml.tera",
+        "\nOutputs:",
+        "\n  OtherKey:\n    Type: AWS::KMS::Key\n    DeletionPolicy: Retain\n    Properties: { EnableKeyRotation: true }\n\nOutputs:",
+    );
+    project.replace(
+        "templates/partials/lambda-function.tera",
+        "      KmsKeyArn: { Ref: KmsKeyArn }",
+        "      KmsKeyArn: {% if stack.name == \"processing\" %}{ \"Fn::GetAtt\": [OtherKey, Arn] }{% else %}{ Ref: KmsKeyArn }{% endif %}",
+    );
+    let rule_ids = facturactl::policy::rule_ids();
+    let loaded =
+        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
+    let rendered = facturactl::render::render(&loaded).expect("renders");
+    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let messages: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "ENV_KEY_PERMISSIONS")
+        .map(|f| format!("{}: {}", f.resource, f.message))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("ParserFunction:") && m.contains("key processing/OtherKey")),
+        "{messages:?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.contains("Forwarder")),
+        "the forwarder keeps the platform key: {messages:?}"
+    );
+}
+
+#[test]
 fn a_destination_or_log_group_outside_the_roles_resources_is_named() {
     let project = Project::copy();
     // A dead-letter queue the action is granted for, but under another name than the
