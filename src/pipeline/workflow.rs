@@ -178,7 +178,21 @@ fn aws_credentials(out: &mut String, p: &Pipeline, role: &str, region: &str, ses
 }
 
 fn run(out: &mut String, name: &str, env: &[(&str, String)], script: &str) {
+    run_if(out, name, None, env, script);
+}
+
+/// A `run` step that runs under `condition` (an `if:` expression).
+fn run_if(
+    out: &mut String,
+    name: &str,
+    condition: Option<&str>,
+    env: &[(&str, String)],
+    script: &str,
+) {
     let _ = writeln!(out, "      - name: {}", quoted(name));
+    if let Some(condition) = condition {
+        let _ = writeln!(out, "        if: {condition}");
+    }
     if !env.is_empty() {
         let _ = writeln!(out, "        env:");
         for (key, value) in env {
@@ -725,12 +739,14 @@ fn plan_job(out: &mut String, p: &Pipeline, plan: &super::PlanStage, region: &st
         region,
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
-    let args = format!("plan --env {env} --output markdown");
+    let args = format!("plan --env {env} --output markdown --diff");
     facturactl_step(out, p, &args);
     let _ = writeln!(out, "          stdout: plan.md");
-    run(
+    // A failed plan updates the comment too: reviewers never see a stale green plan.
+    run_if(
         out,
         "Post the plan on the pull request",
+        Some("${{ !cancelled() }}"),
         &[
             ("GH_TOKEN", "${{ github.token }}".to_string()),
             ("PR", "${{ github.event.pull_request.number }}".to_string()),
@@ -744,7 +760,11 @@ const ON_SAME_REPO_PULL_REQUEST: &str = "github.event_name == 'pull_request' && 
 
 /// One comment per environment: found by its marker and edited, or created.
 const PLAN_COMMENT: &str = r#"set -euo pipefail
-body="$(printf '%s\n\n' "$MARKER"; cat plan.md)"
+run_url="$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID"
+if [ ! -s plan.md ]; then
+  printf '### Plan failed\n\nThe plan did not finish: [the run](%s) says why.\n' "$run_url" > plan.md
+fi
+body="$(printf '%s\n\n' "$MARKER"; cat plan.md; printf '\n\n<sub>[run](%s)</sub>\n' "$run_url")"
 comments="repos/$GITHUB_REPOSITORY/issues/$PR/comments"
 id="$(gh api "$comments" --paginate --jq '.[] | select(.body | startswith(env.MARKER)) | .id' | head -n 1)"
 if [ -n "$id" ]; then

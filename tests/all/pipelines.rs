@@ -400,13 +400,22 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
         .iter()
         .find(|s| s["uses"] == "./")
         .expect("the facturactl step");
-    assert_eq!(plan["with"]["args"], "plan --env staging --output markdown");
+    assert_eq!(
+        plan["with"]["args"],
+        "plan --env staging --output markdown --diff"
+    );
     assert_eq!(plan["with"]["stdout"], "plan.md");
-    let post = steps
+    let comment = steps
         .iter()
-        .filter_map(|s| s["run"].as_str())
-        .find(|r| r.contains("gh api"))
+        .find(|s| s["run"].as_str().is_some_and(|r| r.contains("gh api")))
         .expect("the comment step");
+    // A failed plan updates the comment too (it says so, with the run's link).
+    assert_eq!(comment["if"], "${{ !cancelled() }}");
+    let post = comment["run"].as_str().unwrap_or_default();
+    assert!(
+        post.contains("### Plan failed") && post.contains("actions/runs/"),
+        "{post}"
+    );
     // Found by its marker and edited, else created: one comment however many pushes.
     assert!(
         post.contains("--method PATCH") && post.contains("startswith(env.MARKER)"),
