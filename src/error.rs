@@ -332,6 +332,11 @@ pub enum Refusal {
     },
     /// `destroy` never touches production.
     ProductionDestroy { environment: String },
+    /// `destroy --stack` of a stack whose dependents are deployed and not destroyed with it.
+    StackHasDependents {
+        stack: String,
+        dependents: Vec<String>,
+    },
     /// `promote` found nothing it may promote.
     NothingToPromote(NothingToPromote),
     /// `rollback` found no release to go back to.
@@ -433,6 +438,7 @@ impl Refusal {
             Self::ProductionDestroy { environment } => {
                 format!("`{environment}` is a production environment: facturactl never destroys it")
             }
+            Self::StackHasDependents { stack, dependents } => dependents_message(stack, dependents),
             Self::NothingToPromote(why) => why.message(),
             Self::NoRollbackTarget(why) => why.message(),
             Self::Downgrade {
@@ -501,6 +507,10 @@ impl Refusal {
             Self::Destructive { .. } => "review it with `facturactl plan --env production --diff`, then pass --yes (and --allow-data-replacement for databases and buckets)".into(),
             Self::ArtifactMismatch { .. } => "the promoted bytes must be the tested ones: deploy the source environment again, then promote".into(),
             Self::ProductionDestroy { .. } => "production stacks are removed by hand, one at a time, after their data is archived".into(),
+            Self::StackHasDependents { stack, dependents } => format!(
+                "destroy them first, or with it (`--stack {stack} {}`); nothing was deleted",
+                dependents.iter().map(|d| format!("--stack {d}")).collect::<Vec<_>>().join(" ")
+            ),
             Self::NothingToPromote(why) => why.help(),
             Self::NoRollbackTarget(why) => why.help(),
             Self::Downgrade { .. } => "deploy a newer release, or pass --allow-downgrade if going back is intended (`facturactl rollback` returns the services to an earlier release)".into(),
@@ -623,4 +633,18 @@ impl Interruption {
     pub fn help(&self) -> &'static str {
         "stacks finish or roll back on their own in CloudFormation; a service may be mid-rollout: check with `facturactl status` and deploy again or `facturactl rollback`"
     }
+}
+
+/// `stack `a` cannot go while `b`, `c` still depend on it`.
+fn dependents_message(stack: &str, dependents: &[String]) -> String {
+    let names: Vec<String> = dependents.iter().map(|d| format!("`{d}`")).collect();
+    let verb = if dependents.len() == 1 {
+        "depends"
+    } else {
+        "depend"
+    };
+    format!(
+        "stack `{stack}` cannot go while {} still {verb} on it",
+        names.join(", ")
+    )
 }

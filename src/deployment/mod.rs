@@ -35,6 +35,10 @@ pub struct DeployReport {
     /// The services rolled out after the stacks (deploy with artifacts only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceReport>,
+    /// Stacks of this environment the configuration no longer defines: left as they are
+    /// (`destroy --stack` removes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphaned: Vec<crate::stacks::live::Orphan>,
     /// The deployment record written for this deploy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
@@ -57,6 +61,7 @@ impl DeployReport {
             alarms: None,
             alarms_note: None,
             services: Vec::new(),
+            orphaned: run.orphaned,
             record: None,
             notifications: Vec::new(),
             retries: RetryTotals::default(),

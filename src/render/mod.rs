@@ -1045,7 +1045,44 @@ fn parse_stack(path: &Path, body: &str) -> Result<yaml_serde::Value, RenderError
     Ok(document)
 }
 
+impl RenderedEnv {
+    /// The live stacks of this project and environment that it does not define.
+    pub fn orphans(
+        &self,
+        live: &BTreeMap<String, crate::stacks::live::LiveStack>,
+    ) -> Vec<crate::stacks::live::Orphan> {
+        let Some(project) = self
+            .stacks
+            .first()
+            .and_then(|s| s.tags.get("facturactl:project"))
+        else {
+            return Vec::new();
+        };
+        let defined: Vec<&str> = self.stacks.iter().map(|s| s.stack_name.as_str()).collect();
+        crate::stacks::live::orphans(live, project, &self.environment, &defined)
+    }
+}
+
 impl RenderedStack {
+    /// A stack known by its deployed template alone (one the configuration no longer
+    /// defines), so that it can be deleted as a rendered one is: its buckets emptied first.
+    pub fn deployed(name: &str, stack_name: &str, body: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            stack_name: stack_name.to_string(),
+            template_file: String::new(),
+            body: body.to_string(),
+            document: yaml_serde::from_str(body).unwrap_or(yaml_serde::Value::Null),
+            hash: content_hash(body),
+            parameters: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            depends_on: Vec::new(),
+            tags: BTreeMap::new(),
+            termination_protection: false,
+            timeout_minutes: 60,
+        }
+    }
+
     /// The template's resources: logical id and definition, in template order.
     pub fn resources(&self) -> impl Iterator<Item = (&str, &yaml_serde::Value)> {
         section(&self.document, "Resources")

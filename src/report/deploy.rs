@@ -35,6 +35,10 @@ impl Report for Deployed {
             out.push_str(&table.text());
         }
         out.push_str(&service_messages(&report.services));
+        let orphans = super::plan::orphans_text(&report.environment, &report.orphaned, false);
+        if !orphans.is_empty() {
+            let _ = write!(out, "\n{orphans}");
+        }
         if let Some(note) = &report.alarms_note {
             let _ = writeln!(out, "\n{note}");
         }
@@ -68,6 +72,10 @@ impl Report for Deployed {
             out.push_str(&table.markdown());
         }
         out.push_str(&service_messages(&report.services));
+        let orphans = super::plan::orphans_text(&report.environment, &report.orphaned, true);
+        if !orphans.is_empty() {
+            let _ = write!(out, "\n{orphans}");
+        }
         out.push_str(&notifications_text(&report.notifications));
         out.push_str(&retries_text(&report.retries));
         out

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Cell, Column, Report, Table};
 use crate::commands::plan::Outcome;
 use crate::exit::Exit;
+use crate::stacks::live::Orphan;
 use crate::stacks::plan::{Plan, PlanAction};
 
 fn plan_action(action: PlanAction) -> &'static str {
@@ -25,6 +26,26 @@ fn resource_sign(action: &str) -> &'static str {
         "Remove" => "-",
         _ => "~",
     }
+}
+
+/// The stacks the configuration no longer defines, each with how to remove it.
+pub(super) fn orphans_text(environment: &str, orphans: &[Orphan], markdown: bool) -> String {
+    let mut out = String::new();
+    for o in orphans {
+        let (stack, name) = if markdown {
+            (format!("`{}`", o.stack), format!("`{}`", o.stack_name))
+        } else {
+            (o.stack.clone(), o.stack_name.clone())
+        };
+        let _ = writeln!(
+            out,
+            "{}orphaned: {stack} ({name}, {}) is no longer in the configuration; `facturactl destroy --env {environment} --stack {}` deletes it",
+            if markdown { "- " } else { "" },
+            o.status,
+            o.stack
+        );
+    }
+    out
 }
 
 pub(super) fn text(plan: &Plan) -> String {
@@ -61,14 +82,19 @@ pub(super) fn text(plan: &Plan) -> String {
             }
         }
     }
+    out.push_str(&orphans_text(&plan.environment, &plan.orphaned, false));
     let _ = writeln!(
         out,
-        "\nplan for `{}`: {} to create, {} to update, {} unchanged, {} blocked",
+        "\nplan for `{}`: {} to create, {} to update, {} unchanged, {} blocked{}",
         plan.environment,
         plan.count(PlanAction::Create),
         plan.count(PlanAction::Update),
         plan.count(PlanAction::NoChange),
-        plan.count(PlanAction::Blocked)
+        plan.count(PlanAction::Blocked),
+        match plan.orphaned.len() {
+            0 => String::new(),
+            n => format!(", {n} orphaned"),
+        }
     );
     out
 }
@@ -111,6 +137,9 @@ fn markdown_head(plan: &Plan) -> String {
         plan.count(PlanAction::NoChange),
         plan.count(PlanAction::Blocked)
     );
+    if !plan.orphaned.is_empty() {
+        let _ = write!(out, ", {} orphaned", plan.orphaned.len());
+    }
     if replacements > 0 {
         let _ = write!(
             out,
@@ -124,6 +153,10 @@ fn markdown_head(plan: &Plan) -> String {
     if !parameters.is_empty() {
         out.push_str("\n**Parameters**\n\n");
         out.push_str(&parameters.markdown());
+    }
+    if !plan.orphaned.is_empty() {
+        out.push('\n');
+        out.push_str(&orphans_text(&plan.environment, &plan.orphaned, true));
     }
     for s in &plan.stacks {
         if !s.reasons.is_empty() {
@@ -346,6 +379,11 @@ mod tests {
         Plan {
             environment: "staging".into(),
             stacks: vec![stack("network", PlanAction::NoChange), api, ml],
+            orphaned: vec![Orphan {
+                stack: "reports".into(),
+                stack_name: "facturascan-staging-reports".into(),
+                status: "UPDATE_COMPLETE".into(),
+            }],
         }
     }
 

@@ -137,11 +137,22 @@ pub async fn remove_all(
     config: &Config,
     progress: &ProgressSink,
 ) -> Result<Vec<String>, AwsError> {
+    let stacks: Vec<String> = config.stacks.keys().cloned().collect();
+    remove_in(aws, config, &stacks, progress).await
+}
+
+/// Deletes the ECS services of the config that run in `stacks`, before those stacks go.
+pub async fn remove_in(
+    aws: &AwsContext,
+    config: &Config,
+    stacks: &[String],
+    progress: &ProgressSink,
+) -> Result<Vec<String>, AwsError> {
     let options = RolloutOptions::default();
     let jobs = config
         .services
         .iter()
-        .filter(|(_, s)| s.ecs.is_some())
+        .filter(|(_, s)| s.ecs.is_some() && stacks.contains(&s.stack))
         .map(|(name, _)| {
             let options = &options;
             async move {

@@ -119,6 +119,8 @@ pub struct StacksRun {
     /// Each stack's outputs before the run (what ran then; a stack that did not exist has
     /// none).
     pub before: BTreeMap<String, BTreeMap<String, String>>,
+    /// Stacks of this environment the configuration no longer defines, left as they are.
+    pub orphaned: Vec<live::Orphan>,
 }
 
 /// What one stack's deploy produced for its dependents.
@@ -269,6 +271,7 @@ pub async fn deploy(
         duration_ms: started.elapsed().as_millis() as u64,
         outputs,
         before,
+        orphaned: rendered.orphans(&live),
     })
 }
 

@@ -124,6 +124,42 @@ pub async fn all(
     Ok(stacks)
 }
 
+/// A stack of this project and environment (by facturactl's tags) that the configuration
+/// no longer defines or enables: a deploy leaves it as it is; `destroy --stack` removes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Orphan {
+    /// Its name in the configuration when it was deployed (the `facturactl:stack` tag).
+    pub stack: String,
+    pub stack_name: String,
+    pub status: String,
+}
+
+/// The live stacks tagged with `project` and `environment` whose names are not among
+/// `defined` (the rendered stacks' CloudFormation names).
+pub fn orphans(
+    live: &BTreeMap<String, LiveStack>,
+    project: &str,
+    environment: &str,
+    defined: &[&str],
+) -> Vec<Orphan> {
+    live.values()
+        .filter(|l| {
+            l.tags.get("facturactl:project").map(String::as_str) == Some(project)
+                && l.tags.get("facturactl:environment").map(String::as_str) == Some(environment)
+                && !defined.contains(&l.name.as_str())
+        })
+        .map(|l| Orphan {
+            stack: l
+                .tags
+                .get("facturactl:stack")
+                .cloned()
+                .unwrap_or_else(|| l.name.clone()),
+            stack_name: l.name.clone(),
+            status: l.status.clone(),
+        })
+        .collect()
+}
+
 /// One stack by name; `None` when it does not exist.
 pub async fn one(
     cfn: &aws_sdk_cloudformation::Client,

@@ -59,6 +59,10 @@ pub struct StackPlan {
 pub struct Plan {
     pub environment: String,
     pub stacks: Vec<StackPlan>,
+    /// Stacks of this environment the configuration no longer defines (a change:
+    /// `--detailed-exitcode` counts them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphaned: Vec<super::live::Orphan>,
 }
 
 impl Plan {
@@ -86,7 +90,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(|s| s.action != PlanAction::NoChange)
+        self.stacks.iter().any(|s| s.action != PlanAction::NoChange) || !self.orphaned.is_empty()
     }
 
     pub fn count(&self, action: PlanAction) -> usize {
@@ -123,6 +127,7 @@ pub async fn plan(
     Ok(Plan {
         environment: rendered.environment.clone(),
         stacks: plans.into_iter().collect::<Result<_, _>>()?,
+        orphaned: rendered.orphans(&live),
     })
 }
 

@@ -60,6 +60,7 @@ fn destroy_refuses_production_without_asking() {
         commands::destroy::Request {
             yes: false,
             max_concurrency: 8,
+            stacks: Vec::new(),
         },
     ));
     let Err(error) = result else {

@@ -599,3 +599,121 @@ async fn outputs_shows_each_stacks_outputs_as_they_are() {
         "{stderr}"
     );
 }
+
+/// A stack the configuration no longer defines is orphaned: `plan` and `deploy` list it
+/// (`--detailed-exitcode` counts it) and leave it; `destroy --stack` deletes one stack,
+/// an orphan too, and refuses one that a deployed stack depends on.
+#[tokio::test]
+async fn orphaned_stacks_are_listed_and_destroy_stack_removes_one() {
+    let account = Account::new();
+    let project = Project::copy();
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The api stack depends on processing: refused before anything is deleted.
+    let (code, out, stderr) = run(
+        &project,
+        &account,
+        &[
+            "destroy",
+            "--env",
+            "local",
+            "--stack",
+            "processing",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, Some(3), "{stderr}\n{out}");
+    assert!(
+        stderr.contains("`api`") && stderr.contains("--stack processing --stack api"),
+        "{stderr}"
+    );
+    let cfn = aws_sdk_cloudformation::Client::new(&account.sdk_config(3).await);
+    let exists = |name: &'static str| {
+        let cfn = cfn.clone();
+        async move {
+            cfn.describe_stacks()
+                .stack_name(name)
+                .send()
+                .await
+                .is_ok_and(|o| {
+                    o.stacks()
+                        .iter()
+                        .any(|s| s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE"))
+                })
+        }
+    };
+    assert!(exists("facturascan-local-processing").await);
+
+    // Disabled here: the database stack is an orphan, listed and left as it is.
+    project.replace(
+        "environments/local.yaml",
+        "stacks:\n",
+        "stacks:\n  database:\n    enabled: false\n",
+    );
+    let (code, plan, stderr) = run(
+        &project,
+        &account,
+        &["plan", "--env", "local", "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(2), "an orphan is a change: {stderr}\n{plan}");
+    assert_eq!(plan["orphaned"][0]["stack"], "database", "{plan}");
+    assert_eq!(
+        plan["orphaned"][0]["stack_name"],
+        "facturascan-local-database"
+    );
+    let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["orphaned"][0]["stack"], "database", "{report}");
+    assert!(
+        exists("facturascan-local-database").await,
+        "a deploy leaves it"
+    );
+    let text = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args([
+            "plan",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &account.endpoint,
+        ])
+        .output()
+        .expect("plan");
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("orphaned: database (facturascan-local-database")
+            && text.contains("facturactl destroy --env local --stack database"),
+        "{text}"
+    );
+
+    // An unknown name is a usage error naming the stacks and the orphans.
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["destroy", "--env", "local", "--stack", "reports", "--yes"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("database (orphaned)"), "{stderr}");
+
+    let (code, report, stderr) = run(
+        &project,
+        &account,
+        &["destroy", "--env", "local", "--stack", "database", "--yes"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    assert_eq!(
+        report["stacks"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert!(!exists("facturascan-local-database").await);
+    let (code, plan, stderr) = run(
+        &project,
+        &account,
+        &["plan", "--env", "local", "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(0), "nothing left to do: {stderr}\n{plan}");
+}
