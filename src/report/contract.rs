@@ -165,7 +165,7 @@ const VERSIONING: &str = "`schema_version` is raised when a field is removed, re
                           changes meaning; new fields keep it.";
 
 /// The envelope every document shares, then the outcome's keys, or the error document's
-/// when `status` is `error`.
+/// when it is one (`kind` and `message`, status `error` or `refused`).
 fn shape(document: Document, generator: &mut SchemaGenerator) -> Value {
     let outcome = document.outcome(generator);
     let error = generator.subschema_for::<ErrorReport>();
@@ -183,11 +183,22 @@ fn shape(document: Document, generator: &mut SchemaGenerator) -> Value {
             "status": {
                 "description": "The outcome (`succeeded`, `changes`, `warning`, `refused`, \
                                 `failed`, `interrupted`, as the exit code says), or `error` \
-                                when the command failed before an outcome.",
+                                when the command failed before an outcome (`refused` when a \
+                                gate refused it, exit 3).",
                 "enum": statuses,
             },
         },
-        "if": { "properties": { "status": { "const": "error" } } },
+        // An error document is told by its shape (`kind` and `message`), not by its status
+        // alone: a refusal's is `refused`, as a refused outcome's.
+        "if": {
+            "anyOf": [
+                { "properties": { "status": { "const": "error" } } },
+                {
+                    "required": ["kind", "message"],
+                    "properties": { "status": { "const": "refused" } },
+                },
+            ],
+        },
         "then": error,
         "else": outcome,
     })

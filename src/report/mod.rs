@@ -183,9 +183,16 @@ impl ErrorReport {
     }
 }
 
+/// The error document: `status` is `refused` when a gate said no (exit 3), as a refused
+/// outcome's is, else `error`.
 pub fn format_error(error: &Error, command: &str, verbosity: u8) -> String {
     let body = serde_json::to_value(ErrorReport::new(error, verbosity)).unwrap_or_default();
-    let mut s = serde_json::to_string_pretty(&envelope(command, "error", body)).unwrap_or_default();
+    let status = if error.exit() == Exit::Refused {
+        "refused"
+    } else {
+        "error"
+    };
+    let mut s = serde_json::to_string_pretty(&envelope(command, status, body)).unwrap_or_default();
     s.push('\n');
     s
 }

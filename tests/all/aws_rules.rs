@@ -39,6 +39,10 @@ async fn credentials_for_another_account_are_refused_before_any_write() {
             "{args:?}: {stderr}"
         );
         assert_eq!(report["kind"], "refused", "{args:?}: {report}");
+        assert_eq!(
+            report["status"], "refused",
+            "exit 3 reads `refused`: {report}"
+        );
         let counters = account.requests().await;
         assert_eq!(counters["writes"], 0, "{args:?}: {counters}");
         assert_eq!(

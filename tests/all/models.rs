@@ -144,7 +144,8 @@ async fn a_version_whose_bytes_are_not_the_registered_ones_is_refused() {
     tamper_version(&account, "fraud-scoring", 1, &"0".repeat(64)).await;
     let (code, out, stderr) = model(&project, &account, &["show", "fraud-scoring", "1"]);
     assert_eq!(code, Some(3), "{stderr}");
-    assert_eq!(out["status"], "error");
+    // A refusal's error document says `refused`, as the exit code does.
+    assert_eq!(out["status"], "refused");
     assert_eq!(out["kind"], "refused");
     assert!(
         stderr.contains("hashes to") && stderr.contains("but was registered as 0000"),
