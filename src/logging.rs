@@ -14,7 +14,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// JSON in CI (`CI` or `GITHUB_ACTIONS` set), text otherwise.
+    /// JSON in CI (`CI` set), text otherwise and in a GitHub Actions step (inside its log
+    /// groups, where people read it).
     Auto,
     Text,
     Json,
@@ -75,11 +76,12 @@ impl RunIdentity {
     }
 }
 
-/// Installs the global subscriber. `color`: ANSI in text logs (see [`ColorChoice`]);
-/// `verbosity` counts `-v` flags. Returns whether logs are JSON lines.
+/// Installs the global subscriber. `json_by_default`: what `auto` means here (JSON in CI
+/// outside a GitHub step); `color`: ANSI in text logs (see [`ColorChoice`]); `verbosity`
+/// counts `-v` flags. Returns whether logs are JSON lines.
 pub fn init(
     format: LogFormat,
-    in_ci: bool,
+    json_by_default: bool,
     color: bool,
     verbosity: u8,
     identity: RunIdentity,
@@ -104,7 +106,7 @@ pub fn init(
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
-        LogFormat::Auto => in_ci,
+        LogFormat::Auto => json_by_default,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

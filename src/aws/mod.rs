@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, Region};
 
 use crate::config::{Environment, RetryMode};
 
+pub mod hints;
 pub mod s3;
 
 /// How to reach AWS, from outside the config files: flags first, then variables, then the
@@ -592,7 +593,8 @@ fn by_service(
             return (
                 Failure::ExpiredCredentials,
                 format!(
-                    "the AWS credentials are expired or not valid ({said}); refresh them (`aws sso login`, or new keys) and run it again"
+                    "the AWS credentials are expired or not valid ({said}); {}",
+                    hints::expired()
                 ),
             );
         }
@@ -634,8 +636,9 @@ where
         return (
             Failure::NoCredentials,
             format!(
-                "no usable AWS credentials ({}); set AWS_PROFILE (or --profile), run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                chain.last().map_or("", String::as_str)
+                "no usable AWS credentials ({}); {}",
+                chain.last().map_or("", String::as_str),
+                hints::missing()
             ),
         );
     }

@@ -210,6 +210,18 @@ impl Presenter<'_> {
             if !outputs.is_empty() {
                 set_outputs(step, &outputs);
             }
+            let mut err = std::io::stderr().lock();
+            for a in outcome.annotations() {
+                let level = match a.severity {
+                    report::Severity::Error => github::Level::Error,
+                    report::Severity::Warning => github::Level::Warning,
+                };
+                let _ = writeln!(
+                    err,
+                    "{}",
+                    github::annotation(level, None, &a.title, &a.message)
+                );
+            }
         }
         (
             report::format(outcome, self.format, self.command),

@@ -31,6 +31,16 @@ pub struct Host {
     pub github: Option<super::github::Step>,
     /// `TERM=dumb`: no colour and no live view, even on a terminal.
     pub dumb_terminal: bool,
+    /// `RUNNER_DEBUG=1` (a GitHub Actions re-run with debug logging): as `-v`.
+    pub runner_debug: bool,
+}
+
+impl Host {
+    /// JSON log lines by default: in CI, except in a GitHub Actions step, whose log people
+    /// read (text inside its log groups; `--log-format json` still asks for JSON).
+    pub fn json_logs_by_default(&self) -> bool {
+        self.in_ci && self.github.is_none()
+    }
 }
 
 impl Host {
@@ -38,6 +48,7 @@ impl Host {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             in_ci: var("CI").is_some() || var("GITHUB_ACTIONS").is_some(),
+            runner_debug: var("RUNNER_DEBUG").as_deref() == Some("1"),
             user: var("GITHUB_ACTOR").or_else(|| var("USER")),
             trace_id: var("FACTURACTL_TRACE_ID"),
             aws_endpoint_url: var("AWS_ENDPOINT_URL"),

@@ -47,7 +47,7 @@ pub fn parse() -> Result<Cli, Exit> {
         let json_logs = match option_value(&args, &["--log-format"]).as_deref() {
             Some("json") => true,
             Some(_) => false,
-            None => host.in_ci,
+            None => host.json_logs_by_default(),
         };
         if json_logs {
             let identity = RunIdentity::new(host.user.clone(), host.trace_id.clone());
@@ -100,14 +100,19 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         |name| std::env::var(name).ok(),
     );
+    // A debug re-run of a GitHub workflow (RUNNER_DEBUG=1) is a `-v` run.
+    let verbose = cli.verbose.max(u8::from(host.runner_debug));
     let json_logs = logging::init(
         cli.log_format,
-        host.in_ci,
+        host.json_logs_by_default(),
         color,
-        cli.verbose,
+        verbose,
         identity,
         cli.command.action().name(),
     );
+    if host.github.is_some() {
+        crate::aws::hints::set(crate::aws::hints::Where::GithubActions);
+    }
     let console = TerminalConsole {
         progress: progress_style(&host, json_logs),
         json: json_logs,
@@ -162,9 +167,9 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         Err(error) => {
             log_end(json_logs, action, "error", latency_ms, Some(error.kind()));
             if cli.output == OutputFormat::Json {
-                console::print_stdout(&report::format_error(&error, action, cli.verbose));
+                console::print_stdout(&report::format_error(&error, action, verbose));
             }
-            let shown = error.detailed(cli.verbose);
+            let shown = error.detailed(verbose);
             if json_logs {
                 tracing::error!(result = "error", kind = error.kind(), "{shown}");
             } else {

@@ -81,6 +81,10 @@ impl Report for Deployed {
         out
     }
 
+    fn annotations(&self) -> Vec<super::Annotation> {
+        annotations(&self.report)
+    }
+
     fn exit(&self) -> Exit {
         if self.report.failed() {
             Exit::Error
@@ -287,4 +291,54 @@ impl Report for Outcome {
             Self::Deployed(deployed) => deployed.outputs(),
         }
     }
+
+    fn annotations(&self) -> Vec<super::Annotation> {
+        match self {
+            Self::Planned(_) => Vec::new(),
+            Self::Deployed(deployed) => deployed.annotations(),
+        }
+    }
+}
+
+/// Each failed stack and service (errors) and each skipped stack (a warning), with the
+/// resource and reason that failed it.
+fn annotations(report: &DeployReport) -> Vec<super::Annotation> {
+    use super::{Annotation, Severity};
+    let mut out = Vec::new();
+    for s in &report.stacks {
+        let why = s.failures.first().map_or_else(
+            || s.message.clone().unwrap_or_default(),
+            |f| {
+                format!(
+                    "{} ({}) {}: {}",
+                    f.resource, f.resource_type, f.status, f.reason
+                )
+            },
+        );
+        match s.result {
+            StackResult::Failed => out.push(Annotation {
+                severity: Severity::Error,
+                title: format!("stack {} failed", s.stack),
+                message: format!("{}: {why}", s.stack_name),
+            }),
+            StackResult::Skipped => out.push(Annotation {
+                severity: Severity::Warning,
+                title: format!("stack {} skipped", s.stack),
+                message: why,
+            }),
+            StackResult::Succeeded => {}
+        }
+    }
+    for s in report
+        .services
+        .iter()
+        .filter(|s| s.result == crate::services::ServiceResult::Failed)
+    {
+        out.push(Annotation {
+            severity: Severity::Error,
+            title: format!("service {} failed", s.service),
+            message: s.message.clone().unwrap_or_default(),
+        });
+    }
+    out
 }

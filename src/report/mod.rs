@@ -82,6 +82,24 @@ pub trait Report: Serialize + schemars::JsonSchema {
     fn summarize(&self) -> bool {
         true
     }
+    /// What GitHub shows on the run's page: each failed (and skipped) part of the outcome.
+    fn annotations(&self) -> Vec<Annotation> {
+        Vec::new()
+    }
+}
+
+/// One line on a GitHub run's page: what failed or was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    pub severity: Severity,
+    pub title: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 /// The version of the JSON documents' shape. Raised when a field is removed, renamed or

@@ -27,6 +27,17 @@ impl Step {
     }
 
     fn run(&self, project: &Project, account: Option<&Account>, args: &[&str]) -> StepRun {
+        self.run_with(project, account, &[], args)
+    }
+
+    /// `run` with more variables in the step's environment.
+    fn run_with(
+        &self,
+        project: &Project,
+        account: Option<&Account>,
+        vars: &[(&str, &str)],
+        args: &[&str],
+    ) -> StepRun {
         let summary = self.dir.path().join("summary.md");
         let output = self.dir.path().join("output");
         let _ = std::fs::remove_file(&summary);
@@ -42,6 +53,13 @@ impl Step {
             cmd.env("AWS_ACCESS_KEY_ID", &account.access_key)
                 .env("AWS_SECRET_ACCESS_KEY", "secret")
                 .args(["--endpoint-url", &account.endpoint]);
+        }
+        for (name, value) in vars {
+            if value.is_empty() {
+                cmd.env_remove(name);
+            } else {
+                cmd.env(name, value);
+            }
         }
         let out = cmd.output().expect("run facturactl");
         StepRun {
@@ -107,9 +125,22 @@ async fn plan_and_deploy_write_groups_summary_and_outputs() {
         .expect("a network group");
     assert!(network.contains("network: create"), "{network}");
     assert!(!network.contains("auth:"), "{network}");
-    // Logs are JSON in CI: every line is a JSON object, but for the workflow commands
-    // (`::group::`, `::endgroup::`, annotations) the runner consumes.
-    for line in deploy.stderr.lines().filter(|l| !l.starts_with("::")) {
+    // In a GitHub step, logs are text people read inside the groups (CI elsewhere gets
+    // JSON): no line is a JSON object.
+    assert!(
+        deploy.stderr.lines().all(|l| !l.starts_with('{')),
+        "{}",
+        deploy.stderr
+    );
+    // `--log-format json` still asks for JSON: every line is a JSON object, but for the
+    // workflow commands (`::group::`, `::endgroup::`, annotations) the runner consumes.
+    let json = step.run(
+        &project,
+        Some(&account),
+        &["deploy", "--env", "local", "--log-format", "json"],
+    );
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    for line in json.stderr.lines().filter(|l| !l.starts_with("::")) {
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(value["trace_id"].is_string(), "{line}");
@@ -199,4 +230,72 @@ fn a_config_error_is_an_annotation_on_its_file_and_line() {
     );
     assert_eq!(run.outputs["result"], "failed");
     assert_eq!(run.outputs["environment"], "staging");
+}
+
+/// A failed stack is an `::error` annotation naming the resource and the reason, and a
+/// stack skipped because of it a `::warning`; a re-run with debug logging
+/// (`RUNNER_DEBUG=1`) is a `-v` run.
+#[tokio::test]
+async fn failed_stacks_are_error_annotations_and_runner_debug_is_verbose() {
+    let account = Account::new();
+    let project = project(&account);
+    let step = Step::new();
+    let deploy = step.run(&project, Some(&account), &["deploy", "--env", "local"]);
+    assert_eq!(deploy.code, Some(0), "{}", deploy.stderr);
+
+    // A replacement CloudFormation refuses: the load balancer keeps its name.
+    project.replace(
+        "templates/stacks/api.yaml.tera",
+        "      Scheme: internet-facing",
+        "      Scheme: internal",
+    );
+    let failed = step.run(&project, Some(&account), &["deploy", "--env", "local"]);
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    let error = failed
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error title=stack api failed::"))
+        .unwrap_or_else(|| panic!("no annotation: {}", failed.stderr));
+    assert!(
+        error.contains("facturascan-local-api: LoadBalancer")
+            && error.contains("custom-named resource requires replacing"),
+        "{error}"
+    );
+
+    let debug = step.run_with(
+        &project,
+        Some(&account),
+        &[("RUNNER_DEBUG", "1")],
+        &["status", "--env", "local"],
+    );
+    assert!(debug.stderr.contains("DEBUG"), "{}", debug.stderr);
+}
+
+/// Under GitHub Actions a credential failure points at the job's OIDC role, not at
+/// `aws sso login`.
+#[test]
+fn under_actions_missing_credentials_point_at_oidc() {
+    let project = Project::copy();
+    let step = Step::new();
+    let run = step.run_with(
+        &project,
+        None,
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_PROFILE", ""),
+            ("AWS_CONFIG_FILE", "/nonexistent/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+        &["status", "--env", "local"],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("id-token: write")
+            && run.stderr.contains("configure-aws-credentials")
+            && !run.stderr.contains("sso login"),
+        "{}",
+        run.stderr
+    );
 }
