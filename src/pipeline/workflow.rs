@@ -209,14 +209,15 @@ fn run_if(
     }
 }
 
-/// The composite action at the repository root, installing the pinned facturactl.
-/// `args` is a YAML scalar, already quoted.
-/// A step that runs `facturactl ARGS`, named after its command line.
+/// A step that runs `facturactl ARGS` (words without spaces), named after its command line.
 fn facturactl_step(out: &mut String, p: &Pipeline, args: &str) {
-    facturactl(out, p, &format!("facturactl {args}"), None, &quoted(args));
+    let words: Vec<&str> = args.split_whitespace().collect();
+    facturactl(out, p, &format!("facturactl {args}"), None, &words);
 }
 
-fn facturactl(out: &mut String, p: &Pipeline, name: &str, condition: Option<&str>, args: &str) {
+/// The composite action at the repository root, installing the pinned facturactl, with
+/// `args` one per line: the action takes each line as one argument, exactly.
+fn facturactl(out: &mut String, p: &Pipeline, name: &str, condition: Option<&str>, args: &[&str]) {
     let _ = writeln!(out, "      - name: {}", quoted(name));
     if let Some(condition) = condition {
         let _ = writeln!(out, "        if: {condition}");
@@ -228,7 +229,10 @@ fn facturactl(out: &mut String, p: &Pipeline, name: &str, condition: Option<&str
         "          version: {}",
         quoted(&p.pipeline.facturactl_version)
     );
-    let _ = writeln!(out, "          args: {args}");
+    let _ = writeln!(out, "          args: |");
+    for arg in args {
+        let _ = writeln!(out, "            {arg}");
+    }
 }
 
 /// The environment's region, from its configuration.
@@ -811,9 +815,15 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
         p,
         "facturactl notify",
         None,
-        &format!(
-            ">-\n            notify --env {env} --stage pipeline\n            --result ${{{{ contains(needs.*.result, 'failure') && 'failure' || 'success' }}}}"
-        ),
+        &[
+            "notify",
+            "--env",
+            env,
+            "--stage",
+            "pipeline",
+            "--result",
+            "${{ contains(needs.*.result, 'failure') && 'failure' || 'success' }}",
+        ],
     );
 }
 
@@ -833,16 +843,20 @@ fn audit(definition: &Definition, source: &str) -> String {
             env,
             role,
         );
-        let drift = format!("audit drift --env {env} --notify");
-        facturactl(&mut out, p, "drift", None, &quoted(&drift));
+        facturactl(
+            &mut out,
+            p,
+            "drift",
+            None,
+            &["audit", "drift", "--env", env, "--notify"],
+        );
         // The alarm audit runs even when drift was found (exit 2).
-        let alarms = format!("audit alarms --env {env} --notify");
         facturactl(
             &mut out,
             p,
             "alarms",
             Some("${{ !cancelled() }}"),
-            &quoted(&alarms),
+            &["audit", "alarms", "--env", env, "--notify"],
         );
     }
     out
@@ -874,14 +888,13 @@ fn training(definition: &Definition, source: &str) -> String {
             .map(super::retrained_models)
             .unwrap_or_default();
         for (i, model) in models.iter().enumerate() {
-            let script = format!("retrain --env {env} {model} --register-pending");
             let condition = (i > 0).then_some("${{ !cancelled() }}");
             facturactl(
                 &mut out,
                 p,
                 &format!("register {model}"),
                 condition,
-                &quoted(&script),
+                &["retrain", "--env", env, model, "--register-pending"],
             );
         }
     }

@@ -226,11 +226,12 @@ fn images_are_built_natively_for_the_architecture_the_tasks_run_on() {
 }
 
 /// The composite action's run step, executed by bash as the runner would, with `fake` as
-/// the facturactl script, `args` as its input and, when given, a `stdout` file (relative to
-/// the scratch folder, which is returned with the output so that file can be read).
+/// the facturactl script, `inputs` as its inputs' variables (`ARGS`, `COMMAND`,
+/// `ENVIRONMENT`, `MESSAGE`, the others empty) and, when given, a `stdout` file (relative
+/// to the scratch folder, which is returned with the output so that file can be read).
 fn run_action(
     fake: &str,
-    args: &str,
+    inputs: &[(&str, &str)],
     stdout: Option<&str>,
 ) -> (tempfile::TempDir, std::process::Output) {
     let action: yaml_serde::Value = yaml_serde::from_str(
@@ -254,9 +255,15 @@ fn run_action(
     let mut bash = std::process::Command::new("bash");
     bash.arg("-c")
         .arg(&script)
-        .env("ARGS", args)
         .env("FACTURACTL", &binary)
         .env("RUNNER_TEMP", dir.path());
+    // Every input reaches the step as a variable, empty when not given.
+    for name in ["ARGS", "COMMAND", "ENVIRONMENT", "MESSAGE", "STDOUT_FILE"] {
+        bash.env(name, "");
+    }
+    for (name, value) in inputs {
+        bash.env(name, value);
+    }
     if let Some(file) = stdout {
         bash.env("STDOUT_FILE", dir.path().join(file));
     }
@@ -264,19 +271,20 @@ fn run_action(
     (dir, output)
 }
 
-/// The action run with a fake facturactl that prints each argument it gets on its own line.
-fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
+/// The action run with a fake facturactl that prints each argument it gets, NUL-ended
+/// (so an argument with a newline stays one).
+fn run_action_step(inputs: &[(&str, &str)]) -> (Option<i32>, Vec<String>, String) {
     let (_dir, output) = run_action(
-        "#!/usr/bin/env bash\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
-        args,
+        "#!/usr/bin/env bash\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\n",
+        inputs,
         None,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // The first call prints `[--version]`; the second is the command.
+    // The first call prints `--version`; the second is the command.
     let argv = stdout
-        .lines()
+        .split_terminator('\0')
         .skip(1)
-        .map(|l| l.trim_start_matches('[').trim_end_matches(']').to_string())
+        .map(str::to_string)
         .collect();
     (
         output.status.code(),
@@ -286,10 +294,12 @@ fn run_action_step(args: &str) -> (Option<i32>, Vec<String>, String) {
 }
 
 #[test]
-fn the_action_keeps_a_quoted_value_as_one_argument_and_expands_nothing() {
-    let (code, argv, stderr) = run_action_step(
-        "notify --env staging --stage test --result failure --message \"pytest: 3 failed\"",
-    );
+fn the_action_takes_each_line_as_one_argument_exactly_and_expands_nothing() {
+    // One per line, quotes kept, spaces kept; the last newline ends the last line.
+    let (code, argv, stderr) = run_action_step(&[(
+        "ARGS",
+        "notify\n--env\nstaging\n--message\npytest: \"3\" failed\n",
+    )]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         argv,
@@ -297,22 +307,52 @@ fn the_action_keeps_a_quoted_value_as_one_argument_and_expands_nothing() {
             "notify",
             "--env",
             "staging",
-            "--stage",
-            "test",
-            "--result",
-            "failure",
             "--message",
-            "pytest: 3 failed"
+            "pytest: \"3\" failed"
         ]
     );
+    // An empty line is an empty argument.
+    let (_, argv, _) = run_action_step(&[("ARGS", "notify\n\n--yes")]);
+    assert_eq!(argv, ["notify", "", "--yes"]);
     // Nothing is evaluated: variables, substitutions and globs arrive as written.
-    let (code, argv, _) = run_action_step("notify --message '$HOME $(touch /tmp/pwned) *'");
+    let (code, argv, _) =
+        run_action_step(&[("ARGS", "notify\n--message\n$HOME $(touch /tmp/pwned) *")]);
     assert_eq!(code, Some(0));
     assert_eq!(argv, ["notify", "--message", "$HOME $(touch /tmp/pwned) *"]);
-    // A quote left open fails the step instead of running a mangled command.
-    let (code, argv, _) = run_action_step("notify --message \"unterminated");
+}
+
+#[test]
+fn the_actions_structured_inputs_can_never_become_flags() {
+    // Text from an event, with newlines, quotes and what looks like flags and commands:
+    // one `--message=` argument, exactly.
+    let message = "fix: \"quoted\"\n--yes\n$(rm -rf /)\n";
+    let (code, argv, stderr) = run_action_step(&[
+        ("COMMAND", "notify"),
+        ("ENVIRONMENT", "-x"),
+        ("MESSAGE", message),
+        ("ARGS", "--stage\nbuild"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        argv,
+        [
+            "notify",
+            "--stage",
+            "build",
+            "--env=-x",
+            &format!("--message={message}")
+        ]
+    );
+    // The command is one subcommand word: anything else is refused, nothing runs.
+    for bad in ["deploy --yes", "--help", "Deploy"] {
+        let (code, argv, stderr) = run_action_step(&[("COMMAND", bad)]);
+        assert_ne!(code, Some(0), "{bad}");
+        assert!(argv.is_empty(), "{bad}: {argv:?}");
+        assert!(stderr.is_empty() || !stderr.contains("panic"), "{stderr}");
+    }
+    // Nothing given: refused.
+    let (code, _, _) = run_action_step(&[]);
     assert_ne!(code, Some(0));
-    assert!(argv.is_empty(), "{argv:?}");
 }
 
 #[test]
@@ -402,7 +442,7 @@ fn pull_requests_get_the_staging_plan_as_one_comment_with_a_read_only_role() {
         .expect("the facturactl step");
     assert_eq!(
         plan["with"]["args"],
-        "plan --env staging --output markdown --diff"
+        "plan\n--env\nstaging\n--output\nmarkdown\n--diff\n"
     );
     assert_eq!(plan["with"]["stdout"], "plan.md");
     let comment = steps
@@ -447,7 +487,7 @@ fn scheduled_training_runs_are_registered_by_a_job_per_environment() {
     assert_eq!(
         registered,
         vec![format!(
-            "retrain --env {env} fraud-scoring --register-pending"
+            "retrain\n--env\n{env}\nfraud-scoring\n--register-pending\n"
         )],
         "{env}"
     );
@@ -482,7 +522,7 @@ fn an_environment_that_retrains_no_model_has_no_training_job() {
 fn the_action_can_keep_the_report_for_a_later_step() {
     let (dir, output) = run_action(
         "#!/usr/bin/env bash\necho \"report of $*\"\n[ \"$1\" = --version ] || exit 2\n",
-        "plan --env staging --output markdown",
+        &[("ARGS", "plan\n--env\nstaging\n--output\nmarkdown")],
         Some("plan.md"),
     );
     // The report is kept, and the command's exit status is the step's (pipefail).
