@@ -139,6 +139,9 @@ class Scope:
 
     def reset_counters(self) -> None:
         self.total = self.reads = self.writes = 0
+        # Each request's start and end (monotonic seconds) and its operation: how many ran
+        # one after another (`depth`) is the run's critical path in round trips.
+        self.intervals: list[tuple[float, float, str]] = []
         self.by_operation: dict[str, int] = {}
         self.faults_injected: dict[str, int] = {}
         self.request_tokens: dict[str, dict[str, int]] = {}
@@ -158,9 +161,27 @@ class Scope:
             key = f"{service}:{operation}"
             self.by_operation[key] = self.by_operation.get(key, 0) + 1
 
+    def record(self, started: float, ended: float, operation: str) -> None:
+        with self.lock:
+            self.intervals.append((started, ended, operation))
+
+    @staticmethod
+    def sequential(intervals: list[tuple[float, float, str]]) -> list[str]:
+        """The longest chain of requests each of which started after the one before it
+        ended (earliest end first): the round trips the run made one after another."""
+        chain, last_end = [], float("-inf")
+        for started, ended, operation in sorted(intervals, key=lambda i: i[1]):
+            if started >= last_end:
+                chain.append(operation)
+                last_end = ended
+        return chain
+
     def snapshot(self) -> dict:
         with self.lock:
+            chain = self.sequential(self.intervals)
             return {
+                "depth": len(chain),
+                "sequential": chain,
                 "total": self.total,
                 "reads": self.reads,
                 "writes": self.writes,
@@ -585,6 +606,14 @@ def make_handler(harness: Harness):
             scopes = [harness.registry.everyone, harness.registry.scope(key)]
             for scope in scopes:
                 scope.count(service, operation)
+            started = time.monotonic()
+            try:
+                self.answer(service, operation, key, body, scopes)
+            finally:
+                harness.registry.scope(key).record(started, time.monotonic(),
+                                                    f"{service}:{operation}")
+
+        def answer(self, service: str, operation: str, key: str, body: bytes, scopes) -> None:
             scripted = harness.registry.scope(key).next_scripted(service, operation)
             if scripted and not scripted.get("pass"):
                 now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

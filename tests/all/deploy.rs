@@ -717,3 +717,33 @@ async fn orphaned_stacks_are_listed_and_destroy_stack_removes_one() {
     );
     assert_eq!(code, Some(0), "nothing left to do: {stderr}\n{plan}");
 }
+
+/// The regression guard of the critical path (issue 32): a no-op deploy's requests that
+/// ran one after another, as the emulator saw them with 100 ms added to every request (so
+/// requests sent together overlap whatever the machine). The bound is today's depth:
+/// lower it as bookkeeping leaves the critical path; a change that adds a sequential
+/// round trip fails here, naming the chain.
+#[tokio::test]
+async fn a_no_op_deploy_keeps_its_sequential_round_trips() {
+    const DEPTH: u64 = 6;
+    let account = Account::new();
+    let project = Project::copy();
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    account.faults(json!({"latency_ms": 100})).await;
+    account.reset_requests().await;
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let requests = account.requests().await;
+    account.faults_off().await;
+    let depth = requests["depth"].as_u64().expect("depth");
+    eprintln!(
+        "no-op deploy: {} requests, {depth} deep: {}",
+        requests["total"], requests["sequential"]
+    );
+    assert!(
+        depth <= DEPTH,
+        "a no-op deploy makes {depth} round trips one after another (bound {DEPTH}): {}",
+        requests["sequential"]
+    );
+}
