@@ -384,11 +384,25 @@ pub enum Refusal {
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unconfirmed {
-    Unlock { environment: String },
-    Destroy { environment: String },
+    Unlock {
+        environment: String,
+    },
+    Destroy {
+        environment: String,
+    },
     Deploy,
-    Promote { to: String },
+    Promote {
+        to: String,
+    },
     Rollback,
+    /// `traffic set|promote|abort` in production.
+    Traffic {
+        service: String,
+    },
+    /// `alarms apply` in production.
+    Alarms {
+        environment: String,
+    },
 }
 
 /// `head:` then one indented line each.
@@ -541,6 +555,12 @@ impl Unconfirmed {
             Self::Deploy => "not confirmed: nothing was deployed".into(),
             Self::Promote { to } => format!("not confirmed: nothing was promoted to `{to}`"),
             Self::Rollback => "not confirmed: nothing was rolled back".into(),
+            Self::Traffic { service } => {
+                format!("not confirmed: the traffic of `{service}` is unchanged")
+            }
+            Self::Alarms { environment } => {
+                format!("not confirmed: the alarms of `{environment}` are unchanged")
+            }
         }
     }
 
@@ -548,9 +568,11 @@ impl Unconfirmed {
         match self {
             Self::Deploy => "review the plan with `facturactl plan --diff`",
             Self::Promote { .. } => "answer `yes` on a terminal, or pass --yes in CI",
-            Self::Unlock { .. } | Self::Destroy { .. } | Self::Rollback => {
-                "answer `yes` on a terminal, or pass --yes"
-            }
+            Self::Unlock { .. }
+            | Self::Destroy { .. }
+            | Self::Rollback
+            | Self::Traffic { .. }
+            | Self::Alarms { .. } => "answer `yes` on a terminal, or pass --yes",
         }
     }
 }

@@ -9,6 +9,8 @@ pub struct Request {
     pub apply: bool,
     /// Exit 2 when anything would change (plan).
     pub detailed_exitcode: bool,
+    /// Apply in production without asking.
+    pub yes: bool,
 }
 
 pub struct Outcome {
@@ -18,6 +20,23 @@ pub struct Outcome {
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
+    let env = &loaded.config.environment;
+    // Production's alarms page people: changed only on purpose.
+    if request.apply
+        && env.tier == crate::config::Tier::Production
+        && !request.yes
+        && !session.console.confirm(&format!(
+            "Apply the alarms of `{}` (create, update, delete)?",
+            env.name
+        ))
+    {
+        return Err(
+            crate::error::Refusal::NotConfirmed(crate::error::Unconfirmed::Alarms {
+                environment: env.name.clone(),
+            })
+            .into(),
+        );
+    }
     let aws = session.aws(&loaded.config.environment).await?;
     let report =
         crate::alarms::apply::sync(&aws, &loaded.config, &rendered.alarms, request.apply).await?;

@@ -49,6 +49,8 @@ pub struct Request {
     /// `evaluate --apply --watch`: look again after this long until the experiment ends
     /// (promoted at its last step, aborted, or a sample ratio mismatch a person must see).
     pub watch: Option<Duration>,
+    /// Move production's traffic by hand without asking.
+    pub yes: bool,
 }
 
 /// A move to make under the lock.
@@ -71,6 +73,25 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<TrafficRepor
     let config = &loaded.config;
     let service = request.service.ok_or(Usage::TrafficNeedsService)?;
     traffic::target_of(config, &service)?;
+    // A hand move of production's traffic is confirmed (`evaluate --apply` acts on the
+    // guard rails' verdict, and is not asked).
+    let by_hand = matches!(
+        request.change,
+        Some(Change::Set { .. } | Change::Promote | Change::Abort)
+    );
+    if by_hand
+        && config.environment.tier == crate::config::Tier::Production
+        && !request.yes
+        && !session.console.confirm(&format!(
+            "Move the traffic of `{service}` in `{}`?",
+            config.environment.name
+        ))
+    {
+        return Err(
+            crate::error::Refusal::NotConfirmed(crate::error::Unconfirmed::Traffic { service })
+                .into(),
+        );
+    }
     let aws = session.aws(&config.environment).await?;
     let store = Store::new(&aws, config);
     let look = Look {

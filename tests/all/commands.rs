@@ -137,3 +137,56 @@ fn validate_returns_an_outcome_whose_exit_follows_the_blocking_findings() {
     .expect("production still renders");
     assert_eq!(outcome.exit(), Exit::Refused, "{}", outcome.text());
 }
+
+#[test]
+fn production_traffic_and_alarms_move_only_when_confirmed() {
+    let project = Project::copy();
+    // A hand move of production's traffic: asked, and a no changes nothing (no AWS call).
+    for change in [
+        commands::traffic::Change::Promote,
+        commands::traffic::Change::Abort,
+    ] {
+        let console = ScriptedConsole::answering(&[false]);
+        let result = block_on(commands::traffic::run(
+            &session(&project, "production", &console),
+            commands::traffic::Request {
+                service: Some("validator".into()),
+                change: Some(change),
+                window_minutes: 60,
+                watch: None,
+                yes: false,
+            },
+        ));
+        match result {
+            Err(Error::Refused(Refusal::NotConfirmed(Unconfirmed::Traffic { service }))) => {
+                assert_eq!(service, "validator");
+            }
+            Err(other) => panic!("expected a refusal, got {other}"),
+            Ok(_) => panic!("expected a refusal, got a traffic change"),
+        }
+        assert_eq!(
+            console.lines(),
+            ["ask: Move the traffic of `validator` in `production`? -> false"]
+        );
+    }
+    // Production's alarms are applied only when confirmed.
+    let console = ScriptedConsole::answering(&[false]);
+    let result = block_on(commands::alarms::run(
+        &session(&project, "production", &console),
+        commands::alarms::Request {
+            apply: true,
+            detailed_exitcode: false,
+            yes: false,
+        },
+    ));
+    assert!(
+        matches!(
+            result,
+            Err(Error::Refused(Refusal::NotConfirmed(
+                Unconfirmed::Alarms { .. }
+            )))
+        ),
+        "not refused"
+    );
+    assert_eq!(console.lines().len(), 1, "{:?}", console.lines());
+}

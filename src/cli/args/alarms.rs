@@ -14,7 +14,11 @@ pub enum AlarmsCommand {
         detailed_exitcode: bool,
     },
     /// Create and update the defined alarms, delete the tool's alarms no longer defined.
-    Apply,
+    Apply {
+        /// Do not ask (in production, it asks on a terminal and is refused without one).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
 }
 
 impl AlarmsCommand {
@@ -23,10 +27,12 @@ impl AlarmsCommand {
             Self::Plan { detailed_exitcode } => commands::alarms::Request {
                 apply: false,
                 detailed_exitcode,
+                yes: false,
             },
-            Self::Apply => commands::alarms::Request {
+            Self::Apply { yes } => commands::alarms::Request {
                 apply: true,
                 detailed_exitcode: false,
+                yes,
             },
         }
     }
@@ -36,7 +42,7 @@ impl Invocation for AlarmsCommand {
     fn action(&self) -> Action {
         match self {
             Self::Plan { .. } => Action::Document(Document::AlarmsPlan),
-            Self::Apply => Action::Document(Document::AlarmsApply),
+            Self::Apply { .. } => Action::Document(Document::AlarmsApply),
         }
     }
 

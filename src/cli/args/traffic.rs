@@ -77,6 +77,10 @@ pub struct TrafficArgs {
     /// The metrics window, in minutes.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
     window_minutes: u32,
+    /// Do not ask: `set`, `promote` and `abort` ask in production (on a terminal; refused
+    /// without one).
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +164,7 @@ impl TrafficArgs {
             change,
             window_minutes: self.window_minutes,
             watch,
+            yes: self.yes,
         }
     }
 }
