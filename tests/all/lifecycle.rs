@@ -59,7 +59,9 @@ fn facturactl_steps(job: &Value) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|s| s["uses"] == "./")
-        .filter_map(|s| s["with"]["args"].as_str().map(str::to_string))
+        // The action takes one argument per line: the command line they make.
+        .filter_map(|s| s["with"]["args"].as_str())
+        .map(|args| args.lines().collect::<Vec<_>>().join(" "))
         .collect()
 }
 
