@@ -103,7 +103,7 @@ async fn destroy_stacks(
     let config = &loaded.config;
     let aws = session.aws(&config.environment).await?;
     let live = crate::stacks::live::all(&aws.cloudformation).await?;
-    let orphans = rendered.orphans(&live);
+    let orphans = crate::stacks::live::orphans_of(rendered, &live);
     let mut selected = RenderedEnv {
         environment: rendered.environment.clone(),
         stacks: Vec::new(),

@@ -1045,24 +1045,6 @@ fn parse_stack(path: &Path, body: &str) -> Result<yaml_serde::Value, RenderError
     Ok(document)
 }
 
-impl RenderedEnv {
-    /// The live stacks of this project and environment that it does not define.
-    pub fn orphans(
-        &self,
-        live: &BTreeMap<String, crate::stacks::live::LiveStack>,
-    ) -> Vec<crate::stacks::live::Orphan> {
-        let Some(project) = self
-            .stacks
-            .first()
-            .and_then(|s| s.tags.get("facturactl:project"))
-        else {
-            return Vec::new();
-        };
-        let defined: Vec<&str> = self.stacks.iter().map(|s| s.stack_name.as_str()).collect();
-        crate::stacks::live::orphans(live, project, &self.environment, &defined)
-    }
-}
-
 impl RenderedStack {
     /// A stack known by its deployed template alone (one the configuration no longer
     /// defines), so that it can be deleted as a rendered one is: its buckets emptied first.

@@ -271,7 +271,7 @@ pub async fn deploy(
         duration_ms: started.elapsed().as_millis() as u64,
         outputs,
         before,
-        orphaned: rendered.orphans(&live),
+        orphaned: live::orphans_of(rendered, &live),
     })
 }
 

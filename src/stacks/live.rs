@@ -134,6 +134,27 @@ pub struct Orphan {
     pub status: String,
 }
 
+/// The live stacks of the rendered environment's project and environment that it does
+/// not define.
+pub fn orphans_of(
+    rendered: &crate::render::RenderedEnv,
+    live: &BTreeMap<String, LiveStack>,
+) -> Vec<Orphan> {
+    let Some(project) = rendered
+        .stacks
+        .first()
+        .and_then(|s| s.tags.get("facturactl:project"))
+    else {
+        return Vec::new();
+    };
+    let defined: Vec<&str> = rendered
+        .stacks
+        .iter()
+        .map(|s| s.stack_name.as_str())
+        .collect();
+    orphans(live, project, &rendered.environment, &defined)
+}
+
 /// The live stacks tagged with `project` and `environment` whose names are not among
 /// `defined` (the rendered stacks' CloudFormation names).
 pub fn orphans(

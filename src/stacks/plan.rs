@@ -127,7 +127,7 @@ pub async fn plan(
     Ok(Plan {
         environment: rendered.environment.clone(),
         stacks: plans.into_iter().collect::<Result<_, _>>()?,
-        orphaned: rendered.orphans(&live),
+        orphaned: live::orphans_of(rendered, &live),
     })
 }
 
