@@ -610,8 +610,9 @@ def make_handler(harness: Harness):
             try:
                 self.answer(service, operation, key, body, scopes)
             finally:
-                harness.registry.scope(key).record(started, time.monotonic(),
-                                                    f"{service}:{operation}")
+                ended = time.monotonic()
+                for scope in scopes:
+                    scope.record(started, ended, f"{service}:{operation}")
 
         def answer(self, service: str, operation: str, key: str, body: bytes, scopes) -> None:
             scripted = harness.registry.scope(key).next_scripted(service, operation)
