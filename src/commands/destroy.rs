@@ -48,7 +48,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         provenance: steps::provenance(session, &loaded, None),
         from: None,
     };
-    let mut report = guarded::locked(session, &aws, &guard, async || {
+    let report = guarded::locked(session, &aws, &guard, async || {
         remove_everything(
             session,
             &aws,
@@ -59,12 +59,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         .await
     })
     .await?;
-    report.retries = aws.retries.totals();
-    Ok(Deployed {
-        report,
-        version: None,
-        warning_exit: false,
-    })
+    Ok(finished(report, &aws))
 }
 
 /// The services first (facturactl owns them, and the stacks' cluster and load balancer
@@ -161,7 +156,7 @@ async fn destroy_stacks(
         from: None,
     };
     let stacks: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
-    let mut report = guarded::locked(session, &aws, &guard, async || {
+    let report = guarded::locked(session, &aws, &guard, async || {
         let run = session
             .with_progress(async |progress| {
                 crate::services::remove_in(&aws, config, &stacks, progress).await?;
@@ -177,12 +172,7 @@ async fn destroy_stacks(
         Ok::<_, Error>(report)
     })
     .await?;
-    report.retries = aws.retries.totals();
-    Ok(Deployed {
-        report,
-        version: None,
-        warning_exit: false,
-    })
+    Ok(finished(report, &aws))
 }
 
 /// The deployed stacks that depend on a selected one and are not selected themselves.
@@ -209,4 +199,14 @@ fn refuse_with_dependents(
         }
     }
     Ok(())
+}
+
+/// A destroy's outcome: its report with what the SDK's retries cost.
+fn finished(mut report: DeployReport, aws: &AwsContext) -> Deployed {
+    report.retries = aws.retries.totals();
+    Deployed {
+        report,
+        version: None,
+        warning_exit: false,
+    }
 }

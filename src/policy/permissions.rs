@@ -162,15 +162,23 @@ impl Site<'_> {
     }
 }
 
+/// What `require_on` says of a resource the role may not act on, and its fix.
+const ELSEWHERE: (&str, &str) = (
+    "uses",
+    "widen the role's statement to the resource, or name the resource under the pattern the role is granted (security stack)",
+);
+
 impl Site<'_> {
     /// A finding when `role` grants `action` (a missing action is `require`'s finding),
     /// but not on `arn`, the resource the judged resource uses: AWS refuses the call.
+    /// `how` says what the judged resource does with it (`uses`, `injects the secret`).
     fn require_on(
         &mut self,
         rule: &'static str,
         role: Option<&Role<'_>>,
         action: &str,
         arn: Option<String>,
+        (how, hint): (&str, &'static str),
     ) {
         let (Some(role), Some(arn)) = (role, arn) else {
             return;
@@ -183,13 +191,13 @@ impl Site<'_> {
             stack: self.stack.name.clone(),
             resource: self.id.to_string(),
             message: format!(
-                "{} uses {arn}, but its role {}/{} allows {action} only on {}",
+                "{} {how} {arn}, but its role {}/{} allows {action} only on {}",
                 self.id,
                 role.stack,
                 role.id,
                 role.resources_of(action).join(", ")
             ),
-            hint: "widen the role's statement to the resource, or name the resource under the pattern the role is granted (security stack)",
+            hint,
         });
     }
 }
@@ -250,6 +258,7 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
         role.as_ref(),
         "logs:PutLogEvents",
         log_arn,
+        ELSEWHERE,
     );
     if let Some(key) = props.get("KmsKeyArn") {
         site.require(
@@ -275,6 +284,7 @@ fn function(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             role.as_ref(),
             needed,
             named_arn(site.stack, target),
+            ELSEWHERE,
         );
     }
 }
@@ -362,7 +372,13 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
             .filter_map(|c| get(c, &["LogConfiguration", "Options", "awslogs-group"]))
         {
             let arn = named_arn(site.stack, group);
-            site.require_on("LOG_PERMISSIONS", role.as_ref(), "logs:PutLogEvents", arn);
+            site.require_on(
+                "LOG_PERMISSIONS",
+                role.as_ref(),
+                "logs:PutLogEvents",
+                arn,
+                ELSEWHERE,
+            );
         }
     }
     if containers
@@ -413,7 +429,6 @@ fn task_definition(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
 /// outside them stops every task with ResourceInitializationError (the action alone is
 /// not enough).
 fn secret_resources(site: &mut Site<'_>, role: Option<&Role<'_>>, secrets: &[&Value]) {
-    let Some(role) = role else { return };
     for arn in secrets.iter().filter_map(|v| arn_text(v)) {
         let action = if arn.contains(":secretsmanager:") {
             "secretsmanager:GetSecretValue"
@@ -422,23 +437,16 @@ fn secret_resources(site: &mut Site<'_>, role: Option<&Role<'_>>, secrets: &[&Va
         } else {
             continue;
         };
-        // Granted nowhere: the action check above names it.
-        if !role.allows(action) || role.allows_on(action, arn) {
-            continue;
-        }
-        site.out.push(Raw {
-            rule: "ECS_EXECUTION_PERMISSIONS",
-            stack: site.stack.name.clone(),
-            resource: site.id.to_string(),
-            message: format!(
-                "{} injects the secret {arn}, but its role {}/{} allows {action} only on {}",
-                site.id,
-                role.stack,
-                role.id,
-                role.resources_of(action).join(", ")
+        site.require_on(
+            "ECS_EXECUTION_PERMISSIONS",
+            role,
+            action,
+            Some(arn.to_string()),
+            (
+                "injects the secret",
+                "name secrets under the prefix the execution role may read (facturascan/<env>/ in Secrets Manager, /facturascan/<env>/ in Parameter Store), or widen the role's statement to the secret",
             ),
-            hint: "name secrets under the prefix the execution role may read (facturascan/<env>/ in Secrets Manager, /facturascan/<env>/ in Parameter Store), or widen the role's statement to the secret",
-        });
+        );
     }
 }
 
@@ -541,6 +549,7 @@ fn invoke_config(roles: &Roles<'_>, mut site: Site<'_>, props: &Value) {
                 role.as_ref(),
                 needed,
                 named_arn(site.stack, target),
+                ELSEWHERE,
             );
         }
     }

@@ -188,17 +188,7 @@ async fn settle(
         return Ok(());
     };
     let variant_name = format!("{}-variant", ctx.name);
-    let variant_ctx = ServiceContext {
-        aws: ctx.aws,
-        config: ctx.config,
-        name: &variant_name,
-        cluster: ctx.cluster.clone(),
-        progress: ctx.progress,
-        poll: ctx.poll,
-        skip_wait: ctx.skip_wait,
-        trace_id: ctx.trace_id,
-        model_sha256: ctx.model_sha256,
-    };
+    let variant_ctx = ctx.beside(&variant_name);
     if let Some(service) = find(&variant_ctx).await? {
         move_balancer(&variant_ctx, ecs, &service, variant).await?;
     }

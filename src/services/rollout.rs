@@ -57,6 +57,22 @@ pub struct ServiceContext<'a> {
 }
 
 impl<'a> ServiceContext<'a> {
+    /// The context of another service beside this one (an experiment's `-variant`): the
+    /// same account, cluster and pacing; no model of its own to check.
+    pub fn beside<'b>(&'b self, name: &'b str) -> ServiceContext<'b> {
+        ServiceContext {
+            aws: self.aws,
+            config: self.config,
+            name,
+            cluster: self.cluster.clone(),
+            progress: self.progress,
+            poll: self.poll,
+            skip_wait: self.skip_wait,
+            trace_id: self.trace_id,
+            model_sha256: None,
+        }
+    }
+
     pub fn new(
         aws: &'a AwsContext,
         config: &'a Config,

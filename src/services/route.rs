@@ -111,7 +111,7 @@ pub async fn ensure(
                 .path_pattern_config(PathPatternConditionConfig::builder().values(path).build())
                 .build(),
         )
-        .actions(forward(control, variant, 0))
+        .actions(forward(&[(control, 100), (variant, 0)]))
         .tags(
             Tag::builder()
                 .key("facturactl:service")
@@ -278,24 +278,10 @@ pub async fn delete_groups(aws: &AwsContext, groups: &[&str]) -> Result<(), AwsE
 }
 
 async fn modify(aws: &AwsContext, rule: &str, groups: &[(&str, i32)]) -> Result<(), AwsError> {
-    let mut forward = ForwardActionConfig::builder();
-    for (arn, weight) in groups {
-        forward = forward.target_groups(
-            TargetGroupTuple::builder()
-                .target_group_arn(*arn)
-                .weight(*weight)
-                .build(),
-        );
-    }
     aws.elb
         .modify_rule()
         .rule_arn(rule)
-        .actions(
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(forward.build())
-                .build(),
-        )
+        .actions(forward(groups))
         .send()
         .await
         .map_err(|e| AwsError::new("ModifyRule", e))?;
@@ -305,13 +291,11 @@ async fn modify(aws: &AwsContext, rule: &str, groups: &[(&str, i32)]) -> Result<
 /// Sends `variant_percent` of the path's requests to the variant, the rest to the control.
 pub async fn set(aws: &AwsContext, route: &Route, variant_percent: u32) -> Result<Route, AwsError> {
     let variant_percent = variant_percent.min(100) as i32;
-    aws.elb
-        .modify_rule()
-        .rule_arn(&route.rule)
-        .actions(forward(&route.control.0, &route.variant.0, variant_percent))
-        .send()
-        .await
-        .map_err(|e| AwsError::new("ModifyRule", e))?;
+    let groups = [
+        (route.control.0.as_str(), 100 - variant_percent),
+        (route.variant.0.as_str(), variant_percent),
+    ];
+    modify(aws, &route.rule, &groups).await?;
     Ok(Route {
         rule: route.rule.clone(),
         control: (route.control.0.clone(), 100 - variant_percent),
@@ -335,21 +319,20 @@ pub async fn remove(aws: &AwsContext, listener: &str, path: &str) -> Result<bool
     Ok(true)
 }
 
-fn forward(control: &str, variant: &str, variant_percent: i32) -> Action {
-    let tuple = |arn: &str, weight: i32| {
-        TargetGroupTuple::builder()
-            .target_group_arn(arn)
-            .weight(weight)
-            .build()
-    };
+/// A forward to `groups` (target group ARN, weight).
+fn forward(groups: &[(&str, i32)]) -> Action {
+    let mut config = ForwardActionConfig::builder();
+    for (arn, weight) in groups {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(*arn)
+                .weight(*weight)
+                .build(),
+        );
+    }
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(tuple(control, 100 - variant_percent))
-                .target_groups(tuple(variant, variant_percent))
-                .build(),
-        )
+        .forward_config(config.build())
         .build()
 }
 

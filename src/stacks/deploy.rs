@@ -191,14 +191,7 @@ pub async fn deploy(
         (s.name.as_str(), deps)
     }))
     .restricted_to(&order);
-    let before: BTreeMap<String, BTreeMap<String, String>> = rendered
-        .stacks
-        .iter()
-        .filter_map(|s| {
-            live.get(&s.stack_name)
-                .map(|l| (s.name.clone(), l.outputs.clone()))
-        })
-        .collect();
+    let before = live::outputs_by_stack(rendered, &live);
     let outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>> = Mutex::new(before.clone());
     let timings: Mutex<BTreeMap<String, (u64, Action)>> = Mutex::new(BTreeMap::new());
 

@@ -134,6 +134,22 @@ pub struct Orphan {
     pub status: String,
 }
 
+/// Each rendered stack's live outputs, by its name in the configuration (stacks not
+/// deployed are left out).
+pub fn outputs_by_stack(
+    rendered: &crate::render::RenderedEnv,
+    live: &BTreeMap<String, LiveStack>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    rendered
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            live.get(&s.stack_name)
+                .map(|l| (s.name.clone(), l.outputs.clone()))
+        })
+        .collect()
+}
+
 /// The live stacks of the rendered environment's project and environment that it does
 /// not define.
 pub fn orphans_of(

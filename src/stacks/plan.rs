@@ -106,14 +106,7 @@ pub async fn plan(
     templates: &TemplateBucket,
 ) -> Result<Plan, AwsError> {
     let live = live::all(&aws.cloudformation).await?;
-    let outputs: BTreeMap<String, BTreeMap<String, String>> = rendered
-        .stacks
-        .iter()
-        .filter_map(|s| {
-            live.get(&s.stack_name)
-                .map(|l| (s.name.clone(), l.outputs.clone()))
-        })
-        .collect();
+    let outputs = live::outputs_by_stack(rendered, &live);
     let selected = rendered
         .stacks
         .iter()

@@ -6,12 +6,29 @@ use crate::support::Project;
 
 const SECURITY: &str = "templates/stacks/security.yaml.tera";
 
-/// (rule, resource) of the permission findings of an environment, from the library.
-fn permission_findings(project: &Project, env: &str) -> Vec<(String, String)> {
+/// The environment loaded and rendered by the library.
+fn rendered(
+    project: &Project,
+    env: &str,
+) -> (
+    facturactl::config::LoadedConfig,
+    facturactl::render::RenderedEnv,
+) {
     let rule_ids = facturactl::policy::rule_ids();
     let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("config loads");
     let rendered = facturactl::render::render(&loaded).expect("renders");
-    let report = facturactl::policy::check(&loaded.config, &rendered);
+    (loaded, rendered)
+}
+
+/// The policy report of an environment, from the library.
+fn policy_report(project: &Project, env: &str) -> facturactl::policy::PolicyReport {
+    let (loaded, rendered) = rendered(project, env);
+    facturactl::policy::check(&loaded.config, &rendered)
+}
+
+/// (rule, resource) of the permission findings of an environment, from the library.
+fn permission_findings(project: &Project, env: &str) -> Vec<(String, String)> {
+    let report = policy_report(project, env);
     report
         .findings
         .into_iter()
@@ -148,11 +165,7 @@ fn a_secret_outside_the_execution_roles_resources_is_named() {
         "ssm:/facturascan/production/ocr/region",
         "ssm:/facturascan/staging/ocr/region",
     );
-    let rule_ids = facturactl::policy::rule_ids();
-    let loaded =
-        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
-    let rendered = facturactl::render::render(&loaded).expect("renders");
-    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let report = policy_report(&project, "production");
     let messages: Vec<String> = report
         .findings
         .iter()
@@ -260,10 +273,7 @@ fn service_principals_without_a_source_condition_are_named() {
 
 /// (rule, resource) of every finding of `rules` in an environment.
 fn findings_of(project: &Project, env: &str, rules: &[&str]) -> Vec<(String, String)> {
-    let rule_ids = facturactl::policy::rule_ids();
-    let loaded = facturactl::config::load(project.path(), env, &rule_ids).expect("config loads");
-    let rendered = facturactl::render::render(&loaded).expect("renders");
-    facturactl::policy::check(&loaded.config, &rendered)
+    policy_report(project, env)
         .findings
         .into_iter()
         .filter(|f| rules.contains(&f.rule))
@@ -402,11 +412,7 @@ fn a_function_environment_under_another_key_than_its_roles_is_named() {
         "      KmsKeyArn: { Ref: KmsKeyArn }",
         "      KmsKeyArn: {% if stack.name == \"processing\" %}{ \"Fn::GetAtt\": [OtherKey, Arn] }{% else %}{ Ref: KmsKeyArn }{% endif %}",
     );
-    let rule_ids = facturactl::policy::rule_ids();
-    let loaded =
-        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
-    let rendered = facturactl::render::render(&loaded).expect("renders");
-    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let report = policy_report(&project, "production");
     let messages: Vec<String> = report
         .findings
         .iter()
@@ -441,11 +447,7 @@ fn a_destination_or_log_group_outside_the_roles_resources_is_named() {
         "LogGroupName: \"/facturascan/{{ env.name }}/lambda/{{ name }}\"",
         "LogGroupName: \"/facturascan/{{ env.name }}/functions/{{ name }}\"",
     );
-    let rule_ids = facturactl::policy::rule_ids();
-    let loaded =
-        facturactl::config::load(project.path(), "production", &rule_ids).expect("config loads");
-    let rendered = facturactl::render::render(&loaded).expect("renders");
-    let report = facturactl::policy::check(&loaded.config, &rendered);
+    let report = policy_report(&project, "production");
     let found = |rule: &str, resource: &str| {
         report
             .findings
@@ -472,10 +474,7 @@ fn a_destination_or_log_group_outside_the_roles_resources_is_named() {
 fn inputs_are_dependencies_and_the_ml_stack_waits_for_api_only_on_fargate() {
     let project = Project::copy();
     let depends_on = |project: &Project| {
-        let rule_ids = facturactl::policy::rule_ids();
-        let loaded =
-            facturactl::config::load(project.path(), "staging", &rule_ids).expect("config loads");
-        let rendered = facturactl::render::render(&loaded).expect("renders");
+        let (_, rendered) = rendered(project, "staging");
         let ml = rendered
             .stacks
             .iter()
