@@ -108,11 +108,14 @@ import uuid
 import warnings
 
 import cross_account
+import local_services
 import stack_rules
 
 DEFAULT_ACCOUNT = "123456789012"
 CBOR_SERVICE = "GraniteServiceVersion20100801"
 CONTROL = "/__harness/"
+# The environments' entry points (scripts/local_services.py): /__services/<account>/...
+SERVICES = "/__services/"
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "BatchGet", "Query", "Scan", "Lookup",
                  "Validate", "Estimate", "Search")
 
@@ -602,6 +605,9 @@ def make_handler(harness: Harness):
             body = self.read_body()
             if self.path.startswith(CONTROL):
                 return self.control(body)
+            if self.path.startswith(SERVICES):
+                account, _, rest = self.path[len(SERVICES):].partition("/")
+                return self.reply(*local_services.serve(account, self.command, "/" + rest, self.headers, body))
             service, operation, key = identify(self.command, self.path, self.headers, body)
             scopes = [harness.registry.everyone, harness.registry.scope(key)]
             for scope in scopes:
@@ -640,6 +646,10 @@ def make_handler(harness: Harness):
             self.reply(*self.forward(service, operation, key, body))
 
         def forward(self, service: str, operation: str, key: str, body: bytes):
+            target = self.headers.get("X-Amz-Target", "")
+            if not key and target.startswith("AWSCognitoIdentityProviderService."):
+                owner = local_services.client_account(body, DEFAULT_ACCOUNT)
+                return self.forward_to_moto(service, operation, key, body, owner)
             if service == "lambda" and operation == "GetAccountSettings":
                 return lambda_account_settings(account_for(key), signed_region(self.headers))
             if service == "ses" and operation == "GetAccount":
@@ -649,6 +659,9 @@ def make_handler(harness: Harness):
                                                 self.headers, body, signed_region(self.headers))
             if denied:
                 return denied
+            if service == "lambda" and operation == "Invoke":
+                return local_services.invoke(owner or account_for(key), signed_region(self.headers),
+                                             self.path, body)
             if service != "cloudformation":
                 answer = self.forward_to_moto(service, operation, key, body, owner)
                 if service == "sts" and operation == "AssumeRole" and answer[0] == 200:
@@ -751,6 +764,13 @@ def make_handler(harness: Harness):
             if what == "clock" and self.command in ("PUT", "POST"):
                 clock = json.loads(body or b"{}")
                 CLOCK[account_for(clock["key"])] = float(clock["seconds_per_minute"])
+                return reply(200, {"ok": True})
+            if what == "services" and self.command in ("PUT", "POST"):
+                fault = json.loads(body or b"{}")
+                local_services.set_faults(account_for(fault["key"]), fault)
+                return reply(200, {"ok": True})
+            if what == "services" and self.command == "DELETE":
+                local_services.clear_faults(account_for(key or ""))
                 return reply(200, {"ok": True})
             if what == "reset" and self.command == "POST":
                 connection = http.client.HTTPConnection(*harness.moto, timeout=30)

@@ -222,6 +222,15 @@ pub enum Usage {
         profile: String,
         known: Vec<String>,
     },
+    /// `verify` of an environment with no successful release.
+    NothingToVerify {
+        environment: String,
+    },
+    /// A file `[verify]` names is not there.
+    VerifyFile {
+        key: String,
+        path: PathBuf,
+    },
     /// `--endpoint-url` or `AWS_ENDPOINT_URL` is not a usable endpoint.
     EndpointUrl {
         source: &'static str,
@@ -253,6 +262,12 @@ impl Usage {
                 problem,
             } => format!("{source} `{url}` is not an endpoint: {problem}"),
             Self::Arguments(message) => message.lines().next().unwrap_or_default().to_string(),
+            Self::NothingToVerify { environment } => {
+                format!("`{environment}` has no successful release to verify")
+            }
+            Self::VerifyFile { key, path } => {
+                format!("{key}: {} does not exist", path.display())
+            }
             Self::UnknownProfile { profile, .. } => format!(
                 "no usable AWS credentials: profile `{profile}` is in neither the config nor the credentials file"
             ),
@@ -286,6 +301,15 @@ impl Usage {
                 }
                 _ => "a region code, as `eu-west-1`".into(),
             },
+            Self::NothingToVerify { environment } => {
+                format!("deploy it first: `facturactl deploy --env {environment}`")
+            }
+            Self::VerifyFile { key, .. } if key.ends_with("baseline") => {
+                "record the baseline by hand, `facturactl verify --env E --update-baseline`, review it and commit it".into()
+            }
+            Self::VerifyFile { .. } => {
+                "the path is relative to the project directory (deploy.toml's): fix it in [verify], or add the file".into()
+            }
             Self::Arguments(_) => "`facturactl --help` lists the commands, `facturactl <command> --help` their options".into(),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 "no profile file was found (~/.aws/config, or AWS_CONFIG_FILE): create the profile, or use other credentials".into()
@@ -339,6 +363,13 @@ pub enum Refusal {
     },
     /// `promote` found nothing it may promote.
     NothingToPromote(NothingToPromote),
+    /// The source's release has no passing, recent verification of what it runs.
+    Unverified {
+        from: String,
+        to: String,
+        record: String,
+        why: crate::release::verification::Unverified,
+    },
     /// `rollback` found no release to go back to.
     NoRollbackTarget(NoRollbackTarget),
     /// The promotion's target may not read what the source keeps (its release store), with
@@ -454,6 +485,12 @@ impl Refusal {
             }
             Self::StackHasDependents { stack, dependents } => dependents_message(stack, dependents),
             Self::NothingToPromote(why) => why.message(),
+            Self::Unverified {
+                from,
+                to,
+                record,
+                why,
+            } => format!("`{from}` ({record}) may not be promoted to `{to}`: {why}"),
             Self::NoRollbackTarget(why) => why.message(),
             Self::Downgrade {
                 environment,
@@ -526,6 +563,9 @@ impl Refusal {
                 dependents.iter().map(|d| format!("--stack {d}")).collect::<Vec<_>>().join(" ")
             ),
             Self::NothingToPromote(why) => why.help(),
+            Self::Unverified { from, .. } => format!(
+                "verify it: `facturactl verify --env {from}`; or, knowingly, `promote --skip-verification --reason \"...\"` (recorded and told)"
+            ),
             Self::NoRollbackTarget(why) => why.help(),
             Self::Downgrade { .. } => "deploy a newer release, or pass --allow-downgrade if going back is intended (`facturactl rollback` returns the services to an earlier release)".into(),
             Self::ImagesMissing { .. } => "replication copies each push within minutes: wait and promote again. ECR replicates only pushes made after the target's registry accepted them (`facturactl bootstrap` of the target first): copy an image pushed before, by digest (`skopeo copy docker://<source registry>/<repository>@<digest> docker://<target registry>/<repository>:<tag>`), or push it again to the source; then promote".into(),

@@ -31,6 +31,7 @@ pub mod schema;
 pub mod secrets;
 pub mod services;
 pub mod stacks;
+pub mod verify;
 pub mod wiring;
 
 /// The system allocator, with renders' allocations charged to their budget

@@ -43,6 +43,7 @@ const LAYERS: &[&str] = &[
     "deployment",
     "preflight",
     "audit",
+    "verify",
     "release",
     "pipeline",
     // domain, AWS work

@@ -110,12 +110,32 @@ async fn audit_drift(
             None
         }
     };
+    if let Some(note) = record.as_ref().map(verification_note) {
+        report.notes.push(note);
+    }
     if let Err(e) = drift::services(aws, config, rendered, record.as_ref(), report).await {
         report.not_run("services", e);
     }
     match crate::audit::retraining::schedules(aws, rendered).await {
         Ok(findings) => report.findings.extend(findings),
         Err(e) => report.not_run("retraining schedules", e),
+    }
+}
+
+/// What the release that runs was verified as (`verify`), for the audit's reader.
+fn verification_note(record: &crate::release::record::Record) -> String {
+    match &record.verification {
+        Some(v) => format!(
+            "the running release {} was verified at {} by {}: {}",
+            record.id,
+            v.at,
+            v.who,
+            v.result.as_str()
+        ),
+        None => format!(
+            "the running release {} was never verified (`facturactl verify --env {}`)",
+            record.id, record.environment
+        ),
     }
 }
 

@@ -36,6 +36,7 @@ impl Guard<'_> {
             who: &self.provenance.who,
             trace_id,
             from: self.from.clone(),
+            skipped_verification: self.provenance.skipped_verification.clone(),
         }
     }
 }

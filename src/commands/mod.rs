@@ -28,6 +28,7 @@ pub mod status;
 pub mod traffic;
 pub mod unlock;
 pub mod validate;
+pub mod verify;
 
 mod apply;
 mod console;

@@ -15,6 +15,7 @@ use crate::release::promotion::{
 };
 use crate::release::record::{Operation, Record};
 use crate::release::store::Store;
+use crate::release::verification;
 use crate::services::artifact::{self, ArtifactRef};
 use crate::stacks::deploy::DeployOptions;
 
@@ -28,6 +29,8 @@ pub struct Request {
     pub allow_downgrade: bool,
     /// Which side of a running A/B split goes, when one runs in the source.
     pub side: Option<Side>,
+    /// `--skip-verification --reason R`: promote without a passing verification, for R.
+    pub skip_verification: Option<String>,
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Error> {
@@ -51,6 +54,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
             .pop()
     };
     let (record, commit) = promotable(from, last).map_err(Refusal::NothingToPromote)?;
+    refuse_unverified(&request, &target.config, &record)?;
     let record = settle_experiments(from, record, &target.config, request.side)
         .map_err(Refusal::NothingToPromote)?;
     // The target's gate, for the commit the source runs: its release tag must point there.
@@ -102,16 +106,42 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         skip_wait: request.skip_wait,
     };
     changes.resolve_before_lock(&aws).await?;
+    let mut provenance = steps::provenance(session, &target, Some(&accepted));
+    provenance.skipped_verification = request.skip_verification.clone();
     let guard = Guard {
         operation: Operation::Promote,
         config: &target.config,
-        provenance: steps::provenance(session, &target, Some(&accepted)),
+        provenance,
         from: Some(format!("{from}/{}", record.id)),
     };
     guarded::run(session, &aws, &guard, async |store| {
         apply::apply(session, &aws, store, &guard, &changes).await
     })
     .await
+}
+
+/// The source's release must carry a passing verification of what it runs, recent enough
+/// for the target (`[verify] max_age_hours`), unless skipped with a reason.
+fn refuse_unverified(request: &Request, target: &Config, record: &Record) -> Result<(), Error> {
+    let max_age = target.verify.max_age_hours;
+    match verification::promotable(record, max_age, std::time::SystemTime::now()) {
+        Ok(()) => Ok(()),
+        Err(why) if request.skip_verification.is_some() => {
+            tracing::warn!(
+                "promoting {} unverified ({why}): {}",
+                record.id,
+                request.skip_verification.as_deref().unwrap_or_default()
+            );
+            Ok(())
+        }
+        Err(why) => Err(Refusal::Unverified {
+            from: request.from.clone(),
+            to: request.to.clone(),
+            record: record.id.clone(),
+            why,
+        }
+        .into()),
+    }
 }
 
 /// The models the source runs, read from its registry with the source's read access.

@@ -57,6 +57,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
             commit: target.commit.clone(),
             version: target.tag.clone(),
             link: session.run_url.clone(),
+            skipped_verification: None,
         },
         from: Some(target.id.clone()),
     };

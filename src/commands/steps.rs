@@ -116,6 +116,7 @@ pub fn provenance(
         commit,
         version,
         link: session.run_url.clone(),
+        skipped_verification: None,
     }
 }
 

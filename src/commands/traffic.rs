@@ -230,6 +230,7 @@ async fn once(
             commit: None,
             version: None,
             link: session.run_url.clone(),
+            skipped_verification: None,
         },
         from: None,
     };

@@ -16,6 +16,7 @@ pub mod regions;
 pub mod secret;
 pub mod source;
 pub mod validate;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -46,6 +46,9 @@ pub struct Config {
     /// The MLflow tracking server of services whose model has `registry = "mlflow"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlflow: Option<MlflowSettings>,
+    /// What `facturactl verify` checks before a release may be promoted.
+    #[serde(default)]
+    pub verify: super::verify::VerifySettings,
     /// Derived, never written: the environment promoted from this one, when it is another
     /// account (see `environment.promoted_to`).
     #[serde(skip)]

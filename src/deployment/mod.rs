@@ -102,7 +102,7 @@ impl DeployReport {
             self.verdict(),
             self.duration_ms,
         );
-        notice.changes = self.change_lines();
+        notice.changes.extend(self.change_lines());
         notice.failure = self.first_failure();
         notice
     }

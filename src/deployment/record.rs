@@ -21,6 +21,8 @@ pub struct RecordInput<'a> {
     pub who: &'a str,
     pub trace_id: &'a str,
     pub from: Option<String>,
+    /// `promote --skip-verification`: the reason given.
+    pub skipped_verification: Option<String>,
 }
 
 /// The record of a finished deploy: stacks and services as they now run, what was not
@@ -90,6 +92,8 @@ pub fn record_of(
         from: input.from,
         error: None,
         traffic: None,
+        verification: None,
+        skipped_verification: input.skipped_verification,
     }
 }
 
@@ -117,6 +121,8 @@ pub fn error_record(
         from: input.from,
         error: Some(error.to_string()),
         traffic: None,
+        verification: None,
+        skipped_verification: input.skipped_verification,
     }
 }
 
@@ -146,6 +152,8 @@ pub fn traffic_record(
         from: Some(previous.id.clone()),
         error: None,
         traffic: Some(change),
+        verification: None,
+        skipped_verification: None,
     }
 }
 

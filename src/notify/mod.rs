@@ -167,6 +167,9 @@ pub struct Provenance {
     pub commit: Option<String>,
     pub version: Option<String>,
     pub link: Option<String>,
+    /// `promote --skip-verification --reason`: why the release went without a passing
+    /// verification (recorded, and told with the notice).
+    pub skipped_verification: Option<String>,
 }
 
 impl Provenance {
@@ -187,7 +190,11 @@ impl Provenance {
             trace_id: self.trace_id.clone(),
             outcome,
             duration_ms,
-            changes: Vec::new(),
+            changes: self
+                .skipped_verification
+                .iter()
+                .map(|reason| format!("verification skipped: {reason}"))
+                .collect(),
             failure: None,
             link: self.link.clone(),
         }

@@ -7,6 +7,7 @@ pub mod promotion;
 pub mod record;
 pub mod rollback;
 pub mod store;
+pub mod verification;
 pub mod version;
 
 use std::collections::BTreeMap;

@@ -388,6 +388,8 @@ mod tests {
             from: None,
             error: None,
             traffic: None,
+            verification: None,
+            skipped_verification: None,
         }
     }
 

@@ -69,6 +69,12 @@ pub struct Record {
     /// For a traffic change: which service, what moved, and the evaluation that decided it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficChange>,
+    /// The last `verify` of this release: each check, its figures, what it verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<super::verification::Verification>,
+    /// A promotion made without a passing verification (`--skip-verification`): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_verification: Option<String>,
 }
 
 /// A traffic change, as its record keeps it.

@@ -160,6 +160,8 @@ mod tests {
             from: None,
             error: None,
             traffic: None,
+            verification: None,
+            skipped_verification: None,
         }
     }
 

@@ -263,6 +263,29 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Attaches a verification to the record it verified (`records/<id>.json`), and to
+    /// `current.json` while that is still the same release. Run under the deploy lock, so
+    /// no deploy moves `current.json` between the read and the write.
+    pub async fn put_verification(
+        &self,
+        record: &Record,
+        verification: &super::verification::Verification,
+    ) -> Result<(), AwsError> {
+        let mut verified = record.clone();
+        verified.verification = Some(verification.clone());
+        let key = format!("records/{}.json", record.id);
+        let still_current = self.current().await?.is_some_and(|c| c.id == record.id);
+        if still_current {
+            futures_util::try_join!(
+                self.put_json(&key, &verified),
+                self.put_json(CURRENT_KEY, &verified)
+            )?;
+            Ok(())
+        } else {
+            self.put_json(&key, &verified).await
+        }
+    }
+
     /// The last successful record (one read, however long the history).
     pub async fn current(&self) -> Result<Option<Record>, AwsError> {
         match self.get_json::<Record>(CURRENT_KEY).await {

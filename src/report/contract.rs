@@ -64,6 +64,7 @@ documents! {
     Preflight = "preflight" => outcome::<c::preflight::Outcome>,
     History = "history" => outcome::<c::history::Outcome>,
     Unlock = "unlock" => outcome::<c::unlock::Outcome>,
+    Verify = "verify" => outcome::<c::verify::Outcome>,
     TrafficShow = "traffic.show" => outcome::<crate::services::traffic::TrafficReport>,
     TrafficChange = "traffic.change" => outcome::<crate::services::traffic::TrafficReport>,
     TrafficEvaluate = "traffic.evaluate" => outcome::<crate::services::traffic::TrafficReport>,

@@ -17,6 +17,7 @@ mod preflight;
 mod release;
 pub mod table;
 mod traffic;
+mod verify;
 
 use std::fmt::Write as _;
 

@@ -119,6 +119,7 @@ impl Report for status::Outcome {
         for (name, hash) in &r.stacks {
             let _ = writeln!(out, "  stack {name}: {}", hash.get(..19).unwrap_or(hash));
         }
+        let _ = writeln!(out, "  {}", verified_text(r));
         out.push_str(&locked);
         out
     }
@@ -129,6 +130,37 @@ impl Report for status::Outcome {
 
     fn summarize(&self) -> bool {
         false
+    }
+}
+
+/// `verified: passed at T by W (3 checks)`, or why it is not.
+fn verified_text(r: &crate::release::record::Record) -> String {
+    let skipped = r
+        .skipped_verification
+        .as_ref()
+        .map(|why| format!("; promoted without verification: {why}"))
+        .unwrap_or_default();
+    match &r.verification {
+        Some(v) => format!(
+            "verified: {} at {} by {} ({} checks){skipped}",
+            v.result.as_str(),
+            v.at,
+            v.who,
+            v.checks.len()
+        ),
+        None => format!(
+            "verified: never (`facturactl verify --env {}`){skipped}",
+            r.environment
+        ),
+    }
+}
+
+/// A record's verification in one word, for `history`.
+fn verified_word(r: &crate::release::record::Record) -> &'static str {
+    match (&r.verification, &r.skipped_verification) {
+        (Some(v), _) => v.result.as_str(),
+        (None, Some(_)) => "skipped",
+        (None, None) => "-",
     }
 }
 
@@ -167,6 +199,7 @@ impl history::Outcome {
             Column::left("tag").width(10),
             Column::left("commit").width(12),
             Column::left("models").width(6),
+            Column::left("verified").width(8),
             Column::left("who"),
         ]);
         for r in &self.records {
@@ -177,6 +210,7 @@ impl history::Outcome {
                 r.tag.as_deref().unwrap_or("-"),
                 short_commit(r.commit.as_deref()),
                 &models_of(r),
+                verified_word(r),
                 r.who.as_str(),
             ]);
         }

@@ -28,6 +28,7 @@ mod status;
 mod traffic;
 mod unlock;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -195,6 +196,11 @@ commands! {
     Outputs(outputs::OutputsArgs),
     /// Past deploys, promotions and rollbacks of the environment, newest first.
     History(history::HistoryArgs),
+    /// Check the environment's current release where it runs ([verify]: smoke requests and
+    /// invocations, regression against the baseline, a Locust load test) and record the
+    /// result, which `promote` requires. Exit 0 passed, 3 a threshold failed, 1 a check
+    /// could not run.
+    Verify(verify::VerifyArgs),
     /// Deploy to one environment exactly what another runs (same digests, same code, same
     /// commit), after the target's release gate passes for that commit.
     Promote(promote::PromoteArgs),

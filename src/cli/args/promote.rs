@@ -28,6 +28,13 @@ pub struct PromoteArgs {
     /// While an A/B experiment runs in the source, which side is promoted (else refused).
     #[arg(long, value_enum)]
     side: Option<crate::release::promotion::Side>,
+    /// Promote a release without a passing verification of what it runs (`verify`): the
+    /// reason is required, recorded and told with the notice.
+    #[arg(long, requires = "reason")]
+    skip_verification: bool,
+    /// Why the verification is skipped.
+    #[arg(long, requires = "skip_verification", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    reason: Option<String>,
 }
 
 impl PromoteArgs {
@@ -40,6 +47,7 @@ impl PromoteArgs {
             skip_wait: self.skip_wait,
             allow_downgrade: self.allow_downgrade,
             side: self.side,
+            skip_verification: self.reason.filter(|_| self.skip_verification),
         }
     }
 }

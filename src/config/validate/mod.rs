@@ -41,6 +41,7 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
     v.policy(config, rule_ids);
     v.models(config);
     v.mlflow(config);
+    v.verify(config);
     v.errors
         .sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
     v.errors
@@ -48,6 +49,7 @@ pub fn validate(config: &Config, sources: &Node, rule_ids: &[&str]) -> Vec<Confi
 
 mod invalid;
 mod models;
+mod verify;
 
 use super::diagnostic::Problem;
 use invalid::{ChannelInvalid, ModelInvalid, ServiceInvalid, Setting, StackInvalid};
