@@ -15,7 +15,7 @@ use crate::verify::{self, Context, Findings, Options};
 pub struct Request {
     /// Write the validator's answers as the new regression baseline (by hand).
     pub update_baseline: bool,
-    /// Where Locust's report goes (default `target/verify/<env>` in the project).
+    /// Where Locust's report goes (default `<temp dir>/facturactl-verify/<env>-<trace>`).
     pub artifacts: Option<PathBuf>,
 }
 
@@ -49,11 +49,13 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     };
     let options = Options {
         update_baseline: request.update_baseline,
+        // Outside the checkout by default (files left in it would make the tree dirty,
+        // which the release gate of the promotion that follows refuses), one folder a run.
         artifacts: request.artifacts.unwrap_or_else(|| {
-            loaded
-                .root
-                .join("target/verify")
-                .join(&config.environment.name)
+            let trace = session.trace_id.get(..8).unwrap_or(&session.trace_id);
+            std::env::temp_dir()
+                .join("facturactl-verify")
+                .join(format!("{}-{trace}", config.environment.name))
         }),
     };
     let findings = verify::run(&ctx, &options).await;

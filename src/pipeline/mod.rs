@@ -41,6 +41,10 @@ pub struct Pipeline {
     /// A plan on every pull request, posted as one comment.
     #[serde(default)]
     pub plan: Option<PlanStage>,
+    /// `facturactl verify` of the branch environment after its deploy (and, on a release
+    /// tag, before the promotion that needs it).
+    #[serde(default)]
+    pub verify: Option<VerifyStage>,
     #[serde(default)]
     pub audit: Option<Audit>,
     #[serde(default)]
@@ -218,6 +222,19 @@ pub struct PlanStage {
     pub environment: String,
     /// A role that can read the stacks and create change sets, and nothing else.
     pub role_arn: String,
+}
+
+/// `[verify]`: the job that runs `facturactl verify --env E` after E's deploy; a stage that
+/// promotes from E needs it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyStage {
+    pub environment: String,
+    /// A role that reads the stacks' outputs and the verify user's secret, invokes the
+    /// functions' `live` aliases and writes the release records (and the lock).
+    pub role_arn: String,
+    /// The Locust the load test runs, pinned (`locust==2.47.0`).
+    pub locust: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -407,6 +424,9 @@ fn load_environments(
     if let Some(plan) = &pipeline.plan {
         wanted.push((plan.environment.clone(), at(&["plan", "environment"])));
     }
+    if let Some(verify) = &pipeline.verify {
+        wanted.push((verify.environment.clone(), at(&["verify", "environment"])));
+    }
     for env in pipeline.training.iter().flat_map(|t| t.roles.keys()) {
         wanted.push((env.clone(), at(&["training", "roles", env])));
     }
@@ -425,6 +445,49 @@ fn load_environments(
         }
     }
     environments
+}
+
+/// The verified environment is a deploy stage (its job follows that deploy), its role is
+/// in its account, and every promotion is from it (`promote` refuses an unverified one).
+fn check_verify(
+    pipeline: &Pipeline,
+    environments: &BTreeMap<String, config::Config>,
+    node: &Node,
+    errors: &mut Vec<ConfigError>,
+) {
+    let verified = pipeline.verify.as_ref().map(|v| v.environment.as_str());
+    for (env, stage) in &pipeline.deploy {
+        if let Some(source) = &stage.promote_from
+            && verified != Some(source.as_str())
+        {
+            errors.push(ConfigError::new(
+                node.locate(&at(&["deploy", env, "promote_from"])),
+                Invalid::Unverified {
+                    source: source.clone(),
+                },
+            ));
+        }
+    }
+    let Some(verify) = &pipeline.verify else {
+        return;
+    };
+    if !pipeline.deploy.contains_key(&verify.environment) {
+        errors.push(ConfigError::new(
+            node.locate(&at(&["verify", "environment"])),
+            Invalid::VerifyStage {
+                env: verify.environment.clone(),
+                stages: pipeline.deploy.keys().cloned().collect(),
+            },
+        ));
+    }
+    if let Some(config) = environments.get(&verify.environment) {
+        check_role(
+            &verify.role_arn,
+            &config.environment.account_id,
+            node.locate(&at(&["verify", "role_arn"])),
+            errors,
+        );
+    }
 }
 
 /// Deploy and audit roles in their environment's account; production on tags only;
@@ -479,6 +542,7 @@ fn check_stages(
             errors,
         );
     }
+    check_verify(pipeline, environments, node, errors);
     for (env, role) in pipeline.audit.iter().flat_map(|a| &a.roles) {
         if let Some(config) = environments.get(env) {
             check_role(

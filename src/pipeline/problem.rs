@@ -6,20 +6,59 @@ use crate::config::diagnostic::Problem;
 
 #[derive(Debug)]
 pub enum Invalid {
-    FolderUnreadable { reason: String },
-    JobTimeout { minutes: u32 },
-    Unpinned { action: String },
-    MissingPin { action: String },
-    Schedule { section: &'static str },
-    Environment { env: String },
-    ProductionOnPush { env: String },
-    PromoteFrom { source: String, stages: Vec<String> },
-    RetrainsNothing { env: String },
-    NotEcsService { service: String },
-    NotLambdaService { service: String },
-    NotRetrained { model: String },
-    RoleArn { role: String },
-    RoleAccount { found: String, account: String },
+    FolderUnreadable {
+        reason: String,
+    },
+    JobTimeout {
+        minutes: u32,
+    },
+    Unpinned {
+        action: String,
+    },
+    MissingPin {
+        action: String,
+    },
+    Schedule {
+        section: &'static str,
+    },
+    Environment {
+        env: String,
+    },
+    ProductionOnPush {
+        env: String,
+    },
+    PromoteFrom {
+        source: String,
+        stages: Vec<String>,
+    },
+    RetrainsNothing {
+        env: String,
+    },
+    NotEcsService {
+        service: String,
+    },
+    NotLambdaService {
+        service: String,
+    },
+    NotRetrained {
+        model: String,
+    },
+    RoleArn {
+        role: String,
+    },
+    RoleAccount {
+        found: String,
+        account: String,
+    },
+    /// A promotion from an environment the pipeline does not verify.
+    Unverified {
+        source: String,
+    },
+    /// `[verify] environment` is not a deploy stage.
+    VerifyStage {
+        env: String,
+        stages: Vec<String>,
+    },
 }
 
 impl fmt::Display for Invalid {
@@ -54,6 +93,13 @@ impl fmt::Display for Invalid {
                 write!(f, "`{model}` is not a model retrained by deploy.toml")
             }
             Self::RoleArn { role } => write!(f, "`{role}` is not an IAM role ARN"),
+            Self::Unverified { source } => write!(
+                f,
+                "the promotion from `{source}` would be refused: the pipeline does not verify `{source}`"
+            ),
+            Self::VerifyStage { env, .. } => {
+                write!(f, "`{env}` is verified but not deployed by this pipeline")
+            }
             Self::RoleAccount { found, account } => write!(
                 f,
                 "the role is in account {found}, the environment in {account}"
@@ -83,6 +129,10 @@ impl Problem for Invalid {
             Self::PromoteFrom { stages, .. } => Some(format!("one of: {}", stages.join(", "))),
             Self::RetrainsNothing { .. } => Some("an environment whose enabled service serves a model with [models.<name>.retraining] in facturactl's S3 registry".into()),
             Self::RoleArn { .. } => Some("arn:aws:iam::<account>:role/<name>".into()),
+            Self::Unverified { source } => Some(format!(
+                "[verify] environment = \"{source}\", with its role and the pinned Locust"
+            )),
+            Self::VerifyStage { stages, .. } => Some(format!("one of: {}", stages.join(", "))),
             Self::FolderUnreadable { .. }
             | Self::Environment { .. }
             | Self::NotEcsService { .. }
@@ -117,6 +167,12 @@ impl Problem for Invalid {
             }
             Self::RoleAccount { .. } => {
                 Some("use the deploy role of the environment's own account".into())
+            }
+            Self::Unverified { .. } => Some(
+                "`promote` requires a passing verification of what it promotes: add the [verify] stage".into(),
+            ),
+            Self::VerifyStage { .. } => {
+                Some("verify the environment whose deploy the promotion copies".into())
             }
             Self::MissingPin { .. }
             | Self::Schedule { .. }

@@ -309,15 +309,27 @@ fn platform(definition: &Definition, source: &str) -> String {
     let after_bootstrap = [checks.clone(), bootstrap.clone()].concat();
     let images = build_jobs(&mut out, p, branch_env, &checks, &after_bootstrap);
     let mut deploys = Vec::new();
+    let verify_id = p
+        .verify
+        .as_ref()
+        .map(|v| format!("verify-{}", v.environment));
     for (env, stage) in &p.deploy {
         let id = format!("deploy-{env}");
-        let needs = match stage.trigger {
+        let mut needs = match stage.trigger {
             Trigger::Branch => [after_bootstrap.clone(), images.clone()].concat(),
             Trigger::Tag => checks.clone(),
         };
+        // A promotion waits for the verification of what it promotes.
+        let verified = stage.promote_from.as_ref().and(verify_id.as_deref());
+        needs.extend(verified.map(str::to_string));
         let region = region_of(definition, env);
-        deploy_job(&mut out, p, (env, region), stage, &id, needs);
-        deploys.push(id);
+        deploy_job(&mut out, p, (env, region), stage, (&id, verified), needs);
+        deploys.push(id.clone());
+        if let Some(verify) = p.verify.as_ref().filter(|v| &v.environment == env) {
+            let verify_id = format!("verify-{env}");
+            verify_job(&mut out, p, verify, region, &verify_id, &id);
+            deploys.push(verify_id);
+        }
     }
     notify_job(
         &mut out,
@@ -513,19 +525,24 @@ fn deploy_job(
     p: &Pipeline,
     (env, region): (&str, &str),
     stage: &super::DeployStage,
-    id: &str,
+    (id, verified_by): (&str, Option<&str>),
     needs: Vec<String>,
 ) {
     let name = format!("deploy ({env})");
-    let condition = match stage.trigger {
-        Trigger::Branch => ON_BRANCH,
-        Trigger::Tag => ON_TAG,
+    let condition = match (stage.trigger, verified_by) {
+        (Trigger::Branch, _) => ON_BRANCH.to_string(),
+        (Trigger::Tag, None) => ON_TAG.to_string(),
+        // The verify job runs on a tag push although the deploy it follows was skipped:
+        // `!cancelled()` lets this job run after it, only when it and the checks passed.
+        (Trigger::Tag, Some(verify)) => format!(
+            "${{{{ !cancelled() && {ON_TAG} && needs.{verify}.result == 'success' && !contains(needs.*.result, 'failure') && !contains(needs.*.result, 'skipped') }}}}"
+        ),
     };
     Job {
         id,
         name: &name,
         needs,
-        condition: Some(condition),
+        condition: Some(&condition),
         environment: Some(env),
         concurrency: Some(format!("deploy-{env}")),
         id_token: true,
@@ -583,6 +600,66 @@ fn deploy_job(
         facturactl_step(out, p, &format!("bootstrap --env {env}"));
     }
     facturactl_step(out, p, &args);
+}
+
+/// `facturactl verify` of the branch environment: after its deploy on a push of the
+/// branch, and on a release tag (whose push deploys nothing to it) before the promotion
+/// that needs it. Locust's report is uploaded; the Markdown goes to the step summary.
+fn verify_job(
+    out: &mut String,
+    p: &Pipeline,
+    verify: &super::VerifyStage,
+    region: &str,
+    id: &str,
+    deploy: &str,
+) {
+    let env = &verify.environment;
+    let name = format!("verify ({env})");
+    let condition = format!(
+        "${{{{ !cancelled() && github.event_name == 'push' && ((github.ref_type == 'branch' && needs.{deploy}.result == 'success') || github.ref_type == 'tag') }}}}"
+    );
+    Job {
+        id,
+        name: &name,
+        needs: vec![deploy.to_string()],
+        condition: Some(&condition),
+        environment: Some(env),
+        concurrency: None,
+        id_token: true,
+        pull_requests: false,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, false);
+    setup_python(out, p);
+    run(
+        out,
+        "Locust",
+        &[],
+        &format!(
+            "python -m pip install {}",
+            shell_words(std::slice::from_ref(&verify.locust))
+        ),
+    );
+    aws_credentials(
+        out,
+        p,
+        &verify.role_arn,
+        region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    facturactl_step(
+        out,
+        p,
+        &format!("verify --env {env} --artifacts verify-report"),
+    );
+    let _ = writeln!(out, "      - uses: {}", uses(p, "upload-artifact"));
+    let _ = writeln!(out, "        if: ${{{{ !cancelled() }}}}");
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          name: {id}-locust");
+    let _ = writeln!(out, "          path: verify-report/");
+    let _ = writeln!(out, "          if-no-files-found: ignore");
+    let _ = writeln!(out, "          retention-days: 30");
 }
 
 /// Day 0 of the branch environment, before its images: `facturactl bootstrap` creates the

@@ -176,3 +176,121 @@ pub fn promotable(record: &Record, max_age_hours: u32, now: SystemTime) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RuntimeKind;
+    use crate::notify::Verdict;
+
+    fn service(code: &str) -> ServiceRecord {
+        ServiceRecord {
+            runtime: RuntimeKind::Lambda,
+            image: None,
+            digest: None,
+            task_definition: None,
+            base_task_definition: None,
+            version: Some("3".into()),
+            code_sha256: Some(code.into()),
+            package: None,
+            model: None,
+            split: None,
+        }
+    }
+
+    fn record(verification: Option<Verification>) -> Record {
+        Record {
+            id: "20261206T120000.000Z-abcdef12".into(),
+            action: super::super::record::Operation::Deploy,
+            environment: "staging".into(),
+            commit: None,
+            tag: None,
+            who: "ci".into(),
+            at: "2026-12-06T12:00:00Z".into(),
+            trace_id: "t".into(),
+            result: Verdict::Succeeded,
+            stacks: BTreeMap::new(),
+            services: [("parser".to_string(), service("aaa"))].into(),
+            from: None,
+            error: None,
+            traffic: None,
+            verification,
+            skipped_verification: None,
+        }
+    }
+
+    fn verification(result: VerificationResult, code: &str, at_epoch: u64) -> Verification {
+        Verification {
+            at: "then".into(),
+            at_epoch,
+            who: "ci".into(),
+            trace_id: "t".into(),
+            result,
+            checks: Vec::new(),
+            services: [("parser".to_string(), service(code))].into(),
+        }
+    }
+
+    #[test]
+    fn only_a_recent_passing_verification_of_what_runs_promotes() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let hour = 3600;
+        let at = |r, code, epoch| promotable(&record(Some(verification(r, code, epoch))), 72, now);
+        assert_eq!(promotable(&record(None), 72, now), Err(Unverified::Never));
+        assert_eq!(
+            at(VerificationResult::Passed, "aaa", 1_000_000 - hour),
+            Ok(())
+        );
+        assert!(matches!(
+            at(VerificationResult::Failed, "aaa", 1_000_000),
+            Err(Unverified::NotPassed {
+                result: VerificationResult::Failed,
+                ..
+            })
+        ));
+        assert!(matches!(
+            at(VerificationResult::Incomplete, "aaa", 1_000_000),
+            Err(Unverified::NotPassed { .. })
+        ));
+        assert!(matches!(
+            at(VerificationResult::Passed, "bbb", 1_000_000),
+            Err(Unverified::OtherArtifacts { .. })
+        ));
+        assert!(matches!(
+            at(VerificationResult::Passed, "aaa", 1_000_000 - 73 * hour),
+            Err(Unverified::TooOld {
+                max_age_hours: 72,
+                ..
+            })
+        ));
+        assert_eq!(
+            at(VerificationResult::Passed, "aaa", 1_000_000 - 72 * hour),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_failed_check_fails_the_verification_whatever_did_not_run() {
+        let check = |status| CheckRecord {
+            name: "c".into(),
+            kind: CheckKind::Smoke,
+            status,
+            figures: BTreeMap::new(),
+            problems: Vec::new(),
+        };
+        use CheckStatus::*;
+        assert_eq!(VerificationResult::of(&[]), VerificationResult::Incomplete);
+        assert_eq!(
+            VerificationResult::of(&[check(Passed)]),
+            VerificationResult::Passed
+        );
+        assert_eq!(
+            VerificationResult::of(&[check(Passed), check(NotRun)]),
+            VerificationResult::Incomplete
+        );
+        assert_eq!(
+            VerificationResult::of(&[check(NotRun), check(Failed)]),
+            VerificationResult::Failed
+        );
+    }
+}

@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::entry::Entry;
 use super::{Context, failed, not_run, passed};
 use crate::config::verify::Load;
+#[cfg(test)]
+use crate::release::verification::CheckStatus;
 use crate::release::verification::{CheckKind, CheckRecord};
 
 const NAME: &str = "load";
@@ -331,5 +333,78 @@ POST,/invoices,180,2,12,15.3,3,90,60,29.9,0.3,12,14,16,17,22,31,45,60,90,90,90\n
             }
         );
         assert_eq!(points[1].second, 2);
+    }
+}
+
+#[cfg(test)]
+mod judged {
+    use super::*;
+
+    fn settings() -> Load {
+        Load {
+            locustfile: "verify/locustfile.py".into(),
+            users: 1,
+            spawn_rate: 1,
+            duration_seconds: 1,
+            p95_request: "Aggregated".into(),
+            max_p95_ms: 5000.0,
+            max_error_rate_percent: 1.0,
+            min_rps: 5.0,
+            locust: "locust".into(),
+        }
+    }
+
+    /// Simulated runs (a seeded generator over the figures' ranges): the verdict passes
+    /// exactly when every threshold holds, and each broken one is named.
+    #[test]
+    fn the_verdict_is_every_threshold_over_simulated_runs() {
+        let limits = settings();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |max: f64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % 10_000) as f64 / 10_000.0 * max
+        };
+        for _ in 0..5_000 {
+            let requests = next(2_000.0).floor();
+            let totals = Totals {
+                requests,
+                failures: next(requests * 0.03).floor(),
+                rps: next(20.0),
+                p95_ms: next(10_000.0),
+            };
+            let verdict = judge(&totals, &limits);
+            let rate = if requests > 0.0 {
+                totals.failures / requests * 100.0
+            } else {
+                0.0
+            };
+            let holds = requests > 0.0
+                && totals.p95_ms <= limits.max_p95_ms
+                && rate <= limits.max_error_rate_percent
+                && totals.rps >= limits.min_rps;
+            assert_eq!(
+                verdict.status == CheckStatus::Passed,
+                holds,
+                "{totals:?} {verdict:?}"
+            );
+            let named = verdict.problems.join("; ");
+            assert_eq!(
+                named.contains("p95"),
+                totals.p95_ms > limits.max_p95_ms,
+                "{named}"
+            );
+            assert_eq!(
+                named.contains("error rate"),
+                rate > limits.max_error_rate_percent,
+                "{named}"
+            );
+            assert_eq!(
+                named.contains("throughput"),
+                totals.rps < limits.min_rps,
+                "{named}"
+            );
+        }
     }
 }

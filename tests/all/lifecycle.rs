@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::rollouts::{package, push_image, service};
+use crate::rollouts::{push_image, service};
 use crate::support::emulator::Account;
 use crate::support::{Project, repo_root, run_json_within};
 
@@ -45,7 +45,7 @@ fn runs_on(job: &Value, ref_type: &str) -> bool {
     if condition.contains("pull_request") {
         return false;
     }
-    if condition.contains("contains(needs.*.result, 'failure')") {
+    if condition.contains("&& contains(needs.*.result, 'failure')") {
         return false; // notify: only after a failure
     }
     !condition.contains("github.ref_type ==")
@@ -114,6 +114,9 @@ impl Life {
             "      rollout:\n        strategy: canary\n        step_percent: 10\n        step_interval_seconds: 600\n",
             "      rollout: { strategy: all-at-once }\n",
         );
+        // Staging's verification (the pipeline's verify job) requests the harness's entry
+        // point of staging's account: its backend and scoring, its functions.
+        project.verify_on_harness("staging", &staging);
         // The local environment is not played; its account is settled now, so that no run
         // rewrites a committed file.
         project.use_account(&staging);
@@ -226,7 +229,9 @@ impl Life {
                 artifacts.insert(name.into(), serde_json::json!({ "image": image }));
             } else if let Some(name) = id.strip_prefix("package-") {
                 if enabled(name) {
-                    let zip = package(&self.project, name, label);
+                    // The reference functions: the verify job invokes them and compares
+                    // the validator's answers with the committed baseline.
+                    let zip = self.project.reference_package(name, label);
                     artifacts.insert(name.into(), serde_json::json!({ "package": zip }));
                 }
             } else {

@@ -44,4 +44,5 @@ mod rollouts_recorded;
 mod secrets;
 mod snapshots;
 mod upgrades;
+mod verify;
 mod walkthrough;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::models::{deploy_model, live_model_of, local_scoring, model, scoring_package};
 use crate::support::emulator::Account;
 use crate::support::mlflow::mlflow;
-use crate::support::{Project, run_json};
+use crate::support::{Project, UNVERIFIED, run_json};
 
 const SIGNATURE: &str = r#"[{"type": "string", "name": "supplier", "required": true}, {"type": "string", "name": "vat", "required": true}, {"type": "double", "name": "total", "required": true}, {"type": "string", "name": "currency", "required": true}, {"type": "string", "name": "issued_at", "required": true}]"#;
 
@@ -352,6 +352,9 @@ async fn a_model_from_mlflow_is_promoted_into_the_targets_registry() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(0), "{stderr}\n{promoted}");

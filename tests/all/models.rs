@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::rollouts::project;
 use crate::support::emulator::Account;
-use crate::support::{Project, run_json};
+use crate::support::{Project, UNVERIFIED, run_json};
 
 /// A deployed local environment (its storage stack creates the models bucket) with the
 /// model files `model-a.bin`, `model-b.bin` and `input.json` in the project.
@@ -650,6 +650,9 @@ async fn a_promotion_runs_the_same_model_copied_into_the_target_registry() {
         "--to",
         "production",
         "--yes",
+        "--skip-verification",
+        "--reason",
+        UNVERIFIED,
     ];
     // Production runs approved versions only: refused before anything changes, then
     // approved where it was registered and reviewed.

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::rollouts::{package, push_image, service};
 use crate::support::emulator::Account;
-use crate::support::{Project, run_json};
+use crate::support::{Project, UNVERIFIED, run_json};
 
 /// `release check` in `project` for `env`, with extra environment variables.
 fn check(project: &Project, env: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
@@ -184,6 +184,9 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(0), "{stderr}");
@@ -202,6 +205,8 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
     let (code, status, _) = run(&project, &account, &["status", "--env", "production"]);
     assert_eq!(code, Some(0));
     assert_eq!(status["current"]["action"], "promote");
+    // Promoted without a verification: the reason is on the record.
+    assert_eq!(status["current"]["skipped_verification"], UNVERIFIED);
     assert_eq!(status["current"]["tag"], "v1.0.0");
     assert_eq!(status["current"]["from"], format!("staging/{record}"));
     assert_eq!(
@@ -238,6 +243,9 @@ async fn staging_is_promoted_to_production_then_production_rolls_back() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(0), "{stderr}");
@@ -309,6 +317,9 @@ async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(3), "{stderr}");
@@ -334,6 +345,9 @@ async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(3));
@@ -380,6 +394,9 @@ async fn promotion_refuses_a_failed_source_and_an_untagged_commit() {
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(3), "{stderr}");
@@ -465,6 +482,9 @@ async fn promotion_refuses_before_the_lock_an_image_the_target_registry_does_not
             "--to",
             "production",
             "--yes",
+            "--skip-verification",
+            "--reason",
+            UNVERIFIED,
         ],
     );
     assert_eq!(code, Some(3), "{stderr}");

@@ -14,7 +14,8 @@ pub struct VerifyArgs {
     /// compared and the run is not recorded as a verification.
     #[arg(long)]
     update_baseline: bool,
-    /// Where Locust's report and statistics go (default: target/verify/<env>).
+    /// Where Locust's report and statistics go (default: facturactl-verify/<env>-<trace>
+    /// in the temporary directory, outside the checkout).
     #[arg(long, value_name = "DIR")]
     artifacts: Option<PathBuf>,
 }

@@ -207,6 +207,22 @@ impl Account {
             .await;
     }
 
+    /// Makes this account's `service` (`backend`, `scoring`) behind the harness's entry
+    /// point answer `{status}` or slowly (`{latency_ms}`); `None` clears every such fault.
+    pub async fn service_fault(&self, spec: Option<Value>) {
+        match spec {
+            Some(mut spec) => {
+                spec["key"] = json!(self.access_key);
+                self.control(reqwest::Method::PUT, "services", Some(spec))
+                    .await;
+            }
+            None => {
+                self.control(reqwest::Method::DELETE, "services", None)
+                    .await;
+            }
+        }
+    }
+
     pub async fn faults_off(&self) {
         self.control(reqwest::Method::DELETE, "faults", None).await;
     }

@@ -8,11 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 
+/// The reason the promotion tests give for promoting without a verification: they test
+/// what a promotion copies, not what `verify` checks (tests/all/verify.rs does).
+pub const UNVERIFIED: &str = "promotion mechanics under test; verify has its own tests";
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A temporary copy of deploy.toml, environments/ and templates/ that a test may break.
+/// A temporary copy of deploy.toml, environments/, templates/ and verify/ (the checks'
+/// samples, baseline and locustfile) that a test may break.
 pub struct Project {
     pub dir: tempfile::TempDir,
 }
@@ -25,6 +30,7 @@ impl Project {
             .expect("copy deploy.toml");
         copy_tree(&root.join("environments"), &dir.path().join("environments"));
         copy_tree(&root.join("templates"), &dir.path().join("templates"));
+        copy_tree(&root.join("verify"), &dir.path().join("verify"));
         Self { dir }
     }
 
@@ -143,6 +149,34 @@ impl Project {
             "stacks:\n",
             "stacks:\n  ml:\n    enabled: true\n",
         );
+    }
+
+    /// `[verify]` of `env` pointed at the harness's entry point of `account`
+    /// (scripts/local_services.py), without a test user, with a two-second load test.
+    pub fn verify_on_harness(&self, env: &str, account: &emulator::Account) {
+        let file = format!("environments/{env}.yaml");
+        let entry = format!("{}/__services/{}", account.endpoint, account.account_id);
+        let block = format!(
+            "verify:\n  entry_point: {entry}\n  load:\n    users: 2\n    spawn_rate: 2\n    duration_seconds: 2\n    min_rps: 1\n"
+        );
+        let text = self.read(&file);
+        let start = text.find("\nverify:\n").expect("a verify block") + 1;
+        let end = text[start + 1..]
+            .find("\n\n")
+            .map_or(text.len(), |i| start + 1 + i + 1);
+        self.write(&file, &format!("{}{block}{}", &text[..start], &text[end..]));
+    }
+
+    /// A zip of the reference function of `service` (examples/functions), marked with
+    /// `label` so each release's package has its own hash; its path.
+    pub fn reference_package(&self, service: &str, label: &str) -> String {
+        let source = format!("{service}.py");
+        let code = std::fs::read_to_string(repo_root().join("examples/functions").join(&source))
+            .expect("a reference function");
+        let code = format!("{code}\n# release {label}\n");
+        let path = self.path().join(format!("{service}-{label}.zip"));
+        std::fs::write(&path, zip::zip(&[(&source, &code)])).expect("zip");
+        path.display().to_string()
     }
 
     pub fn use_account(&self, account: &emulator::Account) {
