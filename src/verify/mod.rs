@@ -76,7 +76,20 @@ pub async fn run(ctx: &Context<'_>, options: &Options) -> Findings {
         findings.checks.push(check);
         findings.load = run;
     }
+    for check in &findings.checks {
+        log(check);
+    }
     findings
+}
+
+/// One line per check on stderr, as the run's log (the report says it all at the end).
+fn log(check: &CheckRecord) {
+    let problems = check.problems.join("; ");
+    match check.status {
+        CheckStatus::Passed => tracing::info!("verify {}: passed", check.name),
+        CheckStatus::Failed => tracing::warn!("verify {}: failed: {problems}", check.name),
+        CheckStatus::NotRun => tracing::warn!("verify {}: not run: {problems}", check.name),
+    }
 }
 
 /// A check that passed with these figures.
