@@ -1715,6 +1715,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     training_state_machines()
     cross_account.install()
     stack_rules.install()
+    local_services.cognito_in_stacks()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()

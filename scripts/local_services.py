@@ -9,8 +9,10 @@ harness adds:
   /predict` is the account's `scoring` ECS service, which loads its pinned model artifact
   (the task definition's MODEL_URI) from the emulator's S3 and refuses to answer when its
   SHA-256 is not MODEL_SHA256, as the real container does at start. A service that is not
-  running (no ACTIVE ECS service with a desired count) answers 503. A request with an
-  `Authorization` header that is not `Bearer <JWT>` answers 401.
+  running (no ACTIVE ECS service with a desired count) answers 503. A request whose
+  `Authorization` header is not an ID token of one of the account's user pools answers
+  401, as API Gateway's Cognito authorizer would (`require_token` in a fault makes the
+  header required).
 - **Lambda invocations that run the deployed package** (moto would need Docker): Invoke
   runs the version's zip (the alias or version asked for) in a Python process with the
   event on stdin, the function's environment and its timeout; an exception is an
@@ -18,7 +20,8 @@ harness adds:
 - **Cognito's unsigned calls reach the client's account**: InitiateAuth carries no
   credentials; AWS finds the app client by its id, moto would look in its default account.
 - **Faults per account**: `PUT /__harness/services {"key": K, "service": "backend",
-  "status": 500, "latency_ms": 800}` makes that service answer 500, or slowly;
+  "status": 500, "latency_ms": 800, "require_token": true}` makes that service answer
+  500, or slowly, or only to a signed-in user;
   `DELETE /__harness/services?key=K` clears them.
 """
 
@@ -84,10 +87,10 @@ def serve(account: str, method: str, path: str, headers, body: bytes) -> tuple[i
     service = ROUTES.get((method, route))
     if not service:
         return answer(404, {"message": "Not Found"})
-    auth = headers.get("Authorization")
-    if auth is not None and not re.match(r"^(Bearer )?[\w-]+\.[\w-]+\.[\w-]*$", auth):
-        return answer(401, {"message": "Unauthorized"})
     fault = fault_of(account, service)
+    auth = headers.get("Authorization")
+    if (auth is not None or fault.get("require_token")) and not issued_here(account, auth or ""):
+        return answer(401, {"message": "Unauthorized"})
     if fault.get("latency_ms"):
         time.sleep(float(fault["latency_ms"]) / 1000)
     if fault.get("status"):
@@ -100,6 +103,23 @@ def serve(account: str, method: str, path: str, headers, body: bytes) -> tuple[i
     if route == "/invoices":
         return ocr(body)
     return answer(200, {"status": "ok", "service": running["name"]})
+
+
+def issued_here(account: str, auth: str) -> bool:
+    """Whether `auth` is an ID token of one of the account's user pools (its `iss`), as
+    API Gateway's Cognito authorizer takes it (the token alone, or after `Bearer `)."""
+    token = auth[len("Bearer "):] if auth.startswith("Bearer ") else auth
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    from moto.cognitoidp.models import cognitoidp_backends
+    pool = str(claims.get("iss", "")).rsplit("/", 1)[-1]
+    return claims.get("token_use") == "id" and any(
+        pool in backend.user_pools for backend in cognitoidp_backends[account].values())
 
 
 def answer(status: int, value) -> tuple[int, dict, bytes]:
@@ -221,3 +241,126 @@ def client_account(body: bytes, default: str) -> str:
                 if client_id in pool.clients:
                     return account
     return default
+
+
+# ------------------------------------------------------------------ Cognito in stacks
+
+def cognito_in_stacks() -> None:
+    """moto's CloudFormation has no AWS::Cognito::UserPool nor UserPoolClient: a stack's
+    pool was skipped, `${UserPool}` left as text in the ARNs naming it, and the outputs
+    that `Ref` it dropped (the auth stack's UserPoolId and client ids). These create them
+    in moto's Cognito backend, as AWS does: `Ref` is the pool's or the client's id,
+    `Fn::GetAtt` Arn, ProviderName, ProviderURL; an update keeps the pool (its id is what
+    the API's authorizer and every client name), a delete removes it."""
+    from moto.cloudformation import parsing
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.core.common_models import CloudFormationModel
+
+    def backend(account_id: str, region_name: str):
+        return cognitoidp_backends[account_id][region_name]
+
+    class StackUserPool(CloudFormationModel):
+        # moto's model registry files a model under the service its module names.
+        __module__ = "moto.cognitoidp.models"
+
+        def __init__(self, pool, account_id: str, region_name: str) -> None:
+            self.pool, self.account_id, self.region_name = pool, account_id, region_name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "UserPoolName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Cognito::UserPool"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name, **kwargs):
+            props = dict(cloudformation_json.get("Properties", {}))
+            name = props.pop("UserPoolName", resource_name)
+            try:
+                pool = backend(account_id, region_name).create_user_pool(name, props)
+            except Exception:  # noqa: BLE001 - a setting moto cannot model: the pool still exists
+                pool = backend(account_id, region_name).create_user_pool(name, {})
+            return cls(pool, account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                            cloudformation_json, account_id, region_name):
+            return original_resource
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name):
+            backend(account_id, region_name).user_pools.pop(resource_name, None)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend(account_id, region_name).user_pools.pop(self.pool.id, None)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.pool.id
+
+        def get_cfn_attribute(self, attribute_name: str):
+            provider = f"cognito-idp.{self.region_name}.amazonaws.com/{self.pool.id}"
+            return {"Arn": self.pool.arn, "UserPoolId": self.pool.id, "ProviderName": provider,
+                    "ProviderURL": f"https://{provider}"}[attribute_name]
+
+    class StackUserPoolClient(CloudFormationModel):
+        # moto's model registry files a model under the service its module names.
+        __module__ = "moto.cognitoidp.models"
+
+        def __init__(self, client, account_id: str, region_name: str) -> None:
+            self.client, self.account_id, self.region_name = client, account_id, region_name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "ClientName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Cognito::UserPoolClient"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("ClientSecret", "Name", "ClientId")
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name, **kwargs):
+            props = dict(cloudformation_json.get("Properties", {}))
+            pool = props.pop("UserPoolId")
+            secret = bool(props.pop("GenerateSecret", False))
+            props.setdefault("ClientName", resource_name)
+            client = backend(account_id, region_name).create_user_pool_client(pool, secret, props)
+            return cls(client, account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                            cloudformation_json, account_id, region_name):
+            return original_resource
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name):
+            for pool in backend(account_id, region_name).user_pools.values():
+                pool.clients.pop(resource_name, None)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            self.delete_from_cloudformation_json(self.client.id, {}, account_id, region_name)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.client.id
+
+        def get_cfn_attribute(self, attribute_name: str):
+            return {"ClientSecret": getattr(self.client, "secret", None), "Name":
+                    self.client.extended_config.get("ClientName"), "ClientId": self.client.id}[attribute_name]
+
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()

@@ -460,8 +460,13 @@ fn check_verify(
         if let Some(source) = &stage.promote_from
             && verified != Some(source.as_str())
         {
+            // Where the fix goes: the verified environment, or the promotion without one.
+            let place = match verified {
+                Some(_) => at(&["verify", "environment"]),
+                None => at(&["deploy", env, "promote_from"]),
+            };
             errors.push(ConfigError::new(
-                node.locate(&at(&["deploy", env, "promote_from"])),
+                node.locate(&place),
                 Invalid::Unverified {
                     source: source.clone(),
                 },

@@ -146,6 +146,12 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "timeout_minutes = 0",
             "timeout_minutes 0 is out of range",
         ),
+        // A promotion from an environment the pipeline does not verify would be refused.
+        (
+            "[verify]\nenvironment = \"staging\"",
+            "[verify]\nenvironment = \"production\"",
+            "the promotion from `staging` would be refused",
+        ),
         (
             r#"staging = "arn:aws:iam::210987654321:role/facturascan-models-staging""#,
             r#"staging = "arn:aws:iam::345678901234:role/facturascan-models-staging""#,
@@ -410,6 +416,68 @@ fn role_of(steps: &[yaml_serde::Value]) -> &str {
         .iter()
         .find_map(|s| s["with"]["role-to-assume"].as_str())
         .expect("AWS credentials")
+}
+
+#[test]
+fn production_needs_staging_verified_which_needs_staging_deployed() {
+    let workflow = committed_workflow("platform.yml");
+    let jobs = &workflow["jobs"];
+    let needs = |job: &str| -> Vec<String> {
+        jobs[job]["needs"]
+            .as_sequence()
+            .expect("needs")
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(needs("verify-staging"), ["deploy-staging"]);
+    assert!(needs("deploy-production").contains(&"verify-staging".to_string()));
+    assert!(needs("notify").contains(&"verify-staging".to_string()));
+    // On a tag push staging's deploy is skipped and the verification runs anyway; the
+    // promotion runs only after it passed.
+    let verify = jobs["verify-staging"]["if"].as_str().expect("if");
+    assert!(
+        verify.contains("needs.deploy-staging.result == 'success'")
+            && verify.contains("github.ref_type == 'tag'"),
+        "{verify}"
+    );
+    let promote = jobs["deploy-production"]["if"].as_str().expect("if");
+    assert!(
+        promote.contains("needs.verify-staging.result == 'success'"),
+        "{promote}"
+    );
+    let steps = jobs["verify-staging"]["steps"]
+        .as_sequence()
+        .expect("steps");
+    let run = steps
+        .iter()
+        .find(|s| s["uses"] == "./")
+        .expect("the facturactl step");
+    assert_eq!(
+        run["with"]["args"],
+        "verify\n--env\nstaging\n--artifacts\nverify-report\n"
+    );
+    assert_eq!(
+        role_of(steps),
+        "arn:aws:iam::210987654321:role/facturascan-verify-staging"
+    );
+    let upload = steps
+        .iter()
+        .find(|s| s["with"]["path"] == "verify-report/")
+        .expect("Locust's report uploaded");
+    assert_eq!(upload["if"], "${{ !cancelled() }}");
+    // The Locust the job installs is the one the tests run (requirements-dev.txt).
+    let pinned = std::fs::read_to_string(repo_root().join("requirements-dev.txt"))
+        .expect("requirements")
+        .lines()
+        .find(|l| l.starts_with("locust=="))
+        .expect("locust pinned")
+        .to_string();
+    let installs = steps
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .any(|r| r.contains(&format!("'{pinned}'")));
+    assert!(installs, "the verify job installs {pinned}");
 }
 
 #[test]

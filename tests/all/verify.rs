@@ -379,3 +379,101 @@ async fn promotion_requires_a_passing_verification_of_exactly_what_it_promotes()
     assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("it was never verified"), "{stderr}");
 }
+
+/// A user of `pool` with a permanent password, made as docs/guide/verifying.md says.
+fn create_user(account: &Account, pool: &str, username: &str, password: &str) {
+    let script = "import sys, boto3\n\
+c = boto3.client('cognito-idp', endpoint_url=sys.argv[1], region_name='eu-west-1')\n\
+c.admin_create_user(UserPoolId=sys.argv[2], Username=sys.argv[3], MessageAction='SUPPRESS')\n\
+c.admin_set_user_password(UserPoolId=sys.argv[2], Username=sys.argv[3], Password=sys.argv[4], Permanent=True)\n";
+    let out = std::process::Command::new(crate::support::emulator::python())
+        .args(["-c", script, &account.endpoint, pool, username, password])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn put_credentials(account: &Account, password: &str) {
+    let secrets = aws_sdk_secretsmanager::Client::new(&account.sdk_config(3).await);
+    let value = json!({"username": "verify@facturascan.com", "password": password}).to_string();
+    let created = secrets
+        .create_secret()
+        .name("facturascan/local/verify-user")
+        .secret_string(&value)
+        .send()
+        .await;
+    if created.is_err() {
+        secrets
+            .put_secret_value()
+            .secret_id("facturascan/local/verify-user")
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put the secret");
+    }
+}
+
+#[tokio::test]
+async fn the_requests_sign_in_as_the_test_user_whose_credentials_are_a_secret() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    // The backend behind API Gateway's Cognito authorizer: no token, no answer.
+    account
+        .service_fault(Some(json!({"service": "backend", "require_token": true})))
+        .await;
+    let (code, report, stderr) = verify(&project, &account);
+    assert_eq!(code, Some(3), "{stderr}\n{report}");
+    assert!(problems(check(&report, "backend-health")).contains("answered 401"));
+
+    let cfn = aws_sdk_cloudformation::Client::new(&account.sdk_config(3).await);
+    let auth = cfn
+        .describe_stacks()
+        .stack_name("facturascan-local-auth")
+        .send()
+        .await
+        .expect("the auth stack");
+    let pool = auth.stacks()[0]
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("UserPoolId"))
+        .and_then(|o| o.output_value())
+        .unwrap_or_else(|| panic!("UserPoolId in {:?}", auth.stacks()[0].outputs()))
+        .to_string();
+    create_user(
+        &account,
+        &pool,
+        "verify@facturascan.com",
+        "Verify-Passw0rd!",
+    );
+    put_credentials(&account, "Verify-Passw0rd!").await;
+    project.replace(
+        "environments/local.yaml",
+        "verify:\n",
+        "verify:\n  user:\n    credentials: secretsmanager:facturascan/local/verify-user\n",
+    );
+    let (code, report, stderr) = verify(&project, &account);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    // Locust signs its requests too (FACTURASCAN_VERIFY_TOKEN): none failed.
+    assert_eq!(check(&report, "load")["figures"]["failures"], 0.0);
+
+    // Credentials Cognito refuses: the checks could not run, which is not a pass.
+    put_credentials(&account, "wrong").await;
+    let (code, report, stderr) = verify(&project, &account);
+    assert_eq!(code, Some(1), "{stderr}\n{report}");
+    let health = check(&report, "backend-health");
+    assert_eq!(health["status"], "not_run");
+    assert!(
+        problems(health).contains("Cognito refused the test user's sign-in"),
+        "{health}"
+    );
+    assert!(
+        !problems(health).contains("wrong"),
+        "the password is never shown: {health}"
+    );
+}
