@@ -274,12 +274,12 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
 async fn a_failed_stack_skips_its_dependents_and_lets_others_finish() {
     let account = Account::new();
     let project = Project::copy();
-    // moto fails CreateStack on an attribute it cannot resolve: a stand-in for a resource
-    // error (the emulator never rolls back; recorded responses cover that path).
+    // CreateStack fails on an attribute the resource does not have: a stand-in for a
+    // resource error (the emulator never rolls back; recorded responses cover that path).
     project.replace(
         "templates/stacks/auth.yaml.tera",
         "  DashboardClientId:\n    Value: { Ref: DashboardClient }",
-        "  DashboardClientId:\n    Value: { \"Fn::GetAtt\": [DashboardClient, ClientSecret] }",
+        "  DashboardClientId:\n    Value: { \"Fn::GetAtt\": [DashboardClient, NoSuchAttribute] }",
     );
     let (code, report, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
     assert_eq!(code, Some(1), "{stderr}\n{report}");

@@ -9,7 +9,7 @@ use crate::rollouts::{project, push_image};
 use crate::support::emulator::Account;
 use crate::support::{Project, run_json};
 
-fn ecs_scoring(account: &Account) -> Project {
+pub(crate) fn ecs_scoring(account: &Account) -> Project {
     let project = project(account);
     project.replace(
         "environments/local.yaml",

@@ -477,3 +477,84 @@ async fn the_requests_sign_in_as_the_test_user_whose_credentials_are_a_secret() 
         "the password is never shown: {health}"
     );
 }
+
+#[tokio::test]
+async fn predict_reaches_the_scoring_service_which_refuses_a_model_not_its_pin() {
+    let account = Account::new();
+    let project = crate::experiments_ecs::ecs_scoring(&account);
+    // Only the /predict check: the other services are not deployed here.
+    let entry = crate::support::harness_entry(&account);
+    project.set_verify(
+        "local",
+        &format!("verify:\n  entry_point: {entry}\n  smoke:\n    http: []\n    invoke: []\n  regression: ~\n  load: ~\n"),
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "stacks first: {stderr}");
+    push_image(&account, "facturascan/scoring", "v1", "a").await;
+    project.write("m1.bin", "model one");
+    project.write("input.json", crate::models::SCORING_INPUT);
+    let (code, _, stderr) = crate::models::model(
+        &project,
+        &account,
+        &[
+            "register",
+            "fraud-scoring",
+            "--file",
+            "m1.bin",
+            "--input",
+            "input.json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run_json(
+        &project,
+        &account,
+        &[
+            "deploy",
+            "--env",
+            "local",
+            "--image",
+            "scoring=v1",
+            "--model",
+            "scoring=1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, report, stderr) = verify(&project, &account);
+    assert_eq!(code, Some(0), "{stderr}\n{report}");
+    let predict = check(&report, "scoring-predict");
+    assert_eq!(predict["figures"]["status"], 200.0, "{predict}");
+
+    // The pinned artifact's bytes change under it (past the registry's write-once policy,
+    // as only an administrator could): the service refuses to serve them.
+    let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
+    let uri = status["current"]["services"]["scoring"]["model"]["uri"]
+        .as_str()
+        .expect("the pinned model's uri")
+        .to_string();
+    let (bucket, key) = uri
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .expect("s3://bucket/key");
+    let s3 = account.s3().await;
+    s3.delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("lift the write-once policy");
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"tampered".to_vec().into())
+        .send()
+        .await
+        .expect("overwrite the model");
+    let (code, report, stderr) = verify(&project, &account);
+    assert_eq!(code, Some(3), "{stderr}\n{report}");
+    let predict = check(&report, "scoring-predict");
+    assert!(
+        problems(predict).contains("answered 500") && problems(predict).contains("is not sha256:"),
+        "{predict}"
+    );
+}

@@ -8,6 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 
+/// The harness's entry point of `account` (scripts/local_services.py).
+pub fn harness_entry(account: &emulator::Account) -> String {
+    format!("{}/__services/{}", account.endpoint, account.account_id)
+}
+
 /// The reason the promotion tests give for promoting without a verification: they test
 /// what a promotion copies, not what `verify` checks (tests/all/verify.rs does).
 pub const UNVERIFIED: &str = "promotion mechanics under test; verify has its own tests";
@@ -154,11 +159,18 @@ impl Project {
     /// `[verify]` of `env` pointed at the harness's entry point of `account`
     /// (scripts/local_services.py), without a test user, with a two-second load test.
     pub fn verify_on_harness(&self, env: &str, account: &emulator::Account) {
-        let file = format!("environments/{env}.yaml");
-        let entry = format!("{}/__services/{}", account.endpoint, account.account_id);
-        let block = format!(
-            "verify:\n  entry_point: {entry}\n  load:\n    users: 2\n    spawn_rate: 2\n    duration_seconds: 2\n    min_rps: 1\n"
+        let entry = harness_entry(account);
+        self.set_verify(
+            env,
+            &format!(
+                "verify:\n  entry_point: {entry}\n  load:\n    users: 2\n    spawn_rate: 2\n    duration_seconds: 2\n    min_rps: 1\n"
+            ),
         );
+    }
+
+    /// Replaces the `verify:` block of `env`'s file with `block`.
+    pub fn set_verify(&self, env: &str, block: &str) {
+        let file = format!("environments/{env}.yaml");
         let text = self.read(&file);
         let start = text.find("\nverify:\n").expect("a verify block") + 1;
         let end = text[start + 1..]
