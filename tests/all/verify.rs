@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::rollouts::push_image;
 use crate::support::emulator::Account;
-use crate::support::{Project, run_json};
+use crate::support::{Project, run_json, run_text};
 
 /// The local environment deployed with the build's images and the reference functions
 /// (examples/functions), its `[verify]` on the harness's entry point of `account`.
@@ -106,39 +106,15 @@ async fn a_healthy_release_passes_every_check_and_the_record_says_so() {
     assert_eq!(verification["result"], "passed", "{status}");
     assert_eq!(verification["services"], status["current"]["services"]);
     assert_eq!(report["record"], status["current"]["id"]);
-    let text = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args([
-            "status",
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-        ])
-        .output()
-        .expect("status");
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = run_text(&project, &account, &["status", "--env", "local"]);
     assert!(text.contains("verified: passed at"), "{text}");
 
     // The Markdown for the step summary charts the load test.
-    let markdown = project
-        .cmd()
-        .env("AWS_ACCESS_KEY_ID", &account.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args([
-            "verify",
-            "--env",
-            "local",
-            "--endpoint-url",
-            &account.endpoint,
-            "-o",
-            "markdown",
-        ])
-        .output()
-        .expect("verify");
-    let markdown = String::from_utf8_lossy(&markdown.stdout);
+    let markdown = run_text(
+        &project,
+        &account,
+        &["verify", "--env", "local", "-o", "markdown"],
+    );
     assert!(
         markdown.contains("```mermaid") && markdown.contains("xychart-beta"),
         "{markdown}"

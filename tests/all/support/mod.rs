@@ -279,6 +279,21 @@ pub fn spawn_json(
         .expect("spawn facturactl")
 }
 
+/// stdout of a facturactl run in `project` with `account`'s credentials against the
+/// emulator, as a person reads it (text or `-o markdown`).
+pub fn run_text(project: &Project, account: &emulator::Account, args: &[&str]) -> String {
+    project.use_account(account);
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(args)
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("run facturactl");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// What a facturactl run in `project` with `account`'s credentials against the emulator
 /// returned: exit code, the JSON report on stdout (`Null` when there is none), and stderr.
 pub fn run_json(
