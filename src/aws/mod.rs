@@ -28,6 +28,27 @@ pub struct EndpointOverride {
     pub profile_flag: Option<String>,
     /// `AWS_PROFILE`.
     pub profile_var: Option<String>,
+    /// `AWS_ACCESS_KEY_ID` is exported: an explicit profile wins over it (and says so).
+    pub keys_exported: bool,
+}
+
+/// Where the profile of a run comes from: its place in the credential chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// `--profile`: explicit, its credentials alone (exported keys are not used), as the
+    /// AWS CLI (botocore) does with `--profile`.
+    Flag,
+    /// `AWS_PROFILE`: exported keys still come first, as in botocore.
+    Variable,
+    /// The environment file's `profile`: explicit, like the flag.
+    File,
+}
+
+impl ProfileSource {
+    /// Whether the profile's credentials are used even with keys exported.
+    pub fn explicit(self) -> bool {
+        matches!(self, Self::Flag | Self::File)
+    }
 }
 
 /// The profiles of the shared config and credentials files, read as the SDK reads them
@@ -96,9 +117,21 @@ impl EndpointOverride {
         (chosen, note)
     }
 
-    /// Whether a client's endpoint is left to the SDK (`AWS_ENDPOINT_URL_<SERVICE>` set).
+    /// The profile and where it came from (`profile` without the note).
+    pub fn profile_source(&self, env: &Environment) -> Option<(String, ProfileSource)> {
+        match (&self.profile_flag, &self.profile_var, &env.profile) {
+            (Some(flag), _, _) => Some((flag.clone(), ProfileSource::Flag)),
+            (None, Some(var), _) => Some((var.clone(), ProfileSource::Variable)),
+            (None, None, Some(file)) => Some((file.clone(), ProfileSource::File)),
+            (None, None, None) => None,
+        }
+    }
+
+    /// Whether a client's endpoint is left to the SDK (`AWS_ENDPOINT_URL_<SERVICE>` set):
+    /// `--endpoint-url` wins over those variables, `AWS_ENDPOINT_URL` loses to them (the
+    /// AWS CLI's order: the more specific variable, the flag above all).
     fn service_var(&self, service: &str) -> bool {
-        self.service_vars.contains(service)
+        self.flag.is_none() && self.service_vars.contains(service)
     }
 }
 
@@ -159,8 +192,17 @@ impl AwsContext {
             .region(Region::new(env.region.clone()))
             .retry_config(retry)
             .timeout_config(CALL_TIMEOUTS.config());
-        if let (Some(profile), _) = endpoint.profile(env) {
-            loader = loader.profile_name(profile);
+        match endpoint.profile_source(env) {
+            // An explicit profile's own credentials, not the exported keys the default
+            // chain reads first.
+            Some((profile, source)) if source.explicit() => {
+                let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(&profile)
+                    .build();
+                loader = loader.profile_name(&profile).credentials_provider(provider);
+            }
+            Some((profile, _)) => loader = loader.profile_name(profile),
+            None => {}
         }
         let shared = loader.load().await;
         let retries = RetryClock::default();

@@ -19,6 +19,8 @@ pub struct Host {
     pub aws_service_endpoints: std::collections::BTreeSet<String>,
     /// `AWS_PROFILE`.
     pub aws_profile: Option<String>,
+    /// `AWS_ACCESS_KEY_ID` is set (its value is never kept).
+    pub aws_keys_exported: bool,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: (variable, value).
     pub aws_region: Option<(String, String)>,
     /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
@@ -57,6 +59,7 @@ impl Host {
                 .filter_map(|(k, _)| k.strip_prefix("AWS_ENDPOINT_URL_").map(str::to_string))
                 .collect(),
             aws_profile: var("AWS_PROFILE"),
+            aws_keys_exported: var("AWS_ACCESS_KEY_ID").is_some(),
             aws_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .into_iter()
                 .find_map(|k| var(k).map(|v| (k.to_string(), v))),

@@ -128,6 +128,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
             service_vars: host.aws_service_endpoints.clone(),
             profile_flag: cli.profile.clone(),
             profile_var: host.aws_profile.clone(),
+            keys_exported: host.aws_keys_exported,
         },
         region: RegionOverride {
             flag: cli.region.clone(),

@@ -166,6 +166,18 @@ impl Session<'_> {
         if let (_, Some(note)) = self.endpoint.profile(env) {
             self.console.note(&format!("note: {note}"));
         }
+        if let Some((profile, source)) = self.endpoint.profile_source(env)
+            && source.explicit()
+            && self.endpoint.keys_exported
+        {
+            let from = match source {
+                crate::aws::ProfileSource::Flag => "--profile".to_string(),
+                _ => format!("environments/{}.yaml", env.name),
+            };
+            self.console.note(&format!(
+                "note: AWS_ACCESS_KEY_ID is exported, but profile `{profile}` (from {from}) is used, as the AWS CLI does with an explicit profile"
+            ));
+        }
         if let Some((var, region)) = &self.region.env_var
             && *region != env.region
             && self.region.flag.is_none()

@@ -1,6 +1,7 @@
 //! AWS conventions (issue 18 item 1): `--profile` and `AWS_PROFILE` against the environment
 //! file's profile, `--region` against the file's region and the region variables, and the
-//! SDK's service-specific endpoint variables alongside `--endpoint-url`.
+//! SDK's service-specific endpoint variables alongside `--endpoint-url`, an explicit
+//! profile against exported keys (issue 29 item 4).
 
 use crate::support::emulator::Account;
 use crate::support::{Project, Tripwire};
@@ -27,8 +28,10 @@ fn run(
     )
 }
 
+/// The AWS CLI's order: `--endpoint-url` above all, then `AWS_ENDPOINT_URL_<SERVICE>`, then
+/// `AWS_ENDPOINT_URL`.
 #[test]
-fn a_service_endpoint_variable_keeps_that_service_off_the_endpoint_flag() {
+fn the_endpoint_flag_wins_over_a_service_variable_which_wins_over_the_global_one() {
     let account = Account::new();
     let project = Project::copy();
     let s3 = Tripwire::start();
@@ -38,13 +41,25 @@ fn a_service_endpoint_variable_keeps_that_service_off_the_endpoint_flag() {
         &["status", "--env", "local"],
         &[("AWS_ENDPOINT_URL_S3", &s3.url)],
     );
-    // STS answered from the emulator (the account guard passed); the record read went to
-    // the S3 endpoint the variable names, where nothing answers.
-    assert_ne!(code, Some(0), "{stderr}");
-    assert!(
-        s3.hits() > 0,
-        "S3 went to --endpoint-url, not AWS_ENDPOINT_URL_S3: {stderr}"
-    );
+    assert_eq!(code, Some(0), "S3 went to --endpoint-url: {stderr}");
+    assert_eq!(s3.hits(), 0, "AWS_ENDPOINT_URL_S3 lost to --endpoint-url");
+
+    // Without the flag, the service's variable wins over AWS_ENDPOINT_URL: STS answered
+    // from the emulator (the account guard passed), the record read went to the S3
+    // endpoint the variable names, where nothing answers.
+    project.use_account(&account);
+    let output = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_ENDPOINT_URL", &account.endpoint)
+        .env("AWS_ENDPOINT_URL_S3", &s3.url)
+        .args(["status", "--env", "local"])
+        .output()
+        .expect("run facturactl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(s3.hits() > 0, "S3 went to AWS_ENDPOINT_URL_S3: {stderr}");
     assert!(!stderr.contains("GetCallerIdentity failed"), "{stderr}");
 }
 
@@ -142,4 +157,56 @@ fn region_variables_never_move_an_environment_and_the_flag_does() {
         shown.contains("eu-central-1") && !shown.contains("eu-west-1"),
         "{shown}"
     );
+}
+
+/// `--profile` (explicit) uses the profile's credentials even with keys exported, as the
+/// AWS CLI does; `AWS_PROFILE` leaves the exported keys first, as the AWS CLI does too.
+#[test]
+fn an_explicit_profile_wins_over_exported_keys_and_the_variable_does_not() {
+    let (exported, profiled) = (Account::new(), Account::new());
+    let project = Project::copy();
+    project.use_account(&profiled);
+    project.write(
+        "aws-credentials",
+        &format!(
+            "[other]\naws_access_key_id = {}\naws_secret_access_key = secret\n",
+            profiled.access_key
+        ),
+    );
+    let credentials = project.path().join("aws-credentials");
+    let run = |extra: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = project.cmd();
+        cmd.env("AWS_ACCESS_KEY_ID", &exported.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .args([
+                "status",
+                "--env",
+                "local",
+                "--endpoint-url",
+                &profiled.endpoint,
+            ])
+            .args(extra);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run facturactl");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["--profile", "other"], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "AWS_ACCESS_KEY_ID is exported, but profile `other` (from --profile) is used"
+        ),
+        "{stderr}"
+    );
+    // The exported keys are another account's: the account guard refuses them.
+    let (code, stderr) = run(&[], &[("AWS_PROFILE", "other")]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains(&exported.account_id), "{stderr}");
 }
