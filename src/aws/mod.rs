@@ -89,11 +89,24 @@ impl EndpointOverride {
 
     /// The endpoint every client uses, if any.
     pub fn resolve<'a>(&'a self, env: &'a Environment) -> Option<&'a str> {
-        self.flag
-            .as_deref()
-            .or(self.env_var.as_deref())
-            .or(env.endpoint_url.as_deref())
-            .filter(|u| !u.is_empty())
+        self.resolve_with_source(env).map(|(url, _)| url)
+    }
+
+    /// The endpoint every client uses, and where it came from.
+    pub fn resolve_with_source<'a>(
+        &'a self,
+        env: &'a Environment,
+    ) -> Option<(&'a str, &'static str)> {
+        [
+            (self.flag.as_deref(), "--endpoint-url"),
+            (self.env_var.as_deref(), "AWS_ENDPOINT_URL"),
+            (
+                env.endpoint_url.as_deref(),
+                "the environment file's endpoint_url",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(url, source)| Some((url.filter(|u| !u.is_empty())?, source)))
     }
 
     /// The profile: `--profile`, then `AWS_PROFILE`, then the environment file's. With a
@@ -188,6 +201,12 @@ impl AwsContext {
         ))
         .with_max_backoff(std::time::Duration::from_millis(env.retry.max_backoff_ms));
         let endpoint_url = endpoint.resolve(env).map(str::to_string);
+        hints::remember(hints::Reach {
+            profile: endpoint.profile_source(env).map(|(profile, _)| profile),
+            endpoint: endpoint
+                .resolve_with_source(env)
+                .map(|(url, source)| (url.to_string(), source)),
+        });
         let mut loader = loader
             .region(Region::new(env.region.clone()))
             .retry_config(retry)
@@ -693,13 +712,17 @@ where
             {
                 (
                     Failure::Dns,
-                    format!("cannot resolve the endpoint's host name: {cause}"),
+                    format!(
+                        "cannot resolve the endpoint's host name{}: {cause}",
+                        hints::endpoint()
+                    ),
                 )
             } else if failure.is_timeout() {
                 (
                     Failure::Timeout,
                     format!(
-                        "the endpoint did not answer in time (a connection within {} s, the answer's first byte within {} s: {cause})",
+                        "the endpoint{} did not answer in time (a connection within {} s, the answer's first byte within {} s: {cause})",
+                        hints::endpoint(),
                         CALL_TIMEOUTS.connect.as_secs(),
                         CALL_TIMEOUTS.first_byte.as_secs()
                     ),
@@ -707,7 +730,7 @@ where
             } else if failure.is_io() {
                 (
                     Failure::Unreachable,
-                    format!("cannot reach the endpoint: {cause}"),
+                    format!("cannot reach the endpoint{}: {cause}", hints::endpoint()),
                 )
             } else {
                 (

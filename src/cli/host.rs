@@ -9,8 +9,10 @@ pub struct Host {
     /// `CI` or `GITHUB_ACTIONS` is set. (The rest of the AWS settings, credentials and
     /// profile, are read by the SDK's own provider chain.)
     pub in_ci: bool,
-    /// `GITHUB_ACTOR` or `USER`.
+    /// `GITHUB_ACTOR`.
     pub user: Option<String>,
+    /// `USER`.
+    pub local_user: Option<String>,
     /// `FACTURACTL_TRACE_ID`, to share one trace id across pipeline stages.
     pub trace_id: Option<String>,
     /// `AWS_ENDPOINT_URL`.
@@ -51,7 +53,8 @@ impl Host {
         Self {
             in_ci: var("CI").is_some() || var("GITHUB_ACTIONS").is_some(),
             runner_debug: var("RUNNER_DEBUG").as_deref() == Some("1"),
-            user: var("GITHUB_ACTOR").or_else(|| var("USER")),
+            user: var("GITHUB_ACTOR"),
+            local_user: var("USER"),
             trace_id: var("FACTURACTL_TRACE_ID"),
             aws_endpoint_url: var("AWS_ENDPOINT_URL"),
             aws_service_endpoints: std::env::vars()

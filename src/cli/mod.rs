@@ -135,6 +135,8 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
             env_var: host.aws_region.clone(),
         },
         user: host.user.clone(),
+        local_user: host.local_user.clone(),
+        caller: std::sync::OnceLock::new(),
         trace_id,
         in_ci: host.in_ci,
         github_sha: host.github_sha.clone(),

@@ -28,8 +28,13 @@ pub struct Session<'a> {
     pub endpoint: EndpointOverride,
     /// `--region`, and the region variables (only ever noted).
     pub region: RegionOverride,
-    /// `GITHUB_ACTOR` or `USER`.
+    /// `GITHUB_ACTOR`: who a workflow runs for.
     pub user: Option<String>,
+    /// `USER`: the local account, when neither an actor nor AWS names the caller.
+    pub local_user: Option<String>,
+    /// The caller's ARN, once a command has asked AWS (`aws`): who a record names outside
+    /// GitHub Actions, as CloudTrail would.
+    pub caller: std::sync::OnceLock<String>,
     /// This run's trace id (shared across a pipeline's stages when given).
     pub trace_id: String,
     /// In CI (`CI` or `GITHUB_ACTIONS`): the release gate may fetch tags.
@@ -65,6 +70,8 @@ impl<'a> Session<'a> {
             },
             region: RegionOverride::default(),
             user: None,
+            local_user: None,
+            caller: std::sync::OnceLock::new(),
             trace_id: uuid::Uuid::new_v4().simple().to_string(),
             in_ci: false,
             github_sha: None,
@@ -135,6 +142,7 @@ impl Session<'_> {
             }
             .into());
         }
+        let _ = self.caller.set(caller.arn);
         Ok(aws)
     }
 
@@ -158,6 +166,7 @@ impl Session<'_> {
     /// Clients to read another environment's records (promote's source): no account check,
     /// since a promotion reads the source across accounts and changes only the target.
     pub async fn aws_to_read(&self, env: &Environment) -> AwsContext {
+        self.note_overrides(env);
         AwsContext::new(env, &self.endpoint).await
     }
 
@@ -189,9 +198,14 @@ impl Session<'_> {
         }
     }
 
-    /// Who runs this: the CI actor or the local user.
+    /// Who runs this: the CI actor, else the caller's ARN (once AWS was asked), else the
+    /// local user.
     pub fn who(&self) -> String {
-        self.user.clone().unwrap_or_else(|| "unknown".into())
+        self.user
+            .clone()
+            .or_else(|| self.caller.get().cloned())
+            .or_else(|| self.local_user.clone())
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// Runs `work` while the console shows its progress; returns once everything sent has

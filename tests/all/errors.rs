@@ -94,14 +94,13 @@ fn refused_connections_and_unknown_hosts_are_one_sentence_each() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         format!("http://{}", listener.local_addr().expect("addr"))
     };
+    let refused =
+        format!("cannot reach the endpoint ({closed}, from --endpoint-url): Connection refused");
     for (endpoint, says) in [
-        (
-            closed.as_str(),
-            "cannot reach the endpoint: Connection refused",
-        ),
+        (closed.as_str(), refused.as_str()),
         (
             "http://facturactl-no-such-host.invalid:4566",
-            "cannot resolve the endpoint's host name",
+            "cannot resolve the endpoint's host name (http://facturactl-no-such-host.invalid:4566, from --endpoint-url)",
         ),
     ] {
         let output = project
@@ -206,5 +205,12 @@ fn a_failing_credential_process_keeps_its_output_and_a_missing_profile_is_named(
         "{out}"
     );
     assert!(out.contains("profiles there: leaky, other"), "{out}");
+    // A profile that exists and gives no credentials: the SSO hint names it.
+    let (code, out) = run("other", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("profile `other` gave none: if it is an SSO profile, run `aws sso login --profile other`"),
+        "{out}"
+    );
     assert_eq!(tripwire.hits(), 0);
 }

@@ -104,6 +104,12 @@ async fn a_healthy_release_passes_every_check_and_the_record_says_so() {
     let (_, status, _) = run_json(&project, &account, &["status", "--env", "local"]);
     let verification = &status["current"]["verification"];
     assert_eq!(verification["result"], "passed", "{status}");
+    // Outside GitHub Actions, who verified is the caller AWS names (its ARN).
+    assert_eq!(
+        verification["who"],
+        format!("arn:aws:sts::{}:user/moto", account.account_id),
+        "{status}"
+    );
     assert_eq!(verification["services"], status["current"]["services"]);
     assert_eq!(report["record"], status["current"]["id"]);
     let text = run_text(&project, &account, &["status", "--env", "local"]);

@@ -350,6 +350,7 @@ pub fn facturactl() -> Command {
         "AWS_ENDPOINT_URL",
         "FACTURACTL_TRACE_ID",
         "AWS_PROFILE",
+        "GITHUB_ACTOR",
     ] {
         cmd.env_remove(var);
     }
