@@ -222,6 +222,11 @@ pub enum Usage {
         profile: String,
         known: Vec<String>,
     },
+    /// The profile asks for an MFA code and there is no terminal to ask on.
+    MfaNeedsTerminal {
+        profile: String,
+        serial: String,
+    },
     /// `verify` of an environment with no successful release.
     NothingToVerify {
         environment: String,
@@ -265,6 +270,9 @@ impl Usage {
             Self::NothingToVerify { environment } => {
                 format!("`{environment}` has no successful release to verify")
             }
+            Self::MfaNeedsTerminal { profile, serial } => format!(
+                "profile `{profile}` needs an MFA code ({serial}), and there is no terminal to ask for it"
+            ),
             Self::VerifyFile { key, path } => {
                 format!("{key}: {} does not exist", path.display())
             }
@@ -303,6 +311,9 @@ impl Usage {
             },
             Self::NothingToVerify { environment } => {
                 format!("deploy it first: `facturactl deploy --env {environment}`")
+            }
+            Self::MfaNeedsTerminal { .. } => {
+                "run it on a terminal, or use credentials that need no code here (the job's OIDC role in CI, or a profile without mfa_serial)".into()
             }
             Self::VerifyFile { key, .. } if key.ends_with("baseline") => {
                 "record the baseline by hand, `facturactl verify --env E --update-baseline`, review it and commit it".into()

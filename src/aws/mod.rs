@@ -10,6 +10,7 @@ use aws_config::{BehaviorVersion, Region};
 use crate::config::{Environment, RetryMode};
 
 pub mod hints;
+pub mod mfa;
 pub mod s3;
 
 /// How to reach AWS, from outside the config files: flags first, then variables, then the
@@ -184,12 +185,32 @@ impl AwsContext {
         .await
     }
 
+    /// Clients for `env` with credentials already issued (a profile's MFA session).
+    pub async fn with_credentials(
+        env: &Environment,
+        endpoint: &EndpointOverride,
+        credentials: aws_sdk_sts::config::Credentials,
+    ) -> Self {
+        let loader =
+            aws_config::defaults(BehaviorVersion::latest()).credentials_provider(credentials);
+        Self::build(loader, env, endpoint, true).await
+    }
+
     /// Clients for `env` from a given loader (explicit credentials, say), with the
     /// environment's region, retry settings, profile and endpoint applied on top.
     pub async fn with_loader(
         loader: aws_config::ConfigLoader,
         env: &Environment,
         endpoint: &EndpointOverride,
+    ) -> Self {
+        Self::build(loader, env, endpoint, false).await
+    }
+
+    async fn build(
+        loader: aws_config::ConfigLoader,
+        env: &Environment,
+        endpoint: &EndpointOverride,
+        credentials_given: bool,
     ) -> Self {
         let retry = match env.retry.mode {
             RetryMode::Standard => RetryConfig::standard(),
@@ -214,6 +235,7 @@ impl AwsContext {
         match endpoint.profile_source(env) {
             // An explicit profile's own credentials, not the exported keys the default
             // chain reads first.
+            Some(_) if credentials_given => {}
             Some((profile, source)) if source.explicit() => {
                 let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
                     .profile_name(&profile)

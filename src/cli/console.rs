@@ -54,6 +54,16 @@ impl Console for TerminalConsole {
         std::io::stdin().read_line(&mut answer).is_ok() && answer.trim() == "yes"
     }
 
+    fn ask(&self, question: &str) -> Option<String> {
+        if !self.interactive() {
+            return None;
+        }
+        eprint!("{question}");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(answer.trim().to_string()).filter(|a| !a.is_empty())
+    }
+
     fn note(&self, text: &str) {
         if self.above_live_view(text) {
             return;

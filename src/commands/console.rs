@@ -10,6 +10,8 @@ pub trait Console: Sync {
     fn interactive(&self) -> bool;
     /// Asks a yes/no question; without a terminal the answer is no.
     fn confirm(&self, question: &str) -> bool;
+    /// Asks for a line of text (an MFA code); `None` without a terminal.
+    fn ask(&self, question: &str) -> Option<String>;
     /// Something to read before a question or while work goes on (a promotion's summary).
     fn note(&self, text: &str);
     /// A warning worth a person's attention (an undelivered notification).
@@ -85,6 +87,11 @@ impl Console for ScriptedConsole {
                 .unwrap_or(false);
         self.log(format!("ask: {question} -> {answer}"));
         answer
+    }
+
+    fn ask(&self, question: &str) -> Option<String> {
+        self.log(format!("ask: {question} -> (no answer)"));
+        None
     }
 
     fn note(&self, text: &str) {

@@ -24,7 +24,7 @@ pub async fn run(session: &Session<'_>) -> Result<Outcome, Error> {
     let loaded = session.load_env()?;
     let config = &loaded.config;
     // Read-only: the account is a check here, not a refusal, so it is reported with the rest.
-    let aws = session.aws_to_read(&config.environment).await;
+    let aws = session.aws_to_read(&config.environment).await?;
     let caller = aws.caller().await?;
     let account = preflight::account(config, &caller);
     let mut checks = vec![account];

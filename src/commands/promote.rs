@@ -46,7 +46,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     let rendered = steps::render_checked(&target)?;
     steps::refuse_on_policy(&target, &rendered)?;
     let last = {
-        let aws = session.aws_to_read(&source.config.environment).await;
+        let aws = session.aws_to_read(&source.config.environment).await?;
         Store::new(&aws, &source.config)
             .records(Some(1))
             .await
@@ -155,7 +155,7 @@ async fn source_models(
     if pins.is_empty() {
         return Ok(Vec::new());
     }
-    let source_aws = session.aws_to_read(&source.environment).await;
+    let source_aws = session.aws_to_read(&source.environment).await?;
     Ok(models::promotion::read_source(&source_aws, source, target, &pins).await?)
 }
 

@@ -125,7 +125,7 @@ impl Session<'_> {
     /// account: a mismatch is refused (exit 3) before any other call.
     pub async fn aws(&self, env: &Environment) -> Result<AwsContext, Error> {
         self.note_overrides(env);
-        let aws = AwsContext::new(env, &self.endpoint).await;
+        let aws = self.clients(env).await?;
         let caller = match aws.caller().await {
             Ok(caller) => caller,
             Err(e) if e.failure() == crate::aws::Failure::NoCredentials => {
@@ -165,9 +165,31 @@ impl Session<'_> {
 
     /// Clients to read another environment's records (promote's source): no account check,
     /// since a promotion reads the source across accounts and changes only the target.
-    pub async fn aws_to_read(&self, env: &Environment) -> AwsContext {
+    pub async fn aws_to_read(&self, env: &Environment) -> Result<AwsContext, Error> {
         self.note_overrides(env);
-        AwsContext::new(env, &self.endpoint).await
+        self.clients(env).await
+    }
+
+    /// The clients, with the MFA session of a profile that asks for one: its code asked on
+    /// a terminal, refused elsewhere (nothing sent to AWS then).
+    async fn clients(&self, env: &Environment) -> Result<AwsContext, Error> {
+        let Some((profile, _)) = self.endpoint.profile_source(env) else {
+            return Ok(AwsContext::new(env, &self.endpoint).await);
+        };
+        let Some(mfa) = crate::aws::mfa::of(&profile).await else {
+            return Ok(AwsContext::new(env, &self.endpoint).await);
+        };
+        let question = format!("MFA code for {} (profile `{profile}`): ", mfa.serial);
+        let Some(code) = self.console.ask(&question) else {
+            return Err(Usage::MfaNeedsTerminal {
+                profile,
+                serial: mfa.serial,
+            }
+            .into());
+        };
+        let endpoint = self.endpoint.resolve(env);
+        let credentials = crate::aws::mfa::credentials(&mfa, &code, &env.region, endpoint).await?;
+        Ok(AwsContext::with_credentials(env, &self.endpoint, credentials).await)
     }
 
     /// Says which settings given for the run lost, or won, against the environment file.

@@ -210,3 +210,118 @@ fn an_explicit_profile_wins_over_exported_keys_and_the_variable_does_not() {
     assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains(&exported.account_id), "{stderr}");
 }
+
+/// A profile whose role needs an MFA code.
+fn mfa_profiles(project: &Project, base: &Account, role_account: &str) -> std::path::PathBuf {
+    project.write(
+        "aws-config",
+        &format!(
+            "[profile mfa]\nrole_arn = arn:aws:iam::{role_account}:role/deployer\nsource_profile = base\nmfa_serial = arn:aws:iam::{role_account}:mfa/ana\n\n[profile base]\naws_access_key_id = {}\naws_secret_access_key = secret\n",
+            base.access_key
+        ),
+    );
+    project.path().join("aws-config")
+}
+
+#[test]
+fn an_mfa_profile_is_refused_off_a_terminal_before_any_call() {
+    let account = Account::new();
+    let project = Project::copy();
+    let config = mfa_profiles(&project, &account, &account.account_id);
+    let tripwire = Tripwire::start();
+    let output = project
+        .cmd()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .args(["status", "--env", "local", "--profile", "mfa"])
+        .args(["--endpoint-url", &tripwire.url])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "profile `mfa` needs an MFA code (arn:aws:iam::{}:mfa/ana), and there is no terminal to ask for it",
+            account.account_id
+        )),
+        "{stderr}"
+    );
+    assert_eq!(tripwire.hits(), 0);
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux's `script`), the code is asked for
+/// and the role is assumed with it: the run goes on as that role.
+#[test]
+fn an_mfa_profile_asks_for_the_code_on_a_terminal() {
+    let role = Account::new();
+    let project = Project::copy();
+    project.use_account(&role);
+    // The role the profile assumes, trusting its account's keys with MFA.
+    let trust = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{}:root"}}, "Action": "sts:AssumeRole", "Condition": {{"Bool": {{"aws:MultiFactorAuthPresent": "true"}}}}}}]}}"#,
+        role.account_id
+    );
+    let made = std::process::Command::new(crate::support::emulator::python())
+        .args([
+            "-c",
+            "import sys, boto3; boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1').create_role(RoleName='deployer', AssumeRolePolicyDocument=sys.argv[2])",
+            &role.endpoint,
+            &trust,
+        ])
+        .env("AWS_ACCESS_KEY_ID", &role.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .output()
+        .expect("python");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = mfa_profiles(&project, &role, &role.account_id);
+    let binary = assert_cmd::cargo::cargo_bin("facturactl");
+    let command = format!(
+        "{} status --env local --profile mfa --endpoint-url {}",
+        binary.display(),
+        role.endpoint
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(project.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` makes the terminal (apt-get install util-linux)");
+    // The code goes in once the prompt is up (the terminal would drop earlier input).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"123456\n")
+        .expect("type the code");
+    let output = child.wait_with_output().expect("script");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "MFA code for arn:aws:iam::{}:mfa/ana (profile `mfa`):",
+            role.account_id
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("`local` has no successful release recorded"),
+        "{screen}"
+    );
+}
