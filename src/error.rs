@@ -222,6 +222,12 @@ pub enum Usage {
         profile: String,
         known: Vec<String>,
     },
+    /// The CA bundle named for the run cannot be read.
+    CaBundle {
+        path: PathBuf,
+        source: &'static str,
+        problem: String,
+    },
     /// The profile asks for an MFA code and there is no terminal to ask on.
     MfaNeedsTerminal {
         profile: String,
@@ -270,6 +276,14 @@ impl Usage {
             Self::NothingToVerify { environment } => {
                 format!("`{environment}` has no successful release to verify")
             }
+            Self::CaBundle {
+                path,
+                source,
+                problem,
+            } => format!(
+                "cannot read the CA bundle {} ({source}): {problem}",
+                path.display()
+            ),
             Self::MfaNeedsTerminal { profile, serial } => format!(
                 "profile `{profile}` needs an MFA code ({serial}), and there is no terminal to ask for it"
             ),
@@ -312,6 +326,9 @@ impl Usage {
             Self::NothingToVerify { environment } => {
                 format!("deploy it first: `facturactl deploy --env {environment}`")
             }
+            Self::CaBundle { source, .. } => format!(
+                "point {source} at a readable PEM file of the certificates to trust, or unset it"
+            ),
             Self::MfaNeedsTerminal { .. } => {
                 "run it on a terminal, or use credentials that need no code here (the job's OIDC role in CI, or a profile without mfa_serial)".into()
             }

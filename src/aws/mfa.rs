@@ -1,6 +1,6 @@
-//! Profiles that assume a role with MFA (`mfa_serial`). The SDK's profile provider asks no
-//! one for a code, so facturactl does, on a terminal (as the AWS CLI does), and refuses
-//! elsewhere with the reason, before any call.
+//! What the SDK's profile provider does not do and the AWS CLI does: a profile that
+//! assumes a role with MFA (`mfa_serial`) asks for the code on a terminal (and is refused
+//! elsewhere with the reason, before any call); a profile's `ca_bundle` is honoured.
 
 use aws_sdk_sts::config::Credentials;
 
@@ -17,27 +17,43 @@ pub struct MfaProfile {
     pub external_id: Option<String>,
 }
 
-/// The profile's MFA settings, when it has `mfa_serial` (read from the shared files as
-/// the SDK reads them).
-pub async fn of(profile: &str) -> Option<MfaProfile> {
-    let set = aws_config::profile::load(
+/// What facturactl itself reads of a profile (the SDK reads the rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileSettings {
+    /// Set when the profile has `mfa_serial`.
+    pub mfa: Option<MfaProfile>,
+    /// `ca_bundle`: the certificates HTTPS trusts for this profile.
+    pub ca_bundle: Option<String>,
+}
+
+/// The profile's MFA and CA bundle settings, read from the shared files as the SDK reads
+/// them (none when it is in no file).
+pub async fn settings(profile: &str) -> ProfileSettings {
+    let Ok(set) = aws_config::profile::load(
         &aws_types::os_shim_internal::Fs::real(),
         &aws_types::os_shim_internal::Env::real(),
         &Default::default(),
         None,
     )
     .await
-    .ok()?;
-    let found = set.get_profile(profile)?;
+    else {
+        return ProfileSettings::default();
+    };
+    let Some(found) = set.get_profile(profile) else {
+        return ProfileSettings::default();
+    };
     let get = |key: &str| found.get(key).map(str::to_string);
-    Some(MfaProfile {
-        profile: profile.to_string(),
-        serial: get("mfa_serial")?,
-        role_arn: get("role_arn"),
-        source_profile: get("source_profile"),
-        duration_seconds: get("duration_seconds").and_then(|d| d.parse().ok()),
-        external_id: get("external_id"),
-    })
+    ProfileSettings {
+        mfa: get("mfa_serial").map(|serial| MfaProfile {
+            profile: profile.to_string(),
+            serial,
+            role_arn: get("role_arn"),
+            source_profile: get("source_profile"),
+            duration_seconds: get("duration_seconds").and_then(|d| d.parse().ok()),
+            external_id: get("external_id"),
+        }),
+        ca_bundle: get("ca_bundle"),
+    }
 }
 
 /// Credentials for the profile with the code: its role assumed with MFA from its source

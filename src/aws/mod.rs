@@ -31,6 +31,8 @@ pub struct EndpointOverride {
     pub profile_var: Option<String>,
     /// `AWS_ACCESS_KEY_ID` is exported: an explicit profile wins over it (and says so).
     pub keys_exported: bool,
+    /// `AWS_CA_BUNDLE`: the certificates HTTPS trusts, instead of the system's.
+    pub ca_bundle_var: Option<std::path::PathBuf>,
 }
 
 /// Where the profile of a run comes from: its place in the credential chain.
@@ -149,6 +151,24 @@ impl EndpointOverride {
     }
 }
 
+/// An HTTPS client whose only trust store is `pem` (a CA bundle, as the AWS CLI uses
+/// AWS_CA_BUNDLE: instead of the system's certificates, not beside them).
+pub fn https_trusting(
+    pem: Vec<u8>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, AwsError> {
+    use aws_smithy_http_client::tls;
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .map_err(|e| AwsError::local("TLS", None, format!("the CA bundle is not usable: {e}")))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
 /// The service clients of one environment.
 #[derive(Debug, Clone)]
 pub struct AwsContext {
@@ -185,15 +205,23 @@ impl AwsContext {
         .await
     }
 
-    /// Clients for `env` with credentials already issued (a profile's MFA session).
-    pub async fn with_credentials(
+    /// Clients for `env` with what the session resolved: credentials already issued (a
+    /// profile's MFA session) and a CA bundle (PEM) HTTPS trusts instead of the system's.
+    pub async fn with_session(
         env: &Environment,
         endpoint: &EndpointOverride,
-        credentials: aws_sdk_sts::config::Credentials,
-    ) -> Self {
-        let loader =
-            aws_config::defaults(BehaviorVersion::latest()).credentials_provider(credentials);
-        Self::build(loader, env, endpoint, true).await
+        credentials: Option<aws_sdk_sts::config::Credentials>,
+        ca_bundle: Option<Vec<u8>>,
+    ) -> Result<Self, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let given = credentials.is_some();
+        if let Some(credentials) = credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        if let Some(pem) = ca_bundle {
+            loader = loader.http_client(https_trusting(pem)?);
+        }
+        Ok(Self::build(loader, env, endpoint, given).await)
     }
 
     /// Clients for `env` from a given loader (explicit credentials, say), with the

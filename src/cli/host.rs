@@ -23,6 +23,8 @@ pub struct Host {
     pub aws_profile: Option<String>,
     /// `AWS_ACCESS_KEY_ID` is set (its value is never kept).
     pub aws_keys_exported: bool,
+    /// `AWS_CA_BUNDLE`.
+    pub aws_ca_bundle: Option<PathBuf>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: (variable, value).
     pub aws_region: Option<(String, String)>,
     /// `GITHUB_SHA`: the commit a workflow runs for (the checkout may be shallow).
@@ -63,6 +65,7 @@ impl Host {
                 .collect(),
             aws_profile: var("AWS_PROFILE"),
             aws_keys_exported: var("AWS_ACCESS_KEY_ID").is_some(),
+            aws_ca_bundle: var("AWS_CA_BUNDLE").map(PathBuf::from),
             aws_region: ["AWS_REGION", "AWS_DEFAULT_REGION"]
                 .into_iter()
                 .find_map(|k| var(k).map(|v| (k.to_string(), v))),

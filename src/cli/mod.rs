@@ -129,6 +129,7 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
             profile_flag: cli.profile.clone(),
             profile_var: host.aws_profile.clone(),
             keys_exported: host.aws_keys_exported,
+            ca_bundle_var: host.aws_ca_bundle.clone(),
         },
         region: RegionOverride {
             flag: cli.region.clone(),

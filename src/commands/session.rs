@@ -173,23 +173,46 @@ impl Session<'_> {
     /// The clients, with the MFA session of a profile that asks for one: its code asked on
     /// a terminal, refused elsewhere (nothing sent to AWS then).
     async fn clients(&self, env: &Environment) -> Result<AwsContext, Error> {
-        let Some((profile, _)) = self.endpoint.profile_source(env) else {
-            return Ok(AwsContext::new(env, &self.endpoint).await);
+        let profile = self.endpoint.profile_source(env).map(|(p, _)| p);
+        let settings = match &profile {
+            Some(profile) => crate::aws::mfa::settings(profile).await,
+            None => crate::aws::mfa::ProfileSettings::default(),
         };
-        let Some(mfa) = crate::aws::mfa::of(&profile).await else {
-            return Ok(AwsContext::new(env, &self.endpoint).await);
-        };
-        let question = format!("MFA code for {} (profile `{profile}`): ", mfa.serial);
-        let Some(code) = self.console.ask(&question) else {
-            return Err(Usage::MfaNeedsTerminal {
-                profile,
-                serial: mfa.serial,
+        let ca_bundle = self.ca_bundle(settings.ca_bundle)?;
+        let credentials = match (profile, settings.mfa) {
+            (Some(profile), Some(mfa)) => {
+                let question = format!("MFA code for {} (profile `{profile}`): ", mfa.serial);
+                let Some(code) = self.console.ask(&question) else {
+                    return Err(Usage::MfaNeedsTerminal {
+                        profile,
+                        serial: mfa.serial,
+                    }
+                    .into());
+                };
+                let endpoint = self.endpoint.resolve(env);
+                Some(crate::aws::mfa::credentials(&mfa, &code, &env.region, endpoint).await?)
             }
-            .into());
+            _ => None,
         };
-        let endpoint = self.endpoint.resolve(env);
-        let credentials = crate::aws::mfa::credentials(&mfa, &code, &env.region, endpoint).await?;
-        Ok(AwsContext::with_credentials(env, &self.endpoint, credentials).await)
+        Ok(AwsContext::with_session(env, &self.endpoint, credentials, ca_bundle).await?)
+    }
+
+    /// The CA bundle HTTPS trusts: `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (the
+    /// AWS CLI's order); read now, so an unreadable one stops the run before any call.
+    fn ca_bundle(&self, from_profile: Option<String>) -> Result<Option<Vec<u8>>, Error> {
+        let (path, source) = match (&self.endpoint.ca_bundle_var, from_profile) {
+            (Some(path), _) => (path.clone(), "AWS_CA_BUNDLE"),
+            (None, Some(path)) => (PathBuf::from(path), "the profile's ca_bundle"),
+            (None, None) => return Ok(None),
+        };
+        std::fs::read(&path).map(Some).map_err(|e| {
+            Usage::CaBundle {
+                path,
+                source,
+                problem: e.to_string(),
+            }
+            .into()
+        })
     }
 
     /// Says which settings given for the run lost, or won, against the environment file.

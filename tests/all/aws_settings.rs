@@ -325,3 +325,147 @@ fn an_mfa_profile_asks_for_the_code_on_a_terminal() {
         "{screen}"
     );
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir`: (ca.pem, cert.pem, key.pem).
+fn certificates(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+    let at = |name: &str| dir.join(name);
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+    ]);
+    std::fs::write(
+        at("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    [at("ca.pem"), at("cert.pem"), at("key.pem")]
+}
+
+#[test]
+fn a_ca_bundle_from_the_variable_or_the_profile_is_what_https_trusts() {
+    use std::io::BufRead as _;
+    let account = Account::new();
+    let project = Project::copy();
+    project.use_account(&account);
+    let [ca, cert, key] = certificates(project.path());
+    let mut proxy = std::process::Command::new(crate::support::emulator::python())
+        .arg(crate::support::repo_root().join("tests/all/support/tls_proxy.py"))
+        .args([
+            &account.endpoint,
+            &cert.display().to_string(),
+            &key.display().to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the TLS proxy");
+    let mut port = String::new();
+    std::io::BufReader::new(proxy.stdout.take().expect("stdout"))
+        .read_line(&mut port)
+        .expect("its port");
+    let endpoint = format!("https://127.0.0.1:{}", port.trim());
+    project.write(
+        "aws-config",
+        &format!("[profile tls]\nca_bundle = {}\n", ca.display()),
+    );
+    project.write(
+        "aws-credentials",
+        &format!(
+            "[tls]\naws_access_key_id = {}\naws_secret_access_key = secret\n",
+            account.access_key
+        ),
+    );
+    let run = |extra: &[&str], vars: &[(&str, &std::path::Path)]| {
+        let mut cmd = project.cmd();
+        // The machine's own AWS_CA_BUNDLE (if any) would win over the profile's.
+        cmd.env_remove("AWS_CA_BUNDLE")
+            .env("AWS_ACCESS_KEY_ID", &account.access_key)
+            .env("AWS_CONFIG_FILE", project.path().join("aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                project.path().join("aws-credentials"),
+            )
+            .args(["status", "--env", "local", "--endpoint-url", &endpoint])
+            .args(extra);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run facturactl");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // The system's certificates (rustls's platform roots) do not know the test's CA.
+    let (code, stderr) = run(&[], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("UnknownIssuer") || stderr.contains("certificate"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[], &[("AWS_CA_BUNDLE", &ca)]);
+    assert_eq!(code, Some(0), "AWS_CA_BUNDLE: {stderr}");
+    let (code, stderr) = run(&["--profile", "tls"], &[]);
+    assert_eq!(code, Some(0), "the profile's ca_bundle: {stderr}");
+    let missing = project.path().join("no-such-bundle.pem");
+    let (code, stderr) = run(&[], &[("AWS_CA_BUNDLE", &missing)]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the CA bundle") && stderr.contains("(AWS_CA_BUNDLE)"),
+        "{stderr}"
+    );
+    drop(proxy.stdin.take());
+    let _ = proxy.wait();
+}
