@@ -336,10 +336,49 @@ fn check(
 ) -> BTreeMap<String, config::Config> {
     check_pins_and_schedule(pipeline, node, errors);
     check_timeout(pipeline, node, errors);
+    check_release_tags(pipeline, node, errors);
     let environments = load_environments(root, pipeline, node, errors);
     check_stages(pipeline, &environments, node, errors);
     check_images(pipeline, &environments, node, errors);
     environments
+}
+
+/// facturactl's own release tags (`facturactl-vX.Y.Z`, .github/workflows/release.yml): a
+/// tag that released the tool must never also promote production.
+pub const TOOL_TAG_PREFIX: &str = "facturactl-v";
+
+fn check_release_tags(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
+    let pattern = &pipeline.pipeline.release_tags;
+    let tool_tag = format!("{TOOL_TAG_PREFIX}1.2.3");
+    if glob_matches(pattern, &tool_tag) {
+        errors.push(ConfigError::new(
+            node.locate(&at(&["pipeline", "release_tags"])),
+            Invalid::ToolTags {
+                pattern: pattern.clone(),
+                tag: tool_tag,
+            },
+        ));
+    }
+}
+
+/// Whether a tag matches a GitHub filter pattern: `*` any run of characters but `/`, `**`
+/// any run, `?` one character, every other character itself.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) if rest.first() == Some(&'*') => {
+                (0..=t.len()).any(|i| go(&rest[1..], &t[i..]))
+            }
+            Some(('*', rest)) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    go(&p, &t)
 }
 
 /// GitHub-hosted runners end a job after 6 hours whatever it says; 0 would end every job
@@ -831,5 +870,22 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert!(errors[0].message().contains("222222222222"));
         assert!(errors[1].message().contains("not an IAM role ARN"));
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::glob_matches;
+
+    #[test]
+    fn tags_match_as_github_filters_do() {
+        assert!(glob_matches("v*.*.*", "v1.2.3"));
+        assert!(!glob_matches("v*.*.*", "facturactl-v1.2.3"));
+        assert!(glob_matches("*", "facturactl-v1.2.3"));
+        assert!(glob_matches("*v*", "facturactl-v1.2.3"));
+        assert!(!glob_matches("*", "a/b"));
+        assert!(glob_matches("**", "a/b"));
+        assert!(glob_matches("v?.?.?", "v1.2.3"));
+        assert!(!glob_matches("v?.?.?", "v10.2.3"));
     }
 }

@@ -50,6 +50,11 @@ pub enum Invalid {
         found: String,
         account: String,
     },
+    /// The platform's release tags would match facturactl's own release tags.
+    ToolTags {
+        pattern: String,
+        tag: String,
+    },
     /// A promotion from an environment the pipeline does not verify.
     Unverified {
         source: String,
@@ -93,6 +98,10 @@ impl fmt::Display for Invalid {
                 write!(f, "`{model}` is not a model retrained by deploy.toml")
             }
             Self::RoleArn { role } => write!(f, "`{role}` is not an IAM role ARN"),
+            Self::ToolTags { pattern, tag } => write!(
+                f,
+                "release_tags `{pattern}` matches facturactl's own release tag `{tag}`: one tag would release the tool and promote production"
+            ),
             Self::Unverified { source } => write!(
                 f,
                 "the promotion from `{source}` would be refused: the pipeline does not verify `{source}`"
@@ -129,6 +138,7 @@ impl Problem for Invalid {
             Self::PromoteFrom { stages, .. } => Some(format!("one of: {}", stages.join(", "))),
             Self::RetrainsNothing { .. } => Some("an environment whose enabled service serves a model with [models.<name>.retraining] in facturactl's S3 registry".into()),
             Self::RoleArn { .. } => Some("arn:aws:iam::<account>:role/<name>".into()),
+            Self::ToolTags { .. } => Some("a pattern of the platform's tags only, as `v*.*.*`".into()),
             Self::Unverified { source } => Some(format!(
                 "[verify] environment = \"{source}\", with its role and the pinned Locust"
             )),
@@ -168,6 +178,9 @@ impl Problem for Invalid {
             Self::RoleAccount { .. } => {
                 Some("use the deploy role of the environment's own account".into())
             }
+            Self::ToolTags { .. } => Some(
+                "facturactl releases itself on `facturactl-vX.Y.Z` tags: keep the platform's pattern apart".into(),
+            ),
             Self::Unverified { .. } => Some(
                 "`promote` requires a passing verification of what it promotes: add the [verify] stage".into(),
             ),

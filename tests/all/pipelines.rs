@@ -146,6 +146,12 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "timeout_minutes = 0",
             "timeout_minutes 0 is out of range",
         ),
+        // One tag must never both release the tool and promote production.
+        (
+            r#"release_tags = "v*.*.*""#,
+            r#"release_tags = "*v*""#,
+            "matches facturactl's own release tag `facturactl-v1.2.3`",
+        ),
         // A promotion from an environment the pipeline does not verify would be refused.
         (
             "[verify]\nenvironment = \"staging\"",
@@ -647,6 +653,12 @@ fn releases_ship_static_linux_and_macos_archives_the_action_installs() {
         wanted.iter().all(|t| targets.contains(t)),
         "{wanted:?} vs {targets:?}"
     );
+    // The tool's release tags are its own: never the platform's, which promote production.
+    assert_eq!(release["on"]["push"]["tags"][0], "facturactl-v*");
+    assert!(action.contains(r#"gh release download "facturactl-$VERSION""#));
+    let platform = committed_workflow("platform.yml");
+    let platform_tags = platform["on"]["push"]["tags"][0].as_str().expect("tags");
+    assert!(!platform_tags.starts_with("facturactl"), "{platform_tags}");
 }
 
 #[test]
