@@ -12,7 +12,7 @@ mod manual;
 use std::io::Write;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use args::Cli;
 pub use host::Host;
@@ -30,12 +30,18 @@ use console::{Presenter, ProgressStyle, TerminalConsole};
 /// A usage error honours `-o json` (an error document on stdout) and JSON logs (one error
 /// event on stderr), as every other error does: a pipeline parsing either gets its kind.
 pub fn parse() -> Result<Cli, Exit> {
-    Cli::try_parse().map_err(|e| {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let color = clap_color(&args);
+    let parsed = Cli::command()
+        .color(color)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    parsed.map_err(|e| {
+        let e = e.with_cmd(&Cli::command().color(color));
         if !e.use_stderr() {
             let _ = e.print();
             return Exit::Ok;
         }
-        let args: Vec<String> = std::env::args().skip(1).collect();
         let message = e.render().to_string();
         let error = Error::Usage(crate::error::Usage::Arguments(
             message.trim_end().trim_start_matches("error: ").to_string(),
@@ -65,6 +71,22 @@ pub fn parse() -> Result<Cli, Exit> {
         }
         Exit::Error
     })
+}
+
+/// The colour of clap's own messages (usage errors, `--help`): `--color` as the rest of
+/// the run reads it (read by hand: the line may not parse), then the same variables.
+fn clap_color(args: &[String]) -> clap::ColorChoice {
+    let choice = match option_value(args, &["--color"]).as_deref() {
+        Some("always") => logging::ColorChoice::Always,
+        Some("never") => logging::ColorChoice::Never,
+        _ => logging::ColorChoice::Auto,
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if choice.enabled(terminal, |name| std::env::var(name).ok()) {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    }
 }
 
 /// The `command` of the document a command line that does not parse prints.

@@ -315,3 +315,39 @@ fn an_error_document_carries_the_errors_data_and_its_help_apart() {
         "{message}"
     );
 }
+
+/// `--color` reaches clap's own messages (a command line that does not parse), with the
+/// same precedence as the logs': the flag over CLICOLOR_FORCE, NO_COLOR over auto.
+#[test]
+fn the_color_flag_reaches_the_usage_errors() {
+    let usage = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = crate::support::facturactl();
+        cmd.env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run");
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let ansi = |text: &str| text.contains('\u{1b}');
+    assert!(ansi(&usage(&["--color", "always", "--no-such-flag"], &[])));
+    assert!(!ansi(&usage(
+        &["--color", "never", "--no-such-flag"],
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    assert!(ansi(&usage(
+        &["--no-such-flag"],
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    assert!(!ansi(&usage(
+        &["--no-such-flag"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    )));
+    assert!(
+        !ansi(&usage(&["--no-such-flag"], &[])),
+        "off a terminal, no colour"
+    );
+}

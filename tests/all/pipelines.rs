@@ -635,6 +635,9 @@ fn releases_ship_static_linux_and_macos_archives_the_action_installs() {
         "attestations: write",
         "SHA256SUMS",
         "scripts/changelog",
+        // One manual page per command and the completions, in every archive.
+        "man --out",
+        "completions \"$shell\"",
     ] {
         assert!(
             publish.contains(needed),

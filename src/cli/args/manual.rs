@@ -22,7 +22,12 @@ impl Invocation for CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// Write one page per command into DIR (facturactl.1, facturactl-deploy.1, ...)
+    /// instead of printing facturactl.1.
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+}
 
 impl Invocation for ManArgs {
     fn action(&self) -> Action {
@@ -30,6 +35,29 @@ impl Invocation for ManArgs {
     }
 
     async fn run(self, _: &Session<'_>, _: &Presenter<'_>) -> Result<(String, Exit), Error> {
-        Ok((crate::cli::manual::man_page()?, Exit::Ok))
+        let Some(dir) = self.out else {
+            return Ok((crate::cli::manual::man_page()?, Exit::Ok));
+        };
+        let pages = crate::cli::manual::man_pages()?;
+        let write = |path: std::path::PathBuf, text: &str| {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(&path, text))
+                .map_err(|source| Error::Write {
+                    path,
+                    source,
+                    nothing_written: false,
+                })
+        };
+        for (file, text) in &pages {
+            write(dir.join(file), text)?;
+        }
+        Ok((
+            format!(
+                "{} manual pages written to {}\n",
+                pages.len(),
+                dir.display()
+            ),
+            Exit::Ok,
+        ))
     }
 }
