@@ -62,7 +62,9 @@ pub struct Settings {
     pub branch: String,
     /// A glob of the tags that deploy the `tag`-triggered environments.
     pub release_tags: String,
-    /// The facturactl release the deploy steps install.
+    /// The facturactl release the deploy steps install (`vX.Y.Z`); by default the running
+    /// binary's own version.
+    #[serde(default = "running_version")]
     pub facturactl_version: String,
     pub python_version: String,
     #[serde(default = "default_timeout")]
@@ -337,10 +339,52 @@ fn check(
     check_pins_and_schedule(pipeline, node, errors);
     check_timeout(pipeline, node, errors);
     check_release_tags(pipeline, node, errors);
+    check_version(pipeline, node, errors);
     let environments = load_environments(root, pipeline, node, errors);
     check_stages(pipeline, &environments, node, errors);
     check_images(pipeline, &environments, node, errors);
     environments
+}
+
+/// `v<this binary's version>`: what a generated pipeline installs unless pinned.
+fn running_version() -> String {
+    format!("v{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The release that first had each part of a definition a pinned facturactl must run.
+const FEATURES_SINCE: &[(&str, &str)] = &[("[verify] (facturactl verify)", "0.2.0")];
+
+/// A pinned facturactl older than a feature the definition uses would fail in the job
+/// that calls it: refused now, naming the feature and the release that has it.
+fn check_version(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
+    let pinned = &pipeline.pipeline.facturactl_version;
+    let place = node.locate(&at(&["pipeline", "facturactl_version"]));
+    let Ok(version) = semver::Version::parse(pinned.trim_start_matches('v')) else {
+        errors.push(ConfigError::new(
+            place,
+            Invalid::FacturactlVersion {
+                pinned: pinned.clone(),
+                feature: None,
+            },
+        ));
+        return;
+    };
+    let used = |feature: &str| match feature {
+        f if f.starts_with("[verify]") => pipeline.verify.is_some(),
+        _ => false,
+    };
+    for (feature, since) in FEATURES_SINCE {
+        let since = semver::Version::parse(since).expect("a version");
+        if used(feature) && version < since {
+            errors.push(ConfigError::new(
+                place.clone(),
+                Invalid::FacturactlVersion {
+                    pinned: pinned.clone(),
+                    feature: Some((feature.to_string(), format!("v{since}"))),
+                },
+            ));
+        }
+    }
 }
 
 /// facturactl's own release tags (`facturactl-vX.Y.Z`, .github/workflows/release.yml): a

@@ -50,6 +50,12 @@ pub enum Invalid {
         found: String,
         account: String,
     },
+    /// The pinned facturactl is not a version, or predates a feature the definition uses
+    /// (the feature and the first release that has it).
+    FacturactlVersion {
+        pinned: String,
+        feature: Option<(String, String)>,
+    },
     /// The platform's release tags would match facturactl's own release tags.
     ToolTags {
         pattern: String,
@@ -98,6 +104,17 @@ impl fmt::Display for Invalid {
                 write!(f, "`{model}` is not a model retrained by deploy.toml")
             }
             Self::RoleArn { role } => write!(f, "`{role}` is not an IAM role ARN"),
+            Self::FacturactlVersion {
+                pinned,
+                feature: None,
+            } => write!(f, "facturactl_version `{pinned}` is not a version"),
+            Self::FacturactlVersion {
+                pinned,
+                feature: Some((feature, since)),
+            } => write!(
+                f,
+                "facturactl {pinned} has no {feature}: it came in {since}"
+            ),
             Self::ToolTags { pattern, tag } => write!(
                 f,
                 "release_tags `{pattern}` matches facturactl's own release tag `{tag}`: one tag would release the tool and promote production"
@@ -139,6 +156,10 @@ impl Problem for Invalid {
             Self::RetrainsNothing { .. } => Some("an environment whose enabled service serves a model with [models.<name>.retraining] in facturactl's S3 registry".into()),
             Self::RoleArn { .. } => Some("arn:aws:iam::<account>:role/<name>".into()),
             Self::ToolTags { .. } => Some("a pattern of the platform's tags only, as `v*.*.*`".into()),
+            Self::FacturactlVersion { .. } => Some(format!(
+                "`vX.Y.Z`, a facturactl release (this one is v{})",
+                env!("CARGO_PKG_VERSION")
+            )),
             Self::Unverified { source } => Some(format!(
                 "[verify] environment = \"{source}\", with its role and the pinned Locust"
             )),
@@ -178,6 +199,9 @@ impl Problem for Invalid {
             Self::RoleAccount { .. } => {
                 Some("use the deploy role of the environment's own account".into())
             }
+            Self::FacturactlVersion { .. } => Some(
+                "pin a release that has every feature the definition uses, or leave facturactl_version out (this binary's version)".into(),
+            ),
             Self::ToolTags { .. } => Some(
                 "facturactl releases itself on `facturactl-vX.Y.Z` tags: keep the platform's pattern apart".into(),
             ),

@@ -146,6 +146,12 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "timeout_minutes = 0",
             "timeout_minutes 0 is out of range",
         ),
+        // A pinned facturactl older than a feature the definition uses.
+        (
+            r#"facturactl_version = "v0.2.0""#,
+            r#"facturactl_version = "v0.1.0""#,
+            "facturactl v0.1.0 has no [verify] (facturactl verify): it came in v0.2.0",
+        ),
         // One tag must never both release the tool and promote production.
         (
             r#"release_tags = "v*.*.*""#,
@@ -678,4 +684,23 @@ fn release_notes_come_from_the_changelog_and_a_version_without_an_entry_is_refus
         .expect("run");
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no section for v9.9.9"));
+}
+
+#[test]
+fn an_unpinned_pipeline_installs_the_running_facturactl() {
+    let project = project();
+    let running = format!("facturactl_version = \"v{}\"\n", env!("CARGO_PKG_VERSION"));
+    project.replace(
+        "pipelines/platform.toml",
+        "facturactl_version = \"v0.2.0\"\n",
+        &running,
+    );
+    project.cmd().args(["pipeline", "render"]).assert().code(0);
+    // Without the pin: the same files, which install the running version.
+    project.replace("pipelines/platform.toml", &running, "");
+    project
+        .cmd()
+        .args(["pipeline", "render", "--check"])
+        .assert()
+        .code(0);
 }
