@@ -40,7 +40,105 @@ pub fn render(definition: &Definition) -> Vec<WorkflowFile> {
             text: training(definition, &source),
         });
     }
+    if !p.deploy.is_empty() {
+        files.push(WorkflowFile {
+            path: Path::new(WORKFLOWS_DIR).join(format!("{}-operations.yml", p.pipeline.name)),
+            text: operations(definition, &source),
+        });
+    }
     files
+}
+
+/// By hand, from the Actions tab (`workflow_dispatch`): `rollback` (to `to`, or the
+/// release before) or `unlock` (a dead run's lock, forced open and recorded) of one
+/// deployed environment, in its GitHub environment (its reviewers approve), with its
+/// deploy role, in the concurrency group of its deploys. The inputs reach facturactl
+/// through the action's structured inputs (`--env=`, `--to=`): never as a flag.
+fn operations(definition: &Definition, source: &str) -> String {
+    let p = &definition.pipeline;
+    let mut out = String::new();
+    header(&mut out, source, &format!("{}-operations", p.pipeline.name));
+    let envs: Vec<&String> = p.deploy.keys().collect();
+    let _ = writeln!(out);
+    let _ = writeln!(out, "on:");
+    let _ = writeln!(out, "  workflow_dispatch:");
+    let _ = writeln!(out, "    inputs:");
+    let _ = writeln!(out, "      operation:");
+    let _ = writeln!(
+        out,
+        "        description: \"rollback: the services back to an earlier release; unlock: a dead run's deploy lock, forced open (recorded)\""
+    );
+    let _ = writeln!(out, "        type: choice");
+    let _ = writeln!(out, "        options: [rollback, unlock]");
+    let _ = writeln!(out, "        required: true");
+    let _ = writeln!(out, "      environment:");
+    let _ = writeln!(out, "        description: The environment");
+    let _ = writeln!(out, "        type: choice");
+    let _ = writeln!(
+        out,
+        "        options: [{}]",
+        envs.iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(out, "        required: true");
+    let _ = writeln!(out, "      to:");
+    let _ = writeln!(
+        out,
+        "        description: \"rollback: a record id or release tag (empty: the release before)\""
+    );
+    let _ = writeln!(out, "        type: string");
+    let _ = writeln!(out, "        required: false");
+    let _ = writeln!(out, "        default: \"\"");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "permissions: {{}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "jobs:");
+    for (env, stage) in &p.deploy {
+        let id = format!("operate-{env}");
+        let name = format!("${{{{ inputs.operation }}}} ({env})");
+        let condition = format!("inputs.environment == '{env}'");
+        Job {
+            id: &id,
+            name: &name,
+            needs: vec![],
+            condition: Some(&condition),
+            environment: Some(env),
+            concurrency: Some(format!("deploy-{env}")),
+            id_token: true,
+            pull_requests: false,
+            runner: None,
+        }
+        .open(&mut out, p);
+        checkout(&mut out, p, false);
+        aws_credentials(
+            &mut out,
+            p,
+            &stage.role_arn,
+            region_of(definition, env),
+            &format!("{id}-${{{{ github.run_id }}}}"),
+        );
+        for (operation, to) in [("rollback", true), ("unlock", false)] {
+            let _ = writeln!(out, "      - name: \"facturactl {operation} --env {env}\"");
+            let _ = writeln!(out, "        if: inputs.operation == '{operation}'");
+            let _ = writeln!(out, "        uses: ./");
+            let _ = writeln!(out, "        with:");
+            let _ = writeln!(
+                out,
+                "          version: {}",
+                quoted(&p.pipeline.facturactl_version)
+            );
+            let _ = writeln!(out, "          command: {operation}");
+            let _ = writeln!(out, "          environment: {env}");
+            if to {
+                let _ = writeln!(out, "          to: ${{{{ inputs.to }}}}");
+            }
+            let _ = writeln!(out, "          args: |");
+            let _ = writeln!(out, "            --yes");
+        }
+    }
+    out
 }
 
 fn header(out: &mut String, source: &str, name: &str) {

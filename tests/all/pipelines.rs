@@ -12,6 +12,7 @@ fn project() -> Project {
         ".github/workflows/platform.yml",
         ".github/workflows/platform-audit.yml",
         ".github/workflows/platform-training.yml",
+        ".github/workflows/platform-operations.yml",
         ".github/workflows/ci.yml",
     ] {
         project.write(
@@ -30,10 +31,14 @@ fn committed_workflows_are_the_rendered_ones() {
         .args(["pipeline", "render", "--check"])
         .assert()
         .code(0)
-        .stdout(predicates::str::contains("3 workflows up to date"));
+        .stdout(predicates::str::contains("4 workflows up to date"));
     insta::assert_snapshot!(
         "platform_workflow",
         project.read(".github/workflows/platform.yml")
+    );
+    insta::assert_snapshot!(
+        "platform_operations_workflow",
+        project.read(".github/workflows/platform-operations.yml")
     );
     insta::assert_snapshot!(
         "platform_audit_workflow",
@@ -276,7 +281,14 @@ fn run_action(
         .env("FACTURACTL", &binary)
         .env("RUNNER_TEMP", dir.path());
     // Every input reaches the step as a variable, empty when not given.
-    for name in ["ARGS", "COMMAND", "ENVIRONMENT", "MESSAGE", "STDOUT_FILE"] {
+    for name in [
+        "ARGS",
+        "COMMAND",
+        "ENVIRONMENT",
+        "MESSAGE",
+        "TO",
+        "STDOUT_FILE",
+    ] {
         bash.env(name, "");
     }
     for (name, value) in inputs {
@@ -359,6 +371,24 @@ fn the_actions_structured_inputs_can_never_become_flags() {
             "build",
             "--env=-x",
             &format!("--message={message}")
+        ]
+    );
+    // A rollback's release typed in the Actions tab: one `--to=` argument, whatever it says.
+    let to = "v1.0.0\n--allow-downgrade";
+    let (code, argv, stderr) = run_action_step(&[
+        ("COMMAND", "rollback"),
+        ("ENVIRONMENT", "production"),
+        ("TO", to),
+        ("ARGS", "--yes"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        argv,
+        [
+            "rollback",
+            "--yes",
+            "--env=production",
+            &format!("--to={to}")
         ]
     );
     // The command is one subcommand word: anything else is refused, nothing runs.
@@ -490,6 +520,45 @@ fn production_needs_staging_verified_which_needs_staging_deployed() {
         .filter_map(|s| s["run"].as_str())
         .any(|r| r.contains(&format!("'{pinned}'")));
     assert!(installs, "the verify job installs {pinned}");
+}
+
+#[test]
+fn rollback_and_unlock_run_by_hand_in_the_environment_with_its_deploy_role() {
+    let workflow = committed_workflow("platform-operations.yml");
+    let inputs = &workflow["on"]["workflow_dispatch"]["inputs"];
+    assert_eq!(inputs["operation"]["options"][0], "rollback");
+    assert_eq!(inputs["operation"]["options"][1], "unlock");
+    for (env, role) in [
+        (
+            "staging",
+            "arn:aws:iam::210987654321:role/facturascan-deploy-staging",
+        ),
+        (
+            "production",
+            "arn:aws:iam::345678901234:role/facturascan-deploy-production",
+        ),
+    ] {
+        let job = &workflow["jobs"][format!("operate-{env}").as_str()];
+        // Its reviewers approve; never beside a deploy of the same environment.
+        assert_eq!(job["environment"], env);
+        assert_eq!(job["concurrency"]["group"], format!("deploy-{env}"));
+        let steps = job["steps"].as_sequence().expect("steps");
+        assert_eq!(role_of(steps), role);
+        let rollback = steps
+            .iter()
+            .find(|s| s["with"]["command"] == "rollback")
+            .expect("rollback");
+        // The typed release reaches facturactl as `--to=`, through the action's input.
+        assert_eq!(rollback["with"]["to"], "${{ inputs.to }}");
+        assert_eq!(rollback["with"]["environment"], env);
+        assert!(
+            !rollback["with"]["args"]
+                .as_str()
+                .unwrap_or("")
+                .contains("inputs.")
+        );
+        assert!(steps.iter().any(|s| s["with"]["command"] == "unlock"));
+    }
 }
 
 #[test]
