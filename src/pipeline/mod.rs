@@ -214,6 +214,10 @@ pub struct Notify {
     /// The environment whose channels hear about the pipeline.
     pub environment: String,
     pub on: NotifyOn,
+    /// A role that may only publish to the environment's channels (its alert topics, the
+    /// webhook secrets): the job runs outside any deployment environment, so it must not
+    /// hold a deploy role.
+    pub role_arn: String,
 }
 
 /// `plan --env E -o markdown` on every pull request, with a read-only role, posted as one
@@ -627,6 +631,14 @@ fn check_stages(
             &plan.role_arn,
             &config.environment.account_id,
             node.locate(&at(&["plan", "role_arn"])),
+            errors,
+        );
+    }
+    if let Some(config) = environments.get(&pipeline.notify.environment) {
+        check_role(
+            &pipeline.notify.role_arn,
+            &config.environment.account_id,
+            node.locate(&at(&["notify", "role_arn"])),
             errors,
         );
     }

@@ -955,9 +955,6 @@ fi"#;
 fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
     let p = &definition.pipeline;
     let env = &p.notify.environment;
-    let Some(stage) = p.deploy.get(env) else {
-        return;
-    };
     let region = region_of(definition, env);
     let condition = match p.notify.on {
         NotifyOn::Failure => {
@@ -970,7 +967,8 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
         name: "notify",
         needs,
         condition: Some(condition),
-        environment: Some(env),
+        // Outside any deployment environment: its role may only publish.
+        environment: None,
         concurrency: None,
         id_token: true,
         pull_requests: false,
@@ -981,7 +979,7 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
     aws_credentials(
         out,
         p,
-        &stage.role_arn,
+        &p.notify.role_arn,
         region,
         "notify-${{ github.run_id }}",
     );

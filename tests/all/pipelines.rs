@@ -523,6 +523,29 @@ fn production_needs_staging_verified_which_needs_staging_deployed() {
 }
 
 #[test]
+fn the_notify_job_publishes_with_its_own_role_outside_any_environment() {
+    let workflow = committed_workflow("platform.yml");
+    let notify = &workflow["jobs"]["notify"];
+    assert!(notify["environment"].is_null(), "{notify:?}");
+    let steps = notify["steps"].as_sequence().expect("steps");
+    assert_eq!(
+        role_of(steps),
+        "arn:aws:iam::210987654321:role/facturascan-notify-staging"
+    );
+    // Dependabot keeps the pinned actions (and crates, and Python tools) fresh.
+    let dependabot = std::fs::read_to_string(repo_root().join(".github/dependabot.yml"))
+        .expect("dependabot.yml");
+    let parsed: yaml_serde::Value = yaml_serde::from_str(&dependabot).expect("YAML");
+    let ecosystems: Vec<&str> = parsed["updates"]
+        .as_sequence()
+        .expect("updates")
+        .iter()
+        .filter_map(|u| u["package-ecosystem"].as_str())
+        .collect();
+    assert_eq!(ecosystems, ["github-actions", "cargo", "pip"]);
+}
+
+#[test]
 fn rollback_and_unlock_run_by_hand_in_the_environment_with_its_deploy_role() {
     let workflow = committed_workflow("platform-operations.yml");
     let inputs = &workflow["on"]["workflow_dispatch"]["inputs"];
