@@ -122,6 +122,12 @@ pub async fn run(cli: Cli, host: Host) -> Exit {
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         |name| std::env::var(name).ok(),
     );
+    // Tables fit a terminal's width (a pipe or a file gets whole lines).
+    if let Some((terminal_size::Width(columns), _)) =
+        terminal_size::terminal_size_of(std::io::stdout())
+    {
+        report::table::set_width(usize::from(columns));
+    }
     // A debug re-run of a GitHub workflow (RUNNER_DEBUG=1) is a `-v` run.
     let verbose = cli.verbose.max(u8::from(host.runner_debug));
     let json_logs = logging::init(

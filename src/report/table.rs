@@ -73,6 +73,36 @@ impl From<&str> for Cell {
     }
 }
 
+/// The terminal's width, when stdout is one (set once by the CLI).
+static WIDTH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Below this, wrapping would make a column of single words: the line is left long.
+const MIN_WRAP: usize = 20;
+
+/// Fits text tables to a terminal of `columns` (the first call wins).
+pub fn set_width(columns: usize) {
+    let _ = WIDTH.set(columns);
+}
+
+/// `text` in lines of at most `room` characters, broken between words (a word longer than
+/// the room stands alone on its line).
+fn wrap(text: &str, room: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > room {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     columns: Vec<Column>,
@@ -95,8 +125,15 @@ impl Table {
         self.rows.is_empty()
     }
 
-    /// Aligned columns two spaces apart; a left-aligned last column is not padded.
+    /// Aligned columns two spaces apart; a left-aligned last column is not padded. On a
+    /// terminal (its width set by the CLI), a last column that would run past the edge
+    /// wraps at word boundaries onto lines indented to it.
     pub fn text(&self) -> String {
+        self.text_within(WIDTH.get().copied())
+    }
+
+    /// `text`, fitted to `width` columns when given.
+    pub fn text_within(&self, width: Option<usize>) -> String {
         let widths: Vec<usize> = self
             .columns
             .iter()
@@ -113,9 +150,28 @@ impl Table {
             .collect();
         let headers: Vec<&str> = self.columns.iter().map(|c| c.header).collect();
         let mut out = self.text_line(&headers, &widths);
+        // Where the last column starts, and how much room it has before the edge.
+        let last = self.columns.len().saturating_sub(1);
+        let indent: usize = widths[..last].iter().map(|w| w + 2).sum();
+        let room = width
+            .filter(|_| self.columns.last().is_some_and(|c| !c.right))
+            .map(|w| w.saturating_sub(indent))
+            .filter(|room| *room >= MIN_WRAP);
         for row in &self.rows {
-            let cells: Vec<&str> = row.iter().map(|c| c.text.as_str()).collect();
+            let mut cells: Vec<&str> = row.iter().map(|c| c.text.as_str()).collect();
+            let lines = match (room, cells.get(last)) {
+                (Some(room), Some(text)) => wrap(text, room),
+                _ => Vec::new(),
+            };
+            if lines.len() <= 1 {
+                out.push_str(&self.text_line(&cells, &widths));
+                continue;
+            }
+            cells[last] = &lines[0];
             out.push_str(&self.text_line(&cells, &widths));
+            for line in &lines[1..] {
+                out.push_str(&format!("{:indent$}{line}\n", ""));
+            }
         }
         out
     }
@@ -169,6 +225,26 @@ fn markdown_cell(cell: Option<&Cell>, code: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_long_last_column_wraps_under_itself_on_a_narrow_terminal() {
+        let mut table = Table::new([Column::left("stack"), Column::left("change")]);
+        table.row([
+            "api",
+            "replace the listener rule and the target group of the scoring service",
+        ]);
+        let fitted = table.text_within(Some(40));
+        assert_eq!(
+            fitted,
+            "stack  change\napi    replace the listener rule and the\n       target group of the scoring\n       service\n"
+        );
+        assert!(fitted.lines().all(|l| l.chars().count() <= 40), "{fitted}");
+        // Off a terminal (no width), whole lines.
+        assert_eq!(table.text_within(None).lines().count(), 2);
+        // Too narrow to wrap sensibly: left long.
+        assert_eq!(table.text_within(Some(10)).lines().count(), 2);
+    }
+
     use super::*;
 
     fn sample() -> Table {
