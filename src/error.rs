@@ -233,6 +233,8 @@ pub enum Usage {
         profile: String,
         serial: String,
     },
+    /// `verify --update-baseline` in CI.
+    BaselineInCi,
     /// `verify` of an environment with no successful release.
     NothingToVerify {
         environment: String,
@@ -275,6 +277,9 @@ impl Usage {
             Self::Arguments(message) => message.lines().next().unwrap_or_default().to_string(),
             Self::NothingToVerify { environment } => {
                 format!("`{environment}` has no successful release to verify")
+            }
+            Self::BaselineInCi => {
+                "`verify --update-baseline` does not run in CI (CI or GITHUB_ACTIONS is set)".into()
             }
             Self::CaBundle {
                 path,
@@ -325,6 +330,9 @@ impl Usage {
             },
             Self::NothingToVerify { environment } => {
                 format!("deploy it first: `facturactl deploy --env {environment}`")
+            }
+            Self::BaselineInCi => {
+                "record the baseline by hand against a deployed environment, review the diff and commit it; CI verifies against it".into()
             }
             Self::CaBundle { source, .. } => format!(
                 "point {source} at a readable PEM file of the certificates to trust, or unset it"

@@ -30,6 +30,10 @@ pub struct Outcome {
 }
 
 pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
+    // A baseline is reviewed like code: written by hand, never by a pipeline.
+    if request.update_baseline && session.in_ci {
+        return Err(Usage::BaselineInCi.into());
+    }
     let loaded = session.load_env()?;
     let config = &loaded.config;
     refuse_missing_files(config, &loaded.root, request.update_baseline)?;

@@ -234,6 +234,24 @@ async fn a_check_that_cannot_run_is_incomplete_never_passed() {
 }
 
 #[tokio::test]
+async fn a_baseline_is_never_written_in_ci() {
+    let account = Account::new();
+    let project = Project::copy();
+    account.reset_requests().await;
+    let output = project
+        .cmd()
+        .env("CI", "true")
+        .args(["verify", "--env", "local", "--update-baseline"])
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not run in CI"), "{stderr}");
+    assert_eq!(account.requests().await["total"], 0);
+}
+
+#[tokio::test]
 async fn a_missing_baseline_is_refused_before_any_aws_call() {
     let account = Account::new();
     let project = Project::copy();
