@@ -71,7 +71,7 @@ pub struct Record {
     pub traffic: Option<TrafficChange>,
     /// The last `verify` of this release: each check, its figures, what it verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification: Option<super::verification::Verification>,
+    pub verification: Option<Verification>,
     /// A promotion made without a passing verification (`--skip-verification`): why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_verification: Option<String>,
@@ -185,6 +185,103 @@ pub fn run_alike(a: &BTreeMap<String, ServiceRecord>, b: &BTreeMap<String, Servi
     a.len() == b.len()
         && a.iter()
             .all(|(name, entry)| b.get(name).is_some_and(|other| entry.runs_as(other)))
+}
+
+/// One run of `verify` against the release a record describes.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct Verification {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// Seconds since the Unix epoch of `at`, for the age a promotion allows.
+    pub at_epoch: u64,
+    pub who: String,
+    pub trace_id: String,
+    pub result: VerificationResult,
+    pub checks: Vec<CheckRecord>,
+    /// What was verified: each service's code, image and model, as the release ran them.
+    pub services: BTreeMap<String, ServiceRecord>,
+}
+
+/// How a verification ended: every check passed, one failed its threshold, or one could
+/// not run (which never counts as passed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationResult {
+    Passed,
+    Failed,
+    Incomplete,
+}
+
+impl VerificationResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
+    /// Failed when a check failed (whatever did not run: the release is not good); else
+    /// incomplete when one did not run, or when there was none (nothing was verified).
+    pub fn of(checks: &[CheckRecord]) -> Self {
+        if checks.iter().any(|c| c.status == CheckStatus::Failed) {
+            Self::Failed
+        } else if checks.is_empty() || checks.iter().any(|c| c.status == CheckStatus::NotRun) {
+            Self::Incomplete
+        } else {
+            Self::Passed
+        }
+    }
+}
+
+/// One check of a verification, its figures and what it found.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, Deserialize)]
+pub struct CheckRecord {
+    pub name: String,
+    pub kind: CheckKind,
+    pub status: CheckStatus,
+    /// What it measured: `status`, `p95_ms`, `error_rate_percent`, `rps`, `samples`, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub figures: BTreeMap<String, f64>,
+    /// Why it failed or could not run, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Smoke,
+    Regression,
+    Load,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Smoke => "smoke",
+            Self::Regression => "regression",
+            Self::Load => "load",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    NotRun,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::NotRun => "not run",
+        }
+    }
 }
 
 /// (`20261126T092300Z`, `2026-11-26T09:23:00Z`) for a moment.
