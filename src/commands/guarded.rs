@@ -189,14 +189,7 @@ async fn take_lock(
         guard.operation,
     )
     .await
-    .map_err(|e| match e {
-        LockError::Held(holder) => Refusal::Lock {
-            environment: config.environment.name.clone(),
-            holder: Box::new(holder),
-        }
-        .into(),
-        LockError::Aws(e) => e.into(),
-    })
+    .map_err(|e| lock_error(config, e))
 }
 
 /// `work`, with the lock renewed alongside and stopped (not dropped) when it ends, so no
@@ -293,5 +286,17 @@ pub(super) async fn interrupted() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A lock that could not be taken: held by another run (exit 3, naming it), or an AWS error.
+pub(super) fn lock_error(config: &Config, error: LockError) -> Error {
+    match error {
+        LockError::Held(holder) => Refusal::Lock {
+            environment: config.environment.name.clone(),
+            holder: Box::new(holder),
+        }
+        .into(),
+        LockError::Aws(e) => e.into(),
     }
 }

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Session;
 use crate::config::Config;
-use crate::error::{Error, Refusal, Usage};
+use crate::error::{Error, Usage};
 use crate::release::record::{self, Record};
-use crate::release::store::{LockError, LockInfo, Store};
+use crate::release::store::{LockInfo, Store};
 use crate::release::verification::{Verification, VerificationResult};
 use crate::verify::{self, Context, Findings, Options};
 
@@ -132,13 +132,10 @@ async fn write(
     let ttl = Duration::from_secs(u64::from(config.release.lock_ttl_seconds));
     let wait = Duration::from_secs(u64::from(config.release.lock_wait_seconds));
     let info = LockInfo::new(&session.who(), &session.trace_id, "verify", ttl);
-    let lock = store.lock(info, wait).await.map_err(|e| match e {
-        LockError::Held(holder) => Error::from(Refusal::Lock {
-            environment: config.environment.name.clone(),
-            holder: Box::new(holder),
-        }),
-        LockError::Aws(e) => e.into(),
-    })?;
+    let lock = store
+        .lock(info, wait)
+        .await
+        .map_err(|e| super::guarded::lock_error(config, e))?;
     let written = store.put_verification(current, verification).await;
     let released = store.unlock(&lock).await;
     written?;

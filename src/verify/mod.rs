@@ -92,6 +92,48 @@ fn log(check: &CheckRecord) {
     }
 }
 
+/// What a Lambda service's `live` alias answered.
+pub struct Invoked {
+    pub payload: Vec<u8>,
+    /// Lambda's `X-Amz-Function-Error` (`Unhandled`): the function raised.
+    pub function_error: Option<String>,
+    pub ms: f64,
+}
+
+/// Invokes the service's `live` alias (what its callers invoke) with `payload`; `Err` is
+/// why it could not be invoked (`<function>:live: <AWS's message>`).
+pub async fn invoke_live(
+    ctx: &Context<'_>,
+    service: &str,
+    payload: Vec<u8>,
+) -> Result<Invoked, String> {
+    let function = ctx.config.service_resource_name(service);
+    let started = std::time::Instant::now();
+    let answer = ctx
+        .aws
+        .lambda
+        .invoke()
+        .function_name(&function)
+        .qualifier("live")
+        .payload(aws_smithy_types::Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "{function}:live: {}",
+                crate::aws::AwsError::new("Invoke", e).message
+            )
+        })?;
+    Ok(Invoked {
+        payload: answer
+            .payload()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default(),
+        function_error: answer.function_error().map(str::to_string),
+        ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
 /// A check that passed with these figures.
 fn passed(name: &str, kind: CheckKind, figures: Vec<(&str, f64)>) -> CheckRecord {
     CheckRecord {

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aws_smithy_types::Blob;
 use serde_json::Value;
 
 use super::{Context, failed, not_run, passed};
@@ -127,31 +126,16 @@ enum Unanswered {
 }
 
 async fn validate(ctx: &Context<'_>, service: &str, body: Vec<u8>) -> Result<Value, Unanswered> {
-    let function = ctx.config.service_resource_name(service);
-    let answer = ctx
-        .aws
-        .lambda
-        .invoke()
-        .function_name(&function)
-        .qualifier("live")
-        .payload(Blob::new(body))
-        .send()
+    let answer = super::invoke_live(ctx, service, body)
         .await
-        .map_err(|e| {
-            let error = crate::aws::AwsError::new("Invoke", e);
-            Unanswered::NotRun(format!("{function}:live: {}", error.message))
-        })?;
-    let payload = answer
-        .payload()
-        .map(|b| b.as_ref().to_vec())
-        .unwrap_or_default();
-    if let Some(kind) = answer.function_error() {
+        .map_err(Unanswered::NotRun)?;
+    if let Some(kind) = answer.function_error {
         return Err(Unanswered::Error(format!(
             "the validator raised an error ({kind}): {}",
-            String::from_utf8_lossy(&payload)
+            String::from_utf8_lossy(&answer.payload)
         )));
     }
-    serde_json::from_slice(&payload)
+    serde_json::from_slice(&answer.payload)
         .map_err(|e| Unanswered::Error(format!("the validator's answer is not JSON: {e}")))
 }
 

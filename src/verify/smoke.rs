@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_smithy_types::Blob;
 use serde_json::{Map, Value};
 
 use super::entry::Entry;
@@ -130,34 +129,13 @@ async fn invoke_live(
     expect: &[String],
 ) -> CheckRecord {
     let function = ctx.config.service_resource_name(service);
-    let started = Instant::now();
-    let answer = match ctx
-        .aws
-        .lambda
-        .invoke()
-        .function_name(&function)
-        .qualifier("live")
-        .payload(Blob::new(event))
-        .send()
-        .await
-    {
+    let answer = match super::invoke_live(ctx, service, event).await {
         Ok(answer) => answer,
-        Err(e) => {
-            let error = crate::aws::AwsError::new("Invoke", e);
-            return not_run(
-                name,
-                CheckKind::Smoke,
-                &format!("{function}:live: {}", error.message),
-            );
-        }
+        Err(why) => return not_run(name, CheckKind::Smoke, &why),
     };
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let payload = answer
-        .payload()
-        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-        .unwrap_or_default();
-    let figures = vec![("latency_ms", ms.round())];
-    let problems = match answer.function_error() {
+    let payload = String::from_utf8_lossy(&answer.payload).into_owned();
+    let figures = vec![("latency_ms", answer.ms.round())];
+    let problems = match answer.function_error {
         Some(kind) => vec![format!(
             "{function}:live raised an error ({kind}): {}",
             clip(&payload)
