@@ -56,7 +56,7 @@ EmptyOnDelete goes with its images.
 
 A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedules); moto's
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
-scripts/training_job.py as the container would and stops the task with its exit code
+training/fraud-scoring/train.py as the container would and stops the task with its exit code
 (training_runs); moto's tasks run nothing and never stop. The task's container reports
 the digest ECR holds for its image, as Fargate's pull would, and the run gets the task
 metadata endpoint (v4) at ECS_CONTAINER_METADATA_URI_V4, as on Fargate (no variable holds
@@ -1358,7 +1358,7 @@ def stack_schedules() -> None:
 def training_runs() -> None:
     """moto's RunTask records a task that runs nothing and stays RUNNING for ever. For a
     model's training job (a task definition family ending in `-training`) the harness does
-    what Fargate would with the training image: it runs scripts/training_job.py, the
+    what Fargate would with the training image: it runs training/fraud-scoring/train.py, the
     reference implementation of the job's contract, with the container's environment (the
     task definition's, then RunTask's overrides) against this emulator, in the task's
     account, and stops the task with the program's exit code as the container's, as ECS
@@ -1385,7 +1385,8 @@ def training_runs() -> None:
     if not hasattr(NetworkInterface, "private_dns_name"):
         NetworkInterface.private_dns_name = property(
             lambda eni: f"ip-{(eni.private_ip_address or '0.0.0.0').replace('.', '-')}.ec2.internal")
-    job = os.path.join(os.path.dirname(os.path.abspath(__file__)), "training_job.py")
+    job = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "training", "fraud-scoring", "train.py")
 
     def environment(backend, task) -> dict:
         definition = backend.describe_task_definition(task.task_definition_arn)

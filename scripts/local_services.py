@@ -100,9 +100,7 @@ def serve(account: str, method: str, path: str, headers, body: bytes) -> tuple[i
         return answer(503, {"message": f"no running {service} service"})
     if service == "scoring":
         return predict(account, running, body)
-    if route == "/invoices":
-        return ocr(body)
-    return answer(200, {"status": "ok", "service": running["name"]})
+    return backend_route(method, path, body)
 
 
 def issued_here(account: str, auth: str) -> bool:
@@ -144,13 +142,17 @@ def ecs_service(account: str, suffix: str) -> dict | None:
     return None
 
 
-def ocr(body: bytes) -> tuple[int, dict, bytes]:
-    try:
-        invoice = json.loads(body or b"{}")
-    except ValueError:
-        return answer(400, {"message": "the body is not JSON"})
-    digest = hashlib.sha256(body).hexdigest()[:16]
-    return answer(202, {"invoice_id": invoice.get("invoice_id") or digest, "status": "queued"})
+def backend_route(method: str, path: str, body: bytes) -> tuple[int, dict, bytes]:
+    """The backend's own answer: services/backend/app.py's `route`, the code its image runs
+    (the emulator runs no containers); an accepted invoice is not queued here."""
+    import importlib.util
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "services", "backend", "app.py")
+    spec = importlib.util.spec_from_file_location("facturascan_backend", source)
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    status, value = app.route(method, path, body)
+    return answer(status, value)
 
 
 def predict(account: str, running: dict, body: bytes) -> tuple[int, dict, bytes]:

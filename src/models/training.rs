@@ -2,7 +2,7 @@
 //! `templates/partials/retraining.tera` into the serving service's stack), followed to its
 //! end, and its output read back for registration.
 //!
-//! The job's contract (README, "Retraining"; `scripts/training_job.py` is its reference):
+//! The job's contract (README, "Retraining"; `training/fraud-scoring/train.py` is its reference):
 //! the run writes `model` (the artifact) and then `model.json` (`parameters`, `metrics`,
 //! `input`) under the models bucket's `training/<model>/<run>/`, and exits 0.
 

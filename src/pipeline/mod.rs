@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::config::source::{self, Node, PathSegment};
 use crate::config::{self, ConfigError, ConfigErrors};
-use problem::Invalid;
+use problem::{Invalid, PathKind};
 
 /// Where pipeline definitions live, relative to the project root.
 const PIPELINES_DIR: &str = "pipelines";
@@ -344,10 +344,94 @@ fn check(
     check_timeout(pipeline, node, errors);
     check_release_tags(pipeline, node, errors);
     check_version(pipeline, node, errors);
+    check_paths(root, pipeline, node, errors);
     let environments = load_environments(root, pipeline, node, errors);
     check_stages(pipeline, &environments, node, errors);
     check_images(pipeline, &environments, node, errors);
     environments
+}
+
+/// Every path a job reads, each where the definition names it: a job whose folder is not
+/// in the repository fails on the runner (a build context), or passes having checked
+/// nothing (a lint or test path), which is worse.
+fn check_paths(root: &Path, pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>) {
+    let mut missing = |what: &'static str, path: &str, at: Vec<PathSegment>, kind: PathKind| {
+        let full = root.join(path);
+        let present = match kind {
+            PathKind::Folder => full.is_dir(),
+            PathKind::File => full.is_file(),
+        };
+        if !present {
+            let path = path.to_string();
+            errors.push(ConfigError::new(
+                node.locate(&at),
+                Invalid::MissingPath { what, path, kind },
+            ));
+        }
+        !present
+    };
+    for (section, what, paths) in [
+        ("lint", "the lint path", &pipeline.lint.python),
+        ("test", "the test path", &pipeline.test.python),
+    ] {
+        for (i, path) in paths.iter().enumerate() {
+            missing(
+                what,
+                path,
+                at_index(&[section, "python"], i, None),
+                PathKind::Folder,
+            );
+        }
+    }
+    let build = &pipeline.build;
+    let contexts = (build
+        .images
+        .iter()
+        .map(|b| ("images", &b.context, b.dockerfile.as_ref())))
+    .chain(
+        build
+            .packages
+            .iter()
+            .map(|b| ("packages", &b.context, None)),
+    )
+    .chain(
+        build
+            .training
+            .iter()
+            .map(|b| ("training", &b.context, b.dockerfile.as_ref())),
+    );
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (list, context, dockerfile) in contexts {
+        let i = *index.entry(list).and_modify(|i| *i += 1).or_default();
+        let at = |field| at_index(&["build", list], i, Some(field));
+        // A missing context is the one mistake; its Dockerfile is not reported again.
+        if missing(
+            "the build context",
+            context,
+            at("context"),
+            PathKind::Folder,
+        ) || list == "packages"
+        {
+            continue;
+        }
+        match dockerfile {
+            Some(file) => missing("the Dockerfile", file, at("dockerfile"), PathKind::File),
+            None => missing(
+                "the Dockerfile",
+                &format!("{context}/Dockerfile"),
+                at("context"),
+                PathKind::File,
+            ),
+        };
+    }
+}
+
+/// The path of `keys[..]`, its `index`th item and, optionally, that item's `field`.
+fn at_index(keys: &[&str], index: usize, field: Option<&str>) -> Vec<PathSegment> {
+    let mut path = at(keys);
+    path.push(PathSegment::Index(index));
+    path.extend(field.map(|f| PathSegment::Key(f.into())));
+    path
 }
 
 /// `v<this binary's version>`: what a generated pipeline installs unless pinned.

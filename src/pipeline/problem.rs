@@ -70,6 +70,20 @@ pub enum Invalid {
         env: String,
         stages: Vec<String>,
     },
+    /// A path a job reads (lint, tests, a build context or Dockerfile) is not in the
+    /// repository: the job would fail, or lint and test nothing.
+    MissingPath {
+        what: &'static str,
+        path: String,
+        kind: PathKind,
+    },
+}
+
+/// What a path of the definition must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    Folder,
+    File,
 }
 
 impl fmt::Display for Invalid {
@@ -115,6 +129,9 @@ impl fmt::Display for Invalid {
                 f,
                 "facturactl {pinned} has no {feature}: it came in {since}"
             ),
+            Self::MissingPath { what, path, .. } => {
+                write!(f, "{what} `{path}` is not in the repository")
+            }
             Self::ToolTags { pattern, tag } => write!(
                 f,
                 "release_tags `{pattern}` matches facturactl's own release tag `{tag}`: one tag would release the tool and promote production"
@@ -164,6 +181,13 @@ impl Problem for Invalid {
                 "[verify] environment = \"{source}\", with its role and the pinned Locust"
             )),
             Self::VerifyStage { stages, .. } => Some(format!("one of: {}", stages.join(", "))),
+            Self::MissingPath { kind, .. } => Some(
+                match kind {
+                    PathKind::Folder => "a folder, relative to the repository root",
+                    PathKind::File => "a file, relative to the repository root",
+                }
+                .into(),
+            ),
             Self::FolderUnreadable { .. }
             | Self::Environment { .. }
             | Self::NotEcsService { .. }
@@ -196,6 +220,9 @@ impl Problem for Invalid {
             Self::NotRetrained { .. } => {
                 Some("a training image is built for `[models.<name>.retraining.job]`".into())
             }
+            Self::MissingPath { .. } => Some(
+                "create it, or point the definition at the folder that holds the code (the job runs from the repository root)".into(),
+            ),
             Self::RoleAccount { .. } => {
                 Some("use the deploy role of the environment's own account".into())
             }

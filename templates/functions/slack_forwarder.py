@@ -14,7 +14,11 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 _webhook = None
-ICONS = {"ALARM": ":red_circle:", "OK": ":large_green_circle:", "INSUFFICIENT_DATA": ":white_circle:"}
+ICONS = {
+    "ALARM": ":red_circle:",
+    "OK": ":large_green_circle:",
+    "INSUFFICIENT_DATA": ":white_circle:",
+}
 COMPARISONS = {
     "GreaterThanThreshold": ">",
     "GreaterThanOrEqualToThreshold": ">=",
@@ -32,7 +36,9 @@ def webhook_url():
 
         scheme, _, ref = os.environ["WEBHOOK_REF"].partition(":")
         if scheme == "ssm":
-            _webhook = boto3.client("ssm").get_parameter(Name=ref, WithDecryption=True)["Parameter"]["Value"]
+            _webhook = boto3.client("ssm").get_parameter(Name=ref, WithDecryption=True)[
+                "Parameter"
+            ]["Value"]
         elif scheme == "secretsmanager":
             _webhook = boto3.client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
         else:
@@ -56,7 +62,8 @@ def describe_metric(trigger):
     if "MetricName" in trigger:
         stat = trigger.get("ExtendedStatistic") or trigger.get("Statistic") or "?"
         dims = ", ".join(f"{d.get('name')}={d.get('value')}" for d in trigger.get("Dimensions", []))
-        text = f"{stat.lower() if stat.isupper() else stat} of {trigger.get('Namespace')} {trigger['MetricName']}"
+        statistic = stat.lower() if stat.isupper() else stat
+        text = f"{statistic} of {trigger.get('Namespace')} {trigger['MetricName']}"
         text += f" ({dims})" if dims else ""
         return text + (f" over {period} s" if period else "")
     for metric in trigger.get("Metrics", []):
@@ -79,7 +86,8 @@ def console_link(alarm):
     region = alarm.get("AlarmArn", "").split(":")[3:4] or [os.environ.get("AWS_REGION", "")]
     region = region[0]
     name = urllib.parse.quote(alarm.get("AlarmName", ""), safe="")
-    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}"
+    console = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+    return f"{console}#alarmsV2:alarm/{name}"
 
 
 def anomalies(logs, log_group, alarm, limit=5):
@@ -109,7 +117,11 @@ def anomalies(logs, log_group, alarm, limit=5):
                 record = json.loads(event["message"])
             except ValueError:
                 continue
-            if not isinstance(record, dict) or record.get("action") != "validate" or record.get("result") != "failure":
+            if (
+                not isinstance(record, dict)
+                or record.get("action") != "validate"
+                or record.get("result") != "failure"
+            ):
                 continue
             key = (str(record.get("rule", "?")), str(record.get("tenant_id", "?")))
             counts[key] = counts.get(key, 0) + 1
@@ -128,7 +140,9 @@ def anomaly_text(details):
         return "*Input anomalies:* no failing validations logged in the alarm's window."
     # Past MAX_EVENTS the count is a floor, and says so.
     count = f"at least {total}" if capped else f"{total}"
-    lines = [f"*Input anomalies:* {count} failed validations in the alarm's window, by rule and tenant:"]
+    lines = [
+        f"*Input anomalies:* {count} failed validations in the alarm's window, by rule and tenant:"
+    ]
     # Log content is tenant data: escaped, so it can neither mention nor link.
     lines += [f"• `{escape(rule)}` tenant `{escape(tenant)}`: {n}" for rule, tenant, n in top]
     for record in examples:
@@ -159,17 +173,32 @@ def message(alarm, details=None):
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{headline}"[:150]}},
         {"type": "section", "fields": fields},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Reason:* {escape(alarm.get('NewStateReason', ''))}"[:3000]}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"*Reason:* {escape(alarm.get('NewStateReason', ''))}"[:3000],
+            },
+        },
     ]
     if alarm.get("AlarmDescription"):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(alarm["AlarmDescription"])[:3000]}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": escape(alarm["AlarmDescription"])[:3000]},
+            }
+        )
     if details is not None:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details[:3000]}})
     blocks.append(
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": f"<{console_link(alarm)}|Open in CloudWatch> · account {alarm.get('AWSAccountId', '?')}"}
+                {
+                    "type": "mrkdwn",
+                    "text": f"<{console_link(alarm)}|Open in CloudWatch>"
+                    f" · account {alarm.get('AWSAccountId', '?')}",
+                }
             ],
         }
     )
@@ -192,7 +221,9 @@ def details_for(alarm):
 
 def post(payload):
     body = json.dumps(payload).encode()
-    request = urllib.request.Request(webhook_url(), data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        webhook_url(), data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         response.read()
 

@@ -3,10 +3,14 @@
 
 use crate::support::{Project, facturactl, repo_root};
 
-/// A project copy with the pipeline definitions and the committed workflows.
+/// A project copy with the pipeline definitions, the committed workflows and the folders
+/// the jobs lint, test and build.
 fn project() -> Project {
     let project = Project::copy();
     let root = repo_root();
+    for folder in ["services", "training"] {
+        project.copy_folder(folder);
+    }
     for file in [
         "pipelines/platform.toml",
         ".github/workflows/platform.yml",
@@ -124,6 +128,22 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "service = \"backend\"",
             "service = \"parser\"",
             "`parser` is not an ECS service of deploy.toml",
+        ),
+        // A folder a job reads that is not in the repository (issue 29, item 7).
+        (
+            "context = \"services/backend\"",
+            "context = \"services/api\"",
+            "the build context `services/api` is not in the repository",
+        ),
+        (
+            r#"python = ["services"]"#,
+            r#"python = ["services", "tests/python"]"#,
+            "the test path `tests/python` is not in the repository",
+        ),
+        (
+            "context = \"training/fraud-scoring\"",
+            "context = \"training/fraud-scoring\"\ndockerfile = \"training/Dockerfile.gpu\"",
+            "the Dockerfile `training/Dockerfile.gpu` is not in the repository",
         ),
         (
             "[notify]\nenvironment = \"staging\"",

@@ -10,7 +10,7 @@ use crate::support::emulator::Account;
 use crate::support::{Project, run_json, run_text};
 
 /// The local environment deployed with the build's images and the reference functions
-/// (examples/functions), its `[verify]` on the harness's entry point of `account`.
+/// (services/), its `[verify]` on the harness's entry point of `account`.
 async fn deployed(account: &Account) -> Project {
     let project = Project::copy();
     project.use_account(account);
@@ -156,7 +156,7 @@ async fn a_changed_validation_output_fails_regression_naming_the_invoice_and_fie
     let project = deployed(&account).await;
     // A validator that no longer knows the dollar: one invoice's answer changes.
     let source = std::fs::read_to_string(
-        crate::support::repo_root().join("examples/functions/validator.py"),
+        crate::support::repo_root().join("services/validator/validator.py"),
     )
     .expect("validator.py");
     let changed = source.replace("\"USD\", ", "");

@@ -43,6 +43,11 @@ impl Project {
         self.dir.path()
     }
 
+    /// Copies the repository's `folder` into the project.
+    pub fn copy_folder(&self, folder: &str) {
+        copy_tree(&repo_root().join(folder), &self.path().join(folder));
+    }
+
     pub fn read(&self, file: &str) -> String {
         std::fs::read_to_string(self.path().join(file)).unwrap_or_default()
     }
@@ -179,12 +184,13 @@ impl Project {
         self.write(&file, &format!("{}{block}{}", &text[..start], &text[end..]));
     }
 
-    /// A zip of the reference function of `service` (examples/functions), marked with
+    /// A zip of the reference function of `service` (services/<service>), marked with
     /// `label` so each release's package has its own hash; its path.
     pub fn reference_package(&self, service: &str, label: &str) -> String {
         let source = format!("{service}.py");
-        let code = std::fs::read_to_string(repo_root().join("examples/functions").join(&source))
-            .expect("a reference function");
+        let code =
+            std::fs::read_to_string(repo_root().join("services").join(service).join(&source))
+                .expect("a reference function");
         let code = format!("{code}\n# release {label}\n");
         let path = self.path().join(format!("{service}-{label}.zip"));
         std::fs::write(&path, zip::zip(&[(&source, &code)])).expect("zip");

@@ -19,8 +19,12 @@ def handler(event, context):
         "supplier_present": bool(str(event.get("supplier", "")).strip()),
     }
     errors = sorted(name for name, ok in checks.items() if not ok)
-    return {"invoice_id": event.get("invoice_id"), "valid": not errors, "checks": checks,
-            "errors": errors}
+    return {
+        "invoice_id": event.get("invoice_id"),
+        "valid": not errors,
+        "checks": checks,
+        "errors": errors,
+    }
 
 
 def _date(text):

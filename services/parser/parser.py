@@ -1,7 +1,7 @@
-"""A reference parser for the local environment: OCR text in, invoice fields out.
+"""The invoice parser (Lambda): OCR text in, invoice fields out.
 
-The platform's real parser lives with the services; this one is what `scripts/run-local`
-deploys so that `facturactl verify` has a real function to invoke on the emulator.
+The pipeline zips this folder into the `parser` package; `scripts/run-local` deploys it
+so that `facturactl verify` has a real function to invoke on the emulator.
 """
 
 import re

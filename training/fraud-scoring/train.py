@@ -16,8 +16,9 @@ field, its bins and the share of rows in each) and then `model.json`:
    "lineage": {"data": [{"key": ..., "etag": ..., "version_id": ...}],
                "image_digest": "sha256:..."}}
 (`lineage.data`: every object it read, as it read it; `image_digest`: from the task
-metadata endpoint, when it has one) and exits 0; anything else (no data, a bad record) exits non-zero with the reason on its
-last line of stderr, which ECS reports as the container's reason.
+metadata endpoint, when it has one) and exits 0; anything else (no data, a bad record) exits
+non-zero with the reason on its last line of stderr, which ECS reports as the container's
+reason.
 
 This one learns the fraud rate of each supplier (a deliberately small model): the local
 harness runs it for every training task, since the emulator runs no containers. A real
@@ -73,9 +74,17 @@ def records(s3, bucket: str, prefix: str, read: list):
     for page in pages:
         for item in page.get("Contents", []):
             got = s3.get_object(Bucket=bucket, Key=item["Key"])
-            read.append({"key": item["Key"], "etag": got["ETag"].strip('"'),
-                         **({"version_id": got["VersionId"]}
-                            if got.get("VersionId") not in (None, "null") else {})})
+            read.append(
+                {
+                    "key": item["Key"],
+                    "etag": got["ETag"].strip('"'),
+                    **(
+                        {"version_id": got["VersionId"]}
+                        if got.get("VersionId") not in (None, "null")
+                        else {}
+                    ),
+                }
+            )
             body = got["Body"].read().decode()
             for number, line in enumerate(body.splitlines(), 1):
                 if line.strip():
@@ -99,8 +108,10 @@ def reference(rows: list) -> dict:
             counts = [0] * 10
             for v in numbers:
                 counts[min(int((v - low) / width), 9)] += 1
-            fields[name] = {"edges": [low + i * width for i in range(11)],
-                            "shares": [c / len(numbers) for c in counts]}
+            fields[name] = {
+                "edges": [low + i * width for i in range(11)],
+                "shares": [c / len(numbers) for c in counts],
+            }
         else:
             shares: dict = {}
             for v in values:
@@ -147,27 +158,39 @@ def main() -> int:
         "suppliers": {s: f / n for s, (f, n) in sorted(frauds.items())},
     }
     # Training accuracy of "fraud when the supplier's rate is over one half".
-    correct = sum(
-        (n - f) if f / n <= 0.5 else f for f, n in frauds.values()
-    )
-    metrics = {"samples": float(len(rows)), "accuracy": correct / len(rows),
-               "fraud_rate": overall}
+    correct = sum((n - f) if f / n <= 0.5 else f for f, n in frauds.values())
+    metrics = {"samples": float(len(rows)), "accuracy": correct / len(rows), "fraud_rate": overall}
     key = f"{out_prefix}{run}/"
-    s3.put_object(Bucket=out_bucket, Key=key + "model",
-                  Body=json.dumps(model, sort_keys=True).encode())
-    s3.put_object(Bucket=out_bucket, Key=key + "reference.json",
-                  Body=json.dumps(reference(rows), sort_keys=True).encode())
+    s3.put_object(
+        Bucket=out_bucket, Key=key + "model", Body=json.dumps(model, sort_keys=True).encode()
+    )
+    s3.put_object(
+        Bucket=out_bucket,
+        Key=key + "reference.json",
+        Body=json.dumps(reference(rows), sort_keys=True).encode(),
+    )
     lineage = {"data": read}
     if container.get("ImageID"):
         lineage["image_digest"] = container["ImageID"]
-    s3.put_object(Bucket=out_bucket, Key=key + "model.json", Body=json.dumps({
-        "parameters": {"algorithm": "supplier-rate", "data": os.environ["TRAINING_DATA_URI"]},
-        "metrics": metrics,
-        "input": schema,
-        "lineage": lineage,
-    }).encode())
-    print(f"trained {os.environ.get('MODEL_NAME', 'model')} on {len(rows)} records: "
-          f"s3://{out_bucket}/{key}")
+    s3.put_object(
+        Bucket=out_bucket,
+        Key=key + "model.json",
+        Body=json.dumps(
+            {
+                "parameters": {
+                    "algorithm": "supplier-rate",
+                    "data": os.environ["TRAINING_DATA_URI"],
+                },
+                "metrics": metrics,
+                "input": schema,
+                "lineage": lineage,
+            }
+        ).encode(),
+    )
+    print(
+        f"trained {os.environ.get('MODEL_NAME', 'model')} on {len(rows)} records: "
+        f"s3://{out_bucket}/{key}"
+    )
     return 0
 
 
