@@ -1,8 +1,9 @@
 //! One place that builds the AWS clients of an environment.
 //!
 //! Stages borrow an [`AwsContext`]; none builds its own client. The endpoint comes, in this
-//! order, from `--endpoint-url`, the standard `AWS_ENDPOINT_URL` variable (passed in by the
-//! CLI, not read here), or the environment's `endpoint_url` (the local emulator).
+//! order, from `--endpoint-url`, a client's `AWS_ENDPOINT_URL_<SERVICE>` (left to the SDK),
+//! the standard `AWS_ENDPOINT_URL` variable (passed in by the CLI, not read here), or the
+//! environment's `endpoint_url` (the local emulator).
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};

@@ -6,8 +6,13 @@ use clap::CommandFactory;
 use super::args::Cli;
 use crate::error::Error;
 
-/// The completion script for `shell`.
+/// The completion script for `shell`: the dynamic one (it asks `facturactl` for each
+/// candidate, so environments, stacks and profiles are completed from the project and the
+/// AWS files), else clap's static script of the flags.
 pub fn completions(shell: clap_complete::Shell) -> String {
+    if let Some(script) = super::complete::registration(shell) {
+        return script;
+    }
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "facturactl", &mut out);
@@ -206,11 +211,21 @@ mod tests {
     }
 
     #[test]
-    fn completions_and_the_manual_name_every_command() {
-        let bash = completions(clap_complete::Shell::Bash);
+    fn completions_ask_the_binary_and_the_manual_names_every_command() {
+        for shell in [
+            clap_complete::Shell::Bash,
+            clap_complete::Shell::Zsh,
+            clap_complete::Shell::Fish,
+        ] {
+            let script = completions(shell);
+            assert!(
+                script.contains(&format!("FACTURACTL_COMPLETE=\"{shell}\""))
+                    || script.contains(&format!("FACTURACTL_COMPLETE={shell} ")),
+                "{shell}: {script}"
+            );
+        }
         let man = man_page().expect("renders");
         for command in ["deploy", "promote", "rollback", "audit", "completions"] {
-            assert!(bash.contains(command), "{command}");
             assert!(man.contains(command), "{command}");
         }
     }

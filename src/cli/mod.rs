@@ -3,6 +3,7 @@
 //! progress, questions and errors).
 
 pub mod args;
+mod complete;
 mod console;
 pub mod github;
 mod host;
@@ -30,6 +31,8 @@ use console::{Presenter, ProgressStyle, TerminalConsole};
 /// A usage error honours `-o json` (an error document on stdout) and JSON logs (one error
 /// event on stderr), as every other error does: a pipeline parsing either gets its kind.
 pub fn parse() -> Result<Cli, Exit> {
+    // A shell asking for completions gets them and the process ends here.
+    complete::answer_if_asked();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let color = clap_color(&args);
     let parsed = Cli::command()

@@ -242,7 +242,7 @@ fn read_text(
 }
 
 /// The environments the project defines (its overlays' names), sorted.
-fn environments(root: &Path) -> Vec<String> {
+pub fn environments(root: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root.join(ENVIRONMENTS_DIR))
         .into_iter()
         .flatten()
@@ -256,6 +256,21 @@ fn environments(root: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The stacks `deploy.toml` declares (`[stacks.<name>]`), in its order; empty when the file
+/// cannot be read or parsed (a shell's completion, which must never fail loudly).
+pub fn stack_names(root: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(root.join(PROJECT_FILE)).unwrap_or_default();
+    let Ok(document) = toml_edit::Document::parse(text) else {
+        return Vec::new();
+    };
+    document
+        .as_table()
+        .get("stacks")
+        .and_then(|s| s.as_table_like())
+        .map(|stacks| stacks.iter().map(|(name, _)| name.to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// `deploy.toml` is committed whatever the overlays do with it, so its own values must be

@@ -351,3 +351,122 @@ fn the_color_flag_reaches_the_usage_errors() {
         "off a terminal, no colour"
     );
 }
+
+/// What the shell's Tab offers after `words` (the last one is being typed), asked the way
+/// the fish registration asks (one candidate per line, a tab before its help).
+fn completed(project: &Project, words: &[&str], aws: &std::path::Path) -> Vec<String> {
+    let out = project
+        .cmd()
+        .env("FACTURACTL_COMPLETE", "fish")
+        .env("AWS_CONFIG_FILE", aws.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", aws.join("credentials"))
+        .arg("--")
+        .arg("facturactl")
+        .args(words)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| line.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn completions_offer_the_projects_environments_stacks_and_the_aws_profiles() {
+    let project = Project::copy();
+    // What is there at the moment of the Tab: a new environment file, a new profile.
+    project.write(
+        "environments/qa.yaml",
+        &project.read("environments/staging.yaml"),
+    );
+    let aws = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        aws.path().join("config"),
+        "[default]\nregion = eu-west-1\n[profile facturascan-staging]\nregion = eu-west-1\n",
+    )
+    .expect("config");
+    std::fs::write(
+        aws.path().join("credentials"),
+        "[facturascan-ci]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n",
+    )
+    .expect("credentials");
+    let aws = aws.path();
+    assert_eq!(
+        completed(&project, &["deploy", "--env", ""], aws),
+        ["local", "production", "qa", "staging"]
+    );
+    assert_eq!(completed(&project, &["plan", "-e", "s"], aws), ["staging"]);
+    assert_eq!(
+        completed(
+            &project,
+            &["promote", "--from", "staging", "--to", "p"],
+            aws
+        ),
+        ["production"]
+    );
+    let stacks = completed(&project, &["deploy", "--stack", ""], aws);
+    for stack in ["network", "storage", "processing", "ml", "alerts"] {
+        assert!(stacks.iter().any(|s| s == stack), "{stack}: {stacks:?}");
+    }
+    assert_eq!(
+        completed(&project, &["destroy", "--stack", "proc"], aws),
+        ["processing"]
+    );
+    assert_eq!(
+        completed(&project, &["status", "--profile", "facturascan-"], aws),
+        ["facturascan-ci", "facturascan-staging"]
+    );
+    assert!(completed(&project, &["dep"], aws).contains(&"deploy".to_string()));
+    // No project here: nothing to offer, and no error on the shell's line.
+    let empty = tempfile::tempdir().expect("tmp");
+    let out = facturactl()
+        .current_dir(empty.path())
+        .env("FACTURACTL_COMPLETE", "fish")
+        .args(["--", "facturactl", "deploy", "--env", ""])
+        .output()
+        .expect("run");
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+/// The bash script the release archives ship, sourced in a real bash and called as bash
+/// calls it on Tab.
+#[test]
+fn the_bash_registration_completes_through_the_binary() {
+    let project = Project::copy();
+    let script = project.path().join("facturactl.bash");
+    let out = facturactl()
+        .args(["completions", "bash"])
+        .output()
+        .expect("run");
+    std::fs::write(&script, &out.stdout).expect("script");
+    let binary = assert_cmd::cargo::cargo_bin("facturactl");
+    let path = format!(
+        "{}:{}",
+        binary.parent().expect("dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .current_dir(project.path())
+        .env("PATH", path)
+        .arg("-c")
+        .arg(
+            r#"source ./facturactl.bash
+COMP_WORDS=(facturactl deploy --env st); COMP_CWORD=3; COMP_TYPE=9
+_clap_complete_facturactl facturactl st --env
+printf '%s\n' "${COMPREPLY[@]}""#,
+        )
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["staging"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -18,7 +18,7 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Only these stacks (services and alarms are then not audited).
-    #[arg(long = "stack", value_name = "STACK")]
+    #[arg(long = "stack", value_name = "STACK", add = super::stacks())]
     stacks: Vec<String>,
     /// Tell the notification channels when there are findings or checks that did not run.
     #[arg(long)]

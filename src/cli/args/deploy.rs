@@ -10,7 +10,7 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// Only these stacks (their dependencies' outputs are read from what is deployed).
-    #[arg(long = "stack", value_name = "STACK")]
+    #[arg(long = "stack", value_name = "STACK", add = super::stacks())]
     stacks: Vec<String>,
     /// Stacks deployed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]

@@ -13,7 +13,7 @@ pub struct DestroyArgs {
     /// Delete only this stack (repeatable): one of the environment's, or one the
     /// configuration no longer defines (`plan` lists those as orphaned). Refused while a
     /// deployed stack that depends on it stays.
-    #[arg(long = "stack", value_name = "STACK")]
+    #[arg(long = "stack", value_name = "STACK", add = super::stacks())]
     stacks: Vec<String>,
     /// Stacks deleted at once (independent ones), 1 to 64.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]

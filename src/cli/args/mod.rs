@@ -33,7 +33,9 @@ mod verify;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 
+use super::complete;
 use super::console::Presenter;
 use crate::commands::Session;
 use crate::error::Error;
@@ -51,7 +53,7 @@ use crate::report::contract::Document;
 )]
 pub struct Cli {
     /// Environment: the name of a file in environments/ (local, staging, production).
-    #[arg(long, short = 'e', global = true, help_heading = "Global options")]
+    #[arg(long, short = 'e', global = true, help_heading = "Global options", add = environments())]
     pub env: Option<String>,
 
     /// Project directory holding deploy.toml.
@@ -81,14 +83,14 @@ pub struct Cli {
     #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL and the environment's
-    /// endpoint_url; a client whose AWS_ENDPOINT_URL_<SERVICE> is set keeps that one).
+    /// AWS endpoint for every client (overrides AWS_ENDPOINT_URL_<SERVICE>, which overrides
+    /// AWS_ENDPOINT_URL, which overrides the environment file's endpoint_url).
     #[arg(long, global = true, help_heading = "Global options")]
     pub endpoint_url: Option<String>,
 
     /// AWS profile (overrides AWS_PROFILE, which overrides the environment file's
     /// `profile`: what is given for this run wins, and a note says when it differs).
-    #[arg(long, global = true, help_heading = "Global options")]
+    #[arg(long, global = true, help_heading = "Global options", add = ArgValueCompleter::new(complete::profiles))]
     pub profile: Option<String>,
 
     /// Region to deploy the environment to, instead of its file's `region` (templates
@@ -99,6 +101,16 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Completes an environment's name from the project (`environments/*.yaml`).
+fn environments() -> ArgValueCompleter {
+    ArgValueCompleter::new(complete::environments)
+}
+
+/// Completes a stack's name from the project (`deploy.toml`'s `[stacks]`).
+fn stacks() -> ArgValueCompleter {
+    ArgValueCompleter::new(complete::stacks)
 }
 
 /// What a run is, for its logs and its `--output json` document.

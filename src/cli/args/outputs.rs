@@ -8,7 +8,7 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct OutputsArgs {
     /// Only this stack (repeatable); all enabled stacks by default.
-    #[arg(long = "stack", value_name = "STACK")]
+    #[arg(long = "stack", value_name = "STACK", add = super::stacks())]
     stacks: Vec<String>,
 }
 

@@ -8,7 +8,7 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Only these stacks.
-    #[arg(long = "stack", value_name = "STACK")]
+    #[arg(long = "stack", value_name = "STACK", add = super::stacks())]
     stacks: Vec<String>,
     /// Exit 2 when anything would change.
     #[arg(long)]

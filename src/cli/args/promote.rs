@@ -8,10 +8,10 @@ use crate::commands;
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// The environment whose running release is promoted (its last successful record).
-    #[arg(long)]
+    #[arg(long, add = super::environments())]
     from: String,
     /// The environment that takes it; its release gate and preflight must pass.
-    #[arg(long)]
+    #[arg(long, add = super::environments())]
     to: String,
     /// Go ahead without asking (CI).
     #[arg(short = 'y', long)]
