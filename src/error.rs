@@ -235,6 +235,16 @@ pub enum Usage {
     },
     /// `verify --update-baseline` in CI.
     BaselineInCi,
+    /// A plan file (`deploy --plan`, `promote --plan`) that cannot be read as one.
+    PlanFile {
+        path: PathBuf,
+        problem: String,
+    },
+    /// A plan file that cannot be written (`plan --save`).
+    PlanNotWritten {
+        path: PathBuf,
+        problem: String,
+    },
     /// `verify` of an environment with no successful release.
     NothingToVerify {
         environment: String,
@@ -280,6 +290,15 @@ impl Usage {
             }
             Self::BaselineInCi => {
                 "`verify --update-baseline` does not run in CI (CI or GITHUB_ACTIONS is set)".into()
+            }
+            Self::PlanFile { path, problem } => {
+                format!(
+                    "{} is not a plan `plan --save` wrote: {problem}",
+                    path.display()
+                )
+            }
+            Self::PlanNotWritten { path, problem } => {
+                format!("cannot write the plan to {}: {problem}", path.display())
             }
             Self::CaBundle {
                 path,
@@ -337,6 +356,12 @@ impl Usage {
             Self::CaBundle { source, .. } => format!(
                 "point {source} at a readable PEM file of the certificates to trust, or unset it"
             ),
+            Self::PlanFile { .. } => {
+                "make it with `facturactl plan --env E --save FILE` (or `promote --dry-run --save FILE`) and pass that file unchanged".into()
+            }
+            Self::PlanNotWritten { .. } => {
+                "save it where the run may write (its directory must exist); the change sets it kept were deleted".into()
+            }
             Self::MfaNeedsTerminal { .. } => {
                 "run it on a terminal, or use credentials that need no code here (the job's OIDC role in CI, or a profile without mfa_serial)".into()
             }
@@ -438,6 +463,17 @@ pub enum Refusal {
         environment: String,
         blocking: Vec<crate::preflight::Check>,
     },
+    /// A saved plan that no longer holds: something moved since it was made. Nothing changed.
+    PlanMoved {
+        environment: String,
+        moved: crate::stacks::saved::Moved,
+    },
+    /// A stack a saved plan could not execute as planned (`plan --save`); nothing is kept.
+    PlanUnsavable {
+        environment: String,
+        stack: String,
+        why: String,
+    },
     /// The credentials belong to another account than the environment's.
     AccountMismatch {
         environment: String,
@@ -520,6 +556,7 @@ impl Refusal {
                 format!("`{environment}` is a production environment: facturactl never destroys it")
             }
             Self::StackHasDependents { stack, dependents } => dependents_message(stack, dependents),
+            Self::PlanMoved { .. } | Self::PlanUnsavable { .. } => self.plan_message(),
             Self::NothingToPromote(why) => why.message(),
             Self::Unverified {
                 from,
@@ -535,16 +572,7 @@ impl Refusal {
             } => format!(
                 "`{environment}` runs {running}; {requested} is older: a downgrade, nothing was changed"
             ),
-            Self::ImagesMissing {
-                environment,
-                registry,
-                images,
-            } => bulleted(
-                format!(
-                    "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted"
-                ),
-                images.iter().map(|i| format!("{}: {}", i.service, i.why)),
-            ),
+            Self::ImagesMissing { .. } | Self::ImagesNotPullable { .. } => self.images_message(),
             Self::Preflight {
                 environment,
                 blocking,
@@ -559,6 +587,43 @@ impl Refusal {
             Self::SourceNotReadable { from, to, denied } => format!(
                 "`{to}` may not read what `{from}` promotes (nothing was promoted): {denied}"
             ),
+            Self::AccountMismatch {
+                environment,
+                expected,
+                actual,
+                arn,
+            } => format!(
+                "`{environment}` is account {expected}, but the credentials are for account {actual} ({arn}): nothing was changed"
+            ),
+        }
+    }
+
+    /// The message of a saved plan's refusal.
+    fn plan_message(&self) -> String {
+        match self {
+            Self::PlanMoved { environment, moved } => format!(
+                "the saved plan of `{environment}` no longer holds, nothing was changed: {moved}"
+            ),
+            Self::PlanUnsavable { stack, why, .. } => {
+                format!("the plan cannot be saved: `{stack}` {why}")
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// The message of a promotion refused for its images.
+    fn images_message(&self) -> String {
+        match self {
+            Self::ImagesMissing {
+                environment,
+                registry,
+                images,
+            } => bulleted(
+                format!(
+                    "`{environment}`'s registry {registry} lacks images to promote; nothing was promoted"
+                ),
+                images.iter().map(|i| format!("{}: {}", i.service, i.why)),
+            ),
             Self::ImagesNotPullable {
                 environment,
                 registry,
@@ -571,14 +636,7 @@ impl Refusal {
                     .iter()
                     .map(|i| format!("{}: in {}", i.service, i.registry)),
             ),
-            Self::AccountMismatch {
-                environment,
-                expected,
-                actual,
-                arn,
-            } => format!(
-                "`{environment}` is account {expected}, but the credentials are for account {actual} ({arn}): nothing was changed"
-            ),
+            _ => String::new(),
         }
     }
 
@@ -598,6 +656,12 @@ impl Refusal {
                 "destroy them first, or with it (`--stack {stack} {}`); nothing was deleted",
                 dependents.iter().map(|d| format!("--stack {d}")).collect::<Vec<_>>().join(" ")
             ),
+            Self::PlanMoved { .. } => {
+                "make the plan again (`plan --save`, or `promote --dry-run --save` for a promotion), review it, and apply that one".into()
+            }
+            Self::PlanUnsavable { .. } => {
+                "deploy it without a saved plan, or deploy the stacks it waits for first (`deploy --stack`), then plan again".into()
+            }
             Self::NothingToPromote(why) => why.help(),
             Self::Unverified { from, .. } => format!(
                 "verify it: `facturactl verify --env {from}`; or, knowingly, `promote --skip-verification --reason \"...\"` (recorded and told)"

@@ -38,6 +38,8 @@ pub struct Request {
     pub allow_downgrade: bool,
     /// `service=version|alias`, repeatable: the model a service serves.
     pub models: Vec<String>,
+    /// `--plan FILE`: execute the change sets `plan --save` kept, nothing else.
+    pub plan: Option<PathBuf>,
 }
 
 pub enum Outcome {
@@ -56,6 +58,11 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         request.artifacts.as_deref(),
     )?;
     let model_refs = crate::models::resolve::assignments(&loaded.config, &request.models)?;
+    let saved = request
+        .plan
+        .as_deref()
+        .map(|p| steps::read_plan(p, false))
+        .transpose()?;
     // The release gate comes first: a refused release touches nothing.
     let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
     let aws = session.aws(&loaded.config.environment).await?;
@@ -71,8 +78,11 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             .rendered;
         let only = steps::only(&request.stacks);
         let templates = crate::release::template_bucket(&aws, &loaded.config, &rendered).await?;
-        let plan =
-            crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), false, &templates).await?;
+        let options = crate::stacks::plan::PlanOptions {
+            only: only.as_ref(),
+            ..Default::default()
+        };
+        let plan = crate::stacks::plan::plan(&aws, &rendered, options, &templates).await?;
         return Ok(Outcome::Planned(plan));
     }
     // Read-only, before the lock: what AWS would refuse mid-deploy is refused now.
@@ -80,6 +90,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let requested = accepted.tag.as_deref();
     steps::refuse_downgrade(&aws, &loaded.config, requested, request.allow_downgrade).await?;
     let production = loaded.config.environment.tier == Tier::Production;
+    if let Some(saved) = &saved {
+        steps::check_plan(&aws, &loaded.config, &rendered, saved).await?;
+    }
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
     }
@@ -97,6 +110,9 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             protect_data: production,
             allow_data_replacement: request.allow_data_replacement,
             templates: crate::stacks::template::TemplateBucket::of(&loaded.config),
+            saved: saved
+                .as_ref()
+                .map(crate::stacks::saved::SavedPlan::by_stack),
             ..DeployOptions::default()
         },
         wanted,

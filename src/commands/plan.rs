@@ -1,15 +1,19 @@
 //! `plan`: what a deploy would change, stack by stack, from change sets (nothing applied).
+//! `--save FILE` keeps the change sets for `deploy --plan FILE`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::{Session, steps};
 use crate::error::Error;
-use crate::stacks::plan::Plan;
+use crate::stacks::plan::{Plan, PlanOptions};
 
 pub struct Request {
     pub stacks: Vec<String>,
     pub detailed_exitcode: bool,
     pub diff: bool,
+    /// Keep the change sets and write the plan here.
+    pub save: Option<PathBuf>,
 }
 
 pub struct Outcome {
@@ -28,8 +32,16 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let rendered = pinned.rendered;
     let templates = crate::release::template_bucket(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
-    let plan =
-        crate::stacks::plan::plan(&aws, &rendered, only.as_ref(), request.diff, &templates).await?;
+    let options = PlanOptions {
+        only: only.as_ref(),
+        diff: request.diff,
+        keep: request.save.is_some(),
+    };
+    let mut plan = crate::stacks::plan::plan(&aws, &rendered, options, &templates).await?;
+    if let Some(path) = &request.save {
+        steps::save_plan(&aws, &loaded.config, &plan, path, None).await?;
+        plan.saved_to = Some(path.display().to_string());
+    }
     Ok(Outcome {
         plan,
         detailed_exitcode: request.detailed_exitcode,

@@ -136,8 +136,16 @@ pub async fn confirm_destructive(
         return Ok(());
     }
     let templates = crate::release::template_bucket(aws, &loaded.config, rendered).await?;
-    let plan =
-        crate::stacks::plan::plan(aws, rendered, only(stacks).as_ref(), false, &templates).await?;
+    let plan = crate::stacks::plan::plan(
+        aws,
+        rendered,
+        crate::stacks::plan::PlanOptions {
+            only: only(stacks).as_ref(),
+            ..Default::default()
+        },
+        &templates,
+    )
+    .await?;
     let changes = plan.destructive_changes();
     if changes.is_empty() {
         return Ok(());
@@ -204,4 +212,99 @@ pub async fn preflight(
         blocking,
     }
     .into())
+}
+
+/// Writes a kept plan to `path` (`plan --save`, `promote --dry-run --save`). A stack the
+/// deploy could not execute as planned is refused, and a plan not saved keeps nothing:
+/// its change sets are deleted.
+pub async fn save_plan(
+    aws: &AwsContext,
+    config: &Config,
+    plan: &crate::stacks::plan::Plan,
+    path: &std::path::Path,
+    promotion: Option<crate::stacks::saved::PlannedPromotion>,
+) -> Result<(), Error> {
+    use crate::stacks::saved::{self, SavedPlan};
+    let stacks = match plan.saved() {
+        Ok(stacks) => stacks,
+        Err(unsavable) => {
+            saved::discard(aws, &plan.kept()).await;
+            return Err(Refusal::PlanUnsavable {
+                environment: config.environment.name.clone(),
+                stack: unsavable.stack,
+                why: unsavable.why,
+            }
+            .into());
+        }
+    };
+    let saved = SavedPlan {
+        format: saved::FORMAT,
+        environment: config.environment.name.clone(),
+        account_id: config.environment.account_id.clone(),
+        region: aws.region.clone(),
+        created_at: crate::logging::rfc3339(std::time::SystemTime::now()),
+        promotion,
+        stacks,
+    };
+    if let Err(e) = saved.write(path) {
+        saved::discard(aws, &saved.stacks).await;
+        return Err(Usage::PlanNotWritten {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A plan file `plan --save` (or, with `promotion`, `promote --dry-run --save`) wrote,
+/// read before any AWS call: anything else is refused with what is wrong.
+pub fn read_plan(
+    path: &std::path::Path,
+    promotion: bool,
+) -> Result<crate::stacks::saved::SavedPlan, Error> {
+    let refused = |problem: String| Usage::PlanFile {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let plan = crate::stacks::saved::SavedPlan::read(path).map_err(refused)?;
+    match (&plan.promotion, promotion) {
+        (Some(p), false) => Err(refused(format!(
+            "it is the plan of a promotion from `{}`: apply it with `promote --plan`",
+            p.from
+        ))
+        .into()),
+        (None, true) => Err(refused(
+            "it is a deploy's plan (`plan --save`): apply it with `deploy --plan`".into(),
+        )
+        .into()),
+        _ => Ok(plan),
+    }
+}
+
+/// Refuses (exit 3, nothing changed) a saved plan that no longer holds: the stacks, the
+/// templates and parameters the deploy would send (models pinned as the deploy will pin
+/// them), and the change sets, against the plan.
+pub async fn check_plan(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+    saved: &crate::stacks::saved::SavedPlan,
+) -> Result<(), Error> {
+    use crate::stacks::saved::CheckError;
+    let store = crate::release::store::Store::new(aws, config);
+    let no_models = std::collections::BTreeMap::new();
+    let pinned = crate::release::pin_models(&store, config, rendered, &no_models).await?;
+    match saved
+        .check(aws, &config.environment.account_id, &pinned.rendered)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(CheckError::Moved(moved)) => Err(Refusal::PlanMoved {
+            environment: config.environment.name.clone(),
+            moved,
+        }
+        .into()),
+        Err(CheckError::Aws(e)) => Err(e.into()),
+    }
 }

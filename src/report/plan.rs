@@ -48,8 +48,50 @@ pub(super) fn orphans_text(environment: &str, orphans: &[Orphan], markdown: bool
     out
 }
 
+/// A promotion's release and artifacts, before its stacks.
+fn promotion_text(plan: &Plan, markdown: bool) -> String {
+    let Some(p) = &plan.promotion else {
+        return String::new();
+    };
+    let code = |s: &str| {
+        if markdown {
+            format!("`{s}`")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = format!(
+        "Promote {} ({}, commit {}) to {}:\n",
+        code(&p.from),
+        p.record,
+        &p.commit[..p.commit.len().min(12)],
+        code(&plan.environment)
+    );
+    for (service, artifact) in &p.artifacts {
+        let bullet = if markdown { "- " } else { "  " };
+        let _ = writeln!(out, "{bullet}{service}: {}", code(artifact));
+    }
+    out.push('\n');
+    out
+}
+
+/// Where the plan was saved and how to apply exactly it.
+fn saved_text(plan: &Plan) -> String {
+    let Some(file) = &plan.saved_to else {
+        return String::new();
+    };
+    let apply = match &plan.promotion {
+        Some(p) => format!(
+            "facturactl promote --from {} --to {} --plan {file}",
+            p.from, plan.environment
+        ),
+        None => format!("facturactl deploy --env {} --plan {file}", plan.environment),
+    };
+    format!("plan saved to {file} (its change sets kept); `{apply}` applies exactly it\n")
+}
+
 pub(super) fn text(plan: &Plan) -> String {
-    let mut out = String::new();
+    let mut out = promotion_text(plan, false);
     for s in &plan.stacks {
         let _ = writeln!(out, "{}: {}", s.stack, plan_action(s.action));
         if !s.reasons.is_empty() {
@@ -96,6 +138,7 @@ pub(super) fn text(plan: &Plan) -> String {
             n => format!(", {n} orphaned"),
         }
     );
+    out.push_str(&saved_text(plan));
     out
 }
 
@@ -148,6 +191,7 @@ fn markdown_head(plan: &Plan) -> String {
         );
     }
     out.push_str("\n\n");
+    out.push_str(&promotion_text(plan, true));
     out.push_str(&resource_table(plan).markdown());
     let parameters = parameter_table(plan);
     if !parameters.is_empty() {
@@ -170,6 +214,10 @@ fn markdown_head(plan: &Plan) -> String {
         if let Some(note) = &s.note {
             let _ = write!(out, "\n> **{}**: {}\n", s.stack, note.replace('\n', " "));
         }
+    }
+    if plan.saved_to.is_some() {
+        out.push('\n');
+        out.push_str(&saved_text(plan));
     }
     out
 }
@@ -336,6 +384,7 @@ mod tests {
             template_diff: None,
             note: None,
             unreplaceable: Vec::new(),
+            saved: None,
         }
     }
 
@@ -384,6 +433,8 @@ mod tests {
                 stack_name: "facturascan-staging-reports".into(),
                 status: "UPDATE_COMPLETE".into(),
             }],
+            promotion: None,
+            saved_to: None,
         }
     }
 

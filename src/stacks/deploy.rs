@@ -36,6 +36,9 @@ pub struct DeployOptions {
     pub templates: TemplateBucket,
     /// This run's id, in every ClientRequestToken it sends.
     pub run_id: String,
+    /// `deploy --plan FILE`: each stack's saved entry, by its name; its change set is
+    /// executed (never a new update), after the plan was checked before any change.
+    pub saved: Option<BTreeMap<String, super::saved::SavedStack>>,
 }
 
 impl Default for DeployOptions {
@@ -49,6 +52,7 @@ impl Default for DeployOptions {
             allow_data_replacement: false,
             templates: TemplateBucket::default(),
             run_id: uuid::Uuid::new_v4().simple().to_string(),
+            saved: None,
         }
     }
 }
@@ -374,6 +378,17 @@ async fn deploy_one(
     let restamped = crate::render::restamp_api(stack, &params);
     let stack = restamped.as_ref().unwrap_or(stack);
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
+    if let Some(saved) = &options.saved {
+        let entry = saved.get(&stack.name).ok_or_else(|| {
+            StackError::refused(format!("{} is not in the saved plan", stack.name))
+        })?;
+        let run = SavedRun {
+            entry,
+            params: &params,
+            deadline,
+        };
+        return execute_saved(aws, stack, initial, &run, options, progress).await;
+    }
     let (current, recreate) = settle(aws, stack, initial, options, deadline, progress).await?;
     let changes = current
         .as_ref()
@@ -426,6 +441,96 @@ async fn deploy_one(
     if action == Action::Update {
         sync_termination_protection(aws, stack, Some(&finished)).await?;
     }
+    Ok(Deployed {
+        action,
+        status: finished.status,
+        outputs: finished.outputs,
+    })
+}
+
+/// One stack of a saved plan, with what the deploy computed for it now.
+struct SavedRun<'a> {
+    entry: &'a super::saved::SavedStack,
+    params: &'a BTreeMap<String, String>,
+    deadline: Duration,
+}
+
+/// A stack of a saved plan: its change set executed as planned, or nothing when it had
+/// none. The whole plan was checked before any change; what is checked here is what the
+/// stacks before it could have moved: the outputs it takes, and so its parameters.
+async fn execute_saved(
+    aws: &AwsContext,
+    stack: &RenderedStack,
+    initial: Option<&LiveStack>,
+    run: &SavedRun<'_>,
+    options: &DeployOptions,
+    progress: &ProgressSink,
+) -> Result<Deployed, StackError> {
+    let entry = run.entry;
+    if crate::render::content_hash(&stack.body) != entry.template_sha256 {
+        return Err(StackError::refused(format!(
+            "{}'s template is not the one planned (a model pinned or the configuration changed since): plan again",
+            stack.name
+        )));
+    }
+    if super::saved::parameters_hash(run.params) != entry.parameters_sha256 {
+        return Err(StackError::refused(format!(
+            "the outputs {} takes changed when the stacks before it were applied, so its planned change set is stale: plan again, and apply that plan",
+            stack.name
+        )));
+    }
+    let Some(change_set) = &entry.change_set else {
+        let live = initial.ok_or_else(|| {
+            StackError::refused(format!("{} was planned unchanged and is gone", stack.name))
+        })?;
+        return Ok(Deployed {
+            action: Action::Unchanged,
+            status: live.status.clone(),
+            outputs: live.outputs.clone(),
+        });
+    };
+    let action = if entry.live.is_some() {
+        Action::Update
+    } else {
+        Action::Create
+    };
+    progress.send(Progress::StackStarted {
+        stack: stack.name.clone(),
+        action: action.as_str(),
+    });
+    let since = aws_sdk_cloudformation::primitives::DateTime::from(
+        std::time::SystemTime::now() - Duration::from_secs(5),
+    );
+    aws.cloudformation
+        .execute_change_set()
+        .stack_name(&stack.stack_name)
+        .change_set_name(change_set)
+        .client_request_token(request_token(&options.run_id, "execute", &stack.stack_name))
+        .send()
+        .await
+        .map_err(|e| {
+            StackError::failed(action, AwsError::new("ExecuteChangeSet", e).to_string())
+        })?;
+    let finished = wait_for_terminal(aws, stack, run.deadline, progress, Some(since)).await?;
+    if live::is_failure(&finished.status) {
+        return Err(failed_stack(aws, stack, action, &finished, since).await);
+    }
+    // What UpdateStack and CreateStack would have set with the template: a change set
+    // takes neither a stack policy nor termination protection.
+    if let Some(policy) = options
+        .protect_data
+        .then(|| data_protection_policy(stack))
+        .flatten()
+    {
+        aws.cloudformation
+            .set_stack_policy()
+            .stack_name(&stack.stack_name)
+            .stack_policy_body(policy)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("SetStackPolicy", e))?;
+    }
+    sync_termination_protection(aws, stack, Some(&finished)).await?;
     Ok(Deployed {
         action,
         status: finished.status,
@@ -650,6 +755,7 @@ fn gone_stack(stack: &RenderedStack) -> LiveStack {
         tags: BTreeMap::new(),
         outputs: BTreeMap::new(),
         termination_protection: false,
+        changed_at: None,
     }
 }
 

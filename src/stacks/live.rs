@@ -19,6 +19,9 @@ pub struct LiveStack {
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
     pub termination_protection: bool,
+    /// When its last operation began (LastUpdatedTime, else CreationTime), epoch seconds
+    /// with fractions as CloudFormation gives them.
+    pub changed_at: Option<String>,
 }
 
 /// What a stack's status means for the next deploy.
@@ -97,7 +100,24 @@ impl LiveStack {
                 .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
                 .collect(),
             termination_protection: stack.enable_termination_protection().unwrap_or(false),
+            changed_at: stack
+                .last_updated_time()
+                .or(stack.creation_time())
+                .map(|t| format!("{}.{:09}", t.secs(), t.subsec_nanos())),
         }
+    }
+
+    /// What identifies the stack as it is now (status, last operation, parameters, tags,
+    /// outputs): any operation on it since changes this (a saved plan's check).
+    pub fn fingerprint(&self) -> String {
+        let state = serde_json::json!({
+            "status": self.status,
+            "changed_at": self.changed_at,
+            "parameters": self.parameters,
+            "tags": self.tags,
+            "outputs": self.outputs,
+        });
+        crate::render::content_hash(&state.to_string())
     }
 
     pub fn condition(&self) -> Condition {

@@ -7,5 +7,6 @@ pub mod events;
 pub mod live;
 pub mod plan;
 pub mod replacements;
+pub mod saved;
 pub mod scheduler;
 pub mod template;

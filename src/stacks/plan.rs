@@ -53,6 +53,10 @@ pub struct StackPlan {
     /// change requires a new resource. A deploy of this stack would fail and roll back.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreplaceable: Vec<super::replacements::NamedReplacement>,
+    /// What `plan --save` keeps of it (the change set left for `deploy --plan`); `None`
+    /// when it was not asked, or when this stack could not be executed as planned.
+    #[serde(skip)]
+    pub saved: Option<super::saved::SavedStack>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -63,6 +67,23 @@ pub struct Plan {
     /// `--detailed-exitcode` counts them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub orphaned: Vec<super::live::Orphan>,
+    /// A promotion's plan (`promote --dry-run`): the release and the artifacts it applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PlannedRelease>,
+    /// Where the plan was saved (`--save FILE`): `deploy --plan FILE` applies exactly it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_to: Option<String>,
+}
+
+/// What a promotion would apply besides its stacks.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PlannedRelease {
+    pub from: String,
+    /// The source's record it promotes.
+    pub record: String,
+    pub commit: String,
+    /// Each service's artifact: an image digest, or a package's CodeSha256.
+    pub artifacts: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -93,18 +114,57 @@ impl Plan {
         self.stacks.iter().any(|s| s.action != PlanAction::NoChange) || !self.orphaned.is_empty()
     }
 
+    /// What `plan --save` keeps of each stack: every stack must be executable as planned
+    /// (no input waiting for a stack not yet deployed, none busy, none CloudFormation
+    /// would refuse to replace).
+    pub fn saved(&self) -> Result<Vec<super::saved::SavedStack>, super::saved::Unsavable> {
+        self.stacks
+            .iter()
+            .map(|s| {
+                let unsavable = |why: String| super::saved::Unsavable {
+                    stack: s.stack.clone(),
+                    why,
+                };
+                if !s.unreplaceable.is_empty() || s.action == PlanAction::Blocked {
+                    return Err(unsavable(s.note.clone().unwrap_or_default()));
+                }
+                s.saved.clone().ok_or_else(|| {
+                    unsavable(format!(
+                        "cannot be planned whole: {}",
+                        s.note.as_deref().unwrap_or("no change set")
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The change sets this plan kept, to delete when it is not saved after all.
+    pub fn kept(&self) -> Vec<super::saved::SavedStack> {
+        self.stacks.iter().filter_map(|s| s.saved.clone()).collect()
+    }
+
     pub fn count(&self, action: PlanAction) -> usize {
         self.stacks.iter().filter(|s| s.action == action).count()
     }
 }
 
+/// How a plan is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions<'a> {
+    pub only: Option<&'a BTreeSet<String>>,
+    /// Each stack's template diff.
+    pub diff: bool,
+    /// Keep the change sets (`plan --save`): each stack's [`StackPlan::saved`] names its.
+    pub keep: bool,
+}
+
 pub async fn plan(
     aws: &AwsContext,
     rendered: &RenderedEnv,
-    only: Option<&BTreeSet<String>>,
-    with_diff: bool,
+    options: PlanOptions<'_>,
     templates: &TemplateBucket,
 ) -> Result<Plan, AwsError> {
+    let (only, with_diff) = (options.only, options.diff);
     let live = live::all(&aws.cloudformation).await?;
     let outputs = live::outputs_by_stack(rendered, &live);
     let selected = rendered
@@ -114,13 +174,22 @@ pub async fn plan(
     // Plans are independent of each other: ask for all of them at once.
     let plans = futures_util::future::join_all(selected.map(|stack| {
         let live = live.get(&stack.stack_name);
-        plan_stack(aws, stack, live, &outputs, with_diff, templates)
+        plan_stack(
+            aws,
+            stack,
+            live,
+            &outputs,
+            (with_diff, options.keep),
+            templates,
+        )
     }))
     .await;
     Ok(Plan {
         environment: rendered.environment.clone(),
         stacks: plans.into_iter().collect::<Result<_, _>>()?,
         orphaned: live::orphans_of(rendered, &live),
+        promotion: None,
+        saved_to: None,
     })
 }
 
@@ -129,7 +198,7 @@ async fn plan_stack(
     stack: &RenderedStack,
     live: Option<&live::LiveStack>,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
-    with_diff: bool,
+    (with_diff, keep): (bool, bool),
     templates: &TemplateBucket,
 ) -> Result<StackPlan, AwsError> {
     let params = desired_parameters(stack, outputs);
@@ -150,13 +219,17 @@ async fn plan_stack(
         template_diff: None,
         note: None,
         unreplaceable: Vec::new(),
+        saved: None,
     };
     let Some(live) = live else {
         plan.action = PlanAction::Create;
         match &params {
             Ok(params) => {
-                plan.resources =
-                    change_set(aws, stack, params, ChangeSetType::Create, templates).await?;
+                let kind = ChangeSetType::Create;
+                let (resources, kept) =
+                    change_set(aws, stack, params, kind, templates, keep).await?;
+                plan.resources = resources;
+                plan.saved = keep.then(|| super::saved::entry(stack, params, None, kept));
             }
             Err(_) => {
                 plan.note = Some("parameters are known once the stacks it depends on are deployed: resources listed from the template".into());
@@ -191,6 +264,7 @@ async fn plan_stack(
     };
     plan.reasons = differences(live, &params, stack);
     if plan.reasons.is_empty() {
+        plan.saved = keep.then(|| super::saved::entry(stack, &params, Some(live), None));
         return Ok(plan);
     }
     plan.action = PlanAction::Update;
@@ -215,10 +289,12 @@ async fn plan_stack(
     // The deployed template: named replacements CloudFormation would refuse (found here,
     // not in the change set, which does not say so), and the diff when asked.
     let (changes, deployed) = tokio::join!(
-        change_set(aws, stack, &params, ChangeSetType::Update, templates),
+        change_set(aws, stack, &params, ChangeSetType::Update, templates, keep),
         deployed_template(aws, stack)
     );
-    plan.resources = changes?;
+    let (resources, kept) = changes?;
+    plan.resources = resources;
+    plan.saved = keep.then(|| super::saved::entry(stack, &params, Some(live), kept));
     let deployed = deployed?;
     unreplaceable(&mut plan, &deployed, live, stack, &params);
     if with_diff {
@@ -258,14 +334,16 @@ fn unreplaceable(
 }
 
 /// Creates a change set, reads its resource changes, and deletes it again (with the
-/// placeholder stack a CREATE change set makes).
+/// placeholder stack a CREATE change set makes), unless it is to be `kept` (and has
+/// changes to execute): then its id comes back too.
 async fn change_set(
     aws: &AwsContext,
     stack: &RenderedStack,
     params: &BTreeMap<String, String>,
     kind: ChangeSetType,
     templates: &TemplateBucket,
-) -> Result<Vec<ResourceChange>, AwsError> {
+    keep: bool,
+) -> Result<(Vec<ResourceChange>, Option<String>), AwsError> {
     let cfn = &aws.cloudformation;
     let (body, url) = template::body_or_url(aws, templates, stack).await?;
     let name = format!(
@@ -308,6 +386,16 @@ async fn change_set(
         .map_err(|e| AwsError::new("CreateChangeSet", e))?;
     let id = created.id().unwrap_or(&name).to_string();
     let described = wait_for_change_set(aws, &stack.stack_name, &id).await;
+    let executable = described
+        .as_ref()
+        .is_ok_and(|d| d.status().map(|s| s.as_str()) == Some("CREATE_COMPLETE"));
+    if keep && executable {
+        let described = described?;
+        return Ok((
+            super::events::resource_changes(described.changes()),
+            Some(id),
+        ));
+    }
     // Clean up whatever happened: a plan leaves nothing behind.
     let _ = cfn
         .delete_change_set()
@@ -323,7 +411,7 @@ async fn change_set(
             .await;
     }
     let described = described?;
-    Ok(super::events::resource_changes(described.changes()))
+    Ok((super::events::resource_changes(described.changes()), None))
 }
 
 async fn wait_for_change_set(

@@ -93,6 +93,7 @@ fn a_deploy_of_an_unknown_stack_is_a_usage_error_naming_the_stacks() {
         skip_wait: false,
         tag: None,
         allow_downgrade: false,
+        plan: None,
     };
     let result = block_on(commands::deploy::run(
         &session(&project, "local", &console),

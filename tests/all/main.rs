@@ -41,6 +41,7 @@ mod releases;
 mod retraining;
 mod rollouts;
 mod rollouts_recorded;
+mod saved_plans;
 mod secrets;
 mod snapshots;
 mod upgrades;

@@ -59,12 +59,17 @@ pub struct DeployArgs {
     /// Deploy a release older (as a semantic version) than the one the environment runs.
     #[arg(long)]
     allow_downgrade: bool,
+    /// Execute exactly the change sets `plan --save FILE` kept, refusing before any change
+    /// if a stack, the configuration or a change set moved since.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["stacks", "dry_run", "models", "allow_data_replacement", "recreate_failed"])]
+    plan: Option<PathBuf>,
 }
 
 impl DeployArgs {
     fn request(self) -> commands::deploy::Request {
         commands::deploy::Request {
             models: self.models,
+            plan: self.plan,
             stacks: self.stacks,
             max_concurrency: usize::from(self.max_concurrency),
             no_wait: self.no_wait,

@@ -16,6 +16,10 @@ pub struct PlanArgs {
     /// Include a diff of each template (deployed versus rendered, normalised).
     #[arg(long)]
     diff: bool,
+    /// Keep the change sets and write the plan to FILE: `deploy --plan FILE` executes
+    /// exactly them, and refuses if anything moved since (the whole environment only).
+    #[arg(long, value_name = "FILE", conflicts_with = "stacks")]
+    save: Option<std::path::PathBuf>,
 }
 
 impl PlanArgs {
@@ -24,6 +28,7 @@ impl PlanArgs {
             stacks: self.stacks,
             detailed_exitcode: self.detailed_exitcode,
             diff: self.diff,
+            save: self.save,
         }
     }
 }
