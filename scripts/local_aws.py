@@ -52,7 +52,9 @@ moto makes every one an application load balancer. A database instance answers
 Fn::GetAtt DbiResourceId (database_resource_ids), as AWS does. Deleting a stack deletes
 its route tables, internet gateway and target groups (stack_deletion_in_order); moto left
 them behind, so a network stack's VPC could never be deleted. A repository with
-EmptyOnDelete goes with its images.
+EmptyOnDelete goes with its images. An executed change set gives its stack its parameters,
+tags and outputs, and deletes the stack's other change sets (executed_change_sets_as_aws);
+moto left the stack's parameters, tags and outputs as they were.
 
 A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedules); moto's
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
@@ -1616,6 +1618,36 @@ CLOCK: dict[str, float] = {}
 HARNESS_ENDPOINT: list[str] = [""]
 
 
+def executed_change_sets_as_aws() -> None:
+    """moto's ExecuteChangeSet applies a change set's resources but leaves the stack's
+    parameters, tags and outputs as they were (an update through a change set looked
+    undone to the next read), and keeps the stack's other change sets. AWS gives the stack
+    the change set's parameters and tags, recomputes its outputs, and deletes every other
+    change set of the stack ("they aren't valid for the updated stack")."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    execute = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        execute(self, change_set_name, stack_name)
+        executed = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+        if executed is None:
+            return
+        stack = self.stacks[executed.stack_id]
+        if executed.parameters:
+            stack.parameters = executed.parameters
+        if executed.tags is not None:
+            stack.tags = executed.tags
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        for key in [k for k, c in self.change_sets.items()
+                    if c.stack_id == stack.stack_id and c is not executed]:
+            del self.change_sets[key]
+
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
 def stack_deletion_in_order() -> None:
     """moto's CloudFormation cannot delete AWS::EC2::RouteTable, AWS::EC2::InternetGateway
     or AWS::ElasticLoadBalancingV2::TargetGroup (no delete handler: they are skipped and
@@ -1711,6 +1743,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     database_resource_ids()
     versioned_stack_buckets()
     stack_deletion_in_order()
+    executed_change_sets_as_aws()
     stack_schedules()
     training_runs()
     training_state_machines()

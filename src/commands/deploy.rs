@@ -44,7 +44,7 @@ pub struct Request {
 
 pub enum Outcome {
     /// `--dry-run`: what would change.
-    Planned(Plan),
+    Planned(Box<Plan>),
     Deployed(Box<Deployed>),
 }
 
@@ -83,7 +83,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
             ..Default::default()
         };
         let plan = crate::stacks::plan::plan(&aws, &rendered, options, &templates).await?;
-        return Ok(Outcome::Planned(plan));
+        return Ok(Outcome::Planned(Box::new(plan)));
     }
     // Read-only, before the lock: what AWS would refuse mid-deploy is refused now.
     steps::preflight(session, &aws, &loaded.config).await?;
@@ -91,7 +91,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     steps::refuse_downgrade(&aws, &loaded.config, requested, request.allow_downgrade).await?;
     let production = loaded.config.environment.tier == Tier::Production;
     if let Some(saved) = &saved {
-        steps::check_plan(&aws, &loaded.config, &rendered, saved).await?;
+        steps::check_plan(&aws, &loaded.config, &rendered, &BTreeMap::new(), saved).await?;
     }
     if !request.yes {
         steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;

@@ -2,9 +2,11 @@
 //! same code, same commit), after B's release gate passes for that commit.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::apply::{self, Changes};
-use super::guarded::{self, Deployed, Guard};
+use super::deploy::Outcome;
+use super::guarded::{self, Guard};
 use super::{Session, steps};
 use crate::config::{Config, Tier};
 use crate::error::{Error, Refusal, Unconfirmed, Usage};
@@ -18,6 +20,8 @@ use crate::release::store::Store;
 use crate::release::verification;
 use crate::services::artifact::{self, ArtifactRef};
 use crate::stacks::deploy::DeployOptions;
+use crate::stacks::plan::{Plan, PlanOptions, PlannedRelease};
+use crate::stacks::saved::{Moved, PlannedPromotion, SavedPlan};
 
 pub struct Request {
     pub from: String,
@@ -31,9 +35,15 @@ pub struct Request {
     pub side: Option<Side>,
     /// `--skip-verification --reason R`: promote without a passing verification, for R.
     pub skip_verification: Option<String>,
+    /// Show what the promotion would apply (stacks, changes, artifacts) and stop.
+    pub dry_run: bool,
+    /// With `dry_run`: keep the change sets and write the plan here.
+    pub save: Option<PathBuf>,
+    /// Execute exactly the plan `--dry-run --save` wrote.
+    pub plan: Option<PathBuf>,
 }
 
-pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Error> {
+pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Error> {
     let (from, to) = (&request.from, &request.to);
     if from == to {
         return Err(Usage::PromoteToItself {
@@ -41,22 +51,17 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         }
         .into());
     }
+    let saved = request
+        .plan
+        .as_deref()
+        .map(|p| steps::read_plan(p, true))
+        .transpose()?;
     let source = session.load(from)?;
     let target = session.load(to)?;
     let rendered = steps::render_checked(&target)?;
     steps::refuse_on_policy(&target, &rendered)?;
-    let last = {
-        let aws = session.aws_to_read(&source.config.environment).await?;
-        Store::new(&aws, &source.config)
-            .records(Some(1))
-            .await
-            .map_err(|e| unreadable(from, to, e))?
-            .pop()
-    };
-    let (record, commit) = promotable(from, last).map_err(Refusal::NothingToPromote)?;
-    refuse_unverified(&request, &target.config, &record)?;
-    let record = settle_experiments(from, record, &target.config, request.side)
-        .map_err(Refusal::NothingToPromote)?;
+    let (record, commit) =
+        source_release(session, &request, &source, &target, saved.as_ref()).await?;
     // The target's gate, for the commit the source runs: its release tag must point there.
     let accepted = steps::gate(session, &target, request.tag.clone(), Some(commit.clone()))?;
     let Artifacts {
@@ -81,6 +86,18 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     session
         .console
         .note(&summary(from, to, &record, &commit, &wanted));
+    if request.dry_run {
+        let release = PlannedRelease {
+            from: from.clone(),
+            record: record.id.clone(),
+            commit,
+            artifacts: identities(&record, &wanted),
+            pending_models: Vec::new(),
+        };
+        let save = request.save.as_deref();
+        let plan = plan(&aws, &target, &rendered, release, models, save).await?;
+        return Ok(Outcome::Planned(Box::new(plan)));
+    }
     let production = target.config.environment.tier == Tier::Production;
     if !request.yes {
         if !session.console.confirm("Go on?") {
@@ -91,12 +108,16 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
     // Confirmed: the models the source runs are copied into the target's registry (same
     // bytes, same address, same number) before the lock, like images replicated before.
     let models = models::promotion::adopt(&aws, &target.config, models).await?;
+    if let Some(saved) = &saved {
+        steps::check_plan(&aws, &target.config, &rendered, &models, saved).await?;
+    }
     let mut changes = Changes {
         loaded: &target,
         rendered: &rendered,
         options: DeployOptions {
             protect_data: production,
             templates: crate::stacks::template::TemplateBucket::of(&target.config),
+            saved: saved.as_ref().map(SavedPlan::by_stack),
             ..DeployOptions::default()
         },
         wanted,
@@ -114,10 +135,127 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Deployed, Er
         provenance,
         from: Some(format!("{from}/{}", record.id)),
     };
-    guarded::run(session, &aws, &guard, async |store| {
+    let deployed = guarded::run(session, &aws, &guard, async |store| {
         apply::apply(session, &aws, store, &guard, &changes).await
     })
-    .await
+    .await?;
+    Ok(Outcome::Deployed(Box::new(deployed)))
+}
+
+/// The source's last release, which the target may take: recorded as succeeded, verified
+/// (or skipped with a reason), the one a saved plan promotes, with its A/B side settled.
+async fn source_release(
+    session: &Session<'_>,
+    request: &Request,
+    source: &crate::config::LoadedConfig,
+    target: &crate::config::LoadedConfig,
+    saved: Option<&SavedPlan>,
+) -> Result<(Record, String), Error> {
+    let (from, to) = (&request.from, &request.to);
+    let last = {
+        let aws = session.aws_to_read(&source.config.environment).await?;
+        Store::new(&aws, &source.config)
+            .records(Some(1))
+            .await
+            .map_err(|e| unreadable(from, to, e))?
+            .pop()
+    };
+    let (record, commit) = promotable(from, last).map_err(Refusal::NothingToPromote)?;
+    if let Some(saved) = saved {
+        refuse_other_release(saved, from, &record)?;
+    }
+    refuse_unverified(request, &target.config, &record)?;
+    let record = settle_experiments(from, record, &target.config, request.side)
+        .map_err(Refusal::NothingToPromote)?;
+    Ok((record, commit))
+}
+
+/// A promotion's plan: the target's stacks planned with the models it would carry (those
+/// already in the target's registry; the others are named as pending, since their copy
+/// is made by the promotion), its release and artifacts; kept and saved with `save`.
+async fn plan(
+    aws: &crate::aws::AwsContext,
+    target: &crate::config::LoadedConfig,
+    rendered: &crate::render::RenderedEnv,
+    mut release: PlannedRelease,
+    models: Vec<models::promotion::SourceModel>,
+    save: Option<&std::path::Path>,
+) -> Result<Plan, Error> {
+    let config = &target.config;
+    let registry = S3Registry::new(aws, config.models_bucket());
+    let mut pins = BTreeMap::new();
+    for model in models {
+        let (name, number) = (&model.version.name, model.version.version);
+        match registry.version(name, number).await {
+            Ok(here) if here.artifact.sha256 == model.version.artifact.sha256 => {
+                pins.insert(model.service, here.pin());
+            }
+            _ => release
+                .pending_models
+                .push(format!("{name} v{number} ({})", model.service)),
+        }
+    }
+    let store = Store::new(aws, config);
+    let pinned = crate::release::pin_models(&store, config, rendered, &pins).await?;
+    let templates = crate::release::template_bucket(aws, config, &pinned.rendered).await?;
+    let options = PlanOptions {
+        keep: save.is_some(),
+        ..PlanOptions::default()
+    };
+    let mut plan = crate::stacks::plan::plan(aws, &pinned.rendered, options, &templates).await?;
+    let promotion = PlannedPromotion {
+        from: release.from.clone(),
+        record: release.record.clone(),
+    };
+    let pending = release.pending_models.first().cloned();
+    plan.promotion = Some(release);
+    let Some(path) = save else {
+        return Ok(plan);
+    };
+    if let Some(model) = pending {
+        crate::stacks::saved::discard(aws, &plan.kept()).await;
+        return Err(Refusal::PlanUnsavable {
+            environment: config.environment.name.clone(),
+            stack: "(models)".into(),
+            why: format!("serves {model}, which is not in the target's registry yet: the promotion copies it, so its parameters are known only then; promote without a saved plan"),
+        }
+        .into());
+    }
+    steps::save_plan(aws, config, &plan, path, Some(promotion)).await?;
+    plan.saved_to = Some(path.display().to_string());
+    Ok(plan)
+}
+
+/// A promotion's plan was made for one release of the source: another one is refused.
+fn refuse_other_release(saved: &SavedPlan, from: &str, record: &Record) -> Result<(), Error> {
+    let planned = saved.promotion.as_ref();
+    if planned.is_some_and(|p| p.from == from && p.record == record.id) {
+        return Ok(());
+    }
+    Err(Refusal::PlanMoved {
+        environment: saved.environment.clone(),
+        moved: Moved::Source {
+            from: from.to_string(),
+            planned: planned.map_or_else(String::new, |p| format!("{} of `{}`", p.record, p.from)),
+            now: record.id.clone(),
+        },
+    }
+    .into())
+}
+
+/// Each promoted service's artifact: its image digest or its package's CodeSha256.
+fn identities(record: &Record, wanted: &BTreeMap<String, ArtifactRef>) -> BTreeMap<String, String> {
+    wanted
+        .iter()
+        .map(|(service, reference)| {
+            let entry = &record.services[service];
+            let what = match reference {
+                ArtifactRef::Image(_) => entry.image.clone(),
+                ArtifactRef::Package(_) => entry.code_sha256.clone(),
+            };
+            (service.clone(), what.unwrap_or_default())
+        })
+        .collect()
 }
 
 /// The source's release must carry a passing verification of what it runs, recent enough
@@ -185,13 +323,8 @@ fn summary(
         record.id,
         &commit[..commit.len().min(12)]
     );
-    for (service, reference) in wanted {
-        let entry = &record.services[service];
-        let what = match reference {
-            ArtifactRef::Image(_) => entry.image.clone(),
-            ArtifactRef::Package(_) => entry.code_sha256.clone(),
-        };
-        text.push_str(&format!("\n  {service}: {}", what.unwrap_or_default()));
+    for (service, what) in identities(record, wanted) {
+        text.push_str(&format!("\n  {service}: {what}"));
     }
     text
 }

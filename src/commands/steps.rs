@@ -289,12 +289,12 @@ pub async fn check_plan(
     aws: &AwsContext,
     config: &Config,
     rendered: &RenderedEnv,
+    models: &std::collections::BTreeMap<String, crate::models::ModelPin>,
     saved: &crate::stacks::saved::SavedPlan,
 ) -> Result<(), Error> {
     use crate::stacks::saved::CheckError;
     let store = crate::release::store::Store::new(aws, config);
-    let no_models = std::collections::BTreeMap::new();
-    let pinned = crate::release::pin_models(&store, config, rendered, &no_models).await?;
+    let pinned = crate::release::pin_models(&store, config, rendered, models).await?;
     match saved
         .check(aws, &config.environment.account_id, &pinned.rendered)
         .await

@@ -52,7 +52,7 @@ documents! {
     Deploy = "deploy" => outcome::<c::deploy::Outcome>,
     Destroy = "destroy" => outcome::<c::guarded::Deployed>,
     Bootstrap = "bootstrap" => outcome::<c::guarded::Deployed>,
-    Promote = "promote" => outcome::<c::guarded::Deployed>,
+    Promote = "promote" => outcome::<c::deploy::Outcome>,
     Rollback = "rollback" => outcome::<c::guarded::Deployed>,
     AlarmsPlan = "alarms.plan" => outcome::<c::alarms::Outcome>,
     AlarmsApply = "alarms.apply" => outcome::<c::alarms::Outcome>,

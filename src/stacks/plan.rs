@@ -84,6 +84,10 @@ pub struct PlannedRelease {
     pub commit: String,
     /// Each service's artifact: an image digest, or a package's CodeSha256.
     pub artifacts: BTreeMap<String, String>,
+    /// Models the promotion copies into the target's registry first: the stacks serving
+    /// them are planned with the model they run now (the change is known after the copy).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_models: Vec<String>,
 }
 
 impl Plan {
@@ -383,7 +387,17 @@ async fn change_set(
         .capabilities(Capability::CapabilityNamedIam)
         .send()
         .await
-        .map_err(|e| AwsError::new("CreateChangeSet", e))?;
+        .map_err(|e| AwsError::new("CreateChangeSet", e));
+    let created = match created {
+        Ok(created) => created,
+        // What only masked values or tags differed in: CloudFormation makes a change set
+        // that fails ("didn't contain changes"); moto refuses the call with these words.
+        // Either way there is nothing to execute.
+        Err(e) if e.message.contains("No updates are to be performed") => {
+            return Ok((Vec::new(), None));
+        }
+        Err(e) => return Err(e),
+    };
     let id = created.id().unwrap_or(&name).to_string();
     let described = wait_for_change_set(aws, &stack.stack_name, &id).await;
     let executable = described

@@ -531,3 +531,185 @@ async fn a_downgrade_is_refused_with_both_versions_and_allowed_with_the_flag() {
     let (code, _, stderr) = deploy(&["--tag", "v2.1.0"]);
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Production's plan is shown before the protected job (`promote --dry-run --save`), and
+/// the protected job applies exactly it (`promote --plan`), or refuses when staging moved.
+#[tokio::test]
+async fn a_promotion_is_planned_then_applied_exactly_from_its_saved_plan() {
+    let account = Account::new();
+    let project = Project::for_deploys_in(&account).await;
+    without_ml_and_database(&project);
+    project.git_release(Some("v1.0.0"));
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let digest = push_image(&account, "facturascan/ocr", "v1.0.0", "e").await;
+    let first = package(&project, "parser", "one");
+    let package_arg = format!("parser={first}");
+    let deploy_staging = [
+        "deploy",
+        "--env",
+        "staging",
+        "--image",
+        "ocr=v1.0.0",
+        "--package",
+        &package_arg,
+    ];
+    let (code, staged, stderr) = run(&project, &account, &deploy_staging);
+    assert_eq!(code, Some(0), "{stderr}\n{staged}");
+    let _first_record = staged["record"].as_str().expect("a record id").to_string();
+    // Outside the checkout, as the pipeline keeps it (a file in the working tree makes the
+    // release gate refuse it as uncommitted).
+    let plans = tempfile::tempdir().expect("tmp");
+    let file = plans.path().join("production.plan.json");
+    let file = file.to_str().expect("utf-8");
+    let promote = [
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "--skip-verification",
+        "--reason",
+        UNVERIFIED,
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        promote.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+
+    // A first promotion creates production; a saved plan needs every input known (a
+    // stack whose inputs come from stacks not yet created cannot be planned whole).
+    let (code, refused, _) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--dry-run", "--save", file])),
+    );
+    assert_eq!(code, Some(3), "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot be planned whole")),
+        "{refused}"
+    );
+    assert!(!std::path::Path::new(file).exists(), "nothing saved");
+    let (code, _, stderr) = run(&project, &account, &as_args(&with(&["--yes"])));
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // The next release changes one template and goes through staging. The plan: the
+    // release, its artifacts, each stack's change; nothing applied.
+    project.replace(
+        "templates/stacks/auth.yaml.tera",
+        "          TemporaryPasswordValidityDays: 3",
+        "          TemporaryPasswordValidityDays: 2",
+    );
+    project.git(&[
+        "commit",
+        "--quiet",
+        "-am",
+        "auth: shorter temporary passwords",
+    ]);
+    project.git(&["tag", "-a", "v1.1.0", "-m", "1.1.0"]);
+    let (code, staged, stderr) = run(&project, &account, &["deploy", "--env", "staging"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let record = staged["record"].as_str().expect("a record id").to_string();
+    let (code, plan, stderr) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--dry-run", "--save", file])),
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{plan}");
+    assert_eq!(plan["promotion"]["record"], record.as_str(), "{plan}");
+    assert!(
+        plan["promotion"]["artifacts"]["ocr"]
+            .as_str()
+            .is_some_and(|i| i.ends_with(&format!("@{digest}"))),
+        "{plan}"
+    );
+    assert_eq!(plan["saved_to"], file);
+    let changed: Vec<&str> = plan["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .filter(|s| s["action"] != "no_change")
+        .map(|s| s["stack"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(changed, ["auth"], "{plan}");
+    let out = project
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &account.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .args(as_args(&with(&["--dry-run"])))
+        .args(["--endpoint-url", &account.endpoint])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Promote staging (") && text.contains(&format!("@{digest}")),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The protected job: exactly that change set, then the services and the record.
+    account.reset_requests().await;
+    let (code, promoted, stderr) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--plan", file, "--yes"])),
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{promoted}");
+    assert_eq!(promoted["operation"], "promote");
+    let ops = account.requests().await;
+    assert_eq!(
+        ops["by_operation"]["cloudformation:ExecuteChangeSet"], 1,
+        "{ops}"
+    );
+    assert!(
+        ops["by_operation"]["cloudformation:UpdateStack"].is_null(),
+        "{ops}"
+    );
+
+    // Applied: production is as planned, a new plan changes nothing.
+    let (code, again, stderr) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--dry-run", "--save", file])),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        again["stacks"]
+            .as_array()
+            .is_some_and(|s| s.iter().all(|s| s["action"] == "no_change")),
+        "{again}"
+    );
+
+    // Staging moves on after the review: the saved plan promotes another release, refused.
+    let second = package(&project, "parser", "two");
+    let package_arg = format!("parser={second}");
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["deploy", "--env", "staging", "--package", &package_arg],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    account.reset_requests().await;
+    let (code, refused, stderr) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--plan", file, "--yes"])),
+    );
+    assert_eq!(code, Some(3), "{stderr}\n{refused}");
+    assert_eq!(refused["status"], "refused");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`staging` runs") && m.contains(&record)),
+        "{refused}"
+    );
+    assert_eq!(
+        crate::support::emulator::resource_writes(&account.requests().await),
+        0
+    );
+}
+
+fn as_args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

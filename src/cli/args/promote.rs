@@ -35,6 +35,17 @@ pub struct PromoteArgs {
     /// Why the verification is skipped.
     #[arg(long, requires = "skip_verification", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     reason: Option<String>,
+    /// Show what the promotion would apply (the release, its artifacts, each stack's
+    /// changes) and stop: nothing is copied, locked or changed.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: keep the change sets and write the plan to FILE, for `--plan FILE`.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    save: Option<std::path::PathBuf>,
+    /// Execute exactly the plan `--dry-run --save FILE` wrote, refusing before any change
+    /// if the source's release, a stack, the configuration or a change set moved since.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    plan: Option<std::path::PathBuf>,
 }
 
 impl PromoteArgs {
@@ -48,6 +59,9 @@ impl PromoteArgs {
             allow_downgrade: self.allow_downgrade,
             side: self.side,
             skip_verification: self.reason.filter(|_| self.skip_verification),
+            dry_run: self.dry_run,
+            save: self.save,
+            plan: self.plan,
         }
     }
 }
