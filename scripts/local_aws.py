@@ -54,7 +54,8 @@ its route tables, internet gateway and target groups (stack_deletion_in_order); 
 them behind, so a network stack's VPC could never be deleted. A repository with
 EmptyOnDelete goes with its images. An executed change set gives its stack its parameters,
 tags and outputs, and deletes the stack's other change sets (executed_change_sets_as_aws);
-moto left the stack's parameters, tags and outputs as they were.
+moto left the stack's parameters, tags and outputs as they were. UpdateTerminationProtection
+sets a stack's protection (termination_protection_updates); moto had no such call.
 
 A stack's AWS::Scheduler::Schedule is created in moto's Scheduler (stack_schedules); moto's
 CloudFormation skipped it. A RunTask of a model's training job (family `*-training`) runs
@@ -1618,6 +1619,22 @@ CLOCK: dict[str, float] = {}
 HARNESS_ENDPOINT: list[str] = [""]
 
 
+def termination_protection_updates() -> None:
+    """moto has no UpdateTerminationProtection (the call failed with HTTP 500); AWS sets
+    the stack's EnableTerminationProtection, which DescribeStacks then reports. A stack
+    created by a change set gets its protection this way (CreateChangeSet takes none)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        enabled = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+        stack.enable_termination_protection = enabled
+        return ActionResult({"StackId": stack.stack_id})
+
+    CloudFormationResponse.update_termination_protection = update_termination_protection
+
+
 def executed_change_sets_as_aws() -> None:
     """moto's ExecuteChangeSet applies a change set's resources but leaves the stack's
     parameters, tags and outputs as they were (an update through a change set looked
@@ -1744,6 +1761,7 @@ def serve(port: int, exit_on_eof: bool) -> int:
     versioned_stack_buckets()
     stack_deletion_in_order()
     executed_change_sets_as_aws()
+    termination_protection_updates()
     stack_schedules()
     training_runs()
     training_state_machines()

@@ -375,6 +375,7 @@ async fn deploy_one(
         let outputs = outputs.lock().map(|o| o.clone()).unwrap_or_default();
         desired_parameters(stack, &outputs).map_err(|e| StackError::refused(e.to_string()))?
     };
+    let rendered = stack;
     let restamped = crate::render::restamp_api(stack, &params);
     let stack = restamped.as_ref().unwrap_or(stack);
     let deadline = Duration::from_secs(u64::from(stack.timeout_minutes) * 60);
@@ -382,12 +383,21 @@ async fn deploy_one(
         let entry = saved.get(&stack.name).ok_or_else(|| {
             StackError::refused(format!("{} is not in the saved plan", stack.name))
         })?;
-        let run = SavedRun {
-            entry,
-            params: &params,
-            deadline,
-        };
-        return execute_saved(aws, stack, initial, &run, options, progress).await;
+        if !entry.inputs_after_apply {
+            let run = SavedRun {
+                entry,
+                params: &params,
+                deadline,
+            };
+            return execute_saved(aws, stack, initial, &run, options, progress).await;
+        }
+        // Its inputs were known only now: the template must be the one reviewed.
+        if crate::render::content_hash(&rendered.body) != entry.template_sha256 {
+            return Err(StackError::refused(format!(
+                "{}'s template is not the one planned: plan again",
+                stack.name
+            )));
+        }
     }
     let (current, recreate) = settle(aws, stack, initial, options, deadline, progress).await?;
     let changes = current

@@ -238,6 +238,7 @@ async fn plan_stack(
             Err(_) => {
                 plan.note = Some("parameters are known once the stacks it depends on are deployed: resources listed from the template".into());
                 plan.resources = template_resources(stack);
+                plan.saved = keep.then(|| super::saved::after_apply(stack, None));
             }
         }
         if with_diff {
@@ -258,6 +259,7 @@ async fn plan_stack(
         // said: the replacements CloudFormation would refuse, and the diff.
         plan.action = PlanAction::Update;
         plan.note = Some("an input comes from a stack that does not have the output yet".into());
+        plan.saved = keep.then(|| super::saved::after_apply(stack, Some(live)));
         let known = super::desired::known_parameters(stack, outputs);
         let deployed = deployed_template(aws, stack).await?;
         unreplaceable(&mut plan, &deployed, live, stack, &known);

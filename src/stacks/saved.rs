@@ -11,7 +11,10 @@
 //!
 //! A stack whose inputs come from a stack the same plan changes is checked again just
 //! before its change set runs: if the outputs it takes changed when that stack was applied,
-//! it stops there (the stacks already applied are reported as such).
+//! it stops there (the stacks already applied are reported as such). A stack whose inputs
+//! come from a stack the plan creates has no change set (none can be made before those
+//! outputs exist): its template is what was reviewed and is checked, its inputs are
+//! "known after apply", as Terraform says, and the deploy creates or updates it then.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,9 +65,15 @@ pub struct SavedStack {
     /// The stack as it was ([`LiveStack::fingerprint`]); absent for a stack to create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<String>,
-    /// The change set to execute (its ARN); absent when the stack does not change.
+    /// The change set to execute (its ARN); absent when the stack does not change, or
+    /// when its inputs are known only after the apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_set: Option<String>,
+    /// Its inputs come from outputs of stacks this plan creates (Terraform's "known after
+    /// apply"): the template is checked, then the deploy creates or updates the stack
+    /// with the values those stacks then have. `parameters_sha256` is empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inputs_after_apply: bool,
 }
 
 /// Why a saved plan cannot be executed now: nothing has been changed.
@@ -152,6 +161,21 @@ pub fn entry(
         parameters_sha256: parameters_hash(params),
         live: live.map(LiveStack::fingerprint),
         change_set,
+        inputs_after_apply: false,
+    }
+}
+
+/// The entry of `stack` (as rendered, before any input is known) whose inputs come from
+/// stacks the plan creates: no change set can be made for it before they exist.
+pub fn after_apply(stack: &RenderedStack, live: Option<&LiveStack>) -> SavedStack {
+    SavedStack {
+        stack: stack.name.clone(),
+        stack_name: stack.stack_name.clone(),
+        template_sha256: crate::render::content_hash(&stack.body),
+        parameters_sha256: String::new(),
+        live: live.map(LiveStack::fingerprint),
+        change_set: None,
+        inputs_after_apply: true,
     }
 }
 
@@ -253,6 +277,15 @@ fn check_stack(
             return Err(moved(format!("it exists now ({})", live.status)));
         }
         _ => {}
+    }
+    if saved.inputs_after_apply {
+        if crate::render::content_hash(&stack.body) != saved.template_sha256 {
+            return Err(Moved::Configuration {
+                stack: stack.name.clone(),
+                what: "template",
+            });
+        }
+        return Ok(());
     }
     // Nothing is applied yet: the outputs it takes are the ones it was planned with.
     let Ok(params) = super::desired::desired_parameters(stack, outputs) else {
@@ -360,5 +393,55 @@ impl From<Moved> for CheckError {
 impl From<AwsError> for CheckError {
     fn from(e: AwsError) -> Self {
         Self::Aws(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> SavedPlan {
+        SavedPlan {
+            format: FORMAT,
+            environment: "production".into(),
+            account_id: "345678901234".into(),
+            region: "eu-west-1".into(),
+            created_at: "2026-12-06T10:00:00Z".into(),
+            promotion: None,
+            stacks: vec![SavedStack {
+                stack: "auth".into(),
+                stack_name: "facturascan-production-auth".into(),
+                template_sha256: "sha256:aa".into(),
+                parameters_sha256: parameters_hash(&BTreeMap::new()),
+                live: Some("sha256:bb".into()),
+                change_set: Some(
+                    "arn:aws:cloudformation:eu-west-1:345678901234:changeSet/x/y".into(),
+                ),
+                inputs_after_apply: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_plan_file_reads_back_as_written_and_anything_else_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("p.json");
+        plan().write(&path).expect("written");
+        assert_eq!(SavedPlan::read(&path), Ok(plan()));
+        assert!(!dir.path().join("p.json.partial").exists());
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("\"format\": 1", "\"format\": 2")).expect("w");
+        assert!(SavedPlan::read(&path).is_err_and(|e| e.contains("format 2")));
+        std::fs::write(&path, "{\"format\": 1, \"extra\": true}").expect("w");
+        assert!(SavedPlan::read(&path).is_err_and(|e| e.contains("line 1")));
+        assert!(SavedPlan::read(&dir.path().join("missing.json")).is_err());
+    }
+
+    #[test]
+    fn parameters_hash_over_names_and_values() {
+        let one = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        let other = BTreeMap::from([("A".to_string(), "2".to_string())]);
+        assert_ne!(parameters_hash(&one), parameters_hash(&other));
+        assert_eq!(parameters_hash(&one), parameters_hash(&one.clone()));
     }
 }

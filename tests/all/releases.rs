@@ -576,23 +576,46 @@ async fn a_promotion_is_planned_then_applied_exactly_from_its_saved_plan() {
         promote.iter().chain(extra).map(|s| s.to_string()).collect()
     };
 
-    // A first promotion creates production; a saved plan needs every input known (a
-    // stack whose inputs come from stacks not yet created cannot be planned whole).
-    let (code, refused, _) = run(
+    // The first promotion creates production. A stack whose inputs come from stacks the
+    // plan creates has no change set yet: its template is reviewed, its inputs are known
+    // after the apply (CreateStack then); the others' change sets are executed.
+    let (code, first, stderr) = run(
         &project,
         &account,
         &as_args(&with(&["--dry-run", "--save", file])),
     );
-    assert_eq!(code, Some(3), "{refused}");
-    assert!(
-        refused["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("cannot be planned whole")),
-        "{refused}"
+    assert_eq!(code, Some(0), "{stderr}\n{first}");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("plan file")).expect("JSON");
+    let saved_stacks = saved["stacks"].as_array().expect("stacks");
+    let executed = saved_stacks
+        .iter()
+        .filter(|s| s["change_set"].is_string())
+        .count();
+    let after_apply = saved_stacks
+        .iter()
+        .filter(|s| s["inputs_after_apply"] == true)
+        .count();
+    assert!(executed > 0 && after_apply > 0, "{saved}");
+    assert_eq!(executed + after_apply, saved_stacks.len(), "{saved}");
+    account.reset_requests().await;
+    let (code, created, stderr) = run(
+        &project,
+        &account,
+        &as_args(&with(&["--plan", file, "--yes"])),
     );
-    assert!(!std::path::Path::new(file).exists(), "nothing saved");
-    let (code, _, stderr) = run(&project, &account, &as_args(&with(&["--yes"])));
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}\n{created}");
+    let ops = &account.requests().await["by_operation"];
+    assert_eq!(
+        ops["cloudformation:ExecuteChangeSet"].as_u64(),
+        Some(executed as u64),
+        "{ops}"
+    );
+    assert_eq!(
+        ops["cloudformation:CreateStack"].as_u64(),
+        Some(after_apply as u64),
+        "{ops}"
+    );
 
     // The next release changes one template and goes through staging. The plan: the
     // release, its artifacts, each stack's change; nothing applied.
