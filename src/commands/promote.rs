@@ -170,9 +170,10 @@ async fn source_release(
     Ok((record, commit))
 }
 
-/// A promotion's plan: the target's stacks planned with the models it would carry (those
-/// already in the target's registry; the others are named as pending, since their copy
-/// is made by the promotion), its release and artifacts; kept and saved with `save`.
+/// A promotion's plan: the target's stacks planned with the models it would carry (from
+/// the target's registry, or where the promotion's copy will be: the registry is
+/// content-addressed, so a model's parameters are known before its copy), its release and
+/// artifacts; kept and saved with `save`.
 async fn plan(
     aws: &crate::aws::AwsContext,
     target: &crate::config::LoadedConfig,
@@ -186,14 +187,24 @@ async fn plan(
     let mut pins = BTreeMap::new();
     for model in models {
         let (name, number) = (&model.version.name, model.version.version);
-        match registry.version(name, number).await {
-            Ok(here) if here.artifact.sha256 == model.version.artifact.sha256 => {
-                pins.insert(model.service, here.pin());
+        let sha = &model.version.artifact.sha256;
+        let pin = match registry.version(name, number).await {
+            Ok(here) if here.artifact.sha256 == *sha => here.pin(),
+            // Content-addressed: where the promotion's copy will be is known now.
+            _ => {
+                release
+                    .pending_models
+                    .push(format!("{name} v{number} ({})", model.service));
+                crate::models::ModelPin {
+                    name: name.clone(),
+                    version: number,
+                    uri: registry.artifact_uri(name, sha),
+                    sha256: sha.clone(),
+                    version_id: None,
+                }
             }
-            _ => release
-                .pending_models
-                .push(format!("{name} v{number} ({})", model.service)),
-        }
+        };
+        pins.insert(model.service, pin);
     }
     let store = Store::new(aws, config);
     let pinned = crate::release::pin_models(&store, config, rendered, &pins).await?;
@@ -207,20 +218,10 @@ async fn plan(
         from: release.from.clone(),
         record: release.record.clone(),
     };
-    let pending = release.pending_models.first().cloned();
     plan.promotion = Some(release);
     let Some(path) = save else {
         return Ok(plan);
     };
-    if let Some(model) = pending {
-        crate::stacks::saved::discard(aws, &plan.kept()).await;
-        return Err(Refusal::PlanUnsavable {
-            environment: config.environment.name.clone(),
-            stack: "(models)".into(),
-            why: format!("serves {model}, which is not in the target's registry yet: the promotion copies it, so its parameters are known only then; promote without a saved plan"),
-        }
-        .into());
-    }
     steps::save_plan(aws, config, &plan, path, Some(promotion)).await?;
     plan.saved_to = Some(path.display().to_string());
     Ok(plan)

@@ -65,6 +65,16 @@ impl<'a> S3Registry<'a> {
     }
 
     /// `registry/<model>/<kind>/sha256-<hex>`: content-addressed (`artifacts`, `references`).
+    /// Where this registry keeps (or will keep, once adopted) the artifact of `name` whose
+    /// bytes hash to `sha`: content-addressed, so known before the bytes are copied.
+    pub fn artifact_uri(&self, name: &str, sha: &str) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            Self::content_key(name, ARTIFACTS, sha)
+        )
+    }
+
     fn content_key(name: &str, kind: &str, sha: &str) -> String {
         format!("registry/{name}/{kind}/sha256-{sha}")
     }

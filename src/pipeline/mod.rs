@@ -199,6 +199,12 @@ pub struct DeployStage {
     /// Deploy what this environment last ran (`facturactl promote`) instead of new images.
     #[serde(default)]
     pub promote_from: Option<String>,
+    /// A promotion's plan role, in this environment's account: reads the stacks, the
+    /// registries and the release stores and makes change sets. The `plan-<env>` job
+    /// assumes it outside the protected environment to show (and save) what the approval
+    /// will apply; required with `promote_from`.
+    #[serde(default)]
+    pub plan_role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -440,7 +446,10 @@ fn running_version() -> String {
 }
 
 /// The release that first had each part of a definition a pinned facturactl must run.
-const FEATURES_SINCE: &[(&str, &str)] = &[("[verify] (facturactl verify)", "0.2.0")];
+const FEATURES_SINCE: &[(&str, &str)] = &[
+    ("[verify] (facturactl verify)", "0.2.0"),
+    ("plan_role_arn (saved promotion plans)", "0.2.0"),
+];
 
 /// A pinned facturactl older than a feature the definition uses would fail in the job
 /// that calls it: refused now, naming the feature and the release that has it.
@@ -459,6 +468,9 @@ fn check_version(pipeline: &Pipeline, node: &Node, errors: &mut Vec<ConfigError>
     };
     let used = |feature: &str| match feature {
         f if f.starts_with("[verify]") => pipeline.verify.is_some(),
+        f if f.starts_with("plan_role_arn") => {
+            pipeline.deploy.values().any(|s| s.plan_role_arn.is_some())
+        }
         _ => false,
     };
     for (feature, since) in FEATURES_SINCE {
@@ -689,6 +701,19 @@ fn check_stages(
                 node.locate(&at(&["deploy", env, "trigger"])),
                 Invalid::ProductionOnPush { env: env.clone() },
             ));
+        }
+        match (&stage.promote_from, &stage.plan_role_arn) {
+            (Some(_), Some(role)) => check_role(
+                role,
+                &config.environment.account_id,
+                node.locate(&at(&["deploy", env, "plan_role_arn"])),
+                errors,
+            ),
+            (Some(_), None) => errors.push(ConfigError::new(
+                node.locate(&at(&["deploy", env, "promote_from"])),
+                Invalid::PlanRole { env: env.clone() },
+            )),
+            (None, _) => {}
         }
         if let Some(source) = &stage.promote_from
             && (!pipeline.deploy.contains_key(source) || source == env)

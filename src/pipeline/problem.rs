@@ -70,6 +70,10 @@ pub enum Invalid {
         env: String,
         stages: Vec<String>,
     },
+    /// A promotion stage without the role its plan job assumes.
+    PlanRole {
+        env: String,
+    },
     /// A path a job reads (lint, tests, a build context or Dockerfile) is not in the
     /// repository: the job would fail, or lint and test nothing.
     MissingPath {
@@ -129,6 +133,10 @@ impl fmt::Display for Invalid {
                 f,
                 "facturactl {pinned} has no {feature}: it came in {since}"
             ),
+            Self::PlanRole { env } => write!(
+                f,
+                "the promotion to `{env}` has no `plan_role_arn`: its plan cannot be shown and saved before the approval"
+            ),
             Self::MissingPath { what, path, .. } => {
                 write!(f, "{what} `{path}` is not in the repository")
             }
@@ -181,6 +189,7 @@ impl Problem for Invalid {
                 "[verify] environment = \"{source}\", with its role and the pinned Locust"
             )),
             Self::VerifyStage { stages, .. } => Some(format!("one of: {}", stages.join(", "))),
+            Self::PlanRole { .. } => Some("`plan_role_arn = \"arn:aws:iam::<account>:role/<name>\"`".into()),
             Self::MissingPath { kind, .. } => Some(
                 match kind {
                     PathKind::Folder => "a folder, relative to the repository root",
@@ -220,6 +229,9 @@ impl Problem for Invalid {
             Self::NotRetrained { .. } => {
                 Some("a training image is built for `[models.<name>.retraining.job]`".into())
             }
+            Self::PlanRole { .. } => Some(
+                "a role in the environment's account that reads its stacks, registries and release stores and makes change sets (CreateChangeSet, DescribeChangeSet); the deploy role then executes them".into(),
+            ),
             Self::MissingPath { .. } => Some(
                 "create it, or point the definition at the folder that holds the code (the job runs from the repository root)".into(),
             ),

@@ -421,6 +421,20 @@ fn platform(definition: &Definition, source: &str) -> String {
         let verified = stage.promote_from.as_ref().and(verify_id.as_deref());
         needs.extend(verified.map(str::to_string));
         let region = region_of(definition, env);
+        // ... and for its plan, made and saved before the approval: what runs is it.
+        if let (Some(source), Some(role)) = (&stage.promote_from, &stage.plan_role_arn) {
+            let plan_id = format!("plan-{env}-promotion");
+            let planned = Promotion {
+                source,
+                env,
+                region,
+                role,
+            };
+            let condition = tag_condition(verified);
+            promotion_plan_job(&mut out, p, &planned, (&plan_id, &condition), needs.clone());
+            needs.push(plan_id.clone());
+            deploys.push(plan_id);
+        }
         deploy_job(&mut out, p, (env, region), stage, (&id, verified), needs);
         deploys.push(id.clone());
         if let Some(verify) = p.verify.as_ref().filter(|v| &v.environment == env) {
@@ -627,14 +641,9 @@ fn deploy_job(
     needs: Vec<String>,
 ) {
     let name = format!("deploy ({env})");
-    let condition = match (stage.trigger, verified_by) {
-        (Trigger::Branch, _) => ON_BRANCH.to_string(),
-        (Trigger::Tag, None) => ON_TAG.to_string(),
-        // The verify job runs on a tag push although the deploy it follows was skipped:
-        // `!cancelled()` lets this job run after it, only when it and the checks passed.
-        (Trigger::Tag, Some(verify)) => format!(
-            "${{{{ !cancelled() && {ON_TAG} && needs.{verify}.result == 'success' && !contains(needs.*.result, 'failure') && !contains(needs.*.result, 'skipped') }}}}"
-        ),
+    let condition = match stage.trigger {
+        Trigger::Branch => ON_BRANCH.to_string(),
+        Trigger::Tag => tag_condition(verified_by),
     };
     Job {
         id,
@@ -651,6 +660,16 @@ fn deploy_job(
     checkout(out, p, true);
     let built = p.build.images.len() + p.build.packages.len() + p.build.training.len();
     let args = match &stage.promote_from {
+        // Exactly the plan shown before the approval (its job saved it).
+        Some(source) if stage.plan_role_arn.is_some() => {
+            let _ = writeln!(out, "      - uses: {}", uses(p, "download-artifact"));
+            let _ = writeln!(out, "        with:");
+            let _ = writeln!(out, "          name: {env}-plan");
+            let _ = writeln!(out, "          path: ${{{{ runner.temp }}}}/plan");
+            format!(
+                "promote --from {source} --to {env} --plan {RUNNER_TEMP}/plan/{env}.plan.json --yes"
+            )
+        }
         Some(source) => format!("promote --from {source} --to {env} --yes"),
         None if built == 0 => format!("deploy --env {env} --yes"),
         None => {
@@ -692,12 +711,92 @@ fn deploy_job(
         region,
         &format!("{id}-${{{{ github.run_id }}}}"),
     );
-    if stage.promote_from.is_some() {
+    if stage.promote_from.is_some() && stage.plan_role_arn.is_none() {
         // Day 0 of the target, in the same job (its reviewers approve once): its registry
-        // and release store exist before the promotion looks for what it promotes.
+        // and release store exist before the promotion looks for what it promotes. With a
+        // saved plan, bootstrap is day 0's by hand (docs/guide/day-0.md): a bootstrap stack
+        // changed here would move the plan under its approval.
         facturactl_step(out, p, &format!("bootstrap --env {env}"));
     }
     facturactl_step(out, p, &args);
+}
+
+/// `${{runner.temp}}` as one word (facturactl steps split their command line on spaces).
+const RUNNER_TEMP: &str = "${{runner.temp}}";
+
+/// The condition of a tag-triggered job; after a verify job, which runs on a tag push
+/// although the deploy it follows was skipped, `!cancelled()` lets it run after that one,
+/// only when it and every other job it needs passed.
+fn tag_condition(verified_by: Option<&str>) -> String {
+    match verified_by {
+        None => ON_TAG.to_string(),
+        Some(verify) => format!(
+            "${{{{ !cancelled() && {ON_TAG} && needs.{verify}.result == 'success' && !contains(needs.*.result, 'failure') && !contains(needs.*.result, 'skipped') }}}}"
+        ),
+    }
+}
+
+/// A promotion and the role its plan job assumes.
+struct Promotion<'a> {
+    source: &'a str,
+    env: &'a str,
+    region: &'a str,
+    role: &'a str,
+}
+
+/// The promotion's plan, before the protected job: `promote --dry-run --save` with a role
+/// that reads and makes change sets, outside the deployment environment, so reviewers
+/// approve what they saw (the step summary); the saved plan goes to the deploy job as an
+/// artifact, kept outside the checkout (a file in it is a change the release gate refuses).
+fn promotion_plan_job(
+    out: &mut String,
+    p: &Pipeline,
+    promotion: &Promotion<'_>,
+    (id, condition): (&str, &str),
+    needs: Vec<String>,
+) {
+    let Promotion {
+        source,
+        env,
+        region,
+        role,
+    } = promotion;
+    let name = format!("plan ({env} promotion)");
+    Job {
+        id,
+        name: &name,
+        needs,
+        condition: Some(condition),
+        environment: None,
+        concurrency: None,
+        id_token: true,
+        pull_requests: false,
+        runner: None,
+    }
+    .open(out, p);
+    checkout(out, p, true);
+    aws_credentials(
+        out,
+        p,
+        role,
+        region,
+        &format!("{id}-${{{{ github.run_id }}}}"),
+    );
+    let file = format!("{RUNNER_TEMP}/{env}.plan.json");
+    facturactl_step(
+        out,
+        p,
+        &format!("promote --from {source} --to {env} --dry-run --save {file}"),
+    );
+    let _ = writeln!(out, "      - uses: {}", uses(p, "upload-artifact"));
+    let _ = writeln!(out, "        with:");
+    let _ = writeln!(out, "          name: {env}-plan");
+    let _ = writeln!(
+        out,
+        "          path: ${{{{ runner.temp }}}}/{env}.plan.json"
+    );
+    let _ = writeln!(out, "          if-no-files-found: error");
+    let _ = writeln!(out, "          retention-days: 7");
 }
 
 /// `facturactl verify` of the branch environment: after its deploy on a push of the

@@ -67,9 +67,15 @@ fn promotion_text(plan: &Plan, markdown: bool) -> String {
         &p.commit[..p.commit.len().min(12)],
         code(&plan.environment)
     );
+    let bullet = if markdown { "- " } else { "  " };
     for (service, artifact) in &p.artifacts {
-        let bullet = if markdown { "- " } else { "  " };
         let _ = writeln!(out, "{bullet}{service}: {}", code(artifact));
+    }
+    for model in &p.pending_models {
+        let _ = writeln!(
+            out,
+            "{bullet}model {model}: copied into the target's registry first"
+        );
     }
     out.push('\n');
     out

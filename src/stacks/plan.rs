@@ -84,8 +84,8 @@ pub struct PlannedRelease {
     pub commit: String,
     /// Each service's artifact: an image digest, or a package's CodeSha256.
     pub artifacts: BTreeMap<String, String>,
-    /// Models the promotion copies into the target's registry first: the stacks serving
-    /// them are planned with the model they run now (the change is known after the copy).
+    /// Models the promotion copies into the target's registry first (planned where the
+    /// copy will be: the registry is content-addressed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending_models: Vec<String>,
 }

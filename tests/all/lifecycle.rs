@@ -207,6 +207,12 @@ impl Life {
         let enabled = |service: &str| self.models || service != "scoring";
         let mut artifacts = serde_json::Map::new();
         let mut reports = Vec::new();
+        // The runner's temporary folder, outside the checkout. One folder serves every job
+        // here; `plan/` (where a deploy job downloads the plan job's artifact) is itself.
+        let runner_temp = tempfile::tempdir().expect("runner temp");
+        std::os::unix::fs::symlink(runner_temp.path(), runner_temp.path().join("plan"))
+            .expect("plan/");
+        let temp = runner_temp.path().display().to_string();
         for (id, job) in job_order(&workflow) {
             if !runs_on(&job, ref_type) {
                 continue;
@@ -252,6 +258,7 @@ impl Life {
                         .write(".git/info/exclude", "artifacts.json\nverify-report/\n");
                 }
                 for args in facturactl_steps(&job) {
+                    let args = args.replace("${{runner.temp}}", &temp);
                     let (code, report, stderr) = self.facturactl(&args);
                     if code != Some(0) {
                         return Err(Failed {
@@ -396,7 +403,7 @@ async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pi
 
     // The release tag: production bootstraps (a no-op) and promotes across accounts.
     let released = life.play("tag", "one").await;
-    let promoted = by_command(&released, "promote --from staging");
+    let promoted = by_command(&released, "promote --from staging --to production --plan");
     assert_eq!(promoted["operation"], "promote");
     assert_eq!(service(promoted, "ocr")["artifact"], ocr.as_str());
     assert_eq!(
@@ -414,7 +421,10 @@ async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pi
     assert_ne!(second, Value::String(ocr.clone()));
     let released = life.play("tag", "two").await;
     assert_eq!(
-        service(by_command(&released, "promote --from staging"), "ocr")["artifact"],
+        service(
+            by_command(&released, "promote --from staging --to production --plan"),
+            "ocr"
+        )["artifact"],
         second
     );
 
@@ -435,7 +445,7 @@ async fn from_two_empty_accounts_to_production_and_back_through_the_generated_pi
     );
     let released = life.play("tag", "three").await;
     assert_eq!(
-        by_command(&released, "promote --from staging")["operation"],
+        by_command(&released, "promote --from staging --to production --plan")["operation"],
         "promote"
     );
 
@@ -465,7 +475,8 @@ async fn without_the_grant_the_promotion_fails_before_any_change_naming_it() {
     life.bootstrap_production();
     life.play("branch", "one").await;
     let failed = life.try_play("tag", "one").await.expect_err("no grant");
-    assert_eq!(failed.job, "deploy-production");
+    // The promotion's plan reads the source first: it fails there, before the approval.
+    assert_eq!(failed.job, "plan-production-promotion");
     assert!(failed.args.starts_with("promote"), "{failed}");
     assert_eq!(failed.code, Some(3), "{failed}");
     let stderr = &failed.stderr;
@@ -512,14 +523,23 @@ fn every_job_that_pushes_runs_after_the_job_that_creates_its_repository() {
         }
     }
     assert!(checked.len() >= 3, "image jobs found: {checked:?}");
-    // The promotion bootstraps its target before it promotes, in the same job.
-    let steps = facturactl_steps(&parsed["jobs"]["deploy-production"]);
+    // The promotion's plan is made and saved before the protected job, which applies
+    // exactly it (its target bootstrapped on day 0, by hand: docs/guide/day-0.md).
     assert_eq!(
-        steps,
+        facturactl_steps(&parsed["jobs"]["plan-production-promotion"]),
         [
-            "bootstrap --env production",
-            "promote --from staging --to production --yes"
+            "promote --from staging --to production --dry-run --save ${{runner.temp}}/production.plan.json"
         ]
+    );
+    assert_eq!(
+        facturactl_steps(&parsed["jobs"]["deploy-production"]),
+        [
+            "promote --from staging --to production --plan ${{runner.temp}}/plan/production.plan.json --yes"
+        ]
+    );
+    assert!(
+        parsed["jobs"]["plan-production-promotion"]["environment"].is_null(),
+        "the plan runs before the approval"
     );
     // The staging deploy waits for every image and package.
     let deploy = &parsed["jobs"]["deploy-staging"]["needs"];
@@ -547,7 +567,8 @@ async fn images_pushed_before_the_target_accepted_replicas_are_refused_with_the_
         .try_play("tag", "one")
         .await
         .expect_err("nothing replicated");
-    assert_eq!(failed.job, "deploy-production");
+    // The promotion's plan reads the source first: it fails there, before the approval.
+    assert_eq!(failed.job, "plan-production-promotion");
     assert!(failed.args.starts_with("promote"), "{failed}");
     assert_eq!(failed.code, Some(3), "{failed}");
     assert!(
@@ -556,8 +577,9 @@ async fn images_pushed_before_the_target_accepted_replicas_are_refused_with_the_
             && failed.stderr.contains("skopeo copy"),
         "{failed}"
     );
-    // The production bootstrap of that run made its registry: the next push replicates,
-    // and the next release goes through.
+    // Day 0 of production, done late (by hand, docs/guide/day-0.md): its registry
+    // exists, the next push replicates, and the next release goes through.
+    life.bootstrap_production();
     life.project.write("release-two.txt", "two");
     life.project.git(&["add", "release-two.txt"]);
     life.project.git(&["commit", "--quiet", "-m", "two"]);
@@ -565,7 +587,7 @@ async fn images_pushed_before_the_target_accepted_replicas_are_refused_with_the_
     life.play("branch", "two").await;
     let released = life.play("tag", "two").await;
     assert_eq!(
-        by_command(&released, "promote --from staging")["operation"],
+        by_command(&released, "promote --from staging --to production --plan")["operation"],
         "promote"
     );
     let (_, status, _) = life.facturactl("status --env production");
@@ -613,7 +635,8 @@ async fn without_the_key_grant_a_model_promotion_fails_naming_the_key() {
         .write("templates/stacks/security.yaml.tera", &without);
     life.release_with_a_model().await;
     let failed = life.try_play("tag", "one").await.expect_err("no key grant");
-    assert_eq!(failed.job, "deploy-production");
+    // The plan reads the model the promotion carries: refused there, before the approval.
+    assert_eq!(failed.job, "plan-production-promotion");
     assert!(
         failed.stderr.contains("kms:Decrypt")
             && failed

@@ -129,6 +129,12 @@ fn a_bad_definition_names_file_and_line_and_writes_nothing() {
             "service = \"parser\"",
             "`parser` is not an ECS service of deploy.toml",
         ),
+        // A promotion whose plan could not be made before the approval.
+        (
+            "promote_from = \"staging\"\nplan_role_arn = \"arn:aws:iam::345678901234:role/facturascan-plan-production\"",
+            "promote_from = \"staging\"",
+            "the promotion to `production` has no `plan_role_arn`",
+        ),
         // A folder a job reads that is not in the repository (issue 29, item 7).
         (
             "context = \"services/backend\"",
@@ -478,6 +484,72 @@ fn role_of(steps: &[yaml_serde::Value]) -> &str {
         .iter()
         .find_map(|s| s["with"]["role-to-assume"].as_str())
         .expect("AWS credentials")
+}
+
+/// Production is never approved blind: its plan is made and saved before the protected
+/// job, with a role that reads and makes change sets, and the approved job applies it.
+#[test]
+fn production_applies_the_plan_its_reviewers_saw() {
+    let workflow = committed_workflow("platform.yml");
+    let jobs = &workflow["jobs"];
+    let plan = &jobs["plan-production-promotion"];
+    let deploy = &jobs["deploy-production"];
+    assert!(
+        plan["environment"].is_null(),
+        "before the approval: {plan:?}"
+    );
+    assert_eq!(deploy["environment"], "production");
+    let needs = deploy["needs"].as_sequence().expect("needs");
+    assert!(
+        needs.iter().any(|n| n == "plan-production-promotion"),
+        "{needs:?}"
+    );
+    assert_eq!(
+        plan["if"], deploy["if"],
+        "both run on a release tag after the verification"
+    );
+    let plan_steps = plan["steps"].as_sequence().expect("steps");
+    assert_eq!(
+        role_of(plan_steps),
+        "arn:aws:iam::345678901234:role/facturascan-plan-production"
+    );
+    let args = |steps: &[yaml_serde::Value]| {
+        steps
+            .iter()
+            .find(|s| s["uses"] == "./")
+            .and_then(|s| s["with"]["args"].as_str())
+            .expect("the facturactl step")
+            .to_string()
+    };
+    assert_eq!(
+        args(plan_steps),
+        "promote\n--from\nstaging\n--to\nproduction\n--dry-run\n--save\n${{runner.temp}}/production.plan.json\n"
+    );
+    let upload = plan_steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact@"))
+        })
+        .expect("the plan is uploaded");
+    assert_eq!(upload["with"]["name"], "production-plan");
+    assert_eq!(upload["with"]["if-no-files-found"], "error");
+    let deploy_steps = deploy["steps"].as_sequence().expect("steps");
+    let download = deploy_steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+        })
+        .expect("the plan is downloaded");
+    assert_eq!(download["with"]["name"], "production-plan");
+    assert_eq!(download["with"]["path"], "${{ runner.temp }}/plan");
+    assert_eq!(
+        args(deploy_steps),
+        "promote\n--from\nstaging\n--to\nproduction\n--plan\n${{runner.temp}}/plan/production.plan.json\n--yes\n"
+    );
 }
 
 #[test]
