@@ -85,7 +85,7 @@ pub enum Moved {
     /// The stack changed since it was planned.
     Stack { stack: String, what: String },
     /// What would be deployed now is not what was planned.
-    Configuration { stack: String, what: &'static str },
+    Configuration { stack: String, what: Planned },
     /// A stack the plan does not hold, or holds but the configuration no longer defines.
     Stacks {
         planned: Vec<String>,
@@ -110,12 +110,21 @@ impl std::fmt::Display for Moved {
             Self::Stack { stack, what } => {
                 write!(f, "stack `{stack}` changed since the plan: {what}")
             }
-            Self::Configuration { stack, what } => write!(
-                f,
-                "the {what} of `{stack}` {} not the planned one{} (the configuration or a pinned model changed since)",
-                if what.ends_with('s') { "are" } else { "is" },
-                if what.ends_with('s') { "s" } else { "" }
-            ),
+            Self::Configuration { stack, what } => {
+                let what = match what {
+                    Planned::Template => "template",
+                    Planned::Parameters => "parameters",
+                };
+                write!(
+                    f,
+                    "the {what} of `{stack}` {} (the configuration or a pinned model changed since)",
+                    if what == "template" {
+                        "is not the planned one"
+                    } else {
+                        "are not the planned ones"
+                    }
+                )
+            }
             Self::Stacks { planned, now } => write!(
                 f,
                 "the plan holds the stacks {}, the configuration defines {}",
@@ -133,6 +142,14 @@ impl std::fmt::Display for Moved {
             }
         }
     }
+}
+
+/// What a change set was made from, besides the stack's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    Template,
+    Parameters,
 }
 
 /// Why a plan cannot be saved: a stack the deploy could not execute as planned.
@@ -282,7 +299,7 @@ fn check_stack(
         if crate::render::content_hash(&stack.body) != saved.template_sha256 {
             return Err(Moved::Configuration {
                 stack: stack.name.clone(),
-                what: "template",
+                what: Planned::Template,
             });
         }
         return Ok(());
@@ -291,7 +308,7 @@ fn check_stack(
     let Ok(params) = super::desired::desired_parameters(stack, outputs) else {
         return Err(Moved::Configuration {
             stack: stack.name.clone(),
-            what: "parameters",
+            what: Planned::Parameters,
         });
     };
     let restamped = crate::render::restamp_api(stack, &params);
@@ -299,13 +316,13 @@ fn check_stack(
     if crate::render::content_hash(&stack.body) != saved.template_sha256 {
         return Err(Moved::Configuration {
             stack: stack.name.clone(),
-            what: "template",
+            what: Planned::Template,
         });
     }
     if parameters_hash(&params) != saved.parameters_sha256 {
         return Err(Moved::Configuration {
             stack: stack.name.clone(),
-            what: "parameters",
+            what: Planned::Parameters,
         });
     }
     Ok(())
