@@ -26,7 +26,8 @@ pub struct Changes<'a> {
     pub wanted: BTreeMap<String, ArtifactRef>,
     /// Identities (digest, CodeSha256) the resolved artifacts must have (promote).
     pub expected: BTreeMap<String, String>,
-    /// `wanted`, resolved before the lock (`resolve_before_lock`).
+    /// `wanted`, resolved before the lock (`resolve_before_lock`; what a promotion
+    /// already resolved is not asked again).
     pub resolved: BTreeMap<String, Artifact>,
     /// The models given this run, resolved and checked; the other services with a model
     /// keep the one their record names.
@@ -176,7 +177,24 @@ async fn prepare_rollouts(
         return Ok(BTreeMap::new());
     }
     let config = &changes.loaded.config;
-    let resolved = artifact::resolve(aws, config, &changes.wanted).await?;
+    let pending: BTreeMap<String, ArtifactRef> = changes
+        .wanted
+        .iter()
+        .filter(|(service, _)| !changes.resolved.contains_key(*service))
+        .map(|(service, reference)| (service.clone(), reference.clone()))
+        .collect();
+    // The alarm gates depend on the services only: read while the artifacts resolve.
+    let (resolving, alarms) = tokio::join!(
+        artifact::resolve(aws, config, &pending),
+        crate::services::blocked_by_alarms(
+            aws,
+            config,
+            &changes.rendered.alarms,
+            changes.wanted.keys().map(String::as_str),
+        )
+    );
+    let mut resolved = changes.resolved.clone();
+    resolved.extend(resolving?);
     for (service, expected) in &changes.expected {
         let found = resolved.get(service).map(|a| a.identity());
         if found != Some(expected.as_str()) {
@@ -188,13 +206,7 @@ async fn prepare_rollouts(
             .into());
         }
     }
-    let alarms = crate::services::blocked_by_alarms(
-        aws,
-        config,
-        &changes.rendered.alarms,
-        resolved.keys().map(String::as_str),
-    )
-    .await?;
+    let alarms = alarms?;
     if !alarms.is_empty() {
         return Err(Refusal::AlarmsFiring { alarms }.into());
     }

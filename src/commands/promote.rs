@@ -76,8 +76,12 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     steps::preflight(session, &aws, &target.config).await?;
     let requested = record.tag.as_deref();
     steps::refuse_downgrade(&aws, &target.config, requested, request.allow_downgrade).await?;
-    refuse_missing(&aws, &target.config, &wanted).await?;
-    let models = source_models(session, &source.config, &target.config, &record).await?;
+    // Independent reads, at once: the target's images and the source's models.
+    let (found, models) = tokio::join!(
+        refuse_missing(&aws, &target.config, &wanted),
+        source_models(session, &source.config, &target.config, &record)
+    );
+    let (found, models) = (found?, models?);
     if !models.is_empty() {
         S3Registry::new(&aws, target.config.models_bucket())
             .require(&target.config.environment.name)
@@ -122,7 +126,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         },
         wanted,
         expected,
-        resolved: BTreeMap::new(),
+        resolved: found,
         models,
         skip_wait: request.skip_wait,
     };

@@ -265,27 +265,32 @@ pub async fn refuse_missing(
     aws: &AwsContext,
     target: &Config,
     wanted: &BTreeMap<String, ArtifactRef>,
-) -> Result<(), PromotionError> {
+) -> Result<BTreeMap<String, artifact::Artifact>, PromotionError> {
     let lookups = wanted.iter().filter_map(|(service, reference)| {
         let ArtifactRef::Image(_) = reference else {
             return None;
         };
         let one = BTreeMap::from([(service.clone(), reference.clone())]);
         Some(async move {
-            let found = artifact::resolve(aws, target, &one).await;
-            found.err().map(|e| MissingImage {
-                service: service.clone(),
-                why: e.to_string(),
-            })
+            artifact::resolve(aws, target, &one)
+                .await
+                .map_err(|e| MissingImage {
+                    service: service.clone(),
+                    why: e.to_string(),
+                })
         })
     });
-    let images: Vec<MissingImage> = futures_util::future::join_all(lookups)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut found = BTreeMap::new();
+    let mut images = Vec::new();
+    for lookup in futures_util::future::join_all(lookups).await {
+        match lookup {
+            Ok(resolved) => found.extend(resolved),
+            Err(missing) => images.push(missing),
+        }
+    }
     if images.is_empty() {
-        return Ok(());
+        // Resolved once: the promotion rolls out these, without asking ECR again.
+        return Ok(found);
     }
     Err(PromotionError::ImagesMissing {
         environment: target.environment.name.clone(),
