@@ -470,3 +470,54 @@ printf '%s\n' "${COMPREPLY[@]}""#,
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A project of one stack and no `[verify]` is valid: the default entry point
+/// (`api.ApiUrl`) binds only a project whose checks go through it.
+#[test]
+fn a_project_without_verify_or_an_api_stack_validates() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let write = |file: &str, text: &str| {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "deploy.toml",
+        "[project]\nname = \"small\"\n\n[stacks.topic]\ntemplate = \"topic.yaml.tera\"\n",
+    );
+    write(
+        "environments/local.yaml",
+        "environment:\n  tier: local\n  account_id: \"123456789012\"\n  region: eu-west-1\n",
+    );
+    write(
+        "templates/stacks/topic.yaml.tera",
+        "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      KmsMasterKeyId: alias/aws/sns\n",
+    );
+    let out = facturactl()
+        .current_dir(dir.path())
+        .args(["validate", "--env", "local"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With an HTTP check, the entry point's stack must exist.
+    write(
+        "deploy.toml",
+        "[project]\nname = \"small\"\n\n[stacks.topic]\ntemplate = \"topic.yaml.tera\"\n\n[[verify.smoke.http]]\nname = \"health\"\npath = \"/health\"\n",
+    );
+    let out = facturactl()
+        .current_dir(dir.path())
+        .args(["validate", "--env", "local"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the entry point's stack `api` is not an enabled stack"),
+        "{stderr}"
+    );
+}

@@ -67,6 +67,7 @@ impl Validator<'_> {
         let base = path(["verify"]);
         let verify = &c.verify;
         if let EntryPoint::Output { stack, .. } = &verify.entry_point
+            && uses_entry_point(c)
             && !c.stacks.get(stack).is_some_and(|s| s.enabled)
         {
             let stacks = c.enabled_stacks().map(|(n, _)| n.clone()).collect();
@@ -125,4 +126,15 @@ impl Validator<'_> {
             self.report(&at, problem);
         }
     }
+}
+
+/// Whether a check goes through the entry point: an HTTP smoke check, the load test, or
+/// the `/predict` check of a model served on ECS. A project without any (no `[verify]`,
+/// or Lambda checks only) is not held to the default entry point's stack.
+fn uses_entry_point(c: &Config) -> bool {
+    let served_on_ecs = c
+        .services
+        .values()
+        .any(|s| s.enabled && s.model.is_some() && matches!(s.runtime(), Some(Runtime::Ecs(_))));
+    !c.verify.smoke.http.is_empty() || c.verify.load.is_some() || served_on_ecs
 }
