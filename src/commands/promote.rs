@@ -194,6 +194,8 @@ async fn plan(
         let sha = &model.version.artifact.sha256;
         let pin = match registry.version(name, number).await {
             Ok(here) if here.artifact.sha256 == *sha => here.pin(),
+            // A read that failed is reported, never taken for a version not copied yet.
+            Err(e) if !matches!(e, models::ModelError::NotFound { .. }) => return Err(e.into()),
             // Content-addressed: where the promotion's copy will be is known now.
             _ => {
                 release
