@@ -157,6 +157,19 @@ def s3_action(method: str, key: str | None, query: dict) -> str:
     return f"s3:PutBucket{marker[:1].upper()}{marker[1:]}" if marker else "s3:CreateBucket"
 
 
+def expected_owner_denial(method: str, path: str, headers) -> tuple | None:
+    """`x-amz-expected-bucket-owner` (ExpectedBucketOwner): AWS answers 403 when the bucket
+    belongs to another account than the one named, before reading or writing anything.
+    moto ignores the header."""
+    from moto.s3.models import s3_backends
+    expected = headers.get("x-amz-expected-bucket-owner")
+    bucket_name, _, _ = s3_request(method, path)
+    owner = s3_backends.bucket_accounts.get(bucket_name) if bucket_name else None
+    if not expected or owner is None or owner[1] == expected:
+        return None
+    return denial("s3", "Access Denied: the bucket is not owned by the expected bucket owner", headers)
+
+
 def s3_check(caller: Caller, method: str, path: str, headers, region: str) -> Decision | None:
     from moto.s3.models import s3_backends
     bucket_name, key, query = s3_request(method, path)
@@ -336,6 +349,9 @@ def check(service: str, operation: str, caller: Caller, method: str, path: str, 
     """(the account whose moto backend serves the request, or None for the caller's own;
     AWS's refusal, or None)."""
     if service == "s3":
+        refused = expected_owner_denial(method, path, headers)
+        if refused is not None:
+            return None, refused
         decided = s3_check(caller, method, path, headers, region)
         if decided is not None and not decided.allowed:
             return None, denial(service, decided.message, headers)

@@ -69,34 +69,54 @@ impl Check {
 }
 
 /// Every check but the account's (which the caller has made): the config's secrets, the
-/// recorded images, the alert topics' email subscriptions and the certificate.
-pub async fn after_account(aws: &AwsContext, config: &Config) -> Vec<Check> {
-    let mut checks = Vec::new();
+/// recorded images, the alert topics' email subscriptions and the certificate, all at once.
+/// `known` is the current record when the caller has read it already (no second read).
+pub async fn after_account(
+    aws: &AwsContext,
+    config: &Config,
+    known: Option<Option<&Record>>,
+) -> Vec<Check> {
     let refs = secret_refs(config);
     let secrets = futures_util::future::join_all(
         refs.iter()
             .map(|(used_by, reference)| secret(aws, used_by, reference)),
     );
-    let store = crate::release::store::Store::new(aws, config);
-    let (secrets, record, subscriptions) =
-        tokio::join!(secrets, store.current(), subscriptions(aws, config));
-    checks.extend(secrets);
-    match record {
-        Ok(record) => checks.extend(images(aws, config, record.as_ref()).await),
-        Err(e) => checks.push(Check {
-            check: "image",
-            subject: "ecs services".into(),
-            status: Status::NotRun,
-            detail: format!("the release record could not be read: {e}"),
-        }),
-    }
-    checks.extend(subscriptions);
-    checks.extend(training_images(aws, config).await);
-    let (certificate, concurrency, ses) = tokio::join!(
+    let recorded_images = async {
+        let read;
+        let record = match known {
+            Some(record) => Ok(record),
+            None => {
+                read = crate::release::store::Store::new(aws, config)
+                    .current()
+                    .await;
+                read.as_ref()
+                    .map(Option::as_ref)
+                    .map_err(ToString::to_string)
+            }
+        };
+        match record {
+            Ok(record) => images(aws, config, record).await,
+            Err(e) => vec![Check {
+                check: "image",
+                subject: "ecs services".into(),
+                status: Status::NotRun,
+                detail: format!("the release record could not be read: {e}"),
+            }],
+        }
+    };
+    let (secrets, images, subscriptions, training, certificate, concurrency, ses) = tokio::join!(
+        secrets,
+        recorded_images,
+        subscriptions(aws, config),
+        training_images(aws, config),
         certificate(aws, config),
         concurrency(aws, config),
         ses_senders(aws, config)
     );
+    let mut checks = secrets;
+    checks.extend(images);
+    checks.extend(subscriptions);
+    checks.extend(training);
     checks.push(certificate);
     checks.push(concurrency);
     checks.extend(ses);

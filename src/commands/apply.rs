@@ -45,6 +45,71 @@ impl Changes<'_> {
     }
 }
 
+/// A deploy found to change nothing, with what its record needs.
+pub struct Unchanged {
+    pub report: DeployReport,
+    /// Each stack's template hash (all are unchanged).
+    pub hashes: BTreeMap<String, String>,
+    /// The model each service runs (as recorded).
+    pub models: BTreeMap<String, ModelPin>,
+}
+
+/// Whether a whole deploy with no artifact and no model given would change nothing,
+/// from reads made after the lock was seen free (`Snapshot`): every stack as rendered,
+/// every alarm as defined, nothing to roll out or retire, and the current record naming
+/// these very templates. None when anything would change: the deploy then takes the lock
+/// and decides again from what it reads under it.
+pub async fn unchanged(
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    rendered: &RenderedEnv,
+    current: &Record,
+) -> Result<Option<Unchanged>, Error> {
+    let config = &loaded.config;
+    let hashes: BTreeMap<String, String> = rendered
+        .stacks
+        .iter()
+        .map(|s| (s.name.clone(), s.hash.clone()))
+        .collect();
+    // A record naming other templates: a run recorded what these reads may not show yet.
+    if hashes
+        .iter()
+        .any(|(stack, hash)| current.stacks.get(stack) != Some(hash))
+    {
+        return Ok(None);
+    }
+    let pinned =
+        crate::release::pinned_with(config, rendered, &BTreeMap::new(), Some(current.clone()));
+    let (live, alarms) = tokio::join!(
+        crate::stacks::live::all(&aws.cloudformation),
+        crate::alarms::apply::live_alarms(aws, config)
+    );
+    let Some(run) = crate::stacks::deploy::unchanged(&pinned.rendered, &live?, None) else {
+        return Ok(None);
+    };
+    let moved = rollouts::moved_bases(config, &run, &BTreeMap::new(), Some(current));
+    if !moved.is_empty() || !crate::services::retired(config, &run.before, &run.outputs).is_empty()
+    {
+        return Ok(None);
+    }
+    let alarms =
+        crate::alarms::apply::sync_with(aws, config, &pinned.rendered.alarms, &alarms?, false)
+            .await?;
+    if alarms.has_changes() {
+        return Ok(None);
+    }
+    let mut report = DeployReport::new(Operation::Deploy, &config.environment.name, run);
+    report.alarms = Some(crate::alarms::apply::AlarmsReport {
+        applied: true,
+        ..alarms
+    });
+    Ok(Some(Unchanged {
+        report,
+        hashes,
+        models: pinned.models,
+    }))
+}
+
 /// Under the lock (artifacts already resolved and alarm gates checked): stacks, alarms,
 /// services, and the record.
 pub async fn apply(
@@ -56,7 +121,6 @@ pub async fn apply(
 ) -> Result<DeployReport, Error> {
     let resolved = &changes.resolved;
     let config = &changes.loaded.config;
-    // The model parameters come from the record, so it is read first where there are any.
     // The model parameters come from the record, read first where a service has a model.
     let pinned =
         crate::release::pin_models(store, config, changes.rendered, &changes.models).await?;

@@ -65,30 +65,43 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         .transpose()?;
     // The release gate comes first: a refused release touches nothing.
     let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
-    let aws = session.aws(&loaded.config.environment).await?;
+    let config = &loaded.config;
+    let (aws, snapshot) = steps::aws_and_snapshot(session, config).await?;
     if request.dry_run {
-        let refs = &model_refs;
-        let versions = crate::models::resolve::resolve(&aws, &loaded.config, refs).await?;
-        let versions =
-            crate::models::resolve::into_registry(&aws, &loaded.config, versions, false).await?;
-        let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
-        let store = Store::new(&aws, &loaded.config);
-        let rendered = crate::release::pin_models(&store, &loaded.config, &rendered, &pins)
-            .await?
-            .rendered;
-        let only = steps::only(&request.stacks);
-        let templates = crate::release::template_bucket(&aws, &loaded.config, &rendered).await?;
-        let options = crate::stacks::plan::PlanOptions {
-            only: only.as_ref(),
-            ..Default::default()
-        };
-        let plan = crate::stacks::plan::plan(&aws, &rendered, options, &templates).await?;
+        let plan = planned(&aws, &loaded, &rendered, &model_refs, &request.stacks).await?;
         return Ok(Outcome::Planned(Box::new(plan)));
     }
-    // Read-only, before the lock: what AWS would refuse mid-deploy is refused now.
-    steps::preflight(session, &aws, &loaded.config).await?;
+    let known = snapshot.as_ref().map(|s| s.current.as_ref());
+    // Read-only, before the lock: what AWS would refuse mid-deploy is refused now; and,
+    // at once, whether there is anything to change at all.
+    let quiet = snapshot
+        .as_ref()
+        .filter(|s| s.lock_free)
+        .and_then(|s| s.current.as_ref());
+    let plain = wanted.is_empty() && model_refs.is_empty() && saved.is_none();
+    let (checked, unchanged) =
+        tokio::join!(steps::preflight(session, &aws, config, known), async {
+            match quiet.filter(|_| plain && request.stacks.is_empty()) {
+                Some(current) => apply::unchanged(&aws, &loaded, &rendered, current).await,
+                None => Ok(None),
+            }
+        });
+    checked?;
     let requested = accepted.tag.as_deref();
-    steps::refuse_downgrade(&aws, &loaded.config, requested, request.allow_downgrade).await?;
+    let allow_downgrade = request.allow_downgrade;
+    steps::refuse_downgrade(&aws, config, requested, allow_downgrade, known).await?;
+    let guard = Guard {
+        operation: Operation::Deploy,
+        config,
+        provenance: steps::provenance(session, &loaded, Some(&accepted)),
+        from: None,
+    };
+    // Nothing to change: no lock, and the run is recorded and told at once. A read that
+    // failed only costs the shortcut: the locked run reads again and reports.
+    if let (Ok(Some(unchanged)), Some(snapshot)) = (unchanged, &snapshot) {
+        let deployed = guarded::settled(session, &aws, &guard, unchanged, snapshot).await?;
+        return Ok(Outcome::Deployed(Box::new(deployed)));
+    }
     let production = loaded.config.environment.tier == Tier::Production;
     if let Some(saved) = &saved {
         steps::check_plan(&aws, &loaded.config, &rendered, &BTreeMap::new(), saved).await?;
@@ -122,17 +135,36 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         skip_wait: request.skip_wait,
     };
     changes.resolve_before_lock(&aws).await?;
-    let guard = Guard {
-        operation: Operation::Deploy,
-        config: &loaded.config,
-        provenance: steps::provenance(session, &loaded, Some(&accepted)),
-        from: None,
-    };
     let deployed = guarded::run(session, &aws, &guard, async |store| {
         apply::apply(session, &aws, store, &guard, &changes).await
     })
     .await?;
     Ok(Outcome::Deployed(Box::new(deployed)))
+}
+
+/// `--dry-run`: the plan, with the models given pinned as the deploy would pin them.
+async fn planned(
+    aws: &AwsContext,
+    loaded: &LoadedConfig,
+    rendered: &crate::render::RenderedEnv,
+    refs: &BTreeMap<String, crate::models::ModelRef>,
+    stacks: &[String],
+) -> Result<Plan, Error> {
+    let config = &loaded.config;
+    let versions = crate::models::resolve::resolve(aws, config, refs).await?;
+    let versions = crate::models::resolve::into_registry(aws, config, versions, false).await?;
+    let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
+    let store = Store::new(aws, config);
+    let rendered = crate::release::pin_models(&store, config, rendered, &pins)
+        .await?
+        .rendered;
+    let only = steps::only(stacks);
+    let templates = crate::release::template_bucket(aws, config, &rendered).await?;
+    let options = crate::stacks::plan::PlanOptions {
+        only: only.as_ref(),
+        ..Default::default()
+    };
+    Ok(crate::stacks::plan::plan(aws, &rendered, options, &templates).await?)
 }
 
 /// The `--model` assignments resolved (bytes hashed, schemas compared) before anything

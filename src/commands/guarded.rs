@@ -15,7 +15,7 @@ use crate::error::{Error, Interruption, Refusal};
 use crate::notify::{Delivery, Notice, Provenance};
 use crate::release;
 use crate::release::record::Operation;
-use crate::release::store::{HeldLock, LockError, Store};
+use crate::release::store::{HeldLock, LockError, Snapshot, Store};
 
 /// Who changes what, for the lock, the record and the notice.
 pub struct Guard<'a> {
@@ -82,7 +82,60 @@ pub async fn run(
     work: impl AsyncFnOnce(&Store<'_>) -> Result<DeployReport, Error>,
 ) -> Result<Deployed, Error> {
     let report = recorded(session, aws, guard, work).await?;
-    Ok(Deployed {
+    Ok(deployed(guard, report))
+}
+
+/// A deploy that changed nothing, decided without the lock (`apply::unchanged`): its
+/// record and the notices go at once, as no crash between them can leave a change
+/// unrecorded. Its record replaces `current.json` only while that is still the record
+/// the decision read; otherwise the newer run's record stays current (said, not an error).
+pub async fn settled(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    guard: &Guard<'_>,
+    unchanged: super::apply::Unchanged,
+    snapshot: &Snapshot,
+) -> Result<Deployed, Error> {
+    let config = guard.config;
+    let store = Store::new(aws, config);
+    let started_at = SystemTime::now();
+    let mut report = unchanged.report;
+    report.operation = guard.operation;
+    let record = crate::deployment::record_of(
+        guard.record_input(&session.trace_id),
+        &report,
+        &unchanged.hashes,
+        &std::collections::BTreeMap::new(),
+        &std::collections::BTreeMap::new(),
+        &unchanged.models,
+        snapshot.current.as_ref(),
+    );
+    // It happened when the lock was seen free: a run that failed since lists after it.
+    let mut record = record;
+    record.id = crate::release::record::new_id(snapshot.read_at, &session.trace_id);
+    record.at = crate::release::record::stamps(snapshot.read_at).1;
+    report.record = Some(record.id.clone());
+    report.ran(session.started.elapsed().as_millis() as u64);
+    let notice = report.notice(&guard.provenance);
+    let (written, mut deliveries, marked) = tokio::join!(
+        store.put_record_if_current(&record, snapshot),
+        crate::notify::send(aws, config, &notice),
+        crate::notify::sentry::mark(aws, config, &notice, started_at)
+    );
+    if !written? {
+        tracing::warn!(
+            "another run recorded a release while this deploy checked that nothing changed: its record stays current (`facturactl status`); this one is in the history"
+        );
+    }
+    deliveries.extend(marked);
+    session.warn_undelivered(&deliveries);
+    report.told(deliveries, aws.retries.totals());
+    Ok(deployed(guard, report))
+}
+
+/// A finished run's report, with what its presentation needs from the guard.
+fn deployed(guard: &Guard<'_>, report: DeployReport) -> Deployed {
+    Deployed {
         report,
         version: guard
             .provenance
@@ -90,7 +143,7 @@ pub async fn run(
             .clone()
             .or_else(|| guard.provenance.commit.clone()),
         warning_exit: guard.config.notifications.warning_exit,
-    })
+    }
 }
 
 /// The guarded sequence for any outcome: lock, work (which writes its own success

@@ -40,7 +40,7 @@ pub async fn run(session: &Session<'_>) -> Result<Outcome, Error> {
             checks,
         });
     }
-    checks.extend(preflight::after_account(&aws, config).await);
+    checks.extend(preflight::after_account(&aws, config, None).await);
     Ok(Outcome {
         environment: config.environment.name.clone(),
         checks,

@@ -72,10 +72,14 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     into_target_registry(&source.config, &target.config, &mut wanted);
     refuse_unpullable(&target.config, &wanted)?;
     // The target's account is checked before anything else reaches it.
-    let aws = session.aws(&target.config.environment).await?;
-    steps::preflight(session, &aws, &target.config).await?;
+    // With it, the target's current record (read once, for the preflight and downgrade).
+    let config = &target.config;
+    let (aws, snapshot) = steps::aws_and_snapshot(session, config).await?;
+    let known = snapshot.as_ref().map(|s| s.current.as_ref());
+    steps::preflight(session, &aws, config, known).await?;
     let requested = record.tag.as_deref();
-    steps::refuse_downgrade(&aws, &target.config, requested, request.allow_downgrade).await?;
+    let allow_downgrade = request.allow_downgrade;
+    steps::refuse_downgrade(&aws, config, requested, allow_downgrade, known).await?;
     // Independent reads, at once: the target's images and the source's models.
     let (found, models) = tokio::join!(
         refuse_missing(&aws, &target.config, &wanted),

@@ -124,9 +124,21 @@ impl Session<'_> {
     /// The AWS clients of an environment, once the credentials are known to be for its
     /// account: a mismatch is refused (exit 3) before any other call.
     pub async fn aws(&self, env: &Environment) -> Result<AwsContext, Error> {
+        Ok(self.aws_with(env, async |_| ()).await?.0)
+    }
+
+    /// `aws`, with `read` made alongside the account check (one round trip saved). `read`
+    /// must be refused by AWS outside the environment's account (S3's ExpectedBucketOwner):
+    /// with another account's credentials its result is dropped unseen.
+    pub async fn aws_with<T>(
+        &self,
+        env: &Environment,
+        read: impl AsyncFnOnce(&AwsContext) -> T,
+    ) -> Result<(AwsContext, T), Error> {
         self.note_overrides(env);
         let aws = self.clients(env).await?;
-        let caller = match aws.caller().await {
+        let (caller, value) = tokio::join!(aws.caller(), read(&aws));
+        let caller = match caller {
             Ok(caller) => caller,
             Err(e) if e.failure() == crate::aws::Failure::NoCredentials => {
                 return Err(self.no_credentials(env, e).await);
@@ -143,7 +155,7 @@ impl Session<'_> {
             .into());
         }
         let _ = self.caller.set(caller.arn);
-        Ok(aws)
+        Ok((aws, value))
     }
 
     /// No credentials: when the profile chosen is in no profile file, that is why (the SDK

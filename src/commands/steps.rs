@@ -10,6 +10,8 @@ use crate::error::{Error, Refusal, Unconfirmed, Usage};
 use crate::notify::Provenance;
 use crate::policy::{self, Level};
 use crate::release::gate::{self, Accepted, GateInput};
+use crate::release::record::Record;
+use crate::release::store::{Snapshot, Store};
 use crate::render::{self, RenderedEnv};
 
 /// Loads, renders, and refuses (exit 3) on blocking policy findings: nothing reaches AWS
@@ -163,18 +165,40 @@ pub async fn confirm_destructive(
     }
 }
 
+/// The account check, and with it the release store's snapshot (the lock's state and the
+/// current record: `Store::snapshot`). A snapshot that could not be read is None: the run
+/// reads again under the lock, and reports what fails there.
+pub async fn aws_and_snapshot(
+    session: &Session<'_>,
+    config: &Config,
+) -> Result<(AwsContext, Option<Snapshot>), Error> {
+    let account = config.environment.account_id.as_str();
+    let (aws, snapshot) = session
+        .aws_with(&config.environment, async |aws| {
+            Store::new(aws, config).snapshot(account).await
+        })
+        .await?;
+    Ok((aws, snapshot.ok()))
+}
+
 /// Refuses (exit 3) deploying or promoting `requested` where the environment runs a newer
 /// semantic version, unless `allowed`.
+/// `known` is the current record when already read.
 pub async fn refuse_downgrade(
     aws: &AwsContext,
     config: &Config,
     requested: Option<&str>,
     allowed: bool,
+    known: Option<Option<&Record>>,
 ) -> Result<(), Error> {
     let Some(requested) = requested.filter(|_| !allowed) else {
         return Ok(());
     };
-    match crate::release::downgrade_from(aws, config, requested).await? {
+    let running = match known {
+        Some(current) => crate::release::downgrade_of(current, requested),
+        None => crate::release::downgrade_from(aws, config, requested).await?,
+    };
+    match running {
         Some(running) => Err(Refusal::Downgrade {
             environment: config.environment.name.clone(),
             running,
@@ -187,12 +211,14 @@ pub async fn refuse_downgrade(
 
 /// Runs the checks at the start of `deploy` and `promote` (read-only, before the lock):
 /// a blocking finding refuses the run (exit 3); warnings are shown and the run goes on.
+/// `known` is the current record when already read.
 pub async fn preflight(
     session: &Session<'_>,
     aws: &AwsContext,
     config: &Config,
+    known: Option<Option<&Record>>,
 ) -> Result<(), Error> {
-    let checks = crate::preflight::after_account(aws, config).await;
+    let checks = crate::preflight::after_account(aws, config, known).await;
     for check in checks
         .iter()
         .filter(|c| c.status == crate::preflight::Status::Warning)

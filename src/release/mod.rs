@@ -98,9 +98,14 @@ pub async fn downgrade_from(
     requested: &str,
 ) -> Result<Option<String>, AwsError> {
     let current = store::Store::new(aws, config).current().await?;
-    Ok(current
-        .and_then(|r| r.tag)
-        .filter(|running| version::is_downgrade(running, requested) == Some(true)))
+    Ok(downgrade_of(current.as_ref(), requested))
+}
+
+/// The version `current` runs when `requested` would be a downgrade from it.
+pub fn downgrade_of(current: Option<&record::Record>, requested: &str) -> Option<String> {
+    current
+        .and_then(|r| r.tag.clone())
+        .filter(|running| version::is_downgrade(running, requested) == Some(true))
 }
 
 /// The rendered templates with the model parameters set as a deploy sets them (what
@@ -135,17 +140,27 @@ pub async fn pin_models<'r>(
         });
     }
     let current = store.current().await?;
+    Ok(pinned_with(config, rendered, new, current))
+}
+
+/// [`pin_models`] from a record already read (`current`: what the environment runs).
+pub fn pinned_with<'r>(
+    config: &Config,
+    rendered: &'r RenderedEnv,
+    new: &BTreeMap<String, crate::models::ModelPin>,
+    current: Option<record::Record>,
+) -> Pinned<'r> {
     let mut pinned = rendered.clone();
     let running = current
         .as_ref()
         .map(record::Record::model_pins)
         .unwrap_or_default();
     let models = crate::models::pin_parameters(&mut pinned, config, new, &running);
-    Ok(Pinned {
+    Pinned {
         rendered: std::borrow::Cow::Owned(pinned),
         current: Some(current),
         models,
-    })
+    }
 }
 
 /// Keeps each rolled-out Lambda package in the store (content-addressed), so a promotion

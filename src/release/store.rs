@@ -180,12 +180,22 @@ impl<'a> Store<'a> {
     /// absent: a corrupt lock read as "free" or a corrupt record as "no release" would let
     /// the tool loop or lie.
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Read<T>, AwsError> {
+        self.get_json_of(key, None).await
+    }
+
+    /// `get_json`, refused by AWS unless the bucket belongs to `owner` (when named).
+    async fn get_json_of<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+        owner: Option<&str>,
+    ) -> Result<Read<T>, AwsError> {
         match self
             .aws
             .s3
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_expected_bucket_owner(owner.map(str::to_string))
             .send()
             .await
         {
@@ -283,6 +293,65 @@ impl<'a> Store<'a> {
             Ok(())
         } else {
             self.put_json(&key, &verified).await
+        }
+    }
+
+    /// The lock's state and the current record, read together with the account check
+    /// (`Session::aws_with`): both reads name the environment's account as the bucket's
+    /// expected owner, so with another account's credentials AWS refuses them before
+    /// reading anything. A deploy that finds nothing to change decides on reads made after
+    /// these (see [`Snapshot`]).
+    pub async fn snapshot(&self, account: &str) -> Result<Snapshot, AwsError> {
+        let read_at = SystemTime::now();
+        let (lock, current) = tokio::join!(
+            self.get_json_of::<LockInfo>(LOCK_KEY, Some(account)),
+            self.get_json_of::<Record>(CURRENT_KEY, Some(account))
+        );
+        let lock_free = matches!(lock?, Read::Absent);
+        let (current, etag) = match current? {
+            Read::Found(record, etag) => (Some(record), Some(etag)),
+            Read::Absent => (None, None),
+            Read::Unreadable { problem, .. } => {
+                return Err(self.unreadable_record(CURRENT_KEY, &problem));
+            }
+        };
+        Ok(Snapshot {
+            read_at,
+            lock_free,
+            current,
+            etag,
+        })
+    }
+
+    /// Writes the record of a run that changed nothing and took no lock: `current.json`
+    /// only while it is still the one `snapshot` read (If-Match; If-None-Match when there
+    /// was none). False when another run recorded since: its record is newer and stays
+    /// current; this one is kept in the history.
+    pub async fn put_record_if_current(
+        &self,
+        record: &Record,
+        snapshot: &Snapshot,
+    ) -> Result<bool, AwsError> {
+        let key = format!("records/{}.json", record.id);
+        let body = serde_json::to_vec_pretty(record).unwrap_or_default();
+        let put = self
+            .aws
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(CURRENT_KEY)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let put = match &snapshot.etag {
+            Some(etag) => put.if_match(etag),
+            None => put.if_none_match("*"),
+        };
+        let (history, current) = tokio::join!(self.put_json(&key, record), put.send());
+        history?;
+        match current {
+            Ok(_) => Ok(true),
+            Err(e) if is_precondition_failed(&e) => Ok(false),
+            Err(e) => Err(AwsError::new("PutObject", e)),
         }
     }
 
@@ -427,6 +496,21 @@ fn bucket_policy(bucket: &str, reader: Option<&str>) -> serde_json::Value {
         }));
     }
     serde_json::json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// What `Store::snapshot` read. A deploy that finds nothing to change needs no lock: when
+/// the lock was free at this read, every read made after it sees every finished run, and a
+/// run that starts later is either seen (what it changed differs, so the deploy takes the
+/// lock after all) or comes after this deploy, which then happened first. Its record
+/// replaces `current.json` only if no run recorded since (`put_record_if_current`).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// When the reads were sent: a run decided on them happened then (its record's time).
+    pub read_at: SystemTime,
+    /// No lock object: no run holds the lock, or had it without releasing it.
+    pub lock_free: bool,
+    pub current: Option<Record>,
+    etag: Option<String>,
 }
 
 /// Who holds the deploy lock, and until when.

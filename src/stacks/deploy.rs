@@ -272,6 +272,51 @@ pub async fn deploy(
     })
 }
 
+/// The run `deploy` would report if it changed nothing, decided from `live` alone: every
+/// stack (of `only`, when given) stable and as rendered (template hash, parameters from the
+/// live outputs, tags, termination protection). None when any stack would change or be
+/// made. A run that changes nothing leaves every output as it is, so the live outputs are
+/// the parameters `deploy` would compute.
+pub fn unchanged(
+    rendered: &RenderedEnv,
+    live: &BTreeMap<String, LiveStack>,
+    only: Option<&BTreeSet<String>>,
+) -> Option<StacksRun> {
+    let before = live::outputs_by_stack(rendered, live);
+    let mut stacks = Vec::new();
+    for stack in rendered
+        .stacks
+        .iter()
+        .filter(|s| only.is_none_or(|only| only.contains(&s.name)))
+    {
+        let current = live.get(&stack.stack_name)?;
+        let params = desired_parameters(stack, &before).ok()?;
+        let restamped = crate::render::restamp_api(stack, &params);
+        if !differences(current, &params, restamped.as_ref().unwrap_or(stack)).is_empty() {
+            return None;
+        }
+        stacks.push(StackReport {
+            stack: stack.name.clone(),
+            stack_name: stack.stack_name.clone(),
+            action: Action::Unchanged,
+            result: StackResult::Succeeded,
+            duration_ms: 0,
+            status: Some(current.status.clone()),
+            message: None,
+            failures: Vec::new(),
+            aws_failure: None,
+            outputs: current.outputs.clone(),
+        });
+    }
+    Some(StacksRun {
+        stacks,
+        duration_ms: 0,
+        outputs: before.clone(),
+        before,
+        orphaned: live::orphans_of(rendered, live),
+    })
+}
+
 /// A stack that succeeded, with its outputs after the run.
 fn with_outputs(
     mut report: StackReport,
@@ -828,17 +873,20 @@ async fn wait_for_terminal(
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut delay = Duration::from_millis(200);
     loop {
-        let live = live::one(&aws.cloudformation, &stack.stack_name).await?;
-        let Some(live) = live else {
+        // The status and the new events are read at once: one round trip per poll.
+        let events = async {
+            if since.is_some() {
+                report_new_events(aws, stack, since, &mut seen, progress).await;
+            }
+        };
+        let (live, ()) = tokio::join!(live::one(&aws.cloudformation, &stack.stack_name), events);
+        let Some(live) = live? else {
             // Deleted while we waited (a delete we started, or someone else's).
             return Ok(LiveStack {
                 status: "DELETE_COMPLETE".into(),
                 ..gone_stack(stack)
             });
         };
-        if since.is_some() {
-            report_new_events(aws, stack, since, &mut seen, progress).await;
-        }
         if live::is_terminal(&live.status) {
             return Ok(live);
         }

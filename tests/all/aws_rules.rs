@@ -45,11 +45,64 @@ async fn credentials_for_another_account_are_refused_before_any_write() {
         );
         let counters = account.requests().await;
         assert_eq!(counters["writes"], 0, "{args:?}: {counters}");
+        // `deploy` reads the lock's state and the current record with the account check,
+        // addressed to the environment's account (ExpectedBucketOwner): AWS refuses both
+        // outside it (`the_release_store_is_read_only_in_its_own_account`).
+        let store_reads = if args[0] == "deploy" { 2 } else { 0 };
         assert_eq!(
-            counters["total"], 1,
-            "{args:?}: only GetCallerIdentity may be sent: {counters}"
+            counters["by_operation"]["s3:GET"].as_u64().unwrap_or(0),
+            store_reads,
+            "{args:?}: {counters}"
+        );
+        assert_eq!(
+            counters["total"],
+            1 + store_reads,
+            "{args:?}: only GetCallerIdentity (and deploy's store reads) may be sent: {counters}"
         );
     }
+}
+
+/// The reads made with the account check name the environment's account as the bucket's
+/// expected owner: a release store of another account (a `records_bucket` named in the
+/// config, created by it) answers 403 and is never read, as on AWS (the harness applies
+/// ExpectedBucketOwner; moto ignores it).
+#[tokio::test]
+async fn the_release_store_is_read_only_in_its_own_account() {
+    let account = Account::new();
+    let project = Project::copy();
+    let bucket = format!("shared-releases-{}", account.account_id);
+    project.replace(
+        "deploy.toml",
+        "[release]\n",
+        &format!("[release]\nrecords_bucket = \"{bucket}\"\n"),
+    );
+    let (code, _, stderr) = run_json(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let config = account.sdk_config(1).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let read = |owner: &str| {
+        s3.get_object()
+            .bucket(&bucket)
+            .key("current.json")
+            .expected_bucket_owner(owner)
+            .send()
+    };
+    assert!(
+        read(&account.account_id).await.is_ok(),
+        "its own account reads it"
+    );
+    let refused = read("999988887777")
+        .await
+        .expect_err("another expected owner");
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{refused:?}"
+    );
 }
 
 /// Comment lines that take a template past CloudFormation's 51,200-byte TemplateBody limit.

@@ -118,10 +118,10 @@ async fn first_deploy_then_a_no_op_then_one_changed_stack() {
         counters["by_operation"]["sns:Publish"], 1,
         "the deploy notification, by email: {counters}"
     );
-    // The account check first (GetCallerIdentity); the preflight reads the alert topic's
-    // subscriptions and the current record (for the images it checks); one read for the
-    // stacks, one for the alarms; the release store reads the current record again (one
-    // GetObject), and no more however long the history. No ECS read: no base moved.
+    // With the account check (GetCallerIdentity), the lock's state and the current record
+    // (two GetObject, read once, however long the history); then the preflight's read of
+    // the alert topic's subscriptions, one read for the stacks, one for the alarms. No
+    // lock taken: nothing changes. No ECS read: no base moved.
     let ops = &counters["by_operation"];
     assert_eq!(ops["sts:GetCallerIdentity"], 1, "{counters}");
     assert_eq!(ops["sns:ListSubscriptionsByTopic"], 1, "{counters}");
@@ -725,7 +725,7 @@ async fn orphaned_stacks_are_listed_and_destroy_stack_removes_one() {
 /// round trip fails here, naming the chain.
 #[tokio::test]
 async fn a_no_op_deploy_keeps_its_sequential_round_trips() {
-    const DEPTH: u64 = 6;
+    const DEPTH: u64 = 3;
     let account = Account::new();
     let project = Project::copy();
     let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
