@@ -747,3 +747,87 @@ async fn a_no_op_deploy_keeps_its_sequential_round_trips() {
         requests["sequential"]
     );
 }
+
+/// A no-op decides without the lock, on reads made after the lock was seen free; a run
+/// that records while it reads is newer: its `current.json` stays, the no-op's record goes
+/// to the history only, and the run says so (exit 0: nothing changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_op_never_overwrites_a_record_written_while_it_read() {
+    let account = Account::new();
+    let project = Project::copy();
+    let (code, _, stderr) = run(&project, &account, &["deploy", "--env", "local"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let s3 = account.s3().await;
+    let bucket = format!("facturascan-local-releases-{}", account.account_id);
+    // The stacks' read is slow: another run records while it is under way.
+    account
+        .faults(json!({"latency_ms": 2000, "services": ["cloudformation"], "operations": ["DescribeStacks"]}))
+        .await;
+    account.reset_requests().await;
+    let handle = tokio::runtime::Handle::current();
+    let (code, report, stderr, newer) = std::thread::scope(|scope| {
+        let deploy = scope.spawn(|| run(&project, &account, &["deploy", "--env", "local"]));
+        let newer = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                while account.requests().await["by_operation"]["cloudformation:DescribeStacks"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    == 0
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                let current = s3
+                    .get_object()
+                    .bucket(&bucket)
+                    .key("current.json")
+                    .send()
+                    .await
+                    .expect("current.json");
+                let bytes = current.body.collect().await.expect("body").into_bytes();
+                let mut record: Value = serde_json::from_slice(&bytes).expect("a record");
+                record["who"] = json!("a run that recorded meanwhile");
+                let body = serde_json::to_vec(&record).expect("json");
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key("current.json")
+                    .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+                    .send()
+                    .await
+                    .expect("put current.json");
+                body
+            })
+        });
+        let (code, report, stderr) = deploy.join().expect("the deploy");
+        (code, report, stderr, newer)
+    });
+    account.faults_off().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        actions(&report).iter().all(|(_, a, _)| a == "unchanged"),
+        "{report}"
+    );
+    assert!(stderr.contains("another run recorded"), "{stderr}");
+    let counters = account.requests().await;
+    assert_eq!(
+        counters["by_operation"]["s3:PUT"], 3,
+        "no lock: the history record and the refused current.json (and this test's own): {counters}"
+    );
+    let read = |key: String| {
+        let s3 = &s3;
+        let bucket = &bucket;
+        async move {
+            let object = s3.get_object().bucket(bucket).key(key).send().await;
+            let bytes = object.expect("object").body.collect().await.expect("body");
+            bytes.into_bytes().to_vec()
+        }
+    };
+    assert_eq!(
+        read("current.json".into()).await,
+        newer,
+        "the newer record stays current"
+    );
+    let id = report["record"].as_str().expect("the no-op's record id");
+    let history: Value =
+        serde_json::from_slice(&read(format!("records/{id}.json")).await).expect("its record");
+    assert_eq!(history["id"], id);
+}
