@@ -182,12 +182,23 @@ class Scope:
                 last_end = ended
         return chain
 
+    @staticmethod
+    def timeline(intervals: list[tuple[float, float, str]]) -> list[list]:
+        """Each request as [start, duration] in ms from the first one's start, with its
+        operation: where a run's time went, between the emulator and the caller."""
+        if not intervals:
+            return []
+        first = min(started for started, _, _ in intervals)
+        return [[round((started - first) * 1000, 1), round((ended - started) * 1000, 1), operation]
+                for started, ended, operation in sorted(intervals)]
+
     def snapshot(self) -> dict:
         with self.lock:
             chain = self.sequential(self.intervals)
             return {
                 "depth": len(chain),
                 "sequential": chain,
+                "timeline": self.timeline(self.intervals),
                 "total": self.total,
                 "reads": self.reads,
                 "writes": self.writes,

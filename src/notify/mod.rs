@@ -68,19 +68,24 @@ pub async fn send(aws: &AwsContext, config: &Config, notice: &Notice) -> Vec<Del
         return Vec::new();
     }
     let policy = SendPolicy::from_config(config);
-    let http = slack::client(policy.timeout);
+    // Made only for a webhook: loading the system's certificates takes tens of ms.
+    let webhooks = config.notifications.channels.iter().any(|channel| {
+        let slack = config.channels.slack.get(channel);
+        matches!(slack.and_then(|s| s.route()), Some(SlackRoute::Webhook(_)))
+    });
+    let http = webhooks.then(|| slack::client(policy.timeout));
     let sends = config
         .notifications
         .channels
         .iter()
-        .map(|channel| send_one(aws, config, &http, policy, channel, notice));
+        .map(|channel| send_one(aws, config, http.as_ref(), policy, channel, notice));
     futures_util::future::join_all(sends).await
 }
 
 async fn send_one(
     aws: &AwsContext,
     config: &Config,
-    http: &reqwest::Client,
+    http: Option<&reqwest::Client>,
     policy: SendPolicy,
     channel: &str,
     notice: &Notice,
@@ -106,8 +111,11 @@ async fn send_one(
             Some(SlackRoute::Webhook(reference)) => {
                 let result = match crate::secrets::resolve(aws, reference).await {
                     Ok(url) => {
+                        let http = http
+                            .cloned()
+                            .unwrap_or_else(|| slack::client(policy.timeout));
                         let payload = message::slack_blocks(notice, &slack.channel);
-                        slack::post(http, &url, &payload, policy)
+                        slack::post(&http, &url, &payload, policy)
                             .await
                             .map_err(|f| (f.attempts, f.to_string()))
                     }

@@ -150,6 +150,17 @@ pub fn pinned_with<'r>(
     new: &BTreeMap<String, crate::models::ModelPin>,
     current: Option<record::Record>,
 ) -> Pinned<'r> {
+    if !config
+        .services
+        .values()
+        .any(|s| s.enabled && s.model.is_some())
+    {
+        return Pinned {
+            rendered: std::borrow::Cow::Borrowed(rendered),
+            current: Some(current),
+            models: BTreeMap::new(),
+        };
+    }
     let mut pinned = rendered.clone();
     let running = current
         .as_ref()
