@@ -65,6 +65,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         .transpose()?;
     // The release gate comes first: a refused release touches nothing.
     let accepted = steps::gate(session, &loaded, request.tag.clone(), None)?;
+    let revision = steps::Revision::start(session, &loaded, Some(&accepted));
     let config = &loaded.config;
     let (aws, snapshot) = steps::aws_and_snapshot(session, config).await?;
     if request.dry_run {
@@ -93,7 +94,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let guard = Guard {
         operation: Operation::Deploy,
         config,
-        provenance: steps::provenance(session, &loaded, Some(&accepted)),
+        provenance: revision.provenance(session).await,
         from: None,
     };
     // Nothing to change: no lock, and the run is recorded and told at once. A read that

@@ -99,19 +99,81 @@ pub fn provenance(
     loaded: &LoadedConfig,
     accepted: Option<&Accepted>,
 ) -> Provenance {
-    let repo = crate::git::Repo::new(&loaded.root);
+    let (commit, tag) = known_revision(session, accepted);
+    let (commit, version) = revision_of(&loaded.root, commit, tag);
+    provenance_with(session, commit, version)
+}
+
+/// The commit and tag of `provenance`, found on a blocking thread from now: the git
+/// processes run while the run's first requests are in flight, not after them.
+pub struct Revision {
+    finding: tokio::task::JoinHandle<(Option<String>, Option<String>)>,
+    /// What it started from, for a thread that could not finish.
+    root: std::path::PathBuf,
+    known: (Option<String>, Option<String>),
+}
+
+impl Revision {
+    pub fn start(
+        session: &Session<'_>,
+        loaded: &LoadedConfig,
+        accepted: Option<&Accepted>,
+    ) -> Self {
+        let known = known_revision(session, accepted);
+        let root = loaded.root.clone();
+        let (dir, (commit, tag)) = (root.clone(), known.clone());
+        Self {
+            finding: tokio::task::spawn_blocking(move || revision_of(&dir, commit, tag)),
+            root,
+            known,
+        }
+    }
+
+    /// The provenance, once the account check has said who the caller is.
+    pub async fn provenance(self, session: &Session<'_>) -> Provenance {
+        let (commit, version) = match self.finding.await {
+            Ok(found) => found,
+            Err(_) => revision_of(&self.root, self.known.0, self.known.1),
+        };
+        provenance_with(session, commit, version)
+    }
+}
+
+/// The commit and tag known without git: the gate's, else GitHub Actions' variables.
+fn known_revision(
+    session: &Session<'_>,
+    accepted: Option<&Accepted>,
+) -> (Option<String>, Option<String>) {
     let commit = accepted
         .and_then(|a| a.commit.clone())
-        .or_else(|| session.github_sha.clone())
-        .or_else(|| repo.commit_of("HEAD"));
-    let version = accepted
+        .or_else(|| session.github_sha.clone());
+    let tag = accepted
         .and_then(|a| a.tag.clone())
-        .or_else(|| session.github_tag.clone())
-        .or_else(|| {
-            commit
-                .as_deref()
-                .and_then(|c| repo.tags_at(c).into_iter().next())
-        });
+        .or_else(|| session.github_tag.clone());
+    (commit, tag)
+}
+
+/// The commit (else the checkout's HEAD) and the tag (else one pointing at the commit).
+fn revision_of(
+    root: &std::path::Path,
+    commit: Option<String>,
+    tag: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let repo = crate::git::Repo::new(root);
+    let commit = commit.or_else(|| repo.commit_of("HEAD"));
+    let version = tag.or_else(|| {
+        commit
+            .as_deref()
+            .and_then(|c| repo.tags_at(c).into_iter().next())
+    });
+    (commit, version)
+}
+
+fn provenance_with(
+    session: &Session<'_>,
+    commit: Option<String>,
+    version: Option<String>,
+) -> Provenance {
     Provenance {
         who: session.who(),
         trace_id: session.trace_id.clone(),
