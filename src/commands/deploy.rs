@@ -155,17 +155,12 @@ async fn planned(
     let versions = crate::models::resolve::resolve(aws, config, refs).await?;
     let versions = crate::models::resolve::into_registry(aws, config, versions, false).await?;
     let pins = versions.iter().map(|(s, v)| (s.clone(), v.pin())).collect();
-    let store = Store::new(aws, config);
-    let rendered = crate::release::pin_models(&store, config, rendered, &pins)
-        .await?
-        .rendered;
     let only = steps::only(stacks);
-    let templates = crate::release::template_bucket(aws, config, &rendered).await?;
     let options = crate::stacks::plan::PlanOptions {
         only: only.as_ref(),
         ..Default::default()
     };
-    Ok(crate::stacks::plan::plan(aws, &rendered, options, &templates).await?)
+    steps::plan_pinned(aws, config, rendered, &pins, options).await
 }
 
 /// The `--model` assignments resolved (bytes hashed, schemas compared) before anything

@@ -26,18 +26,14 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     let (loaded, rendered) = steps::load_checked(session, session.env()?)?;
     steps::check_stack_names(&rendered, &request.stacks)?;
     let aws = session.aws(&loaded.config.environment).await?;
-    let store = crate::release::store::Store::new(&aws, &loaded.config);
-    let pinned =
-        crate::release::pin_models(&store, &loaded.config, &rendered, &BTreeMap::new()).await?;
-    let rendered = pinned.rendered;
-    let templates = crate::release::template_bucket(&aws, &loaded.config, &rendered).await?;
     let only = steps::only(&request.stacks);
     let options = PlanOptions {
         only: only.as_ref(),
         diff: request.diff,
         keep: request.save.is_some(),
     };
-    let mut plan = crate::stacks::plan::plan(&aws, &rendered, options, &templates).await?;
+    let config = &loaded.config;
+    let mut plan = steps::plan_pinned(&aws, config, &rendered, &BTreeMap::new(), options).await?;
     if let Some(path) = &request.save {
         steps::save_plan(&aws, &loaded.config, &plan, path, None).await?;
         plan.saved_to = Some(path.display().to_string());

@@ -192,11 +192,18 @@ async fn plan(
 ) -> Result<Plan, Error> {
     let config = &target.config;
     let registry = S3Registry::new(aws, config.models_bucket());
+    // Each model's copy in the target, looked up at once.
+    let here = futures_util::future::join_all(
+        models
+            .iter()
+            .map(|m| registry.version(&m.version.name, m.version.version)),
+    )
+    .await;
     let mut pins = BTreeMap::new();
-    for model in models {
+    for (model, here) in models.into_iter().zip(here) {
         let (name, number) = (&model.version.name, model.version.version);
         let sha = &model.version.artifact.sha256;
-        let pin = match registry.version(name, number).await {
+        let pin = match here {
             Ok(here) if here.artifact.sha256 == *sha => here.pin(),
             // A read that failed is reported, never taken for a version not copied yet.
             Err(e) if !matches!(e, models::ModelError::NotFound { .. }) => return Err(e.into()),
@@ -216,14 +223,11 @@ async fn plan(
         };
         pins.insert(model.service, pin);
     }
-    let store = Store::new(aws, config);
-    let pinned = crate::release::pin_models(&store, config, rendered, &pins).await?;
-    let templates = crate::release::template_bucket(aws, config, &pinned.rendered).await?;
     let options = PlanOptions {
         keep: save.is_some(),
         ..PlanOptions::default()
     };
-    let mut plan = crate::stacks::plan::plan(aws, &pinned.rendered, options, &templates).await?;
+    let mut plan = steps::plan_pinned(aws, config, rendered, &pins, options).await?;
     let promotion = PlannedPromotion {
         from: release.from.clone(),
         record: release.record.clone(),

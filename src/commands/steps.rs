@@ -302,6 +302,22 @@ pub async fn preflight(
     .into())
 }
 
+/// The plan of `rendered` with the model parameters a deploy would set (`pins` given, the
+/// others as recorded), its templates by URL where they must go so: what `plan`,
+/// `deploy --dry-run` and `promote --dry-run` show.
+pub async fn plan_pinned(
+    aws: &AwsContext,
+    config: &Config,
+    rendered: &RenderedEnv,
+    pins: &std::collections::BTreeMap<String, crate::models::ModelPin>,
+    options: crate::stacks::plan::PlanOptions<'_>,
+) -> Result<crate::stacks::plan::Plan, Error> {
+    let store = Store::new(aws, config);
+    let pinned = crate::release::pin_models(&store, config, rendered, pins).await?;
+    let templates = crate::release::template_bucket(aws, config, &pinned.rendered).await?;
+    Ok(crate::stacks::plan::plan(aws, &pinned.rendered, options, &templates).await?)
+}
+
 /// Writes a kept plan to `path` (`plan --save`, `promote --dry-run --save`). A stack the
 /// deploy could not execute as planned is refused, and a plan not saved keeps nothing:
 /// its change sets are deleted.
