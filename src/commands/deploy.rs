@@ -104,11 +104,20 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
         return Ok(Outcome::Deployed(Box::new(deployed)));
     }
     let production = loaded.config.environment.tier == Tier::Production;
-    if let Some(saved) = &saved {
-        steps::check_plan(&aws, &loaded.config, &rendered, &BTreeMap::new(), saved).await?;
-    }
-    if !request.yes {
-        steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
+    // A saved plan's change sets already say what they replace or delete: that is what
+    // is confirmed (no fresh plan).
+    match &saved {
+        Some(saved) => {
+            let models = BTreeMap::new();
+            let destructive = steps::check_plan(&aws, config, &rendered, &models, saved).await?;
+            if !request.yes {
+                steps::confirm_changes(session, production, destructive)?;
+            }
+        }
+        None if !request.yes => {
+            steps::confirm_destructive(session, &aws, &loaded, &rendered, &request.stacks).await?;
+        }
+        None => {}
     }
     let mut wanted = wanted;
     let mut expected = BTreeMap::new();

@@ -117,6 +117,7 @@ pub async fn run(session: &Session<'_>, request: Request) -> Result<Outcome, Err
     // bytes, same address, same number) before the lock, like images replicated before.
     let models = models::promotion::adopt(&aws, &target.config, models).await?;
     if let Some(saved) = &saved {
+        // Replacements were confirmed above, on a fresh plan, before the models moved.
         steps::check_plan(&aws, &target.config, &rendered, &models, saved).await?;
     }
     let mut changes = Changes {

@@ -210,8 +210,17 @@ pub async fn confirm_destructive(
         &templates,
     )
     .await?;
-    let changes = plan.destructive_changes();
-    if changes.is_empty() {
+    confirm_changes(session, production, plan.destructive_changes())
+}
+
+/// `confirm_destructive` for replacements and deletions already known (a saved plan's).
+pub fn confirm_changes(
+    session: &Session<'_>,
+    production: bool,
+    changes: Vec<String>,
+) -> Result<(), Error> {
+    let interactive = session.console.interactive();
+    if changes.is_empty() || (!interactive && !production) {
         return Ok(());
     }
     if !interactive {
@@ -395,7 +404,7 @@ pub async fn check_plan(
     rendered: &RenderedEnv,
     models: &std::collections::BTreeMap<String, crate::models::ModelPin>,
     saved: &crate::stacks::saved::SavedPlan,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     use crate::stacks::saved::CheckError;
     let store = crate::release::store::Store::new(aws, config);
     let pinned = crate::release::pin_models(&store, config, rendered, models).await?;
@@ -403,7 +412,7 @@ pub async fn check_plan(
         .check(aws, &config.environment.account_id, &pinned.rendered)
         .await
     {
-        Ok(()) => Ok(()),
+        Ok(destructive) => Ok(destructive),
         Err(CheckError::Moved(moved)) => Err(Refusal::PlanMoved {
             environment: config.environment.name.clone(),
             moved,

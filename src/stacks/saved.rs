@@ -230,13 +230,14 @@ impl SavedPlan {
 
     /// Checks, read-only, that the plan can be executed as it was approved: the same
     /// target, the same stacks in the same state, the same templates and parameters, and
-    /// change sets still executable.
+    /// change sets still executable. Returns the replacements and deletions its change
+    /// sets hold (what a confirmation lists).
     pub async fn check(
         &self,
         aws: &AwsContext,
         account_id: &str,
         rendered: &RenderedEnv,
-    ) -> Result<(), CheckError> {
+    ) -> Result<Vec<String>, CheckError> {
         let planned_target = format!("{} ({} {})", self.environment, self.account_id, self.region);
         let now_target = format!("{} ({account_id} {})", rendered.environment, aws.region);
         if planned_target != now_target {
@@ -258,16 +259,21 @@ impl SavedPlan {
             check_stack(saved, stack, current, &outputs)?;
         }
         // The change sets, all at once: each must still be executable.
-        let described = futures_util::future::join_all(self.stacks.iter().filter_map(|s| {
+        let described = futures_util::future::join_all(self.with_change_sets().filter_map(|s| {
             s.change_set
                 .as_ref()
                 .map(|id| describe(aws, s.stack.clone(), s.stack_name.clone(), id.clone()))
         }))
         .await;
-        for result in described {
-            result?;
+        let mut destructive = Vec::new();
+        for (result, saved) in described.into_iter().zip(self.with_change_sets()) {
+            destructive.extend(super::plan::destructive(&saved.stack, &result?));
         }
-        Ok(())
+        Ok(destructive)
+    }
+
+    fn with_change_sets(&self) -> impl Iterator<Item = &SavedStack> {
+        self.stacks.iter().filter(|s| s.change_set.is_some())
     }
 }
 
@@ -328,12 +334,13 @@ fn check_stack(
     Ok(())
 }
 
+/// A kept change set, still executable: its resource changes.
 async fn describe(
     aws: &AwsContext,
     stack: String,
     stack_name: String,
     id: String,
-) -> Result<(), CheckError> {
+) -> Result<Vec<super::events::ResourceChange>, CheckError> {
     let out = aws
         .cloudformation
         .describe_change_set()
@@ -370,7 +377,7 @@ async fn describe(
         }
         .into());
     }
-    Ok(())
+    Ok(super::events::resource_changes(out.changes()))
 }
 
 /// Deletes the change sets of `stacks` that were kept (and the review stack a kept CREATE

@@ -532,6 +532,37 @@ async fn production_protects_its_data_and_refuses_unconfirmed_deletions() {
         .as_u64()
         .unwrap_or(0);
     assert_eq!(executed, 0, "nothing applied: {counters}");
+
+    // From a saved plan, the same deletion is refused from the plan's own change sets:
+    // no fresh plan is made to find it.
+    // Outside the checkout: a file in it would leave the release uncommitted.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("production.plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["plan", "--env", "production", "--save", file],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    account.reset_requests().await;
+    let (code, _, stderr) = run(
+        &project,
+        &account,
+        &["deploy", "--env", "production", "--plan", file],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("delete storage/ModelsBucket (AWS::S3::Bucket)"),
+        "{stderr}"
+    );
+    let counters = account.requests().await;
+    let ops = &counters["by_operation"];
+    assert!(
+        ops.get("cloudformation:CreateChangeSet").is_none()
+            && ops.get("cloudformation:ExecuteChangeSet").is_none(),
+        "{counters}"
+    );
 }
 
 #[tokio::test]
