@@ -100,25 +100,12 @@ fn operations(definition: &Definition, source: &str) -> String {
         let name = format!("${{{{ inputs.operation }}}} ({env})");
         let condition = format!("inputs.environment == '{env}'");
         Job {
-            id: &id,
-            name: &name,
-            needs: vec![],
             condition: Some(&condition),
             environment: Some(env),
             concurrency: Some(format!("deploy-{env}")),
-            id_token: true,
-            pull_requests: false,
-            runner: None,
+            ..Job::aws(&id, &name)
         }
-        .open(&mut out, p);
-        checkout(&mut out, p, false);
-        aws_credentials(
-            &mut out,
-            p,
-            &stage.role_arn,
-            region_of(definition, env),
-            &format!("{id}-${{{{ github.run_id }}}}"),
-        );
+        .open_as(&mut out, p, (&stage.role_arn, region_of(definition, env)));
         for (operation, to) in [("rollback", true), ("unlock", false)] {
             let _ = writeln!(out, "      - name: \"facturactl {operation} --env {env}\"");
             let _ = writeln!(out, "        if: inputs.operation == '{operation}'");
@@ -209,6 +196,22 @@ impl<'a> Job<'a> {
         }
     }
 
+    /// A job that assumes an AWS role (OIDC): nothing else set.
+    fn aws(id: &'a str, name: &'a str) -> Self {
+        Self {
+            id_token: true,
+            ..Self::check(id, name)
+        }
+    }
+
+    /// Opens the job, checks the repository out and takes `role`'s credentials: how
+    /// every job that only runs facturactl against one account starts.
+    fn open_as(&self, out: &mut String, p: &Pipeline, (role, region): (&str, &str)) {
+        self.open(out, p);
+        checkout(out, p, false);
+        aws_credentials(out, p, role, region, self.id);
+    }
+
     fn open(&self, out: &mut String, p: &Pipeline) {
         let _ = writeln!(out, "  {}:", self.id);
         let _ = writeln!(out, "    name: {}", quoted(self.name));
@@ -262,7 +265,10 @@ fn setup_python(out: &mut String, p: &Pipeline) {
     );
 }
 
-fn aws_credentials(out: &mut String, p: &Pipeline, role: &str, region: &str, session: &str) {
+/// The job's AWS credentials by OIDC, its session named after the job and the run (what
+/// CloudTrail shows).
+fn aws_credentials(out: &mut String, p: &Pipeline, role: &str, region: &str, job: &str) {
+    let session = format!("{job}-${{{{ github.run_id }}}}");
     let _ = writeln!(out, "      - name: AWS credentials (OIDC)");
     let _ = writeln!(
         out,
@@ -550,25 +556,12 @@ fn test(out: &mut String, p: &Pipeline) {
 /// A job that builds on the tasks' architecture and pushes to the build account's ECR.
 fn open_build_job(out: &mut String, p: &Pipeline, id: &str, name: &str, needs: &[String]) {
     Job {
-        id,
-        name,
         needs: needs.to_vec(),
         condition: Some(ON_BRANCH),
-        environment: None,
-        concurrency: None,
-        id_token: true,
-        pull_requests: false,
         runner: Some(&p.build.runner),
+        ..Job::aws(id, name)
     }
-    .open(out, p);
-    checkout(out, p, false);
-    aws_credentials(
-        out,
-        p,
-        &p.build.role_arn,
-        &p.build.region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    .open_as(out, p, (&p.build.role_arn, &p.build.region));
 }
 
 /// The registry the build role pushes to: its account's ECR in the build region.
@@ -704,13 +697,7 @@ fn deploy_job(
             format!("deploy --env {env} --artifacts artifacts.json --yes")
         }
     };
-    aws_credentials(
-        out,
-        p,
-        &stage.role_arn,
-        region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    aws_credentials(out, p, &stage.role_arn, region, id);
     if stage.promote_from.is_some() && stage.plan_role_arn.is_none() {
         // Day 0 of the target, in the same job (its reviewers approve once): its registry
         // and release store exist before the promotion looks for what it promotes. With a
@@ -775,13 +762,7 @@ fn promotion_plan_job(
     }
     .open(out, p);
     checkout(out, p, true);
-    aws_credentials(
-        out,
-        p,
-        role,
-        region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    aws_credentials(out, p, role, region, id);
     let file = format!("{RUNNER_TEMP}/{env}.plan.json");
     facturactl_step(
         out,
@@ -816,15 +797,10 @@ fn verify_job(
         "${{{{ !cancelled() && github.event_name == 'push' && ((github.ref_type == 'branch' && needs.{deploy}.result == 'success') || github.ref_type == 'tag') }}}}"
     );
     Job {
-        id,
-        name: &name,
         needs: vec![deploy.to_string()],
         condition: Some(&condition),
         environment: Some(env),
-        concurrency: None,
-        id_token: true,
-        pull_requests: false,
-        runner: None,
+        ..Job::aws(id, &name)
     }
     .open(out, p);
     checkout(out, p, false);
@@ -838,13 +814,7 @@ fn verify_job(
             shell_words(std::slice::from_ref(&verify.locust))
         ),
     );
-    aws_credentials(
-        out,
-        p,
-        &verify.role_arn,
-        region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    aws_credentials(out, p, &verify.role_arn, region, id);
     facturactl_step(
         out,
         p,
@@ -882,15 +852,7 @@ fn bootstrap_job(
         pull_requests: false,
         runner: None,
     }
-    .open(out, p);
-    checkout(out, p, false);
-    aws_credentials(
-        out,
-        p,
-        &stage.role_arn,
-        region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    .open_as(out, p, (&stage.role_arn, region));
     let args = format!("bootstrap --env {env}");
     facturactl_step(out, p, &args);
 }
@@ -998,25 +960,11 @@ fn plan_job(out: &mut String, p: &Pipeline, plan: &super::PlanStage, region: &st
     let id = format!("plan-{env}");
     let name = format!("plan ({env})");
     Job {
-        id: &id,
-        name: &name,
-        needs: vec![],
         condition: Some(ON_SAME_REPO_PULL_REQUEST),
-        environment: None,
-        concurrency: None,
-        id_token: true,
         pull_requests: true,
-        runner: None,
+        ..Job::aws(&id, &name)
     }
-    .open(out, p);
-    checkout(out, p, false);
-    aws_credentials(
-        out,
-        p,
-        &plan.role_arn,
-        region,
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    .open_as(out, p, (&plan.role_arn, region));
     let args = format!("plan --env {env} --output markdown --diff");
     facturactl_step(out, p, &args);
     let _ = writeln!(out, "          stdout: plan.md");
@@ -1075,13 +1023,7 @@ fn notify_job(out: &mut String, definition: &Definition, needs: Vec<String>) {
     }
     .open(out, p);
     checkout(out, p, false);
-    aws_credentials(
-        out,
-        p,
-        &p.notify.role_arn,
-        region,
-        "notify-${{ github.run_id }}",
-    );
+    aws_credentials(out, p, &p.notify.role_arn, region, "notify");
     facturactl(
         out,
         p,
@@ -1205,25 +1147,10 @@ fn scheduled(
 fn aws_job(out: &mut String, definition: &Definition, id: &str, name: &str, env: &str, role: &str) {
     let p = &definition.pipeline;
     Job {
-        id,
-        name,
-        needs: vec![],
-        condition: None,
-        environment: None,
         concurrency: Some(id.to_string()),
-        id_token: true,
-        pull_requests: false,
-        runner: None,
+        ..Job::aws(id, name)
     }
-    .open(out, p);
-    checkout(out, p, false);
-    aws_credentials(
-        out,
-        p,
-        role,
-        region_of(definition, env),
-        &format!("{id}-${{{{ github.run_id }}}}"),
-    );
+    .open_as(out, p, (role, region_of(definition, env)));
 }
 
 /// Whether a script must be a block scalar to stay one YAML string.
