@@ -322,3 +322,35 @@ async fn a_corrupt_lock_or_record_is_reported_and_an_operator_can_clear_the_lock
     );
     assert!(stderr.contains("list-object-versions"), "{stderr}");
 }
+
+/// A deploy with nothing to change takes no lock, but only when it saw the lock free: while
+/// another run holds it, the environment may be half-changed, so the no-op waits for the
+/// lock like any deploy (refused here, waiting 0 s) and records nothing.
+#[tokio::test]
+async fn a_no_op_while_another_run_holds_the_lock_is_refused_and_records_nothing() {
+    let account = Account::new();
+    let project = deployed(&account).await;
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let lock = serde_json::json!({
+        "owner": "another run", "trace_id": "t-1", "action": "deploy",
+        "started_at": "2026-12-07T00:00:00Z", "expires_at": until,
+    });
+    put(&account, "lock.json", lock.to_string().as_bytes()).await;
+    account.reset_requests().await;
+    let limit = Duration::from_secs(60);
+    let (code, _, stderr) =
+        run_json_within(&project, &account, &["deploy", "--env", "local"], limit);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("deploy by another run"), "{stderr}");
+    let requests = account.requests().await;
+    let ops = &requests["by_operation"];
+    assert_eq!(
+        ops["s3:PUT"], 1,
+        "only the refused take of the lock: {requests}"
+    );
+    assert!(ops.get("sns:Publish").is_none(), "{requests}");
+}
