@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Session;
-use super::guarded::Guard;
+use super::guarded::{Guard, Unchanged};
 use crate::aws::AwsContext;
 use crate::config::LoadedConfig;
 use crate::deployment::{DeployReport, rollouts};
@@ -43,15 +43,6 @@ impl Changes<'_> {
         self.resolved = prepare_rollouts(aws, self).await?;
         Ok(())
     }
-}
-
-/// A deploy found to change nothing, with what its record needs.
-pub struct Unchanged {
-    pub report: DeployReport,
-    /// Each stack's template hash (all are unchanged).
-    pub hashes: BTreeMap<String, String>,
-    /// The model each service runs (as recorded).
-    pub models: BTreeMap<String, ModelPin>,
 }
 
 /// Whether a whole deploy with no artifact and no model given would change nothing,

@@ -41,6 +41,15 @@ impl Guard<'_> {
     }
 }
 
+/// A deploy found to change nothing, with what its record needs.
+pub struct Unchanged {
+    pub report: DeployReport,
+    /// Each stack's template hash (all are unchanged).
+    pub hashes: std::collections::BTreeMap<String, String>,
+    /// The model each service runs (as recorded).
+    pub models: std::collections::BTreeMap<String, crate::models::ModelPin>,
+}
+
 /// A finished deploy, promotion, rollback or destroy, with what its presentation needs.
 pub struct Deployed {
     pub report: DeployReport,
@@ -93,7 +102,7 @@ pub async fn settled(
     session: &Session<'_>,
     aws: &AwsContext,
     guard: &Guard<'_>,
-    unchanged: super::apply::Unchanged,
+    unchanged: Unchanged,
     snapshot: &Snapshot,
 ) -> Result<Deployed, Error> {
     let config = guard.config;

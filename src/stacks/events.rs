@@ -96,6 +96,25 @@ pub fn resource_changes(changes: &[Change]) -> Vec<ResourceChange> {
         .collect()
 }
 
+/// The replacements and deletions among a stack's resource changes, as the confirmation
+/// lists them: `replace api/Table (AWS::DynamoDB::Table)`.
+pub fn destructive(stack: &str, resources: &[ResourceChange]) -> Vec<String> {
+    resources
+        .iter()
+        .filter(|r| {
+            r.action == "Remove" || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
+        })
+        .map(|r| {
+            let what = if r.action == "Remove" {
+                "delete"
+            } else {
+                "replace"
+            };
+            format!("{what} {stack}/{} ({})", r.logical_id, r.resource_type)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

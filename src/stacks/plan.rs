@@ -95,7 +95,7 @@ impl Plan {
     pub fn destructive_changes(&self) -> Vec<String> {
         self.stacks
             .iter()
-            .flat_map(|s| destructive(&s.stack, &s.resources))
+            .flat_map(|s| super::events::destructive(&s.stack, &s.resources))
             .collect()
     }
 
@@ -145,25 +145,6 @@ pub struct PlanOptions<'a> {
     pub diff: bool,
     /// Keep the change sets (`plan --save`): each stack's [`StackPlan::saved`] names its.
     pub keep: bool,
-}
-
-/// The replacements and deletions among a stack's resource changes, as the confirmation
-/// lists them: `replace api/Table (AWS::DynamoDB::Table)`.
-pub fn destructive(stack: &str, resources: &[ResourceChange]) -> Vec<String> {
-    resources
-        .iter()
-        .filter(|r| {
-            r.action == "Remove" || matches!(r.replacement.as_deref(), Some("True" | "Conditional"))
-        })
-        .map(|r| {
-            let what = if r.action == "Remove" {
-                "delete"
-            } else {
-                "replace"
-            };
-            format!("{what} {stack}/{} ({})", r.logical_id, r.resource_type)
-        })
-        .collect()
 }
 
 pub async fn plan(

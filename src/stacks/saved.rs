@@ -267,7 +267,7 @@ impl SavedPlan {
         .await;
         let mut destructive = Vec::new();
         for (result, saved) in described.into_iter().zip(self.with_change_sets()) {
-            destructive.extend(super::plan::destructive(&saved.stack, &result?));
+            destructive.extend(super::events::destructive(&saved.stack, &result?));
         }
         Ok(destructive)
     }
