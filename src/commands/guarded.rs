@@ -110,7 +110,7 @@ pub async fn settled(
     let started_at = SystemTime::now();
     let mut report = unchanged.report;
     report.operation = guard.operation;
-    let record = crate::deployment::record_of(
+    let mut record = crate::deployment::record_of(
         guard.record_input(&session.trace_id),
         &report,
         &unchanged.hashes,
@@ -120,24 +120,20 @@ pub async fn settled(
         snapshot.current.as_ref(),
     );
     // It happened when the lock was seen free: a run that failed since lists after it.
-    let mut record = record;
     record.id = crate::release::record::new_id(snapshot.read_at, &session.trace_id);
     record.at = crate::release::record::stamps(snapshot.read_at).1;
     report.record = Some(record.id.clone());
     report.ran(session.started.elapsed().as_millis() as u64);
     let notice = report.notice(&guard.provenance);
-    let (written, mut deliveries, marked) = tokio::join!(
+    let (written, deliveries) = tokio::join!(
         store.put_record_if_current(&record, snapshot),
-        crate::notify::send(aws, config, &notice),
-        crate::notify::sentry::mark(aws, config, &notice, started_at)
+        tell(session, aws, config, &notice, started_at)
     );
     if !written? {
         tracing::warn!(
             "another run recorded a release while this deploy checked that nothing changed: its record stays current (`facturactl status`); this one is in the history"
         );
     }
-    deliveries.extend(marked);
-    session.warn_undelivered(&deliveries);
     report.told(deliveries, aws.retries.totals());
     Ok(deployed(guard, report))
 }
@@ -303,13 +299,27 @@ async fn release_and_tell(
     notice: &Notice,
     started_at: SystemTime,
 ) -> Vec<crate::notify::Delivery> {
-    let (released, mut deliveries, marked) = tokio::join!(
+    let (released, deliveries) = tokio::join!(
         store.unlock(lock),
+        tell(session, aws, config, notice, started_at)
+    );
+    warn_unreleased(&released);
+    deliveries
+}
+
+/// Tells the channels and Sentry at once; says which were not reached.
+async fn tell(
+    session: &Session<'_>,
+    aws: &AwsContext,
+    config: &Config,
+    notice: &Notice,
+    started_at: SystemTime,
+) -> Vec<crate::notify::Delivery> {
+    let (mut deliveries, marked) = tokio::join!(
         crate::notify::send(aws, config, notice),
         crate::notify::sentry::mark(aws, config, notice, started_at)
     );
     deliveries.extend(marked);
-    warn_unreleased(&released);
     session.warn_undelivered(&deliveries);
     deliveries
 }
